@@ -1,0 +1,438 @@
+//! An Esplora-compatible REST server over a [`Chain`], for tests and demos.
+//!
+//! Same paths, JSON fields, status codes and paging as Blockstream's esplora
+//! (`/address/:a/txs` = up to 50 mempool + 25 confirmed, `/txs/chain/:last`
+//! = 25 per page). Faults can be armed at run time to test failure handling.
+
+use super::Chain;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bitcoin::consensus;
+use bitcoin::hashes::Hash;
+use bitcoin::{Address, OutPoint, Script, Transaction, Txid};
+use serde_json::{json, Value};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// A misbehaviour to apply to matching requests.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer 500.
+    Status(u16),
+    /// Answer 429 with `Retry-After: secs`.
+    RateLimit { retry_after_secs: u64 },
+    /// Wait this long before answering (to trip client timeouts).
+    Delay(Duration),
+    /// Promise the whole body in Content-Length, send half, drop the connection.
+    Truncate,
+    /// For `/tx/:txid/raw`: serve the bytes of a different transaction.
+    WrongTxBytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    /// Applies to requests whose path contains this.
+    pub path_contains: String,
+    pub fault: Fault,
+    /// How many matching requests it applies to.
+    pub times: usize,
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub at: Instant,
+    pub path: String,
+    pub status: u16,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub chain: Arc<RwLock<Chain>>,
+    pub faults: Arc<Mutex<Vec<FaultRule>>>,
+    pub log: Arc<Mutex<Vec<Logged>>>,
+}
+
+impl AppState {
+    pub fn new(chain: Chain) -> Self {
+        AppState {
+            chain: Arc::new(RwLock::new(chain)),
+            faults: Arc::new(Mutex::new(Vec::new())),
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+    pub fn arm(&self, path_contains: &str, fault: Fault, times: usize) {
+        self.faults.lock().unwrap().push(FaultRule { path_contains: path_contains.into(), fault, times });
+    }
+    pub fn requests(&self) -> Vec<Logged> {
+        self.log.lock().unwrap().clone()
+    }
+    pub fn clear_log(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/address/{addr}/txs", get(address_txs))
+        .route("/address/{addr}/txs/chain", get(address_chain_first))
+        .route("/address/{addr}/txs/chain/{last}", get(address_chain))
+        .route("/address/{addr}/txs/mempool", get(address_mempool))
+        .route("/tx/{txid}", get(tx_json))
+        .route("/tx/{txid}/raw", get(tx_raw))
+        .route("/tx/{txid}/hex", get(tx_hex))
+        .route("/tx/{txid}/status", get(tx_status))
+        .route("/tx/{txid}/merkle-proof", get(tx_merkle_proof))
+        .route("/tx/{txid}/outspend/{vout}", get(tx_outspend))
+        .route("/tx/{txid}/outspends", get(tx_outspends))
+        .route("/tx", post(broadcast))
+        .route("/block/{hash}/header", get(block_header))
+        .route("/block-height/{height}", get(block_height))
+        .route("/blocks/tip/height", get(tip_height))
+        .route("/blocks/tip/hash", get(tip_hash))
+        .layer(middleware::from_fn_with_state(state.clone(), faults))
+        .with_state(state)
+}
+
+type Reply = Result<Response, Response>;
+
+fn text(status: StatusCode, body: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain")], body.to_string()).into_response()
+}
+
+fn bad_txid(s: &str) -> Result<Txid, Response> {
+    Txid::from_str(s).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))
+}
+
+fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "Transaction not found")
+}
+
+fn address_script(chain: &Chain, a: &str) -> Result<bitcoin::ScriptBuf, Response> {
+    let addr = Address::from_str(a)
+        .ok()
+        .and_then(|u| u.require_network(chain.network).ok())
+        .ok_or_else(|| text(StatusCode::BAD_REQUEST, "Invalid Bitcoin address"))?;
+    Ok(addr.script_pubkey())
+}
+
+fn script_type(s: &Script) -> &'static str {
+    if s.is_p2tr() {
+        "v1_p2tr"
+    } else if s.is_p2wpkh() {
+        "v0_p2wpkh"
+    } else if s.is_p2wsh() {
+        "v0_p2wsh"
+    } else if s.is_p2pkh() {
+        "p2pkh"
+    } else if s.is_p2sh() {
+        "p2sh"
+    } else if s.is_op_return() {
+        "op_return"
+    } else {
+        "unknown"
+    }
+}
+
+fn output_json(chain: &Chain, out: &bitcoin::TxOut) -> Value {
+    let mut v = json!({
+        "scriptpubkey": hex::encode(out.script_pubkey.as_bytes()),
+        "scriptpubkey_asm": out.script_pubkey.to_asm_string(),
+        "scriptpubkey_type": script_type(&out.script_pubkey),
+        "value": out.value.to_sat(),
+    });
+    if let Ok(a) = Address::from_script(&out.script_pubkey, chain.network) {
+        v["scriptpubkey_address"] = json!(a.to_string());
+    }
+    v
+}
+
+fn status_json(chain: &Chain, txid: &Txid) -> Value {
+    match chain.txs.get(txid).and_then(|r| r.confirmed) {
+        Some(c) => json!({
+            "confirmed": true,
+            "block_height": c.height,
+            "block_hash": c.hash.to_string(),
+            "block_time": c.time,
+        }),
+        None => json!({ "confirmed": false }),
+    }
+}
+
+/// The Esplora JSON of one transaction.
+pub fn tx_to_json(chain: &Chain, txid: &Txid) -> Option<Value> {
+    let tx = &chain.txs.get(txid)?.tx;
+    let vin: Vec<Value> = tx
+        .input
+        .iter()
+        .map(|i| {
+            let coinbase = i.previous_output.is_null();
+            json!({
+                "txid": i.previous_output.txid.to_string(),
+                "vout": i.previous_output.vout,
+                "prevout": if coinbase { Value::Null } else {
+                    chain.prevout(&i.previous_output).map(|o| output_json(chain, &o)).unwrap_or(Value::Null)
+                },
+                "scriptsig": hex::encode(i.script_sig.as_bytes()),
+                "scriptsig_asm": i.script_sig.to_asm_string(),
+                "witness": i.witness.iter().map(hex::encode).collect::<Vec<_>>(),
+                "is_coinbase": coinbase,
+                "sequence": i.sequence.0,
+            })
+        })
+        .collect();
+    Some(json!({
+        "txid": txid.to_string(),
+        "version": tx.version.0,
+        "locktime": tx.lock_time.to_consensus_u32(),
+        "vin": vin,
+        "vout": tx.output.iter().map(|o| output_json(chain, o)).collect::<Vec<_>>(),
+        "size": tx.total_size(),
+        "weight": tx.weight().to_wu(),
+        "sigops": 0,
+        "fee": chain.fee(tx),
+        "status": status_json(chain, txid),
+    }))
+}
+
+fn json_list(chain: &Chain, txids: &[Txid]) -> Response {
+    let list: Vec<Value> = txids.iter().filter_map(|t| tx_to_json(chain, t)).collect();
+    axum::Json(list).into_response()
+}
+
+async fn address_txs(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let spk = address_script(&chain, &a)?;
+    let mut txids: Vec<Txid> = chain.mempool_history(&spk).into_iter().take(50).collect();
+    txids.extend(chain.chain_history(&spk, None, 25));
+    Ok(json_list(&chain, &txids))
+}
+
+async fn address_chain_first(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let spk = address_script(&chain, &a)?;
+    Ok(json_list(&chain, &chain.chain_history(&spk, None, 25)))
+}
+
+async fn address_chain(State(s): State<AppState>, Path((a, last)): Path<(String, String)>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let spk = address_script(&chain, &a)?;
+    let last = bad_txid(&last)?;
+    Ok(json_list(&chain, &chain.chain_history(&spk, Some(&last), 25)))
+}
+
+async fn address_mempool(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let spk = address_script(&chain, &a)?;
+    let txids: Vec<Txid> = chain.mempool_history(&spk).into_iter().take(50).collect();
+    Ok(json_list(&chain, &txids))
+}
+
+fn known_tx(chain: &Chain, t: &str) -> Result<(Txid, Transaction), Response> {
+    let txid = bad_txid(t)?;
+    let tx = chain.txs.get(&txid).ok_or_else(not_found)?.tx.clone();
+    Ok((txid, tx))
+}
+
+async fn tx_json(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (txid, _) = known_tx(&chain, &t)?;
+    Ok(axum::Json(tx_to_json(&chain, &txid)).into_response())
+}
+
+async fn tx_raw(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (_, tx) = known_tx(&chain, &t)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], consensus::serialize(&tx)).into_response())
+}
+
+async fn tx_hex(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (_, tx) = known_tx(&chain, &t)?;
+    Ok(text(StatusCode::OK, &consensus::encode::serialize_hex(&tx)))
+}
+
+async fn tx_status(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (txid, _) = known_tx(&chain, &t)?;
+    Ok(axum::Json(status_json(&chain, &txid)).into_response())
+}
+
+async fn tx_merkle_proof(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (txid, _) = known_tx(&chain, &t)?;
+    let (branch, pos, height) =
+        chain.merkle_branch(&txid).ok_or_else(|| text(StatusCode::NOT_FOUND, "Transaction not found"))?;
+    let merkle: Vec<String> = branch.iter().map(|h| Txid::from_byte_array(h.to_byte_array()).to_string()).collect();
+    Ok(axum::Json(json!({ "block_height": height, "merkle": merkle, "pos": pos })).into_response())
+}
+
+fn outspend_json(chain: &Chain, op: &OutPoint) -> Value {
+    match chain.spends.get(op) {
+        Some((txid, vin)) => json!({ "spent": true, "txid": txid.to_string(), "vin": vin, "status": status_json(chain, txid) }),
+        None => json!({ "spent": false }),
+    }
+}
+
+async fn tx_outspend(State(s): State<AppState>, Path((t, vout)): Path<(String, u32)>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (txid, _) = known_tx(&chain, &t)?;
+    Ok(axum::Json(outspend_json(&chain, &OutPoint { txid, vout })).into_response())
+}
+
+async fn tx_outspends(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let (txid, tx) = known_tx(&chain, &t)?;
+    let v: Vec<Value> =
+        (0..tx.output.len() as u32).map(|vout| outspend_json(&chain, &OutPoint { txid, vout })).collect();
+    Ok(axum::Json(v).into_response())
+}
+
+async fn broadcast(State(s): State<AppState>, body: String) -> Reply {
+    let bytes = hex::decode(body.trim()).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
+    let tx: Transaction = consensus::deserialize(&bytes)
+        .map_err(|e| text(StatusCode::BAD_REQUEST, &format!("TX decode failed: {e}")))?;
+    let mut chain = s.chain.write().unwrap();
+    let txid = chain.broadcast(tx).map_err(|e| text(StatusCode::BAD_REQUEST, &e))?;
+    Ok(text(StatusCode::OK, &txid.to_string()))
+}
+
+async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
+    let b = chain
+        .blocks
+        .iter()
+        .rev()
+        .find(|b| b.block_hash() == hash)
+        .ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
+    Ok(text(StatusCode::OK, &consensus::encode::serialize_hex(&b.header)))
+}
+
+async fn block_height(State(s): State<AppState>, Path(h): Path<u32>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let b = chain.blocks.get(h as usize).ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
+    Ok(text(StatusCode::OK, &b.block_hash().to_string()))
+}
+
+async fn tip_height(State(s): State<AppState>) -> Response {
+    text(StatusCode::OK, &s.chain.read().unwrap().height().to_string())
+}
+
+async fn tip_hash(State(s): State<AppState>) -> Response {
+    text(StatusCode::OK, &s.chain.read().unwrap().tip().to_string())
+}
+
+/// Apply armed faults and log every request.
+async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let fault = {
+        let mut rules = s.faults.lock().unwrap();
+        let hit = rules.iter_mut().find(|r| r.times > 0 && path.contains(&r.path_contains));
+        hit.map(|r| {
+            r.times -= 1;
+            r.fault.clone()
+        })
+    };
+    let resp = match fault {
+        None => next.run(req).await,
+        Some(Fault::Status(code)) => {
+            text(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "injected failure")
+        }
+        Some(Fault::RateLimit { retry_after_secs }) => {
+            let mut r = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r
+        }
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            next.run(req).await
+        }
+        Some(Fault::Truncate) => {
+            let r = next.run(req).await;
+            let (mut parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let half = bytes.slice(..bytes.len() / 2);
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            let stream = futures::stream::iter(vec![
+                Ok::<_, std::io::Error>(half),
+                Err(std::io::Error::other("injected truncation")),
+            ]);
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
+        Some(Fault::WrongTxBytes) => {
+            let r = next.run(req).await;
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let out = match consensus::deserialize::<Transaction>(&bytes) {
+                Ok(mut tx) => {
+                    tx.lock_time = bitcoin::absolute::LockTime::from_consensus(tx.lock_time.to_consensus_u32() ^ 1);
+                    consensus::serialize(&tx)
+                }
+                Err(_) => bytes.to_vec(),
+            };
+            Response::from_parts(parts, Body::from(out))
+        }
+    };
+    s.log.lock().unwrap().push(Logged { at: Instant::now(), path, status: resp.status().as_u16() });
+    resp
+}
+
+/// A running server on 127.0.0.1, on its own thread and runtime. It stops
+/// when dropped, or by itself after `lifetime`.
+pub struct Handle {
+    pub url: String,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Handle {
+    pub fn start(chain: Chain, lifetime: Duration) -> std::io::Result<Handle> {
+        Self::start_on("127.0.0.1:0", chain, lifetime)
+    }
+
+    pub fn start_on(bind: &str, chain: Chain, lifetime: Duration) -> std::io::Result<Handle> {
+        let listener = std::net::TcpListener::bind(bind)?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state = AppState::new(chain);
+        let app = router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(_) => return,
+            };
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let stop = async move {
+                    tokio::select! {
+                        _ = rx => {}
+                        _ = tokio::time::sleep(lifetime) => {}
+                    }
+                };
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+        });
+        Ok(Handle { url, state, stop: Some(tx), thread: Some(thread) })
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Stage 1: address → transactions, from Esplora REST servers.
+//!
+//! Types come from `esplora-client`; requests go through `bitreq`, the HTTP
+//! client esplora-client itself uses, because goat needs what esplora-client's
+//! own request loop cannot give: honouring `Retry-After`, failing over across
+//! several servers, and checking every answer before accepting it.
+//!
+//! Nothing a server says about a transaction's *content* is trusted: raw
+//! bytes are fetched and must hash to the txid that was asked for. What is
+//! still the server's word (confirmation height, which transactions belong to
+//! an address) is documented in docs/trust.md.
+
+use crate::error::{Error, Kind, Result};
+use bitcoin::{consensus, Address, Transaction, Txid};
+pub use esplora_client::EsploraTx;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Esplora returns at most this many confirmed transactions per history page.
+pub const PAGE_SIZE: usize = 25;
+/// Largest response body accepted.
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base URLs, e.g. `https://mempool.space/api`, tried in order.
+    pub endpoints: Vec<String>,
+    /// Per-request time limit.
+    pub timeout: Duration,
+    /// Attempts per endpoint before failing over to the next.
+    pub attempts: u32,
+    /// First backoff delay; doubles per retry.
+    pub backoff: Duration,
+    /// A `Retry-After` longer than this makes goat fail over instead of wait.
+    pub max_retry_after: Duration,
+    /// HTTP CONNECT proxy for all Esplora traffic.
+    pub proxy: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            endpoints: vec![],
+            timeout: Duration::from_secs(30),
+            attempts: 3,
+            backoff: Duration::from_millis(250),
+            max_retry_after: Duration::from_secs(60),
+            proxy: None,
+        }
+    }
+}
+
+/// Counters, read as a snapshot (for `-v` and the benchmarks).
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    failovers: AtomicU64,
+    bytes: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Stats {
+    pub requests: u64,
+    pub retries: u64,
+    pub failovers: u64,
+    pub bytes: u64,
+}
+
+pub struct Esplora {
+    cfg: Config,
+    http: bitreq::Client,
+    preferred: AtomicUsize,
+    txs: Mutex<HashMap<Txid, Arc<Transaction>>>,
+    counters: Counters,
+}
+
+/// The outcome of one HTTP attempt against one endpoint.
+enum Attempt {
+    Body(Vec<u8>),
+    /// 400/404: the server's definite answer; other servers would agree.
+    Definite(u16, String),
+    /// Worth retrying here (5xx, connection trouble, truncated body).
+    Transient(String),
+    /// 429, with the wait the server asked for.
+    RateLimited(Option<Duration>),
+}
+
+impl Esplora {
+    pub fn new(cfg: Config) -> Result<Self> {
+        if cfg.endpoints.is_empty() {
+            return Err(Error::usage(
+                "no Esplora server for this network: pass --esplora URL (or set GOAT_ESPLORA)",
+            ));
+        }
+        for e in &cfg.endpoints {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(Error::usage(format!(
+                    "--esplora '{}' is not an http(s) URL: use e.g. https://mempool.space/api",
+                    crate::address::printable(e)
+                )));
+            }
+        }
+        let mut cfg = cfg;
+        for e in cfg.endpoints.iter_mut() {
+            while e.ends_with('/') {
+                e.pop();
+            }
+        }
+        Ok(Esplora {
+            cfg,
+            http: bitreq::Client::new(8),
+            preferred: AtomicUsize::new(0),
+            txs: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            requests: c.requests.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            failovers: c.failovers.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn attempt(&self, base: &str, path: &str) -> Attempt {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let secs = self.cfg.timeout.as_secs().max(1);
+        let mut req = bitreq::get(format!("{base}{path}"))
+            .with_timeout(secs)
+            .with_max_body_size(Some(MAX_BODY))
+            .with_header("User-Agent", concat!("goat/", env!("CARGO_PKG_VERSION")));
+        if let Some(p) = &self.cfg.proxy {
+            match bitreq::Proxy::new_http(p) {
+                Ok(p) => req = req.with_proxy(p),
+                Err(e) => return Attempt::Transient(format!("bad proxy: {e}")),
+            }
+        }
+        let resp = match tokio::time::timeout(self.cfg.timeout, self.http.send_async(req)).await {
+            Err(_) => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
+            Ok(Err(e)) => return Attempt::Transient(one_line(&e.to_string())),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status_code;
+        match status {
+            200..=299 => {
+                let body = resp.into_bytes();
+                self.counters.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                Attempt::Body(body)
+            }
+            429 => Attempt::RateLimited(
+                resp.headers
+                    .get("retry-after")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            ),
+            400 | 404 => Attempt::Definite(
+                status as u16,
+                crate::address::printable(&one_line(resp.as_str().unwrap_or_default())),
+            ),
+            _ => Attempt::Transient(format!("HTTP {status}")),
+        }
+    }
+
+    /// GET `path` from the first endpoint that gives a body `check` accepts.
+    /// `check` turns the body into a value or says why it is unacceptable.
+    async fn get<T>(&self, path: &str, check: impl Fn(&[u8]) -> std::result::Result<T, String>) -> Result<T> {
+        let n = self.cfg.endpoints.len();
+        let start = self.preferred.load(Ordering::Relaxed) % n;
+        let mut problems: Vec<String> = Vec::new();
+        let mut worst = Kind::Network;
+        for k in 0..n {
+            let idx = (start + k) % n;
+            let base = &self.cfg.endpoints[idx];
+            if k > 0 {
+                self.counters.failovers.fetch_add(1, Ordering::Relaxed);
+                tracing_line(&format!("failing over to {base}"));
+            }
+            let mut delay = self.cfg.backoff;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let last = attempt >= self.cfg.attempts;
+                let wait = match self.attempt(base, path).await {
+                    Attempt::Body(b) => match check(&b) {
+                        Ok(v) => {
+                            self.preferred.store(idx, Ordering::Relaxed);
+                            return Ok(v);
+                        }
+                        Err(why) => {
+                            worst = Kind::InvalidData;
+                            problems.push(format!("{base}: {why}"));
+                            Some(delay)
+                        }
+                    },
+                    Attempt::Definite(404, msg) => {
+                        return Err(Error::not_found(format!("{base}{path}: not found ({msg})")));
+                    }
+                    Attempt::Definite(code, msg) => {
+                        return Err(Error::usage(format!("{base} refused {path} (HTTP {code}: {msg})")));
+                    }
+                    Attempt::Transient(why) => {
+                        problems.push(format!("{base}: {why}"));
+                        Some(delay)
+                    }
+                    Attempt::RateLimited(after) => {
+                        problems.push(format!("{base}: rate limited (HTTP 429)"));
+                        match after {
+                            Some(d) if d > self.cfg.max_retry_after => None,
+                            Some(d) => Some(d),
+                            None => Some(delay),
+                        }
+                    }
+                };
+                match wait {
+                    Some(d) if !last => {
+                        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(d).await;
+                        delay = (delay * 2).min(Duration::from_secs(8));
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let last = problems.last().cloned().unwrap_or_default();
+        let hint = if worst == Kind::InvalidData {
+            "the server is faulty or lying: try another --esplora"
+        } else {
+            "check your connection or pass another --esplora"
+        };
+        Err(Error::new(worst, format!("{path}: every Esplora server failed (last: {last}): {hint}")))
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
+        serde_json::from_slice(b).map_err(|e| format!("invalid JSON ({e})"))
+    }
+
+    /// History page 1: up to 50 mempool txs, then the newest 25 confirmed.
+    pub async fn address_txs(&self, addr: &Address) -> Result<Vec<EsploraTx>> {
+        self.get(&format!("/address/{addr}/txs"), Self::json).await
+    }
+
+    /// Confirmed history after `last_seen`, 25 per page, newest first.
+    pub async fn address_txs_chain(&self, addr: &Address, last_seen: &Txid) -> Result<Vec<EsploraTx>> {
+        self.get(&format!("/address/{addr}/txs/chain/{last_seen}"), Self::json).await
+    }
+
+    /// The server's JSON view of a transaction (status, prevouts).
+    pub async fn tx_info(&self, txid: &Txid) -> Result<EsploraTx> {
+        let want = *txid;
+        self.get(&format!("/tx/{txid}"), move |b| {
+            let t: EsploraTx = Self::json(b)?;
+            if t.txid != want {
+                return Err(format!("asked for {want}, got {}", t.txid));
+            }
+            Ok(t)
+        })
+        .await
+    }
+
+    /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.
+    pub async fn tx(&self, txid: &Txid) -> Result<Arc<Transaction>> {
+        if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
+            return Ok(t.clone());
+        }
+        let want = *txid;
+        let tx = self
+            .get(&format!("/tx/{txid}/raw"), move |b| {
+                let tx: Transaction =
+                    consensus::deserialize(b).map_err(|e| format!("transaction bytes do not decode ({e})"))?;
+                let got = tx.compute_txid();
+                if got != want {
+                    return Err(format!("transaction bytes hash to {got}, not to the requested {want}"));
+                }
+                Ok(tx)
+            })
+            .await?;
+        let tx = Arc::new(tx);
+        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, tx.clone());
+        Ok(tx)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    s.chars().take(200).collect()
+}
+
+/// Verbose diagnostics go to stderr when GOAT_LOG is set (kept dependency-free
+/// so the chain half stays small; `-v` sets it).
+pub fn tracing_line(msg: &str) {
+    if std::env::var_os("GOAT_LOG").is_some() {
+        eprintln!("goat: {msg}");
+    }
+}

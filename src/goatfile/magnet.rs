@@ -1,0 +1,121 @@
+//! Magnet URI validation (BEP 9, BEP 52).
+//!
+//! Only what the goatfile needs to *validate* a magnet and name its torrent;
+//! the download stage hands the original URI to librqbit. `x.pe` peers are
+//! extracted here because librqbit's parser ignores them.
+
+use data_encoding::BASE32;
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Magnet {
+    /// The URI as written in the goatfile.
+    pub uri: String,
+    /// v1 info-hash, lowercase hex (40 chars), when the magnet has one.
+    pub btih: Option<String>,
+    /// v2 multihash (`1220…`), lowercase hex, when the magnet has one.
+    pub btmh: Option<String>,
+    pub display_name: Option<String>,
+    pub trackers: Vec<String>,
+    /// `x.pe` peer addresses (host:port).
+    pub peers: Vec<String>,
+}
+
+impl Magnet {
+    /// The key used to detect the same torrent named twice.
+    pub fn identity(&self) -> String {
+        self.btih.clone().or_else(|| self.btmh.clone()).unwrap_or_default()
+    }
+
+    pub fn parse(uri: &str) -> Result<Magnet, String> {
+        let uri = uri.trim();
+        if uri.len() > 8192 {
+            return Err("magnet URI is longer than 8192 characters".into());
+        }
+        let url = Url::parse(uri).map_err(|e| format!("not a URI ({e})"))?;
+        if url.scheme() != "magnet" {
+            return Err(format!("scheme is '{}', expected 'magnet:'", url.scheme()));
+        }
+        let mut m = Magnet {
+            uri: uri.to_string(),
+            btih: None,
+            btmh: None,
+            display_name: None,
+            trackers: vec![],
+            peers: vec![],
+        };
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "xt" => {
+                    let lower = v.to_ascii_lowercase();
+                    if let Some(h) = lower.strip_prefix("urn:btih:") {
+                        let hash = parse_btih(&v[9..]).ok_or_else(|| {
+                            format!("info-hash '{h}' is neither 40 hex nor 32 base32 characters")
+                        })?;
+                        if m.btih.replace(hash).is_some() {
+                            return Err("magnet names two v1 info-hashes".into());
+                        }
+                    } else if let Some(h) = lower.strip_prefix("urn:btmh:") {
+                        if !(h.len() == 68 && h.starts_with("1220") && is_hex(h)) {
+                            return Err(format!("v2 multihash '{h}' is not 1220 followed by 64 hex"));
+                        }
+                        m.btmh = Some(h.to_string());
+                    }
+                }
+                "dn" => m.display_name = Some(v.into_owned()),
+                "tr" => {
+                    let t = Url::parse(&v).map_err(|e| format!("tracker '{v}' is not a URL ({e})"))?;
+                    if !matches!(t.scheme(), "http" | "https" | "udp" | "ws" | "wss") {
+                        return Err(format!("tracker '{v}' has unsupported scheme '{}'", t.scheme()));
+                    }
+                    m.trackers.push(v.into_owned());
+                }
+                "x.pe" => {
+                    if v.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+                        return Err(format!("peer '{v}' is not host:port"));
+                    }
+                    m.peers.push(v.into_owned());
+                }
+                _ => {}
+            }
+        }
+        if m.btih.is_none() && m.btmh.is_none() {
+            return Err("no 'xt=urn:btih:' (or urn:btmh:) info-hash".into());
+        }
+        Ok(m)
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn parse_btih(h: &str) -> Option<String> {
+    if h.len() == 40 && is_hex(h) {
+        return Some(h.to_ascii_lowercase());
+    }
+    if h.len() == 32 {
+        let bytes = BASE32.decode(h.to_ascii_uppercase().as_bytes()).ok()?;
+        return Some(hex::encode(bytes));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hex_base32_trackers_and_peers() {
+        let m = Magnet::parse("magnet:?xt=urn:btih:0123456789ABCDEF0123456789abcdef01234567&dn=x&tr=udp%3A%2F%2Ft%3A1&x.pe=127.0.0.1:6881").unwrap();
+        assert_eq!(m.btih.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+        assert_eq!(m.trackers, vec!["udp://t:1"]);
+        assert_eq!(m.peers, vec!["127.0.0.1:6881"]);
+        let b32 = Magnet::parse("magnet:?xt=urn:btih:AERUKZ4JVPG66AJDIVTYTK6N54ASGRLH").unwrap();
+        assert_eq!(b32.btih.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+        assert!(Magnet::parse("magnet:?dn=x").is_err());
+        assert!(Magnet::parse("http://x").is_err());
+        assert!(Magnet::parse("magnet:?xt=urn:btih:123").is_err());
+        assert!(Magnet::parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=nope").is_err());
+    }
+}

@@ -1,0 +1,335 @@
+//! Stage 3: inscription content → goatfile.
+//!
+//! The format is specified in docs/goatfile.md. Parsing treats the content as
+//! hostile: size and structure are capped before serde sees it, and every
+//! failure is a message naming the problem, never a panic.
+
+pub mod magnet;
+
+pub use magnet::Magnet;
+
+use crate::inscription::InscriptionId;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+
+/// Largest goatfile accepted (after content decoding).
+pub const MAX_BYTES: usize = 256 * 1024;
+/// Deepest YAML nesting accepted.
+pub const MAX_DEPTH: usize = 16;
+/// Most YAML nodes accepted (after alias expansion).
+pub const MAX_NODES: usize = 20_000;
+/// Most entries in one goatfile.
+pub const MAX_ENTRIES: usize = 4096;
+/// Schema versions this goat understands.
+pub const SUPPORTED_VERSIONS: &[u64] = &[1];
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Goatfile {
+    /// Schema version; 0 for the loose early form (names → magnets).
+    pub version: u64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// Unique within the goatfile; also the entry's folder name on disk.
+    pub name: String,
+    pub source: Source,
+    /// Files expected from this entry (optional for magnets).
+    pub files: Vec<FileSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Magnet(Magnet),
+    /// The file is the (decoded) content of this inscription.
+    Inscription(#[serde(serialize_with = "ser_display")] InscriptionId),
+}
+
+fn ser_display<S: serde::Serializer>(v: &InscriptionId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileSpec {
+    /// Relative path inside the entry's folder.
+    pub path: String,
+    pub size: Option<u64>,
+    /// Lowercase hex.
+    pub sha256: Option<String>,
+}
+
+/// Why content is not a goatfile. The message is one line for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+// ---- the versioned form, as written -------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawV1 {
+    goat: serde_norway::Value,
+    name: Option<String>,
+    description: Option<String>,
+    entries: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    name: String,
+    magnet: Option<String>,
+    inscription: Option<String>,
+    files: Option<Vec<RawFile>>,
+    // inscription entries name their single file inline
+    path: Option<String>,
+    size: Option<u64>,
+    sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    path: String,
+    size: Option<u64>,
+    sha256: Option<String>,
+}
+
+/// Parse goatfile bytes (already content-decoded).
+pub fn parse(bytes: &[u8]) -> Result<Goatfile, ParseError> {
+    if bytes.len() > MAX_BYTES {
+        return err(format!("goatfile is {} bytes, more than the {MAX_BYTES} byte limit", bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| ParseError(format!("goatfile is not UTF-8 ({e})")))?;
+    if text.trim().is_empty() {
+        return err("goatfile is empty");
+    }
+    // libyaml (under serde_norway) bounds alias expansion and recursion; we
+    // check depth and node count again on the result.
+    let value: serde_norway::Value = serde_norway::from_str(text)
+        .map_err(|e| ParseError(format!("not valid YAML: {}", one_line(&e.to_string()))))?;
+    let mut nodes = 0;
+    check_shape(&value, 0, &mut nodes)?;
+    let serde_norway::Value::Mapping(map) = &value else {
+        return err("a goatfile must be a YAML mapping (key: value lines)");
+    };
+    if map.contains_key("goat") {
+        parse_v1(value)
+    } else {
+        parse_loose(&value)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_shape(v: &serde_norway::Value, depth: usize, nodes: &mut usize) -> Result<(), ParseError> {
+    use serde_norway::Value::*;
+    *nodes += 1;
+    if *nodes > MAX_NODES {
+        return err(format!("goatfile has more than {MAX_NODES} YAML nodes (alias bomb?)"));
+    }
+    if depth > MAX_DEPTH {
+        return err(format!("goatfile nests deeper than {MAX_DEPTH} levels"));
+    }
+    match v {
+        Sequence(s) => s.iter().try_for_each(|x| check_shape(x, depth + 1, nodes)),
+        Mapping(m) => m.iter().try_for_each(|(k, x)| {
+            check_shape(k, depth + 1, nodes)?;
+            check_shape(x, depth + 1, nodes)
+        }),
+        Tagged(t) => check_shape(&t.value, depth + 1, nodes),
+        _ => Ok(()),
+    }
+}
+
+fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
+    let version = match value.get("goat") {
+        Some(serde_norway::Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or(0),
+        Some(other) => {
+            return err(format!(
+                "'goat:' must be a schema version number, got {}",
+                one_line(&serde_norway::to_string(other).unwrap_or_default())
+            ))
+        }
+        None => 0,
+    };
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return err(format!(
+            "goatfile schema version {version} is not supported by this goat (supports {SUPPORTED_VERSIONS:?}): upgrade goat"
+        ));
+    }
+    let raw: RawV1 = serde_norway::from_value(value)
+        .map_err(|e| ParseError(format!("goatfile v1 schema: {}", one_line(&e.to_string()))))?;
+    let _ = raw.goat;
+    if raw.entries.is_empty() {
+        return err("goatfile has no entries");
+    }
+    if raw.entries.len() > MAX_ENTRIES {
+        return err(format!("goatfile has more than {MAX_ENTRIES} entries"));
+    }
+    let mut entries = Vec::new();
+    for e in raw.entries {
+        let where_ = format!("entry '{}'", crate::address::printable(&e.name));
+        let source = match (&e.magnet, &e.inscription) {
+            (Some(m), None) => Source::Magnet(
+                Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
+            ),
+            (None, Some(i)) => Source::Inscription(
+                i.parse().map_err(|_| ParseError(format!("{where_}: '{i}' is not an inscription id")))?,
+            ),
+            (Some(_), Some(_)) => return err(format!("{where_}: has both 'magnet' and 'inscription', pick one")),
+            (None, None) => return err(format!("{where_}: needs a 'magnet' or an 'inscription'")),
+        };
+        let files = match (&source, e.files) {
+            (Source::Inscription(_), Some(_)) => {
+                return err(format!("{where_}: an inscription entry names its file with 'path', not 'files'"))
+            }
+            (Source::Inscription(_), None) => {
+                let Some(path) = e.path else {
+                    return err(format!("{where_}: an inscription entry needs 'path' (the file name to write)"));
+                };
+                vec![file_spec(&where_, path, e.size, e.sha256)?]
+            }
+            (Source::Magnet(_), files) => {
+                if e.path.is_some() || e.size.is_some() || e.sha256.is_some() {
+                    return err(format!("{where_}: a magnet entry lists its files under 'files:'"));
+                }
+                let mut out = Vec::new();
+                for f in files.unwrap_or_default() {
+                    out.push(file_spec(&where_, f.path, f.size, f.sha256)?);
+                }
+                out
+            }
+        };
+        let mut seen = HashSet::new();
+        for f in &files {
+            if !seen.insert(f.path.clone()) {
+                return err(format!("{where_}: file '{}' is listed twice", f.path));
+            }
+        }
+        entries.push(Entry { name: e.name, source, files });
+    }
+    finish(Goatfile { version, name: raw.name, description: raw.description, entries })
+}
+
+fn file_spec(where_: &str, path: String, size: Option<u64>, sha256: Option<String>) -> Result<FileSpec, ParseError> {
+    check_relative_path(&path).map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::address::printable(&path))))?;
+    let sha256 = match sha256 {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Some(h.to_ascii_lowercase()),
+        Some(h) => return err(format!("{where_}: sha256 '{}' is not 64 hex digits", crate::address::printable(&h))),
+        None => None,
+    };
+    Ok(FileSpec { path, size, sha256 })
+}
+
+/// The loose early form: any mapping whose string values are magnets; the
+/// keys (joined with '/' when nested) become entry names.
+fn parse_loose(value: &serde_norway::Value) -> Result<Goatfile, ParseError> {
+    let mut found = BTreeMap::new();
+    collect_magnets(value, String::new(), &mut found)?;
+    if found.is_empty() {
+        return err("no magnet URIs found: this YAML is not a goatfile (see docs/goatfile.md)");
+    }
+    let entries = found
+        .into_iter()
+        .map(|(name, magnet)| Entry { name, source: Source::Magnet(magnet), files: vec![] })
+        .collect();
+    finish(Goatfile { version: 0, name: None, description: None, entries })
+}
+
+fn collect_magnets(v: &serde_norway::Value, prefix: String, out: &mut BTreeMap<String, Magnet>) -> Result<(), ParseError> {
+    use serde_norway::Value::*;
+    match v {
+        Mapping(m) => {
+            for (k, x) in m {
+                let key = match k {
+                    String(s) => s.clone(),
+                    Number(n) => n.to_string(),
+                    Bool(b) => b.to_string(),
+                    _ => continue,
+                };
+                let name = if prefix.is_empty() { key } else { format!("{prefix}/{key}") };
+                collect_magnets(x, name, out)?;
+            }
+        }
+        Sequence(s) => {
+            for (i, x) in s.iter().enumerate() {
+                let name = if prefix.is_empty() { i.to_string() } else { format!("{prefix}/{i}") };
+                collect_magnets(x, name, out)?;
+            }
+        }
+        String(s) if s.trim_start().to_ascii_lowercase().starts_with("magnet:") => {
+            let m = Magnet::parse(s).map_err(|e| ParseError(format!("'{}': invalid magnet: {e}", crate::address::printable(&prefix))))?;
+            out.insert(prefix, m);
+        }
+        _ => {}
+    }
+    if out.len() > MAX_ENTRIES {
+        return err(format!("goatfile has more than {MAX_ENTRIES} entries"));
+    }
+    Ok(())
+}
+
+/// Checks shared by both forms: unique, safe names and no torrent twice.
+fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
+    let mut names = HashSet::new();
+    let mut torrents = HashSet::new();
+    for e in &g.entries {
+        check_entry_name(&e.name)
+            .map_err(|x| ParseError(format!("entry name '{}' {x}", crate::address::printable(&e.name))))?;
+        if !names.insert(e.name.to_lowercase()) {
+            return err(format!("entry name '{}' is used twice", e.name));
+        }
+        if let Source::Magnet(m) = &e.source {
+            if !torrents.insert(m.identity()) {
+                return err(format!("entry '{}' repeats a magnet already named by another entry", e.name));
+            }
+        }
+    }
+    Ok(g)
+}
+
+/// Entry names become folder names (nested with '/').
+fn check_entry_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 200 {
+        return Err("must be 1 to 200 characters".into());
+    }
+    check_relative_path(name)
+}
+
+/// A path that stays inside the folder it is joined to, on every OS.
+pub fn check_relative_path(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("is empty".into());
+    }
+    if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
+        return Err("is absolute".into());
+    }
+    for part in p.split(['/', '\\']) {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err("has an empty, '.' or '..' component".into());
+        }
+        if part.chars().any(|c| c.is_control()) {
+            return Err("has control characters".into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

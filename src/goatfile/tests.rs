@@ -1,0 +1,74 @@
+use super::*;
+
+#[test]
+fn every_sample_parses() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-goatfiles");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let g = parse(&std::fs::read(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(!g.entries.is_empty(), "{}", p.display());
+        n += 1;
+    }
+    assert!(n >= 3);
+}
+
+#[test]
+fn v1_fields() {
+    let g = parse(include_bytes!("../../sample-goatfiles/v1-llama.yaml")).unwrap();
+    assert_eq!(g.version, 1);
+    assert_eq!(g.entries.len(), 3);
+    assert_eq!(g.entries[0].files.len(), 3);
+    assert_eq!(g.entries[0].files[0].size, Some(9976576152));
+    assert!(matches!(g.entries[2].source, Source::Inscription(_)));
+    assert_eq!(g.entries[2].files[0].path, "tokenizer.json");
+}
+
+#[test]
+fn loose_form_names() {
+    let g = parse(include_bytes!("../../sample-goatfiles/loose-early-form.yaml")).unwrap();
+    let names: Vec<_> = g.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, vec!["adapters/lora-chat", "llama-13b", "llama-7b"]);
+    assert_eq!(g.version, 0);
+}
+
+fn rejects(text: &str, needle: &str) {
+    let e = parse(text.as_bytes()).unwrap_err();
+    assert!(e.0.contains(needle), "expected '{needle}' in '{}'", e.0);
+    assert!(!e.0.contains('\n'));
+}
+
+const M1: &str = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
+
+#[test]
+fn hostile_and_invalid_inputs() {
+    rejects("", "empty");
+    rejects("a: [", "not valid YAML");
+    rejects("- just\n- a list\n", "mapping");
+    rejects("x: 1\n", "no magnet");
+    rejects(&format!("goat: 2\nentries:\n - name: a\n   magnet: \"{M1}\"\n"), "version 2 is not supported");
+    rejects(&format!("goat: one\nentries:\n - name: a\n   magnet: \"{M1}\"\n"), "schema version number");
+    rejects("goat: 1\nentries:\n - name: a\n   magnet: \"magnet:?dn=x\"\n", "invalid magnet");
+    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: b\n   magnet: \"{M1}&dn=z\"\n"), "repeats a magnet");
+    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: a\n   inscription: {}i0\n   path: x\n", "1".repeat(64)), "used twice");
+    rejects(&format!("goat: 1\nentries:\n - name: ../up\n   magnet: \"{M1}\"\n"), "'..'");
+    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: /etc/passwd\n"), "absolute");
+    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   colour: red\n"), "unknown field");
+    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: x\n      sha256: nothex\n"), "sha256");
+    assert!(parse(&[0xff, 0xfe, 0x00]).unwrap_err().0.contains("UTF-8"));
+    assert!(parse(&vec![b'#'; MAX_BYTES + 1]).unwrap_err().0.contains("limit"));
+}
+
+#[test]
+fn alias_bomb_and_deep_nesting_are_refused() {
+    let bomb = "a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n\
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n\
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n\
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n\
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n\
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+    assert!(parse(bomb.as_bytes()).is_err());
+    let deep = format!("{}x{}", "[".repeat(200), "]".repeat(200));
+    assert!(parse(format!("k: {deep}").as_bytes()).is_err());
+}

@@ -1,0 +1,112 @@
+//! Finding `ord` envelopes in a transaction's witnesses.
+//!
+//! Hand-written because no maintained crate parses ordinals envelopes without
+//! pulling in all of `ord`; the rules follow ord's documented behaviour:
+//! `OP_FALSE OP_IF "ord" (push)* OP_ENDIF` inside a taproot leaf script,
+//! pushnum opcodes accepted as data, anything else aborting the envelope.
+
+use bitcoin::opcodes::all as op;
+use bitcoin::script::Instruction;
+use bitcoin::{Script, Transaction};
+
+pub const PROTOCOL_ID: &[u8] = b"ord";
+
+/// The pushes of one envelope, before fields are interpreted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEnvelope {
+    /// Input index that carried it.
+    pub input: usize,
+    /// Position among the envelopes of that input.
+    pub offset: usize,
+    /// Data pushes after the protocol id.
+    pub payload: Vec<Vec<u8>>,
+    /// A data push was written with OP_1..OP_16 or OP_1NEGATE (an ord curse).
+    pub pushnum: bool,
+    /// `OP_FALSE OP_FALSE OP_IF` style stutter before the envelope (an ord curse).
+    pub stutter: bool,
+}
+
+/// All envelopes in `tx`, in input order then script order. Their position in
+/// this list is the `n` of inscription id `<txid>i<n>`.
+pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope> {
+    let mut out = Vec::new();
+    for (i, input) in tx.input.iter().enumerate() {
+        // taproot_leaf_script() applies the annex rule (last element starting
+        // with 0x50) and requires a script-path spend.
+        if let Some(leaf) = input.witness.taproot_leaf_script() {
+            out.extend(from_tapscript(leaf.script, i));
+        }
+    }
+    out
+}
+
+/// Envelopes of one leaf script. A script that fails to decode part-way keeps
+/// no envelopes, as in ord (the instruction stream is unreadable).
+pub fn from_tapscript(script: &Script, input: usize) -> Vec<RawEnvelope> {
+    let instructions: Vec<Instruction> = match script.instructions().collect() {
+        Ok(v) => v,
+        Err(_) => return Vec::new(),
+    };
+    let mut found = Vec::new();
+    let mut stuttered = false;
+    let mut i = 0;
+    while i < instructions.len() {
+        let here = &instructions[i];
+        i += 1;
+        if !is_empty_push(here) {
+            continue;
+        }
+        match parse_after_false(&instructions, &mut i, input, found.len(), stuttered) {
+            Ok(env) => found.push(env),
+            Err(stutter) => stuttered = stutter,
+        }
+    }
+    found
+}
+
+fn is_empty_push(ins: &Instruction) -> bool {
+    matches!(ins, Instruction::PushBytes(p) if p.is_empty())
+}
+
+/// Called just after an OP_FALSE. On failure returns whether the next
+/// instruction is another OP_FALSE (a stutter), which ord remembers.
+fn parse_after_false(
+    ins: &[Instruction],
+    i: &mut usize,
+    input: usize,
+    offset: usize,
+    stutter: bool,
+) -> Result<RawEnvelope, bool> {
+    let next_is_false = |i: usize| ins.get(i).map(is_empty_push).unwrap_or(false);
+    if !matches!(ins.get(*i), Some(Instruction::Op(o)) if *o == op::OP_IF) {
+        return Err(next_is_false(*i));
+    }
+    *i += 1;
+    if !matches!(ins.get(*i), Some(Instruction::PushBytes(p)) if p.as_bytes() == PROTOCOL_ID) {
+        return Err(next_is_false(*i));
+    }
+    *i += 1;
+    let mut payload = Vec::new();
+    let mut pushnum = false;
+    loop {
+        let Some(ins) = ins.get(*i) else { return Err(false) };
+        *i += 1;
+        match ins {
+            Instruction::PushBytes(p) => payload.push(p.as_bytes().to_vec()),
+            Instruction::Op(o) if *o == op::OP_ENDIF => {
+                return Ok(RawEnvelope { input, offset, payload, pushnum, stutter })
+            }
+            Instruction::Op(o) if *o == op::OP_PUSHNUM_NEG1 => {
+                pushnum = true;
+                payload.push(vec![0x81]);
+            }
+            Instruction::Op(o)
+                if (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&o.to_u8()) =>
+            {
+                pushnum = true;
+                payload.push(vec![o.to_u8() - op::OP_PUSHNUM_1.to_u8() + 1]);
+            }
+            Instruction::Op(_) => return Err(false),
+        }
+    }
+}

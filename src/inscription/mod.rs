@@ -1,0 +1,189 @@
+//! Stage 2: transactions → inscriptions.
+//!
+//! `envelope` finds the raw pushes; this module turns them into fields the way
+//! ord does (so goat sees the same inscriptions ord shows), and `content`
+//! decodes bodies (`br`, `gzip`) under a size cap.
+
+pub mod content;
+pub mod envelope;
+pub mod id;
+
+pub use id::InscriptionId;
+
+use bitcoin::Transaction;
+use std::collections::BTreeMap;
+
+/// Tags as ord defines them. Even tags that goat does not know make the
+/// inscription "unbound" (ord's rule); odd unknown tags are ignored.
+pub mod tag {
+    pub const CONTENT_TYPE: u8 = 1;
+    pub const POINTER: u8 = 2;
+    pub const PARENT: u8 = 3;
+    pub const METADATA: u8 = 5;
+    pub const METAPROTOCOL: u8 = 7;
+    pub const CONTENT_ENCODING: u8 = 9;
+    pub const DELEGATE: u8 = 11;
+    pub const RUNE: u8 = 13;
+    pub const NOTE: u8 = 15;
+    pub const PROPERTIES: u8 = 17;
+    pub const PROPERTY_ENCODING: u8 = 19;
+    pub const UNBOUND: u8 = 66;
+    pub const NOP: u8 = 255;
+}
+
+/// One inscription's fields, as ord interprets an envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inscription {
+    pub body: Option<Vec<u8>>,
+    pub content_type: Option<Vec<u8>>,
+    pub content_encoding: Option<Vec<u8>>,
+    pub delegate: Option<Vec<u8>>,
+    pub metadata: Option<Vec<u8>>,
+    pub metaprotocol: Option<Vec<u8>>,
+    pub parents: Vec<Vec<u8>>,
+    pub pointer: Option<Vec<u8>>,
+    pub properties: Option<Vec<u8>>,
+    pub rune: Option<Vec<u8>>,
+    /// Curses ord records; content is still served.
+    pub duplicate_field: bool,
+    pub incomplete_field: bool,
+    pub unrecognized_even_field: bool,
+    pub pushnum: bool,
+    pub stutter: bool,
+    /// Input that carried the envelope.
+    pub input: usize,
+}
+
+impl Inscription {
+    pub fn from_envelope(env: &envelope::RawEnvelope) -> Self {
+        let payload = &env.payload;
+        // The body starts at the first empty push in a *tag* position.
+        let body_at = payload.iter().enumerate().position(|(i, p)| i % 2 == 0 && p.is_empty());
+        let header = &payload[..body_at.unwrap_or(payload.len())];
+        let mut fields: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+        let mut incomplete_field = false;
+        for pair in header.chunks(2) {
+            match pair {
+                [k, v] => fields.entry(k.as_slice()).or_default().push(v.as_slice()),
+                _ => incomplete_field = true,
+            }
+        }
+        let duplicate_field = fields.values().any(|v| v.len() > 1);
+        let content_encoding = take(&mut fields, tag::CONTENT_ENCODING);
+        let content_type = take(&mut fields, tag::CONTENT_TYPE);
+        let delegate = take(&mut fields, tag::DELEGATE);
+        let metadata = take_chunked(&mut fields, tag::METADATA);
+        let metaprotocol = take(&mut fields, tag::METAPROTOCOL);
+        let parents = fields
+            .remove([tag::PARENT].as_slice())
+            .unwrap_or_default()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let pointer = take(&mut fields, tag::POINTER);
+        let properties = take_chunked(&mut fields, tag::PROPERTIES);
+        let rune = take(&mut fields, tag::RUNE);
+        let unrecognized_even_field =
+            fields.keys().any(|k| k.first().map(|b| b % 2 == 0).unwrap_or(false));
+        Inscription {
+            body: body_at.map(|i| payload[i + 1..].concat()),
+            content_type,
+            content_encoding,
+            delegate,
+            metadata,
+            metaprotocol,
+            parents,
+            pointer,
+            properties,
+            rune,
+            duplicate_field,
+            incomplete_field,
+            unrecognized_even_field,
+            pushnum: env.pushnum,
+            stutter: env.stutter,
+            input: env.input,
+        }
+    }
+
+    /// All inscriptions in a transaction; index `n` is the `i<n>` of the id.
+    pub fn from_transaction(tx: &Transaction) -> Vec<Inscription> {
+        envelope::envelopes(tx).iter().map(Self::from_envelope).collect()
+    }
+
+    pub fn content_type_str(&self) -> Option<String> {
+        self.content_type.as_ref().map(|c| crate::address::printable(&String::from_utf8_lossy(c)))
+    }
+
+    pub fn content_encoding_str(&self) -> Option<String> {
+        self.content_encoding
+            .as_ref()
+            .map(|c| crate::address::printable(&String::from_utf8_lossy(c)))
+    }
+
+    pub fn delegate_id(&self) -> Option<InscriptionId> {
+        InscriptionId::from_field(self.delegate.as_deref()?)
+    }
+
+    pub fn parent_ids(&self) -> Vec<InscriptionId> {
+        self.parents.iter().filter_map(|p| InscriptionId::from_field(p)).collect()
+    }
+
+    /// The pointer as ord reads it: little-endian, at most 8 significant bytes.
+    pub fn pointer_value(&self) -> Option<u64> {
+        let v = self.pointer.as_ref()?;
+        if v.iter().skip(8).any(|b| *b != 0) {
+            return None;
+        }
+        let mut le = [0u8; 8];
+        for (d, s) in le.iter_mut().zip(v.iter()) {
+            *d = *s;
+        }
+        Some(u64::from_le_bytes(le))
+    }
+
+    /// Curses ord would record, for display.
+    pub fn curses(&self) -> Vec<&'static str> {
+        let mut c = Vec::new();
+        if self.duplicate_field {
+            c.push("duplicate-field");
+        }
+        if self.incomplete_field {
+            c.push("incomplete-field");
+        }
+        if self.unrecognized_even_field {
+            c.push("unrecognized-even-field");
+        }
+        if self.pushnum {
+            c.push("pushnum");
+        }
+        if self.stutter {
+            c.push("stutter");
+        }
+        c
+    }
+}
+
+fn take(fields: &mut BTreeMap<&[u8], Vec<&[u8]>>, t: u8) -> Option<Vec<u8>> {
+    let key = [t];
+    let values = fields.get_mut(key.as_slice())?;
+    if values.is_empty() {
+        return None;
+    }
+    let v = values.remove(0).to_vec();
+    if values.is_empty() {
+        fields.remove(key.as_slice());
+    }
+    Some(v)
+}
+
+fn take_chunked(fields: &mut BTreeMap<&[u8], Vec<&[u8]>>, t: u8) -> Option<Vec<u8>> {
+    let values = fields.remove([t].as_slice())?;
+    if values.is_empty() {
+        None
+    } else {
+        Some(values.concat())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,24 @@
+//! goat: keep AI model weights reachable forever.
+//!
+//! Data flows one way, one module per stage:
+//!
+//! | stage | module |
+//! |---|---|
+//! | address → transactions | [`esplora`] (checked Esplora client), [`address`] |
+//! | transactions → inscriptions | [`inscription`] (envelope parser, content decoding) |
+//! | inscriptions → goatfile | [`goatfile`] (schema), [`trust`] (whose word counts), [`scan`] (the walk) |
+//!
+//! [`subcommand`] is the thin CLI; [`devchain`] is a local Esplora-compatible
+//! chain of genuine transactions for tests and demos.
+
+pub mod address;
+pub mod devchain;
+pub mod error;
+pub mod esplora;
+pub mod goatfile;
+pub mod inscription;
+pub mod scan;
+pub mod subcommand;
+pub mod trust;
+
+pub use error::{Error, Kind, Result};

@@ -1,0 +1,281 @@
+//! Stages 1→3 wired: walk an address's history and report its inscriptions.
+//!
+//! Cost: the history costs ceil(n/25) requests for n confirmed transactions
+//! (plus one for the mempool page, which also carries the newest 25). Only
+//! transactions whose witnesses hold an envelope are fetched raw; each such
+//! candidate then costs a few more requests (its inputs' previous
+//! transactions, the commit's inputs) to decide endorsement. No transaction
+//! is fetched twice in a run. `resolve` stops paging as soon as it has its
+//! answer.
+
+use crate::address::HolderAddress;
+use crate::error::{Error, Result};
+use crate::esplora::{Esplora, EsploraTx};
+use crate::goatfile::{self, Goatfile};
+use crate::inscription::{content, Inscription, InscriptionId};
+use crate::trust::{self, Endorsement, Reveal};
+use bitcoin::{OutPoint, Transaction, Txid};
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+/// Inputs of one reveal whose previous transactions are fetched.
+const MAX_REVEAL_INPUTS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "state", content = "height")]
+pub enum Location {
+    Mempool,
+    Confirmed(u32),
+}
+
+impl Location {
+    pub fn is_confirmed(&self) -> bool {
+        matches!(self, Location::Confirmed(_))
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Mempool => f.write_str("mempool"),
+            Location::Confirmed(h) => write!(f, "{h}"),
+        }
+    }
+}
+
+/// Whether an inscription's content is a goatfile.
+#[derive(Debug, Clone)]
+pub enum GoatfileState {
+    Valid(Box<Goatfile>),
+    /// Looks like one (YAML content type) but fails to parse: the reason.
+    Invalid(String),
+    No,
+}
+
+/// The content an inscription serves (its delegate's, when it has one).
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    /// Body as stored (still encoded).
+    pub body: Option<Vec<u8>>,
+    pub delegate: Option<InscriptionId>,
+}
+
+impl Served {
+    pub fn decode(&self, cap: u64) -> Result<Vec<u8>> {
+        let body = self.body.as_deref().unwrap_or_default();
+        content::decode(body, self.content_encoding.as_deref().map(str::as_bytes), cap)
+    }
+}
+
+/// One inscription found in the history.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub id: InscriptionId,
+    pub inscription: Inscription,
+    pub served: Served,
+    pub location: Location,
+    /// None: not endorsed (or not checked, see `Options::endorse_all`).
+    pub endorsement: Option<Endorsement>,
+    pub goatfile: GoatfileState,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Decide endorsement for every inscription, not only goatfiles.
+    pub endorse_all: bool,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub transactions: usize,
+    pub pages: usize,
+    pub candidates: usize,
+    pub stopped_early: bool,
+}
+
+/// Fetch an inscription by id, with verified bytes, and what it serves.
+pub async fn lookup(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscription, Served)> {
+    let tx = esplora.tx(&id.txid).await?;
+    let all = Inscription::from_transaction(&tx);
+    let n = all.len();
+    let ins = all.into_iter().nth(id.index as usize).ok_or_else(|| {
+        Error::not_found(format!(
+            "transaction {} holds {n} inscription(s), so there is no {id}: check the index after 'i'",
+            id.txid
+        ))
+    })?;
+    let served = serve(esplora, &ins).await?;
+    Ok((ins, served))
+}
+
+/// Resolve a delegate (one level, as ord does) to the content it serves.
+async fn serve(esplora: &Esplora, ins: &Inscription) -> Result<Served> {
+    if let Some(d) = ins.delegate_id() {
+        let tx = esplora.tx(&d.txid).await.map_err(|e| {
+            Error::new(e.kind, format!("delegate {d}: {}", e.message))
+        })?;
+        let del = Inscription::from_transaction(&tx)
+            .into_iter()
+            .nth(d.index as usize)
+            .ok_or_else(|| Error::not_found(format!("delegate {d} does not exist")))?;
+        return Ok(Served {
+            content_type: del.content_type_str(),
+            content_encoding: del.content_encoding_str(),
+            body: del.body,
+            delegate: Some(d),
+        });
+    }
+    Ok(Served {
+        content_type: ins.content_type_str(),
+        content_encoding: ins.content_encoding_str(),
+        body: ins.body.clone(),
+        delegate: None,
+    })
+}
+
+/// Does this content look like a goatfile, and does it parse?
+pub fn classify(served: &Served) -> GoatfileState {
+    let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
+    let yaml = ct.contains("yaml");
+    let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
+    if !(yaml || texty) || served.body.is_none() {
+        return GoatfileState::No;
+    }
+    let decoded = match served.decode(goatfile::MAX_BYTES as u64) {
+        Ok(d) => d,
+        Err(e) if yaml => return GoatfileState::Invalid(e.message),
+        Err(_) => return GoatfileState::No,
+    };
+    match goatfile::parse(&decoded) {
+        Ok(g) => GoatfileState::Valid(Box::new(g)),
+        Err(e) if yaml => GoatfileState::Invalid(e.0),
+        Err(_) => GoatfileState::No,
+    }
+}
+
+/// Walk `holder`'s history newest first (mempool, then confirmed pages),
+/// calling `visit` for each inscription until it breaks.
+pub async fn walk(
+    esplora: &Esplora,
+    holder: &HolderAddress,
+    opts: Options,
+    mut visit: impl FnMut(Found) -> ControlFlow<()>,
+) -> Result<Summary> {
+    let addr = &holder.address;
+    let spk = holder.script_pubkey();
+    let mut summary = Summary::default();
+    let mut seen: HashSet<Txid> = HashSet::new();
+    let mut spent_by: HashMap<OutPoint, Txid> = HashMap::new();
+
+    let first = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
+    summary.pages += 1;
+    let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| !t.status.confirmed);
+    let mut page: Vec<EsploraTx> = mempool;
+    let mut more = confirmed.len() >= crate::esplora::PAGE_SIZE;
+    page.extend(confirmed);
+    loop {
+        let last = page.iter().rev().find(|t| t.status.confirmed).map(|t| t.txid);
+        for t in &page {
+            if !seen.insert(t.txid) {
+                continue;
+            }
+            summary.transactions += 1;
+            for vin in &t.vin {
+                spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
+            }
+            // The JSON witness only *selects* candidates; content is parsed
+            // from verified raw bytes below.
+            if Inscription::from_transaction(&t.to_tx()).is_empty() {
+                continue;
+            }
+            summary.candidates += 1;
+            let location = match (t.status.confirmed, t.status.block_height) {
+                (true, Some(h)) => Location::Confirmed(h),
+                _ => Location::Mempool,
+            };
+            for found in inspect(esplora, &spk, t.txid, location, &spent_by, opts).await? {
+                if visit(found).is_break() {
+                    summary.stopped_early = true;
+                    return Ok(summary);
+                }
+            }
+        }
+        let Some(last) = last else { break };
+        if !more {
+            break;
+        }
+        page = esplora.address_txs_chain(addr, &last).await.map_err(|e| history_error(e, holder))?;
+        summary.pages += 1;
+        more = page.len() >= crate::esplora::PAGE_SIZE;
+        if !page.is_empty() && page.iter().all(|t| seen.contains(&t.txid)) {
+            return Err(Error::invalid(
+                "the Esplora server returned a history page it had already sent (paging loop): try another --esplora",
+            ));
+        }
+    }
+    Ok(summary)
+}
+
+fn history_error(e: Error, holder: &HolderAddress) -> Error {
+    if e.kind == crate::error::Kind::Usage {
+        Error::usage(format!(
+            "{} (is the server on {}? pass --esplora for that network)",
+            e.message,
+            crate::address::network_name(holder.network)
+        ))
+    } else {
+        e
+    }
+}
+
+/// All inscriptions of one candidate transaction, in index order.
+async fn inspect(
+    esplora: &Esplora,
+    holder: &bitcoin::ScriptBuf,
+    txid: Txid,
+    location: Location,
+    spent_by: &HashMap<OutPoint, Txid>,
+    opts: Options,
+) -> Result<Vec<Found>> {
+    let tx: Arc<Transaction> = esplora.tx(&txid).await?;
+    let inscriptions = Inscription::from_transaction(&tx);
+    let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
+    let mut out = Vec::new();
+    for (n, ins) in inscriptions.into_iter().enumerate() {
+        let id = InscriptionId { txid, index: n as u32 };
+        let served = match serve(esplora, &ins).await {
+            Ok(s) => s,
+            // A missing or broken delegate does not hide the inscription.
+            Err(e) if e.kind != crate::error::Kind::Network => Served {
+                content_type: None,
+                content_encoding: None,
+                body: None,
+                delegate: ins.delegate_id(),
+            },
+            Err(e) => return Err(e),
+        };
+        let goatfile = classify(&served);
+        let mut endorsement = None;
+        if opts.endorse_all || matches!(goatfile, GoatfileState::Valid(_)) {
+            if prevs.is_none() {
+                let mut v = Vec::new();
+                for (i, input) in tx.input.iter().enumerate() {
+                    if i >= MAX_REVEAL_INPUTS || input.previous_output.is_null() {
+                        v.push(None);
+                    } else {
+                        v.push(Some(esplora.tx(&input.previous_output.txid).await?));
+                    }
+                }
+                prevs = Some(v);
+            }
+            let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
+            endorsement =
+                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), spent_by).await?;
+        }
+        out.push(Found { id, inscription: ins, served, location, endorsement, goatfile });
+    }
+    Ok(out)
+}

@@ -1,0 +1,57 @@
+//! `goat devchain` (hidden): serve a local chain with a published goatfile,
+//! for trying goat without the internet. Bounded by `--for`.
+
+use super::Globals;
+use crate::devchain::{server, Chain, Envelope, Inscribe};
+use crate::error::{Error, Result};
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct Devchain {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Stop by itself after this many seconds.
+    #[arg(long = "for", default_value_t = 600)]
+    pub seconds: u64,
+    /// YAML goatfile to publish (default: a sample).
+    #[arg(long)]
+    pub goatfile: Option<std::path::PathBuf>,
+}
+
+impl Devchain {
+    pub async fn run(&self, _g: &Globals) -> Result<()> {
+        if !self.listen.starts_with("127.") && !self.listen.starts_with("[::1]") && !self.listen.starts_with("localhost") {
+            return Err(Error::usage("devchain listens on loopback only: use --listen 127.0.0.1:PORT"));
+        }
+        let body = match &self.goatfile {
+            Some(p) => std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?,
+            None => include_bytes!("../../sample-goatfiles/loose-early-form.yaml").to_vec(),
+        };
+        let mut chain = Chain::new();
+        let holder = chain.wallet();
+        chain.fund(&holder.script_pubkey(), 1_000_000);
+        chain.mine();
+        let ins = chain.inscribe(Inscribe {
+            funder: &holder,
+            inputs: vec![vec![Envelope::file("text/yaml", None, &body)]],
+            to: holder.script_pubkey(),
+            reveal_funder_input: false,
+        });
+        chain.mine();
+        let address = holder.address.to_string();
+        let lifetime = Duration::from_secs(self.seconds);
+        let listen = self.listen.clone();
+        let handle = tokio::task::spawn_blocking(move || server::Handle::start_on(&listen, chain, lifetime))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::io("starting the devchain server", e))?;
+        println!("esplora {}", handle.url);
+        println!("address {address}");
+        println!("goatfile {}", ins.id(0));
+        tokio::time::sleep(lifetime).await;
+        drop(handle);
+        Ok(())
+    }
+}

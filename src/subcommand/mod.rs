@@ -1,0 +1,134 @@
+//! The command line: one file per subcommand, each a struct with `run()`.
+
+pub mod cat;
+pub mod devchain;
+pub mod get;
+pub mod ls;
+pub mod resolve;
+
+use crate::address::{self, HolderAddress};
+use crate::error::{Error, Result, EXIT_CODES_HELP};
+use crate::esplora::{self, Esplora};
+use bitcoin::Network;
+use clap::{Args, Parser, Subcommand as ClapSubcommand};
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "goat",
+    version,
+    about = "Fetch the AI models a Bitcoin address published: goatfiles inscribed on-chain, payloads over BitTorrent",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Subcommand,
+}
+
+#[derive(Debug, Args)]
+pub struct Globals {
+    /// Esplora REST base URL; repeat (or comma-separate) to fail over in order.
+    /// Default: the public blockstream.info and mempool.space APIs.
+    #[arg(long = "esplora", env = "GOAT_ESPLORA", value_delimiter = ',', global = true, value_name = "URL")]
+    pub esplora: Vec<String>,
+    /// bitcoin, testnet, testnet4, signet or regtest. Default: inferred from the address.
+    #[arg(long, global = true)]
+    pub network: Option<String>,
+    /// Seconds to wait for one server answer.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+    /// Attempts per server before failing over to the next.
+    #[arg(long, global = true, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// HTTP CONNECT proxy for Esplora requests (e.g. Tor's HTTPTunnelPort).
+    #[arg(long, global = true, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Print only results and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Explain what goat does (requests, retries, failovers).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, ClapSubcommand)]
+pub enum Subcommand {
+    /// List every inscription in an address's history, newest first
+    Ls(ls::Ls),
+    /// Print the goatfile the address's holder published
+    Resolve(resolve::Resolve),
+    /// Print an inscription's decoded content (a bare txid means <txid>i0)
+    Cat(cat::Cat),
+    /// Write an inscription's decoded content to a file
+    Get(get::Get),
+    /// Serve a local Esplora-compatible chain of genuine transactions (tests, demos)
+    #[command(hide = true)]
+    Devchain(devchain::Devchain),
+}
+
+impl Cli {
+    pub fn run(self) -> Result<()> {
+        if self.globals.verbose > 0 {
+            std::env::set_var("GOAT_LOG", "1");
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+        let g = &self.globals;
+        rt.block_on(async move {
+            match &self.command {
+                Subcommand::Ls(c) => c.run(g).await,
+                Subcommand::Resolve(c) => c.run(g).await,
+                Subcommand::Cat(c) => c.run(g).await,
+                Subcommand::Get(c) => c.run(g).await,
+                Subcommand::Devchain(c) => c.run(g).await,
+            }
+        })
+    }
+}
+
+impl Globals {
+    pub fn network(&self) -> Result<Option<Network>> {
+        self.network.as_deref().map(address::parse_network).transpose()
+    }
+
+    pub fn holder(&self, text: &str) -> Result<HolderAddress> {
+        address::parse_address(text, self.network()?)
+    }
+
+    /// An Esplora client for `network` (default endpoints unless --esplora).
+    pub fn esplora(&self, network: Network) -> Result<Esplora> {
+        let endpoints = if self.esplora.is_empty() {
+            address::default_endpoints(network)
+        } else {
+            self.esplora.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        };
+        Esplora::new(esplora::Config {
+            endpoints,
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            attempts: self.retries.max(1),
+            proxy: self.proxy.clone(),
+            ..Default::default()
+        })
+    }
+
+    pub fn note(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    pub fn report_stats(&self, e: &Esplora) {
+        if self.verbose > 0 {
+            let s = e.stats();
+            eprintln!(
+                "goat: {} requests ({} retries, {} failovers), {} bytes",
+                s.requests, s.retries, s.failovers, s.bytes
+            );
+        }
+    }
+}
