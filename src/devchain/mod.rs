@@ -102,8 +102,8 @@ pub struct Inscribe<'a> {
     pub inputs: Vec<Vec<Envelope>>,
     /// Where the inscribed sats go.
     pub to: ScriptBuf,
-    /// Add an input from `funder` to the reveal itself.
-    pub reveal_funder_input: bool,
+    /// Add an input from this wallet to the reveal itself.
+    pub reveal_input_from: Option<&'a Wallet>,
 }
 
 /// The result of an inscription: its transactions.
@@ -300,13 +300,13 @@ impl Chain {
             (0..leaves.len()).map(|v| OutPoint { txid: commit_txid, vout: v as u32 }).collect();
         let mut prevouts = commit_outputs;
         let mut outputs = vec![TxOut { value: Amount::from_sat(POSTAGE), script_pubkey: spec.to.clone() }];
-        if spec.reveal_funder_input {
-            let coin = self.select(spec.funder, FEE * 2).remove(0);
+        if let Some(extra) = spec.reveal_input_from {
+            let coin = self.select(extra, FEE * 2).remove(0);
             inputs.push(coin.0);
             prevouts.push(coin.1.clone());
             outputs.push(TxOut {
                 value: Amount::from_sat(coin.1.value.to_sat() - FEE),
-                script_pubkey: spec.funder.script_pubkey(),
+                script_pubkey: extra.script_pubkey(),
             });
         }
         let mut reveal = unsigned(inputs, outputs);
@@ -324,9 +324,9 @@ impl Chain {
             w.push(cb.serialize());
             reveal.input[i].witness = w;
         }
-        if spec.reveal_funder_input {
+        if let Some(extra) = spec.reveal_input_from {
             let i = reveal.input.len() - 1;
-            self.sign_key_path(&mut reveal, i, &prevouts, &spec.funder.keypair);
+            self.sign_key_path(&mut reveal, i, &prevouts, &extra.keypair);
         }
         let reveal_txid = self.submit(reveal);
         self.inscribed.insert(OutPoint { txid: reveal_txid, vout: 0 });
@@ -569,7 +569,7 @@ mod tests {
             funder: &alice,
             inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]],
             to: alice.script_pubkey(),
-            reveal_funder_input: false,
+            reveal_input_from: None,
         });
         c.mine();
         let b = c.blocks.last().unwrap();

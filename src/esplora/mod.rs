@@ -143,7 +143,13 @@ impl Esplora {
         }
         let resp = match tokio::time::timeout(self.cfg.timeout, self.http.send_async(req)).await {
             Err(_) => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
-            Ok(Err(e)) => return Attempt::Transient(one_line(&e.to_string())),
+            Ok(Err(e)) => {
+                let msg = one_line(&e.to_string());
+                if msg.contains("timeout") || msg.contains("timed out") {
+                    return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout));
+                }
+                return Attempt::Transient(msg);
+            }
             Ok(Ok(r)) => r,
         };
         let status = resp.status_code;
@@ -275,7 +281,7 @@ impl Esplora {
                     consensus::deserialize(b).map_err(|e| format!("transaction bytes do not decode ({e})"))?;
                 let got = tx.compute_txid();
                 if got != want {
-                    return Err(format!("transaction bytes hash to {got}, not to the requested {want}"));
+                    return Err(format!("transaction bytes do not hash to the requested {want} (they hash to {got})"));
                 }
                 Ok(tx)
             })

@@ -37,7 +37,7 @@ impl Devchain {
             funder: &holder,
             inputs: vec![vec![Envelope::file("text/yaml", None, &body)]],
             to: holder.script_pubkey(),
-            reveal_funder_input: false,
+            reveal_input_from: None,
         });
         chain.mine();
         let address = holder.address.to_string();

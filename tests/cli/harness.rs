@@ -1,0 +1,156 @@
+//! A small command builder around the real `goat` binary, and scenes built
+//! from genuine devchain transactions served by the Esplora test server.
+
+use bitcoin::hashes::{sha256, Hash};
+use goat::devchain::{server, Chain, Envelope, Inscribe, Inscribed, Wallet};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Servers started by tests stop by themselves after this.
+pub const SERVER_LIFETIME: Duration = Duration::from_secs(300);
+/// A goat run taking longer than this is killed and the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "goat failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+    /// Expect exit `code` and a one-line error containing `needle`.
+    #[track_caller]
+    pub fn fails(self, code: i32, needle: &str) -> Out {
+        assert_eq!(self.code, code, "wrong exit code:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(needle), "stderr lacks '{needle}': {}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        let errors: Vec<_> = self.stderr.lines().filter(|l| l.starts_with("goat: error:")).collect();
+        assert_eq!(errors.len(), 1, "want exactly one error line: {}", self.stderr);
+        self
+    }
+}
+
+pub struct Goat {
+    cmd: Command,
+}
+
+pub fn goat() -> Goat {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goat"));
+    cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_LOG");
+    Goat { cmd }
+}
+
+impl Goat {
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, a: I) -> Self {
+        self.cmd.args(a);
+        self
+    }
+    pub fn esplora(self, url: &str) -> Self {
+        self.args(["--esplora", url])
+    }
+    pub fn run(mut self) -> Out {
+        let mut child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn goat");
+        let mut so = child.stdout.take().unwrap();
+        let mut se = child.stderr.take().unwrap();
+        let t1 = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = so.read_to_end(&mut v);
+            v
+        });
+        let t2 = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = se.read_to_end(&mut v);
+            v
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > RUN_LIMIT {
+                let _ = child.kill();
+                panic!("goat ran longer than {RUN_LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout_bytes = t1.join().unwrap();
+        let stderr = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
+        Out {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+            stdout_bytes,
+            stderr,
+        }
+    }
+}
+
+/// A chain with a funded holder and a funded stranger.
+pub struct Scene {
+    pub chain: Chain,
+    pub holder: Wallet,
+    pub stranger: Wallet,
+}
+
+impl Scene {
+    pub fn new() -> Scene {
+        let mut chain = Chain::new();
+        let holder = chain.wallet();
+        let stranger = chain.wallet();
+        chain.fund(&holder.script_pubkey(), 50_000_000);
+        chain.fund(&stranger.script_pubkey(), 50_000_000);
+        chain.mine();
+        Scene { chain, holder, stranger }
+    }
+
+    pub fn address(&self) -> String {
+        self.holder.address.to_string()
+    }
+
+    /// `who` inscribes `body` and sends it to the holder.
+    pub fn inscribe_to_holder(&mut self, who: &Wallet, content_type: &str, body: &[u8]) -> Inscribed {
+        let to = self.holder.script_pubkey();
+        self.chain.inscribe(Inscribe {
+            funder: who,
+            inputs: vec![vec![Envelope::file(content_type, None, body)]],
+            to,
+            reveal_input_from: None,
+        })
+    }
+
+    /// The holder publishes a goatfile the ord-wallet way.
+    pub fn publish(&mut self, name: &str) -> Inscribed {
+        let h = self.holder.clone();
+        self.inscribe_to_holder(&h, "text/yaml", goatfile(name).as_bytes())
+    }
+
+    pub fn serve(self) -> server::Handle {
+        server::Handle::start(self.chain, SERVER_LIFETIME).expect("start esplora test server")
+    }
+}
+
+/// A v1 goatfile with one magnet entry named `name`.
+pub fn goatfile(name: &str) -> String {
+    let h = sha256::Hash::hash(name.as_bytes()).to_string();
+    format!(
+        "goat: 1\nname: {name}\nentries:\n  - name: {name}\n    magnet: \"magnet:?xt=urn:btih:{}&dn={name}\"\n",
+        &h[..40]
+    )
+}
+
+/// How many logged requests have a path containing `needle`.
+pub fn count(handle: &server::Handle, needle: &str) -> usize {
+    handle.state.requests().iter().filter(|r| r.path.contains(needle)).count()
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"). Installs what the tests need,
+# then runs them. Usage: bash tests/run.sh [--interop] [--bench]
+#   (default)   unit tests + end-to-end tests of the real binary
+#   --interop   also the heavy BitTorrent interop runs (when present)
+#   --bench     also the benchmarks (when present)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_interop=0
+want_bench=0
+for a in "$@"; do
+  case "$a" in
+    --interop) want_interop=1 ;;
+    --bench) want_bench=1 ;;
+    *) echo "usage: bash tests/run.sh [--interop] [--bench]" >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v cargo >/dev/null; then
+  echo "tests/run.sh: cargo is required (install Rust with rustup)" >&2
+  exit 2
+fi
+
+export CARGO_TERM_COLOR=never
+export GOAT_INTEROP=$want_interop
+# Two jobs: the machine has two cores and the end-to-end tests spawn servers.
+cargo build --locked --all-targets
+cargo test --locked -- --test-threads 2
+
+if [ "$want_bench" = 1 ]; then
+  if [ -x benches/run.sh ]; then bash benches/run.sh; else echo "no benchmarks yet"; fi
+fi
