@@ -26,7 +26,7 @@ export CARGO_TERM_COLOR=never
 export GOAT_INTEROP=$want_interop
 # Two jobs: the machine has two cores and the end-to-end tests spawn servers.
 cargo build --locked --all-targets
-cargo test --locked -- --test-threads 2
+cargo test --locked --lib --bins --tests -- --test-threads 2
 
 if [ "$want_bench" = 1 ]; then
   if [ -x benches/run.sh ]; then bash benches/run.sh; else echo "no benchmarks yet"; fi
