@@ -22,6 +22,10 @@ pub enum Kind {
     InvalidData = 5,
     /// 6: local I/O failed (disk full, permission denied).
     Io = 6,
+    /// 7: files on disk do not match their hashes (piece SHA-1 or goatfile sha256).
+    Corrupt = 7,
+    /// 130: interrupted (Ctrl-C); run the same command again to resume.
+    Interrupted = 130,
 }
 
 impl Kind {
@@ -86,4 +90,6 @@ Exit codes:
   4  network: no Esplora server answered (down, rate limited, timed out)
   5  invalid data: a server sent bytes that fail verification, or content
      that cannot be decoded or parsed
-  6  local I/O error: disk full, permission denied";
+  6  local I/O error: disk full, permission denied
+  7  verification failed: a file does not match its piece hashes or sha256
+130  interrupted (Ctrl-C): run the same command again to resume";

@@ -7,6 +7,8 @@
 //! | address → transactions | [`esplora`] (checked Esplora client), [`address`] |
 //! | transactions → inscriptions | [`inscription`] (envelope parser, content decoding) |
 //! | inscriptions → goatfile | [`goatfile`] (schema), [`trust`] (whose word counts), [`scan`] (the walk) |
+//! | goatfile → torrents → files | [`torrent`] (librqbit session) |
+//! | files on disk → verification | [`store`] (folder layout, offline verify) |
 //!
 //! [`subcommand`] is the thin CLI; [`devchain`] is a local Esplora-compatible
 //! chain of genuine transactions for tests and demos.
@@ -17,8 +19,11 @@ pub mod error;
 pub mod esplora;
 pub mod goatfile;
 pub mod inscription;
+pub mod progress;
 pub mod scan;
+pub mod store;
 pub mod subcommand;
+pub mod torrent;
 pub mod trust;
 
 pub use error::{Error, Kind, Result};

@@ -2,9 +2,11 @@
 
 pub mod cat;
 pub mod devchain;
+pub mod fetch;
 pub mod get;
 pub mod ls;
 pub mod resolve;
+pub mod verify;
 
 use crate::address::{self, HolderAddress};
 use crate::error::{Error, Result, EXIT_CODES_HELP};
@@ -44,7 +46,7 @@ pub struct Globals {
     pub retries: u32,
     /// HTTP CONNECT proxy for Esplora requests (e.g. Tor's HTTPTunnelPort).
     #[arg(long, global = true, value_name = "URL")]
-    pub proxy: Option<String>,
+    pub esplora_proxy: Option<String>,
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -63,6 +65,10 @@ pub enum Subcommand {
     Cat(cat::Cat),
     /// Write an inscription's decoded content to a file
     Get(get::Get),
+    /// Resolve the goatfile, download every entry, verify it
+    Fetch(fetch::Fetch),
+    /// Re-check a fetched folder offline (piece SHA-1 and goatfile sha256)
+    Verify(verify::Verify),
     /// Serve a local Esplora-compatible chain of genuine transactions (tests, demos)
     #[command(hide = true)]
     Devchain(devchain::Devchain),
@@ -85,6 +91,8 @@ impl Cli {
                 Subcommand::Resolve(c) => c.run(g).await,
                 Subcommand::Cat(c) => c.run(g).await,
                 Subcommand::Get(c) => c.run(g).await,
+                Subcommand::Fetch(c) => c.run(g).await,
+                Subcommand::Verify(c) => c.run(g).await,
                 Subcommand::Devchain(c) => c.run(g).await,
             }
         })
@@ -111,7 +119,7 @@ impl Globals {
             endpoints,
             timeout: Duration::from_secs(self.timeout.max(1)),
             attempts: self.retries.max(1),
-            proxy: self.proxy.clone(),
+            proxy: self.esplora_proxy.clone(),
             ..Default::default()
         })
     }

@@ -2,5 +2,7 @@
 
 mod chain;
 mod faults;
+mod fetch;
 mod harness;
 mod inscriptions;
+mod seeder;

@@ -1,0 +1,131 @@
+//! Stage 5: the output folder.
+//!
+//! ```text
+//! DIR/<entry>/<files…>          what users point their tools at
+//! DIR/.goat/goatfile.yaml       the goatfile used, as inscribed
+//! DIR/.goat/source.json         where it came from (address, inscription)
+//! DIR/.goat/<entry>.torrent     the torrent metadata used
+//! DIR/.goat/<entry>.json        the manifest: files, sizes, expected sha256
+//! ```
+//!
+//! `verify` re-checks a folder offline from these files alone.
+
+pub mod verify;
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+pub const META_DIR: &str = ".goat";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub entry: String,
+    /// Set for torrent entries; `.goat/<entry>.torrent` holds the metadata.
+    pub info_hash: Option<String>,
+    /// Set for inscription entries.
+    pub inscription: Option<String>,
+    pub files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ManifestFile {
+    /// Relative to the entry folder.
+    pub path: PathBuf,
+    pub length: u64,
+    /// Offset in the torrent's byte stream (0 for inscription entries).
+    pub offset: u64,
+    #[serde(default)]
+    pub padding: bool,
+    /// Expected sha256 (lowercase hex), from the goatfile or computed when
+    /// the file was written from the chain.
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: impl Into<PathBuf>) -> Layout {
+        Layout { root: root.into() }
+    }
+
+    pub fn meta(&self) -> PathBuf {
+        self.root.join(META_DIR)
+    }
+
+    /// Entry names are checked relative paths (goatfile::check_relative_path).
+    pub fn entry_dir(&self, entry: &str) -> PathBuf {
+        self.root.join(entry)
+    }
+
+    fn meta_name(entry: &str) -> String {
+        entry.replace('%', "%25").replace('/', "%2F")
+    }
+
+    pub fn torrent_file(&self, entry: &str) -> PathBuf {
+        self.meta().join(format!("{}.torrent", Self::meta_name(entry)))
+    }
+
+    pub fn manifest_file(&self, entry: &str) -> PathBuf {
+        self.meta().join(format!("{}.json", Self::meta_name(entry)))
+    }
+
+    pub fn create(&self) -> Result<()> {
+        std::fs::create_dir_all(self.meta()).map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
+    }
+
+    pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        crate::subcommand::get::write_atomic(path, bytes)
+    }
+
+    pub fn save_manifest(&self, m: &Manifest) -> Result<()> {
+        let json = serde_json::to_vec_pretty(m).map_err(|e| Error::internal(e.to_string()))?;
+        self.write(&self.manifest_file(&m.entry), &json)
+    }
+
+    /// Every manifest in the folder, sorted by entry name.
+    pub fn manifests(&self) -> Result<Vec<Manifest>> {
+        let dir = self.meta();
+        let rd = std::fs::read_dir(&dir).map_err(|e| {
+            Error::not_found(format!(
+                "{} is not a goat folder ({}: {e}): pass the folder goat fetch wrote",
+                self.root.display(),
+                dir.display()
+            ))
+        })?;
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("json") || p.file_name() == Some("source.json".as_ref()) {
+                continue;
+            }
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+            let m: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
+            crate::goatfile::check_relative_path(&m.entry)
+                .map_err(|e| Error::invalid(format!("{}: entry name {e}", p.display())))?;
+            out.push(m);
+        }
+        out.sort_by(|a, b| a.entry.cmp(&b.entry));
+        Ok(out)
+    }
+}
+
+/// Hex sha256 of a file, read in large sequential blocks.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}

@@ -1,0 +1,287 @@
+//! Offline verification of a fetched folder.
+//!
+//! Every piece is re-hashed with the `sha1` crate against the piece hashes in
+//! the stored `.torrent` (independently of librqbit's own check), and every
+//! file with an expected sha256 is re-hashed. Files are read once,
+//! sequentially, by one reader thread; SHA-1 work is spread over the other
+//! cores, sha256 runs on its own thread, so the run is bound by the disk or
+//! by hashing speed, whichever is lower.
+
+use super::{Layout, Manifest, ManifestFile};
+use crate::error::{Error, Result};
+use sha1::{Digest as _, Sha1};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileState {
+    Ok,
+    Corrupt,
+    Truncated,
+    Missing,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub entry: String,
+    pub path: PathBuf,
+    pub state: FileState,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    pub files: Vec<FileReport>,
+    pub bytes_hashed: u64,
+    pub pieces: u64,
+    pub bad_pieces: u64,
+}
+
+impl Report {
+    pub fn all_ok(&self) -> bool {
+        self.files.iter().all(|f| f.state == FileState::Ok)
+    }
+}
+
+/// Verify every entry in `layout`.
+pub fn verify(layout: &Layout, threads: usize) -> Result<Report> {
+    let manifests = layout.manifests()?;
+    if manifests.is_empty() {
+        return Err(Error::not_found(format!(
+            "{} holds no fetched entries: run goat fetch first",
+            layout.root.display()
+        )));
+    }
+    let mut report = Report::default();
+    for m in &manifests {
+        if m.info_hash.is_some() {
+            verify_torrent(layout, m, threads, &mut report)?;
+        } else {
+            verify_plain(layout, m, &mut report);
+        }
+    }
+    Ok(report)
+}
+
+fn presence(layout: &Layout, m: &Manifest, f: &ManifestFile) -> (FileState, Option<String>) {
+    let path = layout.entry_dir(&m.entry).join(&f.path);
+    match std::fs::metadata(&path) {
+        Err(_) => (FileState::Missing, None),
+        Ok(md) if md.len() < f.length => {
+            (FileState::Truncated, Some(format!("{} of {} bytes", md.len(), f.length)))
+        }
+        Ok(md) if md.len() > f.length => {
+            (FileState::Corrupt, Some(format!("{} bytes, expected {}", md.len(), f.length)))
+        }
+        Ok(_) => (FileState::Ok, None),
+    }
+}
+
+fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
+    for f in &m.files {
+        let (mut state, mut detail) = presence(layout, m, f);
+        if state == FileState::Ok {
+            if let Some(want) = &f.sha256 {
+                let path = layout.entry_dir(&m.entry).join(&f.path);
+                match super::sha256_file(&path) {
+                    Ok(got) if &got == want => {}
+                    Ok(got) => {
+                        state = FileState::Corrupt;
+                        detail = Some(format!("sha256 {got}, expected {want}"));
+                    }
+                    Err(e) => {
+                        state = FileState::Corrupt;
+                        detail = Some(format!("unreadable: {e}"));
+                    }
+                }
+                report.bytes_hashed += f.length;
+            }
+        }
+        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail });
+    }
+}
+
+/// Piece length and hashes from stored `.torrent` bytes.
+fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
+    let t = librqbit::torrent_from_bytes(bytes).map_err(|e| Error::invalid(format!("stored .torrent does not parse ({e})")))?;
+    let info = &t.info.data;
+    let pieces: &[u8] = info.pieces.as_ref();
+    if pieces.len() % 20 != 0 || info.piece_length == 0 {
+        return Err(Error::invalid("stored .torrent has a malformed piece list"));
+    }
+    let hashes = pieces.chunks(20).map(|c| c.try_into().unwrap_or([0; 20])).collect();
+    Ok((info.piece_length as u64, hashes))
+}
+
+enum Chunk {
+    Piece { index: u64, data: Arc<Vec<u8>> },
+}
+
+fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Report) -> Result<()> {
+    let tpath = layout.torrent_file(&m.entry);
+    let tbytes = std::fs::read(&tpath)
+        .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
+    let (plen, hashes) = piece_hashes(&tbytes)?;
+    let mut files: Vec<&ManifestFile> = m.files.iter().collect();
+    files.sort_by_key(|f| f.offset);
+    let total: u64 = files.last().map(|f| f.offset + f.length).unwrap_or(0);
+    let npieces = total.div_ceil(plen);
+    if npieces != hashes.len() as u64 {
+        return Err(Error::invalid(format!(
+            "{}: manifest and .torrent disagree ({npieces} pieces vs {}): run goat fetch again",
+            m.entry,
+            hashes.len()
+        )));
+    }
+    let states: Vec<(FileState, Option<String>)> = files.iter().map(|f| {
+        if f.padding { (FileState::Ok, None) } else { presence(layout, m, f) }
+    }).collect();
+    let entry_dir = layout.entry_dir(&m.entry);
+    let want_sha256 = files.iter().any(|f| f.sha256.is_some() && !f.padding);
+
+    let (tx, rx) = sync_channel::<Chunk>(threads * 2 + 2);
+    let (stx, srx) = sync_channel::<(Arc<Vec<u8>>, u64)>(4);
+    let rx = Arc::new(Mutex::new(rx));
+    let hashes = Arc::new(hashes);
+    let bad: Arc<Mutex<BTreeSet<u64>>> = Arc::default();
+
+    // SHA-1 workers.
+    let mut workers = Vec::new();
+    for _ in 0..threads.max(1) {
+        let (rx, hashes, bad) = (rx.clone(), hashes.clone(), bad.clone());
+        workers.push(std::thread::spawn(move || loop {
+            let next = rx.lock().map(|r| r.recv());
+            let Ok(Ok(Chunk::Piece { index, data, .. })) = next else { break };
+            let digest: [u8; 20] = Sha1::digest(&data[..]).into();
+            if hashes.get(index as usize) != Some(&digest) {
+                if let Ok(mut b) = bad.lock() {
+                    b.insert(index);
+                }
+            }
+        }));
+    }
+    // sha256 thread: hashes files with an expected digest, in stream order.
+    let spec: Vec<(u64, u64, bool)> = files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
+    let sha_thread = std::thread::spawn(move || sha256_stream(srx, spec));
+
+    // The reader: pieces in order, across file boundaries.
+    let mut open: BTreeMap<usize, Option<File>> = BTreeMap::new();
+    let mut hashed = 0u64;
+    for index in 0..npieces {
+        let start = index * plen;
+        let end = (start + plen).min(total);
+        let mut buf = vec![0u8; (end - start) as usize];
+        let mut readable = true;
+        for (i, f) in files.iter().enumerate() {
+            let (fs, fe) = (f.offset, f.offset + f.length);
+            if fe <= start || fs >= end {
+                continue;
+            }
+            if f.padding {
+                continue; // zeros
+            }
+            let (a, b) = (start.max(fs), end.min(fe));
+            let slot = &mut buf[(a - start) as usize..(b - start) as usize];
+            if states[i].0 != FileState::Ok && states[i].0 != FileState::Corrupt {
+                readable = false;
+                continue;
+            }
+            let file = open.entry(i).or_insert_with(|| File::open(entry_dir.join(&f.path)).ok());
+            let ok = match file {
+                Some(file) => file.seek(SeekFrom::Start(a - fs)).and_then(|_| file.read_exact(slot)).is_ok(),
+                None => false,
+            };
+            readable &= ok;
+        }
+        // Close files we have passed.
+        open.retain(|i, _| files[*i].offset + files[*i].length > end);
+        if !readable {
+            if let Ok(mut b) = bad.lock() {
+                b.insert(index);
+            }
+            continue;
+        }
+        hashed += buf.len() as u64;
+        let data = Arc::new(buf);
+        if want_sha256 && stx.send((data.clone(), start)).is_err() {
+            break;
+        }
+        if tx.send(Chunk::Piece { index, data }).is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    drop(stx);
+    for w in workers {
+        let _ = w.join();
+    }
+    let sha_results = sha_thread.join().unwrap_or_default();
+    let bad = bad.lock().map(|b| b.clone()).unwrap_or_default();
+
+    report.bytes_hashed += hashed;
+    report.pieces += npieces;
+    report.bad_pieces += bad.len() as u64;
+    for (i, f) in files.iter().enumerate() {
+        if f.padding {
+            continue;
+        }
+        let (mut state, mut detail) = states[i].clone();
+        if state == FileState::Ok {
+            let first = f.offset / plen;
+            let last = if f.length == 0 { first } else { (f.offset + f.length - 1) / plen };
+            let failed: Vec<u64> = bad.range(first..=last).copied().collect();
+            if !failed.is_empty() {
+                state = FileState::Corrupt;
+                detail = Some(format!("{} piece(s) fail SHA-1, first #{}", failed.len(), failed[0]));
+            } else if let (Some(want), Some(Some(got))) = (&f.sha256, sha_results.get(i)) {
+                if want != got {
+                    state = FileState::Corrupt;
+                    detail = Some(format!("sha256 {got}, expected {want} (goatfile)"));
+                }
+            }
+        }
+        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail });
+    }
+    Ok(())
+}
+
+/// Consume ordered stream chunks; return each file's sha256 (when wanted and
+/// the whole file was seen).
+fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>) -> Vec<Option<String>> {
+    use sha2::Digest;
+    let mut hashers: Vec<Option<(sha2::Sha256, u64)>> =
+        spec.iter().map(|(_, _, want)| if *want { Some((sha2::Sha256::new(), 0)) } else { None }).collect();
+    let mut expected_next = 0u64;
+    let mut broken = false;
+    while let Ok((data, start)) = rx.recv() {
+        if start != expected_next {
+            broken = true; // a piece was unreadable: results would be wrong
+        }
+        expected_next = start + data.len() as u64;
+        let end = expected_next;
+        for (i, (fs, len, _)) in spec.iter().enumerate() {
+            let fe = fs + len;
+            if fe <= start || *fs >= end {
+                continue;
+            }
+            if let Some((h, seen)) = hashers[i].as_mut() {
+                let (a, b) = (start.max(*fs), end.min(fe));
+                h.update(&data[(a - start) as usize..(b - start) as usize]);
+                *seen += b - a;
+            }
+        }
+    }
+    hashers
+        .into_iter()
+        .zip(spec)
+        .map(|(h, (_, len, _))| match h {
+            Some((h, seen)) if seen == len && !broken => Some(hex::encode(h.finalize())),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,465 @@
+//! `goat fetch <address>`: resolve the goatfile, download and verify every
+//! entry into one folder.
+
+use super::resolve::find_goatfile;
+use super::Globals;
+use crate::error::{Error, Kind, Result};
+use crate::esplora::Esplora;
+use crate::goatfile::{self, Entry, Goatfile, Source};
+use crate::inscription::InscriptionId;
+use crate::progress::Reporter;
+use crate::scan;
+use crate::store::{Layout, Manifest, ManifestFile};
+use crate::torrent::{self, Swarm, SwarmConfig, Torrent};
+use crate::trust::Policy;
+use bitcoin::Network;
+use clap::Args;
+use futures::future::join_all;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct Fetch {
+    /// The holder's Bitcoin address (optional with --goatfile).
+    pub address: Option<String>,
+    /// Output folder (default: ./<goatfile name>).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Fetch only this entry (repeatable).
+    #[arg(long = "only", value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Use this goatfile (a local file, or an inscription id) instead of
+    /// walking the address.
+    #[arg(long, value_name = "FILE|INSCRIPTION")]
+    pub goatfile: Option<String>,
+    /// Extra BitTorrent peer (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+    /// Do not use the DHT.
+    #[arg(long)]
+    pub no_dht: bool,
+    /// TCP port to accept peers on.
+    #[arg(long, value_name = "PORT")]
+    pub listen_port: Option<u16>,
+    /// SOCKS5 proxy for all BitTorrent traffic (socks5://HOST:PORT). DHT,
+    /// trackers and listening are turned off so nothing bypasses it; Esplora
+    /// requests then need --esplora-proxy (or --goatfile FILE).
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Download rate limit in bytes/s (e.g. 500K, 10M).
+    #[arg(long, value_name = "RATE")]
+    pub max_download_rate: Option<String>,
+    /// Upload rate limit in bytes/s.
+    #[arg(long, value_name = "RATE")]
+    pub max_upload_rate: Option<String>,
+    /// Keep seeding after the download completes (until Ctrl-C).
+    #[arg(long)]
+    pub seed: bool,
+    /// Accept an unconfirmed goatfile.
+    #[arg(long)]
+    pub include_mempool: bool,
+    /// Accept a goatfile the holder did not endorse (see docs/trust.md).
+    #[arg(long)]
+    pub trust_any: bool,
+    /// Seconds to wait for a torrent's metadata from peers.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub metadata_timeout: u64,
+    /// Print a JSON summary on stdout (no progress).
+    #[arg(long)]
+    pub json: bool,
+    /// Accept peers on 127.0.0.1 only (tests, demos).
+    #[arg(long, hide = true)]
+    pub loopback: bool,
+    /// With --seed: stop after this many seconds (tests).
+    #[arg(long, hide = true, value_name = "SECS")]
+    pub seed_for: Option<u64>,
+}
+
+/// Where the goatfile came from.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Origin {
+    address: Option<String>,
+    inscription: Option<String>,
+    block_height: Option<u32>,
+    file: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct EntryResult {
+    name: String,
+    kind: &'static str,
+    files: usize,
+    bytes: u64,
+    /// Bytes received from peers in this run.
+    fetched_bytes: u64,
+    seconds: f64,
+}
+
+impl Fetch {
+    fn network(&self, g: &Globals) -> Result<Network> {
+        if let Some(a) = &self.address {
+            return Ok(g.holder(a)?.network);
+        }
+        Ok(g.network()?.unwrap_or(Network::Bitcoin))
+    }
+
+    fn esplora(&self, g: &Globals) -> Result<Esplora> {
+        if self.proxy.is_some() && g.esplora_proxy.is_none() {
+            return Err(Error::usage(
+                "--proxy only covers BitTorrent; Esplora requests would bypass it: add --esplora-proxy http://HOST:PORT (e.g. Tor's HTTPTunnelPort) or use --goatfile FILE",
+            ));
+        }
+        g.esplora(self.network(g)?)
+    }
+
+    async fn load_goatfile(&self, g: &Globals, r: &Reporter) -> Result<(Vec<u8>, Goatfile, Origin)> {
+        if let Some(gf) = &self.goatfile {
+            let path = Path::new(gf);
+            if path.exists() {
+                let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {gf}"), e))?;
+                let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("{gf}: {e}")))?;
+                let origin = Origin { address: self.address.clone(), inscription: None, block_height: None, file: Some(gf.clone()) };
+                return Ok((bytes, parsed, origin));
+            }
+            let id: InscriptionId = gf.parse().map_err(|_| {
+                Error::usage(format!("--goatfile '{}' is neither an existing file nor an inscription id", crate::address::printable(gf)))
+            })?;
+            let esplora = self.esplora(g)?;
+            let (_, served) = scan::lookup(&esplora, &id).await?;
+            let bytes = served.decode(goatfile::MAX_BYTES as u64)?;
+            let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("inscription {id}: {e}")))?;
+            r.event(format!("goatfile {id} (given with --goatfile)"));
+            let origin = Origin { address: self.address.clone(), inscription: Some(id.to_string()), block_height: None, file: None };
+            return Ok((bytes, parsed, origin));
+        }
+        let Some(addr) = &self.address else {
+            return Err(Error::usage("give the holder's address, or --goatfile FILE|INSCRIPTION"));
+        };
+        let holder = g.holder(addr)?;
+        let esplora = self.esplora(g)?;
+        let policy = Policy { include_mempool: self.include_mempool, trust_any: self.trust_any };
+        let found = find_goatfile(&esplora, &holder, policy).await?;
+        let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
+        let scan::GoatfileState::Valid(parsed) = found.goatfile else {
+            return Err(Error::internal("chosen inscription is not a goatfile"));
+        };
+        let height = match found.location {
+            scan::Location::Confirmed(h) => Some(h),
+            scan::Location::Mempool => None,
+        };
+        r.event(format!(
+            "goatfile {} at {} ({})",
+            found.id,
+            height.map(|h| format!("block {h}")).unwrap_or_else(|| "mempool".into()),
+            found.endorsement.map(|e| e.describe()).unwrap_or("NOT endorsed by the holder")
+        ));
+        let origin = Origin { address: Some(addr.clone()), inscription: Some(found.id.to_string()), block_height: height, file: None };
+        Ok((bytes, *parsed, origin))
+    }
+
+    fn selected<'a>(&self, g: &'a Goatfile) -> Result<Vec<&'a Entry>> {
+        if self.only.is_empty() {
+            return Ok(g.entries.iter().collect());
+        }
+        let names: Vec<&str> = g.entries.iter().map(|e| e.name.as_str()).collect();
+        let mut out = Vec::new();
+        for want in &self.only {
+            match g.entries.iter().find(|e| &e.name == want) {
+                Some(e) => out.push(e),
+                None => {
+                    return Err(Error::usage(format!(
+                        "--only '{}': the goatfile has no such entry (it has: {})",
+                        crate::address::printable(want),
+                        names.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn run(&self, g: &Globals) -> Result<()> {
+        let mut reporter = Reporter::new(g.quiet, self.json);
+        let (bytes, gf, origin) = self.load_goatfile(g, &reporter).await?;
+        let entries = self.selected(&gf)?;
+        let root = match &self.output {
+            Some(o) => o.clone(),
+            None => PathBuf::from(default_folder(&gf, &origin)),
+        };
+        let layout = Layout::new(&root);
+        layout.create()?;
+        layout.write(&layout.meta().join("goatfile.yaml"), &bytes)?;
+        let origin_json = serde_json::to_vec_pretty(&origin).map_err(|e| Error::internal(e.to_string()))?;
+        layout.write(&layout.meta().join("source.json"), &origin_json)?;
+
+        let mut results = Vec::new();
+        // On-chain entries: written from verified transactions, no torrent.
+        let onchain: Vec<&Entry> = entries.iter().copied().filter(|e| matches!(e.source, Source::Inscription(_))).collect();
+        if !onchain.is_empty() {
+            let esplora = self.esplora(g)?;
+            for e in onchain {
+                results.push(fetch_inscription(&esplora, &layout, e, &reporter).await?);
+            }
+        }
+        let magnets: Vec<&Entry> = entries.iter().copied().filter(|e| matches!(e.source, Source::Magnet(_))).collect();
+        let mut swarm = None;
+        if !magnets.is_empty() {
+            let cfg = SwarmConfig {
+                listen_port: self.listen_port,
+                loopback_only: self.loopback,
+                dht: !self.no_dht,
+                socks_proxy: self.proxy.clone(),
+                max_download_bps: self.max_download_rate.as_deref().map(torrent::parse_rate).transpose()?,
+                max_upload_bps: self.max_upload_rate.as_deref().map(torrent::parse_rate).transpose()?,
+                peer_limit: None,
+            };
+            let s = Swarm::start(cfg, &root).await?;
+            let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);
+            let outcome = tokio::select! {
+                r = work => r,
+                _ = tokio::signal::ctrl_c() => Err(Error::new(Kind::Interrupted, "interrupted: run the same command again to resume (only missing pieces are fetched)")),
+            };
+            if let Err(e) = outcome {
+                s.stop().await;
+                return Err(e);
+            }
+            results.extend(outcome?);
+            swarm = Some(s);
+        }
+        reporter.done();
+        if self.json {
+            let doc = serde_json::json!({ "dir": root, "source": origin, "entries": results });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            for r in &results {
+                reporter.event(format!(
+                    "{}: {} file(s), {} bytes, verified{}",
+                    r.name,
+                    r.files,
+                    r.bytes,
+                    if r.kind == "torrent" { format!(" ({} fetched in {:.1}s)", r.fetched_bytes, r.seconds) } else { String::new() }
+                ));
+            }
+            g.note(format!("done: {}", root.display()));
+        }
+        if let Some(s) = swarm {
+            if self.seed {
+                g.note(format!(
+                    "seeding on port {}; Ctrl-C to stop",
+                    s.listen_port().map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+                ));
+                match self.seed_for {
+                    Some(secs) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(secs)) => {}
+                            _ = tokio::signal::ctrl_c() => {}
+                        }
+                    }
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            s.stop().await;
+        }
+        Ok(())
+    }
+
+    async fn fetch_torrents(
+        &self,
+        swarm: &Swarm,
+        layout: &Layout,
+        entries: &[&Entry],
+        reporter: &mut Reporter,
+    ) -> Result<Vec<EntryResult>> {
+        let timeout = Duration::from_secs(self.metadata_timeout.max(1));
+        // Metadata for all entries in parallel.
+        let adds = entries.iter().map(|e| {
+            let bar = reporter.metadata_spinner(&e.name);
+            async move {
+                let Source::Magnet(m) = &e.source else { unreachable!("magnet entries only") };
+                let dir = layout.entry_dir(&e.name);
+                let t = swarm.add(torrent::Source::Magnet(m.clone()), &self.peers, &dir, None, timeout).await;
+                (e, bar, t)
+            }
+        });
+        let mut added = Vec::new();
+        let mut total = 0;
+        for (e, bar, t) in join_all(adds).await {
+            let t = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            let m = record_torrent(layout, e, &t)?;
+            let size: u64 = m.files.iter().map(|f| f.length).sum();
+            total += size;
+            reporter.start_transfer(&bar, size);
+            added.push((e, bar, t, m));
+        }
+        reporter.total_bar(total);
+        let rep: &Reporter = reporter;
+        let started = Instant::now();
+        let waits = added.iter().map(|(e, bar, t, _)| async move {
+            let p = t
+                .wait(Duration::from_millis(500), |p| {
+                    rep.update(bar, p);
+                })
+                .await
+                .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            rep.finish(bar, "downloaded, checking…");
+            Ok::<_, Error>(p)
+        });
+        let ticker = async {
+            loop {
+                let have: u64 = added.iter().map(|(_, _, t, _)| t.progress().have_bytes).sum();
+                rep.set_total(have);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        };
+        let finished = tokio::select! {
+            r = join_all(waits) => r,
+            _ = ticker => unreachable!("ticker never ends"),
+        };
+        let mut out = Vec::new();
+        for ((e, bar, _t, m), p) in added.iter().zip(finished) {
+            let p = p?;
+            check_sha256(layout, m).await?;
+            rep.finish(bar, "verified");
+            out.push(EntryResult {
+                name: e.name.clone(),
+                kind: "torrent",
+                files: m.files.iter().filter(|f| !f.padding).count(),
+                bytes: m.files.iter().map(|f| f.length).sum(),
+                fetched_bytes: p.fetched_bytes,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn default_folder(g: &Goatfile, o: &Origin) -> String {
+    let candidates = [g.name.clone(), o.address.clone()];
+    for c in candidates.into_iter().flatten() {
+        if goatfile::check_relative_path(&c).is_ok() && !c.contains('/') {
+            return c;
+        }
+    }
+    "goat-download".into()
+}
+
+/// Save the .torrent and manifest; check the goatfile's files against the
+/// torrent before anything is downloaded.
+fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
+    let (bytes, files) = t.metadata()?;
+    layout.write(&layout.torrent_file(&e.name), &bytes)?;
+    for spec in &e.files {
+        let Some(tf) = files.iter().find(|f| f.path == Path::new(&spec.path)) else {
+            return Err(Error::invalid(format!(
+                "{}: the goatfile lists '{}' but the torrent has no such file",
+                e.name, spec.path
+            )));
+        };
+        if let Some(size) = spec.size {
+            if size != tf.length {
+                return Err(Error::invalid(format!(
+                    "{}: '{}' is {} bytes in the torrent but {size} in the goatfile: refusing to download",
+                    e.name, spec.path, tf.length
+                )));
+            }
+        }
+    }
+    let m = Manifest {
+        entry: e.name.clone(),
+        info_hash: Some(t.handle.info_hash().as_string()),
+        inscription: None,
+        files: files
+            .iter()
+            .map(|f| ManifestFile {
+                path: f.path.clone(),
+                length: f.length,
+                offset: f.offset,
+                padding: f.padding,
+                sha256: e.files.iter().find(|s| Path::new(&s.path) == f.path).and_then(|s| s.sha256.clone()),
+            })
+            .collect(),
+    };
+    layout.save_manifest(&m)?;
+    Ok(m)
+}
+
+/// After librqbit's piece checks, check the goatfile's sha256s. A mismatch
+/// moves the file aside so it is never mistaken for good data.
+async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
+    for f in m.files.iter().filter(|f| f.sha256.is_some()) {
+        let path = layout.entry_dir(&m.entry).join(&f.path);
+        let p2 = path.clone();
+        let got = tokio::task::spawn_blocking(move || crate::store::sha256_file(&p2))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let want = f.sha256.as_deref().unwrap_or_default();
+        if got != want {
+            let aside = path.with_file_name(format!(
+                "{}.sha256-mismatch",
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            ));
+            let _ = std::fs::rename(&path, &aside);
+            return Err(Error::new(
+                Kind::Corrupt,
+                format!(
+                    "{}/{}: sha256 is {got} but the goatfile says {want}; moved aside to {}: the torrent does not hold what the goatfile promises",
+                    m.entry,
+                    f.path.display(),
+                    aside.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An entry whose file is an inscription's content.
+async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry, r: &Reporter) -> Result<EntryResult> {
+    let Source::Inscription(id) = &e.source else { unreachable!("inscription entries only") };
+    let spec = e.files.first().ok_or_else(|| Error::internal("inscription entry without path"))?;
+    let started = Instant::now();
+    let (_, served) = scan::lookup(esplora, id).await.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+    let body = served.decode(crate::inscription::content::MAX_DECODED)?;
+    if let Some(size) = spec.size {
+        if size != body.len() as u64 {
+            return Err(Error::new(Kind::Corrupt, format!(
+                "{}: inscription {id} holds {} bytes but the goatfile says {size}", e.name, body.len()
+            )));
+        }
+    }
+    let got = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    };
+    if let Some(want) = &spec.sha256 {
+        if &got != want {
+            return Err(Error::new(Kind::Corrupt, format!(
+                "{}: inscription {id} has sha256 {got} but the goatfile says {want}: nothing written", e.name
+            )));
+        }
+    }
+    let dir = layout.entry_dir(&e.name);
+    let path = dir.join(&spec.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|err| Error::io(format!("creating {}", parent.display()), err))?;
+    }
+    layout.write(&path, &body)?;
+    layout.save_manifest(&Manifest {
+        entry: e.name.clone(),
+        info_hash: None,
+        inscription: Some(id.to_string()),
+        files: vec![ManifestFile { path: spec.path.clone().into(), length: body.len() as u64, offset: 0, padding: false, sha256: Some(got) }],
+    })?;
+    r.event(format!("{}: written from inscription {id}", e.name));
+    Ok(EntryResult {
+        name: e.name.clone(),
+        kind: "inscription",
+        files: 1,
+        bytes: body.len() as u64,
+        fetched_bytes: body.len() as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

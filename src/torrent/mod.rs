@@ -1,0 +1,301 @@
+//! Stage 4: goatfile magnets → files on disk, with librqbit.
+//!
+//! librqbit does the BitTorrent work (metadata exchange, trackers, DHT, peer
+//! protocol, piece SHA-1 checks during transfer). This module adapts it to
+//! goat's needs and papers over behaviours measured here:
+//! - `add_torrent` with a magnet blocks until metadata arrives: bounded by a
+//!   timeout;
+//! - its magnet parser ignores `x.pe`: those peers become `initial_peers`;
+//! - `wait_until_completed` never returns if the torrent errors: we poll
+//!   `stats()` and watch `error` instead;
+//! - resuming or seeding existing files needs `overwrite: true`; librqbit
+//!   then re-checks what is on disk and fetches only missing pieces.
+
+use crate::error::{Error, Kind, Result};
+use crate::goatfile::Magnet;
+use bytes::Bytes;
+use librqbit::{
+    AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode, ListenerOptions,
+    ManagedTorrent, Session, SessionOptions,
+};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How goat's BitTorrent session behaves.
+#[derive(Debug, Clone, Default)]
+pub struct SwarmConfig {
+    /// TCP port to listen on for incoming peers (None: any free port).
+    pub listen_port: Option<u16>,
+    /// Listen on 127.0.0.1 only (tests, demos).
+    pub loopback_only: bool,
+    pub dht: bool,
+    /// SOCKS5 proxy for all peer connections. With a proxy goat also turns
+    /// off DHT, trackers, local discovery and listening, so no traffic can
+    /// leave around it.
+    pub socks_proxy: Option<String>,
+    pub max_download_bps: Option<u32>,
+    pub max_upload_bps: Option<u32>,
+    pub peer_limit: Option<usize>,
+}
+
+pub struct Swarm {
+    session: Arc<Session>,
+    cfg: SwarmConfig,
+}
+
+/// A torrent being fetched or seeded.
+#[derive(Clone)]
+pub struct Torrent {
+    pub handle: Arc<ManagedTorrent>,
+    pub output: PathBuf,
+}
+
+/// What the download stage reports, as a snapshot.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Progress {
+    pub have_bytes: u64,
+    pub total_bytes: u64,
+    /// Bytes received from peers in this run (includes rejected pieces).
+    pub fetched_bytes: u64,
+    pub uploaded_bytes: u64,
+    pub download_bps: f64,
+    pub upload_bps: f64,
+    pub peers: u32,
+    pub finished: bool,
+    pub error: Option<String>,
+}
+
+/// One file of a torrent, where librqbit put it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TorrentFile {
+    /// Path relative to the torrent's output folder.
+    pub path: PathBuf,
+    pub offset: u64,
+    pub length: u64,
+    pub padding: bool,
+}
+
+impl Swarm {
+    pub async fn start(cfg: SwarmConfig, default_folder: &Path) -> Result<Swarm> {
+        let proxied = cfg.socks_proxy.is_some();
+        if let Some(p) = &cfg.socks_proxy {
+            if !p.starts_with("socks5://") && !p.starts_with("socks5h://") {
+                return Err(Error::usage(format!(
+                    "--proxy '{}' is not a socks5:// URL: BitTorrent traffic can only go through SOCKS5",
+                    crate::address::printable(p)
+                )));
+            }
+        }
+        let listen = if proxied {
+            None
+        } else {
+            let ip: std::net::IpAddr =
+                if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+            Some(ListenerOptions {
+                mode: ListenerMode::TcpOnly,
+                listen_addr: SocketAddr::new(ip, cfg.listen_port.unwrap_or(0)),
+                ipv4_only: true,
+                ..Default::default()
+            })
+        };
+        let opts = SessionOptions {
+            dht: if cfg.dht && !proxied { Some(Default::default()) } else { None },
+            disable_trackers: proxied,
+            disable_local_service_discovery: true,
+            fastresume: false,
+            persistence: None,
+            listen,
+            connect: Some(ConnectionOptions { proxy_url: cfg.socks_proxy.clone(), ..Default::default() }),
+            ratelimits: librqbit::limits::LimitsConfig {
+                upload_bps: cfg.max_upload_bps.and_then(NonZeroU32::new),
+                download_bps: cfg.max_download_bps.and_then(NonZeroU32::new),
+            },
+            peer_limit: cfg.peer_limit,
+            ..Default::default()
+        };
+        let session = Session::new_with_opts(default_folder.to_path_buf(), opts).await.map_err(|e| {
+            let msg = format!("{e:#}");
+            if msg.contains("in use") {
+                Error::usage(format!("cannot listen for peers: {msg}: pick another --listen-port"))
+            } else {
+                Error::internal(format!("cannot start the BitTorrent session: {msg}"))
+            }
+        })?;
+        Ok(Swarm { session, cfg })
+    }
+
+    /// The TCP port peers can reach us on.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.session.listen_addr().map(|a| a.port())
+    }
+
+    /// Add a magnet (or .torrent bytes) and wait, at most `metadata_timeout`,
+    /// for its metadata. `peers` are extra host:port peers.
+    pub async fn add(
+        &self,
+        source: Source,
+        peers: &[String],
+        output: &Path,
+        only_files: Option<Vec<usize>>,
+        metadata_timeout: Duration,
+    ) -> Result<Torrent> {
+        let mut initial = Vec::new();
+        let mut all_peers: Vec<String> = peers.to_vec();
+        if let Source::Magnet(m) = &source {
+            all_peers.extend(m.peers.iter().cloned());
+        }
+        for p in &all_peers {
+            initial.extend(resolve_peer(p).await?);
+        }
+        let add = match &source {
+            Source::Magnet(m) => AddTorrent::from_url(m.uri.clone()),
+            Source::TorrentFile(b) => AddTorrent::from_bytes(b.clone()),
+        };
+        let opts = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(output.to_string_lossy().into_owned()),
+            only_files,
+            initial_peers: if initial.is_empty() { None } else { Some(initial) },
+            disable_trackers: self.cfg.socks_proxy.is_some(),
+            ..Default::default()
+        };
+        let fut = self.session.add_torrent(add, Some(opts));
+        let resp = match tokio::time::timeout(metadata_timeout, fut).await {
+            Err(_) => {
+                return Err(Error::network(format!(
+                    "no peer sent the torrent's metadata within {}s: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
+                    metadata_timeout.as_secs()
+                )))
+            }
+            Ok(Err(e)) => return Err(classify_add_error(&format!("{e:#}"))),
+            Ok(Ok(r)) => r,
+        };
+        let handle = match resp {
+            AddTorrentResponse::Added(_, h) | AddTorrentResponse::AlreadyManaged(_, h) => h,
+            AddTorrentResponse::ListOnly(_) => return Err(Error::internal("torrent was only listed")),
+        };
+        Ok(Torrent { handle, output: output.to_path_buf() })
+    }
+
+    pub async fn stop(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
+    }
+}
+
+/// What to add.
+pub enum Source {
+    Magnet(Magnet),
+    TorrentFile(Bytes),
+}
+
+/// Turn librqbit's add errors into goat's: hostile metadata is invalid data.
+fn classify_add_error(msg: &str) -> Error {
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("path") || lower.contains("filename") || lower.contains("invalid") || lower.contains("..") {
+        Error::invalid(format!(
+            "the torrent's metadata is unsafe or invalid ({}): refusing it, nothing was written outside the output folder",
+            one_line(msg)
+        ))
+    } else if lower.contains("no space") || lower.contains("storage full") {
+        Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(msg)))
+    } else {
+        Error::new(Kind::Network, format!("adding the torrent failed: {}", one_line(msg)))
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
+}
+
+async fn resolve_peer(p: &str) -> Result<Vec<SocketAddr>> {
+    let addrs = tokio::net::lookup_host(p).await.map_err(|e| {
+        Error::usage(format!("peer '{}' is not a reachable host:port ({e})", crate::address::printable(p)))
+    })?;
+    Ok(addrs.collect())
+}
+
+impl Torrent {
+    pub fn progress(&self) -> Progress {
+        let s = self.handle.stats();
+        let live = s.live.as_ref();
+        Progress {
+            have_bytes: s.progress_bytes,
+            total_bytes: s.total_bytes,
+            fetched_bytes: live.map(|l| l.snapshot.fetched_bytes).unwrap_or(0),
+            uploaded_bytes: s.uploaded_bytes,
+            download_bps: live.map(|l| l.download_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
+            upload_bps: live.map(|l| l.upload_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
+            peers: live.map(|l| l.snapshot.peer_stats.live).unwrap_or(0),
+            finished: s.finished,
+            error: s.error.clone(),
+        }
+    }
+
+    /// The `.torrent` bytes and the file layout.
+    pub fn metadata(&self) -> Result<(Bytes, Vec<TorrentFile>)> {
+        self.handle
+            .with_metadata(|m| {
+                let files = m
+                    .file_infos
+                    .iter()
+                    .map(|f| TorrentFile {
+                        path: f.relative_filename.clone(),
+                        offset: f.offset_in_torrent,
+                        length: f.len,
+                        padding: f.attrs.padding,
+                    })
+                    .collect();
+                (m.torrent_bytes.clone(), files)
+            })
+            .map_err(|e| Error::internal(format!("torrent metadata unavailable: {e:#}")))
+    }
+
+    /// Wait until finished, calling `tick` about every `every`. Errors end it.
+    pub async fn wait(&self, every: Duration, mut tick: impl FnMut(&Progress)) -> Result<Progress> {
+        loop {
+            let p = self.progress();
+            tick(&p);
+            if let Some(e) = &p.error {
+                return Err(classify_add_error(e));
+            }
+            if p.finished {
+                return Ok(p);
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// Parse a rate like `10M`, `500K`, `1.5M` or `123456` (bytes per second).
+pub fn parse_rate(s: &str) -> Result<u32> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1024.0),
+        Some('M') => (&t[..t.len() - 1], 1024.0 * 1024.0),
+        Some('G') => (&t[..t.len() - 1], 1024.0 * 1024.0 * 1024.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| Error::usage(format!("rate '{s}' is not a number of bytes per second like 500K or 10M")))?;
+    let bps = v * mult;
+    if !(1.0..=u32::MAX as f64).contains(&bps) {
+        return Err(Error::usage(format!("rate '{s}' is out of range (1 byte/s to 4G)")));
+    }
+    Ok(bps as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates() {
+        assert_eq!(super::parse_rate("10M").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(super::parse_rate("500k").unwrap(), 500 * 1024);
+        assert_eq!(super::parse_rate("77").unwrap(), 77);
+        assert!(super::parse_rate("fast").is_err());
+        assert!(super::parse_rate("0").is_err());
+    }
+}
