@@ -94,9 +94,20 @@ impl Swarm {
         } else {
             let ip: std::net::IpAddr =
                 if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+            // librqbit announces port 4240 to trackers when it listens on
+            // loopback without an explicit announce port, so the port is
+            // chosen here and announced explicitly.
+            let port = match cfg.listen_port {
+                Some(p) => p,
+                None => std::net::TcpListener::bind(SocketAddr::new(ip, 0))
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .map_err(|e| Error::io("finding a free port for peers", e))?,
+            };
             Some(ListenerOptions {
                 mode: ListenerMode::TcpOnly,
-                listen_addr: SocketAddr::new(ip, cfg.listen_port.unwrap_or(0)),
+                listen_addr: SocketAddr::new(ip, port),
+                announce_port: Some(port),
                 ipv4_only: true,
                 ..Default::default()
             })
@@ -150,20 +161,20 @@ impl Swarm {
         for p in &all_peers {
             initial.extend(resolve_peer(p).await?);
         }
+        // Step 1: metadata only (list_only), so goat can apply its own path
+        // rules before librqbit creates a single file.
         let add = match &source {
             Source::Magnet(m) => AddTorrent::from_url(m.uri.clone()),
             Source::TorrentFile(b) => AddTorrent::from_bytes(b.clone()),
         };
-        let opts = AddTorrentOptions {
-            overwrite: true,
-            output_folder: Some(output.to_string_lossy().into_owned()),
-            only_files,
-            initial_peers: if initial.is_empty() { None } else { Some(initial) },
+        let list = AddTorrentOptions {
+            list_only: true,
+            initial_peers: if initial.is_empty() { None } else { Some(initial.clone()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
-        let fut = self.session.add_torrent(add, Some(opts));
-        let resp = match tokio::time::timeout(metadata_timeout, fut).await {
+        let fut = self.session.add_torrent(add, Some(list));
+        let listed = match tokio::time::timeout(metadata_timeout, fut).await {
             Err(_) => {
                 return Err(Error::network(format!(
                     "no peer sent the torrent's metadata within {}s: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
@@ -171,8 +182,33 @@ impl Swarm {
                 )))
             }
             Ok(Err(e)) => return Err(classify_add_error(&format!("{e:#}"))),
-            Ok(Ok(r)) => r,
+            Ok(Ok(AddTorrentResponse::ListOnly(l))) => l,
+            Ok(Ok(_)) => return Err(Error::internal("librqbit added a torrent asked to list only")),
         };
+        for fd in listed.info.iter_file_details() {
+            let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
+            check_components(&parts)?;
+        }
+        // Step 2: add from the metadata just received (no second exchange).
+        let mut peers2 = initial;
+        for p in listed.seen_peers {
+            if !peers2.contains(&p) {
+                peers2.push(p);
+            }
+        }
+        let opts = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(output.to_string_lossy().into_owned()),
+            only_files,
+            initial_peers: if peers2.is_empty() { None } else { Some(peers2) },
+            disable_trackers: self.cfg.socks_proxy.is_some(),
+            ..Default::default()
+        };
+        let resp = self
+            .session
+            .add_torrent(AddTorrent::from_bytes(listed.torrent_bytes), Some(opts))
+            .await
+            .map_err(|e| classify_add_error(&format!("{e:#}")))?;
         let handle = match resp {
             AddTorrentResponse::Added(_, h) | AddTorrentResponse::AlreadyManaged(_, h) => h,
             AddTorrentResponse::ListOnly(_) => return Err(Error::internal("torrent was only listed")),
@@ -191,9 +227,39 @@ pub enum Source {
     TorrentFile(Bytes),
 }
 
+/// goat's own rule for file paths from torrent metadata (untrusted): every
+/// component non-empty, not `.`/`..`, no separators, drive letters or
+/// control characters. librqbit already refuses `..` and separators; empty
+/// components and the rest are checked here.
+fn check_components(parts: &[String]) -> Result<()> {
+    let bad = |why: &str| {
+        Error::invalid(format!(
+            "the torrent's metadata is unsafe or invalid (file path {:?} {why}): refusing it, nothing was written outside the output folder",
+            parts.iter().map(|p| crate::address::printable(p)).collect::<Vec<_>>()
+        ))
+    };
+    if parts.is_empty() {
+        return Err(bad("is empty"));
+    }
+    for p in parts {
+        if p.is_empty() || p == "." || p == ".." {
+            return Err(bad("has an empty, '.' or '..' component"));
+        }
+        if p.contains(['/', '\\', ':']) || p.chars().any(|c| c.is_control()) {
+            return Err(bad("has a separator, drive letter or control character"));
+        }
+    }
+    Ok(())
+}
+
 /// Turn librqbit's add errors into goat's: hostile metadata is invalid data.
 fn classify_add_error(msg: &str) -> Error {
     let lower = msg.to_ascii_lowercase();
+    if lower.contains("address stream exhausted") {
+        return Error::network(
+            "every peer failed to provide valid metadata for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure",
+        );
+    }
     if lower.contains("path") || lower.contains("filename") || lower.contains("invalid") || lower.contains("..") {
         Error::invalid(format!(
             "the torrent's metadata is unsafe or invalid ({}): refusing it, nothing was written outside the output folder",

@@ -154,3 +154,78 @@ pub fn goatfile(name: &str) -> String {
 pub fn count(handle: &server::Handle, needle: &str) -> usize {
     handle.state.requests().iter().filter(|r| r.path.contains(needle)).count()
 }
+
+/// A child process killed (SIGKILL) when dropped, so no test leaves a
+/// daemon behind.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub name: String,
+}
+
+impl Daemon {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Daemon {
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({e}): run tests through tests/run.sh, which installs it"));
+        Daemon { child, name: name.to_string() }
+    }
+
+    /// Send SIGINT and wait (at most `limit`) for the exit code.
+    pub fn interrupt(&mut self, limit: Duration) -> Option<i32> {
+        unsafe_kill(self.child.id(), "INT");
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Signals through the `kill` command (no libc binding needed in tests).
+pub fn unsafe_kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([format!("-{sig}"), pid.to_string()]).status();
+}
+
+/// A free TCP port on 127.0.0.1 (also free for UDP, checked).
+pub fn free_port() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// Wait until `f` holds, at most `limit`; false on timeout.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+impl Goat {
+    /// Start goat in the background with stdout/stderr to files in `dir`.
+    pub fn spawn(mut self, dir: &std::path::Path) -> Daemon {
+        let out = std::fs::File::create(dir.join("goat.stdout")).unwrap();
+        let err = std::fs::File::create(dir.join("goat.stderr")).unwrap();
+        self.cmd.stdout(out).stderr(err);
+        Daemon::spawn("goat", &mut self.cmd)
+    }
+}

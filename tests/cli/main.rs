@@ -5,4 +5,5 @@ mod faults;
 mod fetch;
 mod harness;
 mod inscriptions;
+mod interop;
 mod seeder;
