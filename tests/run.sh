@@ -22,6 +22,20 @@ if ! command -v cargo >/dev/null; then
   exit 2
 fi
 
+# Real BitTorrent peers nobody here wrote, from Debian's packages.
+need_pkgs=()
+command -v aria2c >/dev/null || need_pkgs+=(aria2)
+command -v opentracker >/dev/null || need_pkgs+=(opentracker)
+/usr/bin/python3 -c "import libtorrent" 2>/dev/null || need_pkgs+=(python3-libtorrent)
+command -v kill >/dev/null || need_pkgs+=(procps)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${need_pkgs[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
 export CARGO_TERM_COLOR=never
 export GOAT_INTEROP=$want_interop
 # Two jobs: the machine has two cores and the end-to-end tests spawn servers.

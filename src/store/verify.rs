@@ -57,8 +57,13 @@ pub fn verify(layout: &Layout, threads: usize) -> Result<Report> {
             layout.root.display()
         )));
     }
+    verify_manifests(layout, &manifests, threads)
+}
+
+/// Verify the given entries only.
+pub fn verify_manifests(layout: &Layout, manifests: &[Manifest], threads: usize) -> Result<Report> {
     let mut report = Report::default();
-    for m in &manifests {
+    for m in manifests {
         if m.info_hash.is_some() {
             verify_torrent(layout, m, threads, &mut report)?;
         } else {

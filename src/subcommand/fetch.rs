@@ -67,6 +67,10 @@ pub struct Fetch {
     /// Print a JSON summary on stdout (no progress).
     #[arg(long)]
     pub json: bool,
+    /// Skip re-reading the downloaded files to prove them (librqbit checks
+    /// pieces in memory before writing; only a re-read proves the disk copy).
+    #[arg(long)]
+    pub no_verify: bool,
     /// Accept peers on 127.0.0.1 only (tests, demos).
     #[arg(long, hide = true)]
     pub loopback: bool,
@@ -318,8 +322,44 @@ impl Fetch {
             _ = ticker => unreachable!("ticker never ends"),
         };
         let mut out = Vec::new();
-        for ((e, bar, _t, m), p) in added.iter().zip(finished) {
-            let p = p?;
+        let mut progress = Vec::new();
+        for p in finished {
+            progress.push(p?);
+        }
+        if !self.no_verify {
+            // Re-read what is on disk: a short write (full or failing disk)
+            // is invisible to librqbit's in-memory piece check.
+            // Pieces only here; goatfile sha256s are checked (and bad files
+            // moved aside) by check_sha256 below.
+            let manifests: Vec<Manifest> = added
+                .iter()
+                .map(|(_, _, _, m)| {
+                    let mut m = m.clone();
+                    m.files.iter_mut().for_each(|f| f.sha256 = None);
+                    m
+                })
+                .collect();
+            let l2 = layout.clone();
+            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+            let report = tokio::task::spawn_blocking(move || crate::store::verify::verify_manifests(&l2, &manifests, threads))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??;
+            if let Some(bad) = report.files.iter().find(|f| f.state != crate::store::verify::FileState::Ok) {
+                let n = report.files.iter().filter(|f| f.state != crate::store::verify::FileState::Ok).count();
+                let free = torrent::free_space(&layout.root).unwrap_or(u64::MAX);
+                let hint = if free < (1 << 20) { " (the disk is full: free space and run again)" } else { ": run the same command again to repair" };
+                return Err(Error::new(
+                    Kind::Corrupt,
+                    format!(
+                        "{n} file(s) on disk do not match their piece hashes after download, first {}/{}{}{hint}",
+                        bad.entry,
+                        bad.path.display(),
+                        bad.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        for ((e, bar, _t, m), p) in added.iter().zip(progress) {
             check_sha256(layout, m).await?;
             rep.finish(bar, "verified");
             out.push(EntryResult {

@@ -320,7 +320,11 @@ impl Torrent {
     }
 
     /// Wait until finished, calling `tick` about every `every`. Errors end it.
+    /// librqbit does not report a full disk: writes fail and the torrent
+    /// stalls. So when progress stops, goat checks the free space itself.
     pub async fn wait(&self, every: Duration, mut tick: impl FnMut(&Progress)) -> Result<Progress> {
+        let mut last_have = u64::MAX;
+        let mut still_since = std::time::Instant::now();
         loop {
             let p = self.progress();
             tick(&p);
@@ -330,9 +334,46 @@ impl Torrent {
             if p.finished {
                 return Ok(p);
             }
+            if p.have_bytes != last_have {
+                last_have = p.have_bytes;
+                still_since = std::time::Instant::now();
+            } else if still_since.elapsed() >= Duration::from_secs(3) {
+                let remaining = p.total_bytes.saturating_sub(p.have_bytes);
+                if let Some(free) = free_space(&self.output) {
+                    if free < remaining.min(1 << 20) {
+                        return Err(Error::new(
+                            Kind::Io,
+                            format!(
+                                "disk is full at {} ({} bytes free, {} still to fetch): free space and run the same command again to resume",
+                                self.output.display(),
+                                free,
+                                remaining
+                            ),
+                        ));
+                    }
+                }
+            }
             tokio::time::sleep(every).await;
         }
     }
+}
+
+/// Bytes available to this user on the filesystem holding `path` (or its
+/// nearest existing parent).
+pub fn free_space(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut p = path;
+    while !p.exists() {
+        p = p.parent()?;
+    }
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// Parse a rate like `10M`, `500K`, `1.5M` or `123456` (bytes per second).

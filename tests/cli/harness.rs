@@ -82,7 +82,10 @@ impl Goat {
             }
             if start.elapsed() > RUN_LIMIT {
                 let _ = child.kill();
-                panic!("goat ran longer than {RUN_LIMIT:?}");
+                let _ = child.wait();
+                let err = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
+                let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+                panic!("goat ran longer than {RUN_LIMIT:?}; stderr ends:\n{tail}");
             }
             std::thread::sleep(Duration::from_millis(20));
         };

@@ -67,6 +67,7 @@ pub fn make_torrent(path: &Path, piece_length: u32, trackers: Vec<String>) -> Ma
 pub struct LibrqbitSeeder {
     rt: Option<tokio::runtime::Runtime>,
     session: Arc<Session>,
+    handle: Arc<librqbit::ManagedTorrent>,
     pub port: u16,
 }
 
@@ -75,7 +76,7 @@ impl LibrqbitSeeder {
     /// multi-file torrent, the files themselves are under it).
     pub fn start(torrent: &Made, data_dir: &Path, upload_bps: Option<u32>) -> LibrqbitSeeder {
         let rt = runtime();
-        let (session, port) = rt.block_on(async {
+        let (session, handle, port) = rt.block_on(async {
             let session = Session::new_with_opts(
                 PathBuf::from(data_dir),
                 SessionOptions {
@@ -112,9 +113,14 @@ impl LibrqbitSeeder {
                 .unwrap();
             tokio::time::timeout(Duration::from_secs(60), h.wait_until_completed()).await.unwrap().unwrap();
             let port = session.listen_addr().unwrap().port();
-            (session, port)
+            (session, h, port)
         });
-        LibrqbitSeeder { rt: Some(rt), session, port }
+        LibrqbitSeeder { rt: Some(rt), session, handle, port }
+    }
+
+    /// Bytes this seeder has sent.
+    pub fn uploaded(&self) -> u64 {
+        self.handle.stats().uploaded_bytes
     }
 }
 
