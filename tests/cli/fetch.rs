@@ -226,12 +226,18 @@ fn corrupted_peer_is_outvoted() {
         *b ^= 0x5a;
     }
     std::fs::write(bad.join("w.bin"), &data).unwrap();
-    let magnet = format!("{}&x.pe=127.0.0.1:{}", t.magnet_with_peer(liar.port), honest.port);
+    // the liar is in the magnet (x.pe), the honest peer only given with --peer
+    let magnet = t.magnet_with_peer(liar.port);
     let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: m\n    magnet: \"{magnet}\"\n"));
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
-    goat().esplora(&h.url).args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback"]).run().ok();
+    let honest_peer = format!("127.0.0.1:{}", honest.port);
+    goat()
+        .esplora(&h.url)
+        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--peer", &honest_peer])
+        .run()
+        .ok();
     assert!(liar.uploaded() > 0, "the corrupt peer was never asked: the test proves nothing");
     assert_eq!(std::fs::read(dir.join("m/w.bin")).unwrap(), std::fs::read(good.join("w.bin")).unwrap());
     goat().args(["verify", dir.to_str().unwrap()]).run().ok();
@@ -290,4 +296,44 @@ fn full_disk_then_resume() {
 
 fn out_code_is(o: &Out, codes: &[i32]) -> bool {
     codes.contains(&o.code) && !o.stderr.contains("panicked")
+}
+
+/// Ctrl-C mid-transfer exits promptly with 130 and a resume hint.
+#[test]
+fn ctrl_c_exits_cleanly_mid_transfer() {
+    let src = tempfile::tempdir().unwrap();
+    let p = src.path().join("slow");
+    make_payload(&p, &[("s.bin", 4_000_000)]);
+    let t = make_torrent(&p, 65536, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &p, Some(500_000));
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: slow\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let h = scene.serve();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("dl");
+    let mut g = goat().esplora(&h.url).args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback"]).spawn(out.path());
+    assert!(wait_for(Duration::from_secs(60), || seeder.uploaded() > 200_000), "transfer did not start");
+    let code = g.interrupt(Duration::from_secs(8));
+    assert_eq!(code, Some(130), "goat did not stop within 8s of Ctrl-C");
+    let err = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap();
+    assert!(err.contains("run the same command again to resume"), "{err}");
+}
+
+/// --proxy: SOCKS5 only, and never a silent leak around it for Esplora.
+#[test]
+fn proxy_rules() {
+    let (scene, addr) = publish_yaml(&crate::harness::goatfile("p"));
+    let h = scene.serve();
+    let out = tempfile::tempdir().unwrap();
+    let d = out.path().join("p");
+    goat()
+        .esplora(&h.url)
+        .args(["fetch", &addr, "-o", d.to_str().unwrap(), "--proxy", "socks5://127.0.0.1:9"])
+        .run()
+        .fails(2, "--esplora-proxy");
+    let gf = out.path().join("g.yaml");
+    std::fs::write(&gf, crate::harness::goatfile("p")).unwrap();
+    goat()
+        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d.to_str().unwrap(), "--proxy", "http://127.0.0.1:9"])
+        .run()
+        .fails(2, "is not a socks5:// URL");
 }
