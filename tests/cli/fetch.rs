@@ -40,9 +40,7 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     let h = s.serve();
     let out_dir = tempfile::tempdir().unwrap();
     let dir = out_dir.path().join("got");
-    let out = goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--json"])
+    let out = fetch(&h.url, &addr, &dir).args(["--json"])
         .run()
         .ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -79,9 +77,7 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     assert_eq!(states.iter().filter(|s| **s == "missing").count(), 1, "{states:?}");
 
     // fetch again repairs it, downloading only what is missing
-    let out = goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--json"])
+    let out = fetch(&h.url, &addr, &dir).args(["--json"])
         .run()
         .ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -131,9 +127,7 @@ fn only_onchain_entries_and_sha256_mismatch() {
 
     // --only picks entries; unknown names are a usage error naming the choices
     let d1 = out.path().join("only");
-    goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", d1.to_str().unwrap(), "--no-dht", "--loopback", "--only", "beta"])
+    fetch(&h.url, &addr, &d1).args(["--only", "beta"])
         .run()
         .ok();
     assert!(d1.join("beta/b1.bin").exists() && !d1.join("alpha").exists() && !d1.join("tokenizer").exists());
@@ -145,7 +139,7 @@ fn only_onchain_entries_and_sha256_mismatch() {
 
     // everything, including the on-chain file, then verify
     let d2 = out.path().join("all");
-    goat().esplora(&h.url).args(["fetch", &addr, "-o", d2.to_str().unwrap(), "--no-dht", "--loopback"]).run().ok();
+    fetch(&h.url, &addr, &d2).run().ok();
     assert_eq!(std::fs::read(d2.join("tokenizer/tokenizer.json")).unwrap(), tokenizer);
     assert_eq!(std::fs::read(d2.join("alpha/a.bin")).unwrap(), std::fs::read(pa.join("a.bin")).unwrap());
     let v = goat().args(["verify", d2.to_str().unwrap()]).run().ok();
@@ -189,7 +183,7 @@ fn resume_after_kill_9() {
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
-    let mut g = goat().esplora(&h.url).args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback"]).spawn(out.path());
+    let mut g = fetch(&h.url, &addr, &dir).spawn(out.path());
     assert!(
         wait_for(Duration::from_secs(60), || seeder.uploaded() as usize > total * 2 / 5),
         "transfer did not start"
@@ -197,9 +191,7 @@ fn resume_after_kill_9() {
     let _ = g.child.kill(); // SIGKILL
     let _ = g.child.wait();
     let sent_before = seeder.uploaded();
-    let again = goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--json"])
+    let again = fetch(&h.url, &addr, &dir).args(["--json"])
         .run()
         .ok();
     let v: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
@@ -233,9 +225,7 @@ fn corrupted_peer_is_outvoted() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
     let honest_peer = format!("127.0.0.1:{}", honest.port);
-    goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--peer", &honest_peer])
+    fetch(&h.url, &addr, &dir).args(["--peer", &honest_peer])
         .run()
         .ok();
     assert!(liar.uploaded() > 0, "the corrupt peer was never asked: the test proves nothing");
@@ -275,18 +265,14 @@ fn full_disk_then_resume() {
     let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: fat\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
     let h = scene.serve();
     let dir = mnt.join("dl");
-    let full = goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback"])
+    let full = fetch(&h.url, &addr, &dir)
         .run();
     // librqbit either stalls (goat sees the free space and says so, exit 6)
     // or believes short writes (goat's re-read catches it, exit 7)
     assert!(out_code_is(&full, &[6, 7]), "{}", full.stderr);
     assert!(full.stderr.contains("disk is full"), "{}", full.stderr);
     assert!(std::process::Command::new("mount").args(["-o", "remount,size=16m"]).arg(&mnt).status().unwrap().success());
-    let again = goat()
-        .esplora(&h.url)
-        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--json"])
+    let again = fetch(&h.url, &addr, &dir).args(["--json"])
         .run()
         .ok();
     let v: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
@@ -310,7 +296,7 @@ fn ctrl_c_exits_cleanly_mid_transfer() {
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
-    let mut g = goat().esplora(&h.url).args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback"]).spawn(out.path());
+    let mut g = fetch(&h.url, &addr, &dir).spawn(out.path());
     assert!(wait_for(Duration::from_secs(60), || seeder.uploaded() > 200_000), "transfer did not start");
     let code = g.interrupt(Duration::from_secs(8));
     assert_eq!(code, Some(130), "goat did not stop within 8s of Ctrl-C");

@@ -162,7 +162,6 @@ pub fn count(handle: &server::Handle, needle: &str) -> usize {
 /// daemon behind.
 pub struct Daemon {
     pub child: std::process::Child,
-    pub name: String,
 }
 
 impl Daemon {
@@ -171,7 +170,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} ({e}): run tests through tests/run.sh, which installs it"));
-        Daemon { child, name: name.to_string() }
+        Daemon { child }
     }
 
     /// Send SIGINT and wait (at most `limit`) for the exit code.
@@ -231,4 +230,14 @@ impl Goat {
         self.cmd.stdout(out).stderr(err);
         Daemon::spawn("goat", &mut self.cmd)
     }
+}
+
+/// `goat --esplora URL fetch ADDR -o DIR --no-dht --loopback`: the test
+/// setting (loopback peers only).
+pub fn fetch(esplora: &str, addr: &str, dir: &std::path::Path) -> Goat {
+    goat()
+        .esplora(esplora)
+        .args(["fetch", addr, "-o"])
+        .args([dir])
+        .args(["--no-dht", "--loopback"])
 }
