@@ -13,6 +13,7 @@
 pub mod verify;
 
 use crate::error::{Error, Result};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const META_DIR: &str = ".goat";
@@ -77,7 +78,7 @@ impl Layout {
     }
 
     pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        crate::subcommand::get::write_atomic(path, bytes)
+        write_atomic(path, bytes)
     }
 
     pub fn save_manifest(&self, m: &Manifest) -> Result<()> {
@@ -111,6 +112,56 @@ impl Layout {
         out.sort_by(|a, b| a.entry.cmp(&b.entry));
         Ok(out)
     }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it, then a
+/// rename, so an interrupted or failed write never leaves a half file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile_in(&dir)?;
+    let res = tmp.1.write_all(bytes).and_then(|_| tmp.1.sync_all());
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp.0);
+        return Err(Error::io(format!("writing {}", path.display()), e));
+    }
+    drop(tmp.1);
+    std::fs::rename(&tmp.0, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp.0);
+        Error::io(format!("moving into place {}", path.display()), e)
+    })
+}
+
+fn tempfile_in(dir: &std::path::Path) -> Result<(PathBuf, std::fs::File)> {
+    for n in 0..100u32 {
+        let p = dir.join(format!(".goat-tmp-{}-{n}", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(format!("creating a file in {}", dir.display()), e)),
+        }
+    }
+    Err(Error::internal("could not pick a temporary file name"))
+}
+
+/// Move a file that failed its goatfile sha256 aside (`<name>.sha256-mismatch`)
+/// so tools never load it, and say so. Returns the error to report.
+pub fn set_aside_sha256_mismatch(entry: &str, rel: &Path, path: &Path, got: &str, want: &str) -> Error {
+    let aside = path.with_file_name(format!(
+        "{}.sha256-mismatch",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    let _ = std::fs::rename(path, &aside);
+    Error::new(
+        crate::error::Kind::Corrupt,
+        format!(
+            "{entry}/{}: sha256 is {got} but the goatfile says {want}; moved aside to {}: the torrent does not hold what the goatfile promises",
+            rel.display(),
+            aside.display()
+        ),
+    )
 }
 
 /// Hex sha256 of a file, read in large sequential blocks.

@@ -32,6 +32,17 @@ pub struct FileReport {
     pub path: PathBuf,
     pub state: FileState,
     pub detail: Option<String>,
+    /// Set when the pieces are fine but the expected sha256 is not, so
+    /// callers can tell "the data on disk is damaged" from "the data is
+    /// intact but not what the goatfile promised".
+    #[serde(skip)]
+    pub sha256_mismatch: Option<Sha256Mismatch>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sha256Mismatch {
+    pub got: String,
+    pub want: String,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -90,6 +101,7 @@ fn presence(layout: &Layout, m: &Manifest, f: &ManifestFile) -> (FileState, Opti
 fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
     for f in &m.files {
         let (mut state, mut detail) = presence(layout, m, f);
+        let mut sha256_mismatch = None;
         if state == FileState::Ok {
             if let Some(want) = &f.sha256 {
                 let path = layout.entry_dir(&m.entry).join(&f.path);
@@ -98,6 +110,7 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
                     Ok(got) => {
                         state = FileState::Corrupt;
                         detail = Some(format!("sha256 {got}, expected {want}"));
+                        sha256_mismatch = Some(Sha256Mismatch { got, want: want.clone() });
                     }
                     Err(e) => {
                         state = FileState::Corrupt;
@@ -107,7 +120,7 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
                 report.bytes_hashed += f.length;
             }
         }
-        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail });
+        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });
     }
 }
 
@@ -236,6 +249,7 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
             continue;
         }
         let (mut state, mut detail) = states[i].clone();
+        let mut sha256_mismatch = None;
         if state == FileState::Ok {
             let first = f.offset / plen;
             let last = if f.length == 0 { first } else { (f.offset + f.length - 1) / plen };
@@ -247,10 +261,11 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
                 if want != got {
                     state = FileState::Corrupt;
                     detail = Some(format!("sha256 {got}, expected {want} (goatfile)"));
+                    sha256_mismatch = Some(Sha256Mismatch { got: got.clone(), want: want.clone() });
                 }
             }
         }
-        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail });
+        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });
     }
     Ok(())
 }

@@ -326,41 +326,46 @@ impl Fetch {
         for p in finished {
             progress.push(p?);
         }
-        if !self.no_verify {
-            // Re-read what is on disk: a short write (full or failing disk)
-            // is invisible to librqbit's in-memory piece check.
-            // Pieces only here; goatfile sha256s are checked (and bad files
-            // moved aside) by check_sha256 below.
-            let manifests: Vec<Manifest> = added
-                .iter()
-                .map(|(_, _, _, m)| {
-                    let mut m = m.clone();
-                    m.files.iter_mut().for_each(|f| f.sha256 = None);
-                    m
-                })
-                .collect();
+        if self.no_verify {
+            for (_, _, _, m) in &added {
+                check_sha256(layout, m).await?;
+            }
+        } else {
+            // One re-read of what is on disk proves both the pieces (a short
+            // write on a full or failing disk is invisible to librqbit's
+            // in-memory check) and the goatfile sha256s.
+            let manifests: Vec<Manifest> = added.iter().map(|(_, _, _, m)| m.clone()).collect();
             let l2 = layout.clone();
             let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
             let report = tokio::task::spawn_blocking(move || crate::store::verify::verify_manifests(&l2, &manifests, threads))
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??;
-            if let Some(bad) = report.files.iter().find(|f| f.state != crate::store::verify::FileState::Ok) {
-                let n = report.files.iter().filter(|f| f.state != crate::store::verify::FileState::Ok).count();
+            let damaged: Vec<_> = report
+                .files
+                .iter()
+                .filter(|f| f.state != crate::store::verify::FileState::Ok && f.sha256_mismatch.is_none())
+                .collect();
+            if let Some(bad) = damaged.first() {
                 let free = torrent::free_space(&layout.root).unwrap_or(u64::MAX);
                 let hint = if free < (1 << 20) { " (the disk is full: free space and run again)" } else { ": run the same command again to repair" };
                 return Err(Error::new(
                     Kind::Corrupt,
                     format!(
-                        "{n} file(s) on disk do not match their piece hashes after download, first {}/{}{}{hint}",
+                        "{} file(s) on disk do not match their piece hashes after download, first {}/{}{}{hint}",
+                        damaged.len(),
                         bad.entry,
                         bad.path.display(),
                         bad.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
                     ),
                 ));
             }
+            if let Some(f) = report.files.iter().find(|f| f.sha256_mismatch.is_some()) {
+                let m = f.sha256_mismatch.as_ref().expect("checked");
+                let path = layout.entry_dir(&f.entry).join(&f.path);
+                return Err(crate::store::set_aside_sha256_mismatch(&f.entry, &f.path, &path, &m.got, &m.want));
+            }
         }
         for ((e, bar, _t, m), p) in added.iter().zip(progress) {
-            check_sha256(layout, m).await?;
             rep.finish(bar, "verified");
             out.push(EntryResult {
                 name: e.name.clone(),
@@ -425,8 +430,7 @@ fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
     Ok(m)
 }
 
-/// After librqbit's piece checks, check the goatfile's sha256s. A mismatch
-/// moves the file aside so it is never mistaken for good data.
+/// With --no-verify: only the goatfile's sha256s (no piece re-read).
 async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
     for f in m.files.iter().filter(|f| f.sha256.is_some()) {
         let path = layout.entry_dir(&m.entry).join(&f.path);
@@ -437,20 +441,7 @@ async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let want = f.sha256.as_deref().unwrap_or_default();
         if got != want {
-            let aside = path.with_file_name(format!(
-                "{}.sha256-mismatch",
-                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-            ));
-            let _ = std::fs::rename(&path, &aside);
-            return Err(Error::new(
-                Kind::Corrupt,
-                format!(
-                    "{}/{}: sha256 is {got} but the goatfile says {want}; moved aside to {}: the torrent does not hold what the goatfile promises",
-                    m.entry,
-                    f.path.display(),
-                    aside.display()
-                ),
-            ));
+            return Err(crate::store::set_aside_sha256_mismatch(&m.entry, &f.path, &path, &got, want));
         }
     }
     Ok(())

@@ -157,6 +157,15 @@ fn only_onchain_entries_and_sha256_mismatch() {
         .fails(7, "alpha/a.bin: sha256 is");
     assert!(!d3.join("alpha/a.bin").exists(), "bad data must not sit where good data is expected");
     assert!(d3.join("alpha/a.bin.sha256-mismatch").exists());
+    // the same with --no-verify (no piece re-read): sha256 is still checked
+    let d5 = out.path().join("wrong-noverify");
+    goat()
+        .esplora(&h.url)
+        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d5.to_str().unwrap(), "--no-dht", "--loopback", "--only", "alpha", "--no-verify"])
+        .run()
+        .fails(7, "alpha/a.bin: sha256 is");
+    assert!(!d5.join("alpha/a.bin").exists());
+    assert!(d5.join("alpha/a.bin.sha256-mismatch").exists());
 
     // --goatfile with an inscription id skips the address walk
     let d4 = out.path().join("byid");
