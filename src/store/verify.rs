@@ -188,6 +188,8 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
     let sha_thread = std::thread::spawn(move || sha256_stream(srx, spec));
 
     // The reader: pieces in order, across file boundaries.
+    let spans: Vec<(u64, u64)> = files.iter().map(|f| (f.offset, f.length)).collect();
+    let mut reader_cursor = Overlaps::default();
     let mut open: BTreeMap<usize, Option<File>> = BTreeMap::new();
     let mut hashed = 0u64;
     for index in 0..npieces {
@@ -195,7 +197,8 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
         let end = (start + plen).min(total);
         let mut buf = vec![0u8; (end - start) as usize];
         let mut readable = true;
-        for (i, f) in files.iter().enumerate() {
+        for i in reader_cursor.range(&spans, start, end) {
+            let f = files[i];
             let (fs, fe) = (f.offset, f.offset + f.length);
             if fe <= start || fs >= end {
                 continue;
@@ -276,6 +279,8 @@ fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>)
     use sha2::Digest;
     let mut hashers: Vec<Option<(sha2::Sha256, u64)>> =
         spec.iter().map(|(_, _, want)| if *want { Some((sha2::Sha256::new(), 0)) } else { None }).collect();
+    let spans: Vec<(u64, u64)> = spec.iter().map(|(o, l, _)| (*o, *l)).collect();
+    let mut cursor = Overlaps::default();
     let mut expected_next = 0u64;
     let mut broken = false;
     while let Ok((data, start)) = rx.recv() {
@@ -284,7 +289,8 @@ fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>)
         }
         expected_next = start + data.len() as u64;
         let end = expected_next;
-        for (i, (fs, len, _)) in spec.iter().enumerate() {
+        for i in cursor.range(&spans, start, end) {
+            let (fs, len, _) = &spec[i];
             let fe = fs + len;
             if fe <= start || *fs >= end {
                 continue;
@@ -304,4 +310,41 @@ fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>)
             _ => None,
         })
         .collect()
+}
+
+/// Files sorted by offset, and a byte range that only moves forward: the
+/// indexes of the files that may overlap it. Each piece then costs the files
+/// it touches, not every file in the torrent (thousands, in some).
+#[derive(Default)]
+struct Overlaps {
+    next: usize,
+}
+
+impl Overlaps {
+    /// `spans` are (offset, length), sorted by offset, laid end to end.
+    fn range(&mut self, spans: &[(u64, u64)], start: u64, end: u64) -> std::ops::Range<usize> {
+        while self.next < spans.len() && spans[self.next].0 + spans[self.next].1 <= start {
+            self.next += 1;
+        }
+        let mut stop = self.next;
+        while stop < spans.len() && spans[stop].0 < end {
+            stop += 1;
+        }
+        self.next..stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Overlaps;
+
+    #[test]
+    fn overlaps_follow_pieces_across_files() {
+        // a 100-byte file, an empty one, a 50-byte one; pieces of 64
+        let spans = [(0, 100), (100, 0), (100, 50)];
+        let mut c = Overlaps::default();
+        assert_eq!(c.range(&spans, 0, 64), 0..1);
+        assert_eq!(c.range(&spans, 64, 128), 0..3);
+        assert_eq!(c.range(&spans, 128, 150), 2..3);
+    }
 }
