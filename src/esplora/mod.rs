@@ -297,8 +297,8 @@ fn one_line(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
-/// Verbose diagnostics go to stderr when GOAT_LOG is set (kept dependency-free
-/// so the chain half stays small; `-v` sets it).
+/// Verbose diagnostics go to stderr when GOAT_LOG is set (`-v` sets it).
+/// Separate from RUST_LOG/tracing, which is for the BitTorrent layer's logs.
 pub fn tracing_line(msg: &str) {
     if std::env::var_os("GOAT_LOG").is_some() {
         eprintln!("goat: {msg}");

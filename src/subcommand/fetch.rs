@@ -283,7 +283,7 @@ impl Fetch {
             async move {
                 let Source::Magnet(m) = &e.source else { unreachable!("magnet entries only") };
                 let dir = layout.entry_dir(&e.name);
-                let t = swarm.add(torrent::Source::Magnet(m.clone()), &self.peers, &dir, None, timeout).await;
+                let t = swarm.add(m, &self.peers, &dir, timeout).await;
                 (e, bar, t)
             }
         });

@@ -143,30 +143,22 @@ impl Swarm {
         self.session.listen_addr().map(|a| a.port())
     }
 
-    /// Add a magnet (or .torrent bytes) and wait, at most `metadata_timeout`,
+    /// Add a magnet and wait, at most `metadata_timeout`,
     /// for its metadata. `peers` are extra host:port peers.
     pub async fn add(
         &self,
-        source: Source,
+        magnet: &Magnet,
         peers: &[String],
         output: &Path,
-        only_files: Option<Vec<usize>>,
         metadata_timeout: Duration,
     ) -> Result<Torrent> {
         let mut initial = Vec::new();
-        let mut all_peers: Vec<String> = peers.to_vec();
-        if let Source::Magnet(m) = &source {
-            all_peers.extend(m.peers.iter().cloned());
-        }
-        for p in &all_peers {
+        for p in peers.iter().chain(&magnet.peers) {
             initial.extend(resolve_peer(p).await?);
         }
         // Step 1: metadata only (list_only), so goat can apply its own path
         // rules before librqbit creates a single file.
-        let add = match &source {
-            Source::Magnet(m) => AddTorrent::from_url(m.uri.clone()),
-            Source::TorrentFile(b) => AddTorrent::from_bytes(b.clone()),
-        };
+        let add = AddTorrent::from_url(magnet.uri.clone());
         let list = AddTorrentOptions {
             list_only: true,
             initial_peers: if initial.is_empty() { None } else { Some(initial.clone()) },
@@ -199,7 +191,6 @@ impl Swarm {
         let opts = AddTorrentOptions {
             overwrite: true,
             output_folder: Some(output.to_string_lossy().into_owned()),
-            only_files,
             initial_peers: if peers2.is_empty() { None } else { Some(peers2) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
@@ -221,11 +212,6 @@ impl Swarm {
     }
 }
 
-/// What to add.
-pub enum Source {
-    Magnet(Magnet),
-    TorrentFile(Bytes),
-}
 
 /// goat's own rule for file paths from torrent metadata (untrusted): every
 /// component non-empty, not `.`/`..`, no separators, drive letters or
