@@ -207,3 +207,14 @@ fn help_documents_exit_codes() {
     let out = goat().args(["frobnicate"]).run();
     assert_eq!(out.code, 2);
 }
+
+/// `goat devchain` (the README's offline demo) prints its endpoint, address
+/// and goatfile, stops by itself, and listens on loopback only.
+#[test]
+fn devchain_prints_its_endpoint_and_stays_on_loopback() {
+    let out = goat().args(["devchain", "--for", "1"]).run().ok();
+    assert!(out.stdout.contains("esplora http://127.0.0.1:"), "{}", out.stdout);
+    assert!(out.stdout.contains("address bcrt1p"), "{}", out.stdout);
+    assert!(out.stdout.contains("goatfile "), "{}", out.stdout);
+    goat().args(["devchain", "--listen", "0.0.0.0:0", "--for", "1"]).run().fails(2, "loopback only");
+}
