@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::esplora::{Esplora, EsploraTx};
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
-use crate::trust::{self, Endorsement, Reveal};
+use crate::trust::{self, Endorsement, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -279,3 +279,55 @@ async fn inspect(
     }
     Ok(out)
 }
+
+/// What was passed over on the way, to explain a "not found".
+#[derive(Default)]
+struct Skipped {
+    unendorsed: usize,
+    mempool: usize,
+    invalid: Vec<String>,
+}
+
+/// Walk `holder`'s history to the newest goatfile `policy` accepts.
+pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Found> {
+    let mut chosen = None;
+    let mut skipped = Skipped::default();
+    let summary = walk(esplora, holder, Options::default(), |f| {
+        match &f.goatfile {
+            GoatfileState::Valid(_) => {
+                let endorsed = f.endorsement.is_some();
+                if policy.accepts(endorsed, f.location.is_confirmed()) {
+                    chosen = Some(f);
+                    return ControlFlow::Break(());
+                }
+                if !endorsed && !policy.trust_any {
+                    skipped.unendorsed += 1;
+                } else {
+                    skipped.mempool += 1;
+                }
+            }
+            GoatfileState::Invalid(e) => skipped.invalid.push(format!("{}: {e}", f.id)),
+            GoatfileState::No => {}
+        }
+        ControlFlow::Continue(())
+    })
+    .await?;
+    if let Some(f) = chosen {
+        return Ok(f);
+    }
+    let mut why = format!(
+        "no goatfile published by {} in its {} transactions",
+        holder.address, summary.transactions
+    );
+    if skipped.unendorsed > 0 {
+        why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
+    }
+    if skipped.mempool > 0 {
+        why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
+    }
+    if let Some(first) = skipped.invalid.first() {
+        why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
+    }
+    Err(Error::not_found(why))
+}
+

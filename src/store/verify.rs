@@ -76,7 +76,7 @@ pub fn verify_manifests(layout: &Layout, manifests: &[Manifest], threads: usize)
     let mut report = Report::default();
     for m in manifests {
         if m.info_hash.is_some() {
-            verify_torrent(layout, m, threads, &mut report)?;
+            verify_torrent(layout, m, threads, None, &mut report)?;
         } else {
             verify_plain(layout, m, &mut report);
         }
@@ -140,7 +140,31 @@ enum Chunk {
     Piece { index: u64, data: Arc<Vec<u8>> },
 }
 
-fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Report) -> Result<()> {
+/// Re-hash only the pieces that touch `paths` (files of entry `m`), e.g.
+/// files changed on disk while a daemon was stopped. Returns the torrent's
+/// piece count and the pieces that fail.
+pub fn recheck_files(layout: &Layout, m: &Manifest, paths: &[PathBuf], threads: usize) -> Result<(u64, Vec<u64>)> {
+    let tpath = layout.torrent_file(&m.entry);
+    let tbytes = std::fs::read(&tpath).map_err(|e| Error::io(format!("reading {}", tpath.display()), e))?;
+    let (plen, hashes) = piece_hashes(&tbytes)?;
+    let mut only = BTreeSet::new();
+    for f in m.files.iter().filter(|f| paths.contains(&f.path) && f.length > 0) {
+        only.extend(f.offset / plen..=(f.offset + f.length - 1) / plen);
+    }
+    let mut scratch = Report::default();
+    let bad = verify_torrent(layout, m, threads, Some(&only), &mut scratch)?;
+    Ok((hashes.len() as u64, bad.into_iter().collect()))
+}
+
+/// Re-hash the pieces of `m` (all, or `only`), add file verdicts to
+/// `report`, and return the failing pieces.
+fn verify_torrent(
+    layout: &Layout,
+    m: &Manifest,
+    threads: usize,
+    only: Option<&BTreeSet<u64>>,
+    report: &mut Report,
+) -> Result<BTreeSet<u64>> {
     let tpath = layout.torrent_file(&m.entry);
     let tbytes = std::fs::read(&tpath)
         .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
@@ -160,7 +184,7 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
         if f.padding { (FileState::Ok, None) } else { presence(layout, m, f) }
     }).collect();
     let entry_dir = layout.entry_dir(&m.entry);
-    let want_sha256 = files.iter().any(|f| f.sha256.is_some() && !f.padding);
+    let want_sha256 = only.is_none() && files.iter().any(|f| f.sha256.is_some() && !f.padding);
 
     let (tx, rx) = sync_channel::<Chunk>(threads * 2 + 2);
     let (stx, srx) = sync_channel::<(Arc<Vec<u8>>, u64)>(4);
@@ -192,7 +216,11 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
     let mut reader_cursor = Overlaps::default();
     let mut open: BTreeMap<usize, Option<File>> = BTreeMap::new();
     let mut hashed = 0u64;
-    for index in 0..npieces {
+    let indices: Box<dyn Iterator<Item = u64>> = match only {
+        Some(o) => Box::new(o.iter().copied().filter(|i| *i < npieces)),
+        None => Box::new(0..npieces),
+    };
+    for index in indices {
         let start = index * plen;
         let end = (start + plen).min(total);
         let mut buf = vec![0u8; (end - start) as usize];
@@ -270,7 +298,7 @@ fn verify_torrent(layout: &Layout, m: &Manifest, threads: usize, report: &mut Re
         }
         report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });
     }
-    Ok(())
+    Ok(bad)
 }
 
 /// Consume ordered stream chunks; return each file's sha256 (when wanted and

@@ -9,8 +9,9 @@ use crate::goatfile::{self, Entry, Goatfile, Source};
 use crate::inscription::InscriptionId;
 use crate::progress::Reporter;
 use crate::scan;
-use crate::store::{Layout, Manifest, ManifestFile};
-use crate::torrent::{self, Swarm, SwarmConfig, Torrent};
+use crate::fetcher::{self, EntryResult};
+use crate::store::{Layout, Manifest};
+use crate::torrent::{self, Swarm, SwarmConfig};
 use crate::trust::Policy;
 use bitcoin::Network;
 use clap::Args;
@@ -86,17 +87,6 @@ struct Origin {
     inscription: Option<String>,
     block_height: Option<u32>,
     file: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-struct EntryResult {
-    name: String,
-    kind: &'static str,
-    files: usize,
-    bytes: u64,
-    /// Bytes received from peers in this run.
-    fetched_bytes: u64,
-    seconds: f64,
 }
 
 impl Fetch {
@@ -202,7 +192,9 @@ impl Fetch {
         if !onchain.is_empty() {
             let esplora = self.esplora(g)?;
             for e in onchain {
-                results.push(fetch_inscription(&esplora, &layout, e, &reporter).await?);
+                let r = fetcher::fetch_inscription(&esplora, &layout, e).await?;
+                reporter.event(format!("{}: written from the chain", e.name));
+                results.push(r);
             }
         }
         let magnets: Vec<&Entry> = entries.iter().copied().filter(|e| matches!(e.source, Source::Magnet(_))).collect();
@@ -216,6 +208,7 @@ impl Fetch {
                 max_download_bps: self.max_download_rate.as_deref().map(torrent::parse_rate).transpose()?,
                 max_upload_bps: self.max_upload_rate.as_deref().map(torrent::parse_rate).transpose()?,
                 peer_limit: None,
+                state_dir: None,
             };
             let s = Swarm::start(cfg, &root).await?;
             let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);
@@ -291,7 +284,7 @@ impl Fetch {
         let mut total = 0;
         for (e, bar, t) in join_all(adds).await {
             let t = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
-            let m = record_torrent(layout, e, &t)?;
+            let m = fetcher::record_torrent(layout, e, &t)?;
             let size: u64 = m.files.iter().map(|f| f.length).sum();
             total += size;
             reporter.start_transfer(&bar, size);
@@ -326,45 +319,8 @@ impl Fetch {
         for p in finished {
             progress.push(p?);
         }
-        if self.no_verify {
-            for (_, _, _, m) in &added {
-                check_sha256(layout, m).await?;
-            }
-        } else {
-            // One re-read of what is on disk proves both the pieces (a short
-            // write on a full or failing disk is invisible to librqbit's
-            // in-memory check) and the goatfile sha256s.
-            let manifests: Vec<Manifest> = added.iter().map(|(_, _, _, m)| m.clone()).collect();
-            let l2 = layout.clone();
-            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-            let report = tokio::task::spawn_blocking(move || crate::store::verify::verify_manifests(&l2, &manifests, threads))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??;
-            let damaged: Vec<_> = report
-                .files
-                .iter()
-                .filter(|f| f.state != crate::store::verify::FileState::Ok && f.sha256_mismatch.is_none())
-                .collect();
-            if let Some(bad) = damaged.first() {
-                let free = torrent::free_space(&layout.root).unwrap_or(u64::MAX);
-                let hint = if free < (1 << 20) { " (the disk is full: free space and run again)" } else { ": run the same command again to repair" };
-                return Err(Error::new(
-                    Kind::Corrupt,
-                    format!(
-                        "{} file(s) on disk do not match their piece hashes after download, first {}/{}{}{hint}",
-                        damaged.len(),
-                        bad.entry,
-                        bad.path.display(),
-                        bad.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
-                    ),
-                ));
-            }
-            if let Some(f) = report.files.iter().find(|f| f.sha256_mismatch.is_some()) {
-                let m = f.sha256_mismatch.as_ref().expect("checked");
-                let path = layout.entry_dir(&f.entry).join(&f.path);
-                return Err(crate::store::set_aside_sha256_mismatch(&f.entry, &f.path, &path, &m.got, &m.want));
-            }
-        }
+        let manifests: Vec<Manifest> = added.iter().map(|(_, _, _, m)| m.clone()).collect();
+        fetcher::prove(layout, &manifests, !self.no_verify).await?;
         for ((e, bar, _t, m), p) in added.iter().zip(progress) {
             rep.finish(bar, "verified");
             out.push(EntryResult {
@@ -388,109 +344,4 @@ fn default_folder(g: &Goatfile, o: &Origin) -> String {
         }
     }
     "goat-download".into()
-}
-
-/// Save the .torrent and manifest; check the goatfile's files against the
-/// torrent before anything is downloaded.
-fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
-    let (bytes, files) = t.metadata()?;
-    layout.write(&layout.torrent_file(&e.name), &bytes)?;
-    for spec in &e.files {
-        let Some(tf) = files.iter().find(|f| f.path == Path::new(&spec.path)) else {
-            return Err(Error::invalid(format!(
-                "{}: the goatfile lists '{}' but the torrent has no such file",
-                e.name, spec.path
-            )));
-        };
-        if let Some(size) = spec.size {
-            if size != tf.length {
-                return Err(Error::invalid(format!(
-                    "{}: '{}' is {} bytes in the torrent but {size} in the goatfile: refusing to download",
-                    e.name, spec.path, tf.length
-                )));
-            }
-        }
-    }
-    let m = Manifest {
-        entry: e.name.clone(),
-        info_hash: Some(t.handle.info_hash().as_string()),
-        inscription: None,
-        files: files
-            .iter()
-            .map(|f| ManifestFile {
-                path: f.path.clone(),
-                length: f.length,
-                offset: f.offset,
-                padding: f.padding,
-                sha256: e.files.iter().find(|s| Path::new(&s.path) == f.path).and_then(|s| s.sha256.clone()),
-            })
-            .collect(),
-    };
-    layout.save_manifest(&m)?;
-    Ok(m)
-}
-
-/// With --no-verify: only the goatfile's sha256s (no piece re-read).
-async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
-    for f in m.files.iter().filter(|f| f.sha256.is_some()) {
-        let path = layout.entry_dir(&m.entry).join(&f.path);
-        let p2 = path.clone();
-        let got = tokio::task::spawn_blocking(move || crate::store::sha256_file(&p2))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let want = f.sha256.as_deref().unwrap_or_default();
-        if got != want {
-            return Err(crate::store::set_aside_sha256_mismatch(&m.entry, &f.path, &path, &got, want));
-        }
-    }
-    Ok(())
-}
-
-/// An entry whose file is an inscription's content.
-async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry, r: &Reporter) -> Result<EntryResult> {
-    let Source::Inscription(id) = &e.source else { unreachable!("inscription entries only") };
-    let spec = e.files.first().ok_or_else(|| Error::internal("inscription entry without path"))?;
-    let started = Instant::now();
-    let (_, served) = scan::lookup(esplora, id).await.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
-    let body = served.decode(crate::inscription::content::MAX_DECODED)?;
-    if let Some(size) = spec.size {
-        if size != body.len() as u64 {
-            return Err(Error::new(Kind::Corrupt, format!(
-                "{}: inscription {id} holds {} bytes but the goatfile says {size}", e.name, body.len()
-            )));
-        }
-    }
-    let got = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&body))
-    };
-    if let Some(want) = &spec.sha256 {
-        if &got != want {
-            return Err(Error::new(Kind::Corrupt, format!(
-                "{}: inscription {id} has sha256 {got} but the goatfile says {want}: nothing written", e.name
-            )));
-        }
-    }
-    let dir = layout.entry_dir(&e.name);
-    let path = dir.join(&spec.path);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|err| Error::io(format!("creating {}", parent.display()), err))?;
-    }
-    layout.write(&path, &body)?;
-    layout.save_manifest(&Manifest {
-        entry: e.name.clone(),
-        info_hash: None,
-        inscription: Some(id.to_string()),
-        files: vec![ManifestFile { path: spec.path.clone().into(), length: body.len() as u64, offset: 0, padding: false, sha256: Some(got) }],
-    })?;
-    r.event(format!("{}: written from inscription {id}", e.name));
-    Ok(EntryResult {
-        name: e.name.clone(),
-        kind: "inscription",
-        files: 1,
-        bytes: body.len() as u64,
-        fetched_bytes: body.len() as u64,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }

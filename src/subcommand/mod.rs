@@ -6,6 +6,8 @@ pub mod fetch;
 pub mod get;
 pub mod ls;
 pub mod resolve;
+pub mod seed;
+pub mod status;
 pub mod verify;
 
 use crate::address::{self, HolderAddress};
@@ -69,6 +71,10 @@ pub enum Subcommand {
     Fetch(fetch::Fetch),
     /// Re-check a fetched folder offline (piece SHA-1 and goatfile sha256)
     Verify(verify::Verify),
+    /// Follow addresses and seed their goatfiles' payloads (a daemon)
+    Seed(seed::Seed),
+    /// Show what a running `goat seed` is doing
+    Status(status::StatusCmd),
     /// Serve a local Esplora-compatible chain of genuine transactions (tests, demos)
     #[command(hide = true)]
     Devchain(devchain::Devchain),
@@ -93,6 +99,8 @@ impl Cli {
                 Subcommand::Get(c) => c.run(g).await,
                 Subcommand::Fetch(c) => c.run(g).await,
                 Subcommand::Verify(c) => c.run(g).await,
+                Subcommand::Seed(c) => c.run(g).await,
+                Subcommand::Status(c) => c.run(g).await,
                 Subcommand::Devchain(c) => c.run(g).await,
             }
         })
@@ -110,10 +118,17 @@ impl Globals {
 
     /// An Esplora client for `network` (default endpoints unless --esplora).
     pub fn esplora(&self, network: Network) -> Result<Esplora> {
-        let endpoints = if self.esplora.is_empty() {
+        self.esplora_or(network, &[])
+    }
+
+    /// Like `esplora`, with `fallback` (e.g. a config file's list) used when
+    /// --esplora is not given.
+    pub fn esplora_or(&self, network: Network, fallback: &[String]) -> Result<Esplora> {
+        let given = if self.esplora.is_empty() { fallback } else { &self.esplora[..] };
+        let endpoints = if given.is_empty() {
             address::default_endpoints(network)
         } else {
-            self.esplora.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+            given.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
         };
         Esplora::new(esplora::Config {
             endpoints,

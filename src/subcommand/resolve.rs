@@ -1,14 +1,11 @@
 //! `goat resolve <address>`: the goatfile the holder published.
 
 use super::Globals;
-use crate::address::HolderAddress;
 use crate::error::{Error, Result};
-use crate::esplora::Esplora;
-use crate::scan::{self, Found, GoatfileState};
+use crate::scan::{self, GoatfileState};
 use crate::trust::Policy;
 use clap::Args;
 use std::io::Write;
-use std::ops::ControlFlow;
 
 #[derive(Debug, Args)]
 pub struct Resolve {
@@ -26,56 +23,7 @@ pub struct Resolve {
     pub json: bool,
 }
 
-/// What was passed over on the way, to explain a "not found".
-#[derive(Default)]
-struct Skipped {
-    unendorsed: usize,
-    mempool: usize,
-    invalid: Vec<String>,
-}
-
-/// Walk `holder`'s history to the newest goatfile `policy` accepts.
-pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Found> {
-    let mut chosen = None;
-    let mut skipped = Skipped::default();
-    let summary = scan::walk(esplora, holder, scan::Options::default(), |f| {
-        match &f.goatfile {
-            GoatfileState::Valid(_) => {
-                let endorsed = f.endorsement.is_some();
-                if policy.accepts(endorsed, f.location.is_confirmed()) {
-                    chosen = Some(f);
-                    return ControlFlow::Break(());
-                }
-                if !endorsed && !policy.trust_any {
-                    skipped.unendorsed += 1;
-                } else {
-                    skipped.mempool += 1;
-                }
-            }
-            GoatfileState::Invalid(e) => skipped.invalid.push(format!("{}: {e}", f.id)),
-            GoatfileState::No => {}
-        }
-        ControlFlow::Continue(())
-    })
-    .await?;
-    if let Some(f) = chosen {
-        return Ok(f);
-    }
-    let mut why = format!(
-        "no goatfile published by {} in its {} transactions",
-        holder.address, summary.transactions
-    );
-    if skipped.unendorsed > 0 {
-        why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
-    }
-    if skipped.mempool > 0 {
-        why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
-    }
-    if let Some(first) = skipped.invalid.first() {
-        why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
-    }
-    Err(Error::not_found(why))
-}
+pub use crate::scan::find_goatfile;
 
 impl Resolve {
     pub async fn run(&self, g: &Globals) -> Result<()> {

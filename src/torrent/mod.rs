@@ -11,9 +11,12 @@
 //! - resuming or seeding existing files needs `overwrite: true`; librqbit
 //!   then re-checks what is on disk and fetches only missing pieces.
 
+pub mod resume;
+
 use crate::error::{Error, Kind, Result};
 use crate::goatfile::Magnet;
 use bytes::Bytes;
+use librqbit::api::TorrentIdOrHash;
 use librqbit::{
     AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode, ListenerOptions,
     ManagedTorrent, Session, SessionOptions,
@@ -39,6 +42,10 @@ pub struct SwarmConfig {
     pub max_download_bps: Option<u32>,
     pub max_upload_bps: Option<u32>,
     pub peer_limit: Option<usize>,
+    /// Where librqbit keeps its session (which torrents, where) and the
+    /// fastresume bitfields, for a daemon that must survive restarts.
+    /// None: nothing is remembered (one-shot `goat fetch`).
+    pub state_dir: Option<PathBuf>,
 }
 
 pub struct Swarm {
@@ -112,12 +119,28 @@ impl Swarm {
                 ..Default::default()
             })
         };
+        let dht = match (&cfg.state_dir, cfg.dht && !proxied) {
+            (_, false) => None,
+            (None, true) => Some(Default::default()),
+            // A daemon keeps its DHT routing table beside its other state,
+            // not in librqbit's per-user default folder.
+            (Some(dir), true) => Some(librqbit::DhtSessionConfig {
+                persistence: Some(librqbit::dht::DhtPersistenceConfig {
+                    config_filename: Some(dir.join("dht.json")),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        };
         let opts = SessionOptions {
-            dht: if cfg.dht && !proxied { Some(Default::default()) } else { None },
+            dht,
             disable_trackers: proxied,
             disable_local_service_discovery: true,
-            fastresume: false,
-            persistence: None,
+            fastresume: cfg.state_dir.is_some(),
+            persistence: cfg
+                .state_dir
+                .as_ref()
+                .map(|d| librqbit::SessionPersistenceConfig::Json { folder: Some(session_dir(d)) }),
             listen,
             connect: Some(ConnectionOptions { proxy_url: cfg.socks_proxy.clone(), ..Default::default() }),
             ratelimits: librqbit::limits::LimitsConfig {
@@ -192,6 +215,10 @@ impl Swarm {
             overwrite: true,
             output_folder: Some(output.to_string_lossy().into_owned()),
             initial_peers: if peers2.is_empty() { None } else { Some(peers2) },
+            // The metadata from peers carries no announce list: keep the
+            // magnet's trackers for re-announces (and for restarts, where
+            // librqbit's session persistence restores trackers, not peers).
+            trackers: if magnet.trackers.is_empty() { None } else { Some(magnet.trackers.clone()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
@@ -207,9 +234,66 @@ impl Swarm {
         Ok(Torrent { handle, output: output.to_path_buf() })
     }
 
+    /// A torrent the session already manages (restored from the state
+    /// directory after a restart, or added earlier in this run).
+    pub fn find(&self, info_hash: &str, output: &Path) -> Option<Torrent> {
+        let id = info_hash.parse::<librqbit::dht::Id20>().ok()?;
+        let handle = self.session.get(TorrentIdOrHash::Hash(id))?;
+        Some(Torrent { handle, output: output.to_path_buf() })
+    }
+
+    /// Add a torrent from metadata goat saved earlier (no metadata exchange,
+    /// so it works with no peer online). Existing files are re-used.
+    pub async fn add_saved(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], output: &Path) -> Result<Torrent> {
+        let mut initial = Vec::new();
+        for p in peers.iter().chain(&magnet.peers) {
+            initial.extend(resolve_peer(p).await?);
+        }
+        let opts = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(output.to_string_lossy().into_owned()),
+            initial_peers: if initial.is_empty() { None } else { Some(initial) },
+            trackers: if magnet.trackers.is_empty() { None } else { Some(magnet.trackers.clone()) },
+            disable_trackers: self.cfg.socks_proxy.is_some(),
+            ..Default::default()
+        };
+        let resp = self
+            .session
+            .add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts))
+            .await
+            .map_err(|e| classify_add_error(&format!("{e:#}")))?;
+        match resp {
+            AddTorrentResponse::Added(_, handle) | AddTorrentResponse::AlreadyManaged(_, handle) => {
+                Ok(Torrent { handle, output: output.to_path_buf() })
+            }
+            AddTorrentResponse::ListOnly(_) => Err(Error::internal("torrent was only listed")),
+        }
+    }
+
+    /// Stop seeding a torrent and forget it; its files stay on disk.
+    pub async fn remove(&self, info_hash: &str) -> Result<()> {
+        let id = info_hash
+            .parse::<librqbit::dht::Id20>()
+            .map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))?;
+        self.session
+            .delete(TorrentIdOrHash::Hash(id), false)
+            .await
+            .map_err(|e| Error::internal(format!("removing torrent {info_hash}: {e:#}")))
+    }
+
+    /// librqbit's session counters in Prometheus text format.
+    pub fn prometheus(&self, out: &mut String) {
+        self.session.stats_snapshot().as_prometheus(out);
+    }
+
     pub async fn stop(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
     }
+}
+
+/// librqbit's persistence folder inside goat's state directory.
+pub fn session_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("session")
 }
 
 

@@ -6,4 +6,5 @@ mod fetch;
 mod harness;
 mod inscriptions;
 mod interop;
+mod seed;
 mod seeder;

@@ -76,15 +76,19 @@ impl LibrqbitSeeder {
     /// multi-file torrent, the files themselves are under it).
     pub fn start(torrent: &Made, data_dir: &Path, upload_bps: Option<u32>) -> LibrqbitSeeder {
         let rt = runtime();
+        let port = crate::harness::free_port();
         let (session, handle, port) = rt.block_on(async {
             let session = Session::new_with_opts(
                 PathBuf::from(data_dir),
                 SessionOptions {
                     dht: None,
                     disable_local_service_discovery: true,
+                    // An explicit port, announced as is (on loopback librqbit
+                    // would otherwise announce 4240 to trackers).
                     listen: Some(ListenerOptions {
                         mode: ListenerMode::TcpOnly,
-                        listen_addr: "127.0.0.1:0".parse().unwrap(),
+                        listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                        announce_port: Some(port),
                         ipv4_only: true,
                         ..Default::default()
                     }),

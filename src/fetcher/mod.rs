@@ -1,0 +1,205 @@
+//! Putting one goatfile entry on disk and proving it: the glue between the
+//! goatfile, torrent and store stages, shared by `goat fetch` (one shot) and
+//! `goat seed` (a daemon), so both write and check files the same way.
+
+use crate::error::{Error, Kind, Result};
+use crate::esplora::Esplora;
+use crate::goatfile::{Entry, Source};
+use crate::scan;
+use crate::store::verify::FileState;
+use crate::store::{Layout, Manifest, ManifestFile};
+use crate::torrent::{self, Torrent};
+use std::path::Path;
+use std::time::Instant;
+
+/// What putting one entry on disk did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EntryResult {
+    pub name: String,
+    pub kind: &'static str,
+    pub files: usize,
+    pub bytes: u64,
+    /// Bytes received from peers (or the chain) in this run.
+    pub fetched_bytes: u64,
+    pub seconds: f64,
+}
+
+/// Save the .torrent and manifest; check the goatfile's files against the
+/// torrent before anything is downloaded.
+pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
+    let (bytes, files) = t.metadata()?;
+    for spec in &e.files {
+        let Some(tf) = files.iter().find(|f| f.path == Path::new(&spec.path)) else {
+            return Err(Error::invalid(format!(
+                "{}: the goatfile lists '{}' but the torrent has no such file",
+                e.name, spec.path
+            )));
+        };
+        if let Some(size) = spec.size {
+            if size != tf.length {
+                return Err(Error::invalid(format!(
+                    "{}: '{}' is {} bytes in the torrent but {size} in the goatfile: refusing to download",
+                    e.name, spec.path, tf.length
+                )));
+            }
+        }
+    }
+    layout.write(&layout.torrent_file(&e.name), &bytes)?;
+    let m = Manifest {
+        entry: e.name.clone(),
+        info_hash: Some(t.handle.info_hash().as_string()),
+        inscription: None,
+        files: files
+            .iter()
+            .map(|f| ManifestFile {
+                path: f.path.clone(),
+                length: f.length,
+                offset: f.offset,
+                padding: f.padding,
+                sha256: e.files.iter().find(|s| Path::new(&s.path) == f.path).and_then(|s| s.sha256.clone()),
+            })
+            .collect(),
+    };
+    layout.save_manifest(&m)?;
+    Ok(m)
+}
+
+/// Prove downloaded torrent entries on disk. With `reread`, one re-read
+/// proves both the pieces (a short write on a full or failing disk is
+/// invisible to librqbit's in-memory check) and the goatfile sha256s;
+/// without it only files with a goatfile sha256 are read. A file that is
+/// intact but not what the goatfile promised is moved aside.
+pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Result<()> {
+    if !reread {
+        for m in manifests {
+            check_sha256(layout, m).await?;
+        }
+        return Ok(());
+    }
+    let l2 = layout.clone();
+    let ms = manifests.to_vec();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let report = tokio::task::spawn_blocking(move || crate::store::verify::verify_manifests(&l2, &ms, threads))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    let damaged: Vec<_> =
+        report.files.iter().filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none()).collect();
+    if let Some(bad) = damaged.first() {
+        let free = torrent::free_space(&layout.root).unwrap_or(u64::MAX);
+        let hint = if free < (1 << 20) {
+            " (the disk is full: free space and run again)"
+        } else {
+            ": run the same command again to repair"
+        };
+        return Err(Error::new(
+            Kind::Corrupt,
+            format!(
+                "{} file(s) on disk do not match their piece hashes after download, first {}/{}{}{hint}",
+                damaged.len(),
+                bad.entry,
+                bad.path.display(),
+                bad.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(f) = report.files.iter().find(|f| f.sha256_mismatch.is_some()) {
+        let m = f.sha256_mismatch.as_ref().expect("checked");
+        let path = layout.entry_dir(&f.entry).join(&f.path);
+        return Err(crate::store::set_aside_sha256_mismatch(&f.entry, &f.path, &path, &m.got, &m.want));
+    }
+    Ok(())
+}
+
+/// Only the goatfile's sha256s (no piece re-read).
+async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
+    for f in m.files.iter().filter(|f| f.sha256.is_some()) {
+        let path = layout.entry_dir(&m.entry).join(&f.path);
+        let p2 = path.clone();
+        let got = tokio::task::spawn_blocking(move || crate::store::sha256_file(&p2))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let want = f.sha256.as_deref().unwrap_or_default();
+        if got != want {
+            return Err(crate::store::set_aside_sha256_mismatch(&m.entry, &f.path, &path, &got, want));
+        }
+    }
+    Ok(())
+}
+
+/// An entry whose file is an inscription's content: fetched from the chain,
+/// checked against the goatfile's size and sha256, written atomically.
+pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) -> Result<EntryResult> {
+    let Source::Inscription(id) = &e.source else {
+        return Err(Error::internal("fetch_inscription called on a magnet entry"));
+    };
+    let spec = e.files.first().ok_or_else(|| Error::internal("inscription entry without path"))?;
+    let started = Instant::now();
+    let (_, served) =
+        scan::lookup(esplora, id).await.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+    let body = served.decode(crate::inscription::content::MAX_DECODED)?;
+    if let Some(size) = spec.size {
+        if size != body.len() as u64 {
+            return Err(Error::new(
+                Kind::Corrupt,
+                format!("{}: inscription {id} holds {} bytes but the goatfile says {size}", e.name, body.len()),
+            ));
+        }
+    }
+    let got = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    };
+    if let Some(want) = &spec.sha256 {
+        if &got != want {
+            return Err(Error::new(
+                Kind::Corrupt,
+                format!("{}: inscription {id} has sha256 {got} but the goatfile says {want}: nothing written", e.name),
+            ));
+        }
+    }
+    let dir = layout.entry_dir(&e.name);
+    let path = dir.join(&spec.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|err| Error::io(format!("creating {}", parent.display()), err))?;
+    }
+    layout.write(&path, &body)?;
+    layout.save_manifest(&Manifest {
+        entry: e.name.clone(),
+        info_hash: None,
+        inscription: Some(id.to_string()),
+        files: vec![ManifestFile {
+            path: spec.path.clone().into(),
+            length: body.len() as u64,
+            offset: 0,
+            padding: false,
+            sha256: Some(got),
+        }],
+    })?;
+    Ok(EntryResult {
+        name: e.name.clone(),
+        kind: "inscription",
+        files: 1,
+        bytes: body.len() as u64,
+        fetched_bytes: body.len() as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// An inscription entry already on disk and matching its manifest's sha256
+/// (so a daemon does not rewrite it on every poll).
+pub fn inscription_present(layout: &Layout, e: &Entry) -> bool {
+    let Source::Inscription(id) = &e.source else { return false };
+    let Ok(bytes) = std::fs::read(layout.manifest_file(&e.name)) else { return false };
+    let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { return false };
+    if m.inscription.as_deref() != Some(&id.to_string()) {
+        return false;
+    }
+    m.files.iter().all(|f| {
+        let path = layout.entry_dir(&e.name).join(&f.path);
+        match (&f.sha256, crate::store::sha256_file(&path)) {
+            (Some(want), Ok(got)) => &got == want,
+            _ => false,
+        }
+    })
+}

@@ -1,0 +1,690 @@
+//! `goat seed`: the daemon that keeps published models alive.
+//!
+//! For each followed address a poller re-resolves the goatfile every poll
+//! interval (with jitter, backing off while Esplora fails) and puts every
+//! entry on disk with the same code as `goat fetch` (`crate::fetcher`).
+//! Torrents then stay in one librqbit session, seeding, until the process
+//! stops. A checker task proves each finished download by re-reading it
+//! once, then stamps its files (`state`) so a restart re-hashes nothing
+//! unless a file changed.
+//!
+//! Restart safety comes from librqbit's JSON session persistence and
+//! fastresume bitfields in `<state-dir>/session/`, plus goat's stamps in
+//! `<state-dir>/goat-seed.json`.
+
+pub mod config;
+pub mod http;
+pub mod state;
+pub mod status;
+
+use crate::address::HolderAddress;
+use crate::error::{Error, Result};
+use crate::esplora::Esplora;
+use crate::fetcher;
+use crate::goatfile::{self, Goatfile, Source};
+use crate::inscription::InscriptionId;
+use crate::scan::{self, GoatfileState};
+use crate::store::{Layout, Manifest};
+use crate::torrent::{resume, Swarm, SwarmConfig, Torrent};
+use crate::trust::Policy;
+use state::SeedState;
+use status::{AddressStatus, Status, TorrentStatus};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::{info, warn};
+
+/// Everything the daemon needs, already merged from the command line and
+/// the config file.
+pub struct Options {
+    /// Each followed address with the Esplora client for its network.
+    pub addresses: Vec<(HolderAddress, Arc<Esplora>)>,
+    pub output: PathBuf,
+    pub state_dir: PathBuf,
+    pub poll: Duration,
+    pub prune: bool,
+    pub peers: Vec<String>,
+    pub policy: Policy,
+    pub metadata_timeout: Duration,
+    pub swarm: SwarmConfig,
+    pub http: Option<SocketAddr>,
+    /// Stop by itself after this long (tests, demos).
+    pub run_for: Option<Duration>,
+}
+
+/// Where one torrent is in its life here.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    /// librqbit is checking or downloading.
+    Fetching,
+    Verifying,
+    Seeding,
+    Failed(String),
+}
+
+struct Tracked {
+    address: String,
+    entry: String,
+    layout: Layout,
+    torrent: Torrent,
+    phase: Phase,
+    in_goatfile: bool,
+}
+
+/// State shared by the pollers, the checker and the status server.
+struct Shared {
+    opts_output: PathBuf,
+    state_dir: PathBuf,
+    poll: Duration,
+    started_at: u64,
+    listen_port: Option<u16>,
+    addresses: Mutex<BTreeMap<String, AddressStatus>>,
+    /// By info-hash.
+    torrents: Mutex<BTreeMap<String, Tracked>>,
+    /// Magnets being added right now (info-hash), so a slow metadata
+    /// exchange is not started twice.
+    adding: Mutex<BTreeSet<String>>,
+    state: Mutex<SeedState>,
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The running daemon.
+pub struct Daemon {
+    opts: Options,
+    swarm: Arc<Swarm>,
+    shared: Arc<Shared>,
+    _lock: std::fs::File,
+}
+
+impl Daemon {
+    /// Lock the state directory, repair what changed on disk while stopped,
+    /// and start the BitTorrent session (which restores saved torrents).
+    pub async fn start(mut opts: Options) -> Result<Daemon> {
+        std::fs::create_dir_all(&opts.state_dir)
+            .map_err(|e| Error::io(format!("creating state directory {}", opts.state_dir.display()), e))?;
+        std::fs::create_dir_all(&opts.output)
+            .map_err(|e| Error::io(format!("creating output folder {}", opts.output.display()), e))?;
+        let lock = state::lock(&opts.state_dir)?;
+        let mut st = SeedState::load(&opts.state_dir)?;
+        repair_changed(&opts.state_dir, &mut st).await;
+        st.save(&opts.state_dir)?;
+        opts.swarm.state_dir = Some(opts.state_dir.clone());
+        let swarm = Arc::new(Swarm::start(opts.swarm.clone(), &opts.output).await?);
+        let shared = Arc::new(Shared {
+            opts_output: opts.output.clone(),
+            state_dir: opts.state_dir.clone(),
+            poll: opts.poll,
+            started_at: now(),
+            listen_port: swarm.listen_port(),
+            addresses: Mutex::new(
+                opts.addresses
+                    .iter()
+                    .map(|(h, _)| {
+                        let a = h.address.to_string();
+                        let dir = opts.output.join(&a).display().to_string();
+                        (a.clone(), AddressStatus { address: a, dir, ..Default::default() })
+                    })
+                    .collect(),
+            ),
+            torrents: Mutex::default(),
+            adding: Mutex::default(),
+            state: Mutex::new(st),
+        });
+        Ok(Daemon { opts, swarm, shared, _lock: lock })
+    }
+
+    pub fn listen_port(&self) -> Option<u16> {
+        self.shared.listen_port
+    }
+
+    /// Run until SIGINT/SIGTERM (or `run_for`), then stop within seconds
+    /// with state saved.
+    pub async fn run(self) -> Result<()> {
+        let mut tasks = Vec::new();
+        let http = match self.opts.http {
+            Some(addr) => {
+                let (bound, server) = http::serve(addr, self.status_source()).await?;
+                info!(target: "goat", "status on http://{bound}/status and http://{bound}/metrics");
+                Some(tokio::spawn(server))
+            }
+            None => None,
+        };
+        info!(
+            target: "goat",
+            "seeding from {} on peer port {}; following {} address(es), polling every {:?}",
+            self.opts.output.display(),
+            self.shared.listen_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            self.opts.addresses.len(),
+            self.opts.poll
+        );
+        for (holder, esplora) in &self.opts.addresses {
+            let poller = Poller {
+                holder: holder.clone(),
+                esplora: esplora.clone(),
+                layout: Layout::new(self.opts.output.join(holder.address.to_string())),
+                swarm: self.swarm.clone(),
+                shared: self.shared.clone(),
+                policy: self.opts.policy,
+                peers: self.opts.peers.clone(),
+                metadata_timeout: self.opts.metadata_timeout,
+                prune: self.opts.prune,
+            };
+            tasks.push(tokio::spawn(poller.run()));
+        }
+        tasks.push(tokio::spawn(checker(self.shared.clone())));
+
+        let why = wait_for_stop(self.opts.run_for).await;
+        info!(target: "goat", "{why}: stopping");
+        for t in &tasks {
+            t.abort();
+        }
+        if let Some(h) = http {
+            h.abort();
+        }
+        self.save_state();
+        self.swarm.stop().await;
+        info!(target: "goat", "stopped; state saved in {}", self.opts.state_dir.display());
+        Ok(())
+    }
+
+    fn save_state(&self) {
+        let st = self.shared.state.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Err(e) = st.save(&self.shared.state_dir) {
+            warn!(target: "goat", "saving state: {}", e.message);
+        }
+    }
+
+    fn status_source(&self) -> http::Source {
+        let shared = self.shared.clone();
+        let swarm = self.swarm.clone();
+        Arc::new(move || {
+            let s = snapshot(&shared);
+            let mut librqbit = String::new();
+            swarm.prometheus(&mut librqbit);
+            (s, librqbit)
+        })
+    }
+}
+
+async fn wait_for_stop(run_for: Option<Duration>) -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return "cannot listen for SIGTERM",
+    };
+    let limit = async {
+        match run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+        _ = limit => "run time over",
+    }
+}
+
+/// Before the session starts: for every verified torrent whose files
+/// changed on disk, re-hash the pieces of those files and make librqbit
+/// forget the ones that fail, so they are fetched again from the swarm.
+async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
+    let mut forget = Vec::new();
+    for (hash, v) in &st.verified {
+        let changed = state::changed(v);
+        if changed.is_empty() {
+            continue;
+        }
+        forget.push(hash.clone());
+        let layout = Layout::new(&v.root);
+        let manifest: Option<Manifest> = std::fs::read(layout.manifest_file(&v.entry))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let Some(m) = manifest else {
+            warn!(target: "goat", "{}: manifest missing, librqbit will re-check everything", v.entry);
+            let _ = std::fs::remove_file(resume::bitfield_file(state_dir, hash));
+            continue;
+        };
+        let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        let (l2, m2, ch) = (layout.clone(), m.clone(), changed.clone());
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let rechecked =
+            tokio::task::spawn_blocking(move || crate::store::verify::recheck_files(&l2, &m2, &ch, threads)).await;
+        match rechecked {
+            Ok(Ok((npieces, bad))) => {
+                match resume::forget_pieces(state_dir, hash, npieces, &bad) {
+                    Ok(_) => warn!(
+                        target: "goat",
+                        "{}: {} changed on disk while goat was stopped; {} piece(s) no longer match and will be fetched again",
+                        v.entry,
+                        names.join(", "),
+                        bad.len()
+                    ),
+                    Err(e) => warn!(target: "goat", "{}: {}", v.entry, e.message),
+                }
+            }
+            Ok(Err(e)) => {
+                warn!(target: "goat", "{}: cannot re-check changed files ({}); librqbit will re-check everything", v.entry, e.message);
+                let _ = std::fs::remove_file(resume::bitfield_file(state_dir, hash));
+            }
+            Err(e) => warn!(target: "goat", "{}: re-check failed: {e}", v.entry),
+        }
+    }
+    for h in forget {
+        st.verified.remove(&h);
+    }
+}
+
+/// Build a status snapshot from live torrent stats.
+fn snapshot(shared: &Shared) -> Status {
+    let addresses: Vec<AddressStatus> =
+        shared.addresses.lock().map(|a| a.values().cloned().collect()).unwrap_or_default();
+    let torrents = shared
+        .torrents
+        .lock()
+        .map(|t| {
+            t.iter()
+                .map(|(hash, tr)| {
+                    let p = tr.torrent.progress();
+                    let state = match &tr.phase {
+                        Phase::Fetching if p.finished => "verifying",
+                        Phase::Fetching => "fetching",
+                        Phase::Verifying => "verifying",
+                        Phase::Seeding => "seeding",
+                        Phase::Failed(_) => "error",
+                    };
+                    let error = match &tr.phase {
+                        Phase::Failed(e) => Some(e.clone()),
+                        _ => p.error.clone(),
+                    };
+                    TorrentStatus {
+                        address: tr.address.clone(),
+                        entry: tr.entry.clone(),
+                        info_hash: hash.clone(),
+                        state: state.into(),
+                        in_goatfile: tr.in_goatfile,
+                        have_bytes: p.have_bytes,
+                        total_bytes: p.total_bytes,
+                        uploaded_bytes: p.uploaded_bytes,
+                        downloaded_bytes: p.fetched_bytes,
+                        ratio: if p.total_bytes > 0 { p.uploaded_bytes as f64 / p.total_bytes as f64 } else { 0.0 },
+                        peers: p.peers,
+                        download_bps: p.download_bps,
+                        upload_bps: p.upload_bps,
+                        error,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        started_at: shared.started_at,
+        now: now(),
+        listen_port: shared.listen_port,
+        output: shared.opts_output.display().to_string(),
+        state_dir: shared.state_dir.display().to_string(),
+        poll_seconds: shared.poll.as_secs(),
+        addresses,
+        torrents,
+    }
+}
+
+/// Proves finished downloads once, then marks them seeding.
+async fn checker(shared: Arc<Shared>) {
+    loop {
+        let due: Vec<(String, Layout, String)> = shared
+            .torrents
+            .lock()
+            .map(|mut t| {
+                let mut due = Vec::new();
+                for (hash, tr) in t.iter_mut() {
+                    if tr.phase == Phase::Fetching && tr.torrent.progress().finished {
+                        tr.phase = Phase::Verifying;
+                        due.push((hash.clone(), tr.layout.clone(), tr.entry.clone()));
+                    }
+                }
+                due
+            })
+            .unwrap_or_default();
+        for (hash, layout, entry) in due {
+            let known = shared.state.lock().map(|s| s.verified.contains_key(&hash)).unwrap_or(false);
+            let outcome = if known { Ok(()) } else { prove_entry(&layout, &entry).await };
+            let phase = match outcome {
+                Ok(()) => {
+                    if !known {
+                        info!(target: "goat", "{entry}: downloaded and verified; seeding");
+                        if let Some(m) = read_manifest(&layout, &entry) {
+                            let stamp = state::stamp(&layout, &m);
+                            if let Ok(mut s) = shared.state.lock() {
+                                s.verified.insert(hash.clone(), stamp);
+                                if let Err(e) = s.save(&shared.state_dir) {
+                                    warn!(target: "goat", "saving state: {}", e.message);
+                                }
+                            }
+                        }
+                    }
+                    Phase::Seeding
+                }
+                Err(e) => {
+                    warn!(target: "goat", "{entry}: {}", e.message);
+                    Phase::Failed(e.message)
+                }
+            };
+            if let Ok(mut t) = shared.torrents.lock() {
+                if let Some(tr) = t.get_mut(&hash) {
+                    tr.phase = phase;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn read_manifest(layout: &Layout, entry: &str) -> Option<Manifest> {
+    std::fs::read(layout.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+async fn prove_entry(layout: &Layout, entry: &str) -> Result<()> {
+    let m = read_manifest(layout, entry)
+        .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
+    fetcher::prove(layout, &[m], true).await
+}
+
+/// Follows one address.
+struct Poller {
+    holder: HolderAddress,
+    esplora: Arc<Esplora>,
+    layout: Layout,
+    swarm: Arc<Swarm>,
+    shared: Arc<Shared>,
+    policy: Policy,
+    peers: Vec<String>,
+    metadata_timeout: Duration,
+    prune: bool,
+}
+
+impl Poller {
+    fn address(&self) -> String {
+        self.holder.address.to_string()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut AddressStatus)) {
+        if let Ok(mut a) = self.shared.addresses.lock() {
+            if let Some(s) = a.get_mut(&self.address()) {
+                f(s);
+            }
+        }
+    }
+
+    async fn run(self) {
+        let mut failures: u32 = 0;
+        let mut current: Option<InscriptionId> = None;
+        loop {
+            self.update(|s| {
+                s.polls += 1;
+                s.last_poll = Some(now());
+            });
+            match self.poll_once(&mut current).await {
+                Ok(()) => {
+                    if failures > 0 {
+                        info!(target: "goat", "{}: polling works again", self.address());
+                    }
+                    failures = 0;
+                    self.update(|s| {
+                        s.last_success = Some(now());
+                        s.last_error = None;
+                    });
+                }
+                Err(e) => {
+                    failures += 1;
+                    warn!(target: "goat", "{}: {} (seeding continues)", self.address(), e.message);
+                    self.update(|s| {
+                        s.poll_errors += 1;
+                        s.last_error = Some(e.message.clone());
+                    });
+                }
+            }
+            let wait = next_delay(self.shared.poll, failures);
+            self.update(|s| s.next_poll = Some(now() + wait.as_secs()));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn poll_once(&self, current: &mut Option<InscriptionId>) -> Result<()> {
+        let found = scan::find_goatfile(&self.esplora, &self.holder, self.policy).await?;
+        let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
+        let GoatfileState::Valid(gf) = &found.goatfile else {
+            return Err(Error::internal("chosen inscription is not a goatfile"));
+        };
+        let height = match found.location {
+            scan::Location::Confirmed(h) => Some(h),
+            scan::Location::Mempool => None,
+        };
+        if current.as_ref() != Some(&found.id) {
+            self.layout.create()?;
+            self.layout.write(&self.layout.meta().join("goatfile.yaml"), &bytes)?;
+            let source = serde_json::json!({
+                "address": self.address(),
+                "inscription": found.id.to_string(),
+                "block_height": height,
+            });
+            self.layout.write(&self.layout.meta().join("source.json"), source.to_string().as_bytes())?;
+            info!(
+                target: "goat",
+                "{}: following goatfile {} ({} entries{})",
+                self.address(),
+                found.id,
+                gf.entries.len(),
+                if current.is_some() { ", new" } else { "" }
+            );
+            *current = Some(found.id);
+        }
+        self.update(|s| {
+            s.goatfile = Some(found.id.to_string());
+            s.goatfile_name = gf.name.clone();
+            s.block_height = height;
+            s.entries = gf.entries.iter().map(|e| e.name.clone()).collect();
+        });
+        self.apply(gf).await
+    }
+
+    /// Make the session match the goatfile: add what is new, mark (or with
+    /// --prune, remove) what was dropped.
+    async fn apply(&self, gf: &Goatfile) -> Result<()> {
+        let mut first_error = None;
+        let mut listed = BTreeSet::new();
+        for e in &gf.entries {
+            match &e.source {
+                Source::Inscription(_) => {
+                    if fetcher::inscription_present(&self.layout, e) {
+                        continue;
+                    }
+                    match fetcher::fetch_inscription(&self.esplora, &self.layout, e).await {
+                        Ok(r) => info!(target: "goat", "{}: {} bytes written from the chain", e.name, r.bytes),
+                        Err(err) => {
+                            first_error.get_or_insert(err);
+                        }
+                    }
+                }
+                Source::Magnet(m) => {
+                    let key = m.identity();
+                    listed.insert(key.clone());
+                    let known = self.shared.torrents.lock().map(|t| t.contains_key(&key)).unwrap_or(false);
+                    if let Ok(mut t) = self.shared.torrents.lock() {
+                        if let Some(tr) = t.get_mut(&key) {
+                            tr.in_goatfile = true;
+                        }
+                    }
+                    if known {
+                        continue;
+                    }
+                    if !self.shared.adding.lock().map(|mut a| a.insert(key.clone())).unwrap_or(false) {
+                        continue; // already being added
+                    }
+                    // Adding can wait minutes for metadata: in the background.
+                    let job = AddJob {
+                        entry: e.clone(),
+                        key,
+                        address: self.address(),
+                        layout: self.layout.clone(),
+                        swarm: self.swarm.clone(),
+                        shared: self.shared.clone(),
+                        peers: self.peers.clone(),
+                        metadata_timeout: self.metadata_timeout,
+                    };
+                    tokio::spawn(job.run());
+                }
+            }
+        }
+        // Entries dropped from the goatfile (this address's only).
+        let dropped: Vec<(String, String)> = self
+            .shared
+            .torrents
+            .lock()
+            .map(|mut t| {
+                let mut d = Vec::new();
+                for (k, tr) in t.iter_mut().filter(|(k, tr)| tr.address == self.address() && !listed.contains(*k)) {
+                    if tr.in_goatfile {
+                        d.push((k.clone(), tr.entry.clone()));
+                    }
+                    tr.in_goatfile = false;
+                }
+                d
+            })
+            .unwrap_or_default();
+        for (key, entry) in dropped {
+            if self.prune {
+                match self.swarm.remove(&key).await {
+                    Ok(()) => {
+                        info!(target: "goat", "{entry}: dropped from the goatfile; stopped seeding (--prune), files kept");
+                        if let Ok(mut t) = self.shared.torrents.lock() {
+                            t.remove(&key);
+                        }
+                        if let Ok(mut s) = self.shared.state.lock() {
+                            s.verified.remove(&key);
+                        }
+                    }
+                    Err(e) => warn!(target: "goat", "{entry}: {}", e.message),
+                }
+            } else {
+                info!(target: "goat", "{entry}: dropped from the goatfile; still seeding (pass --prune to stop)");
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Adding one magnet entry: re-use what the session restored or goat saved,
+/// else exchange metadata with peers like `goat fetch`.
+struct AddJob {
+    entry: goatfile::Entry,
+    key: String,
+    address: String,
+    layout: Layout,
+    swarm: Arc<Swarm>,
+    shared: Arc<Shared>,
+    peers: Vec<String>,
+    metadata_timeout: Duration,
+}
+
+impl AddJob {
+    async fn run(self) {
+        let outcome = self.add().await;
+        if let Ok(mut a) = self.shared.adding.lock() {
+            a.remove(&self.key);
+        }
+        match outcome {
+            Ok(torrent) => {
+                if let Ok(mut t) = self.shared.torrents.lock() {
+                    t.insert(
+                        self.key.clone(),
+                        Tracked {
+                            address: self.address.clone(),
+                            entry: self.entry.name.clone(),
+                            layout: self.layout.clone(),
+                            torrent,
+                            phase: Phase::Fetching,
+                            in_goatfile: true,
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                // Reported through the address status; retried next poll.
+                warn!(target: "goat", "{}: {}", self.entry.name, e.message);
+                if let Ok(mut a) = self.shared.addresses.lock() {
+                    if let Some(s) = a.get_mut(&self.address) {
+                        s.last_error = Some(format!("{}: {}", self.entry.name, e.message));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn add(&self) -> Result<Torrent> {
+        let Source::Magnet(m) = &self.entry.source else {
+            return Err(Error::internal("AddJob on an inscription entry"));
+        };
+        let dir = self.layout.entry_dir(&self.entry.name);
+        self.layout.create()?;
+        let have_manifest = read_manifest(&self.layout, &self.entry.name)
+            .is_some_and(|man| man.info_hash.as_deref() == Some(self.key.as_str()));
+        if let Some(t) = self.swarm.find(&self.key, &dir) {
+            if !have_manifest {
+                fetcher::record_torrent(&self.layout, &self.entry, &t)?;
+            }
+            info!(target: "goat", "{}: resumed from the state directory", self.entry.name);
+            return Ok(t);
+        }
+        if have_manifest {
+            if let Ok(bytes) = std::fs::read(self.layout.torrent_file(&self.entry.name)) {
+                let t = self.swarm.add_saved(bytes.into(), m, &self.peers, &dir).await?;
+                info!(target: "goat", "{}: re-added from saved metadata", self.entry.name);
+                return Ok(t);
+            }
+        }
+        info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
+        let t = self.swarm.add(m, &self.peers, &dir, self.metadata_timeout).await?;
+        if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
+            let _ = self.swarm.remove(&self.key).await;
+            return Err(e);
+        }
+        Ok(t)
+    }
+}
+
+/// The poll interval with ±10% jitter (so many daemons do not hit Esplora
+/// in step); after failures it doubles, up to 4x, so a down server is not
+/// hammered.
+fn next_delay(poll: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(2);
+    let base = poll.saturating_mul(if failures == 0 { 1 } else { factor });
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = (nanos % 2001) as f64 / 10_000.0 - 0.1; // -0.1 ..= +0.1
+    base.mul_f64(1.0 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_jitters_and_backs_off() {
+        let p = Duration::from_secs(100);
+        for _ in 0..20 {
+            let d = next_delay(p, 0);
+            assert!(d >= Duration::from_secs(90) && d <= Duration::from_secs(110), "{d:?}");
+        }
+        assert!(next_delay(p, 2) >= Duration::from_secs(180));
+        assert!(next_delay(p, 9) <= Duration::from_secs(440));
+    }
+}

@@ -1,0 +1,127 @@
+//! goat's own daemon state, beside librqbit's session in the state
+//! directory: for every torrent goat has verified, each file's size and
+//! mtime at that moment. A restart compares them with the disk to find
+//! files changed or removed while goat was stopped (librqbit's fastresume
+//! only samples pieces, see `torrent::resume`).
+
+use crate::error::{Error, Result};
+use crate::store::{Layout, Manifest};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SeedState {
+    /// By info-hash.
+    pub verified: BTreeMap<String, Verified>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Verified {
+    /// The address folder (a `store::Layout` root) and entry name.
+    pub root: PathBuf,
+    pub entry: String,
+    pub files: Vec<Stamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    pub path: PathBuf,
+    pub length: u64,
+    /// Nanoseconds since the epoch; None if the filesystem has no mtime.
+    pub mtime_ns: Option<u128>,
+}
+
+const FILE: &str = "goat-seed.json";
+
+impl SeedState {
+    pub fn load(state_dir: &Path) -> Result<SeedState> {
+        let p = state_dir.join(FILE);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b).or_else(|e| {
+                // A damaged state file costs a full re-check, not the daemon.
+                tracing::warn!(target: "goat", "{} is damaged ({e}): every torrent will be re-checked", p.display());
+                Ok(SeedState::default())
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SeedState::default()),
+            Err(e) => Err(Error::io(format!("reading {}", p.display()), e)),
+        }
+    }
+
+    pub fn save(&self, state_dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
+        crate::store::write_atomic(&state_dir.join(FILE), &json)
+    }
+}
+
+fn stamp_of(path: &Path, rel: &Path) -> Option<Stamp> {
+    let md = std::fs::metadata(path).ok()?;
+    let mtime_ns = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
+    Some(Stamp { path: rel.to_path_buf(), length: md.len(), mtime_ns })
+}
+
+/// Stamps of a manifest's (non-padding) files as they are now.
+pub fn stamp(layout: &Layout, m: &Manifest) -> Verified {
+    let dir = layout.entry_dir(&m.entry);
+    let files = m
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .filter_map(|f| stamp_of(&dir.join(&f.path), &f.path))
+        .collect();
+    Verified { root: layout.root.clone(), entry: m.entry.clone(), files }
+}
+
+/// Files whose size or mtime differ from the stamps (or that are gone).
+pub fn changed(v: &Verified) -> Vec<PathBuf> {
+    let dir = Layout::new(&v.root).entry_dir(&v.entry);
+    v.files
+        .iter()
+        .filter(|s| stamp_of(&dir.join(&s.path), &s.path).as_ref() != Some(*s))
+        .map(|s| s.path.clone())
+        .collect()
+}
+
+/// One daemon per state directory: an exclusive `flock` on `lock`, held
+/// for the life of the process (the kernel drops it when we exit, even on
+/// kill -9, so a crash never leaves a stale lock).
+pub fn lock(state_dir: &Path) -> Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let p = state_dir.join("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
+    // SAFETY: flock on a file descriptor we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::usage(format!(
+            "another goat seed is already running with state directory {}: stop it, or pass a different --state-dir",
+            state_dir.display()
+        )));
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ManifestFile;
+
+    #[test]
+    fn notices_changed_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        std::fs::create_dir_all(layout.entry_dir("e")).unwrap();
+        std::fs::write(layout.entry_dir("e").join("a"), b"aaaa").unwrap();
+        std::fs::write(layout.entry_dir("e").join("b"), b"bbbb").unwrap();
+        let f = |p: &str| ManifestFile { path: p.into(), length: 4, offset: 0, padding: false, sha256: None };
+        let m = Manifest { entry: "e".into(), info_hash: None, inscription: None, files: vec![f("a"), f("b")] };
+        let v = stamp(&layout, &m);
+        assert!(changed(&v).is_empty());
+        std::fs::write(layout.entry_dir("e").join("a"), b"aaaaa").unwrap();
+        std::fs::remove_file(layout.entry_dir("e").join("b")).unwrap();
+        assert_eq!(changed(&v), vec![PathBuf::from("a"), PathBuf::from("b")]);
+    }
+}

@@ -1,0 +1,324 @@
+//! `goat seed`: the real daemon process against the Esplora test server,
+//! librqbit seeders, opentracker and aria2c, all on 127.0.0.1.
+
+use crate::harness::*;
+use crate::interop::opentracker_on;
+use crate::seeder::*;
+use goat::devchain::server::Fault;
+use goat::devchain::{Envelope, Inscribe};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// GET http://127.0.0.1:port/path → (status code, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+fn status(port: u16) -> serde_json::Value {
+    http_get(port, "/status").and_then(|(_, b)| serde_json::from_str(&b).ok()).unwrap_or(serde_json::Value::Null)
+}
+
+fn torrent_state(port: u16, entry: &str) -> String {
+    let s = status(port);
+    s["torrents"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["entry"] == entry))
+        .and_then(|t| t["state"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("goat.stderr")).unwrap_or_default()
+}
+
+fn same_files(a: &Path, b: &Path, files: &[(&str, usize)]) -> bool {
+    files.iter().all(|(f, _)| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
+    format!(
+        "  - name: {name}\n    magnet: \"magnet:?xt=urn:btih:{info_hash}&dn={name}&tr={}&x.pe=127.0.0.1:{peer}\"\n",
+        enc(tracker)
+    )
+}
+
+/// The daemon as tests run it: loopback peers, fast polling, bounded life.
+struct SeedRun {
+    esplora: String,
+    addr: String,
+    out: PathBuf,
+    state: PathBuf,
+    peer_port: u16,
+    http_port: u16,
+}
+
+impl SeedRun {
+    fn new(esplora: &str, addr: &str, w: &Path) -> SeedRun {
+        SeedRun {
+            esplora: esplora.into(),
+            addr: addr.into(),
+            out: w.join("out"),
+            state: w.join("state"),
+            peer_port: free_port(),
+            http_port: free_port(),
+        }
+    }
+
+    fn spawn(&self, logdir: &Path) -> Daemon {
+        std::fs::create_dir_all(logdir).unwrap();
+        goat()
+            .esplora(&self.esplora)
+            .args(["--retries", "1", "--timeout", "3", "seed", &self.addr, "-o"])
+            .args([&self.out])
+            .args(["--state-dir"])
+            .args([&self.state])
+            .args(["--no-dht", "--loopback", "--poll", "1s", "--metadata-timeout", "60", "--run-for", "280"])
+            .args(["--listen-port", &self.peer_port.to_string(), "--http", &format!("127.0.0.1:{}", self.http_port)])
+            .spawn(logdir)
+    }
+}
+
+/// SIGTERM; the daemon must exit 0 within a few seconds.
+fn terminate(d: &mut Daemon, logdir: &Path) {
+    unsafe_kill(d.child.id(), "TERM");
+    let exited = wait_for(Duration::from_secs(10), || matches!(d.child.try_wait(), Ok(Some(_))));
+    assert!(exited, "goat seed did not stop within 10s of SIGTERM: {}", log_of(logdir));
+    let code = d.child.wait().unwrap().code();
+    assert_eq!(code, Some(0), "goat seed exit code: {}", log_of(logdir));
+    assert!(log_of(logdir).contains("state saved"), "{}", log_of(logdir));
+}
+
+const FILES_A: &[(&str, usize)] = &[("weights.bin", 900_001), ("config.json", 777)];
+const FILES_B: &[(&str, usize)] = &[("adapter.bin", 300_000)];
+
+/// Follow an address: fetch and seed its goatfile; a new goatfile appears
+/// and its new entry is fetched without a restart; Esplora goes down and
+/// seeding goes on (aria2c downloads everything from goat alone meanwhile),
+/// errors show in the status; polling recovers; SIGTERM stops it cleanly.
+#[test]
+fn seed_follows_address_and_serves_aria2_alone() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let tport = free_port();
+    let announce = format!("http://127.0.0.1:{tport}/announce");
+    let (pa, pb) = (w.join("src").join("model-a"), w.join("src").join("model-b"));
+    make_payload(&pa, FILES_A);
+    make_payload(&pb, FILES_B);
+    let ta = make_torrent(&pa, 65536, vec![announce.clone()]);
+    let tb = make_torrent(&pb, 32768, vec![announce.clone()]);
+    let _tracker = opentracker_on(w, tport, &[&ta.info_hash, &tb.info_hash]);
+    let sa = LibrqbitSeeder::start(&ta, &pa, None);
+    let sb = LibrqbitSeeder::start(&tb, &pb, None);
+
+    let mut scene = Scene::new();
+    let holder = scene.holder.clone();
+    let v1 = format!("goat: 1\nname: demo\nentries:\n{}", entry_yaml("model-a", &ta.info_hash, &announce, sa.port));
+    scene.inscribe_to_holder(&holder, "text/yaml", v1.as_bytes());
+    scene.chain.mine();
+    let addr = scene.address();
+    let h = scene.serve();
+
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn(w);
+    assert!(
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model-a") == "seeding"),
+        "model-a not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(w)
+    );
+    let dir = run.out.join(&addr);
+    assert!(same_files(&pa, &dir.join("model-a"), FILES_A));
+
+    // A new goatfile (v2: model-a and model-b) lands while goat runs.
+    let v2 = format!("{v1}{}", entry_yaml("model-b", &tb.info_hash, &announce, sb.port));
+    {
+        let mut chain = h.state.chain.write().unwrap();
+        chain.inscribe(Inscribe {
+            funder: &holder,
+            inputs: vec![vec![Envelope::file("text/yaml", None, v2.as_bytes())]],
+            to: holder.script_pubkey(),
+            reveal_input_from: None,
+        });
+        chain.mine();
+    }
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model-b") == "seeding"),
+        "new entry not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(w)
+    );
+    assert!(same_files(&pb, &dir.join("model-b"), FILES_B));
+    assert!(log_of(w).contains("new"), "{}", log_of(w));
+
+    // Metrics: goat's series and librqbit's session counters.
+    let (code, metrics) = http_get(run.http_port, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(metrics.contains("goat_torrent_seeding{") && metrics.contains("} 1"), "{metrics}");
+    assert!(metrics.contains("goat_address_up{"), "{metrics}");
+    assert!(metrics.contains("rqbit_uploaded_bytes"), "{metrics}");
+
+    // Esplora goes down; the original seeders leave.
+    h.state.arm("/", Fault::Status(500), 1_000_000);
+    drop(sa);
+    drop(sb);
+    assert!(
+        wait_for(Duration::from_secs(30), || status(run.http_port)["addresses"][0]["last_error"].is_string()),
+        "the outage does not show in the status: {}",
+        status(run.http_port)
+    );
+    // aria2c (nobody here wrote it) gets model-a from goat alone, via the tracker.
+    let tfile = w.join("model-a.torrent");
+    std::fs::write(&tfile, &ta.bytes).unwrap();
+    let a2 = w.join("aria2");
+    let st = Command::new("timeout")
+        .args(["90", "aria2c", "--dir"])
+        .arg(&a2)
+        .args([
+            "--seed-time=0",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--check-integrity=true",
+            "--bt-stop-timeout=60",
+            "--summary-interval=0",
+            "--console-log-level=warn",
+            "--disable-ipv6=true",
+        ])
+        .arg(format!("--listen-port={}", free_port()))
+        .arg(&tfile)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "aria2c failed ({st}); goat: {}", log_of(w));
+    assert!(same_files(&pa, &a2.join("model-a"), FILES_A), "aria2c's copy differs");
+    let s = status(run.http_port);
+    let a = s["torrents"].as_array().unwrap().iter().find(|t| t["entry"] == "model-a").unwrap().clone();
+    assert_eq!(a["state"], "seeding", "{s}");
+    assert!(a["uploaded_bytes"].as_u64().unwrap() >= 900_000, "{s}");
+    assert!(s["addresses"][0]["poll_errors"].as_u64().unwrap() > 0, "{s}");
+
+    // Esplora is back: polling recovers.
+    h.state.faults.lock().unwrap().clear();
+    assert!(
+        wait_for(Duration::from_secs(30), || status(run.http_port)["addresses"][0]["last_error"].is_null()),
+        "polling did not recover: {}",
+        status(run.http_port)
+    );
+    // `goat status` prints the same for a person.
+    let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
+    assert!(human.stdout.contains("model-b") && human.stdout.contains("seeding"), "{}", human.stdout);
+
+    terminate(&mut d, w);
+    assert!(run.state.join("goat-seed.json").exists());
+    assert!(run.state.join("session").join("session.json").exists());
+}
+
+/// kill -9 during the first download: the restart resumes (the seeder
+/// does not send everything again) and ends seeding. Then a file is
+/// corrupted while goat is stopped: the next start notices, re-fetches the
+/// damaged pieces, and seeds again.
+#[test]
+fn seed_resumes_after_kill_9_and_repairs_changed_files() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let tport = free_port();
+    let announce = format!("http://127.0.0.1:{tport}/announce");
+    let p = w.join("src").join("big");
+    // librqbit saves its have-bitfield every 16 MiB, so a kill -9 loses at
+    // most that much progress: the payload is larger than that.
+    let half = 20_000_000usize;
+    let files: &[(&str, usize)] = &[("part1.bin", half), ("part2.bin", half)];
+    make_payload(&p, files);
+    let t = make_torrent(&p, 65536, vec![announce.clone()]);
+    let _tracker = opentracker_on(w, tport, &[&t.info_hash]);
+    let seeder = LibrqbitSeeder::start(&t, &p, Some(8_000_000));
+    let (scene, addr) = crate::fetch::publish_yaml(&format!("goat: 1\nentries:\n{}", entry_yaml("big", &t.info_hash, &announce, seeder.port)));
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+
+    let mut d = run.spawn(&w.join("run1"));
+    assert!(
+        wait_for(Duration::from_secs(60), || seeder.uploaded() as usize > 26_000_000),
+        "transfer did not start: {}",
+        log_of(&w.join("run1"))
+    );
+    let _ = d.child.kill(); // SIGKILL
+    let _ = d.child.wait();
+    let sent_before = seeder.uploaded();
+
+    let mut d = run.spawn(&w.join("run2"));
+    assert!(
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "big") == "seeding"),
+        "not seeding after restart: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run2"))
+    );
+    let dir = run.out.join(&addr).join("big");
+    assert!(same_files(&p, &dir, files));
+    let again = (seeder.uploaded() - sent_before) as usize;
+    assert!(again < half * 2 - 10_000_000, "restart fetched {again} bytes of {} ({sent_before} before the kill): {}", half * 2, log_of(&w.join("run2")));
+    terminate(&mut d, &w.join("run2"));
+
+    // Damage part2 in the middle while goat is stopped (same size).
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(dir.join("part2.bin")).unwrap();
+        f.write_all_at(&[0xAA; 5000], 1_000_000).unwrap();
+    }
+    let sent_before = seeder.uploaded();
+    let mut d = run.spawn(&w.join("run3"));
+    assert!(
+        wait_for(Duration::from_secs(60), || log_of(&w.join("run3")).contains("changed on disk")),
+        "the change was not noticed: {}",
+        log_of(&w.join("run3"))
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || same_files(&p, &dir, files) && torrent_state(run.http_port, "big") == "seeding"),
+        "not repaired: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run3"))
+    );
+    let refetched = seeder.uploaded() - sent_before;
+    assert!(refetched > 0 && refetched < 1_000_000, "repair re-fetched {refetched} bytes");
+    terminate(&mut d, &w.join("run3"));
+}
+
+/// Refusals that need no network: a public status address, a bad config
+/// file, no address at all; and `goat status` with no daemon.
+#[test]
+fn seed_refuses_bad_settings() {
+    let w = tempfile::tempdir().unwrap();
+    let addr = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+    let base = |extra: &[&str]| {
+        goat()
+            .args(["--esplora", "http://127.0.0.1:9", "seed", "--state-dir"])
+            .args([w.path().join("st")])
+            .args(["-o"])
+            .args([w.path().join("out")])
+            .args(extra.iter().copied())
+    };
+    base(&[addr, "--http", "0.0.0.0:4628"]).run().fails(2, "not a loopback address");
+    let cfg = w.path().join("seed.toml");
+    std::fs::write(&cfg, "addresses = [\"x\"]\npoll-every = \"1m\"\n").unwrap();
+    base(&["--config", cfg.to_str().unwrap()]).run().fails(2, "unknown field `poll-every`");
+    let empty = w.path().join("empty.toml");
+    std::fs::write(&empty, "poll = \"1m\"\n").unwrap();
+    base(&["--config", empty.to_str().unwrap()]).run().fails(2, "no address to follow");
+    base(&[addr, "--poll", "soon"]).run().fails(2, "duration 'soon'");
+    goat().args(["status", "--http", &format!("127.0.0.1:{}", free_port())]).run().fails(4, "no goat seed answers");
+}
