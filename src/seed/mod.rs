@@ -300,6 +300,11 @@ fn snapshot(shared: &Shared) -> Status {
                     };
                     let error = match &tr.phase {
                         Phase::Failed(e) => Some(e.clone()),
+                        // librqbit stalls silently on a full disk.
+                        Phase::Fetching if !p.finished && disk_full(&tr.layout) => Some(format!(
+                            "disk is full at {}: free space, then restart goat seed to resume",
+                            tr.layout.root.display()
+                        )),
                         _ => p.error.clone(),
                     };
                     TorrentStatus {
@@ -384,6 +389,10 @@ async fn checker(shared: Arc<Shared>) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+fn disk_full(layout: &Layout) -> bool {
+    crate::torrent::free_space(&layout.root).is_some_and(|free| free < (1 << 20))
 }
 
 fn read_manifest(layout: &Layout, entry: &str) -> Option<Manifest> {
