@@ -1,6 +1,8 @@
 //! The command line: one file per subcommand, each a struct with `run()`.
 
 pub mod cat;
+pub mod completions;
+pub mod demo;
 pub mod devchain;
 pub mod fetch;
 pub mod get;
@@ -31,7 +33,7 @@ pub struct Cli {
     pub command: Subcommand,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Globals {
     /// Esplora REST base URL; repeat (or comma-separate) to fail over in order.
     /// Default: the public blockstream.info and mempool.space APIs.
@@ -59,6 +61,8 @@ pub struct Globals {
 
 #[derive(Debug, ClapSubcommand)]
 pub enum Subcommand {
+    /// Try goat offline: a local chain, a local seeder, a real fetch and verify
+    Demo(demo::Demo),
     /// List every inscription in an address's history, newest first
     Ls(ls::Ls),
     /// Print the goatfile the address's holder published
@@ -75,6 +79,10 @@ pub enum Subcommand {
     Seed(seed::Seed),
     /// Show what a running `goat seed` is doing
     Status(status::StatusCmd),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    Completions(completions::Completions),
+    /// Print the goat(1) man page (roff)
+    Man(completions::Man),
     /// Serve a local Esplora-compatible chain of genuine transactions (tests, demos)
     #[command(hide = true)]
     Devchain(devchain::Devchain),
@@ -93,6 +101,7 @@ impl Cli {
         let g = &self.globals;
         rt.block_on(async move {
             match &self.command {
+                Subcommand::Demo(c) => c.run(g).await,
                 Subcommand::Ls(c) => c.run(g).await,
                 Subcommand::Resolve(c) => c.run(g).await,
                 Subcommand::Cat(c) => c.run(g).await,
@@ -101,6 +110,8 @@ impl Cli {
                 Subcommand::Verify(c) => c.run(g).await,
                 Subcommand::Seed(c) => c.run(g).await,
                 Subcommand::Status(c) => c.run(g).await,
+                Subcommand::Completions(c) => c.run(g).await,
+                Subcommand::Man(c) => c.run(g).await,
                 Subcommand::Devchain(c) => c.run(g).await,
             }
         })

@@ -281,6 +281,20 @@ impl Swarm {
             .map_err(|e| Error::internal(format!("removing torrent {info_hash}: {e:#}")))
     }
 
+    /// Make a torrent of `path` (a file or folder) and seed it (`goat
+    /// demo`'s publisher). Returns the info-hash once the data is checked.
+    pub async fn serve_folder(&self, path: &Path, piece_length: u32) -> Result<(String, Torrent)> {
+        let opts = librqbit::CreateTorrentOptions { name: None, trackers: vec![], piece_length: Some(piece_length) };
+        let (made, handle) = self
+            .session
+            .create_and_serve_torrent(path, opts)
+            .await
+            .map_err(|e| Error::internal(format!("cannot make a torrent of {}: {e:#}", path.display())))?;
+        let t = Torrent { handle, output: path.to_path_buf() };
+        t.wait(Duration::from_millis(100), |_| {}).await?;
+        Ok((made.info_hash().as_string(), t))
+    }
+
     /// librqbit's session counters in Prometheus text format.
     pub fn prometheus(&self, out: &mut String) {
         self.session.stats_snapshot().as_prometheus(out);

@@ -1,6 +1,7 @@
 //! End-to-end: the real `goat` binary against the Esplora test server.
 
 mod chain;
+mod demo;
 mod faults;
 mod fetch;
 mod harness;
