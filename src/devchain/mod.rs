@@ -333,6 +333,39 @@ impl Chain {
         Inscribed { commit: commit_txid, reveal: reveal_txid }
     }
 
+    /// `n` payments of `sats` from `from` to `to`, mined `per_block` to a
+    /// block: a long address history for benchmarks. Each payment spends
+    /// the previous one's change, so building it is linear in `n` (coin
+    /// selection over the whole UTXO set would be quadratic).
+    pub fn pay_many(&mut self, from: &Wallet, to: &ScriptBuf, sats: u64, n: usize, per_block: usize) {
+        let need = (sats + FEE) * n as u64 + FEE;
+        let mut coin = {
+            let faucet = self.faucet.clone();
+            let tx = self.pay(&faucet, vec![TxOut { value: Amount::from_sat(need + 10_000), script_pubkey: from.script_pubkey() }]);
+            let txid = self.submit(tx);
+            let out = self.txs[&txid].tx.output[0].clone();
+            (OutPoint { txid, vout: 0 }, out)
+        };
+        for i in 0..n {
+            let left = coin.1.value.to_sat() - sats - FEE;
+            let mut tx = unsigned(
+                vec![coin.0],
+                vec![
+                    TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() },
+                    TxOut { value: Amount::from_sat(left), script_pubkey: from.script_pubkey() },
+                ],
+            );
+            let prevouts = vec![coin.1.clone()];
+            self.sign_key_path(&mut tx, 0, &prevouts, &from.keypair);
+            let change = tx.output[1].clone();
+            let txid = self.submit(tx);
+            coin = (OutPoint { txid, vout: 1 }, change);
+            if (i + 1) % per_block.max(1) == 0 {
+                self.mine();
+            }
+        }
+    }
+
     /// Spend `outpoint` (owned by `from`) to `to`, fees paid by `from`.
     pub fn send(&mut self, from: &Wallet, outpoint: OutPoint, to: &ScriptBuf) -> Txid {
         let prev = self.utxos.get(&outpoint).cloned().expect("devchain: outpoint is not unspent");

@@ -2,18 +2,19 @@
 //!
 //! Every piece is re-hashed with the `sha1` crate against the piece hashes in
 //! the stored `.torrent` (independently of librqbit's own check), and every
-//! file with an expected sha256 is re-hashed. Files are read once,
-//! sequentially, by one reader thread; SHA-1 work is spread over the other
-//! cores, sha256 runs on its own thread, so the run is bound by the disk or
-//! by hashing speed, whichever is lower.
+//! file with an expected sha256 is re-hashed. Without sha256s every core
+//! reads and hashes its own pieces (handed out in order, so reads stay
+//! nearly sequential). With them, one reader streams the pieces in order to
+//! the SHA-1 workers and a sha256 thread, since a file's sha256 needs its
+//! bytes in order; the run is then bound by the disk or by hashing speed.
 
 use super::{Layout, Manifest, ManifestFile};
 use crate::error::{Error, Result};
-use sha1::{Digest as _, Sha1};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
@@ -136,10 +137,6 @@ fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
     Ok((info.piece_length as u64, hashes))
 }
 
-enum Chunk {
-    Piece { index: u64, data: Arc<Vec<u8>> },
-}
-
 /// Re-hash only the pieces that touch `paths` (files of entry `m`), e.g.
 /// files changed on disk while a daemon was stopped. Returns the torrent's
 /// piece count and the pieces that fail.
@@ -186,91 +183,96 @@ fn verify_torrent(
     let entry_dir = layout.entry_dir(&m.entry);
     let want_sha256 = only.is_none() && files.iter().any(|f| f.sha256.is_some() && !f.padding);
 
-    let (tx, rx) = sync_channel::<Chunk>(threads * 2 + 2);
-    let (stx, srx) = sync_channel::<(Arc<Vec<u8>>, u64)>(4);
-    let rx = Arc::new(Mutex::new(rx));
-    let hashes = Arc::new(hashes);
-    let bad: Arc<Mutex<BTreeSet<u64>>> = Arc::default();
-
-    // SHA-1 workers.
-    let mut workers = Vec::new();
-    for _ in 0..threads.max(1) {
-        let (rx, hashes, bad) = (rx.clone(), hashes.clone(), bad.clone());
-        workers.push(std::thread::spawn(move || loop {
-            let next = rx.lock().map(|r| r.recv());
-            let Ok(Ok(Chunk::Piece { index, data, .. })) = next else { break };
-            let digest: [u8; 20] = Sha1::digest(&data[..]).into();
-            if hashes.get(index as usize) != Some(&digest) {
-                if let Ok(mut b) = bad.lock() {
-                    b.insert(index);
+    let spans: Vec<(u64, u64)> = files.iter().map(|f| (f.offset, f.length)).collect();
+    let indices: Vec<u64> = match only {
+        Some(o) => o.iter().copied().filter(|i| *i < npieces).collect(),
+        None => (0..npieces).collect(),
+    };
+    let new_reader = || PieceReader {
+        files: &files,
+        states: &states,
+        dir: &entry_dir,
+        spans: &spans,
+        cursor: Overlaps::default(),
+        open: BTreeMap::new(),
+        plen,
+        total,
+    };
+    let bad: Mutex<BTreeSet<u64>> = Mutex::default();
+    let hashed = AtomicU64::new(0);
+    let mut sha_results = Vec::new();
+    if !want_sha256 {
+        // No sha256 to stream: every thread reads and hashes its own
+        // pieces, handed out in order so reads stay nearly sequential. No
+        // reader thread copies data for the others, so hashing gets every
+        // core (measured: see docs/benchmarks.md).
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..threads.max(1) {
+                sc.spawn(|| {
+                    let mut reader = new_reader();
+                    let mut buf = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&index) = indices.get(i) else { break };
+                        let read = reader.read(index, &mut buf);
+                        if read {
+                            hashed.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                        }
+                        let ok = read && hashes.get(index as usize) == Some(&sha1_of(&buf));
+                        if !ok {
+                            if let Ok(mut b) = bad.lock() {
+                                b.insert(index);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    } else {
+        // With sha256s: one reader feeds the pieces in order to the SHA-1
+        // workers and the sha256 thread (a file's sha256 needs its bytes in
+        // order).
+        let (tx, rx) = sync_channel::<(u64, Arc<Vec<u8>>)>(threads * 2 + 2);
+        let (stx, srx) = sync_channel::<(Arc<Vec<u8>>, u64)>(4);
+        let rx = Mutex::new(rx);
+        let spec: Vec<(u64, u64, bool)> = files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
+        std::thread::scope(|sc| {
+            for _ in 0..threads.max(1) {
+                sc.spawn(|| loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok((index, data))) = next else { break };
+                    let digest = sha1_of(&data);
+                    if hashes.get(index as usize) != Some(&digest) {
+                        if let Ok(mut b) = bad.lock() {
+                            b.insert(index);
+                        }
+                    }
+                });
+            }
+            let sha = sc.spawn(move || sha256_stream(srx, spec));
+            let mut reader = new_reader();
+            for &index in &indices {
+                let mut buf = Vec::new();
+                if !reader.read(index, &mut buf) {
+                    if let Ok(mut b) = bad.lock() {
+                        b.insert(index);
+                    }
+                    continue;
+                }
+                hashed.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                let data = Arc::new(buf);
+                if stx.send((data.clone(), index * plen)).is_err() || tx.send((index, data)).is_err() {
+                    break;
                 }
             }
-        }));
+            drop(tx);
+            drop(stx);
+            sha_results = sha.join().unwrap_or_default();
+        });
     }
-    // sha256 thread: hashes files with an expected digest, in stream order.
-    let spec: Vec<(u64, u64, bool)> = files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
-    let sha_thread = std::thread::spawn(move || sha256_stream(srx, spec));
-
-    // The reader: pieces in order, across file boundaries.
-    let spans: Vec<(u64, u64)> = files.iter().map(|f| (f.offset, f.length)).collect();
-    let mut reader_cursor = Overlaps::default();
-    let mut open: BTreeMap<usize, Option<File>> = BTreeMap::new();
-    let mut hashed = 0u64;
-    let indices: Box<dyn Iterator<Item = u64>> = match only {
-        Some(o) => Box::new(o.iter().copied().filter(|i| *i < npieces)),
-        None => Box::new(0..npieces),
-    };
-    for index in indices {
-        let start = index * plen;
-        let end = (start + plen).min(total);
-        let mut buf = vec![0u8; (end - start) as usize];
-        let mut readable = true;
-        for i in reader_cursor.range(&spans, start, end) {
-            let f = files[i];
-            let (fs, fe) = (f.offset, f.offset + f.length);
-            if fe <= start || fs >= end {
-                continue;
-            }
-            if f.padding {
-                continue; // zeros
-            }
-            let (a, b) = (start.max(fs), end.min(fe));
-            let slot = &mut buf[(a - start) as usize..(b - start) as usize];
-            if states[i].0 != FileState::Ok && states[i].0 != FileState::Corrupt {
-                readable = false;
-                continue;
-            }
-            let file = open.entry(i).or_insert_with(|| File::open(entry_dir.join(&f.path)).ok());
-            let ok = match file {
-                Some(file) => file.seek(SeekFrom::Start(a - fs)).and_then(|_| file.read_exact(slot)).is_ok(),
-                None => false,
-            };
-            readable &= ok;
-        }
-        // Close files we have passed.
-        open.retain(|i, _| files[*i].offset + files[*i].length > end);
-        if !readable {
-            if let Ok(mut b) = bad.lock() {
-                b.insert(index);
-            }
-            continue;
-        }
-        hashed += buf.len() as u64;
-        let data = Arc::new(buf);
-        if want_sha256 && stx.send((data.clone(), start)).is_err() {
-            break;
-        }
-        if tx.send(Chunk::Piece { index, data }).is_err() {
-            break;
-        }
-    }
-    drop(tx);
-    drop(stx);
-    for w in workers {
-        let _ = w.join();
-    }
-    let sha_results = sha_thread.join().unwrap_or_default();
-    let bad = bad.lock().map(|b| b.clone()).unwrap_or_default();
+    let hashed = hashed.into_inner();
+    let bad = bad.into_inner().unwrap_or_default();
 
     report.bytes_hashed += hashed;
     report.pieces += npieces;
@@ -338,6 +340,61 @@ fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>)
             _ => None,
         })
         .collect()
+}
+
+/// SHA-1 of one piece with the `sha1` crate (SHA-NI where the CPU has it).
+/// `ring`'s SHA-1 was tried and measured 2.8x slower here.
+fn sha1_of(data: &[u8]) -> [u8; 20] {
+    use sha1::{Digest as _, Sha1};
+    Sha1::digest(data).into()
+}
+
+/// Reads whole pieces across file boundaries (zeros for padding files);
+/// one per thread, each with its own open files.
+struct PieceReader<'a> {
+    files: &'a [&'a ManifestFile],
+    states: &'a [(FileState, Option<String>)],
+    dir: &'a std::path::Path,
+    spans: &'a [(u64, u64)],
+    cursor: Overlaps,
+    open: BTreeMap<usize, Option<File>>,
+    plen: u64,
+    total: u64,
+}
+
+impl PieceReader<'_> {
+    /// Piece `index` into `buf`; false if any of it cannot be read. Indices
+    /// must not decrease between calls (the file cursor only moves forward).
+    fn read(&mut self, index: u64, buf: &mut Vec<u8>) -> bool {
+        let start = index * self.plen;
+        let end = (start + self.plen).min(self.total);
+        buf.clear();
+        buf.resize((end - start) as usize, 0);
+        let mut readable = true;
+        for i in self.cursor.range(self.spans, start, end) {
+            let f = self.files[i];
+            let (fs, fe) = (f.offset, f.offset + f.length);
+            if fe <= start || fs >= end || f.padding {
+                continue;
+            }
+            let (a, b) = (start.max(fs), end.min(fe));
+            let slot = &mut buf[(a - start) as usize..(b - start) as usize];
+            if self.states[i].0 != FileState::Ok && self.states[i].0 != FileState::Corrupt {
+                readable = false;
+                continue;
+            }
+            let dir = self.dir;
+            let file = self.open.entry(i).or_insert_with(|| File::open(dir.join(&f.path)).ok());
+            readable &= match file {
+                Some(file) => file.seek(SeekFrom::Start(a - fs)).and_then(|_| file.read_exact(slot)).is_ok(),
+                None => false,
+            };
+        }
+        // Close files this reader has passed.
+        let files = self.files;
+        self.open.retain(|i, _| files[*i].offset + files[*i].length > end);
+        readable
+    }
 }
 
 /// Files sorted by offset, and a byte range that only moves forward: the

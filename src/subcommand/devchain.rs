@@ -18,6 +18,12 @@ pub struct Devchain {
     /// YAML goatfile to publish (default: a sample).
     #[arg(long)]
     pub goatfile: Option<std::path::PathBuf>,
+    /// Also pay the holder this many times (a long history, for benchmarks).
+    #[arg(long, default_value_t = 0)]
+    pub history: usize,
+    /// Publish the goatfile after that history instead of before it.
+    #[arg(long)]
+    pub goatfile_last: bool,
 }
 
 impl Devchain {
@@ -33,6 +39,16 @@ impl Devchain {
         let holder = chain.wallet();
         chain.fund(&holder.script_pubkey(), 1_000_000);
         chain.mine();
+        let payer = chain.wallet();
+        let history = |chain: &mut Chain| {
+            if self.history > 0 {
+                chain.pay_many(&payer, &holder.script_pubkey(), 5_000, self.history, 2_000);
+                chain.mine();
+            }
+        };
+        if self.goatfile_last {
+            history(&mut chain);
+        }
         let ins = chain.inscribe(Inscribe {
             funder: &holder,
             inputs: vec![vec![Envelope::file("text/yaml", None, &body)]],
@@ -40,6 +56,9 @@ impl Devchain {
             reveal_input_from: None,
         });
         chain.mine();
+        if !self.goatfile_last {
+            history(&mut chain);
+        }
         let address = holder.address.to_string();
         let lifetime = Duration::from_secs(self.seconds);
         let listen = self.listen.clone();

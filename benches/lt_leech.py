@@ -1,0 +1,23 @@
+#!/usr/bin/python3
+"""Download one .torrent with python3-libtorrent on 127.0.0.1 and exit when
+complete (benchmark leecher). usage: lt_leech.py TORRENT SAVE_PATH PORT"""
+import sys, time
+import libtorrent as lt
+
+torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ses = lt.session({
+    "listen_interfaces": f"127.0.0.1:{port}",
+    "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+    "allow_multiple_connections_per_ip": True,
+})
+h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save_path})
+deadline = time.time() + 3600
+while time.time() < deadline:
+    s = h.status()
+    if s.is_seeding:
+        sys.exit(0)
+    if s.errc.value() != 0:
+        print(f"ERROR {s.errc.message()}", file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.05)
+sys.exit(2)
