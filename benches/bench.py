@@ -129,6 +129,24 @@ def wait_until(f, limit, what):
     sys.exit(f"bench: {what} did not happen within {limit}s")
 
 
+def tracked_torrent(procs, work, payload, name):
+    """A v1 torrent of `payload` announcing to a fresh opentracker (Debian's
+    runs in whitelist mode: the info-hash is listed first). Returns the
+    .torrent path, info-hash, a goatfile for it, and the tracker process."""
+    tport = free_port()
+    announce = f"http://127.0.0.1:{tport}/announce"
+    torrent = work / f"{name}.torrent"
+    ih = make_torrent(payload, announce, torrent)
+    (work / "whitelist").write_text(ih + "\n")
+    tr = procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
+                      "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
+    goatfile = work / f"{name}.yaml"
+    goatfile.write_text(f'goat: 1\nname: payload\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
+                        f'&dn=payload&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
+    return torrent, ih, goatfile, tr
+
+
 def start_seeders(procs, work, torrent, save, n):
     ports = []
     for i in range(n):
@@ -194,18 +212,8 @@ def bench_download(procs, work, size, runs, seeders, clients, results, label):
     payload = work / "src" / "payload"
     files = make_payload(payload, size) if not payload.exists() else [
         (f.name, f.stat().st_size) for f in sorted(payload.iterdir())]
-    tport = free_port()
-    announce = f"http://127.0.0.1:{tport}/announce"
-    torrent = work / "payload.torrent"
-    ih = make_torrent(payload, announce, torrent)
-    (work / "whitelist").write_text(ih + "\n")
-    tr = procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
-                      "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
+    torrent, ih, goatfile, tr = tracked_torrent(procs, work, payload, "payload")
     seeds = start_seeders(procs, work, torrent, payload.parent, seeders)
-    goatfile = work / "goatfile.yaml"
-    goatfile.write_text(f'goat: 1\nname: payload\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
-                        f'&dn=payload&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
     dc, esplora, address = start_devchain(procs, work, goatfile)
     print(f"\n== download {human(size)} ({len(files)} files), {seeders} libtorrent seeder(s), {runs} run(s) ==",
           flush=True)
@@ -297,18 +305,8 @@ def bench_seed(procs, work, size, leechers, results):
     kept = work / "kept"
     if not kept.exists():
         return
-    tport = free_port()
-    announce = f"http://127.0.0.1:{tport}/announce"
-    torrent = work / "seed.torrent"
-    ih = make_torrent(payload, announce, torrent)
-    (work / "whitelist").write_text(ih + "\n")
-    tr = procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
-                      "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
-    seeds = start_seeders(procs, work, torrent, payload.parent, 1)
-    gf = work / "seed.yaml"
-    gf.write_text(f'goat: 1\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
-                  f'&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
+    torrent, ih, gf, tr = tracked_torrent(procs, work, payload, "seed")
+    start_seeders(procs, work, torrent, payload.parent, 1)
     dc, esplora, address = start_devchain(procs, work, gf)
     out, state, hport = work / "seed-out", work / "seed-state", free_port()
     g = procs.start([str(GOAT), "--esplora", esplora, "seed", address, "-o", str(out), "--state-dir", str(state),
@@ -323,8 +321,6 @@ def bench_seed(procs, work, size, leechers, results):
         except Exception:
             return False
     wait_until(seeding, 1800, "goat seed seeding")
-    for p in procs.ps[-3:-1]:
-        pass
     # goat alone from here: stop the libtorrent seeder.
     procs.stop([p for p in procs.ps if p.args and str(LT_SEED) in p.args][-1])
 
@@ -363,18 +359,8 @@ def bench_seed(procs, work, size, leechers, results):
 def keep_goat_copy(procs, work, size):
     """One goat fetch kept on disk for the verify and seed benches."""
     payload = work / "src" / "payload"
-    tport = free_port()
-    announce = f"http://127.0.0.1:{tport}/announce"
-    torrent = work / "keep.torrent"
-    ih = make_torrent(payload, announce, torrent)
-    (work / "whitelist").write_text(ih + "\n")
-    tr = procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
-                      "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
+    torrent, ih, gf, tr = tracked_torrent(procs, work, payload, "keep")
     start_seeders(procs, work, torrent, payload.parent, 1)
-    gf = work / "keep.yaml"
-    gf.write_text(f'goat: 1\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
-                  f'&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
     dc, esplora, address = start_devchain(procs, work, gf)
     subprocess.run([str(GOAT), "--esplora", esplora, "-q", "fetch", address, "-o", str(work / "kept"), "--no-dht",
                     "--loopback"], check=True)
@@ -453,7 +439,7 @@ def write_docs(results, m, argv):
     if notes.exists():
         L += [notes.read_text()]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(L) + "\n")
-    (ROOT / "docs" / "benchmarks.json").write_text(json.dumps({"machine": m, "results": results}, indent=1))
+    (ROOT / "docs" / "benchmarks.json").write_text(json.dumps({"machine": m, "argv": argv, "results": results}, indent=1))
 
 
 def main():
@@ -465,7 +451,12 @@ def main():
     ap.add_argument("--clients", default="goat,goat --no-verify,aria2c,libtorrent")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--docs-from", metavar="JSON", help="only re-write the docs from a saved docs/benchmarks.json")
     a = ap.parse_args()
+    if a.docs_from:
+        saved = json.loads(Path(a.docs_from).read_text())
+        write_docs(saved["results"], saved["machine"], saved.get("argv", []))
+        return
     argv = sys.argv[1:]
     if a.quick:
         a.sizes, a.runs, a.walk = "256M", 1, "100,10000"

@@ -59,7 +59,32 @@ pub fn libtorrent_seeder(torrent: &Path, save_path: &Path, log: &Path) -> (Daemo
     (d, port)
 }
 
-fn enc(s: &str) -> String {
+/// aria2c downloads `torrent` into `dir` (trackers only, no DHT/LPD/PEX,
+/// every piece checked) and exits; at most 90 s.
+pub fn aria2_download(torrent: &Path, dir: &Path) -> std::process::ExitStatus {
+    Command::new("timeout")
+        .args(["90", "aria2c", "--dir"])
+        .arg(dir)
+        .args([
+            "--seed-time=0",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--check-integrity=true",
+            "--bt-stop-timeout=60",
+            "--summary-interval=0",
+            "--console-log-level=warn",
+            "--disable-ipv6=true",
+        ])
+        .arg(format!("--listen-port={}", free_port()))
+        .arg(torrent)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+}
+
+pub fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -106,26 +131,7 @@ fn tracker_libtorrent_to_goat_to_aria2() {
     drop(lt); // from now on goat is the only seeder
 
     let a2 = w.join("aria2");
-    let status = Command::new("timeout")
-        .args(["90", "aria2c", "--dir"])
-        .arg(&a2)
-        .args([
-            "--seed-time=0",
-            "--enable-dht=false",
-            "--enable-dht6=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--check-integrity=true",
-            "--bt-stop-timeout=60",
-            "--summary-interval=0",
-            "--console-log-level=warn",
-            "--disable-ipv6=true",
-        ])
-        .arg(format!("--listen-port={}", free_port()))
-        .arg(&tfile)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
+    let status = aria2_download(&tfile, &a2);
     assert!(status.success(), "aria2c failed ({status}); goat: {}", stderr_of(w));
     for (f, _) in FILES {
         assert_eq!(std::fs::read(payload.join(f)).unwrap(), std::fs::read(a2.join("model-lt").join(f)).unwrap(), "{f}");

@@ -2,13 +2,12 @@
 //! librqbit seeders, opentracker and aria2c, all on 127.0.0.1.
 
 use crate::harness::*;
-use crate::interop::opentracker_on;
+use crate::interop::{aria2_download, enc, opentracker_on};
 use crate::seeder::*;
 use goat::devchain::server::Fault;
 use goat::devchain::{Envelope, Inscribe};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// GET http://127.0.0.1:port/path → (status code, body).
@@ -43,10 +42,6 @@ fn log_of(dir: &Path) -> String {
 
 fn same_files(a: &Path, b: &Path, files: &[(&str, usize)]) -> bool {
     files.iter().all(|(f, _)| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
@@ -184,26 +179,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
     let tfile = w.join("model-a.torrent");
     std::fs::write(&tfile, &ta.bytes).unwrap();
     let a2 = w.join("aria2");
-    let st = Command::new("timeout")
-        .args(["90", "aria2c", "--dir"])
-        .arg(&a2)
-        .args([
-            "--seed-time=0",
-            "--enable-dht=false",
-            "--enable-dht6=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--check-integrity=true",
-            "--bt-stop-timeout=60",
-            "--summary-interval=0",
-            "--console-log-level=warn",
-            "--disable-ipv6=true",
-        ])
-        .arg(format!("--listen-port={}", free_port()))
-        .arg(&tfile)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
+    let st = aria2_download(&tfile, &a2);
     assert!(st.success(), "aria2c failed ({st}); goat: {}", log_of(w));
     assert!(same_files(&pa, &a2.join("model-a"), FILES_A), "aria2c's copy differs");
     let s = status(run.http_port);
