@@ -135,6 +135,7 @@ impl Daemon {
             adding: Mutex::default(),
             state: Mutex::new(st),
         });
+        adopt_restored(&swarm, &opts, &shared);
         Ok(Daemon { opts, swarm, shared, _lock: lock })
     }
 
@@ -173,6 +174,7 @@ impl Daemon {
                 peers: self.opts.peers.clone(),
                 metadata_timeout: self.opts.metadata_timeout,
                 prune: self.opts.prune,
+                seen_dropped: Mutex::default(),
             };
             tasks.push(tokio::spawn(poller.run()));
         }
@@ -208,6 +210,34 @@ impl Daemon {
             swarm.prometheus(&mut librqbit);
             (s, librqbit)
         })
+    }
+}
+
+/// Track the torrents librqbit restored from the state directory, so they
+/// show in the status before the first poll and a poll can tell which were
+/// dropped from a goatfile. Their folder, `<output>/<address>/<entry>`,
+/// says whose they are. Torrents of an address no longer followed keep
+/// seeding and show in the status; no poller claims them, so --prune does
+/// not touch them.
+fn adopt_restored(swarm: &Swarm, opts: &Options, shared: &Shared) {
+    let followed: BTreeSet<String> = opts.addresses.iter().map(|(h, _)| h.address.to_string()).collect();
+    let Ok(mut tracked) = shared.torrents.lock() else { return };
+    for (hash, torrent) in swarm.managed() {
+        let Ok(rel) = torrent.output.strip_prefix(&opts.output) else { continue };
+        let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let Some(address) = parts.next() else { continue };
+        let entry: Vec<String> = parts.collect();
+        if entry.is_empty() {
+            continue;
+        }
+        if !followed.contains(&address) {
+            info!(target: "goat", "{}: restored torrent of {address}, which is no longer followed; still seeding", entry.join("/"));
+        }
+        let layout = Layout::new(opts.output.join(&address));
+        tracked.insert(
+            hash,
+            Tracked { address, entry: entry.join("/"), layout, torrent, phase: Phase::Fetching, in_goatfile: false },
+        );
     }
 }
 
@@ -416,6 +446,8 @@ struct Poller {
     peers: Vec<String>,
     metadata_timeout: Duration,
     prune: bool,
+    /// Dropped torrents already reported (by info-hash).
+    seen_dropped: Mutex<BTreeSet<String>>,
 }
 
 impl Poller {
@@ -559,7 +591,10 @@ impl Poller {
             .map(|mut t| {
                 let mut d = Vec::new();
                 for (k, tr) in t.iter_mut().filter(|(k, tr)| tr.address == self.address() && !listed.contains(*k)) {
-                    if tr.in_goatfile {
+                    // Newly dropped, or restored from a previous run and not
+                    // in the goatfile any more: say so once.
+                    let first = self.seen_dropped.lock().map(|mut s| s.insert(k.clone())).unwrap_or(false);
+                    if tr.in_goatfile || first {
                         d.push((k.clone(), tr.entry.clone()));
                     }
                     tr.in_goatfile = false;

@@ -242,6 +242,18 @@ impl Swarm {
         Some(Torrent { handle, output: output.to_path_buf() })
     }
 
+    /// Every torrent in the session (e.g. restored from the state
+    /// directory), as torrents with their output folders.
+    pub fn managed(&self) -> Vec<(String, Torrent)> {
+        self.session.with_torrents(|it| {
+            it.map(|(_, h)| {
+                let output = h.output_folder().to_path_buf();
+                (h.info_hash().as_string(), Torrent { handle: h.clone(), output })
+            })
+            .collect()
+        })
+    }
+
     /// Add a torrent from metadata goat saved earlier (no metadata exchange,
     /// so it works with no peer online). Existing files are re-used.
     pub async fn add_saved(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], output: &Path) -> Result<Torrent> {

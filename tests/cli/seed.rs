@@ -74,6 +74,10 @@ impl SeedRun {
     }
 
     fn spawn(&self, logdir: &Path) -> Daemon {
+        self.spawn_with(logdir, &[])
+    }
+
+    fn spawn_with(&self, logdir: &Path, extra: &[&str]) -> Daemon {
         std::fs::create_dir_all(logdir).unwrap();
         goat()
             .esplora(&self.esplora)
@@ -83,6 +87,7 @@ impl SeedRun {
             .args([&self.state])
             .args(["--no-dht", "--loopback", "--poll", "1s", "--metadata-timeout", "60", "--run-for", "280"])
             .args(["--listen-port", &self.peer_port.to_string(), "--http", &format!("127.0.0.1:{}", self.http_port)])
+            .args(extra)
             .spawn(logdir)
     }
 }
@@ -199,9 +204,49 @@ fn seed_follows_address_and_serves_aria2_alone() {
     let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
     assert!(human.stdout.contains("model-b") && human.stdout.contains("seeding"), "{}", human.stdout);
 
+    // v3 drops model-a: without --prune it keeps seeding, shown as dropped.
+    let v3 = format!("goat: 1\nname: demo\nentries:\n{}", entry_yaml("model-b", &tb.info_hash, &announce, 1));
+    {
+        let mut chain = h.state.chain.write().unwrap();
+        chain.inscribe(Inscribe {
+            funder: &holder,
+            inputs: vec![vec![Envelope::file("text/yaml", None, v3.as_bytes())]],
+            to: holder.script_pubkey(),
+            reveal_input_from: None,
+        });
+        chain.mine();
+    }
+    let entry = |port: u16, name: &str| {
+        status(port)["torrents"].as_array().and_then(|ts| ts.iter().find(|t| t["entry"] == name).cloned())
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || entry(run.http_port, "model-a")
+            .is_some_and(|t| t["in_goatfile"] == false && t["state"] == "seeding")),
+        "dropped entry: {}",
+        status(run.http_port)
+    );
+    assert!(log_of(w).contains("dropped from the goatfile; still seeding"), "{}", log_of(w));
+
     terminate(&mut d, w);
     assert!(run.state.join("goat-seed.json").exists());
     assert!(run.state.join("session").join("session.json").exists());
+
+    // Restart with --prune: model-a comes back from the state directory,
+    // the first poll stops seeding it (files kept); model-b seeds at once.
+    let w2 = w.join("prune");
+    let mut d = run.spawn_with(&w2, &["--prune"]);
+    assert!(
+        wait_for(Duration::from_secs(30), || entry(run.http_port, "model-a").is_none()
+            && entry(run.http_port, "model-b").is_some_and(|t| t["state"] == "seeding")),
+        "prune: {}\n{}",
+        status(run.http_port),
+        log_of(&w2)
+    );
+    assert!(log_of(&w2).contains("stopped seeding (--prune)"), "{}", log_of(&w2));
+    assert!(same_files(&pa, &dir.join("model-a"), FILES_A), "pruned files must stay on disk");
+    let b = entry(run.http_port, "model-b").unwrap();
+    assert_eq!(b["downloaded_bytes"], 0, "model-b was downloaded again after a restart: {b}");
+    terminate(&mut d, &w2);
 }
 
 /// kill -9 during the first download: the restart resumes (the seeder
