@@ -51,6 +51,19 @@ fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
     )
 }
 
+/// The holder inscribes a goatfile on the chain a running server serves,
+/// and it is mined.
+fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wallet, yaml: &str) {
+    let mut chain = h.state.chain.write().unwrap();
+    chain.inscribe(Inscribe {
+        funder: holder,
+        inputs: vec![vec![Envelope::file("text/yaml", None, yaml.as_bytes())]],
+        to: holder.script_pubkey(),
+        reveal_input_from: None,
+    });
+    chain.mine();
+}
+
 /// The daemon as tests run it: loopback peers, fast polling, bounded life.
 struct SeedRun {
     esplora: String,
@@ -145,16 +158,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
 
     // A new goatfile (v2: model-a and model-b) lands while goat runs.
     let v2 = format!("{v1}{}", entry_yaml("model-b", &tb.info_hash, &announce, sb.port));
-    {
-        let mut chain = h.state.chain.write().unwrap();
-        chain.inscribe(Inscribe {
-            funder: &holder,
-            inputs: vec![vec![Envelope::file("text/yaml", None, v2.as_bytes())]],
-            to: holder.script_pubkey(),
-            reveal_input_from: None,
-        });
-        chain.mine();
-    }
+    publish_live(&h, &holder, &v2);
     assert!(
         wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model-b") == "seeding"),
         "new entry not seeding: {}\n{}",
@@ -206,16 +210,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
 
     // v3 drops model-a: without --prune it keeps seeding, shown as dropped.
     let v3 = format!("goat: 1\nname: demo\nentries:\n{}", entry_yaml("model-b", &tb.info_hash, &announce, 1));
-    {
-        let mut chain = h.state.chain.write().unwrap();
-        chain.inscribe(Inscribe {
-            funder: &holder,
-            inputs: vec![vec![Envelope::file("text/yaml", None, v3.as_bytes())]],
-            to: holder.script_pubkey(),
-            reveal_input_from: None,
-        });
-        chain.mine();
-    }
+    publish_live(&h, &holder, &v3);
     let entry = |port: u16, name: &str| {
         status(port)["torrents"].as_array().and_then(|ts| ts.iter().find(|t| t["entry"] == name).cloned())
     };
