@@ -78,15 +78,15 @@ pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Res
     }
     let l2 = layout.clone();
     let ms = manifests.to_vec();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let report = tokio::task::spawn_blocking(move || crate::store::verify::verify_manifests(&l2, &ms, threads))
+    let report = tokio::task::spawn_blocking(move || {
+        crate::store::verify::verify_manifests(&l2, &ms, crate::store::verify::default_threads())
+    })
         .await
         .map_err(|e| Error::internal(e.to_string()))??;
     let damaged: Vec<_> =
         report.files.iter().filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none()).collect();
     if let Some(bad) = damaged.first() {
-        let free = torrent::free_space(&layout.root).unwrap_or(u64::MAX);
-        let hint = if free < (1 << 20) {
+        let hint = if torrent::disk_full(&layout.root) {
             " (the disk is full: free space and run again)"
         } else {
             ": run the same command again to repair"
@@ -190,8 +190,7 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
 /// (so a daemon does not rewrite it on every poll).
 pub fn inscription_present(layout: &Layout, e: &Entry) -> bool {
     let Source::Inscription(id) = &e.source else { return false };
-    let Ok(bytes) = std::fs::read(layout.manifest_file(&e.name)) else { return false };
-    let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { return false };
+    let Some(m) = layout.load_manifest(&e.name) else { return false };
     if m.inscription.as_deref() != Some(&id.to_string()) {
         return false;
     }

@@ -24,7 +24,7 @@ use crate::fetcher;
 use crate::goatfile::{self, Goatfile, Source};
 use crate::inscription::InscriptionId;
 use crate::scan::{self, GoatfileState};
-use crate::store::{Layout, Manifest};
+use crate::store::Layout;
 use crate::torrent::{resume, Swarm, SwarmConfig, Torrent};
 use crate::trust::Policy;
 use state::SeedState;
@@ -89,7 +89,7 @@ struct Shared {
     state: Mutex<SeedState>,
 }
 
-pub fn now() -> u64 {
+fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
@@ -137,10 +137,6 @@ impl Daemon {
         });
         adopt_restored(&swarm, &opts, &shared);
         Ok(Daemon { opts, swarm, shared, _lock: lock })
-    }
-
-    pub fn listen_port(&self) -> Option<u16> {
-        self.shared.listen_port
     }
 
     /// Run until SIGINT/SIGTERM (or `run_for`), then stop within seconds
@@ -272,19 +268,17 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
         }
         forget.push(hash.clone());
         let layout = Layout::new(&v.root);
-        let manifest: Option<Manifest> = std::fs::read(layout.manifest_file(&v.entry))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let Some(m) = manifest else {
+        let Some(m) = layout.load_manifest(&v.entry) else {
             warn!(target: "goat", "{}: manifest missing, librqbit will re-check everything", v.entry);
             let _ = std::fs::remove_file(resume::bitfield_file(state_dir, hash));
             continue;
         };
         let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
-        let (l2, m2, ch) = (layout.clone(), m.clone(), changed.clone());
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let rechecked =
-            tokio::task::spawn_blocking(move || crate::store::verify::recheck_files(&l2, &m2, &ch, threads)).await;
+        let (l2, ch) = (layout.clone(), changed.clone());
+        let rechecked = tokio::task::spawn_blocking(move || {
+            crate::store::verify::recheck_files(&l2, &m, &ch, crate::store::verify::default_threads())
+        })
+        .await;
         match rechecked {
             Ok(Ok((npieces, bad))) => {
                 match resume::forget_pieces(state_dir, hash, npieces, &bad) {
@@ -331,7 +325,7 @@ fn snapshot(shared: &Shared) -> Status {
                     let error = match &tr.phase {
                         Phase::Failed(e) => Some(e.clone()),
                         // librqbit stalls silently on a full disk.
-                        Phase::Fetching if !p.finished && disk_full(&tr.layout) => Some(format!(
+                        Phase::Fetching if !p.finished && crate::torrent::disk_full(&tr.layout.root) => Some(format!(
                             "disk is full at {}: free space, then restart goat seed to resume",
                             tr.layout.root.display()
                         )),
@@ -389,26 +383,18 @@ async fn checker(shared: Arc<Shared>) {
             .unwrap_or_default();
         for (hash, layout, entry) in due {
             let known = shared.state.lock().map(|s| s.verified.contains_key(&hash)).unwrap_or(false);
-            let outcome = if known { Ok(()) } else { prove_entry(&layout, &entry).await };
-            let phase = match outcome {
-                Ok(()) => {
-                    if !known {
+            let phase = if known {
+                Phase::Seeding
+            } else {
+                match prove_and_stamp(&shared, &hash, &layout, &entry).await {
+                    Ok(()) => {
                         info!(target: "goat", "{entry}: downloaded and verified; seeding");
-                        if let Some(m) = read_manifest(&layout, &entry) {
-                            let stamp = state::stamp(&layout, &m);
-                            if let Ok(mut s) = shared.state.lock() {
-                                s.verified.insert(hash.clone(), stamp);
-                                if let Err(e) = s.save(&shared.state_dir) {
-                                    warn!(target: "goat", "saving state: {}", e.message);
-                                }
-                            }
-                        }
+                        Phase::Seeding
                     }
-                    Phase::Seeding
-                }
-                Err(e) => {
-                    warn!(target: "goat", "{entry}: {}", e.message);
-                    Phase::Failed(e.message)
+                    Err(e) => {
+                        warn!(target: "goat", "{entry}: {}", e.message);
+                        Phase::Failed(e.message)
+                    }
                 }
             };
             if let Ok(mut t) = shared.torrents.lock() {
@@ -421,18 +407,21 @@ async fn checker(shared: Arc<Shared>) {
     }
 }
 
-fn disk_full(layout: &Layout) -> bool {
-    crate::torrent::free_space(&layout.root).is_some_and(|free| free < (1 << 20))
-}
-
-fn read_manifest(layout: &Layout, entry: &str) -> Option<Manifest> {
-    std::fs::read(layout.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
-}
-
-async fn prove_entry(layout: &Layout, entry: &str) -> Result<()> {
-    let m = read_manifest(layout, entry)
+/// Re-read a finished download once (pieces and sha256s), then stamp its
+/// files so restarts need not re-hash them.
+async fn prove_and_stamp(shared: &Shared, hash: &str, layout: &Layout, entry: &str) -> Result<()> {
+    let m = layout
+        .load_manifest(entry)
         .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
-    fetcher::prove(layout, &[m], true).await
+    fetcher::prove(layout, std::slice::from_ref(&m), true).await?;
+    let stamp = state::stamp(layout, &m);
+    if let Ok(mut s) = shared.state.lock() {
+        s.verified.insert(hash.to_string(), stamp);
+        if let Err(e) = s.save(&shared.state_dir) {
+            warn!(target: "goat", "saving state: {}", e.message);
+        }
+    }
+    Ok(())
 }
 
 /// Follows one address.
@@ -556,12 +545,12 @@ impl Poller {
                 Source::Magnet(m) => {
                     let key = m.identity();
                     listed.insert(key.clone());
-                    let known = self.shared.torrents.lock().map(|t| t.contains_key(&key)).unwrap_or(false);
-                    if let Ok(mut t) = self.shared.torrents.lock() {
-                        if let Some(tr) = t.get_mut(&key) {
-                            tr.in_goatfile = true;
-                        }
-                    }
+                    let known = self
+                        .shared
+                        .torrents
+                        .lock()
+                        .map(|mut t| t.get_mut(&key).map(|tr| tr.in_goatfile = true).is_some())
+                        .unwrap_or(false);
                     if known {
                         continue;
                     }
@@ -680,7 +669,9 @@ impl AddJob {
         };
         let dir = self.layout.entry_dir(&self.entry.name);
         self.layout.create()?;
-        let have_manifest = read_manifest(&self.layout, &self.entry.name)
+        let have_manifest = self
+            .layout
+            .load_manifest(&self.entry.name)
             .is_some_and(|man| man.info_hash.as_deref() == Some(self.key.as_str()));
         if let Some(t) = self.swarm.find(&self.key, &dir) {
             if !have_manifest {

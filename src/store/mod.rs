@@ -86,6 +86,11 @@ impl Layout {
         self.write(&self.manifest_file(&m.entry), &json)
     }
 
+    /// The manifest of `entry`, if it is there and parses.
+    pub fn load_manifest(&self, entry: &str) -> Option<Manifest> {
+        std::fs::read(self.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
     /// Every manifest in the folder, sorted by entry name.
     pub fn manifests(&self) -> Result<Vec<Manifest>> {
         let dir = self.meta();

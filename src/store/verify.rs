@@ -61,6 +61,11 @@ impl Report {
 }
 
 /// Verify every entry in `layout`.
+/// Hashing threads when the user does not say: every core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
 pub fn verify(layout: &Layout, threads: usize) -> Result<Report> {
     let manifests = layout.manifests()?;
     if manifests.is_empty() {
@@ -77,7 +82,8 @@ pub fn verify_manifests(layout: &Layout, manifests: &[Manifest], threads: usize)
     let mut report = Report::default();
     for m in manifests {
         if m.info_hash.is_some() {
-            verify_torrent(layout, m, threads, None, &mut report)?;
+            let (plen, hashes) = load_piece_hashes(layout, m)?;
+            verify_torrent(layout, m, plen, &hashes, threads, None, &mut report)?;
         } else {
             verify_plain(layout, m, &mut report);
         }
@@ -137,19 +143,25 @@ fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
     Ok((info.piece_length as u64, hashes))
 }
 
+/// Piece length and piece hashes from the entry's stored `.torrent`.
+fn load_piece_hashes(layout: &Layout, m: &Manifest) -> Result<(u64, Vec<[u8; 20]>)> {
+    let tpath = layout.torrent_file(&m.entry);
+    let tbytes = std::fs::read(&tpath)
+        .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
+    piece_hashes(&tbytes)
+}
+
 /// Re-hash only the pieces that touch `paths` (files of entry `m`), e.g.
 /// files changed on disk while a daemon was stopped. Returns the torrent's
 /// piece count and the pieces that fail.
 pub fn recheck_files(layout: &Layout, m: &Manifest, paths: &[PathBuf], threads: usize) -> Result<(u64, Vec<u64>)> {
-    let tpath = layout.torrent_file(&m.entry);
-    let tbytes = std::fs::read(&tpath).map_err(|e| Error::io(format!("reading {}", tpath.display()), e))?;
-    let (plen, hashes) = piece_hashes(&tbytes)?;
+    let (plen, hashes) = load_piece_hashes(layout, m)?;
     let mut only = BTreeSet::new();
     for f in m.files.iter().filter(|f| paths.contains(&f.path) && f.length > 0) {
         only.extend(f.offset / plen..=(f.offset + f.length - 1) / plen);
     }
     let mut scratch = Report::default();
-    let bad = verify_torrent(layout, m, threads, Some(&only), &mut scratch)?;
+    let bad = verify_torrent(layout, m, plen, &hashes, threads, Some(&only), &mut scratch)?;
     Ok((hashes.len() as u64, bad.into_iter().collect()))
 }
 
@@ -158,14 +170,12 @@ pub fn recheck_files(layout: &Layout, m: &Manifest, paths: &[PathBuf], threads: 
 fn verify_torrent(
     layout: &Layout,
     m: &Manifest,
+    plen: u64,
+    hashes: &[[u8; 20]],
     threads: usize,
     only: Option<&BTreeSet<u64>>,
     report: &mut Report,
 ) -> Result<BTreeSet<u64>> {
-    let tpath = layout.torrent_file(&m.entry);
-    let tbytes = std::fs::read(&tpath)
-        .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
-    let (plen, hashes) = piece_hashes(&tbytes)?;
     let mut files: Vec<&ManifestFile> = m.files.iter().collect();
     files.sort_by_key(|f| f.offset);
     let total: u64 = files.last().map(|f| f.offset + f.length).unwrap_or(0);

@@ -24,7 +24,7 @@ impl Verify {
         let layout = Layout::new(&self.dir);
         let threads = self
             .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+            .unwrap_or_else(verify::default_threads);
         let started = Instant::now();
         let report = tokio::task::spawn_blocking(move || verify::verify(&layout, threads))
             .await

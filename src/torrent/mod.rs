@@ -175,10 +175,7 @@ impl Swarm {
         output: &Path,
         metadata_timeout: Duration,
     ) -> Result<Torrent> {
-        let mut initial = Vec::new();
-        for p in peers.iter().chain(&magnet.peers) {
-            initial.extend(resolve_peer(p).await?);
-        }
+        let initial = resolve_peers(peers, magnet).await?;
         // Step 1: metadata only (list_only), so goat can apply its own path
         // rules before librqbit creates a single file.
         let add = AddTorrent::from_url(magnet.uri.clone());
@@ -211,34 +208,13 @@ impl Swarm {
                 peers2.push(p);
             }
         }
-        let opts = AddTorrentOptions {
-            overwrite: true,
-            output_folder: Some(output.to_string_lossy().into_owned()),
-            initial_peers: if peers2.is_empty() { None } else { Some(peers2) },
-            // The metadata from peers carries no announce list: keep the
-            // magnet's trackers for re-announces (and for restarts, where
-            // librqbit's session persistence restores trackers, not peers).
-            trackers: if magnet.trackers.is_empty() { None } else { Some(magnet.trackers.clone()) },
-            disable_trackers: self.cfg.socks_proxy.is_some(),
-            ..Default::default()
-        };
-        let resp = self
-            .session
-            .add_torrent(AddTorrent::from_bytes(listed.torrent_bytes), Some(opts))
-            .await
-            .map_err(|e| classify_add_error(&format!("{e:#}")))?;
-        let handle = match resp {
-            AddTorrentResponse::Added(_, h) | AddTorrentResponse::AlreadyManaged(_, h) => h,
-            AddTorrentResponse::ListOnly(_) => return Err(Error::internal("torrent was only listed")),
-        };
-        Ok(Torrent { handle, output: output.to_path_buf() })
+        self.add_metadata(listed.torrent_bytes, peers2, magnet, output).await
     }
 
     /// A torrent the session already manages (restored from the state
     /// directory after a restart, or added earlier in this run).
     pub fn find(&self, info_hash: &str, output: &Path) -> Option<Torrent> {
-        let id = info_hash.parse::<librqbit::dht::Id20>().ok()?;
-        let handle = self.session.get(TorrentIdOrHash::Hash(id))?;
+        let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
         Some(Torrent { handle, output: output.to_path_buf() })
     }
 
@@ -257,14 +233,20 @@ impl Swarm {
     /// Add a torrent from metadata goat saved earlier (no metadata exchange,
     /// so it works with no peer online). Existing files are re-used.
     pub async fn add_saved(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], output: &Path) -> Result<Torrent> {
-        let mut initial = Vec::new();
-        for p in peers.iter().chain(&magnet.peers) {
-            initial.extend(resolve_peer(p).await?);
-        }
+        let initial = resolve_peers(peers, magnet).await?;
+        self.add_metadata(torrent_bytes, initial, magnet, output).await
+    }
+
+    /// Add a torrent from its metadata, downloading into (or seeding from)
+    /// `output`; existing files there are re-checked and re-used.
+    async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path) -> Result<Torrent> {
         let opts = AddTorrentOptions {
             overwrite: true,
             output_folder: Some(output.to_string_lossy().into_owned()),
-            initial_peers: if initial.is_empty() { None } else { Some(initial) },
+            initial_peers: if peers.is_empty() { None } else { Some(peers) },
+            // Metadata from peers carries no announce list: keep the
+            // magnet's trackers for re-announces (and for restarts, where
+            // librqbit's session persistence restores trackers, not peers).
             trackers: if magnet.trackers.is_empty() { None } else { Some(magnet.trackers.clone()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
@@ -284,11 +266,8 @@ impl Swarm {
 
     /// Stop seeding a torrent and forget it; its files stay on disk.
     pub async fn remove(&self, info_hash: &str) -> Result<()> {
-        let id = info_hash
-            .parse::<librqbit::dht::Id20>()
-            .map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))?;
         self.session
-            .delete(TorrentIdOrHash::Hash(id), false)
+            .delete(TorrentIdOrHash::Hash(id20(info_hash)?), false)
             .await
             .map_err(|e| Error::internal(format!("removing torrent {info_hash}: {e:#}")))
     }
@@ -315,6 +294,10 @@ impl Swarm {
     pub async fn stop(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
     }
+}
+
+fn id20(info_hash: &str) -> Result<librqbit::dht::Id20> {
+    info_hash.parse().map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
 }
 
 /// librqbit's persistence folder inside goat's state directory.
@@ -370,6 +353,15 @@ fn classify_add_error(msg: &str) -> Error {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
+}
+
+/// `peers` (from the command line) and the magnet's `x.pe` peers, resolved.
+async fn resolve_peers(peers: &[String], magnet: &Magnet) -> Result<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    for p in peers.iter().chain(&magnet.peers) {
+        out.extend(resolve_peer(p).await?);
+    }
+    Ok(out)
 }
 
 async fn resolve_peer(p: &str) -> Result<Vec<SocketAddr>> {
@@ -452,6 +444,12 @@ impl Torrent {
             tokio::time::sleep(every).await;
         }
     }
+}
+
+/// Less than 1 MiB left where `path` lives: librqbit stalls (or writes short)
+/// there without saying so.
+pub fn disk_full(path: &Path) -> bool {
+    free_space(path).is_some_and(|free| free < (1 << 20))
 }
 
 /// Bytes available to this user on the filesystem holding `path` (or its
