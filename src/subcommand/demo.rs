@@ -7,7 +7,7 @@
 
 use super::fetch::Fetch;
 use super::verify::Verify;
-use super::Globals;
+use super::{Globals, TrustArgs};
 use crate::devchain::{server, Chain, Envelope, Inscribe};
 use crate::error::{Error, Result};
 use crate::torrent::{Swarm, SwarmConfig};
@@ -120,8 +120,7 @@ impl Demo {
             max_download_rate: None,
             max_upload_rate: None,
             seed: false,
-            include_mempool: false,
-            trust_any: false,
+            trust: TrustArgs::default(),
             metadata_timeout: 60,
             json: false,
             no_verify: false,

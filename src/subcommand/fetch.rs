@@ -2,7 +2,7 @@
 //! entry into one folder.
 
 use super::resolve::find_goatfile;
-use super::Globals;
+use super::{Globals, TrustArgs};
 use crate::error::{Error, Kind, Result};
 use crate::esplora::Esplora;
 use crate::goatfile::{self, Entry, Goatfile, Source};
@@ -12,7 +12,6 @@ use crate::scan;
 use crate::fetcher::{self, EntryResult};
 use crate::store::{Layout, Manifest};
 use crate::torrent::{self, Swarm, SwarmConfig};
-use crate::trust::Policy;
 use bitcoin::Network;
 use clap::Args;
 use futures::future::join_all;
@@ -56,12 +55,8 @@ pub struct Fetch {
     /// Keep seeding after the download completes (until Ctrl-C).
     #[arg(long)]
     pub seed: bool,
-    /// Accept an unconfirmed goatfile.
-    #[arg(long)]
-    pub include_mempool: bool,
-    /// Accept a goatfile the holder did not endorse (see docs/trust.md).
-    #[arg(long)]
-    pub trust_any: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Seconds to wait for a torrent's metadata from peers.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub metadata_timeout: u64,
@@ -131,7 +126,7 @@ impl Fetch {
         };
         let holder = g.holder(addr)?;
         let esplora = self.esplora(g)?;
-        let policy = Policy { include_mempool: self.include_mempool, trust_any: self.trust_any };
+        let policy = self.trust.policy();
         let found = find_goatfile(&esplora, &holder, policy).await?;
         let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
         let scan::GoatfileState::Valid(parsed) = found.goatfile else {

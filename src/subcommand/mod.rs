@@ -59,6 +59,25 @@ pub struct Globals {
     pub verbose: u8,
 }
 
+/// Which goatfiles count beyond endorsed, confirmed ones (docs/trust.md);
+/// the same two options for every command that resolves an address.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct TrustArgs {
+    /// Also accept a goatfile that is not yet confirmed.
+    #[arg(long)]
+    pub include_mempool: bool,
+    /// Also accept goatfiles the holder did not endorse (anyone can send
+    /// inscriptions to any address: see docs/trust.md).
+    #[arg(long)]
+    pub trust_any: bool,
+}
+
+impl TrustArgs {
+    pub fn policy(&self) -> crate::trust::Policy {
+        crate::trust::Policy { include_mempool: self.include_mempool, trust_any: self.trust_any }
+    }
+}
+
 #[derive(Debug, ClapSubcommand)]
 pub enum Subcommand {
     /// Try goat offline: a local chain, a local seeder, a real fetch and verify

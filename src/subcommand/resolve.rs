@@ -1,9 +1,8 @@
 //! `goat resolve <address>`: the goatfile the holder published.
 
-use super::Globals;
+use super::{Globals, TrustArgs};
 use crate::error::{Error, Result};
 use crate::scan::{self, GoatfileState};
-use crate::trust::Policy;
 use clap::Args;
 use std::io::Write;
 
@@ -11,13 +10,8 @@ use std::io::Write;
 pub struct Resolve {
     /// The holder's Bitcoin address.
     pub address: String,
-    /// Also accept a goatfile that is not yet confirmed.
-    #[arg(long)]
-    pub include_mempool: bool,
-    /// Also accept goatfiles the holder did not endorse (anyone can send
-    /// inscriptions to any address: see docs/trust.md).
-    #[arg(long)]
-    pub trust_any: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print JSON (inscription id, block, endorsement, parsed goatfile).
     #[arg(long)]
     pub json: bool,
@@ -29,7 +23,7 @@ impl Resolve {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         let holder = g.holder(&self.address)?;
         let esplora = g.esplora(holder.network)?;
-        let policy = Policy { include_mempool: self.include_mempool, trust_any: self.trust_any };
+        let policy = self.trust.policy();
         let found = find_goatfile(&esplora, &holder, policy).await?;
         g.report_stats(&esplora);
         let GoatfileState::Valid(goatfile) = &found.goatfile else {

@@ -1,7 +1,7 @@
 //! `goat seed <address>...`: follow addresses, fetch their goatfiles'
 //! entries and seed them until stopped. See docs/seeding.md.
 
-use super::Globals;
+use super::{Globals, TrustArgs};
 use crate::error::{Error, Result};
 use crate::seed::{config, http, Daemon, Options};
 use crate::torrent::{self, SwarmConfig};
@@ -62,12 +62,8 @@ pub struct Seed {
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
-    /// Accept an unconfirmed goatfile.
-    #[arg(long)]
-    pub include_mempool: bool,
-    /// Accept a goatfile the holder did not endorse (see docs/trust.md).
-    #[arg(long)]
-    pub trust_any: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Seconds to wait for a new torrent's metadata from peers.
     #[arg(long, value_name = "SECS")]
     pub metadata_timeout: Option<u64>,
@@ -143,8 +139,8 @@ impl Seed {
             prune: self.prune || file.prune.unwrap_or(false),
             peers,
             policy: Policy {
-                include_mempool: self.include_mempool || file.include_mempool.unwrap_or(false),
-                trust_any: self.trust_any || file.trust_any.unwrap_or(false),
+                include_mempool: self.trust.include_mempool || file.include_mempool.unwrap_or(false),
+                trust_any: self.trust.trust_any || file.trust_any.unwrap_or(false),
             },
             metadata_timeout: Duration::from_secs(self.metadata_timeout.or(file.metadata_timeout).unwrap_or(300).max(1)),
             swarm: SwarmConfig {
