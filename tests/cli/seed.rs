@@ -336,5 +336,40 @@ fn seed_refuses_bad_settings() {
     std::fs::write(&empty, "poll = \"1m\"\n").unwrap();
     base(&["--config", empty.to_str().unwrap()]).run().fails(2, "no address to follow");
     base(&[addr, "--poll", "soon"]).run().fails(2, "duration 'soon'");
+    base(&[addr, "--max-upload-rate", "fast"]).run().fails(2, "rate 'fast'");
+    assert!(!w.path().join("st").exists() && !w.path().join("out").exists(), "a refused start wrote files");
+    goat().args(["demo", "--size", "0"]).run().fails(2, "--size");
     goat().args(["status", "--http", &format!("127.0.0.1:{}", free_port())]).run().fails(4, "no goat seed answers");
+}
+
+/// The config file supplies addresses, folders and settings; command-line
+/// options override it. Esplora is unreachable here: the daemon keeps
+/// running, logs the poll error, and stops by itself with state saved.
+#[test]
+fn seed_reads_its_config_file_and_options_override_it() {
+    let w = tempfile::tempdir().unwrap();
+    let (out, st) = (w.path().join("files"), w.path().join("state"));
+    let cfg = w.path().join("seed.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "addresses = [\"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4\"]\noutput = \"{}\"\nstate-dir = \"{}\"\npoll = \"1m\"\nhttp = \"off\"\nlisten-port = {}\ndht = false\nesplora = [\"http://127.0.0.1:9\"]\n",
+            out.display(),
+            st.display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let o = goat()
+        .args(["--retries", "1", "--timeout", "2", "seed", "--config"])
+        .args([&cfg])
+        .args(["--poll", "7s", "--loopback", "--run-for", "3"])
+        .run()
+        .ok();
+    assert!(o.stderr.contains(&format!("seeding from {}", out.display())), "{}", o.stderr);
+    assert!(o.stderr.contains("following 1 address(es), polling every 7s"), "{}", o.stderr);
+    assert!(o.stderr.contains("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4:") && o.stderr.contains("(seeding continues)"), "{}", o.stderr);
+    assert!(!o.stderr.contains("status on http"), "http = \"off\" still served status: {}", o.stderr);
+    assert!(o.stderr.contains("state saved"), "{}", o.stderr);
+    assert!(st.join("goat-seed.json").exists() && out.exists());
 }
