@@ -43,7 +43,7 @@ pub fn parse_address(text: &str, network: Option<Network>) -> Result<HolderAddre
     let unchecked = Address::<NetworkUnchecked>::from_str(text).map_err(|e| {
         Error::usage(format!(
             "'{}' is not a Bitcoin address ({e}): pass the holder's address, e.g. bc1p…",
-            printable(text)
+            crate::text::line(text)
         ))
     })?;
     match network {
@@ -98,16 +98,6 @@ pub fn default_endpoints(network: Network) -> Vec<String> {
         _ => &[],
     };
     v.iter().map(|s| s.to_string()).collect()
-}
-
-/// Make untrusted text safe to echo on one terminal line.
-pub fn printable(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(120)
-        .collect();
-    cleaned
 }
 
 #[cfg(test)]

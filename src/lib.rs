@@ -26,6 +26,7 @@ pub mod scan;
 pub mod seed;
 pub mod store;
 pub mod subcommand;
+pub mod text;
 pub mod torrent;
 pub mod trust;
 

@@ -1,26 +1,94 @@
-//! Log lines through `tracing`. One-shot commands stay quiet unless
-//! RUST_LOG asks (they report through progress output); the daemon logs
-//! what it does at info level by default, librqbit's own lines from warn.
+//! Log lines through `tracing`, set up once per process by the CLI.
+//!
+//! One-shot commands (`ls`, `resolve`, `fetch`, …) show goat's warnings as
+//! plain `goat: warning: …` lines (a server caught lying, a server that did
+//! not answer), and with `-v` what goat does (requests, retries, failovers).
+//! The daemon logs what it does at info level with timestamps, librqbit's
+//! own lines from warn. RUST_LOG always wins.
+//!
+//! This module takes plain values, not the CLI's types, so `subcommand/`
+//! depends on it and not the other way round.
 
-use crate::subcommand::Globals;
+use std::fmt;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
 
-/// RUST_LOG wins; otherwise `goat=info,librqbit=warn` (`-q`: warnings
-/// only, `-v`: debug).
-pub fn init_daemon(g: &Globals) {
-    let default = if g.quiet {
-        "goat=warn,librqbit=error"
-    } else if g.verbose > 0 {
-        "goat=debug,librqbit=info"
-    } else {
-        "goat=info,librqbit=warn"
+/// How chatty to be: `-q`, default, `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+impl Verbosity {
+    pub fn from_flags(quiet: bool, verbose: u8) -> Self {
+        if quiet {
+            Verbosity::Quiet
+        } else if verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        }
+    }
+}
+
+fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+}
+
+/// Logging for one-shot commands.
+pub fn init_cli(v: Verbosity) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter("")).with_writer(std::io::stderr).try_init();
+        return;
+    }
+    let default = match v {
+        Verbosity::Quiet => "goat=error",
+        Verbosity::Normal => "goat=warn",
+        Verbosity::Verbose => "goat=debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter(default))
+        .with_writer(std::io::stderr)
+        .event_format(Plain)
+        .try_init();
+}
+
+/// Logging for the daemon: `goat=info,librqbit=warn` by default.
+pub fn init_daemon(v: Verbosity) {
+    let default = match v {
+        Verbosity::Quiet => "goat=warn,librqbit=error",
+        Verbosity::Normal => "goat=info,librqbit=warn",
+        Verbosity::Verbose => "goat=debug,librqbit=info",
+    };
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(default))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
+}
+
+/// `goat: warning: message` lines, like the `goat: error:` line main prints.
+struct Plain;
+
+impl<S, N> FormatEvent<S, N> for Plain
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        match *event.metadata().level() {
+            Level::ERROR => write!(w, "goat: error: ")?,
+            Level::WARN => write!(w, "goat: warning: ")?,
+            _ => write!(w, "goat: ")?,
+        }
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
 }

@@ -7,13 +7,6 @@ fn main() {
     // HTTPS request panics. Installing one provider up front avoids that.
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    // RUST_LOG=librqbit=debug etc. shows the BitTorrent layer's own logs.
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -123,6 +123,21 @@ impl Inscribed {
     }
 }
 
+/// One envelope leaf of a commit, kept until the reveal spends it.
+pub struct Leaf {
+    keypair: Keypair,
+    script: ScriptBuf,
+    info: bitcoin::taproot::TaprootSpendInfo,
+    fee: u64,
+}
+
+/// A commit transaction whose outputs wait for their reveal.
+pub struct Commit {
+    pub txid: Txid,
+    leaves: Vec<Leaf>,
+    outputs: Vec<TxOut>,
+}
+
 /// Where a transaction is.
 #[derive(Debug, Clone, Copy)]
 pub struct Confirmation {
@@ -253,22 +268,23 @@ impl Chain {
     }
 
     fn sign_key_path(&self, tx: &mut Transaction, i: usize, prevouts: &[TxOut], kp: &Keypair) {
-        let sighash = SighashCache::new(&*tx)
-            .taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), TapSighashType::Default)
-            .expect("sighash");
-        let tweaked = kp.tap_tweak(&self.secp, None);
-        let msg = Message::from_digest(sighash.to_byte_array());
-        let signature = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
-        let sig = bitcoin::taproot::Signature { signature, sighash_type: TapSighashType::Default };
-        tx.input[i].witness = Witness::p2tr_key_spend(&sig);
+        self.sign_key_path_with(tx, i, prevouts, kp, TapSighashType::Default)
     }
 
     /// Build, sign and submit an ord-style commit/reveal pair.
     pub fn inscribe(&mut self, spec: Inscribe<'_>) -> Inscribed {
-        assert!(!spec.inputs.is_empty());
-        // One tapscript leaf per reveal input: `<key> OP_CHECKSIG <envelopes>`.
+        let commit = self.commit(spec.funder, &spec.inputs);
+        self.reveal(commit, &spec.to, spec.reveal_input_from)
+    }
+
+    /// The commit half: `funder` pays to one taproot address per reveal
+    /// input, each with `<key> OP_CHECKSIG <envelopes>` as its script leaf.
+    /// On chain this is a payment like any other (to the payee who holds
+    /// the leaf key), which is why funding a commit proves nothing.
+    pub fn commit(&mut self, funder: &Wallet, inputs: &[Vec<Envelope>]) -> Commit {
+        assert!(!inputs.is_empty());
         let mut leaves = Vec::new();
-        for envs in &spec.inputs {
+        for envs in inputs {
             self.keys += 1;
             let kp = keypair_from_seed(&self.secp, self.keys);
             let (xonly, _) = XOnlyPublicKey::from_keypair(&kp);
@@ -283,24 +299,39 @@ impl Chain {
                 .finalize(&self.secp, xonly)
                 .expect("taproot");
             let reveal_fee = FEE + script.len() as u64 / 4;
-            leaves.push((kp, script, info, reveal_fee));
+            leaves.push(Leaf { keypair: kp, script, info, fee: reveal_fee });
         }
-        let commit_outputs: Vec<TxOut> = leaves
+        let outputs: Vec<TxOut> = leaves
             .iter()
             .enumerate()
-            .map(|(i, (_, _, info, fee))| TxOut {
-                value: Amount::from_sat(if i == 0 { POSTAGE + fee } else { *fee }),
-                script_pubkey: ScriptBuf::new_p2tr_tweaked(info.output_key()),
+            .map(|(i, l)| TxOut {
+                value: Amount::from_sat(if i == 0 { POSTAGE + l.fee } else { l.fee }),
+                script_pubkey: ScriptBuf::new_p2tr_tweaked(l.info.output_key()),
             })
             .collect();
-        let commit = self.pay(spec.funder, commit_outputs.clone());
-        let commit_txid = self.submit(commit);
+        let tx = self.pay(funder, outputs.clone());
+        let txid = self.submit(tx);
+        Commit { txid, leaves, outputs }
+    }
 
+    /// The reveal half: spend every commit output through its envelope leaf
+    /// and send the inscription to `to`; with `reveal_input_from`, also
+    /// spend one of that wallet's coins (signed SIGHASH_DEFAULT, over all
+    /// inputs), which is how a holder endorses the goatfile soundly.
+    pub fn reveal(&mut self, commit: Commit, to: &ScriptBuf, reveal_input_from: Option<&Wallet>) -> Inscribed {
+        self.reveal_signed(commit, to, reveal_input_from.map(|w| (w, TapSighashType::Default)))
+    }
+
+    /// `reveal`, with the extra input signed with the given sighash type.
+    pub fn reveal_signed(&mut self, commit: Commit, to: &ScriptBuf, extra_input: Option<(&Wallet, TapSighashType)>) -> Inscribed {
+        let reveal_input_from = extra_input.map(|e| e.0);
+        let commit_txid = commit.txid;
+        let leaves = commit.leaves;
         let mut inputs: Vec<OutPoint> =
             (0..leaves.len()).map(|v| OutPoint { txid: commit_txid, vout: v as u32 }).collect();
-        let mut prevouts = commit_outputs;
-        let mut outputs = vec![TxOut { value: Amount::from_sat(POSTAGE), script_pubkey: spec.to.clone() }];
-        if let Some(extra) = spec.reveal_input_from {
+        let mut prevouts = commit.outputs;
+        let mut outputs = vec![TxOut { value: Amount::from_sat(POSTAGE), script_pubkey: to.clone() }];
+        if let Some(extra) = reveal_input_from {
             let coin = self.select(extra, FEE * 2).remove(0);
             inputs.push(coin.0);
             prevouts.push(coin.1.clone());
@@ -310,27 +341,41 @@ impl Chain {
             });
         }
         let mut reveal = unsigned(inputs, outputs);
-        for (i, (kp, script, info, _)) in leaves.iter().enumerate() {
-            let leaf = TapLeafHash::from_script(script, LeafVersion::TapScript);
+        for (i, l) in leaves.iter().enumerate() {
+            let leaf = TapLeafHash::from_script(&l.script, LeafVersion::TapScript);
             let sighash = SighashCache::new(&reveal)
                 .taproot_script_spend_signature_hash(i, &Prevouts::All(&prevouts), leaf, TapSighashType::Default)
                 .expect("sighash");
             let msg = Message::from_digest(sighash.to_byte_array());
-            let sig = self.secp.sign_schnorr_no_aux_rand(&msg, kp);
-            let cb = info.control_block(&(script.clone(), LeafVersion::TapScript)).expect("control block");
+            let sig = self.secp.sign_schnorr_no_aux_rand(&msg, &l.keypair);
+            let cb = l.info.control_block(&(l.script.clone(), LeafVersion::TapScript)).expect("control block");
             let mut w = Witness::new();
             w.push(sig.as_ref());
-            w.push(script.as_bytes());
+            w.push(l.script.as_bytes());
             w.push(cb.serialize());
             reveal.input[i].witness = w;
         }
-        if let Some(extra) = spec.reveal_input_from {
+        if let Some((extra, ty)) = extra_input {
             let i = reveal.input.len() - 1;
-            self.sign_key_path(&mut reveal, i, &prevouts, &extra.keypair);
+            self.sign_key_path_with(&mut reveal, i, &prevouts, &extra.keypair, ty);
         }
         let reveal_txid = self.submit(reveal);
         self.inscribed.insert(OutPoint { txid: reveal_txid, vout: 0 });
         Inscribed { commit: commit_txid, reveal: reveal_txid }
+    }
+
+    /// Sign input `i` of `tx` (owned by `kp`'s key-path address) with an
+    /// explicit sighash type, e.g. SIGHASH_SINGLE|ANYONECANPAY as ordinals
+    /// marketplace listings do.
+    pub fn sign_key_path_with(&self, tx: &mut Transaction, i: usize, prevouts: &[TxOut], kp: &Keypair, ty: TapSighashType) {
+        let sighash = SighashCache::new(&*tx)
+            .taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), ty)
+            .expect("sighash");
+        let tweaked = kp.tap_tweak(&self.secp, None);
+        let msg = Message::from_digest(sighash.to_byte_array());
+        let signature = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
+        let sig = bitcoin::taproot::Signature { signature, sighash_type: ty };
+        tx.input[i].witness = Witness::p2tr_key_spend(&sig);
     }
 
     /// `n` payments of `sats` from `from` to `to`, mined `per_block` to a
@@ -385,6 +430,23 @@ impl Chain {
             self.inscribed.insert(OutPoint { txid, vout: 0 });
         }
         txid
+    }
+
+    /// What a wallet that knows nothing of ordinals does: merge `outpoint`
+    /// with another of `from`'s coins into one output back to `from`.
+    pub fn consolidate(&mut self, from: &Wallet, outpoint: OutPoint) -> Txid {
+        let prev = self.utxos.get(&outpoint).cloned().expect("devchain: outpoint is not unspent");
+        let coin = self.select(from, FEE * 2).remove(0);
+        let total = prev.value.to_sat() + coin.1.value.to_sat() - FEE;
+        let mut tx = unsigned(
+            vec![outpoint, coin.0],
+            vec![TxOut { value: Amount::from_sat(total), script_pubkey: from.script_pubkey() }],
+        );
+        let prevouts = vec![prev, coin.1];
+        self.sign_key_path(&mut tx, 0, &prevouts, &from.keypair);
+        self.sign_key_path(&mut tx, 1, &prevouts, &from.keypair);
+        self.inscribed.remove(&outpoint);
+        self.submit(tx)
     }
 
     /// Add a transaction to the mempool (inputs must be unspent).

@@ -33,6 +33,15 @@ pub enum Fault {
     Truncate,
     /// For `/tx/:txid/raw`: serve the bytes of a different transaction.
     WrongTxBytes,
+    /// For `/tx/:txid/merkle-proof`: a branch that leads elsewhere.
+    WrongMerkleProof,
+    /// For `/block/:hash/header`: bytes that do not hash to the block id.
+    WrongHeader,
+    /// For `/block-height/:h`: name a forged block instead, whose header
+    /// (served at `/block/:forged/header`) carries the real merkle root but
+    /// a target easier than the network allows: a consistent liar that
+    /// spent no work.
+    ForgedBlock,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +66,8 @@ pub struct AppState {
     pub chain: Arc<RwLock<Chain>>,
     pub faults: Arc<Mutex<Vec<FaultRule>>>,
     pub log: Arc<Mutex<Vec<Logged>>>,
+    /// Headers of blocks this server forged (Fault::ForgedBlock), by hash.
+    pub forged: Arc<Mutex<std::collections::HashMap<bitcoin::BlockHash, bitcoin::block::Header>>>,
 }
 
 impl AppState {
@@ -65,6 +76,7 @@ impl AppState {
             chain: Arc::new(RwLock::new(chain)),
             faults: Arc::new(Mutex::new(Vec::new())),
             log: Arc::new(Mutex::new(Vec::new())),
+            forged: Arc::new(Mutex::new(std::collections::HashMap::new())),
         }
     }
     pub fn arm(&self, path_contains: &str, fault: Fault, times: usize) {
@@ -80,6 +92,7 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/address/{addr}", get(address_stats))
         .route("/address/{addr}/txs", get(address_txs))
         .route("/address/{addr}/txs/chain", get(address_chain_first))
         .route("/address/{addr}/txs/chain/{last}", get(address_chain))
@@ -206,6 +219,45 @@ fn json_list(chain: &Chain, txids: &[Txid]) -> Response {
     axum::Json(list).into_response()
 }
 
+/// `funded_txo_count`, `funded_txo_sum`, `spent_txo_count`,
+/// `spent_txo_sum`, `tx_count` over `txids`, as Esplora reports them.
+fn txo_stats(chain: &Chain, spk: &bitcoin::ScriptBuf, txids: &[Txid]) -> Value {
+    let (mut funded, mut funded_sum, mut spent, mut spent_sum) = (0u64, 0u64, 0u64, 0u64);
+    for t in txids {
+        let tx = &chain.txs[t].tx;
+        for o in tx.output.iter().filter(|o| &o.script_pubkey == spk) {
+            funded += 1;
+            funded_sum += o.value.to_sat();
+        }
+        for i in &tx.input {
+            if let Some(p) = chain.prevout(&i.previous_output).filter(|p| &p.script_pubkey == spk) {
+                spent += 1;
+                spent_sum += p.value.to_sat();
+            }
+        }
+    }
+    json!({
+        "funded_txo_count": funded,
+        "funded_txo_sum": funded_sum,
+        "spent_txo_count": spent,
+        "spent_txo_sum": spent_sum,
+        "tx_count": txids.len(),
+    })
+}
+
+async fn address_stats(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let spk = address_script(&chain, &a)?;
+    let confirmed = chain.chain_history(&spk, None, usize::MAX);
+    let mempool = chain.mempool_history(&spk);
+    Ok(axum::Json(json!({
+        "address": a,
+        "chain_stats": txo_stats(&chain, &spk, &confirmed),
+        "mempool_stats": txo_stats(&chain, &spk, &mempool),
+    }))
+    .into_response())
+}
+
 async fn address_txs(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
     let chain = s.chain.read().unwrap();
     let spk = address_script(&chain, &a)?;
@@ -304,8 +356,11 @@ async fn broadcast(State(s): State<AppState>, body: String) -> Reply {
 }
 
 async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
-    let chain = s.chain.read().unwrap();
     let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
+    if let Some(forged) = s.forged.lock().unwrap().get(&hash) {
+        return Ok(text(StatusCode::OK, &consensus::encode::serialize_hex(forged)));
+    }
+    let chain = s.chain.read().unwrap();
     let b = chain
         .blocks
         .iter()
@@ -366,6 +421,60 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             ]);
             Response::from_parts(parts, Body::from_stream(stream))
         }
+        Some(Fault::WrongMerkleProof) => {
+            let r = next.run(req).await;
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let out = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(mut v) => {
+                    let pos = v["pos"].as_u64().unwrap_or(0);
+                    v["pos"] = json!(pos ^ 1);
+                    serde_json::to_vec(&v).unwrap_or_default()
+                }
+                Err(_) => bytes.to_vec(),
+            };
+            with_body(parts, out)
+        }
+        Some(Fault::WrongHeader) => {
+            let r = next.run(req).await;
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let out = match hex::decode(String::from_utf8_lossy(&bytes).trim())
+                .ok()
+                .and_then(|b| consensus::deserialize::<bitcoin::block::Header>(&b).ok())
+            {
+                Some(mut h) => {
+                    h.time ^= 1;
+                    consensus::encode::serialize_hex(&h).into_bytes()
+                }
+                None => bytes.to_vec(),
+            };
+            with_body(parts, out)
+        }
+        Some(Fault::ForgedBlock) => {
+            let r = next.run(req).await;
+            let (parts, body) = r.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let real = bitcoin::BlockHash::from_str(String::from_utf8_lossy(&bytes).trim()).ok();
+            let header = real.and_then(|h| {
+                let chain = s.chain.read().unwrap();
+                chain.blocks.iter().find(|b| b.block_hash() == h).map(|b| b.header)
+            });
+            let out = match header {
+                Some(mut h) => {
+                    // the easiest target there is: any nonce meets it
+                    h.bits = bitcoin::CompactTarget::from_consensus(0x2100_ffff);
+                    while h.validate_pow(h.target()).is_err() {
+                        h.nonce = h.nonce.wrapping_add(1);
+                    }
+                    let hash = h.block_hash();
+                    s.forged.lock().unwrap().insert(hash, h);
+                    hash.to_string().into_bytes()
+                }
+                None => bytes.to_vec(),
+            };
+            with_body(parts, out)
+        }
         Some(Fault::WrongTxBytes) => {
             let r = next.run(req).await;
             let (parts, body) = r.into_parts();
@@ -382,6 +491,12 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
     };
     s.log.lock().unwrap().push(Logged { at: Instant::now(), path, status: resp.status().as_u16() });
     resp
+}
+
+/// A response with its body replaced (and Content-Length fixed).
+fn with_body(mut parts: axum::http::response::Parts, body: Vec<u8>) -> Response {
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// A running server on 127.0.0.1, on its own thread and runtime. It stops

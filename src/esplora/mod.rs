@@ -8,12 +8,18 @@
 //! Nothing a server says about a transaction's *content* is trusted: raw
 //! bytes are fetched and must hash to the txid that was asked for. What is
 //! still the server's word (confirmation height, which transactions belong to
-//! an address) is documented in docs/trust.md.
+//! an address) is checked by `proof` (merkle proofs against headers with
+//! their proof of work, agreement across servers) and `history` (servers
+//! compared on what the address holds); docs/trust.md says what is proven.
+
+pub mod history;
+pub mod proof;
 
 use crate::error::{Error, Kind, Result};
-use bitcoin::{consensus, Address, Transaction, Txid};
+use bitcoin::block::Header;
+use bitcoin::{consensus, Address, BlockHash, Transaction, Txid};
 pub use esplora_client::EsploraTx;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +43,8 @@ pub struct Config {
     pub max_retry_after: Duration,
     /// HTTP CONNECT proxy for all Esplora traffic.
     pub proxy: Option<String>,
+    /// Index of the endpoint to follow when servers disagree (`--trust-server`).
+    pub trusted: Option<usize>,
 }
 
 impl Default for Config {
@@ -48,6 +56,7 @@ impl Default for Config {
             backoff: Duration::from_millis(250),
             max_retry_after: Duration::from_secs(60),
             proxy: None,
+            trusted: None,
         }
     }
 }
@@ -74,7 +83,24 @@ pub struct Esplora {
     http: bitreq::Client,
     preferred: AtomicUsize,
     txs: Mutex<HashMap<Txid, Arc<Transaction>>>,
+    /// Headers already checked (hash, proof of work), by block hash.
+    headers: Mutex<HashMap<BlockHash, Header>>,
+    /// Endpoints caught failing a check in this run.
+    rejected: Mutex<HashSet<usize>>,
     counters: Counters,
+}
+
+/// What one endpoint answered, after its retries.
+pub(crate) enum Outcome<T> {
+    Ok(T),
+    /// 404: the server says it does not exist.
+    NotFound(String),
+    /// 400 and the like: the server refuses the request itself.
+    Refused(u16, String),
+    /// A body came back and failed `check`: the server is faulty or lying.
+    Invalid(String),
+    /// No usable answer (down, timed out, rate limited).
+    Unreachable(String),
 }
 
 /// The outcome of one HTTP attempt against one endpoint.
@@ -89,6 +115,7 @@ enum Attempt {
 }
 
 impl Esplora {
+    /// Check the configuration and make a client. No request is made.
     pub fn new(cfg: Config) -> Result<Self> {
         if cfg.endpoints.is_empty() {
             return Err(Error::usage(
@@ -99,7 +126,7 @@ impl Esplora {
             if !(e.starts_with("http://") || e.starts_with("https://")) {
                 return Err(Error::usage(format!(
                     "--esplora '{}' is not an http(s) URL: use e.g. https://mempool.space/api",
-                    crate::address::printable(e)
+                    crate::text::line(e)
                 )));
             }
         }
@@ -114,6 +141,8 @@ impl Esplora {
             http: bitreq::Client::new(8),
             preferred: AtomicUsize::new(0),
             txs: Mutex::new(HashMap::new()),
+            headers: Mutex::new(HashMap::new()),
+            rejected: Mutex::new(HashSet::new()),
             counters: Counters::default(),
         })
     }
@@ -167,73 +196,118 @@ impl Esplora {
             ),
             400 | 404 => Attempt::Definite(
                 status as u16,
-                crate::address::printable(&one_line(resp.as_str().unwrap_or_default())),
+                crate::text::line(&one_line(resp.as_str().unwrap_or_default())),
             ),
             _ => Attempt::Transient(format!("HTTP {status}")),
         }
     }
 
-    /// GET `path` from the first endpoint that gives a body `check` accepts.
-    /// `check` turns the body into a value or says why it is unacceptable.
-    async fn get<T>(&self, path: &str, check: impl Fn(&[u8]) -> std::result::Result<T, String>) -> Result<T> {
+    /// Endpoints in the order a request should try them: the trusted one
+    /// (`--trust-server`) first, else the last one that answered well; never
+    /// one caught lying in this run.
+    pub(crate) fn order(&self) -> Vec<usize> {
         let n = self.cfg.endpoints.len();
-        let start = self.preferred.load(Ordering::Relaxed) % n;
+        let start = self.cfg.trusted.unwrap_or_else(|| self.preferred.load(Ordering::Relaxed) % n);
+        let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
+        (0..n).map(|k| (start + k) % n).filter(|i| !rejected.contains(i)).collect()
+    }
+
+    /// The base URL of endpoint `idx`.
+    pub fn endpoint(&self, idx: usize) -> &str {
+        &self.cfg.endpoints[idx]
+    }
+
+    pub fn endpoint_count(&self) -> usize {
+        self.cfg.endpoints.len()
+    }
+
+    /// The endpoint `--trust-server` named, if any.
+    pub fn trusted(&self) -> Option<usize> {
+        self.cfg.trusted
+    }
+
+    /// Remember that endpoint `idx` failed a check: it is not asked again
+    /// in this run, and the user is told once, on one line.
+    pub(crate) fn reject(&self, idx: usize, why: &str) {
+        if let Ok(mut r) = self.rejected.lock() {
+            if r.insert(idx) {
+                tracing::warn!("{}: {why}; not asking it again", self.endpoint(idx));
+            }
+        }
+    }
+
+    /// GET `path` from endpoint `idx` alone, with retries. `check` turns the
+    /// body into a value or says why it is unacceptable.
+    pub(crate) async fn get_at<T>(
+        &self,
+        idx: usize,
+        path: &str,
+        check: &impl Fn(&[u8]) -> std::result::Result<T, String>,
+    ) -> Outcome<T> {
+        let base = &self.cfg.endpoints[idx];
+        let mut delay = self.cfg.backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.cfg.attempts;
+            let (outcome, wait) = match self.attempt(base, path).await {
+                Attempt::Body(b) => match check(&b) {
+                    Ok(v) => return Outcome::Ok(v),
+                    Err(why) => (Outcome::Invalid(why), Some(delay)),
+                },
+                Attempt::Definite(404, msg) => return Outcome::NotFound(msg),
+                Attempt::Definite(code, msg) => return Outcome::Refused(code, msg),
+                Attempt::Transient(why) => (Outcome::Unreachable(why), Some(delay)),
+                Attempt::RateLimited(after) => {
+                    let o = Outcome::Unreachable("rate limited (HTTP 429)".into());
+                    match after {
+                        Some(d) if d > self.cfg.max_retry_after => (o, None),
+                        Some(d) => (o, Some(d)),
+                        None => (o, Some(delay)),
+                    }
+                }
+            };
+            match wait {
+                Some(d) if !last => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("{base}{path}: retrying in {d:?}");
+                    tokio::time::sleep(d).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                }
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// GET `path` from the first endpoint that gives a body `check` accepts.
+    async fn get<T>(&self, path: &str, check: impl Fn(&[u8]) -> std::result::Result<T, String>) -> Result<T> {
         let mut problems: Vec<String> = Vec::new();
         let mut worst = Kind::Network;
-        for k in 0..n {
-            let idx = (start + k) % n;
+        for (k, idx) in self.order().into_iter().enumerate() {
             let base = &self.cfg.endpoints[idx];
             if k > 0 {
                 self.counters.failovers.fetch_add(1, Ordering::Relaxed);
-                tracing_line(&format!("failing over to {base}"));
+                tracing::info!("failing over to {base}");
             }
-            let mut delay = self.cfg.backoff;
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let last = attempt >= self.cfg.attempts;
-                let wait = match self.attempt(base, path).await {
-                    Attempt::Body(b) => match check(&b) {
-                        Ok(v) => {
-                            self.preferred.store(idx, Ordering::Relaxed);
-                            return Ok(v);
-                        }
-                        Err(why) => {
-                            worst = Kind::InvalidData;
-                            problems.push(format!("{base}: {why}"));
-                            Some(delay)
-                        }
-                    },
-                    Attempt::Definite(404, msg) => {
-                        return Err(Error::not_found(format!("{base}{path}: not found ({msg})")));
-                    }
-                    Attempt::Definite(code, msg) => {
-                        return Err(Error::usage(format!("{base} refused {path} (HTTP {code}: {msg})")));
-                    }
-                    Attempt::Transient(why) => {
-                        problems.push(format!("{base}: {why}"));
-                        Some(delay)
-                    }
-                    Attempt::RateLimited(after) => {
-                        problems.push(format!("{base}: rate limited (HTTP 429)"));
-                        match after {
-                            Some(d) if d > self.cfg.max_retry_after => None,
-                            Some(d) => Some(d),
-                            None => Some(delay),
-                        }
-                    }
-                };
-                match wait {
-                    Some(d) if !last => {
-                        self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(d).await;
-                        delay = (delay * 2).min(Duration::from_secs(8));
-                    }
-                    _ => break,
+            match self.get_at(idx, path, &check).await {
+                Outcome::Ok(v) => {
+                    self.preferred.store(idx, Ordering::Relaxed);
+                    return Ok(v);
                 }
+                Outcome::NotFound(msg) => {
+                    return Err(Error::not_found(format!("{base}{path}: not found ({msg})")));
+                }
+                Outcome::Refused(code, msg) => {
+                    return Err(Error::usage(format!("{base} refused {path} (HTTP {code}: {msg})")));
+                }
+                Outcome::Invalid(why) => {
+                    worst = Kind::InvalidData;
+                    problems.push(format!("{base}: {why}"));
+                }
+                Outcome::Unreachable(why) => problems.push(format!("{base}: {why}")),
             }
         }
-        let last = problems.last().cloned().unwrap_or_default();
+        let last = problems.last().cloned().unwrap_or_else(|| "every server was caught lying earlier".into());
         let hint = if worst == Kind::InvalidData {
             "the server is faulty or lying: try another --esplora"
         } else {
@@ -295,12 +369,4 @@ impl Esplora {
 fn one_line(s: &str) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     s.chars().take(200).collect()
-}
-
-/// Verbose diagnostics go to stderr when GOAT_LOG is set (`-v` sets it).
-/// Separate from RUST_LOG/tracing, which is for the BitTorrent layer's logs.
-pub fn tracing_line(msg: &str) {
-    if std::env::var_os("GOAT_LOG").is_some() {
-        eprintln!("goat: {msg}");
-    }
 }

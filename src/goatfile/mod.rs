@@ -184,7 +184,7 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
     }
     let mut entries = Vec::new();
     for e in raw.entries {
-        let where_ = format!("entry '{}'", crate::address::printable(&e.name));
+        let where_ = format!("entry '{}'", crate::text::line(&e.name));
         let source = match (&e.magnet, &e.inscription) {
             (Some(m), None) => Source::Magnet(
                 Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
@@ -228,10 +228,10 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
 }
 
 fn file_spec(where_: &str, path: String, size: Option<u64>, sha256: Option<String>) -> Result<FileSpec, ParseError> {
-    check_relative_path(&path).map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::address::printable(&path))))?;
+    check_relative_path(&path).map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::text::line(&path))))?;
     let sha256 = match sha256 {
         Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Some(h.to_ascii_lowercase()),
-        Some(h) => return err(format!("{where_}: sha256 '{}' is not 64 hex digits", crate::address::printable(&h))),
+        Some(h) => return err(format!("{where_}: sha256 '{}' is not 64 hex digits", crate::text::line(&h))),
         None => None,
     };
     Ok(FileSpec { path, size, sha256 })
@@ -274,7 +274,7 @@ fn collect_magnets(v: &serde_norway::Value, prefix: String, out: &mut BTreeMap<S
             }
         }
         String(s) if s.trim_start().to_ascii_lowercase().starts_with("magnet:") => {
-            let m = Magnet::parse(s).map_err(|e| ParseError(format!("'{}': invalid magnet: {e}", crate::address::printable(&prefix))))?;
+            let m = Magnet::parse(s).map_err(|e| ParseError(format!("'{}': invalid magnet: {e}", crate::text::line(&prefix))))?;
             out.insert(prefix, m);
         }
         _ => {}
@@ -291,7 +291,7 @@ fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
     let mut torrents = HashSet::new();
     for e in &g.entries {
         check_entry_name(&e.name)
-            .map_err(|x| ParseError(format!("entry name '{}' {x}", crate::address::printable(&e.name))))?;
+            .map_err(|x| ParseError(format!("entry name '{}' {x}", crate::text::line(&e.name))))?;
         if !names.insert(e.name.to_lowercase()) {
             return err(format!("entry name '{}' is used twice", e.name));
         }

@@ -26,7 +26,7 @@ pub fn decode(body: &[u8], encoding: Option<&[u8]>, cap: u64) -> Result<Vec<u8>>
         Some("deflate") => read_capped(flate2::read::ZlibDecoder::new(body), cap, "deflate"),
         Some(other) => Err(Error::invalid(format!(
             "content encoding '{}' is not supported (goat decodes br, gzip and deflate): use --raw to write the body as stored",
-            crate::address::printable(other)
+            crate::text::line(other)
         ))),
     }
 }

@@ -27,7 +27,7 @@ impl FromStr for InscriptionId {
         let bad = || {
             Error::usage(format!(
                 "'{}' is neither a txid nor an inscription id: expected 64 hex digits, optionally followed by i<number>",
-                crate::address::printable(s)
+                crate::text::line(s)
             ))
         };
         let (txid, index) = match s.len() {

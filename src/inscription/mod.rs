@@ -111,13 +111,13 @@ impl Inscription {
     }
 
     pub fn content_type_str(&self) -> Option<String> {
-        self.content_type.as_ref().map(|c| crate::address::printable(&String::from_utf8_lossy(c)))
+        self.content_type.as_ref().map(|c| crate::text::line(&String::from_utf8_lossy(c)))
     }
 
     pub fn content_encoding_str(&self) -> Option<String> {
         self.content_encoding
             .as_ref()
-            .map(|c| crate::address::printable(&String::from_utf8_lossy(c)))
+            .map(|c| crate::text::line(&String::from_utf8_lossy(c)))
     }
 
     pub fn delegate_id(&self) -> Option<InscriptionId> {

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::esplora::{Esplora, EsploraTx};
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
-use crate::trust::{self, Endorsement, Policy, Reveal};
+use crate::esplora::history::Agreement;
+use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
+use crate::trust::{self, Endorsed, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -78,8 +80,42 @@ pub struct Found {
     pub served: Served,
     pub location: Location,
     /// None: not endorsed (or not checked, see `Options::endorse_all`).
-    pub endorsement: Option<Endorsement>,
+    pub endorsement: Option<Endorsed>,
+    /// Some transaction the endorsement rests on is still unconfirmed.
+    pub endorsement_pending: bool,
     pub goatfile: GoatfileState,
+}
+
+impl Found {
+    /// Confirmed, and so is everything its endorsement rests on.
+    pub fn settled(&self) -> bool {
+        self.location.is_confirmed() && !self.endorsement_pending
+    }
+}
+
+/// The goatfile `find_goatfile` chose, and what was proven about it.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    pub id: InscriptionId,
+    pub inscription: Inscription,
+    pub served: Served,
+    pub location: Location,
+    pub endorsement: Option<Endorsed>,
+    pub goatfile: Goatfile,
+    pub proof: Proof,
+}
+
+/// What goat proved for a chosen goatfile (shown by `resolve --json`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Proof {
+    /// The reveal's block, proven by merkle proof and header.
+    pub goatfile: Option<Proven>,
+    /// The transactions the endorsement rests on, each proven the same way.
+    pub endorsement: Vec<Proven>,
+    /// What the servers said about the address's history (two or more).
+    pub history: Agreement,
+    /// What was not proven, in words (empty when everything was).
+    pub unproven: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -169,6 +205,7 @@ pub async fn walk(
     let mut summary = Summary::default();
     let mut seen: HashSet<Txid> = HashSet::new();
     let mut spent_by: HashMap<OutPoint, Txid> = HashMap::new();
+    let mut unconfirmed: HashSet<Txid> = HashSet::new();
 
     let first = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
@@ -178,6 +215,9 @@ pub async fn walk(
     page.extend(confirmed);
     loop {
         let last = page.iter().rev().find(|t| t.status.confirmed).map(|t| t.txid);
+        // Known before any candidate of the page is judged: a reveal comes
+        // before the (older) unconfirmed transactions it spends.
+        unconfirmed.extend(page.iter().filter(|t| !t.status.confirmed).map(|t| t.txid));
         for t in &page {
             if !seen.insert(t.txid) {
                 continue;
@@ -196,7 +236,8 @@ pub async fn walk(
                 (true, Some(h)) => Location::Confirmed(h),
                 _ => Location::Mempool,
             };
-            for found in inspect(esplora, &spk, t.txid, location, &spent_by, opts).await? {
+            let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
+            for found in inspect(esplora, &spk, t.txid, location, known, opts).await? {
                 if visit(found).is_break() {
                     summary.stopped_early = true;
                     return Ok(summary);
@@ -231,13 +272,22 @@ fn history_error(e: Error, holder: &HolderAddress) -> Error {
     }
 }
 
+/// What the walk has learnt from the history so far.
+#[derive(Clone, Copy)]
+struct History<'a> {
+    /// Who spent an outpoint, per the history.
+    spent_by: &'a HashMap<OutPoint, Txid>,
+    /// History transactions still in the mempool.
+    unconfirmed: &'a HashSet<Txid>,
+}
+
 /// All inscriptions of one candidate transaction, in index order.
 async fn inspect(
     esplora: &Esplora,
     holder: &bitcoin::ScriptBuf,
     txid: Txid,
     location: Location,
-    spent_by: &HashMap<OutPoint, Txid>,
+    known: History<'_>,
     opts: Options,
 ) -> Result<Vec<Found>> {
     let tx: Arc<Transaction> = esplora.tx(&txid).await?;
@@ -273,9 +323,11 @@ async fn inspect(
             }
             let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
             endorsement =
-                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), spent_by).await?;
+                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), known.spent_by).await?;
         }
-        out.push(Found { id, inscription: ins, served, location, endorsement, goatfile });
+        let endorsement_pending =
+            endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
+        out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
     }
     Ok(out)
 }
@@ -284,26 +336,31 @@ async fn inspect(
 #[derive(Default)]
 struct Skipped {
     unendorsed: usize,
+    weak: usize,
     mempool: usize,
     invalid: Vec<String>,
 }
 
-/// Walk `holder`'s history to the newest goatfile `policy` accepts.
-pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Found> {
+/// Walk `holder`'s history to the newest goatfile `policy` accepts, then
+/// prove it: its block and the blocks of what its endorsement rests on
+/// (`esplora::proof`). With two or more servers, they must first agree on
+/// the address's history (`esplora::history`).
+pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
+    let history = esplora.agree_on_history(&holder.address).await?;
     let mut chosen = None;
     let mut skipped = Skipped::default();
     let summary = walk(esplora, holder, Options::default(), |f| {
         match &f.goatfile {
             GoatfileState::Valid(_) => {
-                let endorsed = f.endorsement.is_some();
-                if policy.accepts(endorsed, f.location.is_confirmed()) {
+                let kind = f.endorsement.as_ref().map(|e| e.kind);
+                if policy.accepts(kind, f.settled()) {
                     chosen = Some(f);
                     return ControlFlow::Break(());
                 }
-                if !endorsed && !policy.trust_any {
-                    skipped.unendorsed += 1;
-                } else {
-                    skipped.mempool += 1;
+                match kind {
+                    _ if policy.accepts(kind, true) => skipped.mempool += 1,
+                    Some(k) if !k.is_sound() => skipped.weak += 1,
+                    _ => skipped.unendorsed += 1,
                 }
             }
             GoatfileState::Invalid(e) => skipped.invalid.push(format!("{}: {e}", f.id)),
@@ -312,22 +369,65 @@ pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Po
         ControlFlow::Continue(())
     })
     .await?;
-    if let Some(f) = chosen {
-        return Ok(f);
+    let Some(f) = chosen else {
+        let mut why = format!(
+            "no goatfile published by {} in its {} transactions",
+            holder.address, summary.transactions
+        );
+        if skipped.unendorsed > 0 {
+            why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
+        }
+        if skipped.weak > 0 {
+            why += &format!(
+                "; {} goatfile(s) are only weakly endorsed (funded-commit, which a payee can fake: see docs/trust.md; --accept-funded-commit accepts them)",
+                skipped.weak
+            );
+        }
+        if skipped.mempool > 0 {
+            why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
+        }
+        if let Some(first) = skipped.invalid.first() {
+            why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
+        }
+        return Err(Error::not_found(why));
+    };
+    let GoatfileState::Valid(goatfile) = f.goatfile else {
+        return Err(Error::internal("the walk chose an inscription that is not a goatfile"));
+    };
+    let mut proof = Proof { history, ..Proof::default() };
+    let mut location = f.location;
+    if f.location.is_confirmed() {
+        let p = esplora.prove(&f.id.txid, holder.network).await?;
+        if holder.network == bitcoin::Network::Bitcoin && p.height < TAPROOT_MAINNET_HEIGHT {
+            return Err(Error::invalid(format!(
+                "{} puts {} at height {}, before taproot existed: try another --esplora",
+                p.server, f.id.txid, p.height
+            )));
+        }
+        if Location::Confirmed(p.height) != f.location {
+            tracing::warn!("the history put {} at {}, its proof at block {}", f.id, f.location, p.height);
+        }
+        location = Location::Confirmed(p.height);
+        proof.goatfile = Some(p);
+    } else {
+        proof.unproven.push(format!("{} is unconfirmed (--include-mempool)", f.id));
     }
-    let mut why = format!(
-        "no goatfile published by {} in its {} transactions",
-        holder.address, summary.transactions
-    );
-    if skipped.unendorsed > 0 {
-        why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
+    if let Some(e) = &f.endorsement {
+        for t in &e.rests_on {
+            if f.endorsement_pending {
+                proof.unproven.push(format!("{t}, on which the endorsement rests, may be unconfirmed (--include-mempool)"));
+                continue;
+            }
+            proof.endorsement.push(esplora.prove(t, holder.network).await?);
+        }
     }
-    if skipped.mempool > 0 {
-        why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
-    }
-    if let Some(first) = skipped.invalid.first() {
-        why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
-    }
-    Err(Error::not_found(why))
+    Ok(Chosen {
+        id: f.id,
+        inscription: f.inscription,
+        served: f.served,
+        location,
+        endorsement: f.endorsement,
+        goatfile: *goatfile,
+        proof,
+    })
 }
-

@@ -41,6 +41,7 @@ pub struct FileConfig {
     pub peers: Vec<String>,
     pub include_mempool: Option<bool>,
     pub trust_any: Option<bool>,
+    pub accept_funded_commit: Option<bool>,
     pub metadata_timeout: Option<u64>,
 }
 

@@ -50,7 +50,7 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
 /// explicitly allows others (the status shows paths and addresses).
 pub fn parse_listen(text: &str, allow_remote: bool) -> Result<SocketAddr> {
     let addr: SocketAddr = text.trim().parse().map_err(|_| {
-        Error::usage(format!("--http '{}' is not an IP:PORT like 127.0.0.1:4628", crate::address::printable(text)))
+        Error::usage(format!("--http '{}' is not an IP:PORT like 127.0.0.1:4628", crate::text::line(text)))
     })?;
     if !addr.ip().is_loopback() && !allow_remote {
         return Err(Error::usage(format!(

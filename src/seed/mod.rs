@@ -23,7 +23,7 @@ use crate::esplora::Esplora;
 use crate::fetcher;
 use crate::goatfile::{self, Goatfile, Source};
 use crate::inscription::InscriptionId;
-use crate::scan::{self, GoatfileState};
+use crate::scan;
 use crate::store::Layout;
 use crate::torrent::{resume, Swarm, SwarmConfig, Torrent};
 use crate::trust::Policy;
@@ -489,9 +489,7 @@ impl Poller {
     async fn poll_once(&self, current: &mut Option<InscriptionId>) -> Result<()> {
         let found = scan::find_goatfile(&self.esplora, &self.holder, self.policy).await?;
         let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
-        let GoatfileState::Valid(gf) = &found.goatfile else {
-            return Err(Error::internal("chosen inscription is not a goatfile"));
-        };
+        let gf = &found.goatfile;
         let height = match found.location {
             scan::Location::Confirmed(h) => Some(h),
             scan::Location::Mempool => None,

@@ -90,7 +90,7 @@ impl Demo {
             funder: &holder,
             inputs: vec![vec![Envelope::file("text/yaml", None, goatfile.as_bytes())]],
             to: holder.script_pubkey(),
-            reveal_input_from: None,
+            reveal_input_from: Some(&holder),
         });
         chain.mine();
         let address = holder.address.to_string();
@@ -98,7 +98,7 @@ impl Demo {
             .await
             .map_err(|e| Error::internal(e.to_string()))?
             .map_err(|e| Error::io("starting the local Esplora server", e))?;
-        say(format!("[2/4] chain: {address} inscribed the goatfile {} (commit/reveal, Schnorr-signed)", ins.id(0)));
+        say(format!("[2/4] chain: {address} inscribed the goatfile {} (commit/reveal; the reveal also spends a coin of the holder, which endorses it)", ins.id(0)));
         say(format!("      a local Esplora API serves the chain at {}", handle.url));
 
         // 3. What a user runs: goat fetch <address>.

@@ -53,7 +53,7 @@ impl Devchain {
             funder: &holder,
             inputs: vec![vec![Envelope::file("text/yaml", None, &body)]],
             to: holder.script_pubkey(),
-            reveal_input_from: None,
+            reveal_input_from: Some(&holder),
         });
         chain.mine();
         if !self.goatfile_last {

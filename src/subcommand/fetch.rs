@@ -111,7 +111,7 @@ impl Fetch {
                 return Ok((bytes, parsed, origin));
             }
             let id: InscriptionId = gf.parse().map_err(|_| {
-                Error::usage(format!("--goatfile '{}' is neither an existing file nor an inscription id", crate::address::printable(gf)))
+                Error::usage(format!("--goatfile '{}' is neither an existing file nor an inscription id", crate::text::line(gf)))
             })?;
             let esplora = self.esplora(g)?;
             let (_, served) = scan::lookup(&esplora, &id).await?;
@@ -129,9 +129,6 @@ impl Fetch {
         let policy = self.trust.policy();
         let found = find_goatfile(&esplora, &holder, policy).await?;
         let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
-        let scan::GoatfileState::Valid(parsed) = found.goatfile else {
-            return Err(Error::internal("chosen inscription is not a goatfile"));
-        };
         let height = match found.location {
             scan::Location::Confirmed(h) => Some(h),
             scan::Location::Mempool => None,
@@ -140,10 +137,10 @@ impl Fetch {
             "goatfile {} at {} ({})",
             found.id,
             height.map(|h| format!("block {h}")).unwrap_or_else(|| "mempool".into()),
-            found.endorsement.map(|e| e.describe()).unwrap_or("NOT endorsed by the holder")
+            super::resolve::endorsement_words(&found)
         ));
         let origin = Origin { address: Some(addr.clone()), inscription: Some(found.id.to_string()), block_height: height, file: None };
-        Ok((bytes, *parsed, origin))
+        Ok((bytes, found.goatfile, origin))
     }
 
     fn selected<'a>(&self, g: &'a Goatfile) -> Result<Vec<&'a Entry>> {
@@ -158,7 +155,7 @@ impl Fetch {
                 None => {
                     return Err(Error::usage(format!(
                         "--only '{}': the goatfile has no such entry (it has: {})",
-                        crate::address::printable(want),
+                        crate::text::line(want),
                         names.join(", ")
                     )))
                 }

@@ -28,10 +28,28 @@ impl Ls {
         .await?;
         g.report_stats(&esplora);
         if self.json {
+            // Prove the goatfiles that would count (soundly endorsed and
+            // confirmed); a failed proof is reported, not fatal, in a listing.
+            let mut proofs = Vec::new();
+            for f in &found {
+                let counts = matches!(f.goatfile, GoatfileState::Valid(_))
+                    && f.settled()
+                    && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
+                proofs.push(if counts {
+                    match esplora.prove(&f.id.txid, holder.network).await {
+                        Ok(p) => json!(p),
+                        Err(e) => json!({ "error": e.message }),
+                    }
+                } else {
+                    serde_json::Value::Null
+                });
+            }
             let items: Vec<_> = found
                 .iter()
-                .map(|f| {
+                .zip(proofs)
+                .map(|(f, proven)| {
                     json!({
+                        "proven": proven,
                         "id": f.id.to_string(),
                         "content_type": f.served.content_type,
                         "content_encoding": f.served.content_encoding,
@@ -41,8 +59,9 @@ impl Ls {
                         "delegate": f.served.delegate.map(|d| d.to_string()),
                         "goatfile": match &f.goatfile { GoatfileState::Valid(_) => "valid", GoatfileState::Invalid(_) => "invalid", GoatfileState::No => "no" },
                         "goatfile_error": match &f.goatfile { GoatfileState::Invalid(e) => Some(e.clone()), _ => None },
-                        "endorsed": f.endorsement.is_some(),
-                        "endorsement": f.endorsement,
+                        "endorsed": f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound()),
+                        "endorsement": f.endorsement.as_ref().map(|e| e.kind),
+                        "endorsement_pending": f.endorsement_pending,
                         "curses": f.inscription.curses(),
                     })
                 })
@@ -71,20 +90,19 @@ impl Ls {
                 GoatfileState::Invalid(_) => "invalid",
                 GoatfileState::No => "no",
             };
-            let endorsed = match f.endorsement {
-                Some(e) => format!("yes ({})", serde_json::to_value(e).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+            let endorsed = match &f.endorsement {
+                Some(e) if e.kind.is_sound() => format!("yes ({})", e.kind.name()),
+                Some(e) => format!("weak ({})", e.kind.name()),
                 None => "no".into(),
             };
-            let mut ct = f.served.content_type.clone().unwrap_or_else(|| "-".into());
-            if ct.len() > 26 {
-                ct.truncate(25);
-                ct.push('…');
-            }
+            // Chain-supplied text: cut on a character boundary, never by bytes.
+            let ct = crate::text::printable(f.served.content_type.as_deref().unwrap_or("-"), 26);
+            let enc = crate::text::printable(f.served.content_encoding.as_deref().unwrap_or("-"), 8);
             println!(
                 "{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} {}",
                 f.id.to_string(),
                 ct,
-                f.served.content_encoding.as_deref().unwrap_or("-"),
+                enc,
                 f.served.body.as_ref().map(|b| b.len().to_string()).unwrap_or_else(|| "-".into()),
                 f.location.to_string(),
                 gf,

@@ -51,6 +51,11 @@ pub struct Globals {
     /// HTTP CONNECT proxy for Esplora requests (e.g. Tor's HTTPTunnelPort).
     #[arg(long, global = true, value_name = "URL")]
     pub esplora_proxy: Option<String>,
+    /// When Esplora servers disagree (on an address's history or on a
+    /// block), follow this one (one of the --esplora URLs) instead of
+    /// refusing to choose.
+    #[arg(long, global = true, value_name = "URL")]
+    pub trust_server: Option<String>,
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -70,11 +75,35 @@ pub struct TrustArgs {
     /// inscriptions to any address: see docs/trust.md).
     #[arg(long)]
     pub trust_any: bool,
+    /// Also count the weak funded-commit rule as the holder's endorsement.
+    /// Anyone the holder ever paid at a taproot address can fake it (the
+    /// payee spoof in docs/trust.md).
+    #[arg(long)]
+    pub accept_funded_commit: bool,
 }
 
 impl TrustArgs {
+    /// The policy these flags ask for (with values from a config file
+    /// or'ed in), warning about the risky ones.
+    pub fn policy_with(&self, include_mempool: bool, trust_any: bool, accept_funded_commit: bool) -> crate::trust::Policy {
+        let p = crate::trust::Policy {
+            include_mempool: self.include_mempool || include_mempool,
+            trust_any: self.trust_any || trust_any,
+            accept_funded_commit: self.accept_funded_commit || accept_funded_commit,
+        };
+        if p.accept_funded_commit && !p.trust_any {
+            tracing::warn!(
+                "--accept-funded-commit: a goatfile counts when the holder merely funded its commit, which anyone the holder ever paid at a taproot address can fake (docs/trust.md)"
+            );
+        }
+        if p.trust_any {
+            tracing::warn!("--trust-any: any goatfile sent to the address counts, even one the holder never endorsed");
+        }
+        p
+    }
+
     pub fn policy(&self) -> crate::trust::Policy {
-        crate::trust::Policy { include_mempool: self.include_mempool, trust_any: self.trust_any }
+        self.policy_with(false, false, false)
     }
 }
 
@@ -109,8 +138,11 @@ pub enum Subcommand {
 
 impl Cli {
     pub fn run(self) -> Result<()> {
-        if self.globals.verbose > 0 {
-            std::env::set_var("GOAT_LOG", "1");
+        // RUST_LOG=librqbit=debug etc. shows the BitTorrent layer's own logs.
+        let v = crate::logging::Verbosity::from_flags(self.globals.quiet, self.globals.verbose);
+        match self.command {
+            Subcommand::Seed(_) => crate::logging::init_daemon(v),
+            _ => crate::logging::init_cli(v),
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -160,7 +192,22 @@ impl Globals {
         } else {
             given.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
         };
+        let trusted = match &self.trust_server {
+            None => None,
+            Some(t) => {
+                let t = t.trim().trim_end_matches('/');
+                let found = endpoints.iter().position(|e| e.trim_end_matches('/') == t);
+                Some(found.ok_or_else(|| {
+                    Error::usage(format!(
+                        "--trust-server '{}' is not one of the Esplora servers in use ({}): give one of them",
+                        crate::text::line(t),
+                        endpoints.join(", ")
+                    ))
+                })?)
+            }
+        };
         Esplora::new(esplora::Config {
+            trusted,
             endpoints,
             timeout: Duration::from_secs(self.timeout.max(1)),
             attempts: self.retries.max(1),

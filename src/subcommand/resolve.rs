@@ -2,7 +2,7 @@
 
 use super::{Globals, TrustArgs};
 use crate::error::{Error, Result};
-use crate::scan::{self, GoatfileState};
+use crate::scan;
 use clap::Args;
 use std::io::Write;
 
@@ -19,6 +19,14 @@ pub struct Resolve {
 
 pub use crate::scan::find_goatfile;
 
+/// How the chosen goatfile counts as the holder's, in words.
+pub fn endorsement_words(c: &scan::Chosen) -> &'static str {
+    match &c.endorsement {
+        Some(e) => e.kind.describe(),
+        None => "NOT endorsed by the holder (--trust-any)",
+    }
+}
+
 impl Resolve {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         let holder = g.holder(&self.address)?;
@@ -26,16 +34,14 @@ impl Resolve {
         let policy = self.trust.policy();
         let found = find_goatfile(&esplora, &holder, policy).await?;
         g.report_stats(&esplora);
-        let GoatfileState::Valid(goatfile) = &found.goatfile else {
-            return Err(Error::internal("chosen inscription is not a goatfile"));
-        };
-        let endorsement = found.endorsement.map(|e| e.describe()).unwrap_or("NOT endorsed by the holder (--trust-any)");
         if self.json {
             let doc = serde_json::json!({
                 "inscription": found.id.to_string(),
                 "location": found.location,
-                "endorsement": found.endorsement,
-                "goatfile": goatfile,
+                "endorsement": found.endorsement.as_ref().map(|e| e.kind),
+                "endorsement_sound": found.endorsement.as_ref().map(|e| e.kind.is_sound()),
+                "proven": found.proof,
+                "goatfile": found.goatfile,
             });
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
@@ -43,13 +49,19 @@ impl Resolve {
             let mut out = std::io::stdout().lock();
             out.write_all(&text).and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
         }
+        let proven = match &found.proof.goatfile {
+            Some(p) if p.agreed.is_empty() => format!(", proven by {}", p.server),
+            Some(p) => format!(", proven by {} and confirmed by {} more server(s)", p.server, p.agreed.len()),
+            None => String::new(),
+        };
         g.note(format!(
-            "goatfile {} at {} ({endorsement})",
+            "goatfile {} at {} ({}{proven})",
             found.id,
             match found.location {
                 scan::Location::Confirmed(h) => format!("block {h}"),
                 scan::Location::Mempool => "mempool (unconfirmed)".into(),
-            }
+            },
+            endorsement_words(&found),
         ));
         Ok(())
     }

@@ -5,7 +5,6 @@ use super::{Globals, TrustArgs};
 use crate::error::{Error, Result};
 use crate::seed::{config, http, Daemon, Options};
 use crate::torrent::{self, SwarmConfig};
-use crate::trust::Policy;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,7 +76,6 @@ pub struct Seed {
 
 impl Seed {
     pub async fn run(&self, g: &Globals) -> Result<()> {
-        crate::logging::init_daemon(g);
         let (file, file_path) = config::load(self.config.as_deref())?;
         let mut names: Vec<String> = file.addresses.clone();
         for a in &self.addresses {
@@ -138,10 +136,11 @@ impl Seed {
             poll,
             prune: self.prune || file.prune.unwrap_or(false),
             peers,
-            policy: Policy {
-                include_mempool: self.trust.include_mempool || file.include_mempool.unwrap_or(false),
-                trust_any: self.trust.trust_any || file.trust_any.unwrap_or(false),
-            },
+            policy: self.trust.policy_with(
+                file.include_mempool.unwrap_or(false),
+                file.trust_any.unwrap_or(false),
+                file.accept_funded_commit.unwrap_or(false),
+            ),
             metadata_timeout: Duration::from_secs(self.metadata_timeout.or(file.metadata_timeout).unwrap_or(300).max(1)),
             swarm: SwarmConfig {
                 listen_port: Some(self.listen_port.or(file.listen_port).unwrap_or(DEFAULT_LISTEN_PORT)),

@@ -92,7 +92,7 @@ impl Swarm {
             if !p.starts_with("socks5://") && !p.starts_with("socks5h://") {
                 return Err(Error::usage(format!(
                     "--proxy '{}' is not a socks5:// URL: BitTorrent traffic can only go through SOCKS5",
-                    crate::address::printable(p)
+                    crate::text::line(p)
                 )));
             }
         }
@@ -314,7 +314,7 @@ fn check_components(parts: &[String]) -> Result<()> {
     let bad = |why: &str| {
         Error::invalid(format!(
             "the torrent's metadata is unsafe or invalid (file path {:?} {why}): refusing it, nothing was written outside the output folder",
-            parts.iter().map(|p| crate::address::printable(p)).collect::<Vec<_>>()
+            parts.iter().map(|p| crate::text::line(p)).collect::<Vec<_>>()
         ))
     };
     if parts.is_empty() {
@@ -366,7 +366,7 @@ async fn resolve_peers(peers: &[String], magnet: &Magnet) -> Result<Vec<SocketAd
 
 async fn resolve_peer(p: &str) -> Result<Vec<SocketAddr>> {
     let addrs = tokio::net::lookup_host(p).await.map_err(|e| {
-        Error::usage(format!("peer '{}' is not a reachable host:port ({e})", crate::address::printable(p)))
+        Error::usage(format!("peer '{}' is not a reachable host:port ({e})", crate::text::line(p)))
     })?;
     Ok(addrs.collect())
 }

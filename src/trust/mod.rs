@@ -1,13 +1,20 @@
 //! Which inscriptions are the holder's own word (docs/trust.md).
 //!
 //! Anyone can send an inscription to any address, so receiving one proves
-//! nothing. An inscription is *endorsed* only when the holder provably spent
-//! coins on it. Each proof below rests on transactions whose bytes were checked
-//! against their txids (see `esplora::Esplora::tx`).
+//! nothing. An inscription is *endorsed* only when the holder's key signed a
+//! transaction that commits to it. Each proof below rests on transactions
+//! whose bytes were checked against their txids (see `esplora::Esplora::tx`);
+//! that they are in the best chain is proven separately (`esplora::proof`).
+//!
+//! Two rules are sound (only the key holder can satisfy them) and count by
+//! default: `reveal-input` and `spent-output`. `funded-commit` is not: every
+//! payment the holder ever made to a taproot address has its shape (the
+//! payee-spoof attack in docs/trust.md), so it is only a weak signal that
+//! counts when the user asks for it.
 
 use crate::error::Result;
 use crate::esplora::Esplora;
-use bitcoin::{OutPoint, ScriptBuf, Transaction, Txid};
+use bitcoin::{OutPoint, ScriptBuf, Transaction, TxIn, Txid};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,35 +24,68 @@ const MAX_COMMIT_INPUTS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Endorsement {
-    /// The reveal transaction itself spends an output of the address.
+    /// The reveal transaction itself spends an output of the address, with a
+    /// signature that covers every input (so it covers the envelope).
     RevealInput,
-    /// The commit transaction that funded the reveal input spends an output
-    /// of the address (the usual ord wallet flow).
-    FundedCommit,
-    /// The output holding the inscription paid the address, and the address
-    /// later spent it.
+    /// The output holding the inscription paid the address, and the holder
+    /// later sent it to the address again (an ordinals-aware send to self).
     SpentOutput,
+    /// Weak: the commit transaction that funded the reveal input spends an
+    /// output of the address. A payee of the holder can fake this shape.
+    FundedCommit,
 }
 
 impl Endorsement {
     pub fn describe(self) -> &'static str {
         match self {
             Endorsement::RevealInput => "the reveal spends the holder's coins",
-            Endorsement::FundedCommit => "the holder funded the commit",
-            Endorsement::SpentOutput => "the holder later spent the inscribed output",
+            Endorsement::SpentOutput => "the holder sent the inscription to itself",
+            Endorsement::FundedCommit => {
+                "WEAK: the holder funded the commit, which any payee of the holder can fake"
+            }
+        }
+    }
+
+    /// Only the key holder can produce this endorsement.
+    pub fn is_sound(self) -> bool {
+        !matches!(self, Endorsement::FundedCommit)
+    }
+
+    /// The kebab-case name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endorsement::RevealInput => "reveal-input",
+            Endorsement::SpentOutput => "spent-output",
+            Endorsement::FundedCommit => "funded-commit",
         }
     }
 }
 
-/// What `resolve`/`fetch` accept beyond endorsed, confirmed goatfiles.
+/// An endorsement and the transactions it rests on (besides the reveal),
+/// each of which must be proven confirmed before the goatfile is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endorsed {
+    pub kind: Endorsement,
+    pub rests_on: Vec<Txid>,
+}
+
+/// What `resolve`/`fetch`/`seed` accept beyond soundly endorsed, confirmed
+/// goatfiles.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Policy {
     pub include_mempool: bool,
     pub trust_any: bool,
+    /// Count the weak funded-commit rule as an endorsement.
+    pub accept_funded_commit: bool,
 }
 
 impl Policy {
-    pub fn accepts(&self, endorsed: bool, confirmed: bool) -> bool {
+    pub fn accepts(&self, endorsement: Option<Endorsement>, confirmed: bool) -> bool {
+        let endorsed = match endorsement {
+            Some(e) if e.is_sound() => true,
+            Some(_) => self.accept_funded_commit,
+            None => false,
+        };
         (endorsed || self.trust_any) && (confirmed || self.include_mempool)
     }
 }
@@ -59,36 +99,93 @@ pub struct Reveal<'a> {
 }
 
 impl Reveal<'_> {
-    fn prevout_script(&self, i: usize) -> Option<&ScriptBuf> {
+    fn prevout(&self, i: usize) -> Option<&bitcoin::TxOut> {
         let vout = self.tx.input.get(i)?.previous_output.vout as usize;
-        Some(&self.prevs.get(i)?.as_ref()?.output.get(vout)?.script_pubkey)
+        self.prevs.get(i)?.as_ref()?.output.get(vout)
     }
 
-    /// The output whose sats carry the inscription made in `input`, per ord:
-    /// the pointer when it lands inside the outputs, else the first sat of
-    /// that input. None when it falls into the fee (or values are unknown).
-    pub fn holding_output(&self, input: usize, pointer: Option<u64>) -> Option<u32> {
+    /// Where the sats of the inscription made in `input` land, per ord: the
+    /// pointer when it lands inside the outputs, else the first sat of that
+    /// input. Returns (output index, offset inside that output); None when it
+    /// falls into the fee (or values are unknown).
+    pub fn holding_output(&self, input: usize, pointer: Option<u64>) -> Option<(u32, u64)> {
         let total_out: u64 = self.tx.output.iter().map(|o| o.value.to_sat()).sum();
         let offset = match pointer {
             Some(p) if p < total_out => p,
             _ => {
                 let mut sum = 0u64;
                 for j in 0..input {
-                    let vout = self.tx.input[j].previous_output.vout as usize;
-                    sum += self.prevs.get(j)?.as_ref()?.output.get(vout)?.value.to_sat();
+                    sum = sum.checked_add(self.prevout(j)?.value.to_sat())?;
                 }
                 sum
             }
         };
-        let mut end = 0u64;
-        for (o, out) in self.tx.output.iter().enumerate() {
-            end += out.value.to_sat();
-            if offset < end {
-                return Some(o as u32);
+        sat_output(self.tx, offset)
+    }
+}
+
+/// The output (and offset inside it) holding sat number `offset` of a
+/// transaction's inputs, first-in-first-out as ord tracks sats.
+fn sat_output(tx: &Transaction, offset: u64) -> Option<(u32, u64)> {
+    let mut start = 0u64;
+    for (o, out) in tx.output.iter().enumerate() {
+        let end = start.checked_add(out.value.to_sat())?;
+        if offset < end {
+            return Some((o as u32, offset - start));
+        }
+        start = end;
+    }
+    None
+}
+
+/// The signature hash types found in an input's signatures. Empty when no
+/// signature could be recognised. Schnorr signatures (taproot) are 64 bytes
+/// (SIGHASH_DEFAULT) or 65 with the type last; ECDSA ones are DER plus a type
+/// byte. Hand-written because `bitcoin` exposes no "which sighash types did
+/// this input use" helper; the encodings are BIP 340/341 and BIP 66.
+pub fn sighash_types(input: &TxIn, prevout: &ScriptBuf) -> Vec<u8> {
+    let mut types = Vec::new();
+    let elements: Vec<&[u8]> = input.witness.iter().collect();
+    if prevout.is_p2tr() {
+        let mut stack = &elements[..];
+        if stack.len() >= 2 && stack.last().and_then(|l| l.first()) == Some(&0x50) {
+            stack = &stack[..stack.len() - 1]; // annex
+        }
+        if stack.len() >= 2 {
+            stack = &stack[..stack.len() - 2]; // script path: drop script and control block
+        }
+        for e in stack {
+            match e.len() {
+                64 => types.push(0),
+                65 => types.push(e[64]),
+                _ => {}
             }
         }
-        None
+        return types;
     }
+    let mut candidates: Vec<&[u8]> = elements;
+    for ins in input.script_sig.instructions().flatten() {
+        if let bitcoin::script::Instruction::PushBytes(p) = ins {
+            candidates.push(p.as_bytes());
+        }
+    }
+    for c in candidates {
+        if let Some((ty, der)) = c.split_last() {
+            if bitcoin::secp256k1::ecdsa::Signature::from_der(der).is_ok() {
+                types.push(*ty);
+            }
+        }
+    }
+    types
+}
+
+/// True when the holder's signatures on `input` cover every input of the
+/// transaction: at least one signature, none with SIGHASH_ANYONECANPAY. A
+/// signature with ANYONECANPAY (used, e.g., by ordinals marketplace listings)
+/// lets anyone add inputs, and so an envelope the holder never saw.
+pub fn covers_all_inputs(input: &TxIn, prevout: &ScriptBuf) -> bool {
+    let types = sighash_types(input, prevout);
+    !types.is_empty() && types.iter().all(|t| t & 0x80 == 0)
 }
 
 /// Decide whether the inscription carried by `input` of `reveal` (with the
@@ -101,25 +198,45 @@ pub async fn endorsement(
     input: usize,
     pointer: Option<u64>,
     spent_by: &HashMap<OutPoint, Txid>,
-) -> Result<Option<Endorsement>> {
-    // Rule 1: an input of the reveal itself is the holder's.
-    if (0..reveal.tx.input.len()).any(|i| reveal.prevout_script(i) == Some(holder)) {
-        return Ok(Some(Endorsement::RevealInput));
+) -> Result<Option<Endorsed>> {
+    // Rule 1: an input of the reveal itself is the holder's, signed so that
+    // the signature covers the envelope's input too.
+    for (i, txin) in reveal.tx.input.iter().enumerate() {
+        if let Some(prev) = reveal.prevout(i) {
+            if prev.script_pubkey == *holder && covers_all_inputs(txin, holder) {
+                return Ok(Some(Endorsed {
+                    kind: Endorsement::RevealInput,
+                    rests_on: vec![txin.previous_output.txid],
+                }));
+            }
+        }
     }
-    // Rule 3 (cheap when the history already shows the spend): the holder
-    // received the inscription and later spent that very output.
-    if let Some(o) = reveal.holding_output(input, pointer) {
+    // Rule 2: the holder received the inscription and then sent it to
+    // itself: the spending transaction's first input is the inscribed output
+    // (signed over all inputs), and the inscribed sat lands in an output to
+    // the holder no bigger than the one it came from. A sweep to another
+    // wallet or a consolidation that merges it with other coins does not
+    // count (docs/trust.md).
+    if let Some((o, offset)) = reveal.holding_output(input, pointer) {
         let outpoint = OutPoint { txid: reveal.txid, vout: o };
-        if reveal.tx.output[o as usize].script_pubkey == *holder {
+        let held = &reveal.tx.output[o as usize];
+        if held.script_pubkey == *holder {
             if let Some(spender) = spent_by.get(&outpoint) {
                 let s = esplora.tx(spender).await?;
-                if s.input.iter().any(|i| i.previous_output == outpoint) {
-                    return Ok(Some(Endorsement::SpentOutput));
+                if let Some(first) = s.input.first() {
+                    if first.previous_output == outpoint
+                        && covers_all_inputs(first, holder)
+                        && sat_output(&s, offset)
+                            .map(|(to, _)| &s.output[to as usize])
+                            .is_some_and(|out| out.script_pubkey == *holder && out.value <= held.value)
+                    {
+                        return Ok(Some(Endorsed { kind: Endorsement::SpentOutput, rests_on: vec![*spender] }));
+                    }
                 }
             }
         }
     }
-    // Rule 2: the commit transaction spent the holder's coins.
+    // Rule 3 (weak): the commit transaction spent the holder's coins.
     if let Some(Some(commit)) = reveal.prevs.get(input) {
         for cin in commit.input.iter().take(MAX_COMMIT_INPUTS) {
             if cin.previous_output.is_null() {
@@ -127,7 +244,10 @@ pub async fn endorsement(
             }
             let prev = esplora.tx(&cin.previous_output.txid).await?;
             if prev.output.get(cin.previous_output.vout as usize).map(|o| &o.script_pubkey) == Some(holder) {
-                return Ok(Some(Endorsement::FundedCommit));
+                return Ok(Some(Endorsed {
+                    kind: Endorsement::FundedCommit,
+                    rests_on: vec![commit.compute_txid(), cin.previous_output.txid],
+                }));
             }
         }
     }
@@ -137,14 +257,48 @@ pub async fn endorsement(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bitcoin::Witness;
 
     #[test]
     fn policy() {
         let strict = Policy::default();
-        assert!(strict.accepts(true, true));
-        assert!(!strict.accepts(false, true));
-        assert!(!strict.accepts(true, false));
-        let loose = Policy { include_mempool: true, trust_any: true };
-        assert!(loose.accepts(false, false));
+        assert!(strict.accepts(Some(Endorsement::RevealInput), true));
+        assert!(strict.accepts(Some(Endorsement::SpentOutput), true));
+        assert!(!strict.accepts(Some(Endorsement::FundedCommit), true));
+        assert!(!strict.accepts(None, true));
+        assert!(!strict.accepts(Some(Endorsement::RevealInput), false));
+        let weak = Policy { accept_funded_commit: true, ..Policy::default() };
+        assert!(weak.accepts(Some(Endorsement::FundedCommit), true));
+        assert!(!weak.accepts(None, true));
+        let loose = Policy { include_mempool: true, trust_any: true, accept_funded_commit: false };
+        assert!(loose.accepts(None, false));
+    }
+
+    fn input(witness: &[&[u8]]) -> TxIn {
+        TxIn { witness: Witness::from_slice(witness), ..TxIn::default() }
+    }
+
+    #[test]
+    fn sighash_types_of_taproot_and_ecdsa_inputs() {
+        let p2tr = ScriptBuf::from_bytes([&[0x51, 0x20][..], &[7u8; 32]].concat());
+        let p2wpkh = ScriptBuf::from_bytes([&[0x00, 0x14][..], &[7u8; 20]].concat());
+        // key path, SIGHASH_DEFAULT
+        assert!(covers_all_inputs(&input(&[&[1u8; 64]]), &p2tr));
+        // key path, SIGHASH_ALL explicit; with an annex
+        let mut all = vec![1u8; 64];
+        all.push(0x01);
+        assert!(covers_all_inputs(&input(&[&all, &[0x50, 1]]), &p2tr));
+        // SIGHASH_SINGLE|ANYONECANPAY, as marketplace listings sign
+        let mut acp = vec![1u8; 64];
+        acp.push(0x83);
+        assert!(!covers_all_inputs(&input(&[&acp]), &p2tr));
+        // no signature at all
+        assert!(!covers_all_inputs(&input(&[]), &p2tr));
+        // ECDSA: a minimal valid DER signature + type byte
+        let der: Vec<u8> = vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01];
+        let ecdsa_all = [der.clone(), vec![0x01]].concat();
+        let ecdsa_acp = [der, vec![0x81]].concat();
+        assert!(covers_all_inputs(&input(&[&ecdsa_all, &[2u8; 33]]), &p2wpkh));
+        assert!(!covers_all_inputs(&input(&[&ecdsa_acp, &[2u8; 33]]), &p2wpkh));
     }
 }

@@ -99,7 +99,7 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: real"), "{}", out.stdout);
     assert!(out.stderr.contains(&real.id(0).to_string()));
-    assert!(out.stderr.contains("the holder funded the commit"), "{}", out.stderr);
+    assert!(out.stderr.contains("the reveal spends the holder's coins"), "{}", out.stderr);
 
     let out = goat().esplora(&h.url).args(["resolve", "--trust-any", &addr]).run().ok();
     assert!(out.stdout.contains("name: spoof"));
@@ -112,7 +112,7 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     assert_eq!(items[0]["endorsed"], false);
     assert_eq!(items[1]["id"], real.id(0).to_string());
     assert_eq!(items[1]["endorsed"], true);
-    assert_eq!(items[1]["endorsement"], "funded-commit");
+    assert_eq!(items[1]["endorsement"], "reveal-input");
     assert_eq!(items[1]["goatfile"], "valid");
 
     // only the spoof at an address: not found, with the way out named
@@ -144,13 +144,13 @@ fn endorsement_by_reveal_input_and_by_spending_the_output() {
     assert_eq!(v["inscription"], ins.id(0).to_string());
     assert_eq!(v["endorsement"], "reveal-input");
 
-    // airdropped, then the holder moved it: the holder's signature endorses it
+    // airdropped, then the holder sent it to itself: the holder's signature
+    // over that send endorses it
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     let drop_ = s.inscribe_to_holder(&stranger, "text/yaml", goatfile("adopted").as_bytes());
     s.chain.mine();
-    let keep = s.chain.wallet();
-    s.chain.send(&holder, drop_.outpoint(), &keep.script_pubkey());
+    s.chain.send(&holder, drop_.outpoint(), &holder.script_pubkey());
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
@@ -159,6 +159,38 @@ fn endorsement_by_reveal_input_and_by_spending_the_output() {
     assert_eq!(v["inscription"], drop_.id(0).to_string());
     assert_eq!(v["endorsement"], "spent-output");
     assert_eq!(v["goatfile"]["entries"][0]["name"], "adopted");
+    // the endorsement rests on the send, which is proven too
+    assert_eq!(v["proven"]["endorsement"].as_array().unwrap().len(), 1, "{}", out.stdout);
+}
+
+/// Spending an airdropped output is not always a choice: a wallet that
+/// sweeps everything to a new address, or merges coins, did not endorse.
+#[test]
+fn sweeping_or_consolidating_an_airdrop_does_not_endorse_it() {
+    for how in ["sweep", "consolidate"] {
+        let mut s = Scene::new();
+        let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
+        s.publish("real");
+        s.chain.mine();
+        let drop_ = s.inscribe_to_holder(&stranger, "text/yaml", goatfile("airdrop").as_bytes());
+        s.chain.mine();
+        if how == "sweep" {
+            let elsewhere = s.chain.wallet();
+            s.chain.send(&holder, drop_.outpoint(), &elsewhere.script_pubkey());
+        } else {
+            s.chain.consolidate(&holder, drop_.outpoint());
+        }
+        s.chain.mine();
+        let addr = s.address();
+        let h = s.serve();
+        let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
+        assert!(out.stdout.contains("name: real"), "{how}: {}", out.stdout);
+        let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let airdrop = &v["inscriptions"][0];
+        assert_eq!(airdrop["id"], drop_.id(0).to_string());
+        assert_eq!(airdrop["endorsed"], false, "{how}: {airdrop}");
+    }
 }
 
 #[test]

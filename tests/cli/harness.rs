@@ -122,21 +122,38 @@ impl Scene {
         self.holder.address.to_string()
     }
 
-    /// `who` inscribes `body` and sends it to the holder.
+    /// `who` inscribes `body` and sends it to the holder. When `who` is the
+    /// holder, the reveal also spends one of its coins: the sound
+    /// endorsement (reveal-input) that `goat publish` makes.
     pub fn inscribe_to_holder(&mut self, who: &Wallet, content_type: &str, body: &[u8]) -> Inscribed {
         let to = self.holder.script_pubkey();
+        let own = who.address == self.holder.address;
         self.chain.inscribe(Inscribe {
             funder: who,
             inputs: vec![vec![Envelope::file(content_type, None, body)]],
             to,
-            reveal_input_from: None,
+            reveal_input_from: if own { Some(who) } else { None },
         })
     }
 
-    /// The holder publishes a goatfile the ord-wallet way.
+    /// The holder publishes a goatfile, endorsed by its own reveal input.
     pub fn publish(&mut self, name: &str) -> Inscribed {
         let h = self.holder.clone();
         self.inscribe_to_holder(&h, "text/yaml", goatfile(name).as_bytes())
+    }
+
+    /// The holder publishes the `ord wallet inscribe` way: it funds the
+    /// commit, and nothing else of the holder's is in the reveal. On chain
+    /// this is the same shape as a payee's spoof (only funded-commit).
+    pub fn publish_ord_way(&mut self, name: &str) -> Inscribed {
+        let h = self.holder.clone();
+        let to = h.script_pubkey();
+        self.chain.inscribe(Inscribe {
+            funder: &h,
+            inputs: vec![vec![Envelope::file("text/yaml", None, goatfile(name).as_bytes())]],
+            to,
+            reveal_input_from: None,
+        })
     }
 
     pub fn serve(self) -> server::Handle {

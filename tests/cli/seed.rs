@@ -53,15 +53,16 @@ fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
 
 /// The holder inscribes a goatfile on the chain a running server serves,
 /// and it is mined.
-fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wallet, yaml: &str) {
+fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wallet, yaml: &str) -> goat::inscription::InscriptionId {
     let mut chain = h.state.chain.write().unwrap();
-    chain.inscribe(Inscribe {
+    let ins = chain.inscribe(Inscribe {
         funder: holder,
         inputs: vec![vec![Envelope::file("text/yaml", None, yaml.as_bytes())]],
         to: holder.script_pubkey(),
-        reveal_input_from: None,
+        reveal_input_from: Some(holder),
     });
     chain.mine();
+    ins.id(0)
 }
 
 /// The daemon as tests run it: loopback peers, fast polling, bounded life.
@@ -158,7 +159,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
 
     // A new goatfile (v2: model-a and model-b) lands while goat runs.
     let v2 = format!("{v1}{}", entry_yaml("model-b", &tb.info_hash, &announce, sb.port));
-    publish_live(&h, &holder, &v2);
+    let v2_id = publish_live(&h, &holder, &v2);
     assert!(
         wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model-b") == "seeding"),
         "new entry not seeding: {}\n{}",
@@ -166,7 +167,8 @@ fn seed_follows_address_and_serves_aria2_alone() {
         log_of(w)
     );
     assert!(same_files(&pb, &dir.join("model-b"), FILES_B));
-    assert!(log_of(w).contains("new"), "{}", log_of(w));
+    let event = format!("following goatfile {v2_id} (2 entries, new)");
+    assert!(log_of(w).contains(&event), "no '{event}' in the log:\n{}", log_of(w));
 
     // Metrics: goat's series and librqbit's session counters.
     let (code, metrics) = http_get(run.http_port, "/metrics").unwrap();

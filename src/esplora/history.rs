@@ -1,0 +1,120 @@
+//! Hidden history: do the servers agree on what an address holds?
+//!
+//! A server can hide the newest goatfile so an older one wins. One server
+//! alone cannot be caught at that, but two independent ones can be compared
+//! cheaply: each is asked for the address's confirmed transaction count
+//! (`GET /address/:a`) and its newest confirmed transactions
+//! (`GET /address/:a/txs/chain`, one page). That is two requests per
+//! server, not a second walk. A block found between two requests can make
+//! honest servers differ for a moment, so a difference is re-asked once
+//! after a short pause before goat refuses to choose.
+
+use super::{Esplora, Outcome};
+use crate::error::{Error, Result};
+use bitcoin::{Address, Txid};
+use esplora_client::{AddressStats, EsploraTx};
+use std::time::Duration;
+
+/// What one server says about an address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct View {
+    pub server: String,
+    pub confirmed_txs: u32,
+    /// Newest confirmed txids, newest first (one page).
+    pub newest: Vec<Txid>,
+}
+
+/// The outcome of comparing every server.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Agreement {
+    /// Servers that answered, and what they said (all the same when Ok).
+    pub views: Vec<View>,
+    /// Servers that gave no answer (reported and skipped).
+    pub unanswered: Vec<String>,
+}
+
+/// Pause before asking again when servers differ.
+const RECHECK_AFTER: Duration = Duration::from_secs(2);
+
+impl Esplora {
+    async fn view(&self, idx: usize, addr: &Address) -> std::result::Result<View, String> {
+        let json_stats = |b: &[u8]| serde_json::from_slice::<AddressStats>(b).map_err(|e| format!("invalid address JSON ({e})"));
+        let stats = match self.get_at(idx, &format!("/address/{addr}"), &json_stats).await {
+            Outcome::Ok(s) => s,
+            Outcome::Invalid(why) => {
+                self.reject(idx, &why);
+                return Err(why);
+            }
+            Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => return Err(m),
+        };
+        let json_txs = |b: &[u8]| serde_json::from_slice::<Vec<EsploraTx>>(b).map_err(|e| format!("invalid JSON ({e})"));
+        let page = match self.get_at(idx, &format!("/address/{addr}/txs/chain"), &json_txs).await {
+            Outcome::Ok(p) => p,
+            Outcome::Invalid(why) => {
+                self.reject(idx, &why);
+                return Err(why);
+            }
+            Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => return Err(m),
+        };
+        Ok(View {
+            server: self.endpoint(idx).to_string(),
+            confirmed_txs: stats.chain_stats.tx_count,
+            newest: page.iter().filter(|t| t.status.confirmed).map(|t| t.txid).collect(),
+        })
+    }
+
+    async fn views(&self, addr: &Address) -> Agreement {
+        let mut a = Agreement::default();
+        for idx in self.order() {
+            match self.view(idx, addr).await {
+                Ok(v) => a.views.push(v),
+                Err(why) => {
+                    tracing::warn!("{}: no answer about {addr}'s history ({why}); skipped", self.endpoint(idx));
+                    a.unanswered.push(self.endpoint(idx).to_string());
+                }
+            }
+        }
+        a
+    }
+
+    /// Compare what every server says about `addr` (with two or more
+    /// servers; with one there is nothing to compare). Servers that do not
+    /// answer are reported and skipped. When the answering servers disagree
+    /// twice in a row, this fails (InvalidData) naming them, unless
+    /// `--trust-server` names one to follow.
+    pub async fn agree_on_history(&self, addr: &Address) -> Result<Agreement> {
+        if self.endpoint_count() < 2 {
+            return Ok(Agreement::default());
+        }
+        let mut a = self.views(addr).await;
+        if !agree(&a.views) {
+            tokio::time::sleep(RECHECK_AFTER).await;
+            a = self.views(addr).await;
+        }
+        if agree(&a.views) {
+            return Ok(a);
+        }
+        let described: Vec<String> = a
+            .views
+            .iter()
+            .map(|v| {
+                let newest = v.newest.first().map(|t| t.to_string()[..12].to_string()).unwrap_or_else(|| "none".into());
+                format!("{} has {} confirmed (newest {newest}…)", v.server, v.confirmed_txs)
+            })
+            .collect();
+        let msg = format!("Esplora servers disagree about {addr}'s history: {}", described.join(", "));
+        match self.trusted() {
+            Some(t) => {
+                tracing::warn!("{msg}; following --trust-server {}", self.endpoint(t));
+                Ok(a)
+            }
+            None => Err(Error::invalid(format!(
+                "{msg}: one may be hiding transactions or be behind; pass --trust-server URL to follow one"
+            ))),
+        }
+    }
+}
+
+fn agree(views: &[View]) -> bool {
+    views.windows(2).all(|w| w[0].confirmed_txs == w[1].confirmed_txs && w[0].newest == w[1].newest)
+}
