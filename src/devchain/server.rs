@@ -38,10 +38,11 @@ pub enum Fault {
     /// For `/block/:hash/header`: bytes that do not hash to the block id.
     WrongHeader,
     /// For `/block-height/:h`: name a forged block instead, whose header
-    /// (served at `/block/:forged/header`) carries the real merkle root but
-    /// a target easier than the network allows: a consistent liar that
-    /// spent no work.
-    ForgedBlock,
+    /// (served at `/block/:forged/header`) carries the real merkle root: a
+    /// consistent liar. `weak`: its target is easier than the network
+    /// allows (it spent no work); otherwise it is mined at the network's
+    /// own difficulty, like a block of a private fork.
+    ForgedBlock { weak: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -427,8 +428,15 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
             let out = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(mut v) => {
-                    let pos = v["pos"].as_u64().unwrap_or(0);
-                    v["pos"] = json!(pos ^ 1);
+                    // a sibling hash that is not the real one (flipping
+                    // `pos` is not enough: an odd last node is its own
+                    // sibling, so both positions prove the same root)
+                    if let Some(first) = v["merkle"].get_mut(0) {
+                        let mut h = first.as_str().unwrap_or_default().to_string();
+                        let flipped = if h.starts_with('0') { "1" } else { "0" };
+                        h.replace_range(0..1, flipped);
+                        *first = json!(h);
+                    }
                     serde_json::to_vec(&v).unwrap_or_default()
                 }
                 Err(_) => bytes.to_vec(),
@@ -451,7 +459,7 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             };
             with_body(parts, out)
         }
-        Some(Fault::ForgedBlock) => {
+        Some(Fault::ForgedBlock { weak }) => {
             let r = next.run(req).await;
             let (parts, body) = r.into_parts();
             let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -462,8 +470,11 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             });
             let out = match header {
                 Some(mut h) => {
-                    // the easiest target there is: any nonce meets it
-                    h.bits = bitcoin::CompactTarget::from_consensus(0x2100_ffff);
+                    if weak {
+                        // the easiest target there is: any nonce meets it
+                        h.bits = bitcoin::CompactTarget::from_consensus(0x2100_ffff);
+                    }
+                    h.time = h.time.wrapping_add(1);
                     while h.validate_pow(h.target()).is_err() {
                         h.nonce = h.nonce.wrapping_add(1);
                     }

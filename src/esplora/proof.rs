@@ -151,7 +151,17 @@ impl Esplora {
             let check = |b: &[u8]| parse_hash(b);
             match self.get_at(idx, &format!("/block-height/{height}"), &check).await {
                 Outcome::Ok(h) if h == block => agreed.push(self.endpoint(idx).to_string()),
-                Outcome::Ok(h) => dissent.push(format!("{} names {h}", self.endpoint(idx))),
+                // A server naming another block must at least show a header
+                // with real work for it; if it cannot, it is lying, not
+                // disagreeing.
+                Outcome::Ok(h) => match self.header_at(idx, &h, network, height).await {
+                    Ok(_) => dissent.push(format!("{} names {h}", self.endpoint(idx))),
+                    Err(Failure::Lie(why)) => self.reject(idx, &why),
+                    Err(Failure::Unreachable(why)) => {
+                        tracing::warn!("{}: names block {h} but gives no header for it ({why}); skipped", self.endpoint(idx));
+                        unanswered.push(self.endpoint(idx).to_string());
+                    }
+                },
                 Outcome::NotFound(_) => dissent.push(format!("{} has no block at that height", self.endpoint(idx))),
                 Outcome::Invalid(why) => self.reject(idx, &why),
                 Outcome::Refused(code, why) => {

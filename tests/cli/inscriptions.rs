@@ -123,7 +123,11 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     assert_eq!(find(delegating.id(0).to_string())["delegate"], br.id(0).to_string());
     assert_eq!(find(multi.id(2).to_string())["curses"][0], "pushnum");
     assert_eq!(find(bin.id(0).to_string())["size"], 3000);
-    assert!(items.iter().all(|i| i["endorsed"] == true));
+    // the holder's own inscription is soundly endorsed; the others were
+    // inscribed the ord-wallet way (only funded-commit: weak)
+    assert_eq!(find(html.id(0).to_string())["endorsement"], "reveal-input");
+    assert_eq!(find(html.id(0).to_string())["endorsed"], true);
+    assert!(items.iter().all(|i| i["endorsement"] == "reveal-input" || (i["endorsement"] == "funded-commit" && i["endorsed"] == false)));
     assert!(items.iter().all(|i| i["block_height"] == 102));
     let table = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
     assert!(table.stdout.starts_with("INSCRIPTION"));
@@ -139,7 +143,7 @@ fn brotli_goatfile_resolves() {
         funder: &holder,
         inputs: vec![vec![Envelope::file("application/yaml", Some("br"), &brotli(goatfile("squeezed").as_bytes()))]],
         to,
-        reveal_input_from: None,
+        reveal_input_from: Some(&holder),
     });
     s.chain.mine();
     let addr = s.address();

@@ -9,3 +9,4 @@ mod inscriptions;
 mod interop;
 mod seed;
 mod seeder;
+mod trust;
