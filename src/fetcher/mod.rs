@@ -24,26 +24,33 @@ pub struct EntryResult {
     pub seconds: f64,
 }
 
-/// Save the .torrent and manifest; check the goatfile's files against the
-/// torrent before anything is downloaded.
-pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
-    let (bytes, files) = t.metadata()?;
+/// Check the torrent's files (relative path, length) against what the
+/// goatfile entry promises. `Swarm::add` runs this on the metadata before
+/// the torrent is added for download.
+pub fn check_files(e: &Entry, files: &[(std::path::PathBuf, u64)]) -> Result<()> {
+    let name = crate::text::line(&e.name);
     for spec in &e.files {
-        let Some(tf) = files.iter().find(|f| f.path == Path::new(&spec.path)) else {
-            return Err(Error::invalid(format!(
-                "{}: the goatfile lists '{}' but the torrent has no such file",
-                e.name, spec.path
-            )));
+        let path = crate::text::line(&spec.path);
+        let Some((_, length)) = files.iter().find(|f| f.0 == Path::new(&spec.path)) else {
+            return Err(Error::invalid(format!("{name}: the goatfile lists '{path}' but the torrent has no such file")));
         };
         if let Some(size) = spec.size {
-            if size != tf.length {
+            if size != *length {
                 return Err(Error::invalid(format!(
-                    "{}: '{}' is {} bytes in the torrent but {size} in the goatfile: refusing to download",
-                    e.name, spec.path, tf.length
+                    "{name}: '{path}' is {length} bytes in the torrent but {size} in the goatfile: refusing to download"
                 )));
             }
         }
     }
+    Ok(())
+}
+
+/// Save the .torrent and manifest (after `check_files`, again: a torrent
+/// restored from the state directory was not checked by `Swarm::add`).
+pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
+    let (bytes, files) = t.metadata()?;
+    let listed: Vec<_> = files.iter().map(|f| (f.path.clone(), f.length)).collect();
+    check_files(e, &listed)?;
     layout.write(&layout.torrent_file(&e.name), &bytes)?;
     let m = Manifest {
         entry: e.name.clone(),

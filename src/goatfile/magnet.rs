@@ -34,7 +34,7 @@ impl Magnet {
         }
         let url = Url::parse(uri).map_err(|e| format!("not a URI ({e})"))?;
         if url.scheme() != "magnet" {
-            return Err(format!("scheme is '{}', expected 'magnet:'", url.scheme()));
+            return Err(format!("scheme is '{}', expected 'magnet:'", crate::text::line(url.scheme())));
         }
         let mut m = Magnet {
             uri: uri.to_string(),
@@ -50,29 +50,29 @@ impl Magnet {
                     let lower = v.to_ascii_lowercase();
                     if let Some(h) = lower.strip_prefix("urn:btih:") {
                         let hash = parse_btih(&v[9..]).ok_or_else(|| {
-                            format!("info-hash '{h}' is neither 40 hex nor 32 base32 characters")
+                            format!("info-hash '{}' is neither 40 hex nor 32 base32 characters", crate::text::line(h))
                         })?;
                         if m.btih.replace(hash).is_some() {
                             return Err("magnet names two v1 info-hashes".into());
                         }
                     } else if let Some(h) = lower.strip_prefix("urn:btmh:") {
                         if !(h.len() == 68 && h.starts_with("1220") && is_hex(h)) {
-                            return Err(format!("v2 multihash '{h}' is not 1220 followed by 64 hex"));
+                            return Err(format!("v2 multihash '{}' is not 1220 followed by 64 hex", crate::text::line(h)));
                         }
                         m.btmh = Some(h.to_string());
                     }
                 }
                 "dn" => m.display_name = Some(v.into_owned()),
                 "tr" => {
-                    let t = Url::parse(&v).map_err(|e| format!("tracker '{v}' is not a URL ({e})"))?;
+                    let t = Url::parse(&v).map_err(|e| format!("tracker '{}' is not a URL ({e})", crate::text::line(&v)))?;
                     if !matches!(t.scheme(), "http" | "https" | "udp" | "ws" | "wss") {
-                        return Err(format!("tracker '{v}' has unsupported scheme '{}'", t.scheme()));
+                        return Err(format!("tracker '{}' has unsupported scheme '{}'", crate::text::line(&v), t.scheme()));
                     }
                     m.trackers.push(v.into_owned());
                 }
                 "x.pe" => {
                     if v.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
-                        return Err(format!("peer '{v}' is not host:port"));
+                        return Err(format!("peer '{}' is not host:port", crate::text::line(&v)));
                     }
                     m.peers.push(v.into_owned());
                 }
@@ -80,7 +80,12 @@ impl Magnet {
             }
         }
         if m.btih.is_none() && m.btmh.is_none() {
-            return Err("no 'xt=urn:btih:' (or urn:btmh:) info-hash".into());
+            return Err("no 'xt=urn:btih:' info-hash".into());
+        }
+        if m.btih.is_none() {
+            // librqbit 9.1 refuses v2-only magnets ("magnet link didn't
+            // contain a BTv1 infohash"); say so now, not after a timeout.
+            return Err("it is a v2-only magnet (urn:btmh without urn:btih), which goat's BitTorrent engine cannot download: publish a v1 or hybrid torrent and include its xt=urn:btih: info-hash".into());
         }
         Ok(m)
     }
@@ -117,5 +122,23 @@ mod tests {
         assert!(Magnet::parse("http://x").is_err());
         assert!(Magnet::parse("magnet:?xt=urn:btih:123").is_err());
         assert!(Magnet::parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=nope").is_err());
+    }
+
+    #[test]
+    fn v2_only_magnets_are_refused_hybrids_accepted() {
+        let v2 = format!("urn:btmh:1220{}", "ab".repeat(32));
+        let e = Magnet::parse(&format!("magnet:?xt={v2}&dn=x")).unwrap_err();
+        assert!(e.contains("v2-only") && e.contains("urn:btih"), "{e}");
+        let hybrid =
+            Magnet::parse(&format!("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&xt={v2}")).unwrap();
+        assert!(hybrid.btih.is_some() && hybrid.btmh.is_some());
+    }
+
+    #[test]
+    fn errors_never_echo_control_characters() {
+        for bad in ["magnet:?xt=urn:btih:12%1b[2J", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=%1b]0;x%07", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=%1b:x"] {
+            let e = Magnet::parse(bad).unwrap_err();
+            assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+        }
     }
 }

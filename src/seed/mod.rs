@@ -686,7 +686,10 @@ impl AddJob {
             }
         }
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
-        let t = self.swarm.add(m, &self.peers, &dir, self.metadata_timeout).await?;
+        let t = self
+            .swarm
+            .add(m, &self.peers, &dir, self.metadata_timeout, |files| fetcher::check_files(&self.entry, files))
+            .await?;
         if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
             let _ = self.swarm.remove(&self.key).await;
             return Err(e);

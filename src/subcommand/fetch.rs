@@ -268,7 +268,7 @@ impl Fetch {
             async move {
                 let Source::Magnet(m) = &e.source else { unreachable!("magnet entries only") };
                 let dir = layout.entry_dir(&e.name);
-                let t = swarm.add(m, &self.peers, &dir, timeout).await;
+                let t = swarm.add(m, &self.peers, &dir, timeout, |files| fetcher::check_files(e, files)).await;
                 (e, bar, t)
             }
         });

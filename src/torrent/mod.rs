@@ -167,13 +167,17 @@ impl Swarm {
     }
 
     /// Add a magnet and wait, at most `metadata_timeout`,
-    /// for its metadata. `peers` are extra host:port peers.
+    /// for its metadata. `peers` are extra host:port peers. `accept` sees
+    /// every file (relative path, length) before the torrent is added for
+    /// download, so goat's own checks (sizes promised by the goatfile) run
+    /// before a single byte is fetched or a file created.
     pub async fn add(
         &self,
         magnet: &Magnet,
         peers: &[String],
         output: &Path,
         metadata_timeout: Duration,
+        accept: impl FnOnce(&[(PathBuf, u64)]) -> Result<()>,
     ) -> Result<Torrent> {
         let initial = resolve_peers(peers, magnet).await?;
         // Step 1: metadata only (list_only), so goat can apply its own path
@@ -197,10 +201,13 @@ impl Swarm {
             Ok(Ok(AddTorrentResponse::ListOnly(l))) => l,
             Ok(Ok(_)) => return Err(Error::internal("librqbit added a torrent asked to list only")),
         };
+        let mut files = Vec::new();
         for fd in listed.info.iter_file_details() {
             let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
             check_components(&parts)?;
+            files.push((parts.iter().collect::<PathBuf>(), fd.len));
         }
+        accept(&files)?;
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {

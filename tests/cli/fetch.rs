@@ -346,3 +346,27 @@ fn proxy_rules() {
         .run()
         .fails(2, "is not a socks5:// URL");
 }
+
+/// The goatfile promises a size the torrent does not have: refused after
+/// the metadata arrives, before a byte of payload is fetched or a file of
+/// the entry is created.
+#[test]
+fn sizes_are_checked_before_anything_is_downloaded() {
+    let src = tempfile::tempdir().unwrap();
+    let payload = src.path().join("tiny-model");
+    make_payload(&payload, FILES);
+    let t = make_torrent(&payload, 65536, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &payload, None);
+    let yaml = format!(
+        "goat: 1\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n    files:\n      - path: config.json\n        size: 999\n",
+        t.magnet_with_peer(seeder.port)
+    );
+    let (s, addr) = publish_yaml(&yaml);
+    let h = s.serve();
+    let out_dir = tempfile::tempdir().unwrap();
+    let dir = out_dir.path().join("got");
+    fetch(&h.url, &addr, &dir).run().fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
+    let entry = dir.join("tiny-model");
+    let created: Vec<_> = std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(created.is_empty(), "files created before the size check: {created:?}");
+}
