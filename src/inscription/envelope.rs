@@ -31,10 +31,14 @@ pub struct RawEnvelope {
 pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope> {
     let mut out = Vec::new();
     for (i, input) in tx.input.iter().enumerate() {
-        // taproot_leaf_script() applies the annex rule (last element starting
-        // with 0x50) and requires a script-path spend.
-        if let Some(leaf) = input.witness.taproot_leaf_script() {
-            out.extend(from_tapscript(leaf.script, i));
+        // The same witness rule as ord (its `unversioned_leaf_script_from_
+        // witness`): the leaf script of a script-path spend, after the
+        // annex rule, whatever the control block's leaf version or length.
+        // `taproot_leaf_script()` also checks those, and so misses
+        // inscriptions ord sees (found by tests/cli/ord_diff.rs).
+        #[allow(deprecated)]
+        if let Some(script) = input.witness.tapscript() {
+            out.extend(from_tapscript(script, i));
         }
     }
     out

@@ -43,6 +43,7 @@ pub struct Inscription {
     pub parents: Vec<Vec<u8>>,
     pub pointer: Option<Vec<u8>>,
     pub properties: Option<Vec<u8>>,
+    pub property_encoding: Option<Vec<u8>>,
     pub rune: Option<Vec<u8>>,
     /// Curses ord records; content is still served.
     pub duplicate_field: bool,
@@ -82,6 +83,7 @@ impl Inscription {
             .collect();
         let pointer = take(&mut fields, tag::POINTER);
         let properties = take_chunked(&mut fields, tag::PROPERTIES);
+        let property_encoding = take(&mut fields, tag::PROPERTY_ENCODING);
         let rune = take(&mut fields, tag::RUNE);
         let unrecognized_even_field =
             fields.keys().any(|k| k.first().map(|b| b % 2 == 0).unwrap_or(false));
@@ -95,6 +97,7 @@ impl Inscription {
             parents,
             pointer,
             properties,
+            property_encoding,
             rune,
             duplicate_field,
             incomplete_field,

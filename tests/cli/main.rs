@@ -6,6 +6,7 @@ mod faults;
 mod fetch;
 mod harness;
 mod inscriptions;
+mod ord_diff;
 mod interop;
 mod seed;
 mod seeder;
