@@ -36,6 +36,17 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+# ord, the reference implementation, judges goat's envelope parser
+# (tests/cli/ord_diff.rs). Built once (about 6 minutes on 2 cores), then
+# reused from ~/.cargo/bin.
+if ! ord --version 2>/dev/null | grep -qx "ord 0.29.1"; then
+  if ! "$HOME/.cargo/bin/ord" --version 2>/dev/null | grep -qx "ord 0.29.1"; then
+    echo "tests/run.sh: building ord 0.29.1 (once, about 6 minutes)"
+    cargo install ord --version 0.29.1 --locked --quiet
+  fi
+  export GOAT_ORD="$HOME/.cargo/bin/ord"
+fi
+
 export CARGO_TERM_COLOR=never
 export GOAT_INTEROP=$want_interop
 # Two jobs: the machine has two cores and the end-to-end tests spawn servers.
