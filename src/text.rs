@@ -45,7 +45,7 @@ pub fn printable_bytes(bytes: &[u8], max_chars: usize) -> String {
 }
 
 /// Characters that change how a terminal shows what follows them.
-fn unsafe_char(c: char) -> bool {
+pub fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{200B}'..='\u{200F}' // zero-width, LRM/RLM

@@ -236,6 +236,14 @@ impl Esplora {
         }
     }
 
+    /// Give every endpoint a fresh chance (the daemon calls this before each
+    /// poll, so one bad answer does not silence a server forever).
+    pub fn forget_rejections(&self) {
+        if let Ok(mut r) = self.rejected.lock() {
+            r.clear();
+        }
+    }
+
     /// GET `path` from endpoint `idx` alone, with retries. `check` turns the
     /// body into a value or says why it is unacceptable.
     pub(crate) async fn get_at<T>(

@@ -190,7 +190,7 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
                 Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
             ),
             (None, Some(i)) => Source::Inscription(
-                i.parse().map_err(|_| ParseError(format!("{where_}: '{i}' is not an inscription id")))?,
+                i.parse().map_err(|_| ParseError(format!("{where_}: '{}' is not an inscription id", crate::text::line(i))))?,
             ),
             (Some(_), Some(_)) => return err(format!("{where_}: has both 'magnet' and 'inscription', pick one")),
             (None, None) => return err(format!("{where_}: needs a 'magnet' or an 'inscription'")),
@@ -324,8 +324,8 @@ pub fn check_relative_path(p: &str) -> Result<(), String> {
         if part.is_empty() || part == "." || part == ".." {
             return Err("has an empty, '.' or '..' component".into());
         }
-        if part.chars().any(|c| c.is_control()) {
-            return Err("has control characters".into());
+        if part.chars().any(crate::text::unsafe_char) {
+            return Err("has control or invisible formatting characters".into());
         }
     }
     Ok(())

@@ -487,6 +487,7 @@ impl Poller {
     }
 
     async fn poll_once(&self, current: &mut Option<InscriptionId>) -> Result<()> {
+        self.esplora.forget_rejections();
         let found = scan::find_goatfile(&self.esplora, &self.holder, self.policy).await?;
         let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
         let gf = &found.goatfile;

@@ -121,13 +121,13 @@ impl Status {
         let _ = writeln!(o, "files in {}", self.output);
         for a in &self.addresses {
             let gf = match (&a.goatfile, &a.goatfile_name) {
-                (Some(id), Some(n)) => format!("goatfile '{n}' {id}"),
+                (Some(id), Some(n)) => format!("goatfile '{}' {id}", crate::text::printable(n, 60)),
                 (Some(id), None) => format!("goatfile {id}"),
                 _ => "no goatfile yet".into(),
             };
             let when = a.last_poll.map(|t| format!("polled {} ago", duration(self.now.saturating_sub(t)))).unwrap_or_else(|| "not polled yet".into());
             let health = match &a.last_error {
-                Some(e) => format!("ERROR: {e}"),
+                Some(e) => format!("ERROR: {}", crate::text::line(e)),
                 None => "ok".into(),
             };
             let _ = writeln!(o, "\n{}  {gf}, {when}, {health}", a.address);
@@ -135,7 +135,7 @@ impl Status {
                 let _ = writeln!(
                     o,
                     "  {:<24} {:<10} {:>10}/{:<10} up {:>10} ratio {:>5.2} peers {:>3}{}{}",
-                    t.entry,
+                    crate::text::printable(&t.entry, 60),
                     t.state,
                     bytes(t.have_bytes),
                     bytes(t.total_bytes),
@@ -143,7 +143,7 @@ impl Status {
                     t.ratio,
                     t.peers,
                     if t.in_goatfile { "" } else { "  (dropped from the goatfile)" },
-                    t.error.as_ref().map(|e| format!("  error: {e}")).unwrap_or_default()
+                    t.error.as_ref().map(|e| format!("  error: {}", crate::text::line(e))).unwrap_or_default()
                 );
             }
         }

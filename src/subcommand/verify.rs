@@ -35,11 +35,11 @@ impl Verify {
         } else {
             for f in &report.files {
                 let state = serde_json::to_value(f.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                // names from a torrent's metadata: printable on one line
                 println!(
-                    "{state:<9} {}/{}{}",
-                    f.entry,
-                    f.path.display(),
-                    f.detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+                    "{state:<9} {}{}",
+                    crate::text::line(&format!("{}/{}", f.entry, f.path.display())),
+                    f.detail.as_ref().map(|d| format!(" ({})", crate::text::line(d))).unwrap_or_default()
                 );
             }
             g.note(format!(

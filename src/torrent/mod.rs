@@ -331,7 +331,7 @@ fn check_components(parts: &[String]) -> Result<()> {
         if p.is_empty() || p == "." || p == ".." {
             return Err(bad("has an empty, '.' or '..' component"));
         }
-        if p.contains(['/', '\\', ':']) || p.chars().any(|c| c.is_control()) {
+        if p.contains(['/', '\\', ':']) || p.chars().any(crate::text::unsafe_char) {
             return Err(bad("has a separator, drive letter or control character"));
         }
     }
