@@ -422,86 +422,66 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             ]);
             Response::from_parts(parts, Body::from_stream(stream))
         }
-        Some(Fault::WrongMerkleProof) => {
+        Some(lie) => {
+            // Faults that rewrite a correct answer into a lie.
             let r = next.run(req).await;
             let (parts, body) = r.into_parts();
             let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let out = match serde_json::from_slice::<Value>(&bytes) {
-                Ok(mut v) => {
-                    // a sibling hash that is not the real one (flipping
-                    // `pos` is not enough: an odd last node is its own
-                    // sibling, so both positions prove the same root)
-                    if let Some(first) = v["merkle"].get_mut(0) {
-                        let mut h = first.as_str().unwrap_or_default().to_string();
-                        let flipped = if h.starts_with('0') { "1" } else { "0" };
-                        h.replace_range(0..1, flipped);
-                        *first = json!(h);
-                    }
-                    serde_json::to_vec(&v).unwrap_or_default()
-                }
-                Err(_) => bytes.to_vec(),
-            };
+            let out = rewrite(&s, &lie, &bytes).unwrap_or_else(|| bytes.to_vec());
             with_body(parts, out)
-        }
-        Some(Fault::WrongHeader) => {
-            let r = next.run(req).await;
-            let (parts, body) = r.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let out = match hex::decode(String::from_utf8_lossy(&bytes).trim())
-                .ok()
-                .and_then(|b| consensus::deserialize::<bitcoin::block::Header>(&b).ok())
-            {
-                Some(mut h) => {
-                    h.time ^= 1;
-                    consensus::encode::serialize_hex(&h).into_bytes()
-                }
-                None => bytes.to_vec(),
-            };
-            with_body(parts, out)
-        }
-        Some(Fault::ForgedBlock { weak }) => {
-            let r = next.run(req).await;
-            let (parts, body) = r.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let real = bitcoin::BlockHash::from_str(String::from_utf8_lossy(&bytes).trim()).ok();
-            let header = real.and_then(|h| {
-                let chain = s.chain.read().unwrap();
-                chain.blocks.iter().find(|b| b.block_hash() == h).map(|b| b.header)
-            });
-            let out = match header {
-                Some(mut h) => {
-                    if weak {
-                        // the easiest target there is: any nonce meets it
-                        h.bits = bitcoin::CompactTarget::from_consensus(0x2100_ffff);
-                    }
-                    h.time = h.time.wrapping_add(1);
-                    while h.validate_pow(h.target()).is_err() {
-                        h.nonce = h.nonce.wrapping_add(1);
-                    }
-                    let hash = h.block_hash();
-                    s.forged.lock().unwrap().insert(hash, h);
-                    hash.to_string().into_bytes()
-                }
-                None => bytes.to_vec(),
-            };
-            with_body(parts, out)
-        }
-        Some(Fault::WrongTxBytes) => {
-            let r = next.run(req).await;
-            let (parts, body) = r.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let out = match consensus::deserialize::<Transaction>(&bytes) {
-                Ok(mut tx) => {
-                    tx.lock_time = bitcoin::absolute::LockTime::from_consensus(tx.lock_time.to_consensus_u32() ^ 1);
-                    consensus::serialize(&tx)
-                }
-                Err(_) => bytes.to_vec(),
-            };
-            Response::from_parts(parts, Body::from(out))
         }
     };
     s.log.lock().unwrap().push(Logged { at: Instant::now(), path, status: resp.status().as_u16() });
     resp
+}
+
+/// The lie a body-rewriting fault tells about a correct `body`; None when
+/// the body is not what the fault expects (it is then served unchanged).
+fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
+    let text = || String::from_utf8_lossy(body).trim().to_string();
+    match fault {
+        Fault::WrongTxBytes => {
+            let mut tx = consensus::deserialize::<Transaction>(body).ok()?;
+            tx.lock_time = bitcoin::absolute::LockTime::from_consensus(tx.lock_time.to_consensus_u32() ^ 1);
+            Some(consensus::serialize(&tx))
+        }
+        Fault::WrongMerkleProof => {
+            // a sibling hash that is not the real one (flipping `pos` is
+            // not enough: an odd last node is its own sibling, so both
+            // positions prove the same root)
+            let mut v = serde_json::from_slice::<Value>(body).ok()?;
+            let first = v["merkle"].get_mut(0)?;
+            let mut h = first.as_str()?.to_string();
+            let flipped = if h.starts_with('0') { "1" } else { "0" };
+            h.replace_range(0..1, flipped);
+            *first = json!(h);
+            serde_json::to_vec(&v).ok()
+        }
+        Fault::WrongHeader => {
+            let mut h = consensus::deserialize::<bitcoin::block::Header>(&hex::decode(text()).ok()?).ok()?;
+            h.time ^= 1;
+            Some(consensus::encode::serialize_hex(&h).into_bytes())
+        }
+        Fault::ForgedBlock { weak } => {
+            let real = bitcoin::BlockHash::from_str(&text()).ok()?;
+            let mut h = {
+                let chain = s.chain.read().unwrap();
+                chain.blocks.iter().find(|b| b.block_hash() == real).map(|b| b.header)?
+            };
+            if *weak {
+                // the easiest target there is: any nonce meets it
+                h.bits = bitcoin::CompactTarget::from_consensus(0x2100_ffff);
+            }
+            h.time = h.time.wrapping_add(1);
+            while h.validate_pow(h.target()).is_err() {
+                h.nonce = h.nonce.wrapping_add(1);
+            }
+            let hash = h.block_hash();
+            s.forged.lock().unwrap().insert(hash, h);
+            Some(hash.to_string().into_bytes())
+        }
+        _ => None,
+    }
 }
 
 /// A response with its body replaced (and Content-Length fixed).

@@ -37,25 +37,23 @@ pub struct Agreement {
 const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
 impl Esplora {
+    /// JSON from endpoint `idx`; a body that does not parse marks the
+    /// server as lying. Err: why there is no answer.
+    async fn json_at<T: serde::de::DeserializeOwned>(&self, idx: usize, path: &str) -> std::result::Result<T, String> {
+        let json = |b: &[u8]| serde_json::from_slice::<T>(b).map_err(|e| format!("invalid JSON for {path} ({e})"));
+        match self.get_at(idx, path, &json).await {
+            Outcome::Ok(v) => Ok(v),
+            Outcome::Invalid(why) => {
+                self.reject(idx, &why);
+                Err(why)
+            }
+            Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => Err(m),
+        }
+    }
+
     async fn view(&self, idx: usize, addr: &Address) -> std::result::Result<View, String> {
-        let json_stats = |b: &[u8]| serde_json::from_slice::<AddressStats>(b).map_err(|e| format!("invalid address JSON ({e})"));
-        let stats = match self.get_at(idx, &format!("/address/{addr}"), &json_stats).await {
-            Outcome::Ok(s) => s,
-            Outcome::Invalid(why) => {
-                self.reject(idx, &why);
-                return Err(why);
-            }
-            Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => return Err(m),
-        };
-        let json_txs = |b: &[u8]| serde_json::from_slice::<Vec<EsploraTx>>(b).map_err(|e| format!("invalid JSON ({e})"));
-        let page = match self.get_at(idx, &format!("/address/{addr}/txs/chain"), &json_txs).await {
-            Outcome::Ok(p) => p,
-            Outcome::Invalid(why) => {
-                self.reject(idx, &why);
-                return Err(why);
-            }
-            Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => return Err(m),
-        };
+        let stats: AddressStats = self.json_at(idx, &format!("/address/{addr}")).await?;
+        let page: Vec<EsploraTx> = self.json_at(idx, &format!("/address/{addr}/txs/chain")).await?;
         Ok(View {
             server: self.endpoint(idx).to_string(),
             confirmed_txs: stats.chain_stats.tx_count,

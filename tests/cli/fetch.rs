@@ -17,6 +17,36 @@ pub fn publish_yaml(yaml: &str) -> (Scene, String) {
     (s, a)
 }
 
+/// FILES as the entry `tiny-model`, seeded by a librqbit session on
+/// loopback and published (with `extra` YAML appended to the entry).
+struct TinyModel {
+    _src: tempfile::TempDir,
+    _out: tempfile::TempDir,
+    _seeder: LibrqbitSeeder,
+    payload: std::path::PathBuf,
+    esplora: goat::devchain::server::Handle,
+    addr: String,
+    dir: std::path::PathBuf,
+}
+
+impl TinyModel {
+    fn publish(extra: &str) -> TinyModel {
+        let src = tempfile::tempdir().unwrap();
+        let payload = src.path().join("tiny-model");
+        make_payload(&payload, FILES);
+        let t = make_torrent(&payload, 65536, vec![]);
+        let seeder = LibrqbitSeeder::start(&t, &payload, None);
+        let yaml = format!(
+            "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n{extra}",
+            t.magnet_with_peer(seeder.port)
+        );
+        let (s, addr) = publish_yaml(&yaml);
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("got");
+        TinyModel { _src: src, _out: out, _seeder: seeder, payload, esplora: s.serve(), addr, dir }
+    }
+}
+
 fn same_tree(a: &Path, b: &Path, files: &[(&str, usize)]) {
     for (f, size) in files {
         let x = std::fs::read(a.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
@@ -27,19 +57,8 @@ fn same_tree(a: &Path, b: &Path, files: &[(&str, usize)]) {
 
 #[test]
 fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
-    let src = tempfile::tempdir().unwrap();
-    let payload = src.path().join("tiny-model");
-    make_payload(&payload, FILES);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let seeder = LibrqbitSeeder::start(&t, &payload, None);
-    let yaml = format!(
-        "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n",
-        t.magnet_with_peer(seeder.port)
-    );
-    let (s, addr) = publish_yaml(&yaml);
-    let h = s.serve();
-    let out_dir = tempfile::tempdir().unwrap();
-    let dir = out_dir.path().join("got");
+    let tiny = TinyModel::publish("");
+    let (payload, h, addr, dir) = (&tiny.payload, &tiny.esplora, &tiny.addr, &tiny.dir);
     let out = fetch(&h.url, &addr, &dir).args(["--json"])
         .run()
         .ok();
@@ -85,7 +104,7 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     assert!(fetched < 300_000, "re-fetched {fetched} bytes for a 200 kB file");
     same_tree(&payload, &dir.join("tiny-model"), FILES);
     goat().args(["verify", dir.to_str().unwrap()]).run().ok();
-    drop(seeder);
+    drop(tiny);
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -352,19 +371,8 @@ fn proxy_rules() {
 /// the entry is created.
 #[test]
 fn sizes_are_checked_before_anything_is_downloaded() {
-    let src = tempfile::tempdir().unwrap();
-    let payload = src.path().join("tiny-model");
-    make_payload(&payload, FILES);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let seeder = LibrqbitSeeder::start(&t, &payload, None);
-    let yaml = format!(
-        "goat: 1\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n    files:\n      - path: config.json\n        size: 999\n",
-        t.magnet_with_peer(seeder.port)
-    );
-    let (s, addr) = publish_yaml(&yaml);
-    let h = s.serve();
-    let out_dir = tempfile::tempdir().unwrap();
-    let dir = out_dir.path().join("got");
+    let tiny = TinyModel::publish("    files:\n      - path: config.json\n        size: 999\n");
+    let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
     fetch(&h.url, &addr, &dir).run().fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
     let entry = dir.join("tiny-model");
     let created: Vec<_> = std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
