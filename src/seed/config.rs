@@ -43,6 +43,7 @@ pub struct FileConfig {
     pub trust_any: Option<bool>,
     pub accept_funded_commit: Option<bool>,
     pub metadata_timeout: Option<u64>,
+    pub piece_order: Option<crate::torrent::PieceOrder>,
 }
 
 fn dirs() -> Option<directories::ProjectDirs> {

@@ -123,6 +123,7 @@ impl Demo {
             trust: TrustArgs::default(),
             metadata_timeout: 60,
             json: false,
+            piece_order: Default::default(),
             no_verify: false,
             loopback: true,
             seed_for: None,

@@ -63,6 +63,10 @@ pub struct Fetch {
     /// Print a JSON summary on stdout (no progress).
     #[arg(long)]
     pub json: bool,
+    /// Which pieces to ask for first: random (lets nodes that start
+    /// together trade; docs/swarm.md) or file (librqbit's order).
+    #[arg(long, value_enum, default_value = "random")]
+    pub piece_order: torrent::PieceOrder,
     /// Skip re-reading the downloaded files to prove them (librqbit checks
     /// pieces in memory before writing; only a re-read proves the disk copy).
     #[arg(long)]
@@ -201,6 +205,7 @@ impl Fetch {
                 max_upload_bps: self.max_upload_rate.as_deref().map(torrent::parse_rate).transpose()?,
                 peer_limit: None,
                 state_dir: None,
+                piece_order: self.piece_order,
             };
             let s = Swarm::start(cfg, &root).await?;
             let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);
@@ -286,12 +291,14 @@ impl Fetch {
         let rep: &Reporter = reporter;
         let started = Instant::now();
         let waits = added.iter().map(|(e, bar, t, _)| async move {
+            let steering = swarm.steer(t);
             let p = t
                 .wait(Duration::from_millis(500), |p| {
                     rep.update(bar, p);
                 })
                 .await
                 .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            drop(steering);
             rep.finish(bar, "downloaded, checking…");
             Ok::<_, Error>(p)
         });

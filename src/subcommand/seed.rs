@@ -61,6 +61,9 @@ pub struct Seed {
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
+    /// Which pieces to ask for first [default: random] (docs/swarm.md).
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub piece_order: Option<torrent::PieceOrder>,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Seconds to wait for a new torrent's metadata from peers.
@@ -151,6 +154,7 @@ impl Seed {
                 max_upload_bps: rate(&self.max_upload_rate, &file.max_upload_rate)?,
                 peer_limit: self.max_peers.or(file.max_peers),
                 state_dir: None,
+                piece_order: self.piece_order.or(file.piece_order).unwrap_or_default(),
             },
             http,
             run_for: self.run_for.filter(|s| *s > 0.0).map(Duration::from_secs_f64),

@@ -12,6 +12,7 @@
 //!   then re-checks what is on disk and fetches only missing pieces.
 
 pub mod resume;
+pub mod steer;
 
 use crate::error::{Error, Kind, Result};
 use crate::goatfile::Magnet;
@@ -46,10 +47,25 @@ pub struct SwarmConfig {
     /// fastresume bitfields, for a daemon that must survive restarts.
     /// None: nothing is remembered (one-shot `goat fetch`).
     pub state_dir: Option<PathBuf>,
+    /// Piece order for downloads.
+    pub piece_order: PieceOrder,
+}
+
+/// Which pieces a download asks for first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PieceOrder {
+    /// Random pieces first, so nodes that start together can trade
+    /// (steered through librqbit's streams: `steer.rs`).
+    #[default]
+    Random,
+    /// librqbit's own order: file by file (for comparison in benchmarks).
+    File,
 }
 
 pub struct Swarm {
     session: Arc<Session>,
+    api: Arc<librqbit::api::Api>,
     cfg: SwarmConfig,
 }
 
@@ -148,6 +164,10 @@ impl Swarm {
                 download_bps: cfg.max_download_bps.and_then(NonZeroU32::new),
             },
             peer_limit: cfg.peer_limit,
+            // Sizes librqbit's blocking-I/O semaphore (its only use of this
+            // option): each steering stream holds one permit for as long as
+            // it is open, so leave room for disk writes beside them.
+            runtime_worker_threads: Some(64),
             ..Default::default()
         };
         let session = Session::new_with_opts(default_folder.to_path_buf(), opts).await.map_err(|e| {
@@ -158,7 +178,18 @@ impl Swarm {
                 Error::internal(format!("cannot start the BitTorrent session: {msg}"))
             }
         })?;
-        Ok(Swarm { session, cfg })
+        let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
+        Ok(Swarm { session, api, cfg })
+    }
+
+    /// Steer a download's piece order (random-first, `steer.rs`) until it
+    /// completes or the returned guard is dropped. None with
+    /// `PieceOrder::File`.
+    pub fn steer(&self, t: &Torrent) -> Option<steer::Steering> {
+        match self.cfg.piece_order {
+            PieceOrder::Random if !t.handle.stats().finished => Some(steer::start(self.api.clone(), t.handle.clone())),
+            _ => None,
+        }
     }
 
     /// The TCP port peers can reach us on.
