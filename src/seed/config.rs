@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub accept_funded_commit: Option<bool>,
     pub metadata_timeout: Option<u64>,
     pub piece_order: Option<crate::torrent::PieceOrder>,
+    #[serde(default)]
+    pub dht_bootstrap: Vec<String>,
 }
 
 fn dirs() -> Option<directories::ProjectDirs> {

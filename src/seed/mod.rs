@@ -636,10 +636,6 @@ impl AddJob {
         }
         match outcome {
             Ok(torrent) => {
-                // random-first piece order until the download completes
-                if let Some(s) = self.swarm.steer(&torrent) {
-                    s.detach();
-                }
                 if let Ok(mut t) = self.shared.torrents.lock() {
                     t.insert(
                         self.key.clone(),

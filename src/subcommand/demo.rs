@@ -124,6 +124,7 @@ impl Demo {
             metadata_timeout: 60,
             json: false,
             piece_order: Default::default(),
+            dht_bootstrap: vec![],
             no_verify: false,
             loopback: true,
             seed_for: None,

@@ -28,8 +28,22 @@ pub struct Devchain {
 
 impl Devchain {
     pub async fn run(&self, _g: &Globals) -> Result<()> {
-        if !self.listen.starts_with("127.") && !self.listen.starts_with("[::1]") && !self.listen.starts_with("localhost") {
-            return Err(Error::usage("devchain listens on loopback only: use --listen 127.0.0.1:PORT"));
+        // Loopback, or the range reserved for network benchmarks
+        // (198.18.0.0/15, RFC 2544), which the swarm test bed
+        // (benches/swarm/) uses inside network namespaces it creates.
+        let bench_range = self
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .and_then(|a| match a.ip() {
+                std::net::IpAddr::V4(v4) => Some(v4.octets()[0] == 198 && (v4.octets()[1] & 0xfe) == 18),
+                _ => None,
+            })
+            .unwrap_or(false);
+        if !self.listen.starts_with("127.") && !self.listen.starts_with("[::1]") && !self.listen.starts_with("localhost") && !bench_range {
+            return Err(Error::usage(
+                "devchain listens on loopback (or the benchmark range 198.18.0.0/15) only: use --listen 127.0.0.1:PORT",
+            ));
         }
         let body = match &self.goatfile {
             Some(p) => std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?,

@@ -63,6 +63,9 @@ pub struct Fetch {
     /// Print a JSON summary on stdout (no progress).
     #[arg(long)]
     pub json: bool,
+    /// DHT bootstrap node (repeatable) instead of the public ones.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
     /// Which pieces to ask for first: random (lets nodes that start
     /// together trade; docs/swarm.md) or file (librqbit's order).
     #[arg(long, value_enum, default_value = "random")]
@@ -206,6 +209,7 @@ impl Fetch {
                 peer_limit: None,
                 state_dir: None,
                 piece_order: self.piece_order,
+                dht_bootstrap: self.dht_bootstrap.clone(),
             };
             let s = Swarm::start(cfg, &root).await?;
             let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);
@@ -291,14 +295,12 @@ impl Fetch {
         let rep: &Reporter = reporter;
         let started = Instant::now();
         let waits = added.iter().map(|(e, bar, t, _)| async move {
-            let steering = swarm.steer(t);
             let p = t
                 .wait(Duration::from_millis(500), |p| {
                     rep.update(bar, p);
                 })
                 .await
                 .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
-            drop(steering);
             rep.finish(bar, "downloaded, checking…");
             Ok::<_, Error>(p)
         });

@@ -61,6 +61,9 @@ pub struct Seed {
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
+    /// DHT bootstrap node (repeatable) instead of the public ones.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
     /// Which pieces to ask for first [default: random] (docs/swarm.md).
     #[arg(long, value_enum, value_name = "ORDER")]
     pub piece_order: Option<torrent::PieceOrder>,
@@ -155,6 +158,7 @@ impl Seed {
                 peer_limit: self.max_peers.or(file.max_peers),
                 state_dir: None,
                 piece_order: self.piece_order.or(file.piece_order).unwrap_or_default(),
+                dht_bootstrap: if self.dht_bootstrap.is_empty() { file.dht_bootstrap.clone() } else { self.dht_bootstrap.clone() },
             },
             http,
             run_for: self.run_for.filter(|s| *s > 0.0).map(Duration::from_secs_f64),

@@ -49,6 +49,8 @@ pub struct SwarmConfig {
     pub state_dir: Option<PathBuf>,
     /// Piece order for downloads.
     pub piece_order: PieceOrder,
+    /// DHT bootstrap nodes (host:port) instead of librqbit's public ones.
+    pub dht_bootstrap: Vec<String>,
 }
 
 /// Which pieces a download asks for first.
@@ -74,6 +76,9 @@ pub struct Swarm {
 pub struct Torrent {
     pub handle: Arc<ManagedTorrent>,
     pub output: PathBuf,
+    /// The piece-order task of a download (random-first), alive as long as
+    /// the torrent is held; it ends by itself when the download completes.
+    pub steering: Option<Arc<steer::Steering>>,
 }
 
 /// What the download stage reports, as a snapshot.
@@ -137,14 +142,17 @@ impl Swarm {
         };
         let dht = match (&cfg.state_dir, cfg.dht && !proxied) {
             (_, false) => None,
-            (None, true) => Some(Default::default()),
-            // A daemon keeps its DHT routing table beside its other state,
-            // not in librqbit's per-user default folder.
-            (Some(dir), true) => Some(librqbit::DhtSessionConfig {
-                persistence: Some(librqbit::dht::DhtPersistenceConfig {
+            (state, true) => Some(librqbit::DhtSessionConfig {
+                // A daemon keeps its DHT routing table beside its other
+                // state, not in librqbit's per-user default folder.
+                persistence: state.as_ref().map(|dir| librqbit::dht::DhtPersistenceConfig {
                     config_filename: Some(dir.join("dht.json")),
                     ..Default::default()
                 }),
+                bootstrap_addrs: if cfg.dht_bootstrap.is_empty() { None } else { Some(cfg.dht_bootstrap.clone()) },
+                // With a fixed peer port the DHT answers on the same UDP
+                // port, so other nodes can bootstrap from HOST:PORT.
+                port: cfg.listen_port,
                 ..Default::default()
             }),
         };
@@ -180,16 +188,6 @@ impl Swarm {
         })?;
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
         Ok(Swarm { session, api, cfg })
-    }
-
-    /// Steer a download's piece order (random-first, `steer.rs`) until it
-    /// completes or the returned guard is dropped. None with
-    /// `PieceOrder::File`.
-    pub fn steer(&self, t: &Torrent) -> Option<steer::Steering> {
-        match self.cfg.piece_order {
-            PieceOrder::Random if !t.handle.stats().finished => Some(steer::start(self.api.clone(), t.handle.clone())),
-            _ => None,
-        }
     }
 
     /// The TCP port peers can reach us on.
@@ -253,7 +251,7 @@ impl Swarm {
     /// directory after a restart, or added earlier in this run).
     pub fn find(&self, info_hash: &str, output: &Path) -> Option<Torrent> {
         let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
-        Some(Torrent { handle, output: output.to_path_buf() })
+        Some(Torrent { handle, output: output.to_path_buf(), steering: None })
     }
 
     /// Every torrent in the session (e.g. restored from the state
@@ -262,7 +260,7 @@ impl Swarm {
         self.session.with_torrents(|it| {
             it.map(|(_, h)| {
                 let output = h.output_folder().to_path_buf();
-                (h.info_hash().as_string(), Torrent { handle: h.clone(), output })
+                (h.info_hash().as_string(), Torrent { handle: h.clone(), output, steering: None })
             })
             .collect()
         })
@@ -278,7 +276,11 @@ impl Swarm {
     /// Add a torrent from its metadata, downloading into (or seeding from)
     /// `output`; existing files there are re-checked and re-used.
     async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path) -> Result<Torrent> {
+        // Random-first steering places its streams before the first request
+        // (steer.rs): the torrent is added paused and started by it.
+        let steer = self.cfg.piece_order == PieceOrder::Random;
         let opts = AddTorrentOptions {
+            paused: steer,
             overwrite: true,
             output_folder: Some(output.to_string_lossy().into_owned()),
             initial_peers: if peers.is_empty() { None } else { Some(peers) },
@@ -295,9 +297,11 @@ impl Swarm {
             .await
             .map_err(|e| classify_add_error(&format!("{e:#}")))?;
         match resp {
-            AddTorrentResponse::Added(_, handle) | AddTorrentResponse::AlreadyManaged(_, handle) => {
-                Ok(Torrent { handle, output: output.to_path_buf() })
+            AddTorrentResponse::Added(_, handle) => {
+                let steering = steer.then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true)));
+                Ok(Torrent { handle, output: output.to_path_buf(), steering })
             }
+            AddTorrentResponse::AlreadyManaged(_, handle) => Ok(Torrent { handle, output: output.to_path_buf(), steering: None }),
             AddTorrentResponse::ListOnly(_) => Err(Error::internal("torrent was only listed")),
         }
     }
@@ -319,7 +323,7 @@ impl Swarm {
             .create_and_serve_torrent(path, opts)
             .await
             .map_err(|e| Error::internal(format!("cannot make a torrent of {}: {e:#}", path.display())))?;
-        let t = Torrent { handle, output: path.to_path_buf() };
+        let t = Torrent { handle, output: path.to_path_buf(), steering: None };
         t.wait(Duration::from_millis(100), |_| {}).await?;
         Ok((made.info_hash().as_string(), t))
     }

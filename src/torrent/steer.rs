@@ -36,17 +36,9 @@ pub const STREAMS: usize = 3;
 /// How often positions are checked and moved.
 const TICK: Duration = Duration::from_millis(250);
 
-/// A torrent's steering task; it stops when dropped (unless detached), when
-/// the download completes, or when the torrent leaves the session.
+/// A torrent's steering task; it stops when dropped, when the download
+/// completes, or when the torrent leaves the session.
 pub struct Steering(Option<tokio::task::JoinHandle<()>>);
-
-impl Steering {
-    /// Let the task run to the end of the download by itself (the daemon,
-    /// which has no place to keep the guard).
-    pub fn detach(mut self) {
-        self.0.take();
-    }
-}
 
 impl Drop for Steering {
     fn drop(&mut self) {
@@ -56,9 +48,28 @@ impl Drop for Steering {
     }
 }
 
-/// Start steering `handle`'s piece order (see the module doc).
-pub fn start(api: Arc<Api>, handle: Arc<ManagedTorrent>) -> Steering {
-    Steering(Some(tokio::spawn(run(api, handle))))
+/// Start steering `handle`'s piece order (see the module doc). A torrent
+/// added paused (so that no piece is requested before the streams are in
+/// place: librqbit reserves up to its request-slot limit the moment a peer
+/// connects) is unpaused once they are, or at once if steering cannot start.
+pub fn start(api: Arc<Api>, handle: Arc<ManagedTorrent>, paused: bool) -> Steering {
+    Steering(Some(tokio::spawn(async move {
+        let mut unpause = paused.then(|| (api.session().clone(), handle.clone()));
+        run(api, handle, &mut unpause).await;
+        // Steering ended early (or the torrent was already complete): the
+        // torrent must run all the same.
+        resume(&mut unpause).await;
+    })))
+}
+
+type Unpause = Option<(Arc<librqbit::Session>, Arc<ManagedTorrent>)>;
+
+async fn resume(unpause: &mut Unpause) {
+    if let Some((session, handle)) = unpause.take() {
+        if let Err(e) = session.unpause(&handle).await {
+            tracing::warn!("cannot start the torrent after placing its streams: {e:#}");
+        }
+    }
 }
 
 /// Where each file lies in the torrent, in pieces.
@@ -93,10 +104,12 @@ struct Slot {
     stream: Box<dyn tokio::io::AsyncSeek + Unpin + Send>,
 }
 
-async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>) {
-    if handle.wait_until_initialized().await.is_err() {
+async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause) {
+    if let Err(e) = handle.wait_until_initialized().await {
+        tracing::debug!("piece steering: torrent did not initialize: {e:#}");
         return;
     }
+    tracing::debug!("piece steering: started");
     let Ok(layout) = handle.with_metadata(|m| Layout {
         piece_len: m.lengths().default_piece_length() as u64,
         pieces: m.lengths().total_pieces(),
@@ -118,9 +131,13 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>) {
         if stats.finished || stats.error.is_some() || api.mgr_handle(id).is_err() {
             return;
         }
-        let Ok((have, n)) = api.api_dump_haves(id) else {
-            tokio::time::sleep(TICK).await;
-            continue;
+        let (have, n) = match api.api_dump_haves(id) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::debug!("piece steering: no bitfield yet ({e:#})");
+                tokio::time::sleep(TICK).await;
+                continue;
+            }
         };
         let has = |p: u32| have.get(p as usize).map(|b| *b).unwrap_or(true);
         let missing = (0..n.min(layout.pieces)).filter(|p| !has(*p)).count();
@@ -153,9 +170,12 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>) {
             if let Some(s) = slot.as_mut() {
                 if s.stream.seek(SeekFrom::Start(pos)).await.is_ok() {
                     s.pos = pos;
+                    tracing::debug!("piece steering: stream on file {file} moved to piece {p} ({missing} missing)");
                 }
             }
         }
+        // the first positions are in place: let the torrent request pieces
+        resume(unpause).await;
         tokio::time::sleep(TICK).await;
     }
 }

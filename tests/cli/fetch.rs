@@ -378,3 +378,59 @@ fn sizes_are_checked_before_anything_is_downloaded() {
     let created: Vec<_> = std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(created.is_empty(), "files created before the size check: {created:?}");
 }
+
+/// Which pieces of `payload`'s single file are complete in `got` (by
+/// comparing each piece with the source).
+fn complete_pieces(got: &Path, src: &Path, piece: usize) -> Vec<usize> {
+    let (a, b) = (std::fs::read(got).unwrap_or_default(), std::fs::read(src).unwrap());
+    (0..b.len().div_ceil(piece))
+        .filter(|i| {
+            let r = i * piece..((i + 1) * piece).min(b.len());
+            a.get(r.clone()) == Some(&b[r])
+        })
+        .collect()
+}
+
+/// Random-first piece order (goat's default, steered through librqbit's
+/// streams) against librqbit's own file order, from a slow real seeder:
+/// stopped part-way, a file-order download holds a prefix of the file, a
+/// random-first one holds pieces from all over it.
+#[test]
+fn random_first_piece_order_spreads_what_a_node_holds() {
+    const PIECE: usize = 16384;
+    let src = tempfile::tempdir().unwrap();
+    let payload = src.path().join("spread");
+    make_payload(&payload, &[("weights.bin", 4 << 20)]);
+    let t = make_torrent(&payload, PIECE as u32, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &payload, Some(512 * 1024));
+    let (s, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: spread\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let h = s.serve();
+    let pieces = (4usize << 20) / PIECE;
+    let mut spans = Vec::new();
+    for order in ["file", "random"] {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("got");
+        let file = dir.join("spread/weights.bin");
+        let mut d = fetch(&h.url, &addr, &dir).args(["--piece-order", order]).spawn(out.path());
+        // stop it once it holds between 15% and 50% of the pieces
+        let mut have = Vec::new();
+        let ok = wait_for(Duration::from_secs(60), || {
+            have = complete_pieces(&file, &payload.join("weights.bin"), PIECE);
+            have.len() * 100 >= pieces * 15
+        });
+        let _ = d.child.kill();
+        let _ = d.child.wait();
+        have = complete_pieces(&file, &payload.join("weights.bin"), PIECE);
+        assert!(ok && have.len() * 2 <= pieces, "{order}: {} of {pieces} pieces when stopped", have.len());
+        // how far into the file the pieces reach, ignoring the last piece
+        // (librqbit fetches each file's first and last piece first)
+        let reach = have.iter().copied().filter(|p| *p != pieces - 1).max().unwrap_or(0);
+        let log = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap_or_default();
+        spans.push((order, have.len(), reach, log));
+    }
+    let (_, n_file, reach_file, _) = &spans[0];
+    let (_, n_random, reach_random, log) = &spans[1];
+    assert!(*reach_file < n_file + 8, "file order should hold a prefix: {n_file} pieces reaching {reach_file}");
+    assert!(*reach_random > 2 * (*n_random).max(8), "random-first should spread: {n_random} pieces reaching {reach_random}\n{log}");
+    drop(seeder);
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The swarm test bed (benches/swarm/swarm.py): N network namespaces on a
+# bridge, opentracker, the devchain, an origin and N fetchers, with tc rate
+# limits. Needs root. Installs what it uses, builds goat (release), runs the
+# scenarios and writes benches/swarm/results.json; with --report also
+# docs/swarm.md and its chart.
+#
+# usage: bash benches/swarm/run.sh [--small] [--report] [swarm.py options]
+#   --small   the CI case: 8 nodes, 32 MiB, scenarios goat and mixed
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ "$(id -u)" != 0 ]; then echo "benches/swarm/run.sh: needs root (ip netns, tc)" >&2; exit 2; fi
+need=()
+command -v aria2c >/dev/null || need+=(aria2)
+command -v opentracker >/dev/null || need+=(opentracker)
+command -v ip >/dev/null || need+=(iproute2)
+command -v tc >/dev/null || need+=(iproute2)
+command -v openssl >/dev/null || need+=(openssl)
+/usr/bin/python3 -c "import libtorrent" 2>/dev/null || need+=(python3-libtorrent)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+args=()
+report=0
+for a in "$@"; do
+  case "$a" in
+    --small) args+=(--nodes 8 --size 32M --link 100 --scenario goat,mixed --limit 240) ;;
+    --report) report=1 ;;
+    *) args+=("$a") ;;
+  esac
+done
+if [ -z "${GOAT_BIN:-}" ]; then
+  cargo build --release --locked
+fi
+/usr/bin/python3 benches/swarm/swarm.py "${args[@]}"
+if [ "$report" = 1 ]; then /usr/bin/python3 benches/swarm/report.py; fi
