@@ -248,5 +248,6 @@ fn devchain_prints_its_endpoint_and_stays_on_loopback() {
     assert!(out.stdout.contains("esplora http://127.0.0.1:"), "{}", out.stdout);
     assert!(out.stdout.contains("address bcrt1p"), "{}", out.stdout);
     assert!(out.stdout.contains("goatfile "), "{}", out.stdout);
-    goat().args(["devchain", "--listen", "0.0.0.0:0", "--for", "1"]).run().fails(2, "loopback only");
+    goat().args(["devchain", "--listen", "0.0.0.0:0", "--for", "1"]).run().fails(2, "only: use --listen 127.0.0.1");
+    goat().args(["devchain", "--listen", "10.1.2.3:0", "--for", "1"]).run().fails(2, "198.18.0.0/15");
 }
