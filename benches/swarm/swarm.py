@@ -39,6 +39,16 @@ TRACKER, CHAIN, ORIGIN = "198.18.0.2", "198.18.0.3", "198.18.0.4"
 PORT = 6881
 
 
+def wait_for(f, limit, what, log):
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        if f():
+            return
+        time.sleep(0.2)
+    tail = "".join(log.read_text(errors="replace").splitlines(True)[-15:]) if log.exists() else "(no log)"
+    raise RuntimeError(f"{what} did not happen within {limit}s; {log.name} ends:\n{tail}")
+
+
 def node_ip(i):
     return f"198.18.1.{i}"
 
@@ -211,9 +221,9 @@ def one_run(a, scenario, payload, files, size, work):
         gf = work / "goatfile.yaml"
         gf.write_text(f'goat: 1\nname: model\nentries:\n  - name: model\n    magnet: "magnet:?xt=urn:btih:{ih}&dn=model{tr}"\n')
         chain_log = work / "chain.log"
-        procs.append(bed.popen("chain", [str(GOAT), "devchain", "--listen", f"{CHAIN}:3000", "--for", str(a.limit + 120),
+        procs.append(bed.popen("chain", [str(GOAT), "devchain", "--listen", f"{CHAIN}:3000", "--for", str(int(a.limit) + 120),
                                          "--goatfile", str(gf)], chain_log))
-        bench.wait_until(lambda: "goatfile" in chain_log.read_text(), 60, "devchain")
+        wait_for(lambda: "goatfile" in chain_log.read_text(), 60, "devchain", chain_log)
         kv = dict(l.split(" ", 1) for l in chain_log.read_text().splitlines() if " " in l)
         esplora, address = f"http://{CHAIN}:3000", kv["address"]
         boot = f"{ORIGIN}:{PORT}" if dht else ""
@@ -226,6 +236,7 @@ def one_run(a, scenario, payload, files, size, work):
         odata.mkdir(parents=True)
         for n_, _ in files:
             os.link(payload / n_, odata / n_) if same_fs(payload, odata) else shutil.copy(payload / n_, odata / n_)
+        give_metadata(odata.parent, "model", torrent, ih)
         olog = work / "origin.log"
         if scenario == "origin-leaves":
             origin = bed.popen("origin", [PY, str(LT_NODE), str(torrent), str(odata.parent), ORIGIN, str(PORT), str(a.limit)], olog)
@@ -237,7 +248,7 @@ def one_run(a, scenario, payload, files, size, work):
                                           "--poll", "1h"] + dhtflag, olog)
             ready = lambda: "verified; seeding" in olog.read_text()
         procs.append(origin)
-        bench.wait_until(ready, 300, "origin seeding")
+        wait_for(ready, 300, "origin seeding", olog)
 
         clients = scenario_clients(scenario, a.nodes)
         nodes = [Node(bed, f"n{i + 1}", c, work, esplora, address, torrent, boot) for i, c in enumerate(clients)]
@@ -297,6 +308,21 @@ def one_run(a, scenario, payload, files, size, work):
             kill(p)
         if not a.keep:
             sweep()
+
+
+def give_metadata(root, entry, torrent, ih):
+    """What `goat seed` keeps beside an entry it fetched (.goat/ENTRY.torrent
+    and the manifest), so the origin seeds the files already in place
+    without asking peers for metadata nobody else has yet. (`goat publish`
+    is the tool for this; the test bed writes it by hand.)"""
+    import libtorrent as lt
+    meta = root / ".goat"
+    meta.mkdir(parents=True, exist_ok=True)
+    shutil.copy(torrent, meta / f"{entry}.torrent")
+    fs = lt.torrent_info(str(torrent)).files()
+    files = [{"path": str(Path(*Path(fs.file_path(i)).parts[1:])), "length": fs.file_size(i), "offset": fs.file_offset(i),
+              "padding": bool(fs.file_flags(i) & fs.flag_pad_file), "sha256": None} for i in range(fs.num_files())]
+    (meta / f"{entry}.json").write_text(json.dumps({"entry": entry, "info_hash": ih, "inscription": None, "files": files}))
 
 
 def same_fs(a, b):
