@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 
 want_interop=0
 want_bench=0
+want_swarm=0
 for a in "$@"; do
   case "$a" in
     --interop) want_interop=1 ;;
     --bench) want_bench=1 ;;
-    *) echo "usage: bash tests/run.sh [--interop] [--bench]" >&2; exit 2 ;;
+    --swarm) want_swarm=1 ;;
+    *) echo "usage: bash tests/run.sh [--interop] [--bench] [--swarm]" >&2; exit 2 ;;
   esac
 done
 
@@ -52,6 +54,19 @@ export GOAT_INTEROP=$want_interop
 # Two jobs: the machine has two cores and the end-to-end tests spawn servers.
 cargo build --locked --all-targets
 cargo test --locked --lib --bins --tests -- --test-threads 2
+
+# The swarm test bed's small case: real goat, aria2c and libtorrent nodes in
+# network namespaces (needs root, as CI runs). The debug binary just built
+# is enough for 32 MiB.
+if [ "$(id -u)" = 0 ]; then
+  GOAT_BIN="$PWD/target/debug/goat" bash benches/swarm/run.sh --small
+else
+  echo "tests/run.sh: not root, so the swarm case (network namespaces) cannot run: run as root" >&2
+  exit 1
+fi
+if [ "$want_swarm" = 1 ]; then
+  bash benches/swarm/run.sh --report
+fi
 
 if [ "$want_bench" = 1 ]; then
   if [ -x benches/run.sh ]; then bash benches/run.sh; else echo "no benchmarks yet"; fi

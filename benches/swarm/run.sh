@@ -25,7 +25,7 @@ args=()
 report=0
 for a in "$@"; do
   case "$a" in
-    --small) args+=(--nodes 8 --size 32M --link 100 --scenario goat,mixed --limit 240) ;;
+    --small) args+=(--nodes 8 --size 32M --link 100 --scenario goat,mixed --limit 300 --require-complete --out "${TMPDIR:-/tmp}/goat-swarm-small.json") ;;
     --report) report=1 ;;
     *) args+=("$a") ;;
   esac

@@ -239,7 +239,11 @@ def one_run(a, scenario, payload, files, size, work):
         give_metadata(odata.parent, "model", torrent, ih)
         olog = work / "origin.log"
         if scenario == "origin-leaves":
-            origin = bed.popen("origin", [PY, str(LT_NODE), str(torrent), str(odata.parent), ORIGIN, str(PORT), str(a.limit)], olog)
+            lt_save = origin_dir / "lt"
+            (lt_save / "payload").mkdir(parents=True)
+            for n_, _ in files:
+                os.link(odata / n_, lt_save / "payload" / n_)
+            origin = bed.popen("origin", [PY, str(LT_NODE), str(torrent), str(lt_save), ORIGIN, str(PORT), str(int(a.limit))], olog)
             ready = lambda: "COMPLETE" in olog.read_text()
         else:
             dhtflag = ["--dht-bootstrap", f"{ORIGIN}:{PORT}"] if dht else ["--no-dht"]
@@ -391,6 +395,8 @@ def main():
     ap.add_argument("--limit", type=float, default=900, help="seconds a run may take")
     ap.add_argument("--out", default=str(ROOT / "benches" / "swarm" / "results.json"))
     ap.add_argument("--keep", action="store_true", help="leave the namespaces for inspection")
+    ap.add_argument("--require-complete", action="store_true",
+                    help="exit 1 unless every node of every scenario completed with intact files (the CI case)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("swarm.py: needs root (ip netns, tc)")
@@ -416,6 +422,11 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
         Path(a.out).write_text(json.dumps(results, indent=1))
     table(results)
+    if a.require_complete:
+        bad = [r["scenario"] for r in results if r["completed"] != r["nodes"] or r["intact"] != r["nodes"]]
+        if bad or len(results) != len(a.scenario.split(",")):
+            sys.exit(f"swarm: not every node completed intact in: {', '.join(bad) or 'a scenario that did not run'}")
+        print(f"{len(results)} passed, 0 failed")
 
 
 if __name__ == "__main__":
