@@ -141,10 +141,11 @@ impl Fetch {
             scan::Location::Mempool => None,
         };
         r.event(format!(
-            "goatfile {} at {} ({})",
+            "goatfile {} at {} ({}{})",
             found.id,
             height.map(|h| format!("block {h}")).unwrap_or_else(|| "mempool".into()),
-            super::resolve::endorsement_words(&found)
+            super::resolve::endorsement_words(&found),
+            super::resolve::proof_words(&found)
         ));
         let origin = Origin { address: Some(addr.clone()), inscription: Some(found.id.to_string()), block_height: height, file: None };
         Ok((bytes, found.goatfile, origin))

@@ -27,6 +27,15 @@ pub fn endorsement_words(c: &scan::Chosen) -> &'static str {
     }
 }
 
+/// What was proven about its block, in words (empty when unconfirmed).
+pub fn proof_words(c: &scan::Chosen) -> String {
+    match &c.proof.goatfile {
+        Some(p) if p.agreed.is_empty() => format!("; block proven by {}", p.server),
+        Some(p) => format!("; block proven by {}, same block at {} more server(s)", p.server, p.agreed.len()),
+        None => String::new(),
+    }
+}
+
 impl Resolve {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         let holder = g.holder(&self.address)?;
@@ -49,11 +58,7 @@ impl Resolve {
             let mut out = std::io::stdout().lock();
             out.write_all(&text).and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
         }
-        let proven = match &found.proof.goatfile {
-            Some(p) if p.agreed.is_empty() => format!(", proven by {}", p.server),
-            Some(p) => format!(", proven by {} and confirmed by {} more server(s)", p.server, p.agreed.len()),
-            None => String::new(),
-        };
+        let proven = proof_words(&found);
         g.note(format!(
             "goatfile {} at {} ({}{proven})",
             found.id,

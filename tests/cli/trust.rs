@@ -179,7 +179,7 @@ fn resolve_json_says_what_was_proven() {
     assert_eq!(p["endorsement"].as_array().unwrap().len(), 1);
     assert_eq!(p["history"]["views"].as_array().unwrap().len(), 2);
     assert!(p["unproven"].as_array().unwrap().is_empty());
-    assert!(out.stderr.contains("confirmed by 1 more server"), "{}", out.stderr);
+    assert!(out.stderr.contains("same block at 1 more server"), "{}", out.stderr);
     // the cost of the agreement checks: two history requests per server
     assert_eq!(count(&b, "/address/"), 2, "second server: only the agreement check");
 }
