@@ -5,8 +5,8 @@ usage: lt_node.py TORRENT SAVE_PATH LISTEN_IP PORT LIFETIME_SECS [--dht-bootstra
 
 Seeds when SAVE_PATH holds the data, else downloads and keeps seeding.
 Prints one JSON status line a second: state, progress, bytes up and down,
-and distributed_copies (how many full copies the peers it sees hold, so an
-origin can tell when every piece exists somewhere in the swarm). Prints
+and peers_hold_all (whether every piece exists at some connected peer, so
+an origin can tell when the swarm no longer needs it). Prints
 COMPLETE once when it has everything. Stops by itself after LIFETIME_SECS.
 """
 import json, sys, time
@@ -35,8 +35,15 @@ while time.time() < deadline:
         complete = True
         h.force_reannounce()
         print("COMPLETE", flush=True)
+    # Does every piece exist at some peer? (distributed_copies is not
+    # computed for a seed, so the peers' bitfields are or'ed here.)
+    held = [False] * s.num_pieces
+    for p in h.get_peer_info():
+        for i, b in enumerate(p.pieces):
+            if b and i < len(held):
+                held[i] = True
     print(json.dumps({
         "state": str(s.state), "progress": s.progress, "up": s.all_time_upload, "down": s.all_time_download,
-        "distributed_copies": s.distributed_copies, "peers": s.num_peers,
+        "peers_hold_all": bool(held) and all(held), "peers": s.num_peers,
     }), flush=True)
     time.sleep(1)

@@ -282,11 +282,10 @@ def one_run(a, scenario, payload, files, size, work):
                     events.append(f"{now:.0f}s: kill -9 of {', '.join(x.name for x in victims)}, restarted 3 s later")
             if scenario == "origin-leaves" and origin_gone is None:
                 last = [l for l in olog.read_text().splitlines() if l.startswith("{")]
-                if last and json.loads(last[-1])["distributed_copies"] >= 1.0 and not pending:
+                if last and json.loads(last[-1])["peers_hold_all"] and not pending:
                     kill(origin)
                     origin_gone = now
-                    events.append(f"{now:.0f}s: origin killed, every piece held by some node "
-                                  f"(distributed copies {json.loads(last[-1])['distributed_copies']:.2f})")
+                    events.append(f"{now:.0f}s: origin killed, every piece held by some other node")
             time.sleep(0.5)
         wall = time.monotonic() - t0
         counters = {n: tuple(c - b for c, b in zip(bed.counters(n), base[n])) for n in base}
@@ -310,8 +309,7 @@ def one_run(a, scenario, payload, files, size, work):
     finally:
         for p in procs:
             kill(p)
-        if not a.keep:
-            sweep()
+        sweep()
 
 
 def give_metadata(root, entry, torrent, ih):
@@ -394,7 +392,7 @@ def main():
     ap.add_argument("--scenario", default="goat,goat-file-order,aria2c,mixed,churn,origin-leaves,dht")
     ap.add_argument("--limit", type=float, default=900, help="seconds a run may take")
     ap.add_argument("--out", default=str(ROOT / "benches" / "swarm" / "results.json"))
-    ap.add_argument("--keep", action="store_true", help="leave the namespaces for inspection")
+    ap.add_argument("--keep", action="store_true", help="keep the logs and files of the run (namespaces are removed)")
     ap.add_argument("--require-complete", action="store_true",
                     help="exit 1 unless every node of every scenario completed with intact files (the CI case)")
     a = ap.parse_args()
@@ -416,10 +414,14 @@ def main():
             r = one_run(a, sc, payload, files, size, rw)
             results.append(r)
             table([r])
-            shutil.rmtree(rw, ignore_errors=True)
+            if not a.keep:
+                shutil.rmtree(rw, ignore_errors=True)
     finally:
         sweep()
-        shutil.rmtree(work, ignore_errors=True)
+        if a.keep:
+            print(f"swarm: logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         Path(a.out).write_text(json.dumps(results, indent=1))
     table(results)
     if a.require_complete:
