@@ -229,8 +229,7 @@ def one_run(a, scenario, payload, files, size, work):
         boot = f"{ORIGIN}:{PORT}" if dht else ""
 
         # The origin: goat seed over the files already in place (re-hashed
-        # on start), or python3-libtorrent when the run must see how many
-        # copies the swarm holds (origin-leaves).
+        # on start), with the metadata goat keeps beside them.
         origin_dir = work / "origin"
         odata = origin_dir / "files" / address / "model"
         odata.mkdir(parents=True)
@@ -238,19 +237,11 @@ def one_run(a, scenario, payload, files, size, work):
             os.link(payload / n_, odata / n_) if same_fs(payload, odata) else shutil.copy(payload / n_, odata / n_)
         give_metadata(odata.parent, "model", torrent, ih)
         olog = work / "origin.log"
-        if scenario == "origin-leaves":
-            lt_save = origin_dir / "lt"
-            (lt_save / "payload").mkdir(parents=True)
-            for n_, _ in files:
-                os.link(odata / n_, lt_save / "payload" / n_)
-            origin = bed.popen("origin", [PY, str(LT_NODE), str(torrent), str(lt_save), ORIGIN, str(PORT), str(int(a.limit))], olog)
-            ready = lambda: "COMPLETE" in olog.read_text()
-        else:
-            dhtflag = ["--dht-bootstrap", f"{ORIGIN}:{PORT}"] if dht else ["--no-dht"]
-            origin = bed.popen("origin", [str(GOAT), "--esplora", esplora, "seed", address, "-o", str(origin_dir / "files"),
-                                          "--state-dir", str(origin_dir / "state"), "--listen-port", str(PORT),
-                                          "--poll", "1h"] + dhtflag, olog)
-            ready = lambda: "verified; seeding" in olog.read_text()
+        dhtflag = ["--dht-bootstrap", f"{ORIGIN}:{PORT}"] if dht else ["--no-dht"]
+        origin = bed.popen("origin", [str(GOAT), "--esplora", esplora, "seed", address, "-o", str(origin_dir / "files"),
+                                      "--state-dir", str(origin_dir / "state"), "--listen-port", str(PORT),
+                                      "--poll", "1h"] + dhtflag, olog)
+        ready = lambda: "verified; seeding" in olog.read_text()
         procs.append(origin)
         wait_for(ready, 300, "origin seeding", olog)
 
@@ -280,12 +271,14 @@ def one_run(a, scenario, payload, files, size, work):
                         x.start()
                     churned = True
                     events.append(f"{now:.0f}s: kill -9 of {', '.join(x.name for x in victims)}, restarted 3 s later")
-            if scenario == "origin-leaves" and origin_gone is None:
-                last = [l for l in olog.read_text().splitlines() if l.startswith("{")]
-                if last and json.loads(last[-1])["peers_hold_all"] and not pending:
-                    kill(origin)
-                    origin_gone = now
-                    events.append(f"{now:.0f}s: origin killed, every piece held by some other node")
+            if scenario == "origin-leaves" and origin_gone is None and any(done) and not pending:
+                # once one node holds everything, every piece exists
+                # somewhere in the swarm without the origin
+                kill(origin)
+                origin_gone = now
+                first = next(x.name for x in nodes if x.done_at)
+                events.append(f"{now:.0f}s: origin killed once {first} held every piece; "
+                              f"{sum(done)} of {len(nodes)} nodes complete then")
             time.sleep(0.5)
         wall = time.monotonic() - t0
         counters = {n: tuple(c - b for c, b in zip(bed.counters(n), base[n])) for n in base}
