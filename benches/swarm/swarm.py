@@ -7,7 +7,7 @@ and per-host rate limits with tc (tbf; netem is missing from this kernel,
 so there is no delay emulation):
 
   gsw-hub      the bridge
-  gsw-tracker  opentracker           198.18.0.2
+  gsw-tracker  opentracker           198.18.0.2  (a DHT bootstrap node in the DHT run)
   gsw-chain    goat devchain         198.18.0.3  (the goatfile, genuine txs)
   gsw-origin   the origin seeder     198.18.0.4  (thin uplink)
   gsw-n1..nN   fetchers              198.18.1.1…  (joining at staggered times)
@@ -217,6 +217,10 @@ def one_run(a, scenario, payload, files, size, work):
         if not dht:
             procs.append(bed.popen("tracker", ["opentracker", "-i", TRACKER, "-p", "6969", "-P", "6969", "-d",
                                                str(work), "-w", "/whitelist"], work / "tracker.log"))
+        else:
+            # no tracker: a DHT bootstrap node in the tracker's namespace
+            procs.append(bed.popen("tracker", [PY, str(ROOT / "benches" / "swarm" / "lt_dht.py"), TRACKER, str(PORT),
+                                               str(int(a.limit) + 300)], work / "tracker.log"))
         tr = "" if dht else "&tr=" + announce.replace(":", "%3A").replace("/", "%2F")
         gf = work / "goatfile.yaml"
         gf.write_text(f'goat: 1\nname: model\nentries:\n  - name: model\n    magnet: "magnet:?xt=urn:btih:{ih}&dn=model{tr}"\n')
@@ -226,7 +230,7 @@ def one_run(a, scenario, payload, files, size, work):
         wait_for(lambda: "goatfile" in chain_log.read_text(), 60, "devchain", chain_log)
         kv = dict(l.split(" ", 1) for l in chain_log.read_text().splitlines() if " " in l)
         esplora, address = f"http://{CHAIN}:3000", kv["address"]
-        boot = f"{ORIGIN}:{PORT}" if dht else ""
+        boot = f"{TRACKER}:{PORT}" if dht else ""
 
         # The origin: goat seed over the files already in place (re-hashed
         # on start), with the metadata goat keeps beside them.
@@ -237,7 +241,7 @@ def one_run(a, scenario, payload, files, size, work):
             os.link(payload / n_, odata / n_) if same_fs(payload, odata) else shutil.copy(payload / n_, odata / n_)
         give_metadata(odata.parent, "model", torrent, ih)
         olog = work / "origin.log"
-        dhtflag = ["--dht-bootstrap", f"{ORIGIN}:{PORT}"] if dht else ["--no-dht"]
+        dhtflag = ["--dht-bootstrap", boot] if dht else ["--no-dht"]
         origin = bed.popen("origin", [str(GOAT), "--esplora", esplora, "seed", address, "-o", str(origin_dir / "files"),
                                       "--state-dir", str(origin_dir / "state"), "--listen-port", str(PORT),
                                       "--poll", "1h"] + dhtflag, olog)

@@ -381,19 +381,44 @@ fn classify_add_error(msg: &str) -> Error {
             "every peer failed to provide valid metadata for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure",
         );
     }
+    // A full disk first: its message names a file, which the next test
+    // would take for a bad path.
+    if let Some(e) = disk_error(msg) {
+        return e;
+    }
     if lower.contains("path") || lower.contains("filename") || lower.contains("invalid") || lower.contains("..") {
         Error::invalid(format!(
             "the torrent's metadata is unsafe or invalid ({}): refusing it, nothing was written outside the output folder",
             one_line(msg)
         ))
-    } else if lower.contains("no space") || lower.contains("storage full") {
-        Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(msg)))
     } else {
         Error::new(Kind::Network, format!("adding the torrent failed: {}", one_line(msg)))
     }
 }
 
+/// A local storage failure in librqbit's message (full disk, no permission,
+/// read-only file system), as goat's I/O error (exit 6).
+fn disk_error(msg: &str) -> Option<Error> {
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("no space") || lower.contains("enospc") || lower.contains("storage full") {
+        return Some(Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(msg))));
+    }
+    if lower.contains("eacces") || lower.contains("permission denied") || lower.contains("erofs") || lower.contains("read-only file system") {
+        return Some(Error::new(Kind::Io, format!("{}: check the output folder's permissions, then run again to resume", one_line(msg))));
+    }
+    None
+}
+
+/// A running torrent's error (librqbit stops a torrent on a failed write):
+/// never about metadata, which was checked when it was added.
+fn classify_torrent_error(msg: &str) -> Error {
+    disk_error(msg).unwrap_or_else(|| Error::new(Kind::Io, format!("the download stopped: {}", one_line(msg))))
+}
+
+/// librqbit's error chain on one line, without the backtrace anyhow adds
+/// when RUST_BACKTRACE is set.
 fn one_line(s: &str) -> String {
+    let s = s.split("Stack backtrace:").next().unwrap_or(s);
     s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }
 
@@ -459,7 +484,7 @@ impl Torrent {
             let p = self.progress();
             tick(&p);
             if let Some(e) = &p.error {
-                return Err(classify_add_error(e));
+                return Err(classify_torrent_error(e));
             }
             if p.finished {
                 return Ok(p);
@@ -533,6 +558,19 @@ pub fn parse_rate(s: &str) -> Result<u32> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_not_bad_metadata() {
+        let msg = "error writing to file 0 (\"fat.bin\") Caused by: 0: error calling pwritev 1: ENOSPC: No space left on device Stack backtrace: 0: ext_context at /root/.cargo/src/path.rs";
+        for e in [classify_add_error(msg), classify_torrent_error(msg)] {
+            assert_eq!(e.kind, Kind::Io, "{}", e.message);
+            assert!(e.message.contains("disk is full") && !e.message.contains("backtrace"), "{}", e.message);
+        }
+        assert_eq!(classify_add_error("invalid path component \"..\"").kind, Kind::InvalidData);
+        assert_eq!(classify_torrent_error("Permission denied (os error 13)").kind, Kind::Io);
+    }
+
     #[test]
     fn rates() {
         assert_eq!(super::parse_rate("10M").unwrap(), 10 * 1024 * 1024);
