@@ -54,7 +54,7 @@ pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifes
     layout.write(&layout.torrent_file(&e.name), &bytes)?;
     let m = Manifest {
         entry: e.name.clone(),
-        info_hash: Some(t.handle.info_hash().as_string()),
+        info_hash: Some(t.info_hash()),
         inscription: None,
         files: files
             .iter()

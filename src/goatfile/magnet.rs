@@ -21,10 +21,60 @@ pub struct Magnet {
     pub peers: Vec<String>,
 }
 
+/// A v1 info-hash as 40 lowercase hex digits: the key that joins a
+/// goatfile entry, the torrent in the BitTorrent session and `goat seed`'s
+/// state. Made only from a parsed magnet or checked text, so two spellings
+/// of one hash (upper case, base32) are one key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct InfoHash(String);
+
+impl InfoHash {
+    pub fn from_bytes(bytes: &[u8; 20]) -> InfoHash {
+        InfoHash(hex::encode(bytes))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for InfoHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for InfoHash {
+    type Err = String;
+    fn from_str(s: &str) -> Result<InfoHash, String> {
+        parse_btih(s).map(InfoHash).ok_or_else(|| format!("'{}' is not a v1 info-hash (40 hex digits)", crate::text::printable(s, 64)))
+    }
+}
+
+impl TryFrom<String> for InfoHash {
+    type Error = String;
+    fn try_from(s: String) -> Result<InfoHash, String> {
+        s.parse()
+    }
+}
+
+impl From<InfoHash> for String {
+    fn from(h: InfoHash) -> String {
+        h.0
+    }
+}
+
 impl Magnet {
     /// The key used to detect the same torrent named twice.
     pub fn identity(&self) -> String {
         self.btih.clone().or_else(|| self.btmh.clone()).unwrap_or_default()
+    }
+
+    /// The v1 info-hash (a parsed magnet always has one: v2-only magnets
+    /// are refused by `parse`).
+    pub fn info_hash(&self) -> InfoHash {
+        InfoHash(self.btih.clone().unwrap_or_default())
     }
 
     pub fn parse(uri: &str) -> Result<Magnet, String> {

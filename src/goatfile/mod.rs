@@ -6,7 +6,7 @@
 
 pub mod magnet;
 
-pub use magnet::Magnet;
+pub use magnet::{InfoHash, Magnet};
 
 use crate::inscription::InscriptionId;
 use serde::Deserialize;

@@ -1,8 +1,15 @@
-//! `goat seed`'s configuration file (TOML) and default folders.
+//! `goat seed`'s options: the command line and the configuration file
+//! (TOML) are one definition, [`Settings`].
 //!
-//! Looked up at `--config FILE`, else `$XDG_CONFIG_HOME/goat/seed.toml`
-//! (`~/.config/goat/seed.toml`) when it exists. Keys are the long option
-//! names; command-line options override the file.
+//! Each option is declared once, with its clap attributes for the command
+//! line and its serde attributes for the file; the file's keys are the long
+//! option names (`--max-upload-rate` is `max-upload-rate`). [`merge`] lays
+//! the command line over the file field by field through serde, so a new
+//! option needs no hand-written merge: lists are joined (addresses from both
+//! are followed), anything else given on the command line wins.
+//!
+//! The file is `--config FILE`, else `$XDG_CONFIG_HOME/goat/seed.toml`
+//! (`~/.config/goat/seed.toml`) when it exists.
 //!
 //! ```toml
 //! addresses = ["bc1p…", "bc1q…"]
@@ -14,38 +21,118 @@
 //! ```
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use crate::torrent::PieceOrder;
+use crate::trust::{is_false, TrustArgs};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FileConfig {
-    #[serde(default)]
+/// Every `goat seed` option. Fields marked `serde(skip)` exist on the
+/// command line only; fields marked `arg(skip)` in the file only (their
+/// command-line form is the global `--esplora` / `--network`).
+#[derive(Debug, Default, Clone, Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Settings {
+    /// Holders' Bitcoin addresses to follow (added to the config file's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<String>,
+    /// Root folder; each address gets DIR/<address>/ [default: ~/.local/share/goat/files]
+    #[arg(short, long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<PathBuf>,
+    /// Where the session, fastresume data and goat's file stamps live
+    /// [default: ~/.local/share/goat/state]
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<PathBuf>,
-    #[serde(default)]
-    pub esplora: Vec<String>,
-    pub network: Option<String>,
+    /// How often to re-resolve each address (e.g. 90s, 10m, 1h) [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub poll: Option<String>,
+    /// Stop seeding entries dropped from a goatfile (their files are kept).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub prune: bool,
+    /// TCP port peers connect to [default: 6881]
+    #[arg(long, value_name = "PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen_port: Option<u16>,
+    /// Status endpoint address, or "off" [default: 127.0.0.1:4628]
+    #[arg(long, value_name = "IP:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
-    pub allow_remote_http: Option<bool>,
+    /// Allow --http on a non-loopback address (it has no authentication).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_remote_http: bool,
+    /// Upload rate limit in bytes/s (e.g. 500K, 10M).
+    #[arg(long, value_name = "RATE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_upload_rate: Option<String>,
+    /// Download rate limit in bytes/s.
+    #[arg(long, value_name = "RATE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_download_rate: Option<String>,
+    /// Most peers per torrent.
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_peers: Option<usize>,
-    pub prune: Option<bool>,
-    pub dht: Option<bool>,
-    #[serde(default)]
+    /// Extra BitTorrent peer (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
-    pub include_mempool: Option<bool>,
-    pub trust_any: Option<bool>,
-    pub accept_funded_commit: Option<bool>,
-    pub metadata_timeout: Option<u64>,
-    pub piece_order: Option<crate::torrent::PieceOrder>,
-    #[serde(default)]
+    /// Do not use the DHT.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_dht: bool,
+    /// DHT bootstrap node (repeatable) instead of the public ones.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dht_bootstrap: Vec<String>,
+    /// Which pieces to ask for first [default: random] (docs/swarm.md).
+    #[arg(long, value_enum, value_name = "ORDER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub piece_order: Option<PieceOrder>,
+    /// Seconds to wait for a new torrent's metadata from peers [default: 300]
+    #[arg(long, value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_timeout: Option<u64>,
+    /// Esplora servers (file only; on the command line: the global --esplora).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub esplora: Vec<String>,
+    /// Network (file only; on the command line: the global --network).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub trust: TrustArgs,
+
+    /// TOML config file [default: ~/.config/goat/seed.toml if it exists]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Do not serve the status endpoint.
+    #[arg(long, conflicts_with = "http")]
+    #[serde(skip)]
+    pub no_http: bool,
+    /// Accept peers on 127.0.0.1 only (tests, demos).
+    #[arg(long, hide = true)]
+    #[serde(skip)]
+    pub loopback: bool,
+    /// Stop by itself after this many seconds (tests, demos).
+    #[arg(long, hide = true, value_name = "SECS")]
+    #[serde(skip)]
+    pub run_for: Option<f64>,
+
+    /// Keys of the file that no option knows (kept last: serde fills it
+    /// with whatever the fields above did not take).
+    #[arg(skip)]
+    #[serde(flatten, skip_serializing)]
+    unknown: BTreeMap<String, toml::Value>,
 }
 
 fn dirs() -> Option<directories::ProjectDirs> {
@@ -65,12 +152,12 @@ pub fn default_data_dir() -> Result<PathBuf> {
 }
 
 /// Read the file at `explicit`, or the default file if it exists.
-pub fn load(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>)> {
+pub fn load(explicit: Option<&Path>) -> Result<(Settings, Option<PathBuf>)> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => match default_config_file() {
             Some(p) if p.exists() => p,
-            _ => return Ok((FileConfig::default(), None)),
+            _ => return Ok((Settings::default(), None)),
         },
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -80,8 +167,19 @@ pub fn load(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>)> {
     Ok((cfg, Some(path)))
 }
 
-pub fn parse(text: &str) -> std::result::Result<FileConfig, String> {
-    toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, e.span()))
+/// Parse a config file; an unknown key is an error (a typo must not drop a
+/// setting silently), and so is a command-line-only option.
+pub fn parse(text: &str) -> std::result::Result<Settings, String> {
+    let s: Settings = toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, e.span()))?;
+    if let Some(key) = s.unknown.keys().next() {
+        let line = text.lines().position(|l| l.trim_start().starts_with(key.as_str())).map(|i| i + 1);
+        return Err(format!(
+            "unknown key '{}'{}: keys are goat seed's long option names (goat seed --help)",
+            crate::text::printable(key, 60),
+            line.map(|l| format!(" (line {l})")).unwrap_or_default()
+        ));
+    }
+    Ok(s)
 }
 
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
@@ -89,6 +187,39 @@ fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
         Some(r) => format!(" (line {})", text[..r.start.min(text.len())].lines().count().max(1)),
         None => String::new(),
     }
+}
+
+/// The command line laid over the file: lists are joined (without
+/// repeats), every other option given on the command line replaces the
+/// file's. Command-line-only options come from `cli`.
+pub fn merge(file: &Settings, cli: &Settings) -> Result<Settings> {
+    let bad = |e: serde_json::Error| Error::internal(format!("merging goat seed's options: {e}"));
+    let serde_json::Value::Object(mut base) = serde_json::to_value(file).map_err(bad)? else {
+        return Err(Error::internal("settings are not a map"));
+    };
+    let serde_json::Value::Object(over) = serde_json::to_value(cli).map_err(bad)? else {
+        return Err(Error::internal("settings are not a map"));
+    };
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(serde_json::Value::Array(have)), serde_json::Value::Array(more)) => {
+                for v in more {
+                    if !have.contains(&v) {
+                        have.push(v);
+                    }
+                }
+            }
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+    let mut merged: Settings = serde_json::from_value(serde_json::Value::Object(base)).map_err(bad)?;
+    merged.config = cli.config.clone();
+    merged.no_http = cli.no_http;
+    merged.loopback = cli.loopback;
+    merged.run_for = cli.run_for;
+    Ok(merged)
 }
 
 /// `90`, `90s`, `10m`, `2h`, `1d`.
@@ -104,10 +235,10 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| Error::usage(format!("duration '{s}' is not like 90s, 10m or 2h")))?;
+        .map_err(|_| Error::usage(format!("duration '{}' is not like 90s, 10m or 2h", crate::text::printable(s, 40))))?;
     let secs = v * mult;
     if !(0.1..=30.0 * 86400.0).contains(&secs) {
-        return Err(Error::usage(format!("duration '{s}' is out of range (0.1s to 30d)")));
+        return Err(Error::usage(format!("duration '{}' is out of range (0.1s to 30d)", crate::text::printable(s, 40))));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -118,12 +249,39 @@ mod tests {
 
     #[test]
     fn reads_kebab_keys_and_rejects_unknown_ones() {
-        let c = parse("addresses = [\"bc1qx\"]\npoll = \"10m\"\nlisten-port = 6881\nmax-upload-rate = \"2M\"\n").unwrap();
+        let c = parse(
+            "addresses = [\"bc1qx\"]\npoll = \"10m\"\nlisten-port = 6881\nmax-upload-rate = \"2M\"\nno-dht = true\naccept-funded-commit = true\n",
+        )
+        .unwrap();
         assert_eq!(c.addresses, vec!["bc1qx"]);
         assert_eq!(c.listen_port, Some(6881));
-        let e = parse("adresses = [\"x\"]\n").unwrap_err();
-        assert!(e.contains("adresses") && e.contains("line 1"), "{e}");
+        assert!(c.no_dht && c.trust.accept_funded_commit && !c.trust.trust_any);
+        let e = parse("poll = \"1m\"\nadresses = [\"x\"]\n").unwrap_err();
+        assert!(e.contains("adresses") && e.contains("line 2"), "{e}");
+        // command-line-only options are not file keys
+        assert!(parse("run-for = 3\n").unwrap_err().contains("run-for"));
+        assert!(parse("config = \"x\"\n").unwrap_err().contains("config"));
         assert!(parse("poll = [").is_err());
+        assert!(parse("listen-port = 99999\n").is_err());
+    }
+
+    #[test]
+    fn command_line_wins_and_lists_join() {
+        let file = parse("addresses = [\"a\", \"b\"]\npoll = \"10m\"\nprune = true\nlisten-port = 1\npeers = [\"p:1\"]\n").unwrap();
+        let cli = Settings {
+            addresses: vec!["b".into(), "c".into()],
+            poll: Some("7s".into()),
+            peers: vec!["q:2".into()],
+            run_for: Some(3.0),
+            ..Default::default()
+        };
+        let m = merge(&file, &cli).unwrap();
+        assert_eq!(m.addresses, vec!["a", "b", "c"]);
+        assert_eq!(m.poll.as_deref(), Some("7s"));
+        assert_eq!(m.listen_port, Some(1));
+        assert!(m.prune, "a flag left off on the command line keeps the file's true");
+        assert_eq!(m.peers, vec!["p:1", "q:2"]);
+        assert_eq!(m.run_for, Some(3.0));
     }
 
     #[test]

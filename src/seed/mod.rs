@@ -21,14 +21,14 @@ use crate::address::HolderAddress;
 use crate::error::{Error, Result};
 use crate::esplora::Esplora;
 use crate::fetcher;
-use crate::goatfile::{self, Goatfile, Source};
+use crate::goatfile::{self, Goatfile, InfoHash, Source};
 use crate::inscription::InscriptionId;
 use crate::scan;
 use crate::store::Layout;
 use crate::torrent::{resume, Swarm, SwarmConfig, Torrent};
 use crate::trust::Policy;
 use state::SeedState;
-use status::{AddressStatus, Status, TorrentStatus};
+use status::{AddressStatus, Status, TorrentState, TorrentStatus};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,20 +73,43 @@ struct Tracked {
     in_goatfile: bool,
 }
 
-/// State shared by the pollers, the checker and the status server.
+/// Everything the pollers, the add jobs, the checker and the status server
+/// share, behind one lock: no lock order to get wrong, and a status
+/// snapshot is one consistent moment. Nothing holds it across an await.
+#[derive(Default)]
+struct Book {
+    addresses: BTreeMap<String, AddressStatus>,
+    torrents: BTreeMap<InfoHash, Tracked>,
+    /// Magnets being added right now, so a slow metadata exchange is not
+    /// started twice.
+    adding: BTreeSet<InfoHash>,
+    state: SeedState,
+}
+
+/// Fixed facts of this run, and the book.
 struct Shared {
     opts_output: PathBuf,
     state_dir: PathBuf,
     poll: Duration,
     started_at: u64,
     listen_port: Option<u16>,
-    addresses: Mutex<BTreeMap<String, AddressStatus>>,
-    /// By info-hash.
-    torrents: Mutex<BTreeMap<String, Tracked>>,
-    /// Magnets being added right now (info-hash), so a slow metadata
-    /// exchange is not started twice.
-    adding: Mutex<BTreeSet<String>>,
-    state: Mutex<SeedState>,
+    book: Mutex<Book>,
+}
+
+impl Shared {
+    /// Run `f` on the book. A poisoned lock (a panic elsewhere) still
+    /// hands out the data: the daemon keeps seeding.
+    fn with<R>(&self, f: impl FnOnce(&mut Book) -> R) -> R {
+        let mut g = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    fn save_state(&self) {
+        let st = self.with(|b| b.state.clone());
+        if let Err(e) = st.save(&self.state_dir) {
+            warn!(target: "goat", "saving state: {}", e.message);
+        }
+    }
 }
 
 fn now() -> u64 {
@@ -121,8 +144,9 @@ impl Daemon {
             poll: opts.poll,
             started_at: now(),
             listen_port: swarm.listen_port(),
-            addresses: Mutex::new(
-                opts.addresses
+            book: Mutex::new(Book {
+                addresses: opts
+                    .addresses
                     .iter()
                     .map(|(h, _)| {
                         let a = h.address.to_string();
@@ -130,10 +154,9 @@ impl Daemon {
                         (a.clone(), AddressStatus { address: a, dir, ..Default::default() })
                     })
                     .collect(),
-            ),
-            torrents: Mutex::default(),
-            adding: Mutex::default(),
-            state: Mutex::new(st),
+                state: st,
+                ..Default::default()
+            }),
         });
         adopt_restored(&swarm, &opts, &shared);
         Ok(Daemon { opts, swarm, shared, _lock: lock })
@@ -184,17 +207,10 @@ impl Daemon {
         if let Some(h) = http {
             h.abort();
         }
-        self.save_state();
+        self.shared.save_state();
         self.swarm.stop().await;
         info!(target: "goat", "stopped; state saved in {}", self.opts.state_dir.display());
         Ok(())
-    }
-
-    fn save_state(&self) {
-        let st = self.shared.state.lock().map(|s| s.clone()).unwrap_or_default();
-        if let Err(e) = st.save(&self.shared.state_dir) {
-            warn!(target: "goat", "saving state: {}", e.message);
-        }
     }
 
     fn status_source(&self) -> http::Source {
@@ -217,8 +233,8 @@ impl Daemon {
 /// not touch them.
 fn adopt_restored(swarm: &Swarm, opts: &Options, shared: &Shared) {
     let followed: BTreeSet<String> = opts.addresses.iter().map(|(h, _)| h.address.to_string()).collect();
-    let Ok(mut tracked) = shared.torrents.lock() else { return };
-    for (hash, torrent) in swarm.managed() {
+    let restored = swarm.managed();
+    shared.with(|book| for (hash, torrent) in restored {
         let Ok(rel) = torrent.output.strip_prefix(&opts.output) else { continue };
         let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
         let Some(address) = parts.next() else { continue };
@@ -230,11 +246,11 @@ fn adopt_restored(swarm: &Swarm, opts: &Options, shared: &Shared) {
             info!(target: "goat", "{}: restored torrent of {address}, which is no longer followed; still seeding", entry.join("/"));
         }
         let layout = Layout::new(opts.output.join(&address));
-        tracked.insert(
+        book.torrents.insert(
             hash,
             Tracked { address, entry: entry.join("/"), layout, torrent, phase: Phase::Fetching, in_goatfile: false },
         );
-    }
+    });
 }
 
 async fn wait_for_stop(run_for: Option<Duration>) -> &'static str {
@@ -306,51 +322,11 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
 
 /// Build a status snapshot from live torrent stats.
 fn snapshot(shared: &Shared) -> Status {
-    let addresses: Vec<AddressStatus> =
-        shared.addresses.lock().map(|a| a.values().cloned().collect()).unwrap_or_default();
-    let torrents = shared
-        .torrents
-        .lock()
-        .map(|t| {
-            t.iter()
-                .map(|(hash, tr)| {
-                    let p = tr.torrent.progress();
-                    let state = match &tr.phase {
-                        Phase::Fetching if p.finished => "verifying",
-                        Phase::Fetching => "fetching",
-                        Phase::Verifying => "verifying",
-                        Phase::Seeding => "seeding",
-                        Phase::Failed(_) => "error",
-                    };
-                    let error = match &tr.phase {
-                        Phase::Failed(e) => Some(e.clone()),
-                        // librqbit stalls silently on a full disk.
-                        Phase::Fetching if !p.finished && crate::torrent::disk_full(&tr.layout.root) => Some(format!(
-                            "disk is full at {}: free space, then restart goat seed to resume",
-                            tr.layout.root.display()
-                        )),
-                        _ => p.error.clone(),
-                    };
-                    TorrentStatus {
-                        address: tr.address.clone(),
-                        entry: tr.entry.clone(),
-                        info_hash: hash.clone(),
-                        state: state.into(),
-                        in_goatfile: tr.in_goatfile,
-                        have_bytes: p.have_bytes,
-                        total_bytes: p.total_bytes,
-                        uploaded_bytes: p.uploaded_bytes,
-                        downloaded_bytes: p.fetched_bytes,
-                        ratio: if p.total_bytes > 0 { p.uploaded_bytes as f64 / p.total_bytes as f64 } else { 0.0 },
-                        peers: p.peers,
-                        download_bps: p.download_bps,
-                        upload_bps: p.upload_bps,
-                        error,
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let (addresses, torrents) = shared.with(|book| {
+        let addresses: Vec<AddressStatus> = book.addresses.values().cloned().collect();
+        let torrents: Vec<TorrentStatus> = book.torrents.iter().map(|(hash, tr)| torrent_status(hash, tr)).collect();
+        (addresses, torrents)
+    });
     Status {
         version: env!("CARGO_PKG_VERSION").into(),
         started_at: shared.started_at,
@@ -364,25 +340,56 @@ fn snapshot(shared: &Shared) -> Status {
     }
 }
 
+fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
+    let p = tr.torrent.progress();
+    let state = match &tr.phase {
+        Phase::Fetching if p.finished => TorrentState::Verifying,
+        Phase::Fetching => TorrentState::Fetching,
+        Phase::Verifying => TorrentState::Verifying,
+        Phase::Seeding => TorrentState::Seeding,
+        Phase::Failed(_) => TorrentState::Error,
+    };
+    let error = match &tr.phase {
+        Phase::Failed(e) => Some(e.clone()),
+        // librqbit stalls silently on a full disk.
+        Phase::Fetching if !p.finished && crate::torrent::disk_full(&tr.layout.root) => {
+            Some(format!("disk is full at {}: free space, then restart goat seed to resume", tr.layout.root.display()))
+        }
+        _ => p.error.clone(),
+    };
+    TorrentStatus {
+        address: tr.address.clone(),
+        entry: tr.entry.clone(),
+        info_hash: hash.to_string(),
+        state,
+        in_goatfile: tr.in_goatfile,
+        have_bytes: p.have_bytes,
+        total_bytes: p.total_bytes,
+        uploaded_bytes: p.uploaded_bytes,
+        downloaded_bytes: p.fetched_bytes,
+        ratio: if p.total_bytes > 0 { p.uploaded_bytes as f64 / p.total_bytes as f64 } else { 0.0 },
+        peers: p.peers,
+        download_bps: p.download_bps,
+        upload_bps: p.upload_bps,
+        error,
+    }
+}
+
 /// Proves finished downloads once, then marks them seeding.
 async fn checker(shared: Arc<Shared>) {
     loop {
-        let due: Vec<(String, Layout, String)> = shared
-            .torrents
-            .lock()
-            .map(|mut t| {
-                let mut due = Vec::new();
-                for (hash, tr) in t.iter_mut() {
-                    if tr.phase == Phase::Fetching && tr.torrent.progress().finished {
-                        tr.phase = Phase::Verifying;
-                        due.push((hash.clone(), tr.layout.clone(), tr.entry.clone()));
-                    }
+        // (torrent, its folder, its entry, already proven in an earlier run)
+        let due: Vec<(InfoHash, Layout, String, bool)> = shared.with(|book| {
+            let mut due = Vec::new();
+            for (hash, tr) in book.torrents.iter_mut() {
+                if tr.phase == Phase::Fetching && tr.torrent.progress().finished {
+                    tr.phase = Phase::Verifying;
+                    due.push((hash.clone(), tr.layout.clone(), tr.entry.clone(), book.state.verified.contains_key(hash)));
                 }
-                due
-            })
-            .unwrap_or_default();
-        for (hash, layout, entry) in due {
-            let known = shared.state.lock().map(|s| s.verified.contains_key(&hash)).unwrap_or(false);
+            }
+            due
+        });
+        for (hash, layout, entry, known) in due {
             let phase = if known {
                 Phase::Seeding
             } else {
@@ -397,11 +404,11 @@ async fn checker(shared: Arc<Shared>) {
                     }
                 }
             };
-            if let Ok(mut t) = shared.torrents.lock() {
-                if let Some(tr) = t.get_mut(&hash) {
+            shared.with(|book| {
+                if let Some(tr) = book.torrents.get_mut(&hash) {
                     tr.phase = phase;
                 }
-            }
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -409,18 +416,14 @@ async fn checker(shared: Arc<Shared>) {
 
 /// Re-read a finished download once (pieces and sha256s), then stamp its
 /// files so restarts need not re-hash them.
-async fn prove_and_stamp(shared: &Shared, hash: &str, layout: &Layout, entry: &str) -> Result<()> {
+async fn prove_and_stamp(shared: &Shared, hash: &InfoHash, layout: &Layout, entry: &str) -> Result<()> {
     let m = layout
         .load_manifest(entry)
         .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
     fetcher::prove(layout, std::slice::from_ref(&m), true).await?;
     let stamp = state::stamp(layout, &m);
-    if let Ok(mut s) = shared.state.lock() {
-        s.verified.insert(hash.to_string(), stamp);
-        if let Err(e) = s.save(&shared.state_dir) {
-            warn!(target: "goat", "saving state: {}", e.message);
-        }
-    }
+    shared.with(|book| book.state.verified.insert(hash.clone(), stamp));
+    shared.save_state();
     Ok(())
 }
 
@@ -435,8 +438,8 @@ struct Poller {
     peers: Vec<String>,
     metadata_timeout: Duration,
     prune: bool,
-    /// Dropped torrents already reported (by info-hash).
-    seen_dropped: Mutex<BTreeSet<String>>,
+    /// Dropped torrents already reported.
+    seen_dropped: Mutex<BTreeSet<InfoHash>>,
 }
 
 impl Poller {
@@ -445,11 +448,8 @@ impl Poller {
     }
 
     fn update(&self, f: impl FnOnce(&mut AddressStatus)) {
-        if let Ok(mut a) = self.shared.addresses.lock() {
-            if let Some(s) = a.get_mut(&self.address()) {
-                f(s);
-            }
-        }
+        let me = self.address();
+        self.shared.with(|book| book.addresses.get_mut(&me).map(f));
     }
 
     async fn run(self) {
@@ -542,19 +542,18 @@ impl Poller {
                     }
                 }
                 Source::Magnet(m) => {
-                    let key = m.identity();
+                    let key = m.info_hash();
                     listed.insert(key.clone());
-                    let known = self
-                        .shared
-                        .torrents
-                        .lock()
-                        .map(|mut t| t.get_mut(&key).map(|tr| tr.in_goatfile = true).is_some())
-                        .unwrap_or(false);
-                    if known {
+                    let start = self.shared.with(|book| match book.torrents.get_mut(&key) {
+                        Some(tr) => {
+                            tr.in_goatfile = true;
+                            false
+                        }
+                        // false when it is already being added
+                        None => book.adding.insert(key.clone()),
+                    });
+                    if !start {
                         continue;
-                    }
-                    if !self.shared.adding.lock().map(|mut a| a.insert(key.clone())).unwrap_or(false) {
-                        continue; // already being added
                     }
                     // Adding can wait minutes for metadata: in the background.
                     let job = AddJob {
@@ -572,35 +571,30 @@ impl Poller {
             }
         }
         // Entries dropped from the goatfile (this address's only).
-        let dropped: Vec<(String, String)> = self
-            .shared
-            .torrents
-            .lock()
-            .map(|mut t| {
-                let mut d = Vec::new();
-                for (k, tr) in t.iter_mut().filter(|(k, tr)| tr.address == self.address() && !listed.contains(*k)) {
-                    // Newly dropped, or restored from a previous run and not
-                    // in the goatfile any more: say so once.
-                    let first = self.seen_dropped.lock().map(|mut s| s.insert(k.clone())).unwrap_or(false);
-                    if tr.in_goatfile || first {
-                        d.push((k.clone(), tr.entry.clone()));
-                    }
-                    tr.in_goatfile = false;
+        let me = self.address();
+        let dropped: Vec<(InfoHash, String)> = self.shared.with(|book| {
+            let mut seen = self.seen_dropped.lock().unwrap_or_else(|p| p.into_inner());
+            let mut d = Vec::new();
+            for (k, tr) in book.torrents.iter_mut().filter(|(k, tr)| tr.address == me && !listed.contains(*k)) {
+                // Newly dropped, or restored from a previous run and not
+                // in the goatfile any more: say so once.
+                let first = seen.insert(k.clone());
+                if tr.in_goatfile || first {
+                    d.push((k.clone(), tr.entry.clone()));
                 }
-                d
-            })
-            .unwrap_or_default();
+                tr.in_goatfile = false;
+            }
+            d
+        });
         for (key, entry) in dropped {
             if self.prune {
                 match self.swarm.remove(&key).await {
                     Ok(()) => {
                         info!(target: "goat", "{entry}: dropped from the goatfile; stopped seeding (--prune), files kept");
-                        if let Ok(mut t) = self.shared.torrents.lock() {
-                            t.remove(&key);
-                        }
-                        if let Ok(mut s) = self.shared.state.lock() {
-                            s.verified.remove(&key);
-                        }
+                        self.shared.with(|book| {
+                            book.torrents.remove(&key);
+                            book.state.verified.remove(&key);
+                        });
                     }
                     Err(e) => warn!(target: "goat", "{entry}: {}", e.message),
                 }
@@ -619,7 +613,7 @@ impl Poller {
 /// else exchange metadata with peers like `goat fetch`.
 struct AddJob {
     entry: goatfile::Entry,
-    key: String,
+    key: InfoHash,
     address: String,
     layout: Layout,
     swarm: Arc<Swarm>,
@@ -631,35 +625,31 @@ struct AddJob {
 impl AddJob {
     async fn run(self) {
         let outcome = self.add().await;
-        if let Ok(mut a) = self.shared.adding.lock() {
-            a.remove(&self.key);
+        if let Err(e) = &outcome {
+            // Reported through the address status; retried next poll.
+            warn!(target: "goat", "{}: {}", self.entry.name, e.message);
         }
-        match outcome {
-            Ok(torrent) => {
-                if let Ok(mut t) = self.shared.torrents.lock() {
-                    t.insert(
-                        self.key.clone(),
-                        Tracked {
-                            address: self.address.clone(),
-                            entry: self.entry.name.clone(),
-                            layout: self.layout.clone(),
-                            torrent,
-                            phase: Phase::Fetching,
-                            in_goatfile: true,
-                        },
-                    );
+        self.shared.with(|book| {
+            book.adding.remove(&self.key);
+            match outcome {
+                Ok(torrent) => {
+                    let tracked = Tracked {
+                        address: self.address.clone(),
+                        entry: self.entry.name.clone(),
+                        layout: self.layout.clone(),
+                        torrent,
+                        phase: Phase::Fetching,
+                        in_goatfile: true,
+                    };
+                    book.torrents.insert(self.key.clone(), tracked);
                 }
-            }
-            Err(e) => {
-                // Reported through the address status; retried next poll.
-                warn!(target: "goat", "{}: {}", self.entry.name, e.message);
-                if let Ok(mut a) = self.shared.addresses.lock() {
-                    if let Some(s) = a.get_mut(&self.address) {
+                Err(e) => {
+                    if let Some(s) = book.addresses.get_mut(&self.address) {
                         s.last_error = Some(format!("{}: {}", self.entry.name, e.message));
                     }
                 }
             }
-        }
+        });
     }
 
     async fn add(&self) -> Result<Torrent> {
@@ -671,7 +661,7 @@ impl AddJob {
         let have_manifest = self
             .layout
             .load_manifest(&self.entry.name)
-            .is_some_and(|man| man.info_hash.as_deref() == Some(self.key.as_str()));
+            .is_some_and(|man| man.info_hash.as_ref() == Some(&self.key));
         if let Some(t) = self.swarm.find(&self.key, &dir) {
             if !have_manifest {
                 fetcher::record_torrent(&self.layout, &self.entry, &t)?;

@@ -5,14 +5,14 @@
 //! only samples pieces, see `torrent::resume`).
 
 use crate::error::{Error, Result};
+use crate::goatfile::InfoHash;
 use crate::store::{Layout, Manifest};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeedState {
-    /// By info-hash.
-    pub verified: BTreeMap<String, Verified>,
+    pub verified: BTreeMap<InfoHash, Verified>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -45,8 +45,7 @@ pub struct TorrentStatus {
     pub address: String,
     pub entry: String,
     pub info_hash: String,
-    /// fetching, verifying, seeding, error, checking
-    pub state: String,
+    pub state: TorrentState,
     /// Still listed by the address's current goatfile.
     pub in_goatfile: bool,
     pub have_bytes: u64,
@@ -60,6 +59,32 @@ pub struct TorrentStatus {
     pub download_bps: f64,
     pub upload_bps: f64,
     pub error: Option<String>,
+}
+
+/// Where a torrent is in the daemon's life, as `/status` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TorrentState {
+    /// librqbit is checking or downloading.
+    #[default]
+    Fetching,
+    /// Downloaded; goat is proving the files.
+    Verifying,
+    /// Complete, proven, serving peers.
+    Seeding,
+    /// Stopped by an error (see `error`).
+    Error,
+}
+
+impl std::fmt::Display for TorrentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            TorrentState::Fetching => "fetching",
+            TorrentState::Verifying => "verifying",
+            TorrentState::Seeding => "seeding",
+            TorrentState::Error => "error",
+        })
+    }
 }
 
 /// Prometheus label value escaping (backslash, quote, newline).
@@ -102,7 +127,7 @@ impl Status {
         family("goat_torrent_peers", "gauge", "Connected peers.",
             self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect());
         family("goat_torrent_seeding", "gauge", "1 when the torrent is complete, verified and seeding.",
-            self.torrents.iter().map(|s| (t(s), if s.state == "seeding" { 1.0 } else { 0.0 })).collect());
+            self.torrents.iter().map(|s| (t(s), if s.state == TorrentState::Seeding { 1.0 } else { 0.0 })).collect());
         o
     }
 
@@ -183,7 +208,7 @@ mod tests {
     fn metrics_escape_labels_and_show_state() {
         let s = Status {
             addresses: vec![AddressStatus { address: "a\"b".into(), polls: 3, last_success: Some(5), ..Default::default() }],
-            torrents: vec![TorrentStatus { address: "a\"b".into(), entry: "m".into(), info_hash: "00".into(), state: "seeding".into(), uploaded_bytes: 7, ..Default::default() }],
+            torrents: vec![TorrentStatus { address: "a\"b".into(), entry: "m".into(), info_hash: "00".into(), state: TorrentState::Seeding, uploaded_bytes: 7, ..Default::default() }],
             ..Default::default()
         };
         let m = s.prometheus();

@@ -22,7 +22,7 @@ pub const META_DIR: &str = ".goat";
 pub struct Manifest {
     pub entry: String,
     /// Set for torrent entries; `.goat/<entry>.torrent` holds the metadata.
-    pub info_hash: Option<String>,
+    pub info_hash: Option<crate::goatfile::InfoHash>,
     /// Set for inscription entries.
     pub inscription: Option<String>,
     pub files: Vec<ManifestFile>,

@@ -64,48 +64,7 @@ pub struct Globals {
     pub verbose: u8,
 }
 
-/// Which goatfiles count beyond endorsed, confirmed ones (docs/trust.md);
-/// the same two options for every command that resolves an address.
-#[derive(Debug, Clone, Copy, Default, Args)]
-pub struct TrustArgs {
-    /// Also accept a goatfile that is not yet confirmed.
-    #[arg(long)]
-    pub include_mempool: bool,
-    /// Also accept goatfiles the holder did not endorse (anyone can send
-    /// inscriptions to any address: see docs/trust.md).
-    #[arg(long)]
-    pub trust_any: bool,
-    /// Also count the weak funded-commit rule as the holder's endorsement.
-    /// Anyone the holder ever paid at a taproot address can fake it (the
-    /// payee spoof in docs/trust.md).
-    #[arg(long)]
-    pub accept_funded_commit: bool,
-}
-
-impl TrustArgs {
-    /// The policy these flags ask for (with values from a config file
-    /// or'ed in), warning about the risky ones.
-    pub fn policy_with(&self, include_mempool: bool, trust_any: bool, accept_funded_commit: bool) -> crate::trust::Policy {
-        let p = crate::trust::Policy {
-            include_mempool: self.include_mempool || include_mempool,
-            trust_any: self.trust_any || trust_any,
-            accept_funded_commit: self.accept_funded_commit || accept_funded_commit,
-        };
-        if p.accept_funded_commit && !p.trust_any {
-            tracing::warn!(
-                "--accept-funded-commit: a goatfile counts when the holder merely funded its commit, which anyone the holder ever paid at a taproot address can fake (docs/trust.md)"
-            );
-        }
-        if p.trust_any {
-            tracing::warn!("--trust-any: any goatfile sent to the address counts, even one the holder never endorsed");
-        }
-        p
-    }
-
-    pub fn policy(&self) -> crate::trust::Policy {
-        self.policy_with(false, false, false)
-    }
-}
+pub use crate::trust::TrustArgs;
 
 #[derive(Debug, ClapSubcommand)]
 pub enum Subcommand {

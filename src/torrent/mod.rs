@@ -15,6 +15,7 @@ pub mod resume;
 pub mod steer;
 
 use crate::error::{Error, Kind, Result};
+pub use crate::goatfile::InfoHash;
 use crate::goatfile::Magnet;
 use bytes::Bytes;
 use librqbit::api::TorrentIdOrHash;
@@ -54,7 +55,7 @@ pub struct SwarmConfig {
 }
 
 /// Which pieces a download asks for first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PieceOrder {
     /// Random pieces first, so nodes that start together can trade
@@ -249,18 +250,18 @@ impl Swarm {
 
     /// A torrent the session already manages (restored from the state
     /// directory after a restart, or added earlier in this run).
-    pub fn find(&self, info_hash: &str, output: &Path) -> Option<Torrent> {
+    pub fn find(&self, info_hash: &InfoHash, output: &Path) -> Option<Torrent> {
         let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
         Some(Torrent { handle, output: output.to_path_buf(), steering: None })
     }
 
     /// Every torrent in the session (e.g. restored from the state
     /// directory), as torrents with their output folders.
-    pub fn managed(&self) -> Vec<(String, Torrent)> {
+    pub fn managed(&self) -> Vec<(InfoHash, Torrent)> {
         self.session.with_torrents(|it| {
             it.map(|(_, h)| {
                 let output = h.output_folder().to_path_buf();
-                (h.info_hash().as_string(), Torrent { handle: h.clone(), output, steering: None })
+                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None })
             })
             .collect()
         })
@@ -307,7 +308,7 @@ impl Swarm {
     }
 
     /// Stop seeding a torrent and forget it; its files stay on disk.
-    pub async fn remove(&self, info_hash: &str) -> Result<()> {
+    pub async fn remove(&self, info_hash: &InfoHash) -> Result<()> {
         self.session
             .delete(TorrentIdOrHash::Hash(id20(info_hash)?), false)
             .await
@@ -316,7 +317,7 @@ impl Swarm {
 
     /// Make a torrent of `path` (a file or folder) and seed it (`goat
     /// demo`'s publisher). Returns the info-hash once the data is checked.
-    pub async fn serve_folder(&self, path: &Path, piece_length: u32) -> Result<(String, Torrent)> {
+    pub async fn serve_folder(&self, path: &Path, piece_length: u32) -> Result<(InfoHash, Torrent)> {
         let opts = librqbit::CreateTorrentOptions { name: None, trackers: vec![], piece_length: Some(piece_length) };
         let (made, handle) = self
             .session
@@ -325,7 +326,7 @@ impl Swarm {
             .map_err(|e| Error::internal(format!("cannot make a torrent of {}: {e:#}", path.display())))?;
         let t = Torrent { handle, output: path.to_path_buf(), steering: None };
         t.wait(Duration::from_millis(100), |_| {}).await?;
-        Ok((made.info_hash().as_string(), t))
+        Ok((hash_of(made.info_hash()), t))
     }
 
     /// librqbit's session counters in Prometheus text format.
@@ -338,8 +339,19 @@ impl Swarm {
     }
 }
 
-fn id20(info_hash: &str) -> Result<librqbit::dht::Id20> {
-    info_hash.parse().map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
+fn id20(info_hash: &InfoHash) -> Result<librqbit::dht::Id20> {
+    info_hash.as_str().parse().map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
+}
+
+/// librqbit's 20-byte id as goat's key (always 40 hex digits).
+fn hash_of(id: librqbit::dht::Id20) -> InfoHash {
+    InfoHash::from_bytes(&id.0)
+}
+
+impl Torrent {
+    pub fn info_hash(&self) -> InfoHash {
+        hash_of(self.handle.info_hash())
+    }
 }
 
 /// librqbit's persistence folder inside goat's state directory.

@@ -19,14 +19,14 @@ use super::session_dir;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub fn bitfield_file(state_dir: &Path, info_hash: &str) -> PathBuf {
+pub fn bitfield_file(state_dir: &Path, info_hash: &crate::goatfile::InfoHash) -> PathBuf {
     session_dir(state_dir).join(format!("{info_hash}.bitv"))
 }
 
 /// Clear `pieces` in the saved bitfield of `info_hash` (of `npieces`
 /// pieces). Returns false when there is no saved bitfield (librqbit will
 /// check everything anyway).
-pub fn forget_pieces(state_dir: &Path, info_hash: &str, npieces: u64, pieces: &[u64]) -> Result<bool> {
+pub fn forget_pieces(state_dir: &Path, info_hash: &crate::goatfile::InfoHash, npieces: u64, pieces: &[u64]) -> Result<bool> {
     let path = bitfield_file(state_dir, info_hash);
     let mut bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -51,7 +51,7 @@ mod tests {
     #[test]
     fn clears_msb_first_bits() {
         let dir = tempfile::tempdir().unwrap();
-        let h = "00".repeat(20);
+        let h: crate::goatfile::InfoHash = "00".repeat(20).parse().unwrap();
         let f = super::bitfield_file(dir.path(), &h);
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(&f, [0xff, 0xff]).unwrap();

@@ -254,6 +254,54 @@ pub async fn endorsement(
     Ok(None)
 }
 
+/// Which goatfiles count beyond endorsed, confirmed ones (docs/trust.md);
+/// the same options for every command that resolves an address.
+#[derive(Debug, Clone, Copy, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TrustArgs {
+    /// Also accept a goatfile that is not yet confirmed.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "crate::trust::is_false")]
+    pub include_mempool: bool,
+    /// Also accept goatfiles the holder did not endorse (anyone can send
+    /// inscriptions to any address: see docs/trust.md).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "crate::trust::is_false")]
+    pub trust_any: bool,
+    /// Also count the weak funded-commit rule as the holder's endorsement.
+    /// Anyone the holder ever paid at a taproot address can fake it (the
+    /// payee spoof in docs/trust.md).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "crate::trust::is_false")]
+    pub accept_funded_commit: bool,
+}
+
+impl TrustArgs {
+    /// The policy these flags ask for, warning about the risky ones.
+    pub fn policy(&self) -> Policy {
+        let p = Policy {
+            include_mempool: self.include_mempool,
+            trust_any: self.trust_any,
+            accept_funded_commit: self.accept_funded_commit,
+        };
+        if p.accept_funded_commit && !p.trust_any {
+            tracing::warn!(
+                "--accept-funded-commit: a goatfile counts when the holder merely funded its commit, which anyone the holder ever paid at a taproot address can fake (docs/trust.md)"
+            );
+        }
+        if p.trust_any {
+            tracing::warn!("--trust-any: any goatfile sent to the address counts, even one the holder never endorsed");
+        }
+        p
+    }
+}
+
+/// For `skip_serializing_if`: a flag that is off says nothing (so merging
+/// the command line over `goat seed`'s config file keeps the file's `true`).
+pub fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

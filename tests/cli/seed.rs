@@ -355,7 +355,7 @@ fn seed_reads_its_config_file_and_options_override_it() {
     std::fs::write(
         &cfg,
         format!(
-            "addresses = [\"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4\"]\noutput = \"{}\"\nstate-dir = \"{}\"\npoll = \"1m\"\nhttp = \"off\"\nlisten-port = {}\ndht = false\nesplora = [\"http://127.0.0.1:9\"]\n",
+            "addresses = [\"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4\"]\noutput = \"{}\"\nstate-dir = \"{}\"\npoll = \"1m\"\nhttp = \"off\"\nlisten-port = {}\nno-dht = true\nesplora = [\"http://127.0.0.1:9\"]\n",
             out.display(),
             st.display(),
             free_port()
