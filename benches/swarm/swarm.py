@@ -220,7 +220,7 @@ def one_run(a, scenario, payload, files, size, work):
         else:
             # no tracker: a DHT bootstrap node in the tracker's namespace
             procs.append(bed.popen("tracker", [PY, str(ROOT / "benches" / "swarm" / "lt_dht.py"), TRACKER, str(PORT),
-                                               str(int(a.limit) + 300)], work / "tracker.log"))
+                                               str(int(a.limit) + 300), ih], work / "tracker.log"))
         tr = "" if dht else "&tr=" + announce.replace(":", "%3A").replace("/", "%2F")
         gf = work / "goatfile.yaml"
         gf.write_text(f'goat: 1\nname: model\nentries:\n  - name: model\n    magnet: "magnet:?xt=urn:btih:{ih}&dn=model{tr}"\n')

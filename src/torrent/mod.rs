@@ -70,6 +70,14 @@ pub struct Swarm {
     session: Arc<Session>,
     api: Arc<librqbit::api::Api>,
     cfg: SwarmConfig,
+    /// One torrent added to the session at a time. librqbit 9.1's JSON
+    /// session persistence numbers a new torrent max(stored ids) + 1
+    /// (`session_persistence/json.rs::next_id`) before the torrent is
+    /// stored, so two adds at once get the same id and the second comes
+    /// back `AlreadyManaged` with the *first* torrent's handle
+    /// (`session.rs::add_torrent_internal` matches on the id too). Found
+    /// by benches/seed_scale.py; `same_torrent` guards against it as well.
+    adding: tokio::sync::Mutex<()>,
 }
 
 /// A torrent being fetched or seeded.
@@ -188,7 +196,7 @@ impl Swarm {
             }
         })?;
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
-        Ok(Swarm { session, api, cfg })
+        Ok(Swarm { session, api, cfg, adding: tokio::sync::Mutex::new(()) })
     }
 
     /// The TCP port peers can reach us on.
@@ -212,25 +220,44 @@ impl Swarm {
         let initial = resolve_peers(peers, magnet).await?;
         // Step 1: metadata only (list_only), so goat can apply its own path
         // rules before librqbit creates a single file.
-        let add = AddTorrent::from_url(magnet.uri.clone());
-        let list = AddTorrentOptions {
+        let list = || AddTorrentOptions {
             list_only: true,
             initial_peers: if initial.is_empty() { None } else { Some(initial.clone()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
-        let fut = self.session.add_torrent(add, Some(list));
-        let listed = match tokio::time::timeout(metadata_timeout, fut).await {
-            Err(_) => {
-                return Err(Error::network(format!(
-                    "no peer sent the torrent's metadata within {}s: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
-                    metadata_timeout.as_secs()
-                )))
+        // librqbit gives up as soon as every peer it knows has failed once
+        // (a peer busy at that moment, as a libtorrent seeder answering
+        // several goat requests at once can be, drops the handshake), so
+        // goat asks again, backing off, until the metadata timeout.
+        let deadline = tokio::time::Instant::now() + metadata_timeout;
+        let mut pause = Duration::from_millis(500);
+        let listed = loop {
+            let fut = self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list()));
+            match tokio::time::timeout_at(deadline, fut).await {
+                Err(_) => {
+                    return Err(Error::network(format!(
+                        "no peer sent the torrent's metadata within {}s: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
+                        metadata_timeout.as_secs()
+                    )))
+                }
+                Ok(Err(e)) => {
+                    let e = classify_add_error(&format!("{e:#}"));
+                    if e.kind != Kind::Network || tokio::time::Instant::now() + pause >= deadline {
+                        return Err(e);
+                    }
+                    tracing::debug!("metadata: {}; asking again in {pause:?}", e.message);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                Ok(Ok(AddTorrentResponse::ListOnly(l))) => break l,
+                Ok(Ok(_)) => return Err(Error::internal("librqbit added a torrent asked to list only")),
             }
-            Ok(Err(e)) => return Err(classify_add_error(&format!("{e:#}"))),
-            Ok(Ok(AddTorrentResponse::ListOnly(l))) => l,
-            Ok(Ok(_)) => return Err(Error::internal("librqbit added a torrent asked to list only")),
         };
+        // The metadata must be the magnet's: goat checks it itself rather
+        // than trust the engine's bookkeeping (see `same_torrent`).
+        same_torrent(magnet, hash_of(listed.info_hash))?;
+        same_torrent(magnet, info_hash_of_torrent(&listed.torrent_bytes)?)?;
         let mut files = Vec::new();
         for fd in listed.info.iter_file_details() {
             let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
@@ -292,11 +319,25 @@ impl Swarm {
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
-        let resp = self
-            .session
-            .add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts))
-            .await
-            .map_err(|e| classify_add_error(&format!("{e:#}")))?;
+        let resp = {
+            let _one_at_a_time = self.adding.lock().await;
+            self.session
+                .add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts))
+                .await
+                .map_err(|e| classify_add_error(&format!("{e:#}")))?
+        };
+        let handle = match &resp {
+            AddTorrentResponse::Added(_, h) | AddTorrentResponse::AlreadyManaged(_, h) => Some(h.clone()),
+            AddTorrentResponse::ListOnly(_) => None,
+        };
+        if let Some(h) = handle {
+            if let Err(e) = same_torrent(magnet, hash_of(h.info_hash())) {
+                if matches!(resp, AddTorrentResponse::Added(..)) {
+                    let _ = self.session.delete(TorrentIdOrHash::Hash(h.info_hash()), false).await;
+                }
+                return Err(e);
+            }
+        }
         match resp {
             AddTorrentResponse::Added(_, handle) => {
                 let steering = steer.then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true)));
@@ -337,6 +378,33 @@ impl Swarm {
     pub async fn stop(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
     }
+}
+
+/// The torrent librqbit hands back must be the one the magnet names.
+/// Measured with librqbit 9.1 (benches/seed_scale.py: `goat seed` adding
+/// five magnets at once): entries came back with another entry's torrent
+/// (the id race described at `Swarm::adding`), so a goatfile entry would
+/// have been recorded, proven against and seeded as a different torrent.
+/// goat refuses any such answer, and the entry is retried.
+fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
+    let want = magnet.info_hash();
+    if got == want {
+        return Ok(());
+    }
+    Err(Error::network(format!(
+        "the BitTorrent engine returned the metadata of torrent {got} for magnet {want}: refused; it is retried (goat seed: at the next poll; goat fetch: run it again)"
+    )))
+}
+
+/// SHA-1 (goat's own, the `sha1` crate) of the bencoded `info`
+/// dictionary inside a .torrent, whose raw bytes librqbit's bencode parser
+/// keeps.
+fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
+    use sha1::Digest;
+    let t = librqbit::torrent_from_bytes(torrent_bytes)
+        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+    let digest: [u8; 20] = sha1::Sha1::digest(t.info.raw_bytes.as_ref()).into();
+    Ok(InfoHash::from_bytes(&digest))
 }
 
 fn id20(info_hash: &InfoHash) -> Result<librqbit::dht::Id20> {

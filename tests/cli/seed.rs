@@ -333,7 +333,7 @@ fn seed_refuses_bad_settings() {
     base(&[addr, "--http", "0.0.0.0:4628"]).run().fails(2, "not a loopback address");
     let cfg = w.path().join("seed.toml");
     std::fs::write(&cfg, "addresses = [\"x\"]\npoll-every = \"1m\"\n").unwrap();
-    base(&["--config", cfg.to_str().unwrap()]).run().fails(2, "unknown field `poll-every`");
+    base(&["--config", cfg.to_str().unwrap()]).run().fails(2, "unknown key 'poll-every' (line 2)");
     let empty = w.path().join("empty.toml");
     std::fs::write(&empty, "poll = \"1m\"\n").unwrap();
     base(&["--config", empty.to_str().unwrap()]).run().fails(2, "no address to follow");
