@@ -17,8 +17,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Produces a fresh snapshot and librqbit's Prometheus text.
-pub type Source = Arc<dyn Fn() -> (Status, String) + Send + Sync>;
+/// Where the endpoints read from: a fresh status snapshot, and librqbit's
+/// session counters as Prometheus text (asked for by `/metrics` only, so
+/// `/status` stays cheap with hundreds of torrents).
+#[derive(Clone)]
+pub struct Source {
+    pub status: Arc<dyn Fn() -> Status + Send + Sync>,
+    pub librqbit: Arc<dyn Fn() -> String + Send + Sync>,
+}
 
 /// Bind `addr` and return the bound address and the server future.
 pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl Future<Output = ()>)> {
@@ -30,13 +36,12 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
     let s2 = source;
     let app = Router::new()
         .route("/", get(|| async { "goat seed: GET /status (JSON) or /metrics (Prometheus)\n" }))
-        .route("/status", get(move || async move { axum::Json(s1().0) }))
+        .route("/status", get(move || async move { axum::Json((s1.status)()) }))
         .route(
             "/metrics",
             get(move || async move {
-                let (status, librqbit) = s2();
-                let mut body = status.prometheus();
-                body.push_str(&librqbit);
+                let mut body = (s2.status)().prometheus();
+                body.push_str(&(s2.librqbit)());
                 ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
             }),
         );

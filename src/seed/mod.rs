@@ -216,12 +216,14 @@ impl Daemon {
     fn status_source(&self) -> http::Source {
         let shared = self.shared.clone();
         let swarm = self.swarm.clone();
-        Arc::new(move || {
-            let s = snapshot(&shared);
-            let mut librqbit = String::new();
-            swarm.prometheus(&mut librqbit);
-            (s, librqbit)
-        })
+        http::Source {
+            status: Arc::new(move || snapshot(&shared)),
+            librqbit: Arc::new(move || {
+                let mut text = String::new();
+                swarm.prometheus(&mut text);
+                text
+            }),
+        }
     }
 }
 

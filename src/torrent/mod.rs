@@ -78,6 +78,8 @@ pub struct Swarm {
     /// (`session.rs::add_torrent_internal` matches on the id too). Found
     /// by benches/seed_scale.py; `same_torrent` guards against it as well.
     adding: tokio::sync::Mutex<()>,
+    /// Steering streams left in the session (`steer::SESSION_STREAMS`).
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// A torrent being fetched or seeded.
@@ -196,7 +198,13 @@ impl Swarm {
             }
         })?;
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
-        Ok(Swarm { session, api, cfg, adding: tokio::sync::Mutex::new(()) })
+        Ok(Swarm {
+            session,
+            api,
+            cfg,
+            adding: tokio::sync::Mutex::new(()),
+            streams: Arc::new(tokio::sync::Semaphore::new(steer::SESSION_STREAMS)),
+        })
     }
 
     /// The TCP port peers can reach us on.
@@ -340,7 +348,7 @@ impl Swarm {
         }
         match resp {
             AddTorrentResponse::Added(_, handle) => {
-                let steering = steer.then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true)));
+                let steering = steer.then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
                 Ok(Torrent { handle, output: output.to_path_buf(), steering })
             }
             AddTorrentResponse::AlreadyManaged(_, handle) => Ok(Torrent { handle, output: output.to_path_buf(), steering: None }),

@@ -29,10 +29,20 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncSeekExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Streams kept open per downloading torrent. Each holds one permit of
 /// librqbit's blocking-I/O semaphore, which `Swarm::start` enlarges.
 pub const STREAMS: usize = 3;
+/// Streams open at once in the whole session, whatever the number of
+/// torrents downloading. librqbit's semaphore also bounds every disk
+/// write and every torrent add (`session.rs::add_torrent_internal`), so
+/// unbounded streams deadlock a daemon: measured with benches/seed_scale.py,
+/// `goat seed` adding 100 torrents at once stalled for good after 27, with
+/// 75 stream permits of 64 taken. With this budget, 40 permits always stay
+/// for writes; torrents beyond the budget download in librqbit's order
+/// until a stream frees up.
+pub const SESSION_STREAMS: usize = 24;
 /// How often positions are checked and moved.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -52,10 +62,10 @@ impl Drop for Steering {
 /// added paused (so that no piece is requested before the streams are in
 /// place: librqbit reserves up to its request-slot limit the moment a peer
 /// connects) is unpaused once they are, or at once if steering cannot start.
-pub fn start(api: Arc<Api>, handle: Arc<ManagedTorrent>, paused: bool) -> Steering {
+pub fn start(api: Arc<Api>, handle: Arc<ManagedTorrent>, paused: bool, budget: Arc<Semaphore>) -> Steering {
     Steering(Some(tokio::spawn(async move {
         let mut unpause = paused.then(|| (api.session().clone(), handle.clone()));
-        run(api, handle, &mut unpause).await;
+        run(api, handle, &mut unpause, budget).await;
         // Steering ended early (or the torrent was already complete): the
         // torrent must run all the same.
         resume(&mut unpause).await;
@@ -102,9 +112,11 @@ struct Slot {
     file: usize,
     pos: u64,
     stream: Box<dyn tokio::io::AsyncSeek + Unpin + Send>,
+    /// Its share of `SESSION_STREAMS` (dropped after the stream).
+    _budget: OwnedSemaphorePermit,
 }
 
-async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause) {
+async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, budget: Arc<Semaphore>) {
     if let Err(e) = handle.wait_until_initialized().await {
         tracing::debug!("piece steering: torrent did not initialize: {e:#}");
         return;
@@ -158,9 +170,11 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause) 
             let Some(p) = (0..layout.pieces).map(|k| (start + k) % layout.pieces).find(|p| !has(*p)) else { continue };
             let Some((file, pos)) = layout.locate(p) else { continue };
             if slot.as_ref().map(|s| s.file) != Some(file) {
-                *slot = None; // give back its permit before taking another
+                *slot = None; // give back its permits before taking others
+                // None left in the session: this slot waits for a later tick.
+                let Ok(share) = budget.clone().try_acquire_owned() else { continue };
                 match handle.clone().stream(file).await {
-                    Ok(s) => *slot = Some(Slot { file, pos: 0, stream: Box::new(s) }),
+                    Ok(s) => *slot = Some(Slot { file, pos: 0, stream: Box::new(s), _budget: share }),
                     Err(e) => {
                         tracing::debug!("piece steering: cannot open a stream: {e:#}");
                         return;

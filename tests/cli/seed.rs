@@ -375,3 +375,80 @@ fn seed_reads_its_config_file_and_options_override_it() {
     assert!(o.stderr.contains("state saved"), "{}", o.stderr);
     assert!(st.join("goat-seed.json").exists() && out.exists());
 }
+
+/// Thirty entries at once, each a hybrid v1+v2 torrent made and seeded by
+/// python3-libtorrent (as qBittorrent makes them), its magnet written by
+/// libtorrent's own make_magnet_uri (v1 and v2 hashes). Every entry must
+/// end up seeding as its own torrent with its own files. Before the fix,
+/// librqbit's session persistence handed concurrent adds the same id, so
+/// entries came back as other entries' torrents, and piece steering took
+/// so many of librqbit's I/O permits that the daemon stalled for good
+/// beyond about 21 downloading torrents.
+#[test]
+fn seed_adds_thirty_hybrid_entries_at_once_each_as_its_own_torrent() {
+    const N: usize = 30;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_port();
+    let log = w.join("lt.log");
+    let _lt = Daemon::spawn(
+        "python3-libtorrent",
+        std::process::Command::new("/usr/bin/python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_many.py"))
+            .arg(w)
+            .args([N.to_string(), port.to_string(), "240".into()])
+            .stdout(std::fs::File::create(&log).unwrap()),
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || std::fs::read_to_string(&log).unwrap_or_default().contains("SEEDING")),
+        "libtorrent did not start seeding: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let mut yaml = String::from("goat: 1\nname: many\nentries:\n");
+    let mut entries = Vec::new();
+    for line in std::fs::read_to_string(&log).unwrap().lines().filter(|l| l.starts_with("TORRENT ")) {
+        let parts: Vec<&str> = line.splitn(4, ' ').collect();
+        let (name, v1, magnet) = (parts[1], parts[2], parts[3]);
+        assert!(magnet.contains("urn:btmh:1220"), "not a hybrid magnet: {magnet}");
+        yaml += &format!("  - name: {name}\n    magnet: \"{magnet}&x.pe=127.0.0.1:{port}\"\n");
+        entries.push((name.to_string(), v1.to_string()));
+    }
+    assert_eq!(entries.len(), N);
+
+    let mut scene = Scene::new();
+    let holder = scene.holder.clone();
+    scene.inscribe_to_holder(&holder, "text/yaml", yaml.as_bytes());
+    scene.chain.mine();
+    let addr = scene.address();
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn(w);
+    let seeding = || {
+        status(run.http_port)["torrents"]
+            .as_array()
+            .map(|ts| ts.iter().filter(|t| t["state"] == "seeding").count())
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_for(Duration::from_secs(120), || seeding() == N),
+        "{} of {N} entries seeding: {}\n{}",
+        seeding(),
+        status(run.http_port),
+        log_of(w)
+    );
+    let s = status(run.http_port);
+    let dir = run.out.join(&addr);
+    for (name, v1) in &entries {
+        let t = s["torrents"].as_array().unwrap().iter().find(|t| t["entry"] == name.as_str()).unwrap();
+        assert_eq!(t["info_hash"], v1.as_str(), "{name} is seeded as another torrent: {s}");
+        for f in ["weights.bin", "config.json"] {
+            assert_eq!(
+                std::fs::read(w.join("src").join(name).join(f)).ok(),
+                std::fs::read(dir.join(name).join(f)).ok(),
+                "{name}/{f} differs from libtorrent's"
+            );
+        }
+    }
+    assert!(!log_of(w).contains("WARN"), "warnings while adding: {}", log_of(w));
+    terminate(&mut d, w);
+}
