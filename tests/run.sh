@@ -65,7 +65,7 @@ else
   exit 1
 fi
 if [ "$want_swarm" = 1 ]; then
-  bash benches/swarm/run.sh --report
+  bash benches/swarm/run.sh --report --seed-scale
 fi
 
 if [ "$want_bench" = 1 ]; then

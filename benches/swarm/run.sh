@@ -5,8 +5,10 @@
 # scenarios and writes benches/swarm/results.json; with --report also
 # docs/swarm.md and its chart.
 #
-# usage: bash benches/swarm/run.sh [--small] [--report] [swarm.py options]
-#   --small   the CI case: 8 nodes, 32 MiB, scenarios goat and mixed
+# usage: bash benches/swarm/run.sh [--small] [--report] [--seed-scale] [swarm.py options]
+#   --small       the CI case: 8 nodes, 32 MiB, scenarios goat and mixed
+#   --seed-scale  also benches/seed_scale.py (one goat seed, 100 torrents,
+#                 50 peers), written to benches/swarm/seed_scale.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" != 0 ]; then echo "benches/swarm/run.sh: needs root (ip netns, tc)" >&2; exit 2; fi
@@ -23,10 +25,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 args=()
 report=0
+seed_scale=0
 for a in "$@"; do
   case "$a" in
     --small) args+=(--nodes 8 --size 32M --link 100 --scenario goat,mixed --limit 300 --require-complete --out "${TMPDIR:-/tmp}/goat-swarm-small.json") ;;
     --report) report=1 ;;
+    --seed-scale) seed_scale=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -35,3 +39,6 @@ if [ -z "${GOAT_BIN:-}" ]; then
 fi
 /usr/bin/python3 benches/swarm/swarm.py "${args[@]}"
 if [ "$report" = 1 ]; then /usr/bin/python3 benches/swarm/report.py; fi
+if [ "$seed_scale" = 1 ]; then
+  /usr/bin/python3 benches/seed_scale.py "${GOAT_BIN:-$PWD/target/release/goat}" --out benches/swarm/seed_scale.json
+fi
