@@ -137,6 +137,19 @@ impl Magnet {
             // contain a BTv1 infohash"); say so now, not after a timeout.
             return Err("it is a v2-only magnet (urn:btmh without urn:btih), which goat's BitTorrent engine cannot download: publish a v1 or hybrid torrent and include its xt=urn:btih: info-hash".into());
         }
+        if let (Some(v1), Some(v2)) = (&m.btih, &m.btmh) {
+            // A hybrid torrent's v1 info-hash is the SHA-1 of its info
+            // dictionary; the first 20 bytes of its SHA-256 are the
+            // *truncated v2* hash, which libtorrent 2.0's deprecated
+            // `torrent_info.info_hash()` returns for hybrids. Written as
+            // btih it can never verify: every peer's metadata would fail
+            // ("info checksum invalid"), found only after a timeout.
+            if v2[4..44] == v1[..] {
+                return Err(format!(
+                    "its urn:btih: {v1} is the hybrid torrent's truncated v2 hash (the first 20 bytes of urn:btmh), not its v1 info-hash: write the SHA-1 of the info dictionary (libtorrent: info_hashes().v1; make_magnet_uri writes both correctly)"
+                ));
+            }
+        }
         Ok(m)
     }
 }
@@ -182,6 +195,10 @@ mod tests {
         let hybrid =
             Magnet::parse(&format!("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&xt={v2}")).unwrap();
         assert!(hybrid.btih.is_some() && hybrid.btmh.is_some());
+        // btih = the truncated v2 hash (a libtorrent 2.0 info_hash() mistake)
+        let v2 = "1220".to_string() + &"ab".repeat(32);
+        let e = Magnet::parse(&format!("magnet:?xt=urn:btih:{}&xt=urn:btmh:{v2}", "ab".repeat(20))).unwrap_err();
+        assert!(e.contains("truncated v2 hash") && e.contains("info_hashes().v1"), "{e}");
     }
 
     #[test]
