@@ -83,11 +83,11 @@ def make_payload(dir_, size):
     return sizes
 
 
-def make_torrent(dir_, announce, out):
+def make_torrent(dir_, announce, out, piece=4 << 20):
     import libtorrent as lt
     fs = lt.file_storage()
     lt.add_files(fs, str(dir_))
-    t = lt.create_torrent(fs, 4 << 20, flags=lt.create_torrent.v1_only)
+    t = lt.create_torrent(fs, piece, flags=lt.create_torrent.v1_only)
     t.add_tracker(announce)
     lt.set_piece_hashes(t, str(dir_.parent))
     data = lt.bencode(t.generate())

@@ -212,7 +212,8 @@ def one_run(a, scenario, payload, files, size, work):
         dht = scenario == "dht"
         announce = f"http://{TRACKER}:6969/announce"
         torrent = work / "model.torrent"
-        ih = bench.make_torrent(payload, announce, torrent) if not dht else make_trackerless(payload, torrent)
+        piece = a.piece_kib * 1024
+        ih = bench.make_torrent(payload, announce, torrent, piece) if not dht else make_trackerless(payload, torrent, piece)
         (work / "whitelist").write_text(ih + "\n")
         if not dht:
             procs.append(bed.popen("tracker", ["opentracker", "-i", TRACKER, "-p", "6969", "-P", "6969", "-d",
@@ -289,7 +290,7 @@ def one_run(a, scenario, payload, files, size, work):
         ok = [x for x in nodes if x.done_at]
         intact = verify_nodes(nodes, payload, files, address)
         res = {
-            "scenario": scenario, "nodes": a.nodes, "payload_bytes": size, "link_mbit": a.link,
+            "scenario": scenario, "nodes": a.nodes, "payload_bytes": size, "piece_bytes": a.piece_kib * 1024, "link_mbit": a.link,
             "origin_mbit": a.link * a.origin_share, "clients": clients,
             "completed": len(ok), "intact": intact,
             "swarm_seconds": max((x.done_at - t0 for x in ok), default=None) if len(ok) == len(nodes) else None,
@@ -328,11 +329,11 @@ def same_fs(a, b):
     return os.stat(a).st_dev == os.stat(b.parent if not b.exists() else b).st_dev
 
 
-def make_trackerless(payload, out):
+def make_trackerless(payload, out, piece=4 << 20):
     import libtorrent as lt
     fs = lt.file_storage()
     lt.add_files(fs, str(payload))
-    t = lt.create_torrent(fs, 4 << 20, flags=lt.create_torrent.v1_only)
+    t = lt.create_torrent(fs, piece, flags=lt.create_torrent.v1_only)
     lt.set_piece_hashes(t, str(payload.parent))
     out.write_bytes(lt.bencode(t.generate()))
     return str(lt.torrent_info(str(out)).info_hash())
@@ -385,6 +386,7 @@ def main():
     ap.add_argument("--size", default="256M")
     ap.add_argument("--link", type=float, default=100.0, help="each node's link, Mbit/s each way")
     ap.add_argument("--origin-share", type=float, default=0.25, help="origin uplink as a share of a node's link")
+    ap.add_argument("--piece-kib", type=int, default=4096, help="piece size of the model's torrent")
     ap.add_argument("--stagger", type=float, default=2.0, help="seconds between node starts")
     ap.add_argument("--scenario", default="goat,goat-file-order,aria2c,mixed,churn,origin-leaves,dht")
     ap.add_argument("--limit", type=float, default=900, help="seconds a run may take")
