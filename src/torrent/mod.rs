@@ -250,8 +250,9 @@ impl Swarm {
                     )))
                 }
                 Ok(Err(e)) => {
-                    let e = classify_add_error(&format!("{e:#}"));
-                    if e.kind != Kind::Network || tokio::time::Instant::now() + pause >= deadline {
+                    let raw = format!("{e:#}");
+                    let e = classify_add_error(&raw);
+                    if !every_peer_failed(&raw) || tokio::time::Instant::now() + pause >= deadline {
                         return Err(e);
                     }
                     tracing::debug!("metadata: {}; asking again in {pause:?}", e.message);
@@ -264,7 +265,6 @@ impl Swarm {
         };
         // The metadata must be the magnet's: goat checks it itself rather
         // than trust the engine's bookkeeping (see `same_torrent`).
-        same_torrent(magnet, hash_of(listed.info_hash))?;
         same_torrent(magnet, info_hash_of_torrent(&listed.torrent_bytes)?)?;
         let mut files = Vec::new();
         for fd in listed.info.iter_file_details() {
@@ -334,26 +334,22 @@ impl Swarm {
                 .await
                 .map_err(|e| classify_add_error(&format!("{e:#}")))?
         };
-        let handle = match &resp {
-            AddTorrentResponse::Added(_, h) | AddTorrentResponse::AlreadyManaged(_, h) => Some(h.clone()),
-            AddTorrentResponse::ListOnly(_) => None,
+        let (handle, added) = match resp {
+            AddTorrentResponse::Added(_, h) => (h, true),
+            AddTorrentResponse::AlreadyManaged(_, h) => (h, false),
+            AddTorrentResponse::ListOnly(_) => return Err(Error::internal("torrent was only listed")),
         };
-        if let Some(h) = handle {
-            if let Err(e) = same_torrent(magnet, hash_of(h.info_hash())) {
-                if matches!(resp, AddTorrentResponse::Added(..)) {
-                    let _ = self.session.delete(TorrentIdOrHash::Hash(h.info_hash()), false).await;
-                }
-                return Err(e);
+        if let Err(e) = same_torrent(magnet, hash_of(handle.info_hash())) {
+            // Remove what this call added; a torrent already managed is
+            // another entry's, and stays.
+            if added {
+                let _ = self.session.delete(TorrentIdOrHash::Hash(handle.info_hash()), false).await;
             }
+            return Err(e);
         }
-        match resp {
-            AddTorrentResponse::Added(_, handle) => {
-                let steering = steer.then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
-                Ok(Torrent { handle, output: output.to_path_buf(), steering })
-            }
-            AddTorrentResponse::AlreadyManaged(_, handle) => Ok(Torrent { handle, output: output.to_path_buf(), steering: None }),
-            AddTorrentResponse::ListOnly(_) => Err(Error::internal("torrent was only listed")),
-        }
+        let steering =
+            (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
+        Ok(Torrent { handle, output: output.to_path_buf(), steering })
     }
 
     /// Stop seeding a torrent and forget it; its files stay on disk.
@@ -462,9 +458,15 @@ fn check_components(parts: &[String]) -> Result<()> {
 }
 
 /// Turn librqbit's add errors into goat's: hostile metadata is invalid data.
+/// librqbit's "every peer it knew failed to give metadata" (the peer
+/// stream ran dry), the one add error worth asking again for.
+fn every_peer_failed(msg: &str) -> bool {
+    msg.to_ascii_lowercase().contains("address stream exhausted")
+}
+
 fn classify_add_error(msg: &str) -> Error {
     let lower = msg.to_ascii_lowercase();
-    if lower.contains("address stream exhausted") {
+    if every_peer_failed(msg) {
         return Error::network(
             "every peer failed to provide valid metadata for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure",
         );

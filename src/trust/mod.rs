@@ -261,18 +261,18 @@ pub async fn endorsement(
 pub struct TrustArgs {
     /// Also accept a goatfile that is not yet confirmed.
     #[arg(long)]
-    #[serde(default, skip_serializing_if = "crate::trust::is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub include_mempool: bool,
     /// Also accept goatfiles the holder did not endorse (anyone can send
     /// inscriptions to any address: see docs/trust.md).
     #[arg(long)]
-    #[serde(default, skip_serializing_if = "crate::trust::is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub trust_any: bool,
     /// Also count the weak funded-commit rule as the holder's endorsement.
     /// Anyone the holder ever paid at a taproot address can fake it (the
     /// payee spoof in docs/trust.md).
     #[arg(long)]
-    #[serde(default, skip_serializing_if = "crate::trust::is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub accept_funded_commit: bool,
 }
 
