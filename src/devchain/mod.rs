@@ -11,8 +11,7 @@ pub mod server;
 use bitcoin::blockdata::block::{Header, Version as BlockVersion};
 use bitcoin::hashes::Hash;
 use bitcoin::key::{Keypair, TapTweak};
-use bitcoin::opcodes::all as op;
-use bitcoin::script::{Builder, PushBytesBuf};
+use bitcoin::script::Builder;
 use bitcoin::secp256k1::{All, Message, Secp256k1};
 use bitcoin::sighash::{Prevouts, SighashCache, TapSighashType};
 use bitcoin::taproot::{LeafVersion, TapLeafHash, TaprootBuilder};
@@ -22,6 +21,7 @@ use bitcoin::{
 };
 use std::collections::{HashMap, HashSet};
 
+pub use crate::inscription::envelope::{Envelope, Push};
 pub use crate::inscription::tag;
 
 /// Sats left on an inscription's output (ord's default postage).
@@ -39,58 +39,6 @@ pub struct Wallet {
 impl Wallet {
     pub fn script_pubkey(&self) -> ScriptBuf {
         self.address.script_pubkey()
-    }
-}
-
-/// One push inside an envelope: data, or a number written as OP_1..OP_16.
-#[derive(Debug, Clone)]
-pub enum Push {
-    Data(Vec<u8>),
-    Num(u8),
-}
-
-/// The pushes of one envelope after the `ord` protocol id.
-#[derive(Debug, Clone, Default)]
-pub struct Envelope(pub Vec<Push>);
-
-impl Envelope {
-    /// The usual envelope: content type, optional encoding, then the body in
-    /// 520-byte chunks.
-    pub fn file(content_type: &str, encoding: Option<&str>, body: &[u8]) -> Envelope {
-        let mut e = Envelope::default().field(tag::CONTENT_TYPE, content_type.as_bytes());
-        if let Some(enc) = encoding {
-            e = e.field(tag::CONTENT_ENCODING, enc.as_bytes());
-        }
-        e.body(body)
-    }
-    /// A delegating envelope with no body of its own.
-    pub fn delegate(to: &crate::inscription::InscriptionId) -> Envelope {
-        Envelope::default().field(tag::DELEGATE, &to.to_field())
-    }
-    pub fn field(mut self, tag: u8, value: &[u8]) -> Self {
-        self.0.push(Push::Data(vec![tag]));
-        self.0.push(Push::Data(value.to_vec()));
-        self
-    }
-    pub fn body(mut self, body: &[u8]) -> Self {
-        self.0.push(Push::Data(vec![]));
-        for c in body.chunks(520) {
-            self.0.push(Push::Data(c.to_vec()));
-        }
-        self
-    }
-    fn append(&self, b: Builder) -> Builder {
-        let mut b = b
-            .push_opcode(bitcoin::opcodes::OP_FALSE)
-            .push_opcode(op::OP_IF)
-            .push_slice(b"ord");
-        for p in &self.0 {
-            b = match p {
-                Push::Data(d) => b.push_slice(PushBytesBuf::try_from(d.clone()).expect("push ≤ 520 bytes")),
-                Push::Num(n) => b.push_opcode((op::OP_PUSHNUM_1.to_u8() + n.clamp(&1, &16) - 1).into()),
-            };
-        }
-        b.push_opcode(op::OP_ENDIF)
     }
 }
 
@@ -288,11 +236,7 @@ impl Chain {
             self.keys += 1;
             let kp = keypair_from_seed(&self.secp, self.keys);
             let (xonly, _) = XOnlyPublicKey::from_keypair(&kp);
-            let mut b = Builder::new().push_x_only_key(&xonly).push_opcode(op::OP_CHECKSIG);
-            for e in envs {
-                b = e.append(b);
-            }
-            let script = b.into_script();
+            let script = crate::inscription::envelope::reveal_script(&xonly, envs);
             let info = TaprootBuilder::new()
                 .add_leaf(0, script.clone())
                 .expect("leaf")
@@ -465,14 +409,56 @@ impl Chain {
         txid
     }
 
-    /// Accept a broadcast transaction if it spends known unspent outputs.
+    /// Accept a broadcast transaction as a node's mempool would: every
+    /// input exists, is unspent and mature, no input twice, outputs no more
+    /// than inputs, and every input script passes Bitcoin Core's own
+    /// interpreter (`crate::consensus`, taproot included). The error is
+    /// Core's reject reason.
     pub fn broadcast(&mut self, tx: Transaction) -> Result<Txid, String> {
-        for i in &tx.input {
-            if !self.utxos.contains_key(&i.previous_output) {
-                return Err(format!("bad-txns-inputs-missingorspent {}", i.previous_output));
-            }
+        if tx.is_coinbase() || tx.input.is_empty() {
+            return Err("bad-txns-vin-empty".into());
         }
+        if tx.output.is_empty() {
+            return Err("bad-txns-vout-empty".into());
+        }
+        let txid = tx.compute_txid();
+        if self.txs.contains_key(&txid) {
+            return Err("txn-already-known".into());
+        }
+        let mut seen = HashSet::new();
+        let mut prevouts = Vec::new();
+        let tip = self.height();
+        for i in &tx.input {
+            if !seen.insert(i.previous_output) {
+                return Err("bad-txns-inputs-duplicate".into());
+            }
+            let Some(p) = self.utxos.get(&i.previous_output) else {
+                return Err(format!("bad-txns-inputs-missingorspent {}", i.previous_output));
+            };
+            if !self.mature(&i.previous_output, tip + 1) {
+                return Err("bad-txns-premature-spend-of-coinbase".into());
+            }
+            prevouts.push(p.clone());
+        }
+        let have: u64 = prevouts.iter().map(|o| o.value.to_sat()).sum();
+        let pay: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+        if pay > have {
+            return Err(format!("bad-txns-in-belowout, value in ({have}) < value out ({pay})"));
+        }
+        if tx.weight().to_wu() > 400_000 {
+            return Err("tx-size".into());
+        }
+        crate::consensus::verify_scripts(&tx, &prevouts)
+            .map_err(|e| format!("mandatory-script-verify-flag-failed ({e})"))?;
         Ok(self.submit(tx))
+    }
+
+    /// The unspent outputs paying `spk` (confirmed and in the mempool).
+    pub fn utxos_of(&self, spk: &ScriptBuf) -> Vec<(OutPoint, TxOut)> {
+        let mut v: Vec<(OutPoint, TxOut)> =
+            self.utxos.iter().filter(|(_, o)| &o.script_pubkey == spk).map(|(p, o)| (*p, o.clone())).collect();
+        v.sort_by_key(|(p, _)| (self.txs.get(&p.txid).and_then(|r| r.confirmed).map(|c| c.height).unwrap_or(u32::MAX), *p));
+        v
     }
 
     /// Mine the mempool into a block with a genuine header.
@@ -684,6 +670,15 @@ mod tests {
         assert_eq!(h, b.header.merkle_root);
         let found = crate::inscription::Inscription::from_transaction(&c.txs[&ins.reveal].tx);
         assert_eq!(found[0].body.as_deref(), Some(&b"hi"[..]));
+        // Everything the devchain signs passes Bitcoin Core's interpreter.
+        for t in [ins.commit, ins.reveal] {
+            let tx = &c.txs[&t].tx;
+            let prev: Vec<TxOut> = tx.input.iter().map(|i| c.prevout(&i.previous_output).unwrap()).collect();
+            crate::consensus::verify_scripts(tx, &prev).unwrap();
+            let mut bad = tx.clone();
+            bad.output[0].value = Amount::from_sat(bad.output[0].value.to_sat() - 1);
+            assert!(crate::consensus::verify_scripts(&bad, &prev).is_err(), "a changed output breaks the signatures");
+        }
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct AppState {
     pub log: Arc<Mutex<Vec<Logged>>>,
     /// Headers of blocks this server forged (Fault::ForgedBlock), by hash.
     pub forged: Arc<Mutex<std::collections::HashMap<bitcoin::BlockHash, bitcoin::block::Header>>>,
+    /// Mine a block right after each accepted broadcast.
+    pub mine_on_broadcast: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
             faults: Arc::new(Mutex::new(Vec::new())),
             log: Arc::new(Mutex::new(Vec::new())),
             forged: Arc::new(Mutex::new(std::collections::HashMap::new())),
+            mine_on_broadcast: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
     pub fn arm(&self, path_contains: &str, fault: Fault, times: usize) {
@@ -106,6 +109,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tx/{txid}/outspend/{vout}", get(tx_outspend))
         .route("/tx/{txid}/outspends", get(tx_outspends))
         .route("/tx", post(broadcast))
+        .route("/address/{addr}/utxo", get(address_utxo))
+        .route("/fee-estimates", get(fee_estimates))
+        // Not Esplora: the devchain's own control, to mine the mempool.
+        .route("/devchain/mine", post(mine))
         .route("/block/{hash}/header", get(block_header))
         .route("/block-height/{height}", get(block_height))
         .route("/blocks/tip/height", get(tip_height))
@@ -347,13 +354,58 @@ async fn tx_outspends(State(s): State<AppState>, Path(t): Path<String>) -> Reply
     Ok(axum::Json(v).into_response())
 }
 
+/// Esplora relays to bitcoind's `sendrawtransaction` and passes its error
+/// back with 400 in this shape.
+fn rpc_error(code: i32, message: &str) -> Response {
+    let m = json!({ "code": code, "message": message });
+    text(StatusCode::BAD_REQUEST, &format!("sendrawtransaction RPC error: {m}"))
+}
+
 async fn broadcast(State(s): State<AppState>, body: String) -> Reply {
-    let bytes = hex::decode(body.trim()).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
-    let tx: Transaction = consensus::deserialize(&bytes)
-        .map_err(|e| text(StatusCode::BAD_REQUEST, &format!("TX decode failed: {e}")))?;
+    let bytes = hex::decode(body.trim()).map_err(|_| rpc_error(-22, "TX decode failed"))?;
+    let tx: Transaction = consensus::deserialize(&bytes).map_err(|_| rpc_error(-22, "TX decode failed"))?;
     let mut chain = s.chain.write().unwrap();
-    let txid = chain.broadcast(tx).map_err(|e| text(StatusCode::BAD_REQUEST, &e))?;
+    let txid = chain.broadcast(tx).map_err(|e| {
+        let code = if e.starts_with("txn-already") { -27 } else if e.contains("missingorspent") { -25 } else { -26 };
+        rpc_error(code, &e)
+    })?;
+    if s.mine_on_broadcast.load(std::sync::atomic::Ordering::Relaxed) {
+        chain.mine();
+    }
     Ok(text(StatusCode::OK, &txid.to_string()))
+}
+
+async fn address_utxo(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
+    let chain = s.chain.read().unwrap();
+    let spk = address_script(&chain, &a)?;
+    let v: Vec<Value> = chain
+        .utxos_of(&spk)
+        .into_iter()
+        .map(|(p, o)| {
+            json!({
+                "txid": p.txid.to_string(),
+                "vout": p.vout,
+                "status": status_json(&chain, &p.txid),
+                "value": o.value.to_sat(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(v).into_response())
+}
+
+/// Fixed estimates in the shape Esplora serves (target blocks → sat/vB).
+async fn fee_estimates() -> Response {
+    let targets: Vec<(String, Value)> =
+        [(1, 12.5), (2, 10.2), (3, 8.0), (4, 6.1), (6, 4.0), (10, 3.0), (25, 2.0), (144, 1.0), (504, 1.0), (1008, 1.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+    axum::Json(targets.into_iter().collect::<serde_json::Map<String, Value>>()).into_response()
+}
+
+async fn mine(State(s): State<AppState>) -> Response {
+    let hash = s.chain.write().unwrap().mine();
+    text(StatusCode::OK, &hash.to_string())
 }
 
 async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply {

@@ -158,9 +158,18 @@ impl Esplora {
     }
 
     async fn attempt(&self, base: &str, path: &str) -> Attempt {
+        self.attempt_with(base, path, None).await
+    }
+
+    /// One request: a GET, or a POST of `post` as the body.
+    async fn attempt_with(&self, base: &str, path: &str, post: Option<&str>) -> Attempt {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let secs = self.cfg.timeout.as_secs().max(1);
-        let mut req = bitreq::get(format!("{base}{path}"))
+        let req = match post {
+            None => bitreq::get(format!("{base}{path}")),
+            Some(body) => bitreq::post(format!("{base}{path}")).with_body(body.as_bytes().to_vec()),
+        };
+        let mut req = req
             .with_timeout(secs)
             .with_max_body_size(Some(MAX_BODY))
             .with_header("User-Agent", concat!("goat/", env!("CARGO_PKG_VERSION")));
@@ -349,6 +358,78 @@ impl Esplora {
             Ok(t)
         })
         .await
+    }
+
+    /// The address's unspent outputs, as the server lists them. Values and
+    /// scripts are the server's word: `publish` re-reads each from the
+    /// transaction's own bytes (`tx`) before spending it.
+    pub async fn utxos(&self, addr: &Address) -> Result<Vec<esplora_client::Utxo>> {
+        self.get(&format!("/address/{addr}/utxo"), Self::json).await
+    }
+
+    /// Fee estimates: confirmation target in blocks → sat/vB.
+    pub async fn fee_estimates(&self) -> Result<HashMap<u16, f64>> {
+        self.get("/fee-estimates", |b| {
+            let m: HashMap<String, f64> = Self::json(b)?;
+            Ok(m.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v)).filter(|(_, v)| v.is_finite() && *v > 0.0)).collect())
+        })
+        .await
+    }
+
+    /// Whether a transaction is confirmed yet, and at what height (the
+    /// server's word; `resolve` proves it later).
+    pub async fn tx_status(&self, txid: &Txid) -> Result<esplora_client::TxStatus> {
+        self.get(&format!("/tx/{txid}/status"), Self::json).await
+    }
+
+    /// Broadcast `tx` (POST /tx) to every server, so one that drops it does
+    /// not lose it. Succeeds when one accepted it (or already had it); a
+    /// server's definite refusal (400, with Bitcoin Core's reason) is an
+    /// error that names the reason.
+    pub async fn broadcast(&self, tx: &Transaction) -> Result<Txid> {
+        let txid = tx.compute_txid();
+        let hex = consensus::encode::serialize_hex(tx);
+        let mut accepted = false;
+        let mut problems = Vec::new();
+        let mut refused = None;
+        for idx in self.order() {
+            let base = self.cfg.endpoints[idx].clone();
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match self.attempt_with(&base, "/tx", Some(&hex)).await {
+                    Attempt::Body(b) => {
+                        let said = String::from_utf8_lossy(&b).trim().to_string();
+                        if said != txid.to_string() {
+                            tracing::warn!("{base}: POST /tx answered {} for {txid}", crate::text::line(&said));
+                        }
+                        accepted = true;
+                    }
+                    Attempt::Definite(_, msg) if msg.contains("already") => accepted = true,
+                    Attempt::Definite(code, msg) => refused = Some(format!("{base} refused it (HTTP {code}: {msg})")),
+                    Attempt::Transient(why) if tries < self.cfg.attempts => {
+                        tracing::debug!("{base}: POST /tx: {why}; retrying");
+                        tokio::time::sleep(self.cfg.backoff * tries).await;
+                        continue;
+                    }
+                    Attempt::RateLimited(_) if tries < self.cfg.attempts => {
+                        tokio::time::sleep(self.cfg.backoff * tries).await;
+                        continue;
+                    }
+                    Attempt::Transient(why) => problems.push(format!("{base}: {why}")),
+                    Attempt::RateLimited(_) => problems.push(format!("{base}: rate limited (HTTP 429)")),
+                }
+                break;
+            }
+        }
+        match (accepted, refused) {
+            (true, _) => Ok(txid),
+            (false, Some(r)) => Err(Error::invalid(format!("transaction {txid}: {r}"))),
+            (false, None) => Err(Error::network(format!(
+                "transaction {txid}: no Esplora server took it ({}): check your connection and run again",
+                problems.join("; ")
+            ))),
+        }
     }
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.

@@ -227,6 +227,69 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
     finish(Goatfile { version, name: raw.name, description: raw.description, entries })
 }
 
+// ---- writing (goat publish) ------------------------------------------
+
+#[derive(serde::Serialize)]
+struct WriteV1<'a> {
+    goat: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    entries: Vec<WriteEntry<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct WriteEntry<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    magnet: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inscription: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<Vec<&'a FileSpec>>,
+}
+
+impl Goatfile {
+    /// The schema v1 YAML for this goatfile (docs/goatfile.md). What
+    /// `parse` makes of it is this goatfile again, which `publish` checks
+    /// before anything is inscribed.
+    pub fn to_yaml(&self) -> Result<String, ParseError> {
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| {
+                let (magnet, inscription, inline, files) = match &e.source {
+                    Source::Magnet(m) => (Some(m.uri.as_str()), None, None, Some(e.files.iter().collect())),
+                    Source::Inscription(id) => (None, Some(id.to_string()), e.files.first(), None),
+                };
+                WriteEntry {
+                    name: &e.name,
+                    magnet,
+                    inscription,
+                    path: inline.map(|f| f.path.as_str()),
+                    size: inline.and_then(|f| f.size),
+                    sha256: inline.and_then(|f| f.sha256.as_deref()),
+                    files,
+                }
+            })
+            .collect();
+        let w = WriteV1 { goat: 1, name: self.name.as_deref(), description: self.description.as_deref(), entries };
+        let text = serde_norway::to_string(&w).map_err(|e| ParseError(format!("cannot write the goatfile: {e}")))?;
+        let back = parse(text.as_bytes())?;
+        if back.entries != self.entries || back.name != self.name || back.description != self.description {
+            return err("the goatfile goat wrote does not read back the same (a name or path YAML cannot carry?)");
+        }
+        Ok(text)
+    }
+}
+
 fn file_spec(where_: &str, path: String, size: Option<u64>, sha256: Option<String>) -> Result<FileSpec, ParseError> {
     check_relative_path(&path).map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::text::line(&path))))?;
     let sha256 = match sha256 {

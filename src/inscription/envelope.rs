@@ -1,15 +1,86 @@
-//! Finding `ord` envelopes in a transaction's witnesses.
+//! The `ord` envelope: finding envelopes in a transaction's witnesses, and
+//! writing them (`Envelope`, for `goat publish` and the devchain). The wire
+//! format lives here alone.
 //!
 //! Hand-written because no maintained crate parses ordinals envelopes without
 //! pulling in all of `ord`; the rules follow ord's documented behaviour:
 //! `OP_FALSE OP_IF "ord" (push)* OP_ENDIF` inside a taproot leaf script,
 //! pushnum opcodes accepted as data, anything else aborting the envelope.
 
+use super::tag;
 use bitcoin::opcodes::all as op;
-use bitcoin::script::Instruction;
-use bitcoin::{Script, Transaction};
+use bitcoin::script::{Builder, Instruction, PushBytesBuf};
+use bitcoin::{Script, ScriptBuf, Transaction, XOnlyPublicKey};
 
 pub const PROTOCOL_ID: &[u8] = b"ord";
+/// Largest data push tapscript allows (and ord writes body chunks of).
+pub const MAX_PUSH: usize = 520;
+
+/// One push inside an envelope: data, or a number written as OP_1..OP_16.
+#[derive(Debug, Clone)]
+pub enum Push {
+    Data(Vec<u8>),
+    Num(u8),
+}
+
+/// The pushes of one envelope after the `ord` protocol id.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope(pub Vec<Push>);
+
+impl Envelope {
+    /// The usual envelope: content type, optional encoding, then the body in
+    /// 520-byte chunks.
+    pub fn file(content_type: &str, encoding: Option<&str>, body: &[u8]) -> Envelope {
+        let mut e = Envelope::default().field(tag::CONTENT_TYPE, content_type.as_bytes());
+        if let Some(enc) = encoding {
+            e = e.field(tag::CONTENT_ENCODING, enc.as_bytes());
+        }
+        e.body(body)
+    }
+    /// A delegating envelope with no body of its own.
+    pub fn delegate(to: &crate::inscription::InscriptionId) -> Envelope {
+        Envelope::default().field(tag::DELEGATE, &to.to_field())
+    }
+    pub fn field(mut self, tag: u8, value: &[u8]) -> Self {
+        self.0.push(Push::Data(vec![tag]));
+        self.0.push(Push::Data(value.to_vec()));
+        self
+    }
+    pub fn body(mut self, body: &[u8]) -> Self {
+        self.0.push(Push::Data(vec![]));
+        for c in body.chunks(MAX_PUSH) {
+            self.0.push(Push::Data(c.to_vec()));
+        }
+        self
+    }
+    /// Write this envelope at the end of `b`: `OP_FALSE OP_IF "ord" … OP_ENDIF`.
+    pub fn append_to(&self, b: Builder) -> Builder {
+        let mut b = b
+            .push_opcode(bitcoin::opcodes::OP_FALSE)
+            .push_opcode(op::OP_IF)
+            .push_slice(<&bitcoin::script::PushBytes>::try_from(PROTOCOL_ID).expect("3 bytes"));
+        for p in &self.0 {
+            b = match p {
+                // `body` and `field` callers keep pushes ≤ 520 bytes; a longer
+                // one is cut rather than panicking (the script is then invalid).
+                Push::Data(d) => b.push_slice(PushBytesBuf::try_from(d[..d.len().min(MAX_PUSH)].to_vec()).unwrap_or_default()),
+                Push::Num(n) => b.push_opcode((op::OP_PUSHNUM_1.to_u8() + n.clamp(&1, &16) - 1).into()),
+            };
+        }
+        b.push_opcode(op::OP_ENDIF)
+    }
+}
+
+/// The leaf script of a reveal: `<key> OP_CHECKSIG` then the envelopes, as
+/// ord writes it, so only the holder of `key` can spend the commit output.
+pub fn reveal_script(key: &XOnlyPublicKey, envelopes: &[Envelope]) -> ScriptBuf {
+    let mut b = Builder::new().push_x_only_key(key).push_opcode(op::OP_CHECKSIG);
+    for e in envelopes {
+        b = e.append_to(b);
+    }
+    b.into_script()
+}
+
 
 /// The pushes of one envelope, before fields are interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 //! - resuming or seeding existing files needs `overwrite: true`; librqbit
 //!   then re-checks what is on disk and fetches only missing pieces.
 
+pub mod create;
 pub mod resume;
 pub mod steer;
 
@@ -436,7 +437,7 @@ pub fn session_dir(state_dir: &Path) -> PathBuf {
 /// component non-empty, not `.`/`..`, no separators, drive letters or
 /// control characters. librqbit already refuses `..` and separators; empty
 /// components and the rest are checked here.
-fn check_components(parts: &[String]) -> Result<()> {
+pub(crate) fn check_components(parts: &[String]) -> Result<()> {
     let bad = |why: &str| {
         Error::invalid(format!(
             "the torrent's metadata is unsafe or invalid (file path {:?} {why}): refusing it, nothing was written outside the output folder",

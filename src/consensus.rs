@@ -1,0 +1,35 @@
+//! Bitcoin Core's own script interpreter over a whole transaction.
+//!
+//! `goat publish` runs every input of what it built through it before
+//! broadcasting (a bad signature is caught here, not by a remote node), and
+//! the devchain's `POST /tx` accepts only what it passes, as a node would.
+//! The interpreter is libbitcoinconsensus (the `bitcoinconsensus` crate
+//! builds it from Bitcoin Core's sources), not code of ours.
+
+use bitcoin::{consensus, Transaction, TxOut};
+
+/// The script rules in force since taproot (BIP 16, 66, 147, 65, 112, 141,
+/// 341, 342).
+const FLAGS: u32 = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
+
+/// Check every input of `tx` against the output it spends (`prevouts`, in
+/// input order). Err names the first failing input and Core's reason.
+pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), String> {
+    if prevouts.len() != tx.input.len() {
+        return Err(format!("{} inputs but {} spent outputs given", tx.input.len(), prevouts.len()));
+    }
+    let bytes = consensus::serialize(tx);
+    let utxos: Vec<bitcoinconsensus::Utxo> = prevouts
+        .iter()
+        .map(|o| bitcoinconsensus::Utxo {
+            script_pubkey: o.script_pubkey.as_bytes().as_ptr(),
+            script_pubkey_len: o.script_pubkey.len() as u32,
+            value: o.value.to_sat() as i64,
+        })
+        .collect();
+    for (i, o) in prevouts.iter().enumerate() {
+        bitcoinconsensus::verify_with_flags(o.script_pubkey.as_bytes(), o.value.to_sat(), &bytes, Some(&utxos), i, FLAGS)
+            .map_err(|e| format!("input {i} fails script verification ({e:?})"))?;
+    }
+    Ok(())
+}
