@@ -23,6 +23,7 @@ pub mod goatfile;
 pub mod inscription;
 pub mod logging;
 pub mod progress;
+pub mod publish;
 pub mod scan;
 pub mod seed;
 pub mod store;

@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod http;
+pub mod published;
 pub mod state;
 pub mod status;
 
@@ -198,6 +199,7 @@ impl Daemon {
             tasks.push(tokio::spawn(poller.run()));
         }
         tasks.push(tokio::spawn(checker(self.shared.clone())));
+        tasks.push(tokio::spawn(serve_published(self.swarm.clone(), self.shared.clone(), self.opts.peers.clone())));
 
         let why = wait_for_stop(self.opts.run_for).await;
         info!(target: "goat", "{why}: stopping");
@@ -413,6 +415,40 @@ async fn checker(shared: Arc<Shared>) {
             });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Seed what `goat publish` handed over (`published`), from where the
+/// files are: at start, then every poll interval. librqbit checks the files
+/// against the torrent's piece hashes when adding; a torrent whose files
+/// changed since it was made is reported, not served.
+async fn serve_published(swarm: Arc<Swarm>, shared: Arc<Shared>, peers: Vec<String>) {
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    loop {
+        for p in published::load(&shared.state_dir) {
+            let Ok((bytes, magnet)) = p.torrent_and_magnet() else { continue };
+            let hash = magnet.info_hash();
+            if shared.with(|b| b.torrents.contains_key(&hash)) || failed.contains(&p.magnet) {
+                continue;
+            }
+            match swarm.add_saved(bytes, &magnet, &peers, &p.output).await {
+                Ok(torrent) => {
+                    info!(target: "goat", "{}: published here, seeding from {}", p.name, p.output.display());
+                    let layout = Layout::new(&p.output);
+                    shared.with(|b| {
+                        b.torrents.insert(
+                            hash,
+                            Tracked { address: p.address.clone(), entry: p.name.clone(), layout, torrent, phase: Phase::Seeding, in_goatfile: true },
+                        )
+                    });
+                }
+                Err(e) => {
+                    warn!(target: "goat", "{}: cannot seed the published files in {}: {}", p.name, p.output.display(), e.message);
+                    failed.insert(p.magnet.clone());
+                }
+            }
+        }
+        tokio::time::sleep(shared.poll).await;
     }
 }
 

@@ -7,6 +7,7 @@ pub mod devchain;
 pub mod fetch;
 pub mod get;
 pub mod ls;
+pub mod publish;
 pub mod resolve;
 pub mod seed;
 pub mod status;
@@ -80,6 +81,8 @@ pub enum Subcommand {
     Get(get::Get),
     /// Resolve the goatfile, download every entry, verify it
     Fetch(fetch::Fetch),
+    /// Publish model folders: torrents, a goatfile the holder signs, seeding
+    Publish(publish::Publish),
     /// Re-check a fetched folder offline (piece SHA-1 and goatfile sha256)
     Verify(verify::Verify),
     /// Follow addresses and seed their goatfiles' payloads (a daemon)
@@ -118,6 +121,7 @@ impl Cli {
                 Subcommand::Get(c) => c.run(g).await,
                 Subcommand::Fetch(c) => c.run(g).await,
                 Subcommand::Verify(c) => c.run(g).await,
+                Subcommand::Publish(c) => c.run(g).await,
                 Subcommand::Seed(c) => c.run(g).await,
                 Subcommand::Status(c) => c.run(g).await,
                 Subcommand::Completions(c) => c.run(g).await,

@@ -8,6 +8,7 @@ mod harness;
 mod inscriptions;
 mod ord_diff;
 mod props;
+mod publish;
 mod interop;
 mod seed;
 mod seeder;

@@ -267,7 +267,7 @@ fn goat_view(tx: &bitcoin::Transaction) -> Value {
     Value::Array(list)
 }
 
-fn ord_binary() -> PathBuf {
+pub fn ord_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("GOAT_ORD") {
         return PathBuf::from(p);
     }

@@ -1,0 +1,54 @@
+//! Torrents `goat publish` handed to the daemon: the publisher's own files,
+//! seeded from where they are (no download, no copy). `publish` appends to
+//! `<state-dir>/published.json`; the daemon adds what is new there at start
+//! and on every poll.
+
+use crate::error::{Error, Result};
+use crate::goatfile::Magnet;
+use std::path::{Path, PathBuf};
+
+const FILE: &str = "published.json";
+
+/// One torrent goat made, and where its files are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Published {
+    /// The holder's address (shown in the status).
+    pub address: String,
+    pub name: String,
+    pub magnet: String,
+    /// The files' folder (for a single file, its parent).
+    pub output: PathBuf,
+    /// The `.torrent`, base64.
+    pub torrent: String,
+}
+
+impl Published {
+    pub fn torrent_and_magnet(&self) -> Result<(bytes::Bytes, Magnet)> {
+        let bytes = data_encoding::BASE64
+            .decode(self.torrent.as_bytes())
+            .map_err(|_| Error::usage(format!("{}: the saved torrent is damaged", self.name)))?;
+        let magnet = Magnet::parse(&self.magnet).map_err(|e| Error::usage(format!("{}: {e}", self.name)))?;
+        Ok((bytes.into(), magnet))
+    }
+}
+
+pub fn load(state_dir: &Path) -> Vec<Published> {
+    let p = state_dir.join(FILE);
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+            tracing::warn!(target: "goat", "{} is damaged ({e}): published torrents there are not served", p.display());
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Add `entries` (replacing any with the same magnet).
+pub fn add(state_dir: &Path, entries: &[Published]) -> Result<()> {
+    std::fs::create_dir_all(state_dir).map_err(|e| Error::io(format!("creating {}", state_dir.display()), e))?;
+    let mut all = load(state_dir);
+    all.retain(|p| !entries.iter().any(|e| e.magnet == p.magnet));
+    all.extend(entries.iter().cloned());
+    let json = serde_json::to_vec_pretty(&all).map_err(|e| Error::internal(e.to_string()))?;
+    crate::store::write_atomic(&state_dir.join(FILE), &json)
+}

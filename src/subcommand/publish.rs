@@ -1,0 +1,517 @@
+//! `goat publish <DIR>... --address <HOLDER>`: from model folders to a
+//! goatfile the holder signed, on chain, with the files seeded.
+//!
+//! 1. Each DIR becomes one entry: a deterministic v1 torrent
+//!    (`torrent::create`) and the sha256 of every file, from one read.
+//! 2. The goatfile (schema v1) is shown with the total cost and confirmed.
+//! 3. Commit and reveal are built (`publish::plan`); the reveal spends the
+//!    holder's own output, so the goatfile is endorsed by reveal-input.
+//! 4. They are signed with `--key-file`, or written as PSBTs (`--psbt`)
+//!    for any wallet and finished later with `--finalize`.
+//! 5. Broadcast (commit first), then seeded: `--seed` keeps this process
+//!    seeding; otherwise the torrents go into `goat seed`'s state.
+
+use super::Globals;
+use crate::address::HolderAddress;
+use crate::error::{Error, Kind, Result};
+use crate::esplora::Esplora;
+use crate::goatfile::{Entry, FileSpec, Goatfile, Magnet, Source};
+use crate::publish::{self, psbt, sign, Coin, Plan};
+use crate::seed::published::{self as handoff, Published};
+use crate::torrent::create::{CreateOptions, Made};
+use crate::torrent::{Swarm, SwarmConfig};
+use bitcoin::secp256k1::Secp256k1;
+use bitcoin::{OutPoint, Transaction};
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Confirmation target used from `/fee-estimates` when no --fee-rate.
+const FEE_TARGET_BLOCKS: u16 = 6;
+
+#[derive(Debug, Args)]
+pub struct Publish {
+    /// Model folders (or single files); each becomes one entry.
+    #[arg(value_name = "DIR", required_unless_present = "finalize")]
+    pub dirs: Vec<PathBuf>,
+    /// The holder's address (the goatfile is published for it). Optional
+    /// with --key-file, whose key gives it.
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
+    /// The goatfile's name (default: the first entry's).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The goatfile's description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Tracker announce URL written into each torrent and magnet (repeatable).
+    #[arg(long = "tracker", value_name = "URL")]
+    pub trackers: Vec<String>,
+    /// Web seed (BEP 19 `url-list`, magnet `ws=`) for clients that use them (repeatable).
+    #[arg(long = "web-seed", value_name = "URL")]
+    pub web_seeds: Vec<String>,
+    /// A peer written into each magnet as `x.pe` (repeatable). It is on chain
+    /// for good: use a stable seeder's public address, never a private one.
+    #[arg(long = "peer-hint", value_name = "HOST:PORT")]
+    pub peer_hints: Vec<String>,
+    /// Fee rate in sat/vB (default: the server's 6-block estimate).
+    #[arg(long, value_name = "SAT/VB")]
+    pub fee_rate: Option<f64>,
+    /// Refuse to publish when both transactions together pay more than this.
+    #[arg(long, default_value_t = 100_000, value_name = "SATS")]
+    pub max_fee: u64,
+    /// Also spend the holder's unconfirmed coins.
+    #[arg(long)]
+    pub include_unconfirmed: bool,
+    /// Sign with this WIF key file (mode 0600); the holder is its BIP 86
+    /// key-path address, tr(KEY).
+    #[arg(long, value_name = "FILE", conflicts_with = "psbt")]
+    pub key_file: Option<PathBuf>,
+    /// Write PSBTs for a wallet to sign (FILE and FILE's .reveal twin)
+    /// instead of signing; then run --finalize.
+    #[arg(long, value_name = "FILE")]
+    pub psbt: Option<PathBuf>,
+    /// Broadcast the signed PSBTs written by --psbt (both, in any order).
+    #[arg(long, value_name = "SIGNED.psbt", num_args = 1..=2, conflicts_with_all = ["key_file", "psbt"])]
+    pub finalize: Vec<PathBuf>,
+    /// Do not ask before broadcasting.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Keep running as a seeder of the published files (until Ctrl-C).
+    #[arg(long)]
+    pub seed: bool,
+    /// With --seed: TCP port to accept peers on.
+    #[arg(long, value_name = "PORT")]
+    pub listen_port: Option<u16>,
+    /// With --seed: do not use the DHT.
+    #[arg(long)]
+    pub no_dht: bool,
+    /// Wait until the goatfile confirms (at most this many seconds).
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<u64>,
+    /// Where `goat seed` keeps its state, to hand the torrents to it when
+    /// not --seed (default: goat seed's default).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Accept peers on 127.0.0.1 only (tests, demos).
+    #[arg(long, hide = true)]
+    pub loopback: bool,
+    /// With --seed: stop after this many seconds (tests).
+    #[arg(long, hide = true, value_name = "SECS")]
+    pub seed_for: Option<u64>,
+}
+
+/// What publishing needs after broadcast, kept in the PSBT plan too.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Context {
+    address: String,
+    network: String,
+    entries: Vec<Published>,
+}
+
+impl Publish {
+    pub async fn run(&self, g: &Globals) -> Result<()> {
+        if !self.finalize.is_empty() {
+            return self.finalize(g).await;
+        }
+        let secp = Secp256k1::new();
+        let holder_key = match &self.key_file {
+            Some(f) => {
+                let network = match &self.address {
+                    Some(a) => Some(g.holder(a)?.network),
+                    None => g.network()?,
+                };
+                Some(sign::load_key_file(&secp, f, network)?)
+            }
+            None => None,
+        };
+        let holder = match (&self.address, &holder_key) {
+            (Some(a), Some(k)) => {
+                let h = g.holder(a)?;
+                if h.address != k.address {
+                    return Err(Error::usage(format!(
+                        "the key file's address is {}, not {a}: pass the matching key file or address",
+                        k.address
+                    )));
+                }
+                h
+            }
+            (Some(a), None) => g.holder(a)?,
+            (None, Some(k)) => g.holder(&k.address.to_string())?,
+            (None, None) => return Err(Error::usage("give the holder with --address (and --psbt), or --key-file")),
+        };
+        if holder_key.is_none() && self.psbt.is_none() {
+            return Err(Error::usage(
+                "nothing to sign with: pass --key-file FILE, or --psbt FILE to sign with your own wallet",
+            ));
+        }
+        if !holder.address.script_pubkey().is_p2tr() && holder_key.is_none() {
+            tracing::warn!(target: "goat", "the holder is not a taproot address; the wallet must sign its inputs (PSBT)");
+        }
+
+        // 1. Torrents, one read of every file.
+        let made = self.make_torrents().await?;
+        let (goatfile, entries) = self.goatfile(&made, &holder.address.to_string())?;
+        let yaml = goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?;
+        let (body, encoding) = publish::encode_body(yaml.as_bytes());
+
+        // 2. Coins and fee.
+        let esplora = g.esplora(holder.network)?;
+        let coins = self.coins(&esplora, &holder).await?;
+        let fee_rate = match self.fee_rate {
+            Some(r) => r,
+            None => estimate(&esplora).await?,
+        };
+        let reveal_key = sign::one_time_key(&secp)?;
+        let req = publish::Request {
+            holder: holder.address.script_pubkey(),
+            coins,
+            content_type: publish::CONTENT_TYPE,
+            encoding,
+            body: &body,
+            fee_rate,
+            reveal_key: reveal_key.x_only_public_key().0,
+        };
+        let plan = publish::plan(&secp, &req)?;
+        if plan.fee() > self.max_fee {
+            return Err(Error::usage(format!(
+                "publishing costs {} sats in fees at {fee_rate} sat/vB, above --max-fee {}: raise --max-fee or lower --fee-rate",
+                plan.fee(),
+                self.max_fee
+            )));
+        }
+
+        // 3. Show and confirm.
+        let total = plan.fee() + publish::POSTAGE;
+        eprintln!("--- goatfile ({} bytes{}) ---", yaml.len(), encoding.map(|e| format!(", {} on chain as {e}", body.len())).unwrap_or_default());
+        eprint!("{yaml}");
+        eprintln!("---");
+        g.note(format!(
+            "cost: {} sats in fees ({} commit + {} reveal at {fee_rate} sat/vB) and {} sats left on the inscription's output, {total} sats in all; from {}",
+            plan.fee(),
+            plan.commit_fee,
+            plan.reveal_fee,
+            publish::POSTAGE,
+            holder.address
+        ));
+        let context = Context { address: holder.address.to_string(), network: holder.network.to_string(), entries };
+
+        // 4. Sign, or hand over to a wallet.
+        let Some(key) = holder_key else {
+            return self.write_psbts(g, &plan, &reveal_key, &context);
+        };
+        self.confirm()?;
+        let (commit, reveal) = sign::sign_plan(&secp, &plan, &key.keypair, &reveal_key)?;
+        self.broadcast_and_seed(g, &esplora, &plan, &commit, &reveal, &context).await
+    }
+
+    async fn make_torrents(&self) -> Result<Vec<Made>> {
+        if self.dirs.is_empty() {
+            return Err(Error::usage("give at least one model folder to publish"));
+        }
+        let opts = CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };
+        let dirs = self.dirs.clone();
+        tokio::task::spawn_blocking(move || {
+            dirs.iter().map(|d| crate::torrent::create::create(d, &opts)).collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
+    }
+
+    fn magnet_of(&self, m: &Made) -> String {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let mut uri = format!("magnet:?xt=urn:btih:{}&dn={}", m.info_hash, enc(&m.name));
+        for t in &self.trackers {
+            uri.push_str(&format!("&tr={}", enc(t)));
+        }
+        for w in &self.web_seeds {
+            uri.push_str(&format!("&ws={}", enc(w)));
+        }
+        for p in &self.peer_hints {
+            uri.push_str(&format!("&x.pe={}", enc(p)));
+        }
+        uri
+    }
+
+    fn goatfile(&self, made: &[Made], address: &str) -> Result<(Goatfile, Vec<Published>)> {
+        let mut entries = Vec::new();
+        let mut published = Vec::new();
+        for m in made {
+            let uri = self.magnet_of(m);
+            let magnet = Magnet::parse(&uri).map_err(|e| Error::usage(format!("{}: cannot make its magnet ({e})", m.name)))?;
+            let files = m
+                .files
+                .iter()
+                .map(|f| FileSpec { path: f.path_string(), size: Some(f.size), sha256: Some(f.sha256.clone()) })
+                .collect();
+            entries.push(Entry { name: m.name.clone(), source: Source::Magnet(magnet), files });
+            let output = if m.source.is_dir() {
+                m.source.clone()
+            } else {
+                m.source.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            let output = std::fs::canonicalize(&output).unwrap_or(output);
+            published.push(Published {
+                address: address.to_string(),
+                name: m.name.clone(),
+                magnet: uri,
+                output,
+                torrent: data_encoding::BASE64.encode(&m.bytes),
+            });
+        }
+        let mut names = std::collections::HashSet::new();
+        for e in &entries {
+            if !names.insert(e.name.to_lowercase()) {
+                return Err(Error::usage(format!("two folders are both named '{}': each entry needs its own name", e.name)));
+            }
+        }
+        let g = Goatfile {
+            version: 1,
+            name: Some(self.name.clone().unwrap_or_else(|| made[0].name.clone())),
+            description: self.description.clone(),
+            entries,
+        };
+        Ok((g, published))
+    }
+
+    /// The holder's spendable coins, each re-read from its transaction's
+    /// own bytes (proven to hash to the txid), largest first. Outputs that
+    /// may hold an inscription are left alone: an inscription's output
+    /// (vout 0 of a reveal) and any output of postage size or less.
+    async fn coins(&self, esplora: &Esplora, holder: &HolderAddress) -> Result<Vec<Coin>> {
+        let spk = holder.address.script_pubkey();
+        let listed = esplora.utxos(&holder.address).await?;
+        let mut coins = Vec::new();
+        let mut skipped = 0;
+        for u in listed {
+            if !u.status.confirmed && !self.include_unconfirmed {
+                skipped += 1;
+                continue;
+            }
+            let tx = esplora.tx(&u.txid).await?;
+            let Some(out) = tx.output.get(u.vout as usize) else {
+                return Err(Error::invalid(format!("{}: lists {}:{} as unspent, but that output does not exist", esplora.endpoint(0), u.txid, u.vout)));
+            };
+            if out.script_pubkey != spk {
+                return Err(Error::invalid(format!("the server lists {}:{} as the holder's, but it pays another script", u.txid, u.vout)));
+            }
+            let reveals = !crate::inscription::envelope::envelopes(&tx).is_empty();
+            if out.value.to_sat() <= publish::POSTAGE || (reveals && u.vout == 0) {
+                continue;
+            }
+            coins.push(Coin { outpoint: OutPoint { txid: u.txid, vout: u.vout }, txout: out.clone() });
+        }
+        coins.sort_by(|a, b| b.txout.value.cmp(&a.txout.value).then(a.outpoint.cmp(&b.outpoint)));
+        if coins.is_empty() {
+            let more = if skipped > 0 { format!(" ({skipped} unconfirmed: wait for them, or pass --include-unconfirmed)") } else { String::new() };
+            return Err(Error::usage(format!(
+                "{} has no spendable coins{more}: send some sats to it and run again",
+                holder.address
+            )));
+        }
+        Ok(coins)
+    }
+
+    fn confirm(&self) -> Result<()> {
+        if self.yes {
+            return Ok(());
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::usage("not asking for confirmation without a terminal: pass --yes to publish"));
+        }
+        eprint!("broadcast both transactions? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("reading the answer", e))?;
+        if matches!(answer.trim(), "y" | "Y" | "yes") {
+            Ok(())
+        } else {
+            Err(Error::new(Kind::Interrupted, "not published: nothing was broadcast"))
+        }
+    }
+
+    fn write_psbts(&self, g: &Globals, plan: &Plan, reveal_key: &bitcoin::key::Keypair, context: &Context) -> Result<()> {
+        let Some(path) = &self.psbt else { return Err(Error::internal("no PSBT path")) };
+        let (commit, reveal) = psbt::make(plan)?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let ctx = serde_json::to_value(context).map_err(|e| Error::internal(e.to_string()))?;
+        let pending = psbt::pending_path(dir, &plan.commit);
+        psbt::Pending::new(plan, reveal_key, ctx).save(&pending)?;
+        let rpath = psbt::reveal_path(path);
+        crate::store::write_atomic(path, &commit.serialize())?;
+        crate::store::write_atomic(&rpath, &reveal.serialize())?;
+        println!("commit-psbt {}", path.display());
+        println!("reveal-psbt {}", rpath.display());
+        println!("plan {}", pending.display());
+        g.note(format!(
+            "sign both PSBTs with the holder's wallet, then run: goat publish --finalize {} {} (the plan file holds the one-time reveal key: keep it until then)",
+            path.display(),
+            rpath.display()
+        ));
+        Ok(())
+    }
+
+    async fn finalize(&self, g: &Globals) -> Result<()> {
+        let secp = Secp256k1::new();
+        let signed: Vec<bitcoin::psbt::Psbt> = self.finalize.iter().map(|p| psbt::read(p)).collect::<Result<_>>()?;
+        let pending_file = find_pending(&self.finalize, &signed)?;
+        let pending = psbt::Pending::load(&pending_file)?;
+        let (plan, reveal_key) = pending.plan(&secp)?;
+        let context: Context = serde_json::from_value(pending.context.clone())
+            .map_err(|e| Error::usage(format!("{} is damaged ({e})", pending_file.display())))?;
+        let (commit, reveal) = psbt::finalize(&secp, &plan, &reveal_key, &signed)?;
+        let holder = g.holder(&context.address)?;
+        let esplora = g.esplora(holder.network)?;
+        g.note(format!("fees: {} sats ({} commit + {} reveal)", plan.fee(), plan.commit_fee, plan.reveal_fee));
+        self.confirm()?;
+        let r = self.broadcast_and_seed(g, &esplora, &plan, &commit, &reveal, &context).await;
+        r
+    }
+
+    async fn broadcast_and_seed(
+        &self,
+        g: &Globals,
+        esplora: &Esplora,
+        plan: &Plan,
+        commit: &Transaction,
+        reveal: &Transaction,
+        context: &Context,
+    ) -> Result<()> {
+        // Seed first when asked, so the files are reachable the moment the
+        // goatfile is.
+        let swarm = if self.seed { Some(self.start_seeding(g, context).await?) } else { None };
+        let c = esplora.broadcast(commit).await?;
+        let r = esplora.broadcast(reveal).await.map_err(|e| {
+            Error::new(e.kind, format!("{} (the commit {c} was broadcast; run --finalize or publish again once it confirms)", e.message))
+        })?;
+        for f in self.finalize.iter().filter_map(|p| p.parent()).chain([Path::new(".")]) {
+            let _ = std::fs::remove_file(psbt::pending_path(f, &plan.commit));
+        }
+        println!("commit {c}");
+        println!("reveal {r}");
+        println!("inscription {}", plan.inscription_id());
+        g.note(format!("broadcast; once the reveal confirms, goat resolve {} finds the goatfile", context.address));
+        if swarm.is_none() {
+            self.hand_to_daemon(g, context)?;
+        }
+        if let Some(secs) = self.wait {
+            wait_confirmed(g, esplora, &r, Duration::from_secs(secs)).await?;
+        }
+        if let Some(s) = swarm {
+            g.note(format!(
+                "seeding on port {}; Ctrl-C to stop",
+                s.listen_port().map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+            ));
+            let confirm = async {
+                if self.wait.is_none() {
+                    let _ = wait_confirmed(g, esplora, &r, Duration::from_secs(86_400 * 7)).await;
+                }
+                std::future::pending::<()>().await
+            };
+            let limit = async {
+                match self.seed_for {
+                    Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = confirm => {}
+                _ = limit => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            s.stop().await;
+        }
+        Ok(())
+    }
+
+    async fn start_seeding(&self, g: &Globals, context: &Context) -> Result<Swarm> {
+        let cfg = SwarmConfig {
+            listen_port: self.listen_port,
+            loopback_only: self.loopback,
+            dht: !self.no_dht,
+            ..Default::default()
+        };
+        let first = context.entries.first().map(|e| e.output.clone()).unwrap_or_default();
+        let swarm = Swarm::start(cfg, &first).await?;
+        for e in &context.entries {
+            let (bytes, magnet) = e.torrent_and_magnet()?;
+            let t = swarm.add_saved(bytes, &magnet, &[], &e.output).await?;
+            t.wait(Duration::from_millis(200), |_| {}).await.map_err(|err| {
+                Error::new(err.kind, format!("{}: the files changed since the torrent was made? ({})", e.name, err.message))
+            })?;
+            g.note(format!("{}: checked, seeding", e.name));
+        }
+        Ok(swarm)
+    }
+
+    /// Without --seed: record the torrents where `goat seed` picks them up
+    /// (at its start, and on every poll of a running daemon).
+    fn hand_to_daemon(&self, g: &Globals, context: &Context) -> Result<()> {
+        let state_dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => crate::seed::config::default_data_dir()?.join("state"),
+        };
+        handoff::add(&state_dir, &context.entries)?;
+        g.note(format!(
+            "handed {} torrent(s) to goat seed (state in {}): a running or the next goat seed serves them",
+            context.entries.len(),
+            state_dir.display()
+        ));
+        Ok(())
+    }
+}
+
+/// The pending plan for these signed PSBTs: named by the commit's txid,
+/// which is the txid of one of them and an input of the other.
+fn find_pending(paths: &[PathBuf], signed: &[bitcoin::psbt::Psbt]) -> Result<PathBuf> {
+    let mut txids = Vec::new();
+    for p in signed {
+        txids.push(p.unsigned_tx.compute_txid());
+        txids.extend(p.unsigned_tx.input.iter().map(|i| i.previous_output.txid));
+    }
+    let dirs: Vec<&Path> = paths
+        .iter()
+        .map(|p| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .chain([Path::new(".")])
+        .collect();
+    for d in &dirs {
+        for t in &txids {
+            let f = d.join(format!("goat-publish-{}.json", &t.to_string()[..16]));
+            if f.exists() {
+                return Ok(f);
+            }
+        }
+    }
+    Err(Error::usage(
+        "no goat-publish-*.json plan for these PSBTs beside them: --finalize needs the plan --psbt wrote (it holds the reveal key)",
+    ))
+}
+
+/// The server's fee estimate for about an hour.
+async fn estimate(esplora: &Esplora) -> Result<f64> {
+    let m = esplora.fee_estimates().await?;
+    let near = m.iter().filter(|(k, _)| **k <= FEE_TARGET_BLOCKS).max_by_key(|(k, _)| **k).map(|(_, v)| *v);
+    let rate = near.or_else(|| m.values().copied().reduce(f64::max)).ok_or_else(|| {
+        Error::invalid("the server gave no fee estimates: pass --fee-rate SAT/VB")
+    })?;
+    Ok((rate * 100.0).ceil() / 100.0)
+}
+
+async fn wait_confirmed(g: &Globals, esplora: &Esplora, txid: &bitcoin::Txid, limit: Duration) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(s) = esplora.tx_status(txid).await {
+            if s.confirmed {
+                g.note(format!(
+                    "the goatfile confirmed in block {}",
+                    s.block_height.map(|h| h.to_string()).unwrap_or_else(|| "?".into())
+                ));
+                return Ok(());
+            }
+        }
+        if start.elapsed() >= limit {
+            return Err(Error::network(format!("the reveal {txid} did not confirm within {limit:?}: it may still; check later with goat resolve")));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

@@ -1,0 +1,187 @@
+//! `goat publish` end to end: a folder becomes a goatfile the holder
+//! endorsed (reveal-input), accepted by the devchain only after Bitcoin
+//! Core's interpreter passed it, judged by ord, fetched by another goat
+//! from the publisher's seeding, and signed through a PSBT by a wallet
+//! library nobody here wrote (embit).
+
+use crate::harness::{count, fetch, free_port, goat, wait_for, Scene};
+use crate::ord_diff::ord_binary;
+use crate::seeder::make_payload;
+use bitcoin::key::Keypair;
+use bitcoin::secp256k1::{Secp256k1, SecretKey};
+use bitcoin::{Address, Network, NetworkKind, PrivateKey};
+use goat::devchain::server;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A holder key the test knows: its WIF in a 0600 file, its BIP 86 address
+/// funded on the chain.
+struct Holder {
+    wif: String,
+    address: Address,
+}
+
+fn holder(scene: &mut Scene, seed: u8, sats: u64) -> Holder {
+    let secp = Secp256k1::new();
+    let sk = SecretKey::from_slice(&[seed; 32]).unwrap();
+    let kp = Keypair::from_secret_key(&secp, &sk);
+    let address = Address::p2tr(&secp, kp.x_only_public_key().0, None, Network::Regtest);
+    if sats > 0 {
+        scene.chain.fund(&address.script_pubkey(), sats);
+        scene.chain.mine();
+    }
+    Holder { wif: PrivateKey::new(sk, NetworkKind::Test).to_wif(), address }
+}
+
+fn key_file(dir: &Path, name: &str, wif: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("{wif}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    p
+}
+
+fn model(dir: &Path) -> PathBuf {
+    let m = dir.join("tiny-model");
+    make_payload(&m, &[("model.safetensors", 700_000), ("config.json", 300), ("tokenizer/vocab.txt", 5_000)]);
+    m
+}
+
+/// POST /tx requests the devchain saw (GET /tx/... paths are longer).
+fn broadcasts(h: &server::Handle) -> usize {
+    h.state.requests().iter().filter(|r| r.path == "/tx").count()
+}
+
+#[test]
+fn publish_with_a_key_file_then_resolve_fetch_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x42, 200_000);
+    let h = s.serve();
+    let key = key_file(dir.path(), "holder.wif", &who.wif, 0o600);
+    let m = model(dir.path());
+    let port = free_port();
+    let addr = who.address.to_string();
+    let publisher = goat()
+        .esplora(&h.url)
+        .args(["publish"])
+        .args([&m])
+        .args(["--key-file"])
+        .args([&key])
+        .args(["--network", "regtest", "--name", "tiny", "--fee-rate", "3", "--yes", "--seed", "--loopback", "--no-dht"])
+        .args(["--listen-port", &port.to_string(), "--peer-hint", &format!("127.0.0.1:{port}"), "--seed-for", "90"])
+        .spawn(dir.path());
+    let stdout = dir.path().join("goat.stdout");
+    let published = wait_for(Duration::from_secs(60), || {
+        std::fs::read_to_string(&stdout).map(|s| s.contains("inscription ")).unwrap_or(false)
+    });
+    let err = std::fs::read_to_string(dir.path().join("goat.stderr")).unwrap_or_default();
+    assert!(published, "goat publish did not broadcast: {err}");
+    assert!(err.contains("cost: "), "the cost is shown: {err}");
+    let out = std::fs::read_to_string(&stdout).unwrap();
+    let field = |k: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{k} "))).unwrap().to_string();
+    let reveal: bitcoin::Txid = field("reveal").parse().unwrap();
+    assert_eq!(field("inscription"), format!("{reveal}i0"));
+    assert_eq!(broadcasts(&h), 2, "commit and reveal, each once");
+
+    // ord judges what goat inscribed.
+    let raw = bitcoin::consensus::serialize(&h.state.chain.read().unwrap().txs[&reveal].tx);
+    let tx_file = dir.path().join("reveal.bin");
+    std::fs::write(&tx_file, &raw).unwrap();
+    let ord = Command::new(ord_binary()).args(["decode", "--compact", "--file"]).arg(&tx_file).output().expect("ord (tests/run.sh builds it)");
+    assert!(ord.status.success(), "ord decode: {}", String::from_utf8_lossy(&ord.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&ord.stdout).unwrap();
+    let ins = &v["inscriptions"][0];
+    assert_eq!(ins["content_type"], "text/yaml", "{v}");
+
+    // Unconfirmed: not yet the holder's goatfile. Mined: it is, soundly.
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "");
+    h.state.chain.write().unwrap().mine();
+    let r = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["endorsement"], "reveal-input", "{v}");
+    let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
+    assert!(yaml.contains("name: tiny") && yaml.contains("tokenizer/vocab.txt"), "{yaml}");
+
+    // Another goat fetches it from the publisher's seeding, and verifies.
+    let out_dir = dir.path().join("fetched");
+    fetch(&h.url, &addr, &out_dir).run().ok();
+    for f in ["model.safetensors", "config.json", "tokenizer/vocab.txt"] {
+        assert_eq!(std::fs::read(out_dir.join("tiny-model").join(f)).unwrap(), std::fs::read(m.join(f)).unwrap(), "{f}");
+    }
+    goat().args(["verify"]).args([&out_dir]).run().ok();
+    drop(publisher);
+}
+
+#[test]
+fn publish_refuses_without_broadcasting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let rich = holder(&mut s, 0x43, 200_000);
+    let poor = holder(&mut s, 0x44, 10_500);
+    let h = s.serve();
+    let m = model(dir.path());
+    let run = |key: &Path, extra: &[&str], what: &Path| {
+        goat().esplora(&h.url).args(["publish"]).args([what]).args(["--key-file"]).args([key]).args(["--yes", "--network", "regtest", "--state-dir"]).args([dir.path().join("state")]).args(extra).run()
+    };
+    // A key file others can read.
+    let open_key = key_file(dir.path(), "open.wif", &rich.wif, 0o644);
+    let cheap: &[&str] = &["--fee-rate", "2"];
+    run(&open_key, cheap, &m).fails(2, "chmod 600");
+    let key = key_file(dir.path(), "rich.wif", &rich.wif, 0o600);
+    // A fee above --max-fee.
+    run(&key, &["--fee-rate", "50", "--max-fee", "1000"], &m).fails(2, "--max-fee");
+    // An empty folder, and a file name a torrent cannot carry.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    run(&key, cheap, &empty).fails(2, "holds no data");
+    let bad = dir.path().join("bad");
+    make_payload(&bad, &[("ok.bin", 10)]);
+    std::fs::write(bad.join("evil\u{1b}[2Jname"), b"x").unwrap();
+    let e = run(&key, cheap, &bad).fails(2, "rename or remove it");
+    assert!(!e.stderr.contains('\u{1b}'), "no raw control characters printed");
+    // Too little money at the address.
+    let poor_key = key_file(dir.path(), "poor.wif", &poor.wif, 0o600);
+    run(&poor_key, cheap, &m).fails(2, "too little");
+    // A key for the other address named.
+    run(&key, &["--address", &poor.address.to_string()], &m).fails(2, "not");
+    // No terminal and no --yes: nothing is asked, nothing is sent.
+    goat().esplora(&h.url).args(["publish"]).args([&m]).args(["--key-file"]).args([&key]).args(["--fee-rate", "2", "--network", "regtest"]).run().fails(2, "--yes");
+    assert_eq!(broadcasts(&h), 0, "nothing was broadcast");
+    assert_eq!(count(&h, "/tx"), count(&h, "/tx/"), "no POST /tx at all");
+}
+
+/// The devchain's POST /tx is a node's: Bitcoin Core's interpreter decides.
+#[test]
+fn devchain_refuses_a_transaction_core_would_refuse() {
+    use bitcoin::sighash::TapSighashType;
+    use bitcoin::{Amount, OutPoint, Transaction, TxIn, TxOut};
+    let mut s = Scene::new();
+    let funded = s.chain.fund(&s.holder.script_pubkey(), 100_000);
+    s.chain.mine();
+    let prev = s.chain.txs[&funded].tx.output[0].clone();
+    assert_eq!(prev.script_pubkey, s.holder.script_pubkey());
+    let mut tx = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![TxIn { previous_output: OutPoint { txid: funded, vout: 0 }, ..Default::default() }],
+        output: vec![TxOut { value: Amount::from_sat(90_000), script_pubkey: s.stranger.script_pubkey() }],
+    };
+    // Signed by the wrong key: a valid-looking Schnorr signature that
+    // does not verify against the holder's output key.
+    s.chain.sign_key_path_with(&mut tx, 0, std::slice::from_ref(&prev), &s.stranger.keypair, TapSighashType::Default);
+    let wrong = bitcoin::consensus::encode::serialize_hex(&tx);
+    s.chain.sign_key_path_with(&mut tx, 0, std::slice::from_ref(&prev), &s.holder.keypair, TapSighashType::Default);
+    let right = bitcoin::consensus::encode::serialize_hex(&tx);
+    let h = s.serve();
+    let post = |hex: &str| bitreq::post(format!("{}/tx", h.url)).with_body(hex.to_string()).send().unwrap();
+    let r = post(&wrong);
+    assert_eq!(r.status_code, 400);
+    assert!(r.as_str().unwrap().contains("mandatory-script-verify-flag-failed"), "{}", r.as_str().unwrap());
+    let r = post(&right);
+    assert_eq!(r.status_code, 200, "{}", r.as_str().unwrap());
+    assert_eq!(r.as_str().unwrap(), tx.compute_txid().to_string());
+    let r = post(&right);
+    assert_eq!(r.status_code, 400, "the same transaction twice");
+}
