@@ -30,6 +30,7 @@ command -v aria2c >/dev/null || need_pkgs+=(aria2)
 command -v opentracker >/dev/null || need_pkgs+=(opentracker)
 /usr/bin/python3 -c "import libtorrent" 2>/dev/null || need_pkgs+=(python3-libtorrent)
 command -v kill >/dev/null || need_pkgs+=(procps)
+/usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]}"
   SUDO=""
@@ -48,6 +49,16 @@ if ! ord --version 2>/dev/null | grep -qx "ord 0.29.1"; then
   fi
   export GOAT_ORD="$HOME/.cargo/bin/ord"
 fi
+
+# embit, a wallet library nobody here wrote, signs the PSBTs `goat publish`
+# writes (tests/cli/publish.rs); from PyPI into a venv under target/.
+venv="$PWD/target/test-venv"
+if ! "$venv/bin/python" -c "import embit" 2>/dev/null; then
+  echo "tests/run.sh: installing embit into $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "embit==0.8.0"
+fi
+export GOAT_PYTHON="$venv/bin/python"
 
 export CARGO_TERM_COLOR=never
 export GOAT_INTEROP=$want_interop

@@ -183,6 +183,9 @@ impl Daemon {
             self.opts.addresses.len(),
             self.opts.poll
         );
+        let mut failed = BTreeSet::new();
+        serve_published_once(&self.swarm, &self.shared, &self.opts.peers, &mut failed).await;
+        tasks.push(tokio::spawn(serve_published(self.swarm.clone(), self.shared.clone(), self.opts.peers.clone(), failed)));
         for (holder, esplora) in &self.opts.addresses {
             let poller = Poller {
                 holder: holder.clone(),
@@ -199,7 +202,6 @@ impl Daemon {
             tasks.push(tokio::spawn(poller.run()));
         }
         tasks.push(tokio::spawn(checker(self.shared.clone())));
-        tasks.push(tokio::spawn(serve_published(self.swarm.clone(), self.shared.clone(), self.opts.peers.clone())));
 
         let why = wait_for_stop(self.opts.run_for).await;
         info!(target: "goat", "{why}: stopping");
@@ -422,33 +424,39 @@ async fn checker(shared: Arc<Shared>) {
 /// files are: at start, then every poll interval. librqbit checks the files
 /// against the torrent's piece hashes when adding; a torrent whose files
 /// changed since it was made is reported, not served.
-async fn serve_published(swarm: Arc<Swarm>, shared: Arc<Shared>, peers: Vec<String>) {
-    let mut failed: BTreeSet<String> = BTreeSet::new();
+async fn serve_published(swarm: Arc<Swarm>, shared: Arc<Shared>, peers: Vec<String>, mut failed: BTreeSet<String>) {
     loop {
-        for p in published::load(&shared.state_dir) {
-            let Ok((bytes, magnet)) = p.torrent_and_magnet() else { continue };
-            let hash = magnet.info_hash();
-            if shared.with(|b| b.torrents.contains_key(&hash)) || failed.contains(&p.magnet) {
-                continue;
+        tokio::time::sleep(shared.poll).await;
+        serve_published_once(&swarm, &shared, &peers, &mut failed).await;
+    }
+}
+
+/// One pass over `published.json`. Run once before the pollers start, so
+/// a publisher's own entries are seeded from their folder rather than
+/// fetched again into the output folder.
+async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], failed: &mut BTreeSet<String>) {
+    for p in published::load(&shared.state_dir) {
+        let Ok((bytes, magnet)) = p.torrent_and_magnet() else { continue };
+        let hash = magnet.info_hash();
+        if shared.with(|b| b.torrents.contains_key(&hash) || b.adding.contains(&hash)) || failed.contains(&p.magnet) {
+            continue;
+        }
+        match swarm.add_saved(bytes, &magnet, peers, &p.output).await {
+            Ok(torrent) => {
+                info!(target: "goat", "{}: published here, seeding from {}", p.name, p.output.display());
+                let layout = Layout::new(&p.output);
+                shared.with(|b| {
+                    b.torrents.insert(
+                        hash,
+                        Tracked { address: p.address.clone(), entry: p.name.clone(), layout, torrent, phase: Phase::Seeding, in_goatfile: true },
+                    )
+                });
             }
-            match swarm.add_saved(bytes, &magnet, &peers, &p.output).await {
-                Ok(torrent) => {
-                    info!(target: "goat", "{}: published here, seeding from {}", p.name, p.output.display());
-                    let layout = Layout::new(&p.output);
-                    shared.with(|b| {
-                        b.torrents.insert(
-                            hash,
-                            Tracked { address: p.address.clone(), entry: p.name.clone(), layout, torrent, phase: Phase::Seeding, in_goatfile: true },
-                        )
-                    });
-                }
-                Err(e) => {
-                    warn!(target: "goat", "{}: cannot seed the published files in {}: {}", p.name, p.output.display(), e.message);
-                    failed.insert(p.magnet.clone());
-                }
+            Err(e) => {
+                warn!(target: "goat", "{}: cannot seed the published files in {}: {}", p.name, p.output.display(), e.message);
+                failed.insert(p.magnet.clone());
             }
         }
-        tokio::time::sleep(shared.poll).await;
     }
 }
 

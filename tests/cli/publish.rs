@@ -185,3 +185,120 @@ fn devchain_refuses_a_transaction_core_would_refuse() {
     let r = post(&right);
     assert_eq!(r.status_code, 400, "the same transaction twice");
 }
+
+/// The Python with embit (tests/run.sh makes a venv with it).
+fn python() -> PathBuf {
+    std::env::var_os("GOAT_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+#[test]
+fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x45, 300_000);
+    let h = s.serve();
+    let m = model(d);
+    let addr = who.address.to_string();
+    let psbt = d.join("pub.psbt");
+    let out = goat()
+        .esplora(&h.url)
+        .args(["publish"])
+        .args([&m])
+        .args(["--address", &addr, "--psbt"])
+        .args([&psbt])
+        .args(["--fee-rate", "2", "--state-dir"])
+        .args([d.join("state")])
+        .run()
+        .ok();
+    assert!(out.stdout.contains("reveal-psbt "), "{}", out.stdout);
+    assert_eq!(broadcasts(&h), 0, "--psbt broadcasts nothing");
+    let plan = out.stdout.lines().find_map(|l| l.strip_prefix("plan ")).map(PathBuf::from).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777, 0o600, "the plan holds the reveal key");
+    }
+    let reveal_psbt = d.join("pub.reveal.psbt");
+    let (signed_c, signed_r) = (d.join("commit.signed.psbt"), d.join("reveal.signed.psbt"));
+    let sign = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/embit_sign.py"))
+        .arg(&who.wif)
+        .args([&psbt, &signed_c, &reveal_psbt, &signed_r])
+        .output()
+        .expect("python3 with embit (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
+    assert!(sign.status.success(), "embit could not sign: {}", String::from_utf8_lossy(&sign.stderr));
+
+    let finalize = |a: &Path, b: &Path| goat().esplora(&h.url).args(["publish", "--yes", "--finalize"]).args([a, b]).run();
+    // Altered after goat wrote it: an output, then a spent amount (the fee).
+    let mut p = bitcoin::psbt::Psbt::deserialize(&std::fs::read(&signed_c).unwrap()).unwrap();
+    p.unsigned_tx.output[1].value = p.unsigned_tx.output[1].value - bitcoin::Amount::from_sat(5_000);
+    let tampered = d.join("tampered.psbt");
+    std::fs::write(&tampered, p.serialize()).unwrap();
+    finalize(&tampered, &signed_r).fails(5, "outputs were changed");
+    let mut p = bitcoin::psbt::Psbt::deserialize(&std::fs::read(&signed_r).unwrap()).unwrap();
+    let u = p.inputs[1].witness_utxo.as_mut().unwrap();
+    u.value = u.value + bitcoin::Amount::from_sat(50_000);
+    let tampered = d.join("tampered-fee.psbt");
+    std::fs::write(&tampered, p.serialize()).unwrap();
+    finalize(&signed_c, &tampered).fails(5, "spent output was changed");
+    // Unsigned: refused before anything is sent.
+    finalize(&psbt, &signed_r).fails(2, "not signed");
+    assert_eq!(broadcasts(&h), 0, "nothing broadcast for altered or unsigned PSBTs");
+
+    let done = finalize(&signed_r, &signed_c).ok();
+    assert!(done.stdout.contains("inscription "), "{}", done.stdout);
+    assert_eq!(broadcasts(&h), 2);
+    assert!(!plan.exists(), "the one-time reveal key is deleted after broadcast");
+    h.state.chain.write().unwrap().mine();
+    let r = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["endorsement"], "reveal-input", "{v}");
+}
+
+/// Without --seed, the torrents go to `goat seed`'s state: the publisher's
+/// daemon (following its own address) seeds them from the folder, and
+/// fetches nothing again.
+#[test]
+fn a_publish_without_seed_is_served_by_the_next_goat_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x46, 200_000);
+    let h = s.serve();
+    let key = key_file(d, "holder.wif", &who.wif, 0o600);
+    let m = model(d);
+    let addr = who.address.to_string();
+    let (state, port) = (d.join("state"), free_port());
+    let out = goat()
+        .esplora(&h.url)
+        .args(["publish"])
+        .args([&m])
+        .args(["--key-file"])
+        .args([&key])
+        .args(["--network", "regtest", "--fee-rate", "2", "--yes", "--peer-hint", &format!("127.0.0.1:{port}"), "--state-dir"])
+        .args([&state])
+        .run()
+        .ok();
+    assert!(out.stderr.contains("handed 1 torrent(s) to goat seed"), "{}", out.stderr);
+    h.state.chain.write().unwrap().mine();
+    let logs = d.join("seed-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let _daemon = goat()
+        .esplora(&h.url)
+        .args(["seed", &addr, "-o"])
+        .args([d.join("seed-out")])
+        .args(["--state-dir"])
+        .args([&state])
+        .args(["--no-dht", "--loopback", "--poll", "1s", "--run-for", "120", "--no-http", "--listen-port", &port.to_string()])
+        .spawn(&logs);
+    let fetched = d.join("fetched");
+    let ok = wait_for(Duration::from_secs(60), || fetch(&h.url, &addr, &fetched).run().code == 0);
+    let log = std::fs::read_to_string(logs.join("goat.stderr")).unwrap_or_default();
+    assert!(ok, "fetch from the daemon failed; daemon log: {log}");
+    assert!(log.contains("published here, seeding from"), "{log}");
+    goat().args(["verify"]).args([&fetched]).run().ok();
+    assert!(
+        !d.join("seed-out").join(&addr).join("tiny-model").join("model.safetensors").exists(),
+        "the daemon seeded the publisher's folder instead of fetching a copy"
+    );
+}
