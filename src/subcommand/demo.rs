@@ -1,16 +1,16 @@
 //! `goat demo`: the whole flow on this machine, no internet. A publisher
-//! makes a small model and seeds it over BitTorrent on 127.0.0.1; a local
-//! chain of genuine signed transactions holds the goatfile the publisher
-//! inscribed, behind an Esplora-compatible API; then goat fetches the
+//! makes a small model and runs `goat publish` on it against a local chain
+//! of genuine signed transactions behind an Esplora-compatible API (torrent,
+//! goatfile, commit and reveal, seeding on 127.0.0.1); then goat fetches the
 //! model from the address alone, with normal progress output, verifies it,
 //! and everything is stopped and removed.
 
 use super::fetch::Fetch;
 use super::verify::Verify;
 use super::{Globals, TrustArgs};
-use crate::devchain::{server, Chain, Envelope, Inscribe};
+use super::publish::Publish;
+use crate::devchain::{server, Chain};
 use crate::error::{Error, Result};
-use crate::torrent::{Swarm, SwarmConfig};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,6 +49,19 @@ fn write_weights(path: &Path, len: u64) -> Result<()> {
     w.flush().map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
+/// A key file only its owner can read (goat publish refuses others).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    f.write_all(text.as_bytes()).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
 impl Demo {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         if !(1..=4096).contains(&self.size) {
@@ -62,44 +75,69 @@ impl Demo {
 
     async fn flow(&self, g: &Globals, work: &Path) -> Result<()> {
         let say = |s: String| g.note(s);
-        // 1. The publisher's model, seeded on loopback.
+        // 1. The publisher's model, and a funded holder on a local chain of
+        //    genuine transactions behind an Esplora API.
         let model = work.join("publisher").join("tiny-llama");
         std::fs::create_dir_all(&model).map_err(|e| Error::io(format!("creating {}", model.display()), e))?;
         write_weights(&model.join("model.safetensors"), self.size << 20)?;
         let config = br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 256}"#;
         std::fs::write(model.join("config.json"), config).map_err(|e| Error::io("writing config.json", e))?;
-        let cfg = SwarmConfig { loopback_only: true, ..Default::default() };
-        let seeder = Swarm::start(cfg, work).await?;
-        let (info_hash, _seeding) = seeder.serve_folder(&model, 256 * 1024).await?;
-        let port = seeder.listen_port().ok_or_else(|| Error::internal("the demo seeder has no port"))?;
-        let sha = crate::store::sha256_file(&model.join("model.safetensors"))
-            .map_err(|e| Error::io("hashing the demo model", e))?;
-        say(format!("[1/4] publisher: made a {} MiB model and seeds it over BitTorrent on 127.0.0.1:{port}", self.size));
-
-        // 2. The goatfile, inscribed on a local chain; an Esplora API for it.
-        let goatfile = format!(
-            "goat: 1\nname: tiny-llama\ndescription: goat demo model (random weights)\nentries:\n  - name: tiny-llama\n    magnet: \"magnet:?xt=urn:btih:{info_hash}&dn=tiny-llama&x.pe=127.0.0.1:{port}\"\n    files:\n      - path: model.safetensors\n        size: {}\n        sha256: {sha}\n      - path: config.json\n        size: {}\n",
-            self.size << 20,
-            config.len()
-        );
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let key = crate::publish::sign::one_time_key(&secp)?;
+        let holder = bitcoin::Address::p2tr(&secp, key.x_only_public_key().0, None, bitcoin::Network::Regtest);
+        let key_file = work.join("publisher").join("holder.wif");
+        write_private(&key_file, &bitcoin::PrivateKey::new(key.secret_key(), bitcoin::NetworkKind::Test).to_wif())?;
         let mut chain = Chain::new();
-        let holder = chain.wallet();
         chain.fund(&holder.script_pubkey(), 1_000_000);
         chain.mine();
-        let ins = chain.inscribe(Inscribe {
-            funder: &holder,
-            inputs: vec![vec![Envelope::file("text/yaml", None, goatfile.as_bytes())]],
-            to: holder.script_pubkey(),
-            reveal_input_from: Some(&holder),
-        });
-        chain.mine();
-        let address = holder.address.to_string();
+        let address = holder.to_string();
         let handle = tokio::task::spawn_blocking(move || server::Handle::start(chain, Duration::from_secs(3600)))
             .await
             .map_err(|e| Error::internal(e.to_string()))?
             .map_err(|e| Error::io("starting the local Esplora server", e))?;
-        say(format!("[2/4] chain: {address} inscribed the goatfile {} (commit/reveal; the reveal also spends a coin of the holder, which endorses it)", ins.id(0)));
-        say(format!("      a local Esplora API serves the chain at {}", handle.url));
+        say(format!("[1/4] publisher: made a {} MiB model; {address} holds 1 000 000 sats on a local chain served at {}", self.size, handle.url));
+
+        // 2. goat publish: torrent, goatfile, commit + reveal signed by the
+        //    holder, broadcast, seeded on 127.0.0.1.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::io("finding a free port", e))?
+            .port();
+        say(format!("[2/4] publisher: goat publish {} --key-file holder.wif --seed", model.display()));
+        let globals = Globals { esplora: vec![handle.url.clone()], network: Some("regtest".into()), ..g.clone() };
+        let publish = Publish {
+            dirs: vec![model.clone()],
+            address: None,
+            name: Some("tiny-llama".into()),
+            description: Some("goat demo model (random weights)".into()),
+            trackers: vec![],
+            web_seeds: vec![],
+            peer_hints: vec![format!("127.0.0.1:{port}")],
+            fee_rate: None,
+            max_fee: 100_000,
+            include_unconfirmed: false,
+            key_file: Some(key_file),
+            psbt: None,
+            finalize: vec![],
+            yes: true,
+            seed: true,
+            listen_port: Some(port),
+            no_dht: true,
+            wait: None,
+            state_dir: Some(work.join("publisher").join("state")),
+            loopback: true,
+            seed_for: None,
+        };
+        let published = match publish.publish(&globals).await? {
+            Some(b) => b,
+            None => return Err(Error::internal("the demo publish wrote PSBTs")),
+        };
+        let seeder = published.swarm;
+        handle.state.chain.write().map_err(|_| Error::internal("chain lock"))?.mine();
+        say(format!(
+            "      inscribed the goatfile {} (its reveal spends the holder's coin, which endorses it); mined; seeding on 127.0.0.1:{port}",
+            published.inscription
+        ));
 
         // 3. What a user runs: goat fetch <address>.
         let out = match &self.keep {
@@ -107,7 +145,6 @@ impl Demo {
             None => work.join("you").join("tiny-llama"),
         };
         say(format!("[3/4] you: goat --esplora {} fetch {address} -o {}", handle.url, out.display()));
-        let globals = Globals { esplora: vec![handle.url.clone()], network: None, ..g.clone() };
         let fetch = Fetch {
             address: Some(address),
             output: Some(out.clone()),
@@ -139,7 +176,9 @@ impl Demo {
             }
             Err(e) => Err(e),
         };
-        seeder.stop().await;
+        if let Some(s) = seeder {
+            s.stop().await;
+        }
         let _ = tokio::task::spawn_blocking(move || drop(handle)).await;
         verified?;
         match &self.keep {

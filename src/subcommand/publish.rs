@@ -110,11 +110,28 @@ struct Context {
     entries: Vec<Published>,
 }
 
+/// A publish that was broadcast: the reveal, and the seeding swarm when
+/// --seed (still running).
+pub struct Broadcast {
+    pub esplora: Esplora,
+    pub reveal: bitcoin::Txid,
+    pub inscription: crate::inscription::InscriptionId,
+    pub address: String,
+    pub swarm: Option<Swarm>,
+}
+
 impl Publish {
     pub async fn run(&self, g: &Globals) -> Result<()> {
-        if !self.finalize.is_empty() {
-            return self.finalize(g).await;
+        let done = if self.finalize.is_empty() { self.publish(g).await? } else { Some(self.finalize(g).await?) };
+        match done {
+            Some(b) => self.after(g, b).await,
+            None => Ok(()),
         }
+    }
+
+    /// Everything up to the broadcast (and the start of seeding, with
+    /// --seed). None when PSBTs were written instead.
+    pub async fn publish(&self, g: &Globals) -> Result<Option<Broadcast>> {
         let secp = Secp256k1::new();
         let holder_key = match &self.key_file {
             Some(f) => {
@@ -199,11 +216,12 @@ impl Publish {
 
         // 4. Sign, or hand over to a wallet.
         let Some(key) = holder_key else {
-            return self.write_psbts(g, &plan, &reveal_key, &context);
+            self.write_psbts(g, &plan, &reveal_key, &context)?;
+            return Ok(None);
         };
         self.confirm()?;
         let (commit, reveal) = sign::sign_plan(&secp, &plan, &key.keypair, &reveal_key)?;
-        self.broadcast_and_seed(g, &esplora, &plan, &commit, &reveal, &context).await
+        self.broadcast(g, esplora, &plan, &commit, &reveal, &context).await.map(Some)
     }
 
     async fn make_torrents(&self) -> Result<Vec<Made>> {
@@ -351,7 +369,7 @@ impl Publish {
         Ok(())
     }
 
-    async fn finalize(&self, g: &Globals) -> Result<()> {
+    async fn finalize(&self, g: &Globals) -> Result<Broadcast> {
         let secp = Secp256k1::new();
         let signed: Vec<bitcoin::psbt::Psbt> = self.finalize.iter().map(|p| psbt::read(p)).collect::<Result<_>>()?;
         let pending_file = find_pending(&self.finalize, &signed)?;
@@ -364,19 +382,18 @@ impl Publish {
         let esplora = g.esplora(holder.network)?;
         g.note(format!("fees: {} sats ({} commit + {} reveal)", plan.fee(), plan.commit_fee, plan.reveal_fee));
         self.confirm()?;
-        let r = self.broadcast_and_seed(g, &esplora, &plan, &commit, &reveal, &context).await;
-        r
+        self.broadcast(g, esplora, &plan, &commit, &reveal, &context).await
     }
 
-    async fn broadcast_and_seed(
+    async fn broadcast(
         &self,
         g: &Globals,
-        esplora: &Esplora,
+        esplora: Esplora,
         plan: &Plan,
         commit: &Transaction,
         reveal: &Transaction,
         context: &Context,
-    ) -> Result<()> {
+    ) -> Result<Broadcast> {
         // Seed first when asked, so the files are reachable the moment the
         // goatfile is.
         let swarm = if self.seed { Some(self.start_seeding(g, context).await?) } else { None };
@@ -394,10 +411,16 @@ impl Publish {
         if swarm.is_none() {
             self.hand_to_daemon(g, context)?;
         }
+        Ok(Broadcast { esplora, reveal: r, inscription: plan.inscription_id(), address: context.address.clone(), swarm })
+    }
+
+    /// After the broadcast: wait for the confirmation, keep seeding.
+    async fn after(&self, g: &Globals, b: Broadcast) -> Result<()> {
+        let (esplora, r) = (&b.esplora, b.reveal);
         if let Some(secs) = self.wait {
             wait_confirmed(g, esplora, &r, Duration::from_secs(secs)).await?;
         }
-        if let Some(s) = swarm {
+        if let Some(s) = b.swarm {
             g.note(format!(
                 "seeding on port {}; Ctrl-C to stop",
                 s.listen_port().map(|p| p.to_string()).unwrap_or_else(|| "-".into())

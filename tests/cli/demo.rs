@@ -6,7 +6,7 @@ use crate::harness::*;
 #[test]
 fn demo_runs_the_whole_flow_and_cleans_up() {
     let out = goat().args(["demo", "--size", "2"]).run().ok();
-    for step in ["[1/4] publisher", "[2/4] chain", "[3/4] you: goat --esplora", "[4/4] goat verify", "ok        tiny-llama/model.safetensors", "demo done"] {
+    for step in ["[1/4] publisher", "[2/4] publisher: goat publish", "[3/4] you: goat --esplora", "[4/4] goat verify", "ok        tiny-llama/model.safetensors", "demo done"] {
         assert!(out.stderr.contains(step) || out.stdout.contains(step), "missing '{step}':\n{}\n{}", out.stderr, out.stdout);
     }
     let work = out.stderr.split(" -o ").nth(1).and_then(|s| s.split("/you/").next()).expect("the fetch line names its folder");
