@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Kind, Result};
 use crate::esplora::Esplora;
-use crate::goatfile::{Entry, Source};
+use crate::goatfile::Entry;
 use crate::scan;
 use crate::store::verify::FileState;
 use crate::store::{Layout, Manifest, ManifestFile};
@@ -134,17 +134,39 @@ async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// An entry whose file is an inscription's content: fetched from the chain,
+/// The manifest's `inscription` field for an on-chain entry: the id, or
+/// the parts' ids joined with commas.
+fn inscription_key(ids: &[crate::inscription::InscriptionId]) -> String {
+    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// An entry whose file is an inscription's content (or several
+/// inscriptions' contents, joined in order): fetched from the chain,
 /// checked against the goatfile's size and sha256, written atomically.
 pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) -> Result<EntryResult> {
-    let Source::Inscription(id) = &e.source else {
+    let Some(ids) = e.source.inscriptions() else {
         return Err(Error::internal("fetch_inscription called on a magnet entry"));
     };
     let spec = e.files.first().ok_or_else(|| Error::internal("inscription entry without path"))?;
     let started = Instant::now();
-    let (_, served) =
-        scan::lookup(esplora, id).await.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
-    let body = served.decode(crate::inscription::content::MAX_DECODED)?;
+    let cap = crate::inscription::content::MAX_DECODED;
+    let mut body = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let (_, served) = scan::lookup(esplora, id).await.map_err(|err| {
+            Error::new(err.kind, format!("{}: part {} of {} ({id}): {}", e.name, n + 1, ids.len(), err.message))
+        })?;
+        let left = cap.saturating_sub(body.len() as u64);
+        body.extend(served.decode(left)?);
+        if let Some(size) = spec.size {
+            if body.len() as u64 > size {
+                return Err(Error::new(
+                    Kind::Corrupt,
+                    format!("{}: its parts hold more than the {size} bytes the goatfile says: nothing written", e.name),
+                ));
+            }
+        }
+    }
+    let id = inscription_key(&ids);
     if let Some(size) = spec.size {
         if size != body.len() as u64 {
             return Err(Error::new(
@@ -196,9 +218,9 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
 /// An inscription entry already on disk and matching its manifest's sha256
 /// (so a daemon does not rewrite it on every poll).
 pub fn inscription_present(layout: &Layout, e: &Entry) -> bool {
-    let Source::Inscription(id) = &e.source else { return false };
+    let Some(ids) = e.source.inscriptions() else { return false };
     let Some(m) = layout.load_manifest(&e.name) else { return false };
-    if m.inscription.as_deref() != Some(&id.to_string()) {
+    if m.inscription.as_deref() != Some(&inscription_key(&ids)) {
         return false;
     }
     m.files.iter().all(|f| {

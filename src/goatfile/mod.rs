@@ -47,10 +47,36 @@ pub enum Source {
     Magnet(Magnet),
     /// The file is the (decoded) content of this inscription.
     Inscription(#[serde(serialize_with = "ser_display")] InscriptionId),
+    /// The file is the (decoded) contents of these inscriptions, in order,
+    /// joined; its sha256 is required, since no piece hashes check parts.
+    Parts(#[serde(serialize_with = "ser_display_all")] Vec<InscriptionId>),
 }
+
+/// Most parts one on-chain file may have.
+pub const MAX_PARTS: usize = 64;
 
 fn ser_display<S: serde::Serializer>(v: &InscriptionId, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+fn ser_display_all<S: serde::Serializer>(v: &[InscriptionId], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for id in v {
+        seq.serialize_element(&id.to_string())?;
+    }
+    seq.end()
+}
+
+impl Source {
+    /// The inscriptions an on-chain entry's file is made of, in order.
+    pub fn inscriptions(&self) -> Option<Vec<InscriptionId>> {
+        match self {
+            Source::Magnet(_) => None,
+            Source::Inscription(id) => Some(vec![*id]),
+            Source::Parts(ids) => Some(ids.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -93,6 +119,7 @@ struct RawEntry {
     name: String,
     magnet: Option<String>,
     inscription: Option<String>,
+    parts: Option<Vec<String>>,
     files: Option<Vec<RawFile>>,
     // inscription entries name their single file inline
     path: Option<String>,
@@ -185,21 +212,35 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
     let mut entries = Vec::new();
     for e in raw.entries {
         let where_ = format!("entry '{}'", crate::text::line(&e.name));
-        let source = match (&e.magnet, &e.inscription) {
-            (Some(m), None) => Source::Magnet(
+        let id = |i: &String| -> Result<InscriptionId, ParseError> {
+            i.parse().map_err(|_| ParseError(format!("{where_}: '{}' is not an inscription id", crate::text::line(i))))
+        };
+        let source = match (&e.magnet, &e.inscription, &e.parts) {
+            (Some(m), None, None) => Source::Magnet(
                 Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
             ),
-            (None, Some(i)) => Source::Inscription(
-                i.parse().map_err(|_| ParseError(format!("{where_}: '{}' is not an inscription id", crate::text::line(i))))?,
-            ),
-            (Some(_), Some(_)) => return err(format!("{where_}: has both 'magnet' and 'inscription', pick one")),
-            (None, None) => return err(format!("{where_}: needs a 'magnet' or an 'inscription'")),
+            (None, Some(i), None) => Source::Inscription(id(i)?),
+            (None, None, Some(parts)) => {
+                if parts.is_empty() || parts.len() > MAX_PARTS {
+                    return err(format!("{where_}: 'parts' lists 1 to {MAX_PARTS} inscription ids"));
+                }
+                let ids = parts.iter().map(id).collect::<Result<Vec<_>, _>>()?;
+                if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
+                    return err(format!("{where_}: 'parts' lists an inscription twice"));
+                }
+                if e.sha256.is_none() {
+                    return err(format!("{where_}: an entry made of parts needs the whole file's 'sha256'"));
+                }
+                Source::Parts(ids)
+            }
+            (None, None, None) => return err(format!("{where_}: needs a 'magnet', an 'inscription' or 'parts'")),
+            _ => return err(format!("{where_}: has more than one of 'magnet', 'inscription' and 'parts', pick one")),
         };
         let files = match (&source, e.files) {
-            (Source::Inscription(_), Some(_)) => {
+            (Source::Inscription(_) | Source::Parts(_), Some(_)) => {
                 return err(format!("{where_}: an inscription entry names its file with 'path', not 'files'"))
             }
-            (Source::Inscription(_), None) => {
+            (Source::Inscription(_) | Source::Parts(_), None) => {
                 let Some(path) = e.path else {
                     return err(format!("{where_}: an inscription entry needs 'path' (the file name to write)"));
                 };
@@ -247,6 +288,8 @@ struct WriteEntry<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     inscription: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
@@ -265,14 +308,18 @@ impl Goatfile {
             .entries
             .iter()
             .map(|e| {
-                let (magnet, inscription, inline, files) = match &e.source {
-                    Source::Magnet(m) => (Some(m.uri.as_str()), None, None, Some(e.files.iter().collect())),
-                    Source::Inscription(id) => (None, Some(id.to_string()), e.files.first(), None),
+                let (magnet, inscription, parts, inline, files) = match &e.source {
+                    Source::Magnet(m) => (Some(m.uri.as_str()), None, None, None, Some(e.files.iter().collect())),
+                    Source::Inscription(id) => (None, Some(id.to_string()), None, e.files.first(), None),
+                    Source::Parts(ids) => {
+                        (None, None, Some(ids.iter().map(|i| i.to_string()).collect()), e.files.first(), None)
+                    }
                 };
                 WriteEntry {
                     name: &e.name,
                     magnet,
                     inscription,
+                    parts,
                     path: inline.map(|f| f.path.as_str()),
                     size: inline.and_then(|f| f.size),
                     sha256: inline.and_then(|f| f.sha256.as_deref()),

@@ -72,3 +72,21 @@ g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
     let deep = format!("{}x{}", "[".repeat(200), "]".repeat(200));
     assert!(parse(format!("k: {deep}").as_bytes()).is_err());
 }
+
+#[test]
+fn parts_need_the_whole_sha256_and_round_trip() {
+    let id = "1111111111111111111111111111111111111111111111111111111111111111i0";
+    let id2 = "2222222222222222222222222222222222222222222222222222222222222222i0";
+    let sha = "ab".repeat(32);
+    let ok = format!("goat: 1\nentries:\n  - name: w\n    parts: [{id}, {id2}]\n    path: w.bin\n    sha256: {sha}\n");
+    let g = parse(ok.as_bytes()).unwrap();
+    assert!(matches!(&g.entries[0].source, Source::Parts(v) if v.len() == 2));
+    let back = parse(g.to_yaml().unwrap().as_bytes()).unwrap();
+    assert_eq!(back, g, "the writer's YAML parses to the same goatfile");
+    let no_sha = format!("goat: 1\nentries:\n  - name: w\n    parts: [{id}]\n    path: w.bin\n");
+    assert!(parse(no_sha.as_bytes()).unwrap_err().0.contains("sha256"));
+    let twice = format!("goat: 1\nentries:\n  - name: w\n    parts: [{id}, {id}]\n    path: w.bin\n    sha256: {sha}\n");
+    assert!(parse(twice.as_bytes()).unwrap_err().0.contains("twice"));
+    let both = format!("goat: 1\nentries:\n  - name: w\n    inscription: {id}\n    parts: [{id2}]\n    path: w.bin\n    sha256: {sha}\n");
+    assert!(parse(both.as_bytes()).unwrap_err().0.contains("pick one"));
+}

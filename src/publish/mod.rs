@@ -36,6 +36,25 @@ pub const DUST: u64 = 330;
 pub const MAX_STANDARD_WEIGHT: u64 = 400_000;
 /// Content type of a goatfile inscription.
 pub const CONTENT_TYPE: &str = "text/yaml";
+/// Largest body of one part of an on-chain file: with the envelope's push
+/// overhead (3 bytes per 520) and the rest of the reveal, it stays under
+/// the 400 000 WU standard weight.
+pub const PART_MAX: usize = 390_000;
+/// Most inscriptions one publish chains. Each adds two unconfirmed
+/// transactions, each spending the one before, and Bitcoin Core relays at
+/// most 25 unconfirmed ancestors.
+pub const MAX_CHAINED: usize = 12;
+
+/// The content type for an on-chain file, from its extension.
+pub fn content_type_for(name: &str) -> &'static str {
+    match name.rsplit('.').next().map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("json") => "application/json",
+        Some("txt" | "md") => "text/plain;charset=utf-8",
+        Some("yaml" | "yml") => "text/yaml",
+        Some("html") => "text/html;charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
 
 /// A coin of the holder's, with its output as the transaction's own bytes
 /// say (not as a server's JSON says).
@@ -91,6 +110,14 @@ pub struct Plan {
 impl Plan {
     pub fn fee(&self) -> u64 {
         self.commit_fee + self.reveal_fee
+    }
+
+    /// The coins for the next inscription of a chain: this reveal's change
+    /// first, then those of `coins` this plan did not spend.
+    pub fn next_coins(&self, coins: &[Coin]) -> Vec<Coin> {
+        let spent: Vec<OutPoint> = self.commit.input.iter().map(|i| i.previous_output).collect();
+        let change = Coin { outpoint: OutPoint { txid: self.reveal.compute_txid(), vout: 1 }, txout: self.reveal.output[1].clone() };
+        std::iter::once(change).chain(coins.iter().filter(|c| !spent.contains(&c.outpoint)).cloned()).collect()
     }
 
     /// The inscription's id once the reveal is mined.

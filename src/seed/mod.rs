@@ -576,7 +576,7 @@ impl Poller {
         let mut listed = BTreeSet::new();
         for e in &gf.entries {
             match &e.source {
-                Source::Inscription(_) => {
+                Source::Inscription(_) | Source::Parts(_) => {
                     if fetcher::inscription_present(&self.layout, e) {
                         continue;
                     }

@@ -107,6 +107,7 @@ impl Demo {
         let globals = Globals { esplora: vec![handle.url.clone()], network: Some("regtest".into()), ..g.clone() };
         let publish = Publish {
             dirs: vec![model.clone()],
+            onchain: vec![],
             address: None,
             name: Some("tiny-llama".into()),
             description: Some("goat demo model (random weights)".into()),

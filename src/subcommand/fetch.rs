@@ -188,7 +188,7 @@ impl Fetch {
 
         let mut results = Vec::new();
         // On-chain entries: written from verified transactions, no torrent.
-        let onchain: Vec<&Entry> = entries.iter().copied().filter(|e| matches!(e.source, Source::Inscription(_))).collect();
+        let onchain: Vec<&Entry> = entries.iter().copied().filter(|e| e.source.inscriptions().is_some()).collect();
         if !onchain.is_empty() {
             let esplora = self.esplora(g)?;
             for e in onchain {

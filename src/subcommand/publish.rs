@@ -33,8 +33,13 @@ const FEE_TARGET_BLOCKS: u16 = 6;
 #[derive(Debug, Args)]
 pub struct Publish {
     /// Model folders (or single files); each becomes one entry.
-    #[arg(value_name = "DIR", required_unless_present = "finalize")]
+    #[arg(value_name = "DIR", required_unless_present_any = ["finalize", "onchain"])]
     pub dirs: Vec<PathBuf>,
+    /// A small file to inscribe whole, as its own entry (repeatable). A file
+    /// over 390 000 bytes is split into parts, one inscription each, joined
+    /// again by goat fetch and checked against its sha256.
+    #[arg(long = "onchain", value_name = "FILE", conflicts_with = "psbt")]
+    pub onchain: Vec<PathBuf>,
     /// The holder's address (the goatfile is published for it). Optional
     /// with --key-file, whose key gives it.
     #[arg(long, value_name = "ADDRESS")]
@@ -102,6 +107,13 @@ pub struct Publish {
     pub seed_for: Option<u64>,
 }
 
+/// A file to inscribe whole (`--onchain`).
+struct OnChain {
+    name: String,
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
 /// What publishing needs after broadcast, kept in the PSBT plan too.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Context {
@@ -167,22 +179,57 @@ impl Publish {
             tracing::warn!(target: "goat", "the holder is not a taproot address; the wallet must sign its inputs (PSBT)");
         }
 
-        // 1. Torrents, one read of every file.
+        if !self.onchain.is_empty() && holder_key.is_none() {
+            return Err(Error::usage(
+                "--onchain needs --key-file for now: each part is its own commit and reveal, and goat does not write PSBTs for chains of them yet",
+            ));
+        }
+
+        // 1. Torrents, one read of every file; on-chain files read whole.
         let made = self.make_torrents().await?;
-        let (goatfile, entries) = self.goatfile(&made, &holder.address.to_string())?;
-        let yaml = goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?;
-        let (body, encoding) = publish::encode_body(yaml.as_bytes());
+        let onchain = self.read_onchain()?;
 
         // 2. Coins and fee.
         let esplora = g.esplora(holder.network)?;
-        let coins = self.coins(&esplora, &holder).await?;
+        let mut coins = self.coins(&esplora, &holder).await?;
         let fee_rate = match self.fee_rate {
             Some(r) => r,
             None => estimate(&esplora).await?,
         };
+        let spk = holder.address.script_pubkey();
+        // Parts first: the goatfile names them by id, and an id is the
+        // reveal's txid, fixed before anything is signed (segwit).
+        let mut plans: Vec<(Plan, bitcoin::key::Keypair)> = Vec::new();
+        let mut extra = Vec::new();
+        for f in &onchain {
+            let mut ids = Vec::new();
+            for chunk in f.bytes.chunks(publish::PART_MAX) {
+                let (body, encoding) = publish::encode_body(chunk);
+                let key = sign::one_time_key(&secp)?;
+                let req = publish::Request {
+                    holder: spk.clone(),
+                    coins: coins.clone(),
+                    content_type: publish::content_type_for(&f.name),
+                    encoding,
+                    body: &body,
+                    fee_rate,
+                    reveal_key: key.x_only_public_key().0,
+                };
+                let p = publish::plan(&secp, &req)?;
+                coins = p.next_coins(&coins);
+                ids.push(p.inscription_id());
+                plans.push((p, key));
+            }
+            let source = if ids.len() == 1 { Source::Inscription(ids[0]) } else { Source::Parts(ids) };
+            let spec = FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
+            extra.push(Entry { name: f.name.clone(), source, files: vec![spec] });
+        }
+        let (goatfile, entries) = self.goatfile(&made, extra, &holder.address.to_string())?;
+        let yaml = goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?;
+        let (body, encoding) = publish::encode_body(yaml.as_bytes());
         let reveal_key = sign::one_time_key(&secp)?;
         let req = publish::Request {
-            holder: holder.address.script_pubkey(),
+            holder: spk.clone(),
             coins,
             content_type: publish::CONTENT_TYPE,
             encoding,
@@ -191,25 +238,28 @@ impl Publish {
             reveal_key: reveal_key.x_only_public_key().0,
         };
         let plan = publish::plan(&secp, &req)?;
-        if plan.fee() > self.max_fee {
+        let fees: u64 = plans.iter().map(|(p, _)| p.fee()).sum::<u64>() + plan.fee();
+        if fees > self.max_fee {
             return Err(Error::usage(format!(
-                "publishing costs {} sats in fees at {fee_rate} sat/vB, above --max-fee {}: raise --max-fee or lower --fee-rate",
-                plan.fee(),
+                "publishing costs {fees} sats in fees at {fee_rate} sat/vB, above --max-fee {}: raise --max-fee or lower --fee-rate",
                 self.max_fee
             )));
         }
 
         // 3. Show and confirm.
-        let total = plan.fee() + publish::POSTAGE;
-        eprintln!("--- goatfile ({} bytes{}) ---", yaml.len(), encoding.map(|e| format!(", {} on chain as {e}", body.len())).unwrap_or_default());
-        eprint!("{yaml}");
-        eprintln!("---");
+        let inscriptions = plans.len() as u64 + 1;
+        let total = fees + publish::POSTAGE * inscriptions;
         g.note(format!(
-            "cost: {} sats in fees ({} commit + {} reveal at {fee_rate} sat/vB) and {} sats left on the inscription's output, {total} sats in all; from {}",
-            plan.fee(),
+            "--- goatfile ({} bytes{}) ---\n{yaml}---",
+            yaml.len(),
+            encoding.map(|e| format!(", {} on chain as {e}", body.len())).unwrap_or_default()
+        ));
+        let parts = if plans.is_empty() { String::new() } else { format!(" and {} on-chain part(s)", plans.len()) };
+        g.note(format!(
+            "cost: {fees} sats in fees (goatfile: {} commit + {} reveal{parts}, at {fee_rate} sat/vB) and {} sats left on the inscription output(s), {total} sats in all; from {}",
             plan.commit_fee,
             plan.reveal_fee,
-            publish::POSTAGE,
+            publish::POSTAGE * inscriptions,
             holder.address
         ));
         let context = Context { address: holder.address.to_string(), network: holder.network.to_string(), entries };
@@ -220,13 +270,50 @@ impl Publish {
             return Ok(None);
         };
         self.confirm()?;
-        let (commit, reveal) = sign::sign_plan(&secp, &plan, &key.keypair, &reveal_key)?;
-        self.broadcast(g, esplora, &plan, &commit, &reveal, &context).await.map(Some)
+        plans.push((plan, reveal_key));
+        let mut signed = Vec::new();
+        for (p, k) in &plans {
+            signed.push(sign::sign_plan(&secp, p, &key.keypair, k)?);
+        }
+        let last = &plans[plans.len() - 1].0;
+        self.broadcast(g, esplora, last, &signed, &context).await.map(Some)
+    }
+
+    /// The `--onchain` files, read whole (they are small by nature).
+    fn read_onchain(&self) -> Result<Vec<OnChain>> {
+        let mut out = Vec::new();
+        let mut parts = 0;
+        for p in &self.onchain {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| crate::goatfile::check_relative_path(n).is_ok())
+                .ok_or_else(|| Error::usage(format!("{}: the name cannot be a goatfile path; rename it", crate::text::line(&p.to_string_lossy()))))?
+                .to_string();
+            let bytes = std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+            if bytes.is_empty() {
+                return Err(Error::usage(format!("{}: empty, nothing to inscribe", p.display())));
+            }
+            parts += bytes.len().div_ceil(publish::PART_MAX);
+            if parts + 1 > publish::MAX_CHAINED {
+                return Err(Error::usage(format!(
+                    "--onchain files need {parts} inscriptions of at most {} bytes; one publish chains at most {} (Bitcoin Core relays 25 unconfirmed ancestors): publish the rest as a torrent, or in a second run once this one confirms",
+                    publish::PART_MAX,
+                    publish::MAX_CHAINED - 1
+                )));
+            }
+            let sha256 = {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(&bytes))
+            };
+            out.push(OnChain { name, bytes, sha256 });
+        }
+        Ok(out)
     }
 
     async fn make_torrents(&self) -> Result<Vec<Made>> {
-        if self.dirs.is_empty() {
-            return Err(Error::usage("give at least one model folder to publish"));
+        if self.dirs.is_empty() && self.onchain.is_empty() {
+            return Err(Error::usage("give at least one model folder (or --onchain FILE) to publish"));
         }
         let opts = CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };
         let dirs = self.dirs.clone();
@@ -252,7 +339,7 @@ impl Publish {
         uri
     }
 
-    fn goatfile(&self, made: &[Made], address: &str) -> Result<(Goatfile, Vec<Published>)> {
+    fn goatfile(&self, made: &[Made], onchain: Vec<Entry>, address: &str) -> Result<(Goatfile, Vec<Published>)> {
         let mut entries = Vec::new();
         let mut published = Vec::new();
         for m in made {
@@ -278,6 +365,8 @@ impl Publish {
                 torrent: data_encoding::BASE64.encode(&m.bytes),
             });
         }
+        let first = entries.first().or(onchain.first()).map(|e| e.name.clone()).unwrap_or_default();
+        entries.extend(onchain);
         let mut names = std::collections::HashSet::new();
         for e in &entries {
             if !names.insert(e.name.to_lowercase()) {
@@ -286,7 +375,7 @@ impl Publish {
         }
         let g = Goatfile {
             version: 1,
-            name: Some(self.name.clone().unwrap_or_else(|| made[0].name.clone())),
+            name: Some(self.name.clone().unwrap_or(first)),
             description: self.description.clone(),
             entries,
         };
@@ -378,29 +467,48 @@ impl Publish {
         let context: Context = serde_json::from_value(pending.context.clone())
             .map_err(|e| Error::usage(format!("{} is damaged ({e})", pending_file.display())))?;
         let (commit, reveal) = psbt::finalize(&secp, &plan, &reveal_key, &signed)?;
+        let signed = [(commit, reveal)];
         let holder = g.holder(&context.address)?;
         let esplora = g.esplora(holder.network)?;
         g.note(format!("fees: {} sats ({} commit + {} reveal)", plan.fee(), plan.commit_fee, plan.reveal_fee));
         self.confirm()?;
-        self.broadcast(g, esplora, &plan, &commit, &reveal, &context).await
+        self.broadcast(g, esplora, &plan, &signed, &context).await
     }
 
+    /// Broadcast each (commit, reveal) in order; `plan` is the goatfile's
+    /// (the last).
     async fn broadcast(
         &self,
         g: &Globals,
         esplora: Esplora,
         plan: &Plan,
-        commit: &Transaction,
-        reveal: &Transaction,
+        pairs: &[(Transaction, Transaction)],
         context: &Context,
     ) -> Result<Broadcast> {
         // Seed first when asked, so the files are reachable the moment the
         // goatfile is.
         let swarm = if self.seed { Some(self.start_seeding(g, context).await?) } else { None };
-        let c = esplora.broadcast(commit).await?;
-        let r = esplora.broadcast(reveal).await.map_err(|e| {
-            Error::new(e.kind, format!("{} (the commit {c} was broadcast; run --finalize or publish again once it confirms)", e.message))
-        })?;
+        let mut sent = Vec::new();
+        let (mut c, mut r) = (None, None);
+        for (n, (commit, reveal)) in pairs.iter().enumerate() {
+            let said = |e: Error, sent: &[bitcoin::Txid]| {
+                if sent.is_empty() {
+                    e
+                } else {
+                    let list: Vec<String> = sent.iter().map(|t| t.to_string()).collect();
+                    Error::new(e.kind, format!("{} (already broadcast: {}; they stay valid, publish again once they confirm)", e.message, list.join(", ")))
+                }
+            };
+            let ct = esplora.broadcast(commit).await.map_err(|e| said(e, &sent))?;
+            sent.push(ct);
+            let rt = esplora.broadcast(reveal).await.map_err(|e| said(e, &sent))?;
+            sent.push(rt);
+            if n + 1 < pairs.len() {
+                println!("part {rt}i0");
+            }
+            (c, r) = (Some(ct), Some(rt));
+        }
+        let (Some(c), Some(r)) = (c, r) else { return Err(Error::internal("nothing to broadcast")) };
         for f in self.finalize.iter().filter_map(|p| p.parent()).chain([Path::new(".")]) {
             let _ = std::fs::remove_file(psbt::pending_path(f, &plan.commit));
         }

@@ -302,3 +302,40 @@ fn a_publish_without_seed_is_served_by_the_next_goat_seed() {
         "the daemon seeded the publisher's folder instead of fetching a copy"
     );
 }
+
+/// Small files wholly on chain: one inscribed whole, one split over three
+/// parts; `goat fetch` joins the parts and checks the whole file's sha256.
+#[test]
+fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x47, 2_000_000);
+    let h = s.serve();
+    let key = key_file(d, "holder.wif", &who.wif, 0o600);
+    make_payload(d, &[("weights.bin", 900_000)]);
+    std::fs::write(d.join("config.json"), br#"{"hidden_size": 64}"#).unwrap();
+    let addr = who.address.to_string();
+    let out = goat()
+        .esplora(&h.url)
+        .args(["publish", "--onchain"])
+        .args([d.join("weights.bin")])
+        .args(["--onchain"])
+        .args([d.join("config.json")])
+        .args(["--key-file"])
+        .args([&key])
+        .args(["--network", "regtest", "--name", "tiny-onchain", "--fee-rate", "1", "--max-fee", "1000000", "--yes", "--state-dir"])
+        .args([d.join("state")])
+        .run()
+        .ok();
+    assert_eq!(out.stdout.matches("part ").count(), 4, "3 parts and 1 whole file before the goatfile: {}", out.stdout);
+    assert_eq!(broadcasts(&h), 10);
+    h.state.chain.write().unwrap().mine();
+    let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
+    assert!(yaml.contains("parts:") && yaml.contains("inscription:"), "{yaml}");
+    let fetched = d.join("fetched");
+    fetch(&h.url, &addr, &fetched).run().ok();
+    assert_eq!(std::fs::read(fetched.join("weights.bin/weights.bin")).unwrap(), std::fs::read(d.join("weights.bin")).unwrap());
+    assert_eq!(std::fs::read(fetched.join("config.json/config.json")).unwrap(), br#"{"hidden_size": 64}"#);
+    goat().args(["verify"]).args([&fetched]).run().ok();
+}
