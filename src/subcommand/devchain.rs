@@ -24,6 +24,13 @@ pub struct Devchain {
     /// Publish the goatfile after that history instead of before it.
     #[arg(long)]
     pub goatfile_last: bool,
+    /// Give this (regtest) address 1 000 000 sats, e.g. to try goat publish.
+    #[arg(long, value_name = "ADDRESS")]
+    pub fund: Vec<String>,
+    /// Mine the mempool into a block every SECS seconds (default: only on
+    /// POST /devchain/mine).
+    #[arg(long, value_name = "SECS")]
+    pub mine_every: Option<u64>,
 }
 
 impl Devchain {
@@ -73,6 +80,13 @@ impl Devchain {
         if !self.goatfile_last {
             history(&mut chain);
         }
+        for a in &self.fund {
+            let addr = crate::address::parse_address(a, Some(bitcoin::Network::Regtest))?;
+            chain.fund(&addr.address.script_pubkey(), 1_000_000);
+        }
+        if !self.fund.is_empty() {
+            chain.mine();
+        }
         let address = holder.address.to_string();
         let lifetime = Duration::from_secs(self.seconds);
         let listen = self.listen.clone();
@@ -83,7 +97,24 @@ impl Devchain {
         println!("esplora {}", handle.url);
         println!("address {address}");
         println!("goatfile {}", ins.id(0));
-        tokio::time::sleep(lifetime).await;
+        let chain = handle.state.chain.clone();
+        let every = self.mine_every.map(|s| Duration::from_secs(s.max(1)));
+        let miner = async move {
+            match every {
+                Some(d) => loop {
+                    tokio::time::sleep(d).await;
+                    let mut c = chain.write().unwrap_or_else(|p| p.into_inner());
+                    if !c.mempool.is_empty() {
+                        c.mine();
+                    }
+                },
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(lifetime) => {}
+            _ = miner => {}
+        }
         drop(handle);
         Ok(())
     }

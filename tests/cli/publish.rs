@@ -316,9 +316,10 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
     make_payload(d, &[("weights.bin", 900_000)]);
     std::fs::write(d.join("config.json"), br#"{"hidden_size": 64}"#).unwrap();
     let addr = who.address.to_string();
+    h.state.mine_on_broadcast.store(true, std::sync::atomic::Ordering::Relaxed);
     let out = goat()
         .esplora(&h.url)
-        .args(["publish", "--onchain"])
+        .args(["publish", "--wait", "60", "--onchain"])
         .args([d.join("weights.bin")])
         .args(["--onchain"])
         .args([d.join("config.json")])
@@ -330,7 +331,7 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
         .ok();
     assert_eq!(out.stdout.matches("part ").count(), 4, "3 parts and 1 whole file before the goatfile: {}", out.stdout);
     assert_eq!(broadcasts(&h), 10);
-    h.state.chain.write().unwrap().mine();
+    assert!(out.stderr.contains("the goatfile confirmed in block"), "--wait reports the block: {}", out.stderr);
     let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
     assert!(yaml.contains("parts:") && yaml.contains("inscription:"), "{yaml}");
     let fetched = d.join("fetched");
