@@ -30,6 +30,12 @@ command -v aria2c >/dev/null || need_pkgs+=(aria2)
 command -v opentracker >/dev/null || need_pkgs+=(opentracker)
 /usr/bin/python3 -c "import libtorrent" 2>/dev/null || need_pkgs+=(python3-libtorrent)
 command -v kill >/dev/null || need_pkgs+=(procps)
+# A SOCKS5 proxy and a TLS front nobody here wrote, and the CA tool
+# (tests/cli/privacy.rs).
+command -v microsocks >/dev/null || need_pkgs+=(microsocks)
+command -v socat >/dev/null || need_pkgs+=(socat)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v ip >/dev/null || need_pkgs+=(iproute2)
 /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]}"

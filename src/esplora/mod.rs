@@ -1,9 +1,11 @@
 //! Stage 1: address → transactions, from Esplora REST servers.
 //!
-//! Types come from `esplora-client`; requests go through `bitreq`, the HTTP
-//! client esplora-client itself uses, because goat needs what esplora-client's
+//! Types come from `esplora-client`; requests go through `reqwest` (already
+//! in the tree through librqbit), because goat needs what esplora-client's
 //! own request loop cannot give: honouring `Retry-After`, failing over across
-//! several servers, and checking every answer before accepting it.
+//! several servers, checking every answer before accepting it, SOCKS5
+//! proxies (Tor; esplora-client's bitreq speaks only HTTP CONNECT), and
+//! trusting the system's CA roots, `SSL_CERT_FILE` and `--esplora-ca`.
 //!
 //! Nothing a server says about a transaction's *content* is trusted: raw
 //! bytes are fetched and must hash to the txid that was asked for. What is
@@ -41,8 +43,12 @@ pub struct Config {
     pub backoff: Duration,
     /// A `Retry-After` longer than this makes goat fail over instead of wait.
     pub max_retry_after: Duration,
-    /// HTTP CONNECT proxy for all Esplora traffic.
+    /// Proxy for all Esplora traffic: `socks5h://` (names resolved by the
+    /// proxy), `socks5://`, or `http://` (HTTP CONNECT).
     pub proxy: Option<String>,
+    /// Extra CA certificates (PEM) to trust besides the system's roots,
+    /// `SSL_CERT_FILE` and the bundled Mozilla roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Index of the endpoint to follow when servers disagree (`--trust-server`).
     pub trusted: Option<usize>,
 }
@@ -56,6 +62,7 @@ impl Default for Config {
             backoff: Duration::from_millis(250),
             max_retry_after: Duration::from_secs(60),
             proxy: None,
+            ca_file: None,
             trusted: None,
         }
     }
@@ -80,7 +87,7 @@ pub struct Stats {
 
 pub struct Esplora {
     cfg: Config,
-    http: bitreq::Client,
+    http: reqwest::Client,
     preferred: AtomicUsize,
     txs: Mutex<HashMap<Txid, Arc<Transaction>>>,
     /// Headers already checked (hash, proof of work), by block hash.
@@ -136,9 +143,10 @@ impl Esplora {
                 e.pop();
             }
         }
+        let http = client(&cfg)?;
         Ok(Esplora {
             cfg,
-            http: bitreq::Client::new(8),
+            http,
             preferred: AtomicUsize::new(0),
             txs: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
@@ -164,49 +172,31 @@ impl Esplora {
     /// One request: a GET, or a POST of `post` as the body.
     async fn attempt_with(&self, base: &str, path: &str, post: Option<&str>) -> Attempt {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let secs = self.cfg.timeout.as_secs().max(1);
+        let url = format!("{base}{path}");
         let req = match post {
-            None => bitreq::get(format!("{base}{path}")),
-            Some(body) => bitreq::post(format!("{base}{path}")).with_body(body.as_bytes().to_vec()),
+            None => self.http.get(&url),
+            Some(body) => self.http.post(&url).body(body.to_string()),
         };
-        let mut req = req
-            .with_timeout(secs)
-            .with_max_body_size(Some(MAX_BODY))
-            .with_header("User-Agent", concat!("goat/", env!("CARGO_PKG_VERSION")));
-        if let Some(p) = &self.cfg.proxy {
-            match bitreq::Proxy::new_http(p) {
-                Ok(p) => req = req.with_proxy(p),
-                Err(e) => return Attempt::Transient(format!("bad proxy: {e}")),
-            }
-        }
-        let resp = match tokio::time::timeout(self.cfg.timeout, self.http.send_async(req)).await {
+        let send = async {
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            Ok::<_, reqwest::Error>((status, retry_after, read_capped(resp).await?))
+        };
+        let (status, retry_after, body) = match tokio::time::timeout(self.cfg.timeout, send).await {
             Err(_) => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
-            Ok(Err(e)) => {
-                let msg = one_line(&e.to_string());
-                if msg.contains("timeout") || msg.contains("timed out") {
-                    return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout));
-                }
-                return Attempt::Transient(msg);
-            }
-            Ok(Ok(r)) => r,
+            Ok(Err(e)) if e.is_timeout() => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
+            Ok(Err(e)) => return Attempt::Transient(describe(&e)),
+            Ok(Ok((_, _, None))) => return Attempt::Transient(format!("answer larger than {MAX_BODY} bytes")),
+            Ok(Ok((status, retry_after, Some(body)))) => (status, retry_after, body),
         };
-        let status = resp.status_code;
         match status {
             200..=299 => {
-                let body = resp.into_bytes();
                 self.counters.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                 Attempt::Body(body)
             }
-            429 => Attempt::RateLimited(
-                resp.headers
-                    .get("retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
-            ),
-            400 | 404 => Attempt::Definite(
-                status as u16,
-                crate::text::line(&one_line(resp.as_str().unwrap_or_default())),
-            ),
+            429 => Attempt::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
+            400 | 404 => Attempt::Definite(status, crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
             _ => Attempt::Transient(format!("HTTP {status}")),
         }
     }
@@ -453,6 +443,90 @@ impl Esplora {
         self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, tx.clone());
         Ok(tx)
     }
+}
+
+/// The body, or None once it passes `MAX_BODY` (read no further). A body
+/// cut short of its Content-Length is an error from reqwest.
+async fn read_capped(mut resp: reqwest::Response) -> std::result::Result<Option<Vec<u8>>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// reqwest's error with its causes, on one line (the cause is what says
+/// "certificate", "connection refused" or "proxy").
+fn describe(e: &reqwest::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+/// The proxy URL as goat accepts it: socks5h:// (names resolved by the
+/// proxy, so no DNS leaks), socks5://, or http:// (HTTP CONNECT, e.g.
+/// Tor's HTTPTunnelPort), with a host and a port.
+pub fn check_proxy(p: &str) -> Result<url::Url> {
+    let bad = |why: &str| {
+        Error::usage(format!(
+            "proxy '{}' {why}: use socks5h://HOST:PORT (Tor: socks5h://127.0.0.1:9050), socks5://HOST:PORT or http://HOST:PORT",
+            crate::text::line(p)
+        ))
+    };
+    let u = url::Url::parse(p).map_err(|_| bad("is not a URL"))?;
+    if !matches!(u.scheme(), "socks5h" | "socks5" | "http") {
+        return Err(bad("has a scheme goat cannot use"));
+    }
+    if u.host_str().map(str::is_empty).unwrap_or(true) || u.port_or_known_default().is_none() || u.port().is_none() && u.scheme() != "http" {
+        return Err(bad("needs a host and a port"));
+    }
+    if u.path() != "/" && !u.path().is_empty() || u.query().is_some() {
+        return Err(bad("has a path or query"));
+    }
+    Ok(u)
+}
+
+/// The HTTP client: timeouts, the proxy (every request, whatever the
+/// environment says), and the roots to trust: the system's (with
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), the bundled Mozilla ones
+/// (for machines without a CA store) and `--esplora-ca`.
+fn client(cfg: &Config) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("goat/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(cfg.timeout)
+        .timeout(cfg.timeout)
+        .no_proxy();
+    if let Some(p) = &cfg.proxy {
+        let u = check_proxy(p)?;
+        let proxy = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(p))))?;
+        b = b.proxy(proxy);
+    }
+    let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
+        .collect();
+    if let Some(f) = &cfg.ca_file {
+        let pem = std::fs::read(f).map_err(|e| Error::io(format!("reading --esplora-ca {}", f.display()), e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+            Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display()))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display())));
+        }
+        roots.extend(certs);
+    }
+    b = b.tls_certs_merge(roots);
+    b.build().map_err(|e| Error::internal(format!("cannot set up HTTPS: {}", describe(&e))))
 }
 
 fn one_line(s: &str) -> String {

@@ -107,6 +107,24 @@ pub struct Settings {
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// Esplora proxy (file only; on the command line: the global --esplora-proxy).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub esplora_proxy: Option<String>,
+    /// Extra CA file for Esplora (file only; on the command line: the global --esplora-ca).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub esplora_ca: Option<PathBuf>,
+    /// Tor's SOCKS port, "127.0.0.1:9050" (file only; on the command line: the global --tor).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tor: Option<String>,
+    /// SOCKS5 proxy for every peer connection (socks5://HOST:PORT); DHT,
+    /// trackers and listening are then off. Esplora requests need
+    /// esplora-proxy (or tor) as well.
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     #[command(flatten)]
     #[serde(flatten)]
     pub trust: TrustArgs,

@@ -100,9 +100,9 @@ impl Fetch {
     }
 
     fn esplora(&self, g: &Globals) -> Result<Esplora> {
-        if self.proxy.is_some() && g.esplora_proxy.is_none() {
+        if self.proxy.is_some() && g.esplora_proxy.is_none() && g.tor.is_none() {
             return Err(Error::usage(
-                "--proxy only covers BitTorrent; Esplora requests would bypass it: add --esplora-proxy http://HOST:PORT (e.g. Tor's HTTPTunnelPort) or use --goatfile FILE",
+                "--proxy only covers BitTorrent; Esplora requests would bypass it: add --esplora-proxy socks5h://HOST:PORT (or use --tor, or --goatfile FILE)",
             ));
         }
         g.esplora(self.network(g)?)
@@ -204,7 +204,13 @@ impl Fetch {
                 listen_port: self.listen_port,
                 loopback_only: self.loopback,
                 dht: !self.no_dht,
-                socks_proxy: self.proxy.clone(),
+                socks_proxy: match g.tor_peers()? {
+                    Some(t) if self.proxy.as_ref().is_some_and(|p| p != &t) => {
+                        return Err(Error::usage("--tor sends peer connections through Tor: drop --proxy, or give the same proxy"))
+                    }
+                    Some(t) => Some(t),
+                    None => self.proxy.clone(),
+                },
                 max_download_bps: self.max_download_rate.as_deref().map(torrent::parse_rate).transpose()?,
                 max_upload_bps: self.max_upload_rate.as_deref().map(torrent::parse_rate).transpose()?,
                 peer_limit: None,

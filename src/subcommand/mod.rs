@@ -49,9 +49,22 @@ pub struct Globals {
     /// Attempts per server before failing over to the next.
     #[arg(long, global = true, default_value_t = 3, value_name = "N")]
     pub retries: u32,
-    /// HTTP CONNECT proxy for Esplora requests (e.g. Tor's HTTPTunnelPort).
+    /// Proxy for every Esplora request: socks5h://HOST:PORT (names resolved
+    /// by the proxy: Tor is socks5h://127.0.0.1:9050), socks5://, or
+    /// http://HOST:PORT (HTTP CONNECT).
     #[arg(long, global = true, value_name = "URL")]
     pub esplora_proxy: Option<String>,
+    /// Also trust the CA certificates in FILE (PEM) for HTTPS Esplora
+    /// servers, e.g. your own node's. The system's roots and SSL_CERT_FILE
+    /// are trusted too.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub esplora_ca: Option<std::path::PathBuf>,
+    /// Send everything through Tor's SOCKS port (default 127.0.0.1:9050):
+    /// Esplora requests and peer connections. DHT, listening, trackers and
+    /// local discovery are off. goat refuses to start if the port does not
+    /// answer.
+    #[arg(long, global = true, value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:9050")]
+    pub tor: Option<String>,
     /// When Esplora servers disagree (on an address's history or on a
     /// block), follow this one (one of the --esplora URLs) instead of
     /// refusing to choose.
@@ -66,6 +79,23 @@ pub struct Globals {
 }
 
 pub use crate::trust::TrustArgs;
+
+/// `--tor HOST:PORT`, checked: the port must answer (a fetch that quietly
+/// went around a dead Tor would defeat the point).
+fn tor_port(t: &str) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let addr = t
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| Error::usage(format!("--tor '{}' is not HOST:PORT (Tor's SOCKS port, e.g. 127.0.0.1:9050)", crate::text::line(t))))?;
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
+        Error::network(format!(
+            "Tor's SOCKS port {addr} does not answer ({e}): start Tor (Tor Browser listens on 9150: --tor 127.0.0.1:9150); nothing was sent"
+        ))
+    })?;
+    Ok(addr)
+}
 
 #[derive(Debug, ClapSubcommand)]
 pub enum Subcommand {
@@ -174,9 +204,36 @@ impl Globals {
             endpoints,
             timeout: Duration::from_secs(self.timeout.max(1)),
             attempts: self.retries.max(1),
-            proxy: self.esplora_proxy.clone(),
+            proxy: self.esplora_proxy()?,
+            ca_file: self.esplora_ca.clone(),
             ..Default::default()
         })
+    }
+
+    /// The SOCKS proxy for peers that --tor implies, once Tor's port
+    /// answered.
+    pub fn tor_peers(&self) -> Result<Option<String>> {
+        match &self.tor {
+            None => Ok(None),
+            Some(t) => {
+                let addr = tor_port(t)?;
+                Ok(Some(format!("socks5://{addr}")))
+            }
+        }
+    }
+
+    /// The Esplora proxy: --tor's SOCKS port (names resolved by Tor), or
+    /// --esplora-proxy. Both at once must agree.
+    pub fn esplora_proxy(&self) -> Result<Option<String>> {
+        let Some(t) = &self.tor else { return Ok(self.esplora_proxy.clone()) };
+        let tor = format!("socks5h://{}", tor_port(t)?);
+        match &self.esplora_proxy {
+            Some(p) if p.trim_end_matches('/') != tor => Err(Error::usage(format!(
+                "--tor sends Esplora requests through {tor}, but --esplora-proxy says {}: give one of them",
+                crate::text::line(p)
+            ))),
+            _ => Ok(Some(tor)),
+        }
     }
 
     pub fn note(&self, msg: impl AsRef<str>) {

@@ -39,6 +39,23 @@ impl Seed {
             (None, Some(n)) => Some(crate::address::parse_network(n)?),
             (None, None) => None,
         };
+        // The config file's proxy and TLS settings, unless the command line
+        // gave its own.
+        let g = &Globals {
+            esplora_proxy: g.esplora_proxy.clone().or(s.esplora_proxy.clone()),
+            esplora_ca: g.esplora_ca.clone().or(s.esplora_ca.clone()),
+            tor: g.tor.clone().or(s.tor.clone()),
+            ..g.clone()
+        };
+        if s.proxy.is_some() && g.esplora_proxy.is_none() && g.tor.is_none() {
+            return Err(Error::usage(
+                "proxy only covers BitTorrent; Esplora polls would bypass it: set esplora-proxy (or tor) too",
+            ));
+        }
+        let socks_proxy = match g.tor_peers()? {
+            Some(t) => Some(t),
+            None => s.proxy.clone(),
+        };
         let mut addresses = Vec::new();
         for a in &s.addresses {
             let holder = crate::address::parse_address(a, network)?;
@@ -77,7 +94,7 @@ impl Seed {
                 listen_port: Some(s.listen_port.unwrap_or(DEFAULT_LISTEN_PORT)),
                 loopback_only: s.loopback,
                 dht: !s.no_dht,
-                socks_proxy: None,
+                socks_proxy,
                 max_download_bps: rate(&s.max_download_rate)?,
                 max_upload_bps: rate(&s.max_upload_rate)?,
                 peer_limit: s.max_peers,

@@ -52,6 +52,10 @@ impl Goat {
         self.cmd.args(a);
         self
     }
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
     pub fn esplora(self, url: &str) -> Self {
         self.args(["--esplora", url])
     }

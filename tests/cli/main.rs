@@ -7,6 +7,7 @@ mod fetch;
 mod harness;
 mod inscriptions;
 mod ord_diff;
+mod privacy;
 mod props;
 mod publish;
 mod interop;
