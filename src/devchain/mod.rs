@@ -6,6 +6,7 @@
 //! merkle roots, witness commitments and (regtest) proof of work. `server`
 //! serves it over an Esplora-compatible REST API that can misbehave on demand.
 
+pub mod electrum;
 pub mod server;
 
 use bitcoin::blockdata::block::{Header, Version as BlockVersion};
@@ -451,6 +452,17 @@ impl Chain {
         crate::consensus::verify_scripts(&tx, &prevouts)
             .map_err(|e| format!("mandatory-script-verify-flag-failed ({e})"))?;
         Ok(self.submit(tx))
+    }
+
+    /// The script with this Electrum script hash, among those the chain
+    /// has seen (history, unspent outputs).
+    pub fn script_by_hash(&self, hash: &str) -> Option<ScriptBuf> {
+        let hash = hash.to_ascii_lowercase();
+        self.confirmed_history
+            .keys()
+            .chain(self.utxos.values().map(|o| &o.script_pubkey))
+            .find(|s| electrum::script_hash(s) == hash)
+            .cloned()
     }
 
     /// The unspent outputs paying `spk` (confirmed and in the mempool).

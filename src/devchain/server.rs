@@ -546,6 +546,8 @@ fn with_body(mut parts: axum::http::response::Parts, body: Vec<u8>) -> Response 
 /// when dropped, or by itself after `lifetime`.
 pub struct Handle {
     pub url: String,
+    /// The same chain over the Electrum protocol: `tcp://127.0.0.1:PORT`.
+    pub electrum: String,
     pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -560,8 +562,12 @@ impl Handle {
         let listener = std::net::TcpListener::bind(bind)?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
+        let electrum_listener = std::net::TcpListener::bind((listener.local_addr()?.ip(), 0))?;
+        electrum_listener.set_nonblocking(true)?;
+        let electrum = format!("tcp://{}", electrum_listener.local_addr()?);
         let state = AppState::new(chain);
         let app = router(state.clone());
+        let electrum_state = state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
@@ -570,6 +576,9 @@ impl Handle {
             };
             rt.block_on(async move {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                if let Ok(el) = tokio::net::TcpListener::from_std(electrum_listener) {
+                    tokio::spawn(super::electrum::serve(el, electrum_state));
+                }
                 let stop = async move {
                     tokio::select! {
                         _ = rx => {}
@@ -580,7 +589,7 @@ impl Handle {
             });
             rt.shutdown_timeout(Duration::from_secs(1));
         });
-        Ok(Handle { url, state, stop: Some(tx), thread: Some(thread) })
+        Ok(Handle { url, electrum, state, stop: Some(tx), thread: Some(thread) })
     }
 }
 

@@ -14,6 +14,7 @@
 //! their proof of work, agreement across servers) and `history` (servers
 //! compared on what the address holds); docs/trust.md says what is proven.
 
+pub mod electrum;
 pub mod history;
 pub mod proof;
 
@@ -79,7 +80,11 @@ struct Counters {
 
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Stats {
+    /// Esplora requests, and Electrum questions (each may be one or two
+    /// round trips: see `electrum_round_trips`).
     pub requests: u64,
+    /// Round trips to Electrum servers (a batch is one).
+    pub electrum_round_trips: u64,
     pub retries: u64,
     pub failovers: u64,
     pub bytes: u64,
@@ -95,6 +100,8 @@ pub struct Esplora {
     /// Endpoints caught failing a check in this run.
     rejected: Mutex<HashSet<usize>>,
     counters: Counters,
+    /// The Electrum endpoints (`tcp://`, `ssl://`), by URL.
+    electrum: HashMap<String, Arc<electrum::Server>>,
 }
 
 /// What one endpoint answered, after its retries.
@@ -119,6 +126,9 @@ enum Attempt {
     Transient(String),
     /// 429, with the wait the server asked for.
     RateLimited(Option<Duration>),
+    /// An answer caught failing a check before it could be parsed (an
+    /// Electrum page whose transactions do not hash to the history's txids).
+    Invalid(String),
 }
 
 impl Esplora {
@@ -130,7 +140,15 @@ impl Esplora {
             ));
         }
         for e in &cfg.endpoints {
-            if !(e.starts_with("http://") || e.starts_with("https://")) {
+            if electrum::is_electrum(e) {
+                let hostport = &e[6..];
+                if url::Url::parse(&format!("http://{hostport}")).ok().and_then(|u| u.port()).is_none() || hostport.contains('/') {
+                    return Err(Error::usage(format!(
+                        "--electrum '{}' is not tcp://HOST:PORT or ssl://HOST:PORT",
+                        crate::text::line(e)
+                    )));
+                }
+            } else if !(e.starts_with("http://") || e.starts_with("https://")) {
                 return Err(Error::usage(format!(
                     "--esplora '{}' is not an http(s) URL: use e.g. https://mempool.space/api",
                     crate::text::line(e)
@@ -144,7 +162,29 @@ impl Esplora {
             }
         }
         let http = client(&cfg)?;
+        let socks = match &cfg.proxy {
+            None => None,
+            Some(p) => {
+                let u = check_proxy(p)?;
+                let hostport = format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(1080));
+                Some((u.scheme().starts_with("socks5"), hostport))
+            }
+        };
+        let mut servers = HashMap::new();
+        for e in cfg.endpoints.iter().filter(|e| electrum::is_electrum(e)) {
+            let proxy = match &socks {
+                None => None,
+                Some((true, hp)) => Some(hp.clone()),
+                Some((false, _)) => {
+                    return Err(Error::usage(
+                        "Electrum connections cannot go through an HTTP CONNECT proxy: use --esplora-proxy socks5h://HOST:PORT",
+                    ))
+                }
+            };
+            servers.insert(e.clone(), Arc::new(electrum::Server::new(e, cfg.timeout, proxy)));
+        }
         Ok(Esplora {
+            electrum: servers,
             cfg,
             http,
             preferred: AtomicUsize::new(0),
@@ -159,6 +199,7 @@ impl Esplora {
         let c = &self.counters;
         Stats {
             requests: c.requests.load(Ordering::Relaxed),
+            electrum_round_trips: self.electrum.values().map(|s| s.round_trips.load(Ordering::Relaxed)).sum(),
             retries: c.retries.load(Ordering::Relaxed),
             failovers: c.failovers.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
@@ -172,6 +213,20 @@ impl Esplora {
     /// One request: a GET, or a POST of `post` as the body.
     async fn attempt_with(&self, base: &str, path: &str, post: Option<&str>) -> Attempt {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(server) = self.electrum.get(base) {
+            let (server, path, post) = (server.clone(), path.to_string(), post.map(str::to_string));
+            let call = tokio::task::spawn_blocking(move || server.answer(&path, post.as_deref()));
+            // The connection has its own timeout per call; a page is two.
+            return match tokio::time::timeout(self.cfg.timeout * 2, call).await {
+                Err(_) => Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
+                Ok(Err(e)) => Attempt::Transient(format!("Electrum call failed ({e})")),
+                Ok(Ok(Attempt::Body(b))) => {
+                    self.counters.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    Attempt::Body(b)
+                }
+                Ok(Ok(other)) => other,
+            };
+        }
         let url = format!("{base}{path}");
         let req = match post {
             None => self.http.get(&url),
@@ -265,6 +320,7 @@ impl Esplora {
                 Attempt::Definite(404, msg) => return Outcome::NotFound(msg),
                 Attempt::Definite(code, msg) => return Outcome::Refused(code, msg),
                 Attempt::Transient(why) => (Outcome::Unreachable(why), Some(delay)),
+                Attempt::Invalid(why) => (Outcome::Invalid(why), Some(delay)),
                 Attempt::RateLimited(after) => {
                     let o = Outcome::Unreachable("rate limited (HTTP 429)".into());
                     match after {
@@ -406,7 +462,7 @@ impl Esplora {
                         tokio::time::sleep(self.cfg.backoff * tries).await;
                         continue;
                     }
-                    Attempt::Transient(why) => problems.push(format!("{base}: {why}")),
+                    Attempt::Transient(why) | Attempt::Invalid(why) => problems.push(format!("{base}: {why}")),
                     Attempt::RateLimited(_) => problems.push(format!("{base}: rate limited (HTTP 429)")),
                 }
                 break;

@@ -95,6 +95,7 @@ impl Devchain {
             .map_err(|e| Error::internal(e.to_string()))?
             .map_err(|e| Error::io("starting the devchain server", e))?;
         println!("esplora {}", handle.url);
+        println!("electrum {}", handle.electrum);
         println!("address {address}");
         println!("goatfile {}", ins.id(0));
         let chain = handle.state.chain.clone();

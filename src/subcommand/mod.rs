@@ -40,6 +40,10 @@ pub struct Globals {
     /// Default: the public blockstream.info and mempool.space APIs.
     #[arg(long = "esplora", env = "GOAT_ESPLORA", value_delimiter = ',', global = true, value_name = "URL")]
     pub esplora: Vec<String>,
+    /// Electrum server (tcp://HOST:PORT or ssl://HOST:PORT), e.g. your own
+    /// node's electrs or Fulcrum; repeatable, and mixable with --esplora.
+    #[arg(long = "electrum", env = "GOAT_ELECTRUM", value_delimiter = ',', global = true, value_name = "URL")]
+    pub electrum: Vec<String>,
     /// bitcoin, testnet, testnet4, signet or regtest. Default: inferred from the address.
     #[arg(long, global = true)]
     pub network: Option<String>,
@@ -180,11 +184,21 @@ impl Globals {
     /// --esplora is not given.
     pub fn esplora_or(&self, network: Network, fallback: &[String]) -> Result<Esplora> {
         let given = if self.esplora.is_empty() { fallback } else { &self.esplora[..] };
-        let endpoints = if given.is_empty() {
+        let mut endpoints: Vec<String> = if given.is_empty() && self.electrum.is_empty() {
             address::default_endpoints(network)
         } else {
             given.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
         };
+        for e in &self.electrum {
+            let e = e.trim();
+            if !crate::esplora::electrum::is_electrum(e) {
+                return Err(Error::usage(format!(
+                    "--electrum '{}' is not tcp://HOST:PORT or ssl://HOST:PORT",
+                    crate::text::line(e)
+                )));
+            }
+            endpoints.push(e.to_string());
+        }
         let trusted = match &self.trust_server {
             None => None,
             Some(t) => {
@@ -246,8 +260,12 @@ impl Globals {
         if self.verbose > 0 {
             let s = e.stats();
             eprintln!(
-                "goat: {} requests ({} retries, {} failovers), {} bytes",
-                s.requests, s.retries, s.failovers, s.bytes
+                "goat: {} requests ({} retries, {} failovers), {} bytes{}",
+                s.requests,
+                s.retries,
+                s.failovers,
+                s.bytes,
+                if s.electrum_round_trips > 0 { format!(", {} Electrum round trips", s.electrum_round_trips) } else { String::new() }
             );
         }
     }

@@ -43,7 +43,7 @@ pub struct Goat {
 
 pub fn goat() -> Goat {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_goat"));
-    cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_LOG");
+    cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_ELECTRUM").env_remove("GOAT_LOG");
     Goat { cmd }
 }
 

@@ -2,6 +2,7 @@
 
 mod chain;
 mod demo;
+mod electrum;
 mod faults;
 mod fetch;
 mod harness;

@@ -1,0 +1,86 @@
+//! `--electrum`: the devchain over the Electrum protocol, with the same
+//! checks as Esplora (raw bytes against txids, merkle branches against
+//! headers with proof of work, failover past a lying server).
+
+use crate::fetch::publish_yaml;
+use crate::harness::*;
+use crate::seeder::{make_payload, make_torrent, LibrqbitSeeder};
+use goat::devchain::server::Fault;
+
+fn published() -> (Scene, String) {
+    let mut s = Scene::new();
+    s.publish("model");
+    s.chain.mine();
+    let a = s.address();
+    (s, a)
+}
+
+#[test]
+fn resolve_and_fetch_through_electrum_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = dir.path().join("tiny-model");
+    make_payload(&payload, &[("model.bin", 300_000), ("config.json", 100)]);
+    let t = make_torrent(&payload, 65536, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &payload, None);
+    let yaml = format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port));
+    let (s, addr) = publish_yaml(&yaml);
+    let h = s.serve();
+    let out = goat().args(["--electrum", &h.electrum, "-v", "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: tiny"), "{}", out.stdout);
+    assert!(out.stderr.contains("block proven by tcp://"), "{}", out.stderr);
+    assert!(h.state.requests().iter().all(|r| r.path.starts_with("electrum:")), "no Esplora request was made");
+    assert!(h.state.requests().iter().any(|r| r.path == "electrum:blockchain.transaction.get_merkle"));
+    let got = dir.path().join("got");
+    goat().args(["--electrum", &h.electrum, "fetch", &addr, "-o"]).args([&got]).args(["--no-dht", "--loopback"]).run().ok();
+    goat().args(["verify"]).args([&got]).run().ok();
+    drop(seeder);
+}
+
+#[test]
+fn a_lying_electrum_server_is_caught_and_the_next_one_used() {
+    // The devchain is deterministic: both servers hold the same chain.
+    let (a, addr) = published();
+    let (b, _) = published();
+    let liar = a.serve();
+    let honest = b.serve();
+    // A merkle branch that leads elsewhere.
+    liar.state.arm("get_merkle", Fault::WrongMerkleProof, 100);
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"));
+    assert!(out.stderr.contains(&format!("block proven by {}", honest.electrum)), "{}", out.stderr);
+    // Bytes that do not hash to the txid asked for.
+    let (c, _) = published();
+    let liar = c.serve();
+    liar.state.arm("transaction.get", Fault::WrongTxBytes, 100);
+    goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "do not hash to");
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"));
+    // A dead server is failed over; mixing with Esplora works.
+    let dead = format!("tcp://127.0.0.1:{}", free_port());
+    let out = goat().args(["--electrum", &dead, "--esplora", &honest.url, "--timeout", "3", "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"));
+    goat().args(["--electrum", "http://x:1", "resolve", &addr]).run().fails(2, "tcp://HOST:PORT");
+}
+
+/// An Electrum and an Esplora server are compared on the history like any
+/// two servers: one that hides the newest goatfile is caught.
+#[test]
+fn electrum_and_esplora_servers_are_cross_checked() {
+    let (a, addr) = published();
+    let mut b = {
+        let (mut s, _) = published();
+        s.publish("newer");
+        s.chain.mine();
+        s
+    };
+    b.chain.mine();
+    let (full, hiding) = (b.serve(), a.serve());
+    let out = goat().args(["--electrum", &full.electrum, "--esplora", &full.url, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newer"));
+    assert!(
+        full.state.requests().iter().any(|r| r.path.starts_with("electrum:blockchain.scripthash.get_history"))
+            && full.state.requests().iter().any(|r| r.path.starts_with("/address/")),
+        "both servers were asked about the history"
+    );
+    goat().args(["--electrum", &full.electrum, "--electrum", &hiding.electrum, "resolve", &addr]).run().fails(5, "disagree");
+}
