@@ -107,6 +107,10 @@ pub struct Settings {
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// Electrum servers (file only; on the command line: the global --electrum).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub electrum: Vec<String>,
     /// Esplora proxy (file only; on the command line: the global --esplora-proxy).
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]

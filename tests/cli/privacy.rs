@@ -186,13 +186,23 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     assert!(tor.status.success(), "fetch --tor failed: {}", String::from_utf8_lossy(&tor.stderr));
     assert_eq!(std::fs::read(out2.join("tiny-model/model.bin")).unwrap(), std::fs::read(payload.join("model.bin")).unwrap());
 
+    // Electrum through the proxy as well.
+    let el = ns.exec().args([goat_bin, "--electrum", &h.electrum, "--tor", &proxy, "resolve", &addr]).output().unwrap();
+    assert!(el.status.success(), "resolve over Electrum through the proxy failed: {}", String::from_utf8_lossy(&el.stderr));
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(seen.contains(&format!("connected to {}", h.electrum.trim_start_matches("tcp://"))), "{seen}");
+
     // goat seed polls through it too (its config file's keys).
     let cfg = d.join("seed.toml");
-    std::fs::write(&cfg, format!("esplora-proxy = \"socks5h://{proxy}\"\nproxy = \"socks5://{proxy}\"\nno-dht = true\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("esplora-proxy = \"socks5h://{proxy}\"\nproxy = \"socks5://{proxy}\"\nno-dht = true\nelectrum = [\"{}\"]\n", h.electrum),
+    )
+    .unwrap();
     let seed_out = d.join("seed-out");
     let mut daemon = ns.exec();
     daemon
-        .args([goat_bin, "--esplora", &h.url, "seed", &addr, "--config"])
+        .args([goat_bin, "seed", &addr, "--config"])
         .arg(&cfg)
         .arg("-o")
         .arg(&seed_out)
