@@ -67,7 +67,9 @@ pub struct Globals {
     /// Esplora requests and peer connections. DHT, listening, trackers and
     /// local discovery are off. goat refuses to start if the port does not
     /// answer.
-    #[arg(long, global = true, value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:9050")]
+    /// (With a port: `--tor=HOST:PORT`, so a bare `--tor` before the
+    /// subcommand is not taken for one.)
+    #[arg(long, global = true, value_name = "HOST:PORT", num_args = 0..=1, require_equals = true, default_missing_value = "127.0.0.1:9050")]
     pub tor: Option<String>,
     /// When Esplora servers disagree (on an address's history or on a
     /// block), follow this one (one of the --esplora URLs) instead of
@@ -95,7 +97,7 @@ fn tor_port(t: &str) -> Result<std::net::SocketAddr> {
         .ok_or_else(|| Error::usage(format!("--tor '{}' is not HOST:PORT (Tor's SOCKS port, e.g. 127.0.0.1:9050)", crate::text::line(t))))?;
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
         Error::network(format!(
-            "Tor's SOCKS port {addr} does not answer ({e}): start Tor (Tor Browser listens on 9150: --tor 127.0.0.1:9150); nothing was sent"
+            "Tor's SOCKS port {addr} does not answer ({e}): start Tor (Tor Browser listens on 9150: --tor=127.0.0.1:9150); nothing was sent"
         ))
     })?;
     Ok(addr)

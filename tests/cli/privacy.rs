@@ -27,7 +27,7 @@ fn tor_with_nothing_listening_refuses_to_start() {
     let addr = s.address();
     let h = s.serve();
     let port = free_port();
-    let out = goat().esplora(&h.url).args(["--tor", &format!("127.0.0.1:{port}"), "fetch", &addr, "-o", "/nonexistent/x"]).run();
+    let out = goat().esplora(&h.url).args([&format!("--tor=127.0.0.1:{port}"), "fetch", &addr, "-o", "/nonexistent/x"]).run();
     out.fails(4, "does not answer");
     assert!(h.state.requests().is_empty(), "nothing may leave before Tor answers");
     assert!(!Path::new("/nonexistent/x").exists());
@@ -182,12 +182,12 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
 
     // --tor is the one switch for both halves.
     let out2 = d.join("got-tor");
-    let tor = ns.exec().args([goat_bin, "--esplora", &h.url, "--tor", &proxy, "fetch", &addr, "-o"]).arg(&out2).output().unwrap();
+    let tor = ns.exec().args([goat_bin, "--esplora", &h.url, &format!("--tor={proxy}"), "fetch", &addr, "-o"]).arg(&out2).output().unwrap();
     assert!(tor.status.success(), "fetch --tor failed: {}", String::from_utf8_lossy(&tor.stderr));
     assert_eq!(std::fs::read(out2.join("tiny-model/model.bin")).unwrap(), std::fs::read(payload.join("model.bin")).unwrap());
 
     // Electrum through the proxy as well.
-    let el = ns.exec().args([goat_bin, "--electrum", &h.electrum, "--tor", &proxy, "resolve", &addr]).output().unwrap();
+    let el = ns.exec().args([goat_bin, "--electrum", &h.electrum, &format!("--tor={proxy}"), "resolve", &addr]).output().unwrap();
     assert!(el.status.success(), "resolve over Electrum through the proxy failed: {}", String::from_utf8_lossy(&el.stderr));
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(seen.contains(&format!("connected to {}", h.electrum.trim_start_matches("tcp://"))), "{seen}");
