@@ -268,12 +268,17 @@ impl Swarm {
         // than trust the engine's bookkeeping (see `same_torrent`).
         same_torrent(magnet, info_hash_of_torrent(&listed.torrent_bytes)?)?;
         let mut files = Vec::new();
+        let mut pads = Vec::new();
         for fd in listed.info.iter_file_details() {
             let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
             check_components(&parts)?;
+            pads.push(fd.attrs().padding);
             files.push((parts.iter().collect::<PathBuf>(), fd.len));
         }
         accept(&files)?;
+        let real: Vec<(PathBuf, u64)> =
+            files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
+        preallocate(output, &real)?;
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {
@@ -602,6 +607,61 @@ impl Torrent {
             tokio::time::sleep(every).await;
         }
     }
+}
+
+/// Before a download starts: refuse it when the disk cannot hold what is
+/// still missing (exit 6, nothing downloaded), then allocate every file at
+/// its full length, so a disk that fills later (another program, another
+/// download) cannot stop this one half way. What is already on disk (a
+/// resumed download) counts as present by its allocated blocks.
+fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    let allocated = |p: &Path| std::fs::metadata(p).map(|m| m.blocks() * 512).unwrap_or(0);
+    let missing: u64 = files.iter().map(|(rel, len)| len.saturating_sub(allocated(&output.join(rel)))).sum();
+    if let Some(free) = free_space(output) {
+        if free < missing {
+            return Err(Error::new(
+                Kind::Io,
+                format!(
+                    "{} needs {} more bytes, but its disk has {} free: free some space (or pick another -o) and run again; nothing was downloaded",
+                    output.display(),
+                    missing,
+                    free
+                ),
+            ));
+        }
+    }
+    for (rel, len) in files {
+        let path = output.join(rel);
+        if *len == 0 || allocated(&path) >= *len {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        // SAFETY: a valid open descriptor; the range is the file's final size.
+        let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, *len as libc::off_t) };
+        match rc {
+            0 => {}
+            // Filesystems without fallocate: librqbit writes sparse files there.
+            libc::EOPNOTSUPP | libc::EINVAL => {}
+            libc::ENOSPC => {
+                return Err(Error::new(
+                    Kind::Io,
+                    format!("{}: the disk is full, free some space and run again to resume", path.display()),
+                ))
+            }
+            other => return Err(Error::io(format!("allocating {}", path.display()), std::io::Error::from_raw_os_error(other))),
+        }
+    }
+    Ok(())
 }
 
 /// Less than 1 MiB left where `path` lives: librqbit stalls (or writes short)
