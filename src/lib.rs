@@ -14,6 +14,7 @@
 //! chain of genuine transactions for tests and demos.
 
 pub mod address;
+pub mod atomic;
 pub mod consensus;
 pub mod devchain;
 pub mod error;

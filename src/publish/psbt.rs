@@ -107,18 +107,8 @@ impl Pending {
 
     /// Written 0600 (it holds the reveal key), atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        use std::io::Write;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt;
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
-        let tmp = path.with_extension("json.tmp");
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        o.mode(0o600);
-        let mut f = o.open(&tmp).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        f.write_all(&json).and_then(|_| f.sync_all()).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        crate::atomic::write_atomic_mode(path, &json, 0o600)
     }
 
     pub fn load(path: &Path) -> Result<Pending> {

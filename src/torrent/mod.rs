@@ -252,7 +252,7 @@ impl Swarm {
                 }
                 Ok(Err(e)) => {
                     let raw = format!("{e:#}");
-                    let e = classify_add_error(&raw);
+                    let e = add_error(&e);
                     if !every_peer_failed(&raw) || tokio::time::Instant::now() + pause >= deadline {
                         return Err(e);
                     }
@@ -338,7 +338,7 @@ impl Swarm {
             self.session
                 .add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts))
                 .await
-                .map_err(|e| classify_add_error(&format!("{e:#}")))?
+                .map_err(|e| add_error(&e))?
         };
         let (handle, added) = match resp {
             AddTorrentResponse::Added(_, h) => (h, true),
@@ -468,6 +468,25 @@ pub(crate) fn check_components(parts: &[String]) -> Result<()> {
 /// stream ran dry), the one add error worth asking again for.
 fn every_peer_failed(msg: &str) -> bool {
     msg.to_ascii_lowercase().contains("address stream exhausted")
+}
+
+/// librqbit's add error as goat's. Typed first: an I/O error anywhere in
+/// the error's chain says what the disk did (full, no permission, read-only)
+/// without reading its message. What librqbit only says in words (a
+/// metadata search that ran out of peers, bad paths) is read from the text.
+fn add_error(e: &anyhow::Error) -> Error {
+    let msg = format!("{e:#}");
+    let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>());
+    match io.map(|i| i.kind()) {
+        Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => {
+            Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(&msg)))
+        }
+        Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => Error::new(
+            Kind::Io,
+            format!("{}: check the output folder's permissions, then run again to resume", one_line(&msg)),
+        ),
+        _ => classify_add_error(&msg),
+    }
 }
 
 fn classify_add_error(msg: &str) -> Error {
@@ -719,6 +738,11 @@ mod tests {
             assert!(e.message.contains("disk is full") && !e.message.contains("backtrace"), "{}", e.message);
         }
         assert_eq!(classify_add_error("invalid path component \"..\"").kind, Kind::InvalidData);
+        // Typed: an io::Error in the chain decides, whatever the words say.
+        let typed = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull)).context("opening file \"a/b\" path");
+        assert!(add_error(&typed).message.contains("disk is full"), "{}", add_error(&typed).message);
+        let denied = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("invalid path");
+        assert_eq!(add_error(&denied).kind, Kind::Io);
         assert_eq!(classify_torrent_error("Permission denied (os error 13)").kind, Kind::Io);
     }
 

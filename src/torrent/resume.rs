@@ -42,7 +42,7 @@ pub fn forget_pieces(state_dir: &Path, info_hash: &crate::goatfile::InfoHash, np
             *b &= !(0x80u8 >> (p % 8));
         }
     }
-    crate::store::write_atomic(&path, &bytes)?;
+    crate::atomic::write_atomic(&path, &bytes)?;
     Ok(true)
 }
 
