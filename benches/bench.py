@@ -173,8 +173,9 @@ def leech_commands(client, torrent, dest, esplora, address):
     if client == "goat":
         return [str(GOAT), "--esplora", esplora, "-q", "fetch", address, "-o", str(dest), "--no-dht", "--loopback",
                 "--listen-port", port]
-    if client == "goat --no-verify":
-        return leech_commands("goat", torrent, dest, esplora, address) + ["--no-verify"]
+    if client.startswith("goat "):
+        # "goat --no-verify", "goat --runtime current-thread", ...
+        return leech_commands("goat", torrent, dest, esplora, address) + client.split()[1:]
     if client == "aria2c":
         return ["aria2c", "--dir", str(dest), "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
                 "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--file-allocation=none",

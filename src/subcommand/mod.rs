@@ -76,6 +76,10 @@ pub struct Globals {
     /// refusing to choose.
     #[arg(long, global = true, value_name = "URL")]
     pub trust_server: Option<String>,
+    /// Which tokio runtime runs goat (and librqbit inside it): the measured
+    /// default (see docs/benchmarks.md), or one forced, for benchmarks.
+    #[arg(long, global = true, value_enum, default_value = "auto", hide = true)]
+    pub runtime: Runtime,
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -85,6 +89,13 @@ pub struct Globals {
 }
 
 pub use crate::trust::TrustArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runtime {
+    Auto,
+    MultiThread,
+    CurrentThread,
+}
 
 /// `--tor HOST:PORT`, checked: the port must answer (a fetch that quietly
 /// went around a dead Tor would defeat the point).
@@ -142,11 +153,17 @@ impl Cli {
             Subcommand::Seed(_) => crate::logging::init_daemon(v),
             _ => crate::logging::init_cli(v),
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+        let current = match self.globals.runtime {
+            Runtime::CurrentThread => true,
+            Runtime::MultiThread => false,
+            Runtime::Auto => false,
+        };
+        let rt = if current {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+        }
+        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
         let g = &self.globals;
         rt.block_on(async move {
             match &self.command {
