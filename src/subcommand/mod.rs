@@ -77,7 +77,8 @@ pub struct Globals {
     #[arg(long, global = true, value_name = "URL")]
     pub trust_server: Option<String>,
     /// Which tokio runtime runs goat (and librqbit inside it): the measured
-    /// default (see docs/benchmarks.md), or one forced, for benchmarks.
+    /// default (one thread, see docs/benchmarks.md), or one forced, for
+    /// benchmarks.
     #[arg(long, global = true, value_enum, default_value = "auto", hide = true)]
     pub runtime: Runtime,
     /// Print only results and errors.
@@ -153,10 +154,15 @@ impl Cli {
             Subcommand::Seed(_) => crate::logging::init_daemon(v),
             _ => crate::logging::init_cli(v),
         }
+        // One thread by default, for every command, the daemon included:
+        // librqbit then writes each block inline instead of handing it to
+        // `block_in_place`, which measured faster and leaner on both the
+        // 2 GiB download and the 100-torrent seed bench (docs/benchmarks.md,
+        // "Where librqbit runs"). Hashing and verify run on their own
+        // threads either way.
         let current = match self.globals.runtime {
-            Runtime::CurrentThread => true,
+            Runtime::CurrentThread | Runtime::Auto => true,
             Runtime::MultiThread => false,
-            Runtime::Auto => false,
         };
         let rt = if current {
             tokio::runtime::Builder::new_current_thread().enable_all().build()
