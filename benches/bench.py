@@ -47,18 +47,49 @@ def human(n):
         n /= 1024
 
 
+LAST_READ_MB = [0.0]
+
+
 def timed(cmd, **kw):
-    """Run under /usr/bin/time; return (seconds, peak RSS MB, returncode, stderr)."""
+    """Run under /usr/bin/time; return (seconds, peak RSS MB, returncode, stderr).
+    The bytes the command read from disk (GNU time %I, 512-byte blocks: page
+    cache hits do not count) are left in LAST_READ_MB."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.monotonic()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd,
+        p = subprocess.run(["/usr/bin/time", "-f", "%M %I", "-o", tf.name] + cmd,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
         dt = time.monotonic() - t0
         try:
-            rss_kb = int(open(tf.name).read().strip().splitlines()[-1])
+            rss_kb, blocks = (int(x) for x in open(tf.name).read().strip().splitlines()[-1].split())
         except (ValueError, IndexError):
-            rss_kb = 0
+            rss_kb, blocks = 0, 0
+    LAST_READ_MB[0] = blocks * 512 / 1e6
     return dt, rss_kb / 1024, p.returncode, p.stderr
+
+
+class MemCgroup:
+    """A cgroup v1 memory group (page cache included) a command runs in, so
+    a payload can be larger than the memory a client may use."""
+
+    def __init__(self, name, limit_mib):
+        self.path = Path("/sys/fs/cgroup/memory") / f"goat-bench-{os.getpid()}-{name}"
+        self.path.mkdir()
+        (self.path / "memory.limit_in_bytes").write_text(str(limit_mib << 20))
+
+    def wrap(self, cmd):
+        return ["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && exec "$@"', "sh"] + cmd
+
+    def close(self):
+        for _ in range(50):
+            try:
+                (self.path / "memory.force_empty").write_text("0")
+            except OSError:
+                pass
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.1)
 
 
 def make_payload(dir_, size):
@@ -209,7 +240,7 @@ def complete(dest, src, files):
     return True
 
 
-def bench_download(procs, work, size, runs, seeders, clients, results, label):
+def bench_download(procs, work, size, runs, seeders, clients, results, label, mem_limit=None):
     payload = work / "src" / "payload"
     files = make_payload(payload, size) if not payload.exists() else [
         (f.name, f.stat().st_size) for f in sorted(payload.iterdir())]
@@ -220,26 +251,36 @@ def bench_download(procs, work, size, runs, seeders, clients, results, label):
           flush=True)
     rows = {}
     for client in clients:
-        times, rss = [], []
+        times, rss, reads = [], [], []
         for r in range(runs):
             dest = work / "leech" / client.replace(" ", "_")
             shutil.rmtree(dest.parent, ignore_errors=True)
             dest.mkdir(parents=True)
             cmd = leech_commands(client, torrent, dest, esplora, address)
+            group = MemCgroup(client.replace(" ", "_").replace("-", ""), mem_limit) if mem_limit else None
+            if group:
+                cmd = group.wrap(cmd)
             # goat writes DIR/<entry>/..., the others DIR/<torrent name>/...
-            dt, mb, rc, err = timed(cmd, timeout=3600)
+            try:
+                dt, mb, rc, err = timed(cmd, timeout=3600)
+            finally:
+                if group:
+                    group.close()
+            read_mb = LAST_READ_MB[0]
             ok = complete(dest, payload, files)
             if not ok:
                 print(f"  {client}: run {r + 1} FAILED (rc {rc}): {err.strip()[-300:]}", flush=True)
                 continue
             times.append(dt)
             rss.append(mb)
-            print(f"  {client:18} run {r + 1}: {size / dt / 1e6:8.1f} MB/s  {dt:6.1f} s  peak RSS {mb:6.1f} MB",
-                  flush=True)
+            reads.append(read_mb)
+            print(f"  {client:18} run {r + 1}: {size / dt / 1e6:8.1f} MB/s  {dt:6.1f} s  peak RSS {mb:6.1f} MB"
+                  f"  read from disk {read_mb:8.1f} MB", flush=True)
         shutil.rmtree(work / "leech", ignore_errors=True)
         if times:
             med = statistics.median(times)
-            rows[client] = {"mb_s": size / med / 1e6, "seconds": med, "rss_mb": max(rss), "runs": len(times)}
+            rows[client] = {"mb_s": size / med / 1e6, "seconds": med, "rss_mb": max(rss), "runs": len(times),
+                            "read_mb": max(reads)}
     procs.stop(dc)
     for s in procs.ps[-(seeders + 2):]:
         procs.stop(s)
@@ -391,7 +432,7 @@ def write_docs(results, m, argv):
         names = list(r["rows"])
         ax.barh(names, [r["rows"][n]["mb_s"] for n in names],
                 color=["#d9822b" if n.startswith("goat") else "#5b7fa6" for n in names])
-        ax.set_title(f"{human(r['size'])}, {r['seeders']} seeder(s)")
+        ax.set_title(f"{human(r['size'])}, {r['seeders']} seeder(s)" + (r["case"][8:] if " in " in r["case"] else ""))
         ax.set_xlabel("MB/s (median)")
         ax.invert_yaxis()
     fig.suptitle("Download throughput on loopback (higher is better)")
@@ -407,11 +448,14 @@ def write_docs(results, m, argv):
          "![download throughput](benchmarks.png)", ""]
     for r in dl:
         best_peer = max((v["mb_s"] for k, v in r["rows"].items() if not k.startswith("goat")), default=0)
-        L += [f"## Download: {human(r['size'])}, {r['seeders']} libtorrent seeder(s)", "",
-              "| leecher | MB/s (median) | seconds | peak RSS MB | vs best peer |", "|---|---|---|---|---|"]
+        limit = r["case"][8:] if " in " in r["case"] else ""
+        L += [f"## Download: {human(r['size'])}, {r['seeders']} libtorrent seeder(s){limit}", "",
+              "| leecher | MB/s (median) | seconds | peak RSS MB | read from disk MB | vs best peer |",
+              "|---|---|---|---|---|---|"]
         for k, v in r["rows"].items():
             ratio = f"{v['mb_s'] / best_peer:.2f}x" if best_peer else "-"
-            L.append(f"| {k} | {v['mb_s']:.1f} | {v['seconds']:.1f} | {v['rss_mb']:.1f} | {ratio} |")
+            read = f"{v['read_mb']:.1f}" if "read_mb" in v else "-"
+            L.append(f"| {k} | {v['mb_s']:.1f} | {v['seconds']:.1f} | {v['rss_mb']:.1f} | {read} | {ratio} |")
         L.append("")
     for r in results:
         if r["case"] == "verify":
@@ -451,6 +495,8 @@ def main():
     ap.add_argument("--swarm", type=int, default=4, help="seeders in the swarm case (0: skip)")
     ap.add_argument("--clients", default="goat,goat --no-verify,aria2c,libtorrent")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--memory-limit", type=int, metavar="MIB",
+                    help="also run the largest size with every client in a cgroup v1 memory group of MIB (page cache included)")
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--docs-from", metavar="JSON", help="only re-write the docs from a saved docs/benchmarks.json")
     a = ap.parse_args()
@@ -472,6 +518,9 @@ def main():
         for size in sizes:
             work = base / f"s{size}"
             bench_download(procs, work, size, a.runs, 1, clients, results, "download")
+            if a.memory_limit and size == sizes[-1]:
+                bench_download(procs, work, size, a.runs, 1, clients, results, f"download in {a.memory_limit} MiB",
+                               mem_limit=a.memory_limit)
             if a.swarm and size == sizes[-1]:
                 bench_download(procs, work, size, a.runs, a.swarm, ["goat", "aria2c", "libtorrent"], results,
                                "download swarm")
