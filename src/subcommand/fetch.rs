@@ -327,8 +327,54 @@ impl Fetch {
         for p in finished {
             progress.push(p?);
         }
-        let manifests: Vec<Manifest> = added.iter().map(|(_, _, _, m)| m.clone()).collect();
-        fetcher::prove(layout, &manifests, !self.no_verify).await?;
+        // Pieces whose read-back (goat's storage layer) did not match are
+        // fetched again, never reported done.
+        let mut again = Vec::new();
+        for (e, bar, t, m) in added {
+            let Source::Magnet(magnet) = &e.source else { unreachable!("magnet entries only") };
+            let mut t = t;
+            for round in 0.. {
+                let (t2, failed) = swarm.fetch_failed_again(t, magnet, &self.peers).await?;
+                t = t2;
+                if failed.is_empty() {
+                    break;
+                }
+                if round == 3 {
+                    return Err(Error::new(
+                        Kind::Corrupt,
+                        format!("{}: pieces {failed:?} read back wrong from the disk after 3 fetches: the disk or its folder is failing", e.name),
+                    ));
+                }
+                reporter.event(format!(
+                    "{}: {} piece(s) read back from the disk did not match their hash; fetching them again",
+                    e.name,
+                    failed.len()
+                ));
+                t.wait(Duration::from_millis(500), |_| {})
+                    .await
+                    .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            }
+            again.push((e, bar, t, m));
+        }
+        let added = again;
+        // A torrent whose every piece goat proved by reading it back as it
+        // completed needs no second pass over the disk; only the goatfile's
+        // sha256s (if any) are read. Others (resumed downloads) are re-read.
+        let mut proven: Vec<Manifest> = Vec::new();
+        let mut rest: Vec<Manifest> = Vec::new();
+        for (_, _, t, m) in &added {
+            if swarm.proof(&t.info_hash()).is_some_and(|p| p.all_proven()) {
+                proven.push(m.clone());
+            } else {
+                rest.push(m.clone());
+            }
+        }
+        if !proven.is_empty() {
+            fetcher::prove(layout, &proven, false).await?;
+        }
+        if !rest.is_empty() {
+            fetcher::prove(layout, &rest, !self.no_verify).await?;
+        }
         for ((e, bar, _t, m), p) in added.iter().zip(progress) {
             rep.finish(bar, "verified");
             out.push(EntryResult {

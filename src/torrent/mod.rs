@@ -14,6 +14,7 @@
 pub mod create;
 pub mod resume;
 pub mod steer;
+pub mod storage;
 
 use crate::error::{Error, Kind, Result};
 pub use crate::goatfile::InfoHash;
@@ -81,6 +82,8 @@ pub struct Swarm {
     adding: tokio::sync::Mutex<()>,
     /// Steering streams left in the session (`steer::SESSION_STREAMS`).
     streams: Arc<tokio::sync::Semaphore>,
+    /// What goat's storage layer proved, per torrent (`storage`).
+    proofs: storage::Proofs,
 }
 
 /// A torrent being fetched or seeded.
@@ -168,7 +171,12 @@ impl Swarm {
                 ..Default::default()
             }),
         };
+        let proofs = storage::Proofs::default();
         let opts = SessionOptions {
+            default_storage_factory: Some({
+                use librqbit::storage::StorageFactoryExt;
+                storage::ProvingFactory::new(proofs.clone()).boxed()
+            }),
             dht,
             disable_trackers: proxied,
             disable_local_service_discovery: true,
@@ -205,6 +213,7 @@ impl Swarm {
             cfg,
             adding: tokio::sync::Mutex::new(()),
             streams: Arc::new(tokio::sync::Semaphore::new(steer::SESSION_STREAMS)),
+            proofs,
         })
     }
 
@@ -356,6 +365,30 @@ impl Swarm {
         let steering =
             (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
         Ok(Torrent { handle, output: output.to_path_buf(), steering })
+    }
+
+    /// What goat's read-back proved of this torrent since it was added.
+    pub fn proof(&self, info_hash: &InfoHash) -> Option<Arc<storage::Proof>> {
+        self.proofs.lock().unwrap_or_else(|e| e.into_inner()).get(info_hash.as_str()).cloned()
+    }
+
+    /// Pieces whose read-back failed are fetched again: librqbit marked them
+    /// done (its check was of the bytes before they reached the disk) and
+    /// has no call to unmark one, so the torrent is added again and
+    /// librqbit re-checks the files, which finds them missing.
+    pub async fn fetch_failed_again(&self, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<(Torrent, Vec<u32>)> {
+        let hash = t.info_hash();
+        let failed = self.proof(&hash).map(|p| p.take_failed()).unwrap_or_default();
+        if failed.is_empty() {
+            return Ok((t, failed));
+        }
+        let (bytes, _) = t.metadata()?;
+        let output = t.output.clone();
+        drop(t);
+        self.remove(&hash).await?;
+        self.proofs.lock().unwrap_or_else(|e| e.into_inner()).remove(hash.as_str());
+        let again = self.add_saved(bytes, magnet, peers, &output).await?;
+        Ok((again, failed))
     }
 
     /// Stop seeding a torrent and forget it; its files stay on disk.

@@ -445,3 +445,16 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
     assert!(*reach_random > 2 * (*n_random).max(8), "random-first should spread: {n_random} pieces reaching {reach_random}\n{log}");
     drop(seeder);
 }
+
+/// A piece the disk gives back wrong right after it was written (injected:
+/// goat's storage layer flips one byte of it once) is caught by goat's own
+/// read-back, fetched again, and never reported done.
+#[test]
+fn a_piece_read_back_wrong_is_fetched_again() {
+    let tiny = TinyModel::publish("");
+    let out = fetch(&tiny.esplora.url, &tiny.addr, &tiny.dir).env("GOAT_TEST_CORRUPT_PIECE", "3").run().ok();
+    assert!(out.stderr.contains("piece 3 read back from the disk does not match"), "{}", out.stderr);
+    assert!(out.stderr.contains("fetching them again"), "{}", out.stderr);
+    same_tree(&tiny.payload, &tiny.dir.join("tiny-model"), FILES);
+    goat().args(["verify"]).args([&tiny.dir]).run().ok();
+}
