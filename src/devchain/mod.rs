@@ -23,6 +23,7 @@ use bitcoin::{
 use std::collections::{HashMap, HashSet};
 
 pub use crate::inscription::envelope::{Envelope, Push};
+use crate::publish::unsigned;
 pub use crate::inscription::tag;
 
 /// Sats left on an inscription's output (ord's default postage).
@@ -172,7 +173,7 @@ impl Chain {
     fn pay(&mut self, from: &Wallet, outputs: Vec<TxOut>) -> Transaction {
         let need: u64 = outputs.iter().map(|o| o.value.to_sat()).sum::<u64>() + FEE;
         let coins = self.select(from, need);
-        let mut tx = unsigned(coins.iter().map(|c| c.0).collect(), outputs);
+        let mut tx = unsigned(&coins.iter().map(|c| c.0).collect::<Vec<_>>(), outputs);
         let have: u64 = coins.iter().map(|c| c.1.value.to_sat()).sum();
         if have - need > 1_000 {
             tx.output.push(TxOut { value: Amount::from_sat(have - need), script_pubkey: from.script_pubkey() });
@@ -285,7 +286,7 @@ impl Chain {
                 script_pubkey: extra.script_pubkey(),
             });
         }
-        let mut reveal = unsigned(inputs, outputs);
+        let mut reveal = unsigned(&inputs, outputs);
         for (i, l) in leaves.iter().enumerate() {
             let leaf = TapLeafHash::from_script(&l.script, LeafVersion::TapScript);
             let sighash = SighashCache::new(&reveal)
@@ -339,7 +340,7 @@ impl Chain {
         for i in 0..n {
             let left = coin.1.value.to_sat() - sats - FEE;
             let mut tx = unsigned(
-                vec![coin.0],
+                &[coin.0],
                 vec![
                     TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() },
                     TxOut { value: Amount::from_sat(left), script_pubkey: from.script_pubkey() },
@@ -361,7 +362,7 @@ impl Chain {
         let prev = self.utxos.get(&outpoint).cloned().expect("devchain: outpoint is not unspent");
         let fee_coin = self.select(from, FEE * 2).remove(0);
         let mut tx = unsigned(
-            vec![outpoint, fee_coin.0],
+            &[outpoint, fee_coin.0],
             vec![
                 TxOut { value: prev.value, script_pubkey: to.clone() },
                 TxOut { value: Amount::from_sat(fee_coin.1.value.to_sat() - FEE), script_pubkey: from.script_pubkey() },
@@ -384,7 +385,7 @@ impl Chain {
         let coin = self.select(from, FEE * 2).remove(0);
         let total = prev.value.to_sat() + coin.1.value.to_sat() - FEE;
         let mut tx = unsigned(
-            vec![outpoint, coin.0],
+            &[outpoint, coin.0],
             vec![TxOut { value: Amount::from_sat(total), script_pubkey: from.script_pubkey() }],
         );
         let prevouts = vec![prev, coin.1];
@@ -612,23 +613,6 @@ impl Chain {
 impl Default for Chain {
     fn default() -> Self {
         Chain::new()
-    }
-}
-
-fn unsigned(inputs: Vec<OutPoint>, outputs: Vec<TxOut>) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: inputs
-            .into_iter()
-            .map(|previous_output| TxIn {
-                previous_output,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                witness: Witness::new(),
-            })
-            .collect(),
-        output: outputs,
     }
 }
 

@@ -126,7 +126,9 @@ impl Plan {
     }
 }
 
-fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
+/// A version-2 transaction spending `inputs` (RBF-signalling, no lock
+/// time, unsigned) to `outputs`; the devchain's wallet builds with it too.
+pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
     Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
