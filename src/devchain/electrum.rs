@@ -71,18 +71,11 @@ pub fn script_hash(spk: &ScriptBuf) -> String {
     hex::encode(h)
 }
 
-fn fault_for(state: &AppState, method: &str) -> Option<Fault> {
-    let mut rules = state.faults.lock().unwrap();
-    let rule = rules.iter_mut().find(|r| r.times > 0 && method.contains(&r.path_contains))?;
-    rule.times -= 1;
-    Some(rule.fault.clone())
-}
-
 async fn call(state: &AppState, c: &Value) -> Value {
     let id = c.get("id").cloned().unwrap_or(Value::Null);
     let method = c.get("method").and_then(Value::as_str).unwrap_or_default().to_string();
     let params = c.get("params").and_then(Value::as_array).cloned().unwrap_or_default();
-    let fault = fault_for(state, &method);
+    let fault = state.take_fault(&method);
     if let Some(Fault::Delay(d)) = &fault {
         tokio::time::sleep(*d).await;
     }

@@ -86,6 +86,14 @@ impl AppState {
     pub fn arm(&self, path_contains: &str, fault: Fault, times: usize) {
         self.faults.lock().unwrap().push(FaultRule { path_contains: path_contains.into(), fault, times });
     }
+    /// The first armed fault whose `path_contains` is in `key` (an HTTP
+    /// path, or an Electrum method name), used up once.
+    pub fn take_fault(&self, key: &str) -> Option<Fault> {
+        let mut rules = self.faults.lock().unwrap();
+        let rule = rules.iter_mut().find(|r| r.times > 0 && key.contains(&r.path_contains))?;
+        rule.times -= 1;
+        Some(rule.fault.clone())
+    }
     pub fn requests(&self) -> Vec<Logged> {
         self.log.lock().unwrap().clone()
     }
@@ -440,14 +448,7 @@ async fn tip_hash(State(s): State<AppState>) -> Response {
 /// Apply armed faults and log every request.
 async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let fault = {
-        let mut rules = s.faults.lock().unwrap();
-        let hit = rules.iter_mut().find(|r| r.times > 0 && path.contains(&r.path_contains));
-        hit.map(|r| {
-            r.times -= 1;
-            r.fault.clone()
-        })
-    };
+    let fault = s.take_fault(&path);
     let resp = match fault {
         None => next.run(req).await,
         Some(Fault::Status(code)) => {
