@@ -142,7 +142,10 @@ impl Server {
                 .map_err(|_| Fail::Refused("invalid address".into()))
         };
         match parts.as_slice() {
-            ["tx", t, "raw"] => self.with(|c| c.transaction_get_raw(&txid(t).map_err(|_| bad_txid())?)),
+            ["tx", t, "raw"] => {
+                let t = txid(t)?;
+                self.with(|c| c.transaction_get_raw(&t))
+            }
             ["tx", t] => {
                 let t = txid(t)?;
                 let raw = self.with(|c| c.transaction_get_raw(&t))?;
@@ -289,10 +292,6 @@ impl Server {
         }
         Ok(Value::Array(out).to_string().into_bytes())
     }
-}
-
-fn bad_txid() -> electrum_client::Error {
-    electrum_client::Error::Protocol(json!({"message": "invalid txid"}))
 }
 
 fn status_json(height: Option<i32>) -> Value {

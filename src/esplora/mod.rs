@@ -161,15 +161,12 @@ impl Esplora {
                 e.pop();
             }
         }
-        let http = client(&cfg)?;
-        let socks = match &cfg.proxy {
-            None => None,
-            Some(p) => {
-                let u = check_proxy(p)?;
-                let hostport = format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(1080));
-                Some((u.scheme().starts_with("socks5"), hostport))
-            }
-        };
+        let proxy = cfg.proxy.as_deref().map(check_proxy).transpose()?;
+        let http = client(&cfg, proxy.as_ref())?;
+        let socks = proxy.as_ref().map(|u| {
+            let hostport = format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(1080));
+            (u.scheme().starts_with("socks5"), hostport)
+        });
         let mut servers = HashMap::new();
         for e in cfg.endpoints.iter().filter(|e| electrum::is_electrum(e)) {
             let proxy = match &socks {
@@ -556,15 +553,14 @@ pub fn check_proxy(p: &str) -> Result<url::Url> {
 /// environment says), and the roots to trust: the system's (with
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), the bundled Mozilla ones
 /// (for machines without a CA store) and `--esplora-ca`.
-fn client(cfg: &Config) -> Result<reqwest::Client> {
+fn client(cfg: &Config, proxy: Option<&url::Url>) -> Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("goat/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(cfg.timeout)
         .timeout(cfg.timeout)
         .no_proxy();
-    if let Some(p) = &cfg.proxy {
-        let u = check_proxy(p)?;
-        let proxy = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(p))))?;
+    if let Some(u) = proxy {
+        let proxy = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(u.as_str()))))?;
         b = b.proxy(proxy);
     }
     let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
