@@ -2,28 +2,15 @@
 //! checks as Esplora (raw bytes against txids, merkle branches against
 //! headers with proof of work, failover past a lying server).
 
-use crate::fetch::publish_yaml;
+use crate::fetch::seed_and_publish;
 use crate::harness::*;
-use crate::seeder::{make_payload, make_torrent, LibrqbitSeeder};
 use goat::devchain::server::Fault;
-
-fn published() -> (Scene, String) {
-    let mut s = Scene::new();
-    s.publish("model");
-    s.chain.mine();
-    let a = s.address();
-    (s, a)
-}
 
 #[test]
 fn resolve_and_fetch_through_electrum_alone() {
     let dir = tempfile::tempdir().unwrap();
     let payload = dir.path().join("tiny-model");
-    make_payload(&payload, &[("model.bin", 300_000), ("config.json", 100)]);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let seeder = LibrqbitSeeder::start(&t, &payload, None);
-    let yaml = format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port));
-    let (s, addr) = publish_yaml(&yaml);
+    let (seeder, s, addr) = seed_and_publish(&payload, &[("model.bin", 300_000), ("config.json", 100)], "");
     let h = s.serve();
     let out = goat().args(["--electrum", &h.electrum, "-v", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: tiny"), "{}", out.stdout);

@@ -4,13 +4,6 @@ use crate::harness::*;
 use goat::devchain::server::Fault;
 use std::time::Duration;
 
-fn published() -> (Scene, String) {
-    let mut s = Scene::new();
-    s.publish("model");
-    s.chain.mine();
-    let a = s.address();
-    (s, a)
-}
 
 #[test]
 fn server_error_then_success() {

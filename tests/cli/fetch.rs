@@ -17,6 +17,21 @@ pub fn publish_yaml(yaml: &str) -> (Scene, String) {
     (s, a)
 }
 
+/// `files` written to `payload` (a folder named `tiny-model`), seeded by a
+/// librqbit session on loopback, and published as the entry `tiny-model`
+/// of the goatfile `tiny` (with `extra` YAML appended to the entry).
+pub fn seed_and_publish(payload: &Path, files: &[(&str, usize)], extra: &str) -> (LibrqbitSeeder, Scene, String) {
+    make_payload(payload, files);
+    let t = make_torrent(payload, 65536, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, payload, None);
+    let yaml = format!(
+        "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n{extra}",
+        t.magnet_with_peer(seeder.port)
+    );
+    let (s, addr) = publish_yaml(&yaml);
+    (seeder, s, addr)
+}
+
 /// FILES as the entry `tiny-model`, seeded by a librqbit session on
 /// loopback and published (with `extra` YAML appended to the entry).
 struct TinyModel {
@@ -33,14 +48,7 @@ impl TinyModel {
     fn publish(extra: &str) -> TinyModel {
         let src = tempfile::tempdir().unwrap();
         let payload = src.path().join("tiny-model");
-        make_payload(&payload, FILES);
-        let t = make_torrent(&payload, 65536, vec![]);
-        let seeder = LibrqbitSeeder::start(&t, &payload, None);
-        let yaml = format!(
-            "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n{extra}",
-            t.magnet_with_peer(seeder.port)
-        );
-        let (s, addr) = publish_yaml(&yaml);
+        let (seeder, s, addr) = seed_and_publish(&payload, FILES, extra);
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("got");
         TinyModel { _src: src, _out: out, _seeder: seeder, payload, esplora: s.serve(), addr, dir }

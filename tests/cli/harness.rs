@@ -165,6 +165,17 @@ impl Scene {
     }
 }
 
+/// A scene whose holder published the goatfile `model` (mined), and the
+/// holder's address. The devchain is deterministic: two calls give the
+/// same chain, for tests with an honest and a lying server.
+pub fn published() -> (Scene, String) {
+    let mut s = Scene::new();
+    s.publish("model");
+    s.chain.mine();
+    let a = s.address();
+    (s, a)
+}
+
 /// A v1 goatfile with one magnet entry named `name`.
 pub fn goatfile(name: &str) -> String {
     let h = sha256::Hash::hash(name.as_bytes()).to_string();

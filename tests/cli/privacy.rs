@@ -3,9 +3,8 @@
 //! network namespace whose only way out is the proxy; `--tor` refusing to
 //! start without Tor; HTTPS to an Esplora behind a CA made in the test.
 
-use crate::fetch::publish_yaml;
+use crate::fetch::seed_and_publish;
 use crate::harness::{free_port, goat, wait_for, Daemon, Scene};
-use crate::seeder::{make_payload, make_torrent, LibrqbitSeeder};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -142,11 +141,7 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let payload = d.join("tiny-model");
-    make_payload(&payload, &[("model.bin", 400_000), ("config.json", 200)]);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let seeder = LibrqbitSeeder::start(&t, &payload, None);
-    let yaml = format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port));
-    let (s, addr) = publish_yaml(&yaml);
+    let (seeder, s, addr) = seed_and_publish(&payload, &[("model.bin", 400_000), ("config.json", 200)], "");
     let h = s.serve();
     let ns = Namespace::new();
     let proxy_port = free_port();
