@@ -203,19 +203,16 @@ impl Server {
                 self.page_json(&page)
             }
             ["address", a, "txs", "chain"] => {
-                let spk = addr(a)?;
-                let h = self.refresh_history(&spk)?;
+                // Asked right after `/address/:a` (the servers' history
+                // comparison), whose call just fetched the whole history.
+                let h = self.history_of(&addr(a)?)?;
                 let page: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height > 0).take(CHAIN_PAGE).copied().collect();
                 self.page_json(&page)
             }
             ["address", a, "txs", "chain", last] => {
                 let spk = addr(a)?;
                 let last = txid(last)?;
-                let cached = self.history.lock().unwrap_or_else(|p| p.into_inner()).get(&spk).cloned();
-                let h = match cached {
-                    Some(h) => h,
-                    None => self.refresh_history(&spk)?,
-                };
+                let h = self.history_of(&spk)?;
                 let confirmed: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height > 0).copied().collect();
                 let Some(at) = confirmed.iter().position(|(t, _)| *t == last) else {
                     return Ok(b"[]".to_vec());
@@ -255,6 +252,15 @@ impl Server {
 
     fn height_of(&self, t: &Txid) -> Option<i32> {
         self.heights.lock().unwrap_or_else(|p| p.into_inner()).get(t).copied()
+    }
+
+    /// The history fetched earlier in this run, else fetched now.
+    fn history_of(&self, spk: &ScriptBuf) -> Result<Vec<(Txid, i32)>, Fail> {
+        let cached = self.history.lock().unwrap_or_else(|p| p.into_inner()).get(spk).cloned();
+        match cached {
+            Some(h) => Ok(h),
+            None => self.refresh_history(spk),
+        }
     }
 
     /// The address's whole history, in one call.
