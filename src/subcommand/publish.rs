@@ -118,7 +118,6 @@ struct OnChain {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Context {
     address: String,
-    network: String,
     entries: Vec<Published>,
 }
 
@@ -128,7 +127,6 @@ pub struct Broadcast {
     pub esplora: Esplora,
     pub reveal: bitcoin::Txid,
     pub inscription: crate::inscription::InscriptionId,
-    pub address: String,
     pub swarm: Option<Swarm>,
 }
 
@@ -262,7 +260,7 @@ impl Publish {
             publish::POSTAGE * inscriptions,
             holder.address
         ));
-        let context = Context { address: holder.address.to_string(), network: holder.network.to_string(), entries };
+        let context = Context { address: holder.address.to_string(), entries };
 
         // 4. Sign, or hand over to a wallet.
         let Some(key) = holder_key else {
@@ -489,7 +487,6 @@ impl Publish {
         // goatfile is.
         let swarm = if self.seed { Some(self.start_seeding(g, context).await?) } else { None };
         let mut sent = Vec::new();
-        let (mut c, mut r) = (None, None);
         for (n, (commit, reveal)) in pairs.iter().enumerate() {
             let said = |e: Error, sent: &[bitcoin::Txid]| {
                 if sent.is_empty() {
@@ -506,9 +503,9 @@ impl Publish {
             if n + 1 < pairs.len() {
                 println!("part {rt}i0");
             }
-            (c, r) = (Some(ct), Some(rt));
         }
-        let (Some(c), Some(r)) = (c, r) else { return Err(Error::internal("nothing to broadcast")) };
+        // The last pair is the goatfile's, the one `plan` describes.
+        let (c, r) = (plan.commit.compute_txid(), plan.reveal.compute_txid());
         for f in self.finalize.iter().filter_map(|p| p.parent()).chain([Path::new(".")]) {
             let _ = std::fs::remove_file(psbt::pending_path(f, &plan.commit));
         }
@@ -519,7 +516,7 @@ impl Publish {
         if swarm.is_none() {
             self.hand_to_daemon(g, context)?;
         }
-        Ok(Broadcast { esplora, reveal: r, inscription: plan.inscription_id(), address: context.address.clone(), swarm })
+        Ok(Broadcast { esplora, reveal: r, inscription: plan.inscription_id(), swarm })
     }
 
     /// After the broadcast: wait for the confirmation, keep seeding.
