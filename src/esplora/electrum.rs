@@ -15,7 +15,7 @@
 //! that list here, and the raw transactions of one page come in one
 //! batched round trip.
 
-use super::Attempt;
+use super::{one_line, Attempt};
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{consensus, Address, BlockHash, ScriptBuf, Transaction, Txid};
 use electrum_client::{ElectrumApi, Param};
@@ -337,8 +337,4 @@ fn tx_json(tx: &Transaction, height: Option<i32>) -> Value {
         "fee": 0,
         "status": status_json(height),
     })
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
 }

@@ -49,19 +49,6 @@ fn write_weights(path: &Path, len: u64) -> Result<()> {
     w.flush().map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
-/// A key file only its owner can read (goat publish refuses others).
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(text.as_bytes()).map_err(|e| Error::io(format!("writing {}", path.display()), e))
-}
-
 impl Demo {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         if !(1..=4096).contains(&self.size) {
@@ -86,7 +73,9 @@ impl Demo {
         let key = crate::publish::sign::one_time_key(&secp)?;
         let holder = bitcoin::Address::p2tr(&secp, key.x_only_public_key().0, None, bitcoin::Network::Regtest);
         let key_file = work.join("publisher").join("holder.wif");
-        write_private(&key_file, &bitcoin::PrivateKey::new(key.secret_key(), bitcoin::NetworkKind::Test).to_wif())?;
+        // Only its owner may read it (goat publish refuses others).
+        let wif = bitcoin::PrivateKey::new(key.secret_key(), bitcoin::NetworkKind::Test).to_wif();
+        crate::atomic::write_atomic_mode(&key_file, wif.as_bytes(), 0o600)?;
         let mut chain = Chain::new();
         chain.fund(&holder.script_pubkey(), 1_000_000);
         chain.mine();
