@@ -396,7 +396,7 @@ impl Publish {
             }
             let tx = esplora.tx(&u.txid).await?;
             let Some(out) = tx.output.get(u.vout as usize) else {
-                return Err(Error::invalid(format!("{}: lists {}:{} as unspent, but that output does not exist", esplora.endpoint(0), u.txid, u.vout)));
+                return Err(Error::invalid(format!("the server lists {}:{} as unspent, but that output does not exist", u.txid, u.vout)));
             };
             if out.script_pubkey != spk {
                 return Err(Error::invalid(format!("the server lists {}:{} as the holder's, but it pays another script", u.txid, u.vout)));
