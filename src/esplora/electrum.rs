@@ -124,12 +124,14 @@ impl Server {
             Some(_) => Err(Fail::Refused(format!("cannot POST {path}"))),
             None => self.get(path),
         };
+        // Server-supplied text is made safe for a terminal, as for Esplora.
+        let safe = |m: String| crate::text::line(&m);
         match r {
             Ok(body) => Attempt::Body(body),
-            Err(Fail::Missing(m)) => Attempt::Definite(404, m),
-            Err(Fail::Refused(m)) => Attempt::Definite(400, m),
-            Err(Fail::Transient(m)) => Attempt::Transient(m),
-            Err(Fail::Lie(m)) => Attempt::Invalid(m),
+            Err(Fail::Missing(m)) => Attempt::Definite(404, safe(m)),
+            Err(Fail::Refused(m)) => Attempt::Definite(400, safe(m)),
+            Err(Fail::Transient(m)) => Attempt::Transient(safe(m)),
+            Err(Fail::Lie(m)) => Attempt::Invalid(safe(m)),
         }
     }
 

@@ -71,3 +71,35 @@ fn electrum_and_esplora_servers_are_cross_checked() {
     );
     goat().args(["--electrum", &full.electrum, "--electrum", &hiding.electrum, "resolve", &addr]).run().fails(5, "disagree");
 }
+
+/// A hostile Electrum server's error text reaches the terminal made safe:
+/// no raw control characters.
+#[test]
+fn a_hostile_electrum_error_is_printed_safely() {
+    use std::io::{BufRead, BufReader, Write};
+    let (_s, addr) = published();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4).flatten() {
+            let mut w = stream.try_clone().unwrap();
+            for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                // It greets like a server, then answers every question with
+                // an error whose text carries terminal escapes.
+                let answer = if v["method"] == "server.version" {
+                    serde_json::json!({"jsonrpc": "2.0", "id": v["id"], "result": ["evil", "1.4"]})
+                } else {
+                    serde_json::json!({"jsonrpc": "2.0", "id": v["id"], "error": {"code": 1, "message": "evil\u{1b}[2J\u{7}text"}})
+                };
+                if writeln!(w, "{answer}").is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let out = goat().args(["--electrum", &url, "--retries", "1", "resolve", &addr]).run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("evil"), "the server's words are shown: {}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{7}'), "raw control characters printed: {:?}", out.stderr);
+}
