@@ -76,31 +76,41 @@ impl LibrqbitSeeder {
     /// multi-file torrent, the files themselves are under it).
     pub fn start(torrent: &Made, data_dir: &Path, upload_bps: Option<u32>) -> LibrqbitSeeder {
         let rt = runtime();
-        let port = crate::harness::free_port();
         let (session, handle, port) = rt.block_on(async {
-            let session = Session::new_with_opts(
-                PathBuf::from(data_dir),
-                SessionOptions {
-                    dht: None,
-                    disable_local_service_discovery: true,
-                    // An explicit port, announced as is (on loopback librqbit
-                    // would otherwise announce 4240 to trackers).
-                    listen: Some(ListenerOptions {
-                        mode: ListenerMode::TcpOnly,
-                        listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-                        announce_port: Some(port),
-                        ipv4_only: true,
+            // A port found free can be taken by another test's process
+            // before the session binds it: then pick another.
+            let mut attempt = 0;
+            let session = loop {
+                attempt += 1;
+                let port = crate::harness::free_port();
+                let made = Session::new_with_opts(
+                    PathBuf::from(data_dir),
+                    SessionOptions {
+                        dht: None,
+                        disable_local_service_discovery: true,
+                        // An explicit port, announced as is (on loopback librqbit
+                        // would otherwise announce 4240 to trackers).
+                        listen: Some(ListenerOptions {
+                            mode: ListenerMode::TcpOnly,
+                            listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                            announce_port: Some(port),
+                            ipv4_only: true,
+                            ..Default::default()
+                        }),
+                        ratelimits: librqbit::limits::LimitsConfig {
+                            upload_bps: upload_bps.and_then(std::num::NonZeroU32::new),
+                            download_bps: None,
+                        },
                         ..Default::default()
-                    }),
-                    ratelimits: librqbit::limits::LimitsConfig {
-                        upload_bps: upload_bps.and_then(std::num::NonZeroU32::new),
-                        download_bps: None,
                     },
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+                )
+                .await;
+                match made {
+                    Ok(s) => break s,
+                    Err(e) if attempt < 5 && format!("{e:#}").contains("Address already in use") => continue,
+                    Err(e) => panic!("librqbit seeder: {e:#}"),
+                }
+            };
             let h = session
                 .add_torrent(
                     AddTorrent::from_bytes(torrent.bytes.clone()),
