@@ -27,6 +27,7 @@ pub mod progress;
 pub mod publish;
 pub mod scan;
 pub mod seed;
+pub mod hash;
 pub mod store;
 pub mod subcommand;
 pub mod text;

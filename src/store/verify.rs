@@ -229,7 +229,7 @@ fn verify_torrent(
                         if read {
                             hashed.fetch_add(buf.len() as u64, Ordering::Relaxed);
                         }
-                        let ok = read && hashes.get(index as usize) == Some(&sha1_of(&buf));
+                        let ok = read && hashes.get(index as usize) == Some(&crate::hash::sha1(&buf));
                         if !ok {
                             if let Ok(mut b) = bad.lock() {
                                 b.insert(index);
@@ -252,7 +252,7 @@ fn verify_torrent(
                 sc.spawn(|| loop {
                     let next = rx.lock().map(|r| r.recv());
                     let Ok(Ok((index, data))) = next else { break };
-                    let digest = sha1_of(&data);
+                    let digest = crate::hash::sha1(&data);
                     if hashes.get(index as usize) != Some(&digest) {
                         if let Ok(mut b) = bad.lock() {
                             b.insert(index);
@@ -352,12 +352,6 @@ fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>)
         .collect()
 }
 
-/// SHA-1 of one piece with the `sha1` crate (SHA-NI where the CPU has it).
-/// `ring`'s SHA-1 was tried and measured 2.8x slower here.
-fn sha1_of(data: &[u8]) -> [u8; 20] {
-    use sha1::{Digest as _, Sha1};
-    Sha1::digest(data).into()
-}
 
 /// Reads whole pieces across file boundaries (zeros for padding files);
 /// one per thread, each with its own open files.

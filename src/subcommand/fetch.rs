@@ -327,8 +327,8 @@ impl Fetch {
         for p in finished {
             progress.push(p?);
         }
-        // Pieces whose read-back (goat's storage layer) did not match are
-        // fetched again, never reported done.
+        // Pieces goat's storage layer could not write, or whose read-back
+        // did not match, are fetched again, never reported done.
         let mut again = Vec::new();
         for (e, bar, t, m) in added {
             let Source::Magnet(magnet) = &e.source else { unreachable!("magnet entries only") };
@@ -342,11 +342,11 @@ impl Fetch {
                 if round == 3 {
                     return Err(Error::new(
                         Kind::Corrupt,
-                        format!("{}: pieces {failed:?} read back wrong from the disk after 3 fetches: the disk or its folder is failing", e.name),
+                        format!("{}: pieces {failed:?} could not be written or read back wrong after 3 fetches: the disk or its folder is failing", e.name),
                     ));
                 }
                 reporter.event(format!(
-                    "{}: {} piece(s) read back from the disk did not match their hash; fetching them again",
+                    "{}: {} piece(s) could not be written or read back wrong; fetching them again",
                     e.name,
                     failed.len()
                 ));
@@ -362,8 +362,12 @@ impl Fetch {
         // sha256s (if any) are read. Others (resumed downloads) are re-read.
         let mut proven: Vec<Manifest> = Vec::new();
         let mut rest: Vec<Manifest> = Vec::new();
-        for (_, _, t, m) in &added {
-            if swarm.proof(&t.info_hash()).is_some_and(|p| p.all_proven()) {
+        for (e, _, t, m) in &added {
+            let proof = swarm.proof(&t.info_hash());
+            if let Some(p) = &proof {
+                tracing::debug!(target: "goat", "{}: {} piece(s) gathered in memory and written whole", e.name, p.gathered.load(std::sync::atomic::Ordering::Relaxed));
+            }
+            if proof.is_some_and(|p| p.all_proven()) {
                 proven.push(m.clone());
             } else {
                 rest.push(m.clone());

@@ -175,7 +175,7 @@ impl Swarm {
         let opts = SessionOptions {
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
-                storage::ProvingFactory::new(proofs.clone()).boxed()
+                storage::ProvingFactory::new(proofs.clone(), storage::Budget::from_env()).boxed()
             }),
             dht,
             disable_trackers: proxied,
@@ -443,10 +443,9 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
 /// dictionary inside a .torrent, whose raw bytes librqbit's bencode parser
 /// keeps.
 fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
-    use sha1::Digest;
     let t = librqbit::torrent_from_bytes(torrent_bytes)
         .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
-    let digest: [u8; 20] = sha1::Sha1::digest(t.info.raw_bytes.as_ref()).into();
+    let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
     Ok(InfoHash::from_bytes(&digest))
 }
 

@@ -1,52 +1,116 @@
 //! goat's storage under librqbit: librqbit's own filesystem storage, with
-//! goat's proof of every piece as it completes.
+//! pieces gathered in memory, written whole, and proven by goat as they
+//! complete.
 //!
-//! librqbit checks a piece's SHA-1 when its last block arrives and then
-//! calls `on_piece_completed`. Here goat reads that piece back from the
-//! files (still in the page cache: librqbit's check just read it) and hashes
-//! it with its own SHA-1 against the piece hashes in the metadata. That is
-//! the same independent check the end-of-download proof pass made, without
-//! a second pass over the disk: a 4 GiB fetch in a 768 MiB memory group read
-//! the whole payload back from the disk for that pass (docs/benchmarks.md).
+//! **Gathering.** librqbit writes each 16 KiB block as it arrives. Here the
+//! blocks of a piece are copied into one buffer instead, and librqbit's
+//! piece check (`pread_exact` of a piece whose blocks are all here) is
+//! answered from that buffer, so no block goes to the disk before its piece
+//! is complete. `on_piece_completed` then writes the piece with one write
+//! per file it lies in (one `pwrite` for most pieces, not 256), as
+//! libtorrent 2 and aria2 write runs of blocks. All torrents of a session
+//! share one [`Budget`] (64 MiB by default). When it is spent, a new piece's
+//! blocks go straight to the disk as librqbit would write them: bounded
+//! memory without blocking librqbit's one runtime thread, which would stall
+//! the very downloads that free the budget. A buffer left untouched for
+//! [`STALE`] (its peer went away) is written out to make room.
 //!
-//! A piece whose read-back does not match (the disk returned other bytes
-//! than were written) is recorded as failed. librqbit only logs errors from
-//! `on_piece_completed`, so `Torrent::wait` checks the record and has the
-//! torrent checked again, which fetches the piece again; it is never
-//! reported done.
+//! **Proof.** Right after the write, goat reads the piece back from the
+//! files (still in the page cache) and hashes it with its own SHA-1
+//! against the piece hashes in the metadata. That proves what the disk now
+//! holds, independently of librqbit's check of the bytes in memory, without
+//! a second pass over the disk: a 4 GiB fetch in a 768 MiB memory group
+//! read the whole payload back from the disk for the old end-of-download
+//! pass (docs/benchmarks.md).
 //!
-//! Not built yet, from issue 11: holding blocks in memory until a piece is
-//! complete, writing it with one vectored write, and a shared memory budget.
+//! A piece whose write fails or whose read-back does not match is recorded
+//! as failed. librqbit only logs errors from `on_piece_completed`, so
+//! `Torrent::wait` checks the record and has the torrent checked again,
+//! which fetches the piece again; it is never reported done.
 
 use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
-use librqbit_core::lengths::ValidPieceIndex;
-use sha1::{Digest, Sha1};
+use librqbit_core::lengths::{Lengths, ValidPieceIndex};
 use std::collections::HashMap;
 use std::io::IoSlice;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The memory all torrents of a session may hold in pieces not yet
+/// written, unless `GOAT_PIECE_BUFFER_MIB` says otherwise (0 turns
+/// gathering off, for measuring).
+pub const DEFAULT_BUDGET: usize = 64 << 20;
+
+/// A buffered piece no block has reached for this long is written out when
+/// another piece needs its room.
+pub const STALE: Duration = Duration::from_secs(10);
+
+/// Bytes of piece buffers in use, shared by every torrent of a session.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget { limit, used: AtomicUsize::new(0) })
+    }
+
+    /// The session's budget: [`DEFAULT_BUDGET`] or `GOAT_PIECE_BUFFER_MIB`.
+    pub fn from_env() -> Arc<Budget> {
+        let mib = std::env::var("GOAT_PIECE_BUFFER_MIB").ok().and_then(|v| v.parse::<usize>().ok());
+        Budget::new(mib.map_or(DEFAULT_BUDGET, |m| m << 20))
+    }
+
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u + n <= self.limit).then_some(u + n))
+            .is_ok()
+    }
+
+    fn give(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
 
 /// What goat's read-back proved of one torrent in this session.
 #[derive(Debug, Default)]
 pub struct Proof {
     /// Per piece: proven by goat's own read-back in this session.
     proven: Mutex<Vec<bool>>,
-    /// Pieces whose read-back did not match, not yet fetched again.
+    /// Pieces whose write or read-back failed, not yet fetched again.
     failed: Mutex<Vec<u32>>,
+    /// Pieces written with one write per file, from a gathered buffer.
+    pub gathered: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Proof {
     /// Every piece proven in this session (a fresh, uninterrupted download).
     pub fn all_proven(&self) -> bool {
-        let p = self.proven.lock().unwrap_or_else(|e| e.into_inner());
+        let p = lock(&self.proven);
         !p.is_empty() && p.iter().all(|x| *x)
     }
 
     /// Take the failed pieces (to be fetched again).
     pub fn take_failed(&self) -> Vec<u32> {
-        std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.failed))
+    }
+
+    fn fail(&self, piece: u32) {
+        lock(&self.failed).push(piece);
     }
 }
 
@@ -57,11 +121,12 @@ pub type Proofs = Arc<Mutex<HashMap<String, Arc<Proof>>>>;
 pub struct ProvingFactory {
     inner: FilesystemStorageFactory,
     proofs: Proofs,
+    budget: Arc<Budget>,
 }
 
 impl ProvingFactory {
-    pub fn new(proofs: Proofs) -> ProvingFactory {
-        ProvingFactory { inner: FilesystemStorageFactory::default(), proofs }
+    pub fn new(proofs: Proofs, budget: Arc<Budget>) -> ProvingFactory {
+        ProvingFactory { inner: FilesystemStorageFactory::default(), proofs, budget }
     }
 }
 
@@ -71,6 +136,25 @@ struct Span {
     offset: u64,
     len: u64,
     padding: bool,
+}
+
+/// The torrent's shape, shared by a storage and the one `take` makes.
+struct Shape {
+    lengths: Lengths,
+    hashes: Vec<[u8; 20]>,
+    spans: Vec<Span>,
+}
+
+impl Shape {
+    /// The parts of the torrent range `start..start+len` in each file:
+    /// (file id, offset in file, offset in the range, length, padding).
+    fn parts(&self, start: u64, len: u64) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
+        let end = start + len;
+        self.spans.iter().enumerate().filter_map(move |(id, s)| {
+            let (from, to) = (start.max(s.offset), end.min(s.offset + s.len));
+            (from < to).then(|| (id, from - s.offset, (from - start) as usize, (to - from) as usize, s.padding))
+        })
+    }
 }
 
 impl StorageFactory for ProvingFactory {
@@ -94,13 +178,17 @@ impl StorageFactory for ProvingFactory {
             .collect();
         let proof = Arc::new(Proof {
             proven: Mutex::new(vec![false; lengths.total_pieces() as usize]),
-            failed: Mutex::default(),
+            ..Default::default()
         });
-        self.proofs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hex::encode(shared.info_hash.0), proof.clone());
-        Ok(ProvingStorage { inner: Box::new(inner), lengths, hashes: Arc::new(hashes), spans: Arc::new(spans), proof, corrupt: corrupt_hook() })
+        lock(&self.proofs).insert(hex::encode(shared.info_hash.0), proof.clone());
+        Ok(ProvingStorage {
+            inner: Box::new(inner),
+            shape: Arc::new(Shape { lengths, hashes, spans }),
+            proof,
+            budget: self.budget.clone(),
+            pending: Mutex::default(),
+            hooks: Hooks::from_env(),
+        })
     }
 
     /// Forwarded, so librqbit's JSON session persistence (which accepts only
@@ -114,51 +202,226 @@ impl StorageFactory for ProvingFactory {
     }
 }
 
-pub struct ProvingStorage {
-    inner: Box<dyn TorrentStorage>,
-    lengths: librqbit_core::lengths::Lengths,
-    hashes: Arc<Vec<[u8; 20]>>,
-    spans: Arc<Vec<Span>>,
-    proof: Arc<Proof>,
-    corrupt: Option<u32>,
+/// A piece being gathered: its bytes and which ranges of it have arrived.
+struct Pending {
+    data: Vec<u8>,
+    /// Sorted, disjoint, merged (start, end) offsets within the piece.
+    have: Vec<(usize, usize)>,
+    touched: Instant,
 }
 
-/// Tests only (`GOAT_TEST_CORRUPT_PIECE=N`): flip a byte of piece N on disk
-/// once, right after librqbit wrote and checked it, as a failing disk
-/// would; the read-back must catch it and the piece must be fetched again.
-fn corrupt_hook() -> Option<u32> {
-    std::env::var("GOAT_TEST_CORRUPT_PIECE").ok()?.parse().ok()
+impl Pending {
+    fn add(&mut self, from: usize, to: usize) {
+        self.have.push((from, to));
+        self.have.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.have.len());
+        for &(a, b) in &self.have {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.have = merged;
+        self.touched = Instant::now();
+    }
+
+    fn covers(&self, from: usize, to: usize) -> bool {
+        self.have.iter().any(|&(a, b)| a <= from && to <= b)
+    }
+}
+
+/// Tests only: faults injected once per process, as a failing disk would
+/// produce them. `GOAT_TEST_CORRUPT_PIECE=N` flips a byte of piece N on
+/// disk right after it was written and checked; the read-back must catch
+/// it. `GOAT_TEST_FAIL_WRITE_PIECE=N` makes the write of piece N fail.
+/// Either way the piece must be fetched again.
+#[derive(Clone, Copy, Default)]
+struct Hooks {
+    corrupt: Option<u32>,
+    fail_write: Option<u32>,
+}
+
+impl Hooks {
+    fn from_env() -> Hooks {
+        let get = |k: &str| std::env::var(k).ok()?.parse().ok();
+        Hooks { corrupt: get("GOAT_TEST_CORRUPT_PIECE"), fail_write: get("GOAT_TEST_FAIL_WRITE_PIECE") }
+    }
+}
+
+static CORRUPTED: std::sync::Once = std::sync::Once::new();
+static WRITE_FAILED: std::sync::Once = std::sync::Once::new();
+
+/// Runs `f` the first time `once` is reached in this process.
+fn first_time(once: &'static std::sync::Once) -> bool {
+    let mut first = false;
+    once.call_once(|| first = true);
+    first
+}
+
+pub struct ProvingStorage {
+    inner: Box<dyn TorrentStorage>,
+    shape: Arc<Shape>,
+    proof: Arc<Proof>,
+    budget: Arc<Budget>,
+    pending: Mutex<HashMap<u32, Pending>>,
+    hooks: Hooks,
 }
 
 impl ProvingStorage {
+    fn piece(&self, index: u32) -> anyhow::Result<ValidPieceIndex> {
+        self.shape.lengths.validate_piece_index(index).ok_or_else(|| anyhow::anyhow!("no piece {index}"))
+    }
+
     /// The piece's bytes, read back through librqbit's own file handles.
     fn read_piece(&self, piece: ValidPieceIndex) -> anyhow::Result<Vec<u8>> {
-        let start = self.lengths.piece_offset(piece);
-        let len = self.lengths.piece_length(piece) as u64;
+        let start = self.shape.lengths.piece_offset(piece);
+        let len = self.shape.lengths.piece_length(piece) as u64;
         let mut buf = vec![0u8; len as usize];
-        for (file_id, s) in self.spans.iter().enumerate() {
-            let (from, to) = (start.max(s.offset), (start + len).min(s.offset + s.len));
-            if from >= to {
-                continue;
-            }
-            let dst = &mut buf[(from - start) as usize..(to - start) as usize];
-            if s.padding {
+        for (id, at, into, n, padding) in self.shape.parts(start, len) {
+            let dst = &mut buf[into..into + n];
+            if padding {
                 dst.fill(0);
             } else {
-                self.inner.pread_exact(file_id, from - s.offset, dst)?;
+                self.inner.pread_exact(id, at, dst)?;
             }
         }
         Ok(buf)
     }
 
+    /// Write the ranges of a gathered piece that have arrived: one write
+    /// per file for a whole piece.
+    fn write_pending(&self, index: u32, p: &Pending) -> anyhow::Result<()> {
+        let start = self.shape.lengths.piece_offset(self.piece(index)?);
+        for &(a, b) in &p.have {
+            for (id, at, into, n, padding) in self.shape.parts(start + a as u64, (b - a) as u64) {
+                if !padding {
+                    self.inner.pwrite_all(id, at, &p.data[a + into..a + into + n])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Write out and forget every gathered piece (before the storage is
+    /// handed on, or to make room).
+    fn write_all_pending(&self, only_stale: bool) -> anyhow::Result<()> {
+        let taken: Vec<(u32, Pending)> = {
+            let mut g = lock(&self.pending);
+            let keys: Vec<u32> =
+                g.iter().filter(|(_, p)| !only_stale || p.touched.elapsed() >= STALE).map(|(k, _)| *k).collect();
+            keys.into_iter().filter_map(|k| g.remove(&k).map(|p| (k, p))).collect()
+        };
+        let mut result = Ok(());
+        for (k, p) in taken {
+            self.budget.give(p.data.len());
+            if let Err(e) = self.write_pending(k, &p) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Gather a block written at `offset` of file `file_id`. Returns false
+    /// when it is not gathered (it spans pieces, or no budget is left) and
+    /// must go to the disk as it is.
+    fn gather(&self, file_id: usize, offset: u64, bufs: &[&[u8]]) -> bool {
+        let Some(span) = self.shape.spans.get(file_id) else { return false };
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        let at = span.offset + offset;
+        let plen = self.shape.lengths.default_piece_length() as u64;
+        let index = (at / plen) as u32;
+        let Some(piece) = self.shape.lengths.validate_piece_index(index) else { return false };
+        let from = (at - self.shape.lengths.piece_offset(piece)) as usize;
+        let size = self.shape.lengths.piece_length(piece) as usize;
+        if from + len > size {
+            return false;
+        }
+        let mut g = lock(&self.pending);
+        if !g.contains_key(&index) {
+            if !self.budget.take(size) {
+                drop(g);
+                if self.write_all_pending(true).is_err() || !self.budget.take(size) {
+                    return false;
+                }
+                g = lock(&self.pending);
+            }
+            g.insert(index, Pending { data: vec![0; size], have: Vec::new(), touched: Instant::now() });
+        }
+        let Some(p) = g.get_mut(&index) else { return false };
+        let mut pos = from;
+        for b in bufs {
+            p.data[pos..pos + b.len()].copy_from_slice(b);
+            pos += b.len();
+        }
+        p.add(from, from + len);
+        true
+    }
+
+    /// Lay gathered bytes over `buf`, the range `at..` of the torrent.
+    /// Returns true when `buf` was wholly answered from one buffer.
+    fn overlay(&self, at: u64, buf: &mut [u8]) -> bool {
+        let g = lock(&self.pending);
+        if g.is_empty() {
+            return false;
+        }
+        let plen = self.shape.lengths.default_piece_length() as u64;
+        let end = at + buf.len() as u64;
+        let mut whole = false;
+        for index in (at / plen) as u32..=((end - 1) / plen) as u32 {
+            let Some(p) = g.get(&index) else { continue };
+            let pstart = index as u64 * plen;
+            let (from, to) = (at.max(pstart), end.min(pstart + p.data.len() as u64));
+            let (pf, pt) = ((from - pstart) as usize, (to - pstart) as usize);
+            if from == at && to == end && p.covers(pf, pt) {
+                buf.copy_from_slice(&p.data[pf..pt]);
+                whole = true;
+                break;
+            }
+            for &(a, b) in &p.have {
+                let (x, y) = (a.max(pf), b.min(pt));
+                if x < y {
+                    let dst = (pstart + x as u64 - at) as usize;
+                    buf[dst..dst + (y - x)].copy_from_slice(&p.data[x..y]);
+                }
+            }
+        }
+        whole
+    }
+
     /// Flip one byte of `piece` on disk (the test hook).
     fn corrupt(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
-        let start = self.lengths.piece_offset(piece);
-        if let Some((id, s)) = self.spans.iter().enumerate().find(|(_, s)| !s.padding && s.offset <= start && start < s.offset + s.len) {
+        let start = self.shape.lengths.piece_offset(piece);
+        if let Some((id, at, _, _, _)) = self.shape.parts(start, 1).find(|p| !p.4) {
             let mut b = [0u8; 1];
-            self.inner.pread_exact(id, start - s.offset, &mut b)?;
+            self.inner.pread_exact(id, at, &mut b)?;
             b[0] ^= 0xff;
-            self.inner.pwrite_all(id, start - s.offset, &b)?;
+            self.inner.pwrite_all(id, at, &b)?;
+        }
+        Ok(())
+    }
+
+    /// Write piece `i` if it was gathered, then prove it from the disk.
+    fn complete(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
+        let i = piece.get();
+        if let Some(p) = lock(&self.pending).remove(&i) {
+            self.budget.give(p.data.len());
+            if self.hooks.fail_write == Some(i) && first_time(&WRITE_FAILED) {
+                anyhow::bail!("could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)");
+            }
+            self.write_pending(i, &p).map_err(|e| e.context("could not be written"))?;
+            if p.have == [(0, p.data.len())] {
+                self.proof.gathered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if self.hooks.corrupt == Some(i) && first_time(&CORRUPTED) {
+            self.corrupt(piece)?;
+        }
+        let data = self.read_piece(piece)?;
+        if self.shape.hashes.get(i as usize) != Some(&crate::hash::sha1(&data)) {
+            anyhow::bail!("read back from the disk does not match its hash");
+        }
+        if let Some(p) = lock(&self.proof.proven).get_mut(i as usize) {
+            *p = true;
         }
         Ok(())
     }
@@ -170,14 +433,27 @@ impl TorrentStorage for ProvingStorage {
     }
 
     fn pread_exact(&self, file_id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
-        self.inner.pread_exact(file_id, offset, buf)
+        let Some(span) = self.shape.spans.get(file_id) else { return self.inner.pread_exact(file_id, offset, buf) };
+        if buf.is_empty() || self.overlay(span.offset + offset, buf) {
+            return Ok(());
+        }
+        self.inner.pread_exact(file_id, offset, buf)?;
+        // Blocks that arrived since are newer than the disk.
+        self.overlay(span.offset + offset, buf);
+        Ok(())
     }
 
     fn pwrite_all(&self, file_id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
+        if self.gather(file_id, offset, &[buf]) {
+            return Ok(());
+        }
         self.inner.pwrite_all(file_id, offset, buf)
     }
 
     fn pwrite_all_vectored(&self, file_id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
+        if self.gather(file_id, offset, &[&bufs[0], &bufs[1]]) {
+            return Ok(bufs[0].len() + bufs[1].len());
+        }
         self.inner.pwrite_all_vectored(file_id, offset, bufs)
     }
 
@@ -193,43 +469,52 @@ impl TorrentStorage for ProvingStorage {
         self.inner.ensure_file_length(file_id, length)
     }
 
+    /// librqbit hands the storage on when a torrent pauses: gathered blocks
+    /// are written first, so nothing that arrived is lost.
     fn take(&self) -> anyhow::Result<Box<dyn TorrentStorage>> {
+        self.write_all_pending(false)?;
         Ok(Box::new(ProvingStorage {
             inner: self.inner.take()?,
-            lengths: self.lengths,
-            hashes: self.hashes.clone(),
-            spans: self.spans.clone(),
+            shape: self.shape.clone(),
             proof: self.proof.clone(),
-            corrupt: self.corrupt,
+            budget: self.budget.clone(),
+            pending: Mutex::default(),
+            hooks: self.hooks,
         }))
     }
 
     fn on_piece_completed(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
         self.inner.on_piece_completed(piece)?;
         let i = piece.get();
-        if self.corrupt == Some(i) {
-            let first = {
-                let f = self.proof.failed.lock().unwrap_or_else(|e| e.into_inner());
-                !f.contains(&i) && !self.proof.proven.lock().unwrap_or_else(|e| e.into_inner()).get(i as usize).copied().unwrap_or(false)
-            };
-            // Once per process: the refetched piece must then pass.
-            static DONE: std::sync::Once = std::sync::Once::new();
-            if first && !DONE.is_completed() {
-                DONE.call_once(|| {});
-                self.corrupt(piece)?;
-            }
-        }
-        let data = self.read_piece(piece)?;
-        let ok = self.hashes.get(i as usize).is_some_and(|want| Sha1::digest(&data)[..] == want[..]);
-        if ok {
-            if let Some(p) = self.proof.proven.lock().unwrap_or_else(|e| e.into_inner()).get_mut(i as usize) {
-                *p = true;
-            }
-            Ok(())
-        } else {
-            tracing::warn!(target: "goat", "piece {i} read back from the disk does not match its hash: it will be fetched again");
-            self.proof.failed.lock().unwrap_or_else(|e| e.into_inner()).push(i);
-            anyhow::bail!("piece {i} failed goat's read-back proof")
-        }
+        self.complete(piece).map_err(|e| {
+            tracing::warn!(target: "goat", "piece {i} {e:#}: it will be fetched again");
+            self.proof.fail(i);
+            e.context(format!("piece {i} failed goat's proof"))
+        })
+    }
+}
+
+impl Drop for ProvingStorage {
+    fn drop(&mut self) {
+        let held: usize = lock(&self.pending).values().map(|p| p.data.len()).sum();
+        self.budget.give(held);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+    use std::time::Instant;
+
+    #[test]
+    fn arrived_ranges_merge_and_cover() {
+        let mut p = Pending { data: vec![0; 64], have: vec![], touched: Instant::now() };
+        p.add(16, 32);
+        p.add(0, 16);
+        p.add(48, 64);
+        assert_eq!(p.have, vec![(0, 32), (48, 64)]);
+        assert!(p.covers(0, 32) && !p.covers(16, 48));
+        p.add(32, 48);
+        assert_eq!(p.have, vec![(0, 64)]);
     }
 }

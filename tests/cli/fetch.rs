@@ -466,3 +466,26 @@ fn a_piece_read_back_wrong_is_fetched_again() {
     same_tree(&tiny.payload, &tiny.dir.join("tiny-model"), FILES);
     goat().args(["verify"]).args([&tiny.dir]).run().ok();
 }
+
+/// A piece whose write fails (injected: goat's storage layer fails the one
+/// write of that gathered piece, once) is fetched again and never reported
+/// done; the other pieces were gathered in memory and written whole.
+#[test]
+fn a_piece_whose_write_fails_is_fetched_again() {
+    let tiny = TinyModel::publish("");
+    let out = fetch(&tiny.esplora.url, &tiny.addr, &tiny.dir)
+        .env("GOAT_TEST_FAIL_WRITE_PIECE", "2")
+        .env("RUST_LOG", "goat=debug")
+        .run()
+        .ok();
+    assert!(out.stderr.contains("piece 2 could not be written: injected write error"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 piece(s) could not be written or read back wrong; fetching them again"), "{}", out.stderr);
+    let gathered = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split(" piece(s) gathered in memory").next().filter(|_| l.contains("gathered in memory"))?.rsplit(' ').next()?.parse::<u32>().ok())
+        .unwrap_or(0);
+    assert!(gathered > 0, "no piece was gathered in memory:\n{}", out.stderr);
+    same_tree(&tiny.payload, &tiny.dir.join("tiny-model"), FILES);
+    goat().args(["verify"]).args([&tiny.dir]).run().ok();
+}
