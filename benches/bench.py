@@ -12,7 +12,7 @@ import subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GOAT = ROOT / "target" / "release" / "goat"
+GOAT = Path(os.environ.get("GOAT_BENCH_BIN", ROOT / "target" / "release" / "goat"))
 LT_SEED = ROOT / "tests" / "support" / "lt_seed.py"
 LT_LEECH = ROOT / "benches" / "lt_leech.py"
 PY = "/usr/bin/python3"
@@ -205,8 +205,12 @@ def leech_commands(client, torrent, dest, esplora, address):
         return [str(GOAT), "--esplora", esplora, "-q", "fetch", address, "-o", str(dest), "--no-dht", "--loopback",
                 "--listen-port", port]
     if client.startswith("goat "):
-        # "goat --no-verify", "goat --runtime current-thread", ...
-        return leech_commands("goat", torrent, dest, esplora, address) + client.split()[1:]
+        # "goat --no-verify", "goat --runtime current-thread", and
+        # environment settings: "goat GOAT_PIECE_BUFFER_MIB=0"
+        words = client.split()[1:]
+        env = [w for w in words if "=" in w and not w.startswith("-")]
+        flags = [w for w in words if w not in env]
+        return (["env"] + env if env else []) + leech_commands("goat", torrent, dest, esplora, address) + flags
     if client == "aria2c":
         return ["aria2c", "--dir", str(dest), "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
                 "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--file-allocation=none",
@@ -249,15 +253,19 @@ def bench_download(procs, work, size, runs, seeders, clients, results, label, me
     dc, esplora, address = start_devchain(procs, work, goatfile)
     print(f"\n== download {human(size)} ({len(files)} files), {seeders} libtorrent seeder(s), {runs} run(s) ==",
           flush=True)
-    rows = {}
-    for client in clients:
-        times, rss, reads = [], [], []
-        for r in range(runs):
+    # Rounds are interleaved (every client once, then again), so no client
+    # always runs first: on this VM the first writes into memory the guest
+    # has not touched yet cost far more (host page faults), which once made
+    # whichever client ran first look slow.
+    runs_of = {c: ([], [], []) for c in clients}
+    for r in range(runs):
+        for client in clients:
+            times, rss, reads = runs_of[client]
             dest = work / "leech" / client.replace(" ", "_")
             shutil.rmtree(dest.parent, ignore_errors=True)
             dest.mkdir(parents=True)
             cmd = leech_commands(client, torrent, dest, esplora, address)
-            group = MemCgroup(client.replace(" ", "_").replace("-", ""), mem_limit) if mem_limit else None
+            group = MemCgroup(client.replace(" ", "_").replace("-", "").replace("=", ""), mem_limit) if mem_limit else None
             if group:
                 cmd = group.wrap(cmd)
             # goat writes DIR/<entry>/..., the others DIR/<torrent name>/...
@@ -276,7 +284,9 @@ def bench_download(procs, work, size, runs, seeders, clients, results, label, me
             reads.append(read_mb)
             print(f"  {client:18} run {r + 1}: {size / dt / 1e6:8.1f} MB/s  {dt:6.1f} s  peak RSS {mb:6.1f} MB"
                   f"  read from disk {read_mb:8.1f} MB", flush=True)
-        shutil.rmtree(work / "leech", ignore_errors=True)
+    shutil.rmtree(work / "leech", ignore_errors=True)
+    rows = {}
+    for client, (times, rss, reads) in runs_of.items():
         if times:
             med = statistics.median(times)
             rows[client] = {"mb_s": size / med / 1e6, "seconds": med, "rss_mb": max(rss), "runs": len(times),

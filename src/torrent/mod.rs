@@ -84,6 +84,7 @@ pub struct Swarm {
     streams: Arc<tokio::sync::Semaphore>,
     /// What goat's storage layer proved, per torrent (`storage`).
     proofs: storage::Proofs,
+    fresh: storage::Fresh,
 }
 
 /// A torrent being fetched or seeded.
@@ -172,10 +173,11 @@ impl Swarm {
             }),
         };
         let proofs = storage::Proofs::default();
+        let fresh = storage::Fresh::default();
         let opts = SessionOptions {
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
-                storage::ProvingFactory::new(proofs.clone(), storage::Budget::from_env()).boxed()
+                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), storage::Budget::from_env()).boxed()
             }),
             dht,
             disable_trackers: proxied,
@@ -214,6 +216,7 @@ impl Swarm {
             adding: tokio::sync::Mutex::new(()),
             streams: Arc::new(tokio::sync::Semaphore::new(steer::SESSION_STREAMS)),
             proofs,
+            fresh,
         })
     }
 
@@ -287,7 +290,8 @@ impl Swarm {
         accept(&files)?;
         let real: Vec<(PathBuf, u64)> =
             files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
-        preallocate(output, &real)?;
+        let created = preallocate(output, &real)?;
+        storage::lock(&self.fresh).insert(info_hash_of_torrent(&listed.torrent_bytes)?.as_str().to_string(), created);
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {
@@ -664,8 +668,9 @@ impl Torrent {
 /// still missing (exit 6, nothing downloaded), then allocate every file at
 /// its full length, so a disk that fills later (another program, another
 /// download) cannot stop this one half way. What is already on disk (a
-/// resumed download) counts as present by its allocated blocks.
-fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<()> {
+/// resumed download) counts as present by its allocated blocks. Returns
+/// the files that held nothing before (see `storage::Fresh`).
+fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> {
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::io::AsRawFd;
     let allocated = |p: &Path| std::fs::metadata(p).map(|m| m.blocks() * 512).unwrap_or(0);
@@ -683,10 +688,15 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<()> {
             ));
         }
     }
+    let mut created = Vec::new();
     for (rel, len) in files {
         let path = output.join(rel);
-        if *len == 0 || allocated(&path) >= *len {
+        let before = allocated(&path);
+        if *len == 0 || before >= *len {
             continue;
+        }
+        if before == 0 {
+            created.push(rel.clone());
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
@@ -712,7 +722,7 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<()> {
             other => return Err(Error::io(format!("allocating {}", path.display()), std::io::Error::from_raw_os_error(other))),
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 /// Less than 1 MiB left where `path` lives: librqbit stalls (or writes short)

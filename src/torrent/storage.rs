@@ -35,7 +35,7 @@ use librqbit_core::lengths::{Lengths, ValidPieceIndex};
 use std::collections::HashMap;
 use std::io::IoSlice;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -93,7 +93,7 @@ pub struct Proof {
     pub gathered: AtomicUsize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -117,16 +117,27 @@ impl Proof {
 /// Proofs by info-hash (hex), shared between the factory and the swarm.
 pub type Proofs = Arc<Mutex<HashMap<String, Arc<Proof>>>>;
 
+/// Files goat has just allocated and that hold nothing yet, by info-hash
+/// (hex): paths relative to the torrent's output folder. librqbit's
+/// initial check reads every byte of every file that exists; a file goat
+/// preallocated is there at full length, so that check would read and
+/// hash the whole payload's worth of zeros before the first request (a
+/// quarter of goat's CPU time in a 2 GiB fetch, docs/benchmarks.md). Reads
+/// of such a file fail until something is written to it, as they fail for
+/// a file that does not exist, and librqbit skips it.
+pub type Fresh = Arc<Mutex<HashMap<String, Vec<std::path::PathBuf>>>>;
+
 #[derive(Clone)]
 pub struct ProvingFactory {
     inner: FilesystemStorageFactory,
     proofs: Proofs,
+    fresh: Fresh,
     budget: Arc<Budget>,
 }
 
 impl ProvingFactory {
-    pub fn new(proofs: Proofs, budget: Arc<Budget>) -> ProvingFactory {
-        ProvingFactory { inner: FilesystemStorageFactory::default(), proofs, budget }
+    pub fn new(proofs: Proofs, fresh: Fresh, budget: Arc<Budget>) -> ProvingFactory {
+        ProvingFactory { inner: FilesystemStorageFactory::default(), proofs, fresh, budget }
     }
 }
 
@@ -180,8 +191,16 @@ impl StorageFactory for ProvingFactory {
             proven: Mutex::new(vec![false; lengths.total_pieces() as usize]),
             ..Default::default()
         });
-        lock(&self.proofs).insert(hex::encode(shared.info_hash.0), proof.clone());
+        let hash = hex::encode(shared.info_hash.0);
+        lock(&self.proofs).insert(hash.clone(), proof.clone());
+        let fresh_paths = lock(&self.fresh).remove(&hash).unwrap_or_default();
+        let fresh = metadata
+            .file_infos
+            .iter()
+            .map(|f| AtomicBool::new(fresh_paths.contains(&f.relative_filename)))
+            .collect();
         Ok(ProvingStorage {
+            fresh: Arc::new(fresh),
             inner: Box::new(inner),
             shape: Arc::new(Shape { lengths, hashes, spans }),
             proof,
@@ -260,6 +279,8 @@ fn first_time(once: &'static std::sync::Once) -> bool {
 
 pub struct ProvingStorage {
     inner: Box<dyn TorrentStorage>,
+    /// Per file: allocated by goat and not written since (see [`Fresh`]).
+    fresh: Arc<Vec<AtomicBool>>,
     shape: Arc<Shape>,
     proof: Arc<Proof>,
     budget: Arc<Budget>,
@@ -268,6 +289,13 @@ pub struct ProvingStorage {
 }
 
 impl ProvingStorage {
+    /// Something is being written to `file_id`: it is no longer fresh.
+    fn written(&self, file_id: usize) {
+        if let Some(f) = self.fresh.get(file_id) {
+            f.store(false, Ordering::Release);
+        }
+    }
+
     fn piece(&self, index: u32) -> anyhow::Result<ValidPieceIndex> {
         self.shape.lengths.validate_piece_index(index).ok_or_else(|| anyhow::anyhow!("no piece {index}"))
     }
@@ -437,6 +465,9 @@ impl TorrentStorage for ProvingStorage {
         if buf.is_empty() || self.overlay(span.offset + offset, buf) {
             return Ok(());
         }
+        if self.fresh.get(file_id).is_some_and(|f| f.load(Ordering::Acquire)) {
+            anyhow::bail!("file {file_id} was allocated by goat and nothing is written to it yet");
+        }
         self.inner.pread_exact(file_id, offset, buf)?;
         // Blocks that arrived since are newer than the disk.
         self.overlay(span.offset + offset, buf);
@@ -444,6 +475,7 @@ impl TorrentStorage for ProvingStorage {
     }
 
     fn pwrite_all(&self, file_id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
+        self.written(file_id);
         if self.gather(file_id, offset, &[buf]) {
             return Ok(());
         }
@@ -451,6 +483,7 @@ impl TorrentStorage for ProvingStorage {
     }
 
     fn pwrite_all_vectored(&self, file_id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
+        self.written(file_id);
         if self.gather(file_id, offset, &[&bufs[0], &bufs[1]]) {
             return Ok(bufs[0].len() + bufs[1].len());
         }
@@ -475,6 +508,7 @@ impl TorrentStorage for ProvingStorage {
         self.write_all_pending(false)?;
         Ok(Box::new(ProvingStorage {
             inner: self.inner.take()?,
+            fresh: self.fresh.clone(),
             shape: self.shape.clone(),
             proof: self.proof.clone(),
             budget: self.budget.clone(),
