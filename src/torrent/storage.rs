@@ -2,18 +2,28 @@
 //! pieces gathered in memory, written whole, and proven by goat as they
 //! complete.
 //!
-//! **Gathering.** librqbit writes each 16 KiB block as it arrives. Here the
-//! blocks of a piece are copied into one buffer instead, and librqbit's
-//! piece check (`pread_exact` of a piece whose blocks are all here) is
-//! answered from that buffer, so no block goes to the disk before its piece
-//! is complete. `on_piece_completed` then writes the piece with one write
-//! per file it lies in (one `pwrite` for most pieces, not 256), as
+//! **Gathering (off by default, measured slower here).** librqbit writes
+//! each 16 KiB block as it arrives. With `GOAT_PIECE_BUFFER_MIB=N` the
+//! blocks of a piece are copied into one buffer instead, librqbit's piece
+//! check (`pread_exact` of a piece whose blocks are all here) is answered
+//! from that buffer, and `on_piece_completed` writes the piece with one
+//! write per file it lies in (one `pwrite` for most pieces, not 256), as
 //! libtorrent 2 and aria2 write runs of blocks. All torrents of a session
-//! share one [`Budget`] (64 MiB by default). When it is spent, a new piece's
-//! blocks go straight to the disk as librqbit would write them: bounded
-//! memory without blocking librqbit's one runtime thread, which would stall
-//! the very downloads that free the budget. A buffer left untouched for
-//! [`STALE`] (its peer went away) is written out to make room.
+//! share one [`Budget`] of N MiB; when it is spent, a new piece's blocks go
+//! straight to the disk: bounded memory without blocking librqbit's one
+//! runtime thread, which would stall the very downloads that free the
+//! budget. A buffer untouched for [`STALE`] (its peer went away) is written
+//! out to make room. Measured on 2 GiB from one libtorrent seeder, 3
+//! interleaved rounds, it was 30 % slower than writing each block as it
+//! arrives (docs/benchmarks.md): a block written at once is copied into the
+//! page cache while it is still in the CPU's cache, a gathered 4 MiB piece
+//! is copied again from memory. So it stays off unless asked for; it may
+//! pay on disks where small writes are dear (network filesystems).
+//!
+//! **Failed writes.** A block whose write fails is kept in memory (the same
+//! budget, at least [`DEFAULT_BUDGET`]) and its piece's write is tried again
+//! when the piece completes: librqbit would stop the whole torrent at the
+//! first failed write.
 //!
 //! **Proof.** Right after the write, goat reads the piece back from the
 //! files (still in the page cache) and hashes it with its own SHA-1
@@ -39,8 +49,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The memory all torrents of a session may hold in pieces not yet
-/// written, unless `GOAT_PIECE_BUFFER_MIB` says otherwise (0 turns
+/// The memory all torrents of a session may hold in piece buffers, unless `GOAT_PIECE_BUFFER_MIB` says otherwise (0 turns
 /// gathering off, for measuring).
 pub const DEFAULT_BUDGET: usize = 64 << 20;
 
@@ -48,35 +57,72 @@ pub const DEFAULT_BUDGET: usize = 64 << 20;
 /// another piece needs its room.
 pub const STALE: Duration = Duration::from_secs(10);
 
-/// Bytes of piece buffers in use, shared by every torrent of a session.
+/// Piece buffers, shared by every torrent of a session: at most `limit`
+/// bytes of them exist, in use or kept for the next piece. Keeping them
+/// matters: a fresh 4 MiB allocation is a fresh mapping whose every page
+/// faults on first touch, which cost more system time than the writes it
+/// saved (measured: docs/benchmarks.md).
 #[derive(Debug)]
 pub struct Budget {
     limit: usize,
+    /// Bytes of buffers that exist (in use or kept).
     used: AtomicUsize,
+    kept: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Budget {
     pub fn new(limit: usize) -> Arc<Budget> {
-        Arc::new(Budget { limit, used: AtomicUsize::new(0) })
+        Arc::new(Budget {
+            limit,
+            used: AtomicUsize::new(0),
+            kept: Mutex::default(),
+        })
     }
 
-    /// The session's budget: [`DEFAULT_BUDGET`] or `GOAT_PIECE_BUFFER_MIB`.
+    /// The session's budget for gathering: none (gathering off, the
+    /// measured default), or `GOAT_PIECE_BUFFER_MIB`.
     pub fn from_env() -> Arc<Budget> {
-        let mib = std::env::var("GOAT_PIECE_BUFFER_MIB").ok().and_then(|v| v.parse::<usize>().ok());
-        Budget::new(mib.map_or(DEFAULT_BUDGET, |m| m << 20))
+        let mib = std::env::var("GOAT_PIECE_BUFFER_MIB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok());
+        Budget::new(mib.unwrap_or(0) << 20)
     }
 
-    fn take(&self, n: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u + n <= self.limit).then_some(u + n))
-            .is_ok()
+    /// A buffer of `size` bytes (contents unspecified), or None when the
+    /// budget is spent. A `rescue` (a block whose write failed, kept for
+    /// the piece's retry) may use [`DEFAULT_BUDGET`] even when gathering
+    /// is off.
+    fn take(&self, size: usize, rescue: bool) -> Option<Vec<u8>> {
+        let limit = if rescue {
+            self.limit.max(DEFAULT_BUDGET)
+        } else {
+            self.limit
+        };
+        let mut kept = lock(&self.kept);
+        if let Some(i) = kept.iter().position(|b| b.len() == size) {
+            return Some(kept.swap_remove(i));
+        }
+        loop {
+            let grew = self
+                .used
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                    (u + size <= limit).then_some(u + size)
+                })
+                .is_ok();
+            if grew {
+                return Some(vec![0; size]);
+            }
+            // Room held by kept buffers of other sizes is given back first.
+            let other = kept.pop()?;
+            self.used.fetch_sub(other.len(), Ordering::AcqRel);
+        }
     }
 
-    fn give(&self, n: usize) {
-        self.used.fetch_sub(n, Ordering::AcqRel);
+    fn give(&self, buf: Vec<u8>) {
+        lock(&self.kept).push(buf);
     }
 
-    /// Bytes held now.
+    /// Bytes of buffers that exist now.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
@@ -137,7 +183,12 @@ pub struct ProvingFactory {
 
 impl ProvingFactory {
     pub fn new(proofs: Proofs, fresh: Fresh, budget: Arc<Budget>) -> ProvingFactory {
-        ProvingFactory { inner: FilesystemStorageFactory::default(), proofs, fresh, budget }
+        ProvingFactory {
+            inner: FilesystemStorageFactory::default(),
+            proofs,
+            fresh,
+            budget,
+        }
     }
 }
 
@@ -159,11 +210,23 @@ struct Shape {
 impl Shape {
     /// The parts of the torrent range `start..start+len` in each file:
     /// (file id, offset in file, offset in the range, length, padding).
-    fn parts(&self, start: u64, len: u64) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
+    fn parts(
+        &self,
+        start: u64,
+        len: u64,
+    ) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
         let end = start + len;
         self.spans.iter().enumerate().filter_map(move |(id, s)| {
             let (from, to) = (start.max(s.offset), end.min(s.offset + s.len));
-            (from < to).then(|| (id, from - s.offset, (from - start) as usize, (to - from) as usize, s.padding))
+            (from < to).then(|| {
+                (
+                    id,
+                    from - s.offset,
+                    (from - start) as usize,
+                    (to - from) as usize,
+                    s.padding,
+                )
+            })
         })
     }
 }
@@ -171,7 +234,11 @@ impl Shape {
 impl StorageFactory for ProvingFactory {
     type Storage = ProvingStorage;
 
-    fn create(&self, shared: &ManagedTorrentShared, metadata: &TorrentMetadata) -> anyhow::Result<ProvingStorage> {
+    fn create(
+        &self,
+        shared: &ManagedTorrentShared,
+        metadata: &TorrentMetadata,
+    ) -> anyhow::Result<ProvingStorage> {
         let inner = self.inner.create(shared, metadata)?;
         let lengths = *metadata.lengths();
         let hashes: Vec<[u8; 20]> = metadata
@@ -185,7 +252,11 @@ impl StorageFactory for ProvingFactory {
         let spans = metadata
             .file_infos
             .iter()
-            .map(|f| Span { offset: f.offset_in_torrent, len: f.len, padding: f.attrs.padding })
+            .map(|f| Span {
+                offset: f.offset_in_torrent,
+                len: f.len,
+                padding: f.attrs.padding,
+            })
             .collect();
         let proof = Arc::new(Proof {
             proven: Mutex::new(vec![false; lengths.total_pieces() as usize]),
@@ -202,7 +273,11 @@ impl StorageFactory for ProvingFactory {
         Ok(ProvingStorage {
             fresh: Arc::new(fresh),
             inner: Box::new(inner),
-            shape: Arc::new(Shape { lengths, hashes, spans }),
+            shape: Arc::new(Shape {
+                lengths,
+                hashes,
+                spans,
+            }),
             proof,
             budget: self.budget.clone(),
             pending: Mutex::default(),
@@ -252,7 +327,9 @@ impl Pending {
 /// Tests only: faults injected once per process, as a failing disk would
 /// produce them. `GOAT_TEST_CORRUPT_PIECE=N` flips a byte of piece N on
 /// disk right after it was written and checked; the read-back must catch
-/// it. `GOAT_TEST_FAIL_WRITE_PIECE=N` makes the write of piece N fail.
+/// it. `GOAT_TEST_FAIL_WRITE_PIECE=N` makes the write of piece N fail:
+/// its first block written through (when gathering is off) and the write
+/// of the whole piece.
 /// Either way the piece must be fetched again.
 #[derive(Clone, Copy, Default)]
 struct Hooks {
@@ -263,12 +340,16 @@ struct Hooks {
 impl Hooks {
     fn from_env() -> Hooks {
         let get = |k: &str| std::env::var(k).ok()?.parse().ok();
-        Hooks { corrupt: get("GOAT_TEST_CORRUPT_PIECE"), fail_write: get("GOAT_TEST_FAIL_WRITE_PIECE") }
+        Hooks {
+            corrupt: get("GOAT_TEST_CORRUPT_PIECE"),
+            fail_write: get("GOAT_TEST_FAIL_WRITE_PIECE"),
+        }
     }
 }
 
 static CORRUPTED: std::sync::Once = std::sync::Once::new();
 static WRITE_FAILED: std::sync::Once = std::sync::Once::new();
+static BLOCK_WRITE_FAILED: std::sync::Once = std::sync::Once::new();
 
 /// Runs `f` the first time `once` is reached in this process.
 fn first_time(once: &'static std::sync::Once) -> bool {
@@ -289,6 +370,44 @@ pub struct ProvingStorage {
 }
 
 impl ProvingStorage {
+    /// A block librqbit writes: gathered, or written through. A block whose
+    /// write fails is kept in memory instead, and its piece's write is
+    /// tried again when the piece completes; librqbit would otherwise stop
+    /// the whole torrent at the first failed write.
+    fn write_block(
+        &self,
+        file_id: usize,
+        offset: u64,
+        bufs: &[&[u8]],
+        write: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.written(file_id);
+        if self.gather(file_id, offset, bufs, false) {
+            return Ok(());
+        }
+        let piece = self
+            .shape
+            .spans
+            .get(file_id)
+            .map(|s| (s.offset + offset) / self.shape.lengths.default_piece_length() as u64);
+        let result =
+            if self.hooks.fail_write.map(u64::from) == piece && first_time(&BLOCK_WRITE_FAILED) {
+                Err(anyhow::anyhow!(
+                    "injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"
+                ))
+            } else {
+                write()
+            };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if self.gather(file_id, offset, bufs, true) => {
+                tracing::debug!(target: "goat", "a block of piece {piece:?} could not be written ({e:#}); kept in memory until the piece completes");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Something is being written to `file_id`: it is no longer fresh.
     fn written(&self, file_id: usize) {
         if let Some(f) = self.fresh.get(file_id) {
@@ -297,7 +416,10 @@ impl ProvingStorage {
     }
 
     fn piece(&self, index: u32) -> anyhow::Result<ValidPieceIndex> {
-        self.shape.lengths.validate_piece_index(index).ok_or_else(|| anyhow::anyhow!("no piece {index}"))
+        self.shape
+            .lengths
+            .validate_piece_index(index)
+            .ok_or_else(|| anyhow::anyhow!("no piece {index}"))
     }
 
     /// The piece's bytes, read back through librqbit's own file handles.
@@ -323,7 +445,8 @@ impl ProvingStorage {
         for &(a, b) in &p.have {
             for (id, at, into, n, padding) in self.shape.parts(start + a as u64, (b - a) as u64) {
                 if !padding {
-                    self.inner.pwrite_all(id, at, &p.data[a + into..a + into + n])?;
+                    self.inner
+                        .pwrite_all(id, at, &p.data[a + into..a + into + n])?;
                 }
             }
         }
@@ -335,16 +458,21 @@ impl ProvingStorage {
     fn write_all_pending(&self, only_stale: bool) -> anyhow::Result<()> {
         let taken: Vec<(u32, Pending)> = {
             let mut g = lock(&self.pending);
-            let keys: Vec<u32> =
-                g.iter().filter(|(_, p)| !only_stale || p.touched.elapsed() >= STALE).map(|(k, _)| *k).collect();
-            keys.into_iter().filter_map(|k| g.remove(&k).map(|p| (k, p))).collect()
+            let keys: Vec<u32> = g
+                .iter()
+                .filter(|(_, p)| !only_stale || p.touched.elapsed() >= STALE)
+                .map(|(k, _)| *k)
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| g.remove(&k).map(|p| (k, p)))
+                .collect()
         };
         let mut result = Ok(());
         for (k, p) in taken {
-            self.budget.give(p.data.len());
             if let Err(e) = self.write_pending(k, &p) {
                 result = Err(e);
             }
+            self.budget.give(p.data);
         }
         result
     }
@@ -352,13 +480,17 @@ impl ProvingStorage {
     /// Gather a block written at `offset` of file `file_id`. Returns false
     /// when it is not gathered (it spans pieces, or no budget is left) and
     /// must go to the disk as it is.
-    fn gather(&self, file_id: usize, offset: u64, bufs: &[&[u8]]) -> bool {
-        let Some(span) = self.shape.spans.get(file_id) else { return false };
+    fn gather(&self, file_id: usize, offset: u64, bufs: &[&[u8]], rescue: bool) -> bool {
+        let Some(span) = self.shape.spans.get(file_id) else {
+            return false;
+        };
         let len: usize = bufs.iter().map(|b| b.len()).sum();
         let at = span.offset + offset;
         let plen = self.shape.lengths.default_piece_length() as u64;
         let index = (at / plen) as u32;
-        let Some(piece) = self.shape.lengths.validate_piece_index(index) else { return false };
+        let Some(piece) = self.shape.lengths.validate_piece_index(index) else {
+            return false;
+        };
         let from = (at - self.shape.lengths.piece_offset(piece)) as usize;
         let size = self.shape.lengths.piece_length(piece) as usize;
         if from + len > size {
@@ -366,16 +498,32 @@ impl ProvingStorage {
         }
         let mut g = lock(&self.pending);
         if !g.contains_key(&index) {
-            if !self.budget.take(size) {
-                drop(g);
-                if self.write_all_pending(true).is_err() || !self.budget.take(size) {
-                    return false;
+            let data = match self.budget.take(size, rescue) {
+                Some(d) => d,
+                None => {
+                    drop(g);
+                    if self.write_all_pending(true).is_err() {
+                        return false;
+                    }
+                    let Some(d) = self.budget.take(size, rescue) else {
+                        return false;
+                    };
+                    g = lock(&self.pending);
+                    d
                 }
-                g = lock(&self.pending);
-            }
-            g.insert(index, Pending { data: vec![0; size], have: Vec::new(), touched: Instant::now() });
+            };
+            g.insert(
+                index,
+                Pending {
+                    data,
+                    have: Vec::new(),
+                    touched: Instant::now(),
+                },
+            );
         }
-        let Some(p) = g.get_mut(&index) else { return false };
+        let Some(p) = g.get_mut(&index) else {
+            return false;
+        };
         let mut pos = from;
         for b in bufs {
             p.data[pos..pos + b.len()].copy_from_slice(b);
@@ -432,12 +580,18 @@ impl ProvingStorage {
     fn complete(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
         let i = piece.get();
         if let Some(p) = lock(&self.pending).remove(&i) {
-            self.budget.give(p.data.len());
-            if self.hooks.fail_write == Some(i) && first_time(&WRITE_FAILED) {
-                anyhow::bail!("could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)");
-            }
-            self.write_pending(i, &p).map_err(|e| e.context("could not be written"))?;
-            if p.have == [(0, p.data.len())] {
+            let written = if self.hooks.fail_write == Some(i) && first_time(&WRITE_FAILED) {
+                Err(anyhow::anyhow!(
+                    "could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"
+                ))
+            } else {
+                self.write_pending(i, &p)
+                    .map_err(|e| e.context("could not be written"))
+            };
+            let whole = p.have == [(0, p.data.len())];
+            self.budget.give(p.data);
+            written?;
+            if whole {
                 self.proof.gathered.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -456,16 +610,26 @@ impl ProvingStorage {
 }
 
 impl TorrentStorage for ProvingStorage {
-    fn init(&mut self, shared: &ManagedTorrentShared, metadata: &TorrentMetadata) -> anyhow::Result<()> {
+    fn init(
+        &mut self,
+        shared: &ManagedTorrentShared,
+        metadata: &TorrentMetadata,
+    ) -> anyhow::Result<()> {
         self.inner.init(shared, metadata)
     }
 
     fn pread_exact(&self, file_id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
-        let Some(span) = self.shape.spans.get(file_id) else { return self.inner.pread_exact(file_id, offset, buf) };
+        let Some(span) = self.shape.spans.get(file_id) else {
+            return self.inner.pread_exact(file_id, offset, buf);
+        };
         if buf.is_empty() || self.overlay(span.offset + offset, buf) {
             return Ok(());
         }
-        if self.fresh.get(file_id).is_some_and(|f| f.load(Ordering::Acquire)) {
+        if self
+            .fresh
+            .get(file_id)
+            .is_some_and(|f| f.load(Ordering::Acquire))
+        {
             anyhow::bail!("file {file_id} was allocated by goat and nothing is written to it yet");
         }
         self.inner.pread_exact(file_id, offset, buf)?;
@@ -475,19 +639,25 @@ impl TorrentStorage for ProvingStorage {
     }
 
     fn pwrite_all(&self, file_id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
-        self.written(file_id);
-        if self.gather(file_id, offset, &[buf]) {
-            return Ok(());
-        }
-        self.inner.pwrite_all(file_id, offset, buf)
+        self.write_block(file_id, offset, &[buf], || {
+            self.inner.pwrite_all(file_id, offset, buf)
+        })
     }
 
-    fn pwrite_all_vectored(&self, file_id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
-        self.written(file_id);
-        if self.gather(file_id, offset, &[&bufs[0], &bufs[1]]) {
-            return Ok(bufs[0].len() + bufs[1].len());
-        }
-        self.inner.pwrite_all_vectored(file_id, offset, bufs)
+    fn pwrite_all_vectored(
+        &self,
+        file_id: usize,
+        offset: u64,
+        bufs: [IoSlice<'_>; 2],
+    ) -> anyhow::Result<usize> {
+        let n = bufs[0].len() + bufs[1].len();
+        let (a, b) = (&*bufs[0], &*bufs[1]);
+        self.write_block(file_id, offset, &[a, b], || {
+            self.inner
+                .pwrite_all_vectored(file_id, offset, [IoSlice::new(a), IoSlice::new(b)])
+                .map(|_| ())
+        })?;
+        Ok(n)
     }
 
     fn remove_file(&self, file_id: usize, filename: &Path) -> anyhow::Result<()> {
@@ -530,8 +700,9 @@ impl TorrentStorage for ProvingStorage {
 
 impl Drop for ProvingStorage {
     fn drop(&mut self) {
-        let held: usize = lock(&self.pending).values().map(|p| p.data.len()).sum();
-        self.budget.give(held);
+        for (_, p) in lock(&self.pending).drain() {
+            self.budget.give(p.data);
+        }
     }
 }
 
@@ -542,7 +713,11 @@ mod tests {
 
     #[test]
     fn arrived_ranges_merge_and_cover() {
-        let mut p = Pending { data: vec![0; 64], have: vec![], touched: Instant::now() };
+        let mut p = Pending {
+            data: vec![0; 64],
+            have: vec![],
+            touched: Instant::now(),
+        };
         p.add(16, 32);
         p.add(0, 16);
         p.add(48, 64);
