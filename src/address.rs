@@ -49,10 +49,7 @@ pub fn parse_address(text: &str, network: Option<Network>) -> Result<HolderAddre
     match network {
         Some(net) => {
             if unchecked.is_valid_for_network(net) {
-                Ok(HolderAddress {
-                    address: unchecked.assume_checked(),
-                    network: net,
-                })
+                Ok(HolderAddress { address: unchecked.assume_checked(), network: net })
             } else {
                 let inferred = infer_network(&unchecked);
                 Err(Error::usage(format!(
@@ -65,10 +62,7 @@ pub fn parse_address(text: &str, network: Option<Network>) -> Result<HolderAddre
         }
         None => {
             let net = infer_network(&unchecked);
-            Ok(HolderAddress {
-                address: unchecked.assume_checked(),
-                network: net,
-            })
+            Ok(HolderAddress { address: unchecked.assume_checked(), network: net })
         }
     }
 }
@@ -96,10 +90,9 @@ pub fn network_name(network: Network) -> &'static str {
 pub fn default_endpoints(network: Network) -> Vec<String> {
     let v: &[&str] = match network {
         Network::Bitcoin => &["https://blockstream.info/api", "https://mempool.space/api"],
-        Network::Testnet => &[
-            "https://blockstream.info/testnet/api",
-            "https://mempool.space/testnet/api",
-        ],
+        Network::Testnet => {
+            &["https://blockstream.info/testnet/api", "https://mempool.space/testnet/api"]
+        }
         Network::Testnet4 => &["https://mempool.space/testnet4/api"],
         Network::Signet => &["https://mempool.space/signet/api"],
         _ => &[],
@@ -115,11 +108,8 @@ mod tests {
     fn infers_and_checks_network() {
         let a = parse_address("bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", None).unwrap();
         assert_eq!(a.network, Network::Regtest);
-        let e = parse_address(
-            "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk",
-            Some(Network::Bitcoin),
-        )
-        .unwrap_err();
+        let e = parse_address("bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", Some(Network::Bitcoin))
+            .unwrap_err();
         assert!(e.message.contains("belongs to regtest"), "{}", e.message);
         let e = parse_address("not-an-address", None).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);

@@ -37,20 +37,10 @@ fn tempfile_in(dir: &Path, mode: u32) -> Result<(PathBuf, std::fs::File)> {
     use std::os::unix::fs::OpenOptionsExt;
     for n in 0..100u32 {
         let p = dir.join(format!(".goat-tmp-{}-{n}", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&p)
-        {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&p) {
             Ok(f) => return Ok((p, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(Error::io(
-                    format!("creating a file in {}", dir.display()),
-                    e,
-                ))
-            }
+            Err(e) => return Err(Error::io(format!("creating a file in {}", dir.display()), e)),
         }
     }
     Err(Error::internal("could not pick a temporary file name"))

@@ -16,11 +16,7 @@ const FLAGS: u32 = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::
 /// input order). Err names the first failing input and Core's reason.
 pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), String> {
     if prevouts.len() != tx.input.len() {
-        return Err(format!(
-            "{} inputs but {} spent outputs given",
-            tx.input.len(),
-            prevouts.len()
-        ));
+        return Err(format!("{} inputs but {} spent outputs given", tx.input.len(), prevouts.len()));
     }
     let bytes = consensus::serialize(tx);
     let utxos: Vec<bitcoinconsensus::Utxo> = prevouts
@@ -32,15 +28,8 @@ pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), String
         })
         .collect();
     for (i, o) in prevouts.iter().enumerate() {
-        bitcoinconsensus::verify_with_flags(
-            o.script_pubkey.as_bytes(),
-            o.value.to_sat(),
-            &bytes,
-            Some(&utxos),
-            i,
-            FLAGS,
-        )
-        .map_err(|e| format!("input {i} fails script verification ({e:?})"))?;
+        bitcoinconsensus::verify_with_flags(o.script_pubkey.as_bytes(), o.value.to_sat(), &bytes, Some(&utxos), i, FLAGS)
+            .map_err(|e| format!("input {i} fails script verification ({e:?})"))?;
     }
     Ok(())
 }

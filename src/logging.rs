@@ -43,10 +43,7 @@ fn filter(default: &str) -> EnvFilter {
 /// Logging for one-shot commands.
 pub fn init_cli(v: Verbosity) {
     if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter(""))
-            .with_writer(std::io::stderr)
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter("")).with_writer(std::io::stderr).try_init();
         return;
     }
     let default = match v {
@@ -85,12 +82,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut w: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         match *event.metadata().level() {
             Level::ERROR => write!(w, "goat: error: ")?,
             Level::WARN => write!(w, "goat: warning: ")?,

@@ -11,11 +11,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            std::process::exit(if e.use_stderr() {
-                goat::Kind::Usage.code()
-            } else {
-                0
-            });
+            std::process::exit(if e.use_stderr() { goat::Kind::Usage.code() } else { 0 });
         }
     };
     let quiet = cli.globals.quiet;

@@ -40,12 +40,7 @@ impl Reporter {
             Mode::Bars => ProgressDrawTarget::stderr(),
             _ => ProgressDrawTarget::hidden(),
         });
-        Reporter {
-            mode,
-            multi,
-            total: None,
-            last_plain: Mutex::default(),
-        }
+        Reporter { mode, multi, total: None, last_plain: Mutex::default() }
     }
 
     /// A one-off event line (kept above the bars).
@@ -64,10 +59,7 @@ impl Reporter {
         let bar = match self.mode {
             Mode::Bars => {
                 let b = self.multi.add(ProgressBar::new_spinner());
-                b.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix}: {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
+                b.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
                 b.set_prefix(name.to_string());
                 b.set_message("resolving metadata…");
                 b.enable_steady_tick(Duration::from_millis(120));
@@ -79,10 +71,7 @@ impl Reporter {
             }
             Mode::Silent => None,
         };
-        EntryBar {
-            name: name.to_string(),
-            bar,
-        }
+        EntryBar { name: name.to_string(), bar }
     }
 
     /// Turn a spinner into a byte bar once the size is known.
@@ -103,11 +92,9 @@ impl Reporter {
         if let Mode::Bars = self.mode {
             let b = self.multi.add(ProgressBar::new(total));
             b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>16} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix:>16} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             b.set_prefix("total");
             self.total = Some(b);
@@ -130,17 +117,10 @@ impl Reporter {
             }
             Mode::Plain => {
                 let mut last = self.last_plain.lock().unwrap_or_else(|e| e.into_inner());
-                let due = last
-                    .get(&e.name)
-                    .map(|t| t.elapsed() >= Duration::from_secs(5))
-                    .unwrap_or(true);
+                let due = last.get(&e.name).map(|t| t.elapsed() >= Duration::from_secs(5)).unwrap_or(true);
                 if due || p.finished {
                     last.insert(e.name.clone(), Instant::now());
-                    let pct = if p.total_bytes == 0 {
-                        100.0
-                    } else {
-                        p.have_bytes as f64 * 100.0 / p.total_bytes as f64
-                    };
+                    let pct = if p.total_bytes == 0 { 100.0 } else { p.have_bytes as f64 * 100.0 / p.total_bytes as f64 };
                     eprintln!(
                         "{}: {pct:.1}% {}/{} {}/s {} peers",
                         e.name,

@@ -30,9 +30,7 @@ const MAX_LINE: usize = 4 << 20;
 /// Serve connections from `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+        let Ok((stream, _)) = listener.accept().await else { continue };
         let state = state.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
@@ -54,9 +52,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
                         Value::Array(out)
                     }
                     Ok(c) => call(&state, &c).await,
-                    Err(_) => {
-                        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}})
-                    }
+                    Err(_) => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}}),
                 };
                 let mut bytes = answer.to_string().into_bytes();
                 bytes.push(b'\n');
@@ -77,16 +73,8 @@ pub fn script_hash(spk: &ScriptBuf) -> String {
 
 async fn call(state: &AppState, c: &Value) -> Value {
     let id = c.get("id").cloned().unwrap_or(Value::Null);
-    let method = c
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let params = c
-        .get("params")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let method = c.get("method").and_then(Value::as_str).unwrap_or_default().to_string();
+    let params = c.get("params").and_then(Value::as_array).cloned().unwrap_or_default();
     let fault = state.take_fault(&method);
     if let Some(Fault::Delay(d)) = &fault {
         tokio::time::sleep(*d).await;
@@ -102,9 +90,7 @@ async fn call(state: &AppState, c: &Value) -> Value {
     });
     match result {
         Ok(v) => json!({"jsonrpc": "2.0", "id": id, "result": v}),
-        Err((code, message)) => {
-            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-        }
+        Err((code, message)) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
     }
 }
 
@@ -115,16 +101,11 @@ fn bad(msg: &str) -> (i64, String) {
 }
 
 fn param_str<'a>(p: &'a [Value], i: usize) -> Result<&'a str, (i64, String)> {
-    p.get(i)
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("missing parameter"))
+    p.get(i).and_then(Value::as_str).ok_or_else(|| bad("missing parameter"))
 }
 
 fn param_u32(p: &[Value], i: usize) -> Result<u32, (i64, String)> {
-    p.get(i)
-        .and_then(Value::as_u64)
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| bad("missing parameter"))
+    p.get(i).and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| bad("missing parameter"))
 }
 
 fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) -> Answer {
@@ -135,26 +116,18 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
         "blockchain.headers.subscribe" => {
             let chain = state.chain.read().unwrap();
             let tip = chain.blocks.last().ok_or_else(|| bad("no blocks"))?;
-            Ok(
-                json!({"height": chain.height(), "hex": consensus::encode::serialize_hex(&tip.header)}),
-            )
+            Ok(json!({"height": chain.height(), "hex": consensus::encode::serialize_hex(&tip.header)}))
         }
         "blockchain.block.header" => {
             let h = param_u32(p, 0)?;
             let chain = state.chain.read().unwrap();
-            let b = chain
-                .blocks
-                .get(h as usize)
-                .ok_or_else(|| bad("height out of range"))?;
+            let b = chain.blocks.get(h as usize).ok_or_else(|| bad("height out of range"))?;
             Ok(json!(consensus::encode::serialize_hex(&b.header)))
         }
         "blockchain.scripthash.get_history" | "blockchain.scripthash.listunspent" => {
             let sh = param_str(p, 0)?;
             let chain = state.chain.read().unwrap();
-            let spk = chain
-                .script_by_hash(sh)
-                .ok_or_else(|| bad("unknown script hash"))
-                .ok();
+            let spk = chain.script_by_hash(sh).ok_or_else(|| bad("unknown script hash")).ok();
             let Some(spk) = spk else { return Ok(json!([])) };
             if method.ends_with("listunspent") {
                 let list: Vec<Value> = chain
@@ -188,10 +161,7 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
                 return Err(bad("verbose transactions are not supported"));
             }
             let chain = state.chain.read().unwrap();
-            let rec = chain
-                .txs
-                .get(&txid)
-                .ok_or_else(|| (2, "No such mempool or blockchain transaction".to_string()))?;
+            let rec = chain.txs.get(&txid).ok_or_else(|| (2, "No such mempool or blockchain transaction".to_string()))?;
             let tx = match fault {
                 Some(Fault::WrongTxBytes) => chain
                     .txs
@@ -206,36 +176,22 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
         "blockchain.transaction.get_merkle" => {
             let txid = Txid::from_str(param_str(p, 0)?).map_err(|_| bad("invalid txid"))?;
             let chain = state.chain.read().unwrap();
-            let (mut branch, pos, height) = chain
-                .merkle_branch(&txid)
-                .ok_or_else(|| bad("tx not confirmed"))?;
+            let (mut branch, pos, height) = chain.merkle_branch(&txid).ok_or_else(|| bad("tx not confirmed"))?;
             if param_u32(p, 1)? != height {
                 return Err(bad("tx not in that block"));
             }
             if let (Some(Fault::WrongMerkleProof), Some(first)) = (fault, branch.first_mut()) {
                 *first = bitcoin::TxMerkleNode::from_byte_array([0x55; 32]);
             }
-            let merkle: Vec<String> = branch
-                .iter()
-                .map(|n| Txid::from_byte_array(n.to_byte_array()).to_string())
-                .collect();
+            let merkle: Vec<String> = branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
             Ok(json!({"block_height": height, "merkle": merkle, "pos": pos}))
         }
         "blockchain.transaction.broadcast" => {
             let raw = hex::decode(param_str(p, 0)?).map_err(|_| bad("TX decode failed"))?;
-            let tx: bitcoin::Transaction =
-                consensus::deserialize(&raw).map_err(|_| bad("TX decode failed"))?;
+            let tx: bitcoin::Transaction = consensus::deserialize(&raw).map_err(|_| bad("TX decode failed"))?;
             let mut chain = state.chain.write().unwrap();
-            let txid = chain.broadcast(tx).map_err(|e| {
-                (
-                    1,
-                    format!("the transaction was rejected by network rules.\n\n{e}"),
-                )
-            })?;
-            if state
-                .mine_on_broadcast
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
+            let txid = chain.broadcast(tx).map_err(|e| (1, format!("the transaction was rejected by network rules.\n\n{e}")))?;
+            if state.mine_on_broadcast.load(std::sync::atomic::Ordering::Relaxed) {
                 chain.mine();
             }
             Ok(json!(txid.to_string()))

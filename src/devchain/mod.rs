@@ -17,15 +17,14 @@ use bitcoin::secp256k1::{All, Message, Secp256k1};
 use bitcoin::sighash::{Prevouts, SighashCache, TapSighashType};
 use bitcoin::taproot::{LeafVersion, TapLeafHash, TaprootBuilder};
 use bitcoin::{
-    absolute::LockTime, transaction::Version, Address, Amount, Block, BlockHash, CompactTarget,
-    Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
-    XOnlyPublicKey,
+    absolute::LockTime, transaction::Version, Address, Amount, Block, BlockHash, CompactTarget, Network,
+    OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness, XOnlyPublicKey,
 };
 use std::collections::{HashMap, HashSet};
 
 pub use crate::inscription::envelope::{Envelope, Push};
-pub use crate::inscription::tag;
 use crate::publish::unsigned;
+pub use crate::inscription::tag;
 
 /// Sats left on an inscription's output (ord's default postage).
 pub const POSTAGE: u64 = 10_000;
@@ -66,17 +65,11 @@ pub struct Inscribed {
 
 impl Inscribed {
     pub fn id(&self, n: u32) -> crate::inscription::InscriptionId {
-        crate::inscription::InscriptionId {
-            txid: self.reveal,
-            index: n,
-        }
+        crate::inscription::InscriptionId { txid: self.reveal, index: n }
     }
     /// The output holding the first inscription.
     pub fn outpoint(&self) -> OutPoint {
-        OutPoint {
-            txid: self.reveal,
-            vout: 0,
-        }
+        OutPoint { txid: self.reveal, vout: 0 }
     }
 }
 
@@ -166,22 +159,13 @@ impl Chain {
     }
 
     pub fn tip(&self) -> BlockHash {
-        self.blocks
-            .last()
-            .map(|b| b.block_hash())
-            .unwrap_or_else(BlockHash::all_zeros)
+        self.blocks.last().map(|b| b.block_hash()).unwrap_or_else(BlockHash::all_zeros)
     }
 
     /// Give `to` coins from the faucet (one transaction).
     pub fn fund(&mut self, to: &ScriptBuf, sats: u64) -> Txid {
         let faucet = self.faucet.clone();
-        let tx = self.pay(
-            &faucet,
-            vec![TxOut {
-                value: Amount::from_sat(sats),
-                script_pubkey: to.clone(),
-            }],
-        );
+        let tx = self.pay(&faucet, vec![TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() }]);
         self.submit(tx)
     }
 
@@ -192,10 +176,7 @@ impl Chain {
         let mut tx = unsigned(&coins.iter().map(|c| c.0).collect::<Vec<_>>(), outputs);
         let have: u64 = coins.iter().map(|c| c.1.value.to_sat()).sum();
         if have - need > 1_000 {
-            tx.output.push(TxOut {
-                value: Amount::from_sat(have - need),
-                script_pubkey: from.script_pubkey(),
-            });
+            tx.output.push(TxOut { value: Amount::from_sat(have - need), script_pubkey: from.script_pubkey() });
         }
         let prevouts: Vec<TxOut> = coins.iter().map(|c| c.1.clone()).collect();
         for i in 0..tx.input.len() {
@@ -212,9 +193,7 @@ impl Chain {
         let mut coins: Vec<(OutPoint, TxOut)> = self
             .utxos
             .iter()
-            .filter(|(o, t)| {
-                t.script_pubkey == spk && !self.inscribed.contains(o) && self.mature(o, tip)
-            })
+            .filter(|(o, t)| t.script_pubkey == spk && !self.inscribed.contains(o) && self.mature(o, tip))
             .map(|(o, t)| (*o, t.clone()))
             .collect();
         coins.sort_by(|a, b| b.1.value.cmp(&a.1.value).then(a.0.cmp(&b.0)));
@@ -227,19 +206,13 @@ impl Chain {
             sum += c.1.value.to_sat();
             picked.push(c);
         }
-        assert!(
-            sum >= need,
-            "devchain: wallet {} cannot pay {need} sats (has {sum})",
-            w.address
-        );
+        assert!(sum >= need, "devchain: wallet {} cannot pay {need} sats (has {sum})", w.address);
         picked
     }
 
     fn mature(&self, o: &OutPoint, tip: u32) -> bool {
         match self.txs.get(&o.txid) {
-            Some(r) if r.tx.is_coinbase() => {
-                r.confirmed.map(|c| tip >= c.height + 100).unwrap_or(false)
-            }
+            Some(r) if r.tx.is_coinbase() => r.confirmed.map(|c| tip >= c.height + 100).unwrap_or(false),
             _ => true,
         }
     }
@@ -272,12 +245,7 @@ impl Chain {
                 .finalize(&self.secp, xonly)
                 .expect("taproot");
             let reveal_fee = FEE + script.len() as u64 / 4;
-            leaves.push(Leaf {
-                keypair: kp,
-                script,
-                info,
-                fee: reveal_fee,
-            });
+            leaves.push(Leaf { keypair: kp, script, info, fee: reveal_fee });
         }
         let outputs: Vec<TxOut> = leaves
             .iter()
@@ -289,51 +257,26 @@ impl Chain {
             .collect();
         let tx = self.pay(funder, outputs.clone());
         let txid = self.submit(tx);
-        Commit {
-            txid,
-            leaves,
-            outputs,
-        }
+        Commit { txid, leaves, outputs }
     }
 
     /// The reveal half: spend every commit output through its envelope leaf
     /// and send the inscription to `to`; with `reveal_input_from`, also
     /// spend one of that wallet's coins (signed SIGHASH_DEFAULT, over all
     /// inputs), which is how a holder endorses the goatfile soundly.
-    pub fn reveal(
-        &mut self,
-        commit: Commit,
-        to: &ScriptBuf,
-        reveal_input_from: Option<&Wallet>,
-    ) -> Inscribed {
-        self.reveal_signed(
-            commit,
-            to,
-            reveal_input_from.map(|w| (w, TapSighashType::Default)),
-        )
+    pub fn reveal(&mut self, commit: Commit, to: &ScriptBuf, reveal_input_from: Option<&Wallet>) -> Inscribed {
+        self.reveal_signed(commit, to, reveal_input_from.map(|w| (w, TapSighashType::Default)))
     }
 
     /// `reveal`, with the extra input signed with the given sighash type.
-    pub fn reveal_signed(
-        &mut self,
-        commit: Commit,
-        to: &ScriptBuf,
-        extra_input: Option<(&Wallet, TapSighashType)>,
-    ) -> Inscribed {
+    pub fn reveal_signed(&mut self, commit: Commit, to: &ScriptBuf, extra_input: Option<(&Wallet, TapSighashType)>) -> Inscribed {
         let reveal_input_from = extra_input.map(|e| e.0);
         let commit_txid = commit.txid;
         let leaves = commit.leaves;
-        let mut inputs: Vec<OutPoint> = (0..leaves.len())
-            .map(|v| OutPoint {
-                txid: commit_txid,
-                vout: v as u32,
-            })
-            .collect();
+        let mut inputs: Vec<OutPoint> =
+            (0..leaves.len()).map(|v| OutPoint { txid: commit_txid, vout: v as u32 }).collect();
         let mut prevouts = commit.outputs;
-        let mut outputs = vec![TxOut {
-            value: Amount::from_sat(POSTAGE),
-            script_pubkey: to.clone(),
-        }];
+        let mut outputs = vec![TxOut { value: Amount::from_sat(POSTAGE), script_pubkey: to.clone() }];
         if let Some(extra) = reveal_input_from {
             let coin = self.select(extra, FEE * 2).remove(0);
             inputs.push(coin.0);
@@ -347,19 +290,11 @@ impl Chain {
         for (i, l) in leaves.iter().enumerate() {
             let leaf = TapLeafHash::from_script(&l.script, LeafVersion::TapScript);
             let sighash = SighashCache::new(&reveal)
-                .taproot_script_spend_signature_hash(
-                    i,
-                    &Prevouts::All(&prevouts),
-                    leaf,
-                    TapSighashType::Default,
-                )
+                .taproot_script_spend_signature_hash(i, &Prevouts::All(&prevouts), leaf, TapSighashType::Default)
                 .expect("sighash");
             let msg = Message::from_digest(sighash.to_byte_array());
             let sig = self.secp.sign_schnorr_no_aux_rand(&msg, &l.keypair);
-            let cb = l
-                .info
-                .control_block(&(l.script.clone(), LeafVersion::TapScript))
-                .expect("control block");
+            let cb = l.info.control_block(&(l.script.clone(), LeafVersion::TapScript)).expect("control block");
             let mut w = Witness::new();
             w.push(sig.as_ref());
             w.push(l.script.as_bytes());
@@ -371,39 +306,21 @@ impl Chain {
             self.sign_key_path_with(&mut reveal, i, &prevouts, &extra.keypair, ty);
         }
         let reveal_txid = self.submit(reveal);
-        self.inscribed.insert(OutPoint {
-            txid: reveal_txid,
-            vout: 0,
-        });
-        Inscribed {
-            commit: commit_txid,
-            reveal: reveal_txid,
-        }
+        self.inscribed.insert(OutPoint { txid: reveal_txid, vout: 0 });
+        Inscribed { commit: commit_txid, reveal: reveal_txid }
     }
 
     /// Sign input `i` of `tx` (owned by `kp`'s key-path address) with an
     /// explicit sighash type, e.g. SIGHASH_SINGLE|ANYONECANPAY as ordinals
     /// marketplace listings do.
-    pub fn sign_key_path_with(
-        &self,
-        tx: &mut Transaction,
-        i: usize,
-        prevouts: &[TxOut],
-        kp: &Keypair,
-        ty: TapSighashType,
-    ) {
+    pub fn sign_key_path_with(&self, tx: &mut Transaction, i: usize, prevouts: &[TxOut], kp: &Keypair, ty: TapSighashType) {
         let sighash = SighashCache::new(&*tx)
             .taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), ty)
             .expect("sighash");
         let tweaked = kp.tap_tweak(&self.secp, None);
         let msg = Message::from_digest(sighash.to_byte_array());
-        let signature = self
-            .secp
-            .sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
-        let sig = bitcoin::taproot::Signature {
-            signature,
-            sighash_type: ty,
-        };
+        let signature = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
+        let sig = bitcoin::taproot::Signature { signature, sighash_type: ty };
         tx.input[i].witness = Witness::p2tr_key_spend(&sig);
     }
 
@@ -411,24 +328,11 @@ impl Chain {
     /// block: a long address history for benchmarks. Each payment spends
     /// the previous one's change, so building it is linear in `n` (coin
     /// selection over the whole UTXO set would be quadratic).
-    pub fn pay_many(
-        &mut self,
-        from: &Wallet,
-        to: &ScriptBuf,
-        sats: u64,
-        n: usize,
-        per_block: usize,
-    ) {
+    pub fn pay_many(&mut self, from: &Wallet, to: &ScriptBuf, sats: u64, n: usize, per_block: usize) {
         let need = (sats + FEE) * n as u64 + FEE;
         let mut coin = {
             let faucet = self.faucet.clone();
-            let tx = self.pay(
-                &faucet,
-                vec![TxOut {
-                    value: Amount::from_sat(need + 10_000),
-                    script_pubkey: from.script_pubkey(),
-                }],
-            );
+            let tx = self.pay(&faucet, vec![TxOut { value: Amount::from_sat(need + 10_000), script_pubkey: from.script_pubkey() }]);
             let txid = self.submit(tx);
             let out = self.txs[&txid].tx.output[0].clone();
             (OutPoint { txid, vout: 0 }, out)
@@ -438,14 +342,8 @@ impl Chain {
             let mut tx = unsigned(
                 &[coin.0],
                 vec![
-                    TxOut {
-                        value: Amount::from_sat(sats),
-                        script_pubkey: to.clone(),
-                    },
-                    TxOut {
-                        value: Amount::from_sat(left),
-                        script_pubkey: from.script_pubkey(),
-                    },
+                    TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() },
+                    TxOut { value: Amount::from_sat(left), script_pubkey: from.script_pubkey() },
                 ],
             );
             let prevouts = vec![coin.1.clone()];
@@ -461,23 +359,13 @@ impl Chain {
 
     /// Spend `outpoint` (owned by `from`) to `to`, fees paid by `from`.
     pub fn send(&mut self, from: &Wallet, outpoint: OutPoint, to: &ScriptBuf) -> Txid {
-        let prev = self
-            .utxos
-            .get(&outpoint)
-            .cloned()
-            .expect("devchain: outpoint is not unspent");
+        let prev = self.utxos.get(&outpoint).cloned().expect("devchain: outpoint is not unspent");
         let fee_coin = self.select(from, FEE * 2).remove(0);
         let mut tx = unsigned(
             &[outpoint, fee_coin.0],
             vec![
-                TxOut {
-                    value: prev.value,
-                    script_pubkey: to.clone(),
-                },
-                TxOut {
-                    value: Amount::from_sat(fee_coin.1.value.to_sat() - FEE),
-                    script_pubkey: from.script_pubkey(),
-                },
+                TxOut { value: prev.value, script_pubkey: to.clone() },
+                TxOut { value: Amount::from_sat(fee_coin.1.value.to_sat() - FEE), script_pubkey: from.script_pubkey() },
             ],
         );
         let prevouts = vec![prev, fee_coin.1];
@@ -493,19 +381,12 @@ impl Chain {
     /// What a wallet that knows nothing of ordinals does: merge `outpoint`
     /// with another of `from`'s coins into one output back to `from`.
     pub fn consolidate(&mut self, from: &Wallet, outpoint: OutPoint) -> Txid {
-        let prev = self
-            .utxos
-            .get(&outpoint)
-            .cloned()
-            .expect("devchain: outpoint is not unspent");
+        let prev = self.utxos.get(&outpoint).cloned().expect("devchain: outpoint is not unspent");
         let coin = self.select(from, FEE * 2).remove(0);
         let total = prev.value.to_sat() + coin.1.value.to_sat() - FEE;
         let mut tx = unsigned(
             &[outpoint, coin.0],
-            vec![TxOut {
-                value: Amount::from_sat(total),
-                script_pubkey: from.script_pubkey(),
-            }],
+            vec![TxOut { value: Amount::from_sat(total), script_pubkey: from.script_pubkey() }],
         );
         let prevouts = vec![prev, coin.1];
         self.sign_key_path(&mut tx, 0, &prevouts, &from.keypair);
@@ -522,23 +403,10 @@ impl Chain {
             self.spends.insert(input.previous_output, (txid, i as u32));
         }
         for (v, out) in tx.output.iter().enumerate() {
-            self.utxos.insert(
-                OutPoint {
-                    txid,
-                    vout: v as u32,
-                },
-                out.clone(),
-            );
+            self.utxos.insert(OutPoint { txid, vout: v as u32 }, out.clone());
         }
         self.seq += 1;
-        self.txs.insert(
-            txid,
-            TxRecord {
-                tx,
-                confirmed: None,
-                seq: self.seq,
-            },
-        );
+        self.txs.insert(txid, TxRecord { tx, confirmed: None, seq: self.seq });
         self.mempool.push(txid);
         txid
     }
@@ -567,10 +435,7 @@ impl Chain {
                 return Err("bad-txns-inputs-duplicate".into());
             }
             let Some(p) = self.utxos.get(&i.previous_output) else {
-                return Err(format!(
-                    "bad-txns-inputs-missingorspent {}",
-                    i.previous_output
-                ));
+                return Err(format!("bad-txns-inputs-missingorspent {}", i.previous_output));
             };
             if !self.mature(&i.previous_output, tip + 1) {
                 return Err("bad-txns-premature-spend-of-coinbase".into());
@@ -580,9 +445,7 @@ impl Chain {
         let have: u64 = prevouts.iter().map(|o| o.value.to_sat()).sum();
         let pay: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
         if pay > have {
-            return Err(format!(
-                "bad-txns-in-belowout, value in ({have}) < value out ({pay})"
-            ));
+            return Err(format!("bad-txns-in-belowout, value in ({have}) < value out ({pay})"));
         }
         if tx.weight().to_wu() > 400_000 {
             return Err("tx-size".into());
@@ -605,22 +468,9 @@ impl Chain {
 
     /// The unspent outputs paying `spk` (confirmed and in the mempool).
     pub fn utxos_of(&self, spk: &ScriptBuf) -> Vec<(OutPoint, TxOut)> {
-        let mut v: Vec<(OutPoint, TxOut)> = self
-            .utxos
-            .iter()
-            .filter(|(_, o)| &o.script_pubkey == spk)
-            .map(|(p, o)| (*p, o.clone()))
-            .collect();
-        v.sort_by_key(|(p, _)| {
-            (
-                self.txs
-                    .get(&p.txid)
-                    .and_then(|r| r.confirmed)
-                    .map(|c| c.height)
-                    .unwrap_or(u32::MAX),
-                *p,
-            )
-        });
+        let mut v: Vec<(OutPoint, TxOut)> =
+            self.utxos.iter().filter(|(_, o)| &o.script_pubkey == spk).map(|(p, o)| (*p, o.clone())).collect();
+        v.sort_by_key(|(p, _)| (self.txs.get(&p.txid).and_then(|r| r.confirmed).map(|c| c.height).unwrap_or(u32::MAX), *p));
         v
     }
 
@@ -635,17 +485,11 @@ impl Chain {
             lock_time: LockTime::ZERO,
             input: vec![TxIn {
                 previous_output: OutPoint::null(),
-                script_sig: Builder::new()
-                    .push_int(height as i64)
-                    .push_slice(b"goat")
-                    .into_script(),
+                script_sig: Builder::new().push_int(height as i64).push_slice(b"goat").into_script(),
                 sequence: Sequence::MAX,
                 witness: Witness::from_slice(&[[0u8; 32]]),
             }],
-            output: vec![TxOut {
-                value: Amount::from_sat(SUBSIDY + fees),
-                script_pubkey: self.faucet.script_pubkey(),
-            }],
+            output: vec![TxOut { value: Amount::from_sat(SUBSIDY + fees), script_pubkey: self.faucet.script_pubkey() }],
         };
         txdata.insert(0, coinbase);
         let mut block = Block {
@@ -664,10 +508,7 @@ impl Chain {
             let commitment = Block::compute_witness_commitment(&root, &[0u8; 32]);
             let mut spk = vec![0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
             spk.extend(commitment.to_byte_array());
-            block.txdata[0].output.push(TxOut {
-                value: Amount::ZERO,
-                script_pubkey: ScriptBuf::from_bytes(spk),
-            });
+            block.txdata[0].output.push(TxOut { value: Amount::ZERO, script_pubkey: ScriptBuf::from_bytes(spk) });
         }
         let coinbase_txid = block.txdata[0].compute_txid();
         block.header.merkle_root = block.compute_merkle_root().expect("non-empty block");
@@ -678,31 +519,13 @@ impl Chain {
         // coinbase enters the indexes like any transaction
         let cb = block.txdata[0].clone();
         for (v, out) in cb.output.iter().enumerate() {
-            self.utxos.insert(
-                OutPoint {
-                    txid: coinbase_txid,
-                    vout: v as u32,
-                },
-                out.clone(),
-            );
+            self.utxos.insert(OutPoint { txid: coinbase_txid, vout: v as u32 }, out.clone());
         }
         self.seq += 1;
-        self.txs.insert(
-            coinbase_txid,
-            TxRecord {
-                tx: cb,
-                confirmed: None,
-                seq: self.seq,
-            },
-        );
+        self.txs.insert(coinbase_txid, TxRecord { tx: cb, confirmed: None, seq: self.seq });
         for (pos, tx) in block.txdata.iter().enumerate() {
             let txid = tx.compute_txid();
-            let conf = Confirmation {
-                height,
-                hash,
-                time: block.header.time,
-                pos,
-            };
+            let conf = Confirmation { height, hash, time: block.header.time, pos };
             if let Some(r) = self.txs.get_mut(&txid) {
                 r.confirmed = Some(conf);
             }
@@ -721,23 +544,13 @@ impl Chain {
         if tx.is_coinbase() {
             return 0;
         }
-        let inp: u64 = tx
-            .input
-            .iter()
-            .filter_map(|i| self.prevout(&i.previous_output))
-            .map(|o| o.value.to_sat())
-            .sum();
+        let inp: u64 = tx.input.iter().filter_map(|i| self.prevout(&i.previous_output)).map(|o| o.value.to_sat()).sum();
         let out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
         inp.saturating_sub(out)
     }
 
     pub fn prevout(&self, o: &OutPoint) -> Option<TxOut> {
-        self.txs
-            .get(&o.txid)?
-            .tx
-            .output
-            .get(o.vout as usize)
-            .cloned()
+        self.txs.get(&o.txid)?.tx.output.get(o.vout as usize).cloned()
     }
 
     fn scripts_touched(&self, tx: &Transaction) -> HashSet<ScriptBuf> {
@@ -752,25 +565,15 @@ impl Chain {
 
     /// Mempool txids touching `spk`, newest first.
     pub fn mempool_history(&self, spk: &ScriptBuf) -> Vec<Txid> {
-        let mut v: Vec<&Txid> = self
-            .mempool
-            .iter()
-            .filter(|t| self.scripts_touched(&self.txs[*t].tx).contains(spk))
-            .collect();
+        let mut v: Vec<&Txid> =
+            self.mempool.iter().filter(|t| self.scripts_touched(&self.txs[*t].tx).contains(spk)).collect();
         v.sort_by_key(|t| std::cmp::Reverse(self.txs[*t].seq));
         v.into_iter().copied().collect()
     }
 
     /// Confirmed txids touching `spk`, newest first, after `last_seen`.
-    pub fn chain_history(
-        &self,
-        spk: &ScriptBuf,
-        last_seen: Option<&Txid>,
-        limit: usize,
-    ) -> Vec<Txid> {
-        let Some((list, index)) = self.confirmed_history.get(spk) else {
-            return vec![];
-        };
+    pub fn chain_history(&self, spk: &ScriptBuf, last_seen: Option<&Txid>, limit: usize) -> Vec<Txid> {
+        let Some((list, index)) = self.confirmed_history.get(spk) else { return vec![] };
         let end = match last_seen {
             None => list.len(),
             Some(t) => match index.get(t) {
@@ -785,19 +588,12 @@ impl Chain {
     pub fn merkle_branch(&self, txid: &Txid) -> Option<(Vec<TxMerkleNode>, usize, u32)> {
         let conf = self.txs.get(txid)?.confirmed?;
         let block = &self.blocks[conf.height as usize];
-        let mut level: Vec<TxMerkleNode> = block
-            .txdata
-            .iter()
-            .map(|t| TxMerkleNode::from_byte_array(t.compute_txid().to_byte_array()))
-            .collect();
+        let mut level: Vec<TxMerkleNode> =
+            block.txdata.iter().map(|t| TxMerkleNode::from_byte_array(t.compute_txid().to_byte_array())).collect();
         let mut pos = conf.pos;
         let mut branch = Vec::new();
         while level.len() > 1 {
-            let sib = if pos ^ 1 < level.len() {
-                level[pos ^ 1]
-            } else {
-                level[pos]
-            };
+            let sib = if pos ^ 1 < level.len() { level[pos ^ 1] } else { level[pos] };
             branch.push(sib);
             level = level
                 .chunks(2)
@@ -805,9 +601,7 @@ impl Chain {
                     let r = if c.len() == 2 { c[1] } else { c[0] };
                     let mut buf = c[0].to_byte_array().to_vec();
                     buf.extend(r.to_byte_array());
-                    TxMerkleNode::from_byte_array(
-                        bitcoin::hashes::sha256d::Hash::hash(&buf).to_byte_array(),
-                    )
+                    TxMerkleNode::from_byte_array(bitcoin::hashes::sha256d::Hash::hash(&buf).to_byte_array())
                 })
                 .collect();
             pos /= 2;
@@ -832,10 +626,7 @@ fn keypair_from_seed(secp: &Secp256k1<All>, seed: u64) -> Keypair {
 fn wallet_from_seed(secp: &Secp256k1<All>, seed: u64, network: Network) -> Wallet {
     let keypair = keypair_from_seed(secp, seed);
     let (xonly, _) = XOnlyPublicKey::from_keypair(&keypair);
-    Wallet {
-        keypair,
-        address: Address::p2tr(secp, xonly, None, network),
-    }
+    Wallet { keypair, address: Address::p2tr(secp, xonly, None, network) }
 }
 
 #[cfg(test)]
@@ -869,9 +660,7 @@ mod tests {
             let (l, r) = if p % 2 == 0 { (h, s) } else { (s, h) };
             let mut buf = l.to_byte_array().to_vec();
             buf.extend(r.to_byte_array());
-            h = TxMerkleNode::from_byte_array(
-                bitcoin::hashes::sha256d::Hash::hash(&buf).to_byte_array(),
-            );
+            h = TxMerkleNode::from_byte_array(bitcoin::hashes::sha256d::Hash::hash(&buf).to_byte_array());
             p /= 2;
         }
         assert_eq!(h, b.header.merkle_root);
@@ -880,18 +669,11 @@ mod tests {
         // Everything the devchain signs passes Bitcoin Core's interpreter.
         for t in [ins.commit, ins.reveal] {
             let tx = &c.txs[&t].tx;
-            let prev: Vec<TxOut> = tx
-                .input
-                .iter()
-                .map(|i| c.prevout(&i.previous_output).unwrap())
-                .collect();
+            let prev: Vec<TxOut> = tx.input.iter().map(|i| c.prevout(&i.previous_output).unwrap()).collect();
             crate::consensus::verify_scripts(tx, &prev).unwrap();
             let mut bad = tx.clone();
             bad.output[0].value = Amount::from_sat(bad.output[0].value.to_sat() - 1);
-            assert!(
-                crate::consensus::verify_scripts(&bad, &prev).is_err(),
-                "a changed output breaks the signatures"
-            );
+            assert!(crate::consensus::verify_scripts(&bad, &prev).is_err(), "a changed output breaks the signatures");
         }
     }
 
@@ -903,21 +685,12 @@ mod tests {
         let tx = c.txs[&t].tx.clone();
         let prev = c.prevout(&tx.input[0].previous_output).unwrap();
         let sighash = SighashCache::new(&tx)
-            .taproot_key_spend_signature_hash(
-                0,
-                &Prevouts::All(&[prev.clone()]),
-                TapSighashType::Default,
-            )
+            .taproot_key_spend_signature_hash(0, &Prevouts::All(&[prev.clone()]), TapSighashType::Default)
             .unwrap();
-        let sig =
-            bitcoin::secp256k1::schnorr::Signature::from_slice(&tx.input[0].witness[0]).unwrap();
+        let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&tx.input[0].witness[0]).unwrap();
         let out_key = XOnlyPublicKey::from_slice(&prev.script_pubkey.as_bytes()[2..]).unwrap();
         c.secp
-            .verify_schnorr(
-                &sig,
-                &Message::from_digest(sighash.to_byte_array()),
-                &out_key,
-            )
+            .verify_schnorr(&sig, &Message::from_digest(sighash.to_byte_array()), &out_key)
             .expect("valid schnorr signature");
     }
 }

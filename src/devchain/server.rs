@@ -84,19 +84,13 @@ impl AppState {
         }
     }
     pub fn arm(&self, path_contains: &str, fault: Fault, times: usize) {
-        self.faults.lock().unwrap().push(FaultRule {
-            path_contains: path_contains.into(),
-            fault,
-            times,
-        });
+        self.faults.lock().unwrap().push(FaultRule { path_contains: path_contains.into(), fault, times });
     }
     /// The first armed fault whose `path_contains` is in `key` (an HTTP
     /// path, or an Electrum method name), used up once.
     pub fn take_fault(&self, key: &str) -> Option<Fault> {
         let mut rules = self.faults.lock().unwrap();
-        let rule = rules
-            .iter_mut()
-            .find(|r| r.times > 0 && key.contains(&r.path_contains))?;
+        let rule = rules.iter_mut().find(|r| r.times > 0 && key.contains(&r.path_contains))?;
         rule.times -= 1;
         Some(rule.fault.clone())
     }
@@ -138,12 +132,7 @@ pub fn router(state: AppState) -> Router {
 type Reply = Result<Response, Response>;
 
 fn text(status: StatusCode, body: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/plain")], body.to_string()).into_response()
 }
 
 fn bad_txid(s: &str) -> Result<Txid, Response> {
@@ -257,10 +246,7 @@ fn txo_stats(chain: &Chain, spk: &bitcoin::ScriptBuf, txids: &[Txid]) -> Value {
             funded_sum += o.value.to_sat();
         }
         for i in &tx.input {
-            if let Some(p) = chain
-                .prevout(&i.previous_output)
-                .filter(|p| &p.script_pubkey == spk)
-            {
+            if let Some(p) = chain.prevout(&i.previous_output).filter(|p| &p.script_pubkey == spk) {
                 spent += 1;
                 spent_sum += p.value.to_sat();
             }
@@ -302,17 +288,11 @@ async fn address_chain_first(State(s): State<AppState>, Path(a): Path<String>) -
     Ok(json_list(&chain, &chain.chain_history(&spk, None, 25)))
 }
 
-async fn address_chain(
-    State(s): State<AppState>,
-    Path((a, last)): Path<(String, String)>,
-) -> Reply {
+async fn address_chain(State(s): State<AppState>, Path((a, last)): Path<(String, String)>) -> Reply {
     let chain = s.chain.read().unwrap();
     let spk = address_script(&chain, &a)?;
     let last = bad_txid(&last)?;
-    Ok(json_list(
-        &chain,
-        &chain.chain_history(&spk, Some(&last), 25),
-    ))
+    Ok(json_list(&chain, &chain.chain_history(&spk, Some(&last), 25)))
 }
 
 async fn address_mempool(State(s): State<AppState>, Path(a): Path<String>) -> Reply {
@@ -337,11 +317,7 @@ async fn tx_json(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
 async fn tx_raw(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
     let chain = s.chain.read().unwrap();
     let (_, tx) = known_tx(&chain, &t)?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        consensus::serialize(&tx),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], consensus::serialize(&tx)).into_response())
 }
 
 async fn tx_hex(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
@@ -359,21 +335,15 @@ async fn tx_status(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
 async fn tx_merkle_proof(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
     let chain = s.chain.read().unwrap();
     let (txid, _) = known_tx(&chain, &t)?;
-    let (branch, pos, height) = chain
-        .merkle_branch(&txid)
-        .ok_or_else(|| text(StatusCode::NOT_FOUND, "Transaction not found"))?;
-    let merkle: Vec<String> = branch
-        .iter()
-        .map(|h| Txid::from_byte_array(h.to_byte_array()).to_string())
-        .collect();
+    let (branch, pos, height) =
+        chain.merkle_branch(&txid).ok_or_else(|| text(StatusCode::NOT_FOUND, "Transaction not found"))?;
+    let merkle: Vec<String> = branch.iter().map(|h| Txid::from_byte_array(h.to_byte_array()).to_string()).collect();
     Ok(axum::Json(json!({ "block_height": height, "merkle": merkle, "pos": pos })).into_response())
 }
 
 fn outspend_json(chain: &Chain, op: &OutPoint) -> Value {
     match chain.spends.get(op) {
-        Some((txid, vin)) => {
-            json!({ "spent": true, "txid": txid.to_string(), "vin": vin, "status": status_json(chain, txid) })
-        }
+        Some((txid, vin)) => json!({ "spent": true, "txid": txid.to_string(), "vin": vin, "status": status_json(chain, txid) }),
         None => json!({ "spent": false }),
     }
 }
@@ -387,9 +357,8 @@ async fn tx_outspend(State(s): State<AppState>, Path((t, vout)): Path<(String, u
 async fn tx_outspends(State(s): State<AppState>, Path(t): Path<String>) -> Reply {
     let chain = s.chain.read().unwrap();
     let (txid, tx) = known_tx(&chain, &t)?;
-    let v: Vec<Value> = (0..tx.output.len() as u32)
-        .map(|vout| outspend_json(&chain, &OutPoint { txid, vout }))
-        .collect();
+    let v: Vec<Value> =
+        (0..tx.output.len() as u32).map(|vout| outspend_json(&chain, &OutPoint { txid, vout })).collect();
     Ok(axum::Json(v).into_response())
 }
 
@@ -397,30 +366,18 @@ async fn tx_outspends(State(s): State<AppState>, Path(t): Path<String>) -> Reply
 /// back with 400 in this shape.
 fn rpc_error(code: i32, message: &str) -> Response {
     let m = json!({ "code": code, "message": message });
-    text(
-        StatusCode::BAD_REQUEST,
-        &format!("sendrawtransaction RPC error: {m}"),
-    )
+    text(StatusCode::BAD_REQUEST, &format!("sendrawtransaction RPC error: {m}"))
 }
 
 async fn broadcast(State(s): State<AppState>, body: String) -> Reply {
     let bytes = hex::decode(body.trim()).map_err(|_| rpc_error(-22, "TX decode failed"))?;
-    let tx: Transaction =
-        consensus::deserialize(&bytes).map_err(|_| rpc_error(-22, "TX decode failed"))?;
+    let tx: Transaction = consensus::deserialize(&bytes).map_err(|_| rpc_error(-22, "TX decode failed"))?;
     let mut chain = s.chain.write().unwrap();
     let txid = chain.broadcast(tx).map_err(|e| {
-        let code = if e.starts_with("txn-already") {
-            -27
-        } else if e.contains("missingorspent") {
-            -25
-        } else {
-            -26
-        };
+        let code = if e.starts_with("txn-already") { -27 } else if e.contains("missingorspent") { -25 } else { -26 };
         rpc_error(code, &e)
     })?;
-    if s.mine_on_broadcast
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
+    if s.mine_on_broadcast.load(std::sync::atomic::Ordering::Relaxed) {
         chain.mine();
     }
     Ok(text(StatusCode::OK, &txid.to_string()))
@@ -446,27 +403,12 @@ async fn address_utxo(State(s): State<AppState>, Path(a): Path<String>) -> Reply
 
 /// Fixed estimates in the shape Esplora serves (target blocks → sat/vB).
 async fn fee_estimates() -> Response {
-    let targets: Vec<(String, Value)> = [
-        (1, 12.5),
-        (2, 10.2),
-        (3, 8.0),
-        (4, 6.1),
-        (6, 4.0),
-        (10, 3.0),
-        (25, 2.0),
-        (144, 1.0),
-        (504, 1.0),
-        (1008, 1.0),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), json!(v)))
-    .collect();
-    axum::Json(
-        targets
+    let targets: Vec<(String, Value)> =
+        [(1, 12.5), (2, 10.2), (3, 8.0), (4, 6.1), (6, 4.0), (10, 3.0), (25, 2.0), (144, 1.0), (504, 1.0), (1008, 1.0)]
             .into_iter()
-            .collect::<serde_json::Map<String, Value>>(),
-    )
-    .into_response()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+    axum::Json(targets.into_iter().collect::<serde_json::Map<String, Value>>()).into_response()
 }
 
 async fn mine(State(s): State<AppState>) -> Response {
@@ -475,13 +417,9 @@ async fn mine(State(s): State<AppState>) -> Response {
 }
 
 async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
-    let hash = bitcoin::BlockHash::from_str(&h)
-        .map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
+    let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
     if let Some(forged) = s.forged.lock().unwrap().get(&hash) {
-        return Ok(text(
-            StatusCode::OK,
-            &consensus::encode::serialize_hex(forged),
-        ));
+        return Ok(text(StatusCode::OK, &consensus::encode::serialize_hex(forged)));
     }
     let chain = s.chain.read().unwrap();
     let b = chain
@@ -490,26 +428,17 @@ async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply
         .rev()
         .find(|b| b.block_hash() == hash)
         .ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
-    Ok(text(
-        StatusCode::OK,
-        &consensus::encode::serialize_hex(&b.header),
-    ))
+    Ok(text(StatusCode::OK, &consensus::encode::serialize_hex(&b.header)))
 }
 
 async fn block_height(State(s): State<AppState>, Path(h): Path<u32>) -> Reply {
     let chain = s.chain.read().unwrap();
-    let b = chain
-        .blocks
-        .get(h as usize)
-        .ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
+    let b = chain.blocks.get(h as usize).ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
     Ok(text(StatusCode::OK, &b.block_hash().to_string()))
 }
 
 async fn tip_height(State(s): State<AppState>) -> Response {
-    text(
-        StatusCode::OK,
-        &s.chain.read().unwrap().height().to_string(),
-    )
+    text(StatusCode::OK, &s.chain.read().unwrap().height().to_string())
 }
 
 async fn tip_hash(State(s): State<AppState>) -> Response {
@@ -522,14 +451,12 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
     let fault = s.take_fault(&path);
     let resp = match fault {
         None => next.run(req).await,
-        Some(Fault::Status(code)) => text(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "injected failure",
-        ),
+        Some(Fault::Status(code)) => {
+            text(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "injected failure")
+        }
         Some(Fault::RateLimit { retry_after_secs }) => {
             let mut r = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             r
         }
         Some(Fault::Delay(d)) => {
@@ -539,13 +466,9 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
         Some(Fault::Truncate) => {
             let r = next.run(req).await;
             let (mut parts, body) = r.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
             let half = bytes.slice(..bytes.len() / 2);
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             let stream = futures::stream::iter(vec![
                 Ok::<_, std::io::Error>(half),
                 Err(std::io::Error::other("injected truncation")),
@@ -556,18 +479,12 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             // Faults that rewrite a correct answer into a lie.
             let r = next.run(req).await;
             let (parts, body) = r.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
             let out = rewrite(&s, &lie, &bytes).unwrap_or_else(|| bytes.to_vec());
             with_body(parts, out)
         }
     };
-    s.log.lock().unwrap().push(Logged {
-        at: Instant::now(),
-        path,
-        status: resp.status().as_u16(),
-    });
+    s.log.lock().unwrap().push(Logged { at: Instant::now(), path, status: resp.status().as_u16() });
     resp
 }
 
@@ -578,8 +495,7 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
     match fault {
         Fault::WrongTxBytes => {
             let mut tx = consensus::deserialize::<Transaction>(body).ok()?;
-            tx.lock_time =
-                bitcoin::absolute::LockTime::from_consensus(tx.lock_time.to_consensus_u32() ^ 1);
+            tx.lock_time = bitcoin::absolute::LockTime::from_consensus(tx.lock_time.to_consensus_u32() ^ 1);
             Some(consensus::serialize(&tx))
         }
         Fault::WrongMerkleProof => {
@@ -595,9 +511,7 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
             serde_json::to_vec(&v).ok()
         }
         Fault::WrongHeader => {
-            let mut h =
-                consensus::deserialize::<bitcoin::block::Header>(&hex::decode(text()).ok()?)
-                    .ok()?;
+            let mut h = consensus::deserialize::<bitcoin::block::Header>(&hex::decode(text()).ok()?).ok()?;
             h.time ^= 1;
             Some(consensus::encode::serialize_hex(&h).into_bytes())
         }
@@ -605,11 +519,7 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
             let real = bitcoin::BlockHash::from_str(&text()).ok()?;
             let mut h = {
                 let chain = s.chain.read().unwrap();
-                chain
-                    .blocks
-                    .iter()
-                    .find(|b| b.block_hash() == real)
-                    .map(|b| b.header)?
+                chain.blocks.iter().find(|b| b.block_hash() == real).map(|b| b.header)?
             };
             if *weak {
                 // the easiest target there is: any nonce meets it
@@ -629,9 +539,7 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
 
 /// A response with its body replaced (and Content-Length fixed).
 fn with_body(mut parts: axum::http::response::Parts, body: Vec<u8>) -> Response {
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     Response::from_parts(parts, Body::from(body))
 }
 
@@ -663,18 +571,12 @@ impl Handle {
         let electrum_state = state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                 Ok(rt) => rt,
                 Err(_) => return,
             };
             rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
                 if let Ok(el) = tokio::net::TcpListener::from_std(electrum_listener) {
                     tokio::spawn(super::electrum::serve(el, electrum_state));
                 }
@@ -684,19 +586,11 @@ impl Handle {
                         _ = tokio::time::sleep(lifetime) => {}
                     }
                 };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await;
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
             });
             rt.shutdown_timeout(Duration::from_secs(1));
         });
-        Ok(Handle {
-            url,
-            electrum,
-            state,
-            stop: Some(tx),
-            thread: Some(thread),
-        })
+        Ok(Handle { url, electrum, state, stop: Some(tx), thread: Some(thread) })
     }
 }
 

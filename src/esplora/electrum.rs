@@ -68,10 +68,7 @@ enum Fail {
 
 impl Server {
     pub fn new(url: &str, timeout: Duration, socks5: Option<String>) -> Server {
-        let mut b = electrum_client::ConfigBuilder::new()
-            .timeout(Some(timeout))
-            .retry(0)
-            .validate_domain(true);
+        let mut b = electrum_client::ConfigBuilder::new().timeout(Some(timeout)).retry(0).validate_domain(true);
         if let Some(p) = socks5 {
             b = b.socks5(Some(electrum_client::Socks5Config::new(p)));
         }
@@ -91,10 +88,8 @@ impl Server {
         if let Some(c) = c.as_ref() {
             return Ok(c.clone());
         }
-        let made =
-            electrum_client::Client::from_config(&self.url, self.config.clone()).map_err(|e| {
-                Fail::Transient(format!("cannot connect ({})", one_line(&e.to_string())))
-            })?;
+        let made = electrum_client::Client::from_config(&self.url, self.config.clone())
+            .map_err(|e| Fail::Transient(format!("cannot connect ({})", one_line(&e.to_string()))))?;
         let made = Arc::new(made);
         *c = Some(made.clone());
         Ok(made)
@@ -102,24 +97,13 @@ impl Server {
 
     /// Run `f` on the connection; on a transport error the connection is
     /// dropped so the next call reconnects.
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&electrum_client::Client) -> Result<T, electrum_client::Error>,
-    ) -> Result<T, Fail> {
+    fn with<T>(&self, f: impl FnOnce(&electrum_client::Client) -> Result<T, electrum_client::Error>) -> Result<T, Fail> {
         let c = self.client()?;
-        self.round_trips
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         f(&c).map_err(|e| match e {
             electrum_client::Error::Protocol(v) => {
-                let msg = v
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                if msg.contains("No such")
-                    || msg.contains("not found")
-                    || msg.contains("not confirmed")
-                {
+                let msg = v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string());
+                if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") {
                     Fail::Missing(one_line(&msg))
                 } else {
                     Fail::Refused(one_line(&msg))
@@ -167,8 +151,7 @@ impl Server {
             ["tx", t] => {
                 let t = txid(t)?;
                 let raw = self.with(|c| c.transaction_get_raw(&t))?;
-                let tx: Transaction = consensus::deserialize(&raw)
-                    .map_err(|_| Fail::Transient("undecodable transaction".into()))?;
+                let tx: Transaction = consensus::deserialize(&raw).map_err(|_| Fail::Transient("undecodable transaction".into()))?;
                 Ok(tx_json(&tx, self.height_of(&t)).to_string().into_bytes())
             }
             ["tx", t, "status"] => {
@@ -183,43 +166,23 @@ impl Server {
                 let h = self.height_of(&t).filter(|h| *h > 0).ok_or_else(|| {
                     Fail::Transient(format!("no confirmed height known for {t} (the Electrum protocol needs one for a merkle proof)"))
                 })?;
-                let v = self.with(|c| {
-                    c.raw_call(
-                        "blockchain.transaction.get_merkle",
-                        [Param::String(t.to_string()), Param::Usize(h as usize)],
-                    )
-                })?;
+                let v = self.with(|c| c.raw_call("blockchain.transaction.get_merkle", [Param::String(t.to_string()), Param::Usize(h as usize)]))?;
                 Ok(v.to_string().into_bytes())
             }
             ["block-height", h] => {
-                let h: usize = h
-                    .parse()
-                    .map_err(|_| Fail::Refused("invalid height".into()))?;
+                let h: usize = h.parse().map_err(|_| Fail::Refused("invalid height".into()))?;
                 let raw = self.with(|c| c.block_header_raw(h))?;
                 let hash = BlockHash::from_byte_array(sha256d::Hash::hash(&raw).to_byte_array());
-                self.headers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(hash, raw);
+                self.headers.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, raw);
                 Ok(hash.to_string().into_bytes())
             }
             ["block", h, "header"] => {
-                let hash = BlockHash::from_str(h)
-                    .map_err(|_| Fail::Refused("invalid block hash".into()))?;
-                let raw = self
-                    .headers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&hash)
-                    .cloned();
+                let hash = BlockHash::from_str(h).map_err(|_| Fail::Refused("invalid block hash".into()))?;
+                let raw = self.headers.lock().unwrap_or_else(|p| p.into_inner()).get(&hash).cloned();
                 // Electrum serves headers by height only: goat asks for a
                 // header right after asking this server which block is at a
                 // height, so it is known here.
-                let raw = raw.ok_or_else(|| {
-                    Fail::Missing(format!(
-                        "block {hash} (an Electrum server serves headers by height)"
-                    ))
-                })?;
+                let raw = raw.ok_or_else(|| Fail::Missing(format!("block {hash} (an Electrum server serves headers by height)")))?;
                 Ok(hex::encode(raw).into_bytes())
             }
             ["blocks", "tip", "height"] => {
@@ -237,51 +200,27 @@ impl Server {
             ["address", a, "txs"] => {
                 let spk = addr(a)?;
                 let h = self.refresh_history(&spk)?;
-                let mut page: Vec<(Txid, i32)> = h
-                    .iter()
-                    .rev()
-                    .filter(|(_, height)| *height <= 0)
-                    .take(MEMPOOL_PAGE)
-                    .copied()
-                    .collect();
-                page.extend(
-                    h.iter()
-                        .rev()
-                        .filter(|(_, height)| *height > 0)
-                        .take(CHAIN_PAGE)
-                        .copied(),
-                );
+                let mut page: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height <= 0).take(MEMPOOL_PAGE).copied().collect();
+                page.extend(h.iter().rev().filter(|(_, height)| *height > 0).take(CHAIN_PAGE).copied());
                 self.page_json(&page)
             }
             ["address", a, "txs", "chain"] => {
                 // Asked right after `/address/:a` (the servers' history
                 // comparison), whose call just fetched the whole history.
                 let h = self.history_of(&addr(a)?)?;
-                let page: Vec<(Txid, i32)> = h
-                    .iter()
-                    .rev()
-                    .filter(|(_, height)| *height > 0)
-                    .take(CHAIN_PAGE)
-                    .copied()
-                    .collect();
+                let page: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height > 0).take(CHAIN_PAGE).copied().collect();
                 self.page_json(&page)
             }
             ["address", a, "txs", "chain", last] => {
                 let spk = addr(a)?;
                 let last = txid(last)?;
                 let h = self.history_of(&spk)?;
-                let confirmed: Vec<(Txid, i32)> = h
-                    .iter()
-                    .rev()
-                    .filter(|(_, height)| *height > 0)
-                    .copied()
-                    .collect();
+                let confirmed: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height > 0).copied().collect();
                 let Some(at) = confirmed.iter().position(|(t, _)| *t == last) else {
                     return Ok(b"[]".to_vec());
                 };
                 let size = (at + 1).clamp(CHAIN_PAGE, MAX_PAGE);
-                let page: Vec<(Txid, i32)> =
-                    confirmed[at + 1..].iter().take(size).copied().collect();
+                let page: Vec<(Txid, i32)> = confirmed[at + 1..].iter().take(size).copied().collect();
                 self.page_json(&page)
             }
             ["address", a, "utxo"] => {
@@ -301,9 +240,7 @@ impl Server {
                 if !(btc_per_kb.is_finite() && btc_per_kb > 0.0) {
                     return Err(Fail::Transient("the server has no fee estimate".into()));
                 }
-                Ok(json!({"6": btc_per_kb * 100_000.0})
-                    .to_string()
-                    .into_bytes())
+                Ok(json!({"6": btc_per_kb * 100_000.0}).to_string().into_bytes())
             }
             _ => Err(Fail::Refused(format!("{path} has no Electrum equivalent"))),
         }
@@ -316,21 +253,12 @@ impl Server {
     }
 
     fn height_of(&self, t: &Txid) -> Option<i32> {
-        self.heights
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(t)
-            .copied()
+        self.heights.lock().unwrap_or_else(|p| p.into_inner()).get(t).copied()
     }
 
     /// The history fetched earlier in this run, else fetched now.
     fn history_of(&self, spk: &ScriptBuf) -> Result<Vec<(Txid, i32)>, Fail> {
-        let cached = self
-            .history
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(spk)
-            .cloned();
+        let cached = self.history.lock().unwrap_or_else(|p| p.into_inner()).get(spk).cloned();
         match cached {
             Some(h) => Ok(h),
             None => self.refresh_history(spk),
@@ -347,10 +275,7 @@ impl Server {
                 heights.insert(*t, *height);
             }
         }
-        self.history
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(spk.clone(), h.clone());
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).insert(spk.clone(), h.clone());
         Ok(h)
     }
 
@@ -363,15 +288,13 @@ impl Server {
         let raws = self.with(|c| c.batch_transaction_get_raw(&txids))?;
         let mut out = Vec::new();
         for ((want, height), raw) in page.iter().zip(raws) {
-            let tx: Transaction = consensus::deserialize(&raw)
-                .map_err(|_| Fail::Lie(format!("transaction bytes for {want} do not decode")))?;
+            let tx: Transaction =
+                consensus::deserialize(&raw).map_err(|_| Fail::Lie(format!("transaction bytes for {want} do not decode")))?;
             // The page decides which transactions are looked at closer, so
             // a page whose bytes are another transaction's would hide one.
             let got = tx.compute_txid();
             if got != *want {
-                return Err(Fail::Lie(format!(
-                    "transaction bytes do not hash to the requested {want} (they hash to {got})"
-                )));
+                return Err(Fail::Lie(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")));
             }
             out.push(tx_json(&tx, Some(*height)));
         }

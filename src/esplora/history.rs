@@ -39,14 +39,8 @@ const RECHECK_AFTER: Duration = Duration::from_secs(2);
 impl Esplora {
     /// JSON from endpoint `idx`; a body that does not parse marks the
     /// server as lying. Err: why there is no answer.
-    async fn json_at<T: serde::de::DeserializeOwned>(
-        &self,
-        idx: usize,
-        path: &str,
-    ) -> std::result::Result<T, String> {
-        let json = |b: &[u8]| {
-            serde_json::from_slice::<T>(b).map_err(|e| format!("invalid JSON for {path} ({e})"))
-        };
+    async fn json_at<T: serde::de::DeserializeOwned>(&self, idx: usize, path: &str) -> std::result::Result<T, String> {
+        let json = |b: &[u8]| serde_json::from_slice::<T>(b).map_err(|e| format!("invalid JSON for {path} ({e})"));
         match self.get_at(idx, path, &json).await {
             Outcome::Ok(v) => Ok(v),
             Outcome::Invalid(why) => {
@@ -59,17 +53,11 @@ impl Esplora {
 
     async fn view(&self, idx: usize, addr: &Address) -> std::result::Result<View, String> {
         let stats: AddressStats = self.json_at(idx, &format!("/address/{addr}")).await?;
-        let page: Vec<EsploraTx> = self
-            .json_at(idx, &format!("/address/{addr}/txs/chain"))
-            .await?;
+        let page: Vec<EsploraTx> = self.json_at(idx, &format!("/address/{addr}/txs/chain")).await?;
         Ok(View {
             server: self.endpoint(idx).to_string(),
             confirmed_txs: stats.chain_stats.tx_count,
-            newest: page
-                .iter()
-                .filter(|t| t.status.confirmed)
-                .map(|t| t.txid)
-                .collect(),
+            newest: page.iter().filter(|t| t.status.confirmed).map(|t| t.txid).collect(),
         })
     }
 
@@ -79,10 +67,7 @@ impl Esplora {
             match self.view(idx, addr).await {
                 Ok(v) => a.views.push(v),
                 Err(why) => {
-                    tracing::warn!(
-                        "{}: no answer about {addr}'s history ({why}); skipped",
-                        self.endpoint(idx)
-                    );
+                    tracing::warn!("{}: no answer about {addr}'s history ({why}); skipped", self.endpoint(idx));
                     a.unanswered.push(self.endpoint(idx).to_string());
                 }
             }
@@ -111,21 +96,11 @@ impl Esplora {
             .views
             .iter()
             .map(|v| {
-                let newest = v
-                    .newest
-                    .first()
-                    .map(|t| t.to_string()[..12].to_string())
-                    .unwrap_or_else(|| "none".into());
-                format!(
-                    "{} has {} confirmed (newest {newest}…)",
-                    v.server, v.confirmed_txs
-                )
+                let newest = v.newest.first().map(|t| t.to_string()[..12].to_string()).unwrap_or_else(|| "none".into());
+                format!("{} has {} confirmed (newest {newest}…)", v.server, v.confirmed_txs)
             })
             .collect();
-        let msg = format!(
-            "Esplora servers disagree about {addr}'s history: {}",
-            described.join(", ")
-        );
+        let msg = format!("Esplora servers disagree about {addr}'s history: {}", described.join(", "));
         match self.trusted() {
             Some(t) => {
                 tracing::warn!("{msg}; following --trust-server {}", self.endpoint(t));
@@ -139,7 +114,5 @@ impl Esplora {
 }
 
 fn agree(views: &[View]) -> bool {
-    views
-        .windows(2)
-        .all(|w| w[0].confirmed_txs == w[1].confirmed_txs && w[0].newest == w[1].newest)
+    views.windows(2).all(|w| w[0].confirmed_txs == w[1].confirmed_txs && w[0].newest == w[1].newest)
 }

@@ -142,12 +142,7 @@ impl Esplora {
         for e in &cfg.endpoints {
             if electrum::is_electrum(e) {
                 let hostport = &e[6..];
-                if url::Url::parse(&format!("http://{hostport}"))
-                    .ok()
-                    .and_then(|u| u.port())
-                    .is_none()
-                    || hostport.contains('/')
-                {
+                if url::Url::parse(&format!("http://{hostport}")).ok().and_then(|u| u.port()).is_none() || hostport.contains('/') {
                     return Err(Error::usage(format!(
                         "--electrum '{}' is not tcp://HOST:PORT or ssl://HOST:PORT",
                         crate::text::line(e)
@@ -169,11 +164,7 @@ impl Esplora {
         let proxy = cfg.proxy.as_deref().map(check_proxy).transpose()?;
         let http = client(&cfg, proxy.as_ref())?;
         let socks = proxy.as_ref().map(|u| {
-            let hostport = format!(
-                "{}:{}",
-                u.host_str().unwrap_or_default(),
-                u.port_or_known_default().unwrap_or(1080)
-            );
+            let hostport = format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(1080));
             (u.scheme().starts_with("socks5"), hostport)
         });
         let mut servers = HashMap::new();
@@ -187,10 +178,7 @@ impl Esplora {
                     ))
                 }
             };
-            servers.insert(
-                e.clone(),
-                Arc::new(electrum::Server::new(e, cfg.timeout, proxy)),
-            );
+            servers.insert(e.clone(), Arc::new(electrum::Server::new(e, cfg.timeout, proxy)));
         }
         Ok(Esplora {
             electrum: servers,
@@ -208,11 +196,7 @@ impl Esplora {
         let c = &self.counters;
         Stats {
             requests: c.requests.load(Ordering::Relaxed),
-            electrum_round_trips: self
-                .electrum
-                .values()
-                .map(|s| s.round_trips.load(Ordering::Relaxed))
-                .sum(),
+            electrum_round_trips: self.electrum.values().map(|s| s.round_trips.load(Ordering::Relaxed)).sum(),
             retries: c.retries.load(Ordering::Relaxed),
             failovers: c.failovers.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
@@ -234,9 +218,7 @@ impl Esplora {
                 Err(_) => Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
                 Ok(Err(e)) => Attempt::Transient(format!("Electrum call failed ({e})")),
                 Ok(Ok(Attempt::Body(b))) => {
-                    self.counters
-                        .bytes
-                        .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    self.counters.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                     Attempt::Body(b)
                 }
                 Ok(Ok(other)) => other,
@@ -250,42 +232,23 @@ impl Esplora {
         let send = async {
             let resp = req.send().await?;
             let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
             Ok::<_, reqwest::Error>((status, retry_after, read_capped(resp).await?))
         };
         let (status, retry_after, body) = match tokio::time::timeout(self.cfg.timeout, send).await {
-            Err(_) => {
-                return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout))
-            }
-            Ok(Err(e)) if e.is_timeout() => {
-                return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout))
-            }
+            Err(_) => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
+            Ok(Err(e)) if e.is_timeout() => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
             Ok(Err(e)) => return Attempt::Transient(describe(&e)),
-            Ok(Ok((_, _, None))) => {
-                return Attempt::Transient(format!("answer larger than {MAX_BODY} bytes"))
-            }
+            Ok(Ok((_, _, None))) => return Attempt::Transient(format!("answer larger than {MAX_BODY} bytes")),
             Ok(Ok((status, retry_after, Some(body)))) => (status, retry_after, body),
         };
         match status {
             200..=299 => {
-                self.counters
-                    .bytes
-                    .fetch_add(body.len() as u64, Ordering::Relaxed);
+                self.counters.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                 Attempt::Body(body)
             }
-            429 => Attempt::RateLimited(
-                retry_after
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
-            ),
-            400 | 404 => Attempt::Definite(
-                status,
-                crate::text::line(&one_line(&String::from_utf8_lossy(&body))),
-            ),
+            429 => Attempt::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
+            400 | 404 => Attempt::Definite(status, crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
             _ => Attempt::Transient(format!("HTTP {status}")),
         }
     }
@@ -295,15 +258,9 @@ impl Esplora {
     /// one caught lying in this run.
     pub(crate) fn order(&self) -> Vec<usize> {
         let n = self.cfg.endpoints.len();
-        let start = self
-            .cfg
-            .trusted
-            .unwrap_or_else(|| self.preferred.load(Ordering::Relaxed) % n);
+        let start = self.cfg.trusted.unwrap_or_else(|| self.preferred.load(Ordering::Relaxed) % n);
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
-        (0..n)
-            .map(|k| (start + k) % n)
-            .filter(|i| !rejected.contains(i))
-            .collect()
+        (0..n).map(|k| (start + k) % n).filter(|i| !rejected.contains(i)).collect()
     }
 
     /// The base URL of endpoint `idx`.
@@ -383,11 +340,7 @@ impl Esplora {
     }
 
     /// GET `path` from the first endpoint that gives a body `check` accepts.
-    async fn get<T>(
-        &self,
-        path: &str,
-        check: impl Fn(&[u8]) -> std::result::Result<T, String>,
-    ) -> Result<T> {
+    async fn get<T>(&self, path: &str, check: impl Fn(&[u8]) -> std::result::Result<T, String>) -> Result<T> {
         let mut problems: Vec<String> = Vec::new();
         let mut worst = Kind::Network;
         for (k, idx) in self.order().into_iter().enumerate() {
@@ -405,9 +358,7 @@ impl Esplora {
                     return Err(Error::not_found(format!("{base}{path}: not found ({msg})")));
                 }
                 Outcome::Refused(code, msg) => {
-                    return Err(Error::usage(format!(
-                        "{base} refused {path} (HTTP {code}: {msg})"
-                    )));
+                    return Err(Error::usage(format!("{base} refused {path} (HTTP {code}: {msg})")));
                 }
                 Outcome::Invalid(why) => {
                     worst = Kind::InvalidData;
@@ -416,19 +367,13 @@ impl Esplora {
                 Outcome::Unreachable(why) => problems.push(format!("{base}: {why}")),
             }
         }
-        let last = problems
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "every server was caught lying earlier".into());
+        let last = problems.last().cloned().unwrap_or_else(|| "every server was caught lying earlier".into());
         let hint = if worst == Kind::InvalidData {
             "the server is faulty or lying: try another --esplora"
         } else {
             "check your connection or pass another --esplora"
         };
-        Err(Error::new(
-            worst,
-            format!("{path}: every Esplora server failed (last: {last}): {hint}"),
-        ))
+        Err(Error::new(worst, format!("{path}: every Esplora server failed (last: {last}): {hint}")))
     }
 
     fn json<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
@@ -441,16 +386,8 @@ impl Esplora {
     }
 
     /// Confirmed history after `last_seen`, 25 per page, newest first.
-    pub async fn address_txs_chain(
-        &self,
-        addr: &Address,
-        last_seen: &Txid,
-    ) -> Result<Vec<EsploraTx>> {
-        self.get(
-            &format!("/address/{addr}/txs/chain/{last_seen}"),
-            Self::json,
-        )
-        .await
+    pub async fn address_txs_chain(&self, addr: &Address, last_seen: &Txid) -> Result<Vec<EsploraTx>> {
+        self.get(&format!("/address/{addr}/txs/chain/{last_seen}"), Self::json).await
     }
 
     /// The server's JSON view of a transaction (status, prevouts).
@@ -477,11 +414,7 @@ impl Esplora {
     pub async fn fee_estimates(&self) -> Result<HashMap<u16, f64>> {
         self.get("/fee-estimates", |b| {
             let m: HashMap<String, f64> = Self::json(b)?;
-            Ok(m.into_iter()
-                .filter_map(|(k, v)| {
-                    Some((k.parse().ok()?, v)).filter(|(_, v)| v.is_finite() && *v > 0.0)
-                })
-                .collect())
+            Ok(m.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v)).filter(|(_, v)| v.is_finite() && *v > 0.0)).collect())
         })
         .await
     }
@@ -511,17 +444,12 @@ impl Esplora {
                     Attempt::Body(b) => {
                         let said = String::from_utf8_lossy(&b).trim().to_string();
                         if said != txid.to_string() {
-                            tracing::warn!(
-                                "{base}: POST /tx answered {} for {txid}",
-                                crate::text::line(&said)
-                            );
+                            tracing::warn!("{base}: POST /tx answered {} for {txid}", crate::text::line(&said));
                         }
                         accepted = true;
                     }
                     Attempt::Definite(_, msg) if msg.contains("already") => accepted = true,
-                    Attempt::Definite(code, msg) => {
-                        refused = Some(format!("{base} refused it (HTTP {code}: {msg})"))
-                    }
+                    Attempt::Definite(code, msg) => refused = Some(format!("{base} refused it (HTTP {code}: {msg})")),
                     Attempt::Transient(why) if tries < self.cfg.attempts => {
                         tracing::debug!("{base}: POST /tx: {why}; retrying");
                         tokio::time::sleep(self.cfg.backoff * tries).await;
@@ -531,12 +459,8 @@ impl Esplora {
                         tokio::time::sleep(self.cfg.backoff * tries).await;
                         continue;
                     }
-                    Attempt::Transient(why) | Attempt::Invalid(why) => {
-                        problems.push(format!("{base}: {why}"))
-                    }
-                    Attempt::RateLimited(_) => {
-                        problems.push(format!("{base}: rate limited (HTTP 429)"))
-                    }
+                    Attempt::Transient(why) | Attempt::Invalid(why) => problems.push(format!("{base}: {why}")),
+                    Attempt::RateLimited(_) => problems.push(format!("{base}: rate limited (HTTP 429)")),
                 }
                 break;
             }
@@ -553,12 +477,7 @@ impl Esplora {
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.
     pub async fn tx(&self, txid: &Txid) -> Result<Arc<Transaction>> {
-        if let Some(t) = self
-            .txs
-            .lock()
-            .map_err(|_| Error::internal("cache lock"))?
-            .get(txid)
-        {
+        if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
             return Ok(t.clone());
         }
         let want = *txid;
@@ -574,19 +493,14 @@ impl Esplora {
             })
             .await?;
         let tx = Arc::new(tx);
-        self.txs
-            .lock()
-            .map_err(|_| Error::internal("cache lock"))?
-            .insert(*txid, tx.clone());
+        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, tx.clone());
         Ok(tx)
     }
 }
 
 /// The body, or None once it passes `MAX_BODY` (read no further). A body
 /// cut short of its Content-Length is an error from reqwest.
-async fn read_capped(
-    mut resp: reqwest::Response,
-) -> std::result::Result<Option<Vec<u8>>, reqwest::Error> {
+async fn read_capped(mut resp: reqwest::Response) -> std::result::Result<Option<Vec<u8>>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
         if body.len() + chunk.len() > MAX_BODY {
@@ -626,10 +540,7 @@ pub fn check_proxy(p: &str) -> Result<url::Url> {
     if !matches!(u.scheme(), "socks5h" | "socks5" | "http") {
         return Err(bad("has a scheme goat cannot use"));
     }
-    if u.host_str().map(str::is_empty).unwrap_or(true)
-        || u.port_or_known_default().is_none()
-        || u.port().is_none() && u.scheme() != "http"
-    {
+    if u.host_str().map(str::is_empty).unwrap_or(true) || u.port_or_known_default().is_none() || u.port().is_none() && u.scheme() != "http" {
         return Err(bad("needs a host and a port"));
     }
     if u.path() != "/" && !u.path().is_empty() || u.query().is_some() {
@@ -649,8 +560,7 @@ fn client(cfg: &Config, proxy: Option<&url::Url>) -> Result<reqwest::Client> {
         .timeout(cfg.timeout)
         .no_proxy();
     if let Some(u) = proxy {
-        let proxy = reqwest::Proxy::all(u.as_str())
-            .map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(u.as_str()))))?;
+        let proxy = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(u.as_str()))))?;
         b = b.proxy(proxy);
     }
     let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
@@ -658,25 +568,17 @@ fn client(cfg: &Config, proxy: Option<&url::Url>) -> Result<reqwest::Client> {
         .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
         .collect();
     if let Some(f) = &cfg.ca_file {
-        let pem = std::fs::read(f)
-            .map_err(|e| Error::io(format!("reading --esplora-ca {}", f.display()), e))?;
+        let pem = std::fs::read(f).map_err(|e| Error::io(format!("reading --esplora-ca {}", f.display()), e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
-            Error::usage(format!(
-                "--esplora-ca {} holds no PEM certificate",
-                f.display()
-            ))
+            Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display()))
         })?;
         if certs.is_empty() {
-            return Err(Error::usage(format!(
-                "--esplora-ca {} holds no PEM certificate",
-                f.display()
-            )));
+            return Err(Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display())));
         }
         roots.extend(certs);
     }
     b = b.tls_certs_merge(roots);
-    b.build()
-        .map_err(|e| Error::internal(format!("cannot set up HTTPS: {}", describe(&e))))
+    b.build().map_err(|e| Error::internal(format!("cannot set up HTTPS: {}", describe(&e))))
 }
 
 fn one_line(s: &str) -> String {

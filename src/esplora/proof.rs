@@ -57,11 +57,7 @@ enum Failure {
 
 /// Check a header's proof of work for `network`, at the height a server
 /// claims for it.
-pub fn check_work(
-    header: &Header,
-    network: Network,
-    height: u32,
-) -> std::result::Result<(), String> {
+pub fn check_work(header: &Header, network: Network, height: u32) -> std::result::Result<(), String> {
     let target = header.target();
     let limit = bitcoin::params::Params::new(network).max_attainable_target;
     if target > limit {
@@ -115,9 +111,7 @@ impl Esplora {
         // A 64-byte transaction can pose as an inner merkle node (the
         // "64-byte transaction" weakness): refuse to prove one.
         if tx.base_size() == 64 {
-            return Err(Error::invalid(format!(
-                "{txid} is a 64-byte transaction, which a merkle proof cannot pin down"
-            )));
+            return Err(Error::invalid(format!("{txid} is a 64-byte transaction, which a merkle proof cannot pin down")));
         }
         let mut lies = Vec::new();
         let mut unanswered = Vec::new();
@@ -133,10 +127,7 @@ impl Esplora {
                     lies.push(format!("{}: {why}", self.endpoint(idx)));
                 }
                 Err(Failure::Unreachable(why)) => {
-                    tracing::warn!(
-                        "{}: no answer while proving {txid} ({why}); skipped",
-                        self.endpoint(idx)
-                    );
+                    tracing::warn!("{}: no answer while proving {txid} ({why}); skipped", self.endpoint(idx));
                     unanswered.push(self.endpoint(idx).to_string());
                 }
             }
@@ -158,10 +149,7 @@ impl Esplora {
                 continue;
             }
             let check = |b: &[u8]| parse_hash(b);
-            match self
-                .get_at(idx, &format!("/block-height/{height}"), &check)
-                .await
-            {
+            match self.get_at(idx, &format!("/block-height/{height}"), &check).await {
                 Outcome::Ok(h) if h == block => agreed.push(self.endpoint(idx).to_string()),
                 // A server naming another block must at least show a header
                 // with real work for it; if it cannot, it is lying, not
@@ -170,30 +158,18 @@ impl Esplora {
                     Ok(_) => dissent.push(format!("{} names {h}", self.endpoint(idx))),
                     Err(Failure::Lie(why)) => self.reject(idx, &why),
                     Err(Failure::Unreachable(why)) => {
-                        tracing::warn!(
-                            "{}: names block {h} but gives no header for it ({why}); skipped",
-                            self.endpoint(idx)
-                        );
+                        tracing::warn!("{}: names block {h} but gives no header for it ({why}); skipped", self.endpoint(idx));
                         unanswered.push(self.endpoint(idx).to_string());
                     }
                 },
-                Outcome::NotFound(_) => dissent.push(format!(
-                    "{} has no block at that height",
-                    self.endpoint(idx)
-                )),
+                Outcome::NotFound(_) => dissent.push(format!("{} has no block at that height", self.endpoint(idx))),
                 Outcome::Invalid(why) => self.reject(idx, &why),
                 Outcome::Refused(code, why) => {
-                    tracing::warn!(
-                        "{}: refused /block-height/{height} (HTTP {code}: {why}); skipped",
-                        self.endpoint(idx)
-                    );
+                    tracing::warn!("{}: refused /block-height/{height} (HTTP {code}: {why}); skipped", self.endpoint(idx));
                     unanswered.push(self.endpoint(idx).to_string());
                 }
                 Outcome::Unreachable(why) => {
-                    tracing::warn!(
-                        "{}: no answer for /block-height/{height} ({why}); skipped",
-                        self.endpoint(idx)
-                    );
+                    tracing::warn!("{}: no answer for /block-height/{height} ({why}); skipped", self.endpoint(idx));
                     unanswered.push(self.endpoint(idx).to_string());
                 }
             }
@@ -212,99 +188,52 @@ impl Esplora {
                 )));
             }
         }
-        Ok(Proven {
-            txid: *txid,
-            height,
-            block,
-            server: self.endpoint(prover).to_string(),
-            agreed,
-            unanswered,
-        })
+        Ok(Proven { txid: *txid, height, block, server: self.endpoint(prover).to_string(), agreed, unanswered })
     }
 
     /// One server's proof for `txid`: its merkle proof, its block hash at
     /// that height, and that block's header, checked against each other.
-    async fn prove_at(
-        &self,
-        idx: usize,
-        txid: &Txid,
-        network: Network,
-    ) -> std::result::Result<(u32, BlockHash), Failure> {
-        let json = |b: &[u8]| {
-            serde_json::from_slice::<MerkleProof>(b)
-                .map_err(|e| format!("invalid merkle proof JSON ({e})"))
-        };
-        let proof = match self
-            .get_at(idx, &format!("/tx/{txid}/merkle-proof"), &json)
-            .await
-        {
+    async fn prove_at(&self, idx: usize, txid: &Txid, network: Network) -> std::result::Result<(u32, BlockHash), Failure> {
+        let json = |b: &[u8]| serde_json::from_slice::<MerkleProof>(b).map_err(|e| format!("invalid merkle proof JSON ({e})"));
+        let proof = match self.get_at(idx, &format!("/tx/{txid}/merkle-proof"), &json).await {
             Outcome::Ok(p) => p,
-            Outcome::NotFound(_) => {
-                return Err(Failure::Lie(format!("says {txid} is not confirmed")))
-            }
+            Outcome::NotFound(_) => return Err(Failure::Lie(format!("says {txid} is not confirmed"))),
             other => return Err(failure(other)),
         };
         let height = proof.block_height;
-        let block = match self
-            .get_at(idx, &format!("/block-height/{height}"), &parse_hash)
-            .await
-        {
+        let block = match self.get_at(idx, &format!("/block-height/{height}"), &parse_hash).await {
             Outcome::Ok(h) => h,
-            Outcome::NotFound(_) => {
-                return Err(Failure::Lie(format!(
-                    "has no block at height {height}, where it put {txid}"
-                )))
-            }
+            Outcome::NotFound(_) => return Err(Failure::Lie(format!("has no block at height {height}, where it put {txid}"))),
             other => return Err(failure(other)),
         };
         let header = self.header_at(idx, &block, network, height).await?;
         match merkle_root(txid, &proof.merkle, proof.pos) {
             Some(root) if root == header.merkle_root => Ok((height, block)),
-            _ => Err(Failure::Lie(format!(
-                "its merkle proof for {txid} does not lead to block {block}'s merkle root"
-            ))),
+            _ => Err(Failure::Lie(format!("its merkle proof for {txid} does not lead to block {block}'s merkle root"))),
         }
     }
 
     /// A header fetched from endpoint `idx` and checked: it hashes to
     /// `block`, and its proof of work holds for `network` at `height`.
-    async fn header_at(
-        &self,
-        idx: usize,
-        block: &BlockHash,
-        network: Network,
-        height: u32,
-    ) -> std::result::Result<Header, Failure> {
+    async fn header_at(&self, idx: usize, block: &BlockHash, network: Network, height: u32) -> std::result::Result<Header, Failure> {
         if let Some(h) = self.headers.lock().ok().and_then(|c| c.get(block).copied()) {
             check_work(&h, network, height).map_err(Failure::Lie)?;
             return Ok(h);
         }
         let want = *block;
         let check = move |b: &[u8]| -> std::result::Result<Header, String> {
-            let text =
-                std::str::from_utf8(b).map_err(|_| "block header is not hex text".to_string())?;
-            let bytes =
-                hex::decode(text.trim()).map_err(|_| "block header is not hex".to_string())?;
-            let header: Header = bitcoin::consensus::deserialize(&bytes)
-                .map_err(|e| format!("block header does not decode ({e})"))?;
+            let text = std::str::from_utf8(b).map_err(|_| "block header is not hex text".to_string())?;
+            let bytes = hex::decode(text.trim()).map_err(|_| "block header is not hex".to_string())?;
+            let header: Header =
+                bitcoin::consensus::deserialize(&bytes).map_err(|e| format!("block header does not decode ({e})"))?;
             if header.block_hash() != want {
-                return Err(format!(
-                    "block header does not hash to {want} (it hashes to {})",
-                    header.block_hash()
-                ));
+                return Err(format!("block header does not hash to {want} (it hashes to {})", header.block_hash()));
             }
             Ok(header)
         };
-        let header = match self
-            .get_at(idx, &format!("/block/{block}/header"), &check)
-            .await
-        {
+        let header = match self.get_at(idx, &format!("/block/{block}/header"), &check).await {
             Outcome::Ok(h) => h,
-            Outcome::NotFound(_) => {
-                return Err(Failure::Lie(format!(
-                    "has no header for its own block {block}"
-                )))
-            }
+            Outcome::NotFound(_) => return Err(Failure::Lie(format!("has no header for its own block {block}"))),
             other => return Err(failure(other)),
         };
         check_work(&header, network, height).map_err(Failure::Lie)?;
@@ -358,9 +287,7 @@ mod tests {
         assert!(e.contains("proof-of-work limit"), "{e}");
         // beyond regtest's own limit
         let weak = mined(0x2100_ffff, 1);
-        assert!(check_work(&weak, Network::Regtest, 100)
-            .unwrap_err()
-            .contains("proof-of-work limit"));
+        assert!(check_work(&weak, Network::Regtest, 100).unwrap_err().contains("proof-of-work limit"));
     }
 
     #[test]
@@ -370,20 +297,14 @@ mod tests {
         while h.validate_pow(h.target()).is_ok() {
             h.nonce += 1;
         }
-        assert!(check_work(&h, Network::Regtest, 1)
-            .unwrap_err()
-            .contains("own proof-of-work"));
+        assert!(check_work(&h, Network::Regtest, 1).unwrap_err().contains("own proof-of-work"));
     }
 
     #[test]
     fn mainnet_difficulty_one_at_a_modern_height_is_a_lie() {
         let h = bitcoin::constants::genesis_block(Network::Bitcoin).header;
         // the real genesis header: valid at height 0
-        assert!(
-            check_work(&h, Network::Bitcoin, 0).is_ok(),
-            "{:?}",
-            check_work(&h, Network::Bitcoin, 0)
-        );
+        assert!(check_work(&h, Network::Bitcoin, 0).is_ok(), "{:?}", check_work(&h, Network::Bitcoin, 0));
         let e = check_work(&h, Network::Bitcoin, 850_000).unwrap_err();
         assert!(e.contains("far below"), "{e}");
     }
@@ -400,9 +321,6 @@ mod tests {
         assert_eq!(merkle_root(&b, &[a], 1), Some(root));
         assert_ne!(merkle_root(&a, &[b], 1), Some(root));
         assert_eq!(merkle_root(&a, &[b], 2), None);
-        assert_eq!(
-            merkle_root(&a, &[], 0),
-            Some(TxMerkleNode::from_byte_array([1; 32]))
-        );
+        assert_eq!(merkle_root(&a, &[], 0), Some(TxMerkleNode::from_byte_array([1; 32])));
     }
 }

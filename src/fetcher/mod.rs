@@ -32,9 +32,7 @@ pub fn check_files(e: &Entry, files: &[(std::path::PathBuf, u64)]) -> Result<()>
     for spec in &e.files {
         let path = crate::text::line(&spec.path);
         let Some((_, length)) = files.iter().find(|f| f.0 == Path::new(&spec.path)) else {
-            return Err(Error::invalid(format!(
-                "{name}: the goatfile lists '{path}' but the torrent has no such file"
-            )));
+            return Err(Error::invalid(format!("{name}: the goatfile lists '{path}' but the torrent has no such file")));
         };
         if let Some(size) = spec.size {
             if size != *length {
@@ -65,11 +63,7 @@ pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifes
                 length: f.length,
                 offset: f.offset,
                 padding: f.padding,
-                sha256: e
-                    .files
-                    .iter()
-                    .find(|s| Path::new(&s.path) == f.path)
-                    .and_then(|s| s.sha256.clone()),
+                sha256: e.files.iter().find(|s| Path::new(&s.path) == f.path).and_then(|s| s.sha256.clone()),
             })
             .collect(),
     };
@@ -94,13 +88,10 @@ pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Res
     let report = tokio::task::spawn_blocking(move || {
         crate::store::verify::verify_manifests(&l2, &ms, crate::store::verify::default_threads())
     })
-    .await
-    .map_err(|e| Error::internal(e.to_string()))??;
-    let damaged: Vec<_> = report
-        .files
-        .iter()
-        .filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none())
-        .collect();
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    let damaged: Vec<_> =
+        report.files.iter().filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none()).collect();
     if let Some(bad) = damaged.first() {
         let hint = if torrent::disk_full(&layout.root) {
             " (the disk is full: free space and run again)"
@@ -121,9 +112,7 @@ pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Res
     if let Some(f) = report.files.iter().find(|f| f.sha256_mismatch.is_some()) {
         let m = f.sha256_mismatch.as_ref().expect("checked");
         let path = layout.entry_dir(&f.entry).join(&f.path);
-        return Err(crate::store::set_aside_sha256_mismatch(
-            &f.entry, &f.path, &path, &m.got, &m.want,
-        ));
+        return Err(crate::store::set_aside_sha256_mismatch(&f.entry, &f.path, &path, &m.got, &m.want));
     }
     Ok(())
 }
@@ -139,9 +128,7 @@ async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let want = f.sha256.as_deref().unwrap_or_default();
         if got != want {
-            return Err(crate::store::set_aside_sha256_mismatch(
-                &m.entry, &f.path, &path, &got, want,
-            ));
+            return Err(crate::store::set_aside_sha256_mismatch(&m.entry, &f.path, &path, &got, want));
         }
     }
     Ok(())
@@ -150,44 +137,23 @@ async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
 /// The manifest's `inscription` field for an on-chain entry: the id, or
 /// the parts' ids joined with commas.
 fn inscription_key(ids: &[crate::inscription::InscriptionId]) -> String {
-    ids.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// An entry whose file is an inscription's content (or several
 /// inscriptions' contents, joined in order): fetched from the chain,
 /// checked against the goatfile's size and sha256, written atomically.
-pub async fn fetch_inscription(
-    esplora: &Esplora,
-    layout: &Layout,
-    e: &Entry,
-) -> Result<EntryResult> {
+pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) -> Result<EntryResult> {
     let Some(ids) = e.source.inscriptions() else {
-        return Err(Error::internal(
-            "fetch_inscription called on a magnet entry",
-        ));
+        return Err(Error::internal("fetch_inscription called on a magnet entry"));
     };
-    let spec = e
-        .files
-        .first()
-        .ok_or_else(|| Error::internal("inscription entry without path"))?;
+    let spec = e.files.first().ok_or_else(|| Error::internal("inscription entry without path"))?;
     let started = Instant::now();
     let cap = crate::inscription::content::MAX_DECODED;
     let mut body = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         let (_, served) = scan::lookup(esplora, id).await.map_err(|err| {
-            Error::new(
-                err.kind,
-                format!(
-                    "{}: part {} of {} ({id}): {}",
-                    e.name,
-                    n + 1,
-                    ids.len(),
-                    err.message
-                ),
-            )
+            Error::new(err.kind, format!("{}: part {} of {} ({id}): {}", e.name, n + 1, ids.len(), err.message))
         })?;
         let left = cap.saturating_sub(body.len() as u64);
         body.extend(served.decode(left)?);
@@ -205,11 +171,7 @@ pub async fn fetch_inscription(
         if size != body.len() as u64 {
             return Err(Error::new(
                 Kind::Corrupt,
-                format!(
-                    "{}: inscription {id} holds {} bytes but the goatfile says {size}",
-                    e.name,
-                    body.len()
-                ),
+                format!("{}: inscription {id} holds {} bytes but the goatfile says {size}", e.name, body.len()),
             ));
         }
     }
@@ -228,8 +190,7 @@ pub async fn fetch_inscription(
     let dir = layout.entry_dir(&e.name);
     let path = dir.join(&spec.path);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|err| Error::io(format!("creating {}", parent.display()), err))?;
+        std::fs::create_dir_all(parent).map_err(|err| Error::io(format!("creating {}", parent.display()), err))?;
     }
     layout.write(&path, &body)?;
     layout.save_manifest(&Manifest {
@@ -257,12 +218,8 @@ pub async fn fetch_inscription(
 /// An inscription entry already on disk and matching its manifest's sha256
 /// (so a daemon does not rewrite it on every poll).
 pub fn inscription_present(layout: &Layout, e: &Entry) -> bool {
-    let Some(ids) = e.source.inscriptions() else {
-        return false;
-    };
-    let Some(m) = layout.load_manifest(&e.name) else {
-        return false;
-    };
+    let Some(ids) = e.source.inscriptions() else { return false };
+    let Some(m) = layout.load_manifest(&e.name) else { return false };
     if m.inscription.as_deref() != Some(&inscription_key(&ids)) {
         return false;
     }

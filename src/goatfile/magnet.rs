@@ -25,9 +25,7 @@ pub struct Magnet {
 /// goatfile entry, the torrent in the BitTorrent session and `goat seed`'s
 /// state. Made only from a parsed magnet or checked text, so two spellings
 /// of one hash (upper case, base32) are one key.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct InfoHash(String);
 
@@ -50,12 +48,7 @@ impl std::fmt::Display for InfoHash {
 impl std::str::FromStr for InfoHash {
     type Err = String;
     fn from_str(s: &str) -> Result<InfoHash, String> {
-        parse_btih(s).map(InfoHash).ok_or_else(|| {
-            format!(
-                "'{}' is not a v1 info-hash (40 hex digits)",
-                crate::text::printable(s, 64)
-            )
-        })
+        parse_btih(s).map(InfoHash).ok_or_else(|| format!("'{}' is not a v1 info-hash (40 hex digits)", crate::text::printable(s, 64)))
     }
 }
 
@@ -75,10 +68,7 @@ impl From<InfoHash> for String {
 impl Magnet {
     /// The key used to detect the same torrent named twice.
     pub fn identity(&self) -> String {
-        self.btih
-            .clone()
-            .or_else(|| self.btmh.clone())
-            .unwrap_or_default()
+        self.btih.clone().or_else(|| self.btmh.clone()).unwrap_or_default()
     }
 
     /// The v1 info-hash (a parsed magnet always has one: v2-only magnets
@@ -94,10 +84,7 @@ impl Magnet {
         }
         let url = Url::parse(uri).map_err(|e| format!("not a URI ({e})"))?;
         if url.scheme() != "magnet" {
-            return Err(format!(
-                "scheme is '{}', expected 'magnet:'",
-                crate::text::line(url.scheme())
-            ));
+            return Err(format!("scheme is '{}', expected 'magnet:'", crate::text::line(url.scheme())));
         }
         let mut m = Magnet {
             uri: uri.to_string(),
@@ -113,43 +100,28 @@ impl Magnet {
                     let lower = v.to_ascii_lowercase();
                     if let Some(h) = lower.strip_prefix("urn:btih:") {
                         let hash = parse_btih(&v[9..]).ok_or_else(|| {
-                            format!(
-                                "info-hash '{}' is neither 40 hex nor 32 base32 characters",
-                                crate::text::line(h)
-                            )
+                            format!("info-hash '{}' is neither 40 hex nor 32 base32 characters", crate::text::line(h))
                         })?;
                         if m.btih.replace(hash).is_some() {
                             return Err("magnet names two v1 info-hashes".into());
                         }
                     } else if let Some(h) = lower.strip_prefix("urn:btmh:") {
                         if !(h.len() == 68 && h.starts_with("1220") && is_hex(h)) {
-                            return Err(format!(
-                                "v2 multihash '{}' is not 1220 followed by 64 hex",
-                                crate::text::line(h)
-                            ));
+                            return Err(format!("v2 multihash '{}' is not 1220 followed by 64 hex", crate::text::line(h)));
                         }
                         m.btmh = Some(h.to_string());
                     }
                 }
                 "dn" => m.display_name = Some(v.into_owned()),
                 "tr" => {
-                    let t = Url::parse(&v).map_err(|e| {
-                        format!("tracker '{}' is not a URL ({e})", crate::text::line(&v))
-                    })?;
+                    let t = Url::parse(&v).map_err(|e| format!("tracker '{}' is not a URL ({e})", crate::text::line(&v)))?;
                     if !matches!(t.scheme(), "http" | "https" | "udp" | "ws" | "wss") {
-                        return Err(format!(
-                            "tracker '{}' has unsupported scheme '{}'",
-                            crate::text::line(&v),
-                            t.scheme()
-                        ));
+                        return Err(format!("tracker '{}' has unsupported scheme '{}'", crate::text::line(&v), t.scheme()));
                     }
                     m.trackers.push(v.into_owned());
                 }
                 "x.pe" => {
-                    if v.rsplit_once(':')
-                        .and_then(|(_, p)| p.parse::<u16>().ok())
-                        .is_none()
-                    {
+                    if v.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
                         return Err(format!("peer '{}' is not host:port", crate::text::line(&v)));
                     }
                     m.peers.push(v.into_owned());
@@ -204,24 +176,15 @@ mod tests {
     #[test]
     fn parses_hex_base32_trackers_and_peers() {
         let m = Magnet::parse("magnet:?xt=urn:btih:0123456789ABCDEF0123456789abcdef01234567&dn=x&tr=udp%3A%2F%2Ft%3A1&x.pe=127.0.0.1:6881").unwrap();
-        assert_eq!(
-            m.btih.as_deref(),
-            Some("0123456789abcdef0123456789abcdef01234567")
-        );
+        assert_eq!(m.btih.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
         assert_eq!(m.trackers, vec!["udp://t:1"]);
         assert_eq!(m.peers, vec!["127.0.0.1:6881"]);
         let b32 = Magnet::parse("magnet:?xt=urn:btih:AERUKZ4JVPG66AJDIVTYTK6N54ASGRLH").unwrap();
-        assert_eq!(
-            b32.btih.as_deref(),
-            Some("0123456789abcdef0123456789abcdef01234567")
-        );
+        assert_eq!(b32.btih.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
         assert!(Magnet::parse("magnet:?dn=x").is_err());
         assert!(Magnet::parse("http://x").is_err());
         assert!(Magnet::parse("magnet:?xt=urn:btih:123").is_err());
-        assert!(Magnet::parse(
-            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=nope"
-        )
-        .is_err());
+        assert!(Magnet::parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=nope").is_err());
     }
 
     #[test]
@@ -229,31 +192,18 @@ mod tests {
         let v2 = format!("urn:btmh:1220{}", "ab".repeat(32));
         let e = Magnet::parse(&format!("magnet:?xt={v2}&dn=x")).unwrap_err();
         assert!(e.contains("v2-only") && e.contains("urn:btih"), "{e}");
-        let hybrid = Magnet::parse(&format!(
-            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&xt={v2}"
-        ))
-        .unwrap();
+        let hybrid =
+            Magnet::parse(&format!("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&xt={v2}")).unwrap();
         assert!(hybrid.btih.is_some() && hybrid.btmh.is_some());
         // btih = the truncated v2 hash (a libtorrent 2.0 info_hash() mistake)
         let v2 = "1220".to_string() + &"ab".repeat(32);
-        let e = Magnet::parse(&format!(
-            "magnet:?xt=urn:btih:{}&xt=urn:btmh:{v2}",
-            "ab".repeat(20)
-        ))
-        .unwrap_err();
-        assert!(
-            e.contains("truncated v2 hash") && e.contains("info_hashes().v1"),
-            "{e}"
-        );
+        let e = Magnet::parse(&format!("magnet:?xt=urn:btih:{}&xt=urn:btmh:{v2}", "ab".repeat(20))).unwrap_err();
+        assert!(e.contains("truncated v2 hash") && e.contains("info_hashes().v1"), "{e}");
     }
 
     #[test]
     fn errors_never_echo_control_characters() {
-        for bad in [
-            "magnet:?xt=urn:btih:12%1b[2J",
-            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=%1b]0;x%07",
-            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=%1b:x",
-        ] {
+        for bad in ["magnet:?xt=urn:btih:12%1b[2J", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=%1b]0;x%07", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=%1b:x"] {
             let e = Magnet::parse(bad).unwrap_err();
             assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
         }

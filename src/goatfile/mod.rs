@@ -138,13 +138,9 @@ struct RawFile {
 /// Parse goatfile bytes (already content-decoded).
 pub fn parse(bytes: &[u8]) -> Result<Goatfile, ParseError> {
     if bytes.len() > MAX_BYTES {
-        return err(format!(
-            "goatfile is {} bytes, more than the {MAX_BYTES} byte limit",
-            bytes.len()
-        ));
+        return err(format!("goatfile is {} bytes, more than the {MAX_BYTES} byte limit", bytes.len()));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| ParseError(format!("goatfile is not UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ParseError(format!("goatfile is not UTF-8 ({e})")))?;
     if text.trim().is_empty() {
         return err("goatfile is empty");
     }
@@ -172,9 +168,7 @@ fn check_shape(v: &serde_norway::Value, depth: usize, nodes: &mut usize) -> Resu
     use serde_norway::Value::*;
     *nodes += 1;
     if *nodes > MAX_NODES {
-        return err(format!(
-            "goatfile has more than {MAX_NODES} YAML nodes (alias bomb?)"
-        ));
+        return err(format!("goatfile has more than {MAX_NODES} YAML nodes (alias bomb?)"));
     }
     if depth > MAX_DEPTH {
         return err(format!("goatfile nests deeper than {MAX_DEPTH} levels"));
@@ -219,65 +213,42 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
     for e in raw.entries {
         let where_ = format!("entry '{}'", crate::text::line(&e.name));
         let id = |i: &String| -> Result<InscriptionId, ParseError> {
-            i.parse().map_err(|_| {
-                ParseError(format!(
-                    "{where_}: '{}' is not an inscription id",
-                    crate::text::line(i)
-                ))
-            })
+            i.parse().map_err(|_| ParseError(format!("{where_}: '{}' is not an inscription id", crate::text::line(i))))
         };
-        let source =
-            match (&e.magnet, &e.inscription, &e.parts) {
-                (Some(m), None, None) => Source::Magnet(
-                    Magnet::parse(m)
-                        .map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
-                ),
-                (None, Some(i), None) => Source::Inscription(id(i)?),
-                (None, None, Some(parts)) => {
-                    if parts.is_empty() || parts.len() > MAX_PARTS {
-                        return err(format!(
-                            "{where_}: 'parts' lists 1 to {MAX_PARTS} inscription ids"
-                        ));
-                    }
-                    let ids = parts.iter().map(id).collect::<Result<Vec<_>, _>>()?;
-                    if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
-                        return err(format!("{where_}: 'parts' lists an inscription twice"));
-                    }
-                    if e.sha256.is_none() {
-                        return err(format!(
-                            "{where_}: an entry made of parts needs the whole file's 'sha256'"
-                        ));
-                    }
-                    Source::Parts(ids)
+        let source = match (&e.magnet, &e.inscription, &e.parts) {
+            (Some(m), None, None) => Source::Magnet(
+                Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
+            ),
+            (None, Some(i), None) => Source::Inscription(id(i)?),
+            (None, None, Some(parts)) => {
+                if parts.is_empty() || parts.len() > MAX_PARTS {
+                    return err(format!("{where_}: 'parts' lists 1 to {MAX_PARTS} inscription ids"));
                 }
-                (None, None, None) => {
-                    return err(format!(
-                        "{where_}: needs a 'magnet', an 'inscription' or 'parts'"
-                    ))
+                let ids = parts.iter().map(id).collect::<Result<Vec<_>, _>>()?;
+                if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
+                    return err(format!("{where_}: 'parts' lists an inscription twice"));
                 }
-                _ => return err(format!(
-                    "{where_}: has more than one of 'magnet', 'inscription' and 'parts', pick one"
-                )),
-            };
+                if e.sha256.is_none() {
+                    return err(format!("{where_}: an entry made of parts needs the whole file's 'sha256'"));
+                }
+                Source::Parts(ids)
+            }
+            (None, None, None) => return err(format!("{where_}: needs a 'magnet', an 'inscription' or 'parts'")),
+            _ => return err(format!("{where_}: has more than one of 'magnet', 'inscription' and 'parts', pick one")),
+        };
         let files = match (&source, e.files) {
             (Source::Inscription(_) | Source::Parts(_), Some(_)) => {
-                return err(format!(
-                    "{where_}: an inscription entry names its file with 'path', not 'files'"
-                ))
+                return err(format!("{where_}: an inscription entry names its file with 'path', not 'files'"))
             }
             (Source::Inscription(_) | Source::Parts(_), None) => {
                 let Some(path) = e.path else {
-                    return err(format!(
-                        "{where_}: an inscription entry needs 'path' (the file name to write)"
-                    ));
+                    return err(format!("{where_}: an inscription entry needs 'path' (the file name to write)"));
                 };
                 vec![file_spec(&where_, path, e.size, e.sha256)?]
             }
             (Source::Magnet(_), files) => {
                 if e.path.is_some() || e.size.is_some() || e.sha256.is_some() {
-                    return err(format!(
-                        "{where_}: a magnet entry lists its files under 'files:'"
-                    ));
+                    return err(format!("{where_}: a magnet entry lists its files under 'files:'"));
                 }
                 let mut out = Vec::new();
                 for f in files.unwrap_or_default() {
@@ -292,18 +263,9 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
                 return err(format!("{where_}: file '{}' is listed twice", f.path));
             }
         }
-        entries.push(Entry {
-            name: e.name,
-            source,
-            files,
-        });
+        entries.push(Entry { name: e.name, source, files });
     }
-    finish(Goatfile {
-        version,
-        name: raw.name,
-        description: raw.description,
-        entries,
-    })
+    finish(Goatfile { version, name: raw.name, description: raw.description, entries })
 }
 
 // ---- writing (goat publish) ------------------------------------------
@@ -347,23 +309,11 @@ impl Goatfile {
             .iter()
             .map(|e| {
                 let (magnet, inscription, parts, inline, files) = match &e.source {
-                    Source::Magnet(m) => (
-                        Some(m.uri.as_str()),
-                        None,
-                        None,
-                        None,
-                        Some(e.files.iter().collect()),
-                    ),
-                    Source::Inscription(id) => {
-                        (None, Some(id.to_string()), None, e.files.first(), None)
+                    Source::Magnet(m) => (Some(m.uri.as_str()), None, None, None, Some(e.files.iter().collect())),
+                    Source::Inscription(id) => (None, Some(id.to_string()), None, e.files.first(), None),
+                    Source::Parts(ids) => {
+                        (None, None, Some(ids.iter().map(|i| i.to_string()).collect()), e.files.first(), None)
                     }
-                    Source::Parts(ids) => (
-                        None,
-                        None,
-                        Some(ids.iter().map(|i| i.to_string()).collect()),
-                        e.files.first(),
-                        None,
-                    ),
                 };
                 WriteEntry {
                     name: &e.name,
@@ -377,47 +327,21 @@ impl Goatfile {
                 }
             })
             .collect();
-        let w = WriteV1 {
-            goat: 1,
-            name: self.name.as_deref(),
-            description: self.description.as_deref(),
-            entries,
-        };
-        let text = serde_norway::to_string(&w)
-            .map_err(|e| ParseError(format!("cannot write the goatfile: {e}")))?;
+        let w = WriteV1 { goat: 1, name: self.name.as_deref(), description: self.description.as_deref(), entries };
+        let text = serde_norway::to_string(&w).map_err(|e| ParseError(format!("cannot write the goatfile: {e}")))?;
         let back = parse(text.as_bytes())?;
-        if back.entries != self.entries
-            || back.name != self.name
-            || back.description != self.description
-        {
+        if back.entries != self.entries || back.name != self.name || back.description != self.description {
             return err("the goatfile goat wrote does not read back the same (a name or path YAML cannot carry?)");
         }
         Ok(text)
     }
 }
 
-fn file_spec(
-    where_: &str,
-    path: String,
-    size: Option<u64>,
-    sha256: Option<String>,
-) -> Result<FileSpec, ParseError> {
-    check_relative_path(&path).map_err(|e| {
-        ParseError(format!(
-            "{where_}: file path '{}' {e}",
-            crate::text::line(&path)
-        ))
-    })?;
+fn file_spec(where_: &str, path: String, size: Option<u64>, sha256: Option<String>) -> Result<FileSpec, ParseError> {
+    check_relative_path(&path).map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::text::line(&path))))?;
     let sha256 = match sha256 {
-        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Some(h.to_ascii_lowercase())
-        }
-        Some(h) => {
-            return err(format!(
-                "{where_}: sha256 '{}' is not 64 hex digits",
-                crate::text::line(&h)
-            ))
-        }
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Some(h.to_ascii_lowercase()),
+        Some(h) => return err(format!("{where_}: sha256 '{}' is not 64 hex digits", crate::text::line(&h))),
         None => None,
     };
     Ok(FileSpec { path, size, sha256 })
@@ -433,25 +357,12 @@ fn parse_loose(value: &serde_norway::Value) -> Result<Goatfile, ParseError> {
     }
     let entries = found
         .into_iter()
-        .map(|(name, magnet)| Entry {
-            name,
-            source: Source::Magnet(magnet),
-            files: vec![],
-        })
+        .map(|(name, magnet)| Entry { name, source: Source::Magnet(magnet), files: vec![] })
         .collect();
-    finish(Goatfile {
-        version: 0,
-        name: None,
-        description: None,
-        entries,
-    })
+    finish(Goatfile { version: 0, name: None, description: None, entries })
 }
 
-fn collect_magnets(
-    v: &serde_norway::Value,
-    prefix: String,
-    out: &mut BTreeMap<String, Magnet>,
-) -> Result<(), ParseError> {
+fn collect_magnets(v: &serde_norway::Value, prefix: String, out: &mut BTreeMap<String, Magnet>) -> Result<(), ParseError> {
     use serde_norway::Value::*;
     match v {
         Mapping(m) => {
@@ -462,31 +373,18 @@ fn collect_magnets(
                     Bool(b) => b.to_string(),
                     _ => continue,
                 };
-                let name = if prefix.is_empty() {
-                    key
-                } else {
-                    format!("{prefix}/{key}")
-                };
+                let name = if prefix.is_empty() { key } else { format!("{prefix}/{key}") };
                 collect_magnets(x, name, out)?;
             }
         }
         Sequence(s) => {
             for (i, x) in s.iter().enumerate() {
-                let name = if prefix.is_empty() {
-                    i.to_string()
-                } else {
-                    format!("{prefix}/{i}")
-                };
+                let name = if prefix.is_empty() { i.to_string() } else { format!("{prefix}/{i}") };
                 collect_magnets(x, name, out)?;
             }
         }
         String(s) if s.trim_start().to_ascii_lowercase().starts_with("magnet:") => {
-            let m = Magnet::parse(s).map_err(|e| {
-                ParseError(format!(
-                    "'{}': invalid magnet: {e}",
-                    crate::text::line(&prefix)
-                ))
-            })?;
+            let m = Magnet::parse(s).map_err(|e| ParseError(format!("'{}': invalid magnet: {e}", crate::text::line(&prefix))))?;
             out.insert(prefix, m);
         }
         _ => {}
@@ -509,10 +407,7 @@ fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
         }
         if let Source::Magnet(m) = &e.source {
             if !torrents.insert(m.identity()) {
-                return err(format!(
-                    "entry '{}' repeats a magnet already named by another entry",
-                    e.name
-                ));
+                return err(format!("entry '{}' repeats a magnet already named by another entry", e.name));
             }
         }
     }

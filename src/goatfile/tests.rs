@@ -6,8 +6,7 @@ fn every_sample_parses() {
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        let g =
-            parse(&std::fs::read(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let g = parse(&std::fs::read(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert!(!g.entries.is_empty(), "{}", p.display());
         n += 1;
     }
@@ -27,10 +26,7 @@ fn v1_fields() {
 
 #[test]
 fn loose_form_names() {
-    let g = parse(include_bytes!(
-        "../../sample-goatfiles/loose-early-form.yaml"
-    ))
-    .unwrap();
+    let g = parse(include_bytes!("../../sample-goatfiles/loose-early-form.yaml")).unwrap();
     let names: Vec<_> = g.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, vec!["adapters/lora-chat", "llama-13b", "llama-7b"]);
     assert_eq!(g.version, 0);
@@ -50,35 +46,17 @@ fn hostile_and_invalid_inputs() {
     rejects("a: [", "not valid YAML");
     rejects("- just\n- a list\n", "mapping");
     rejects("x: 1\n", "no magnet");
-    rejects(
-        &format!("goat: 2\nentries:\n - name: a\n   magnet: \"{M1}\"\n"),
-        "version 2 is not supported",
-    );
-    rejects(
-        &format!("goat: one\nentries:\n - name: a\n   magnet: \"{M1}\"\n"),
-        "schema version number",
-    );
-    rejects(
-        "goat: 1\nentries:\n - name: a\n   magnet: \"magnet:?dn=x\"\n",
-        "invalid magnet",
-    );
+    rejects(&format!("goat: 2\nentries:\n - name: a\n   magnet: \"{M1}\"\n"), "version 2 is not supported");
+    rejects(&format!("goat: one\nentries:\n - name: a\n   magnet: \"{M1}\"\n"), "schema version number");
+    rejects("goat: 1\nentries:\n - name: a\n   magnet: \"magnet:?dn=x\"\n", "invalid magnet");
     rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: b\n   magnet: \"{M1}&dn=z\"\n"), "repeats a magnet");
     rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: a\n   inscription: {}i0\n   path: x\n", "1".repeat(64)), "used twice");
-    rejects(
-        &format!("goat: 1\nentries:\n - name: ../up\n   magnet: \"{M1}\"\n"),
-        "'..'",
-    );
+    rejects(&format!("goat: 1\nentries:\n - name: ../up\n   magnet: \"{M1}\"\n"), "'..'");
     rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: /etc/passwd\n"), "absolute");
-    rejects(
-        &format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   colour: red\n"),
-        "unknown field",
-    );
+    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   colour: red\n"), "unknown field");
     rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: x\n      sha256: nothex\n"), "sha256");
     assert!(parse(&[0xff, 0xfe, 0x00]).unwrap_err().0.contains("UTF-8"));
-    assert!(parse(&vec![b'#'; MAX_BYTES + 1])
-        .unwrap_err()
-        .0
-        .contains("limit"));
+    assert!(parse(&vec![b'#'; MAX_BYTES + 1]).unwrap_err().0.contains("limit"));
 }
 
 #[test]

@@ -63,12 +63,8 @@ impl Envelope {
             b = match p {
                 // `body` and `field` callers keep pushes ≤ 520 bytes; a longer
                 // one is cut rather than panicking (the script is then invalid).
-                Push::Data(d) => b.push_slice(
-                    PushBytesBuf::try_from(d[..d.len().min(MAX_PUSH)].to_vec()).unwrap_or_default(),
-                ),
-                Push::Num(n) => {
-                    b.push_opcode((op::OP_PUSHNUM_1.to_u8() + n.clamp(&1, &16) - 1).into())
-                }
+                Push::Data(d) => b.push_slice(PushBytesBuf::try_from(d[..d.len().min(MAX_PUSH)].to_vec()).unwrap_or_default()),
+                Push::Num(n) => b.push_opcode((op::OP_PUSHNUM_1.to_u8() + n.clamp(&1, &16) - 1).into()),
             };
         }
         b.push_opcode(op::OP_ENDIF)
@@ -78,14 +74,13 @@ impl Envelope {
 /// The leaf script of a reveal: `<key> OP_CHECKSIG` then the envelopes, as
 /// ord writes it, so only the holder of `key` can spend the commit output.
 pub fn reveal_script(key: &XOnlyPublicKey, envelopes: &[Envelope]) -> ScriptBuf {
-    let mut b = Builder::new()
-        .push_x_only_key(key)
-        .push_opcode(op::OP_CHECKSIG);
+    let mut b = Builder::new().push_x_only_key(key).push_opcode(op::OP_CHECKSIG);
     for e in envelopes {
         b = e.append_to(b);
     }
     b.into_script()
 }
+
 
 /// The pushes of one envelope, before fields are interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,20 +164,12 @@ fn parse_after_false(
     let mut payload = Vec::new();
     let mut pushnum = false;
     loop {
-        let Some(ins) = ins.get(*i) else {
-            return Err(false);
-        };
+        let Some(ins) = ins.get(*i) else { return Err(false) };
         *i += 1;
         match ins {
             Instruction::PushBytes(p) => payload.push(p.as_bytes().to_vec()),
             Instruction::Op(o) if *o == op::OP_ENDIF => {
-                return Ok(RawEnvelope {
-                    input,
-                    offset,
-                    payload,
-                    pushnum,
-                    stutter,
-                })
+                return Ok(RawEnvelope { input, offset, payload, pushnum, stutter })
             }
             Instruction::Op(o) if *o == op::OP_PUSHNUM_NEG1 => {
                 pushnum = true;

@@ -60,10 +60,7 @@ impl InscriptionId {
         let txid = Txid::from_slice(txid).ok()?;
         let mut le = [0u8; 4];
         le[..index.len()].copy_from_slice(index);
-        Some(InscriptionId {
-            txid,
-            index: u32::from_le_bytes(le),
-        })
+        Some(InscriptionId { txid, index: u32::from_le_bytes(le) })
     }
 
     /// The field form of this id (inverse of `from_field`).

@@ -59,10 +59,7 @@ impl Inscription {
     pub fn from_envelope(env: &envelope::RawEnvelope) -> Self {
         let payload = &env.payload;
         // The body starts at the first empty push in a *tag* position.
-        let body_at = payload
-            .iter()
-            .enumerate()
-            .position(|(i, p)| i % 2 == 0 && p.is_empty());
+        let body_at = payload.iter().enumerate().position(|(i, p)| i % 2 == 0 && p.is_empty());
         let header = &payload[..body_at.unwrap_or(payload.len())];
         let mut fields: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
         let mut incomplete_field = false;
@@ -88,9 +85,8 @@ impl Inscription {
         let properties = take_chunked(&mut fields, tag::PROPERTIES);
         let property_encoding = take(&mut fields, tag::PROPERTY_ENCODING);
         let rune = take(&mut fields, tag::RUNE);
-        let unrecognized_even_field = fields
-            .keys()
-            .any(|k| k.first().map(|b| b % 2 == 0).unwrap_or(false));
+        let unrecognized_even_field =
+            fields.keys().any(|k| k.first().map(|b| b % 2 == 0).unwrap_or(false));
         Inscription {
             body: body_at.map(|i| payload[i + 1..].concat()),
             content_type,
@@ -114,16 +110,11 @@ impl Inscription {
 
     /// All inscriptions in a transaction; index `n` is the `i<n>` of the id.
     pub fn from_transaction(tx: &Transaction) -> Vec<Inscription> {
-        envelope::envelopes(tx)
-            .iter()
-            .map(Self::from_envelope)
-            .collect()
+        envelope::envelopes(tx).iter().map(Self::from_envelope).collect()
     }
 
     pub fn content_type_str(&self) -> Option<String> {
-        self.content_type
-            .as_ref()
-            .map(|c| crate::text::line(&String::from_utf8_lossy(c)))
+        self.content_type.as_ref().map(|c| crate::text::line(&String::from_utf8_lossy(c)))
     }
 
     pub fn content_encoding_str(&self) -> Option<String> {
@@ -137,10 +128,7 @@ impl Inscription {
     }
 
     pub fn parent_ids(&self) -> Vec<InscriptionId> {
-        self.parents
-            .iter()
-            .filter_map(|p| InscriptionId::from_field(p))
-            .collect()
+        self.parents.iter().filter_map(|p| InscriptionId::from_field(p)).collect()
     }
 
     /// The pointer as ord reads it: little-endian, at most 8 significant bytes.

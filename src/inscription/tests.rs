@@ -3,9 +3,7 @@
 use super::*;
 use bitcoin::opcodes::all as op;
 use bitcoin::script::{Builder, PushBytesBuf};
-use bitcoin::{
-    absolute::LockTime, transaction::Version, OutPoint, ScriptBuf, Sequence, TxIn, Witness,
-};
+use bitcoin::{absolute::LockTime, transaction::Version, OutPoint, ScriptBuf, Sequence, TxIn, Witness};
 
 /// A push as it appears in an envelope.
 enum P<'a> {
@@ -18,11 +16,7 @@ fn push(b: Builder, d: &[u8]) -> Builder {
 }
 
 fn envelope_script(pre: Builder, items: &[P]) -> Builder {
-    let mut b = push(
-        pre.push_opcode(bitcoin::opcodes::OP_FALSE)
-            .push_opcode(op::OP_IF),
-        b"ord",
-    );
+    let mut b = push(pre.push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF), b"ord");
     for it in items {
         b = match it {
             P::D(d) => push(b, d),
@@ -60,9 +54,7 @@ fn tx(witnesses: Vec<Witness>) -> Transaction {
 }
 
 fn parse(items: &[P]) -> Vec<Inscription> {
-    Inscription::from_transaction(&tx(vec![witness(
-        envelope_script(Builder::new(), items).into_script(),
-    )]))
+    Inscription::from_transaction(&tx(vec![witness(envelope_script(Builder::new(), items).into_script())]))
 }
 
 const CT: &[u8] = &[tag::CONTENT_TYPE];
@@ -83,14 +75,7 @@ fn empty_body_and_no_body() {
     let i = parse(&[P::D(CT), P::D(b"text/plain")]);
     assert_eq!(i[0].body, None);
     // several empty pushes after the body tag are an empty body
-    let i = parse(&[
-        P::D(CT),
-        P::D(b"x"),
-        P::D(b""),
-        P::D(b""),
-        P::D(b""),
-        P::D(b""),
-    ]);
+    let i = parse(&[P::D(CT), P::D(b"x"), P::D(b""), P::D(b""), P::D(b""), P::D(b"")]);
     assert_eq!(i[0].body.as_deref(), Some(&b""[..]));
 }
 
@@ -105,14 +90,7 @@ fn no_content_type() {
 fn chunked_body_is_concatenated() {
     let a = vec![b'a'; 520];
     let b = vec![b'b'; 520];
-    let i = parse(&[
-        P::D(CT),
-        P::D(b"text/plain"),
-        P::D(b""),
-        P::D(&a),
-        P::D(&b),
-        P::D(b"c"),
-    ]);
+    let i = parse(&[P::D(CT), P::D(b"text/plain"), P::D(b""), P::D(&a), P::D(&b), P::D(b"c")]);
     let body = i[0].body.clone().unwrap();
     assert_eq!(body.len(), 1041);
     assert_eq!(&body[..520], &a[..]);
@@ -120,14 +98,7 @@ fn chunked_body_is_concatenated() {
 
 #[test]
 fn duplicate_field_keeps_first_value() {
-    let i = parse(&[
-        P::D(CT),
-        P::D(b"text/a"),
-        P::D(CT),
-        P::D(b"text/b"),
-        P::D(b""),
-        P::D(b"x"),
-    ]);
+    let i = parse(&[P::D(CT), P::D(b"text/a"), P::D(CT), P::D(b"text/b"), P::D(b""), P::D(b"x")]);
     assert!(i[0].duplicate_field);
     assert_eq!(i[0].content_type.as_deref(), Some(&b"text/a"[..]));
     assert_eq!(i[0].body.as_deref(), Some(&b"x"[..]));
@@ -142,14 +113,7 @@ fn incomplete_field() {
 
 #[test]
 fn unknown_odd_tag_ignored_unknown_even_tag_unbinds() {
-    let i = parse(&[
-        P::D(&[tag::NOP]),
-        P::D(b"bar"),
-        P::D(CT),
-        P::D(b"t"),
-        P::D(b""),
-        P::D(b"x"),
-    ]);
+    let i = parse(&[P::D(&[tag::NOP]), P::D(b"bar"), P::D(CT), P::D(b"t"), P::D(b""), P::D(b"x")]);
     assert!(!i[0].unrecognized_even_field);
     assert_eq!(i[0].content_type.as_deref(), Some(&b"t"[..]));
     let i = parse(&[P::D(&[tag::UNBOUND]), P::D(b"bar"), P::D(b""), P::D(b"x")]);
@@ -168,9 +132,7 @@ fn pushnum_is_data_and_a_curse() {
 
 #[test]
 fn envelope_after_other_script_and_before_checksig() {
-    let pre = Builder::new()
-        .push_slice([3u8; 32])
-        .push_opcode(op::OP_CHECKSIG);
+    let pre = Builder::new().push_slice([3u8; 32]).push_opcode(op::OP_CHECKSIG);
     let script = envelope_script(pre, &[P::D(CT), P::D(b"t"), P::D(b""), P::D(b"ok")])
         .push_opcode(op::OP_CHECKSIG)
         .into_script();
@@ -182,12 +144,7 @@ fn envelope_after_other_script_and_before_checksig() {
 #[test]
 fn annex_present() {
     let script = envelope_script(Builder::new(), &[P::D(b""), P::D(b"annexed")]).into_script();
-    let w = Witness::from_slice(&[
-        vec![7u8; 64],
-        script.into_bytes(),
-        control_block(),
-        vec![0x50, 1, 2],
-    ]);
+    let w = Witness::from_slice(&[vec![7u8; 64], script.into_bytes(), control_block(), vec![0x50, 1, 2]]);
     let i = Inscription::from_transaction(&tx(vec![w]));
     assert_eq!(i.len(), 1);
     assert_eq!(i[0].body.as_deref(), Some(&b"annexed"[..]));
@@ -207,30 +164,20 @@ fn several_envelopes_per_input_and_per_transaction() {
     let s1 = envelope_script(s1, &[P::D(b""), P::D(b"b")]).into_script();
     let s2 = envelope_script(Builder::new(), &[P::D(b""), P::D(b"c")]).into_script();
     let i = Inscription::from_transaction(&tx(vec![witness(s1), Witness::new(), witness(s2)]));
-    let bodies: Vec<_> = i
-        .iter()
-        .map(|i| (i.input, i.body.clone().unwrap()))
-        .collect();
-    assert_eq!(
-        bodies,
-        vec![(0, b"a".to_vec()), (0, b"b".to_vec()), (2, b"c".to_vec())]
-    );
+    let bodies: Vec<_> = i.iter().map(|i| (i.input, i.body.clone().unwrap())).collect();
+    assert_eq!(bodies, vec![(0, b"a".to_vec()), (0, b"b".to_vec()), (2, b"c".to_vec())]);
 }
 
 #[test]
 fn no_endif_or_other_opcode_is_no_envelope() {
     let script = push(
-        Builder::new()
-            .push_opcode(bitcoin::opcodes::OP_FALSE)
-            .push_opcode(op::OP_IF),
+        Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF),
         b"ord",
     )
     .into_script();
     assert!(Inscription::from_transaction(&tx(vec![witness(script)])).is_empty());
     let script = push(
-        Builder::new()
-            .push_opcode(bitcoin::opcodes::OP_FALSE)
-            .push_opcode(op::OP_IF),
+        Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF),
         b"ord",
     )
     .push_opcode(op::OP_CHECKSIG)
@@ -241,14 +188,9 @@ fn no_endif_or_other_opcode_is_no_envelope() {
 
 #[test]
 fn wrong_protocol_is_ignored_and_stutter_is_recorded() {
-    let s = push(
-        Builder::new()
-            .push_opcode(bitcoin::opcodes::OP_FALSE)
-            .push_opcode(op::OP_IF),
-        b"xyz",
-    )
-    .push_opcode(op::OP_ENDIF)
-    .into_script();
+    let s = push(Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF), b"xyz")
+        .push_opcode(op::OP_ENDIF)
+        .into_script();
     assert!(Inscription::from_transaction(&tx(vec![witness(s)])).is_empty());
     let pre = Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE);
     let s = envelope_script(pre, &[P::D(b""), P::D(b"x")]).into_script();
@@ -259,18 +201,10 @@ fn wrong_protocol_is_ignored_and_stutter_is_recorded() {
 
 #[test]
 fn delegate_pointer_and_parents() {
-    let id: InscriptionId = "2222222222222222222222222222222222222222222222222222222222222222i3"
-        .parse()
-        .unwrap();
+    let id: InscriptionId =
+        "2222222222222222222222222222222222222222222222222222222222222222i3".parse().unwrap();
     let f = id.to_field();
-    let i = parse(&[
-        P::D(&[tag::DELEGATE]),
-        P::D(&f),
-        P::D(&[tag::PARENT]),
-        P::D(&f),
-        P::D(&[tag::POINTER]),
-        P::D(&[0x10, 0x27]),
-    ]);
+    let i = parse(&[P::D(&[tag::DELEGATE]), P::D(&f), P::D(&[tag::PARENT]), P::D(&f), P::D(&[tag::POINTER]), P::D(&[0x10, 0x27])]);
     assert_eq!(i[0].delegate_id(), Some(id));
     assert_eq!(i[0].parent_ids(), vec![id]);
     assert_eq!(i[0].pointer_value(), Some(10_000));

@@ -24,8 +24,8 @@ use crate::inscription::envelope::{reveal_script, Envelope};
 use bitcoin::secp256k1::{Secp256k1, Verification};
 use bitcoin::taproot::{ControlBlock, LeafVersion, TaprootBuilder, TaprootSpendInfo};
 use bitcoin::{
-    absolute::LockTime, transaction::Version, Amount, OutPoint, ScriptBuf, Sequence, Transaction,
-    TxIn, TxOut, Witness, XOnlyPublicKey,
+    absolute::LockTime, transaction::Version, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+    XOnlyPublicKey,
 };
 
 /// Sats left on the inscription's output (ord's default postage).
@@ -47,12 +47,7 @@ pub const MAX_CHAINED: usize = 12;
 
 /// The content type for an on-chain file, from its extension.
 pub fn content_type_for(name: &str) -> &'static str {
-    match name
-        .rsplit('.')
-        .next()
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
+    match name.rsplit('.').next().map(|e| e.to_ascii_lowercase()).as_deref() {
         Some("json") => "application/json",
         Some("txt" | "md") => "text/plain;charset=utf-8",
         Some("yaml" | "yml") => "text/yaml",
@@ -73,11 +68,7 @@ pub struct Coin {
 /// smaller (the `br` content encoding ord serves), else as it is.
 pub fn encode_body(body: &[u8]) -> (Vec<u8>, Option<&'static str>) {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 24,
-        ..Default::default()
-    };
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
     if brotli::BrotliCompress(&mut &body[..], &mut out, &params).is_ok() && out.len() < body.len() {
         (out, Some("br"))
     } else {
@@ -124,35 +115,14 @@ impl Plan {
     /// The coins for the next inscription of a chain: this reveal's change
     /// first, then those of `coins` this plan did not spend.
     pub fn next_coins(&self, coins: &[Coin]) -> Vec<Coin> {
-        let spent: Vec<OutPoint> = self
-            .commit
-            .input
-            .iter()
-            .map(|i| i.previous_output)
-            .collect();
-        let change = Coin {
-            outpoint: OutPoint {
-                txid: self.reveal.compute_txid(),
-                vout: 1,
-            },
-            txout: self.reveal.output[1].clone(),
-        };
-        std::iter::once(change)
-            .chain(
-                coins
-                    .iter()
-                    .filter(|c| !spent.contains(&c.outpoint))
-                    .cloned(),
-            )
-            .collect()
+        let spent: Vec<OutPoint> = self.commit.input.iter().map(|i| i.previous_output).collect();
+        let change = Coin { outpoint: OutPoint { txid: self.reveal.compute_txid(), vout: 1 }, txout: self.reveal.output[1].clone() };
+        std::iter::once(change).chain(coins.iter().filter(|c| !spent.contains(&c.outpoint)).cloned()).collect()
     }
 
     /// The inscription's id once the reveal is mined.
     pub fn inscription_id(&self) -> crate::inscription::InscriptionId {
-        crate::inscription::InscriptionId {
-            txid: self.reveal.compute_txid(),
-            index: 0,
-        }
+        crate::inscription::InscriptionId { txid: self.reveal.compute_txid(), index: 0 }
     }
 }
 
@@ -198,10 +168,7 @@ fn fee_for(vsize: u64, rate: f64) -> u64 {
 /// Build the commit and reveal for `req`.
 pub fn plan<C: Verification>(secp: &Secp256k1<C>, req: &Request<'_>) -> Result<Plan> {
     if !(req.fee_rate.is_finite() && req.fee_rate >= 1.0) {
-        return Err(Error::usage(format!(
-            "fee rate {} sat/vB is below the 1 sat/vB nodes relay",
-            req.fee_rate
-        )));
+        return Err(Error::usage(format!("fee rate {} sat/vB is below the 1 sat/vB nodes relay", req.fee_rate)));
     }
     let envelope = Envelope::file(req.content_type, req.encoding, req.body);
     let script = reveal_script(&req.reveal_key, &[envelope]);
@@ -220,14 +187,8 @@ pub fn plan<C: Verification>(secp: &Secp256k1<C>, req: &Request<'_>) -> Result<P
     let reveal_shape = unsigned(
         &[placeholder, placeholder],
         vec![
-            TxOut {
-                value: Amount::from_sat(POSTAGE),
-                script_pubkey: req.holder.clone(),
-            },
-            TxOut {
-                value: Amount::from_sat(DUST),
-                script_pubkey: req.holder.clone(),
-            },
+            TxOut { value: Amount::from_sat(POSTAGE), script_pubkey: req.holder.clone() },
+            TxOut { value: Amount::from_sat(DUST), script_pubkey: req.holder.clone() },
         ],
     );
     let reveal_weight = {
@@ -247,10 +208,7 @@ pub fn plan<C: Verification>(secp: &Secp256k1<C>, req: &Request<'_>) -> Result<P
             "the reveal would weigh {reveal_weight} WU, above the {MAX_STANDARD_WEIGHT} WU nodes relay: make the goatfile smaller"
         )));
     }
-    let reveal_fee = fee_for(
-        signed_vsize(reveal_shape, Some((&script, &control_block))),
-        req.fee_rate,
-    );
+    let reveal_fee = fee_for(signed_vsize(reveal_shape, Some((&script, &control_block))), req.fee_rate);
     let commit_value = POSTAGE + reveal_fee;
 
     // Coins in the given order until the change is above dust.
@@ -260,50 +218,21 @@ pub fn plan<C: Verification>(secp: &Secp256k1<C>, req: &Request<'_>) -> Result<P
         picked.push(coin);
         have += coin.txout.value.to_sat();
         let outs = vec![
-            TxOut {
-                value: Amount::from_sat(commit_value),
-                script_pubkey: commit_spk.clone(),
-            },
-            TxOut {
-                value: Amount::from_sat(DUST),
-                script_pubkey: req.holder.clone(),
-            },
+            TxOut { value: Amount::from_sat(commit_value), script_pubkey: commit_spk.clone() },
+            TxOut { value: Amount::from_sat(DUST), script_pubkey: req.holder.clone() },
         ];
         let points: Vec<OutPoint> = picked.iter().map(|c| c.outpoint).collect();
-        let commit_fee = fee_for(
-            signed_vsize(unsigned(&points, outs.clone()), None),
-            req.fee_rate,
-        );
-        let Some(change) = have
-            .checked_sub(commit_value + commit_fee)
-            .filter(|c| *c >= DUST)
-        else {
-            continue;
-        };
+        let commit_fee = fee_for(signed_vsize(unsigned(&points, outs.clone()), None), req.fee_rate);
+        let Some(change) = have.checked_sub(commit_value + commit_fee).filter(|c| *c >= DUST) else { continue };
         let mut outs = outs;
         outs[1].value = Amount::from_sat(change);
         let commit = unsigned(&points, outs);
         let commit_txid = commit.compute_txid();
         let reveal = unsigned(
-            &[
-                OutPoint {
-                    txid: commit_txid,
-                    vout: 0,
-                },
-                OutPoint {
-                    txid: commit_txid,
-                    vout: 1,
-                },
-            ],
+            &[OutPoint { txid: commit_txid, vout: 0 }, OutPoint { txid: commit_txid, vout: 1 }],
             vec![
-                TxOut {
-                    value: Amount::from_sat(POSTAGE),
-                    script_pubkey: req.holder.clone(),
-                },
-                TxOut {
-                    value: Amount::from_sat(change),
-                    script_pubkey: req.holder.clone(),
-                },
+                TxOut { value: Amount::from_sat(POSTAGE), script_pubkey: req.holder.clone() },
+                TxOut { value: Amount::from_sat(change), script_pubkey: req.holder.clone() },
             ],
         );
         return Ok(Plan {
@@ -336,19 +265,10 @@ mod tests {
         let holder = Keypair::from_seckey_slice(&secp, &[3u8; 32]).unwrap();
         let (hx, _) = holder.x_only_public_key();
         let spk = ScriptBuf::new_p2tr(&secp, hx, None);
-        let one_time = Keypair::from_seckey_slice(&secp, &[4u8; 32])
-            .unwrap()
-            .x_only_public_key()
-            .0;
+        let one_time = Keypair::from_seckey_slice(&secp, &[4u8; 32]).unwrap().x_only_public_key().0;
         let coin = |n: u8, sats: u64| Coin {
-            outpoint: OutPoint {
-                txid: bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::from_byte_array([n; 32])),
-                vout: 1,
-            },
-            txout: TxOut {
-                value: Amount::from_sat(sats),
-                script_pubkey: spk.clone(),
-            },
+            outpoint: OutPoint { txid: bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::from_byte_array([n; 32])), vout: 1 },
+            txout: TxOut { value: Amount::from_sat(sats), script_pubkey: spk.clone() },
         };
         let body = vec![b'a'; 3000];
         let req = Request {
@@ -361,29 +281,16 @@ mod tests {
             reveal_key: one_time,
         };
         let p = plan(&secp, &req).unwrap();
-        assert_eq!(
-            p.commit.input.len(),
-            2,
-            "8000 sats alone cannot pay postage and fees"
-        );
+        assert_eq!(p.commit.input.len(), 2, "8000 sats alone cannot pay postage and fees");
         let inp: u64 = p.commit_prevouts.iter().map(|o| o.value.to_sat()).sum();
         let out: u64 = p.commit.output.iter().map(|o| o.value.to_sat()).sum();
         assert_eq!(inp - out, p.commit_fee);
         let rin: u64 = p.reveal_prevouts.iter().map(|o| o.value.to_sat()).sum();
         let rout: u64 = p.reveal.output.iter().map(|o| o.value.to_sat()).sum();
         assert_eq!(rin - rout, p.reveal_fee);
-        assert!(
-            p.reveal_fee as f64 >= 5.0 * 3000.0 / 4.0,
-            "the envelope's witness bytes are paid for"
-        );
-        let short = Request {
-            coins: vec![coin(1, 8_000)],
-            ..req
-        };
-        assert_eq!(
-            plan(&secp, &short).unwrap_err().kind,
-            crate::error::Kind::Usage
-        );
+        assert!(p.reveal_fee as f64 >= 5.0 * 3000.0 / 4.0, "the envelope's witness bytes are paid for");
+        let short = Request { coins: vec![coin(1, 8_000)], ..req };
+        assert_eq!(plan(&secp, &short).unwrap_err().kind, crate::error::Kind::Usage);
     }
 
     #[test]

@@ -23,24 +23,15 @@ use std::path::{Path, PathBuf};
 
 /// Where the reveal PSBT goes for `--psbt FILE`: `x.psbt` → `x.reveal.psbt`.
 pub fn reveal_path(commit: &Path) -> PathBuf {
-    let stem = commit
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = commit
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "psbt".into());
+    let stem = commit.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = commit.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "psbt".into());
     commit.with_file_name(format!("{stem}.reveal.{ext}"))
 }
 
 /// Where the pending plan goes: beside the PSBTs, named by the commit txid
 /// (found again from any signed copy of the commit, whatever its name).
 pub fn pending_path(dir: &Path, plan_commit: &Transaction) -> PathBuf {
-    dir.join(format!(
-        "goat-publish-{}.json",
-        &plan_commit.compute_txid().to_string()[..16]
-    ))
+    dir.join(format!("goat-publish-{}.json", &plan_commit.compute_txid().to_string()[..16]))
 }
 
 /// The two PSBTs for a plan.
@@ -48,53 +39,35 @@ pub fn make(plan: &Plan) -> Result<(Psbt, Psbt)> {
     let to_err = |e: bitcoin::psbt::Error| Error::internal(format!("PSBT: {e}"));
     let mut commit = Psbt::from_unsigned_tx(plan.commit.clone()).map_err(to_err)?;
     for (i, o) in plan.commit_prevouts.iter().enumerate() {
-        commit.inputs[i] = Input {
-            witness_utxo: Some(o.clone()),
-            ..Default::default()
-        };
+        commit.inputs[i] = Input { witness_utxo: Some(o.clone()), ..Default::default() };
     }
     let mut reveal = Psbt::from_unsigned_tx(plan.reveal.clone()).map_err(to_err)?;
     // Input 0 is goat's (the one-time key's leaf): described fully, so a
     // wallet shows it and does not try to sign it.
     let mut scripts = BTreeMap::new();
-    scripts.insert(
-        plan.control_block.clone(),
-        (plan.script.clone(), LeafVersion::TapScript),
-    );
+    scripts.insert(plan.control_block.clone(), (plan.script.clone(), LeafVersion::TapScript));
     reveal.inputs[0] = Input {
         witness_utxo: Some(plan.reveal_prevouts[0].clone()),
         tap_internal_key: Some(plan.reveal_key),
         tap_scripts: scripts,
         ..Default::default()
     };
-    reveal.inputs[1] = Input {
-        witness_utxo: Some(plan.reveal_prevouts[1].clone()),
-        ..Default::default()
-    };
+    reveal.inputs[1] = Input { witness_utxo: Some(plan.reveal_prevouts[1].clone()), ..Default::default() };
     Ok((commit, reveal))
 }
 
 /// A PSBT file as wallets save it: binary, or base64 text.
 pub fn read(path: &Path) -> Result<Psbt> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let raw = if bytes.starts_with(b"psbt\xff") {
         bytes
     } else {
-        let text: Vec<u8> = bytes
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
+        let text: Vec<u8> = bytes.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
         data_encoding::BASE64.decode(&text).map_err(|_| {
-            Error::usage(format!(
-                "{} is not a PSBT (neither binary nor base64)",
-                path.display()
-            ))
+            Error::usage(format!("{} is not a PSBT (neither binary nor base64)", path.display()))
         })?
     };
-    Psbt::deserialize(&raw)
-        .map_err(|e| Error::usage(format!("{} is not a valid PSBT ({e})", path.display())))
+    Psbt::deserialize(&raw).map_err(|e| Error::usage(format!("{} is not a valid PSBT ({e})", path.display())))
 }
 
 /// The plan between `--psbt` and `--finalize`, with the one-time key.
@@ -140,14 +113,9 @@ impl Pending {
 
     pub fn load(path: &Path) -> Result<Pending> {
         sign::check_private(path, "publish plan")?;
-        let b =
-            std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        serde_json::from_slice(&b).map_err(|e| {
-            Error::usage(format!(
-                "{} is not a goat publish plan ({e})",
-                path.display()
-            ))
-        })
+        let b = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        serde_json::from_slice(&b)
+            .map_err(|e| Error::usage(format!("{} is not a goat publish plan ({e})", path.display())))
     }
 
     /// The plan and the one-time key back.
@@ -162,19 +130,12 @@ impl Pending {
             .commit_prevouts
             .iter()
             .map(|(s, v)| {
-                Ok(TxOut {
-                    script_pubkey: ScriptBuf::from_bytes(
-                        hex::decode(s).map_err(|_| bad("script"))?,
-                    ),
-                    value: Amount::from_sat(*v),
-                })
+                Ok(TxOut { script_pubkey: ScriptBuf::from_bytes(hex::decode(s).map_err(|_| bad("script"))?), value: Amount::from_sat(*v) })
             })
             .collect::<Result<Vec<_>>>()?;
         let script = ScriptBuf::from_bytes(hex::decode(&self.script).map_err(|_| bad("script"))?);
-        let control_block = ControlBlock::decode(
-            &hex::decode(&self.control_block).map_err(|_| bad("control block"))?,
-        )
-        .map_err(|_| bad("control block"))?;
+        let control_block = ControlBlock::decode(&hex::decode(&self.control_block).map_err(|_| bad("control block"))?)
+            .map_err(|_| bad("control block"))?;
         let secret = hex::decode(&self.reveal_secret).map_err(|_| bad("key"))?;
         let key = Keypair::from_seckey_slice(secp, &secret).map_err(|_| bad("key"))?;
         let reveal_key: XOnlyPublicKey = key.x_only_public_key().0;
@@ -210,12 +171,7 @@ fn holder_witness(psbt: &Psbt, i: usize, which: &str) -> Result<Witness> {
 
 /// Check `signed` is the transaction goat planned (`want`, spending
 /// `prevouts`): same inputs, outputs, version, lock time and spent amounts.
-fn same_transaction(
-    signed: &Psbt,
-    want: &Transaction,
-    prevouts: &[TxOut],
-    which: &str,
-) -> Result<()> {
+fn same_transaction(signed: &Psbt, want: &Transaction, prevouts: &[TxOut], which: &str) -> Result<()> {
     let got = &signed.unsigned_tx;
     let refuse = |what: String| {
         Error::invalid(format!("the signed {which} PSBT is not what goat made: {what}; refusing it, nothing was broadcast"))
@@ -230,17 +186,8 @@ fn same_transaction(
             sum(want)
         )));
     }
-    if got.version != want.version
-        || got.lock_time != want.lock_time
-        || got
-            .input
-            .iter()
-            .map(|i| i.sequence)
-            .ne(want.input.iter().map(|i| i.sequence))
-    {
-        return Err(refuse(
-            "its version, lock time or sequences were changed".into(),
-        ));
+    if got.version != want.version || got.lock_time != want.lock_time || got.input.iter().map(|i| i.sequence).ne(want.input.iter().map(|i| i.sequence)) {
+        return Err(refuse("its version, lock time or sequences were changed".into()));
     }
     for (i, (inp, want_prev)) in signed.inputs.iter().zip(prevouts).enumerate() {
         if let Some(u) = &inp.witness_utxo {
@@ -258,18 +205,8 @@ fn same_transaction(
 }
 
 /// Finish both transactions from the wallet's signed PSBTs.
-pub fn finalize(
-    secp: &Secp256k1<All>,
-    plan: &Plan,
-    reveal_key: &Keypair,
-    signed: &[Psbt],
-) -> Result<(Transaction, Transaction)> {
-    let inputs = |t: &Transaction| {
-        t.input
-            .iter()
-            .map(|i| i.previous_output)
-            .collect::<Vec<_>>()
-    };
+pub fn finalize(secp: &Secp256k1<All>, plan: &Plan, reveal_key: &Keypair, signed: &[Psbt]) -> Result<(Transaction, Transaction)> {
+    let inputs = |t: &Transaction| t.input.iter().map(|i| i.previous_output).collect::<Vec<_>>();
     let (mut commit_psbt, mut reveal_psbt) = (None, None);
     for p in signed {
         let got = inputs(&p.unsigned_tx);
@@ -284,9 +221,7 @@ pub fn finalize(
         }
     }
     let (Some(c), Some(r)) = (commit_psbt, reveal_psbt) else {
-        return Err(Error::usage(
-            "--finalize needs both signed PSBTs, the commit's and the reveal's",
-        ));
+        return Err(Error::usage("--finalize needs both signed PSBTs, the commit's and the reveal's"));
     };
     same_transaction(c, &plan.commit, &plan.commit_prevouts, "commit")?;
     same_transaction(r, &plan.reveal, &plan.reveal_prevouts, "reveal")?;

@@ -10,11 +10,11 @@
 
 use crate::address::HolderAddress;
 use crate::error::{Error, Result};
-use crate::esplora::history::Agreement;
-use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
 use crate::esplora::{Esplora, EsploraTx};
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
+use crate::esplora::history::Agreement;
+use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
 use crate::trust::{self, Endorsed, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
@@ -68,11 +68,7 @@ pub struct Served {
 impl Served {
     pub fn decode(&self, cap: u64) -> Result<Vec<u8>> {
         let body = self.body.as_deref().unwrap_or_default();
-        content::decode(
-            body,
-            self.content_encoding.as_deref().map(str::as_bytes),
-            cap,
-        )
+        content::decode(body, self.content_encoding.as_deref().map(str::as_bytes), cap)
     }
 }
 
@@ -154,10 +150,9 @@ pub async fn lookup(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscriptio
 /// Resolve a delegate (one level, as ord does) to the content it serves.
 async fn serve(esplora: &Esplora, ins: &Inscription) -> Result<Served> {
     if let Some(d) = ins.delegate_id() {
-        let tx = esplora
-            .tx(&d.txid)
-            .await
-            .map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
+        let tx = esplora.tx(&d.txid).await.map_err(|e| {
+            Error::new(e.kind, format!("delegate {d}: {}", e.message))
+        })?;
         let del = Inscription::from_transaction(&tx)
             .into_iter()
             .nth(d.index as usize)
@@ -179,11 +174,7 @@ async fn serve(esplora: &Esplora, ins: &Inscription) -> Result<Served> {
 
 /// Does this content look like a goatfile, and does it parse?
 pub fn classify(served: &Served) -> GoatfileState {
-    let ct = served
-        .content_type
-        .as_deref()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
     let yaml = ct.contains("yaml");
     let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
     if !(yaml || texty) || served.body.is_none() {
@@ -216,22 +207,14 @@ pub async fn walk(
     let mut spent_by: HashMap<OutPoint, Txid> = HashMap::new();
     let mut unconfirmed: HashSet<Txid> = HashSet::new();
 
-    let first = esplora
-        .address_txs(addr)
-        .await
-        .map_err(|e| history_error(e, holder))?;
+    let first = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
-    let (mempool, confirmed): (Vec<_>, Vec<_>) =
-        first.into_iter().partition(|t| !t.status.confirmed);
+    let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| !t.status.confirmed);
     let mut page: Vec<EsploraTx> = mempool;
     let mut more = confirmed.len() >= crate::esplora::PAGE_SIZE;
     page.extend(confirmed);
     loop {
-        let last = page
-            .iter()
-            .rev()
-            .find(|t| t.status.confirmed)
-            .map(|t| t.txid);
+        let last = page.iter().rev().find(|t| t.status.confirmed).map(|t| t.txid);
         // Known before any candidate of the page is judged: a reveal comes
         // before the (older) unconfirmed transactions it spends.
         unconfirmed.extend(page.iter().filter(|t| !t.status.confirmed).map(|t| t.txid));
@@ -241,13 +224,7 @@ pub async fn walk(
             }
             summary.transactions += 1;
             for vin in &t.vin {
-                spent_by.insert(
-                    OutPoint {
-                        txid: vin.txid,
-                        vout: vin.vout,
-                    },
-                    t.txid,
-                );
+                spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
             }
             // The JSON witness only *selects* candidates; content is parsed
             // from verified raw bytes below.
@@ -259,10 +236,7 @@ pub async fn walk(
                 (true, Some(h)) => Location::Confirmed(h),
                 _ => Location::Mempool,
             };
-            let known = History {
-                spent_by: &spent_by,
-                unconfirmed: &unconfirmed,
-            };
+            let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
             for found in inspect(esplora, &spk, t.txid, location, known, opts).await? {
                 if visit(found).is_break() {
                     summary.stopped_early = true;
@@ -274,10 +248,7 @@ pub async fn walk(
         if !more {
             break;
         }
-        page = esplora
-            .address_txs_chain(addr, &last)
-            .await
-            .map_err(|e| history_error(e, holder))?;
+        page = esplora.address_txs_chain(addr, &last).await.map_err(|e| history_error(e, holder))?;
         summary.pages += 1;
         more = page.len() >= crate::esplora::PAGE_SIZE;
         if !page.is_empty() && page.iter().all(|t| seen.contains(&t.txid)) {
@@ -324,10 +295,7 @@ async fn inspect(
     let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
     let mut out = Vec::new();
     for (n, ins) in inscriptions.into_iter().enumerate() {
-        let id = InscriptionId {
-            txid,
-            index: n as u32,
-        };
+        let id = InscriptionId { txid, index: n as u32 };
         let served = match serve(esplora, &ins).await {
             Ok(s) => s,
             // A missing or broken delegate does not hide the inscription.
@@ -353,33 +321,13 @@ async fn inspect(
                 }
                 prevs = Some(v);
             }
-            let reveal = Reveal {
-                tx: &tx,
-                txid,
-                prevs: prevs.as_deref().unwrap_or_default(),
-            };
-            endorsement = trust::endorsement(
-                esplora,
-                holder,
-                &reveal,
-                ins.input,
-                ins.pointer_value(),
-                known.spent_by,
-            )
-            .await?;
+            let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
+            endorsement =
+                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), known.spent_by).await?;
         }
-        let endorsement_pending = endorsement
-            .as_ref()
-            .is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
-        out.push(Found {
-            id,
-            inscription: ins,
-            served,
-            location,
-            endorsement,
-            endorsement_pending,
-            goatfile,
-        });
+        let endorsement_pending =
+            endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
+        out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
     }
     Ok(out)
 }
@@ -397,11 +345,7 @@ struct Skipped {
 /// prove it: its block and the blocks of what its endorsement rests on
 /// (`esplora::proof`). With two or more servers, they must first agree on
 /// the address's history (`esplora::history`).
-pub async fn find_goatfile(
-    esplora: &Esplora,
-    holder: &HolderAddress,
-    policy: Policy,
-) -> Result<Chosen> {
+pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
     let history = esplora.agree_on_history(&holder.address).await?;
     let mut chosen = None;
     let mut skipped = Skipped::default();
@@ -431,10 +375,7 @@ pub async fn find_goatfile(
             holder.address, summary.transactions
         );
         if skipped.unendorsed > 0 {
-            why += &format!(
-                "; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)",
-                skipped.unendorsed
-            );
+            why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
         }
         if skipped.weak > 0 {
             why += &format!(
@@ -443,28 +384,17 @@ pub async fn find_goatfile(
             );
         }
         if skipped.mempool > 0 {
-            why += &format!(
-                "; {} are unconfirmed (pass --include-mempool)",
-                skipped.mempool
-            );
+            why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
         }
         if let Some(first) = skipped.invalid.first() {
-            why += &format!(
-                "; {} inscription(s) look like goatfiles but do not parse (newest: {first})",
-                skipped.invalid.len()
-            );
+            why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
         }
         return Err(Error::not_found(why));
     };
     let GoatfileState::Valid(goatfile) = f.goatfile else {
-        return Err(Error::internal(
-            "the walk chose an inscription that is not a goatfile",
-        ));
+        return Err(Error::internal("the walk chose an inscription that is not a goatfile"));
     };
-    let mut proof = Proof {
-        history,
-        ..Proof::default()
-    };
+    let mut proof = Proof { history, ..Proof::default() };
     let mut location = f.location;
     if f.location.is_confirmed() {
         let p = esplora.prove(&f.id.txid, holder.network).await?;
@@ -475,31 +405,20 @@ pub async fn find_goatfile(
             )));
         }
         if Location::Confirmed(p.height) != f.location {
-            tracing::warn!(
-                "the history put {} at {}, its proof at block {}",
-                f.id,
-                f.location,
-                p.height
-            );
+            tracing::warn!("the history put {} at {}, its proof at block {}", f.id, f.location, p.height);
         }
         location = Location::Confirmed(p.height);
         proof.goatfile = Some(p);
     } else {
-        proof
-            .unproven
-            .push(format!("{} is unconfirmed (--include-mempool)", f.id));
+        proof.unproven.push(format!("{} is unconfirmed (--include-mempool)", f.id));
     }
     if let Some(e) = &f.endorsement {
         for t in &e.rests_on {
             if f.endorsement_pending {
-                proof.unproven.push(format!(
-                    "{t}, on which the endorsement rests, may be unconfirmed (--include-mempool)"
-                ));
+                proof.unproven.push(format!("{t}, on which the endorsement rests, may be unconfirmed (--include-mempool)"));
                 continue;
             }
-            proof
-                .endorsement
-                .push(esplora.prove(t, holder.network).await?);
+            proof.endorsement.push(esplora.prove(t, holder.network).await?);
         }
     }
     Ok(Chosen {

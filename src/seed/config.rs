@@ -168,9 +168,9 @@ pub fn default_config_file() -> Option<PathBuf> {
 
 /// `~/.local/share/goat` (XDG); the state dir and default output live here.
 pub fn default_data_dir() -> Result<PathBuf> {
-    dirs().map(|d| d.data_dir().to_path_buf()).ok_or_else(|| {
-        Error::usage("cannot find a home folder for goat's data: pass --state-dir and -o")
-    })
+    dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| Error::usage("cannot find a home folder for goat's data: pass --state-dir and -o"))
 }
 
 /// Read the file at `explicit`, or the default file if it exists.
@@ -183,26 +183,18 @@ pub fn load(explicit: Option<&Path>) -> Result<(Settings, Option<PathBuf>)> {
         },
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::usage(format!(
-            "cannot read config file {} ({e}): fix the path given to --config",
-            path.display()
-        ))
+        Error::usage(format!("cannot read config file {} ({e}): fix the path given to --config", path.display()))
     })?;
-    let cfg =
-        parse(&text).map_err(|e| Error::usage(format!("config file {}: {e}", path.display())))?;
+    let cfg = parse(&text).map_err(|e| Error::usage(format!("config file {}: {e}", path.display())))?;
     Ok((cfg, Some(path)))
 }
 
 /// Parse a config file; an unknown key is an error (a typo must not drop a
 /// setting silently), and so is a command-line-only option.
 pub fn parse(text: &str) -> std::result::Result<Settings, String> {
-    let s: Settings =
-        toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, e.span()))?;
+    let s: Settings = toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, e.span()))?;
     if let Some(key) = s.unknown.keys().next() {
-        let line = text
-            .lines()
-            .position(|l| l.trim_start().starts_with(key.as_str()))
-            .map(|i| i + 1);
+        let line = text.lines().position(|l| l.trim_start().starts_with(key.as_str())).map(|i| i + 1);
         return Err(format!(
             "unknown key '{}'{}: keys are goat seed's long option names (goat seed --help)",
             crate::text::printable(key, 60),
@@ -214,10 +206,7 @@ pub fn parse(text: &str) -> std::result::Result<Settings, String> {
 
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     match span {
-        Some(r) => format!(
-            " (line {})",
-            text[..r.start.min(text.len())].lines().count().max(1)
-        ),
+        Some(r) => format!(" (line {})", text[..r.start.min(text.len())].lines().count().max(1)),
         None => String::new(),
     }
 }
@@ -247,8 +236,7 @@ pub fn merge(file: &Settings, cli: &Settings) -> Result<Settings> {
             }
         }
     }
-    let mut merged: Settings =
-        serde_json::from_value(serde_json::Value::Object(base)).map_err(bad)?;
+    let mut merged: Settings = serde_json::from_value(serde_json::Value::Object(base)).map_err(bad)?;
     merged.config = cli.config.clone();
     merged.no_http = cli.no_http;
     merged.loopback = cli.loopback;
@@ -266,18 +254,13 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         Some('d') => (&t[..t.len() - 1], 86400.0),
         _ => (t, 1.0),
     };
-    let v: f64 = num.trim().parse().map_err(|_| {
-        Error::usage(format!(
-            "duration '{}' is not like 90s, 10m or 2h",
-            crate::text::printable(s, 40)
-        ))
-    })?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::usage(format!("duration '{}' is not like 90s, 10m or 2h", crate::text::printable(s, 40))))?;
     let secs = v * mult;
     if !(0.1..=30.0 * 86400.0).contains(&secs) {
-        return Err(Error::usage(format!(
-            "duration '{}' is out of range (0.1s to 30d)",
-            crate::text::printable(s, 40)
-        )));
+        return Err(Error::usage(format!("duration '{}' is out of range (0.1s to 30d)", crate::text::printable(s, 40))));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -318,10 +301,7 @@ mod tests {
         assert_eq!(m.addresses, vec!["a", "b", "c"]);
         assert_eq!(m.poll.as_deref(), Some("7s"));
         assert_eq!(m.listen_port, Some(1));
-        assert!(
-            m.prune,
-            "a flag left off on the command line keeps the file's true"
-        );
+        assert!(m.prune, "a flag left off on the command line keeps the file's true");
         assert_eq!(m.peers, vec!["p:1", "q:2"]);
         assert_eq!(m.run_for, Some(3.0));
     }

@@ -27,42 +27,22 @@ pub struct Source {
 }
 
 /// Bind `addr` and return the bound address and the server future.
-pub async fn serve(
-    addr: SocketAddr,
-    source: Source,
-) -> Result<(SocketAddr, impl Future<Output = ()>)> {
+pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl Future<Output = ()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Error::usage(format!(
-            "cannot serve status on {addr} ({e}): pick another --http address or pass --no-http"
-        ))
+        Error::usage(format!("cannot serve status on {addr} ({e}): pick another --http address or pass --no-http"))
     })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the status address", e))?;
+    let bound = listener.local_addr().map_err(|e| Error::io("reading the status address", e))?;
     let s1 = source.clone();
     let s2 = source;
     let app = Router::new()
-        .route(
-            "/",
-            get(|| async { "goat seed: GET /status (JSON) or /metrics (Prometheus)\n" }),
-        )
-        .route(
-            "/status",
-            get(move || async move { axum::Json((s1.status)()) }),
-        )
+        .route("/", get(|| async { "goat seed: GET /status (JSON) or /metrics (Prometheus)\n" }))
+        .route("/status", get(move || async move { axum::Json((s1.status)()) }))
         .route(
             "/metrics",
             get(move || async move {
                 let mut body = (s2.status)().prometheus();
                 body.push_str(&(s2.librqbit)());
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    body,
-                )
-                    .into_response()
+                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
             }),
         );
     let fut = async move {
@@ -75,10 +55,7 @@ pub async fn serve(
 /// explicitly allows others (the status shows paths and addresses).
 pub fn parse_listen(text: &str, allow_remote: bool) -> Result<SocketAddr> {
     let addr: SocketAddr = text.trim().parse().map_err(|_| {
-        Error::usage(format!(
-            "--http '{}' is not an IP:PORT like 127.0.0.1:4628",
-            crate::text::line(text)
-        ))
+        Error::usage(format!("--http '{}' is not an IP:PORT like 127.0.0.1:4628", crate::text::line(text)))
     })?;
     if !addr.ip().is_loopback() && !allow_remote {
         return Err(Error::usage(format!(

@@ -114,10 +114,7 @@ impl Shared {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// The running daemon.
@@ -132,18 +129,10 @@ impl Daemon {
     /// Lock the state directory, repair what changed on disk while stopped,
     /// and start the BitTorrent session (which restores saved torrents).
     pub async fn start(mut opts: Options) -> Result<Daemon> {
-        std::fs::create_dir_all(&opts.state_dir).map_err(|e| {
-            Error::io(
-                format!("creating state directory {}", opts.state_dir.display()),
-                e,
-            )
-        })?;
-        std::fs::create_dir_all(&opts.output).map_err(|e| {
-            Error::io(
-                format!("creating output folder {}", opts.output.display()),
-                e,
-            )
-        })?;
+        std::fs::create_dir_all(&opts.state_dir)
+            .map_err(|e| Error::io(format!("creating state directory {}", opts.state_dir.display()), e))?;
+        std::fs::create_dir_all(&opts.output)
+            .map_err(|e| Error::io(format!("creating output folder {}", opts.output.display()), e))?;
         let lock = state::lock(&opts.state_dir)?;
         let mut st = SeedState::load(&opts.state_dir)?;
         repair_changed(&opts.state_dir, &mut st).await;
@@ -163,14 +152,7 @@ impl Daemon {
                     .map(|(h, _)| {
                         let a = h.address.to_string();
                         let dir = opts.output.join(&a).display().to_string();
-                        (
-                            a.clone(),
-                            AddressStatus {
-                                address: a,
-                                dir,
-                                ..Default::default()
-                            },
-                        )
+                        (a.clone(), AddressStatus { address: a, dir, ..Default::default() })
                     })
                     .collect(),
                 state: st,
@@ -178,12 +160,7 @@ impl Daemon {
             }),
         });
         adopt_restored(&swarm, &opts, &shared);
-        Ok(Daemon {
-            opts,
-            swarm,
-            shared,
-            _lock: lock,
-        })
+        Ok(Daemon { opts, swarm, shared, _lock: lock })
     }
 
     /// Run until SIGINT/SIGTERM (or `run_for`), then stop within seconds
@@ -208,12 +185,7 @@ impl Daemon {
         );
         let mut failed = BTreeSet::new();
         serve_published_once(&self.swarm, &self.shared, &self.opts.peers, &mut failed).await;
-        tasks.push(tokio::spawn(serve_published(
-            self.swarm.clone(),
-            self.shared.clone(),
-            self.opts.peers.clone(),
-            failed,
-        )));
+        tasks.push(tokio::spawn(serve_published(self.swarm.clone(), self.shared.clone(), self.opts.peers.clone(), failed)));
         for (holder, esplora) in &self.opts.addresses {
             let poller = Poller {
                 holder: holder.clone(),
@@ -266,11 +238,7 @@ impl Daemon {
 /// seeding and show in the status; no poller claims them, so --prune does
 /// not touch them.
 fn adopt_restored(swarm: &Swarm, opts: &Options, shared: &Shared) {
-    let followed: BTreeSet<String> = opts
-        .addresses
-        .iter()
-        .map(|(h, _)| h.address.to_string())
-        .collect();
+    let followed: BTreeSet<String> = opts.addresses.iter().map(|(h, _)| h.address.to_string()).collect();
     let restored = swarm.managed();
     shared.with(|book| for (hash, torrent) in restored {
         let Ok(rel) = torrent.output.strip_prefix(&opts.output) else { continue };
@@ -330,25 +298,22 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
         let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
         let (l2, ch) = (layout.clone(), changed.clone());
         let rechecked = tokio::task::spawn_blocking(move || {
-            crate::store::verify::recheck_files(
-                &l2,
-                &m,
-                &ch,
-                crate::store::verify::default_threads(),
-            )
+            crate::store::verify::recheck_files(&l2, &m, &ch, crate::store::verify::default_threads())
         })
         .await;
         match rechecked {
-            Ok(Ok((npieces, bad))) => match resume::forget_pieces(state_dir, hash, npieces, &bad) {
-                Ok(_) => warn!(
-                    target: "goat",
-                    "{}: {} changed on disk while goat was stopped; {} piece(s) no longer match and will be fetched again",
-                    v.entry,
-                    names.join(", "),
-                    bad.len()
-                ),
-                Err(e) => warn!(target: "goat", "{}: {}", v.entry, e.message),
-            },
+            Ok(Ok((npieces, bad))) => {
+                match resume::forget_pieces(state_dir, hash, npieces, &bad) {
+                    Ok(_) => warn!(
+                        target: "goat",
+                        "{}: {} changed on disk while goat was stopped; {} piece(s) no longer match and will be fetched again",
+                        v.entry,
+                        names.join(", "),
+                        bad.len()
+                    ),
+                    Err(e) => warn!(target: "goat", "{}: {}", v.entry, e.message),
+                }
+            }
             Ok(Err(e)) => {
                 warn!(target: "goat", "{}: cannot re-check changed files ({}); librqbit will re-check everything", v.entry, e.message);
                 let _ = std::fs::remove_file(resume::bitfield_file(state_dir, hash));
@@ -365,11 +330,7 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
 fn snapshot(shared: &Shared) -> Status {
     let (addresses, torrents) = shared.with(|book| {
         let addresses: Vec<AddressStatus> = book.addresses.values().cloned().collect();
-        let torrents: Vec<TorrentStatus> = book
-            .torrents
-            .iter()
-            .map(|(hash, tr)| torrent_status(hash, tr))
-            .collect();
+        let torrents: Vec<TorrentStatus> = book.torrents.iter().map(|(hash, tr)| torrent_status(hash, tr)).collect();
         (addresses, torrents)
     });
     Status {
@@ -398,10 +359,7 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         Phase::Failed(e) => Some(e.clone()),
         // librqbit stalls silently on a full disk.
         Phase::Fetching if !p.finished && crate::torrent::disk_full(&tr.layout.root) => {
-            Some(format!(
-                "disk is full at {}: free space, then restart goat seed to resume",
-                tr.layout.root.display()
-            ))
+            Some(format!("disk is full at {}: free space, then restart goat seed to resume", tr.layout.root.display()))
         }
         _ => p.error.clone(),
     };
@@ -415,11 +373,7 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         total_bytes: p.total_bytes,
         uploaded_bytes: p.uploaded_bytes,
         downloaded_bytes: p.fetched_bytes,
-        ratio: if p.total_bytes > 0 {
-            p.uploaded_bytes as f64 / p.total_bytes as f64
-        } else {
-            0.0
-        },
+        ratio: if p.total_bytes > 0 { p.uploaded_bytes as f64 / p.total_bytes as f64 } else { 0.0 },
         peers: p.peers,
         download_bps: p.download_bps,
         upload_bps: p.upload_bps,
@@ -436,12 +390,7 @@ async fn checker(shared: Arc<Shared>) {
             for (hash, tr) in book.torrents.iter_mut() {
                 if tr.phase == Phase::Fetching && tr.torrent.progress().finished {
                     tr.phase = Phase::Verifying;
-                    due.push((
-                        hash.clone(),
-                        tr.layout.clone(),
-                        tr.entry.clone(),
-                        book.state.verified.contains_key(hash),
-                    ));
+                    due.push((hash.clone(), tr.layout.clone(), tr.entry.clone(), book.state.verified.contains_key(hash)));
                 }
             }
             due
@@ -475,12 +424,7 @@ async fn checker(shared: Arc<Shared>) {
 /// files are: at start, then every poll interval. librqbit checks the files
 /// against the torrent's piece hashes when adding; a torrent whose files
 /// changed since it was made is reported, not served.
-async fn serve_published(
-    swarm: Arc<Swarm>,
-    shared: Arc<Shared>,
-    peers: Vec<String>,
-    mut failed: BTreeSet<String>,
-) {
+async fn serve_published(swarm: Arc<Swarm>, shared: Arc<Shared>, peers: Vec<String>, mut failed: BTreeSet<String>) {
     loop {
         tokio::time::sleep(shared.poll).await;
         serve_published_once(&swarm, &shared, &peers, &mut failed).await;
@@ -490,20 +434,11 @@ async fn serve_published(
 /// One pass over `published.json`. Run once before the pollers start, so
 /// a publisher's own entries are seeded from their folder rather than
 /// fetched again into the output folder.
-async fn serve_published_once(
-    swarm: &Swarm,
-    shared: &Shared,
-    peers: &[String],
-    failed: &mut BTreeSet<String>,
-) {
+async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], failed: &mut BTreeSet<String>) {
     for p in published::load(&shared.state_dir) {
-        let Ok((bytes, magnet)) = p.torrent_and_magnet() else {
-            continue;
-        };
+        let Ok((bytes, magnet)) = p.torrent_and_magnet() else { continue };
         let hash = magnet.info_hash();
-        if shared.with(|b| b.torrents.contains_key(&hash) || b.adding.contains(&hash))
-            || failed.contains(&p.magnet)
-        {
+        if shared.with(|b| b.torrents.contains_key(&hash) || b.adding.contains(&hash)) || failed.contains(&p.magnet) {
             continue;
         }
         match swarm.add_saved(bytes, &magnet, peers, &p.output).await {
@@ -513,14 +448,7 @@ async fn serve_published_once(
                 shared.with(|b| {
                     b.torrents.insert(
                         hash,
-                        Tracked {
-                            address: p.address.clone(),
-                            entry: p.name.clone(),
-                            layout,
-                            torrent,
-                            phase: Phase::Seeding,
-                            in_goatfile: true,
-                        },
+                        Tracked { address: p.address.clone(), entry: p.name.clone(), layout, torrent, phase: Phase::Seeding, in_goatfile: true },
                     )
                 });
             }
@@ -534,18 +462,10 @@ async fn serve_published_once(
 
 /// Re-read a finished download once (pieces and sha256s), then stamp its
 /// files so restarts need not re-hash them.
-async fn prove_and_stamp(
-    shared: &Shared,
-    hash: &InfoHash,
-    layout: &Layout,
-    entry: &str,
-) -> Result<()> {
-    let m = layout.load_manifest(entry).ok_or_else(|| {
-        Error::internal(format!(
-            "{entry}: manifest missing in {}",
-            layout.meta().display()
-        ))
-    })?;
+async fn prove_and_stamp(shared: &Shared, hash: &InfoHash, layout: &Layout, entry: &str) -> Result<()> {
+    let m = layout
+        .load_manifest(entry)
+        .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
     fetcher::prove(layout, std::slice::from_ref(&m), true).await?;
     let stamp = state::stamp(layout, &m);
     shared.with(|book| book.state.verified.insert(hash.clone(), stamp));
@@ -623,17 +543,13 @@ impl Poller {
         };
         if current.as_ref() != Some(&found.id) {
             self.layout.create()?;
-            self.layout
-                .write(&self.layout.meta().join("goatfile.yaml"), &bytes)?;
+            self.layout.write(&self.layout.meta().join("goatfile.yaml"), &bytes)?;
             let source = serde_json::json!({
                 "address": self.address(),
                 "inscription": found.id.to_string(),
                 "block_height": height,
             });
-            self.layout.write(
-                &self.layout.meta().join("source.json"),
-                source.to_string().as_bytes(),
-            )?;
+            self.layout.write(&self.layout.meta().join("source.json"), source.to_string().as_bytes())?;
             info!(
                 target: "goat",
                 "{}: following goatfile {} ({} entries{})",
@@ -665,9 +581,7 @@ impl Poller {
                         continue;
                     }
                     match fetcher::fetch_inscription(&self.esplora, &self.layout, e).await {
-                        Ok(r) => {
-                            info!(target: "goat", "{}: {} bytes written from the chain", e.name, r.bytes)
-                        }
+                        Ok(r) => info!(target: "goat", "{}: {} bytes written from the chain", e.name, r.bytes),
                         Err(err) => {
                             first_error.get_or_insert(err);
                         }
@@ -707,11 +621,7 @@ impl Poller {
         let dropped: Vec<(InfoHash, String)> = self.shared.with(|book| {
             let mut seen = self.seen_dropped.lock().unwrap_or_else(|p| p.into_inner());
             let mut d = Vec::new();
-            for (k, tr) in book
-                .torrents
-                .iter_mut()
-                .filter(|(k, tr)| tr.address == me && !listed.contains(*k))
-            {
+            for (k, tr) in book.torrents.iter_mut().filter(|(k, tr)| tr.address == me && !listed.contains(*k)) {
                 // Newly dropped, or restored from a previous run and not
                 // in the goatfile any more: say so once.
                 let first = seen.insert(k.clone());
@@ -807,10 +717,7 @@ impl AddJob {
         }
         if have_manifest {
             if let Ok(bytes) = std::fs::read(self.layout.torrent_file(&self.entry.name)) {
-                let t = self
-                    .swarm
-                    .add_saved(bytes.into(), m, &self.peers, &dir)
-                    .await?;
+                let t = self.swarm.add_saved(bytes.into(), m, &self.peers, &dir).await?;
                 info!(target: "goat", "{}: re-added from saved metadata", self.entry.name);
                 return Ok(t);
             }
@@ -818,9 +725,7 @@ impl AddJob {
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
         let t = self
             .swarm
-            .add(m, &self.peers, &dir, self.metadata_timeout, |files| {
-                fetcher::check_files(&self.entry, files)
-            })
+            .add(m, &self.peers, &dir, self.metadata_timeout, |files| fetcher::check_files(&self.entry, files))
             .await?;
         if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
             let _ = self.swarm.remove(&self.key).await;
@@ -836,10 +741,7 @@ impl AddJob {
 fn next_delay(poll: Duration, failures: u32) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(2);
     let base = poll.saturating_mul(if failures == 0 { 1 } else { factor });
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = (nanos % 2001) as f64 / 10_000.0 - 0.1; // -0.1 ..= +0.1
     base.mul_f64(1.0 + jitter)
 }
@@ -853,10 +755,7 @@ mod tests {
         let p = Duration::from_secs(100);
         for _ in 0..20 {
             let d = next_delay(p, 0);
-            assert!(
-                d >= Duration::from_secs(90) && d <= Duration::from_secs(110),
-                "{d:?}"
-            );
+            assert!(d >= Duration::from_secs(90) && d <= Duration::from_secs(110), "{d:?}");
         }
         assert!(next_delay(p, 2) >= Duration::from_secs(180));
         assert!(next_delay(p, 9) <= Duration::from_secs(440));

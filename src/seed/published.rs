@@ -27,8 +27,7 @@ impl Published {
         let bytes = data_encoding::BASE64
             .decode(self.torrent.as_bytes())
             .map_err(|_| Error::usage(format!("{}: the saved torrent is damaged", self.name)))?;
-        let magnet =
-            Magnet::parse(&self.magnet).map_err(|e| Error::usage(format!("{}: {e}", self.name)))?;
+        let magnet = Magnet::parse(&self.magnet).map_err(|e| Error::usage(format!("{}: {e}", self.name)))?;
         Ok((bytes.into(), magnet))
     }
 }
@@ -46,8 +45,7 @@ pub fn load(state_dir: &Path) -> Vec<Published> {
 
 /// Add `entries` (replacing any with the same magnet).
 pub fn add(state_dir: &Path, entries: &[Published]) -> Result<()> {
-    std::fs::create_dir_all(state_dir)
-        .map_err(|e| Error::io(format!("creating {}", state_dir.display()), e))?;
+    std::fs::create_dir_all(state_dir).map_err(|e| Error::io(format!("creating {}", state_dir.display()), e))?;
     let mut all = load(state_dir);
     all.retain(|p| !entries.iter().any(|e| e.magnet == p.magnet));
     all.extend(entries.iter().cloned());

@@ -55,16 +55,8 @@ impl SeedState {
 
 fn stamp_of(path: &Path, rel: &Path) -> Option<Stamp> {
     let md = std::fs::metadata(path).ok()?;
-    let mtime_ns = md
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos());
-    Some(Stamp {
-        path: rel.to_path_buf(),
-        length: md.len(),
-        mtime_ns,
-    })
+    let mtime_ns = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
+    Some(Stamp { path: rel.to_path_buf(), length: md.len(), mtime_ns })
 }
 
 /// Stamps of a manifest's (non-padding) files as they are now.
@@ -76,11 +68,7 @@ pub fn stamp(layout: &Layout, m: &Manifest) -> Verified {
         .filter(|f| !f.padding)
         .filter_map(|f| stamp_of(&dir.join(&f.path), &f.path))
         .collect();
-    Verified {
-        root: layout.root.clone(),
-        entry: m.entry.clone(),
-        files,
-    }
+    Verified { root: layout.root.clone(), entry: m.entry.clone(), files }
 }
 
 /// Files whose size or mtime differ from the stamps (or that are gone).
@@ -128,19 +116,8 @@ mod tests {
         std::fs::create_dir_all(layout.entry_dir("e")).unwrap();
         std::fs::write(layout.entry_dir("e").join("a"), b"aaaa").unwrap();
         std::fs::write(layout.entry_dir("e").join("b"), b"bbbb").unwrap();
-        let f = |p: &str| ManifestFile {
-            path: p.into(),
-            length: 4,
-            offset: 0,
-            padding: false,
-            sha256: None,
-        };
-        let m = Manifest {
-            entry: "e".into(),
-            info_hash: None,
-            inscription: None,
-            files: vec![f("a"), f("b")],
-        };
+        let f = |p: &str| ManifestFile { path: p.into(), length: 4, offset: 0, padding: false, sha256: None };
+        let m = Manifest { entry: "e".into(), info_hash: None, inscription: None, files: vec![f("a"), f("b")] };
         let v = stamp(&layout, &m);
         assert!(changed(&v).is_empty());
         std::fs::write(layout.entry_dir("e").join("a"), b"aaaaa").unwrap();

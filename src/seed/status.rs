@@ -89,9 +89,7 @@ impl std::fmt::Display for TorrentState {
 
 /// Prometheus label value escaping (backslash, quote, newline).
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 impl Status {
@@ -107,122 +105,29 @@ impl Status {
             }
         };
         let a = |s: &AddressStatus| format!("address=\"{}\"", label(&s.address));
-        family(
-            "goat_address_polls_total",
-            "counter",
-            "Goatfile polls of this address.",
-            self.addresses
-                .iter()
-                .map(|s| (a(s), s.polls as f64))
-                .collect(),
-        );
-        family(
-            "goat_address_poll_errors_total",
-            "counter",
-            "Polls that failed (Esplora down, no goatfile...).",
-            self.addresses
-                .iter()
-                .map(|s| (a(s), s.poll_errors as f64))
-                .collect(),
-        );
-        family(
-            "goat_address_up",
-            "gauge",
-            "1 when the last poll succeeded.",
-            self.addresses
-                .iter()
-                .map(|s| {
-                    (
-                        a(s),
-                        if s.last_error.is_none() && s.last_success.is_some() {
-                            1.0
-                        } else {
-                            0.0
-                        },
-                    )
-                })
-                .collect(),
-        );
-        family(
-            "goat_address_last_success_timestamp_seconds",
-            "gauge",
-            "Unix time of the last successful poll.",
-            self.addresses
-                .iter()
-                .map(|s| (a(s), s.last_success.unwrap_or(0) as f64))
-                .collect(),
-        );
+        family("goat_address_polls_total", "counter", "Goatfile polls of this address.",
+            self.addresses.iter().map(|s| (a(s), s.polls as f64)).collect());
+        family("goat_address_poll_errors_total", "counter", "Polls that failed (Esplora down, no goatfile...).",
+            self.addresses.iter().map(|s| (a(s), s.poll_errors as f64)).collect());
+        family("goat_address_up", "gauge", "1 when the last poll succeeded.",
+            self.addresses.iter().map(|s| (a(s), if s.last_error.is_none() && s.last_success.is_some() { 1.0 } else { 0.0 })).collect());
+        family("goat_address_last_success_timestamp_seconds", "gauge", "Unix time of the last successful poll.",
+            self.addresses.iter().map(|s| (a(s), s.last_success.unwrap_or(0) as f64)).collect());
         let t = |s: &TorrentStatus| {
-            format!(
-                "address=\"{}\",entry=\"{}\",info_hash=\"{}\"",
-                label(&s.address),
-                label(&s.entry),
-                label(&s.info_hash)
-            )
+            format!("address=\"{}\",entry=\"{}\",info_hash=\"{}\"", label(&s.address), label(&s.entry), label(&s.info_hash))
         };
-        family(
-            "goat_torrent_size_bytes",
-            "gauge",
-            "Size of the torrent's payload.",
-            self.torrents
-                .iter()
-                .map(|s| (t(s), s.total_bytes as f64))
-                .collect(),
-        );
-        family(
-            "goat_torrent_have_bytes",
-            "gauge",
-            "Verified bytes on disk.",
-            self.torrents
-                .iter()
-                .map(|s| (t(s), s.have_bytes as f64))
-                .collect(),
-        );
-        family(
-            "goat_torrent_uploaded_bytes_total",
-            "counter",
-            "Bytes sent to peers.",
-            self.torrents
-                .iter()
-                .map(|s| (t(s), s.uploaded_bytes as f64))
-                .collect(),
-        );
-        family(
-            "goat_torrent_downloaded_bytes_total",
-            "counter",
-            "Bytes received from peers.",
-            self.torrents
-                .iter()
-                .map(|s| (t(s), s.downloaded_bytes as f64))
-                .collect(),
-        );
-        family(
-            "goat_torrent_peers",
-            "gauge",
-            "Connected peers.",
-            self.torrents
-                .iter()
-                .map(|s| (t(s), s.peers as f64))
-                .collect(),
-        );
-        family(
-            "goat_torrent_seeding",
-            "gauge",
-            "1 when the torrent is complete, verified and seeding.",
-            self.torrents
-                .iter()
-                .map(|s| {
-                    (
-                        t(s),
-                        if s.state == TorrentState::Seeding {
-                            1.0
-                        } else {
-                            0.0
-                        },
-                    )
-                })
-                .collect(),
-        );
+        family("goat_torrent_size_bytes", "gauge", "Size of the torrent's payload.",
+            self.torrents.iter().map(|s| (t(s), s.total_bytes as f64)).collect());
+        family("goat_torrent_have_bytes", "gauge", "Verified bytes on disk.",
+            self.torrents.iter().map(|s| (t(s), s.have_bytes as f64)).collect());
+        family("goat_torrent_uploaded_bytes_total", "counter", "Bytes sent to peers.",
+            self.torrents.iter().map(|s| (t(s), s.uploaded_bytes as f64)).collect());
+        family("goat_torrent_downloaded_bytes_total", "counter", "Bytes received from peers.",
+            self.torrents.iter().map(|s| (t(s), s.downloaded_bytes as f64)).collect());
+        family("goat_torrent_peers", "gauge", "Connected peers.",
+            self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect());
+        family("goat_torrent_seeding", "gauge", "1 when the torrent is complete, verified and seeding.",
+            self.torrents.iter().map(|s| (t(s), if s.state == TorrentState::Seeding { 1.0 } else { 0.0 })).collect());
         o
     }
 
@@ -235,9 +140,7 @@ impl Status {
             "goat seed {}: up {}, peers port {}, polling every {}",
             self.version,
             duration(up),
-            self.listen_port
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
+            self.listen_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             duration(self.poll_seconds)
         );
         let _ = writeln!(o, "files in {}", self.output);
@@ -247,10 +150,7 @@ impl Status {
                 (Some(id), None) => format!("goatfile {id}"),
                 _ => "no goatfile yet".into(),
             };
-            let when = a
-                .last_poll
-                .map(|t| format!("polled {} ago", duration(self.now.saturating_sub(t))))
-                .unwrap_or_else(|| "not polled yet".into());
+            let when = a.last_poll.map(|t| format!("polled {} ago", duration(self.now.saturating_sub(t)))).unwrap_or_else(|| "not polled yet".into());
             let health = match &a.last_error {
                 Some(e) => format!("ERROR: {}", crate::text::line(e)),
                 None => "ok".into(),
@@ -267,15 +167,8 @@ impl Status {
                     bytes(t.uploaded_bytes),
                     t.ratio,
                     t.peers,
-                    if t.in_goatfile {
-                        ""
-                    } else {
-                        "  (dropped from the goatfile)"
-                    },
-                    t.error
-                        .as_ref()
-                        .map(|e| format!("  error: {}", crate::text::line(e)))
-                        .unwrap_or_default()
+                    if t.in_goatfile { "" } else { "  (dropped from the goatfile)" },
+                    t.error.as_ref().map(|e| format!("  error: {}", crate::text::line(e))).unwrap_or_default()
                 );
             }
         }
@@ -314,32 +207,14 @@ mod tests {
     #[test]
     fn metrics_escape_labels_and_show_state() {
         let s = Status {
-            addresses: vec![AddressStatus {
-                address: "a\"b".into(),
-                polls: 3,
-                last_success: Some(5),
-                ..Default::default()
-            }],
-            torrents: vec![TorrentStatus {
-                address: "a\"b".into(),
-                entry: "m".into(),
-                info_hash: "00".into(),
-                state: TorrentState::Seeding,
-                uploaded_bytes: 7,
-                ..Default::default()
-            }],
+            addresses: vec![AddressStatus { address: "a\"b".into(), polls: 3, last_success: Some(5), ..Default::default() }],
+            torrents: vec![TorrentStatus { address: "a\"b".into(), entry: "m".into(), info_hash: "00".into(), state: TorrentState::Seeding, uploaded_bytes: 7, ..Default::default() }],
             ..Default::default()
         };
         let m = s.prometheus();
-        assert!(
-            m.contains("goat_address_polls_total{address=\"a\\\"b\"} 3"),
-            "{m}"
-        );
+        assert!(m.contains("goat_address_polls_total{address=\"a\\\"b\"} 3"), "{m}");
         assert!(m.contains("goat_address_up{address=\"a\\\"b\"} 1"), "{m}");
-        assert!(
-            m.contains("goat_torrent_seeding{address=\"a\\\"b\",entry=\"m\",info_hash=\"00\"} 1"),
-            "{m}"
-        );
+        assert!(m.contains("goat_torrent_seeding{address=\"a\\\"b\",entry=\"m\",info_hash=\"00\"} 1"), "{m}");
         assert!(m.contains("goat_torrent_uploaded_bytes_total{address=\"a\\\"b\",entry=\"m\",info_hash=\"00\"} 7"), "{m}");
     }
 

@@ -65,8 +65,7 @@ impl Layout {
     }
 
     pub fn torrent_file(&self, entry: &str) -> PathBuf {
-        self.meta()
-            .join(format!("{}.torrent", Self::meta_name(entry)))
+        self.meta().join(format!("{}.torrent", Self::meta_name(entry)))
     }
 
     pub fn manifest_file(&self, entry: &str) -> PathBuf {
@@ -74,8 +73,7 @@ impl Layout {
     }
 
     pub fn create(&self) -> Result<()> {
-        std::fs::create_dir_all(self.meta())
-            .map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
+        std::fs::create_dir_all(self.meta()).map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
     }
 
     pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
@@ -89,9 +87,7 @@ impl Layout {
 
     /// The manifest of `entry`, if it is there and parses.
     pub fn load_manifest(&self, entry: &str) -> Option<Manifest> {
-        std::fs::read(self.manifest_file(entry))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+        std::fs::read(self.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
     }
 
     /// Every manifest in the folder, sorted by entry name.
@@ -107,19 +103,12 @@ impl Layout {
         let mut out = Vec::new();
         for e in rd.flatten() {
             let p = e.path();
-            if p.extension().and_then(|x| x.to_str()) != Some("json")
-                || p.file_name() == Some("source.json".as_ref())
-            {
+            if p.extension().and_then(|x| x.to_str()) != Some("json") || p.file_name() == Some("source.json".as_ref()) {
                 continue;
             }
-            let bytes =
-                std::fs::read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
-            let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::invalid(format!(
-                    "{} is damaged ({e}): run goat fetch again",
-                    p.display()
-                ))
-            })?;
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+            let m: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
             crate::goatfile::check_relative_path(&m.entry)
                 .map_err(|e| Error::invalid(format!("{}: entry name {e}", p.display())))?;
             out.push(m);
@@ -133,18 +122,10 @@ pub use crate::atomic::write_atomic;
 
 /// Move a file that failed its goatfile sha256 aside (`<name>.sha256-mismatch`)
 /// so tools never load it, and say so. Returns the error to report.
-pub fn set_aside_sha256_mismatch(
-    entry: &str,
-    rel: &Path,
-    path: &Path,
-    got: &str,
-    want: &str,
-) -> Error {
+pub fn set_aside_sha256_mismatch(entry: &str, rel: &Path, path: &Path, got: &str, want: &str) -> Error {
     let aside = path.with_file_name(format!(
         "{}.sha256-mismatch",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     ));
     let _ = std::fs::rename(path, &aside);
     Error::new(

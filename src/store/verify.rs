@@ -63,9 +63,7 @@ impl Report {
 /// Verify every entry in `layout`.
 /// Hashing threads when the user does not say: every core.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 pub fn verify(layout: &Layout, threads: usize) -> Result<Report> {
@@ -97,14 +95,12 @@ fn presence(layout: &Layout, m: &Manifest, f: &ManifestFile) -> (FileState, Opti
     let path = layout.entry_dir(&m.entry).join(&f.path);
     match std::fs::metadata(&path) {
         Err(_) => (FileState::Missing, None),
-        Ok(md) if md.len() < f.length => (
-            FileState::Truncated,
-            Some(format!("{} of {} bytes", md.len(), f.length)),
-        ),
-        Ok(md) if md.len() > f.length => (
-            FileState::Corrupt,
-            Some(format!("{} bytes, expected {}", md.len(), f.length)),
-        ),
+        Ok(md) if md.len() < f.length => {
+            (FileState::Truncated, Some(format!("{} of {} bytes", md.len(), f.length)))
+        }
+        Ok(md) if md.len() > f.length => {
+            (FileState::Corrupt, Some(format!("{} bytes, expected {}", md.len(), f.length)))
+        }
         Ok(_) => (FileState::Ok, None),
     }
 }
@@ -121,10 +117,7 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
                     Ok(got) => {
                         state = FileState::Corrupt;
                         detail = Some(format!("sha256 {got}, expected {want}"));
-                        sha256_mismatch = Some(Sha256Mismatch {
-                            got,
-                            want: want.clone(),
-                        });
+                        sha256_mismatch = Some(Sha256Mismatch { got, want: want.clone() });
                     }
                     Err(e) => {
                         state = FileState::Corrupt;
@@ -134,60 +127,37 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
                 report.bytes_hashed += f.length;
             }
         }
-        report.files.push(FileReport {
-            entry: m.entry.clone(),
-            path: f.path.clone(),
-            state,
-            detail,
-            sha256_mismatch,
-        });
+        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });
     }
 }
 
 /// Piece length and hashes from stored `.torrent` bytes.
 fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
-    let t = librqbit::torrent_from_bytes(bytes)
-        .map_err(|e| Error::invalid(format!("stored .torrent does not parse ({e})")))?;
+    let t = librqbit::torrent_from_bytes(bytes).map_err(|e| Error::invalid(format!("stored .torrent does not parse ({e})")))?;
     let info = &t.info.data;
     let pieces: &[u8] = info.pieces.as_ref();
     if pieces.len() % 20 != 0 || info.piece_length == 0 {
         return Err(Error::invalid("stored .torrent has a malformed piece list"));
     }
-    let hashes = pieces
-        .chunks(20)
-        .map(|c| c.try_into().unwrap_or([0; 20]))
-        .collect();
+    let hashes = pieces.chunks(20).map(|c| c.try_into().unwrap_or([0; 20])).collect();
     Ok((info.piece_length as u64, hashes))
 }
 
 /// Piece length and piece hashes from the entry's stored `.torrent`.
 fn load_piece_hashes(layout: &Layout, m: &Manifest) -> Result<(u64, Vec<[u8; 20]>)> {
     let tpath = layout.torrent_file(&m.entry);
-    let tbytes = std::fs::read(&tpath).map_err(|e| {
-        Error::io(
-            format!("reading {} (run goat fetch again)", tpath.display()),
-            e,
-        )
-    })?;
+    let tbytes = std::fs::read(&tpath)
+        .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
     piece_hashes(&tbytes)
 }
 
 /// Re-hash only the pieces that touch `paths` (files of entry `m`), e.g.
 /// files changed on disk while a daemon was stopped. Returns the torrent's
 /// piece count and the pieces that fail.
-pub fn recheck_files(
-    layout: &Layout,
-    m: &Manifest,
-    paths: &[PathBuf],
-    threads: usize,
-) -> Result<(u64, Vec<u64>)> {
+pub fn recheck_files(layout: &Layout, m: &Manifest, paths: &[PathBuf], threads: usize) -> Result<(u64, Vec<u64>)> {
     let (plen, hashes) = load_piece_hashes(layout, m)?;
     let mut only = BTreeSet::new();
-    for f in m
-        .files
-        .iter()
-        .filter(|f| paths.contains(&f.path) && f.length > 0)
-    {
+    for f in m.files.iter().filter(|f| paths.contains(&f.path) && f.length > 0) {
         only.extend(f.offset / plen..=(f.offset + f.length - 1) / plen);
     }
     let mut scratch = Report::default();
@@ -217,16 +187,9 @@ fn verify_torrent(
             hashes.len()
         )));
     }
-    let states: Vec<(FileState, Option<String>)> = files
-        .iter()
-        .map(|f| {
-            if f.padding {
-                (FileState::Ok, None)
-            } else {
-                presence(layout, m, f)
-            }
-        })
-        .collect();
+    let states: Vec<(FileState, Option<String>)> = files.iter().map(|f| {
+        if f.padding { (FileState::Ok, None) } else { presence(layout, m, f) }
+    }).collect();
     let entry_dir = layout.entry_dir(&m.entry);
     let want_sha256 = only.is_none() && files.iter().any(|f| f.sha256.is_some() && !f.padding);
 
@@ -284,10 +247,7 @@ fn verify_torrent(
         let (tx, rx) = sync_channel::<(u64, Arc<Vec<u8>>)>(threads * 2 + 2);
         let (stx, srx) = sync_channel::<(Arc<Vec<u8>>, u64)>(4);
         let rx = Mutex::new(rx);
-        let spec: Vec<(u64, u64, bool)> = files
-            .iter()
-            .map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding))
-            .collect();
+        let spec: Vec<(u64, u64, bool)> = files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
         std::thread::scope(|sc| {
             for _ in 0..threads.max(1) {
                 sc.spawn(|| loop {
@@ -313,9 +273,7 @@ fn verify_torrent(
                 }
                 hashed.fetch_add(buf.len() as u64, Ordering::Relaxed);
                 let data = Arc::new(buf);
-                if stx.send((data.clone(), index * plen)).is_err()
-                    || tx.send((index, data)).is_err()
-                {
+                if stx.send((data.clone(), index * plen)).is_err() || tx.send((index, data)).is_err() {
                     break;
                 }
             }
@@ -338,58 +296,30 @@ fn verify_torrent(
         let mut sha256_mismatch = None;
         if state == FileState::Ok {
             let first = f.offset / plen;
-            let last = if f.length == 0 {
-                first
-            } else {
-                (f.offset + f.length - 1) / plen
-            };
+            let last = if f.length == 0 { first } else { (f.offset + f.length - 1) / plen };
             let failed: Vec<u64> = bad.range(first..=last).copied().collect();
             if !failed.is_empty() {
                 state = FileState::Corrupt;
-                detail = Some(format!(
-                    "{} piece(s) fail SHA-1, first #{}",
-                    failed.len(),
-                    failed[0]
-                ));
+                detail = Some(format!("{} piece(s) fail SHA-1, first #{}", failed.len(), failed[0]));
             } else if let (Some(want), Some(Some(got))) = (&f.sha256, sha_results.get(i)) {
                 if want != got {
                     state = FileState::Corrupt;
                     detail = Some(format!("sha256 {got}, expected {want} (goatfile)"));
-                    sha256_mismatch = Some(Sha256Mismatch {
-                        got: got.clone(),
-                        want: want.clone(),
-                    });
+                    sha256_mismatch = Some(Sha256Mismatch { got: got.clone(), want: want.clone() });
                 }
             }
         }
-        report.files.push(FileReport {
-            entry: m.entry.clone(),
-            path: f.path.clone(),
-            state,
-            detail,
-            sha256_mismatch,
-        });
+        report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });
     }
     Ok(bad)
 }
 
 /// Consume ordered stream chunks; return each file's sha256 (when wanted and
 /// the whole file was seen).
-fn sha256_stream(
-    rx: Receiver<(Arc<Vec<u8>>, u64)>,
-    spec: Vec<(u64, u64, bool)>,
-) -> Vec<Option<String>> {
+fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>) -> Vec<Option<String>> {
     use sha2::Digest;
-    let mut hashers: Vec<Option<(sha2::Sha256, u64)>> = spec
-        .iter()
-        .map(|(_, _, want)| {
-            if *want {
-                Some((sha2::Sha256::new(), 0))
-            } else {
-                None
-            }
-        })
-        .collect();
+    let mut hashers: Vec<Option<(sha2::Sha256, u64)>> =
+        spec.iter().map(|(_, _, want)| if *want { Some((sha2::Sha256::new(), 0)) } else { None }).collect();
     let spans: Vec<(u64, u64)> = spec.iter().map(|(o, l, _)| (*o, *l)).collect();
     let mut cursor = Overlaps::default();
     let mut expected_next = 0u64;
@@ -423,6 +353,7 @@ fn sha256_stream(
         .collect()
 }
 
+
 /// Reads whole pieces across file boundaries (zeros for padding files);
 /// one per thread, each with its own open files.
 struct PieceReader<'a> {
@@ -443,17 +374,10 @@ impl PieceReader<'_> {
         let (start, end) = self.bounds(index);
         buf.clear();
         buf.resize((end - start) as usize, 0);
-        self.each_part(
-            index,
-            |at, file, slot| match file {
-                Some(file) => file
-                    .seek(SeekFrom::Start(at))
-                    .and_then(|_| file.read_exact(slot))
-                    .is_ok(),
-                None => true,
-            },
-            buf,
-        )
+        self.each_part(index, |at, file, slot| match file {
+            Some(file) => file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(slot)).is_ok(),
+            None => true,
+        }, buf)
     }
 
     /// The SHA-1 of piece `index`, read in runs of [`RUN`] bytes into
@@ -488,10 +412,7 @@ impl PieceReader<'_> {
                 pos = b;
                 continue;
             }
-            let Some(file) = self.file(i) else {
-                ok = false;
-                break;
-            };
+            let Some(file) = self.file(i) else { ok = false; break };
             if file.seek(SeekFrom::Start(a - fs)).is_err() {
                 ok = false;
                 break;
@@ -523,17 +444,13 @@ impl PieceReader<'_> {
             return None;
         }
         let (dir, f) = (self.dir, self.files[i]);
-        self.open
-            .entry(i)
-            .or_insert_with(|| File::open(dir.join(&f.path)).ok())
-            .as_mut()
+        self.open.entry(i).or_insert_with(|| File::open(dir.join(&f.path)).ok()).as_mut()
     }
 
     /// Close files this reader has passed.
     fn close_passed(&mut self, end: u64) {
         let files = self.files;
-        self.open
-            .retain(|i, _| files[*i].offset + files[*i].length > end);
+        self.open.retain(|i, _| files[*i].offset + files[*i].length > end);
     }
 
     /// Each file's part of piece `index`: `read(offset in file, file,

@@ -18,11 +18,7 @@ pub struct Cat {
 }
 
 /// Fetch an inscription and produce the bytes to write.
-pub async fn content_of(
-    g: &Globals,
-    id_text: &str,
-    raw: bool,
-) -> Result<(InscriptionId, Served, Vec<u8>)> {
+pub async fn content_of(g: &Globals, id_text: &str, raw: bool) -> Result<(InscriptionId, Served, Vec<u8>)> {
     let id: InscriptionId = id_text.parse()?;
     let esplora = g.esplora(g.network()?.unwrap_or(Network::Bitcoin))?;
     let (_, served) = scan::lookup(&esplora, &id).await?;
@@ -39,18 +35,13 @@ impl Cat {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         let (id, served, body) = content_of(g, &self.id, self.raw).await?;
         let mut out = std::io::stdout().lock();
-        out.write_all(&body)
-            .and_then(|_| out.flush())
-            .map_err(|e| Error::io("writing to stdout", e))?;
+        out.write_all(&body).and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
         if g.verbose > 0 {
             eprintln!(
                 "goat: {id}: {} bytes, {}{}",
                 body.len(),
                 served.content_type.as_deref().unwrap_or("no content type"),
-                served
-                    .delegate
-                    .map(|d| format!(", delegated to {d}"))
-                    .unwrap_or_default()
+                served.delegate.map(|d| format!(", delegated to {d}")).unwrap_or_default()
             );
         }
         Ok(())

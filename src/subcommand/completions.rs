@@ -30,9 +30,7 @@ impl Man {
     pub async fn run(&self, _g: &Globals) -> Result<()> {
         let cmd = Cli::command();
         let mut out = Vec::new();
-        clap_mangen::Man::new(cmd.clone())
-            .render(&mut out)
-            .map_err(|e| Error::io("rendering the man page", e))?;
+        clap_mangen::Man::new(cmd.clone()).render(&mut out).map_err(|e| Error::io("rendering the man page", e))?;
         // Every subcommand's synopsis and options, so the page documents
         // every option (clap_mangen alone lists only the subcommand names).
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {

@@ -6,9 +6,9 @@
 //! and everything is stopped and removed.
 
 use super::fetch::Fetch;
-use super::publish::Publish;
 use super::verify::Verify;
 use super::{Globals, TrustArgs};
+use super::publish::Publish;
 use crate::devchain::{server, Chain};
 use crate::error::{Error, Result};
 use clap::Args;
@@ -29,8 +29,7 @@ pub struct Demo {
 /// weights, and the same on every run.
 fn write_weights(path: &Path, len: u64) -> Result<()> {
     use std::io::Write;
-    let f = std::fs::File::create(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    let f = std::fs::File::create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
     let mut w = std::io::BufWriter::new(f);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut left = len;
@@ -44,12 +43,10 @@ fn write_weights(path: &Path, len: u64) -> Result<()> {
             chunk.copy_from_slice(&b[..chunk.len()]);
         }
         let n = left.min(buf.len() as u64) as usize;
-        w.write_all(&buf[..n])
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        w.write_all(&buf[..n]).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
         left -= n as u64;
     }
-    w.flush()
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    w.flush().map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 impl Demo {
@@ -68,20 +65,13 @@ impl Demo {
         // 1. The publisher's model, and a funded holder on a local chain of
         //    genuine transactions behind an Esplora API.
         let model = work.join("publisher").join("tiny-llama");
-        std::fs::create_dir_all(&model)
-            .map_err(|e| Error::io(format!("creating {}", model.display()), e))?;
+        std::fs::create_dir_all(&model).map_err(|e| Error::io(format!("creating {}", model.display()), e))?;
         write_weights(&model.join("model.safetensors"), self.size << 20)?;
         let config = br#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 256}"#;
-        std::fs::write(model.join("config.json"), config)
-            .map_err(|e| Error::io("writing config.json", e))?;
+        std::fs::write(model.join("config.json"), config).map_err(|e| Error::io("writing config.json", e))?;
         let secp = bitcoin::secp256k1::Secp256k1::new();
         let key = crate::publish::sign::one_time_key(&secp)?;
-        let holder = bitcoin::Address::p2tr(
-            &secp,
-            key.x_only_public_key().0,
-            None,
-            bitcoin::Network::Regtest,
-        );
+        let holder = bitcoin::Address::p2tr(&secp, key.x_only_public_key().0, None, bitcoin::Network::Regtest);
         let key_file = work.join("publisher").join("holder.wif");
         // Only its owner may read it (goat publish refuses others).
         let wif = bitcoin::PrivateKey::new(key.secret_key(), bitcoin::NetworkKind::Test).to_wif();
@@ -90,12 +80,10 @@ impl Demo {
         chain.fund(&holder.script_pubkey(), 1_000_000);
         chain.mine();
         let address = holder.to_string();
-        let handle = tokio::task::spawn_blocking(move || {
-            server::Handle::start(chain, Duration::from_secs(3600))
-        })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))?
-        .map_err(|e| Error::io("starting the local Esplora server", e))?;
+        let handle = tokio::task::spawn_blocking(move || server::Handle::start(chain, Duration::from_secs(3600)))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::io("starting the local Esplora server", e))?;
         say(format!("[1/4] publisher: made a {} MiB model; {address} holds 1 000 000 sats on a local chain served at {}", self.size, handle.url));
 
         // 2. goat publish: torrent, goatfile, commit + reveal signed by the
@@ -104,15 +92,8 @@ impl Demo {
             .and_then(|l| l.local_addr())
             .map_err(|e| Error::io("finding a free port", e))?
             .port();
-        say(format!(
-            "[2/4] publisher: goat publish {} --key-file holder.wif --seed",
-            model.display()
-        ));
-        let globals = Globals {
-            esplora: vec![handle.url.clone()],
-            network: Some("regtest".into()),
-            ..g.clone()
-        };
+        say(format!("[2/4] publisher: goat publish {} --key-file holder.wif --seed", model.display()));
+        let globals = Globals { esplora: vec![handle.url.clone()], network: Some("regtest".into()), ..g.clone() };
         let publish = Publish {
             dirs: vec![model.clone()],
             onchain: vec![],
@@ -142,12 +123,7 @@ impl Demo {
             None => return Err(Error::internal("the demo publish wrote PSBTs")),
         };
         let seeder = published.swarm;
-        handle
-            .state
-            .chain
-            .write()
-            .map_err(|_| Error::internal("chain lock"))?
-            .mine();
+        handle.state.chain.write().map_err(|_| Error::internal("chain lock"))?.mine();
         say(format!(
             "      inscribed the goatfile {} (its reveal spends the holder's coin, which endorses it); mined; seeding on 127.0.0.1:{port}",
             published.inscription
@@ -158,11 +134,7 @@ impl Demo {
             Some(d) => d.clone(),
             None => work.join("you").join("tiny-llama"),
         };
-        say(format!(
-            "[3/4] you: goat --esplora {} fetch {address} -o {}",
-            handle.url,
-            out.display()
-        ));
+        say(format!("[3/4] you: goat --esplora {} fetch {address} -o {}", handle.url, out.display()));
         let fetch = Fetch {
             address: Some(address),
             output: Some(out.clone()),
@@ -190,13 +162,7 @@ impl Demo {
         let verified = match fetched {
             Ok(()) => {
                 say(format!("[4/4] goat verify {}", out.display()));
-                Verify {
-                    dir: out.clone(),
-                    threads: None,
-                    json: false,
-                }
-                .run(&globals)
-                .await
+                Verify { dir: out.clone(), threads: None, json: false }.run(&globals).await
             }
             Err(e) => Err(e),
         };
@@ -206,14 +172,8 @@ impl Demo {
         let _ = tokio::task::spawn_blocking(move || drop(handle)).await;
         verified?;
         match &self.keep {
-            Some(d) => say(format!(
-                "demo done: the model is in {}; the chain and the seeder are stopped",
-                d.display()
-            )),
-            None => say(
-                "demo done: chain, seeder and files removed (pass --keep DIR to keep the model)"
-                    .into(),
-            ),
+            Some(d) => say(format!("demo done: the model is in {}; the chain and the seeder are stopped", d.display())),
+            None => say("demo done: chain, seeder and files removed (pass --keep DIR to keep the model)".into()),
         }
         Ok(())
     }

@@ -43,25 +43,17 @@ impl Devchain {
             .parse::<std::net::SocketAddr>()
             .ok()
             .and_then(|a| match a.ip() {
-                std::net::IpAddr::V4(v4) => {
-                    Some(v4.octets()[0] == 198 && (v4.octets()[1] & 0xfe) == 18)
-                }
+                std::net::IpAddr::V4(v4) => Some(v4.octets()[0] == 198 && (v4.octets()[1] & 0xfe) == 18),
                 _ => None,
             })
             .unwrap_or(false);
-        if !self.listen.starts_with("127.")
-            && !self.listen.starts_with("[::1]")
-            && !self.listen.starts_with("localhost")
-            && !bench_range
-        {
+        if !self.listen.starts_with("127.") && !self.listen.starts_with("[::1]") && !self.listen.starts_with("localhost") && !bench_range {
             return Err(Error::usage(
                 "devchain listens on loopback (or the benchmark range 198.18.0.0/15) only: use --listen 127.0.0.1:PORT",
             ));
         }
         let body = match &self.goatfile {
-            Some(p) => {
-                std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?
-            }
+            Some(p) => std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?,
             None => include_bytes!("../../sample-goatfiles/loose-early-form.yaml").to_vec(),
         };
         let mut chain = Chain::new();
@@ -98,11 +90,10 @@ impl Devchain {
         let address = holder.address.to_string();
         let lifetime = Duration::from_secs(self.seconds);
         let listen = self.listen.clone();
-        let handle =
-            tokio::task::spawn_blocking(move || server::Handle::start_on(&listen, chain, lifetime))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))?
-                .map_err(|e| Error::io("starting the devchain server", e))?;
+        let handle = tokio::task::spawn_blocking(move || server::Handle::start_on(&listen, chain, lifetime))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+            .map_err(|e| Error::io("starting the devchain server", e))?;
         println!("esplora {}", handle.url);
         println!("electrum {}", handle.electrum);
         println!("address {address}");

@@ -5,11 +5,11 @@ use super::resolve::find_goatfile;
 use super::{Globals, TrustArgs};
 use crate::error::{Error, Kind, Result};
 use crate::esplora::Esplora;
-use crate::fetcher::{self, EntryResult};
 use crate::goatfile::{self, Entry, Goatfile, Source};
 use crate::inscription::InscriptionId;
 use crate::progress::Reporter;
 use crate::scan;
+use crate::fetcher::{self, EntryResult};
 use crate::store::{Layout, Manifest};
 use crate::torrent::{self, Swarm, SwarmConfig};
 use bitcoin::Network;
@@ -108,50 +108,28 @@ impl Fetch {
         g.esplora(self.network(g)?)
     }
 
-    async fn load_goatfile(
-        &self,
-        g: &Globals,
-        r: &Reporter,
-    ) -> Result<(Vec<u8>, Goatfile, Origin)> {
+    async fn load_goatfile(&self, g: &Globals, r: &Reporter) -> Result<(Vec<u8>, Goatfile, Origin)> {
         if let Some(gf) = &self.goatfile {
             let path = Path::new(gf);
             if path.exists() {
-                let bytes =
-                    std::fs::read(path).map_err(|e| Error::io(format!("reading {gf}"), e))?;
-                let parsed =
-                    goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("{gf}: {e}")))?;
-                let origin = Origin {
-                    address: self.address.clone(),
-                    inscription: None,
-                    block_height: None,
-                    file: Some(gf.clone()),
-                };
+                let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {gf}"), e))?;
+                let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("{gf}: {e}")))?;
+                let origin = Origin { address: self.address.clone(), inscription: None, block_height: None, file: Some(gf.clone()) };
                 return Ok((bytes, parsed, origin));
             }
             let id: InscriptionId = gf.parse().map_err(|_| {
-                Error::usage(format!(
-                    "--goatfile '{}' is neither an existing file nor an inscription id",
-                    crate::text::line(gf)
-                ))
+                Error::usage(format!("--goatfile '{}' is neither an existing file nor an inscription id", crate::text::line(gf)))
             })?;
             let esplora = self.esplora(g)?;
             let (_, served) = scan::lookup(&esplora, &id).await?;
             let bytes = served.decode(goatfile::MAX_BYTES as u64)?;
-            let parsed = goatfile::parse(&bytes)
-                .map_err(|e| Error::invalid(format!("inscription {id}: {e}")))?;
+            let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("inscription {id}: {e}")))?;
             r.event(format!("goatfile {id} (given with --goatfile)"));
-            let origin = Origin {
-                address: self.address.clone(),
-                inscription: Some(id.to_string()),
-                block_height: None,
-                file: None,
-            };
+            let origin = Origin { address: self.address.clone(), inscription: Some(id.to_string()), block_height: None, file: None };
             return Ok((bytes, parsed, origin));
         }
         let Some(addr) = &self.address else {
-            return Err(Error::usage(
-                "give the holder's address, or --goatfile FILE|INSCRIPTION",
-            ));
+            return Err(Error::usage("give the holder's address, or --goatfile FILE|INSCRIPTION"));
         };
         let holder = g.holder(addr)?;
         let esplora = self.esplora(g)?;
@@ -165,18 +143,11 @@ impl Fetch {
         r.event(format!(
             "goatfile {} at {} ({}{})",
             found.id,
-            height
-                .map(|h| format!("block {h}"))
-                .unwrap_or_else(|| "mempool".into()),
+            height.map(|h| format!("block {h}")).unwrap_or_else(|| "mempool".into()),
             super::resolve::endorsement_words(&found),
             super::resolve::proof_words(&found)
         ));
-        let origin = Origin {
-            address: Some(addr.clone()),
-            inscription: Some(found.id.to_string()),
-            block_height: height,
-            file: None,
-        };
+        let origin = Origin { address: Some(addr.clone()), inscription: Some(found.id.to_string()), block_height: height, file: None };
         Ok((bytes, found.goatfile, origin))
     }
 
@@ -212,17 +183,12 @@ impl Fetch {
         let layout = Layout::new(&root);
         layout.create()?;
         layout.write(&layout.meta().join("goatfile.yaml"), &bytes)?;
-        let origin_json =
-            serde_json::to_vec_pretty(&origin).map_err(|e| Error::internal(e.to_string()))?;
+        let origin_json = serde_json::to_vec_pretty(&origin).map_err(|e| Error::internal(e.to_string()))?;
         layout.write(&layout.meta().join("source.json"), &origin_json)?;
 
         let mut results = Vec::new();
         // On-chain entries: written from verified transactions, no torrent.
-        let onchain: Vec<&Entry> = entries
-            .iter()
-            .copied()
-            .filter(|e| e.source.inscriptions().is_some())
-            .collect();
+        let onchain: Vec<&Entry> = entries.iter().copied().filter(|e| e.source.inscriptions().is_some()).collect();
         if !onchain.is_empty() {
             let esplora = self.esplora(g)?;
             for e in onchain {
@@ -231,11 +197,7 @@ impl Fetch {
                 results.push(r);
             }
         }
-        let magnets: Vec<&Entry> = entries
-            .iter()
-            .copied()
-            .filter(|e| matches!(e.source, Source::Magnet(_)))
-            .collect();
+        let magnets: Vec<&Entry> = entries.iter().copied().filter(|e| matches!(e.source, Source::Magnet(_))).collect();
         let mut swarm = None;
         if !magnets.is_empty() {
             let cfg = SwarmConfig {
@@ -280,11 +242,7 @@ impl Fetch {
                     r.name,
                     r.files,
                     r.bytes,
-                    if r.kind == "torrent" {
-                        format!(" ({} fetched in {:.1}s)", r.fetched_bytes, r.seconds)
-                    } else {
-                        String::new()
-                    }
+                    if r.kind == "torrent" { format!(" ({} fetched in {:.1}s)", r.fetched_bytes, r.seconds) } else { String::new() }
                 ));
             }
             g.note(format!("done: {}", root.display()));
@@ -293,9 +251,7 @@ impl Fetch {
             if self.seed {
                 g.note(format!(
                     "seeding on port {}; Ctrl-C to stop",
-                    s.listen_port()
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "-".into())
+                    s.listen_port().map(|p| p.to_string()).unwrap_or_else(|| "-".into())
                 ));
                 match self.seed_for {
                     Some(secs) => {
@@ -326,23 +282,16 @@ impl Fetch {
         let adds = entries.iter().map(|e| {
             let bar = reporter.metadata_spinner(&e.name);
             async move {
-                let Source::Magnet(m) = &e.source else {
-                    unreachable!("magnet entries only")
-                };
+                let Source::Magnet(m) = &e.source else { unreachable!("magnet entries only") };
                 let dir = layout.entry_dir(&e.name);
-                let t = swarm
-                    .add(m, &self.peers, &dir, timeout, |files| {
-                        fetcher::check_files(e, files)
-                    })
-                    .await;
+                let t = swarm.add(m, &self.peers, &dir, timeout, |files| fetcher::check_files(e, files)).await;
                 (e, bar, t)
             }
         });
         let mut added = Vec::new();
         let mut total = 0;
         for (e, bar, t) in join_all(adds).await {
-            let t =
-                t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            let t = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
             let m = fetcher::record_torrent(layout, e, &t)?;
             let size: u64 = m.files.iter().map(|f| f.length).sum();
             total += size;
@@ -364,10 +313,7 @@ impl Fetch {
         });
         let ticker = async {
             loop {
-                let have: u64 = added
-                    .iter()
-                    .map(|(_, _, t, _)| t.progress().have_bytes)
-                    .sum();
+                let have: u64 = added.iter().map(|(_, _, t, _)| t.progress().have_bytes).sum();
                 rep.set_total(have);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -385,9 +331,7 @@ impl Fetch {
         // did not match, are fetched again, never reported done.
         let mut again = Vec::new();
         for (e, bar, t, m) in added {
-            let Source::Magnet(magnet) = &e.source else {
-                unreachable!("magnet entries only")
-            };
+            let Source::Magnet(magnet) = &e.source else { unreachable!("magnet entries only") };
             let mut t = t;
             for round in 0.. {
                 let (t2, failed) = swarm.fetch_failed_again(t, magnet, &self.peers).await?;

@@ -21,15 +21,10 @@ impl Ls {
         let holder = g.holder(&self.address)?;
         let esplora = g.esplora(holder.network)?;
         let mut found = Vec::new();
-        let summary = scan::walk(
-            &esplora,
-            &holder,
-            scan::Options { endorse_all: true },
-            |f| {
-                found.push(f);
-                ControlFlow::Continue(())
-            },
-        )
+        let summary = scan::walk(&esplora, &holder, scan::Options { endorse_all: true }, |f| {
+            found.push(f);
+            ControlFlow::Continue(())
+        })
         .await?;
         g.report_stats(&esplora);
         if self.json {
@@ -88,10 +83,7 @@ impl Ls {
             ));
             return Ok(());
         }
-        println!(
-            "{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} ENDORSED",
-            "INSCRIPTION", "CONTENT-TYPE", "ENCODING", "SIZE", "HEIGHT", "GOATFILE"
-        );
+        println!("{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} ENDORSED", "INSCRIPTION", "CONTENT-TYPE", "ENCODING", "SIZE", "HEIGHT", "GOATFILE");
         for f in &found {
             let gf = match &f.goatfile {
                 GoatfileState::Valid(_) => "yes",
@@ -105,18 +97,13 @@ impl Ls {
             };
             // Chain-supplied text: cut on a character boundary, never by bytes.
             let ct = crate::text::printable(f.served.content_type.as_deref().unwrap_or("-"), 26);
-            let enc =
-                crate::text::printable(f.served.content_encoding.as_deref().unwrap_or("-"), 8);
+            let enc = crate::text::printable(f.served.content_encoding.as_deref().unwrap_or("-"), 8);
             println!(
                 "{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} {}",
                 f.id.to_string(),
                 ct,
                 enc,
-                f.served
-                    .body
-                    .as_ref()
-                    .map(|b| b.len().to_string())
-                    .unwrap_or_else(|| "-".into()),
+                f.served.body.as_ref().map(|b| b.len().to_string()).unwrap_or_else(|| "-".into()),
                 f.location.to_string(),
                 gf,
                 endorsed

@@ -38,23 +38,11 @@ pub struct Cli {
 pub struct Globals {
     /// Esplora REST base URL; repeat (or comma-separate) to fail over in order.
     /// Default: the public blockstream.info and mempool.space APIs.
-    #[arg(
-        long = "esplora",
-        env = "GOAT_ESPLORA",
-        value_delimiter = ',',
-        global = true,
-        value_name = "URL"
-    )]
+    #[arg(long = "esplora", env = "GOAT_ESPLORA", value_delimiter = ',', global = true, value_name = "URL")]
     pub esplora: Vec<String>,
     /// Electrum server (tcp://HOST:PORT or ssl://HOST:PORT), e.g. your own
     /// node's electrs or Fulcrum; repeatable, and mixable with --esplora.
-    #[arg(
-        long = "electrum",
-        env = "GOAT_ELECTRUM",
-        value_delimiter = ',',
-        global = true,
-        value_name = "URL"
-    )]
+    #[arg(long = "electrum", env = "GOAT_ELECTRUM", value_delimiter = ',', global = true, value_name = "URL")]
     pub electrum: Vec<String>,
     /// bitcoin, testnet, testnet4, signet or regtest. Default: inferred from the address.
     #[arg(long, global = true)]
@@ -118,12 +106,7 @@ fn tor_port(t: &str) -> Result<std::net::SocketAddr> {
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "--tor '{}' is not HOST:PORT (Tor's SOCKS port, e.g. 127.0.0.1:9050)",
-                crate::text::line(t)
-            ))
-        })?;
+        .ok_or_else(|| Error::usage(format!("--tor '{}' is not HOST:PORT (Tor's SOCKS port, e.g. 127.0.0.1:9050)", crate::text::line(t))))?;
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
         Error::network(format!(
             "Tor's SOCKS port {addr} does not answer ({e}): start Tor (Tor Browser listens on 9150: --tor=127.0.0.1:9150); nothing was sent"
@@ -182,14 +165,9 @@ impl Cli {
             Runtime::MultiThread => false,
         };
         let rt = if current {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
         } else {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
         }
         .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
         let g = &self.globals;
@@ -215,10 +193,7 @@ impl Cli {
 
 impl Globals {
     pub fn network(&self) -> Result<Option<Network>> {
-        self.network
-            .as_deref()
-            .map(address::parse_network)
-            .transpose()
+        self.network.as_deref().map(address::parse_network).transpose()
     }
 
     pub fn holder(&self, text: &str) -> Result<HolderAddress> {
@@ -233,19 +208,11 @@ impl Globals {
     /// Like `esplora`, with `fallback` (e.g. a config file's list) used when
     /// --esplora is not given.
     pub fn esplora_or(&self, network: Network, fallback: &[String]) -> Result<Esplora> {
-        let given = if self.esplora.is_empty() {
-            fallback
-        } else {
-            &self.esplora[..]
-        };
+        let given = if self.esplora.is_empty() { fallback } else { &self.esplora[..] };
         let mut endpoints: Vec<String> = if given.is_empty() && self.electrum.is_empty() {
             address::default_endpoints(network)
         } else {
-            given
-                .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
+            given.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
         };
         for e in &self.electrum {
             let e = e.trim();
@@ -297,9 +264,7 @@ impl Globals {
     /// The Esplora proxy: --tor's SOCKS port (names resolved by Tor), or
     /// --esplora-proxy. Both at once must agree.
     pub fn esplora_proxy(&self) -> Result<Option<String>> {
-        let Some(t) = &self.tor else {
-            return Ok(self.esplora_proxy.clone());
-        };
+        let Some(t) = &self.tor else { return Ok(self.esplora_proxy.clone()) };
         let tor = format!("socks5h://{}", tor_port(t)?);
         match &self.esplora_proxy {
             Some(p) if p.trim_end_matches('/') != tor => Err(Error::usage(format!(
@@ -325,11 +290,7 @@ impl Globals {
                 s.retries,
                 s.failovers,
                 s.bytes,
-                if s.electrum_round_trips > 0 {
-                    format!(", {} Electrum round trips", s.electrum_round_trips)
-                } else {
-                    String::new()
-                }
+                if s.electrum_round_trips > 0 { format!(", {} Electrum round trips", s.electrum_round_trips) } else { String::new() }
             );
         }
     }

@@ -132,11 +132,7 @@ pub struct Broadcast {
 
 impl Publish {
     pub async fn run(&self, g: &Globals) -> Result<()> {
-        let done = if self.finalize.is_empty() {
-            self.publish(g).await?
-        } else {
-            Some(self.finalize(g).await?)
-        };
+        let done = if self.finalize.is_empty() { self.publish(g).await? } else { Some(self.finalize(g).await?) };
         match done {
             Some(b) => self.after(g, b).await,
             None => Ok(()),
@@ -170,11 +166,7 @@ impl Publish {
             }
             (Some(a), None) => g.holder(a)?,
             (None, Some(k)) => g.holder(&k.address.to_string())?,
-            (None, None) => {
-                return Err(Error::usage(
-                    "give the holder with --address (and --psbt), or --key-file",
-                ))
-            }
+            (None, None) => return Err(Error::usage("give the holder with --address (and --psbt), or --key-file")),
         };
         if holder_key.is_none() && self.psbt.is_none() {
             return Err(Error::usage(
@@ -226,26 +218,12 @@ impl Publish {
                 ids.push(p.inscription_id());
                 plans.push((p, key));
             }
-            let source = if ids.len() == 1 {
-                Source::Inscription(ids[0])
-            } else {
-                Source::Parts(ids)
-            };
-            let spec = FileSpec {
-                path: f.name.clone(),
-                size: Some(f.bytes.len() as u64),
-                sha256: Some(f.sha256.clone()),
-            };
-            extra.push(Entry {
-                name: f.name.clone(),
-                source,
-                files: vec![spec],
-            });
+            let source = if ids.len() == 1 { Source::Inscription(ids[0]) } else { Source::Parts(ids) };
+            let spec = FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
+            extra.push(Entry { name: f.name.clone(), source, files: vec![spec] });
         }
         let (goatfile, entries) = self.goatfile(&made, extra, &holder.address.to_string())?;
-        let yaml = goatfile
-            .to_yaml()
-            .map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?;
+        let yaml = goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?;
         let (body, encoding) = publish::encode_body(yaml.as_bytes());
         let reveal_key = sign::one_time_key(&secp)?;
         let req = publish::Request {
@@ -272,15 +250,9 @@ impl Publish {
         g.note(format!(
             "--- goatfile ({} bytes{}) ---\n{yaml}---",
             yaml.len(),
-            encoding
-                .map(|e| format!(", {} on chain as {e}", body.len()))
-                .unwrap_or_default()
+            encoding.map(|e| format!(", {} on chain as {e}", body.len())).unwrap_or_default()
         ));
-        let parts = if plans.is_empty() {
-            String::new()
-        } else {
-            format!(" and {} on-chain part(s)", plans.len())
-        };
+        let parts = if plans.is_empty() { String::new() } else { format!(" and {} on-chain part(s)", plans.len()) };
         g.note(format!(
             "cost: {fees} sats in fees (goatfile: {} commit + {} reveal{parts}, at {fee_rate} sat/vB) and {} sats left on the inscription output(s), {total} sats in all; from {}",
             plan.commit_fee,
@@ -288,10 +260,7 @@ impl Publish {
             publish::POSTAGE * inscriptions,
             holder.address
         ));
-        let context = Context {
-            address: holder.address.to_string(),
-            entries,
-        };
+        let context = Context { address: holder.address.to_string(), entries };
 
         // 4. Sign, or hand over to a wallet.
         let Some(key) = holder_key else {
@@ -305,9 +274,7 @@ impl Publish {
             signed.push(sign::sign_plan(&secp, p, &key.keypair, k)?);
         }
         let last = &plans[plans.len() - 1].0;
-        self.broadcast(g, esplora, last, &signed, &context)
-            .await
-            .map(Some)
+        self.broadcast(g, esplora, last, &signed, &context).await.map(Some)
     }
 
     /// The `--onchain` files, read whole (they are small by nature).
@@ -319,20 +286,11 @@ impl Publish {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .filter(|n| crate::goatfile::check_relative_path(n).is_ok())
-                .ok_or_else(|| {
-                    Error::usage(format!(
-                        "{}: the name cannot be a goatfile path; rename it",
-                        crate::text::line(&p.to_string_lossy())
-                    ))
-                })?
+                .ok_or_else(|| Error::usage(format!("{}: the name cannot be a goatfile path; rename it", crate::text::line(&p.to_string_lossy()))))?
                 .to_string();
-            let bytes =
-                std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+            let bytes = std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
             if bytes.is_empty() {
-                return Err(Error::usage(format!(
-                    "{}: empty, nothing to inscribe",
-                    p.display()
-                )));
+                return Err(Error::usage(format!("{}: empty, nothing to inscribe", p.display())));
             }
             parts += bytes.len().div_ceil(publish::PART_MAX);
             if parts + 1 > publish::MAX_CHAINED {
@@ -346,31 +304,19 @@ impl Publish {
                 use sha2::Digest;
                 hex::encode(sha2::Sha256::digest(&bytes))
             };
-            out.push(OnChain {
-                name,
-                bytes,
-                sha256,
-            });
+            out.push(OnChain { name, bytes, sha256 });
         }
         Ok(out)
     }
 
     async fn make_torrents(&self) -> Result<Vec<Made>> {
         if self.dirs.is_empty() && self.onchain.is_empty() {
-            return Err(Error::usage(
-                "give at least one model folder (or --onchain FILE) to publish",
-            ));
+            return Err(Error::usage("give at least one model folder (or --onchain FILE) to publish"));
         }
-        let opts = CreateOptions {
-            trackers: self.trackers.clone(),
-            web_seeds: self.web_seeds.clone(),
-            piece_length: None,
-        };
+        let opts = CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };
         let dirs = self.dirs.clone();
         tokio::task::spawn_blocking(move || {
-            dirs.iter()
-                .map(|d| crate::torrent::create::create(d, &opts))
-                .collect::<Result<Vec<_>>>()
+            dirs.iter().map(|d| crate::torrent::create::create(d, &opts)).collect::<Result<Vec<_>>>()
         })
         .await
         .map_err(|e| Error::internal(e.to_string()))?
@@ -391,32 +337,18 @@ impl Publish {
         uri
     }
 
-    fn goatfile(
-        &self,
-        made: &[Made],
-        onchain: Vec<Entry>,
-        address: &str,
-    ) -> Result<(Goatfile, Vec<Published>)> {
+    fn goatfile(&self, made: &[Made], onchain: Vec<Entry>, address: &str) -> Result<(Goatfile, Vec<Published>)> {
         let mut entries = Vec::new();
         let mut published = Vec::new();
         for m in made {
             let uri = self.magnet_of(m);
-            let magnet = Magnet::parse(&uri)
-                .map_err(|e| Error::usage(format!("{}: cannot make its magnet ({e})", m.name)))?;
+            let magnet = Magnet::parse(&uri).map_err(|e| Error::usage(format!("{}: cannot make its magnet ({e})", m.name)))?;
             let files = m
                 .files
                 .iter()
-                .map(|f| FileSpec {
-                    path: f.path_string(),
-                    size: Some(f.size),
-                    sha256: Some(f.sha256.clone()),
-                })
+                .map(|f| FileSpec { path: f.path_string(), size: Some(f.size), sha256: Some(f.sha256.clone()) })
                 .collect();
-            entries.push(Entry {
-                name: m.name.clone(),
-                source: Source::Magnet(magnet),
-                files,
-            });
+            entries.push(Entry { name: m.name.clone(), source: Source::Magnet(magnet), files });
             let output = if m.source.is_dir() {
                 m.source.clone()
             } else {
@@ -431,19 +363,12 @@ impl Publish {
                 torrent: data_encoding::BASE64.encode(&m.bytes),
             });
         }
-        let first = entries
-            .first()
-            .or(onchain.first())
-            .map(|e| e.name.clone())
-            .unwrap_or_default();
+        let first = entries.first().or(onchain.first()).map(|e| e.name.clone()).unwrap_or_default();
         entries.extend(onchain);
         let mut names = std::collections::HashSet::new();
         for e in &entries {
             if !names.insert(e.name.to_lowercase()) {
-                return Err(Error::usage(format!(
-                    "two folders are both named '{}': each entry needs its own name",
-                    e.name
-                )));
+                return Err(Error::usage(format!("two folders are both named '{}': each entry needs its own name", e.name)));
             }
         }
         let g = Goatfile {
@@ -471,41 +396,20 @@ impl Publish {
             }
             let tx = esplora.tx(&u.txid).await?;
             let Some(out) = tx.output.get(u.vout as usize) else {
-                return Err(Error::invalid(format!(
-                    "the server lists {}:{} as unspent, but that output does not exist",
-                    u.txid, u.vout
-                )));
+                return Err(Error::invalid(format!("the server lists {}:{} as unspent, but that output does not exist", u.txid, u.vout)));
             };
             if out.script_pubkey != spk {
-                return Err(Error::invalid(format!(
-                    "the server lists {}:{} as the holder's, but it pays another script",
-                    u.txid, u.vout
-                )));
+                return Err(Error::invalid(format!("the server lists {}:{} as the holder's, but it pays another script", u.txid, u.vout)));
             }
             let reveals = !crate::inscription::envelope::envelopes(&tx).is_empty();
             if out.value.to_sat() <= publish::POSTAGE || (reveals && u.vout == 0) {
                 continue;
             }
-            coins.push(Coin {
-                outpoint: OutPoint {
-                    txid: u.txid,
-                    vout: u.vout,
-                },
-                txout: out.clone(),
-            });
+            coins.push(Coin { outpoint: OutPoint { txid: u.txid, vout: u.vout }, txout: out.clone() });
         }
-        coins.sort_by(|a, b| {
-            b.txout
-                .value
-                .cmp(&a.txout.value)
-                .then(a.outpoint.cmp(&b.outpoint))
-        });
+        coins.sort_by(|a, b| b.txout.value.cmp(&a.txout.value).then(a.outpoint.cmp(&b.outpoint)));
         if coins.is_empty() {
-            let more = if skipped > 0 {
-                format!(" ({skipped} unconfirmed: wait for them, or pass --include-unconfirmed)")
-            } else {
-                String::new()
-            };
+            let more = if skipped > 0 { format!(" ({skipped} unconfirmed: wait for them, or pass --include-unconfirmed)") } else { String::new() };
             return Err(Error::usage(format!(
                 "{} has no spendable coins{more}: send some sats to it and run again",
                 holder.address
@@ -519,40 +423,22 @@ impl Publish {
             return Ok(());
         }
         if !std::io::stdin().is_terminal() {
-            return Err(Error::usage(
-                "not asking for confirmation without a terminal: pass --yes to publish",
-            ));
+            return Err(Error::usage("not asking for confirmation without a terminal: pass --yes to publish"));
         }
         eprint!("broadcast both transactions? [y/N] ");
         let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| Error::io("reading the answer", e))?;
+        std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("reading the answer", e))?;
         if matches!(answer.trim(), "y" | "Y" | "yes") {
             Ok(())
         } else {
-            Err(Error::new(
-                Kind::Interrupted,
-                "not published: nothing was broadcast",
-            ))
+            Err(Error::new(Kind::Interrupted, "not published: nothing was broadcast"))
         }
     }
 
-    fn write_psbts(
-        &self,
-        g: &Globals,
-        plan: &Plan,
-        reveal_key: &bitcoin::key::Keypair,
-        context: &Context,
-    ) -> Result<()> {
-        let Some(path) = &self.psbt else {
-            return Err(Error::internal("no PSBT path"));
-        };
+    fn write_psbts(&self, g: &Globals, plan: &Plan, reveal_key: &bitcoin::key::Keypair, context: &Context) -> Result<()> {
+        let Some(path) = &self.psbt else { return Err(Error::internal("no PSBT path")) };
         let (commit, reveal) = psbt::make(plan)?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let ctx = serde_json::to_value(context).map_err(|e| Error::internal(e.to_string()))?;
         let pending = psbt::pending_path(dir, &plan.commit);
         psbt::Pending::new(plan, reveal_key, ctx).save(&pending)?;
@@ -572,11 +458,7 @@ impl Publish {
 
     async fn finalize(&self, g: &Globals) -> Result<Broadcast> {
         let secp = Secp256k1::new();
-        let signed: Vec<bitcoin::psbt::Psbt> = self
-            .finalize
-            .iter()
-            .map(|p| psbt::read(p))
-            .collect::<Result<_>>()?;
+        let signed: Vec<bitcoin::psbt::Psbt> = self.finalize.iter().map(|p| psbt::read(p)).collect::<Result<_>>()?;
         let pending_file = find_pending(&self.finalize, &signed)?;
         let pending = psbt::Pending::load(&pending_file)?;
         let (plan, reveal_key) = pending.plan(&secp)?;
@@ -586,12 +468,7 @@ impl Publish {
         let signed = [(commit, reveal)];
         let holder = g.holder(&context.address)?;
         let esplora = g.esplora(holder.network)?;
-        g.note(format!(
-            "fees: {} sats ({} commit + {} reveal)",
-            plan.fee(),
-            plan.commit_fee,
-            plan.reveal_fee
-        ));
+        g.note(format!("fees: {} sats ({} commit + {} reveal)", plan.fee(), plan.commit_fee, plan.reveal_fee));
         self.confirm()?;
         self.broadcast(g, esplora, &plan, &signed, &context).await
     }
@@ -608,11 +485,7 @@ impl Publish {
     ) -> Result<Broadcast> {
         // Seed first when asked, so the files are reachable the moment the
         // goatfile is.
-        let swarm = if self.seed {
-            Some(self.start_seeding(g, context).await?)
-        } else {
-            None
-        };
+        let swarm = if self.seed { Some(self.start_seeding(g, context).await?) } else { None };
         let mut sent = Vec::new();
         for (n, (commit, reveal)) in pairs.iter().enumerate() {
             let said = |e: Error, sent: &[bitcoin::Txid]| {
@@ -623,15 +496,9 @@ impl Publish {
                     Error::new(e.kind, format!("{} (already broadcast: {}; they stay valid, publish again once they confirm)", e.message, list.join(", ")))
                 }
             };
-            let ct = esplora
-                .broadcast(commit)
-                .await
-                .map_err(|e| said(e, &sent))?;
+            let ct = esplora.broadcast(commit).await.map_err(|e| said(e, &sent))?;
             sent.push(ct);
-            let rt = esplora
-                .broadcast(reveal)
-                .await
-                .map_err(|e| said(e, &sent))?;
+            let rt = esplora.broadcast(reveal).await.map_err(|e| said(e, &sent))?;
             sent.push(rt);
             if n + 1 < pairs.len() {
                 println!("part {rt}i0");
@@ -639,30 +506,17 @@ impl Publish {
         }
         // The last pair is the goatfile's, the one `plan` describes.
         let (c, r) = (plan.commit.compute_txid(), plan.reveal.compute_txid());
-        for f in self
-            .finalize
-            .iter()
-            .filter_map(|p| p.parent())
-            .chain([Path::new(".")])
-        {
+        for f in self.finalize.iter().filter_map(|p| p.parent()).chain([Path::new(".")]) {
             let _ = std::fs::remove_file(psbt::pending_path(f, &plan.commit));
         }
         println!("commit {c}");
         println!("reveal {r}");
         println!("inscription {}", plan.inscription_id());
-        g.note(format!(
-            "broadcast; once the reveal confirms, goat resolve {} finds the goatfile",
-            context.address
-        ));
+        g.note(format!("broadcast; once the reveal confirms, goat resolve {} finds the goatfile", context.address));
         if swarm.is_none() {
             self.hand_to_daemon(g, context)?;
         }
-        Ok(Broadcast {
-            esplora,
-            reveal: r,
-            inscription: plan.inscription_id(),
-            swarm,
-        })
+        Ok(Broadcast { esplora, reveal: r, inscription: plan.inscription_id(), swarm })
     }
 
     /// After the broadcast: wait for the confirmation, keep seeding.
@@ -674,9 +528,7 @@ impl Publish {
         if let Some(s) = b.swarm {
             g.note(format!(
                 "seeding on port {}; Ctrl-C to stop",
-                s.listen_port()
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "-".into())
+                s.listen_port().map(|p| p.to_string()).unwrap_or_else(|| "-".into())
             ));
             let confirm = async {
                 if self.wait.is_none() {
@@ -707,26 +559,14 @@ impl Publish {
             dht: !self.no_dht,
             ..Default::default()
         };
-        let first = context
-            .entries
-            .first()
-            .map(|e| e.output.clone())
-            .unwrap_or_default();
+        let first = context.entries.first().map(|e| e.output.clone()).unwrap_or_default();
         let swarm = Swarm::start(cfg, &first).await?;
         for e in &context.entries {
             let (bytes, magnet) = e.torrent_and_magnet()?;
             let t = swarm.add_saved(bytes, &magnet, &[], &e.output).await?;
-            t.wait(Duration::from_millis(200), |_| {})
-                .await
-                .map_err(|err| {
-                    Error::new(
-                        err.kind,
-                        format!(
-                            "{}: the files changed since the torrent was made? ({})",
-                            e.name, err.message
-                        ),
-                    )
-                })?;
+            t.wait(Duration::from_millis(200), |_| {}).await.map_err(|err| {
+                Error::new(err.kind, format!("{}: the files changed since the torrent was made? ({})", e.name, err.message))
+            })?;
             g.note(format!("{}: checked, seeding", e.name));
         }
         Ok(swarm)
@@ -759,11 +599,7 @@ fn find_pending(paths: &[PathBuf], signed: &[bitcoin::psbt::Psbt]) -> Result<Pat
     }
     let dirs: Vec<&Path> = paths
         .iter()
-        .map(|p| {
-            p.parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-        })
+        .map(|p| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
         .chain([Path::new(".")])
         .collect();
     for d in &dirs {
@@ -782,34 +618,21 @@ fn find_pending(paths: &[PathBuf], signed: &[bitcoin::psbt::Psbt]) -> Result<Pat
 /// The server's fee estimate for about an hour.
 async fn estimate(esplora: &Esplora) -> Result<f64> {
     let m = esplora.fee_estimates().await?;
-    let near = m
-        .iter()
-        .filter(|(k, _)| **k <= FEE_TARGET_BLOCKS)
-        .max_by_key(|(k, _)| **k)
-        .map(|(_, v)| *v);
-    let rate = near
-        .or_else(|| m.values().copied().reduce(f64::max))
-        .ok_or_else(|| {
-            Error::invalid("the server gave no fee estimates: pass --fee-rate SAT/VB")
-        })?;
+    let near = m.iter().filter(|(k, _)| **k <= FEE_TARGET_BLOCKS).max_by_key(|(k, _)| **k).map(|(_, v)| *v);
+    let rate = near.or_else(|| m.values().copied().reduce(f64::max)).ok_or_else(|| {
+        Error::invalid("the server gave no fee estimates: pass --fee-rate SAT/VB")
+    })?;
     Ok((rate * 100.0).ceil() / 100.0)
 }
 
-async fn wait_confirmed(
-    g: &Globals,
-    esplora: &Esplora,
-    txid: &bitcoin::Txid,
-    limit: Duration,
-) -> Result<()> {
+async fn wait_confirmed(g: &Globals, esplora: &Esplora, txid: &bitcoin::Txid, limit: Duration) -> Result<()> {
     let start = std::time::Instant::now();
     loop {
         if let Ok(s) = esplora.tx_status(txid).await {
             if s.confirmed {
                 g.note(format!(
                     "the goatfile confirmed in block {}",
-                    s.block_height
-                        .map(|h| h.to_string())
-                        .unwrap_or_else(|| "?".into())
+                    s.block_height.map(|h| h.to_string()).unwrap_or_else(|| "?".into())
                 ));
                 return Ok(());
             }

@@ -31,11 +31,7 @@ pub fn endorsement_words(c: &scan::Chosen) -> &'static str {
 pub fn proof_words(c: &scan::Chosen) -> String {
     match &c.proof.goatfile {
         Some(p) if p.agreed.is_empty() => format!("; block proven by {}", p.server),
-        Some(p) => format!(
-            "; block proven by {}, same block at {} more server(s)",
-            p.server,
-            p.agreed.len()
-        ),
+        Some(p) => format!("; block proven by {}, same block at {} more server(s)", p.server, p.agreed.len()),
         None => String::new(),
     }
 }
@@ -60,9 +56,7 @@ impl Resolve {
         } else {
             let text = found.served.decode(crate::goatfile::MAX_BYTES as u64)?;
             let mut out = std::io::stdout().lock();
-            out.write_all(&text)
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::io("writing to stdout", e))?;
+            out.write_all(&text).and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
         }
         let proven = proof_words(&found);
         g.note(format!(

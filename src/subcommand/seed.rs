@@ -45,11 +45,7 @@ impl Seed {
             esplora_proxy: g.esplora_proxy.clone().or(s.esplora_proxy.clone()),
             esplora_ca: g.esplora_ca.clone().or(s.esplora_ca.clone()),
             tor: g.tor.clone().or(s.tor.clone()),
-            electrum: if g.electrum.is_empty() {
-                s.electrum.clone()
-            } else {
-                g.electrum.clone()
-            },
+            electrum: if g.electrum.is_empty() { s.electrum.clone() } else { g.electrum.clone() },
             ..g.clone()
         };
         if s.proxy.is_some() && g.esplora_proxy.is_none() && g.tor.is_none() {

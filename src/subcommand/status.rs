@@ -18,12 +18,7 @@ pub struct StatusCmd {
 
 impl StatusCmd {
     pub async fn run(&self, g: &Globals) -> Result<()> {
-        let url = format!(
-            "http://{}/status",
-            self.http
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-        );
+        let url = format!("http://{}/status", self.http.trim_start_matches("http://").trim_end_matches('/'));
         let unreachable = |why: String| {
             Error::network(format!(
                 "no goat seed answers at {url} ({why}): is it running? pass --http IP:PORT if it listens elsewhere"
@@ -38,16 +33,10 @@ impl StatusCmd {
             return Err(unreachable(format!("HTTP {}", resp.status_code)));
         }
         let body = resp.as_bytes().to_vec();
-        let status: Status = serde_json::from_slice(&body).map_err(|e| {
-            Error::invalid(format!(
-                "{url} did not answer with goat seed's status ({e})"
-            ))
-        })?;
+        let status: Status = serde_json::from_slice(&body)
+            .map_err(|e| Error::invalid(format!("{url} did not answer with goat seed's status ({e})")))?;
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&status).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
         } else {
             print!("{}", status.human());
         }

@@ -22,31 +22,24 @@ pub struct Verify {
 impl Verify {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         let layout = Layout::new(&self.dir);
-        let threads = self.threads.unwrap_or_else(verify::default_threads);
+        let threads = self
+            .threads
+            .unwrap_or_else(verify::default_threads);
         let started = Instant::now();
         let report = tokio::task::spawn_blocking(move || verify::verify(&layout, threads))
             .await
             .map_err(|e| Error::internal(e.to_string()))??;
         let secs = started.elapsed().as_secs_f64();
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         } else {
             for f in &report.files {
-                let state = serde_json::to_value(f.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
+                let state = serde_json::to_value(f.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
                 // names from a torrent's metadata: printable on one line
                 println!(
                     "{state:<9} {}{}",
                     crate::text::line(&format!("{}/{}", f.entry, f.path.display())),
-                    f.detail
-                        .as_ref()
-                        .map(|d| format!(" ({})", crate::text::line(d)))
-                        .unwrap_or_default()
+                    f.detail.as_ref().map(|d| format!(" ({})", crate::text::line(d))).unwrap_or_default()
                 );
             }
             g.note(format!(
@@ -60,15 +53,8 @@ impl Verify {
         if report.all_ok() {
             Ok(())
         } else {
-            let bad = report
-                .files
-                .iter()
-                .filter(|f| f.state != verify::FileState::Ok)
-                .count();
-            Err(Error::new(
-                Kind::Corrupt,
-                format!("{bad} file(s) failed verification: run goat fetch again to repair them"),
-            ))
+            let bad = report.files.iter().filter(|f| f.state != verify::FileState::Ok).count();
+            Err(Error::new(Kind::Corrupt, format!("{bad} file(s) failed verification: run goat fetch again to repair them")))
         }
     }
 }

@@ -131,38 +131,27 @@ fn cannot_carry(path: &Path, why: &str) -> Error {
 /// that goat's own fetch would refuse, symlinks and special files.
 fn walk(root: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
     fn visit(dir: &Path, rel: &[String], out: &mut Vec<(PathBuf, Vec<String>)>) -> Result<()> {
-        let rd = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
         let mut names = Vec::new();
         for e in rd {
             let e = e.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
             let name = e.file_name();
             let path = e.path();
             let Some(s) = name.to_str() else {
-                return Err(cannot_carry(
-                    &path,
-                    "the file name is not UTF-8, which a torrent cannot carry",
-                ));
+                return Err(cannot_carry(&path, "the file name is not UTF-8, which a torrent cannot carry"));
             };
             names.push((s.to_string(), path));
         }
         names.sort();
         for (name, path) in names {
-            let md = std::fs::symlink_metadata(&path)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            let md = std::fs::symlink_metadata(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
             let mut parts = rel.to_vec();
             parts.push(name);
             if check_components(&parts).is_err() {
-                return Err(cannot_carry(
-                    &path,
-                    "the name has a control character, ':' or '\\', which goat refuses in torrents",
-                ));
+                return Err(cannot_carry(&path, "the name has a control character, ':' or '\\', which goat refuses in torrents"));
             }
             if md.file_type().is_symlink() {
-                return Err(cannot_carry(
-                    &path,
-                    "is a symbolic link; copy the file in instead",
-                ));
+                return Err(cannot_carry(&path, "is a symbolic link; copy the file in instead"));
             } else if md.is_dir() {
                 visit(&path, &parts, out)?;
             } else if md.is_file() {
@@ -181,8 +170,7 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
 /// Make the torrent of `path`: a folder becomes a multi-file torrent named
 /// after it, a single file a single-file torrent.
 pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
-    let md =
-        std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let md = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -191,18 +179,10 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
     check_components(std::slice::from_ref(&name))
         .map_err(|_| cannot_carry(path, "the name has a control character, ':' or '\\'"))?;
     let single = md.is_file();
-    let files = if single {
-        vec![(path.to_path_buf(), vec![name.clone()])]
-    } else {
-        walk(path)?
-    };
+    let files = if single { vec![(path.to_path_buf(), vec![name.clone()])] } else { walk(path)? };
     let sizes: Vec<u64> = files
         .iter()
-        .map(|(p, _)| {
-            std::fs::metadata(p)
-                .map(|m| m.len())
-                .map_err(|e| Error::io(format!("reading {}", p.display()), e))
-        })
+        .map(|(p, _)| std::fs::metadata(p).map(|m| m.len()).map_err(|e| Error::io(format!("reading {}", p.display()), e)))
         .collect::<Result<_>>()?;
     let total: u64 = sizes.iter().sum();
     if files.is_empty() || total == 0 {
@@ -213,24 +193,13 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
     }
     let piece_length = match opts.piece_length {
         Some(p) if p.is_power_of_two() && (16 << 10..=MAX_PIECE).contains(&p) => p,
-        Some(p) => {
-            return Err(Error::usage(format!(
-                "piece length {p} is not a power of two from 16 KiB to 16 MiB"
-            )))
-        }
+        Some(p) => return Err(Error::usage(format!("piece length {p} is not a power of two from 16 KiB to 16 MiB"))),
         None => piece_length_for(total),
     };
     let (pieces, sha256s) = hash_files(&files, &sizes, piece_length)?;
     let info = Info {
         files: (!single).then(|| {
-            files
-                .iter()
-                .zip(&sizes)
-                .map(|((_, parts), &length)| FileField {
-                    length,
-                    path: parts.clone(),
-                })
-                .collect()
+            files.iter().zip(&sizes).map(|((_, parts), &length)| FileField { length, path: parts.clone() }).collect()
         }),
         length: single.then_some(total),
         name: name.clone(),
@@ -243,8 +212,7 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
         .map_err(|_| Error::internal("an info-hash goat made does not parse"))?;
     let meta = MetaInfo {
         announce: opts.trackers.first().map(String::as_str),
-        announce_list: (opts.trackers.len() > 1)
-            .then(|| opts.trackers.iter().map(|t| vec![t.as_str()]).collect()),
+        announce_list: (opts.trackers.len() > 1).then(|| opts.trackers.iter().map(|t| vec![t.as_str()]).collect()),
         created_by: concat!("goat/", env!("CARGO_PKG_VERSION")),
         info: &info,
         url_list: (!opts.web_seeds.is_empty()).then_some(&opts.web_seeds[..]),
@@ -270,11 +238,7 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
 /// One pass over the files in order: piece SHA-1s here, each file's sha256
 /// on a second thread (it needs the file's bytes in order, so it cannot be
 /// split further; the two run side by side).
-fn hash_files(
-    files: &[(PathBuf, Vec<String>)],
-    sizes: &[u64],
-    piece_length: u64,
-) -> Result<(Vec<u8>, Vec<String>)> {
+fn hash_files(files: &[(PathBuf, Vec<String>)], sizes: &[u64], piece_length: u64) -> Result<(Vec<u8>, Vec<String>)> {
     let (tx, rx) = sync_channel::<Option<Arc<Vec<u8>>>>(8);
     let n = files.len();
     let sha_thread = std::thread::spawn(move || {
@@ -304,13 +268,7 @@ fn hash_files(
         while left > 0 {
             let mut buf = vec![0u8; CHUNK.min(left as usize)];
             if let Err(e) = f.read_exact(&mut buf) {
-                result = Err(Error::io(
-                    format!(
-                        "reading {} (did it change while goat read it?)",
-                        path.display()
-                    ),
-                    e,
-                ));
+                result = Err(Error::io(format!("reading {} (did it change while goat read it?)", path.display()), e));
                 break 'files;
             }
             left -= buf.len() as u64;
@@ -332,9 +290,7 @@ fn hash_files(
         let _ = tx.send(None);
     }
     drop(tx);
-    let sha256s = sha_thread
-        .join()
-        .map_err(|_| Error::internal("the sha256 thread failed"))?;
+    let sha256s = sha_thread.join().map_err(|_| Error::internal("the sha256 thread failed"))?;
     result?;
     if in_piece > 0 {
         pieces.extend_from_slice(&piece.finalize());
@@ -363,31 +319,18 @@ mod tests {
         std::fs::write(m.join("b.bin"), vec![7u8; 300_000]).unwrap();
         std::fs::write(m.join("a.json"), b"{}").unwrap();
         std::fs::write(m.join("sub").join("c"), vec![1u8; 70_000]).unwrap();
-        let opts = CreateOptions {
-            trackers: vec!["http://t/announce".into()],
-            web_seeds: vec!["http://w/".into()],
-            piece_length: None,
-        };
+        let opts = CreateOptions { trackers: vec!["http://t/announce".into()], web_seeds: vec!["http://w/".into()], piece_length: None };
         let one = create(&m, &opts).unwrap();
         let two = create(&m, &opts).unwrap();
         assert_eq!(one.bytes, two.bytes);
         let names: Vec<String> = one.files.iter().map(|f| f.path_string()).collect();
         assert_eq!(names, ["a.json", "b.bin", "sub/c"]);
-        assert_eq!(
-            one.files[0].sha256,
-            hex::encode(sha2::Sha256::digest(b"{}"))
-        );
-        let parsed =
-            librqbit::torrent_from_bytes(&one.bytes).expect("librqbit parses goat's torrent");
+        assert_eq!(one.files[0].sha256, hex::encode(sha2::Sha256::digest(b"{}")));
+        let parsed = librqbit::torrent_from_bytes(&one.bytes).expect("librqbit parses goat's torrent");
         assert_eq!(hex::encode(parsed.info_hash.0), one.info_hash.to_string());
         assert_eq!(parsed.info.data.piece_length as u64, MIN_PIECE);
         assert_eq!(parsed.info.data.pieces.as_ref().len(), 2 * 20);
         // librqbit does not read BEP 19; the bytes must still carry it.
-        assert!(
-            one.bytes
-                .windows(22)
-                .any(|w| w == b"8:url-listl9:http://w/"),
-            "url-list is written"
-        );
+        assert!(one.bytes.windows(22).any(|w| w == b"8:url-listl9:http://w/"), "url-list is written");
     }
 }

@@ -22,8 +22,8 @@ use crate::goatfile::Magnet;
 use bytes::Bytes;
 use librqbit::api::TorrentIdOrHash;
 use librqbit::{
-    AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode,
-    ListenerOptions, ManagedTorrent, Session, SessionOptions,
+    AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode, ListenerOptions,
+    ManagedTorrent, Session, SessionOptions,
 };
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -57,17 +57,7 @@ pub struct SwarmConfig {
 }
 
 /// Which pieces a download asks for first.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PieceOrder {
     /// Random pieces first, so nodes that start together can trade
@@ -146,11 +136,8 @@ impl Swarm {
         let listen = if proxied {
             None
         } else {
-            let ip: std::net::IpAddr = if cfg.loopback_only {
-                [127, 0, 0, 1].into()
-            } else {
-                [0, 0, 0, 0].into()
-            };
+            let ip: std::net::IpAddr =
+                if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
             // librqbit announces port 4240 to trackers when it listens on
             // loopback without an explicit announce port, so the port is
             // chosen here and announced explicitly.
@@ -174,17 +161,11 @@ impl Swarm {
             (state, true) => Some(librqbit::DhtSessionConfig {
                 // A daemon keeps its DHT routing table beside its other
                 // state, not in librqbit's per-user default folder.
-                persistence: state
-                    .as_ref()
-                    .map(|dir| librqbit::dht::DhtPersistenceConfig {
-                        config_filename: Some(dir.join("dht.json")),
-                        ..Default::default()
-                    }),
-                bootstrap_addrs: if cfg.dht_bootstrap.is_empty() {
-                    None
-                } else {
-                    Some(cfg.dht_bootstrap.clone())
-                },
+                persistence: state.as_ref().map(|dir| librqbit::dht::DhtPersistenceConfig {
+                    config_filename: Some(dir.join("dht.json")),
+                    ..Default::default()
+                }),
+                bootstrap_addrs: if cfg.dht_bootstrap.is_empty() { None } else { Some(cfg.dht_bootstrap.clone()) },
                 // With a fixed peer port the DHT answers on the same UDP
                 // port, so other nodes can bootstrap from HOST:PORT.
                 port: cfg.listen_port,
@@ -196,12 +177,7 @@ impl Swarm {
         let opts = SessionOptions {
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
-                storage::ProvingFactory::new(
-                    proofs.clone(),
-                    fresh.clone(),
-                    storage::Budget::from_env(),
-                )
-                .boxed()
+                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), storage::Budget::from_env()).boxed()
             }),
             dht,
             disable_trackers: proxied,
@@ -210,9 +186,7 @@ impl Swarm {
             persistence: cfg
                 .state_dir
                 .as_ref()
-                .map(|d| librqbit::SessionPersistenceConfig::Json {
-                    folder: Some(session_dir(d)),
-                }),
+                .map(|d| librqbit::SessionPersistenceConfig::Json { folder: Some(session_dir(d)) }),
             listen,
             connect: Some(ConnectionOptions {
                 proxy_url: cfg.socks_proxy.clone(),
@@ -233,18 +207,14 @@ impl Swarm {
             runtime_worker_threads: Some(64),
             ..Default::default()
         };
-        let session = Session::new_with_opts(default_folder.to_path_buf(), opts)
-            .await
-            .map_err(|e| {
-                let msg = format!("{e:#}");
-                if msg.contains("in use") {
-                    Error::usage(format!(
-                        "cannot listen for peers: {msg}: pick another --listen-port"
-                    ))
-                } else {
-                    Error::internal(format!("cannot start the BitTorrent session: {msg}"))
-                }
-            })?;
+        let session = Session::new_with_opts(default_folder.to_path_buf(), opts).await.map_err(|e| {
+            let msg = format!("{e:#}");
+            if msg.contains("in use") {
+                Error::usage(format!("cannot listen for peers: {msg}: pick another --listen-port"))
+            } else {
+                Error::internal(format!("cannot start the BitTorrent session: {msg}"))
+            }
+        })?;
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
         Ok(Swarm {
             session,
@@ -280,11 +250,7 @@ impl Swarm {
         // rules before librqbit creates a single file.
         let list = || AddTorrentOptions {
             list_only: true,
-            initial_peers: if initial.is_empty() {
-                None
-            } else {
-                Some(initial.clone())
-            },
+            initial_peers: if initial.is_empty() { None } else { Some(initial.clone()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
@@ -295,9 +261,7 @@ impl Swarm {
         let deadline = tokio::time::Instant::now() + metadata_timeout;
         let mut pause = Duration::from_millis(500);
         let listed = loop {
-            let fut = self
-                .session
-                .add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list()));
+            let fut = self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list()));
             match tokio::time::timeout_at(deadline, fut).await {
                 Err(_) => {
                     return Err(Error::network(format!(
@@ -325,29 +289,17 @@ impl Swarm {
         let mut files = Vec::new();
         let mut pads = Vec::new();
         for fd in listed.info.iter_file_details() {
-            let parts: Vec<String> = fd
-                .filename
-                .iter_components()
-                .map(|c| c.into_owned())
-                .collect();
+            let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
             check_components(&parts)?;
             pads.push(fd.attrs().padding);
             files.push((parts.iter().collect::<PathBuf>(), fd.len));
         }
         accept(&files)?;
-        let real: Vec<(PathBuf, u64)> = files
-            .iter()
-            .zip(&pads)
-            .filter(|(_, pad)| !**pad)
-            .map(|(f, _)| f.clone())
-            .collect();
+        let real: Vec<(PathBuf, u64)> =
+            files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
         let created = preallocate(output, &real)?;
-        storage::lock(&self.fresh).insert(
-            info_hash_of_torrent(&listed.torrent_bytes)?
-                .as_str()
-                .to_string(),
-            created,
-        );
+        let key = info_hash_of_torrent(&listed.torrent_bytes)?.as_str().to_string();
+        storage::lock(&self.fresh).insert(key.clone(), created);
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {
@@ -355,21 +307,18 @@ impl Swarm {
                 peers2.push(p);
             }
         }
-        self.add_metadata(listed.torrent_bytes, peers2, magnet, output)
-            .await
+        let added = self.add_metadata(listed.torrent_bytes, peers2, magnet, output).await;
+        // Taken by the storage when librqbit made it; if the add failed
+        // before that, a later add must not take these files for empty.
+        storage::lock(&self.fresh).remove(&key);
+        added
     }
 
     /// A torrent the session already manages (restored from the state
     /// directory after a restart, or added earlier in this run).
     pub fn find(&self, info_hash: &InfoHash, output: &Path) -> Option<Torrent> {
-        let handle = self
-            .session
-            .get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
-        Some(Torrent {
-            handle,
-            output: output.to_path_buf(),
-            steering: None,
-        })
+        let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
+        Some(Torrent { handle, output: output.to_path_buf(), steering: None })
     }
 
     /// Every torrent in the session (e.g. restored from the state
@@ -378,14 +327,7 @@ impl Swarm {
         self.session.with_torrents(|it| {
             it.map(|(_, h)| {
                 let output = h.output_folder().to_path_buf();
-                (
-                    hash_of(h.info_hash()),
-                    Torrent {
-                        handle: h.clone(),
-                        output,
-                        steering: None,
-                    },
-                )
+                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None })
             })
             .collect()
         })
@@ -393,27 +335,14 @@ impl Swarm {
 
     /// Add a torrent from metadata goat saved earlier (no metadata exchange,
     /// so it works with no peer online). Existing files are re-used.
-    pub async fn add_saved(
-        &self,
-        torrent_bytes: Bytes,
-        magnet: &Magnet,
-        peers: &[String],
-        output: &Path,
-    ) -> Result<Torrent> {
+    pub async fn add_saved(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], output: &Path) -> Result<Torrent> {
         let initial = resolve_peers(peers, magnet).await?;
-        self.add_metadata(torrent_bytes, initial, magnet, output)
-            .await
+        self.add_metadata(torrent_bytes, initial, magnet, output).await
     }
 
     /// Add a torrent from its metadata, downloading into (or seeding from)
     /// `output`; existing files there are re-checked and re-used.
-    async fn add_metadata(
-        &self,
-        torrent_bytes: Bytes,
-        peers: Vec<SocketAddr>,
-        magnet: &Magnet,
-        output: &Path,
-    ) -> Result<Torrent> {
+    async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path) -> Result<Torrent> {
         // Random-first steering places its streams before the first request
         // (steer.rs): the torrent is added paused and started by it.
         let steer = self.cfg.piece_order == PieceOrder::Random;
@@ -425,11 +354,7 @@ impl Swarm {
             // Metadata from peers carries no announce list: keep the
             // magnet's trackers for re-announces (and for restarts, where
             // librqbit's session persistence restores trackers, not peers).
-            trackers: if magnet.trackers.is_empty() {
-                None
-            } else {
-                Some(magnet.trackers.clone())
-            },
+            trackers: if magnet.trackers.is_empty() { None } else { Some(magnet.trackers.clone()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
@@ -443,60 +368,33 @@ impl Swarm {
         let (handle, added) = match resp {
             AddTorrentResponse::Added(_, h) => (h, true),
             AddTorrentResponse::AlreadyManaged(_, h) => (h, false),
-            AddTorrentResponse::ListOnly(_) => {
-                return Err(Error::internal("torrent was only listed"))
-            }
+            AddTorrentResponse::ListOnly(_) => return Err(Error::internal("torrent was only listed")),
         };
         if let Err(e) = same_torrent(magnet, hash_of(handle.info_hash())) {
             // Remove what this call added; a torrent already managed is
             // another entry's, and stays.
             if added {
-                let _ = self
-                    .session
-                    .delete(TorrentIdOrHash::Hash(handle.info_hash()), false)
-                    .await;
+                let _ = self.session.delete(TorrentIdOrHash::Hash(handle.info_hash()), false).await;
             }
             return Err(e);
         }
-        let steering = (added && steer).then(|| {
-            Arc::new(steer::start(
-                self.api.clone(),
-                handle.clone(),
-                true,
-                self.streams.clone(),
-            ))
-        });
-        Ok(Torrent {
-            handle,
-            output: output.to_path_buf(),
-            steering,
-        })
+        let steering =
+            (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
+        Ok(Torrent { handle, output: output.to_path_buf(), steering })
     }
 
     /// What goat's read-back proved of this torrent since it was added.
     pub fn proof(&self, info_hash: &InfoHash) -> Option<Arc<storage::Proof>> {
-        self.proofs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(info_hash.as_str())
-            .cloned()
+        self.proofs.lock().unwrap_or_else(|e| e.into_inner()).get(info_hash.as_str()).cloned()
     }
 
     /// Pieces whose read-back failed are fetched again: librqbit marked them
     /// done (its check was of the bytes before they reached the disk) and
     /// has no call to unmark one, so the torrent is added again and
     /// librqbit re-checks the files, which finds them missing.
-    pub async fn fetch_failed_again(
-        &self,
-        t: Torrent,
-        magnet: &Magnet,
-        peers: &[String],
-    ) -> Result<(Torrent, Vec<u32>)> {
+    pub async fn fetch_failed_again(&self, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<(Torrent, Vec<u32>)> {
         let hash = t.info_hash();
-        let failed = self
-            .proof(&hash)
-            .map(|p| p.take_failed())
-            .unwrap_or_default();
+        let failed = self.proof(&hash).map(|p| p.take_failed()).unwrap_or_default();
         if failed.is_empty() {
             return Ok((t, failed));
         }
@@ -504,10 +402,7 @@ impl Swarm {
         let output = t.output.clone();
         drop(t);
         self.remove(&hash).await?;
-        self.proofs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(hash.as_str());
+        self.proofs.lock().unwrap_or_else(|e| e.into_inner()).remove(hash.as_str());
         let again = self.add_saved(bytes, magnet, peers, &output).await?;
         Ok((again, failed))
     }
@@ -522,31 +417,14 @@ impl Swarm {
 
     /// Make a torrent of `path` (a file or folder) and seed it (`goat
     /// demo`'s publisher). Returns the info-hash once the data is checked.
-    pub async fn serve_folder(
-        &self,
-        path: &Path,
-        piece_length: u32,
-    ) -> Result<(InfoHash, Torrent)> {
-        let opts = librqbit::CreateTorrentOptions {
-            name: None,
-            trackers: vec![],
-            piece_length: Some(piece_length),
-        };
+    pub async fn serve_folder(&self, path: &Path, piece_length: u32) -> Result<(InfoHash, Torrent)> {
+        let opts = librqbit::CreateTorrentOptions { name: None, trackers: vec![], piece_length: Some(piece_length) };
         let (made, handle) = self
             .session
             .create_and_serve_torrent(path, opts)
             .await
-            .map_err(|e| {
-                Error::internal(format!(
-                    "cannot make a torrent of {}: {e:#}",
-                    path.display()
-                ))
-            })?;
-        let t = Torrent {
-            handle,
-            output: path.to_path_buf(),
-            steering: None,
-        };
+            .map_err(|e| Error::internal(format!("cannot make a torrent of {}: {e:#}", path.display())))?;
+        let t = Torrent { handle, output: path.to_path_buf(), steering: None };
         t.wait(Duration::from_millis(100), |_| {}).await?;
         Ok((hash_of(made.info_hash()), t))
     }
@@ -581,21 +459,14 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
 /// dictionary inside a .torrent, whose raw bytes librqbit's bencode parser
 /// keeps.
 fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!(
-            "the torrent's metadata does not parse ({})",
-            one_line(&format!("{e:#}"))
-        ))
-    })?;
+    let t = librqbit::torrent_from_bytes(torrent_bytes)
+        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
     let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
     Ok(InfoHash::from_bytes(&digest))
 }
 
 fn id20(info_hash: &InfoHash) -> Result<librqbit::dht::Id20> {
-    info_hash
-        .as_str()
-        .parse()
-        .map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
+    info_hash.as_str().parse().map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
 }
 
 /// librqbit's 20-byte id as goat's key (always 40 hex digits).
@@ -613,6 +484,7 @@ impl Torrent {
 pub fn session_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("session")
 }
+
 
 /// goat's own rule for file paths from torrent metadata (untrusted): every
 /// component non-empty, not `.`/`..`, no separators, drive letters or
@@ -643,8 +515,7 @@ pub(crate) fn check_components(parts: &[String]) -> Result<()> {
 /// librqbit's "every peer it knew failed to give metadata" (the peer
 /// stream ran dry), the one add error worth asking again for.
 fn every_peer_failed(msg: &str) -> bool {
-    msg.to_ascii_lowercase()
-        .contains("address stream exhausted")
+    msg.to_ascii_lowercase().contains("address stream exhausted")
 }
 
 /// librqbit's add error as goat's. Typed first: an I/O error anywhere in
@@ -655,22 +526,13 @@ fn add_error(e: &anyhow::Error) -> Error {
     let msg = format!("{e:#}");
     let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>());
     match io.map(|i| i.kind()) {
-        Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => Error::new(
-            Kind::Io,
-            format!(
-                "{}: the disk is full, free space and run again to resume",
-                one_line(&msg)
-            ),
-        ),
-        Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => {
-            Error::new(
-                Kind::Io,
-                format!(
-                    "{}: check the output folder's permissions, then run again to resume",
-                    one_line(&msg)
-                ),
-            )
+        Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => {
+            Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(&msg)))
         }
+        Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => Error::new(
+            Kind::Io,
+            format!("{}: check the output folder's permissions, then run again to resume", one_line(&msg)),
+        ),
         _ => classify_add_error(&msg),
     }
 }
@@ -687,20 +549,13 @@ fn classify_add_error(msg: &str) -> Error {
     if let Some(e) = disk_error(msg) {
         return e;
     }
-    if lower.contains("path")
-        || lower.contains("filename")
-        || lower.contains("invalid")
-        || lower.contains("..")
-    {
+    if lower.contains("path") || lower.contains("filename") || lower.contains("invalid") || lower.contains("..") {
         Error::invalid(format!(
             "the torrent's metadata is unsafe or invalid ({}): refusing it, nothing was written outside the output folder",
             one_line(msg)
         ))
     } else {
-        Error::new(
-            Kind::Network,
-            format!("adding the torrent failed: {}", one_line(msg)),
-        )
+        Error::new(Kind::Network, format!("adding the torrent failed: {}", one_line(msg)))
     }
 }
 
@@ -709,26 +564,10 @@ fn classify_add_error(msg: &str) -> Error {
 fn disk_error(msg: &str) -> Option<Error> {
     let lower = msg.to_ascii_lowercase();
     if lower.contains("no space") || lower.contains("enospc") || lower.contains("storage full") {
-        return Some(Error::new(
-            Kind::Io,
-            format!(
-                "{}: the disk is full, free space and run again to resume",
-                one_line(msg)
-            ),
-        ));
+        return Some(Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(msg))));
     }
-    if lower.contains("eacces")
-        || lower.contains("permission denied")
-        || lower.contains("erofs")
-        || lower.contains("read-only file system")
-    {
-        return Some(Error::new(
-            Kind::Io,
-            format!(
-                "{}: check the output folder's permissions, then run again to resume",
-                one_line(msg)
-            ),
-        ));
+    if lower.contains("eacces") || lower.contains("permission denied") || lower.contains("erofs") || lower.contains("read-only file system") {
+        return Some(Error::new(Kind::Io, format!("{}: check the output folder's permissions, then run again to resume", one_line(msg))));
     }
     None
 }
@@ -736,20 +575,14 @@ fn disk_error(msg: &str) -> Option<Error> {
 /// A running torrent's error (librqbit stops a torrent on a failed write):
 /// never about metadata, which was checked when it was added.
 fn classify_torrent_error(msg: &str) -> Error {
-    disk_error(msg)
-        .unwrap_or_else(|| Error::new(Kind::Io, format!("the download stopped: {}", one_line(msg))))
+    disk_error(msg).unwrap_or_else(|| Error::new(Kind::Io, format!("the download stopped: {}", one_line(msg))))
 }
 
 /// librqbit's error chain on one line, without the backtrace anyhow adds
 /// when RUST_BACKTRACE is set.
 fn one_line(s: &str) -> String {
     let s = s.split("Stack backtrace:").next().unwrap_or(s);
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(300)
-        .collect()
+    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }
 
 /// `peers` (from the command line) and the magnet's `x.pe` peers, resolved.
@@ -763,10 +596,7 @@ async fn resolve_peers(peers: &[String], magnet: &Magnet) -> Result<Vec<SocketAd
 
 async fn resolve_peer(p: &str) -> Result<Vec<SocketAddr>> {
     let addrs = tokio::net::lookup_host(p).await.map_err(|e| {
-        Error::usage(format!(
-            "peer '{}' is not a reachable host:port ({e})",
-            crate::text::line(p)
-        ))
+        Error::usage(format!("peer '{}' is not a reachable host:port ({e})", crate::text::line(p)))
     })?;
     Ok(addrs.collect())
 }
@@ -780,12 +610,8 @@ impl Torrent {
             total_bytes: s.total_bytes,
             fetched_bytes: live.map(|l| l.snapshot.fetched_bytes).unwrap_or(0),
             uploaded_bytes: s.uploaded_bytes,
-            download_bps: live
-                .map(|l| l.download_speed.mbps * 1024.0 * 1024.0)
-                .unwrap_or(0.0),
-            upload_bps: live
-                .map(|l| l.upload_speed.mbps * 1024.0 * 1024.0)
-                .unwrap_or(0.0),
+            download_bps: live.map(|l| l.download_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
+            upload_bps: live.map(|l| l.upload_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
             peers: live.map(|l| l.snapshot.peer_stats.live).unwrap_or(0),
             finished: s.finished,
             error: s.error.clone(),
@@ -854,16 +680,11 @@ impl Torrent {
 /// `reqq`). librqbit's default, 128 blocks (2 MiB), caps one peer at
 /// 2 MiB per round trip of the peer's disk and network: 512 measured 15 %
 /// faster from one libtorrent seeder on 2 GiB, 2000 no faster than 512
-/// (docs/benchmarks.md).
-/// `GOAT_REQUEST_WINDOW` overrides it, for measuring.
+/// (docs/benchmarks.md). `GOAT_REQUEST_WINDOW` overrides it, for measuring.
 pub const REQUEST_WINDOW: usize = 512;
 
 fn request_window() -> usize {
-    std::env::var("GOAT_REQUEST_WINDOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(REQUEST_WINDOW)
+    std::env::var("GOAT_REQUEST_WINDOW").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(REQUEST_WINDOW)
 }
 
 /// Before a download starts: refuse it when the disk cannot hold what is
@@ -876,10 +697,7 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::io::AsRawFd;
     let allocated = |p: &Path| std::fs::metadata(p).map(|m| m.blocks() * 512).unwrap_or(0);
-    let missing: u64 = files
-        .iter()
-        .map(|(rel, len)| len.saturating_sub(allocated(&output.join(rel))))
-        .sum();
+    let missing: u64 = files.iter().map(|(rel, len)| len.saturating_sub(allocated(&output.join(rel)))).sum();
     if let Some(free) = free_space(output) {
         if free < missing {
             return Err(Error::new(
@@ -904,8 +722,7 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
             created.push(rel.clone());
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
         }
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -922,18 +739,10 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
             libc::ENOSPC => {
                 return Err(Error::new(
                     Kind::Io,
-                    format!(
-                        "{}: the disk is full, free some space and run again to resume",
-                        path.display()
-                    ),
+                    format!("{}: the disk is full, free some space and run again to resume", path.display()),
                 ))
             }
-            other => {
-                return Err(Error::io(
-                    format!("allocating {}", path.display()),
-                    std::io::Error::from_raw_os_error(other),
-                ))
-            }
+            other => return Err(Error::io(format!("allocating {}", path.display()), std::io::Error::from_raw_os_error(other))),
         }
     }
     Ok(created)
@@ -972,16 +781,12 @@ pub fn parse_rate(s: &str) -> Result<u32> {
         Some('G') => (&t[..t.len() - 1], 1024.0 * 1024.0 * 1024.0),
         _ => (t, 1.0),
     };
-    let v: f64 = num.parse().map_err(|_| {
-        Error::usage(format!(
-            "rate '{s}' is not a number of bytes per second like 500K or 10M"
-        ))
-    })?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| Error::usage(format!("rate '{s}' is not a number of bytes per second like 500K or 10M")))?;
     let bps = v * mult;
     if !(1.0..=u32::MAX as f64).contains(&bps) {
-        return Err(Error::usage(format!(
-            "rate '{s}' is out of range (1 byte/s to 4G)"
-        )));
+        return Err(Error::usage(format!("rate '{s}' is out of range (1 byte/s to 4G)")));
     }
     Ok(bps as u32)
 }
@@ -995,31 +800,15 @@ mod tests {
         let msg = "error writing to file 0 (\"fat.bin\") Caused by: 0: error calling pwritev 1: ENOSPC: No space left on device Stack backtrace: 0: ext_context at /root/.cargo/src/path.rs";
         for e in [classify_add_error(msg), classify_torrent_error(msg)] {
             assert_eq!(e.kind, Kind::Io, "{}", e.message);
-            assert!(
-                e.message.contains("disk is full") && !e.message.contains("backtrace"),
-                "{}",
-                e.message
-            );
+            assert!(e.message.contains("disk is full") && !e.message.contains("backtrace"), "{}", e.message);
         }
-        assert_eq!(
-            classify_add_error("invalid path component \"..\"").kind,
-            Kind::InvalidData
-        );
+        assert_eq!(classify_add_error("invalid path component \"..\"").kind, Kind::InvalidData);
         // Typed: an io::Error in the chain decides, whatever the words say.
-        let typed = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull))
-            .context("opening file \"a/b\" path");
-        assert!(
-            add_error(&typed).message.contains("disk is full"),
-            "{}",
-            add_error(&typed).message
-        );
-        let denied = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
-            .context("invalid path");
+        let typed = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull)).context("opening file \"a/b\" path");
+        assert!(add_error(&typed).message.contains("disk is full"), "{}", add_error(&typed).message);
+        let denied = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("invalid path");
         assert_eq!(add_error(&denied).kind, Kind::Io);
-        assert_eq!(
-            classify_torrent_error("Permission denied (os error 13)").kind,
-            Kind::Io
-        );
+        assert_eq!(classify_torrent_error("Permission denied (os error 13)").kind, Kind::Io);
     }
 
     #[test]

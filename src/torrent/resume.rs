@@ -26,12 +26,7 @@ pub fn bitfield_file(state_dir: &Path, info_hash: &crate::goatfile::InfoHash) ->
 /// Clear `pieces` in the saved bitfield of `info_hash` (of `npieces`
 /// pieces). Returns false when there is no saved bitfield (librqbit will
 /// check everything anyway).
-pub fn forget_pieces(
-    state_dir: &Path,
-    info_hash: &crate::goatfile::InfoHash,
-    npieces: u64,
-    pieces: &[u64],
-) -> Result<bool> {
+pub fn forget_pieces(state_dir: &Path, info_hash: &crate::goatfile::InfoHash, npieces: u64, pieces: &[u64]) -> Result<bool> {
     let path = bitfield_file(state_dir, info_hash);
     let mut bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -39,8 +34,7 @@ pub fn forget_pieces(
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
     if bytes.len() as u64 != npieces.div_ceil(8) {
-        std::fs::remove_file(&path)
-            .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+        std::fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
         return Ok(false);
     }
     for &p in pieces {
@@ -63,11 +57,7 @@ mod tests {
         std::fs::write(&f, [0xff, 0xff]).unwrap();
         assert!(super::forget_pieces(dir.path(), &h, 12, &[0, 9]).unwrap());
         assert_eq!(std::fs::read(&f).unwrap(), vec![0x7f, 0xbf]);
-        let kept: u32 = std::fs::read(&f)
-            .unwrap()
-            .iter()
-            .map(|b| b.count_ones())
-            .sum();
+        let kept: u32 = std::fs::read(&f).unwrap().iter().map(|b| b.count_ones()).sum();
         assert_eq!(kept, 14);
         // A bitfield of the wrong length is dropped, not trusted.
         assert!(!super::forget_pieces(dir.path(), &h, 40, &[0]).unwrap());

@@ -62,12 +62,7 @@ impl Drop for Steering {
 /// added paused (so that no piece is requested before the streams are in
 /// place: librqbit reserves up to its request-slot limit the moment a peer
 /// connects) is unpaused once they are, or at once if steering cannot start.
-pub fn start(
-    api: Arc<Api>,
-    handle: Arc<ManagedTorrent>,
-    paused: bool,
-    budget: Arc<Semaphore>,
-) -> Steering {
+pub fn start(api: Arc<Api>, handle: Arc<ManagedTorrent>, paused: bool, budget: Arc<Semaphore>) -> Steering {
     Steering(Some(tokio::spawn(async move {
         let mut unpause = paused.then(|| (api.session().clone(), handle.clone()));
         run(api, handle, &mut unpause, budget).await;
@@ -121,12 +116,7 @@ struct Slot {
     _budget: OwnedSemaphorePermit,
 }
 
-async fn run(
-    api: Arc<Api>,
-    handle: Arc<ManagedTorrent>,
-    unpause: &mut Unpause,
-    budget: Arc<Semaphore>,
-) {
+async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, budget: Arc<Semaphore>) {
     if let Err(e) = handle.wait_until_initialized().await {
         tracing::debug!("piece steering: torrent did not initialize: {e:#}");
         return;
@@ -135,23 +125,15 @@ async fn run(
     let Ok(layout) = handle.with_metadata(|m| Layout {
         piece_len: m.lengths().default_piece_length() as u64,
         pieces: m.lengths().total_pieces(),
-        files: m
-            .file_infos
-            .iter()
-            .map(|f| (f.offset_in_torrent, if f.attrs.padding { 0 } else { f.len }))
-            .collect(),
+        files: m.file_infos.iter().map(|f| (f.offset_in_torrent, if f.attrs.padding { 0 } else { f.len })).collect(),
     }) else {
         return;
     };
     let id = TorrentIdOrHash::Hash(handle.info_hash());
     // Seeded per process and torrent, so nodes started together differ.
     let mut rng = fastrand::Rng::with_seed(
-        std::process::id() as u64
-            ^ u64::from_le_bytes(handle.info_hash().0[..8].try_into().unwrap_or_default())
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0),
+        std::process::id() as u64 ^ u64::from_le_bytes(handle.info_hash().0[..8].try_into().unwrap_or_default())
+            ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
     );
     // librqbit returns `FileStream` from public methods but does not export
     // the type's name: held as a boxed AsyncSeek, with its position kept here.
@@ -185,30 +167,14 @@ async fn run(
             // A random piece still missing: a random start, then the next
             // missing piece from there (wrapping).
             let start = rng.u32(0..layout.pieces.max(1));
-            let Some(p) = (0..layout.pieces)
-                .map(|k| (start + k) % layout.pieces)
-                .find(|p| !has(*p))
-            else {
-                continue;
-            };
-            let Some((file, pos)) = layout.locate(p) else {
-                continue;
-            };
+            let Some(p) = (0..layout.pieces).map(|k| (start + k) % layout.pieces).find(|p| !has(*p)) else { continue };
+            let Some((file, pos)) = layout.locate(p) else { continue };
             if slot.as_ref().map(|s| s.file) != Some(file) {
                 *slot = None; // give back its permits before taking others
-                              // None left in the session: this slot waits for a later tick.
-                let Ok(share) = budget.clone().try_acquire_owned() else {
-                    continue;
-                };
+                // None left in the session: this slot waits for a later tick.
+                let Ok(share) = budget.clone().try_acquire_owned() else { continue };
                 match handle.clone().stream(file).await {
-                    Ok(s) => {
-                        *slot = Some(Slot {
-                            file,
-                            pos: 0,
-                            stream: Box::new(s),
-                            _budget: share,
-                        })
-                    }
+                    Ok(s) => *slot = Some(Slot { file, pos: 0, stream: Box::new(s), _budget: share }),
                     Err(e) => {
                         tracing::debug!("piece steering: cannot open a stream: {e:#}");
                         return;
@@ -235,11 +201,7 @@ mod tests {
     #[test]
     fn locate_skips_padding_and_maps_back() {
         // 3 pieces of 100: file a [0,150), padding [150,200), file b [200,300)
-        let l = Layout {
-            piece_len: 100,
-            pieces: 3,
-            files: vec![(0, 150), (150, 0), (200, 100)],
-        };
+        let l = Layout { piece_len: 100, pieces: 3, files: vec![(0, 150), (150, 0), (200, 100)] };
         assert_eq!(l.locate(0), Some((0, 0)));
         assert_eq!(l.locate(1), Some((0, 100)));
         assert_eq!(l.locate(2), Some((2, 0)));

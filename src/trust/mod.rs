@@ -218,10 +218,7 @@ pub async fn endorsement(
     // wallet or a consolidation that merges it with other coins does not
     // count (docs/trust.md).
     if let Some((o, offset)) = reveal.holding_output(input, pointer) {
-        let outpoint = OutPoint {
-            txid: reveal.txid,
-            vout: o,
-        };
+        let outpoint = OutPoint { txid: reveal.txid, vout: o };
         let held = &reveal.tx.output[o as usize];
         if held.script_pubkey == *holder {
             if let Some(spender) = spent_by.get(&outpoint) {
@@ -231,14 +228,9 @@ pub async fn endorsement(
                         && covers_all_inputs(first, holder)
                         && sat_output(&s, offset)
                             .map(|(to, _)| &s.output[to as usize])
-                            .is_some_and(|out| {
-                                out.script_pubkey == *holder && out.value <= held.value
-                            })
+                            .is_some_and(|out| out.script_pubkey == *holder && out.value <= held.value)
                     {
-                        return Ok(Some(Endorsed {
-                            kind: Endorsement::SpentOutput,
-                            rests_on: vec![*spender],
-                        }));
+                        return Ok(Some(Endorsed { kind: Endorsement::SpentOutput, rests_on: vec![*spender] }));
                     }
                 }
             }
@@ -251,12 +243,7 @@ pub async fn endorsement(
                 continue;
             }
             let prev = esplora.tx(&cin.previous_output.txid).await?;
-            if prev
-                .output
-                .get(cin.previous_output.vout as usize)
-                .map(|o| &o.script_pubkey)
-                == Some(holder)
-            {
+            if prev.output.get(cin.previous_output.vout as usize).map(|o| &o.script_pubkey) == Some(holder) {
                 return Ok(Some(Endorsed {
                     kind: Endorsement::FundedCommit,
                     rests_on: vec![commit.compute_txid(), cin.previous_output.txid],
@@ -328,25 +315,15 @@ mod tests {
         assert!(!strict.accepts(Some(Endorsement::FundedCommit), true));
         assert!(!strict.accepts(None, true));
         assert!(!strict.accepts(Some(Endorsement::RevealInput), false));
-        let weak = Policy {
-            accept_funded_commit: true,
-            ..Policy::default()
-        };
+        let weak = Policy { accept_funded_commit: true, ..Policy::default() };
         assert!(weak.accepts(Some(Endorsement::FundedCommit), true));
         assert!(!weak.accepts(None, true));
-        let loose = Policy {
-            include_mempool: true,
-            trust_any: true,
-            accept_funded_commit: false,
-        };
+        let loose = Policy { include_mempool: true, trust_any: true, accept_funded_commit: false };
         assert!(loose.accepts(None, false));
     }
 
     fn input(witness: &[&[u8]]) -> TxIn {
-        TxIn {
-            witness: Witness::from_slice(witness),
-            ..TxIn::default()
-        }
+        TxIn { witness: Witness::from_slice(witness), ..TxIn::default() }
     }
 
     #[test]
@@ -369,13 +346,7 @@ mod tests {
         let der: Vec<u8> = vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01];
         let ecdsa_all = [der.clone(), vec![0x01]].concat();
         let ecdsa_acp = [der, vec![0x81]].concat();
-        assert!(covers_all_inputs(
-            &input(&[&ecdsa_all, &[2u8; 33]]),
-            &p2wpkh
-        ));
-        assert!(!covers_all_inputs(
-            &input(&[&ecdsa_acp, &[2u8; 33]]),
-            &p2wpkh
-        ));
+        assert!(covers_all_inputs(&input(&[&ecdsa_all, &[2u8; 33]]), &p2wpkh));
+        assert!(!covers_all_inputs(&input(&[&ecdsa_acp, &[2u8; 33]]), &p2wpkh));
     }
 }

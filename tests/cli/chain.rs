@@ -9,16 +9,8 @@ fn empty_address_lists_nothing_and_resolve_says_not_found() {
     let nobody = s.chain.wallet().address.to_string();
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["ls", &nobody]).run().ok();
-    assert!(
-        out.stderr.contains("no inscriptions in 0 transactions"),
-        "{}",
-        out.stderr
-    );
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &nobody])
-        .run()
-        .fails(3, "no goatfile published by");
+    assert!(out.stderr.contains("no inscriptions in 0 transactions"), "{}", out.stderr);
+    goat().esplora(&h.url).args(["resolve", &nobody]).run().fails(3, "no goatfile published by");
 }
 
 #[test]
@@ -26,38 +18,22 @@ fn one_funding_transaction_no_goatfile() {
     let s = Scene::new();
     let addr = s.address();
     let h = s.serve();
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["walk"]["transactions"], 1);
     assert_eq!(v["inscriptions"].as_array().unwrap().len(), 0);
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(3, "in its 1 transactions");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "in its 1 transactions");
 }
 
 #[test]
 fn address_without_goatfile_but_with_other_inscriptions() {
     let mut s = Scene::new();
     let holder = s.holder.clone();
-    s.inscribe_to_holder(
-        &holder,
-        "text/html;charset=utf-8",
-        b"<h1>not a goatfile</h1>",
-    );
+    s.inscribe_to_holder(&holder, "text/html;charset=utf-8", b"<h1>not a goatfile</h1>");
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(3, "no goatfile published by");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "no goatfile published by");
 }
 
 /// 200+ transactions: the goatfile on the newest page is found after one
@@ -80,17 +56,9 @@ fn many_pages_goatfile_newest_and_oldest() {
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: oldest"));
-    assert!(
-        out.stderr.contains(&old.id(0).to_string()),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&old.id(0).to_string()), "{}", out.stderr);
     let pages = count(&h, "/address/");
-    assert_eq!(
-        pages,
-        (233usize).div_ceil(25),
-        "history requests for 233 txs"
-    );
+    assert_eq!(pages, (233usize).div_ceil(25), "history requests for 233 txs");
     // raw fetches: the reveal, its commit, the commit's funding tx
     assert!(count(&h, "/raw") <= 4, "raw fetches: {}", count(&h, "/raw"));
 
@@ -109,18 +77,10 @@ fn many_pages_goatfile_newest_and_oldest() {
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newest"));
     assert!(out.stderr.contains(&newest.id(0).to_string()));
-    assert_eq!(
-        count(&h, "/address/"),
-        1,
-        "stops paging once the answer is known"
-    );
+    assert_eq!(count(&h, "/address/"), 1, "stops paging once the answer is known");
 
     // ls walks everything and reports the walk
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["walk"]["transactions"], 63);
     assert_eq!(v["walk"]["pages"], 3);
@@ -139,25 +99,13 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: real"), "{}", out.stdout);
     assert!(out.stderr.contains(&real.id(0).to_string()));
-    assert!(
-        out.stderr.contains("the reveal spends the holder's coins"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("the reveal spends the holder's coins"), "{}", out.stderr);
 
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--trust-any", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--trust-any", &addr]).run().ok();
     assert!(out.stdout.contains("name: spoof"));
     assert!(out.stderr.contains("NOT endorsed"), "{}", out.stderr);
 
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let items = v["inscriptions"].as_array().unwrap();
     assert_eq!(items[0]["id"], spoof.id(0).to_string());
@@ -174,11 +122,7 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(3, "--trust-any");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "--trust-any");
 }
 
 #[test]
@@ -188,22 +132,14 @@ fn endorsement_by_reveal_input_and_by_spending_the_output() {
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     let ins = s.chain.inscribe(Inscribe {
         funder: &stranger,
-        inputs: vec![vec![Envelope::file(
-            "text/yaml",
-            None,
-            goatfile("cosigned").as_bytes(),
-        )]],
+        inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("cosigned").as_bytes())]],
         to: holder.script_pubkey(),
         reveal_input_from: Some(&holder),
     });
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscription"], ins.id(0).to_string());
     assert_eq!(v["endorsement"], "reveal-input");
@@ -214,27 +150,17 @@ fn endorsement_by_reveal_input_and_by_spending_the_output() {
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     let drop_ = s.inscribe_to_holder(&stranger, "text/yaml", goatfile("adopted").as_bytes());
     s.chain.mine();
-    s.chain
-        .send(&holder, drop_.outpoint(), &holder.script_pubkey());
+    s.chain.send(&holder, drop_.outpoint(), &holder.script_pubkey());
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscription"], drop_.id(0).to_string());
     assert_eq!(v["endorsement"], "spent-output");
     assert_eq!(v["goatfile"]["entries"][0]["name"], "adopted");
     // the endorsement rests on the send, which is proven too
-    assert_eq!(
-        v["proven"]["endorsement"].as_array().unwrap().len(),
-        1,
-        "{}",
-        out.stdout
-    );
+    assert_eq!(v["proven"]["endorsement"].as_array().unwrap().len(), 1, "{}", out.stdout);
 }
 
 /// Spending an airdropped output is not always a choice: a wallet that
@@ -250,8 +176,7 @@ fn sweeping_or_consolidating_an_airdrop_does_not_endorse_it() {
         s.chain.mine();
         if how == "sweep" {
             let elsewhere = s.chain.wallet();
-            s.chain
-                .send(&holder, drop_.outpoint(), &elsewhere.script_pubkey());
+            s.chain.send(&holder, drop_.outpoint(), &elsewhere.script_pubkey());
         } else {
             s.chain.consolidate(&holder, drop_.outpoint());
         }
@@ -260,11 +185,7 @@ fn sweeping_or_consolidating_an_airdrop_does_not_endorse_it() {
         let h = s.serve();
         let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
         assert!(out.stdout.contains("name: real"), "{how}: {}", out.stdout);
-        let out = goat()
-            .esplora(&h.url)
-            .args(["ls", "--json", &addr])
-            .run()
-            .ok();
+        let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         let airdrop = &v["inscriptions"][0];
         assert_eq!(airdrop["id"], drop_.id(0).to_string());
@@ -282,20 +203,13 @@ fn mempool_goatfile_needs_include_mempool() {
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: confirmed"));
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--include-mempool", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--include-mempool", &addr]).run().ok();
     assert!(out.stdout.contains("name: pending"));
     assert!(out.stderr.contains(&pending.id(0).to_string()));
     assert!(out.stderr.contains("mempool"));
     let out = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
     let first = out.stdout.lines().nth(1).unwrap();
-    assert!(
-        first.contains("mempool") && first.contains(&pending.id(0).to_string()),
-        "{first}"
-    );
+    assert!(first.contains("mempool") && first.contains(&pending.id(0).to_string()), "{first}");
 }
 
 #[test]
@@ -303,21 +217,9 @@ fn bad_addresses_and_networks() {
     let s = Scene::new();
     let addr = s.address();
     let h = s.serve();
-    goat()
-        .esplora(&h.url)
-        .args(["ls", "bc1qnotanaddress"])
-        .run()
-        .fails(2, "is not a Bitcoin address");
-    goat()
-        .esplora(&h.url)
-        .args(["--network", "bitcoin", "ls", &addr])
-        .run()
-        .fails(2, "belongs to regtest");
-    goat()
-        .esplora(&h.url)
-        .args(["--network", "moon", "ls", &addr])
-        .run()
-        .fails(2, "unknown network");
+    goat().esplora(&h.url).args(["ls", "bc1qnotanaddress"]).run().fails(2, "is not a Bitcoin address");
+    goat().esplora(&h.url).args(["--network", "bitcoin", "ls", &addr]).run().fails(2, "belongs to regtest");
+    goat().esplora(&h.url).args(["--network", "moon", "ls", &addr]).run().fails(2, "unknown network");
     // a mainnet address against this regtest server: the server refuses it
     goat()
         .esplora(&h.url)
@@ -325,21 +227,13 @@ fn bad_addresses_and_networks() {
         .run()
         .fails(2, "pass --esplora for that network");
     // regtest has no public default server
-    goat()
-        .args(["ls", &addr])
-        .run()
-        .fails(2, "no Esplora server for this network");
+    goat().args(["ls", &addr]).run().fails(2, "no Esplora server for this network");
 }
 
 #[test]
 fn help_documents_exit_codes() {
     let out = goat().args(["--help"]).run().ok();
-    for needle in [
-        "Exit codes",
-        "3  not found",
-        "4  network",
-        "5  invalid data",
-    ] {
+    for needle in ["Exit codes", "3  not found", "4  network", "5  invalid data"] {
         assert!(out.stdout.contains(needle), "{needle}");
     }
     let out = goat().args(["frobnicate"]).run();
@@ -351,19 +245,9 @@ fn help_documents_exit_codes() {
 #[test]
 fn devchain_prints_its_endpoint_and_stays_on_loopback() {
     let out = goat().args(["devchain", "--for", "1"]).run().ok();
-    assert!(
-        out.stdout.contains("esplora http://127.0.0.1:"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("esplora http://127.0.0.1:"), "{}", out.stdout);
     assert!(out.stdout.contains("address bcrt1p"), "{}", out.stdout);
     assert!(out.stdout.contains("goatfile "), "{}", out.stdout);
-    goat()
-        .args(["devchain", "--listen", "0.0.0.0:0", "--for", "1"])
-        .run()
-        .fails(2, "only: use --listen 127.0.0.1");
-    goat()
-        .args(["devchain", "--listen", "10.1.2.3:0", "--for", "1"])
-        .run()
-        .fails(2, "198.18.0.0/15");
+    goat().args(["devchain", "--listen", "0.0.0.0:0", "--for", "1"]).run().fails(2, "only: use --listen 127.0.0.1");
+    goat().args(["devchain", "--listen", "10.1.2.3:0", "--for", "1"]).run().fails(2, "198.18.0.0/15");
 }

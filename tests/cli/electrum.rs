@@ -10,41 +10,15 @@ use goat::devchain::server::Fault;
 fn resolve_and_fetch_through_electrum_alone() {
     let dir = tempfile::tempdir().unwrap();
     let payload = dir.path().join("tiny-model");
-    let (seeder, s, addr) = seed_and_publish(
-        &payload,
-        &[("model.bin", 300_000), ("config.json", 100)],
-        "",
-    );
+    let (seeder, s, addr) = seed_and_publish(&payload, &[("model.bin", 300_000), ("config.json", 100)], "");
     let h = s.serve();
-    let out = goat()
-        .args(["--electrum", &h.electrum, "-v", "resolve", &addr])
-        .run()
-        .ok();
+    let out = goat().args(["--electrum", &h.electrum, "-v", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: tiny"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("block proven by tcp://"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        h.state
-            .requests()
-            .iter()
-            .all(|r| r.path.starts_with("electrum:")),
-        "no Esplora request was made"
-    );
-    assert!(h
-        .state
-        .requests()
-        .iter()
-        .any(|r| r.path == "electrum:blockchain.transaction.get_merkle"));
+    assert!(out.stderr.contains("block proven by tcp://"), "{}", out.stderr);
+    assert!(h.state.requests().iter().all(|r| r.path.starts_with("electrum:")), "no Esplora request was made");
+    assert!(h.state.requests().iter().any(|r| r.path == "electrum:blockchain.transaction.get_merkle"));
     let got = dir.path().join("got");
-    goat()
-        .args(["--electrum", &h.electrum, "fetch", &addr, "-o"])
-        .args([&got])
-        .args(["--no-dht", "--loopback"])
-        .run()
-        .ok();
+    goat().args(["--electrum", &h.electrum, "fetch", &addr, "-o"]).args([&got]).args(["--no-dht", "--loopback"]).run().ok();
     goat().args(["verify"]).args([&got]).run().ok();
     drop(seeder);
 }
@@ -58,64 +32,21 @@ fn a_lying_electrum_server_is_caught_and_the_next_one_used() {
     let honest = b.serve();
     // A merkle branch that leads elsewhere.
     liar.state.arm("get_merkle", Fault::WrongMerkleProof, 100);
-    let out = goat()
-        .args([
-            "--electrum",
-            &liar.electrum,
-            "--electrum",
-            &honest.electrum,
-            "resolve",
-            &addr,
-        ])
-        .run()
-        .ok();
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
-    assert!(
-        out.stderr
-            .contains(&format!("block proven by {}", honest.electrum)),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&format!("block proven by {}", honest.electrum)), "{}", out.stderr);
     // Bytes that do not hash to the txid asked for.
     let (c, _) = published();
     let liar = c.serve();
     liar.state.arm("transaction.get", Fault::WrongTxBytes, 100);
-    goat()
-        .args(["--electrum", &liar.electrum, "resolve", &addr])
-        .run()
-        .fails(5, "do not hash to");
-    let out = goat()
-        .args([
-            "--electrum",
-            &liar.electrum,
-            "--electrum",
-            &honest.electrum,
-            "resolve",
-            &addr,
-        ])
-        .run()
-        .ok();
+    goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "do not hash to");
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
     // A dead server is failed over; mixing with Esplora works.
     let dead = format!("tcp://127.0.0.1:{}", free_port());
-    let out = goat()
-        .args([
-            "--electrum",
-            &dead,
-            "--esplora",
-            &honest.url,
-            "--timeout",
-            "3",
-            "resolve",
-            &addr,
-        ])
-        .run()
-        .ok();
+    let out = goat().args(["--electrum", &dead, "--esplora", &honest.url, "--timeout", "3", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
-    goat()
-        .args(["--electrum", "http://x:1", "resolve", &addr])
-        .run()
-        .fails(2, "tcp://HOST:PORT");
+    goat().args(["--electrum", "http://x:1", "resolve", &addr]).run().fails(2, "tcp://HOST:PORT");
 }
 
 /// An Electrum and an Esplora server are compared on the history like any
@@ -131,40 +62,14 @@ fn electrum_and_esplora_servers_are_cross_checked() {
     };
     b.chain.mine();
     let (full, hiding) = (b.serve(), a.serve());
-    let out = goat()
-        .args([
-            "--electrum",
-            &full.electrum,
-            "--esplora",
-            &full.url,
-            "resolve",
-            &addr,
-        ])
-        .run()
-        .ok();
+    let out = goat().args(["--electrum", &full.electrum, "--esplora", &full.url, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newer"));
     assert!(
-        full.state.requests().iter().any(|r| r
-            .path
-            .starts_with("electrum:blockchain.scripthash.get_history"))
-            && full
-                .state
-                .requests()
-                .iter()
-                .any(|r| r.path.starts_with("/address/")),
+        full.state.requests().iter().any(|r| r.path.starts_with("electrum:blockchain.scripthash.get_history"))
+            && full.state.requests().iter().any(|r| r.path.starts_with("/address/")),
         "both servers were asked about the history"
     );
-    goat()
-        .args([
-            "--electrum",
-            &full.electrum,
-            "--electrum",
-            &hiding.electrum,
-            "resolve",
-            &addr,
-        ])
-        .run()
-        .fails(5, "disagree");
+    goat().args(["--electrum", &full.electrum, "--electrum", &hiding.electrum, "resolve", &addr]).run().fails(5, "disagree");
 }
 
 /// A hostile Electrum server's error text reaches the terminal made safe:
@@ -193,18 +98,8 @@ fn a_hostile_electrum_error_is_printed_safely() {
             }
         }
     });
-    let out = goat()
-        .args(["--electrum", &url, "--retries", "1", "resolve", &addr])
-        .run();
+    let out = goat().args(["--electrum", &url, "--retries", "1", "resolve", &addr]).run();
     assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.contains("evil"),
-        "the server's words are shown: {}",
-        out.stderr
-    );
-    assert!(
-        !out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{7}'),
-        "raw control characters printed: {:?}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("evil"), "the server's words are shown: {}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{7}'), "raw control characters printed: {:?}", out.stderr);
 }

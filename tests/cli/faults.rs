@@ -4,24 +4,15 @@ use crate::harness::*;
 use goat::devchain::server::Fault;
 use std::time::Duration;
 
+
 #[test]
 fn server_error_then_success() {
     let (s, addr) = published();
     let h = s.serve();
     h.state.arm("/address/", Fault::Status(500), 2);
-    let out = goat()
-        .esplora(&h.url)
-        .args(["-v", "resolve", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["-v", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
-    let statuses: Vec<u16> = h
-        .state
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/address/"))
-        .map(|r| r.status)
-        .collect();
+    let statuses: Vec<u16> = h.state.requests().iter().filter(|r| r.path.contains("/address/")).map(|r| r.status).collect();
     assert_eq!(statuses, vec![500, 500, 200]);
     assert!(out.stderr.contains("2 retries"), "{}", out.stderr);
 }
@@ -30,20 +21,9 @@ fn server_error_then_success() {
 fn rate_limit_honours_retry_after() {
     let (s, addr) = published();
     let h = s.serve();
-    h.state.arm(
-        "/address/",
-        Fault::RateLimit {
-            retry_after_secs: 2,
-        },
-        1,
-    );
+    h.state.arm("/address/", Fault::RateLimit { retry_after_secs: 2 }, 1);
     goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
-    let log: Vec<_> = h
-        .state
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.contains("/address/"))
-        .collect();
+    let log: Vec<_> = h.state.requests().into_iter().filter(|r| r.path.contains("/address/")).collect();
     assert_eq!(log[0].status, 429);
     assert_eq!(log[1].status, 200);
     // the client waited at least what the server asked (a lower bound only)
@@ -57,11 +37,7 @@ fn truncated_body_is_retried_and_persistent_truncation_fails() {
     h.state.arm("/raw", Fault::Truncate, 1);
     goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     h.state.arm("/address/", Fault::Truncate, 100);
-    goat()
-        .esplora(&h.url)
-        .args(["--retries", "2", "resolve", &addr])
-        .run()
-        .fails(4, "every Esplora server failed");
+    goat().esplora(&h.url).args(["--retries", "2", "resolve", &addr]).run().fails(4, "every Esplora server failed");
 }
 
 #[test]
@@ -84,15 +60,7 @@ fn tx_bytes_that_do_not_hash_to_the_txid_are_refused() {
     assert_eq!(addr, addr2, "devchain is deterministic");
     let honest = honest_chain.serve();
     let out = goat()
-        .args([
-            "--esplora",
-            &liar.url,
-            "--esplora",
-            &honest.url,
-            "-v",
-            "resolve",
-            &addr,
-        ])
+        .args(["--esplora", &liar.url, "--esplora", &honest.url, "-v", "resolve", &addr])
         .run()
         .ok();
     assert!(out.stdout.contains("name: model"));
@@ -109,22 +77,12 @@ fn timeouts_and_dead_servers_fail_over() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let out = goat()
-        .args([
-            "--esplora",
-            &dead,
-            "--esplora",
-            &h.url,
-            "--retries",
-            "1",
-            "resolve",
-            &addr,
-        ])
+        .args(["--esplora", &dead, "--esplora", &h.url, "--retries", "1", "resolve", &addr])
         .run()
         .ok();
     assert!(out.stdout.contains("name: model"));
 
-    h.state
-        .arm("/address/", Fault::Delay(Duration::from_secs(5)), 100);
+    h.state.arm("/address/", Fault::Delay(Duration::from_secs(5)), 100);
     goat()
         .esplora(&h.url)
         .args(["--timeout", "1", "--retries", "2", "resolve", &addr])
@@ -146,14 +104,7 @@ fn https_path_does_not_panic() {
         }
     });
     goat()
-        .args([
-            "--esplora",
-            &format!("https://127.0.0.1:{port}"),
-            "--retries",
-            "1",
-            "--timeout",
-            "3",
-        ])
+        .args(["--esplora", &format!("https://127.0.0.1:{port}"), "--retries", "1", "--timeout", "3"])
         .args(["cat", &"ab".repeat(32)])
         .run()
         .fails(4, "every Esplora server failed");

@@ -6,11 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Three files whose pieces (64 KiB) straddle file boundaries.
-const FILES: &[(&str, usize)] = &[
-    ("model-00001.safetensors", 300_001),
-    ("config.json", 1_234),
-    ("tokenizer/vocab.bin", 200_000),
-];
+const FILES: &[(&str, usize)] = &[("model-00001.safetensors", 300_001), ("config.json", 1_234), ("tokenizer/vocab.bin", 200_000)];
 
 pub fn publish_yaml(yaml: &str) -> (Scene, String) {
     let mut s = Scene::new();
@@ -24,11 +20,7 @@ pub fn publish_yaml(yaml: &str) -> (Scene, String) {
 /// `files` written to `payload` (a folder named `tiny-model`), seeded by a
 /// librqbit session on loopback, and published as the entry `tiny-model`
 /// of the goatfile `tiny` (with `extra` YAML appended to the entry).
-pub fn seed_and_publish(
-    payload: &Path,
-    files: &[(&str, usize)],
-    extra: &str,
-) -> (LibrqbitSeeder, Scene, String) {
+pub fn seed_and_publish(payload: &Path, files: &[(&str, usize)], extra: &str) -> (LibrqbitSeeder, Scene, String) {
     make_payload(payload, files);
     let t = make_torrent(payload, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, payload, None);
@@ -59,15 +51,7 @@ impl TinyModel {
         let (seeder, s, addr) = seed_and_publish(&payload, FILES, extra);
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("got");
-        TinyModel {
-            _src: src,
-            _out: out,
-            _seeder: seeder,
-            payload,
-            esplora: s.serve(),
-            addr,
-            dir,
-        }
+        TinyModel { _src: src, _out: out, _seeder: seeder, payload, esplora: s.serve(), addr, dir }
     }
 }
 
@@ -83,7 +67,9 @@ fn same_tree(a: &Path, b: &Path, files: &[(&str, usize)]) {
 fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     let tiny = TinyModel::publish("");
     let (payload, h, addr, dir) = (&tiny.payload, &tiny.esplora, &tiny.addr, &tiny.dir);
-    let out = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
+    let out = fetch(&h.url, &addr, &dir).args(["--json"])
+        .run()
+        .ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["entries"][0]["files"], 3);
     same_tree(&payload, &dir.join("tiny-model"), FILES);
@@ -91,12 +77,7 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     assert!(dir.join(".goat/tiny-model.torrent").exists());
 
     let ok = goat().args(["verify", dir.to_str().unwrap()]).run().ok();
-    assert_eq!(
-        ok.stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        3,
-        "{}",
-        ok.stdout
-    );
+    assert_eq!(ok.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 3, "{}", ok.stdout);
 
     // a flipped byte in the middle file: its piece spans into the first
     // file too, and SHA-1 cannot say which of the two is damaged
@@ -104,21 +85,9 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     let mut b = std::fs::read(&cfg).unwrap();
     b[600] ^= 0xff;
     std::fs::write(&cfg, &b).unwrap();
-    let bad = goat()
-        .args(["verify", dir.to_str().unwrap()])
-        .run()
-        .fails(7, "2 file(s) failed verification");
-    assert!(
-        bad.stdout.contains("corrupt   tiny-model/config.json"),
-        "{}",
-        bad.stdout
-    );
-    assert_eq!(
-        bad.stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        1,
-        "{}",
-        bad.stdout
-    );
+    let bad = goat().args(["verify", dir.to_str().unwrap()]).run().fails(7, "2 file(s) failed verification");
+    assert!(bad.stdout.contains("corrupt   tiny-model/config.json"), "{}", bad.stdout);
+    assert_eq!(bad.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 1, "{}", bad.stdout);
     b[600] ^= 0xff;
     std::fs::write(&cfg, &b).unwrap();
 
@@ -126,42 +95,21 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     let vocab = dir.join("tiny-model/tokenizer/vocab.bin");
     let full = std::fs::read(&vocab).unwrap();
     std::fs::write(&vocab, &full[..1000]).unwrap();
-    let bad = goat()
-        .args(["verify", dir.to_str().unwrap()])
-        .run()
-        .fails(7, "failed verification");
-    assert!(
-        bad.stdout
-            .contains("truncated tiny-model/tokenizer/vocab.bin"),
-        "{}",
-        bad.stdout
-    );
+    let bad = goat().args(["verify", dir.to_str().unwrap()]).run().fails(7, "failed verification");
+    assert!(bad.stdout.contains("truncated tiny-model/tokenizer/vocab.bin"), "{}", bad.stdout);
     std::fs::remove_file(&vocab).unwrap();
-    let bad = goat()
-        .args(["verify", "--json", dir.to_str().unwrap()])
-        .run()
-        .fails(7, "failed verification");
+    let bad = goat().args(["verify", "--json", dir.to_str().unwrap()]).run().fails(7, "failed verification");
     let r: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
-    let states: Vec<&str> = r["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        states.iter().filter(|s| **s == "missing").count(),
-        1,
-        "{states:?}"
-    );
+    let states: Vec<&str> = r["files"].as_array().unwrap().iter().map(|f| f["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "missing").count(), 1, "{states:?}");
 
     // fetch again repairs it, downloading only what is missing
-    let out = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
+    let out = fetch(&h.url, &addr, &dir).args(["--json"])
+        .run()
+        .ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap();
-    assert!(
-        fetched < 300_000,
-        "re-fetched {fetched} bytes for a 200 kB file"
-    );
+    assert!(fetched < 300_000, "re-fetched {fetched} bytes for a 200 kB file");
     same_tree(&payload, &dir.join("tiny-model"), FILES);
     goat().args(["verify", dir.to_str().unwrap()]).run().ok();
     drop(tiny);
@@ -180,14 +128,8 @@ fn only_onchain_entries_and_sha256_mismatch() {
     let (pa, pb) = (src.path().join("alpha"), src.path().join("beta"));
     make_payload(&pa, &[("a.bin", 150_000)]);
     make_payload(&pb, &[("b1.bin", 90_000), ("b2.bin", 10)]);
-    let (ta, tb) = (
-        make_torrent(&pa, 32768, vec![]),
-        make_torrent(&pb, 32768, vec![]),
-    );
-    let (sa, sb) = (
-        LibrqbitSeeder::start(&ta, &pa, None),
-        LibrqbitSeeder::start(&tb, &pb, None),
-    );
+    let (ta, tb) = (make_torrent(&pa, 32768, vec![]), make_torrent(&pb, 32768, vec![]));
+    let (sa, sb) = (LibrqbitSeeder::start(&ta, &pa, None), LibrqbitSeeder::start(&tb, &pb, None));
     let a_sha = sha256_hex(&std::fs::read(pa.join("a.bin")).unwrap());
 
     let mut scene = Scene::new();
@@ -212,39 +154,21 @@ fn only_onchain_entries_and_sha256_mismatch() {
 
     // --only picks entries; unknown names are a usage error naming the choices
     let d1 = out.path().join("only");
-    fetch(&h.url, &addr, &d1)
-        .args(["--only", "beta"])
+    fetch(&h.url, &addr, &d1).args(["--only", "beta"])
         .run()
         .ok();
-    assert!(
-        d1.join("beta/b1.bin").exists()
-            && !d1.join("alpha").exists()
-            && !d1.join("tokenizer").exists()
-    );
+    assert!(d1.join("beta/b1.bin").exists() && !d1.join("alpha").exists() && !d1.join("tokenizer").exists());
     goat()
         .esplora(&h.url)
-        .args([
-            "fetch",
-            &addr,
-            "-o",
-            d1.to_str().unwrap(),
-            "--only",
-            "gamma",
-        ])
+        .args(["fetch", &addr, "-o", d1.to_str().unwrap(), "--only", "gamma"])
         .run()
         .fails(2, "it has: alpha, beta, tokenizer");
 
     // everything, including the on-chain file, then verify
     let d2 = out.path().join("all");
     fetch(&h.url, &addr, &d2).run().ok();
-    assert_eq!(
-        std::fs::read(d2.join("tokenizer/tokenizer.json")).unwrap(),
-        tokenizer
-    );
-    assert_eq!(
-        std::fs::read(d2.join("alpha/a.bin")).unwrap(),
-        std::fs::read(pa.join("a.bin")).unwrap()
-    );
+    assert_eq!(std::fs::read(d2.join("tokenizer/tokenizer.json")).unwrap(), tokenizer);
+    assert_eq!(std::fs::read(d2.join("alpha/a.bin")).unwrap(), std::fs::read(pa.join("a.bin")).unwrap());
     let v = goat().args(["verify", d2.to_str().unwrap()]).run().ok();
     assert_eq!(v.stdout.lines().count(), 4, "{}", v.stdout);
 
@@ -255,40 +179,16 @@ fn only_onchain_entries_and_sha256_mismatch() {
     let d3 = out.path().join("wrong");
     goat()
         .esplora(&h.url)
-        .args([
-            "fetch",
-            "--goatfile",
-            gf.to_str().unwrap(),
-            "-o",
-            d3.to_str().unwrap(),
-            "--no-dht",
-            "--loopback",
-            "--only",
-            "alpha",
-        ])
+        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d3.to_str().unwrap(), "--no-dht", "--loopback", "--only", "alpha"])
         .run()
         .fails(7, "alpha/a.bin: sha256 is");
-    assert!(
-        !d3.join("alpha/a.bin").exists(),
-        "bad data must not sit where good data is expected"
-    );
+    assert!(!d3.join("alpha/a.bin").exists(), "bad data must not sit where good data is expected");
     assert!(d3.join("alpha/a.bin.sha256-mismatch").exists());
     // the same with --no-verify (no piece re-read): sha256 is still checked
     let d5 = out.path().join("wrong-noverify");
     goat()
         .esplora(&h.url)
-        .args([
-            "fetch",
-            "--goatfile",
-            gf.to_str().unwrap(),
-            "-o",
-            d5.to_str().unwrap(),
-            "--no-dht",
-            "--loopback",
-            "--only",
-            "alpha",
-            "--no-verify",
-        ])
+        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d5.to_str().unwrap(), "--no-dht", "--loopback", "--only", "alpha", "--no-verify"])
         .run()
         .fails(7, "alpha/a.bin: sha256 is");
     assert!(!d5.join("alpha/a.bin").exists());
@@ -298,22 +198,11 @@ fn only_onchain_entries_and_sha256_mismatch() {
     let d4 = out.path().join("byid");
     goat()
         .esplora(&h.url)
-        .args([
-            "--network",
-            "regtest",
-            "fetch",
-            "--goatfile",
-            &good.id(0).to_string(),
-            "-o",
-            d4.to_str().unwrap(),
-        ])
+        .args(["--network", "regtest", "fetch", "--goatfile", &good.id(0).to_string(), "-o", d4.to_str().unwrap()])
         .args(["--no-dht", "--loopback", "--only", "tokenizer"])
         .run()
         .ok();
-    assert_eq!(
-        std::fs::read(d4.join("tokenizer/tokenizer.json")).unwrap(),
-        tokenizer
-    );
+    assert_eq!(std::fs::read(d4.join("tokenizer/tokenizer.json")).unwrap(), tokenizer);
     drop((sa, sb));
 }
 
@@ -326,34 +215,25 @@ fn resume_after_kill_9() {
     make_payload(&p, &[("part1.bin", total / 2), ("part2.bin", total / 2)]);
     let t = make_torrent(&p, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(1_500_000));
-    let (scene, addr) = publish_yaml(&format!(
-        "goat: 1\nentries:\n  - name: big\n    magnet: \"{}\"\n",
-        t.magnet_with_peer(seeder.port)
-    ));
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: big\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
     let mut g = fetch(&h.url, &addr, &dir).spawn(out.path());
     assert!(
-        wait_for(Duration::from_secs(60), || seeder.uploaded() as usize
-            > total * 2 / 5),
+        wait_for(Duration::from_secs(60), || seeder.uploaded() as usize > total * 2 / 5),
         "transfer did not start"
     );
     let _ = g.child.kill(); // SIGKILL
     let _ = g.child.wait();
     let sent_before = seeder.uploaded();
-    let again = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
+    let again = fetch(&h.url, &addr, &dir).args(["--json"])
+        .run()
+        .ok();
     let v: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap() as usize;
-    assert!(
-        fetched < total * 7 / 10,
-        "second run fetched {fetched} of {total} (first run sent {sent_before})"
-    );
-    same_tree(
-        &p,
-        &dir.join("big"),
-        &[("part1.bin", total / 2), ("part2.bin", total / 2)],
-    );
+    assert!(fetched < total * 7 / 10, "second run fetched {fetched} of {total} (first run sent {sent_before})");
+    same_tree(&p, &dir.join("big"), &[("part1.bin", total / 2), ("part2.bin", total / 2)]);
     goat().args(["verify", dir.to_str().unwrap()]).run().ok();
 }
 
@@ -371,11 +251,7 @@ fn corrupted_peer_is_outvoted() {
     // the liar is libtorrent, which serves whatever is on disk
     let tfile = src.path().join("m.torrent");
     std::fs::write(&tfile, &t.bytes).unwrap();
-    let (liar, liar_port) = crate::interop::libtorrent_seeder(
-        &tfile,
-        bad.parent().unwrap(),
-        &src.path().join("lt.log"),
-    );
+    let (liar, liar_port) = crate::interop::libtorrent_seeder(&tfile, bad.parent().unwrap(), &src.path().join("lt.log"));
     // after its start-up check, the liar's data rots on disk
     let mut data = std::fs::read(bad.join("w.bin")).unwrap();
     for b in data.iter_mut().step_by(1000) {
@@ -384,9 +260,7 @@ fn corrupted_peer_is_outvoted() {
     std::fs::write(bad.join("w.bin"), &data).unwrap();
     // the liar is in the magnet (x.pe), the honest peer only given with --peer
     let magnet = t.magnet_with_peer(liar_port);
-    let (scene, addr) = publish_yaml(&format!(
-        "goat: 1\nentries:\n  - name: m\n    magnet: \"{magnet}\"\n"
-    ));
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: m\n    magnet: \"{magnet}\"\n"));
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let honest_peer = format!("127.0.0.1:{}", honest.port);
@@ -396,26 +270,17 @@ fn corrupted_peer_is_outvoted() {
     let mut proved = false;
     for attempt in 0..5 {
         let dir = out.path().join(format!("dl{attempt}"));
-        let o = fetch(&h.url, &addr, &dir)
-            .args(["--peer", &honest_peer, "--json"])
-            .run()
-            .ok();
+        let o = fetch(&h.url, &addr, &dir).args(["--peer", &honest_peer, "--json"]).run().ok();
         let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
         let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap();
-        assert_eq!(
-            std::fs::read(dir.join("m/w.bin")).unwrap(),
-            std::fs::read(good.join("w.bin")).unwrap()
-        );
+        assert_eq!(std::fs::read(dir.join("m/w.bin")).unwrap(), std::fs::read(good.join("w.bin")).unwrap());
         goat().args(["verify", dir.to_str().unwrap()]).run().ok();
         if fetched > 1_000_000 {
             proved = true;
             break;
         }
     }
-    assert!(
-        proved,
-        "in 5 attempts the corrupt peer was never asked: the test proves nothing"
-    );
+    assert!(proved, "in 5 attempts the corrupt peer was never asked: the test proves nothing");
     drop(liar);
 }
 
@@ -447,32 +312,19 @@ fn a_disk_too_small_is_refused_and_one_filling_later_does_not_stop_the_download(
     make_payload(&p, &[("fat.bin", 3_000_000)]);
     let t = make_torrent(&p, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(1_000_000));
-    let (scene, addr) = publish_yaml(&format!(
-        "goat: 1\nentries:\n  - name: fat\n    magnet: \"{}\"\n",
-        t.magnet_with_peer(seeder.port)
-    ));
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: fat\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
     let h = scene.serve();
     let dir = mnt.join("dl");
     // Too little room for what is missing: refused before any download.
-    let full = fetch(&h.url, &addr, &dir)
-        .run()
-        .fails(6, "needs 3000000 more bytes");
+    let full = fetch(&h.url, &addr, &dir).run().fails(6, "needs 3000000 more bytes");
     assert!(full.stderr.contains("free some space"), "{}", full.stderr);
     assert!(!dir.join("fat/fat.bin").exists(), "nothing was written");
     assert_eq!(seeder.uploaded(), 0, "nothing was downloaded");
     // Room enough, but the disk fills up while the download runs: the
     // files were allocated at the start, so it still completes.
-    assert!(std::process::Command::new("mount")
-        .args(["-o", "remount,size=16m"])
-        .arg(&mnt)
-        .status()
-        .unwrap()
-        .success());
+    assert!(std::process::Command::new("mount").args(["-o", "remount,size=16m"]).arg(&mnt).status().unwrap().success());
     let mut g = fetch(&h.url, &addr, &dir).spawn(out.path());
-    assert!(
-        wait_for(Duration::from_secs(60), || seeder.uploaded() > 300_000),
-        "transfer did not start"
-    );
+    assert!(wait_for(Duration::from_secs(60), || seeder.uploaded() > 300_000), "transfer did not start");
     let junk = mnt.join("junk");
     {
         use std::io::Write;
@@ -488,16 +340,10 @@ fn a_disk_too_small_is_refused_and_one_filling_later_does_not_stop_the_download(
         code.is_some()
     }));
     let err = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap_or_default();
-    assert_eq!(
-        code,
-        Some(0),
-        "a disk filling after the start must not stop the download: {err}"
-    );
-    assert_eq!(
-        std::fs::read(dir.join("fat/fat.bin")).unwrap(),
-        std::fs::read(p.join("fat.bin")).unwrap()
-    );
+    assert_eq!(code, Some(0), "a disk filling after the start must not stop the download: {err}");
+    assert_eq!(std::fs::read(dir.join("fat/fat.bin")).unwrap(), std::fs::read(p.join("fat.bin")).unwrap());
 }
+
 
 /// Ctrl-C mid-transfer exits promptly with 130 and a resume hint.
 #[test]
@@ -507,25 +353,16 @@ fn ctrl_c_exits_cleanly_mid_transfer() {
     make_payload(&p, &[("s.bin", 4_000_000)]);
     let t = make_torrent(&p, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(500_000));
-    let (scene, addr) = publish_yaml(&format!(
-        "goat: 1\nentries:\n  - name: slow\n    magnet: \"{}\"\n",
-        t.magnet_with_peer(seeder.port)
-    ));
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: slow\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
     let mut g = fetch(&h.url, &addr, &dir).spawn(out.path());
-    assert!(
-        wait_for(Duration::from_secs(60), || seeder.uploaded() > 200_000),
-        "transfer did not start"
-    );
+    assert!(wait_for(Duration::from_secs(60), || seeder.uploaded() > 200_000), "transfer did not start");
     let code = g.interrupt(Duration::from_secs(8));
     assert_eq!(code, Some(130), "goat did not stop within 8s of Ctrl-C");
     let err = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap();
-    assert!(
-        err.contains("run the same command again to resume"),
-        "{err}"
-    );
+    assert!(err.contains("run the same command again to resume"), "{err}");
 }
 
 /// --proxy: SOCKS5 only, and never a silent leak around it for Esplora.
@@ -537,28 +374,13 @@ fn proxy_rules() {
     let d = out.path().join("p");
     goat()
         .esplora(&h.url)
-        .args([
-            "fetch",
-            &addr,
-            "-o",
-            d.to_str().unwrap(),
-            "--proxy",
-            "socks5://127.0.0.1:9",
-        ])
+        .args(["fetch", &addr, "-o", d.to_str().unwrap(), "--proxy", "socks5://127.0.0.1:9"])
         .run()
         .fails(2, "--esplora-proxy");
     let gf = out.path().join("g.yaml");
     std::fs::write(&gf, crate::harness::goatfile("p")).unwrap();
     goat()
-        .args([
-            "fetch",
-            "--goatfile",
-            gf.to_str().unwrap(),
-            "-o",
-            d.to_str().unwrap(),
-            "--proxy",
-            "http://127.0.0.1:9",
-        ])
+        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d.to_str().unwrap(), "--proxy", "http://127.0.0.1:9"])
         .run()
         .fails(2, "is not a socks5:// URL");
 }
@@ -570,26 +392,16 @@ fn proxy_rules() {
 fn sizes_are_checked_before_anything_is_downloaded() {
     let tiny = TinyModel::publish("    files:\n      - path: config.json\n        size: 999\n");
     let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
-    fetch(&h.url, &addr, &dir)
-        .run()
-        .fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
+    fetch(&h.url, &addr, &dir).run().fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
     let entry = dir.join("tiny-model");
-    let created: Vec<_> = std::fs::read_dir(&entry)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(
-        created.is_empty(),
-        "files created before the size check: {created:?}"
-    );
+    let created: Vec<_> = std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(created.is_empty(), "files created before the size check: {created:?}");
 }
 
 /// Which pieces of `payload`'s single file are complete in `got` (by
 /// comparing each piece with the source).
 fn complete_pieces(got: &Path, src: &Path, piece: usize) -> Vec<usize> {
-    let (a, b) = (
-        std::fs::read(got).unwrap_or_default(),
-        std::fs::read(src).unwrap(),
-    );
+    let (a, b) = (std::fs::read(got).unwrap_or_default(), std::fs::read(src).unwrap());
     (0..b.len().div_ceil(piece))
         .filter(|i| {
             let r = i * piece..((i + 1) * piece).min(b.len());
@@ -610,10 +422,7 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
     make_payload(&payload, &[("weights.bin", 4 << 20)]);
     let t = make_torrent(&payload, PIECE as u32, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &payload, Some(512 * 1024));
-    let (s, addr) = publish_yaml(&format!(
-        "goat: 1\nentries:\n  - name: spread\n    magnet: \"{}\"\n",
-        t.magnet_with_peer(seeder.port)
-    ));
+    let (s, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: spread\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
     let h = s.serve();
     let pieces = (4usize << 20) / PIECE;
     let mut spans = Vec::new();
@@ -621,9 +430,7 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("got");
         let file = dir.join("spread/weights.bin");
-        let mut d = fetch(&h.url, &addr, &dir)
-            .args(["--piece-order", order])
-            .spawn(out.path());
+        let mut d = fetch(&h.url, &addr, &dir).args(["--piece-order", order]).spawn(out.path());
         // stop it once it holds between 15% and 50% of the pieces
         let mut have = Vec::new();
         let ok = wait_for(Duration::from_secs(60), || {
@@ -633,32 +440,17 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
         let _ = d.child.kill();
         let _ = d.child.wait();
         have = complete_pieces(&file, &payload.join("weights.bin"), PIECE);
-        assert!(
-            ok && have.len() * 2 <= pieces,
-            "{order}: {} of {pieces} pieces when stopped",
-            have.len()
-        );
+        assert!(ok && have.len() * 2 <= pieces, "{order}: {} of {pieces} pieces when stopped", have.len());
         // how far into the file the pieces reach, ignoring the last piece
         // (librqbit fetches each file's first and last piece first)
-        let reach = have
-            .iter()
-            .copied()
-            .filter(|p| *p != pieces - 1)
-            .max()
-            .unwrap_or(0);
+        let reach = have.iter().copied().filter(|p| *p != pieces - 1).max().unwrap_or(0);
         let log = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap_or_default();
         spans.push((order, have.len(), reach, log));
     }
     let (_, n_file, reach_file, _) = &spans[0];
     let (_, n_random, reach_random, log) = &spans[1];
-    assert!(
-        *reach_file < n_file + 8,
-        "file order should hold a prefix: {n_file} pieces reaching {reach_file}"
-    );
-    assert!(
-        *reach_random > 2 * (*n_random).max(8),
-        "random-first should spread: {n_random} pieces reaching {reach_random}\n{log}"
-    );
+    assert!(*reach_file < n_file + 8, "file order should hold a prefix: {n_file} pieces reaching {reach_file}");
+    assert!(*reach_random > 2 * (*n_random).max(8), "random-first should spread: {n_random} pieces reaching {reach_random}\n{log}");
     drop(seeder);
 }
 
@@ -668,16 +460,8 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
 #[test]
 fn a_piece_read_back_wrong_is_fetched_again() {
     let tiny = TinyModel::publish("");
-    let out = fetch(&tiny.esplora.url, &tiny.addr, &tiny.dir)
-        .env("GOAT_TEST_CORRUPT_PIECE", "3")
-        .run()
-        .ok();
-    assert!(
-        out.stderr
-            .contains("piece 3 read back from the disk does not match"),
-        "{}",
-        out.stderr
-    );
+    let out = fetch(&tiny.esplora.url, &tiny.addr, &tiny.dir).env("GOAT_TEST_CORRUPT_PIECE", "3").run().ok();
+    assert!(out.stderr.contains("piece 3 read back from the disk does not match"), "{}", out.stderr);
     assert!(out.stderr.contains("fetching them again"), "{}", out.stderr);
     same_tree(&tiny.payload, &tiny.dir.join("tiny-model"), FILES);
     goat().args(["verify"]).args([&tiny.dir]).run().ok();
@@ -693,23 +477,14 @@ fn a_piece_whose_write_fails_is_fetched_again() {
     for gather in [None, Some("64")] {
         let tiny = TinyModel::publish("");
         let mut cmd = fetch(&tiny.esplora.url, &tiny.addr, &tiny.dir);
-        cmd = cmd
-            .env("GOAT_TEST_FAIL_WRITE_PIECE", "2")
-            .env("RUST_LOG", "goat=debug");
+        cmd = cmd.env("GOAT_TEST_FAIL_WRITE_PIECE", "2").env("RUST_LOG", "goat=debug");
         if let Some(mib) = gather {
             cmd = cmd.env("GOAT_PIECE_BUFFER_MIB", mib);
         }
         let out = cmd.run().ok();
+        assert!(out.stderr.contains("piece 2 could not be written: injected write error"), "{gather:?}: {}", out.stderr);
         assert!(
-            out.stderr
-                .contains("piece 2 could not be written: injected write error"),
-            "{gather:?}: {}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains(
-                "1 piece(s) could not be written or read back wrong; fetching them again"
-            ),
+            out.stderr.contains("1 piece(s) could not be written or read back wrong; fetching them again"),
             "{gather:?}: {}",
             out.stderr
         );
@@ -717,21 +492,10 @@ fn a_piece_whose_write_fails_is_fetched_again() {
             .stderr
             .lines()
             .filter(|l| l.contains("gathered in memory and written whole"))
-            .find_map(|l| {
-                l.split(" piece(s) gathered")
-                    .next()?
-                    .rsplit(' ')
-                    .next()?
-                    .parse::<u32>()
-                    .ok()
-            });
+            .find_map(|l| l.split(" piece(s) gathered").next()?.rsplit(' ').next()?.parse::<u32>().ok());
         match gather {
             None => assert_eq!(gathered, Some(0), "{}", out.stderr),
-            Some(_) => assert!(
-                gathered.unwrap_or(0) > 0,
-                "no piece was gathered in memory:\n{}",
-                out.stderr
-            ),
+            Some(_) => assert!(gathered.unwrap_or(0) > 0, "no piece was gathered in memory:\n{}", out.stderr),
         }
         same_tree(&tiny.payload, &tiny.dir.join("tiny-model"), FILES);
         goat().args(["verify"]).args([&tiny.dir]).run().ok();

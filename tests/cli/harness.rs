@@ -22,38 +22,17 @@ pub struct Out {
 impl Out {
     #[track_caller]
     pub fn ok(self) -> Out {
-        assert_eq!(
-            self.code, 0,
-            "goat failed:\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "goat failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
         self
     }
     /// Expect exit `code` and a one-line error containing `needle`.
     #[track_caller]
     pub fn fails(self, code: i32, needle: &str) -> Out {
-        assert_eq!(
-            self.code, code,
-            "wrong exit code:\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks '{needle}': {}",
-            self.stderr
-        );
+        assert_eq!(self.code, code, "wrong exit code:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(needle), "stderr lacks '{needle}': {}", self.stderr);
         assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
-        let errors: Vec<_> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("goat: error:"))
-            .collect();
-        assert_eq!(
-            errors.len(),
-            1,
-            "want exactly one error line: {}",
-            self.stderr
-        );
+        let errors: Vec<_> = self.stderr.lines().filter(|l| l.starts_with("goat: error:")).collect();
+        assert_eq!(errors.len(), 1, "want exactly one error line: {}", self.stderr);
         self
     }
 }
@@ -64,9 +43,7 @@ pub struct Goat {
 
 pub fn goat() -> Goat {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_goat"));
-    cmd.env_remove("GOAT_ESPLORA")
-        .env_remove("GOAT_ELECTRUM")
-        .env_remove("GOAT_LOG");
+    cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_ELECTRUM").env_remove("GOAT_LOG");
     Goat { cmd }
 }
 
@@ -111,15 +88,7 @@ impl Goat {
                 let _ = child.kill();
                 let _ = child.wait();
                 let err = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
-                let tail: String = err
-                    .lines()
-                    .rev()
-                    .take(15)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
                 panic!("goat ran longer than {RUN_LIMIT:?}; stderr ends:\n{tail}");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -150,11 +119,7 @@ impl Scene {
         chain.fund(&holder.script_pubkey(), 50_000_000);
         chain.fund(&stranger.script_pubkey(), 50_000_000);
         chain.mine();
-        Scene {
-            chain,
-            holder,
-            stranger,
-        }
+        Scene { chain, holder, stranger }
     }
 
     pub fn address(&self) -> String {
@@ -164,12 +129,7 @@ impl Scene {
     /// `who` inscribes `body` and sends it to the holder. When `who` is the
     /// holder, the reveal also spends one of its coins: the sound
     /// endorsement (reveal-input) that `goat publish` makes.
-    pub fn inscribe_to_holder(
-        &mut self,
-        who: &Wallet,
-        content_type: &str,
-        body: &[u8],
-    ) -> Inscribed {
+    pub fn inscribe_to_holder(&mut self, who: &Wallet, content_type: &str, body: &[u8]) -> Inscribed {
         let to = self.holder.script_pubkey();
         let own = who.address == self.holder.address;
         self.chain.inscribe(Inscribe {
@@ -194,11 +154,7 @@ impl Scene {
         let to = h.script_pubkey();
         self.chain.inscribe(Inscribe {
             funder: &h,
-            inputs: vec![vec![Envelope::file(
-                "text/yaml",
-                None,
-                goatfile(name).as_bytes(),
-            )]],
+            inputs: vec![vec![Envelope::file("text/yaml", None, goatfile(name).as_bytes())]],
             to,
             reveal_input_from: None,
         })
@@ -231,12 +187,7 @@ pub fn goatfile(name: &str) -> String {
 
 /// How many logged requests have a path containing `needle`.
 pub fn count(handle: &server::Handle, needle: &str) -> usize {
-    handle
-        .state
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains(needle))
-        .count()
+    handle.state.requests().iter().filter(|r| r.path.contains(needle)).count()
 }
 
 /// A child process killed (SIGKILL) when dropped, so no test leaves a
@@ -247,9 +198,10 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(name: &str, cmd: &mut Command) -> Daemon {
-        let child = cmd.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
-            panic!("cannot start {name} ({e}): run tests through tests/run.sh, which installs it")
-        });
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({e}): run tests through tests/run.sh, which installs it"));
         Daemon { child }
     }
 
@@ -276,9 +228,7 @@ impl Drop for Daemon {
 
 /// Signals through the `kill` command (no libc binding needed in tests).
 pub fn unsafe_kill(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .args([format!("-{sig}"), pid.to_string()])
-        .status();
+    let _ = Command::new("kill").args([format!("-{sig}"), pid.to_string()]).status();
 }
 
 /// A free TCP port on 127.0.0.1 (also free for UDP, checked).

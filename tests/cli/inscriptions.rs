@@ -19,23 +19,13 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     let mut s = Scene::new();
     let holder = s.holder.clone();
     let to = holder.script_pubkey();
-    let html = s.inscribe_to_holder(
-        &holder,
-        "text/html;charset=utf-8",
-        b"<html><body>goat</body></html>",
-    );
+    let html = s.inscribe_to_holder(&holder, "text/html;charset=utf-8", b"<html><body>goat</body></html>");
 
     // a 40 KB text compressed with brotli: many 520-byte chunks once decoded
-    let big: Vec<u8> = (0..4000)
-        .flat_map(|i| format!("line {i}\n").into_bytes())
-        .collect();
+    let big: Vec<u8> = (0..4000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
     let br = s.chain.inscribe(Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::file(
-            "text/plain",
-            Some("br"),
-            &brotli(&big),
-        )]],
+        inputs: vec![vec![Envelope::file("text/plain", Some("br"), &brotli(&big))]],
         to: to.clone(),
         reveal_input_from: None,
     });
@@ -44,11 +34,7 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     gz.write_all(b"gzipped body").unwrap();
     let gzip = s.chain.inscribe(Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::file(
-            "text/plain",
-            Some("gzip"),
-            &gz.finish().unwrap(),
-        )]],
+        inputs: vec![vec![Envelope::file("text/plain", Some("gzip"), &gz.finish().unwrap())]],
         to: to.clone(),
         reveal_input_from: None,
     });
@@ -56,11 +42,7 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     let binary: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 256) as u8).collect();
     let bin = s.chain.inscribe(Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::file(
-            "application/octet-stream",
-            None,
-            &binary,
-        )]],
+        inputs: vec![vec![Envelope::file("application/octet-stream", None, &binary)]],
         to: to.clone(),
         reveal_input_from: None,
     });
@@ -69,16 +51,8 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     let multi = s.chain.inscribe(Inscribe {
         funder: &holder,
         inputs: vec![
-            vec![
-                Envelope::file("text/plain", None, b"first"),
-                Envelope::file("text/plain", None, b"second"),
-            ],
-            vec![Envelope(vec![
-                Push::Num(tag::CONTENT_TYPE),
-                Push::Data(b"text/plain".to_vec()),
-                Push::Data(vec![]),
-                Push::Data(b"third".to_vec()),
-            ])],
+            vec![Envelope::file("text/plain", None, b"first"), Envelope::file("text/plain", None, b"second")],
+            vec![Envelope(vec![Push::Num(tag::CONTENT_TYPE), Push::Data(b"text/plain".to_vec()), Push::Data(vec![]), Push::Data(b"third".to_vec())])],
         ],
         to: to.clone(),
         reveal_input_from: None,
@@ -93,23 +67,11 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let cat = |id: String| {
-        goat()
-            .esplora(&h.url)
-            .args(["cat".to_string(), id])
-            .run()
-            .ok()
-    };
+    let cat = |id: String| goat().esplora(&h.url).args(["cat".to_string(), id]).run().ok();
 
-    assert_eq!(
-        cat(html.id(0).to_string()).stdout,
-        "<html><body>goat</body></html>"
-    );
+    assert_eq!(cat(html.id(0).to_string()).stdout, "<html><body>goat</body></html>");
     // a bare txid means i0
-    assert_eq!(
-        cat(html.reveal.to_string()).stdout,
-        "<html><body>goat</body></html>"
-    );
+    assert_eq!(cat(html.reveal.to_string()).stdout, "<html><body>goat</body></html>");
     assert_eq!(cat(br.id(0).to_string()).stdout_bytes, big);
     assert_eq!(cat(gzip.id(0).to_string()).stdout, "gzipped body");
     assert_eq!(cat(bin.id(0).to_string()).stdout_bytes, binary);
@@ -117,22 +79,14 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     assert_eq!(cat(multi.id(1).to_string()).stdout, "second");
     assert_eq!(cat(multi.id(2).to_string()).stdout, "third");
     assert_eq!(cat(delegating.id(0).to_string()).stdout_bytes, big);
-    let raw = goat()
-        .esplora(&h.url)
-        .args(["cat", "--raw", &br.id(0).to_string()])
-        .run()
-        .ok();
+    let raw = goat().esplora(&h.url).args(["cat", "--raw", &br.id(0).to_string()]).run().ok();
     assert_eq!(raw.stdout_bytes, brotli(&big));
     goat()
         .esplora(&h.url)
         .args(["cat", &format!("{}i3", multi.reveal)])
         .run()
         .fails(3, "holds 3 inscription(s)");
-    goat()
-        .esplora(&h.url)
-        .args(["cat", "nonsense"])
-        .run()
-        .fails(2, "neither a txid nor an inscription id");
+    goat().esplora(&h.url).args(["cat", "nonsense"]).run().fails(2, "neither a txid nor an inscription id");
     goat()
         .esplora(&h.url)
         .args(["cat", &"ab".repeat(32)])
@@ -142,11 +96,7 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     // get writes the decoded file, atomically, and will not clobber
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.txt");
-    goat()
-        .esplora(&h.url)
-        .args(["get", &br.id(0).to_string(), path.to_str().unwrap()])
-        .run()
-        .ok();
+    goat().esplora(&h.url).args(["get", &br.id(0).to_string(), path.to_str().unwrap()]).run().ok();
     assert_eq!(std::fs::read(&path).unwrap(), big);
     goat()
         .esplora(&h.url)
@@ -155,61 +105,29 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
         .fails(2, "--force");
     goat()
         .esplora(&h.url)
-        .args([
-            "get",
-            "--force",
-            &html.id(0).to_string(),
-            path.to_str().unwrap(),
-        ])
+        .args(["get", "--force", &html.id(0).to_string(), path.to_str().unwrap()])
         .run()
         .ok();
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        b"<html><body>goat</body></html>"
-    );
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "no temporary files left behind"
-    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"<html><body>goat</body></html>");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left behind");
 
     // ls shows every one, newest first, with types, encodings and sizes
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let items = v["inscriptions"].as_array().unwrap();
-    let ids: Vec<String> = items
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 8, "{ids:?}");
-    let find = |id: String| {
-        items
-            .iter()
-            .find(|i| i["id"] == id.as_str())
-            .unwrap()
-            .clone()
-    };
+    let find = |id: String| items.iter().find(|i| i["id"] == id.as_str()).unwrap().clone();
     assert_eq!(find(br.id(0).to_string())["content_encoding"], "br");
-    assert_eq!(
-        find(html.id(0).to_string())["content_type"],
-        "text/html;charset=utf-8"
-    );
-    assert_eq!(
-        find(delegating.id(0).to_string())["delegate"],
-        br.id(0).to_string()
-    );
+    assert_eq!(find(html.id(0).to_string())["content_type"], "text/html;charset=utf-8");
+    assert_eq!(find(delegating.id(0).to_string())["delegate"], br.id(0).to_string());
     assert_eq!(find(multi.id(2).to_string())["curses"][0], "pushnum");
     assert_eq!(find(bin.id(0).to_string())["size"], 3000);
     // the holder's own inscription is soundly endorsed; the others were
     // inscribed the ord-wallet way (only funded-commit: weak)
     assert_eq!(find(html.id(0).to_string())["endorsement"], "reveal-input");
     assert_eq!(find(html.id(0).to_string())["endorsed"], true);
-    assert!(items.iter().all(|i| i["endorsement"] == "reveal-input"
-        || (i["endorsement"] == "funded-commit" && i["endorsed"] == false)));
+    assert!(items.iter().all(|i| i["endorsement"] == "reveal-input" || (i["endorsement"] == "funded-commit" && i["endorsed"] == false)));
     assert!(items.iter().all(|i| i["block_height"] == 102));
     let table = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
     assert!(table.stdout.starts_with("INSCRIPTION"));
@@ -223,11 +141,7 @@ fn brotli_goatfile_resolves() {
     let to = holder.script_pubkey();
     let ins = s.chain.inscribe(Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::file(
-            "application/yaml",
-            Some("br"),
-            &brotli(goatfile("squeezed").as_bytes()),
-        )]],
+        inputs: vec![vec![Envelope::file("application/yaml", Some("br"), &brotli(goatfile("squeezed").as_bytes()))]],
         to,
         reveal_input_from: Some(&holder),
     });
@@ -251,15 +165,8 @@ fn invalid_yaml_goatfile_is_reported_not_chosen() {
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: good"));
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscriptions"][0]["goatfile"], "invalid");
-    assert!(v["inscriptions"][0]["goatfile_error"]
-        .as_str()
-        .unwrap()
-        .contains("version 7"));
+    assert!(v["inscriptions"][0]["goatfile_error"].as_str().unwrap().contains("version 7"));
 }

@@ -9,11 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const FILES: &[(&str, usize)] = &[
-    ("weights.bin", 700_001),
-    ("config.json", 999),
-    ("extra/notes.txt", 66_000),
-];
+const FILES: &[(&str, usize)] = &[("weights.bin", 700_001), ("config.json", 999), ("extra/notes.txt", 66_000)];
 
 pub struct Tracker {
     _d: Daemon,
@@ -27,15 +23,7 @@ pub fn opentracker_on(dir: &Path, port: u16, info_hashes: &[&str]) -> Tracker {
     let d = Daemon::spawn(
         "opentracker",
         Command::new("opentracker")
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-P",
-                &port.to_string(),
-                "-d",
-            ])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-P", &port.to_string(), "-d"])
             .arg(dir)
             // opentracker chroots into -d before reading the whitelist
             .args(["-w", "/whitelist"])
@@ -43,17 +31,10 @@ pub fn opentracker_on(dir: &Path, port: u16, info_hashes: &[&str]) -> Tracker {
             .stderr(std::process::Stdio::null()),
     );
     assert!(
-        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect((
-            "127.0.0.1",
-            port
-        ))
-        .is_ok()),
+        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()),
         "opentracker did not start"
     );
-    Tracker {
-        _d: d,
-        announce: format!("http://127.0.0.1:{port}/announce"),
-    }
+    Tracker { _d: d, announce: format!("http://127.0.0.1:{port}/announce") }
 }
 
 /// python3-libtorrent seeding `torrent` from `save_path`.
@@ -71,9 +52,7 @@ pub fn libtorrent_seeder(torrent: &Path, save_path: &Path, log: &Path) -> (Daemo
             .stdout(out),
     );
     assert!(
-        wait_for(Duration::from_secs(60), || std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains("SEEDING")),
+        wait_for(Duration::from_secs(60), || std::fs::read_to_string(log).unwrap_or_default().contains("SEEDING")),
         "libtorrent seeder did not start: {}",
         std::fs::read_to_string(log).unwrap_or_default()
     );
@@ -131,65 +110,31 @@ fn tracker_libtorrent_to_goat_to_aria2() {
     std::fs::write(&tfile, &t.bytes).unwrap();
     let (lt, _) = libtorrent_seeder(&tfile, &src, &w.join("lt.log"));
 
-    let magnet = format!(
-        "magnet:?xt=urn:btih:{}&dn=model-lt&tr={}",
-        t.info_hash,
-        enc(&tracker.announce)
-    );
-    let (scene, addr) = publish_yaml(&format!(
-        "goat: 1\nentries:\n  - name: model-lt\n    magnet: \"{magnet}\"\n"
-    ));
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=model-lt&tr={}", t.info_hash, enc(&tracker.announce));
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model-lt\n    magnet: \"{magnet}\"\n"));
     let h = scene.serve();
     let dir = w.join("out");
     let gport = free_port();
     let mut g = goat()
         .esplora(&h.url)
-        .args([
-            "fetch",
-            &addr,
-            "-o",
-            dir.to_str().unwrap(),
-            "--no-dht",
-            "--loopback",
-            "--seed",
-            "--seed-for",
-            "120",
-        ])
-        .args([
-            "--listen-port",
-            &gport.to_string(),
-            "--metadata-timeout",
-            "60",
-        ])
+        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--seed", "--seed-for", "120"])
+        .args(["--listen-port", &gport.to_string(), "--metadata-timeout", "60"])
         .spawn(w);
     assert!(
-        wait_for(Duration::from_secs(90), || stderr_of(w)
-            .contains("seeding on port")),
+        wait_for(Duration::from_secs(90), || stderr_of(w).contains("seeding on port")),
         "goat did not finish: {}",
         stderr_of(w)
     );
     for (f, _) in FILES {
-        assert_eq!(
-            std::fs::read(payload.join(f)).unwrap(),
-            std::fs::read(dir.join("model-lt").join(f)).unwrap(),
-            "{f}"
-        );
+        assert_eq!(std::fs::read(payload.join(f)).unwrap(), std::fs::read(dir.join("model-lt").join(f)).unwrap(), "{f}");
     }
     drop(lt); // from now on goat is the only seeder
 
     let a2 = w.join("aria2");
     let status = aria2_download(&tfile, &a2);
-    assert!(
-        status.success(),
-        "aria2c failed ({status}); goat: {}",
-        stderr_of(w)
-    );
+    assert!(status.success(), "aria2c failed ({status}); goat: {}", stderr_of(w));
     for (f, _) in FILES {
-        assert_eq!(
-            std::fs::read(payload.join(f)).unwrap(),
-            std::fs::read(a2.join("model-lt").join(f)).unwrap(),
-            "{f}"
-        );
+        assert_eq!(std::fs::read(payload.join(f)).unwrap(), std::fs::read(a2.join("model-lt").join(f)).unwrap(), "{f}");
     }
     // Ctrl-C ends seeding cleanly, within a few seconds
     let code = g.interrupt(Duration::from_secs(10));
@@ -202,11 +147,7 @@ fn tracker_libtorrent_to_goat_to_aria2() {
 fn hostile_paths_in_metadata_are_refused() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    for (case, path) in [
-        ("dotdot", vec!["..", "..", "escaped.txt"]),
-        ("absolute", vec!["/tmp", "abs-escape.txt"]),
-        ("empty", vec!["", "x.txt"]),
-    ] {
+    for (case, path) in [("dotdot", vec!["..", "..", "escaped.txt"]), ("absolute", vec!["/tmp", "abs-escape.txt"]), ("empty", vec!["", "x.txt"])] {
         let torrent = hostile_torrent(case, &path);
         let tfile = w.join(format!("{case}.torrent"));
         std::fs::write(&tfile, &torrent.0).unwrap();
@@ -215,39 +156,17 @@ fn hostile_paths_in_metadata_are_refused() {
         let (lt, port) = libtorrent_seeder_any(&tfile, &save, &w.join(format!("{case}.log")));
         let magnet = format!("magnet:?xt=urn:btih:{}&x.pe=127.0.0.1:{port}", torrent.1);
         let gf = w.join(format!("{case}.yaml"));
-        std::fs::write(
-            &gf,
-            format!("goat: 1\nentries:\n  - name: evil\n    magnet: \"{magnet}\"\n"),
-        )
-        .unwrap();
+        std::fs::write(&gf, format!("goat: 1\nentries:\n  - name: evil\n    magnet: \"{magnet}\"\n")).unwrap();
         let outer = w.join(format!("{case}-outer"));
         let dir = outer.join("inner").join("out");
         let out = goat()
-            .args([
-                "fetch",
-                "--goatfile",
-                gf.to_str().unwrap(),
-                "-o",
-                dir.to_str().unwrap(),
-                "--no-dht",
-                "--loopback",
-            ])
+            .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", dir.to_str().unwrap(), "--no-dht", "--loopback"])
             .args(["--metadata-timeout", "30"])
             .run();
         drop(lt);
         let ltlog = std::fs::read_to_string(w.join(format!("{case}.log"))).unwrap_or_default();
-        assert_eq!(
-            out.code,
-            5,
-            "{case}: {}\nlibtorrent: {ltlog}\ntorrent: {}",
-            out.stderr,
-            String::from_utf8_lossy(&torrent.0)
-        );
-        assert!(
-            out.stderr.contains("unsafe or invalid"),
-            "{case}: {}",
-            out.stderr
-        );
+        assert_eq!(out.code, 5, "{case}: {}\nlibtorrent: {ltlog}\ntorrent: {}", out.stderr, String::from_utf8_lossy(&torrent.0));
+        assert!(out.stderr.contains("unsafe or invalid"), "{case}: {}", out.stderr);
         let mut all = Vec::new();
         walk(&outer, &mut all);
         assert!(
@@ -304,17 +223,10 @@ fn libtorrent_seeder_any(torrent: &Path, save_path: &Path, log: &Path) -> (Daemo
     let out = std::fs::File::create(log).unwrap();
     let d = Daemon::spawn(
         "python3-libtorrent",
-        Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(torrent)
-            .arg(save_path)
-            .args([port.to_string(), "120".into()])
-            .stdout(out),
+        Command::new("/usr/bin/python3").arg(script).arg(torrent).arg(save_path).args([port.to_string(), "120".into()]).stdout(out),
     );
     assert!(
-        wait_for(Duration::from_secs(30), || std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains("READY")),
+        wait_for(Duration::from_secs(30), || std::fs::read_to_string(log).unwrap_or_default().contains("READY")),
         "libtorrent did not start"
     );
     (d, port)

@@ -80,9 +80,7 @@ fn small(r: &mut Rng, out: &mut Vec<u8>, v: u8) {
     }
 }
 
-const TAGS: &[u8] = &[
-    1, 2, 3, 5, 7, 9, 11, 13, 15, 17, 19, 66, 255, 4, 6, 20, 21, 22, 0x81,
-];
+const TAGS: &[u8] = &[1, 2, 3, 5, 7, 9, 11, 13, 15, 17, 19, 66, 255, 4, 6, 20, 21, 22, 0x81];
 
 fn value(r: &mut Rng) -> Vec<u8> {
     match r.below(8) {
@@ -183,8 +181,8 @@ fn witness(r: &mut Rng) -> Vec<Vec<u8>> {
         }
         2 => vec![r.bytes(64), sc, vec![0xc0; 5]], // short control block
         3 => vec![sc, cb],
-        4 => vec![sc],             // a key-path spend
-        5 => vec![],               // no witness
+        4 => vec![sc],     // a key-path spend
+        5 => vec![],       // no witness
         6 => vec![sc, vec![0x50]], // "annex" as the only other element
         _ => vec![r.bytes(64), sc, cb],
     }
@@ -273,13 +271,8 @@ pub fn ord_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("GOAT_ORD") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    for candidate in [
-        home.join(".cargo/bin/ord"),
-        PathBuf::from("/usr/local/bin/ord"),
-    ] {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    for candidate in [home.join(".cargo/bin/ord"), PathBuf::from("/usr/local/bin/ord")] {
         if candidate.exists() {
             return candidate;
         }
@@ -295,33 +288,21 @@ fn goat_parses_envelopes_exactly_as_ord_does() {
     });
     let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
     assert_eq!(version, "ord 0.29.1", "the judge must be ord 0.29.1");
-    let n: u64 = std::env::var("GOAT_ORD_DIFF_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_N);
+    let n: u64 = std::env::var("GOAT_ORD_DIFF_N").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_N);
     let dir = tempfile::tempdir().unwrap();
     let mut inscriptions = 0;
     let mut mismatches = Vec::new();
     for seed in 0..n {
         let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x60a7);
         let raw = transaction(&mut r);
-        let tx: bitcoin::Transaction =
-            bitcoin::consensus::deserialize(&raw).expect("generator makes decodable transactions");
+        let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&raw).expect("generator makes decodable transactions");
         let path = dir.path().join(format!("{seed}.bin"));
         std::fs::write(&path, &raw).unwrap();
-        let out = Command::new(&ord)
-            .args(["decode", "--file"])
-            .arg(&path)
-            .output()
-            .expect("run ord decode");
+        let out = Command::new(&ord).args(["decode", "--file"]).arg(&path).output().expect("run ord decode");
         let theirs: Value = if out.status.success() {
-            serde_json::from_slice::<Value>(&out.stdout).expect("ord prints JSON")["inscriptions"]
-                .clone()
+            serde_json::from_slice::<Value>(&out.stdout).expect("ord prints JSON")["inscriptions"].clone()
         } else {
-            panic!(
-                "seed {seed}: ord decode failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            panic!("seed {seed}: ord decode failed: {}", String::from_utf8_lossy(&out.stderr));
         };
         let ours = goat_view(&tx);
         inscriptions += ours.as_array().map(|a| a.len()).unwrap_or(0);
@@ -335,16 +316,8 @@ fn goat_parses_envelopes_exactly_as_ord_does() {
             ));
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {n} transactions differ:\n{}",
-        mismatches.len(),
-        mismatches[..mismatches.len().min(3)].join("\n")
-    );
+    assert!(mismatches.is_empty(), "{} of {n} transactions differ:\n{}", mismatches.len(), mismatches[..mismatches.len().min(3)].join("\n"));
     // the generator must actually exercise the parser
-    assert!(
-        inscriptions as u64 > n / 2,
-        "only {inscriptions} envelopes in {n} transactions"
-    );
+    assert!(inscriptions as u64 > n / 2, "only {inscriptions} envelopes in {n} transactions");
     eprintln!("ord and goat agree on {n} transactions ({inscriptions} envelopes)");
 }

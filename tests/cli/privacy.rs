@@ -14,24 +14,10 @@ fn malformed_proxies_are_refused_before_any_request() {
     let s = Scene::new();
     let addr = s.address();
     let h = s.serve();
-    for bad in [
-        "socks5h://",
-        "socks4://127.0.0.1:9050",
-        "ftp://127.0.0.1:21",
-        "socks5h://127.0.0.1",
-        "127.0.0.1:9050",
-        "socks5h://127.0.0.1:9050/x",
-    ] {
-        goat()
-            .esplora(&h.url)
-            .args(["--esplora-proxy", bad, "resolve", &addr])
-            .run()
-            .fails(2, "proxy");
+    for bad in ["socks5h://", "socks4://127.0.0.1:9050", "ftp://127.0.0.1:21", "socks5h://127.0.0.1", "127.0.0.1:9050", "socks5h://127.0.0.1:9050/x"] {
+        goat().esplora(&h.url).args(["--esplora-proxy", bad, "resolve", &addr]).run().fails(2, "proxy");
     }
-    assert!(
-        h.state.requests().is_empty(),
-        "a malformed proxy must stop goat before any request"
-    );
+    assert!(h.state.requests().is_empty(), "a malformed proxy must stop goat before any request");
 }
 
 #[test]
@@ -40,75 +26,28 @@ fn tor_with_nothing_listening_refuses_to_start() {
     let addr = s.address();
     let h = s.serve();
     let port = free_port();
-    let out = goat()
-        .esplora(&h.url)
-        .args([
-            &format!("--tor=127.0.0.1:{port}"),
-            "fetch",
-            &addr,
-            "-o",
-            "/nonexistent/x",
-        ])
-        .run();
+    let out = goat().esplora(&h.url).args([&format!("--tor=127.0.0.1:{port}"), "fetch", &addr, "-o", "/nonexistent/x"]).run();
     out.fails(4, "does not answer");
-    assert!(
-        h.state.requests().is_empty(),
-        "nothing may leave before Tor answers"
-    );
+    assert!(h.state.requests().is_empty(), "nothing may leave before Tor answers");
     assert!(!Path::new("/nonexistent/x").exists());
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let st = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        st.expect("openssl (tests/run.sh installs it)").success(),
-        "openssl {args:?}"
-    );
+    let st = Command::new("openssl").current_dir(dir).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert!(st.expect("openssl (tests/run.sh installs it)").success(), "openssl {args:?}");
 }
 
 /// A CA made here, and a certificate it signed for 127.0.0.1.
 fn test_ca(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=goat test CA",
-    ]);
-    ca.extend([
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=goat test CA"]);
+    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     openssl(dir, &ca);
     let mut csr = vec!["req"];
     csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
+    csr.extend(["-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1"]);
     openssl(dir, &csr);
     std::fs::write(
         dir.join("ext.cnf"),
@@ -117,23 +56,7 @@ fn test_ca(dir: &Path) {
     .unwrap();
     openssl(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
+        &["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf"],
     );
 }
 
@@ -152,44 +75,21 @@ fn https_esplora_behind_a_private_ca() {
     // socat (Debian's) is the TLS front, as nginx would be on a home node.
     let mut front = Command::new("socat");
     front.current_dir(d).args([
-        format!(
-            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert=srv.pem,key=srv.key,verify=0"
-        ),
+        format!("OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert=srv.pem,key=srv.key,verify=0"),
         format!("TCP:{dev}"),
     ]);
     let _front = Daemon::spawn("socat", front.stderr(Stdio::null()));
-    assert!(wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }));
+    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()));
     let url = format!("https://127.0.0.1:{port}");
-    let untrusted = goat()
-        .args(["--esplora", &url, "--retries", "1", "resolve", &addr])
-        .run();
+    let untrusted = goat().args(["--esplora", &url, "--retries", "1", "resolve", &addr]).run();
     untrusted.fails(4, "certificate");
     let before = h.state.requests().len();
     assert_eq!(before, 0, "an untrusted server gets no request through");
     let ca = d.join("ca.pem");
-    let with_env = goat()
-        .args(["--esplora", &url, "resolve", &addr])
-        .env("SSL_CERT_FILE", &ca)
-        .run()
-        .ok();
-    assert!(
-        with_env.stdout.contains("name: own-node"),
-        "{}",
-        with_env.stdout
-    );
-    let with_flag = goat()
-        .args(["--esplora", &url, "--esplora-ca"])
-        .args([&ca])
-        .args(["resolve", &addr])
-        .run()
-        .ok();
-    assert!(
-        with_flag.stdout.contains("name: own-node"),
-        "{}",
-        with_flag.stdout
-    );
+    let with_env = goat().args(["--esplora", &url, "resolve", &addr]).env("SSL_CERT_FILE", &ca).run().ok();
+    assert!(with_env.stdout.contains("name: own-node"), "{}", with_env.stdout);
+    let with_flag = goat().args(["--esplora", &url, "--esplora-ca"]).args([&ca]).args(["resolve", &addr]).run().ok();
+    assert!(with_flag.stdout.contains("name: own-node"), "{}", with_flag.stdout);
 }
 
 /// A network namespace whose only neighbour is the host end of a veth pair
@@ -208,30 +108,16 @@ impl Namespace {
         let (host, peer) = (format!("gp{n}h"), format!("gp{n}n"));
         let host_ip = format!("198.18.{n}.1");
         let ip = |args: &[&str]| {
-            let st = Command::new("ip")
-                .args(args)
-                .status()
-                .expect("ip (iproute2)");
+            let st = Command::new("ip").args(args).status().expect("ip (iproute2)");
             assert!(st.success(), "ip {args:?} (the leak test needs root)");
         };
         ip(&["netns", "add", &name]);
-        let ns = Namespace {
-            name: name.clone(),
-            host_ip: host_ip.clone(),
-        };
+        let ns = Namespace { name: name.clone(), host_ip: host_ip.clone() };
         ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer]);
         ip(&["link", "set", &peer, "netns", &name]);
         ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &host]);
         ip(&["link", "set", &host, "up"]);
-        ip(&[
-            "-n",
-            &name,
-            "addr",
-            "add",
-            &format!("198.18.{n}.2/30"),
-            "dev",
-            &peer,
-        ]);
+        ip(&["-n", &name, "addr", "add", &format!("198.18.{n}.2/30"), "dev", &peer]);
         ip(&["-n", &name, "link", "set", &peer, "up"]);
         ip(&["-n", &name, "link", "set", "lo", "up"]);
         ns
@@ -246,9 +132,7 @@ impl Namespace {
 
 impl Drop for Namespace {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 
@@ -257,156 +141,51 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let payload = d.join("tiny-model");
-    let (seeder, s, addr) = seed_and_publish(
-        &payload,
-        &[("model.bin", 400_000), ("config.json", 200)],
-        "",
-    );
+    let (seeder, s, addr) = seed_and_publish(&payload, &[("model.bin", 400_000), ("config.json", 200)], "");
     let h = s.serve();
     let ns = Namespace::new();
     let proxy_port = free_port();
     let log = d.join("microsocks.log");
     let mut ms = Command::new("stdbuf");
-    ms.args([
-        "-oL",
-        "-eL",
-        "microsocks",
-        "-i",
-        &ns.host_ip,
-        "-p",
-        &proxy_port.to_string(),
-    ])
-    .stdout(Stdio::null())
-    .stderr(std::fs::File::create(&log).unwrap());
+    ms.args(["-oL", "-eL", "microsocks", "-i", &ns.host_ip, "-p", &proxy_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
     let _proxy = Daemon::spawn("microsocks", &mut ms);
     let proxy = format!("{}:{proxy_port}", ns.host_ip);
-    assert!(
-        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(
-            &proxy
-        )
-        .is_ok()),
-        "microsocks did not start"
-    );
+    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()), "microsocks did not start");
 
     // Without the proxy nothing works in there: the chain is unreachable.
     let goat_bin = env!("CARGO_BIN_EXE_goat");
-    let direct = ns
-        .exec()
-        .args([
-            goat_bin,
-            "--esplora",
-            &h.url,
-            "--retries",
-            "1",
-            "--timeout",
-            "3",
-            "resolve",
-            &addr,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        direct.status.code(),
-        Some(4),
-        "the namespace must have no way out but the proxy: {}",
-        String::from_utf8_lossy(&direct.stderr)
-    );
+    let direct = ns.exec().args([goat_bin, "--esplora", &h.url, "--retries", "1", "--timeout", "3", "resolve", &addr]).output().unwrap();
+    assert_eq!(direct.status.code(), Some(4), "the namespace must have no way out but the proxy: {}", String::from_utf8_lossy(&direct.stderr));
 
     // goat fetch: Esplora through socks5h, peers through socks5.
     let out = d.join("got");
     let fetched = ns
         .exec()
-        .args([
-            goat_bin,
-            "--esplora",
-            &h.url,
-            "--esplora-proxy",
-            &format!("socks5h://{proxy}"),
-            "fetch",
-            &addr,
-            "-o",
-        ])
+        .args([goat_bin, "--esplora", &h.url, "--esplora-proxy", &format!("socks5h://{proxy}"), "fetch", &addr, "-o"])
         .arg(&out)
-        .args([
-            "--proxy",
-            &format!("socks5://{proxy}"),
-            "--metadata-timeout",
-            "60",
-        ])
+        .args(["--proxy", &format!("socks5://{proxy}"), "--metadata-timeout", "60"])
         .output()
         .unwrap();
-    assert!(
-        fetched.status.success(),
-        "fetch through the proxy failed: {}",
-        String::from_utf8_lossy(&fetched.stderr)
-    );
-    assert_eq!(
-        std::fs::read(out.join("tiny-model/model.bin")).unwrap(),
-        std::fs::read(payload.join("model.bin")).unwrap()
-    );
+    assert!(fetched.status.success(), "fetch through the proxy failed: {}", String::from_utf8_lossy(&fetched.stderr));
+    assert_eq!(std::fs::read(out.join("tiny-model/model.bin")).unwrap(), std::fs::read(payload.join("model.bin")).unwrap());
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
     let dev = h.url.trim_start_matches("http://");
-    assert!(
-        seen.contains(&format!("connected to {dev}")),
-        "Esplora went through the proxy: {seen}"
-    );
-    assert!(
-        seen.contains(&format!("connected to 127.0.0.1:{}", seeder.port)),
-        "the peer connection went through the proxy: {seen}"
-    );
+    assert!(seen.contains(&format!("connected to {dev}")), "Esplora went through the proxy: {seen}");
+    assert!(seen.contains(&format!("connected to 127.0.0.1:{}", seeder.port)), "the peer connection went through the proxy: {seen}");
 
     // --tor is the one switch for both halves.
     let out2 = d.join("got-tor");
-    let tor = ns
-        .exec()
-        .args([
-            goat_bin,
-            "--esplora",
-            &h.url,
-            &format!("--tor={proxy}"),
-            "fetch",
-            &addr,
-            "-o",
-        ])
-        .arg(&out2)
-        .output()
-        .unwrap();
-    assert!(
-        tor.status.success(),
-        "fetch --tor failed: {}",
-        String::from_utf8_lossy(&tor.stderr)
-    );
-    assert_eq!(
-        std::fs::read(out2.join("tiny-model/model.bin")).unwrap(),
-        std::fs::read(payload.join("model.bin")).unwrap()
-    );
+    let tor = ns.exec().args([goat_bin, "--esplora", &h.url, &format!("--tor={proxy}"), "fetch", &addr, "-o"]).arg(&out2).output().unwrap();
+    assert!(tor.status.success(), "fetch --tor failed: {}", String::from_utf8_lossy(&tor.stderr));
+    assert_eq!(std::fs::read(out2.join("tiny-model/model.bin")).unwrap(), std::fs::read(payload.join("model.bin")).unwrap());
 
     // Electrum through the proxy as well.
-    let el = ns
-        .exec()
-        .args([
-            goat_bin,
-            "--electrum",
-            &h.electrum,
-            &format!("--tor={proxy}"),
-            "resolve",
-            &addr,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        el.status.success(),
-        "resolve over Electrum through the proxy failed: {}",
-        String::from_utf8_lossy(&el.stderr)
-    );
+    let el = ns.exec().args([goat_bin, "--electrum", &h.electrum, &format!("--tor={proxy}"), "resolve", &addr]).output().unwrap();
+    assert!(el.status.success(), "resolve over Electrum through the proxy failed: {}", String::from_utf8_lossy(&el.stderr));
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        seen.contains(&format!(
-            "connected to {}",
-            h.electrum.trim_start_matches("tcp://")
-        )),
-        "{seen}"
-    );
+    assert!(seen.contains(&format!("connected to {}", h.electrum.trim_start_matches("tcp://"))), "{seen}");
 
     // goat seed polls through it too (its config file's keys).
     let cfg = d.join("seed.toml");
@@ -429,15 +208,7 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
         .stderr(std::fs::File::create(d.join("seed.err")).unwrap());
     let _daemon = Daemon::spawn("goat seed", &mut daemon);
     let got = seed_out.join(&addr).join("tiny-model/model.bin");
-    let ok = wait_for(Duration::from_secs(60), || {
-        std::fs::metadata(&got)
-            .map(|m| m.len() == 400_000)
-            .unwrap_or(false)
-    });
-    assert!(
-        ok,
-        "goat seed did not fetch through the proxy: {}",
-        std::fs::read_to_string(d.join("seed.err")).unwrap_or_default()
-    );
+    let ok = wait_for(Duration::from_secs(60), || std::fs::metadata(&got).map(|m| m.len() == 400_000).unwrap_or(false));
+    assert!(ok, "goat seed did not fetch through the proxy: {}", std::fs::read_to_string(d.join("seed.err")).unwrap_or_default());
     drop(seeder);
 }

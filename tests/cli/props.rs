@@ -9,11 +9,7 @@ use goat::inscription::{content, envelope, Inscription};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 400,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 /// Script bytes biased towards envelopes: fragments ord cares about, glued
@@ -21,18 +17,16 @@ fn config() -> ProptestConfig {
 fn script_bytes() -> impl Strategy<Value = Vec<u8>> {
     let fragment = prop_oneof![
         Just(vec![0x00, 0x63, 0x03, b'o', b'r', b'd']), // OP_FALSE OP_IF "ord"
-        Just(vec![0x68]),                               // OP_ENDIF
-        Just(vec![0x00]),                               // OP_FALSE / body tag
-        Just(vec![0x51]),                               // OP_1
-        Just(vec![0x4f]),                               // OP_1NEGATE
-        Just(vec![0x4d, 0xff, 0xff]),                   // PUSHDATA2 running off the end
-        (0u8..=80).prop_flat_map(
-            |n| proptest::collection::vec(any::<u8>(), n as usize).prop_map(move |d| {
-                let mut v = vec![n];
-                v.extend(d);
-                v
-            })
-        ),
+        Just(vec![0x68]),                                // OP_ENDIF
+        Just(vec![0x00]),                                // OP_FALSE / body tag
+        Just(vec![0x51]),                                // OP_1
+        Just(vec![0x4f]),                                // OP_1NEGATE
+        Just(vec![0x4d, 0xff, 0xff]),                    // PUSHDATA2 running off the end
+        (0u8..=80).prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n as usize).prop_map(move |d| {
+            let mut v = vec![n];
+            v.extend(d);
+            v
+        })),
         proptest::collection::vec(any::<u8>(), 0..8),
     ];
     proptest::collection::vec(fragment, 0..24).prop_map(|f| f.concat())

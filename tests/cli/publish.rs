@@ -31,10 +31,7 @@ fn holder(scene: &mut Scene, seed: u8, sats: u64) -> Holder {
         scene.chain.fund(&address.script_pubkey(), sats);
         scene.chain.mine();
     }
-    Holder {
-        wif: PrivateKey::new(sk, NetworkKind::Test).to_wif(),
-        address,
-    }
+    Holder { wif: PrivateKey::new(sk, NetworkKind::Test).to_wif(), address }
 }
 
 fn key_file(dir: &Path, name: &str, wif: &str, mode: u32) -> PathBuf {
@@ -47,24 +44,13 @@ fn key_file(dir: &Path, name: &str, wif: &str, mode: u32) -> PathBuf {
 
 fn model(dir: &Path) -> PathBuf {
     let m = dir.join("tiny-model");
-    make_payload(
-        &m,
-        &[
-            ("model.safetensors", 700_000),
-            ("config.json", 300),
-            ("tokenizer/vocab.txt", 5_000),
-        ],
-    );
+    make_payload(&m, &[("model.safetensors", 700_000), ("config.json", 300), ("tokenizer/vocab.txt", 5_000)]);
     m
 }
 
 /// POST /tx requests the devchain saw (GET /tx/... paths are longer).
 fn broadcasts(h: &server::Handle) -> usize {
-    h.state
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/tx")
-        .count()
+    h.state.requests().iter().filter(|r| r.path == "/tx").count()
 }
 
 #[test]
@@ -83,43 +69,18 @@ fn publish_with_a_key_file_then_resolve_fetch_and_verify() {
         .args([&m])
         .args(["--key-file"])
         .args([&key])
-        .args([
-            "--network",
-            "regtest",
-            "--name",
-            "tiny",
-            "--fee-rate",
-            "3",
-            "--yes",
-            "--seed",
-            "--loopback",
-            "--no-dht",
-        ])
-        .args([
-            "--listen-port",
-            &port.to_string(),
-            "--peer-hint",
-            &format!("127.0.0.1:{port}"),
-            "--seed-for",
-            "90",
-        ])
+        .args(["--network", "regtest", "--name", "tiny", "--fee-rate", "3", "--yes", "--seed", "--loopback", "--no-dht"])
+        .args(["--listen-port", &port.to_string(), "--peer-hint", &format!("127.0.0.1:{port}"), "--seed-for", "90"])
         .spawn(dir.path());
     let stdout = dir.path().join("goat.stdout");
     let published = wait_for(Duration::from_secs(60), || {
-        std::fs::read_to_string(&stdout)
-            .map(|s| s.contains("inscription "))
-            .unwrap_or(false)
+        std::fs::read_to_string(&stdout).map(|s| s.contains("inscription ")).unwrap_or(false)
     });
     let err = std::fs::read_to_string(dir.path().join("goat.stderr")).unwrap_or_default();
     assert!(published, "goat publish did not broadcast: {err}");
     assert!(err.contains("cost: "), "the cost is shown: {err}");
     let out = std::fs::read_to_string(&stdout).unwrap();
-    let field = |k: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k} ")))
-            .unwrap()
-            .to_string()
-    };
+    let field = |k: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{k} "))).unwrap().to_string();
     let reveal: bitcoin::Txid = field("reveal").parse().unwrap();
     assert_eq!(field("inscription"), format!("{reveal}i0"));
     assert_eq!(broadcasts(&h), 2, "commit and reveal, each once");
@@ -128,54 +89,26 @@ fn publish_with_a_key_file_then_resolve_fetch_and_verify() {
     let raw = bitcoin::consensus::serialize(&h.state.chain.read().unwrap().txs[&reveal].tx);
     let tx_file = dir.path().join("reveal.bin");
     std::fs::write(&tx_file, &raw).unwrap();
-    let ord = Command::new(ord_binary())
-        .args(["decode", "--compact", "--file"])
-        .arg(&tx_file)
-        .output()
-        .expect("ord (tests/run.sh builds it)");
-    assert!(
-        ord.status.success(),
-        "ord decode: {}",
-        String::from_utf8_lossy(&ord.stderr)
-    );
+    let ord = Command::new(ord_binary()).args(["decode", "--compact", "--file"]).arg(&tx_file).output().expect("ord (tests/run.sh builds it)");
+    assert!(ord.status.success(), "ord decode: {}", String::from_utf8_lossy(&ord.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ord.stdout).unwrap();
     let ins = &v["inscriptions"][0];
     assert_eq!(ins["content_type"], "text/yaml", "{v}");
 
     // Unconfirmed: not yet the holder's goatfile. Mined: it is, soundly.
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(3, "");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "");
     h.state.chain.write().unwrap().mine();
-    let r = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let r = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["endorsement"], "reveal-input", "{v}");
-    let yaml = goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .ok()
-        .stdout;
-    assert!(
-        yaml.contains("name: tiny") && yaml.contains("tokenizer/vocab.txt"),
-        "{yaml}"
-    );
+    let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
+    assert!(yaml.contains("name: tiny") && yaml.contains("tokenizer/vocab.txt"), "{yaml}");
 
     // Another goat fetches it from the publisher's seeding, and verifies.
     let out_dir = dir.path().join("fetched");
     fetch(&h.url, &addr, &out_dir).run().ok();
     for f in ["model.safetensors", "config.json", "tokenizer/vocab.txt"] {
-        assert_eq!(
-            std::fs::read(out_dir.join("tiny-model").join(f)).unwrap(),
-            std::fs::read(m.join(f)).unwrap(),
-            "{f}"
-        );
+        assert_eq!(std::fs::read(out_dir.join("tiny-model").join(f)).unwrap(), std::fs::read(m.join(f)).unwrap(), "{f}");
     }
     goat().args(["verify"]).args([&out_dir]).run().ok();
     drop(publisher);
@@ -190,16 +123,7 @@ fn publish_refuses_without_broadcasting_anything() {
     let h = s.serve();
     let m = model(dir.path());
     let run = |key: &Path, extra: &[&str], what: &Path| {
-        goat()
-            .esplora(&h.url)
-            .args(["publish"])
-            .args([what])
-            .args(["--key-file"])
-            .args([key])
-            .args(["--yes", "--network", "regtest", "--state-dir"])
-            .args([dir.path().join("state")])
-            .args(extra)
-            .run()
+        goat().esplora(&h.url).args(["publish"]).args([what]).args(["--key-file"]).args([key]).args(["--yes", "--network", "regtest", "--state-dir"]).args([dir.path().join("state")]).args(extra).run()
     };
     // A key file others can read.
     let open_key = key_file(dir.path(), "open.wif", &rich.wif, 0o644);
@@ -216,25 +140,14 @@ fn publish_refuses_without_broadcasting_anything() {
     make_payload(&bad, &[("ok.bin", 10)]);
     std::fs::write(bad.join("evil\u{1b}[2Jname"), b"x").unwrap();
     let e = run(&key, cheap, &bad).fails(2, "rename or remove it");
-    assert!(
-        !e.stderr.contains('\u{1b}'),
-        "no raw control characters printed"
-    );
+    assert!(!e.stderr.contains('\u{1b}'), "no raw control characters printed");
     // Too little money at the address.
     let poor_key = key_file(dir.path(), "poor.wif", &poor.wif, 0o600);
     run(&poor_key, cheap, &m).fails(2, "too little");
     // A key for the other address named.
     run(&key, &["--address", &poor.address.to_string()], &m).fails(2, "not");
     // No terminal and no --yes: nothing is asked, nothing is sent.
-    goat()
-        .esplora(&h.url)
-        .args(["publish"])
-        .args([&m])
-        .args(["--key-file"])
-        .args([&key])
-        .args(["--fee-rate", "2", "--network", "regtest"])
-        .run()
-        .fails(2, "--yes");
+    goat().esplora(&h.url).args(["publish"]).args([&m]).args(["--key-file"]).args([&key]).args(["--fee-rate", "2", "--network", "regtest"]).run().fails(2, "--yes");
     assert_eq!(broadcasts(&h), 0, "nothing was broadcast");
     assert_eq!(count(&h, "/tx"), count(&h, "/tx/"), "no POST /tx at all");
 }
@@ -252,52 +165,20 @@ fn devchain_refuses_a_transaction_core_would_refuse() {
     let mut tx = Transaction {
         version: bitcoin::transaction::Version::TWO,
         lock_time: bitcoin::absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint {
-                txid: funded,
-                vout: 0,
-            },
-            ..Default::default()
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(90_000),
-            script_pubkey: s.stranger.script_pubkey(),
-        }],
+        input: vec![TxIn { previous_output: OutPoint { txid: funded, vout: 0 }, ..Default::default() }],
+        output: vec![TxOut { value: Amount::from_sat(90_000), script_pubkey: s.stranger.script_pubkey() }],
     };
     // Signed by the wrong key: a valid-looking Schnorr signature that
     // does not verify against the holder's output key.
-    s.chain.sign_key_path_with(
-        &mut tx,
-        0,
-        std::slice::from_ref(&prev),
-        &s.stranger.keypair,
-        TapSighashType::Default,
-    );
+    s.chain.sign_key_path_with(&mut tx, 0, std::slice::from_ref(&prev), &s.stranger.keypair, TapSighashType::Default);
     let wrong = bitcoin::consensus::encode::serialize_hex(&tx);
-    s.chain.sign_key_path_with(
-        &mut tx,
-        0,
-        std::slice::from_ref(&prev),
-        &s.holder.keypair,
-        TapSighashType::Default,
-    );
+    s.chain.sign_key_path_with(&mut tx, 0, std::slice::from_ref(&prev), &s.holder.keypair, TapSighashType::Default);
     let right = bitcoin::consensus::encode::serialize_hex(&tx);
     let h = s.serve();
-    let post = |hex: &str| {
-        bitreq::post(format!("{}/tx", h.url))
-            .with_body(hex.to_string())
-            .send()
-            .unwrap()
-    };
+    let post = |hex: &str| bitreq::post(format!("{}/tx", h.url)).with_body(hex.to_string()).send().unwrap();
     let r = post(&wrong);
     assert_eq!(r.status_code, 400);
-    assert!(
-        r.as_str()
-            .unwrap()
-            .contains("mandatory-script-verify-flag-failed"),
-        "{}",
-        r.as_str().unwrap()
-    );
+    assert!(r.as_str().unwrap().contains("mandatory-script-verify-flag-failed"), "{}", r.as_str().unwrap());
     let r = post(&right);
     assert_eq!(r.status_code, 200, "{}", r.as_str().unwrap());
     assert_eq!(r.as_str().unwrap(), tx.compute_txid().to_string());
@@ -307,9 +188,7 @@ fn devchain_refuses_a_transaction_core_would_refuse() {
 
 /// The Python with embit (tests/run.sh makes a venv with it).
 fn python() -> PathBuf {
-    std::env::var_os("GOAT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"))
+    std::env::var_os("GOAT_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 #[test]
@@ -334,48 +213,25 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
         .ok();
     assert!(out.stdout.contains("reveal-psbt "), "{}", out.stdout);
     assert_eq!(broadcasts(&h), 0, "--psbt broadcasts nothing");
-    let plan = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("plan "))
-        .map(PathBuf::from)
-        .unwrap();
+    let plan = out.stdout.lines().find_map(|l| l.strip_prefix("plan ")).map(PathBuf::from).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777,
-            0o600,
-            "the plan holds the reveal key"
-        );
+        assert_eq!(std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777, 0o600, "the plan holds the reveal key");
     }
     let reveal_psbt = d.join("pub.reveal.psbt");
     let (signed_c, signed_r) = (d.join("commit.signed.psbt"), d.join("reveal.signed.psbt"));
     let sign = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/embit_sign.py"
-        ))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/embit_sign.py"))
         .arg(&who.wif)
         .args([&psbt, &signed_c, &reveal_psbt, &signed_r])
         .output()
         .expect("python3 with embit (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
-    assert!(
-        sign.status.success(),
-        "embit could not sign: {}",
-        String::from_utf8_lossy(&sign.stderr)
-    );
+    assert!(sign.status.success(), "embit could not sign: {}", String::from_utf8_lossy(&sign.stderr));
 
-    let finalize = |a: &Path, b: &Path| {
-        goat()
-            .esplora(&h.url)
-            .args(["publish", "--yes", "--finalize"])
-            .args([a, b])
-            .run()
-    };
+    let finalize = |a: &Path, b: &Path| goat().esplora(&h.url).args(["publish", "--yes", "--finalize"]).args([a, b]).run();
     // Altered after goat wrote it: an output, then a spent amount (the fee).
     let mut p = bitcoin::psbt::Psbt::deserialize(&std::fs::read(&signed_c).unwrap()).unwrap();
-    p.unsigned_tx.output[1].value =
-        p.unsigned_tx.output[1].value - bitcoin::Amount::from_sat(5_000);
+    p.unsigned_tx.output[1].value = p.unsigned_tx.output[1].value - bitcoin::Amount::from_sat(5_000);
     let tampered = d.join("tampered.psbt");
     std::fs::write(&tampered, p.serialize()).unwrap();
     finalize(&tampered, &signed_r).fails(5, "outputs were changed");
@@ -387,25 +243,14 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
     finalize(&signed_c, &tampered).fails(5, "spent output was changed");
     // Unsigned: refused before anything is sent.
     finalize(&psbt, &signed_r).fails(2, "not signed");
-    assert_eq!(
-        broadcasts(&h),
-        0,
-        "nothing broadcast for altered or unsigned PSBTs"
-    );
+    assert_eq!(broadcasts(&h), 0, "nothing broadcast for altered or unsigned PSBTs");
 
     let done = finalize(&signed_r, &signed_c).ok();
     assert!(done.stdout.contains("inscription "), "{}", done.stdout);
     assert_eq!(broadcasts(&h), 2);
-    assert!(
-        !plan.exists(),
-        "the one-time reveal key is deleted after broadcast"
-    );
+    assert!(!plan.exists(), "the one-time reveal key is deleted after broadcast");
     h.state.chain.write().unwrap().mine();
-    let r = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let r = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["endorsement"], "reveal-input", "{v}");
 }
@@ -430,24 +275,11 @@ fn a_publish_without_seed_is_served_by_the_next_goat_seed() {
         .args([&m])
         .args(["--key-file"])
         .args([&key])
-        .args([
-            "--network",
-            "regtest",
-            "--fee-rate",
-            "2",
-            "--yes",
-            "--peer-hint",
-            &format!("127.0.0.1:{port}"),
-            "--state-dir",
-        ])
+        .args(["--network", "regtest", "--fee-rate", "2", "--yes", "--peer-hint", &format!("127.0.0.1:{port}"), "--state-dir"])
         .args([&state])
         .run()
         .ok();
-    assert!(
-        out.stderr.contains("handed 1 torrent(s) to goat seed"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("handed 1 torrent(s) to goat seed"), "{}", out.stderr);
     h.state.chain.write().unwrap().mine();
     let logs = d.join("seed-logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -457,32 +289,16 @@ fn a_publish_without_seed_is_served_by_the_next_goat_seed() {
         .args([d.join("seed-out")])
         .args(["--state-dir"])
         .args([&state])
-        .args([
-            "--no-dht",
-            "--loopback",
-            "--poll",
-            "1s",
-            "--run-for",
-            "120",
-            "--no-http",
-            "--listen-port",
-            &port.to_string(),
-        ])
+        .args(["--no-dht", "--loopback", "--poll", "1s", "--run-for", "120", "--no-http", "--listen-port", &port.to_string()])
         .spawn(&logs);
     let fetched = d.join("fetched");
-    let ok = wait_for(Duration::from_secs(60), || {
-        fetch(&h.url, &addr, &fetched).run().code == 0
-    });
+    let ok = wait_for(Duration::from_secs(60), || fetch(&h.url, &addr, &fetched).run().code == 0);
     let log = std::fs::read_to_string(logs.join("goat.stderr")).unwrap_or_default();
     assert!(ok, "fetch from the daemon failed; daemon log: {log}");
     assert!(log.contains("published here, seeding from"), "{log}");
     goat().args(["verify"]).args([&fetched]).run().ok();
     assert!(
-        !d.join("seed-out")
-            .join(&addr)
-            .join("tiny-model")
-            .join("model.safetensors")
-            .exists(),
+        !d.join("seed-out").join(&addr).join("tiny-model").join("model.safetensors").exists(),
         "the daemon seeded the publisher's folder instead of fetching a copy"
     );
 }
@@ -500,9 +316,7 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
     make_payload(d, &[("weights.bin", 900_000)]);
     std::fs::write(d.join("config.json"), br#"{"hidden_size": 64}"#).unwrap();
     let addr = who.address.to_string();
-    h.state
-        .mine_on_broadcast
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    h.state.mine_on_broadcast.store(true, std::sync::atomic::Ordering::Relaxed);
     let out = goat()
         .esplora(&h.url)
         .args(["publish", "--wait", "60", "--onchain"])
@@ -511,52 +325,18 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
         .args([d.join("config.json")])
         .args(["--key-file"])
         .args([&key])
-        .args([
-            "--network",
-            "regtest",
-            "--name",
-            "tiny-onchain",
-            "--fee-rate",
-            "1",
-            "--max-fee",
-            "1000000",
-            "--yes",
-            "--state-dir",
-        ])
+        .args(["--network", "regtest", "--name", "tiny-onchain", "--fee-rate", "1", "--max-fee", "1000000", "--yes", "--state-dir"])
         .args([d.join("state")])
         .run()
         .ok();
-    assert_eq!(
-        out.stdout.matches("part ").count(),
-        4,
-        "3 parts and 1 whole file before the goatfile: {}",
-        out.stdout
-    );
+    assert_eq!(out.stdout.matches("part ").count(), 4, "3 parts and 1 whole file before the goatfile: {}", out.stdout);
     assert_eq!(broadcasts(&h), 10);
-    assert!(
-        out.stderr.contains("the goatfile confirmed in block"),
-        "--wait reports the block: {}",
-        out.stderr
-    );
-    let yaml = goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .ok()
-        .stdout;
-    assert!(
-        yaml.contains("parts:") && yaml.contains("inscription:"),
-        "{yaml}"
-    );
+    assert!(out.stderr.contains("the goatfile confirmed in block"), "--wait reports the block: {}", out.stderr);
+    let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
+    assert!(yaml.contains("parts:") && yaml.contains("inscription:"), "{yaml}");
     let fetched = d.join("fetched");
     fetch(&h.url, &addr, &fetched).run().ok();
-    assert_eq!(
-        std::fs::read(fetched.join("weights.bin/weights.bin")).unwrap(),
-        std::fs::read(d.join("weights.bin")).unwrap()
-    );
-    assert_eq!(
-        std::fs::read(fetched.join("config.json/config.json")).unwrap(),
-        br#"{"hidden_size": 64}"#
-    );
+    assert_eq!(std::fs::read(fetched.join("weights.bin/weights.bin")).unwrap(), std::fs::read(d.join("weights.bin")).unwrap());
+    assert_eq!(std::fs::read(fetched.join("config.json/config.json")).unwrap(), br#"{"hidden_size": 64}"#);
     goat().args(["verify"]).args([&fetched]).run().ok();
 }

@@ -14,11 +14,7 @@ use std::time::Duration;
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf).into_owned();
@@ -28,9 +24,7 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 fn status(port: u16) -> serde_json::Value {
-    http_get(port, "/status")
-        .and_then(|(_, b)| serde_json::from_str(&b).ok())
-        .unwrap_or(serde_json::Value::Null)
+    http_get(port, "/status").and_then(|(_, b)| serde_json::from_str(&b).ok()).unwrap_or(serde_json::Value::Null)
 }
 
 fn torrent_state(port: u16, entry: &str) -> String {
@@ -47,9 +41,7 @@ fn log_of(dir: &Path) -> String {
 }
 
 fn same_files(a: &Path, b: &Path, files: &[(&str, usize)]) -> bool {
-    files
-        .iter()
-        .all(|(f, _)| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
+    files.iter().all(|(f, _)| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
 }
 
 fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
@@ -61,11 +53,7 @@ fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
 
 /// The holder inscribes a goatfile on the chain a running server serves,
 /// and it is mined.
-fn publish_live(
-    h: &goat::devchain::server::Handle,
-    holder: &goat::devchain::Wallet,
-    yaml: &str,
-) -> goat::inscription::InscriptionId {
+fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wallet, yaml: &str) -> goat::inscription::InscriptionId {
     let mut chain = h.state.chain.write().unwrap();
     let ins = chain.inscribe(Inscribe {
         funder: holder,
@@ -111,22 +99,8 @@ impl SeedRun {
             .args([&self.out])
             .args(["--state-dir"])
             .args([&self.state])
-            .args([
-                "--no-dht",
-                "--loopback",
-                "--poll",
-                "1s",
-                "--metadata-timeout",
-                "60",
-                "--run-for",
-                "280",
-            ])
-            .args([
-                "--listen-port",
-                &self.peer_port.to_string(),
-                "--http",
-                &format!("127.0.0.1:{}", self.http_port),
-            ])
+            .args(["--no-dht", "--loopback", "--poll", "1s", "--metadata-timeout", "60", "--run-for", "280"])
+            .args(["--listen-port", &self.peer_port.to_string(), "--http", &format!("127.0.0.1:{}", self.http_port)])
             .args(extra)
             .spawn(logdir)
     }
@@ -135,14 +109,8 @@ impl SeedRun {
 /// SIGTERM; the daemon must exit 0 within a few seconds.
 fn terminate(d: &mut Daemon, logdir: &Path) {
     unsafe_kill(d.child.id(), "TERM");
-    let exited = wait_for(Duration::from_secs(10), || {
-        matches!(d.child.try_wait(), Ok(Some(_)))
-    });
-    assert!(
-        exited,
-        "goat seed did not stop within 10s of SIGTERM: {}",
-        log_of(logdir)
-    );
+    let exited = wait_for(Duration::from_secs(10), || matches!(d.child.try_wait(), Ok(Some(_))));
+    assert!(exited, "goat seed did not stop within 10s of SIGTERM: {}", log_of(logdir));
     let code = d.child.wait().unwrap().code();
     assert_eq!(code, Some(0), "goat seed exit code: {}", log_of(logdir));
     assert!(log_of(logdir).contains("state saved"), "{}", log_of(logdir));
@@ -172,10 +140,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
 
     let mut scene = Scene::new();
     let holder = scene.holder.clone();
-    let v1 = format!(
-        "goat: 1\nname: demo\nentries:\n{}",
-        entry_yaml("model-a", &ta.info_hash, &announce, sa.port)
-    );
+    let v1 = format!("goat: 1\nname: demo\nentries:\n{}", entry_yaml("model-a", &ta.info_hash, &announce, sa.port));
     scene.inscribe_to_holder(&holder, "text/yaml", v1.as_bytes());
     scene.chain.mine();
     let addr = scene.address();
@@ -184,10 +149,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
     let run = SeedRun::new(&h.url, &addr, w);
     let mut d = run.spawn(w);
     assert!(
-        wait_for(Duration::from_secs(90), || torrent_state(
-            run.http_port,
-            "model-a"
-        ) == "seeding"),
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model-a") == "seeding"),
         "model-a not seeding: {}\n{}",
         status(run.http_port),
         log_of(w)
@@ -196,35 +158,22 @@ fn seed_follows_address_and_serves_aria2_alone() {
     assert!(same_files(&pa, &dir.join("model-a"), FILES_A));
 
     // A new goatfile (v2: model-a and model-b) lands while goat runs.
-    let v2 = format!(
-        "{v1}{}",
-        entry_yaml("model-b", &tb.info_hash, &announce, sb.port)
-    );
+    let v2 = format!("{v1}{}", entry_yaml("model-b", &tb.info_hash, &announce, sb.port));
     let v2_id = publish_live(&h, &holder, &v2);
     assert!(
-        wait_for(Duration::from_secs(60), || torrent_state(
-            run.http_port,
-            "model-b"
-        ) == "seeding"),
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model-b") == "seeding"),
         "new entry not seeding: {}\n{}",
         status(run.http_port),
         log_of(w)
     );
     assert!(same_files(&pb, &dir.join("model-b"), FILES_B));
     let event = format!("following goatfile {v2_id} (2 entries, new)");
-    assert!(
-        log_of(w).contains(&event),
-        "no '{event}' in the log:\n{}",
-        log_of(w)
-    );
+    assert!(log_of(w).contains(&event), "no '{event}' in the log:\n{}", log_of(w));
 
     // Metrics: goat's series and librqbit's session counters.
     let (code, metrics) = http_get(run.http_port, "/metrics").unwrap();
     assert_eq!(code, 200);
-    assert!(
-        metrics.contains("goat_torrent_seeding{") && metrics.contains("} 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("goat_torrent_seeding{") && metrics.contains("} 1"), "{metrics}");
     assert!(metrics.contains("goat_address_up{"), "{metrics}");
     assert!(metrics.contains("rqbit_uploaded_bytes"), "{metrics}");
 
@@ -233,9 +182,7 @@ fn seed_follows_address_and_serves_aria2_alone() {
     drop(sa);
     drop(sb);
     assert!(
-        wait_for(Duration::from_secs(30), || status(run.http_port)
-            ["addresses"][0]["last_error"]
-            .is_string()),
+        wait_for(Duration::from_secs(30), || status(run.http_port)["addresses"][0]["last_error"].is_string()),
         "the outage does not show in the status: {}",
         status(run.http_port)
     );
@@ -245,69 +192,37 @@ fn seed_follows_address_and_serves_aria2_alone() {
     let a2 = w.join("aria2");
     let st = aria2_download(&tfile, &a2);
     assert!(st.success(), "aria2c failed ({st}); goat: {}", log_of(w));
-    assert!(
-        same_files(&pa, &a2.join("model-a"), FILES_A),
-        "aria2c's copy differs"
-    );
+    assert!(same_files(&pa, &a2.join("model-a"), FILES_A), "aria2c's copy differs");
     let s = status(run.http_port);
-    let a = s["torrents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["entry"] == "model-a")
-        .unwrap()
-        .clone();
+    let a = s["torrents"].as_array().unwrap().iter().find(|t| t["entry"] == "model-a").unwrap().clone();
     assert_eq!(a["state"], "seeding", "{s}");
     assert!(a["uploaded_bytes"].as_u64().unwrap() >= 900_000, "{s}");
-    assert!(
-        s["addresses"][0]["poll_errors"].as_u64().unwrap() > 0,
-        "{s}"
-    );
+    assert!(s["addresses"][0]["poll_errors"].as_u64().unwrap() > 0, "{s}");
 
     // Esplora is back: polling recovers.
     h.state.faults.lock().unwrap().clear();
     assert!(
-        wait_for(Duration::from_secs(30), || status(run.http_port)
-            ["addresses"][0]["last_error"]
-            .is_null()),
+        wait_for(Duration::from_secs(30), || status(run.http_port)["addresses"][0]["last_error"].is_null()),
         "polling did not recover: {}",
         status(run.http_port)
     );
     // `goat status` prints the same for a person.
-    let human = goat()
-        .args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)])
-        .run()
-        .ok();
-    assert!(
-        human.stdout.contains("model-b") && human.stdout.contains("seeding"),
-        "{}",
-        human.stdout
-    );
+    let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
+    assert!(human.stdout.contains("model-b") && human.stdout.contains("seeding"), "{}", human.stdout);
 
     // v3 drops model-a: without --prune it keeps seeding, shown as dropped.
-    let v3 = format!(
-        "goat: 1\nname: demo\nentries:\n{}",
-        entry_yaml("model-b", &tb.info_hash, &announce, 1)
-    );
+    let v3 = format!("goat: 1\nname: demo\nentries:\n{}", entry_yaml("model-b", &tb.info_hash, &announce, 1));
     publish_live(&h, &holder, &v3);
     let entry = |port: u16, name: &str| {
-        status(port)["torrents"]
-            .as_array()
-            .and_then(|ts| ts.iter().find(|t| t["entry"] == name).cloned())
+        status(port)["torrents"].as_array().and_then(|ts| ts.iter().find(|t| t["entry"] == name).cloned())
     };
     assert!(
         wait_for(Duration::from_secs(30), || entry(run.http_port, "model-a")
-            .is_some_and(
-                |t| t["in_goatfile"] == false && t["state"] == "seeding"
-            )),
+            .is_some_and(|t| t["in_goatfile"] == false && t["state"] == "seeding")),
         "dropped entry: {}",
         status(run.http_port)
     );
-    assert!(
-        log_of(w).contains("dropped from the goatfile; still seeding"),
-        "{}",
-        log_of(w)
-    );
+    assert!(log_of(w).contains("dropped from the goatfile; still seeding"), "{}", log_of(w));
 
     terminate(&mut d, w);
     assert!(run.state.join("goat-seed.json").exists());
@@ -318,28 +233,16 @@ fn seed_follows_address_and_serves_aria2_alone() {
     let w2 = w.join("prune");
     let mut d = run.spawn_with(&w2, &["--prune"]);
     assert!(
-        wait_for(Duration::from_secs(30), || entry(run.http_port, "model-a")
-            .is_none()
-            && entry(run.http_port, "model-b")
-                .is_some_and(|t| t["state"] == "seeding")),
+        wait_for(Duration::from_secs(30), || entry(run.http_port, "model-a").is_none()
+            && entry(run.http_port, "model-b").is_some_and(|t| t["state"] == "seeding")),
         "prune: {}\n{}",
         status(run.http_port),
         log_of(&w2)
     );
-    assert!(
-        log_of(&w2).contains("stopped seeding (--prune)"),
-        "{}",
-        log_of(&w2)
-    );
-    assert!(
-        same_files(&pa, &dir.join("model-a"), FILES_A),
-        "pruned files must stay on disk"
-    );
+    assert!(log_of(&w2).contains("stopped seeding (--prune)"), "{}", log_of(&w2));
+    assert!(same_files(&pa, &dir.join("model-a"), FILES_A), "pruned files must stay on disk");
     let b = entry(run.http_port, "model-b").unwrap();
-    assert_eq!(
-        b["downloaded_bytes"], 0,
-        "model-b was downloaded again after a restart: {b}"
-    );
+    assert_eq!(b["downloaded_bytes"], 0, "model-b was downloaded again after a restart: {b}");
     terminate(&mut d, &w2);
 }
 
@@ -362,17 +265,13 @@ fn seed_resumes_after_kill_9_and_repairs_changed_files() {
     let t = make_torrent(&p, 65536, vec![announce.clone()]);
     let _tracker = opentracker_on(w, tport, &[&t.info_hash]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(8_000_000));
-    let (scene, addr) = crate::fetch::publish_yaml(&format!(
-        "goat: 1\nentries:\n{}",
-        entry_yaml("big", &t.info_hash, &announce, seeder.port)
-    ));
+    let (scene, addr) = crate::fetch::publish_yaml(&format!("goat: 1\nentries:\n{}", entry_yaml("big", &t.info_hash, &announce, seeder.port)));
     let h = scene.serve();
     let run = SeedRun::new(&h.url, &addr, w);
 
     let mut d = run.spawn(&w.join("run1"));
     assert!(
-        wait_for(Duration::from_secs(60), || seeder.uploaded() as usize
-            > 26_000_000),
+        wait_for(Duration::from_secs(60), || seeder.uploaded() as usize > 26_000_000),
         "transfer did not start: {}",
         log_of(&w.join("run1"))
     );
@@ -382,10 +281,7 @@ fn seed_resumes_after_kill_9_and_repairs_changed_files() {
 
     let mut d = run.spawn(&w.join("run2"));
     assert!(
-        wait_for(Duration::from_secs(90), || torrent_state(
-            run.http_port,
-            "big"
-        ) == "seeding"),
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "big") == "seeding"),
         "not seeding after restart: {}\n{}",
         status(run.http_port),
         log_of(&w.join("run2"))
@@ -393,43 +289,30 @@ fn seed_resumes_after_kill_9_and_repairs_changed_files() {
     let dir = run.out.join(&addr).join("big");
     assert!(same_files(&p, &dir, files));
     let again = (seeder.uploaded() - sent_before) as usize;
-    assert!(
-        again < half * 2 - 10_000_000,
-        "restart fetched {again} bytes of {} ({sent_before} before the kill): {}",
-        half * 2,
-        log_of(&w.join("run2"))
-    );
+    assert!(again < half * 2 - 10_000_000, "restart fetched {again} bytes of {} ({sent_before} before the kill): {}", half * 2, log_of(&w.join("run2")));
     terminate(&mut d, &w.join("run2"));
 
     // Damage part2 in the middle while goat is stopped (same size).
     {
         use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join("part2.bin"))
-            .unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(dir.join("part2.bin")).unwrap();
         f.write_all_at(&[0xAA; 5000], 1_000_000).unwrap();
     }
     let sent_before = seeder.uploaded();
     let mut d = run.spawn(&w.join("run3"));
     assert!(
-        wait_for(Duration::from_secs(60), || log_of(&w.join("run3"))
-            .contains("changed on disk")),
+        wait_for(Duration::from_secs(60), || log_of(&w.join("run3")).contains("changed on disk")),
         "the change was not noticed: {}",
         log_of(&w.join("run3"))
     );
     assert!(
-        wait_for(Duration::from_secs(90), || same_files(&p, &dir, files)
-            && torrent_state(run.http_port, "big") == "seeding"),
+        wait_for(Duration::from_secs(90), || same_files(&p, &dir, files) && torrent_state(run.http_port, "big") == "seeding"),
         "not repaired: {}\n{}",
         status(run.http_port),
         log_of(&w.join("run3"))
     );
     let refetched = seeder.uploaded() - sent_before;
-    assert!(
-        refetched > 0 && refetched < 1_000_000,
-        "repair re-fetched {refetched} bytes"
-    );
+    assert!(refetched > 0 && refetched < 1_000_000, "repair re-fetched {refetched} bytes");
     terminate(&mut d, &w.join("run3"));
 }
 
@@ -447,37 +330,18 @@ fn seed_refuses_bad_settings() {
             .args([w.path().join("out")])
             .args(extra.iter().copied())
     };
-    base(&[addr, "--http", "0.0.0.0:4628"])
-        .run()
-        .fails(2, "not a loopback address");
+    base(&[addr, "--http", "0.0.0.0:4628"]).run().fails(2, "not a loopback address");
     let cfg = w.path().join("seed.toml");
     std::fs::write(&cfg, "addresses = [\"x\"]\npoll-every = \"1m\"\n").unwrap();
-    base(&["--config", cfg.to_str().unwrap()])
-        .run()
-        .fails(2, "unknown key 'poll-every' (line 2)");
+    base(&["--config", cfg.to_str().unwrap()]).run().fails(2, "unknown key 'poll-every' (line 2)");
     let empty = w.path().join("empty.toml");
     std::fs::write(&empty, "poll = \"1m\"\n").unwrap();
-    base(&["--config", empty.to_str().unwrap()])
-        .run()
-        .fails(2, "no address to follow");
-    base(&[addr, "--poll", "soon"])
-        .run()
-        .fails(2, "duration 'soon'");
-    base(&[addr, "--max-upload-rate", "fast"])
-        .run()
-        .fails(2, "rate 'fast'");
-    assert!(
-        !w.path().join("st").exists() && !w.path().join("out").exists(),
-        "a refused start wrote files"
-    );
-    goat()
-        .args(["demo", "--size", "0"])
-        .run()
-        .fails(2, "--size");
-    goat()
-        .args(["status", "--http", &format!("127.0.0.1:{}", free_port())])
-        .run()
-        .fails(4, "no goat seed answers");
+    base(&["--config", empty.to_str().unwrap()]).run().fails(2, "no address to follow");
+    base(&[addr, "--poll", "soon"]).run().fails(2, "duration 'soon'");
+    base(&[addr, "--max-upload-rate", "fast"]).run().fails(2, "rate 'fast'");
+    assert!(!w.path().join("st").exists() && !w.path().join("out").exists(), "a refused start wrote files");
+    goat().args(["demo", "--size", "0"]).run().fails(2, "--size");
+    goat().args(["status", "--http", &format!("127.0.0.1:{}", free_port())]).run().fails(4, "no goat seed answers");
 }
 
 /// The config file supplies addresses, folders and settings; command-line
@@ -504,30 +368,10 @@ fn seed_reads_its_config_file_and_options_override_it() {
         .args(["--poll", "7s", "--loopback", "--run-for", "3"])
         .run()
         .ok();
-    assert!(
-        o.stderr
-            .contains(&format!("seeding from {}", out.display())),
-        "{}",
-        o.stderr
-    );
-    assert!(
-        o.stderr
-            .contains("following 1 address(es), polling every 7s"),
-        "{}",
-        o.stderr
-    );
-    assert!(
-        o.stderr
-            .contains("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4:")
-            && o.stderr.contains("(seeding continues)"),
-        "{}",
-        o.stderr
-    );
-    assert!(
-        !o.stderr.contains("status on http"),
-        "http = \"off\" still served status: {}",
-        o.stderr
-    );
+    assert!(o.stderr.contains(&format!("seeding from {}", out.display())), "{}", o.stderr);
+    assert!(o.stderr.contains("following 1 address(es), polling every 7s"), "{}", o.stderr);
+    assert!(o.stderr.contains("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4:") && o.stderr.contains("(seeding continues)"), "{}", o.stderr);
+    assert!(!o.stderr.contains("status on http"), "http = \"off\" still served status: {}", o.stderr);
     assert!(o.stderr.contains("state saved"), "{}", o.stderr);
     assert!(st.join("goat-seed.json").exists() && out.exists());
 }
@@ -550,34 +394,22 @@ fn seed_adds_thirty_hybrid_entries_at_once_each_as_its_own_torrent() {
     let _lt = Daemon::spawn(
         "python3-libtorrent",
         std::process::Command::new("/usr/bin/python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/lt_many.py"
-            ))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_many.py"))
             .arg(w)
             .args([N.to_string(), port.to_string(), "240".into()])
             .stdout(std::fs::File::create(&log).unwrap()),
     );
     assert!(
-        wait_for(Duration::from_secs(90), || std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("SEEDING")),
+        wait_for(Duration::from_secs(90), || std::fs::read_to_string(&log).unwrap_or_default().contains("SEEDING")),
         "libtorrent did not start seeding: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     let mut yaml = String::from("goat: 1\nname: many\nentries:\n");
     let mut entries = Vec::new();
-    for line in std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("TORRENT "))
-    {
+    for line in std::fs::read_to_string(&log).unwrap().lines().filter(|l| l.starts_with("TORRENT ")) {
         let parts: Vec<&str> = line.splitn(4, ' ').collect();
         let (name, v1, magnet) = (parts[1], parts[2], parts[3]);
-        assert!(
-            magnet.contains("urn:btmh:1220"),
-            "not a hybrid magnet: {magnet}"
-        );
+        assert!(magnet.contains("urn:btmh:1220"), "not a hybrid magnet: {magnet}");
         yaml += &format!("  - name: {name}\n    magnet: \"{magnet}&x.pe=127.0.0.1:{port}\"\n");
         entries.push((name.to_string(), v1.to_string()));
     }
@@ -607,17 +439,8 @@ fn seed_adds_thirty_hybrid_entries_at_once_each_as_its_own_torrent() {
     let s = status(run.http_port);
     let dir = run.out.join(&addr);
     for (name, v1) in &entries {
-        let t = s["torrents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["entry"] == name.as_str())
-            .unwrap();
-        assert_eq!(
-            t["info_hash"],
-            v1.as_str(),
-            "{name} is seeded as another torrent: {s}"
-        );
+        let t = s["torrents"].as_array().unwrap().iter().find(|t| t["entry"] == name.as_str()).unwrap();
+        assert_eq!(t["info_hash"], v1.as_str(), "{name} is seeded as another torrent: {s}");
         for f in ["weights.bin", "config.json"] {
             assert_eq!(
                 std::fs::read(w.join("src").join(name).join(f)).ok(),
@@ -626,10 +449,6 @@ fn seed_adds_thirty_hybrid_entries_at_once_each_as_its_own_torrent() {
             );
         }
     }
-    assert!(
-        !log_of(w).contains("WARN"),
-        "warnings while adding: {}",
-        log_of(w)
-    );
+    assert!(!log_of(w).contains("WARN"), "warnings while adding: {}", log_of(w));
     terminate(&mut d, w);
 }

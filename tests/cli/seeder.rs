@@ -2,8 +2,7 @@
 //! and payload builders. Everything listens on 127.0.0.1 only.
 
 use librqbit::{
-    AddTorrent, AddTorrentOptions, CreateTorrentOptions, ListenerMode, ListenerOptions, Session,
-    SessionOptions,
+    AddTorrent, AddTorrentOptions, CreateTorrentOptions, ListenerMode, ListenerOptions, Session, SessionOptions,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,19 +35,12 @@ pub struct Made {
 
 impl Made {
     pub fn magnet_with_peer(&self, port: u16) -> String {
-        format!(
-            "magnet:?xt=urn:btih:{}&dn={}&x.pe=127.0.0.1:{port}",
-            self.info_hash, self.name
-        )
+        format!("magnet:?xt=urn:btih:{}&dn={}&x.pe=127.0.0.1:{port}", self.info_hash, self.name)
     }
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
 /// Create a torrent of `path` (file or folder) with `piece_length`.
@@ -58,11 +50,7 @@ pub fn make_torrent(path: &Path, piece_length: u32, trackers: Vec<String>) -> Ma
         let spawner = librqbit::spawn_utils::BlockingSpawner::new(2);
         let r = librqbit::create_torrent(
             path,
-            CreateTorrentOptions {
-                name: None,
-                trackers,
-                piece_length: Some(piece_length),
-            },
+            CreateTorrentOptions { name: None, trackers, piece_length: Some(piece_length) },
             &spawner,
         )
         .await
@@ -119,11 +107,7 @@ impl LibrqbitSeeder {
                 .await;
                 match made {
                     Ok(s) => break s,
-                    Err(e)
-                        if attempt < 5 && format!("{e:#}").contains("Address already in use") =>
-                    {
-                        continue
-                    }
+                    Err(e) if attempt < 5 && format!("{e:#}").contains("Address already in use") => continue,
                     Err(e) => panic!("librqbit seeder: {e:#}"),
                 }
             };
@@ -141,19 +125,11 @@ impl LibrqbitSeeder {
                 .unwrap()
                 .into_handle()
                 .unwrap();
-            tokio::time::timeout(Duration::from_secs(60), h.wait_until_completed())
-                .await
-                .unwrap()
-                .unwrap();
+            tokio::time::timeout(Duration::from_secs(60), h.wait_until_completed()).await.unwrap().unwrap();
             let port = session.listen_addr().unwrap().port();
             (session, h, port)
         });
-        LibrqbitSeeder {
-            rt: Some(rt),
-            session,
-            handle,
-            port,
-        }
+        LibrqbitSeeder { rt: Some(rt), session, handle, port }
     }
 
     /// Bytes this seeder has sent.

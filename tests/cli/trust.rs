@@ -15,14 +15,7 @@ fn payee_spoof_is_refused_by_default_and_accepted_only_with_the_flag() {
     let mut s = Scene::new();
     let holder = s.holder.clone();
     // the payment: on chain just a payment from the holder
-    let invoice = s.chain.commit(
-        &holder,
-        &[vec![Envelope::file(
-            "text/yaml",
-            None,
-            goatfile("evil").as_bytes(),
-        )]],
-    );
+    let invoice = s.chain.commit(&holder, &[vec![Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]]);
     s.chain.mine();
     let real = s.publish("real");
     s.chain.mine();
@@ -37,77 +30,36 @@ fn payee_spoof_is_refused_by_default_and_accepted_only_with_the_flag() {
 
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: real"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains(&real.id(0).to_string()),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&real.id(0).to_string()), "{}", out.stderr);
 
     // ls shows the spoof as weak, never as endorsed
     let out = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.contains(&spoof.id(0).to_string()))
-        .expect("spoof listed");
+    let line = out.stdout.lines().find(|l| l.contains(&spoof.id(0).to_string())).expect("spoof listed");
     assert!(line.contains("weak (funded-commit)"), "{line}");
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscriptions"][0]["id"], spoof.id(0).to_string());
     assert_eq!(v["inscriptions"][0]["endorsed"], false);
     assert_eq!(v["inscriptions"][0]["endorsement"], "funded-commit");
     assert!(v["inscriptions"][0]["proven"].is_null());
     assert_eq!(v["inscriptions"][1]["endorsed"], true);
-    assert_eq!(
-        v["inscriptions"][1]["proven"]["txid"],
-        real.reveal.to_string(),
-        "{}",
-        out.stdout
-    );
+    assert_eq!(v["inscriptions"][1]["proven"]["txid"], real.reveal.to_string(), "{}", out.stdout);
 
     // fetch refuses it the same way: it fetches the real one's entry (the
     // magnet has no peers, so it stops at the metadata, after choosing)
     let dir = tempfile::tempdir().unwrap();
     let out = goat()
         .esplora(&h.url)
-        .args([
-            "fetch",
-            &addr,
-            "--no-dht",
-            "--loopback",
-            "--metadata-timeout",
-            "1",
-            "-o",
-        ])
+        .args(["fetch", &addr, "--no-dht", "--loopback", "--metadata-timeout", "1", "-o"])
         .args([dir.path()])
         .run();
-    assert!(
-        out.stderr.contains(&real.id(0).to_string()),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        !out.stderr.contains(&spoof.id(0).to_string()),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&real.id(0).to_string()), "{}", out.stderr);
+    assert!(!out.stderr.contains(&spoof.id(0).to_string()), "{}", out.stderr);
 
     // only with the flag, and with a warning naming the risk
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--accept-funded-commit", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--accept-funded-commit", &addr]).run().ok();
     assert!(out.stdout.contains("name: evil"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("goat: warning: --accept-funded-commit"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("goat: warning: --accept-funded-commit"), "{}", out.stderr);
     assert!(out.stderr.contains("fake"), "{}", out.stderr);
     assert!(out.stderr.contains("WEAK"), "{}", out.stderr);
 }
@@ -123,25 +75,16 @@ fn an_ord_wallet_goatfile_needs_a_send_to_self() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(3, "--accept-funded-commit");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "--accept-funded-commit");
 
     let mut s = Scene::new();
     let ins2 = s.publish_ord_way("ord-way");
     assert_eq!(ins.reveal, ins2.reveal, "the devchain is deterministic");
     s.chain.mine();
-    s.chain
-        .send(&holder, ins2.outpoint(), &holder.script_pubkey());
+    s.chain.send(&holder, ins2.outpoint(), &holder.script_pubkey());
     s.chain.mine();
     let h = s.serve();
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["endorsement"], "spent-output");
 }
@@ -154,57 +97,23 @@ fn a_holder_input_signed_anyonecanpay_does_not_endorse() {
     use bitcoin::sighash::TapSighashType;
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
-    let commit = s.chain.commit(
-        &stranger,
-        &[vec![Envelope::file(
-            "text/yaml",
-            None,
-            goatfile("listed").as_bytes(),
-        )]],
-    );
-    let ins = s.chain.reveal_signed(
-        commit,
-        &holder.script_pubkey(),
-        Some((&holder, TapSighashType::SinglePlusAnyoneCanPay)),
-    );
+    let commit = s.chain.commit(&stranger, &[vec![Envelope::file("text/yaml", None, goatfile("listed").as_bytes())]]);
+    let ins = s.chain.reveal_signed(commit, &holder.script_pubkey(), Some((&holder, TapSighashType::SinglePlusAnyoneCanPay)));
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscriptions"][0]["id"], ins.id(0).to_string());
     assert_eq!(v["inscriptions"][0]["endorsed"], false, "{}", out.stdout);
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(3, "sent to it by others");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "sent to it by others");
 
     let mut s = Scene::new();
-    let commit = s.chain.commit(
-        &stranger,
-        &[vec![Envelope::file(
-            "text/yaml",
-            None,
-            goatfile("signed").as_bytes(),
-        )]],
-    );
-    s.chain.reveal_signed(
-        commit,
-        &holder.script_pubkey(),
-        Some((&holder, TapSighashType::All)),
-    );
+    let commit = s.chain.commit(&stranger, &[vec![Envelope::file("text/yaml", None, goatfile("signed").as_bytes())]]);
+    s.chain.reveal_signed(commit, &holder.script_pubkey(), Some((&holder, TapSighashType::All)));
     s.chain.mine();
     let h = s.serve();
-    let out = goat()
-        .esplora(&h.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["endorsement"], "reveal-input");
 }
@@ -222,11 +131,7 @@ fn hostile_content_types_do_not_crash_or_inject() {
     s.inscribe_to_holder(&stranger, "\u{202e}lmay/txet", b"z");
     let enc = s.chain.inscribe(Inscribe {
         funder: &stranger,
-        inputs: vec![vec![Envelope::file(
-            "text/plain",
-            Some("b\x1b[31mr\u{00e9}\u{00e9}\u{00e9}\u{00e9}"),
-            b"w",
-        )]],
+        inputs: vec![vec![Envelope::file("text/plain", Some("b\x1b[31mr\u{00e9}\u{00e9}\u{00e9}\u{00e9}"), b"w")]],
         to: s.holder.script_pubkey(),
         reveal_input_from: None,
     });
@@ -234,32 +139,16 @@ fn hostile_content_types_do_not_crash_or_inject() {
     let addr = s.address();
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
-    assert!(
-        !out.stdout_bytes.contains(&0x1b) && !out.stdout_bytes.contains(&0x07),
-        "{:?}",
-        out.stdout
-    );
+    assert!(!out.stdout_bytes.contains(&0x1b) && !out.stdout_bytes.contains(&0x07), "{:?}", out.stdout);
     assert!(!out.stdout.contains('\u{202e}'), "{}", out.stdout);
-    assert!(
-        out.stdout.contains(&format!("{}…", "a".repeat(24)))
-            || out.stdout.contains(&format!("{}é…", "a".repeat(24))),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains(&format!("{}…", "a".repeat(24))) || out.stdout.contains(&format!("{}é…", "a".repeat(24))), "{}", out.stdout);
     assert!(out.stdout.contains(&enc.id(0).to_string()));
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    let out = goat()
-        .esplora(&h.url)
-        .args(["ls", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
     assert!(!out.stdout_bytes.contains(&0x1b));
     // cat of the hostile one still prints its content (content is the
     // user's to redirect), but the note on stderr is clean
-    let out = goat()
-        .esplora(&h.url)
-        .args(["cat", &enc.id(0).to_string()])
-        .run();
+    let out = goat().esplora(&h.url).args(["cat", &enc.id(0).to_string()]).run();
     assert!(!out.stderr.as_bytes().contains(&0x1b), "{}", out.stderr);
 }
 
@@ -281,12 +170,7 @@ fn published() -> Scene {
 #[test]
 fn resolve_json_says_what_was_proven() {
     let (a, b, addr) = twins(published);
-    let out = goat()
-        .esplora(&a.url)
-        .esplora(&b.url)
-        .args(["resolve", "--json", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&a.url).esplora(&b.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let p = &v["proven"];
     assert_eq!(p["goatfile"]["server"], a.url, "{}", out.stdout);
@@ -295,17 +179,9 @@ fn resolve_json_says_what_was_proven() {
     assert_eq!(p["endorsement"].as_array().unwrap().len(), 1);
     assert_eq!(p["history"]["views"].as_array().unwrap().len(), 2);
     assert!(p["unproven"].as_array().unwrap().is_empty());
-    assert!(
-        out.stderr.contains("same block at 1 more server"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("same block at 1 more server"), "{}", out.stderr);
     // the cost of the agreement checks: two history requests per server
-    assert_eq!(
-        count(&b, "/address/"),
-        2,
-        "second server: only the agreement check"
-    );
+    assert_eq!(count(&b, "/address/"), 2, "second server: only the agreement check");
 }
 
 /// Each way a server can lie about a confirmation, alone: exit 5, the
@@ -313,27 +189,15 @@ fn resolve_json_says_what_was_proven() {
 #[test]
 fn a_lying_proof_is_caught() {
     for (path, fault, needle) in [
-        (
-            "/merkle-proof",
-            Fault::WrongMerkleProof,
-            "does not lead to block",
-        ),
+        ("/merkle-proof", Fault::WrongMerkleProof, "does not lead to block"),
         ("/header", Fault::WrongHeader, "does not hash to"),
-        (
-            "/block-height/",
-            Fault::ForgedBlock { weak: true },
-            "proof-of-work limit",
-        ),
+        ("/block-height/", Fault::ForgedBlock { weak: true }, "proof-of-work limit"),
     ] {
         let s = published();
         let addr = s.address();
         let h = s.serve();
         h.state.arm(path, fault.clone(), 1000);
-        let out = goat()
-            .esplora(&h.url)
-            .args(["resolve", &addr])
-            .run()
-            .fails(5, needle);
+        let out = goat().esplora(&h.url).args(["resolve", &addr]).run().fails(5, needle);
         assert!(out.stderr.contains(&h.url), "{}", out.stderr);
         assert!(out.stdout.is_empty(), "{}", out.stdout);
     }
@@ -348,23 +212,10 @@ fn a_liar_then_an_honest_server() {
         let (liar, honest, addr) = twins(published);
         liar.state.arm("/block-height/", fault.clone(), 1000);
         liar.state.arm("/merkle-proof", fault.clone(), 1000);
-        let out = goat()
-            .esplora(&liar.url)
-            .esplora(&honest.url)
-            .args(["resolve", "--json", &addr])
-            .run()
-            .ok();
+        let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", "--json", &addr]).run().ok();
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        assert_eq!(
-            v["proven"]["goatfile"]["server"], honest.url,
-            "{}",
-            out.stdout
-        );
-        let warnings: Vec<&str> = out
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("goat: warning:") && l.contains(&liar.url))
-            .collect();
+        assert_eq!(v["proven"]["goatfile"]["server"], honest.url, "{}", out.stdout);
+        let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("goat: warning:") && l.contains(&liar.url)).collect();
         assert_eq!(warnings.len(), 1, "{}", out.stderr);
     }
 }
@@ -375,37 +226,17 @@ fn a_liar_then_an_honest_server() {
 #[test]
 fn servers_that_disagree_on_a_block() {
     let (honest, liar, addr) = twins(published);
-    liar.state
-        .arm("/block-height/", Fault::ForgedBlock { weak: false }, 1000);
+    liar.state.arm("/block-height/", Fault::ForgedBlock { weak: false }, 1000);
     // the liar names a block of its own, mined at regtest difficulty: on
     // regtest its header is as good as the real one, so only the
     // disagreement shows
-    let out = goat()
-        .esplora(&honest.url)
-        .esplora(&liar.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(5, "disagree on the block");
-    assert!(
-        out.stderr.contains(&liar.url) && out.stderr.contains("--trust-server"),
-        "{}",
-        out.stderr
-    );
+    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "disagree on the block");
+    assert!(out.stderr.contains(&liar.url) && out.stderr.contains("--trust-server"), "{}", out.stderr);
     // a liar that names a block without work is dropped as a liar instead
     let (honest, weak, addr) = twins(published);
-    weak.state
-        .arm("/block-height/", Fault::ForgedBlock { weak: true }, 1000);
-    let out = goat()
-        .esplora(&honest.url)
-        .esplora(&weak.url)
-        .args(["resolve", &addr])
-        .run()
-        .ok();
-    assert!(
-        out.stderr.contains("proof-of-work limit") && out.stderr.contains(&weak.url),
-        "{}",
-        out.stderr
-    );
+    weak.state.arm("/block-height/", Fault::ForgedBlock { weak: true }, 1000);
+    let out = goat().esplora(&honest.url).esplora(&weak.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stderr.contains("proof-of-work limit") && out.stderr.contains(&weak.url), "{}", out.stderr);
     let out = goat()
         .esplora(&honest.url)
         .esplora(&liar.url)
@@ -413,11 +244,7 @@ fn servers_that_disagree_on_a_block() {
         .run()
         .ok();
     assert!(out.stdout.contains("name: proven"));
-    assert!(
-        out.stderr.contains("following --trust-server"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("following --trust-server"), "{}", out.stderr);
     goat()
         .esplora(&honest.url)
         .args(["--trust-server", "http://127.0.0.1:1", "resolve", &addr])
@@ -440,25 +267,12 @@ fn a_server_hiding_the_newest_goatfile() {
     let addr = hiding.address();
     let h_hiding = hiding.serve();
     // alone, the hiding server gets away with it (one server's word)
-    let out = goat()
-        .esplora(&h_hiding.url)
-        .args(["resolve", &addr])
-        .run()
-        .ok();
+    let out = goat().esplora(&h_hiding.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: proven"));
     // with an honest server beside it, in either order: refused
     for (a, b) in [(&h_hiding, &h_full), (&h_full, &h_hiding)] {
-        let out = goat()
-            .esplora(&a.url)
-            .esplora(&b.url)
-            .args(["resolve", &addr])
-            .run()
-            .fails(5, "disagree about");
-        assert!(
-            out.stderr.contains(&h_hiding.url) && out.stderr.contains(&h_full.url),
-            "{}",
-            out.stderr
-        );
+        let out = goat().esplora(&a.url).esplora(&b.url).args(["resolve", &addr]).run().fails(5, "disagree about");
+        assert!(out.stderr.contains(&h_hiding.url) && out.stderr.contains(&h_full.url), "{}", out.stderr);
     }
     let out = goat()
         .esplora(&h_hiding.url)
@@ -483,11 +297,5 @@ fn a_silent_server_is_reported_and_skipped() {
         .run()
         .ok();
     assert!(out.stdout.contains("name: proven"));
-    assert!(
-        out.stderr
-            .lines()
-            .any(|l| l.starts_with("goat: warning:") && l.contains(&dead)),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.lines().any(|l| l.starts_with("goat: warning:") && l.contains(&dead)), "{}", out.stderr);
 }
