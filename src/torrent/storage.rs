@@ -99,6 +99,13 @@ impl Budget {
             self.limit
         };
         let mut kept = lock(&self.kept);
+        // What is in use, not what is kept, counts against this take's
+        // limit: a buffer kept after a rescue must not start gathering
+        // when gathering is off.
+        let kept_bytes: usize = kept.iter().map(|b| b.len()).sum();
+        if self.used().saturating_sub(kept_bytes) + size > limit {
+            return None;
+        }
         if let Some(i) = kept.iter().position(|b| b.len() == size) {
             return Some(kept.swap_remove(i));
         }
@@ -708,7 +715,24 @@ impl Drop for ProvingStorage {
 
 #[cfg(test)]
 mod tests {
-    use super::Pending;
+    use super::{Budget, Pending, DEFAULT_BUDGET};
+
+    #[test]
+    fn a_kept_rescue_buffer_does_not_turn_gathering_on() {
+        let off = Budget::new(0);
+        assert!(off.take(1024, false).is_none());
+        let rescued = off.take(1024, true).expect("a rescue may use the default budget");
+        off.give(rescued);
+        assert!(off.take(1024, false).is_none(), "gathering is off: no buffer, kept or new");
+        assert!(off.take(1024, true).is_some());
+        let on = Budget::new(2048);
+        let (a, b) = (on.take(1024, false).unwrap(), on.take(1024, false).unwrap());
+        assert!(on.take(1024, false).is_none(), "the budget is spent");
+        on.give(a);
+        assert!(on.take(1024, false).is_some(), "a kept buffer is reused");
+        drop(b);
+        assert!(on.take(DEFAULT_BUDGET + 1, true).is_none());
+    }
     use std::time::Instant;
 
     #[test]
