@@ -374,10 +374,10 @@ impl PieceReader<'_> {
         let (start, end) = self.bounds(index);
         buf.clear();
         buf.resize((end - start) as usize, 0);
-        self.each_part(index, |at, file, slot| match file {
-            Some(file) => file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(slot)).is_ok(),
-            None => true,
-        }, buf)
+        self.each_part(index, |into, n, file| match file {
+            Some((file, at)) => file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(&mut buf[into..into + n])).is_ok(),
+            None => true, // padding: already zeros
+        })
     }
 
     /// The SHA-1 of piece `index`, read in runs of [`RUN`] bytes into
@@ -386,51 +386,29 @@ impl PieceReader<'_> {
     /// if any of it cannot be read.
     fn sha1(&mut self, index: u64, scratch: &mut Vec<u8>) -> Option<[u8; 20]> {
         let mut h = crate::hash::Sha1::default();
-        let (start, end) = self.bounds(index);
-        let mut pos = start;
         scratch.resize(RUN, 0);
-        let mut ok = true;
-        for i in self.cursor.range(self.spans, start, end) {
-            let f = self.files[i];
-            let (fs, fe) = (f.offset, f.offset + f.length);
-            if fe <= start || fs >= end {
-                continue;
-            }
-            let (a, b) = (start.max(fs), end.min(fe));
-            if a > pos {
-                ok = false; // a hole between files: the manifest is not laid end to end
-                break;
-            }
-            if f.padding {
+        let read = self.each_part(index, |_, n, mut file| {
+            if let Some((file, at)) = &mut file {
+                if file.seek(SeekFrom::Start(*at)).is_err() {
+                    return false;
+                }
+            } else {
                 scratch.fill(0);
-                let mut left = b - a;
-                while left > 0 {
-                    let n = left.min(RUN as u64) as usize;
-                    h.update(&scratch[..n]);
-                    left -= n as u64;
-                }
-                pos = b;
-                continue;
             }
-            let Some(file) = self.file(i) else { ok = false; break };
-            if file.seek(SeekFrom::Start(a - fs)).is_err() {
-                ok = false;
-                break;
-            }
-            let mut left = b - a;
+            let mut left = n;
             while left > 0 {
-                let n = left.min(RUN as u64) as usize;
-                if file.read_exact(&mut scratch[..n]).is_err() {
-                    ok = false;
-                    break;
+                let run = &mut scratch[..left.min(RUN)];
+                if let Some((file, _)) = &mut file {
+                    if file.read_exact(run).is_err() {
+                        return false;
+                    }
                 }
-                h.update(&scratch[..n]);
-                left -= n as u64;
+                h.update(run);
+                left -= run.len();
             }
-            pos = b;
-        }
-        self.close_passed(end);
-        (ok && pos == end).then(|| h.finish())
+            true
+        });
+        read.then(|| h.finish())
     }
 
     fn bounds(&self, index: u64) -> (u64, u64) {
@@ -447,37 +425,40 @@ impl PieceReader<'_> {
         self.open.entry(i).or_insert_with(|| File::open(dir.join(&f.path)).ok()).as_mut()
     }
 
-    /// Close files this reader has passed.
-    fn close_passed(&mut self, end: u64) {
-        let files = self.files;
-        self.open.retain(|i, _| files[*i].offset + files[*i].length > end);
-    }
-
-    /// Each file's part of piece `index`: `read(offset in file, file,
-    /// its slot in buf)`. Padding stays zero.
-    fn each_part(
-        &mut self,
-        index: u64,
-        mut read: impl FnMut(u64, Option<&mut File>, &mut [u8]) -> bool,
-        buf: &mut [u8],
-    ) -> bool {
+    /// Each file's part of piece `index`, in order: `part(its offset in the
+    /// piece, its length, the file and the offset to read it at)`, with no
+    /// file for padding (zeros). False, and no further parts, when a file
+    /// cannot be read, `part` says so, or the files leave a hole.
+    fn each_part(&mut self, index: u64, mut part: impl FnMut(usize, usize, Option<(&mut File, u64)>) -> bool) -> bool {
         let (start, end) = self.bounds(index);
-        let mut readable = true;
+        let mut pos = start;
         for i in self.cursor.range(self.spans, start, end) {
             let f = self.files[i];
             let (fs, fe) = (f.offset, f.offset + f.length);
-            if fe <= start || fs >= end || f.padding {
+            if fe <= start || fs >= end {
                 continue;
             }
             let (a, b) = (start.max(fs), end.min(fe));
-            let slot = &mut buf[(a - start) as usize..(b - start) as usize];
-            match self.file(i) {
-                Some(file) => readable &= read(a - fs, Some(file), slot),
-                None => readable = false,
+            if a > pos {
+                break;
             }
+            let file = if f.padding {
+                None
+            } else {
+                match self.file(i) {
+                    Some(file) => Some((file, a - fs)),
+                    None => break,
+                }
+            };
+            if !part((a - start) as usize, (b - a) as usize, file) {
+                break;
+            }
+            pos = b;
         }
-        self.close_passed(end);
-        readable
+        // Close files this reader has passed.
+        let files = self.files;
+        self.open.retain(|i, _| files[*i].offset + files[*i].length > end);
+        pos == end
     }
 }
 
