@@ -505,28 +505,36 @@ impl ProvingStorage {
         }
         let mut g = lock(&self.pending);
         if !g.contains_key(&index) {
+            // Gathering off (the default) and no failed write to keep: one
+            // lock per block, no more.
+            if !rescue && self.budget.limit == 0 {
+                return false;
+            }
+            drop(g);
             let data = match self.budget.take(size, rescue) {
                 Some(d) => d,
                 None => {
-                    drop(g);
                     if self.write_all_pending(true).is_err() {
                         return false;
                     }
                     let Some(d) = self.budget.take(size, rescue) else {
                         return false;
                     };
-                    g = lock(&self.pending);
                     d
                 }
             };
-            g.insert(
-                index,
-                Pending {
-                    data,
-                    have: Vec::new(),
-                    touched: Instant::now(),
-                },
-            );
+            g = lock(&self.pending);
+            // Another thread may have started this piece meanwhile.
+            match g.entry(index) {
+                std::collections::hash_map::Entry::Occupied(_) => self.budget.give(data),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Pending {
+                        data,
+                        have: Vec::new(),
+                        touched: Instant::now(),
+                    });
+                }
+            }
         }
         let Some(p) = g.get_mut(&index) else {
             return false;
