@@ -20,6 +20,7 @@ pub mod devchain;
 pub mod error;
 pub mod esplora;
 pub mod fetcher;
+pub mod filebuf;
 pub mod goatfile;
 pub mod inscription;
 pub mod logging;

@@ -10,6 +10,7 @@
 
 use super::{Layout, Manifest, ManifestFile};
 use crate::error::{Error, Result};
+use crate::filebuf::{FileBuf, RUN};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -221,7 +222,7 @@ fn verify_torrent(
             for _ in 0..threads.max(1) {
                 sc.spawn(|| {
                     let mut reader = new_reader();
-                    let mut scratch = Vec::new();
+                    let mut scratch = FileBuf::default();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&index) = indices.get(i) else { break };
@@ -244,8 +245,8 @@ fn verify_torrent(
         // With sha256s: one reader feeds the pieces in order to the SHA-1
         // workers and the sha256 thread (a file's sha256 needs its bytes in
         // order).
-        let (tx, rx) = sync_channel::<(u64, Arc<Vec<u8>>)>(threads * 2 + 2);
-        let (stx, srx) = sync_channel::<(Arc<Vec<u8>>, u64)>(4);
+        let (tx, rx) = sync_channel::<(u64, Arc<FileBuf>)>(threads * 2 + 2);
+        let (stx, srx) = sync_channel::<(Arc<FileBuf>, u64)>(4);
         let rx = Mutex::new(rx);
         let spec: Vec<(u64, u64, bool)> = files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
         std::thread::scope(|sc| {
@@ -264,13 +265,12 @@ fn verify_torrent(
             let sha = sc.spawn(move || sha256_stream(srx, spec));
             let mut reader = new_reader();
             for &index in &indices {
-                let mut buf = Vec::new();
-                if !reader.read(index, &mut buf) {
+                let Some(buf) = reader.read(index) else {
                     if let Ok(mut b) = bad.lock() {
                         b.insert(index);
                     }
                     continue;
-                }
+                };
                 hashed.fetch_add(buf.len() as u64, Ordering::Relaxed);
                 let data = Arc::new(buf);
                 if stx.send((data.clone(), index * plen)).is_err() || tx.send((index, data)).is_err() {
@@ -316,7 +316,7 @@ fn verify_torrent(
 
 /// Consume ordered stream chunks; return each file's sha256 (when wanted and
 /// the whole file was seen).
-fn sha256_stream(rx: Receiver<(Arc<Vec<u8>>, u64)>, spec: Vec<(u64, u64, bool)>) -> Vec<Option<String>> {
+fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>) -> Vec<Option<String>> {
     use sha2::Digest;
     let mut hashers: Vec<Option<(sha2::Sha256, u64)>> =
         spec.iter().map(|(_, _, want)| if *want { Some((sha2::Sha256::new(), 0)) } else { None }).collect();
@@ -368,31 +368,37 @@ struct PieceReader<'a> {
 }
 
 impl PieceReader<'_> {
-    /// Piece `index` into `buf`; false if any of it cannot be read. Indices
-    /// must not decrease between calls (the file cursor only moves forward).
-    fn read(&mut self, index: u64, buf: &mut Vec<u8>) -> bool {
+    /// Piece `index`, or None if any of it cannot be read. Indices must not
+    /// decrease between calls (the file cursor only moves forward).
+    fn read(&mut self, index: u64) -> Option<FileBuf> {
         let (start, end) = self.bounds(index);
-        buf.clear();
-        buf.resize((end - start) as usize, 0);
-        self.each_part(index, |into, n, file| match file {
-            Some((file, at)) => file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(&mut buf[into..into + n])).is_ok(),
-            None => true, // padding: already zeros
-        })
+        let mut buf: Option<FileBuf> = None;
+        let read = self.each_part(index, |into, n, file| {
+            // placed for the first part's file offset (crate::filebuf)
+            let b = buf.get_or_insert_with(|| FileBuf::new(file.as_ref().map_or(0, |f| f.1), (end - start) as usize));
+            match file {
+                Some((file, at)) => file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(&mut b[into..into + n])).is_ok(),
+                None => true, // padding: already zeros
+            }
+        });
+        buf.filter(|_| read)
     }
 
     /// The SHA-1 of piece `index`, read in runs of [`RUN`] bytes into
     /// `scratch` and hashed while they are still in the core's cache, so
     /// the piece crosses memory once (measured: docs/benchmarks.md). None
     /// if any of it cannot be read.
-    fn sha1(&mut self, index: u64, scratch: &mut Vec<u8>) -> Option<[u8; 20]> {
+    fn sha1(&mut self, index: u64, scratch: &mut FileBuf) -> Option<[u8; 20]> {
         let mut h = crate::hash::Sha1::default();
-        scratch.resize(RUN, 0);
         let read = self.each_part(index, |_, n, mut file| {
             if let Some((file, at)) = &mut file {
+                // runs are whole pages, so one placement serves the part
+                scratch.place(*at, RUN);
                 if file.seek(SeekFrom::Start(*at)).is_err() {
                     return false;
                 }
             } else {
+                scratch.place(0, RUN);
                 scratch.fill(0);
             }
             let mut left = n;
@@ -461,10 +467,6 @@ impl PieceReader<'_> {
         pos == end
     }
 }
-
-/// How much of a piece `goat verify` reads before hashing it: small enough
-/// to stay in a core's L2 cache, large enough that reads cost little.
-const RUN: usize = 256 << 10;
 
 /// Files sorted by offset, and a byte range that only moves forward: the
 /// indexes of the files that may overlap it. Each piece then costs the files

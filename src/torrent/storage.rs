@@ -38,6 +38,7 @@
 //! `Torrent::wait` checks the record and has the torrent checked again,
 //! which fetches the piece again; it is never reported done.
 
+use crate::filebuf::{self, FileBuf};
 use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
@@ -429,20 +430,38 @@ impl ProvingStorage {
             .ok_or_else(|| anyhow::anyhow!("no piece {index}"))
     }
 
-    /// The piece's bytes, read back through librqbit's own file handles.
-    fn read_piece(&self, piece: ValidPieceIndex) -> anyhow::Result<Vec<u8>> {
+    /// The SHA-1 of the piece as its files now hold it, read back through
+    /// librqbit's own file handles in runs of [`filebuf::RUN`] bytes, each
+    /// hashed while it is still in the core's cache. The buffer is placed
+    /// for the file offset (`crate::filebuf` says why) and kept per thread,
+    /// so a piece costs no allocation.
+    fn sha1_from_disk(&self, piece: ValidPieceIndex) -> anyhow::Result<[u8; 20]> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<FileBuf> = std::cell::RefCell::default();
+        }
         let start = self.shape.lengths.piece_offset(piece);
         let len = self.shape.lengths.piece_length(piece) as u64;
-        let mut buf = vec![0u8; len as usize];
-        for (id, at, into, n, padding) in self.shape.parts(start, len) {
-            let dst = &mut buf[into..into + n];
-            if padding {
-                dst.fill(0);
-            } else {
-                self.inner.pread_exact(id, at, dst)?;
+        let mut h = crate::hash::Sha1::default();
+        SCRATCH.with_borrow_mut(|run| {
+            for (id, at, _, n, padding) in self.shape.parts(start, len) {
+                // runs are whole pages, so one placement serves the part
+                run.place(at, filebuf::RUN);
+                if padding {
+                    run.fill(0);
+                }
+                let mut done = 0;
+                while done < n {
+                    let k = (n - done).min(filebuf::RUN);
+                    if !padding {
+                        self.inner.pread_exact(id, at + done as u64, &mut run[..k])?;
+                    }
+                    h.update(&run[..k]);
+                    done += k;
+                }
             }
-        }
-        Ok(buf)
+            anyhow::Ok(())
+        })?;
+        Ok(h.finish())
     }
 
     /// Write the ranges of a gathered piece that have arrived: one write
@@ -613,8 +632,7 @@ impl ProvingStorage {
         if self.hooks.corrupt == Some(i) && first_time(&CORRUPTED) {
             self.corrupt(piece)?;
         }
-        let data = self.read_piece(piece)?;
-        if self.shape.hashes.get(i as usize) != Some(&crate::hash::sha1(&data)) {
+        if self.shape.hashes.get(i as usize) != Some(&self.sha1_from_disk(piece)?) {
             anyhow::bail!("read back from the disk does not match its hash");
         }
         if let Some(p) = lock(&self.proof.proven).get_mut(i as usize) {
