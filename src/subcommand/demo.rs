@@ -167,7 +167,7 @@ impl Demo {
             Err(e) => Err(e),
         };
         if let Some(s) = seeder {
-            s.stop().await;
+            s.finish().await;
         }
         let _ = tokio::task::spawn_blocking(move || drop(handle)).await;
         verified?;

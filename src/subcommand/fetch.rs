@@ -265,7 +265,7 @@ impl Fetch {
                     }
                 }
             }
-            s.stop().await;
+            s.finish().await;
         }
         Ok(())
     }

@@ -394,7 +394,12 @@ impl Swarm {
     /// librqbit re-checks the files, which finds them missing.
     pub async fn fetch_failed_again(&self, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<(Torrent, Vec<u32>)> {
         let hash = t.info_hash();
-        let failed = self.proof(&hash).map(|p| p.take_failed()).unwrap_or_default();
+        let Some(proof) = self.proof(&hash) else {
+            return Ok((t, Vec::new()));
+        };
+        // the prover thread may still be reading back the last pieces
+        proof.settled().await;
+        let failed = proof.take_failed();
         if failed.is_empty() {
             return Ok((t, failed));
         }
@@ -436,6 +441,23 @@ impl Swarm {
 
     pub async fn stop(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
+    }
+
+    /// The end of a one-shot command: every torrent is paused, so goat's
+    /// storage writes what it still holds, without [`Swarm::stop`]:
+    /// librqbit's `Session::stop` then sleeps one fixed second for its
+    /// tasks to notice ("this sucks, but hopefully will be enough",
+    /// session.rs), a second a 2 GiB fetch spent after printing "done".
+    /// Nothing is lost: those tasks end with the runtime, librqbit sends
+    /// trackers no "stopped" event, and a one-shot command keeps no session
+    /// state.
+    pub async fn finish(&self) {
+        let torrents = self.session.with_torrents(|all| all.map(|(_, t)| t.clone()).collect::<Vec<_>>());
+        for t in torrents {
+            if let Err(e) = self.session.pause(&t).await {
+                tracing::debug!(target: "goat", "pausing a torrent at the end: {e:#}");
+            }
+        }
     }
 }
 
@@ -671,7 +693,11 @@ impl Torrent {
                     }
                 }
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                // the moment librqbit finishes, not up to `every` later
+                _ = self.handle.wait_until_completed() => {}
+            }
         }
     }
 }
