@@ -172,12 +172,14 @@ impl Swarm {
                 ..Default::default()
             }),
         };
+        let gather_mib = env_count("GOAT_PIECE_BUFFER_MIB", 0, 0)?;
+        let request_window = env_count("GOAT_REQUEST_WINDOW", REQUEST_WINDOW, 1)?;
         let proofs = storage::Proofs::default();
         let fresh = storage::Fresh::default();
         let opts = SessionOptions {
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
-                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), storage::Budget::from_env()).boxed()
+                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), storage::Budget::from_mib(gather_mib)).boxed()
             }),
             dht,
             disable_trackers: proxied,
@@ -191,7 +193,7 @@ impl Swarm {
             connect: Some(ConnectionOptions {
                 proxy_url: cfg.socks_proxy.clone(),
                 peer_opts: Some(librqbit::PeerConnectionOptions {
-                    max_request_window: Some(request_window()),
+                    max_request_window: Some(request_window),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -709,8 +711,18 @@ impl Torrent {
 /// (docs/benchmarks.md). `GOAT_REQUEST_WINDOW` overrides it, for measuring.
 pub const REQUEST_WINDOW: usize = 512;
 
-fn request_window() -> usize {
-    std::env::var("GOAT_REQUEST_WINDOW").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(REQUEST_WINDOW)
+/// A count from the environment variable `name` (a measuring knob):
+/// `default` when unset, a one-line usage error (exit 2) when it is not a
+/// whole number of at least `min`, never a silent fallback.
+fn env_count(name: &str, default: usize, min: usize) -> Result<usize> {
+    let Some(v) = std::env::var_os(name) else { return Ok(default) };
+    match v.to_str().and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(n) if n >= min => Ok(n),
+        _ => Err(Error::usage(format!(
+            "{name}={} is not a whole number of at least {min}: correct it or unset it",
+            crate::text::line(&v.to_string_lossy())
+        ))),
+    }
 }
 
 /// Before a download starts: refuse it when the disk cannot hold what is

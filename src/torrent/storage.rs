@@ -91,11 +91,8 @@ impl Budget {
 
     /// The session's budget for gathering: none (gathering off, the
     /// measured default), or `GOAT_PIECE_BUFFER_MIB`.
-    pub fn from_env() -> Arc<Budget> {
-        let mib = std::env::var("GOAT_PIECE_BUFFER_MIB")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok());
-        Budget::new(mib.unwrap_or(0) << 20)
+    pub fn from_mib(mib: usize) -> Arc<Budget> {
+        Budget::new(mib.saturating_mul(1 << 20))
     }
 
     /// A buffer of `size` bytes (contents unspecified), or None when the

@@ -398,6 +398,20 @@ fn sizes_are_checked_before_anything_is_downloaded() {
     assert!(created.is_empty(), "files created before the size check: {created:?}");
 }
 
+/// The measuring knobs of docs/fetching.md refuse a bad value in one line
+/// (exit 2) instead of falling back to the default without a word, and
+/// nothing is fetched.
+#[test]
+fn a_bad_measuring_knob_is_refused() {
+    let tiny = TinyModel::publish("");
+    let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
+    for (key, value) in [("GOAT_PIECE_BUFFER_MIB", "64MiB"), ("GOAT_REQUEST_WINDOW", "0"), ("GOAT_REQUEST_WINDOW", "\x1b[2Jlots")] {
+        let out = fetch(&h.url, &addr, &dir).env(key, value).run().fails(2, &format!("{key}="));
+        assert!(!out.stderr.contains('\x1b'), "control characters printed: {:?}", out.stderr);
+        assert!(!dir.join("tiny-model").join("config.json").exists(), "{key}={value:?}: fetched anyway");
+    }
+}
+
 /// Which pieces of `payload`'s single file are complete in `got` (by
 /// comparing each piece with the source).
 fn complete_pieces(got: &Path, src: &Path, piece: usize) -> Vec<usize> {
