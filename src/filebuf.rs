@@ -49,6 +49,35 @@ impl FileBuf {
         self.at = (want + PAGE - base) % PAGE;
         self.len = len;
     }
+
+    /// Hand `take` the `n` bytes at file offset `at` in runs of [`RUN`]
+    /// bytes, each read into this buffer (placed once: runs are whole pages)
+    /// by `read(offset, into)`, or zeros for `padding`, read from nowhere.
+    /// Stops at the first failed read. goat's two piece hashers, `verify`
+    /// and the read-back proof, both read this way.
+    pub fn runs<E>(
+        &mut self,
+        at: u64,
+        n: usize,
+        padding: bool,
+        mut read: impl FnMut(u64, &mut [u8]) -> Result<(), E>,
+        mut take: impl FnMut(&[u8]),
+    ) -> Result<(), E> {
+        self.place(at, RUN);
+        if padding {
+            self.fill(0);
+        }
+        let mut done = 0;
+        while done < n {
+            let run = &mut self[..(n - done).min(RUN)];
+            if !padding {
+                read(at + done as u64, run)?;
+            }
+            take(run);
+            done += run.len();
+        }
+        Ok(())
+    }
 }
 
 impl Deref for FileBuf {

@@ -10,7 +10,7 @@
 
 use super::{Layout, Manifest, ManifestFile};
 use crate::error::{Error, Result};
-use crate::filebuf::{FileBuf, RUN};
+use crate::filebuf::FileBuf;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -384,35 +384,20 @@ impl PieceReader<'_> {
         buf.filter(|_| read)
     }
 
-    /// The SHA-1 of piece `index`, read in runs of [`RUN`] bytes into
+    /// The SHA-1 of piece `index`, read in runs of [`crate::filebuf::RUN`] bytes into
     /// `scratch` and hashed while they are still in the core's cache, so
     /// the piece crosses memory once (measured: docs/benchmarks.md). None
     /// if any of it cannot be read.
     fn sha1(&mut self, index: u64, scratch: &mut FileBuf) -> Option<[u8; 20]> {
         let mut h = crate::hash::Sha1::default();
-        let read = self.each_part(index, |_, n, mut file| {
-            if let Some((file, at)) = &mut file {
-                // runs are whole pages, so one placement serves the part
-                scratch.place(*at, RUN);
-                if file.seek(SeekFrom::Start(*at)).is_err() {
-                    return false;
-                }
-            } else {
-                scratch.place(0, RUN);
-                scratch.fill(0);
-            }
-            let mut left = n;
-            while left > 0 {
-                let run = &mut scratch[..left.min(RUN)];
-                if let Some((file, _)) = &mut file {
-                    if file.read_exact(run).is_err() {
-                        return false;
-                    }
-                }
-                h.update(run);
-                left -= run.len();
-            }
-            true
+        let read = self.each_part(index, |_, n, file| {
+            use std::os::unix::fs::FileExt;
+            let at = file.as_ref().map_or(0, |f| f.1);
+            let read = |pos, into: &mut [u8]| match &file {
+                Some((file, _)) => file.read_exact_at(into, pos),
+                None => Ok(()),
+            };
+            scratch.runs(at, n, file.is_none(), read, |run| h.update(run)).is_ok()
         });
         read.then(|| h.finish())
     }

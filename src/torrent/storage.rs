@@ -47,7 +47,7 @@
 //! `Torrent::wait` checks the record and has the torrent checked again,
 //! which fetches the piece again; it is never reported done.
 
-use crate::filebuf::{self, FileBuf};
+use crate::filebuf::FileBuf;
 use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
@@ -178,10 +178,6 @@ impl Proof {
         std::mem::take(&mut *lock(&self.failed))
     }
 
-    fn fail(&self, piece: u32) {
-        lock(&self.failed).push(piece);
-    }
-
     /// The verdict of goat's read-back of `piece`.
     fn record(&self, piece: ValidPieceIndex, read_back: anyhow::Result<()>) {
         let i = piece.get();
@@ -193,7 +189,7 @@ impl Proof {
             }
             Err(e) => {
                 tracing::warn!(target: "goat", "piece {i} {e:#}: it will be fetched again");
-                self.fail(i);
+                lock(&self.failed).push(i);
             }
         }
     }
@@ -212,6 +208,10 @@ struct Job {
 }
 
 impl Job {
+    fn len(&self) -> usize {
+        self.shape.lengths.piece_length(self.piece) as usize
+    }
+
     fn run(self) {
         let read_back = self.shape.read_back(&*self.files, self.piece);
         self.proof.record(self.piece, read_back);
@@ -223,20 +223,21 @@ impl Job {
 /// when the last storage and factory holding it are gone.
 #[derive(Clone)]
 struct Prover {
-    jobs: std::sync::mpsc::Sender<(Job, usize)>,
+    jobs: std::sync::mpsc::Sender<Job>,
     /// Bytes of the pieces queued.
     queued: Arc<AtomicUsize>,
 }
 
 impl Prover {
     fn start() -> Prover {
-        let (jobs, rx) = std::sync::mpsc::channel::<(Job, usize)>();
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let queued = Arc::new(AtomicUsize::new(0));
         let q = queued.clone();
         let started = std::thread::Builder::new()
             .name("goat-prover".into())
             .spawn(move || {
-                while let Ok((job, len)) = rx.recv() {
+                while let Ok(job) = rx.recv() {
+                    let len = job.len();
                     job.run();
                     q.fetch_sub(len, Ordering::AcqRel);
                 }
@@ -250,13 +251,13 @@ impl Prover {
     /// Prove `job`'s piece on the prover thread, or here when the queue is
     /// full or the thread is gone.
     fn prove(&self, job: Job) {
-        let len = job.shape.lengths.piece_length(job.piece) as usize;
+        let len = job.len();
         job.proof.queued.fetch_add(1, Ordering::AcqRel);
         if self.queued.fetch_add(len, Ordering::AcqRel) + len > PROVER_QUEUE {
             self.queued.fetch_sub(len, Ordering::AcqRel);
             return job.run();
         }
-        if let Err(std::sync::mpsc::SendError((job, len))) = self.jobs.send((job, len)) {
+        if let Err(std::sync::mpsc::SendError(job)) = self.jobs.send(job) {
             self.queued.fetch_sub(len, Ordering::AcqRel);
             job.run();
         }
@@ -337,7 +338,7 @@ impl Shape {
 
     /// goat's proof of `piece`: its SHA-1 as `files` now hold it, against
     /// the piece table. Read back through librqbit's own file handles in
-    /// runs of [`filebuf::RUN`] bytes, each hashed while it is still in the
+    /// runs of [`crate::filebuf::RUN`] bytes, each hashed while it is still in the
     /// core's cache. The buffer is placed for the file offset
     /// (`crate::filebuf` says why) and kept per thread, so a piece costs no
     /// allocation.
@@ -348,22 +349,9 @@ impl Shape {
         let start = self.lengths.piece_offset(piece);
         let len = self.lengths.piece_length(piece) as u64;
         let mut h = crate::hash::Sha1::default();
-        SCRATCH.with_borrow_mut(|run| {
+        SCRATCH.with_borrow_mut(|buf| {
             for (id, at, _, n, padding) in self.parts(start, len) {
-                // runs are whole pages, so one placement serves the part
-                run.place(at, filebuf::RUN);
-                if padding {
-                    run.fill(0);
-                }
-                let mut done = 0;
-                while done < n {
-                    let k = (n - done).min(filebuf::RUN);
-                    if !padding {
-                        files.pread_exact(id, at + done as u64, &mut run[..k])?;
-                    }
-                    h.update(&run[..k]);
-                    done += k;
-                }
+                buf.runs(at, n, padding, |pos, into| files.pread_exact(id, pos, into), |run| h.update(run))?;
             }
             anyhow::Ok(())
         })?;
