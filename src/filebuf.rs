@@ -80,6 +80,35 @@ impl FileBuf {
     }
 }
 
+/// Read `dst.len()` bytes at file offset `pos` with `read`, bounced
+/// through a placed buffer of this thread when `dst` itself sits where the
+/// kernel copies slowly. For buffers goat does not place: librqbit's piece
+/// check reads 64 KiB at a time into a buffer of its own, and where that
+/// lands is up to the heap.
+pub fn read_into<E>(pos: u64, dst: &mut [u8], read: impl FnOnce(u64, &mut [u8]) -> Result<(), E>) -> Result<(), E> {
+    thread_local! {
+        static BOUNCE: std::cell::RefCell<FileBuf> = std::cell::RefCell::default();
+    }
+    if dst.len() < PAGE || !slow(dst.as_ptr(), pos) {
+        return read(pos, dst);
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| tracing::debug!(target: "goat", "a read of {} bytes at {pos} lands in a slow place; bounced", dst.len()));
+    BOUNCE.with_borrow_mut(|b| {
+        b.place(pos, dst.len());
+        read(pos, b)?;
+        dst.copy_from_slice(b);
+        Ok(())
+    })
+}
+
+/// Whether reading file offset `pos` into `dst` is the slow case of the
+/// module comment, with a margin each side.
+fn slow(dst: *const u8, pos: u64) -> bool {
+    let past = (dst as usize % PAGE + PAGE - pos as usize % PAGE) % PAGE;
+    (4..64).contains(&past)
+}
+
 impl Deref for FileBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -105,6 +134,35 @@ mod tests {
             assert_eq!(b.len(), len);
             let addr = b.as_ptr() as usize;
             assert_eq!((addr + PAGE - pos as usize % PAGE) % PAGE, PAGE / 2, "pos {pos}");
+            assert!(!slow(b.as_ptr(), pos));
         }
+    }
+
+    #[test]
+    fn a_read_into_a_slow_place_is_bounced_and_lands_whole() {
+        let mut copy = vec![0u8; 3 * PAGE];
+        let base = copy.as_ptr() as usize;
+        // 16 bytes past a page, for a page-aligned file offset: the slow case.
+        let skip = (PAGE - base % PAGE) % PAGE + 16;
+        let dst = &mut copy[skip..skip + PAGE];
+        assert!(slow(dst.as_ptr(), 8 * PAGE as u64));
+        let mut seen = 0;
+        read_into(8 * PAGE as u64, dst, |pos, into| {
+            seen = into.as_ptr() as usize;
+            assert_eq!(pos, 8 * PAGE as u64);
+            into.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_ne!(seen, dst.as_ptr() as usize, "read straight into the slow place");
+        assert!(dst.iter().enumerate().all(|(i, b)| *b == i as u8));
+        // A well-placed buffer is read into directly.
+        let dst = &mut copy[skip + 2048..skip + 2048 + PAGE];
+        read_into(8 * PAGE as u64, dst, |_, into| {
+            seen = into.as_ptr() as usize;
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(seen, dst.as_ptr() as usize);
     }
 }

@@ -301,7 +301,7 @@ impl Swarm {
             files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
         let created = preallocate(output, &real)?;
         let key = info_hash_of_torrent(&listed.torrent_bytes)?.as_str().to_string();
-        storage::lock(&self.fresh).insert(key.clone(), created);
+        storage::lock(&self.fresh).insert(key.clone(), (output.to_path_buf(), created));
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {
