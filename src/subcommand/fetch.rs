@@ -70,8 +70,9 @@ pub struct Fetch {
     /// together trade; docs/swarm.md) or file (librqbit's order).
     #[arg(long, value_enum, default_value = "random")]
     pub piece_order: torrent::PieceOrder,
-    /// Skip re-reading the downloaded files to prove them (librqbit checks
-    /// pieces in memory before writing; only a re-read proves the disk copy).
+    /// Skip the end-of-download re-read of pieces goat did not prove as they
+    /// arrived (those already on disk when a download resumes); librqbit's
+    /// check of each piece still runs.
     #[arg(long)]
     pub no_verify: bool,
     /// Accept peers on 127.0.0.1 only (tests, demos).
