@@ -368,9 +368,7 @@ impl Behind {
     /// `f(fd, offset, length)` for each part of `piece` in a file goat holds.
     fn each_part(&self, shape: &Shape, piece: ValidPieceIndex, f: impl Fn(i32, i64, i64)) {
         use std::os::fd::AsRawFd;
-        let start = shape.lengths.piece_offset(piece);
-        let len = shape.lengths.piece_length(piece) as u64;
-        for (id, at, _, n, _) in shape.parts(start, len) {
+        for (id, at, _, n, _) in shape.piece_parts(piece) {
             if let Some(Some(file)) = self.files.get(id) {
                 f(file.as_raw_fd(), at as i64, n as i64);
             }
@@ -401,6 +399,15 @@ impl Shape {
         })
     }
 
+    /// [`Shape::parts`] of the whole of `piece`.
+    fn piece_parts(
+        &self,
+        piece: ValidPieceIndex,
+    ) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
+        let start = self.lengths.piece_offset(piece);
+        self.parts(start, self.lengths.piece_length(piece) as u64)
+    }
+
     /// goat's proof of `piece`: its SHA-1 as `files` now hold it, against
     /// the piece table. Read back through librqbit's own file handles in
     /// runs of [`crate::filebuf::RUN`] bytes, each hashed while it is still in the
@@ -411,11 +418,9 @@ impl Shape {
         thread_local! {
             static SCRATCH: std::cell::RefCell<FileBuf> = std::cell::RefCell::default();
         }
-        let start = self.lengths.piece_offset(piece);
-        let len = self.lengths.piece_length(piece) as u64;
         let mut h = crate::hash::Sha1::default();
         SCRATCH.with_borrow_mut(|buf| {
-            for (id, at, _, n, padding) in self.parts(start, len) {
+            for (id, at, _, n, padding) in self.piece_parts(piece) {
                 buf.runs(
                     at,
                     n,
@@ -951,6 +956,79 @@ mod tests {
         assert!(on.take(DEFAULT_BUDGET + 1, true).is_none());
     }
     use std::time::Instant;
+
+    /// Pieces leave the page cache [`BEHIND`] proofs after their own, and
+    /// the newest stay. On the repository's own filesystem (tmpfs ignores
+    /// the hint).
+    #[test]
+    fn proven_pieces_are_dropped_from_the_page_cache_behind() {
+        use super::{Behind, Shape, Span, BEHIND};
+        use librqbit_core::lengths::Lengths;
+        use std::os::fd::AsRawFd;
+        const PIECE: usize = 256 << 10;
+        let pieces = BEHIND + 4;
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let path = dir.path().join("f");
+        // Written as librqbit writes, in 16 KiB blocks (the size of the
+        // page-cache folios follows the writes').
+        let mut out = std::fs::File::create(&path).unwrap();
+        for _ in 0..PIECE * pieces / (16 << 10) {
+            std::io::Write::write_all(&mut out, &[7u8; 16 << 10]).unwrap();
+        }
+        out.sync_all().unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let lengths = Lengths::new((PIECE * pieces) as u64, PIECE as u32).unwrap();
+        let shape = Shape {
+            lengths,
+            hashes: Vec::new(),
+            spans: vec![Span {
+                offset: 0,
+                len: (PIECE * pieces) as u64,
+                padding: false,
+            }],
+            behind: None,
+        };
+        let behind = Behind {
+            files: vec![Some(file)],
+            proven: Default::default(),
+        };
+        // Pages of piece `i` in the page cache.
+        let resident = |i: usize| {
+            let map = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    PIECE,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    behind.files[0].as_ref().unwrap().as_raw_fd(),
+                    (i * PIECE) as i64,
+                )
+            };
+            assert_ne!(map, libc::MAP_FAILED);
+            let mut vec = vec![0u8; PIECE / 4096];
+            assert_eq!(unsafe { libc::mincore(map, PIECE, vec.as_mut_ptr()) }, 0);
+            unsafe { libc::munmap(map, PIECE) };
+            vec.iter().filter(|v| **v & 1 == 1).count()
+        };
+        assert_eq!(
+            resident(0),
+            PIECE / 4096,
+            "the file was just written: cached"
+        );
+        for i in 0..pieces {
+            behind.proven(&shape, lengths.validate_piece_index(i as u32).unwrap());
+        }
+        for i in 0..pieces - BEHIND {
+            assert_eq!(resident(i), 0, "piece {i} is still cached");
+        }
+        for i in pieces - BEHIND..pieces {
+            assert_eq!(
+                resident(i),
+                PIECE / 4096,
+                "piece {i}, among the newest, was dropped"
+            );
+        }
+    }
 
     #[test]
     fn arrived_ranges_merge_and_cover() {
