@@ -21,6 +21,7 @@ pub mod error;
 pub mod esplora;
 pub mod fetcher;
 pub mod filebuf;
+pub mod filemap;
 pub mod goatfile;
 pub mod inscription;
 pub mod logging;

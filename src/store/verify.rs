@@ -384,20 +384,15 @@ impl PieceReader<'_> {
         buf.filter(|_| read)
     }
 
-    /// The SHA-1 of piece `index`, read in runs of [`crate::filebuf::RUN`] bytes into
-    /// `scratch` and hashed while they are still in the core's cache, so
-    /// the piece crosses memory once (measured: docs/benchmarks.md). None
-    /// if any of it cannot be read.
+    /// The SHA-1 of piece `index`, hashed straight from the page cache
+    /// through a mapping ([`crate::filemap`]; where a file cannot be mapped,
+    /// read in runs into `scratch`), so the piece crosses memory once
+    /// (measured: docs/benchmarks.md). None if any of it cannot be read.
     fn sha1(&mut self, index: u64, scratch: &mut FileBuf) -> Option<[u8; 20]> {
         let mut h = crate::hash::Sha1::default();
-        let read = self.each_part(index, |_, n, file| {
-            use std::os::unix::fs::FileExt;
-            let at = file.as_ref().map_or(0, |f| f.1);
-            let read = |pos, into: &mut [u8]| match &file {
-                Some((file, _)) => file.read_exact_at(into, pos),
-                None => Ok(()),
-            };
-            scratch.runs(at, n, file.is_none(), read, |run| h.update(run)).is_ok()
+        let read = self.each_part(index, |_, n, file| match file {
+            Some((file, at)) => crate::filemap::each_run(file, at, n, scratch, |run| h.update(run)).is_ok(),
+            None => scratch.runs(0, n, true, |_, _| Ok::<_, ()>(()), |run| h.update(run)).is_ok(),
         });
         read.then(|| h.finish())
     }
