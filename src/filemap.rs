@@ -48,8 +48,7 @@ pub fn each_run(file: &File, at: u64, n: usize, scratch: &mut FileBuf, mut take:
     if file.metadata()?.len() < at + n as u64 {
         return Err(short());
     }
-    install();
-    let page = page_size();
+    let page = install();
     let mut done = 0;
     while done < n {
         let pos = at + done as u64;
@@ -102,7 +101,8 @@ static mut PREVIOUS: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUni
 static PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4096);
 static INSTALL: Once = Once::new();
 
-fn install() {
+/// Install the handler (once) and return the page size it works in.
+fn install() -> usize {
     INSTALL.call_once(|| {
         PAGE.store(page_size(), std::sync::atomic::Ordering::Relaxed);
         // SAFETY: PREVIOUS is written once, here, before the handler that
@@ -115,6 +115,7 @@ fn install() {
             libc::sigaction(libc::SIGBUS, &action, std::ptr::addr_of_mut!(PREVIOUS).cast());
         }
     });
+    PAGE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Only async-signal-safe work: thread-local cells with constant
