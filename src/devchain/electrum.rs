@@ -169,6 +169,7 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
                     .find(|(t, _)| **t != txid)
                     .map(|(_, r)| r.tx.clone())
                     .unwrap_or_else(|| rec.tx.clone()),
+                Some(f @ Fault::SwapWitness { .. }) => f.swap(&rec.tx).unwrap_or_else(|| rec.tx.clone()),
                 _ => rec.tx.clone(),
             };
             Ok(json!(consensus::encode::serialize_hex(&tx)))

@@ -43,6 +43,30 @@ pub enum Fault {
     /// allows (it spent no work); otherwise it is mined at the network's
     /// own difficulty, like a block of a private fork.
     ForgedBlock { weak: bool },
+    /// For every answer that carries transaction `txid` (`/tx/:txid/raw`,
+    /// `/hex`, its JSON, history pages, Electrum's `transaction.get`):
+    /// serve it with the witness of input `input` replaced by `witness`.
+    /// The txid, merkle proof and block stay genuine: only the block's
+    /// witness commitment (and the scripts) can tell.
+    SwapWitness { txid: Txid, input: usize, witness: bitcoin::Witness },
+    /// For `/block/:hash/raw`: the block with the witness of input `input`
+    /// of `txid` replaced (a block whose witness commitment no longer
+    /// holds).
+    SwapWitnessInBlock { txid: Txid, input: usize, witness: bitcoin::Witness },
+}
+
+impl Fault {
+    /// `tx` as this fault serves it (unchanged unless it is the target).
+    pub fn swap(&self, tx: &Transaction) -> Option<Transaction> {
+        match self {
+            Fault::SwapWitness { txid, input, witness } if tx.compute_txid() == *txid => {
+                let mut t = tx.clone();
+                t.input.get_mut(*input)?.witness = witness.clone();
+                Some(t)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         // Not Esplora: the devchain's own control, to mine the mempool.
         .route("/devchain/mine", post(mine))
         .route("/block/{hash}/header", get(block_header))
+        .route("/block/{hash}/raw", get(block_raw))
         .route("/block-height/{height}", get(block_height))
         .route("/blocks/tip/height", get(tip_height))
         .route("/blocks/tip/hash", get(tip_hash))
@@ -416,6 +441,13 @@ async fn mine(State(s): State<AppState>) -> Response {
     text(StatusCode::OK, &hash.to_string())
 }
 
+async fn block_raw(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
+    let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
+    let chain = s.chain.read().unwrap();
+    let b = chain.blocks.iter().rev().find(|b| b.block_hash() == hash).ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], consensus::serialize(b)).into_response())
+}
+
 async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
     let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
     if let Some(forged) = s.forged.lock().unwrap().get(&hash) {
@@ -532,6 +564,38 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
             let hash = h.block_hash();
             s.forged.lock().unwrap().insert(hash, h);
             Some(hash.to_string().into_bytes())
+        }
+        Fault::SwapWitness { .. } => {
+            if let Ok(tx) = consensus::deserialize::<Transaction>(body) {
+                return fault.swap(&tx).map(|t| consensus::serialize(&t));
+            }
+            let hex_tx = hex::decode(text()).ok().and_then(|b| consensus::deserialize::<Transaction>(&b).ok());
+            if let Some(tx) = hex_tx {
+                return fault.swap(&tx).map(|t| consensus::encode::serialize_hex(&t).into_bytes());
+            }
+            // Esplora JSON: one transaction or a history page of them.
+            let mut v = serde_json::from_slice::<Value>(body).ok()?;
+            let Fault::SwapWitness { txid, input, witness } = fault else { return None };
+            let mut hit = false;
+            let mut edit = |t: &mut Value| {
+                if t["txid"].as_str() == Some(&txid.to_string()) {
+                    if let Some(vin) = t["vin"].get_mut(*input) {
+                        vin["witness"] = json!(witness.iter().map(hex::encode).collect::<Vec<_>>());
+                        hit = true;
+                    }
+                }
+            };
+            match &mut v {
+                Value::Array(list) => list.iter_mut().for_each(&mut edit),
+                t => edit(t),
+            }
+            hit.then(|| serde_json::to_vec(&v).ok()).flatten()
+        }
+        Fault::SwapWitnessInBlock { txid, input, witness } => {
+            let mut b = consensus::deserialize::<bitcoin::Block>(body).ok()?;
+            let t = b.txdata.iter_mut().find(|t| t.compute_txid() == *txid)?;
+            t.input.get_mut(*input)?.witness = witness.clone();
+            Some(consensus::serialize(&b))
         }
         _ => None,
     }

@@ -17,6 +17,7 @@
 pub mod electrum;
 pub mod history;
 pub mod proof;
+pub mod witness;
 
 use crate::error::{Error, Kind, Result};
 use bitcoin::block::Header;
@@ -52,6 +53,9 @@ pub struct Config {
     pub ca_file: Option<std::path::PathBuf>,
     /// Index of the endpoint to follow when servers disagree (`--trust-server`).
     pub trusted: Option<usize>,
+    /// The chain the servers serve: what a block's proof of work is
+    /// checked against.
+    pub network: bitcoin::Network,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             proxy: None,
             ca_file: None,
             trusted: None,
+            network: bitcoin::Network::Bitcoin,
         }
     }
 }
@@ -94,7 +99,15 @@ pub struct Esplora {
     cfg: Config,
     http: reqwest::Client,
     preferred: AtomicUsize,
-    txs: Mutex<HashMap<Txid, Arc<Transaction>>>,
+    /// Transactions fetched in this run, and the endpoint that served each
+    /// (its witnesses are that server's word until `witness` proves them).
+    txs: Mutex<HashMap<Txid, (Arc<Transaction>, usize)>>,
+    /// Transactions whose witnesses are proven (`witness.rs`).
+    witnessed: Mutex<HashMap<Txid, (Arc<Transaction>, witness::Witnessed)>>,
+    /// Transactions proven confirmed in this run (`proof.rs`).
+    proven: Mutex<HashMap<Txid, proof::Proven>>,
+    /// Raw blocks fetched and checked in this run, by hash.
+    blocks: Mutex<HashMap<BlockHash, (Arc<bitcoin::Block>, String)>>,
     /// Headers already checked (hash, proof of work), by block hash.
     headers: Mutex<HashMap<BlockHash, Header>>,
     /// Endpoints caught failing a check in this run.
@@ -186,6 +199,9 @@ impl Esplora {
             http,
             preferred: AtomicUsize::new(0),
             txs: Mutex::new(HashMap::new()),
+            witnessed: Mutex::new(HashMap::new()),
+            blocks: Mutex::new(HashMap::new()),
+            proven: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
             rejected: Mutex::new(HashSet::new()),
             counters: Counters::default(),
@@ -268,6 +284,15 @@ impl Esplora {
         &self.cfg.endpoints[idx]
     }
 
+    pub fn network(&self) -> bitcoin::Network {
+        self.cfg.network
+    }
+
+    /// Endpoints caught lying so far in this run.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
     pub fn endpoint_count(&self) -> usize {
         self.cfg.endpoints.len()
     }
@@ -283,15 +308,34 @@ impl Esplora {
         if let Ok(mut r) = self.rejected.lock() {
             if r.insert(idx) {
                 tracing::warn!("{}: {why}; not asking it again", self.endpoint(idx));
+                // Its transactions' bytes hash to their txids, but their
+                // witnesses were its word: fetch them again elsewhere.
+                if let Ok(mut txs) = self.txs.lock() {
+                    txs.retain(|_, (_, by)| *by != idx);
+                }
+                if let Ok(mut p) = self.proven.lock() {
+                    p.retain(|_, p| p.server != self.cfg.endpoints[idx]);
+                }
             }
         }
     }
 
     /// Give every endpoint a fresh chance (the daemon calls this before each
     /// poll, so one bad answer does not silence a server forever).
+    /// Proofs are forgotten too: a block proven an hour ago may have been
+    /// reorganised away since.
     pub fn forget_rejections(&self) {
         if let Ok(mut r) = self.rejected.lock() {
             r.clear();
+        }
+        if let Ok(mut c) = self.proven.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.witnessed.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.blocks.lock() {
+            c.clear();
         }
     }
 
@@ -341,6 +385,11 @@ impl Esplora {
 
     /// GET `path` from the first endpoint that gives a body `check` accepts.
     async fn get<T>(&self, path: &str, check: impl Fn(&[u8]) -> std::result::Result<T, String>) -> Result<T> {
+        self.get_from(path, check).await.map(|(v, _)| v)
+    }
+
+    /// `get`, also saying which endpoint answered.
+    async fn get_from<T>(&self, path: &str, check: impl Fn(&[u8]) -> std::result::Result<T, String>) -> Result<(T, usize)> {
         let mut problems: Vec<String> = Vec::new();
         let mut worst = Kind::Network;
         for (k, idx) in self.order().into_iter().enumerate() {
@@ -352,7 +401,7 @@ impl Esplora {
             match self.get_at(idx, path, &check).await {
                 Outcome::Ok(v) => {
                     self.preferred.store(idx, Ordering::Relaxed);
-                    return Ok(v);
+                    return Ok((v, idx));
                 }
                 Outcome::NotFound(msg) => {
                     return Err(Error::not_found(format!("{base}{path}: not found ({msg})")));
@@ -380,14 +429,16 @@ impl Esplora {
         serde_json::from_slice(b).map_err(|e| format!("invalid JSON ({e})"))
     }
 
-    /// History page 1: up to 50 mempool txs, then the newest 25 confirmed.
-    pub async fn address_txs(&self, addr: &Address) -> Result<Vec<EsploraTx>> {
-        self.get(&format!("/address/{addr}/txs"), Self::json).await
+    /// History page 1: up to 50 mempool txs, then the newest 25 confirmed;
+    /// and the endpoint that served it.
+    pub async fn address_txs(&self, addr: &Address) -> Result<(Vec<EsploraTx>, usize)> {
+        self.get_from(&format!("/address/{addr}/txs"), Self::json).await
     }
 
-    /// Confirmed history after `last_seen`, 25 per page, newest first.
-    pub async fn address_txs_chain(&self, addr: &Address, last_seen: &Txid) -> Result<Vec<EsploraTx>> {
-        self.get(&format!("/address/{addr}/txs/chain/{last_seen}"), Self::json).await
+    /// Confirmed history after `last_seen`, 25 per page, newest first; and
+    /// the endpoint that served it.
+    pub async fn address_txs_chain(&self, addr: &Address, last_seen: &Txid) -> Result<(Vec<EsploraTx>, usize)> {
+        self.get_from(&format!("/address/{addr}/txs/chain/{last_seen}"), Self::json).await
     }
 
     /// The server's JSON view of a transaction (status, prevouts).
@@ -476,13 +527,28 @@ impl Esplora {
     }
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.
+    /// Its witnesses are still the server's word: see `witnessed`.
     pub async fn tx(&self, txid: &Txid) -> Result<Arc<Transaction>> {
+        self.tx_from(txid).await.map(|(t, _)| t)
+    }
+
+    /// The transaction as fetched earlier in this run, if it was, and the
+    /// endpoint that served it.
+    pub(crate) fn cached_tx(&self, txid: &Txid) -> Option<(Arc<Transaction>, usize)> {
+        self.txs.lock().ok()?.get(txid).cloned()
+    }
+
+    /// `tx`, and the endpoint that served it.
+    pub(crate) async fn tx_from(&self, txid: &Txid) -> Result<(Arc<Transaction>, usize)> {
+        if let Some((t, _)) = self.witnessed.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
+            return Ok((t.clone(), usize::MAX));
+        }
         if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
             return Ok(t.clone());
         }
         let want = *txid;
-        let tx = self
-            .get(&format!("/tx/{txid}/raw"), move |b| {
+        let (tx, idx) = self
+            .get_from(&format!("/tx/{txid}/raw"), move |b| {
                 let tx: Transaction =
                     consensus::deserialize(b).map_err(|e| format!("transaction bytes do not decode ({e})"))?;
                 let got = tx.compute_txid();
@@ -493,8 +559,8 @@ impl Esplora {
             })
             .await?;
         let tx = Arc::new(tx);
-        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, tx.clone());
-        Ok(tx)
+        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, (tx.clone(), idx));
+        Ok((tx, idx))
     }
 }
 

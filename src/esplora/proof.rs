@@ -62,7 +62,7 @@ pub fn check_work(header: &Header, network: Network, height: u32) -> std::result
     let limit = bitcoin::params::Params::new(network).max_attainable_target;
     if target > limit {
         return Err(format!(
-            "block header target {:#010x} is easier than {}'s proof-of-work limit: not a block of that network",
+            "block header target {:#010x} is easier than {}'s proof-of-work limit: not a block of that network (pass --network for the server's chain)",
             header.bits.to_consensus(),
             crate::address::network_name(network)
         ));
@@ -107,6 +107,17 @@ impl Esplora {
     /// InvalidData when no server gives a provable answer and at least one
     /// lied, or when honest-looking servers disagree on the block.
     pub async fn prove(&self, txid: &Txid, network: Network) -> Result<Proven> {
+        if let Some(p) = self.proven.lock().ok().and_then(|c| c.get(txid).cloned()) {
+            return Ok(p);
+        }
+        let p = self.prove_now(txid, network).await?;
+        if let Ok(mut c) = self.proven.lock() {
+            c.insert(*txid, p.clone());
+        }
+        Ok(p)
+    }
+
+    async fn prove_now(&self, txid: &Txid, network: Network) -> Result<Proven> {
         let tx = self.tx(txid).await?;
         // A 64-byte transaction can pose as an inner merkle node (the
         // "64-byte transaction" weakness): refuse to prove one.

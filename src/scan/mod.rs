@@ -9,12 +9,13 @@
 //! answer.
 
 use crate::address::HolderAddress;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::esplora::{Esplora, EsploraTx};
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
 use crate::esplora::history::Agreement;
 use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
+use crate::esplora::witness::Witnessed;
 use crate::trust::{self, Endorsed, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
@@ -116,6 +117,8 @@ pub struct Proof {
     pub history: Agreement,
     /// What was not proven, in words (empty when everything was).
     pub unproven: Vec<String>,
+    /// The transactions whose witnesses goat read, and how each was proven.
+    pub witnesses: Vec<Witnessed>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,11 +133,47 @@ pub struct Summary {
     pub pages: usize,
     pub candidates: usize,
     pub stopped_early: bool,
+    /// Every transaction walked, in walk order (newest first).
+    #[serde(skip)]
+    pub walked: Vec<Walked>,
 }
 
-/// Fetch an inscription by id, with verified bytes, and what it serves.
+/// One transaction of the history, as the walk met it.
+#[derive(Debug, Clone, Copy)]
+pub struct Walked {
+    pub txid: Txid,
+    pub location: Location,
+    /// The endpoint whose history page listed it.
+    pub server: usize,
+    /// Its served witnesses hold an envelope, so the walk looked closer.
+    pub selected: bool,
+}
+
+/// Run `attempt` again while it fails because a server was just caught
+/// lying (its answers are dropped with it) and other servers are left.
+async fn starting_over<T, Fut: std::future::Future<Output = Result<T>>>(
+    esplora: &Esplora,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T> {
+    loop {
+        let caught = esplora.rejected_count();
+        match attempt().await {
+            Err(e) if e.kind == Kind::InvalidData && esplora.rejected_count() > caught && !esplora.order().is_empty() => {
+                tracing::info!("starting over with the servers left ({})", e.message);
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Fetch an inscription by id, with verified bytes and proven witnesses
+/// (its own and its delegate's), and what it serves.
 pub async fn lookup(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscription, Served)> {
-    let tx = esplora.tx(&id.txid).await?;
+    starting_over(esplora, || lookup_once(esplora, id)).await
+}
+
+async fn lookup_once(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscription, Served)> {
+    let (tx, _) = esplora.witnessed(&id.txid, None).await?;
     let all = Inscription::from_transaction(&tx);
     let n = all.len();
     let ins = all.into_iter().nth(id.index as usize).ok_or_else(|| {
@@ -143,16 +182,26 @@ pub async fn lookup(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscriptio
             id.txid
         ))
     })?;
-    let served = serve(esplora, &ins).await?;
+    let served = serve(esplora, &ins, Witnesses::Proven).await?;
     Ok((ins, served))
 }
 
+/// Whether the witnesses read are proven first (`Esplora::witnessed`), or
+/// taken as served (the walk, which proves only what it chooses).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Witnesses {
+    Served,
+    Proven,
+}
+
 /// Resolve a delegate (one level, as ord does) to the content it serves.
-async fn serve(esplora: &Esplora, ins: &Inscription) -> Result<Served> {
+async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses) -> Result<Served> {
     if let Some(d) = ins.delegate_id() {
-        let tx = esplora.tx(&d.txid).await.map_err(|e| {
-            Error::new(e.kind, format!("delegate {d}: {}", e.message))
-        })?;
+        let tx = match witnesses {
+            Witnesses::Served => esplora.tx(&d.txid).await,
+            Witnesses::Proven => esplora.witnessed(&d.txid, None).await.map(|(t, _)| t),
+        };
+        let tx = tx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
         let del = Inscription::from_transaction(&tx)
             .into_iter()
             .nth(d.index as usize)
@@ -207,7 +256,7 @@ pub async fn walk(
     let mut spent_by: HashMap<OutPoint, Txid> = HashMap::new();
     let mut unconfirmed: HashSet<Txid> = HashSet::new();
 
-    let first = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
+    let (first, mut server) = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
     let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| !t.status.confirmed);
     let mut page: Vec<EsploraTx> = mempool;
@@ -223,19 +272,22 @@ pub async fn walk(
                 continue;
             }
             summary.transactions += 1;
-            for vin in &t.vin {
-                spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
-            }
-            // The JSON witness only *selects* candidates; content is parsed
-            // from verified raw bytes below.
-            if Inscription::from_transaction(&t.to_tx()).is_empty() {
-                continue;
-            }
-            summary.candidates += 1;
             let location = match (t.status.confirmed, t.status.block_height) {
                 (true, Some(h)) => Location::Confirmed(h),
                 _ => Location::Mempool,
             };
+            // The JSON witness only *selects* candidates; content is parsed
+            // from verified raw bytes below, and what the choice rests on
+            // is proven (`find_goatfile`).
+            let selected = !Inscription::from_transaction(&t.to_tx()).is_empty();
+            summary.walked.push(Walked { txid: t.txid, location, server, selected });
+            for vin in &t.vin {
+                spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
+            }
+            if !selected {
+                continue;
+            }
+            summary.candidates += 1;
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
             for found in inspect(esplora, &spk, t.txid, location, known, opts).await? {
                 if visit(found).is_break() {
@@ -248,7 +300,7 @@ pub async fn walk(
         if !more {
             break;
         }
-        page = esplora.address_txs_chain(addr, &last).await.map_err(|e| history_error(e, holder))?;
+        (page, server) = esplora.address_txs_chain(addr, &last).await.map_err(|e| history_error(e, holder))?;
         summary.pages += 1;
         more = page.len() >= crate::esplora::PAGE_SIZE;
         if !page.is_empty() && page.iter().all(|t| seen.contains(&t.txid)) {
@@ -296,7 +348,7 @@ async fn inspect(
     let mut out = Vec::new();
     for (n, ins) in inscriptions.into_iter().enumerate() {
         let id = InscriptionId { txid, index: n as u32 };
-        let served = match serve(esplora, &ins).await {
+        let served = match serve(esplora, &ins, Witnesses::Served).await {
             Ok(s) => s,
             // A missing or broken delegate does not hide the inscription.
             Err(e) if e.kind != crate::error::Kind::Network => Served {
@@ -345,7 +397,17 @@ struct Skipped {
 /// prove it: its block and the blocks of what its endorsement rests on
 /// (`esplora::proof`). With two or more servers, they must first agree on
 /// the address's history (`esplora::history`).
+///
+/// Every witness the choice rests on is proven (`esplora::witness`): the
+/// reveal's, its delegate's, the send to self's, and those of every
+/// transaction walked before the goatfile (a witness blanked there would
+/// hide a newer one). A server caught serving other witnesses is dropped
+/// and the search starts over with the servers left.
 pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
+    starting_over(esplora, || find_once(esplora, holder, policy)).await
+}
+
+async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
     let history = esplora.agree_on_history(&holder.address).await?;
     let mut chosen = None;
     let mut skipped = Skipped::default();
@@ -420,6 +482,32 @@ pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Po
             }
             proof.endorsement.push(esplora.prove(t, holder.network).await?);
         }
+    }
+    // The witnesses read, proven. Transactions walked before the goatfile
+    // first: one whose witness was blanked may have been a newer goatfile
+    // (mempool ones matter only when mempool goatfiles count).
+    let newer = summary.walked.iter().take_while(|w| w.txid != f.id.txid);
+    for w in newer.filter(|w| w.location.is_confirmed() || policy.include_mempool) {
+        let (tx, proven) = esplora.witnessed(&w.txid, Some(w.location.is_confirmed())).await?;
+        // Passed over because its served witnesses held no envelope: the
+        // proven ones must not hold one either.
+        if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
+            return Err(esplora.caught(
+                w.server,
+                &format!("listed {} in {}'s history with its envelope stripped from its witnesses (a hidden inscription)", w.txid, holder.address),
+            ));
+        }
+        proof.witnesses.push(proven);
+    }
+    let mut read: Vec<(Txid, Option<bool>)> = vec![(f.id.txid, Some(location.is_confirmed()))];
+    if let Some(d) = f.served.delegate {
+        read.push((d.txid, None));
+    }
+    if let Some(e) = f.endorsement.as_ref().filter(|e| e.kind == trust::Endorsement::SpentOutput) {
+        read.extend(e.rests_on.iter().map(|t| (*t, Some(!f.endorsement_pending))));
+    }
+    for (t, confirmed) in read {
+        proof.witnesses.push(esplora.witnessed(&t, confirmed).await?.1);
     }
     Ok(Chosen {
         id: f.id,

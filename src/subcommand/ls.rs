@@ -36,8 +36,16 @@ impl Ls {
                     && f.settled()
                     && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
                 proofs.push(if counts {
-                    match esplora.prove(&f.id.txid, holder.network).await {
-                        Ok(p) => json!(p),
+                    let proven = match esplora.prove(&f.id.txid, holder.network).await {
+                        Ok(p) => esplora.witnessed(&f.id.txid, Some(true)).await.map(|(_, w)| (p, w)),
+                        Err(e) => Err(e),
+                    };
+                    match proven {
+                        Ok((p, w)) => {
+                            let mut v = json!(p);
+                            v["witness"] = json!(w);
+                            v
+                        }
                         Err(e) => json!({ "error": e.message }),
                     }
                 } else {

@@ -245,6 +245,7 @@ impl Globals {
             attempts: self.retries.max(1),
             proxy: self.esplora_proxy()?,
             ca_file: self.esplora_ca.clone(),
+            network,
             ..Default::default()
         })
     }

@@ -29,11 +29,21 @@ pub fn endorsement_words(c: &scan::Chosen) -> &'static str {
 
 /// What was proven about its block, in words (empty when unconfirmed).
 pub fn proof_words(c: &scan::Chosen) -> String {
-    match &c.proof.goatfile {
+    use crate::esplora::witness::WitnessProof;
+    let block = match &c.proof.goatfile {
         Some(p) if p.agreed.is_empty() => format!("; block proven by {}", p.server),
         Some(p) => format!("; block proven by {}, same block at {} more server(s)", p.server, p.agreed.len()),
         None => String::new(),
-    }
+    };
+    let w = &c.proof.witnesses;
+    let by_block = w.iter().filter(|w| matches!(w.proof, WitnessProof::Block { .. })).count();
+    let witnesses = match (w.len(), by_block) {
+        (0, _) => String::new(),
+        (n, b) if b == n => format!("; {n} witness(es) proven by their blocks' commitments"),
+        (n, 0) => format!("; {n} witness(es) proven by Bitcoin Core's script check"),
+        (n, b) => format!("; {n} witness(es) proven ({b} by their blocks, {} by script check)", n - b),
+    };
+    block + &witnesses
 }
 
 impl Resolve {

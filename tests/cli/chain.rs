@@ -59,8 +59,18 @@ fn many_pages_goatfile_newest_and_oldest() {
     assert!(out.stderr.contains(&old.id(0).to_string()), "{}", out.stderr);
     let pages = count(&h, "/address/");
     assert_eq!(pages, (233usize).div_ceil(25), "history requests for 233 txs");
-    // raw fetches: the reveal, its commit, the commit's funding tx
-    assert!(count(&h, "/raw") <= 4, "raw fetches: {}", count(&h, "/raw"));
+    // raw fetches: the reveal, its commit, the commit's funding tx, and
+    // for each block proven below the transaction its proof starts from
+    let raw_txs = h.state.requests().iter().filter(|r| r.path.starts_with("/tx/") && r.path.ends_with("/raw")).count();
+    assert!(raw_txs <= 4 + 8, "raw fetches: {raw_txs}");
+    // Every transaction walked before the goatfile has its witness proven
+    // (a blanked one could hide a newer goatfile): one proof and one raw
+    // block per block, not per transaction (the 230 sit in 7 blocks, the
+    // goatfile in an eighth).
+    let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
+    assert_eq!(blocks, 8, "raw blocks");
+    // one proof per block, and one for the coin the endorsement rests on
+    assert!(count(&h, "/merkle-proof") <= 9, "merkle proofs: {}", count(&h, "/merkle-proof"));
 
     // same address, plus a new goatfile: found on page 1, no further paging
     drop(h);

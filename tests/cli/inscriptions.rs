@@ -67,7 +67,7 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let cat = |id: String| goat().esplora(&h.url).args(["cat".to_string(), id]).run().ok();
+    let cat = |id: String| goat().esplora(&h.url).args(["--network".to_string(), "regtest".into(), "cat".into(), id]).run().ok();
 
     assert_eq!(cat(html.id(0).to_string()).stdout, "<html><body>goat</body></html>");
     // a bare txid means i0
@@ -79,11 +79,11 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     assert_eq!(cat(multi.id(1).to_string()).stdout, "second");
     assert_eq!(cat(multi.id(2).to_string()).stdout, "third");
     assert_eq!(cat(delegating.id(0).to_string()).stdout_bytes, big);
-    let raw = goat().esplora(&h.url).args(["cat", "--raw", &br.id(0).to_string()]).run().ok();
+    let raw = goat().esplora(&h.url).args(["--network", "regtest", "cat", "--raw", &br.id(0).to_string()]).run().ok();
     assert_eq!(raw.stdout_bytes, brotli(&big));
     goat()
         .esplora(&h.url)
-        .args(["cat", &format!("{}i3", multi.reveal)])
+        .args(["--network", "regtest", "cat", &format!("{}i3", multi.reveal)])
         .run()
         .fails(3, "holds 3 inscription(s)");
     goat().esplora(&h.url).args(["cat", "nonsense"]).run().fails(2, "neither a txid nor an inscription id");
@@ -96,16 +96,16 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     // get writes the decoded file, atomically, and will not clobber
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.txt");
-    goat().esplora(&h.url).args(["get", &br.id(0).to_string(), path.to_str().unwrap()]).run().ok();
+    goat().esplora(&h.url).args(["--network", "regtest", "get", &br.id(0).to_string(), path.to_str().unwrap()]).run().ok();
     assert_eq!(std::fs::read(&path).unwrap(), big);
     goat()
         .esplora(&h.url)
-        .args(["get", &html.id(0).to_string(), path.to_str().unwrap()])
+        .args(["--network", "regtest", "get", &html.id(0).to_string(), path.to_str().unwrap()])
         .run()
         .fails(2, "--force");
     goat()
         .esplora(&h.url)
-        .args(["get", "--force", &html.id(0).to_string(), path.to_str().unwrap()])
+        .args(["--network", "regtest", "get", "--force", &html.id(0).to_string(), path.to_str().unwrap()])
         .run()
         .ok();
     assert_eq!(std::fs::read(&path).unwrap(), b"<html><body>goat</body></html>");

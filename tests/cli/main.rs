@@ -15,3 +15,4 @@ mod interop;
 mod seed;
 mod seeder;
 mod trust;
+mod witness;

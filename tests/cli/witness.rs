@@ -1,0 +1,139 @@
+//! Witnesses are proven, not served (docs/trust.md, "Witnesses"). A txid
+//! does not cover witness bytes, so a server can serve a genuine
+//! transaction with a witness of its choosing: the txid, the merkle proof
+//! and the block stay genuine. Every chain here is genuine signed
+//! transactions in real regtest blocks; the server lies with
+//! `Fault::SwapWitness`.
+
+use crate::harness::*;
+use bitcoin::{Txid, Witness};
+use goat::devchain::server::{Fault, Handle};
+use goat::devchain::Envelope;
+
+/// The holder's goatfile `model`, then an ordinary key-path spend of the
+/// holder's (a payment to the stranger), both mined. Returns the scene,
+/// the address and the payment's txid.
+fn published_then_paid() -> (Scene, String, Txid) {
+    let (mut s, addr) = published();
+    let holder = s.holder.clone();
+    let coin = s.chain.utxos_of(&holder.script_pubkey()).into_iter().map(|(o, _)| o).find(|o| {
+        // a plain coin, not the inscription's output
+        s.chain.txs[&o.txid].tx.output[o.vout as usize].value.to_sat() > 100_000
+    });
+    let pay = s.chain.send(&holder, coin.expect("a coin"), &s.stranger.script_pubkey());
+    s.chain.mine();
+    (s, addr, pay)
+}
+
+/// The forgery: input 0 of `txid` (the holder's key-path spend) served as
+/// `[the holder's real signature, a tapscript holding a goatfile envelope,
+/// a control block]`, so the envelope sits in the holder's own input,
+/// signed over every input.
+fn forged_witness(s: &Scene, txid: &Txid) -> Witness {
+    let sig = s.chain.txs[txid].tx.input[0].witness.nth(0).expect("a key-path signature").to_vec();
+    let (xonly, _) = s.holder.keypair.x_only_public_key();
+    let script = goat::inscription::envelope::reveal_script(&xonly, &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]);
+    let mut control = vec![0xc0];
+    control.extend(xonly.serialize());
+    Witness::from_slice(&[sig, script.to_bytes(), control])
+}
+
+fn swap(h: &Handle, txid: Txid, witness: Witness) {
+    h.state.arm("", Fault::SwapWitness { txid, input: 0, witness }, usize::MAX);
+}
+
+#[test]
+fn a_forged_envelope_in_the_holders_own_spend_is_refused_over_esplora() {
+    let (s, addr, pay) = published_then_paid();
+    let forged = forged_witness(&s, &pay);
+    let (honest_scene, _, _) = published_then_paid();
+    let liar = s.serve();
+    swap(&liar, pay, forged);
+    // Alone, the liar is named and nothing is chosen.
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    assert!(out.stderr.contains("swapped witness"), "{}", out.stderr);
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+    // With an honest server beside it, goat names the liar and resolves the
+    // holder's real goatfile.
+    let honest = honest_scene.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+    assert!(out.stderr.contains(&format!("goat: warning: {}", liar.url)) && out.stderr.contains("swapped witness"), "{}", out.stderr);
+    // `cat` of the forged id is refused the same way.
+    goat().esplora(&liar.url).args(["--network", "regtest", "cat", &format!("{pay}i0")]).run().fails(5, "swapped witness");
+}
+
+#[test]
+fn the_honest_case_still_resolves_with_its_witnesses_proven() {
+    let (s, addr, _) = published_then_paid();
+    let h = s.serve();
+    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let w = v["proven"]["witnesses"].as_array().expect("witnesses");
+    // the payment walked before the goatfile, then the reveal
+    assert_eq!(w.len(), 2, "{}", out.stdout);
+    assert!(w.iter().all(|w| w["by"] == "block"), "{}", out.stdout);
+    let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
+    assert_eq!(blocks, 2, "one block per proven transaction");
+    let out = goat().args(["--electrum", &h.electrum, "resolve", "--json", &addr]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(v["proven"]["witnesses"].as_array().unwrap().iter().all(|w| w["by"] == "scripts"), "{}", out.stdout);
+}
+
+#[test]
+fn a_forged_envelope_is_refused_over_electrum() {
+    let (s, addr, pay) = published_then_paid();
+    let forged = forged_witness(&s, &pay);
+    let (honest_scene, _, _) = published_then_paid();
+    let liar = s.serve();
+    swap(&liar, pay, forged);
+    let out = goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, &liar.electrum);
+    assert!(out.stderr.contains("script check"), "{}", out.stderr);
+    let honest = honest_scene.serve();
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+}
+
+/// The other direction: the newest goatfile's witness blanked, so an older
+/// one would win.
+#[test]
+fn a_blanked_witness_cannot_hide_the_newest_goatfile() {
+    let scene = || {
+        let (mut s, addr) = published();
+        let newer = s.publish("newer");
+        s.chain.mine();
+        (s, addr, newer.reveal)
+    };
+    let (s, addr, newer) = scene();
+    let liar = s.serve();
+    swap(&liar, newer, Witness::new());
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    // caught by the block: either as bytes it served or as the page that
+    // listed the transaction
+    assert!(out.stderr.contains("(a swapped witness)") || out.stderr.contains("envelope stripped"), "{}", out.stderr);
+    assert!(!out.stdout.contains("name: model"), "{}", out.stdout);
+    goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "script check");
+    let (honest_scene, _, _) = scene();
+    let honest = honest_scene.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
+}
+
+/// A server whose raw block carries other witnesses than its coinbase
+/// commits to is caught by the commitment, and the next server's block is
+/// used.
+#[test]
+fn a_block_whose_witness_commitment_fails_is_refused() {
+    let (s, addr, pay) = published_then_paid();
+    let forged = forged_witness(&s, &pay);
+    let (b, _, _) = published_then_paid();
+    let liar = s.serve();
+    liar.state.arm("/raw", Fault::SwapWitnessInBlock { txid: pay, input: 0, witness: forged }, usize::MAX);
+    goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "witness commitment");
+    let honest = b.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+    assert!(out.stderr.contains("witness commitment"), "{}", out.stderr);
+}
