@@ -33,6 +33,18 @@ const MEMPOOL_PAGE: usize = 50;
 /// Esplora, a walk of 100 000 transactions about 100 round trips, not 4000.
 const MAX_PAGE: usize = 1000;
 
+/// Why a call got no answer, as words that follow the server's name, from
+/// the error's kind (see `super::describe`).
+fn cause(e: &electrum_client::Error) -> String {
+    use electrum_client::Error as E;
+    match e {
+        E::IOError(io) => super::io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
+        E::SharedIOError(io) => super::io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
+        E::AllAttemptsErrored(all) => all.last().map(cause).unwrap_or_else(|| "cannot be reached".into()),
+        other => format!("failed ({})", one_line(&other.to_string())),
+    }
+}
+
 pub fn is_electrum(url: &str) -> bool {
     url.starts_with("tcp://") || url.starts_with("ssl://")
 }
@@ -89,7 +101,7 @@ impl Server {
             return Ok(c.clone());
         }
         let made = electrum_client::Client::from_config(&self.url, self.config.clone())
-            .map_err(|e| Fail::Transient(format!("cannot connect ({})", one_line(&e.to_string()))))?;
+            .map_err(|e| Fail::Transient(cause(&e)))?;
         let made = Arc::new(made);
         *c = Some(made.clone());
         Ok(made)
@@ -111,7 +123,7 @@ impl Server {
             }
             other => {
                 *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                Fail::Transient(one_line(&other.to_string()))
+                Fail::Transient(cause(&other))
             }
         })
     }

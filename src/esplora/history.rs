@@ -61,18 +61,27 @@ impl Esplora {
         })
     }
 
-    async fn views(&self, addr: &Address) -> Agreement {
+    /// What every server says. Err when none answered: one line that
+    /// names each server and its cause.
+    async fn views(&self, addr: &Address) -> Result<Agreement> {
         let mut a = Agreement::default();
+        let mut causes = Vec::new();
         for idx in self.order() {
             match self.view(idx, addr).await {
                 Ok(v) => a.views.push(v),
                 Err(why) => {
-                    tracing::warn!("{}: no answer about {addr}'s history ({why}); skipped", self.endpoint(idx));
+                    causes.push(format!("{} {why}", self.endpoint(idx)));
                     a.unanswered.push(self.endpoint(idx).to_string());
                 }
             }
         }
-        a
+        if a.views.is_empty() && !causes.is_empty() {
+            return Err(self.none_answered(crate::error::Kind::Network, &causes, &format!("/address/{addr}")));
+        }
+        for (server, why) in a.unanswered.iter().zip(&causes) {
+            tracing::warn!("{server}: no answer about {addr}'s history ({}); skipped", why.strip_prefix(server.as_str()).unwrap_or(why).trim());
+        }
+        Ok(a)
     }
 
     /// Compare what every server says about `addr` (with two or more
@@ -84,10 +93,10 @@ impl Esplora {
         if self.endpoint_count() < 2 {
             return Ok(Agreement::default());
         }
-        let mut a = self.views(addr).await;
+        let mut a = self.views(addr).await?;
         if !agree(&a.views) {
             tokio::time::sleep(RECHECK_AFTER).await;
-            a = self.views(addr).await;
+            a = self.views(addr).await?;
         }
         if agree(&a.views) {
             return Ok(a);

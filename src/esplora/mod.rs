@@ -231,8 +231,8 @@ impl Esplora {
             let call = tokio::task::spawn_blocking(move || server.answer(&path, post.as_deref()));
             // The connection has its own timeout per call; a page is two.
             return match tokio::time::timeout(self.cfg.timeout * 2, call).await {
-                Err(_) => Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
-                Ok(Err(e)) => Attempt::Transient(format!("Electrum call failed ({e})")),
+                Err(_) => Attempt::Transient(format!("did not answer within {:?}", self.cfg.timeout)),
+                Ok(Err(e)) => Attempt::Transient(format!("failed the Electrum call ({e})")),
                 Ok(Ok(Attempt::Body(b))) => {
                     self.counters.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
                     Attempt::Body(b)
@@ -252,10 +252,10 @@ impl Esplora {
             Ok::<_, reqwest::Error>((status, retry_after, read_capped(resp).await?))
         };
         let (status, retry_after, body) = match tokio::time::timeout(self.cfg.timeout, send).await {
-            Err(_) => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
-            Ok(Err(e)) if e.is_timeout() => return Attempt::Transient(format!("no answer within {:?}", self.cfg.timeout)),
+            Err(_) => return Attempt::Transient(format!("did not answer within {:?}", self.cfg.timeout)),
+            Ok(Err(e)) if e.is_timeout() => return Attempt::Transient(format!("did not answer within {:?}", self.cfg.timeout)),
             Ok(Err(e)) => return Attempt::Transient(describe(&e)),
-            Ok(Ok((_, _, None))) => return Attempt::Transient(format!("answer larger than {MAX_BODY} bytes")),
+            Ok(Ok((_, _, None))) => return Attempt::Transient(format!("sent an answer larger than {MAX_BODY} bytes")),
             Ok(Ok((status, retry_after, Some(body)))) => (status, retry_after, body),
         };
         match status {
@@ -265,7 +265,7 @@ impl Esplora {
             }
             429 => Attempt::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
             400 | 404 => Attempt::Definite(status, crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
-            _ => Attempt::Transient(format!("HTTP {status}")),
+            _ => Attempt::Transient(format!("answered HTTP {status}")),
         }
     }
 
@@ -363,7 +363,7 @@ impl Esplora {
                 Attempt::Transient(why) => (Outcome::Unreachable(why), Some(delay)),
                 Attempt::Invalid(why) => (Outcome::Invalid(why), Some(delay)),
                 Attempt::RateLimited(after) => {
-                    let o = Outcome::Unreachable("rate limited (HTTP 429)".into());
+                    let o = Outcome::Unreachable("is rate limiting (HTTP 429)".into());
                     match after {
                         Some(d) if d > self.cfg.max_retry_after => (o, None),
                         Some(d) => (o, Some(d)),
@@ -413,16 +413,27 @@ impl Esplora {
                     worst = Kind::InvalidData;
                     problems.push(format!("{base}: {why}"));
                 }
-                Outcome::Unreachable(why) => problems.push(format!("{base}: {why}")),
+                Outcome::Unreachable(why) => problems.push(format!("{base} {why}")),
             }
         }
-        let last = problems.last().cloned().unwrap_or_else(|| "every server was caught lying earlier".into());
-        let hint = if worst == Kind::InvalidData {
-            "the server is faulty or lying: try another --esplora"
+        Err(self.none_answered(worst, &problems, path))
+    }
+
+    /// The one error for "every server failed": each server and its cause
+    /// on one line, whole (no cut words).
+    pub(crate) fn none_answered(&self, worst: Kind, problems: &[String], path: &str) -> Error {
+        if problems.is_empty() {
+            return Error::invalid(format!(
+                "every server was caught lying earlier in this run ({path}): pass another --esplora or --electrum"
+            ));
+        }
+        let servers = if self.electrum.is_empty() { "Esplora server" } else { "Esplora or Electrum server" };
+        let problems = problems.join("; ");
+        if worst == Kind::InvalidData {
+            Error::invalid(format!("no {servers} gave a valid answer to {path}: {problems}: a server is faulty or lying, pass another"))
         } else {
-            "check your connection or pass another --esplora"
-        };
-        Err(Error::new(worst, format!("{path}: every Esplora server failed (last: {last}): {hint}")))
+            Error::network(format!("no {servers} answered: {problems}: check your connection or pass another --esplora"))
+        }
     }
 
     fn json<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
@@ -577,19 +588,48 @@ async fn read_capped(mut resp: reqwest::Response) -> std::result::Result<Option<
     Ok(Some(body))
 }
 
-/// reqwest's error with its causes, on one line (the cause is what says
-/// "certificate", "connection refused" or "proxy").
+/// Why a request got no answer, as a few words that follow the server's
+/// name ("refused the connection"). Decided by the error's kinds (the
+/// `io::Error` inside reqwest's chain), not its text; where no kind says
+/// it, the innermost cause is quoted whole ("certificate", "proxy", a DNS
+/// failure), not reqwest's outer layers with the URL.
 fn describe(e: &reqwest::Error) -> String {
-    let mut parts = vec![e.to_string()];
+    let mut innermost = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
+        if let Some(phrase) = s.downcast_ref::<std::io::Error>().and_then(io_cause) {
+            return phrase.into();
         }
+        innermost = s.to_string();
         src = s.source();
     }
-    one_line(&parts.join(": "))
+    let innermost = strip_os_error(&one_line(&innermost));
+    if e.is_connect() {
+        format!("cannot be reached ({innermost})")
+    } else {
+        format!("failed ({innermost})")
+    }
+}
+
+/// The words for the connection failures an `io::Error` kind names.
+pub(crate) fn io_cause(e: &std::io::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    Some(match e.kind() {
+        K::ConnectionRefused => "refused the connection",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => "dropped the connection",
+        K::TimedOut => "did not answer in time",
+        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => "is unreachable from here",
+        K::NetworkDown => "is unreachable: the network is down",
+        _ => return None,
+    })
+}
+
+/// " (os error 111)" says nothing a user can act on.
+fn strip_os_error(s: &str) -> String {
+    match s.rfind(" (os error ") {
+        Some(at) if s.ends_with(')') => s[..at].to_string(),
+        _ => s.to_string(),
+    }
 }
 
 /// The proxy URL as goat accepts it: socks5h:// (names resolved by the
@@ -647,7 +687,17 @@ fn client(cfg: &Config, proxy: Option<&url::Url>) -> Result<reqwest::Client> {
     b.build().map_err(|e| Error::internal(format!("cannot set up HTTPS: {}", describe(&e))))
 }
 
+/// A server's text on one line, at most about 200 characters, cut between
+/// words (with "…") rather than inside one.
 fn one_line(s: &str) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    s.chars().take(200).collect()
+    if s.chars().count() <= 200 {
+        return s;
+    }
+    let cut: String = s.chars().take(200).collect();
+    let cut = match cut.rfind(' ') {
+        Some(at) if at > 100 => &cut[..at],
+        _ => &cut[..],
+    };
+    format!("{}…", cut.trim_end_matches([',', ';', ':']))
 }

@@ -37,7 +37,7 @@ fn truncated_body_is_retried_and_persistent_truncation_fails() {
     h.state.arm("/raw", Fault::Truncate, 1);
     goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     h.state.arm("/address/", Fault::Truncate, 100);
-    goat().esplora(&h.url).args(["--retries", "2", "resolve", &addr]).run().fails(4, "every Esplora server failed");
+    goat().esplora(&h.url).args(["--retries", "2", "resolve", &addr]).run().fails(4, "no Esplora server answered");
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn timeouts_and_dead_servers_fail_over() {
         .esplora(&h.url)
         .args(["--timeout", "1", "--retries", "2", "resolve", &addr])
         .run()
-        .fails(4, "no answer within");
+        .fails(4, "did not answer within");
 }
 
 /// An HTTPS endpoint must fail cleanly (no TLS provider panic).
@@ -107,6 +107,28 @@ fn https_path_does_not_panic() {
         .args(["--esplora", &format!("https://127.0.0.1:{port}"), "--retries", "1", "--timeout", "3"])
         .args(["cat", &"ab".repeat(32)])
         .run()
-        .fails(4, "every Esplora server failed");
+        .fails(4, "no Esplora server answered");
     let _ = t.join();
+}
+
+/// When every server fails, one line names each server and its cause,
+/// whole: no reqwest chain cut mid-word, exit 4.
+#[test]
+fn every_dead_server_is_named_with_its_cause_on_one_line() {
+    let (_s, addr) = published();
+    let dead = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (a, b) = (dead(), dead());
+    let electrum = format!("tcp://127.0.0.1:{}", free_port());
+    for args in [vec!["--esplora", &a, "--esplora", &b], vec!["--esplora", &a, "--electrum", &electrum]] {
+        let out = goat().args(&args).args(["--retries", "1", "resolve", &addr]).run().fails(4, " server answered: ");
+        let line = out.stderr.lines().find(|l| l.starts_with("goat: error:")).unwrap().to_string();
+        assert!(line.contains(&format!("{a} refused the connection")), "{line}");
+        let other = if args[2] == "--electrum" { &electrum } else { &b };
+        assert!(line.contains(&format!("{other} refused the connection")), "{line}");
+        assert!(!line.contains("os error") && !line.contains("error sending request"), "{line}");
+        assert_eq!(out.stderr.lines().count(), 1, "one line, no warnings before it: {}", out.stderr);
+    }
 }
