@@ -139,7 +139,7 @@ pub struct Summary {
 }
 
 /// One transaction of the history, as the walk met it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Walked {
     pub txid: Txid,
     pub location: Location,
@@ -147,6 +147,11 @@ pub struct Walked {
     pub server: usize,
     /// Its served witnesses hold an envelope, so the walk looked closer.
     pub selected: bool,
+    /// The wtxid of the page's copy: it commits to the served witnesses.
+    pub wtxid: bitcoin::Wtxid,
+    /// Other transactions whose witnesses judging it read (its delegates,
+    /// the spend that may send it to self).
+    pub also_read: Vec<Txid>,
 }
 
 /// Run `attempt` again while it fails because a server was just caught
@@ -279,8 +284,9 @@ pub async fn walk(
             // The JSON witness only *selects* candidates; content is parsed
             // from verified raw bytes below, and what the choice rests on
             // is proven (`find_goatfile`).
-            let selected = !Inscription::from_transaction(&t.to_tx()).is_empty();
-            summary.walked.push(Walked { txid: t.txid, location, server, selected });
+            let served = t.to_tx();
+            let selected = !Inscription::from_transaction(&served).is_empty();
+            summary.walked.push(Walked { txid: t.txid, location, server, selected, wtxid: served.compute_wtxid(), also_read: vec![] });
             for vin in &t.vin {
                 spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
             }
@@ -289,7 +295,11 @@ pub async fn walk(
             }
             summary.candidates += 1;
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
-            for found in inspect(esplora, &spk, t.txid, location, known, opts).await? {
+            let (found, read) = inspect(esplora, &spk, t.txid, location, known, opts).await?;
+            if let Some(w) = summary.walked.last_mut() {
+                w.also_read = read;
+            }
+            for found in found {
                 if visit(found).is_break() {
                     summary.stopped_early = true;
                     return Ok(summary);
@@ -341,22 +351,27 @@ async fn inspect(
     location: Location,
     known: History<'_>,
     opts: Options,
-) -> Result<Vec<Found>> {
+) -> Result<(Vec<Found>, Vec<Txid>)> {
     let tx: Arc<Transaction> = esplora.tx(&txid).await?;
+    // Transactions besides this one whose witnesses the judgement reads.
+    let mut read = Vec::new();
     let inscriptions = Inscription::from_transaction(&tx);
     let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
     let mut out = Vec::new();
     for (n, ins) in inscriptions.into_iter().enumerate() {
         let id = InscriptionId { txid, index: n as u32 };
         let served = match serve(esplora, &ins, Witnesses::Served).await {
-            Ok(s) => s,
+            Ok(s) => {
+                read.extend(s.delegate.map(|d| d.txid));
+                s
+            }
             // A missing or broken delegate does not hide the inscription.
-            Err(e) if e.kind != crate::error::Kind::Network => Served {
-                content_type: None,
-                content_encoding: None,
-                body: None,
-                delegate: ins.delegate_id(),
-            },
+            Err(e) if e.kind != crate::error::Kind::Network => {
+                // Its bytes came, but hold no such inscription: proven
+                // later like the rest (a swapped witness could do that).
+                read.extend(ins.delegate_id().map(|d| d.txid).filter(|d| esplora.cached_tx(d).is_some()));
+                Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id() }
+            }
             Err(e) => return Err(e),
         };
         let goatfile = classify(&served);
@@ -375,13 +390,47 @@ async fn inspect(
             }
             let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
             endorsement =
-                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), known.spent_by).await?;
+                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), known.spent_by, &mut read).await?;
         }
         let endorsement_pending =
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
         out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
     }
-    Ok(out)
+    read.sort();
+    read.dedup();
+    Ok((out, read))
+}
+
+/// Prove the witnesses of `walked` (newest first; mempool ones only when
+/// mempool goatfiles count, and `chosen` itself) and of every other
+/// transaction whose witnesses judging them read. The page's copy of each
+/// must be the proven one, witnesses and all: one the walk passed over
+/// because its served witnesses held no envelope may have been a newer
+/// goatfile. A server caught is dropped and named (InvalidData).
+async fn prove_walked(
+    esplora: &Esplora,
+    holder: &HolderAddress,
+    policy: Policy,
+    walked: &[Walked],
+    chosen: Option<Txid>,
+) -> Result<Vec<Witnessed>> {
+    let mut proven = Vec::new();
+    for w in walked.iter().filter(|w| w.location.is_confirmed() || policy.include_mempool || Some(w.txid) == chosen) {
+        let (tx, p) = esplora.witnessed(&w.txid, Some(w.location.is_confirmed())).await?;
+        if tx.compute_wtxid() != w.wtxid {
+            let what = if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
+                "its envelope stripped from its witnesses (a hidden inscription)"
+            } else {
+                "witnesses that are not the proven ones (a swapped witness)"
+            };
+            return Err(esplora.caught(w.server, &format!("listed {} in {}'s history with {what}", w.txid, holder.address)));
+        }
+        proven.push(p);
+        for t in &w.also_read {
+            proven.push(esplora.witnessed(t, None).await?.1);
+        }
+    }
+    Ok(proven)
 }
 
 /// What was passed over on the way, to explain a "not found".
@@ -451,6 +500,9 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         if let Some(first) = skipped.invalid.first() {
             why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
         }
+        // "None" is a claim too: a witness blanked anywhere in the history
+        // could have hidden the only goatfile.
+        prove_walked(esplora, holder, policy, &summary.walked, None).await?;
         return Err(Error::not_found(why));
     };
     let GoatfileState::Valid(goatfile) = f.goatfile else {
@@ -483,32 +535,10 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             proof.endorsement.push(esplora.prove(t, holder.network).await?);
         }
     }
-    // The witnesses read, proven. Transactions walked before the goatfile
-    // first: one whose witness was blanked may have been a newer goatfile
-    // (mempool ones matter only when mempool goatfiles count).
-    let newer = summary.walked.iter().take_while(|w| w.txid != f.id.txid);
-    for w in newer.filter(|w| w.location.is_confirmed() || policy.include_mempool) {
-        let (tx, proven) = esplora.witnessed(&w.txid, Some(w.location.is_confirmed())).await?;
-        // Passed over because its served witnesses held no envelope: the
-        // proven ones must not hold one either.
-        if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
-            return Err(esplora.caught(
-                w.server,
-                &format!("listed {} in {}'s history with its envelope stripped from its witnesses (a hidden inscription)", w.txid, holder.address),
-            ));
-        }
-        proof.witnesses.push(proven);
-    }
-    let mut read: Vec<(Txid, Option<bool>)> = vec![(f.id.txid, Some(location.is_confirmed()))];
-    if let Some(d) = f.served.delegate {
-        read.push((d.txid, None));
-    }
-    if let Some(e) = f.endorsement.as_ref().filter(|e| e.kind == trust::Endorsement::SpentOutput) {
-        read.extend(e.rests_on.iter().map(|t| (*t, Some(!f.endorsement_pending))));
-    }
-    for (t, confirmed) in read {
-        proof.witnesses.push(esplora.witnessed(&t, confirmed).await?.1);
-    }
+    // The witnesses read, proven: those of every transaction walked up to
+    // the goatfile and of what judging each read.
+    let upto = summary.walked.iter().position(|w| w.txid == f.id.txid).map_or(summary.walked.len(), |p| p + 1);
+    proof.witnesses = prove_walked(esplora, holder, policy, &summary.walked[..upto], Some(f.id.txid)).await?;
     Ok(Chosen {
         id: f.id,
         inscription: f.inscription,

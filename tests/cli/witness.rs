@@ -137,3 +137,100 @@ fn a_block_whose_witness_commitment_fails_is_refused() {
     assert!(out.stdout.contains("name: model"), "{}", out.stdout);
     assert!(out.stderr.contains("witness commitment"), "{}", out.stderr);
 }
+
+/// A scene with every kind of witness goat reads: the holder's goatfile
+/// served through a delegate (the stranger's inscription), then, newer, an
+/// inscription the stranger airdrops to the holder (a candidate the walk
+/// looks at closer) and a payment of the holder's (a transaction it passes
+/// over). Deterministic: two calls give the same chain.
+fn rich_scene() -> (Scene, String) {
+    let mut s = Scene::new();
+    let stranger = s.stranger.clone();
+    let holder = s.holder.clone();
+    let content = s.chain.inscribe(goat::devchain::Inscribe {
+        funder: &stranger,
+        inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("model").as_bytes())]],
+        to: stranger.script_pubkey(),
+        reveal_input_from: None,
+    });
+    s.chain.mine();
+    s.chain.inscribe(goat::devchain::Inscribe {
+        funder: &holder,
+        inputs: vec![vec![Envelope::delegate(&content.id(0))]],
+        to: holder.script_pubkey(),
+        reveal_input_from: Some(&holder),
+    });
+    s.chain.mine();
+    s.inscribe_to_holder(&stranger, "text/plain", b"hello");
+    s.chain.mine();
+    let coin = s.chain.utxos_of(&holder.script_pubkey()).into_iter().map(|(o, _)| o).find(|o| {
+        s.chain.txs[&o.txid].tx.output[o.vout as usize].value.to_sat() > 100_000
+    });
+    s.chain.send(&holder, coin.expect("a coin"), &stranger.script_pubkey());
+    s.chain.mine();
+    let addr = s.address();
+    (s, addr)
+}
+
+/// The property: change the witness of one input of one transaction (every
+/// input of every transaction of the chain, three ways each), serve it
+/// from the only server, and resolve. A transaction whose witnesses goat
+/// reads (the honest run lists them under `proven.witnesses`) must be
+/// caught: exit 5, the server named. Any other change must be caught or
+/// change nothing. Over Esplora (blocks) and Electrum (scripts).
+#[test]
+fn every_changed_witness_is_caught_or_changes_nothing() {
+    let (honest_scene, addr) = rich_scene();
+    let honest = honest_scene.serve();
+    let resolve = |h: &Handle, electrum: bool| {
+        let g = if electrum { goat().args(["--electrum", &h.electrum]) } else { goat().esplora(&h.url) };
+        g.args(["--retries", "1", "resolve", "--json", &addr]).run()
+    };
+    let want = resolve(&honest, false).ok();
+    assert!(want.stdout.contains("\"name\": \"model\""), "{}", want.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&want.stdout).unwrap();
+    let read: Vec<String> =
+        doc["proven"]["witnesses"].as_array().unwrap().iter().map(|w| w["txid"].as_str().unwrap().to_string()).collect();
+    // the payment and the airdrop (walked first), the reveal, its delegate
+    assert_eq!(read.len(), 4, "{}", want.stdout);
+    let goatfile_of = |out: &str| -> serde_json::Value { serde_json::from_str::<serde_json::Value>(out).unwrap()["goatfile"].clone() };
+
+    let (s, _) = rich_scene();
+    let mut cases: Vec<(Txid, usize)> = Vec::new();
+    for (txid, rec) in &s.chain.txs {
+        if !rec.tx.is_coinbase() {
+            cases.extend((0..rec.tx.input.len()).map(|i| (*txid, i)));
+        }
+    }
+    cases.sort();
+    let liar = s.serve();
+    let mut caught = 0;
+    for (txid, input) in cases {
+        let real = liar.state.chain.read().unwrap().txs[&txid].tx.input[input].witness.clone();
+        let mut flipped: Vec<Vec<u8>> = real.iter().map(<[u8]>::to_vec).collect();
+        if let Some(last) = flipped.last_mut().and_then(|e| e.last_mut()) {
+            *last ^= 1;
+        }
+        let mut appended: Vec<Vec<u8>> = real.iter().map(<[u8]>::to_vec).collect();
+        appended.push(vec![0x50, 0x01]);
+        for (how, w) in [("blanked", Witness::new()), ("flipped", Witness::from_slice(&flipped)), ("appended", Witness::from_slice(&appended))] {
+            for electrum in [false, true] {
+                liar.state.faults.lock().unwrap().clear();
+                liar.state.arm("", Fault::SwapWitness { txid, input, witness: w.clone() }, usize::MAX);
+                let out = resolve(&liar, electrum);
+                let server = if electrum { &liar.electrum } else { &liar.url };
+                let case = format!("{how} witness of input {input} of {txid} over {}", if electrum { "Electrum" } else { "Esplora" });
+                assert!(!out.stderr.contains("panicked"), "{case}: {}", out.stderr);
+                if out.code == 0 {
+                    assert!(!read.contains(&txid.to_string()), "{case}: goat reads this witness, yet the change went unnoticed");
+                    assert_eq!(goatfile_of(&out.stdout), goatfile_of(&want.stdout), "{case}: another goatfile");
+                } else {
+                    assert_eq!(out.code, 5, "{case}: {}", out.stderr);
+                    assert!(out.stderr.contains(server.as_str()), "{case}: the server is not named: {}", out.stderr);
+                    caught += 1;
+                }
+            }
+        }
+    }
+    assert!(caught >= read.len() * 3 * 2, "{caught} changes caught");
+}
