@@ -53,6 +53,9 @@ pub enum Fault {
     /// of `txid` replaced (a block whose witness commitment no longer
     /// holds).
     SwapWitnessInBlock { txid: Txid, input: usize, witness: bitcoin::Witness },
+    /// For `/block/:hash/raw`: the block with every witness stripped,
+    /// the coinbase's too (its merkle root and header stay genuine).
+    StripWitnessesInBlock,
 }
 
 impl Fault {
@@ -595,6 +598,15 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
             let mut b = consensus::deserialize::<bitcoin::Block>(body).ok()?;
             let t = b.txdata.iter_mut().find(|t| t.compute_txid() == *txid)?;
             t.input.get_mut(*input)?.witness = witness.clone();
+            Some(consensus::serialize(&b))
+        }
+        Fault::StripWitnessesInBlock => {
+            let mut b = consensus::deserialize::<bitcoin::Block>(body).ok()?;
+            for t in &mut b.txdata {
+                for i in &mut t.input {
+                    i.witness = bitcoin::Witness::new();
+                }
+            }
             Some(consensus::serialize(&b))
         }
         _ => None,

@@ -32,6 +32,8 @@ use std::time::Duration;
 pub const PAGE_SIZE: usize = 25;
 /// Largest response body accepted.
 const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Raw transactions kept per client (the daemon's lives for good).
+const MAX_TXS_KEPT: usize = 50_000;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -322,16 +324,17 @@ impl Esplora {
 
     /// Give every endpoint a fresh chance (the daemon calls this before each
     /// poll, so one bad answer does not silence a server forever).
-    /// Proofs are forgotten too: a block proven an hour ago may have been
-    /// reorganised away since.
+    /// Proofs of confirmation are forgotten too: a block proven an hour ago
+    /// may have been reorganised away since. Proven witnesses are kept: a
+    /// transaction's witnesses, once proven, are those of its txid (only a
+    /// third party's malleation in a new block could differ, the gap the
+    /// script check has anyway), so the daemon does not fetch a block per
+    /// transaction on every poll.
     pub fn forget_rejections(&self) {
         if let Ok(mut r) = self.rejected.lock() {
             r.clear();
         }
         if let Ok(mut c) = self.proven.lock() {
-            c.clear();
-        }
-        if let Ok(mut c) = self.witnessed.lock() {
             c.clear();
         }
         if let Ok(mut c) = self.blocks.lock() {
@@ -570,7 +573,14 @@ impl Esplora {
             })
             .await?;
         let tx = Arc::new(tx);
-        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, (tx.clone(), idx));
+        {
+            let mut txs = self.txs.lock().map_err(|_| Error::internal("cache lock"))?;
+            // The daemon keeps one client for good: bound what it keeps.
+            if txs.len() >= MAX_TXS_KEPT {
+                txs.clear();
+            }
+            txs.insert(*txid, (tx.clone(), idx));
+        }
         Ok((tx, idx))
     }
 }

@@ -53,6 +53,10 @@ enum Failure {
     Lie(String),
     /// No answer.
     Unreachable(String),
+    /// The server says the transaction is not confirmed. Not a lie in
+    /// itself: the server that listed it as confirmed may be the liar, and
+    /// an honest server must not be dropped for contradicting it.
+    Unconfirmed(String),
 }
 
 /// Check a header's proof of work for `network`, at the height a server
@@ -126,6 +130,7 @@ impl Esplora {
         }
         let mut lies = Vec::new();
         let mut unanswered = Vec::new();
+        let mut unconfirmed = Vec::new();
         let mut proven = None;
         for idx in self.order() {
             match self.prove_at(idx, txid, network).await {
@@ -141,14 +146,19 @@ impl Esplora {
                     tracing::warn!("{}: no answer while proving {txid} ({why}); skipped", self.endpoint(idx));
                     unanswered.push(self.endpoint(idx).to_string());
                 }
+                Err(Failure::Unconfirmed(why)) => unconfirmed.push(format!("{} {why}", self.endpoint(idx))),
             }
         }
         let Some((prover, height, block)) = proven else {
-            return Err(match lies.first() {
-                Some(first) => Error::invalid(format!(
+            return Err(match (lies.first(), unconfirmed.first()) {
+                (Some(first), _) => Error::invalid(format!(
                     "no Esplora server gave a provable answer for {txid} ({first}): try another --esplora"
                 )),
-                None => Error::network(format!(
+                (None, Some(_)) => Error::not_found(format!(
+                    "no server proves {txid} confirmed ({})",
+                    unconfirmed.join("; ")
+                )),
+                (None, None) => Error::network(format!(
                     "no Esplora server answered while proving {txid}: check your connection or pass another --esplora"
                 )),
             });
@@ -168,7 +178,7 @@ impl Esplora {
                 Outcome::Ok(h) => match self.header_at(idx, &h, network, height).await {
                     Ok(_) => dissent.push(format!("{} names {h}", self.endpoint(idx))),
                     Err(Failure::Lie(why)) => self.reject(idx, &why),
-                    Err(Failure::Unreachable(why)) => {
+                    Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
                         tracing::warn!("{}: names block {h} but gives no header for it ({why}); skipped", self.endpoint(idx));
                         unanswered.push(self.endpoint(idx).to_string());
                     }
@@ -208,7 +218,7 @@ impl Esplora {
         let json = |b: &[u8]| serde_json::from_slice::<MerkleProof>(b).map_err(|e| format!("invalid merkle proof JSON ({e})"));
         let proof = match self.get_at(idx, &format!("/tx/{txid}/merkle-proof"), &json).await {
             Outcome::Ok(p) => p,
-            Outcome::NotFound(_) => return Err(Failure::Lie(format!("says {txid} is not confirmed"))),
+            Outcome::NotFound(_) => return Err(Failure::Unconfirmed("says it is not confirmed".into())),
             other => return Err(failure(other)),
         };
         let height = proof.block_height;

@@ -41,7 +41,8 @@
 
 use super::proof::Proven;
 use super::{electrum, Esplora, Outcome};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use bitcoin::hashes::Hash;
 use bitcoin::{consensus, Block, BlockHash, Transaction, Txid};
 use std::sync::Arc;
 
@@ -52,6 +53,8 @@ pub const MAX_SCRIPT_INPUTS: usize = 1000;
 
 /// Raw blocks kept in memory at once.
 const MAX_BLOCKS_KEPT: usize = 4;
+/// Proven transactions kept (the daemon keeps them across polls).
+const MAX_KEPT: usize = 50_000;
 
 /// How a transaction's witnesses were proven (shown by `resolve --json`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,6 +64,9 @@ pub enum WitnessProof {
     Block { block: BlockHash, server: String },
     /// Every input passed Bitcoin Core's interpreter.
     Scripts,
+    /// Too many inputs to check by script, and no block: a transaction the
+    /// walk only passed over, listed as unproven.
+    Unchecked { inputs: usize },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -70,63 +76,117 @@ pub struct Witnessed {
     pub proof: WitnessProof,
 }
 
+/// Which proof to prefer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The block wherever an Esplora server can give it (for what goat
+    /// believes: the chosen goatfile, its delegate, its endorsement,
+    /// `cat`/`get` targets).
+    Block,
+    /// The script check when the transaction has at most
+    /// `MAX_SCRIPT_INPUTS` inputs (a few previous transactions, not a
+    /// block of megabytes), else the block; a transaction too large for
+    /// either is reported as unchecked. For the transactions the walk only
+    /// passes over.
+    Cheapest,
+}
+
 impl Esplora {
-    /// `txid` with its witnesses proven (see the module doc): from its
-    /// proven block when it is confirmed (`None`: ask a server) and an
-    /// Esplora server is configured, else by running its scripts. A server
-    /// that served other witnesses is named, dropped for the rest of the
-    /// run, and the call fails (InvalidData): the caller may start over
-    /// with the servers left.
-    pub async fn witnessed(&self, txid: &Txid, confirmed: Option<bool>) -> Result<(Arc<Transaction>, Witnessed)> {
+    /// `txid` with its witnesses proven (see the module doc). `confirmed`:
+    /// what the history said (None: unknown; a server that cannot prove it
+    /// confirmed means it is not, and its scripts are checked). A server
+    /// that served other witnesses than the proven ones is named, dropped
+    /// for the rest of the run, and the call fails (InvalidData): the
+    /// caller may start over with the servers left.
+    pub async fn witnessed(&self, txid: &Txid, confirmed: Option<bool>, route: Route) -> Result<(Arc<Transaction>, Witnessed)> {
         if let Some(done) = self.witness_done(txid) {
-            return Ok(done);
+            if route == Route::Cheapest || matches!(done.1.proof, WitnessProof::Block { .. }) {
+                return Ok(done);
+            }
         }
         let has_http = self.order().into_iter().any(|i| !electrum::is_electrum(self.endpoint(i)));
-        let confirmed = match confirmed {
-            _ if !has_http => false,
-            Some(c) => c,
-            // The server's word: one that says "unconfirmed" of a mined
-            // transaction only gets its scripts checked instead; one that
-            // says "confirmed" of an unmined one fails the proof.
-            None => self.tx_status(txid).await?.confirmed,
+        let served = match route {
+            Route::Cheapest => Some(self.tx_from(txid).await?),
+            Route::Block => None,
         };
-        let (tx, proof) = if confirmed {
-            // A block already proven in this run (the walk meets an
-            // address's transactions block by block) needs no new proof.
-            let (hash, block, server) = match self.proven_block_holding(txid) {
-                Some(b) => b,
-                None => {
-                    let proven = self.prove(txid, self.network()).await?;
-                    let (block, server) = self.block(&proven).await?;
-                    (proven.block, block, server)
-                }
-            };
-            let mut found = block.txdata.iter().filter(|t| t.compute_txid() == *txid);
-            let (Some(tx), None) = (found.next(), found.next()) else {
-                return Err(Error::invalid(format!(
-                    "block {hash} does not hold {txid} exactly once, though a server proved it there: try another --esplora"
-                )));
-            };
-            // What goat read of it before, if anything, must be the block's.
-            if let Some((served, by)) = self.cached_tx(txid) {
-                if witnesses_differ(tx, &served) {
-                    let why = format!("served {txid} with witnesses that block {hash} does not commit to (a swapped witness)");
-                    return Err(self.caught(by, &why));
-                }
-            }
-            (Arc::new(tx.clone()), WitnessProof::Block { block: hash, server })
+        let small = served.as_ref().is_some_and(|(t, _)| t.input.len() <= MAX_SCRIPT_INPUTS);
+        let from_block = if !has_http || confirmed == Some(false) || route == Route::Cheapest && small {
+            None
         } else {
-            let (served, by) = self.tx_from(txid).await?;
-            if let Err(why) = self.check_scripts(&served).await? {
-                return Err(self.caught(by, &format!("served {txid} with {why}")));
+            self.from_block(txid, confirmed).await?
+        };
+        let (tx, proof) = match from_block {
+            Some(got) => got,
+            None => {
+                let (served, by) = match served {
+                    Some(s) => s,
+                    None => self.tx_from(txid).await?,
+                };
+                match self.check_scripts(&served).await? {
+                    Checked::Passed => (served, WitnessProof::Scripts),
+                    Checked::Failed(why) => return Err(self.caught(by, &format!("served {txid} with {why}"))),
+                    Checked::TooLarge if route == Route::Cheapest => {
+                        let inputs = served.input.len();
+                        tracing::warn!("{txid} has {inputs} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks: its witnesses are unproven (an Esplora server proves them from the block)");
+                        (served, WitnessProof::Unchecked { inputs })
+                    }
+                    Checked::TooLarge => {
+                        return Err(Error::invalid(format!(
+                            "{txid} has {} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks, and no Esplora server gave its block: pass an --esplora server",
+                            served.input.len()
+                        )))
+                    }
+                }
             }
-            (served, WitnessProof::Scripts)
         };
         let w = Witnessed { txid: *txid, proof };
         if let Ok(mut c) = self.witnessed.lock() {
+            if c.len() >= MAX_KEPT {
+                c.clear();
+            }
             c.insert(*txid, (tx.clone(), w.clone()));
         }
         Ok((tx, w))
+    }
+
+    /// `txid` taken from its proven block, or None when it is not
+    /// confirmed (`confirmed` unknown and no server proves it) or no server
+    /// gives a block that passes (then its scripts are checked instead).
+    async fn from_block(&self, txid: &Txid, confirmed: Option<bool>) -> Result<Option<(Arc<Transaction>, WitnessProof)>> {
+        // A block already proven in this run (the walk meets an address's
+        // transactions block by block) needs no new proof.
+        let (hash, block, server) = match self.proven_block_holding(txid) {
+            Some(b) => b,
+            None => {
+                let proven = match self.prove(txid, self.network()).await {
+                    Ok(p) => p,
+                    Err(e) if e.kind == Kind::NotFound && confirmed.is_none() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                match self.block(&proven).await {
+                    Ok((block, server)) => (proven.block, block, server),
+                    // A block that fails its checks is a lie, not a gap.
+                    Err(e) if e.kind == Kind::InvalidData => return Err(e),
+                    Err(e) => {
+                        tracing::warn!("{}; checking {txid}'s scripts instead", e.message);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        let Some(tx) = block.txdata.iter().find(|t| t.compute_txid() == *txid) else {
+            return Err(Error::invalid(format!(
+                "block {hash} does not hold {txid}, though a server proved it there: try another --esplora"
+            )));
+        };
+        // What goat read of it before, if anything, must be the block's.
+        if let Some((served, by)) = self.cached_tx(txid) {
+            if witnesses_differ(tx, &served) {
+                let why = format!("served {txid} with witnesses that block {hash} does not commit to (a swapped witness)");
+                return Err(self.caught(by, &why));
+            }
+        }
+        Ok(Some((Arc::new(tx.clone()), WitnessProof::Block { block: hash, server })))
     }
 
     /// A block kept from this run (every one kept was proven and checked)
@@ -168,9 +228,7 @@ impl Esplora {
             if !block.check_merkle_root() {
                 return Err(format!("block {want}'s transactions do not lead to its merkle root"));
             }
-            if !block.check_witness_commitment() {
-                return Err(format!("block {want}'s witnesses do not match its witness commitment"));
-            }
+            check_witnesses(&block).map_err(|why| format!("block {want}'s {why}"))?;
             Ok(block)
         };
         let mut problems = Vec::new();
@@ -217,37 +275,146 @@ impl Esplora {
     }
 
     /// Run every input of `tx` through Bitcoin Core's interpreter against
-    /// the outputs it spends. Ok(Err): why it fails, in words; Err: the
-    /// previous transactions could not be had.
-    async fn check_scripts(&self, tx: &Transaction) -> Result<std::result::Result<(), String>> {
+    /// the outputs it spends. Err: the previous transactions could not be
+    /// had.
+    async fn check_scripts(&self, tx: &Transaction) -> Result<Checked> {
         if tx.is_coinbase() {
             // A coinbase spends nothing; its only witness is the 32-byte
             // reserved value of the witness commitment.
             let w = &tx.input[0].witness;
             return Ok(match (w.len(), w.nth(0).map(<[u8]>::len)) {
-                (0, _) | (1, Some(32)) => Ok(()),
-                _ => Err("a coinbase witness that is not the 32-byte reserved value".into()),
+                (0, _) | (1, Some(32)) => Checked::Passed,
+                _ => Checked::Failed("a coinbase witness that is not the 32-byte reserved value".into()),
             });
         }
         if tx.input.len() > MAX_SCRIPT_INPUTS {
-            return Err(Error::invalid(format!(
-                "{} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks (use an Esplora server: its blocks prove witnesses at any size)",
-                tx.input.len()
-            )));
+            return Ok(Checked::TooLarge);
         }
         let mut prevouts = Vec::with_capacity(tx.input.len());
         for input in &tx.input {
             let o = input.previous_output;
             let prev = self.tx(&o.txid).await?;
             let Some(out) = prev.output.get(o.vout as usize) else {
-                return Ok(Err(format!("an input spending {o}, which does not exist")));
+                return Ok(Checked::Failed(format!("an input spending {o}, which does not exist")));
             };
             prevouts.push(out.clone());
         }
-        Ok(crate::consensus::verify_scripts(tx, &prevouts).map_err(|why| format!("witnesses that fail Bitcoin Core's script check ({why})")))
+        Ok(match crate::consensus::verify_scripts(tx, &prevouts) {
+            Ok(()) => Checked::Passed,
+            Err(why) => Checked::Failed(format!("witnesses that fail Bitcoin Core's script check ({why})")),
+        })
+    }
+}
+
+/// What the script check found.
+enum Checked {
+    Passed,
+    /// Why not, in words.
+    Failed(String),
+    /// More inputs than `MAX_SCRIPT_INPUTS`: not checked.
+    TooLarge,
+}
+
+/// BIP 141's rule, as Bitcoin Core applies it (`CheckWitnessMalleation`):
+/// when the coinbase has a witness commitment output (the last one with
+/// the magic prefix counts), the coinbase witness must be one 32-byte
+/// reserved value and the commitment must match the block's witnesses;
+/// when it has none, no transaction may carry a witness. (rust-bitcoin's
+/// `check_witness_commitment` accepts any block without witnesses, even one
+/// whose coinbase commits to witnesses a server stripped.) A transaction
+/// twice in one block is the CVE-2012-2459 mutation: the merkle root stays,
+/// the block is not the miner's.
+fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
+    const MAGIC: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
+    let mut seen = std::collections::HashSet::new();
+    if !block.txdata.iter().all(|t| seen.insert(t.compute_txid())) {
+        return Err("transaction list repeats a transaction (a mutated block)".into());
+    }
+    let Some(coinbase) = block.txdata.first().filter(|t| t.is_coinbase()) else {
+        return Err("first transaction is not a coinbase".into());
+    };
+    let commitment = coinbase.output.iter().rev().map(|o| o.script_pubkey.as_bytes()).find(|s| s.len() >= 38 && s[..6] == MAGIC);
+    match commitment {
+        None if block.txdata.iter().all(|t| t.input.iter().all(|i| i.witness.is_empty())) => Ok(()),
+        None => Err("transactions carry witnesses but its coinbase commits to none".into()),
+        Some(c) => {
+            let reserved = match (coinbase.input.first().map(|i| i.witness.len()), coinbase.input.first().and_then(|i| i.witness.nth(0))) {
+                (Some(1), Some(r)) if r.len() == 32 => r,
+                _ => return Err("coinbase witness is not the 32-byte reserved value its commitment needs".into()),
+            };
+            let root = block.witness_root().ok_or("witness root cannot be computed")?;
+            if Block::compute_witness_commitment(&root, reserved).to_byte_array()[..] != c[6..38] {
+                return Err("witnesses do not match its witness commitment".into());
+            }
+            Ok(())
+        }
     }
 }
 
 fn witnesses_differ(a: &Transaction, b: &Transaction) -> bool {
     a.input.len() != b.input.len() || a.input.iter().zip(&b.input).any(|(x, y)| x.witness != y.witness)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devchain::{Chain, Envelope, Inscribe};
+
+    /// A block holding a reveal (witnesses) and its commitment.
+    fn block() -> Block {
+        let mut chain = Chain::new();
+        let w = chain.wallet();
+        chain.fund(&w.script_pubkey(), 1_000_000);
+        chain.mine();
+        chain.inscribe(Inscribe { funder: &w, inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]], to: w.script_pubkey(), reveal_input_from: Some(&w) });
+        chain.mine();
+        chain.blocks.last().unwrap().clone()
+    }
+
+    #[test]
+    fn a_genuine_block_passes() {
+        assert_eq!(check_witnesses(&block()), Ok(()));
+    }
+
+    #[test]
+    fn a_block_stripped_of_witnesses_fails_though_rust_bitcoin_accepts_it() {
+        let mut b = block();
+        for t in &mut b.txdata {
+            for i in &mut t.input {
+                i.witness = bitcoin::Witness::new();
+            }
+        }
+        assert!(b.check_merkle_root());
+        assert!(b.check_witness_commitment(), "rust-bitcoin 0.32 accepts a block without witnesses");
+        assert!(check_witnesses(&b).unwrap_err().contains("reserved value"));
+    }
+
+    #[test]
+    fn a_swapped_witness_fails() {
+        let mut b = block();
+        let last = b.txdata.len() - 1;
+        b.txdata[last].input[0].witness = bitcoin::Witness::from_slice(&[[1u8; 64]]);
+        assert!(check_witnesses(&b).unwrap_err().contains("witness commitment"));
+    }
+
+    #[test]
+    fn a_repeated_transaction_fails() {
+        let mut b = block();
+        // an odd count: repeating the last keeps the merkle root
+        if b.txdata.len() % 2 == 0 {
+            b.txdata.pop();
+        }
+        let root = b.compute_merkle_root();
+        let last = b.txdata.last().unwrap().clone();
+        b.txdata.push(last);
+        assert_eq!(b.compute_merkle_root(), root);
+        assert!(check_witnesses(&b).unwrap_err().contains("mutated"));
+    }
+
+    #[test]
+    fn no_commitment_means_no_witnesses() {
+        let mut b = block();
+        b.txdata[0].output.retain(|o| !o.script_pubkey.as_bytes().starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
+        assert!(check_witnesses(&b).unwrap_err().contains("commits to none"));
+    }
 }

@@ -15,7 +15,7 @@ use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
 use crate::esplora::history::Agreement;
 use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
-use crate::esplora::witness::Witnessed;
+use crate::esplora::witness::{Route, WitnessProof, Witnessed};
 use crate::trust::{self, Endorsed, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
@@ -24,6 +24,11 @@ use std::sync::Arc;
 
 /// Inputs of one reveal whose previous transactions are fetched.
 const MAX_REVEAL_INPUTS: usize = 64;
+/// From this many of the address's transactions in one block, one block
+/// proves their witnesses for less than their script checks cost (a
+/// mainnet block is 1-4 MB, one request; a script check is a few small
+/// requests per transaction, each a round trip).
+const SHARED_BLOCK: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase", tag = "state", content = "height")]
@@ -149,9 +154,18 @@ pub struct Walked {
     pub selected: bool,
     /// The wtxid of the page's copy: it commits to the served witnesses.
     pub wtxid: bitcoin::Wtxid,
-    /// Other transactions whose witnesses judging it read (its delegates,
-    /// the spend that may send it to self).
-    pub also_read: Vec<Txid>,
+    /// The raw copies whose witnesses judging it read: its own, its
+    /// delegates', the spend that may send it to self.
+    pub reads: Vec<Read>,
+}
+
+/// A raw transaction the walk read witnesses from, as it was served.
+#[derive(Debug, Clone, Copy)]
+pub struct Read {
+    pub txid: Txid,
+    pub wtxid: bitcoin::Wtxid,
+    /// The endpoint that served it.
+    pub server: usize,
 }
 
 /// Run `attempt` again while it fails because a server was just caught
@@ -178,7 +192,7 @@ pub async fn lookup(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscriptio
 }
 
 async fn lookup_once(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscription, Served)> {
-    let (tx, _) = esplora.witnessed(&id.txid, None).await?;
+    let (tx, _) = esplora.witnessed(&id.txid, None, Route::Block).await?;
     let all = Inscription::from_transaction(&tx);
     let n = all.len();
     let ins = all.into_iter().nth(id.index as usize).ok_or_else(|| {
@@ -204,7 +218,7 @@ async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses) -> Re
     if let Some(d) = ins.delegate_id() {
         let tx = match witnesses {
             Witnesses::Served => esplora.tx(&d.txid).await,
-            Witnesses::Proven => esplora.witnessed(&d.txid, None).await.map(|(t, _)| t),
+            Witnesses::Proven => esplora.witnessed(&d.txid, None, Route::Block).await.map(|(t, _)| t),
         };
         let tx = tx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
         let del = Inscription::from_transaction(&tx)
@@ -286,7 +300,7 @@ pub async fn walk(
             // is proven (`find_goatfile`).
             let served = t.to_tx();
             let selected = !Inscription::from_transaction(&served).is_empty();
-            summary.walked.push(Walked { txid: t.txid, location, server, selected, wtxid: served.compute_wtxid(), also_read: vec![] });
+            summary.walked.push(Walked { txid: t.txid, location, server, selected, wtxid: served.compute_wtxid(), reads: vec![] });
             for vin in &t.vin {
                 spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
             }
@@ -297,7 +311,9 @@ pub async fn walk(
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
             let (found, read) = inspect(esplora, &spk, t.txid, location, known, opts).await?;
             if let Some(w) = summary.walked.last_mut() {
-                w.also_read = read;
+                // As served when read: proven later against these copies,
+                // whatever the cache holds by then.
+                w.reads = read.iter().filter_map(|t| esplora.cached_tx(t).map(|(tx, server)| Read { txid: *t, wtxid: tx.compute_wtxid(), server })).collect();
             }
             for found in found {
                 if visit(found).is_break() {
@@ -353,8 +369,8 @@ async fn inspect(
     opts: Options,
 ) -> Result<(Vec<Found>, Vec<Txid>)> {
     let tx: Arc<Transaction> = esplora.tx(&txid).await?;
-    // Transactions besides this one whose witnesses the judgement reads.
-    let mut read = Vec::new();
+    // Transactions whose witnesses the judgement reads.
+    let mut read = vec![txid];
     let inscriptions = Inscription::from_transaction(&tx);
     let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
     let mut out = Vec::new();
@@ -396,41 +412,86 @@ async fn inspect(
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
         out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
     }
-    read.sort();
-    read.dedup();
+    let mut seen = HashSet::new();
+    read.retain(|t| seen.insert(*t));
     Ok((out, read))
 }
 
 /// Prove the witnesses of `walked` (newest first; mempool ones only when
-/// mempool goatfiles count, and `chosen` itself) and of every other
-/// transaction whose witnesses judging them read. The page's copy of each
-/// must be the proven one, witnesses and all: one the walk passed over
-/// because its served witnesses held no envelope may have been a newer
-/// goatfile. A server caught is dropped and named (InvalidData).
+/// mempool goatfiles count, and `chosen` itself), comparing each with the
+/// copies the walk judged by: the history page's, and every raw copy it
+/// read witnesses from (its own, delegates', the send to self's). One the
+/// walk passed over because its served witnesses held no envelope may have
+/// been a newer goatfile; one it chose must be what the block holds. The
+/// chosen goatfile's reads are proven from blocks; what the walk passed
+/// over by the cheapest proof (`Route::Cheapest`). A server caught is
+/// dropped and named (InvalidData). Returns the proofs, and what could not
+/// be proven, in words.
 async fn prove_walked(
     esplora: &Esplora,
     holder: &HolderAddress,
     policy: Policy,
     walked: &[Walked],
     chosen: Option<Txid>,
-) -> Result<Vec<Witnessed>> {
+) -> Result<(Vec<Witnessed>, Vec<String>)> {
     let mut proven = Vec::new();
+    let mut unproven = Vec::new();
+    let mut per_block: HashMap<u32, usize> = HashMap::new();
+    for w in walked {
+        if let Location::Confirmed(h) = w.location {
+            *per_block.entry(h).or_default() += 1;
+        }
+    }
     for w in walked.iter().filter(|w| w.location.is_confirmed() || policy.include_mempool || Some(w.txid) == chosen) {
-        let (tx, p) = esplora.witnessed(&w.txid, Some(w.location.is_confirmed())).await?;
+        let shared = matches!(w.location, Location::Confirmed(h) if per_block[&h] >= SHARED_BLOCK);
+        let route = if Some(w.txid) == chosen || shared { Route::Block } else { Route::Cheapest };
+        let (tx, p) = match esplora.witnessed(&w.txid, Some(w.location.is_confirmed()), route).await {
+            Ok(got) => got,
+            // No server proves what the page called confirmed: the page
+            // lied (an honest server is not dropped for saying so).
+            Err(e) if e.kind == Kind::NotFound && w.location.is_confirmed() => {
+                return Err(esplora.caught(
+                    w.server,
+                    &format!("listed {} as confirmed in {}'s history, which no server proves ({})", w.txid, holder.address, e.message),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let wrong = |what: &str| format!("{} in {}'s history with {what}", w.txid, holder.address);
         if tx.compute_wtxid() != w.wtxid {
             let what = if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
                 "its envelope stripped from its witnesses (a hidden inscription)"
             } else {
                 "witnesses that are not the proven ones (a swapped witness)"
             };
-            return Err(esplora.caught(w.server, &format!("listed {} in {}'s history with {what}", w.txid, holder.address)));
+            return Err(esplora.caught(w.server, &format!("listed {}", wrong(what))));
         }
+        note(&p, &mut unproven);
         proven.push(p);
-        for t in &w.also_read {
-            proven.push(esplora.witnessed(t, None).await?.1);
+        for r in &w.reads {
+            let (tx, p) = if r.txid == w.txid { (tx.clone(), None) } else {
+                let (t, p) = esplora.witnessed(&r.txid, None, route).await?;
+                (t, Some(p))
+            };
+            if tx.compute_wtxid() != r.wtxid {
+                return Err(esplora.caught(
+                    r.server,
+                    &format!("served {} with witnesses that are not the proven ones (a swapped witness)", r.txid),
+                ));
+            }
+            if let Some(p) = p {
+                note(&p, &mut unproven);
+                proven.push(p);
+            }
         }
     }
-    Ok(proven)
+    Ok((proven, unproven))
+}
+
+fn note(p: &Witnessed, unproven: &mut Vec<String>) {
+    if let WitnessProof::Unchecked { inputs } = p.proof {
+        unproven.push(format!("the witnesses of {} ({inputs} inputs, too many to check by script)", p.txid));
+    }
 }
 
 /// What was passed over on the way, to explain a "not found".
@@ -538,7 +599,9 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
     // The witnesses read, proven: those of every transaction walked up to
     // the goatfile and of what judging each read.
     let upto = summary.walked.iter().position(|w| w.txid == f.id.txid).map_or(summary.walked.len(), |p| p + 1);
-    proof.witnesses = prove_walked(esplora, holder, policy, &summary.walked[..upto], Some(f.id.txid)).await?;
+    let (witnesses, unproven) = prove_walked(esplora, holder, policy, &summary.walked[..upto], Some(f.id.txid)).await?;
+    proof.witnesses = witnesses;
+    proof.unproven.extend(unproven);
     Ok(Chosen {
         id: f.id,
         inscription: f.inscription,

@@ -37,7 +37,7 @@ impl Ls {
                     && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
                 proofs.push(if counts {
                     let proven = match esplora.prove(&f.id.txid, holder.network).await {
-                        Ok(p) => esplora.witnessed(&f.id.txid, Some(true)).await.map(|(_, w)| (p, w)),
+                        Ok(p) => esplora.witnessed(&f.id.txid, Some(true), crate::esplora::witness::Route::Block).await.map(|(_, w)| (p, w)),
                         Err(e) => Err(e),
                     };
                     match proven {

@@ -70,11 +70,13 @@ fn the_honest_case_still_resolves_with_its_witnesses_proven() {
     let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let w = v["proven"]["witnesses"].as_array().expect("witnesses");
-    // the payment walked before the goatfile, then the reveal
+    // the payment walked before the goatfile (passed over: its scripts are
+    // checked, cheaper than its block), then the reveal (from its block)
     assert_eq!(w.len(), 2, "{}", out.stdout);
-    assert!(w.iter().all(|w| w["by"] == "block"), "{}", out.stdout);
+    assert_eq!(w[0]["by"], "scripts", "{}", out.stdout);
+    assert_eq!(w[1]["by"], "block", "{}", out.stdout);
     let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
-    assert_eq!(blocks, 2, "one block per proven transaction");
+    assert_eq!(blocks, 1, "one block per transaction proven from its block");
     let out = goat().args(["--electrum", &h.electrum, "resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(v["proven"]["witnesses"].as_array().unwrap().iter().all(|w| w["by"] == "scripts"), "{}", out.stdout);
@@ -110,7 +112,11 @@ fn a_blanked_witness_cannot_hide_the_newest_goatfile() {
     let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
     // caught by the block: either as bytes it served or as the page that
     // listed the transaction
-    assert!(out.stderr.contains("(a swapped witness)") || out.stderr.contains("envelope stripped"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(a swapped witness)") || out.stderr.contains("envelope stripped") || out.stderr.contains("script check"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stdout.contains("name: model"), "{}", out.stdout);
     goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "script check");
     let (honest_scene, _, _) = scene();
@@ -126,15 +132,19 @@ fn a_blanked_witness_cannot_hide_the_newest_goatfile() {
 /// used.
 #[test]
 fn a_block_whose_witness_commitment_fails_is_refused() {
-    let (s, addr, pay) = published_then_paid();
-    let forged = forged_witness(&s, &pay);
-    let (b, _, _) = published_then_paid();
+    let (mut s, addr) = published();
+    let reveal = s.publish("newer").reveal;
+    s.chain.mine();
+    let (mut b, _) = published();
+    b.publish("newer");
+    b.chain.mine();
     let liar = s.serve();
-    liar.state.arm("/raw", Fault::SwapWitnessInBlock { txid: pay, input: 0, witness: forged }, usize::MAX);
+    // the reveal's envelope input, blanked inside the block only
+    liar.state.arm("/raw", Fault::SwapWitnessInBlock { txid: reveal, input: 0, witness: Witness::new() }, usize::MAX);
     goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "witness commitment");
     let honest = b.serve();
     let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
-    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+    assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
     assert!(out.stderr.contains("witness commitment"), "{}", out.stderr);
 }
 
@@ -233,4 +243,54 @@ fn every_changed_witness_is_caught_or_changes_nothing() {
         }
     }
     assert!(caught >= read.len() * 3 * 2, "{caught} changes caught");
+}
+
+/// Dropping a liar must not drop the evidence against what it served: a
+/// liar serves the forged envelope, then fails the proof of that
+/// transaction so that the honest server proves it. The walk judged by the
+/// liar's copy; that copy is compared with the block, not whatever the
+/// cache holds after the liar is dropped.
+#[test]
+fn a_liar_that_gets_itself_dropped_mid_proof_is_still_caught() {
+    let (s, addr, pay) = published_then_paid();
+    let forged = forged_witness(&s, &pay);
+    let (b, _, _) = published_then_paid();
+    let liar = s.serve();
+    liar.state.arm(&format!("/tx/{pay}/merkle-proof"), Fault::WrongMerkleProof, usize::MAX);
+    swap(&liar, pay, forged);
+    let honest = b.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+}
+
+/// A block with every witness stripped, the coinbase's reserved value
+/// too, still has its genuine header and merkle root; BIP 141 says its
+/// coinbase's commitment then cannot hold. A server that blanks the newest
+/// goatfile and serves such blocks is caught.
+#[test]
+fn a_block_stripped_of_all_witnesses_is_refused() {
+    let scene = || {
+        let (mut s, addr) = published();
+        let newer = s.publish("newer");
+        // enough of the address's transactions in that block that goat
+        // proves them from the block rather than by script
+        let spk = s.holder.script_pubkey();
+        for i in 0..3 {
+            s.chain.fund(&spk, 30_000 + i);
+        }
+        s.chain.mine();
+        (s, addr, newer.reveal)
+    };
+    let (s, addr, newer) = scene();
+    let liar = s.serve();
+    liar.state.arm("/block/", Fault::StripWitnessesInBlock, usize::MAX);
+    swap(&liar, newer, Witness::new());
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    assert!(out.stderr.contains("reserved value"), "caught by the block's commitment: {}", out.stderr);
+    assert!(!out.stdout.contains("name: model"), "{}", out.stdout);
+    let (h, _, _) = scene();
+    let honest = h.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
 }
