@@ -24,6 +24,10 @@ pub struct Devchain {
     /// Publish the goatfile after that history instead of before it.
     #[arg(long)]
     pub goatfile_last: bool,
+    /// Mine the history's payments this many to a block (1: each in a
+    /// block of its own, as a real address's history mostly is).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub per_block: usize,
     /// Give this (regtest) address 1 000 000 sats, e.g. to try goat publish.
     #[arg(long, value_name = "ADDRESS")]
     pub fund: Vec<String>,
@@ -63,7 +67,7 @@ impl Devchain {
         let payer = chain.wallet();
         let history = |chain: &mut Chain| {
             if self.history > 0 {
-                chain.pay_many(&payer, &holder.script_pubkey(), 5_000, self.history, 2_000);
+                chain.pay_many(&payer, &holder.script_pubkey(), 5_000, self.history, self.per_block.max(1));
                 chain.mine();
             }
         };
