@@ -1,27 +1,29 @@
 //! Electrum servers (`--electrum tcp://HOST:PORT` or `ssl://HOST:PORT`) as
-//! chain sources, through BDK's `electrum-client`.
+//! a `ChainSource`, through BDK's `electrum-client`.
 //!
-//! Each Electrum answer is turned into the answer the Esplora path would
-//! have given (raw bytes, the Esplora JSON shapes), so every check this
-//! module makes applies unchanged to both protocols: raw transactions must
-//! hash to their txids, merkle branches (the two protocols share the
-//! format) must lead to the root of a header with real proof of work, and
-//! several servers are compared. The JSON fields goat never trusts (a
-//! transaction's inputs, its status) come from the raw transaction and the
-//! address history.
+//! Answers are typed like the Esplora source's, and the same checks apply
+//! to both one level up: raw transactions must hash to their txids, merkle
+//! branches (the two protocols share the format) must lead to the root of a
+//! header with real proof of work, and several servers are compared.
 //!
-//! One difference in kind: Electrum returns an address's whole history in
+//! Differences in kind: Electrum returns an address's whole history in
 //! one call (`blockchain.scripthash.get_history`), so pages are cut from
 //! that list here, and the raw transactions of one page come in one
-//! batched round trip.
+//! batched round trip; it tells a transaction's height only through a
+//! history (and needs one for a merkle proof); it serves headers by height
+//! only, and no raw blocks (so witnesses are proven by script check).
 
-use super::{one_line, Attempt};
+use super::http::io_cause;
+use super::one_line;
+use super::source::{Ask, ChainSource, Listed, Page, Reply};
+use bitcoin::block::Header;
 use bitcoin::hashes::{sha256d, Hash};
-use bitcoin::{consensus, Address, BlockHash, ScriptBuf, Transaction, Txid};
+use bitcoin::{consensus, Address, Block, BlockHash, ScriptBuf, Transaction, Txid};
 use electrum_client::{ElectrumApi, Param};
-use serde_json::{json, Value};
+use esplora_client::{MerkleProof, TxStatus, Utxo};
+use serde_json::Value;
 use std::collections::HashMap;
-use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,12 +36,12 @@ const MEMPOOL_PAGE: usize = 50;
 const MAX_PAGE: usize = 1000;
 
 /// Why a call got no answer, as words that follow the server's name, from
-/// the error's kind (see `super::describe`).
+/// the error's kind (see `http::describe`).
 fn cause(e: &electrum_client::Error) -> String {
     use electrum_client::Error as E;
     match e {
-        E::IOError(io) => super::io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
-        E::SharedIOError(io) => super::io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
+        E::IOError(io) => io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
+        E::SharedIOError(io) => io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
         E::AllAttemptsErrored(all) => all.last().map(cause).unwrap_or_else(|| "cannot be reached".into()),
         other => format!("failed ({})", one_line(&other.to_string())),
     }
@@ -51,7 +53,7 @@ pub fn is_electrum(url: &str) -> bool {
 
 /// One Electrum server: its connection (made on first use, dropped after
 /// an error) and what this run learned from it.
-pub struct Server {
+struct Inner {
     url: String,
     config: electrum_client::Config,
     client: Mutex<Option<Arc<electrum_client::Client>>>,
@@ -63,7 +65,16 @@ pub struct Server {
     /// Headers fetched by height, by hash.
     headers: Mutex<HashMap<BlockHash, Vec<u8>>>,
     /// Round trips made (a batch is one).
-    pub round_trips: std::sync::atomic::AtomicU64,
+    round_trips: AtomicU64,
+    /// Bytes received (as decoded), shared with the client's other sources.
+    bytes: Arc<AtomicU64>,
+    timeout: Duration,
+}
+
+/// One Electrum server.
+pub struct Electrum {
+    url: String,
+    inner: Arc<Inner>,
 }
 
 /// Why an Electrum call gave no answer.
@@ -78,13 +89,13 @@ enum Fail {
     Lie(String),
 }
 
-impl Server {
-    pub fn new(url: &str, timeout: Duration, socks5: Option<String>) -> Server {
+impl Electrum {
+    pub fn new(url: &str, timeout: Duration, socks5: Option<String>, bytes: Arc<AtomicU64>) -> Electrum {
         let mut b = electrum_client::ConfigBuilder::new().timeout(Some(timeout)).retry(0).validate_domain(true);
         if let Some(p) = socks5 {
             b = b.socks5(Some(electrum_client::Socks5Config::new(p)));
         }
-        Server {
+        let inner = Inner {
             url: url.to_string(),
             config: b.build(),
             client: Mutex::new(None),
@@ -92,9 +103,41 @@ impl Server {
             heights: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
             round_trips: Default::default(),
-        }
+            bytes,
+            timeout,
+        };
+        Electrum { url: url.to_string(), inner: Arc::new(inner) }
     }
 
+    /// Run `f` on a blocking thread (electrum-client is blocking), bounded
+    /// in time: the connection has its own timeout per call; a page is two.
+    fn call<'a, T: Send + 'static>(&'a self, f: impl FnOnce(&Inner) -> Result<T, Fail> + Send + 'static) -> Ask<'a, T> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let limit = inner.timeout * 2;
+            let job = tokio::task::spawn_blocking(move || f(&inner));
+            match tokio::time::timeout(limit, job).await {
+                Err(_) => Reply::Transient(format!("did not answer within {limit:?}")),
+                Ok(Err(e)) => Reply::Transient(format!("failed the Electrum call ({e})")),
+                Ok(Ok(r)) => into_reply(r),
+            }
+        })
+    }
+}
+
+/// Server-supplied text is made safe for a terminal, as for Esplora.
+fn into_reply<T>(r: Result<T, Fail>) -> Reply<T> {
+    let safe = |m: String| crate::text::line(&m);
+    match r {
+        Ok(v) => Reply::Ok(v),
+        Err(Fail::Missing(m)) => Reply::NotFound(safe(m)),
+        Err(Fail::Refused(m)) => Reply::Refused(400, safe(m)),
+        Err(Fail::Transient(m)) => Reply::Transient(safe(m)),
+        Err(Fail::Lie(m)) => Reply::Invalid(safe(m)),
+    }
+}
+
+impl Inner {
     fn client(&self) -> Result<Arc<electrum_client::Client>, Fail> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = c.as_ref() {
@@ -128,142 +171,6 @@ impl Server {
         })
     }
 
-    /// The Esplora-shaped answer to `path` (and `post`, for POST /tx).
-    /// Blocking: call it from a blocking thread.
-    pub(super) fn answer(&self, path: &str, post: Option<&str>) -> Attempt {
-        let r = match post {
-            Some(hex) if path == "/tx" => self.broadcast(hex),
-            Some(_) => Err(Fail::Refused(format!("cannot POST {path}"))),
-            None => self.get(path),
-        };
-        // Server-supplied text is made safe for a terminal, as for Esplora.
-        let safe = |m: String| crate::text::line(&m);
-        match r {
-            Ok(body) => Attempt::Body(body),
-            Err(Fail::Missing(m)) => Attempt::Definite(404, safe(m)),
-            Err(Fail::Refused(m)) => Attempt::Definite(400, safe(m)),
-            Err(Fail::Transient(m)) => Attempt::Transient(safe(m)),
-            Err(Fail::Lie(m)) => Attempt::Invalid(safe(m)),
-        }
-    }
-
-    fn get(&self, path: &str) -> Result<Vec<u8>, Fail> {
-        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let txid = |s: &str| Txid::from_str(s).map_err(|_| Fail::Refused("invalid txid".into()));
-        let addr = |s: &str| {
-            Address::from_str(s)
-                .map(|a| a.assume_checked().script_pubkey())
-                .map_err(|_| Fail::Refused("invalid address".into()))
-        };
-        match parts.as_slice() {
-            ["tx", t, "raw"] => {
-                let t = txid(t)?;
-                self.with(|c| c.transaction_get_raw(&t))
-            }
-            ["tx", t] => {
-                let t = txid(t)?;
-                let raw = self.with(|c| c.transaction_get_raw(&t))?;
-                let tx: Transaction = consensus::deserialize(&raw).map_err(|_| Fail::Transient("undecodable transaction".into()))?;
-                Ok(tx_json(&tx, self.height_of(&t)).to_string().into_bytes())
-            }
-            ["tx", t, "status"] => {
-                let t = txid(t)?;
-                let h = self.height_of(&t).ok_or_else(|| {
-                    Fail::Transient("an Electrum server tells a transaction's height only through its address's history".into())
-                })?;
-                Ok(status_json(Some(h)).to_string().into_bytes())
-            }
-            ["tx", t, "merkle-proof"] => {
-                let t = txid(t)?;
-                let h = self.height_of(&t).filter(|h| *h > 0).ok_or_else(|| {
-                    Fail::Transient(format!("no confirmed height known for {t} (the Electrum protocol needs one for a merkle proof)"))
-                })?;
-                let v = self.with(|c| c.raw_call("blockchain.transaction.get_merkle", [Param::String(t.to_string()), Param::Usize(h as usize)]))?;
-                Ok(v.to_string().into_bytes())
-            }
-            ["block-height", h] => {
-                let h: usize = h.parse().map_err(|_| Fail::Refused("invalid height".into()))?;
-                let raw = self.with(|c| c.block_header_raw(h))?;
-                let hash = BlockHash::from_byte_array(sha256d::Hash::hash(&raw).to_byte_array());
-                self.headers.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, raw);
-                Ok(hash.to_string().into_bytes())
-            }
-            ["block", h, "header"] => {
-                let hash = BlockHash::from_str(h).map_err(|_| Fail::Refused("invalid block hash".into()))?;
-                let raw = self.headers.lock().unwrap_or_else(|p| p.into_inner()).get(&hash).cloned();
-                // Electrum serves headers by height only: goat asks for a
-                // header right after asking this server which block is at a
-                // height, so it is known here.
-                let raw = raw.ok_or_else(|| Fail::Missing(format!("block {hash} (an Electrum server serves headers by height)")))?;
-                Ok(hex::encode(raw).into_bytes())
-            }
-            ["blocks", "tip", "height"] => {
-                let n = self.with(|c| c.block_headers_subscribe_raw())?;
-                Ok(n.height.to_string().into_bytes())
-            }
-            ["address", a] => {
-                let spk = addr(a)?;
-                let h = self.refresh_history(&spk)?;
-                let confirmed = h.iter().filter(|(_, height)| *height > 0).count();
-                let mempool = h.len() - confirmed;
-                let summary = |n: usize| json!({"funded_txo_count": 0, "funded_txo_sum": 0, "spent_txo_count": 0, "spent_txo_sum": 0, "tx_count": n});
-                Ok(json!({"address": a, "chain_stats": summary(confirmed), "mempool_stats": summary(mempool)}).to_string().into_bytes())
-            }
-            ["address", a, "txs"] => {
-                let spk = addr(a)?;
-                let h = self.refresh_history(&spk)?;
-                let mut page: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height <= 0).take(MEMPOOL_PAGE).copied().collect();
-                page.extend(h.iter().rev().filter(|(_, height)| *height > 0).take(CHAIN_PAGE).copied());
-                self.page_json(&page)
-            }
-            ["address", a, "txs", "chain"] => {
-                // Asked right after `/address/:a` (the servers' history
-                // comparison), whose call just fetched the whole history.
-                let h = self.history_of(&addr(a)?)?;
-                let page: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height > 0).take(CHAIN_PAGE).copied().collect();
-                self.page_json(&page)
-            }
-            ["address", a, "txs", "chain", last] => {
-                let spk = addr(a)?;
-                let last = txid(last)?;
-                let h = self.history_of(&spk)?;
-                let confirmed: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height > 0).copied().collect();
-                let Some(at) = confirmed.iter().position(|(t, _)| *t == last) else {
-                    return Ok(b"[]".to_vec());
-                };
-                let size = (at + 1).clamp(CHAIN_PAGE, MAX_PAGE);
-                let page: Vec<(Txid, i32)> = confirmed[at + 1..].iter().take(size).copied().collect();
-                self.page_json(&page)
-            }
-            ["address", a, "utxo"] => {
-                let spk = addr(a)?;
-                let list = self.with(|c| c.script_list_unspent(&spk))?;
-                let v: Vec<Value> = list
-                    .iter()
-                    .map(|u| {
-                        let h = (u.height > 0).then_some(u.height as i32);
-                        json!({"txid": u.tx_hash.to_string(), "vout": u.tx_pos, "value": u.value, "status": status_json(h)})
-                    })
-                    .collect();
-                Ok(Value::Array(v).to_string().into_bytes())
-            }
-            ["fee-estimates"] => {
-                let btc_per_kb = self.with(|c| c.estimate_fee(6, None))?;
-                if !(btc_per_kb.is_finite() && btc_per_kb > 0.0) {
-                    return Err(Fail::Transient("the server has no fee estimate".into()));
-                }
-                Ok(json!({"6": btc_per_kb * 100_000.0}).to_string().into_bytes())
-            }
-            _ => Err(Fail::Refused(format!("{path} has no Electrum equivalent"))),
-        }
-    }
-
-    fn broadcast(&self, hex_tx: &str) -> Result<Vec<u8>, Fail> {
-        let raw = hex::decode(hex_tx.trim()).map_err(|_| Fail::Refused("not hex".into()))?;
-        let txid = self.with(|c| c.transaction_broadcast_raw(&raw))?;
-        Ok(txid.to_string().into_bytes())
-    }
-
     fn height_of(&self, t: &Txid) -> Option<i32> {
         self.heights.lock().unwrap_or_else(|p| p.into_inner()).get(t).copied()
     }
@@ -291,64 +198,168 @@ impl Server {
         Ok(h)
     }
 
-    /// One history page as Esplora's JSON: raw transactions in one batch.
-    fn page_json(&self, page: &[(Txid, i32)]) -> Result<Vec<u8>, Fail> {
+    /// One history page: raw transactions in one batch, each checked
+    /// against its txid (the page decides which transactions are looked
+    /// at closer, so a page whose bytes are another transaction's would
+    /// hide one).
+    fn page(&self, page: &[(Txid, i32)]) -> Result<Vec<Listed>, Fail> {
         if page.is_empty() {
-            return Ok(b"[]".to_vec());
+            return Ok(vec![]);
         }
         let txids: Vec<Txid> = page.iter().map(|(t, _)| *t).collect();
         let raws = self.with(|c| c.batch_transaction_get_raw(&txids))?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(page.len());
         for ((want, height), raw) in page.iter().zip(raws) {
+            self.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
             let tx: Transaction =
                 consensus::deserialize(&raw).map_err(|_| Fail::Lie(format!("transaction bytes for {want} do not decode")))?;
-            // The page decides which transactions are looked at closer, so
-            // a page whose bytes are another transaction's would hide one.
             let got = tx.compute_txid();
             if got != *want {
                 return Err(Fail::Lie(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")));
             }
-            out.push(tx_json(&tx, Some(*height)));
+            out.push(Listed { txid: *want, tx, height: u32::try_from(*height).ok().filter(|h| *h > 0) });
         }
-        Ok(Value::Array(out).to_string().into_bytes())
+        Ok(out)
     }
 }
 
-fn status_json(height: Option<i32>) -> Value {
-    match height {
-        Some(h) if h > 0 => json!({"confirmed": true, "block_height": h}),
-        _ => json!({"confirmed": false}),
-    }
+fn script_of(a: &Address) -> ScriptBuf {
+    a.script_pubkey()
 }
 
-/// The Esplora JSON of `tx` (fields goat reads; prevouts unknown).
-fn tx_json(tx: &Transaction, height: Option<i32>) -> Value {
-    let vin: Vec<Value> = tx
-        .input
-        .iter()
-        .map(|i| {
-            json!({
-                "txid": i.previous_output.txid.to_string(),
-                "vout": i.previous_output.vout,
-                "prevout": Value::Null,
-                "scriptsig": hex::encode(i.script_sig.as_bytes()),
-                "witness": i.witness.iter().map(hex::encode).collect::<Vec<_>>(),
-                "is_coinbase": i.previous_output.is_null(),
-                "sequence": i.sequence.0,
-            })
+impl ChainSource for Electrum {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn round_trips(&self) -> Option<u64> {
+        Some(self.inner.round_trips.load(Ordering::Relaxed))
+    }
+
+    fn confirmed_count<'a>(&'a self, a: &'a Address) -> Ask<'a, u32> {
+        let spk = script_of(a);
+        self.call(move |s| {
+            let h = s.refresh_history(&spk)?;
+            Ok(h.iter().filter(|(_, height)| *height > 0).count() as u32)
         })
-        .collect();
-    let vout: Vec<Value> =
-        tx.output.iter().map(|o| json!({"scriptpubkey": hex::encode(o.script_pubkey.as_bytes()), "value": o.value.to_sat()})).collect();
-    json!({
-        "txid": tx.compute_txid().to_string(),
-        "version": tx.version.0,
-        "locktime": tx.lock_time.to_consensus_u32(),
-        "vin": vin,
-        "vout": vout,
-        "size": tx.total_size(),
-        "weight": tx.weight().to_wu(),
-        "fee": 0,
-        "status": status_json(height),
-    })
+    }
+
+    fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>> {
+        let spk = script_of(a);
+        self.call(move |s| {
+            let confirmed = |h: &[(Txid, i32)]| -> Vec<(Txid, i32)> { h.iter().rev().filter(|(_, height)| *height > 0).copied().collect() };
+            match page {
+                Page::First => {
+                    let h = s.refresh_history(&spk)?;
+                    let mut p: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height <= 0).take(MEMPOOL_PAGE).copied().collect();
+                    p.extend(confirmed(&h).into_iter().take(CHAIN_PAGE));
+                    s.page(&p)
+                }
+                // Asked right after `confirmed_count` (the servers' history
+                // comparison), whose call just fetched the whole history.
+                Page::NewestConfirmed => {
+                    let h = s.history_of(&spk)?;
+                    s.page(&confirmed(&h).into_iter().take(CHAIN_PAGE).collect::<Vec<_>>())
+                }
+                Page::ConfirmedAfter(last) => {
+                    let all = confirmed(&s.history_of(&spk)?);
+                    let Some(at) = all.iter().position(|(t, _)| *t == last) else {
+                        return Ok(vec![]);
+                    };
+                    let size = (at + 1).clamp(CHAIN_PAGE, MAX_PAGE);
+                    s.page(&all[at + 1..].iter().take(size).copied().collect::<Vec<_>>())
+                }
+            }
+        })
+    }
+
+    fn raw_tx<'a>(&'a self, t: &'a Txid) -> Ask<'a, Transaction> {
+        let t = *t;
+        self.call(move |s| {
+            let raw = s.with(|c| c.transaction_get_raw(&t))?;
+            s.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
+            consensus::deserialize(&raw).map_err(|e| Fail::Lie(format!("transaction bytes do not decode ({e})")))
+        })
+    }
+
+    fn tx_status<'a>(&'a self, t: &'a Txid) -> Ask<'a, TxStatus> {
+        let t = *t;
+        self.call(move |s| {
+            let h = s.height_of(&t).ok_or_else(|| {
+                Fail::Transient("an Electrum server tells a transaction's height only through its address's history".into())
+            })?;
+            let height = u32::try_from(h).ok().filter(|h| *h > 0);
+            Ok(TxStatus { confirmed: height.is_some(), block_height: height, block_hash: None, block_time: None })
+        })
+    }
+
+    fn merkle_proof<'a>(&'a self, t: &'a Txid) -> Ask<'a, MerkleProof> {
+        let t = *t;
+        self.call(move |s| {
+            let h = s.height_of(&t).filter(|h| *h > 0).ok_or_else(|| {
+                Fail::Transient(format!("no confirmed height known for {t} (the Electrum protocol needs one for a merkle proof)"))
+            })?;
+            let v = s.with(|c| c.raw_call("blockchain.transaction.get_merkle", [Param::String(t.to_string()), Param::Usize(h as usize)]))?;
+            serde_json::from_value(v).map_err(|e| Fail::Lie(format!("invalid merkle proof ({e})")))
+        })
+    }
+
+    fn block_hash(&self, height: u32) -> Ask<'_, BlockHash> {
+        self.call(move |s| {
+            let raw = s.with(|c| c.block_header_raw(height as usize))?;
+            let hash = BlockHash::from_byte_array(sha256d::Hash::hash(&raw).to_byte_array());
+            s.headers.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, raw);
+            Ok(hash)
+        })
+    }
+
+    fn header<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Header> {
+        let h = *h;
+        self.call(move |s| {
+            // Electrum serves headers by height only: goat asks for a header
+            // right after asking this server which block is at a height, so
+            // it is known here.
+            let raw = s.headers.lock().unwrap_or_else(|p| p.into_inner()).get(&h).cloned();
+            let raw = raw.ok_or_else(|| Fail::Missing(format!("block {h} (an Electrum server serves headers by height)")))?;
+            consensus::deserialize(&raw).map_err(|e| Fail::Lie(format!("block header does not decode ({e})")))
+        })
+    }
+
+    fn raw_block<'a>(&'a self, _h: &'a BlockHash) -> Ask<'a, Block> {
+        Box::pin(async { Reply::Refused(400, "the Electrum protocol serves no raw blocks".into()) })
+    }
+
+    fn utxos<'a>(&'a self, a: &'a Address) -> Ask<'a, Vec<Utxo>> {
+        let spk = script_of(a);
+        self.call(move |s| {
+            let list = s.with(|c| c.script_list_unspent(&spk))?;
+            Ok(list
+                .iter()
+                .map(|u| {
+                    let height = u32::try_from(u.height).ok().filter(|h| *h > 0);
+                    Utxo {
+                        txid: u.tx_hash,
+                        vout: u.tx_pos as u32,
+                        value: bitcoin::Amount::from_sat(u.value),
+                        status: esplora_client::UtxoStatus { confirmed: height.is_some(), block_height: height, block_hash: None, block_time: None },
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn fee_estimates(&self) -> Ask<'_, HashMap<u16, f64>> {
+        self.call(|s| {
+            let btc_per_kb = s.with(|c| c.estimate_fee(6, None))?;
+            if !(btc_per_kb.is_finite() && btc_per_kb > 0.0) {
+                return Err(Fail::Transient("the server has no fee estimate".into()));
+            }
+            Ok(HashMap::from([(6, btc_per_kb * 100_000.0)]))
+        })
+    }
+
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> Ask<'a, Txid> {
+        let raw = consensus::serialize(tx);
+        self.call(move |s| s.with(|c| c.transaction_broadcast_raw(&raw)))
+    }
 }

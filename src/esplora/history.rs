@@ -9,10 +9,10 @@
 //! honest servers differ for a moment, so a difference is re-asked once
 //! after a short pause before goat refuses to choose.
 
+use super::source::{Listed, Page};
 use super::{Esplora, Outcome};
 use crate::error::{Error, Result};
 use bitcoin::{Address, Txid};
-use esplora_client::{AddressStats, EsploraTx};
 use std::time::Duration;
 
 /// What one server says about an address.
@@ -37,11 +37,21 @@ pub struct Agreement {
 const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
 impl Esplora {
-    /// JSON from endpoint `idx`; a body that does not parse marks the
-    /// server as lying. Err: why there is no answer.
-    async fn json_at<T: serde::de::DeserializeOwned>(&self, idx: usize, path: &str) -> std::result::Result<T, String> {
-        let json = |b: &[u8]| serde_json::from_slice::<T>(b).map_err(|e| format!("invalid JSON for {path} ({e})"));
-        match self.get_at(idx, path, &json).await {
+    /// What endpoint `idx` says about `addr`. Err: why there is no answer;
+    /// an answer that cannot be right marks the server as lying.
+    async fn view(&self, idx: usize, addr: &Address) -> std::result::Result<View, String> {
+        let what = format!("the history of {addr}");
+        let confirmed_txs = self.answered(idx, self.ask_at(idx, &what, &|s| s.confirmed_count(addr), &Ok).await)?;
+        let page: Vec<Listed> = self.answered(idx, self.ask_at(idx, &what, &|s| s.history(addr, Page::NewestConfirmed), &Ok).await)?;
+        Ok(View {
+            server: self.endpoint(idx).to_string(),
+            confirmed_txs,
+            newest: page.iter().filter(|t| t.height.is_some()).map(|t| t.txid).collect(),
+        })
+    }
+
+    fn answered<T>(&self, idx: usize, o: Outcome<T>) -> std::result::Result<T, String> {
+        match o {
             Outcome::Ok(v) => Ok(v),
             Outcome::Invalid(why) => {
                 self.reject(idx, &why);
@@ -49,16 +59,6 @@ impl Esplora {
             }
             Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => Err(m),
         }
-    }
-
-    async fn view(&self, idx: usize, addr: &Address) -> std::result::Result<View, String> {
-        let stats: AddressStats = self.json_at(idx, &format!("/address/{addr}")).await?;
-        let page: Vec<EsploraTx> = self.json_at(idx, &format!("/address/{addr}/txs/chain")).await?;
-        Ok(View {
-            server: self.endpoint(idx).to_string(),
-            confirmed_txs: stats.chain_stats.tx_count,
-            newest: page.iter().filter(|t| t.status.confirmed).map(|t| t.txid).collect(),
-        })
     }
 
     /// What every server says. Err when none answered: one line that

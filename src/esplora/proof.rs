@@ -18,8 +18,6 @@ use crate::error::{Error, Result};
 use bitcoin::block::Header;
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{BlockHash, Network, TxMerkleNode, Txid};
-use esplora_client::MerkleProof;
-use std::str::FromStr;
 
 /// Taproot activated at this mainnet height; no inscription can be older.
 pub const TAPROOT_MAINNET_HEIGHT: u32 = 709_632;
@@ -169,8 +167,7 @@ impl Esplora {
             if idx == prover {
                 continue;
             }
-            let check = |b: &[u8]| parse_hash(b);
-            match self.get_at(idx, &format!("/block-height/{height}"), &check).await {
+            match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
                 Outcome::Ok(h) if h == block => agreed.push(self.endpoint(idx).to_string()),
                 // A server naming another block must at least show a header
                 // with real work for it; if it cannot, it is lying, not
@@ -215,14 +212,13 @@ impl Esplora {
     /// One server's proof for `txid`: its merkle proof, its block hash at
     /// that height, and that block's header, checked against each other.
     async fn prove_at(&self, idx: usize, txid: &Txid, network: Network) -> std::result::Result<(u32, BlockHash), Failure> {
-        let json = |b: &[u8]| serde_json::from_slice::<MerkleProof>(b).map_err(|e| format!("invalid merkle proof JSON ({e})"));
-        let proof = match self.get_at(idx, &format!("/tx/{txid}/merkle-proof"), &json).await {
+        let proof = match self.ask_at(idx, &format!("the merkle proof of {txid}"), &|s| s.merkle_proof(txid), &Ok).await {
             Outcome::Ok(p) => p,
             Outcome::NotFound(_) => return Err(Failure::Unconfirmed("says it is not confirmed".into())),
             other => return Err(failure(other)),
         };
         let height = proof.block_height;
-        let block = match self.get_at(idx, &format!("/block-height/{height}"), &parse_hash).await {
+        let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
             Outcome::Ok(h) => h,
             Outcome::NotFound(_) => return Err(Failure::Lie(format!("has no block at height {height}, where it put {txid}"))),
             other => return Err(failure(other)),
@@ -242,17 +238,13 @@ impl Esplora {
             return Ok(h);
         }
         let want = *block;
-        let check = move |b: &[u8]| -> std::result::Result<Header, String> {
-            let text = std::str::from_utf8(b).map_err(|_| "block header is not hex text".to_string())?;
-            let bytes = hex::decode(text.trim()).map_err(|_| "block header is not hex".to_string())?;
-            let header: Header =
-                bitcoin::consensus::deserialize(&bytes).map_err(|e| format!("block header does not decode ({e})"))?;
+        let check = move |header: Header| -> std::result::Result<Header, String> {
             if header.block_hash() != want {
                 return Err(format!("block header does not hash to {want} (it hashes to {})", header.block_hash()));
             }
             Ok(header)
         };
-        let header = match self.get_at(idx, &format!("/block/{block}/header"), &check).await {
+        let header = match self.ask_at(idx, &format!("the header of block {block}"), &|s| s.header(block), &check).await {
             Outcome::Ok(h) => h,
             Outcome::NotFound(_) => return Err(Failure::Lie(format!("has no header for its own block {block}"))),
             other => return Err(failure(other)),
@@ -272,11 +264,6 @@ fn failure<T>(o: Outcome<T>) -> Failure {
         Outcome::Unreachable(why) | Outcome::NotFound(why) => Failure::Unreachable(why),
         Outcome::Ok(_) => Failure::Unreachable("unexpected answer".into()),
     }
-}
-
-fn parse_hash(b: &[u8]) -> std::result::Result<BlockHash, String> {
-    let text = std::str::from_utf8(b).map_err(|_| "block hash is not text".to_string())?;
-    BlockHash::from_str(text.trim()).map_err(|_| "block hash is not 64 hex digits".to_string())
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ use super::proof::Proven;
 use super::{electrum, Esplora, Outcome};
 use crate::error::{Error, Kind, Result};
 use bitcoin::hashes::Hash;
-use bitcoin::{consensus, Block, BlockHash, Transaction, Txid};
+use bitcoin::{Block, BlockHash, Transaction, Txid};
 use std::sync::Arc;
 
 /// A transaction with more inputs than this is not checked input by input
@@ -220,8 +220,7 @@ impl Esplora {
             return Ok(b);
         }
         let want = p.block;
-        let check = move |b: &[u8]| -> std::result::Result<Block, String> {
-            let block: Block = consensus::deserialize(b).map_err(|e| format!("block {want} does not decode ({e})"))?;
+        let check = move |block: Block| -> std::result::Result<Block, String> {
             if block.block_hash() != want {
                 return Err(format!("block bytes do not hash to the requested {want}"));
             }
@@ -237,7 +236,7 @@ impl Esplora {
             if electrum::is_electrum(self.endpoint(idx)) {
                 continue;
             }
-            match self.get_at(idx, &format!("/block/{want}/raw"), &check).await {
+            match self.ask_at(idx, &format!("block {want}"), &|s| s.raw_block(&want), &check).await {
                 Outcome::Ok(b) => {
                     let got = (Arc::new(b), self.endpoint(idx).to_string());
                     if let Ok(mut c) = self.blocks.lock() {

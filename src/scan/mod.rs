@@ -10,7 +10,8 @@
 
 use crate::address::HolderAddress;
 use crate::error::{Error, Kind, Result};
-use crate::esplora::{Esplora, EsploraTx};
+use crate::esplora::source::Listed;
+use crate::esplora::Esplora;
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
 use crate::esplora::history::Agreement;
@@ -277,32 +278,31 @@ pub async fn walk(
 
     let (first, mut server) = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
-    let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| !t.status.confirmed);
-    let mut page: Vec<EsploraTx> = mempool;
+    let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| t.height.is_none());
+    let mut page: Vec<Listed> = mempool;
     let mut more = confirmed.len() >= crate::esplora::PAGE_SIZE;
     page.extend(confirmed);
     loop {
-        let last = page.iter().rev().find(|t| t.status.confirmed).map(|t| t.txid);
+        let last = page.iter().rev().find(|t| t.height.is_some()).map(|t| t.txid);
         // Known before any candidate of the page is judged: a reveal comes
         // before the (older) unconfirmed transactions it spends.
-        unconfirmed.extend(page.iter().filter(|t| !t.status.confirmed).map(|t| t.txid));
+        unconfirmed.extend(page.iter().filter(|t| t.height.is_none()).map(|t| t.txid));
         for t in &page {
             if !seen.insert(t.txid) {
                 continue;
             }
             summary.transactions += 1;
-            let location = match (t.status.confirmed, t.status.block_height) {
-                (true, Some(h)) => Location::Confirmed(h),
-                _ => Location::Mempool,
+            let location = match t.height {
+                Some(h) => Location::Confirmed(h),
+                None => Location::Mempool,
             };
-            // The JSON witness only *selects* candidates; content is parsed
-            // from verified raw bytes below, and what the choice rests on
-            // is proven (`find_goatfile`).
-            let served = t.to_tx();
-            let selected = !Inscription::from_transaction(&served).is_empty();
-            summary.walked.push(Walked { txid: t.txid, location, server, selected, wtxid: served.compute_wtxid(), reads: vec![] });
-            for vin in &t.vin {
-                spent_by.insert(OutPoint { txid: vin.txid, vout: vin.vout }, t.txid);
+            // The page's witnesses only *select* candidates; content is
+            // parsed from verified raw bytes below, and what the choice
+            // rests on is proven (`find_goatfile`).
+            let selected = !Inscription::from_transaction(&t.tx).is_empty();
+            summary.walked.push(Walked { txid: t.txid, location, server, selected, wtxid: t.tx.compute_wtxid(), reads: vec![] });
+            for vin in &t.tx.input {
+                spent_by.insert(vin.previous_output, t.txid);
             }
             if !selected {
                 continue;

@@ -1,0 +1,109 @@
+//! One chain server, asked typed questions.
+//!
+//! `ChainSource` is what goat asks any one server: an address's history in
+//! pages, a raw transaction, a merkle proof, a block hash by height, a
+//! header, a raw block, … Two protocols implement it: Esplora's REST API
+//! (`http::Http`) and Electrum (`electrum::Electrum`). Each answer comes back
+//! typed, as a `Reply`: the value, or why this server gave none. Nothing
+//! here is trusted: checking answers (txids, proofs, agreement between
+//! servers), retrying and failing over live one level up, in `Esplora`.
+
+use bitcoin::block::Header;
+use bitcoin::{Address, Block, BlockHash, Transaction, Txid};
+use esplora_client::{MerkleProof, TxStatus, Utxo};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// What one server answered to one question.
+#[derive(Debug)]
+pub enum Reply<T> {
+    Ok(T),
+    /// It says the thing does not exist (HTTP 404, Electrum "no such").
+    NotFound(String),
+    /// It refuses the question itself (HTTP 400, an Electrum error).
+    Refused(u16, String),
+    /// No usable answer this time: down, timed out, cut short, 5xx.
+    Transient(String),
+    /// HTTP 429, with the wait it asked for.
+    RateLimited(Option<Duration>),
+    /// An answer that cannot be what was asked: bytes that do not decode,
+    /// a page whose transactions do not hash to its txids. A faulty or
+    /// lying server.
+    Invalid(String),
+}
+
+impl<T> Reply<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        self.and_then(|v| Reply::Ok(f(v)))
+    }
+
+    pub fn and_then<U>(self, f: impl FnOnce(T) -> Reply<U>) -> Reply<U> {
+        match self {
+            Reply::Ok(v) => f(v),
+            Reply::NotFound(m) => Reply::NotFound(m),
+            Reply::Refused(c, m) => Reply::Refused(c, m),
+            Reply::Transient(m) => Reply::Transient(m),
+            Reply::RateLimited(d) => Reply::RateLimited(d),
+            Reply::Invalid(m) => Reply::Invalid(m),
+        }
+    }
+}
+
+/// Which page of an address's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// Up to 50 unconfirmed transactions, then the newest 25 confirmed
+    /// (Esplora's `/address/:a/txs`).
+    First,
+    /// The newest 25 confirmed (`/address/:a/txs/chain`).
+    NewestConfirmed,
+    /// Confirmed ones older than this txid, newest first
+    /// (`/address/:a/txs/chain/:last`; Electrum pages grow with depth).
+    ConfirmedAfter(Txid),
+}
+
+/// One transaction of a history page, as the server served it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub txid: Txid,
+    /// The server's copy. The txid pins all but the witnesses; the
+    /// witnesses are its word until proven (`witness.rs`).
+    pub tx: Transaction,
+    /// The block height it claims; None: unconfirmed.
+    pub height: Option<u32>,
+}
+
+/// A boxed future, so the trait stays object-safe without a macro crate.
+pub type Ask<'a, T> = Pin<Box<dyn Future<Output = Reply<T>> + Send + 'a>>;
+
+/// One chain server.
+pub trait ChainSource: Send + Sync {
+    /// The URL it was configured with (how goat names it).
+    fn url(&self) -> &str;
+    /// Round trips so far, where one question may take several or a batch
+    /// answers several (Electrum); None where every question is one.
+    fn round_trips(&self) -> Option<u64> {
+        None
+    }
+    /// How many confirmed transactions the address has.
+    fn confirmed_count<'a>(&'a self, a: &'a Address) -> Ask<'a, u32>;
+    fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>>;
+    /// A transaction's bytes, decoded (not yet checked against `t`).
+    fn raw_tx<'a>(&'a self, t: &'a Txid) -> Ask<'a, Transaction>;
+    fn tx_status<'a>(&'a self, t: &'a Txid) -> Ask<'a, TxStatus>;
+    /// Electrum-format merkle branch (both protocols share it).
+    fn merkle_proof<'a>(&'a self, t: &'a Txid) -> Ask<'a, MerkleProof>;
+    fn block_hash(&self, height: u32) -> Ask<'_, BlockHash>;
+    /// A header, decoded (not yet checked against `h`).
+    fn header<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Header>;
+    /// A whole block, decoded (not yet checked). Electrum serves none.
+    fn raw_block<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Block>;
+    fn utxos<'a>(&'a self, a: &'a Address) -> Ask<'a, Vec<Utxo>>;
+    /// Confirmation target in blocks → sat/vB.
+    fn fee_estimates(&self) -> Ask<'_, HashMap<u16, f64>>;
+    /// Hand a transaction to the server's node. Ok also when it already
+    /// has it.
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> Ask<'a, Txid>;
+}
