@@ -30,6 +30,8 @@ const MAX_REVEAL_INPUTS: usize = 64;
 /// mainnet block is 1-4 MB, one request; a script check is a few small
 /// requests per transaction, each a round trip).
 const SHARED_BLOCK: usize = 4;
+/// Script checks of passed-over transactions run this many at once.
+const CONCURRENT_CHECKS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase", tag = "state", content = "height")]
@@ -434,64 +436,81 @@ async fn prove_walked(
     walked: &[Walked],
     chosen: Option<Txid>,
 ) -> Result<(Vec<Witnessed>, Vec<String>)> {
-    let mut proven = Vec::new();
-    let mut unproven = Vec::new();
+    use futures::stream::{StreamExt, TryStreamExt};
+
     let mut per_block: HashMap<u32, usize> = HashMap::new();
     for w in walked {
         if let Location::Confirmed(h) = w.location {
             *per_block.entry(h).or_default() += 1;
         }
     }
-    for w in walked.iter().filter(|w| w.location.is_confirmed() || policy.include_mempool || Some(w.txid) == chosen) {
-        let shared = matches!(w.location, Location::Confirmed(h) if per_block[&h] >= SHARED_BLOCK);
-        let route = if Some(w.txid) == chosen || shared { Route::Block } else { Route::Cheapest };
-        let (tx, p) = match esplora.witnessed(&w.txid, Some(w.location.is_confirmed()), route).await {
-            Ok(got) => got,
-            // No server proves what the page called confirmed: the page
-            // lied (an honest server is not dropped for saying so).
-            Err(e) if e.kind == Kind::NotFound && w.location.is_confirmed() => {
-                return Err(esplora.caught(
-                    w.server,
-                    &format!("listed {} as confirmed in {}'s history, which no server proves ({})", w.txid, holder.address, e.message),
-                ));
-            }
-            Err(e) => return Err(e),
-        };
-        let wrong = |what: &str| format!("{} in {}'s history with {what}", w.txid, holder.address);
-        if tx.compute_wtxid() != w.wtxid {
-            let what = if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
-                "its envelope stripped from its witnesses (a hidden inscription)"
-            } else {
-                "witnesses that are not the proven ones (a swapped witness)"
-            };
-            return Err(esplora.caught(w.server, &format!("listed {}", wrong(what))));
-        }
-        note(&p, &mut unproven);
-        proven.push(p);
-        for r in &w.reads {
-            let (tx, p) = if r.txid == w.txid { (tx.clone(), None) } else {
-                let (t, p) = esplora.witnessed(&r.txid, None, route).await?;
-                (t, Some(p))
-            };
-            if tx.compute_wtxid() != r.wtxid {
-                return Err(esplora.caught(
-                    r.server,
-                    &format!("served {} with witnesses that are not the proven ones (a swapped witness)", r.txid),
-                ));
-            }
-            if let Some(p) = p {
-                note(&p, &mut unproven);
-                proven.push(p);
-            }
-        }
+    let (by_block, by_script): (Vec<(&Walked, Route)>, Vec<(&Walked, Route)>) = walked
+        .iter()
+        .filter(|w| w.location.is_confirmed() || policy.include_mempool || Some(w.txid) == chosen)
+        .map(|w| {
+            let shared = matches!(w.location, Location::Confirmed(h) if per_block[&h] >= SHARED_BLOCK);
+            (w, if Some(w.txid) == chosen || shared { Route::Block } else { Route::Cheapest })
+        })
+        .partition(|(_, r)| *r == Route::Block);
+    let mut proven = Vec::new();
+    // Those proven from blocks one by one, so that a block serves all of
+    // its transactions; script checks (a few small requests each) several
+    // at once, so that a long history does not cost one round trip after
+    // another.
+    for (w, route) in by_block {
+        proven.extend(prove_one(esplora, holder, w, route).await?);
     }
+    // The futures made first: a stream that held the closure making them
+    // would not be Send for every lifetime (the daemon spawns this).
+    let checks: Vec<_> = by_script.into_iter().map(|(w, route)| prove_one(esplora, holder, w, route)).collect();
+    let checked: Vec<Vec<Witnessed>> = futures::stream::iter(checks).buffered(CONCURRENT_CHECKS).try_collect().await?;
+    proven.extend(checked.into_iter().flatten());
+    let unproven = proven
+        .iter()
+        .filter_map(|p| match p.proof {
+            WitnessProof::Unchecked { inputs } => Some(format!("the witnesses of {} ({inputs} inputs, too many to check by script)", p.txid)),
+            _ => None,
+        })
+        .collect();
     Ok((proven, unproven))
 }
 
-fn note(p: &Witnessed, unproven: &mut Vec<String>) {
-    if let WitnessProof::Unchecked { inputs } = p.proof {
-        unproven.push(format!("the witnesses of {} ({inputs} inputs, too many to check by script)", p.txid));
+/// One walked transaction and its reads, proven and compared.
+async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route: Route) -> Result<Vec<Witnessed>> {
+    let (tx, p) = match esplora.witnessed(&w.txid, Some(w.location.is_confirmed()), route).await {
+        Ok(got) => got,
+        // No server proves what the page called confirmed: the page lied
+        // (an honest server is not dropped for saying so).
+        Err(e) if e.kind == Kind::NotFound && w.location.is_confirmed() => {
+            return Err(esplora.caught(
+                w.server,
+                &format!("listed {} as confirmed in {}'s history, which no server proves ({})", w.txid, holder.address, e.message),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if tx.compute_wtxid() != w.wtxid {
+        let what = if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
+            "its envelope stripped from its witnesses (a hidden inscription)"
+        } else {
+            "witnesses that are not the proven ones (a swapped witness)"
+        };
+        return Err(esplora.caught(w.server, &format!("listed {} in {}'s history with {what}", w.txid, holder.address)));
     }
+    let mut proven = vec![p];
+    for r in &w.reads {
+        let tx = if r.txid == w.txid {
+            tx.clone()
+        } else {
+            let (t, p) = esplora.witnessed(&r.txid, None, route).await?;
+            proven.push(p);
+            t
+        };
+        if tx.compute_wtxid() != r.wtxid {
+            return Err(esplora.caught(r.server, &format!("served {} with witnesses that are not the proven ones (a swapped witness)", r.txid)));
+        }
+    }
+    Ok(proven)
 }
 
 /// What was passed over on the way, to explain a "not found".
