@@ -280,6 +280,13 @@ impl Esplora {
         if let Ok(mut c) = self.blocks.lock() {
             c.clear();
         }
+        // The daemon keeps one client for good: bound what it keeps
+        // (between polls, never in the middle of a walk).
+        if let Ok(mut c) = self.txs.lock() {
+            if c.len() >= MAX_TXS_KEPT {
+                c.clear();
+            }
+        }
     }
 
     /// Ask endpoint `idx` alone, with retries. `ask` puts the question to
@@ -338,6 +345,7 @@ impl Esplora {
         check: impl Fn(T) -> std::result::Result<U, String>,
     ) -> Result<(U, usize)> {
         let mut problems: Vec<String> = Vec::new();
+        let mut not_found: Vec<String> = Vec::new();
         let mut worst = Kind::Network;
         for (k, idx) in self.order().into_iter().enumerate() {
             let base = self.endpoint(idx);
@@ -350,9 +358,9 @@ impl Esplora {
                     self.preferred.store(idx, Ordering::Relaxed);
                     return Ok((v, idx));
                 }
-                Outcome::NotFound(msg) => {
-                    return Err(Error::not_found(format!("{base}: {what}: not found ({msg})")));
-                }
+                // One server's "no such thing" does not end it: another may
+                // have it (a liar listed first must not hide it).
+                Outcome::NotFound(msg) => not_found.push(format!("{base}: {msg}")),
                 Outcome::Refused(code, msg) => {
                     return Err(Error::usage(format!("{base} refused {what} (HTTP {code}: {msg})")));
                 }
@@ -362,6 +370,9 @@ impl Esplora {
                 }
                 Outcome::Unreachable(why) => problems.push(format!("{base} {why}")),
             }
+        }
+        if worst != Kind::InvalidData && !not_found.is_empty() {
+            return Err(Error::not_found(format!("{what}: not found ({})", not_found.join("; "))));
         }
         Err(self.none_answered(worst, &problems, what))
     }
@@ -448,16 +459,10 @@ impl Esplora {
         self.tx_from(txid).await.map(|(t, _)| t)
     }
 
-    /// The transaction as fetched earlier in this run, if it was, and the
-    /// endpoint that served it.
-    pub(crate) fn cached_tx(&self, txid: &Txid) -> Option<(Arc<Transaction>, usize)> {
-        self.txs.lock().ok()?.get(txid).cloned()
-    }
-
     /// `tx`, and the endpoint that served it.
     pub(crate) async fn tx_from(&self, txid: &Txid) -> Result<(Arc<Transaction>, usize)> {
-        if let Some((t, _)) = self.witnessed.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
-            return Ok((t.clone(), usize::MAX));
+        if let Some((t, _)) = self.block_proven(txid) {
+            return Ok((t, usize::MAX));
         }
         if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
             return Ok(t.clone());
@@ -473,14 +478,7 @@ impl Esplora {
             })
             .await?;
         let tx = Arc::new(tx);
-        {
-            let mut txs = self.txs.lock().map_err(|_| Error::internal("cache lock"))?;
-            // The daemon keeps one client for good: bound what it keeps.
-            if txs.len() >= MAX_TXS_KEPT {
-                txs.clear();
-            }
-            txs.insert(*txid, (tx.clone(), idx));
-        }
+        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, (tx.clone(), idx));
         Ok((tx, idx))
     }
 }

@@ -69,6 +69,15 @@ pub enum WitnessProof {
     Unchecked { inputs: usize },
 }
 
+/// A transaction as one server served it: the bytes goat read.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub tx: Arc<Transaction>,
+    /// The endpoint that served it; `usize::MAX`: taken from a proven
+    /// block.
+    pub server: usize,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Witnessed {
     pub txid: Txid,
@@ -92,67 +101,70 @@ pub enum Route {
 }
 
 impl Esplora {
-    /// `txid` with its witnesses proven (see the module doc). `confirmed`:
-    /// what the history said (None: unknown; a server that cannot prove it
-    /// confirmed means it is not, and its scripts are checked). A server
-    /// that served other witnesses than the proven ones is named, dropped
-    /// for the rest of the run, and the call fails (InvalidData): the
-    /// caller may start over with the servers left.
+    /// `txid` with its witnesses proven, fetched first (for `cat`, `get`,
+    /// `--goatfile`, inscription entries and their delegates): the
+    /// transaction from its block where one can be had, else the served
+    /// copy once its scripts pass. `confirmed` as for `check`.
     pub async fn witnessed(&self, txid: &Txid, confirmed: Option<bool>, route: Route) -> Result<(Arc<Transaction>, Witnessed)> {
-        if let Some(done) = self.witness_done(txid) {
-            if route == Route::Cheapest || matches!(done.1.proof, WitnessProof::Block { .. }) {
-                return Ok(done);
-            }
-        }
-        let has_http = self.order().into_iter().any(|i| !electrum::is_electrum(self.endpoint(i)));
-        let served = match route {
-            Route::Cheapest => Some(self.tx_from(txid).await?),
-            Route::Block => None,
-        };
-        let small = served.as_ref().is_some_and(|(t, _)| t.input.len() <= MAX_SCRIPT_INPUTS);
-        let from_block = if !has_http || confirmed == Some(false) || route == Route::Cheapest && small {
-            None
-        } else {
-            self.from_block(txid, confirmed).await?
-        };
-        let (tx, proof) = match from_block {
-            Some(got) => got,
-            None => {
-                let (served, by) = match served {
-                    Some(s) => s,
-                    None => self.tx_from(txid).await?,
-                };
-                match self.check_scripts(&served).await? {
-                    Checked::Passed => (served, WitnessProof::Scripts),
-                    Checked::Failed(why) => return Err(self.caught(by, &format!("served {txid} with {why}"))),
-                    Checked::TooLarge if route == Route::Cheapest => {
-                        let inputs = served.input.len();
-                        tracing::warn!("{txid} has {inputs} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks: its witnesses are unproven (an Esplora server proves them from the block)");
-                        (served, WitnessProof::Unchecked { inputs })
-                    }
-                    Checked::TooLarge => {
-                        return Err(Error::invalid(format!(
-                            "{txid} has {} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks, and no Esplora server gave its block: pass an --esplora server",
-                            served.input.len()
-                        )))
-                    }
-                }
-            }
-        };
-        let w = Witnessed { txid: *txid, proof };
-        if let Ok(mut c) = self.witnessed.lock() {
-            if c.len() >= MAX_KEPT {
-                c.clear();
-            }
-            c.insert(*txid, (tx.clone(), w.clone()));
-        }
+        let (tx, server) = self.tx_from(txid).await?;
+        let copy = Copy { tx, server };
+        let w = self.check(&copy, confirmed, route).await?;
+        let tx = self.block_proven(txid).map(|(t, _)| t).unwrap_or(copy.tx);
         Ok((tx, w))
     }
 
+    /// Prove that `copy`, the bytes goat judged by, carries the witnesses
+    /// of its transaction: the same as in its block (`Route::Block`, or any
+    /// route when its inputs are too many to check by script), or valid
+    /// spends (the script check). `confirmed`: what the history said; None
+    /// or false: try the block anyway, and take "no server proves it
+    /// confirmed" as unconfirmed. A server whose copy fails is named,
+    /// dropped for the rest of the run, and the call fails (InvalidData):
+    /// the caller may start over with the servers left.
+    pub async fn check(&self, copy: &Copy, confirmed: Option<bool>, route: Route) -> Result<Witnessed> {
+        let txid = copy.tx.compute_txid();
+        let has_http = self.order().into_iter().any(|i| !electrum::is_electrum(self.endpoint(i)));
+        let large = copy.tx.input.len() > MAX_SCRIPT_INPUTS;
+        let known = self.block_proven(&txid);
+        let from_block = match known {
+            Some(k) => Some(k),
+            None if has_http && (route == Route::Block || large) => self.from_block(&txid, confirmed).await?,
+            None => None,
+        };
+        if let Some((tx, proof)) = from_block {
+            if tx.compute_wtxid() != copy.tx.compute_wtxid() {
+                let block = match &proof.proof {
+                    WitnessProof::Block { block, .. } => block.to_string(),
+                    _ => "its block".into(),
+                };
+                return Err(self.caught(copy.server, &format!("served {txid} with witnesses that block {block} does not commit to (a swapped witness)")));
+            }
+            return Ok(proof);
+        }
+        let proof = match self.check_scripts(&copy.tx).await? {
+            Checked::Passed => WitnessProof::Scripts,
+            Checked::Failed(why) => return Err(self.caught(copy.server, &format!("served {txid} with {why}"))),
+            Checked::TooLarge if route == Route::Cheapest => {
+                let inputs = copy.tx.input.len();
+                tracing::warn!("{txid} has {inputs} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks: its witnesses are unproven (an Esplora server proves them from the block)");
+                WitnessProof::Unchecked { inputs }
+            }
+            Checked::TooLarge => {
+                return Err(Error::invalid(format!(
+                    "{txid} has {} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks, and no Esplora server gave its block: pass an --esplora server",
+                    copy.tx.input.len()
+                )))
+            }
+        };
+        Ok(Witnessed { txid, proof })
+    }
+
     /// `txid` taken from its proven block, or None when it is not
-    /// confirmed (`confirmed` unknown and no server proves it) or no server
-    /// gives a block that passes (then its scripts are checked instead).
-    async fn from_block(&self, txid: &Txid, confirmed: Option<bool>) -> Result<Option<(Arc<Transaction>, WitnessProof)>> {
+    /// confirmed (unless the history said it is, no server proves it) or no
+    /// server gives its block (then its scripts are checked instead).
+    /// Proven transactions are kept (only these: a copy that merely passed
+    /// the script check is one server's word among valid ones).
+    async fn from_block(&self, txid: &Txid, confirmed: Option<bool>) -> Result<Option<(Arc<Transaction>, Witnessed)>> {
         // A block already proven in this run (the walk meets an address's
         // transactions block by block) needs no new proof.
         let (hash, block, server) = match self.proven_block_holding(txid) {
@@ -160,7 +172,7 @@ impl Esplora {
             None => {
                 let proven = match self.prove(txid, self.network()).await {
                     Ok(p) => p,
-                    Err(e) if e.kind == Kind::NotFound && confirmed.is_none() => return Ok(None),
+                    Err(e) if e.kind == Kind::NotFound && confirmed != Some(true) => return Ok(None),
                     Err(e) => return Err(e),
                 };
                 match self.block(&proven).await {
@@ -179,14 +191,19 @@ impl Esplora {
                 "block {hash} does not hold {txid}, though a server proved it there: try another --esplora"
             )));
         };
-        // What goat read of it before, if anything, must be the block's.
-        if let Some((served, by)) = self.cached_tx(txid) {
-            if witnesses_differ(tx, &served) {
-                let why = format!("served {txid} with witnesses that block {hash} does not commit to (a swapped witness)");
-                return Err(self.caught(by, &why));
+        let got = (Arc::new(tx.clone()), Witnessed { txid: *txid, proof: WitnessProof::Block { block: hash, server } });
+        if let Ok(mut c) = self.witnessed.lock() {
+            if c.len() >= MAX_KEPT {
+                c.clear();
             }
+            c.insert(*txid, got.clone());
         }
-        Ok(Some((Arc::new(tx.clone()), WitnessProof::Block { block: hash, server })))
+        Ok(Some(got))
+    }
+
+    /// The transaction as its proven block holds it, if proven before.
+    pub(crate) fn block_proven(&self, txid: &Txid) -> Option<(Arc<Transaction>, Witnessed)> {
+        self.witnessed.lock().ok()?.get(txid).cloned()
     }
 
     /// A block kept from this run (every one kept was proven and checked)
@@ -194,10 +211,6 @@ impl Esplora {
     fn proven_block_holding(&self, txid: &Txid) -> Option<(BlockHash, Arc<Block>, String)> {
         let blocks = self.blocks.lock().ok()?;
         blocks.iter().find(|(_, (b, _))| b.txdata.iter().any(|t| t.compute_txid() == *txid)).map(|(h, (b, s))| (*h, b.clone(), s.clone()))
-    }
-
-    fn witness_done(&self, txid: &Txid) -> Option<(Arc<Transaction>, Witnessed)> {
-        self.witnessed.lock().ok()?.get(txid).cloned()
     }
 
     /// Endpoint `idx` served a witness its block (or its scripts) refute:
@@ -350,9 +363,6 @@ fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
     }
 }
 
-fn witnesses_differ(a: &Transaction, b: &Transaction) -> bool {
-    a.input.len() != b.input.len() || a.input.iter().zip(&b.input).any(|(x, y)| x.witness != y.witness)
-}
 
 #[cfg(test)]
 mod tests {

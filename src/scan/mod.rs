@@ -16,7 +16,7 @@ use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
 use crate::esplora::history::Agreement;
 use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
-use crate::esplora::witness::{Route, WitnessProof, Witnessed};
+use crate::esplora::witness::{Copy, Route, WitnessProof, Witnessed};
 use crate::trust::{self, Endorsed, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
@@ -155,20 +155,11 @@ pub struct Walked {
     pub server: usize,
     /// Its served witnesses hold an envelope, so the walk looked closer.
     pub selected: bool,
-    /// The wtxid of the page's copy: it commits to the served witnesses.
-    pub wtxid: bitcoin::Wtxid,
-    /// The raw copies whose witnesses judging it read: its own, its
-    /// delegates', the spend that may send it to self.
-    pub reads: Vec<Read>,
-}
-
-/// A raw transaction the walk read witnesses from, as it was served.
-#[derive(Debug, Clone, Copy)]
-pub struct Read {
-    pub txid: Txid,
-    pub wtxid: bitcoin::Wtxid,
-    /// The endpoint that served it.
-    pub server: usize,
+    /// The history page's copy (its witnesses selected it or not).
+    pub page: Copy,
+    /// The raw copies whose witnesses judging it read, exactly as read:
+    /// its own, its delegates', the spend that may send it to self.
+    pub reads: Vec<Copy>,
 }
 
 /// Run `attempt` again while it fails because a server was just caught
@@ -209,18 +200,21 @@ async fn lookup_once(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscripti
 }
 
 /// Whether the witnesses read are proven first (`Esplora::witnessed`), or
-/// taken as served (the walk, which proves only what it chooses).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Witnesses {
-    Served,
+/// taken as served (the walk, which records the copies it read here and
+/// proves them once it has chosen).
+enum Witnesses<'a> {
+    Served(&'a mut Vec<Copy>),
     Proven,
 }
 
 /// Resolve a delegate (one level, as ord does) to the content it serves.
-async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses) -> Result<Served> {
+async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -> Result<Served> {
     if let Some(d) = ins.delegate_id() {
         let tx = match witnesses {
-            Witnesses::Served => esplora.tx(&d.txid).await,
+            Witnesses::Served(read) => esplora.tx_from(&d.txid).await.map(|(tx, server)| {
+                read.push(Copy { tx: tx.clone(), server });
+                tx
+            }),
             Witnesses::Proven => esplora.witnessed(&d.txid, None, Route::Block).await.map(|(t, _)| t),
         };
         let tx = tx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
@@ -302,7 +296,8 @@ pub async fn walk(
             // parsed from verified raw bytes below, and what the choice
             // rests on is proven (`find_goatfile`).
             let selected = !Inscription::from_transaction(&t.tx).is_empty();
-            summary.walked.push(Walked { txid: t.txid, location, server, selected, wtxid: t.tx.compute_wtxid(), reads: vec![] });
+            let page_copy = Copy { tx: Arc::new(t.tx.clone()), server };
+            summary.walked.push(Walked { txid: t.txid, location, server, selected, page: page_copy, reads: vec![] });
             for vin in &t.tx.input {
                 spent_by.insert(vin.previous_output, t.txid);
             }
@@ -313,9 +308,9 @@ pub async fn walk(
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
             let (found, read) = inspect(esplora, &spk, t.txid, location, known, opts).await?;
             if let Some(w) = summary.walked.last_mut() {
-                // As served when read: proven later against these copies,
-                // whatever the cache holds by then.
-                w.reads = read.iter().filter_map(|t| esplora.cached_tx(t).map(|(tx, server)| Read { txid: *t, wtxid: tx.compute_wtxid(), server })).collect();
+                // Exactly the bytes judged by: proven later, whatever the
+                // cache holds by then.
+                w.reads = read;
             }
             for found in found {
                 if visit(found).is_break() {
@@ -369,25 +364,22 @@ async fn inspect(
     location: Location,
     known: History<'_>,
     opts: Options,
-) -> Result<(Vec<Found>, Vec<Txid>)> {
-    let tx: Arc<Transaction> = esplora.tx(&txid).await?;
-    // Transactions whose witnesses the judgement reads.
-    let mut read = vec![txid];
+) -> Result<(Vec<Found>, Vec<Copy>)> {
+    let (tx, server) = esplora.tx_from(&txid).await?;
+    // The copies whose witnesses the judgement reads.
+    let mut read = vec![Copy { tx: tx.clone(), server }];
     let inscriptions = Inscription::from_transaction(&tx);
     let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
     let mut out = Vec::new();
     for (n, ins) in inscriptions.into_iter().enumerate() {
         let id = InscriptionId { txid, index: n as u32 };
-        let served = match serve(esplora, &ins, Witnesses::Served).await {
-            Ok(s) => {
-                read.extend(s.delegate.map(|d| d.txid));
-                s
-            }
-            // A missing or broken delegate does not hide the inscription.
+        let served = match serve(esplora, &ins, Witnesses::Served(&mut read)).await {
+            Ok(s) => s,
+            // A missing or broken delegate does not hide the inscription
+            // (a delegate's bytes that came but hold no such inscription
+            // are in `read`, proven later like the rest: a swapped witness
+            // could do that).
             Err(e) if e.kind != crate::error::Kind::Network => {
-                // Its bytes came, but hold no such inscription: proven
-                // later like the rest (a swapped witness could do that).
-                read.extend(ins.delegate_id().map(|d| d.txid).filter(|d| esplora.cached_tx(d).is_some()));
                 Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id() }
             }
             Err(e) => return Err(e),
@@ -415,7 +407,7 @@ async fn inspect(
         out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
     }
     let mut seen = HashSet::new();
-    read.retain(|t| seen.insert(*t));
+    read.retain(|c| seen.insert(c.tx.compute_wtxid()));
     Ok((out, read))
 }
 
@@ -475,39 +467,41 @@ async fn prove_walked(
     Ok((proven, unproven))
 }
 
-/// One walked transaction and its reads, proven and compared.
+/// One walked transaction: every copy the walk judged it by (the page's,
+/// and each raw copy read) proven. Two different copies of one transaction
+/// can both be valid spends (a re-signed input, an anyone-can-spend
+/// input): then only its block tells which was mined.
 async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route: Route) -> Result<Vec<Witnessed>> {
-    let (tx, p) = match esplora.witnessed(&w.txid, Some(w.location.is_confirmed()), route).await {
-        Ok(got) => got,
-        // No server proves what the page called confirmed: the page lied
-        // (an honest server is not dropped for saying so).
-        Err(e) if e.kind == Kind::NotFound && w.location.is_confirmed() => {
-            return Err(esplora.caught(
-                w.server,
-                &format!("listed {} as confirmed in {}'s history, which no server proves ({})", w.txid, holder.address, e.message),
-            ));
-        }
-        Err(e) => return Err(e),
-    };
-    if tx.compute_wtxid() != w.wtxid {
-        let what = if !w.selected && !Inscription::from_transaction(&tx).is_empty() {
-            "its envelope stripped from its witnesses (a hidden inscription)"
-        } else {
-            "witnesses that are not the proven ones (a swapped witness)"
-        };
-        return Err(esplora.caught(w.server, &format!("listed {} in {}'s history with {what}", w.txid, holder.address)));
+    let mut copies: Vec<&Copy> = vec![&w.page];
+    copies.extend(&w.reads);
+    let mut versions: HashMap<Txid, HashSet<bitcoin::Wtxid>> = HashMap::new();
+    for c in &copies {
+        versions.entry(c.tx.compute_txid()).or_default().insert(c.tx.compute_wtxid());
     }
-    let mut proven = vec![p];
-    for r in &w.reads {
-        let tx = if r.txid == w.txid {
-            tx.clone()
-        } else {
-            let (t, p) = esplora.witnessed(&r.txid, None, route).await?;
-            proven.push(p);
-            t
+    let mut proven: Vec<Witnessed> = Vec::new();
+    for c in copies {
+        let txid = c.tx.compute_txid();
+        let contested = versions[&txid].len() > 1;
+        let confirmed = if txid == w.txid { Some(w.location.is_confirmed()) } else { None };
+        let p = match esplora.check(c, confirmed, if contested { Route::Block } else { route }).await {
+            Ok(p) => p,
+            // No server proves what the page called confirmed: the page
+            // lied (an honest server is not dropped for saying so).
+            Err(e) if e.kind == Kind::NotFound && txid == w.txid && w.location.is_confirmed() => {
+                return Err(esplora.caught(
+                    w.server,
+                    &format!("listed {txid} as confirmed in {}'s history, which no server proves ({})", holder.address, e.message),
+                ));
+            }
+            Err(e) => return Err(e),
         };
-        if tx.compute_wtxid() != r.wtxid {
-            return Err(esplora.caught(r.server, &format!("served {} with witnesses that are not the proven ones (a swapped witness)", r.txid)));
+        if contested && !matches!(p.proof, WitnessProof::Block { .. }) {
+            return Err(Error::invalid(format!(
+                "servers gave {txid} with different witnesses that are all valid spends; only its block can tell which was mined, and none was had: pass an --esplora server"
+            )));
+        }
+        if !proven.iter().any(|q| q.txid == p.txid) {
+            proven.push(p);
         }
     }
     Ok(proven)
@@ -619,6 +613,26 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
     // the goatfile and of what judging each read.
     let upto = summary.walked.iter().position(|w| w.txid == f.id.txid).map_or(summary.walked.len(), |p| p + 1);
     let (witnesses, unproven) = prove_walked(esplora, holder, policy, &summary.walked[..upto], Some(f.id.txid)).await?;
+    // Proven by script check only (Electrum, the mempool), a witness is one
+    // valid spend among others of the same input, and another input's
+    // witness is not covered by the holder's signature at all: an
+    // anyone-can-spend input (a pay-to-anchor output, an unknown witness
+    // version) takes any witness, envelope included. Only a taproot
+    // script-path spend binds its envelope to the output it spends, so
+    // that is the only place a goatfile proven this way may sit.
+    if let Some(w) = witnesses.iter().find(|w| w.txid == f.id.txid).filter(|w| !matches!(w.proof, WitnessProof::Block { .. })) {
+        let reveal = esplora.tx(&w.txid).await?;
+        let spent = match reveal.input.get(f.inscription.input) {
+            Some(i) => esplora.tx(&i.previous_output.txid).await?.output.get(i.previous_output.vout as usize).map(|o| o.script_pubkey.is_p2tr()),
+            None => None,
+        };
+        if spent != Some(true) {
+            return Err(Error::invalid(format!(
+                "{}'s envelope sits in an input that is not a taproot script-path spend, whose witness only its block could vouch for: pass an --esplora server",
+                f.id
+            )));
+        }
+    }
     proof.witnesses = witnesses;
     proof.unproven.extend(unproven);
     Ok(Chosen {

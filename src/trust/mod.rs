@@ -191,7 +191,7 @@ pub fn covers_all_inputs(input: &TxIn, prevout: &ScriptBuf) -> bool {
 /// Decide whether the inscription carried by `input` of `reveal` (with the
 /// given pointer) is endorsed by the holder of `holder`. `spent_by` maps
 /// outpoints to the txids the address history says spent them. The txids
-/// of other transactions whose witnesses this reads are added to `read`
+/// copies of other transactions whose witnesses this reads are added to `read`
 /// (they must be proven before the answer is believed).
 pub async fn endorsement(
     esplora: &Esplora,
@@ -200,7 +200,7 @@ pub async fn endorsement(
     input: usize,
     pointer: Option<u64>,
     spent_by: &HashMap<OutPoint, Txid>,
-    read: &mut Vec<Txid>,
+    read: &mut Vec<crate::esplora::witness::Copy>,
 ) -> Result<Option<Endorsed>> {
     // Rule 1: an input of the reveal itself is the holder's, signed so that
     // the signature covers the envelope's input too.
@@ -225,8 +225,8 @@ pub async fn endorsement(
         let held = &reveal.tx.output[o as usize];
         if held.script_pubkey == *holder {
             if let Some(spender) = spent_by.get(&outpoint) {
-                let s = esplora.tx(spender).await?;
-                read.push(*spender);
+                let (s, server) = esplora.tx_from(spender).await?;
+                read.push(crate::esplora::witness::Copy { tx: s.clone(), server });
                 if let Some(first) = s.input.first() {
                     if first.previous_output == outpoint
                         && covers_all_inputs(first, holder)

@@ -65,7 +65,7 @@ fn a_forged_envelope_in_the_holders_own_spend_is_refused_over_esplora() {
 
 #[test]
 fn the_honest_case_still_resolves_with_its_witnesses_proven() {
-    let (s, addr, _) = published_then_paid();
+    let (s, addr, pay) = published_then_paid();
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -73,8 +73,10 @@ fn the_honest_case_still_resolves_with_its_witnesses_proven() {
     // the payment walked before the goatfile (passed over: its scripts are
     // checked, cheaper than its block), then the reveal (from its block)
     assert_eq!(w.len(), 2, "{}", out.stdout);
-    assert_eq!(w[0]["by"], "scripts", "{}", out.stdout);
-    assert_eq!(w[1]["by"], "block", "{}", out.stdout);
+    for w in w {
+        let want = if w["txid"] == pay.to_string() { "scripts" } else { "block" };
+        assert_eq!(w["by"], want, "{}", out.stdout);
+    }
     let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
     assert_eq!(blocks, 1, "one block per transaction proven from its block");
     let out = goat().args(["--electrum", &h.electrum, "resolve", "--json", &addr]).run().ok();
@@ -293,4 +295,87 @@ fn a_block_stripped_of_all_witnesses_is_refused() {
     let honest = h.serve();
     let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
+}
+
+/// An input that anyone can spend with any witness (a pay-to-anchor
+/// output: witness version 1, a 2-byte program) in a transaction the
+/// holder signed over every input. Consensus takes any witness there, so
+/// the script check passes an envelope a server put in it, and the
+/// holder's signature does not cover witnesses. Proven only by script
+/// check (Electrum), such a goatfile is refused; from the block (Esplora),
+/// the swap is caught.
+#[test]
+fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
+    use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut};
+    let scene = || {
+        let (mut s, addr) = published();
+        let anchor = ScriptBuf::from_bytes(vec![0x51, 0x02, 0x4e, 0x73]);
+        let funding = s.chain.fund(&anchor, 20_000);
+        s.chain.mine();
+        let holder = s.holder.clone();
+        let (coin, prev) = s
+            .chain
+            .utxos_of(&holder.script_pubkey())
+            .into_iter()
+            .find(|(_, o)| o.value.to_sat() > 100_000)
+            .expect("a coin");
+        let vout = s.chain.txs[&funding].tx.output.iter().position(|o| o.script_pubkey == anchor).unwrap() as u32;
+        let anchor_out = OutPoint { txid: funding, vout };
+        let anchor_prev = s.chain.txs[&funding].tx.output[vout as usize].clone();
+        let mut tx = goat::publish::unsigned(
+            &[coin, anchor_out],
+            vec![TxOut { value: Amount::from_sat(prev.value.to_sat() + 20_000 - 3_000), script_pubkey: holder.script_pubkey() }],
+        );
+        let prevouts = vec![prev, anchor_prev];
+        s.chain.sign_key_path_with(&mut tx, 0, &prevouts, &holder.keypair, bitcoin::TapSighashType::Default);
+        let t = s.chain.broadcast(tx).expect("a valid transaction");
+        s.chain.mine();
+        (s, addr, t)
+    };
+    let (s, addr, t) = scene();
+    let (xonly, _) = s.holder.keypair.x_only_public_key();
+    let script = goat::inscription::envelope::reveal_script(&xonly, &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]);
+    let mut control = vec![0xc0];
+    control.extend(xonly.serialize());
+    let stuffed = Witness::from_slice(&[script.to_bytes(), control]);
+    let liar = s.serve();
+    liar.state.arm("", Fault::SwapWitness { txid: t, input: 1, witness: stuffed }, usize::MAX);
+    let out = goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "not a taproot script-path spend");
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+}
+
+/// Another valid signature of the same input (a signer can make as many
+/// as it likes) is a different witness of the same transaction. A server
+/// that shows one, and a server that shows the other, are both honest
+/// about a valid spend: neither is dropped, and the answer is the same.
+#[test]
+fn another_valid_signature_drops_no_honest_server() {
+    use bitcoin::secp256k1::{Message, Secp256k1};
+    use bitcoin::sighash::{Prevouts, SighashCache};
+    use bitcoin::key::TapTweak;
+    use bitcoin::hashes::Hash;
+    let (s, addr, pay) = published_then_paid();
+    let tx = s.chain.txs[&pay].tx.clone();
+    let prevouts: Vec<_> = tx.input.iter().map(|i| s.chain.prevout(&i.previous_output).unwrap()).collect();
+    let sighash = SighashCache::new(&tx)
+        .taproot_key_spend_signature_hash(0, &Prevouts::All(&prevouts), bitcoin::TapSighashType::Default)
+        .unwrap();
+    let secp = Secp256k1::new();
+    let tweaked = s.holder.keypair.tap_tweak(&secp, None).to_keypair();
+    let other = secp.sign_schnorr_with_aux_rand(&Message::from_digest(sighash.to_byte_array()), &tweaked, &[7u8; 32]);
+    assert_ne!(other.as_ref().to_vec(), tx.input[0].witness.nth(0).unwrap().to_vec());
+    let (b, _, _) = published_then_paid();
+    let liar = s.serve();
+    liar.state.arm("", Fault::SwapWitness { txid: pay, input: 0, witness: Witness::from_slice(&[other.as_ref()]) }, usize::MAX);
+    let honest = b.serve();
+    for (first, second) in [(&liar.url, &honest.url), (&honest.url, &liar.url)] {
+        let out = goat().esplora(first).esplora(second).args(["resolve", &addr]).run().ok();
+        assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+        assert!(!out.stderr.contains("not asking it again"), "{}", out.stderr);
+    }
+    let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+    assert!(!out.stderr.contains("not asking it again"), "{}", out.stderr);
 }
