@@ -106,6 +106,10 @@ pub struct Esplora {
     /// Transactions fetched in this run, and the endpoint that served each
     /// (its witnesses are that server's word until `witness` proves them).
     txs: Mutex<HashMap<Txid, (Arc<Transaction>, usize)>>,
+    /// Copies of transactions whose txids were checked (history pages),
+    /// kept for their outputs only: the txid pins those, whoever served
+    /// them (the script check's previous transactions).
+    outputs: Mutex<HashMap<Txid, Arc<Transaction>>>,
     /// Transactions whose witnesses are proven (`witness.rs`).
     witnessed: Mutex<HashMap<Txid, (Arc<Transaction>, witness::Witnessed)>>,
     /// Transactions proven confirmed in this run (`proof.rs`).
@@ -192,6 +196,7 @@ impl Esplora {
             preferred: AtomicUsize::new(0),
             txs: Mutex::new(HashMap::new()),
             witnessed: Mutex::new(HashMap::new()),
+            outputs: Mutex::new(HashMap::new()),
             blocks: Mutex::new(HashMap::new()),
             proven: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
@@ -275,6 +280,9 @@ impl Esplora {
             r.clear();
         }
         if let Ok(mut c) = self.proven.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.outputs.lock() {
             c.clear();
         }
         if let Ok(mut c) = self.blocks.lock() {
@@ -451,6 +459,22 @@ impl Esplora {
                 problems.join("; ")
             ))),
         }
+    }
+
+    /// Keep `tx` (its txid checked) for its outputs.
+    pub fn note_outputs(&self, tx: Arc<Transaction>) {
+        if let Ok(mut c) = self.outputs.lock() {
+            c.insert(tx.compute_txid(), tx);
+        }
+    }
+
+    /// A transaction whose outputs are what matter (its witnesses are not
+    /// read): a copy kept from a history page, else fetched.
+    pub async fn outputs_of(&self, txid: &Txid) -> Result<Arc<Transaction>> {
+        if let Some(t) = self.outputs.lock().ok().and_then(|c| c.get(txid).cloned()) {
+            return Ok(t);
+        }
+        self.tx(txid).await
     }
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.

@@ -305,7 +305,7 @@ impl Esplora {
         let mut prevouts = Vec::with_capacity(tx.input.len());
         for input in &tx.input {
             let o = input.previous_output;
-            let prev = self.tx(&o.txid).await?;
+            let prev = self.outputs_of(&o.txid).await?;
             let Some(out) = prev.output.get(o.vout as usize) else {
                 return Ok(Checked::Failed(format!("an input spending {o}, which does not exist")));
             };

@@ -297,6 +297,7 @@ pub async fn walk(
             // rests on is proven (`find_goatfile`).
             let selected = !Inscription::from_transaction(&t.tx).is_empty();
             let page_copy = Copy { tx: Arc::new(t.tx.clone()), server };
+            esplora.note_outputs(page_copy.tx.clone());
             summary.walked.push(Walked { txid: t.txid, location, server, selected, page: page_copy, reads: vec![] });
             for vin in &t.tx.input {
                 spent_by.insert(vin.previous_output, t.txid);
