@@ -5,6 +5,7 @@
 # Usage: bash benches/chain_requests.sh [N ...]   (default 100 10000 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/devchain.sh
 GOAT="${GOAT_BIN:-$PWD/target/release/goat}"
 [ -x "$GOAT" ] || cargo build --release --locked --quiet
 sizes=("$@")
@@ -12,12 +13,8 @@ sizes=("$@")
 printf "%-8s %-9s %9s %12s %8s\n" txs protocol requests round-trips seconds
 for n in "${sizes[@]}"; do
   out=$(mktemp)
-  "$GOAT" devchain --history "$n" --for 3600 > "$out" &
-  pid=$!
-  for _ in $(seq 1 600); do grep -q '^goatfile' "$out" && break; sleep 1; done
-  esplora=$(awk '/^esplora/{print $2}' "$out")
-  electrum=$(awk '/^electrum/{print $2}' "$out")
-  addr=$(awk '/^address/{print $2}' "$out")
+  start_devchain "$out" --history "$n" --for 3600
+  pid=$devchain_pid
   for proto in esplora electrum; do
     url=$esplora; [ $proto = electrum ] && url=$electrum
     start=$(date +%s.%N)

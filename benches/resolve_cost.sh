@@ -12,6 +12,7 @@
 # Usage: bash benches/resolve_cost.sh      (GOAT_BIN to pick the binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/devchain.sh
 GOAT="${GOAT_BIN:-$PWD/target/release/goat}"
 [ -x "$GOAT" ] || cargo build --release --locked --quiet
 bins=("after:$GOAT")
@@ -26,13 +27,8 @@ for scenario in newest 100-after 100-before 100-shared; do
     100-before) args=(--history 100 --per-block 1 --goatfile-last) ;;
     100-shared) args=(--history 100) ;;
   esac
-  out="$work/$scenario"
-  "$GOAT" devchain "${args[@]}" --for 600 > "$out" &
-  pid=$!
-  for _ in $(seq 1 300); do grep -q '^goatfile' "$out" && break; sleep 0.2; done
-  esplora=$(awk '/^esplora/{print $2}' "$out")
-  electrum=$(awk '/^electrum/{print $2}' "$out")
-  addr=$(awk '/^address/{print $2}' "$out")
+  start_devchain "$work/$scenario" "${args[@]}" --for 600
+  pid=$devchain_pid
   for proto in esplora electrum; do
     url=$esplora; [ $proto = electrum ] && url=$electrum
     for b in "${bins[@]}"; do
