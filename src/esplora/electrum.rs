@@ -158,10 +158,14 @@ impl Inner {
         f(&c).map_err(|e| match e {
             electrum_client::Error::Protocol(v) => {
                 let msg = v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string());
+                // The protocol's errors carry no standard codes: servers'
+                // words are all there is. "No such" is a definite answer;
+                // anything else ("server busy", "excessive resource usage")
+                // may pass, so it is worth another try or another server.
                 if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") {
                     Fail::Missing(one_line(&msg))
                 } else {
-                    Fail::Refused(one_line(&msg))
+                    Fail::Transient(format!("answered an error ({})", one_line(&msg)))
                 }
             }
             other => {
@@ -360,6 +364,24 @@ impl ChainSource for Electrum {
 
     fn broadcast<'a>(&'a self, tx: &'a Transaction) -> Ask<'a, Txid> {
         let raw = consensus::serialize(tx);
-        self.call(move |s| s.with(|c| c.transaction_broadcast_raw(&raw)))
+        let txid = tx.compute_txid();
+        self.call(move |s| {
+            let c = s.client()?;
+            s.round_trips.fetch_add(1, Ordering::Relaxed);
+            match c.transaction_broadcast_raw(&raw) {
+                Ok(t) => Ok(t),
+                // Bitcoin Core's reject reason is the only way it says so
+                // ("txn-already-known", "already in block chain").
+                Err(electrum_client::Error::Protocol(v)) if v.to_string().contains("already") => Ok(txid),
+                Err(electrum_client::Error::Protocol(v)) => {
+                    let msg = v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string());
+                    Err(Fail::Refused(one_line(&msg)))
+                }
+                Err(other) => {
+                    *s.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    Err(Fail::Transient(cause(&other)))
+                }
+            }
+        })
     }
 }

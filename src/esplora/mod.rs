@@ -354,6 +354,7 @@ impl Esplora {
     ) -> Result<(U, usize)> {
         let mut problems: Vec<String> = Vec::new();
         let mut not_found: Vec<String> = Vec::new();
+        let mut refused: Vec<String> = Vec::new();
         let mut worst = Kind::Network;
         for (k, idx) in self.order().into_iter().enumerate() {
             let base = self.endpoint(idx);
@@ -369,9 +370,10 @@ impl Esplora {
                 // One server's "no such thing" does not end it: another may
                 // have it (a liar listed first must not hide it).
                 Outcome::NotFound(msg) => not_found.push(format!("{base}: {msg}")),
-                Outcome::Refused(code, msg) => {
-                    return Err(Error::usage(format!("{base} refused {what} (HTTP {code}: {msg})")));
-                }
+                // A refusal too: the question may be wrong for this
+                // server's network, or the server may be lying; the others
+                // are still asked.
+                Outcome::Refused(code, msg) => refused.push(format!("{base} refused {what} (HTTP {code}: {msg})")),
                 Outcome::Invalid(why) => {
                     worst = Kind::InvalidData;
                     problems.push(format!("{base}: {why}"));
@@ -379,9 +381,19 @@ impl Esplora {
                 Outcome::Unreachable(why) => problems.push(format!("{base} {why}")),
             }
         }
-        if worst != Kind::InvalidData && !not_found.is_empty() {
-            return Err(Error::not_found(format!("{what}: not found ({})", not_found.join("; "))));
+        // "Not found" or "refused" only when every server that answered
+        // said so and none was unreachable: a liar's 404 beside an honest
+        // server's timeout is no answer.
+        if problems.is_empty() {
+            if let Some(first) = refused.first().filter(|_| not_found.is_empty()) {
+                return Err(Error::usage(first.clone()));
+            }
+            if !not_found.is_empty() {
+                return Err(Error::not_found(format!("{what}: not found ({})", not_found.join("; "))));
+            }
         }
+        problems.extend(not_found.into_iter().map(|m| format!("{m} (not found)")));
+        problems.extend(refused);
         Err(self.none_answered(worst, &problems, what))
     }
 

@@ -152,11 +152,12 @@ impl Esplora {
                 (Some(first), _) => Error::invalid(format!(
                     "no Esplora server gave a provable answer for {txid} ({first}): try another --esplora"
                 )),
-                (None, Some(_)) => Error::not_found(format!(
+                // "Not confirmed" counts only when no server was silent.
+                (None, Some(_)) if unanswered.is_empty() => Error::not_found(format!(
                     "no server proves {txid} confirmed ({})",
                     unconfirmed.join("; ")
                 )),
-                (None, None) => Error::network(format!(
+                (None, _) => Error::network(format!(
                     "no Esplora server answered while proving {txid}: check your connection or pass another --esplora"
                 )),
             });

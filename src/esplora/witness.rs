@@ -201,6 +201,26 @@ impl Esplora {
         Ok(Some(got))
     }
 
+    /// Whether every envelope in `tx` sits in a taproot script-path input
+    /// (one that spends a P2TR output). A witness proven only by script
+    /// check is one valid spend among others, and an input that anyone can
+    /// spend (a pay-to-anchor output, an unknown witness version) takes any
+    /// witness: an envelope there, or one before the real one that shifts
+    /// the inscription numbers, is whoever served it's word.
+    pub async fn envelopes_bound(&self, tx: &Transaction) -> Result<bool> {
+        let mut inputs: Vec<usize> = crate::inscription::envelope::envelopes(tx).iter().map(|e| e.input).collect();
+        inputs.dedup();
+        for i in inputs {
+            let Some(input) = tx.input.get(i) else { return Ok(false) };
+            let o = input.previous_output;
+            let prev = self.outputs_of(&o.txid).await?;
+            if !prev.output.get(o.vout as usize).is_some_and(|out| out.script_pubkey.is_p2tr()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The transaction as its proven block holds it, if proven before.
     pub(crate) fn block_proven(&self, txid: &Txid) -> Option<(Arc<Transaction>, Witnessed)> {
         self.witnessed.lock().ok()?.get(txid).cloned()
@@ -305,7 +325,15 @@ impl Esplora {
         let mut prevouts = Vec::with_capacity(tx.input.len());
         for input in &tx.input {
             let o = input.previous_output;
-            let prev = self.outputs_of(&o.txid).await?;
+            let prev = match self.outputs_of(&o.txid).await {
+                Ok(p) => p,
+                // Every server answered that it does not exist: the copy
+                // spends nothing real.
+                Err(e) if e.kind == Kind::NotFound => {
+                    return Ok(Checked::Failed(format!("an input spending {o}, whose transaction no server has")))
+                }
+                Err(e) => return Err(e),
+            };
             let Some(out) = prev.output.get(o.vout as usize) else {
                 return Ok(Checked::Failed(format!("an input spending {o}, which does not exist")));
             };

@@ -185,8 +185,23 @@ pub async fn lookup(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscriptio
     starting_over(esplora, || lookup_once(esplora, id)).await
 }
 
+/// An envelope read from `tx`, whose witnesses `w` proved, counts: proven
+/// from the block, or every envelope in a taproot script-path input (a
+/// script check proves one valid spend among others, and an input anyone
+/// can spend takes any witness).
+async fn bound(esplora: &Esplora, tx: &Transaction, w: &Witnessed) -> Result<()> {
+    if matches!(w.proof, WitnessProof::Block { .. }) || esplora.envelopes_bound(tx).await? {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "{} holds an envelope in an input that is not a taproot script-path spend, whose witness only its block could vouch for: pass an --esplora server",
+        w.txid
+    )))
+}
+
 async fn lookup_once(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscription, Served)> {
-    let (tx, _) = esplora.witnessed(&id.txid, None, Route::Block).await?;
+    let (tx, w) = esplora.witnessed(&id.txid, None, Route::Block).await?;
+    bound(esplora, &tx, &w).await?;
     let all = Inscription::from_transaction(&tx);
     let n = all.len();
     let ins = all.into_iter().nth(id.index as usize).ok_or_else(|| {
@@ -215,7 +230,10 @@ async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -
                 read.push(Copy { tx: tx.clone(), server });
                 tx
             }),
-            Witnesses::Proven => esplora.witnessed(&d.txid, None, Route::Block).await.map(|(t, _)| t),
+            Witnesses::Proven => match esplora.witnessed(&d.txid, None, Route::Block).await {
+                Ok((t, w)) => bound(esplora, &t, &w).await.map(|_| t),
+                Err(e) => Err(e),
+            },
         };
         let tx = tx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
         let del = Inscription::from_transaction(&tx)
@@ -380,7 +398,9 @@ async fn inspect(
             // (a delegate's bytes that came but hold no such inscription
             // are in `read`, proven later like the rest: a swapped witness
             // could do that).
-            Err(e) if e.kind != crate::error::Kind::Network => {
+            // Only a delegate every server says does not exist; any other
+            // failure is no answer, not an answer.
+            Err(e) if e.kind == crate::error::Kind::NotFound => {
                 Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id() }
             }
             Err(e) => return Err(e),
@@ -614,25 +634,12 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
     // the goatfile and of what judging each read.
     let upto = summary.walked.iter().position(|w| w.txid == f.id.txid).map_or(summary.walked.len(), |p| p + 1);
     let (witnesses, unproven) = prove_walked(esplora, holder, policy, &summary.walked[..upto], Some(f.id.txid)).await?;
-    // Proven by script check only (Electrum, the mempool), a witness is one
-    // valid spend among others of the same input, and another input's
-    // witness is not covered by the holder's signature at all: an
-    // anyone-can-spend input (a pay-to-anchor output, an unknown witness
-    // version) takes any witness, envelope included. Only a taproot
-    // script-path spend binds its envelope to the output it spends, so
-    // that is the only place a goatfile proven this way may sit.
-    if let Some(w) = witnesses.iter().find(|w| w.txid == f.id.txid).filter(|w| !matches!(w.proof, WitnessProof::Block { .. })) {
-        let reveal = esplora.tx(&w.txid).await?;
-        let spent = match reveal.input.get(f.inscription.input) {
-            Some(i) => esplora.tx(&i.previous_output.txid).await?.output.get(i.previous_output.vout as usize).map(|o| o.script_pubkey.is_p2tr()),
-            None => None,
-        };
-        if spent != Some(true) {
-            return Err(Error::invalid(format!(
-                "{}'s envelope sits in an input that is not a taproot script-path spend, whose witness only its block could vouch for: pass an --esplora server",
-                f.id
-            )));
-        }
+    // Proven by script check only (Electrum, the mempool), an envelope
+    // counts only in a taproot script-path input (`envelopes_bound`): the
+    // reveal's, and its delegate's.
+    let sources = [Some(f.id.txid), f.served.delegate.map(|d| d.txid)];
+    for w in witnesses.iter().filter(|w| sources.contains(&Some(w.txid))) {
+        bound(esplora, &*esplora.tx(&w.txid).await?, w).await?;
     }
     proof.witnesses = witnesses;
     proof.unproven.extend(unproven);

@@ -14,6 +14,7 @@
 use super::Globals;
 use crate::address::HolderAddress;
 use crate::error::{Error, Kind, Result};
+use crate::esplora::witness::Route;
 use crate::esplora::Esplora;
 use crate::goatfile::{Entry, FileSpec, Goatfile, Magnet, Source};
 use crate::publish::{self, psbt, sign, Coin, Plan};
@@ -394,7 +395,9 @@ impl Publish {
                 skipped += 1;
                 continue;
             }
-            let tx = esplora.tx(&u.txid).await?;
+            // Its witnesses decide whether vout 0 holds an inscription, so
+            // they must be the block's (a server could blank a reveal's).
+            let (tx, _) = esplora.witnessed(&u.txid, Some(u.status.confirmed), Route::Block).await?;
             let Some(out) = tx.output.get(u.vout as usize) else {
                 return Err(Error::invalid(format!("the server lists {}:{} as unspent, but that output does not exist", u.txid, u.vout)));
             };

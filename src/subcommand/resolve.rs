@@ -39,9 +39,11 @@ pub fn proof_words(c: &scan::Chosen) -> String {
     let by_block = w.iter().filter(|w| matches!(w.proof, WitnessProof::Block { .. })).count();
     let witnesses = match (w.len(), by_block) {
         (0, _) => String::new(),
-        (n, b) if b == n => format!("; {n} witness(es) proven by their blocks' commitments"),
-        (n, 0) => format!("; {n} witness(es) proven by Bitcoin Core's script check"),
-        (n, b) => format!("; {n} witness(es) proven ({b} by their blocks, {} by script check)", n - b),
+        (1, 1) => "; witnesses proven by the block's commitment".into(),
+        (1, 0) => "; witnesses proven by Bitcoin Core's script check".into(),
+        (n, b) if b == n => format!("; witnesses of {n} transactions proven by their blocks' commitments"),
+        (n, 0) => format!("; witnesses of {n} transactions proven by Bitcoin Core's script check"),
+        (n, b) => format!("; witnesses of {n} transactions proven ({b} by their blocks, {} by script check)", n - b),
     };
     block + &witnesses
 }

@@ -342,6 +342,9 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
     liar.state.arm("", Fault::SwapWitness { txid: t, input: 1, witness: stuffed }, usize::MAX);
     let out = goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "not a taproot script-path spend");
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+    // `cat` of it the same way
+    let out = goat().args(["--electrum", &liar.electrum, "--network", "regtest", "cat", &format!("{t}i0")]).run().fails(5, "not a taproot script-path spend");
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
     let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
 }
@@ -378,4 +381,41 @@ fn another_valid_signature_drops_no_honest_server() {
     let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"), "{}", out.stdout);
     assert!(!out.stderr.contains("not asking it again"), "{}", out.stderr);
+}
+
+/// A server listed first that refuses (HTTP 400) the newest goatfile's
+/// delegate must not make it "not a goatfile": the other servers are asked,
+/// and alone it is an error, not an older goatfile.
+#[test]
+fn a_refused_delegate_does_not_hide_the_newest_goatfile() {
+    let scene = || {
+        let (mut s, addr) = published();
+        let stranger = s.stranger.clone();
+        let holder = s.holder.clone();
+        let content = s.chain.inscribe(goat::devchain::Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("newer").as_bytes())]],
+            to: stranger.script_pubkey(),
+            reveal_input_from: None,
+        });
+        s.chain.mine();
+        s.chain.inscribe(goat::devchain::Inscribe {
+            funder: &holder,
+            inputs: vec![vec![Envelope::delegate(&content.id(0))]],
+            to: holder.script_pubkey(),
+            reveal_input_from: Some(&holder),
+        });
+        s.chain.mine();
+        (s, addr, content.reveal)
+    };
+    let (s, addr, delegate) = scene();
+    let liar = s.serve();
+    liar.state.arm(&format!("/tx/{delegate}/raw"), Fault::Status(400), usize::MAX);
+    let out = goat().esplora(&liar.url).args(["--retries", "1", "resolve", &addr]).run();
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(!out.stdout.contains("name: model"), "an older goatfile was chosen: {}", out.stdout);
+    let (h, _, _) = scene();
+    let honest = h.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["--retries", "1", "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
 }
