@@ -39,12 +39,18 @@ const MAX_PAGE: usize = 1000;
 /// the error's kind (see `http::describe`).
 fn cause(e: &electrum_client::Error) -> String {
     use electrum_client::Error as E;
+    let io = |io: &std::io::Error| io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string())));
     match e {
-        E::IOError(io) => io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
-        E::SharedIOError(io) => io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string()))),
+        E::IOError(e) => io(e),
+        E::SharedIOError(e) => io(e),
         E::AllAttemptsErrored(all) => all.last().map(cause).unwrap_or_else(|| "cannot be reached".into()),
         other => format!("failed ({})", one_line(&other.to_string())),
     }
+}
+
+/// An Electrum error's message (its JSON as text when it has none).
+fn message(v: &Value) -> String {
+    v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string())
 }
 
 pub fn is_electrum(url: &str) -> bool {
@@ -157,7 +163,7 @@ impl Inner {
         self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         f(&c).map_err(|e| match e {
             electrum_client::Error::Protocol(v) => {
-                let msg = v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string());
+                let msg = message(&v);
                 // The protocol's errors carry no standard codes: servers'
                 // words are all there is. "No such" is a definite answer;
                 // anything else ("server busy", "excessive resource usage")
@@ -372,11 +378,8 @@ impl ChainSource for Electrum {
                 Ok(t) => Ok(t),
                 // Bitcoin Core's reject reason is the only way it says so
                 // ("txn-already-known", "already in block chain").
-                Err(electrum_client::Error::Protocol(v)) if v.to_string().contains("already") => Ok(txid),
-                Err(electrum_client::Error::Protocol(v)) => {
-                    let msg = v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string());
-                    Err(Fail::Refused(one_line(&msg)))
-                }
+                Err(electrum_client::Error::Protocol(v)) if message(&v).contains("already") => Ok(txid),
+                Err(electrum_client::Error::Protocol(v)) => Err(Fail::Refused(one_line(&message(&v)))),
                 Err(other) => {
                     *s.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     Err(Fail::Transient(cause(&other)))

@@ -115,7 +115,7 @@ pub struct Esplora {
     /// Transactions proven confirmed in this run (`proof.rs`).
     proven: Mutex<HashMap<Txid, proof::Proven>>,
     /// Raw blocks fetched and checked in this run, by hash.
-    blocks: Mutex<HashMap<BlockHash, (Arc<bitcoin::Block>, String)>>,
+    blocks: Mutex<HashMap<BlockHash, Arc<witness::CheckedBlock>>>,
     /// Headers already checked (hash, proof of work), by block hash.
     headers: Mutex<HashMap<BlockHash, Header>>,
     /// Endpoints caught failing a check in this run.

@@ -44,6 +44,7 @@ use super::{electrum, Esplora, Outcome};
 use crate::error::{Error, Kind, Result};
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash, Transaction, Txid};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A transaction with more inputs than this is not checked input by input
@@ -167,7 +168,7 @@ impl Esplora {
     async fn from_block(&self, txid: &Txid, confirmed: Option<bool>) -> Result<Option<(Arc<Transaction>, Witnessed)>> {
         // A block already proven in this run (the walk meets an address's
         // transactions block by block) needs no new proof.
-        let (hash, block, server) = match self.proven_block_holding(txid) {
+        let (hash, block, at) = match self.proven_block_holding(txid) {
             Some(b) => b,
             None => {
                 let proven = match self.prove(txid, self.network()).await {
@@ -176,7 +177,15 @@ impl Esplora {
                     Err(e) => return Err(e),
                 };
                 match self.block(&proven).await {
-                    Ok((block, server)) => (proven.block, block, server),
+                    Ok(block) => match block.position.get(txid) {
+                        Some(at) => (proven.block, block.clone(), *at),
+                        None => {
+                            return Err(Error::invalid(format!(
+                                "block {} does not hold {txid}, though a server proved it there: try another --esplora",
+                                proven.block
+                            )))
+                        }
+                    },
                     // A block that fails its checks is a lie, not a gap.
                     Err(e) if e.kind == Kind::InvalidData => return Err(e),
                     Err(e) => {
@@ -186,12 +195,8 @@ impl Esplora {
                 }
             }
         };
-        let Some(tx) = block.txdata.iter().find(|t| t.compute_txid() == *txid) else {
-            return Err(Error::invalid(format!(
-                "block {hash} does not hold {txid}, though a server proved it there: try another --esplora"
-            )));
-        };
-        let got = (Arc::new(tx.clone()), Witnessed { txid: *txid, proof: WitnessProof::Block { block: hash, server } });
+        let tx = block.block.txdata[at].clone();
+        let got = (Arc::new(tx), Witnessed { txid: *txid, proof: WitnessProof::Block { block: hash, server: block.server.clone() } });
         if let Ok(mut c) = self.witnessed.lock() {
             if c.len() >= MAX_KEPT {
                 c.clear();
@@ -227,10 +232,10 @@ impl Esplora {
     }
 
     /// A block kept from this run (every one kept was proven and checked)
-    /// that holds `txid`.
-    fn proven_block_holding(&self, txid: &Txid) -> Option<(BlockHash, Arc<Block>, String)> {
+    /// that holds `txid`, and where.
+    fn proven_block_holding(&self, txid: &Txid) -> Option<(BlockHash, Arc<CheckedBlock>, usize)> {
         let blocks = self.blocks.lock().ok()?;
-        blocks.iter().find(|(_, (b, _))| b.txdata.iter().any(|t| t.compute_txid() == *txid)).map(|(h, (b, s))| (*h, b.clone(), s.clone()))
+        blocks.iter().find_map(|(h, b)| b.position.get(txid).map(|at| (*h, b.clone(), *at)))
     }
 
     /// Endpoint `idx` served a witness its block (or its scripts) refute:
@@ -248,7 +253,7 @@ impl Esplora {
     /// its transactions lead to the header's merkle root, and its witness
     /// commitment holds. From the first Esplora server that gives one that
     /// passes; a server whose block fails is dropped as a liar.
-    async fn block(&self, p: &Proven) -> Result<(Arc<Block>, String)> {
+    async fn block(&self, p: &Proven) -> Result<Arc<CheckedBlock>> {
         if let Some(b) = self.blocks.lock().ok().and_then(|c| c.get(&p.block).cloned()) {
             return Ok(b);
         }
@@ -270,8 +275,9 @@ impl Esplora {
                 continue;
             }
             match self.ask_at(idx, &format!("block {want}"), &|s| s.raw_block(&want), &check).await {
-                Outcome::Ok(b) => {
-                    let got = (Arc::new(b), self.endpoint(idx).to_string());
+                Outcome::Ok(block) => {
+                    let position = block.txdata.iter().enumerate().map(|(at, t)| (t.compute_txid(), at)).collect();
+                    let got = Arc::new(CheckedBlock { block, server: self.endpoint(idx).to_string(), position });
                     if let Ok(mut c) = self.blocks.lock() {
                         // A mainnet block is up to 4 MB: keep only the last
                         // few (the transactions taken from them are kept).
@@ -344,6 +350,15 @@ impl Esplora {
             Err(why) => Checked::Failed(format!("witnesses that fail Bitcoin Core's script check ({why})")),
         })
     }
+}
+
+/// A raw block that passed its checks, the server that gave it, and where
+/// each of its transactions sits (worked out once: the walk asks a block
+/// for each of the address's transactions in it).
+pub struct CheckedBlock {
+    pub block: Block,
+    pub server: String,
+    position: HashMap<Txid, usize>,
 }
 
 /// What the script check found.

@@ -151,11 +151,10 @@ pub struct Summary {
 pub struct Walked {
     pub txid: Txid,
     pub location: Location,
-    /// The endpoint whose history page listed it.
-    pub server: usize,
     /// Its served witnesses hold an envelope, so the walk looked closer.
     pub selected: bool,
-    /// The history page's copy (its witnesses selected it or not).
+    /// The history page's copy (its witnesses selected it or not), and the
+    /// endpoint whose page listed it.
     pub page: Copy,
     /// The raw copies whose witnesses judging it read, exactly as read:
     /// its own, its delegates', the spend that may send it to self.
@@ -316,7 +315,7 @@ pub async fn walk(
             let selected = !Inscription::from_transaction(&t.tx).is_empty();
             let page_copy = Copy { tx: Arc::new(t.tx.clone()), server };
             esplora.note_outputs(page_copy.tx.clone());
-            summary.walked.push(Walked { txid: t.txid, location, server, selected, page: page_copy, reads: vec![] });
+            summary.walked.push(Walked { txid: t.txid, location, selected, page: page_copy, reads: vec![] });
             for vin in &t.tx.input {
                 spent_by.insert(vin.previous_output, t.txid);
             }
@@ -394,12 +393,11 @@ async fn inspect(
         let id = InscriptionId { txid, index: n as u32 };
         let served = match serve(esplora, &ins, Witnesses::Served(&mut read)).await {
             Ok(s) => s,
-            // A missing or broken delegate does not hide the inscription
-            // (a delegate's bytes that came but hold no such inscription
+            // Only a delegate every server says does not exist leaves the
+            // inscription without content; any other failure is no answer.
+            // (A delegate's bytes that came but hold no such inscription
             // are in `read`, proven later like the rest: a swapped witness
-            // could do that).
-            // Only a delegate every server says does not exist; any other
-            // failure is no answer, not an answer.
+            // could do that.)
             Err(e) if e.kind == crate::error::Kind::NotFound => {
                 Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id() }
             }
@@ -427,8 +425,6 @@ async fn inspect(
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
         out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
     }
-    let mut seen = HashSet::new();
-    read.retain(|c| seen.insert(c.tx.compute_wtxid()));
     Ok((out, read))
 }
 
@@ -493,16 +489,17 @@ async fn prove_walked(
 /// can both be valid spends (a re-signed input, an anyone-can-spend
 /// input): then only its block tells which was mined.
 async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route: Route) -> Result<Vec<Witnessed>> {
-    let mut copies: Vec<&Copy> = vec![&w.page];
-    copies.extend(&w.reads);
-    let mut versions: HashMap<Txid, HashSet<bitcoin::Wtxid>> = HashMap::new();
-    for c in &copies {
-        versions.entry(c.tx.compute_txid()).or_default().insert(c.tx.compute_wtxid());
-    }
+    // The same bytes served twice (the page's copy and the raw one, most
+    // often) are proven once.
+    let mut seen = HashSet::new();
+    let copies: Vec<(Txid, &Copy)> = std::iter::once(&w.page)
+        .chain(&w.reads)
+        .filter(|c| seen.insert(c.tx.compute_wtxid()))
+        .map(|c| (c.tx.compute_txid(), c))
+        .collect();
     let mut proven: Vec<Witnessed> = Vec::new();
-    for c in copies {
-        let txid = c.tx.compute_txid();
-        let contested = versions[&txid].len() > 1;
+    for &(txid, c) in &copies {
+        let contested = copies.iter().filter(|(t, _)| *t == txid).count() > 1;
         let confirmed = if txid == w.txid { Some(w.location.is_confirmed()) } else { None };
         let p = match esplora.check(c, confirmed, if contested { Route::Block } else { route }).await {
             Ok(p) => p,
@@ -510,7 +507,7 @@ async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route:
             // lied (an honest server is not dropped for saying so).
             Err(e) if e.kind == Kind::NotFound && txid == w.txid && w.location.is_confirmed() => {
                 return Err(esplora.caught(
-                    w.server,
+                    w.page.server,
                     &format!("listed {txid} as confirmed in {}'s history, which no server proves ({})", holder.address, e.message),
                 ));
             }

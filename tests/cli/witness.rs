@@ -15,14 +15,43 @@ use goat::devchain::Envelope;
 /// the address and the payment's txid.
 fn published_then_paid() -> (Scene, String, Txid) {
     let (mut s, addr) = published();
+    let pay = pay_stranger(&mut s);
+    (s, addr, pay)
+}
+
+/// The holder pays the stranger from a plain coin (not an inscription's
+/// output), a key-path spend; mined.
+fn pay_stranger(s: &mut Scene) -> Txid {
     let holder = s.holder.clone();
     let coin = s.chain.utxos_of(&holder.script_pubkey()).into_iter().map(|(o, _)| o).find(|o| {
-        // a plain coin, not the inscription's output
         s.chain.txs[&o.txid].tx.output[o.vout as usize].value.to_sat() > 100_000
     });
     let pay = s.chain.send(&holder, coin.expect("a coin"), &s.stranger.script_pubkey());
     s.chain.mine();
-    (s, addr, pay)
+    pay
+}
+
+/// The holder publishes the goatfile `name` through a delegate: the
+/// stranger inscribes the YAML to itself, the holder inscribes a delegate
+/// to it (reveal-input). Mined; returns the delegate's reveal txid.
+fn publish_through_delegate(s: &mut Scene, name: &str) -> Txid {
+    let stranger = s.stranger.clone();
+    let holder = s.holder.clone();
+    let content = s.chain.inscribe(goat::devchain::Inscribe {
+        funder: &stranger,
+        inputs: vec![vec![Envelope::file("text/yaml", None, goatfile(name).as_bytes())]],
+        to: stranger.script_pubkey(),
+        reveal_input_from: None,
+    });
+    s.chain.mine();
+    s.chain.inscribe(goat::devchain::Inscribe {
+        funder: &holder,
+        inputs: vec![vec![Envelope::delegate(&content.id(0))]],
+        to: holder.script_pubkey(),
+        reveal_input_from: Some(&holder),
+    });
+    s.chain.mine();
+    content.reveal
 }
 
 /// The forgery: input 0 of `txid` (the holder's key-path spend) served as
@@ -157,29 +186,11 @@ fn a_block_whose_witness_commitment_fails_is_refused() {
 /// over). Deterministic: two calls give the same chain.
 fn rich_scene() -> (Scene, String) {
     let mut s = Scene::new();
+    publish_through_delegate(&mut s, "model");
     let stranger = s.stranger.clone();
-    let holder = s.holder.clone();
-    let content = s.chain.inscribe(goat::devchain::Inscribe {
-        funder: &stranger,
-        inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("model").as_bytes())]],
-        to: stranger.script_pubkey(),
-        reveal_input_from: None,
-    });
-    s.chain.mine();
-    s.chain.inscribe(goat::devchain::Inscribe {
-        funder: &holder,
-        inputs: vec![vec![Envelope::delegate(&content.id(0))]],
-        to: holder.script_pubkey(),
-        reveal_input_from: Some(&holder),
-    });
-    s.chain.mine();
     s.inscribe_to_holder(&stranger, "text/plain", b"hello");
     s.chain.mine();
-    let coin = s.chain.utxos_of(&holder.script_pubkey()).into_iter().map(|(o, _)| o).find(|o| {
-        s.chain.txs[&o.txid].tx.output[o.vout as usize].value.to_sat() > 100_000
-    });
-    s.chain.send(&holder, coin.expect("a coin"), &stranger.script_pubkey());
-    s.chain.mine();
+    pay_stranger(&mut s);
     let addr = s.address();
     (s, addr)
 }
@@ -390,23 +401,8 @@ fn another_valid_signature_drops_no_honest_server() {
 fn a_refused_delegate_does_not_hide_the_newest_goatfile() {
     let scene = || {
         let (mut s, addr) = published();
-        let stranger = s.stranger.clone();
-        let holder = s.holder.clone();
-        let content = s.chain.inscribe(goat::devchain::Inscribe {
-            funder: &stranger,
-            inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("newer").as_bytes())]],
-            to: stranger.script_pubkey(),
-            reveal_input_from: None,
-        });
-        s.chain.mine();
-        s.chain.inscribe(goat::devchain::Inscribe {
-            funder: &holder,
-            inputs: vec![vec![Envelope::delegate(&content.id(0))]],
-            to: holder.script_pubkey(),
-            reveal_input_from: Some(&holder),
-        });
-        s.chain.mine();
-        (s, addr, content.reveal)
+        let delegate = publish_through_delegate(&mut s, "newer");
+        (s, addr, delegate)
     };
     let (s, addr, delegate) = scene();
     let liar = s.serve();
