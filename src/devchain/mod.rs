@@ -42,6 +42,22 @@ impl Wallet {
     pub fn script_pubkey(&self) -> ScriptBuf {
         self.address.script_pubkey()
     }
+
+    /// This wallet's address signs `body` as its goatfile (BIP 322 simple,
+    /// through the `bip322` crate), signed after block `after`: the
+    /// metadata a signed goatfile inscription carries.
+    pub fn sign_goatfile(&self, body: &[u8], sequence: u64, after: u32) -> Vec<u8> {
+        let network = if self.address.as_unchecked().is_valid_for_network(Network::Regtest) { Network::Regtest } else { Network::Bitcoin };
+        let claim = crate::trust::signature::Claim { network, address: self.address.to_string(), sequence, after };
+        let key = bitcoin::PrivateKey::new(self.keypair.secret_key(), network);
+        let c = crate::trust::signature::sign(&claim, body, &self.address, &[key], None).expect("devchain: sign a goatfile");
+        crate::trust::signature::encode_metadata(&c)
+    }
+
+    /// A goatfile envelope this wallet's address signed (text/yaml).
+    pub fn signed_goatfile(&self, body: &[u8], sequence: u64, after: u32) -> Envelope {
+        Envelope::file_with_metadata("text/yaml", None, &self.sign_goatfile(body, sequence, after), body)
+    }
 }
 
 /// How to build one commit/reveal pair.
@@ -376,6 +392,23 @@ impl Chain {
             self.inscribed.insert(OutPoint { txid, vout: 0 });
         }
         txid
+    }
+
+    /// What a wallet that knows nothing of ordinals does when it pays:
+    /// spend `outpoint` alone, `sats` to `to` first, the change (less the
+    /// fee) back to `from`.
+    pub fn pay_from(&mut self, from: &Wallet, outpoint: OutPoint, to: &ScriptBuf, sats: u64) -> Txid {
+        let prev = self.utxos.get(&outpoint).cloned().expect("devchain: outpoint is not unspent");
+        let change = prev.value.to_sat() - sats - FEE;
+        let mut tx = unsigned(
+            &[outpoint],
+            vec![
+                TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() },
+                TxOut { value: Amount::from_sat(change), script_pubkey: from.script_pubkey() },
+            ],
+        );
+        self.sign_key_path(&mut tx, 0, &[prev], &from.keypair);
+        self.submit(tx)
     }
 
     /// What a wallet that knows nothing of ordinals does: merge `outpoint`

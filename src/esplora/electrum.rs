@@ -358,6 +358,13 @@ impl ChainSource for Electrum {
         })
     }
 
+    fn tip_height(&self) -> Ask<'_, u32> {
+        self.call(|s| {
+            let tip = s.with(|c| c.block_headers_subscribe_raw())?;
+            u32::try_from(tip.height).map_err(|_| Fail::Lie("blockchain.headers.subscribe: not a height".into()))
+        })
+    }
+
     fn fee_estimates(&self) -> Ask<'_, HashMap<u16, f64>> {
         self.call(|s| {
             let btc_per_kb = s.with(|c| c.estimate_fee(6, None))?;

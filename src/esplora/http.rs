@@ -166,6 +166,15 @@ impl ChainSource for Http {
         Box::pin(async move { self.json(&format!("/address/{a}/utxo")).await })
     }
 
+    fn tip_height(&self) -> Ask<'_, u32> {
+        Box::pin(async move {
+            self.text("/blocks/tip/height").await.and_then(|t| match t.parse() {
+                Ok(h) => Reply::Ok(h),
+                Err(_) => Reply::Invalid("/blocks/tip/height: not a height".into()),
+            })
+        })
+    }
+
     fn fee_estimates(&self) -> Ask<'_, HashMap<u16, f64>> {
         Box::pin(async move {
             self.json::<HashMap<String, f64>>("/fee-estimates").await.map(|m| {

@@ -119,6 +119,39 @@ impl Esplora {
         Ok(p)
     }
 
+    /// The best block's height as a server names it, with its block's
+    /// header checked (it hashes to the block the server names there, and
+    /// its work holds). `goat publish` signs "after" this height: a height
+    /// too high would make the holder's own new goatfile count for nothing
+    /// (`trust::signature`), so a server that cannot show a worked header
+    /// at the height it names is dropped and the next one asked.
+    pub async fn proven_tip(&self, network: Network) -> Result<u32> {
+        loop {
+            let (height, idx) = self.ask_any("the best block's height", |s| s.tip_height(), Ok).await?;
+            let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
+                Outcome::Ok(h) => Ok(h),
+                Outcome::NotFound(_) => Err(Failure::Lie(format!("names {height} as its best height but has no block there"))),
+                other => Err(failure(other)),
+            };
+            match block {
+                Ok(b) => match self.header_at(idx, &b, network, height).await {
+                    Ok(_) => return Ok(height),
+                    Err(Failure::Lie(why)) => self.reject(idx, &why),
+                    Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
+                        return Err(Error::network(format!("{}: no header for its best block ({why})", self.endpoint(idx))))
+                    }
+                },
+                Err(Failure::Lie(why)) => self.reject(idx, &why),
+                Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
+                    return Err(Error::network(format!("{}: no block at its best height ({why})", self.endpoint(idx))))
+                }
+            }
+            if self.order().is_empty() {
+                return Err(Error::invalid("no server showed a worked header at the best height it named: try another --esplora"));
+            }
+        }
+    }
+
     async fn prove_now(&self, txid: &Txid, network: Network) -> Result<Proven> {
         let tx = self.tx(txid).await?;
         // A 64-byte transaction can pose as an inner merkle node (the

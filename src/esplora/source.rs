@@ -96,6 +96,8 @@ pub trait ChainSource: Send + Sync {
     /// Electrum-format merkle branch (both protocols share it).
     fn merkle_proof<'a>(&'a self, t: &'a Txid) -> Ask<'a, MerkleProof>;
     fn block_hash(&self, height: u32) -> Ask<'_, BlockHash>;
+    /// The height of the server's best block.
+    fn tip_height(&self) -> Ask<'_, u32>;
     /// A header, decoded (not yet checked against `h`).
     fn header<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Header>;
     /// A whole block, decoded (not yet checked). Electrum serves none.

@@ -41,6 +41,23 @@ impl Envelope {
     pub fn delegate(to: &crate::inscription::InscriptionId) -> Envelope {
         Envelope::default().field(tag::DELEGATE, &to.to_field())
     }
+    /// A goatfile (or any file) with metadata (tag 5, CBOR): content type,
+    /// optional encoding, the metadata in 520-byte pushes (ord joins them),
+    /// then the body.
+    pub fn file_with_metadata(content_type: &str, encoding: Option<&str>, metadata: &[u8], body: &[u8]) -> Envelope {
+        let mut e = Envelope::default().field(tag::CONTENT_TYPE, content_type.as_bytes());
+        if let Some(enc) = encoding {
+            e = e.field(tag::CONTENT_ENCODING, enc.as_bytes());
+        }
+        e.metadata(metadata).body(body)
+    }
+    /// Metadata in pushes of at most 520 bytes, each its own tag 5 field.
+    pub fn metadata(mut self, metadata: &[u8]) -> Self {
+        for c in metadata.chunks(MAX_PUSH) {
+            self = self.field(tag::METADATA, c);
+        }
+        self
+    }
     pub fn field(mut self, tag: u8, value: &[u8]) -> Self {
         self.0.push(Push::Data(vec![tag]));
         self.0.push(Push::Data(value.to_vec()));

@@ -16,6 +16,7 @@
 //! them (`psbt.rs`). Nothing is broadcast before Bitcoin Core's script
 //! interpreter (`crate::consensus`) has passed every input.
 
+pub mod endorse;
 pub mod psbt;
 pub mod sign;
 
@@ -82,10 +83,9 @@ pub struct Request<'a> {
     pub holder: ScriptBuf,
     /// The holder's spendable coins, in the order to prefer them.
     pub coins: Vec<Coin>,
-    pub content_type: &'a str,
-    pub encoding: Option<&'a str>,
-    /// The (encoded) body.
-    pub body: &'a [u8],
+    /// What to inscribe: a file (content type, encoding, body), with the
+    /// holder's signature as metadata for a goatfile, or a delegate.
+    pub envelope: &'a Envelope,
     /// sat/vB.
     pub fee_rate: f64,
     /// The one-time key that signs the reveal's leaf.
@@ -170,8 +170,7 @@ pub fn plan<C: Verification>(secp: &Secp256k1<C>, req: &Request<'_>) -> Result<P
     if !(req.fee_rate.is_finite() && req.fee_rate >= 1.0) {
         return Err(Error::usage(format!("fee rate {} sat/vB is below the 1 sat/vB nodes relay", req.fee_rate)));
     }
-    let envelope = Envelope::file(req.content_type, req.encoding, req.body);
-    let script = reveal_script(&req.reveal_key, &[envelope]);
+    let script = reveal_script(&req.reveal_key, std::slice::from_ref(req.envelope));
     let info: TaprootSpendInfo = TaprootBuilder::new()
         .add_leaf(0, script.clone())
         .map_err(|e| Error::internal(format!("taproot leaf: {e}")))?
@@ -271,12 +270,11 @@ mod tests {
             txout: TxOut { value: Amount::from_sat(sats), script_pubkey: spk.clone() },
         };
         let body = vec![b'a'; 3000];
+        let envelope = Envelope::file(CONTENT_TYPE, None, &body);
         let req = Request {
             holder: spk.clone(),
             coins: vec![coin(1, 8_000), coin(2, 50_000)],
-            content_type: CONTENT_TYPE,
-            encoding: None,
-            body: &body,
+            envelope: &envelope,
             fee_rate: 5.0,
             reveal_key: one_time,
         };

@@ -17,7 +17,8 @@ use crate::inscription::{content, Inscription, InscriptionId};
 use crate::esplora::history::Agreement;
 use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
 use crate::esplora::witness::{Copy, Route, WitnessProof, Witnessed};
-use crate::trust::{self, Endorsed, Policy, Reveal};
+use crate::trust::signature::{self, Signed};
+use crate::trust::{self, Endorsed, Endorsement, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -72,6 +73,9 @@ pub struct Served {
     /// Body as stored (still encoded).
     pub body: Option<Vec<u8>>,
     pub delegate: Option<InscriptionId>,
+    /// The metadata that carries goat's signature: the inscription's own
+    /// when it has goat's key, else its delegate's.
+    pub metadata: Option<Vec<u8>>,
 }
 
 impl Served {
@@ -93,6 +97,8 @@ pub struct Found {
     /// Some transaction the endorsement rests on is still unconfirmed.
     pub endorsement_pending: bool,
     pub goatfile: GoatfileState,
+    /// A signature that is there but does not count, and why.
+    pub signature_refused: Option<String>,
 }
 
 impl Found {
@@ -141,6 +147,11 @@ pub struct Summary {
     pub pages: usize,
     pub candidates: usize,
     pub stopped_early: bool,
+    /// The transaction the walk stopped at without judging it (at or
+    /// below the block the best signed goatfile was signed after), and its
+    /// height as the page said.
+    #[serde(skip)]
+    pub stopped_at: Option<(Txid, u32)>,
     /// Every transaction walked, in walk order (newest first).
     #[serde(skip)]
     pub walked: Vec<Walked>,
@@ -244,6 +255,7 @@ async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -
             content_encoding: del.content_encoding_str(),
             body: del.body,
             delegate: Some(d),
+            metadata: if carries_signature(ins) { ins.metadata.clone() } else { del.metadata },
         });
     }
     Ok(Served {
@@ -251,7 +263,22 @@ async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -
         content_encoding: ins.content_encoding_str(),
         body: ins.body.clone(),
         delegate: None,
+        metadata: ins.metadata.clone(),
     })
+}
+
+fn carries_signature(ins: &Inscription) -> bool {
+    ins.metadata.as_deref().and_then(signature::read_metadata).is_some()
+}
+
+/// The holder's signature on the goatfile `served` serves: None when it
+/// carries none, Err(why) when it carries one that does not count.
+pub fn signature_of(served: &Served, holder: &HolderAddress) -> Option<std::result::Result<Signed, String>> {
+    let carried = signature::read_metadata(served.metadata.as_deref()?)?;
+    Some(carried.and_then(|c| {
+        let bytes = served.decode(goatfile::MAX_BYTES as u64).map_err(|e| e.message)?;
+        signature::verify(&c, holder, &bytes)
+    }))
 }
 
 /// Does this content look like a goatfile, and does it parse?
@@ -274,16 +301,25 @@ pub fn classify(served: &Served) -> GoatfileState {
     }
 }
 
+/// What the walk shows its visitor.
+pub enum Step {
+    /// The next transaction, before it is judged: breaking here stops the
+    /// walk without it (`Summary::stopped_at`).
+    Tx(Txid, Location),
+    /// An inscription of that transaction.
+    Found(Box<Found>),
+}
+
 /// Walk `holder`'s history newest first (mempool, then confirmed pages),
-/// calling `visit` for each inscription until it breaks.
+/// calling `visit` for each transaction and each inscription until it
+/// breaks.
 pub async fn walk(
     esplora: &Esplora,
     holder: &HolderAddress,
     opts: Options,
-    mut visit: impl FnMut(Found) -> ControlFlow<()>,
+    mut visit: impl FnMut(Step) -> ControlFlow<()>,
 ) -> Result<Summary> {
     let addr = &holder.address;
-    let spk = holder.script_pubkey();
     let mut summary = Summary::default();
     let mut seen: HashSet<Txid> = HashSet::new();
     let mut spent_by: HashMap<OutPoint, Txid> = HashMap::new();
@@ -309,6 +345,11 @@ pub async fn walk(
                 Some(h) => Location::Confirmed(h),
                 None => Location::Mempool,
             };
+            if visit(Step::Tx(t.txid, location)).is_break() {
+                summary.stopped_early = true;
+                summary.stopped_at = t.height.map(|h| (t.txid, h));
+                return Ok(summary);
+            }
             // The page's witnesses only *select* candidates; content is
             // parsed from verified raw bytes below, and what the choice
             // rests on is proven (`find_goatfile`).
@@ -324,14 +365,14 @@ pub async fn walk(
             }
             summary.candidates += 1;
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
-            let (found, read) = inspect(esplora, &spk, t.txid, location, known, opts).await?;
+            let (found, read) = inspect(esplora, holder, t.txid, location, known, opts).await?;
             if let Some(w) = summary.walked.last_mut() {
                 // Exactly the bytes judged by: proven later, whatever the
                 // cache holds by then.
                 w.reads = read;
             }
             for found in found {
-                if visit(found).is_break() {
+                if visit(Step::Found(Box::new(found))).is_break() {
                     summary.stopped_early = true;
                     return Ok(summary);
                 }
@@ -377,12 +418,13 @@ struct History<'a> {
 /// All inscriptions of one candidate transaction, in index order.
 async fn inspect(
     esplora: &Esplora,
-    holder: &bitcoin::ScriptBuf,
+    holder_address: &HolderAddress,
     txid: Txid,
     location: Location,
     known: History<'_>,
     opts: Options,
 ) -> Result<(Vec<Found>, Vec<Copy>)> {
+    let holder = &holder_address.script_pubkey();
     let (tx, server) = esplora.tx_from(&txid).await?;
     // The copies whose witnesses the judgement reads.
     let mut read = vec![Copy { tx: tx.clone(), server }];
@@ -399,13 +441,23 @@ async fn inspect(
             // are in `read`, proven later like the rest: a swapped witness
             // could do that.)
             Err(e) if e.kind == crate::error::Kind::NotFound => {
-                Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id() }
+                Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id(), metadata: None }
             }
             Err(e) => return Err(e),
         };
         let goatfile = classify(&served);
         let mut endorsement = None;
-        if opts.endorse_all || matches!(goatfile, GoatfileState::Valid(_)) {
+        let mut signature_refused = None;
+        // A signed goatfile needs nothing else: where it sits and who paid
+        // for it do not matter.
+        if matches!(goatfile, GoatfileState::Valid(_)) {
+            match signature_of(&served, holder_address) {
+                Some(Ok(s)) => endorsement = Some(Endorsed::signed(s)),
+                Some(Err(e)) => signature_refused = Some(e),
+                None => {}
+            }
+        }
+        if endorsement.is_none() && (opts.endorse_all || matches!(goatfile, GoatfileState::Valid(_))) {
             if prevs.is_none() {
                 let mut v = Vec::new();
                 for (i, input) in tx.input.iter().enumerate() {
@@ -423,7 +475,7 @@ async fn inspect(
         }
         let endorsement_pending =
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
-        out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile });
+        out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile, signature_refused });
     }
     Ok((out, read))
 }
@@ -531,71 +583,179 @@ struct Skipped {
     unendorsed: usize,
     weak: usize,
     mempool: usize,
+    /// Goatfiles whose transactions look like the holder's, unsigned: the
+    /// newest, and how many.
+    unsigned: Option<(InscriptionId, Endorsement)>,
+    unsigned_count: usize,
+    /// Signatures that do not count, in words (newest first).
+    refused: Vec<String>,
     invalid: Vec<String>,
 }
 
-/// Walk `holder`'s history to the newest goatfile `policy` accepts, then
-/// prove it: its block and the blocks of what its endorsement rests on
+/// The signed goatfile the walk holds as the holder's newest so far.
+struct Best {
+    found: Found,
+    signed: Signed,
+    /// Another goatfile signed with the same sequence.
+    conflict: Option<InscriptionId>,
+}
+
+/// Walk `holder`'s history to the goatfile `policy` accepts, then prove
+/// it: its block and the blocks of what its endorsement rests on
 /// (`esplora::proof`). With two or more servers, they must first agree on
 /// the address's history (`esplora::history`).
 ///
+/// The goatfile signed with the highest sequence wins (`trust::signature`).
+/// The walk goes on past the first one it meets, down to the block the
+/// best one says it was signed after: a goatfile the holder signed later
+/// cannot sit before that block, while an older one re-inscribed by anyone
+/// can sit anywhere. With `--accept-unsigned`, the newest unsigned
+/// goatfile counts at an address that has no signed one (found by walking
+/// the whole history); a signed goatfile always beats an unsigned one.
+/// With `--trust-any`, the newest goatfile met counts, whoever sent it.
+///
 /// Every witness the choice rests on is proven (`esplora::witness`): the
 /// reveal's, its delegate's, the send to self's, and those of every
-/// transaction walked before the goatfile (a witness blanked there would
-/// hide a newer one). A server caught serving other witnesses is dropped
-/// and the search starts over with the servers left.
+/// transaction walked (a witness blanked there would hide a newer one). A
+/// server caught serving other witnesses is dropped and the search starts
+/// over with the servers left.
 pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
     starting_over(esplora, || find_once(esplora, holder, policy)).await
 }
 
 async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
     let history = esplora.agree_on_history(&holder.address).await?;
-    let mut chosen = None;
+    let mut best: Option<Best> = None;
+    let mut unsigned_pick: Option<Found> = None;
     let mut skipped = Skipped::default();
-    let summary = walk(esplora, holder, Options::default(), |f| {
+    let summary = walk(esplora, holder, Options::default(), |step| {
+        let f = match step {
+            // A goatfile the holder signed after the best one (with a
+            // higher sequence) sits in a block after the one the best was
+            // signed after: nothing at or below that block can beat it.
+            Step::Tx(_, Location::Confirmed(h)) => {
+                return match &best {
+                    Some(b) if h <= b.signed.after => ControlFlow::Break(()),
+                    _ => ControlFlow::Continue(()),
+                };
+            }
+            Step::Tx(..) => return ControlFlow::Continue(()),
+            Step::Found(f) => *f,
+        };
         match &f.goatfile {
-            GoatfileState::Valid(_) => {
-                let kind = f.endorsement.as_ref().map(|e| e.kind);
-                if policy.accepts(kind, f.settled()) {
-                    chosen = Some(f);
-                    return ControlFlow::Break(());
-                }
-                match kind {
-                    _ if policy.accepts(kind, true) => skipped.mempool += 1,
-                    Some(k) if !k.is_sound() => skipped.weak += 1,
-                    _ => skipped.unendorsed += 1,
+            GoatfileState::Valid(_) => {}
+            GoatfileState::Invalid(e) => {
+                skipped.invalid.push(format!("{}: {e}", f.id));
+                return ControlFlow::Continue(());
+            }
+            GoatfileState::No => return ControlFlow::Continue(()),
+        }
+        let kind = f.endorsement.as_ref().map(|e| e.kind);
+        if let Some(s) = f.endorsement.as_ref().and_then(|e| e.signed.clone()) {
+            if !policy.accepts(kind, f.settled()) {
+                skipped.mempool += 1;
+            } else if matches!(f.location, Location::Confirmed(h) if h <= s.after) {
+                skipped.refused.push(format!("{}: it is in block {}, not after block {} as its signature says", f.id, f.location, s.after));
+            } else {
+                match &mut best {
+                    Some(b) if s.sequence < b.signed.sequence => {}
+                    Some(b) if s.sequence == b.signed.sequence => {
+                        // The same goatfile again (a copy) changes nothing.
+                        if s.sha256 != b.signed.sha256 {
+                            b.conflict.get_or_insert(f.id);
+                        }
+                    }
+                    _ => best = Some(Best { found: f, signed: s, conflict: None }),
                 }
             }
-            GoatfileState::Invalid(e) => skipped.invalid.push(format!("{}: {e}", f.id)),
-            GoatfileState::No => {}
+            return ControlFlow::Continue(());
+        }
+        if let Some(e) = &f.signature_refused {
+            skipped.refused.push(format!("{}: {}", f.id, crate::text::line(e)));
+        }
+        if policy.trust_any && best.is_none() && policy.accepts(kind, f.settled()) {
+            // --trust-any: the newest goatfile at the address, whoever
+            // sent it.
+            unsigned_pick = Some(f);
+            return ControlFlow::Break(());
+        }
+        if policy.accepts(kind, f.settled()) {
+            // The newest unsigned one is kept in case the address has no
+            // signed goatfile at all; any signed one beats it, so the walk
+            // goes on (to the end, unless a signed one sets a floor).
+            unsigned_pick.get_or_insert(f);
+            return ControlFlow::Continue(());
+        }
+        match kind {
+            _ if policy.accepts(kind, true) => skipped.mempool += 1,
+            Some(k @ (Endorsement::RevealInput | Endorsement::SpentOutput)) => {
+                skipped.unsigned.get_or_insert((f.id, k));
+                skipped.unsigned_count += 1;
+            }
+            Some(_) => skipped.weak += 1,
+            None => skipped.unendorsed += 1,
         }
         ControlFlow::Continue(())
     })
     .await?;
-    let Some(f) = chosen else {
-        let mut why = format!(
-            "no goatfile published by {} in its {} transactions",
-            holder.address, summary.transactions
-        );
-        if skipped.unendorsed > 0 {
-            why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
+    let f = match (best, unsigned_pick) {
+        (Some(b), _) => {
+            if let Some(other) = b.conflict {
+                return Err(Error::invalid(format!(
+                    "{}'s holder signed two different goatfiles with sequence {} ({} and {other}), so neither is its newest: the holder must publish again with a higher sequence",
+                    holder.address, b.signed.sequence, b.found.id
+                )));
+            }
+            // The walk stopped at a block below the best's `after`: that
+            // block is proven, or a page could end the walk early by
+            // placing a transaction too low.
+            if let Some((txid, h)) = summary.stopped_at {
+                let p = esplora.prove(&txid, holder.network).await?;
+                if p.height != h {
+                    return Err(Error::invalid(format!(
+                        "the history put {txid} at height {h} but its proof puts it in block {}: try another --esplora",
+                        p.height
+                    )));
+                }
+            }
+            b.found
         }
-        if skipped.weak > 0 {
-            why += &format!(
-                "; {} goatfile(s) are only weakly endorsed (funded-commit, which a payee can fake: see docs/trust.md; --accept-funded-commit accepts them)",
-                skipped.weak
+        (None, Some(f)) => f,
+        (None, None) => {
+            let mut why = format!(
+                "no goatfile signed by {} in its {} transactions",
+                holder.address, summary.transactions
             );
+            if let Some((id, kind)) = skipped.unsigned {
+                why += &format!(
+                    "; {} goatfile(s) are unsigned, the newest {id} ({}): its holder can sign it with `goat publish --sign-existing {id}`, or pass --accept-unsigned to accept it (see docs/trust.md for what that lets in)",
+                    skipped.unsigned_count,
+                    kind.name()
+                );
+            }
+            if let Some(first) = skipped.refused.first() {
+                why += &format!("; {} signature(s) do not count (newest: {first})", skipped.refused.len());
+            }
+            if skipped.unendorsed > 0 {
+                why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
+            }
+            if skipped.weak > 0 {
+                why += &format!(
+                    "; {} goatfile(s) are only weakly endorsed (funded-commit, which a payee can fake: see docs/trust.md; --accept-funded-commit accepts them)",
+                    skipped.weak
+                );
+            }
+            if skipped.mempool > 0 {
+                why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
+            }
+            if let Some(first) = skipped.invalid.first() {
+                why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
+            }
+            // "None" is a claim too: a witness blanked anywhere in the history
+            // could have hidden the only goatfile.
+            prove_walked(esplora, holder, policy, &summary.walked, None).await?;
+            return Err(Error::not_found(why));
         }
-        if skipped.mempool > 0 {
-            why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
-        }
-        if let Some(first) = skipped.invalid.first() {
-            why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
-        }
-        // "None" is a claim too: a witness blanked anywhere in the history
-        // could have hidden the only goatfile.
-        prove_walked(esplora, holder, policy, &summary.walked, None).await?;
-        return Err(Error::not_found(why));
     };
     let GoatfileState::Valid(goatfile) = f.goatfile else {
         return Err(Error::internal("the walk chose an inscription that is not a goatfile"));
@@ -613,6 +773,14 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         if Location::Confirmed(p.height) != f.location {
             tracing::warn!("the history put {} at {}, its proof at block {}", f.id, f.location, p.height);
         }
+        if let Some(s) = f.endorsement.as_ref().and_then(|e| e.signed.as_ref()) {
+            if p.height <= s.after {
+                return Err(Error::invalid(format!(
+                    "{} is in block {}, not after block {} as its signature says: try another --esplora",
+                    f.id, p.height, s.after
+                )));
+            }
+        }
         location = Location::Confirmed(p.height);
         proof.goatfile = Some(p);
     } else {
@@ -627,10 +795,9 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             proof.endorsement.push(esplora.prove(t, holder.network).await?);
         }
     }
-    // The witnesses read, proven: those of every transaction walked up to
-    // the goatfile and of what judging each read.
-    let upto = summary.walked.iter().position(|w| w.txid == f.id.txid).map_or(summary.walked.len(), |p| p + 1);
-    let (witnesses, unproven) = prove_walked(esplora, holder, policy, &summary.walked[..upto], Some(f.id.txid)).await?;
+    // The witnesses read, proven: those of every transaction walked (down
+    // to where the walk stopped) and of what judging each read.
+    let (witnesses, unproven) = prove_walked(esplora, holder, policy, &summary.walked, Some(f.id.txid)).await?;
     // Proven by script check only (Electrum, the mempool), an envelope
     // counts only in a taproot script-path input (`envelopes_bound`): the
     // reveal's, and its delegate's.

@@ -117,6 +117,10 @@ impl Demo {
             state_dir: Some(work.join("publisher").join("state")),
             loopback: true,
             seed_for: None,
+            sequence: None,
+            after: None,
+            signature: None,
+            sign_existing: None,
         };
         let published = match publish.publish(&globals).await? {
             Some(b) => b,
@@ -125,7 +129,7 @@ impl Demo {
         let seeder = published.swarm;
         handle.state.chain.write().map_err(|_| Error::internal("chain lock"))?.mine();
         say(format!(
-            "      inscribed the goatfile {} (its reveal spends the holder's coin, which endorses it); mined; seeding on 127.0.0.1:{port}",
+            "      inscribed the goatfile {}, signed by the holder's address (BIP 322, in its metadata); mined; seeding on 127.0.0.1:{port}",
             published.inscription
         ));
 

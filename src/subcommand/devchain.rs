@@ -2,7 +2,7 @@
 //! for trying goat without the internet. Bounded by `--for`.
 
 use super::Globals;
-use crate::devchain::{server, Chain, Envelope, Inscribe};
+use crate::devchain::{server, Chain, Inscribe};
 use crate::error::{Error, Result};
 use clap::Args;
 use std::time::Duration;
@@ -76,7 +76,7 @@ impl Devchain {
         }
         let ins = chain.inscribe(Inscribe {
             funder: &holder,
-            inputs: vec![vec![Envelope::file("text/yaml", None, &body)]],
+            inputs: vec![vec![holder.signed_goatfile(&body, 1, chain.height())]],
             to: holder.script_pubkey(),
             reveal_input_from: Some(&holder),
         });

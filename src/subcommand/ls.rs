@@ -21,15 +21,16 @@ impl Ls {
         let holder = g.holder(&self.address)?;
         let esplora = g.esplora(holder.network)?;
         let mut found = Vec::new();
-        let summary = scan::walk(&esplora, &holder, scan::Options { endorse_all: true }, |f| {
-            found.push(f);
+        let summary = scan::walk(&esplora, &holder, scan::Options { endorse_all: true }, |step| {
+            if let scan::Step::Found(f) = step {
+                found.push(*f);
+            }
             ControlFlow::Continue(())
         })
         .await?;
         g.report_stats(&esplora);
         if self.json {
-            // Prove the goatfiles that would count (soundly endorsed and
-            // confirmed); a failed proof is reported, not fatal, in a listing.
+            // Prove the goatfiles that would count (signed and confirmed); a failed proof is reported, not fatal, in a listing.
             let mut proofs = Vec::new();
             for f in &found {
                 let counts = matches!(f.goatfile, GoatfileState::Valid(_))
@@ -70,6 +71,8 @@ impl Ls {
                         "endorsed": f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound()),
                         "endorsement": f.endorsement.as_ref().map(|e| e.kind),
                         "endorsement_pending": f.endorsement_pending,
+                        "signature": f.endorsement.as_ref().and_then(|e| e.signed.as_ref()),
+                        "signature_refused": f.signature_refused,
                         "curses": f.inscription.curses(),
                     })
                 })
@@ -99,8 +102,12 @@ impl Ls {
                 GoatfileState::No => "no",
             };
             let endorsed = match &f.endorsement {
-                Some(e) if e.kind.is_sound() => format!("yes ({})", e.kind.name()),
-                Some(e) => format!("weak ({})", e.kind.name()),
+                Some(e) => match (&e.signed, e.kind) {
+                    (Some(s), _) => format!("yes (signed, sequence {})", s.sequence),
+                    (None, crate::trust::Endorsement::FundedCommit) => format!("weak ({})", e.kind.name()),
+                    (None, k) => format!("unsigned ({})", k.name()),
+                },
+                None if f.signature_refused.is_some() => "no (bad signature)".into(),
                 None => "no".into(),
             };
             // Chain-supplied text: cut on a character boundary, never by bytes.

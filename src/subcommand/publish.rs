@@ -4,10 +4,13 @@
 //! 1. Each DIR becomes one entry: a deterministic v1 torrent
 //!    (`torrent::create`) and the sha256 of every file, from one read.
 //! 2. The goatfile (schema v1) is shown with the total cost and confirmed.
-//! 3. Commit and reveal are built (`publish::plan`); the reveal spends the
-//!    holder's own output, so the goatfile is endorsed by reveal-input.
-//! 4. They are signed with `--key-file`, or written as PSBTs (`--psbt`)
-//!    for any wallet and finished later with `--finalize`.
+//! 3. The holder's address signs the goatfile (`publish::endorse`): with
+//!    `--key-file`, or with any wallet (`--signature`, after a first run
+//!    that prints the message and its BIP 322 PSBT). The signature goes
+//!    into the inscription's metadata.
+//! 4. Commit and reveal are built (`publish::plan`) and signed with
+//!    `--key-file`, or written as PSBTs (`--psbt`) for any wallet and
+//!    finished later with `--finalize`.
 //! 5. Broadcast (commit first), then seeded: `--seed` keeps this process
 //!    seeding; otherwise the torrents go into `goat seed`'s state.
 
@@ -34,7 +37,7 @@ const FEE_TARGET_BLOCKS: u16 = 6;
 #[derive(Debug, Args)]
 pub struct Publish {
     /// Model folders (or single files); each becomes one entry.
-    #[arg(value_name = "DIR", required_unless_present_any = ["finalize", "onchain"])]
+    #[arg(value_name = "DIR", required_unless_present_any = ["finalize", "onchain", "sign_existing"])]
     pub dirs: Vec<PathBuf>,
     /// A small file to inscribe whole, as its own entry (repeatable). A file
     /// over 390 000 bytes is split into parts, one inscription each, joined
@@ -81,6 +84,25 @@ pub struct Publish {
     /// Broadcast the signed PSBTs written by --psbt (both, in any order).
     #[arg(long, value_name = "SIGNED.psbt", num_args = 1..=2, conflicts_with_all = ["key_file", "psbt"])]
     pub finalize: Vec<PathBuf>,
+    /// The goatfile's sequence number; the highest signed one at the
+    /// address is the holder's goatfile (default: one above the highest
+    /// there now).
+    #[arg(long, value_name = "N")]
+    pub sequence: Option<u64>,
+    /// The block height the signature given with --signature was made
+    /// after (as in the message signed; default: the best block now).
+    #[arg(long, value_name = "HEIGHT", requires = "signature")]
+    pub after: Option<u32>,
+    /// The holder's signature of the goatfile's message, made by any
+    /// wallet: BIP 322 (`ord wallet sign`), BIP 137 (Electrum, Sparrow,
+    /// `signmessage`), the signed BIP 322 PSBT, or a file holding one. Run
+    /// once without it (and without --key-file) to get the message.
+    #[arg(long, value_name = "SIG|FILE", requires = "sequence", conflicts_with = "key_file")]
+    pub signature: Option<String>,
+    /// Sign a goatfile published unsigned (before goat signed goatfiles):
+    /// inscribe a small delegate of it that carries the holder's signature.
+    #[arg(long, value_name = "INSCRIPTION", conflicts_with_all = ["dirs", "onchain"])]
+    pub sign_existing: Option<crate::inscription::InscriptionId>,
     /// Do not ask before broadcasting.
     #[arg(short, long)]
     pub yes: bool,
@@ -171,7 +193,7 @@ impl Publish {
         };
         if holder_key.is_none() && self.psbt.is_none() {
             return Err(Error::usage(
-                "nothing to sign with: pass --key-file FILE, or --psbt FILE to sign with your own wallet",
+                "nothing to sign with: pass --key-file FILE, or --psbt FILE (and later --signature) to sign with your own wallet",
             ));
         }
         if !holder.address.script_pubkey().is_p2tr() && holder_key.is_none() {
@@ -190,6 +212,10 @@ impl Publish {
 
         // 2. Coins and fee.
         let esplora = g.esplora(holder.network)?;
+        let existing = match &self.sign_existing {
+            Some(id) => Some((*id, self.existing(&esplora, id).await?)),
+            None => None,
+        };
         let mut coins = self.coins(&esplora, &holder).await?;
         let fee_rate = match self.fee_rate {
             Some(r) => r,
@@ -205,12 +231,11 @@ impl Publish {
             for chunk in f.bytes.chunks(publish::PART_MAX) {
                 let (body, encoding) = publish::encode_body(chunk);
                 let key = sign::one_time_key(&secp)?;
+                let envelope = crate::inscription::envelope::Envelope::file(publish::content_type_for(&f.name), encoding, &body);
                 let req = publish::Request {
                     holder: spk.clone(),
                     coins: coins.clone(),
-                    content_type: publish::content_type_for(&f.name),
-                    encoding,
-                    body: &body,
+                    envelope: &envelope,
                     fee_rate,
                     reveal_key: key.x_only_public_key().0,
                 };
@@ -223,16 +248,40 @@ impl Publish {
             let spec = FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
             extra.push(Entry { name: f.name.clone(), source, files: vec![spec] });
         }
-        let (goatfile, entries) = self.goatfile(&made, extra, &holder.address.to_string())?;
-        let yaml = goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?;
-        let (body, encoding) = publish::encode_body(yaml.as_bytes());
+        let (yaml, entries) = match &existing {
+            Some((_, bytes)) => (String::from_utf8_lossy(bytes).into_owned(), vec![]),
+            None => {
+                let (goatfile, entries) = self.goatfile(&made, extra, &holder.address.to_string())?;
+                (goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?, entries)
+            }
+        };
+        let goatfile_bytes: &[u8] = match &existing {
+            Some((_, bytes)) => bytes,
+            None => yaml.as_bytes(),
+        };
+
+        // The holder's signature: it goes into the envelope, so it comes
+        // before the transactions are built.
+        let claim = publish::endorse::claim(&esplora, &holder, self.sequence, self.after).await?;
+        let carried = match (&self.signature, &holder_key) {
+            (Some(sig), _) => publish::endorse::from_wallet(&claim, goatfile_bytes, &holder, sig)?,
+            (None, Some(k)) => publish::endorse::sign_with_key(&claim, goatfile_bytes, k, holder.network)?,
+            (None, None) => {
+                self.print_message(g, &claim, goatfile_bytes, &holder)?;
+                return Ok(None);
+            }
+        };
+        let metadata = crate::trust::signature::encode_metadata(&carried);
+        let (body, encoding) = publish::encode_body(goatfile_bytes);
+        let envelope = match &existing {
+            Some((id, _)) => crate::inscription::envelope::Envelope::delegate(id).metadata(&metadata),
+            None => crate::inscription::envelope::Envelope::file_with_metadata(publish::CONTENT_TYPE, encoding, &metadata, &body),
+        };
         let reveal_key = sign::one_time_key(&secp)?;
         let req = publish::Request {
             holder: spk.clone(),
             coins,
-            content_type: publish::CONTENT_TYPE,
-            encoding,
-            body: &body,
+            envelope: &envelope,
             fee_rate,
             reveal_key: reveal_key.x_only_public_key().0,
         };
@@ -248,10 +297,20 @@ impl Publish {
         // 3. Show and confirm.
         let inscriptions = plans.len() as u64 + 1;
         let total = fees + publish::POSTAGE * inscriptions;
+        match &existing {
+            Some((id, _)) => g.note(format!("--- goatfile {id}, signed by a delegate inscription ---\n{}---", yaml.lines().map(|l| crate::text::line(l) + "\n").collect::<String>())),
+            None => g.note(format!(
+                "--- goatfile ({} bytes{}) ---\n{yaml}---",
+                yaml.len(),
+                encoding.map(|e| format!(", {} on chain as {e}", body.len())).unwrap_or_default()
+            )),
+        }
         g.note(format!(
-            "--- goatfile ({} bytes{}) ---\n{yaml}---",
-            yaml.len(),
-            encoding.map(|e| format!(", {} on chain as {e}", body.len())).unwrap_or_default()
+            "signed by {} (sequence {}, after block {}, {} bytes of metadata)",
+            holder.address,
+            claim.sequence,
+            claim.after,
+            metadata.len()
         ));
         let parts = if plans.is_empty() { String::new() } else { format!(" and {} on-chain part(s)", plans.len()) };
         g.note(format!(
@@ -276,6 +335,35 @@ impl Publish {
         }
         let last = &plans[plans.len() - 1].0;
         self.broadcast(g, esplora, last, &signed, &context).await.map(Some)
+    }
+
+    /// The goatfile an unsigned inscription serves (`--sign-existing`), its
+    /// witnesses proven.
+    async fn existing(&self, esplora: &Esplora, id: &crate::inscription::InscriptionId) -> Result<Vec<u8>> {
+        let (_, served) = crate::scan::lookup(esplora, id).await?;
+        let bytes = served.decode(crate::goatfile::MAX_BYTES as u64)?;
+        crate::goatfile::parse(&bytes).map_err(|e| Error::usage(format!("{id} is not a goatfile ({}): nothing to sign", e.0)))?;
+        Ok(bytes)
+    }
+
+    /// Without a key: the message for the holder's wallet to sign, and its
+    /// BIP 322 PSBT for wallets that sign only PSBTs.
+    fn print_message(&self, g: &Globals, claim: &crate::trust::signature::Claim, goatfile: &[u8], holder: &HolderAddress) -> Result<()> {
+        let message = claim.message(&crate::trust::signature::sha256(goatfile));
+        let dir = self.psbt.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let path = dir.join("goatfile-message.psbt");
+        let psbt = publish::endorse::message_psbt(claim, goatfile, holder)?;
+        crate::store::write_atomic(&path, &psbt.serialize())?;
+        println!("{message}");
+        println!("message-psbt {}", path.display());
+        g.note(format!(
+            "sign the message above with {} (BIP 322: `ord wallet sign --text`, Sparrow, Electrum; or sign {} with a wallet that signs PSBTs), then run the same command again with --sequence {} --after {} --signature SIG|FILE",
+            holder.address,
+            path.display(),
+            claim.sequence,
+            claim.after
+        ));
+        Ok(())
     }
 
     /// The `--onchain` files, read whole (they are small by nature).
@@ -311,7 +399,7 @@ impl Publish {
     }
 
     async fn make_torrents(&self) -> Result<Vec<Made>> {
-        if self.dirs.is_empty() && self.onchain.is_empty() {
+        if self.dirs.is_empty() && self.onchain.is_empty() && self.sign_existing.is_none() {
             return Err(Error::usage("give at least one model folder (or --onchain FILE) to publish"));
         }
         let opts = CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };

@@ -20,10 +20,13 @@ pub struct Resolve {
 pub use crate::scan::find_goatfile;
 
 /// How the chosen goatfile counts as the holder's, in words.
-pub fn endorsement_words(c: &scan::Chosen) -> &'static str {
+pub fn endorsement_words(c: &scan::Chosen) -> String {
     match &c.endorsement {
-        Some(e) => e.kind.describe(),
-        None => "NOT endorsed by the holder (--trust-any)",
+        Some(e) => match &e.signed {
+            Some(s) => format!("{}, sequence {}", e.kind.describe(), s.sequence),
+            None => e.kind.describe().to_string(),
+        },
+        None => "NOT endorsed by the holder (--trust-any)".into(),
     }
 }
 
@@ -61,6 +64,7 @@ impl Resolve {
                 "location": found.location,
                 "endorsement": found.endorsement.as_ref().map(|e| e.kind),
                 "endorsement_sound": found.endorsement.as_ref().map(|e| e.kind.is_sound()),
+                "signature": found.endorsement.as_ref().and_then(|e| e.signed.as_ref()),
                 "proven": found.proof,
                 "goatfile": found.goatfile,
             });

@@ -1,16 +1,22 @@
 //! Which inscriptions are the holder's own word (docs/trust.md).
 //!
 //! Anyone can send an inscription to any address, so receiving one proves
-//! nothing. An inscription is *endorsed* only when the holder's key signed a
-//! transaction that commits to it. Each proof below rests on transactions
-//! whose bytes were checked against their txids (see `esplora::Esplora::tx`);
-//! that they are in the best chain is proven separately (`esplora::proof`).
+//! nothing. A goatfile counts when the holder's address **signed** it
+//! (`signature`: BIP 322 or BIP 137 over the goatfile's sha256, the network
+//! and a sequence number, carried in the inscription's metadata). Nobody
+//! else can produce that, wherever the inscription sits.
 //!
-//! Two rules are sound (only the key holder can satisfy them) and count by
-//! default: `reveal-input` and `spent-output`. `funded-commit` is not: every
-//! payment the holder ever made to a taproot address has its shape (the
-//! payee-spoof attack in docs/trust.md), so it is only a weak signal that
-//! counts when the user asks for it.
+//! The older rules read the holder's intent from the shape of transactions,
+//! and each can be met by someone else (docs/trust.md has the attacks):
+//! `reveal-input` by a co-signer of one of the holder's transactions,
+//! `spent-output` by an airdropper whose sat a wallet moves in a payment,
+//! `funded-commit` by any payee. They count only when the user asks
+//! (`--accept-unsigned`, `--accept-funded-commit`). Each rests on
+//! transactions whose bytes were checked against their txids (see
+//! `esplora::Esplora::tx`); that they are in the best chain is proven
+//! separately (`esplora::proof`).
+
+pub mod signature;
 
 use crate::error::Result;
 use crate::esplora::Esplora;
@@ -24,10 +30,12 @@ const MAX_COMMIT_INPUTS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Endorsement {
-    /// The reveal transaction itself spends an output of the address, with a
+    /// The holder's address signed the goatfile (`signature`).
+    Signed,
+    /// Unsigned: the reveal transaction itself spends an output of the address, with a
     /// signature that covers every input (so it covers the envelope).
     RevealInput,
-    /// The output holding the inscription paid the address, and the holder
+    /// Unsigned: the output holding the inscription paid the address, and the holder
     /// later sent it to the address again (an ordinals-aware send to self).
     SpentOutput,
     /// Weak: the commit transaction that funded the reveal input spends an
@@ -38,22 +46,25 @@ pub enum Endorsement {
 impl Endorsement {
     pub fn describe(self) -> &'static str {
         match self {
-            Endorsement::RevealInput => "the reveal spends the holder's coins",
-            Endorsement::SpentOutput => "the holder sent the inscription to itself",
+            Endorsement::Signed => "signed by the holder's address",
+            Endorsement::RevealInput => "UNSIGNED: the reveal spends the holder's coins, which a co-signer can arrange",
+            Endorsement::SpentOutput => "UNSIGNED: the holder's wallet moved the inscription to itself, which a payment can do",
             Endorsement::FundedCommit => {
                 "WEAK: the holder funded the commit, which any payee of the holder can fake"
             }
         }
     }
 
-    /// Only the key holder can produce this endorsement.
+    /// Only the key holder can produce this endorsement: it counts by
+    /// default.
     pub fn is_sound(self) -> bool {
-        !matches!(self, Endorsement::FundedCommit)
+        matches!(self, Endorsement::Signed)
     }
 
     /// The kebab-case name used in JSON and tables.
     pub fn name(self) -> &'static str {
         match self {
+            Endorsement::Signed => "signed",
             Endorsement::RevealInput => "reveal-input",
             Endorsement::SpentOutput => "spent-output",
             Endorsement::FundedCommit => "funded-commit",
@@ -67,6 +78,14 @@ impl Endorsement {
 pub struct Endorsed {
     pub kind: Endorsement,
     pub rests_on: Vec<Txid>,
+    /// The signature's sequence and `after`, for `Signed`.
+    pub signed: Option<signature::Signed>,
+}
+
+impl Endorsed {
+    pub fn signed(s: signature::Signed) -> Endorsed {
+        Endorsed { kind: Endorsement::Signed, rests_on: vec![], signed: Some(s) }
+    }
 }
 
 /// What `resolve`/`fetch`/`seed` accept beyond soundly endorsed, confirmed
@@ -75,15 +94,19 @@ pub struct Endorsed {
 pub struct Policy {
     pub include_mempool: bool,
     pub trust_any: bool,
-    /// Count the weak funded-commit rule as an endorsement.
+    /// Count the unsigned rules (reveal-input, spent-output).
+    pub accept_unsigned: bool,
+    /// Count the weak funded-commit rule as an endorsement (and the
+    /// unsigned rules, which are stronger).
     pub accept_funded_commit: bool,
 }
 
 impl Policy {
     pub fn accepts(&self, endorsement: Option<Endorsement>, confirmed: bool) -> bool {
         let endorsed = match endorsement {
-            Some(e) if e.is_sound() => true,
-            Some(_) => self.accept_funded_commit,
+            Some(Endorsement::Signed) => true,
+            Some(Endorsement::RevealInput | Endorsement::SpentOutput) => self.accept_unsigned || self.accept_funded_commit,
+            Some(Endorsement::FundedCommit) => self.accept_funded_commit,
             None => false,
         };
         (endorsed || self.trust_any) && (confirmed || self.include_mempool)
@@ -210,6 +233,7 @@ pub async fn endorsement(
                 return Ok(Some(Endorsed {
                     kind: Endorsement::RevealInput,
                     rests_on: vec![txin.previous_output.txid],
+                    signed: None,
                 }));
             }
         }
@@ -234,7 +258,7 @@ pub async fn endorsement(
                             .map(|(to, _)| &s.output[to as usize])
                             .is_some_and(|out| out.script_pubkey == *holder && out.value <= held.value)
                     {
-                        return Ok(Some(Endorsed { kind: Endorsement::SpentOutput, rests_on: vec![*spender] }));
+                        return Ok(Some(Endorsed { kind: Endorsement::SpentOutput, rests_on: vec![*spender], signed: None }));
                     }
                 }
             }
@@ -251,6 +275,7 @@ pub async fn endorsement(
                 return Ok(Some(Endorsed {
                     kind: Endorsement::FundedCommit,
                     rests_on: vec![commit.compute_txid(), cin.previous_output.txid],
+                    signed: None,
                 }));
             }
         }
@@ -272,9 +297,18 @@ pub struct TrustArgs {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub trust_any: bool,
-    /// Also count the weak funded-commit rule as the holder's endorsement.
-    /// Anyone the holder ever paid at a taproot address can fake it (the
-    /// payee spoof in docs/trust.md).
+    /// Also accept a goatfile the holder did not sign but whose transactions
+    /// look like the holder's (reveal-input, spent-output), as goat did
+    /// before goatfiles were signed. A co-signer of one of the holder's
+    /// transactions (payjoin, coinjoin, a swap) or an airdropper whose
+    /// inscription the holder's wallet moves in a payment can satisfy them
+    /// (docs/trust.md).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub accept_unsigned: bool,
+    /// Also count the weak funded-commit rule (and the unsigned ones) as the
+    /// holder's endorsement. Anyone the holder ever paid at a taproot
+    /// address can fake it (the payee spoof in docs/trust.md).
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub accept_funded_commit: bool,
@@ -286,8 +320,14 @@ impl TrustArgs {
         let p = Policy {
             include_mempool: self.include_mempool,
             trust_any: self.trust_any,
+            accept_unsigned: self.accept_unsigned,
             accept_funded_commit: self.accept_funded_commit,
         };
+        if p.accept_unsigned && !p.accept_funded_commit && !p.trust_any {
+            tracing::warn!(
+                "--accept-unsigned: a goatfile the holder did not sign counts when a transaction of the holder's carries it, which a co-signer of that transaction or a payment that moves an airdrop can arrange (docs/trust.md)"
+            );
+        }
         if p.accept_funded_commit && !p.trust_any {
             tracing::warn!(
                 "--accept-funded-commit: a goatfile counts when the holder merely funded its commit, which anyone the holder ever paid at a taproot address can fake (docs/trust.md)"
@@ -314,15 +354,21 @@ mod tests {
     #[test]
     fn policy() {
         let strict = Policy::default();
-        assert!(strict.accepts(Some(Endorsement::RevealInput), true));
-        assert!(strict.accepts(Some(Endorsement::SpentOutput), true));
+        assert!(strict.accepts(Some(Endorsement::Signed), true));
+        assert!(!strict.accepts(Some(Endorsement::RevealInput), true));
+        assert!(!strict.accepts(Some(Endorsement::SpentOutput), true));
         assert!(!strict.accepts(Some(Endorsement::FundedCommit), true));
         assert!(!strict.accepts(None, true));
-        assert!(!strict.accepts(Some(Endorsement::RevealInput), false));
+        assert!(!strict.accepts(Some(Endorsement::Signed), false));
+        let unsigned = Policy { accept_unsigned: true, ..Policy::default() };
+        assert!(unsigned.accepts(Some(Endorsement::RevealInput), true));
+        assert!(unsigned.accepts(Some(Endorsement::SpentOutput), true));
+        assert!(!unsigned.accepts(Some(Endorsement::FundedCommit), true));
         let weak = Policy { accept_funded_commit: true, ..Policy::default() };
         assert!(weak.accepts(Some(Endorsement::FundedCommit), true));
+        assert!(weak.accepts(Some(Endorsement::RevealInput), true));
         assert!(!weak.accepts(None, true));
-        let loose = Policy { include_mempool: true, trust_any: true, accept_funded_commit: false };
+        let loose = Policy { include_mempool: true, trust_any: true, ..Policy::default() };
         assert!(loose.accepts(None, false));
     }
 

@@ -10,7 +10,7 @@ fn empty_address_lists_nothing_and_resolve_says_not_found() {
     let h = s.serve();
     let out = goat().esplora(&h.url).args(["ls", &nobody]).run().ok();
     assert!(out.stderr.contains("no inscriptions in 0 transactions"), "{}", out.stderr);
-    goat().esplora(&h.url).args(["resolve", &nobody]).run().fails(3, "no goatfile published by");
+    goat().esplora(&h.url).args(["resolve", &nobody]).run().fails(3, "no goatfile signed by");
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn address_without_goatfile_but_with_other_inscriptions() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "no goatfile published by");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "no goatfile signed by");
 }
 
 /// 200+ transactions: the goatfile on the newest page is found after one
@@ -110,7 +110,7 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     let out = goat().esplora(&h.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: real"), "{}", out.stdout);
     assert!(out.stderr.contains(&real.id(0).to_string()));
-    assert!(out.stderr.contains("the reveal spends the holder's coins"), "{}", out.stderr);
+    assert!(out.stderr.contains("signed by the holder's address, sequence 1"), "{}", out.stderr);
 
     let out = goat().esplora(&h.url).args(["resolve", "--trust-any", &addr]).run().ok();
     assert!(out.stdout.contains("name: spoof"));
@@ -123,7 +123,8 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     assert_eq!(items[0]["endorsed"], false);
     assert_eq!(items[1]["id"], real.id(0).to_string());
     assert_eq!(items[1]["endorsed"], true);
-    assert_eq!(items[1]["endorsement"], "reveal-input");
+    assert_eq!(items[1]["endorsement"], "signed");
+    assert_eq!(items[1]["signature"]["sequence"], 1);
     assert_eq!(items[1]["goatfile"], "valid");
 
     // only the spoof at an address: not found, with the way out named
@@ -136,8 +137,11 @@ fn airdropped_goatfile_is_not_the_holders_word() {
     goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "--trust-any");
 }
 
+/// The unsigned rules (docs/trust.md): a co-signer's envelope in a reveal
+/// the holder signed (reveal-input), and an airdrop the holder's wallet
+/// sent to itself (spent-output), count only with --accept-unsigned.
 #[test]
-fn endorsement_by_reveal_input_and_by_spending_the_output() {
+fn the_unsigned_rules_count_only_when_asked() {
     let mut s = Scene::new();
     // a stranger pays for the commit, but the reveal spends the holder's coin
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
@@ -150,13 +154,14 @@ fn endorsement_by_reveal_input_and_by_spending_the_output() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "(reveal-input): its holder can sign it with `goat publish --sign-existing");
+    let out = goat().esplora(&h.url).args(["resolve", "--accept-unsigned", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscription"], ins.id(0).to_string());
     assert_eq!(v["endorsement"], "reveal-input");
 
     // airdropped, then the holder sent it to itself: the holder's signature
-    // over that send endorses it
+    // over that send endorses it, unsigned
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     let drop_ = s.inscribe_to_holder(&stranger, "text/yaml", goatfile("adopted").as_bytes());
@@ -165,7 +170,8 @@ fn endorsement_by_reveal_input_and_by_spending_the_output() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "(spent-output)");
+    let out = goat().esplora(&h.url).args(["resolve", "--accept-unsigned", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["inscription"], drop_.id(0).to_string());
     assert_eq!(v["endorsement"], "spent-output");

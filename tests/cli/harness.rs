@@ -109,6 +109,8 @@ pub struct Scene {
     pub chain: Chain,
     pub holder: Wallet,
     pub stranger: Wallet,
+    /// The sequence of the holder's last signed goatfile.
+    pub sequence: u64,
 }
 
 impl Scene {
@@ -119,7 +121,7 @@ impl Scene {
         chain.fund(&holder.script_pubkey(), 50_000_000);
         chain.fund(&stranger.script_pubkey(), 50_000_000);
         chain.mine();
-        Scene { chain, holder, stranger }
+        Scene { chain, holder, stranger, sequence: 0 }
     }
 
     pub fn address(&self) -> String {
@@ -127,20 +129,39 @@ impl Scene {
     }
 
     /// `who` inscribes `body` and sends it to the holder. When `who` is the
-    /// holder, the reveal also spends one of its coins: the sound
-    /// endorsement (reveal-input) that `goat publish` makes.
+    /// holder, it publishes as `goat publish` does: a YAML body is signed
+    /// by its address (the next sequence, after the current block), and
+    /// the reveal also spends one of its coins.
     pub fn inscribe_to_holder(&mut self, who: &Wallet, content_type: &str, body: &[u8]) -> Inscribed {
         let to = self.holder.script_pubkey();
         let own = who.address == self.holder.address;
+        let envelope = if own && content_type.contains("yaml") {
+            self.sequence += 1;
+            let m = who.sign_goatfile(body, self.sequence, self.chain.height());
+            Envelope::file_with_metadata(content_type, None, &m, body)
+        } else {
+            Envelope::file(content_type, None, body)
+        };
         self.chain.inscribe(Inscribe {
             funder: who,
-            inputs: vec![vec![Envelope::file(content_type, None, body)]],
+            inputs: vec![vec![envelope]],
             to,
             reveal_input_from: if own { Some(who) } else { None },
         })
     }
 
-    /// The holder publishes a goatfile, endorsed by its own reveal input.
+    /// The holder publishes unsigned, as goat did before goatfiles were
+    /// signed: endorsed only by its own reveal input.
+    pub fn publish_unsigned(&mut self, name: &str) -> Inscribed {
+        let h = self.holder.clone();
+        let to = h.script_pubkey();
+        let envelope = Envelope::file("text/yaml", None, goatfile(name).as_bytes());
+        self.chain.inscribe(Inscribe { funder: &h, inputs: vec![vec![envelope]], to, reveal_input_from: Some(&h) })
+    }
+
+    /// The holder publishes a goatfile as `goat publish` does: signed by
+    /// its address with the next sequence, and inscribed with one of its
+    /// coins in the reveal.
     pub fn publish(&mut self, name: &str) -> Inscribed {
         let h = self.holder.clone();
         self.inscribe_to_holder(&h, "text/yaml", goatfile(name).as_bytes())

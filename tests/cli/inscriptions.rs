@@ -123,11 +123,12 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     assert_eq!(find(delegating.id(0).to_string())["delegate"], br.id(0).to_string());
     assert_eq!(find(multi.id(2).to_string())["curses"][0], "pushnum");
     assert_eq!(find(bin.id(0).to_string())["size"], 3000);
-    // the holder's own inscription is soundly endorsed; the others were
-    // inscribed the ord-wallet way (only funded-commit: weak)
+    // none is a signed goatfile, so none counts; ls still shows what the
+    // old rules say: the holder's own inscription by reveal-input, the
+    // others inscribed the ord-wallet way (only funded-commit: weak)
     assert_eq!(find(html.id(0).to_string())["endorsement"], "reveal-input");
-    assert_eq!(find(html.id(0).to_string())["endorsed"], true);
-    assert!(items.iter().all(|i| i["endorsement"] == "reveal-input" || (i["endorsement"] == "funded-commit" && i["endorsed"] == false)));
+    assert!(items.iter().all(|i| i["endorsed"] == false));
+    assert!(items.iter().all(|i| i["endorsement"] == "reveal-input" || i["endorsement"] == "funded-commit"));
     assert!(items.iter().all(|i| i["block_height"] == 102));
     let table = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
     assert!(table.stdout.starts_with("INSCRIPTION"));
@@ -139,9 +140,11 @@ fn brotli_goatfile_resolves() {
     let mut s = Scene::new();
     let holder = s.holder.clone();
     let to = holder.script_pubkey();
+    // signed over the decoded bytes
+    let signature = holder.sign_goatfile(goatfile("squeezed").as_bytes(), 1, s.chain.height());
     let ins = s.chain.inscribe(Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::file("application/yaml", Some("br"), &brotli(goatfile("squeezed").as_bytes()))]],
+        inputs: vec![vec![Envelope::file_with_metadata("application/yaml", Some("br"), &signature, &brotli(goatfile("squeezed").as_bytes()))]],
         to,
         reveal_input_from: Some(&holder),
     });

@@ -14,5 +14,6 @@ mod publish;
 mod interop;
 mod seed;
 mod seeder;
+mod signed;
 mod trust;
 mod witness;

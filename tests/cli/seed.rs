@@ -5,7 +5,7 @@ use crate::harness::*;
 use crate::interop::{aria2_download, enc, opentracker_on};
 use crate::seeder::*;
 use goat::devchain::server::Fault;
-use goat::devchain::{Envelope, Inscribe};
+use goat::devchain::Inscribe;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,9 +55,11 @@ fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
 /// and it is mined.
 fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wallet, yaml: &str) -> goat::inscription::InscriptionId {
     let mut chain = h.state.chain.write().unwrap();
+    // Each publish is in a later block: the height serves as the sequence.
+    let at = chain.height();
     let ins = chain.inscribe(Inscribe {
         funder: holder,
-        inputs: vec![vec![Envelope::file("text/yaml", None, yaml.as_bytes())]],
+        inputs: vec![vec![holder.signed_goatfile(yaml.as_bytes(), at.into(), at)]],
         to: holder.script_pubkey(),
         reveal_input_from: Some(holder),
     });

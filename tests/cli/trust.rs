@@ -56,17 +56,30 @@ fn payee_spoof_is_refused_by_default_and_accepted_only_with_the_flag() {
     assert!(out.stderr.contains(&real.id(0).to_string()), "{}", out.stderr);
     assert!(!out.stderr.contains(&spoof.id(0).to_string()), "{}", out.stderr);
 
-    // only with the flag, and with a warning naming the risk
+    // the flag names the risk; the holder's signed goatfile still wins
     let out = goat().esplora(&h.url).args(["resolve", "--accept-funded-commit", &addr]).run().ok();
-    assert!(out.stdout.contains("name: evil"), "{}", out.stdout);
+    assert!(out.stdout.contains("name: real"), "{}", out.stdout);
     assert!(out.stderr.contains("goat: warning: --accept-funded-commit"), "{}", out.stderr);
     assert!(out.stderr.contains("fake"), "{}", out.stderr);
+
+    // at an address with no signed goatfile, the flag lets the spoof in,
+    // and says how weak that is
+    let mut s = Scene::new();
+    let invoice = s.chain.commit(&holder, &[vec![Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]]);
+    s.chain.mine();
+    s.chain.reveal(invoice, &holder.script_pubkey(), None);
+    s.chain.mine();
+    let h = s.serve();
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, "--accept-funded-commit");
+    let out = goat().esplora(&h.url).args(["resolve", "--accept-funded-commit", &addr]).run().ok();
+    assert!(out.stdout.contains("name: evil"), "{}", out.stdout);
     assert!(out.stderr.contains("WEAK"), "{}", out.stderr);
 }
 
-/// A goatfile made the usual `ord wallet inscribe` way has only the weak
-/// endorsement: refused, with the way out named; sending it to yourself
-/// makes it count.
+/// A goatfile made the usual `ord wallet inscribe` way, unsigned, has only
+/// the weak endorsement: refused, with the way out named; sending it to
+/// yourself gives it the unsigned spent-output rule, which counts only with
+/// --accept-unsigned.
 #[test]
 fn an_ord_wallet_goatfile_needs_a_send_to_self() {
     let mut s = Scene::new();
@@ -84,14 +97,17 @@ fn an_ord_wallet_goatfile_needs_a_send_to_self() {
     s.chain.send(&holder, ins2.outpoint(), &holder.script_pubkey());
     s.chain.mine();
     let h = s.serve();
-    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(3, &format!("--sign-existing {}", ins2.id(0)));
+    let out = goat().esplora(&h.url).args(["resolve", "--accept-unsigned", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["endorsement"], "spent-output");
+    assert!(out.stderr.contains("goat: warning: --accept-unsigned"), "{}", out.stderr);
 }
 
 /// An ordinals marketplace listing is an input signed
 /// SIGHASH_SINGLE|ANYONECANPAY: anyone may add inputs to it, including an
-/// envelope. Such an input does not endorse; one signed over all inputs does.
+/// envelope. Such an input does not endorse; one signed over all inputs
+/// does, under the unsigned rules (--accept-unsigned).
 #[test]
 fn a_holder_input_signed_anyonecanpay_does_not_endorse() {
     use bitcoin::sighash::TapSighashType;
@@ -113,7 +129,7 @@ fn a_holder_input_signed_anyonecanpay_does_not_endorse() {
     s.chain.reveal_signed(commit, &holder.script_pubkey(), Some((&holder, TapSighashType::All)));
     s.chain.mine();
     let h = s.serve();
-    let out = goat().esplora(&h.url).args(["resolve", "--json", &addr]).run().ok();
+    let out = goat().esplora(&h.url).args(["resolve", "--accept-unsigned", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["endorsement"], "reveal-input");
 }
@@ -176,7 +192,11 @@ fn resolve_json_says_what_was_proven() {
     assert_eq!(p["goatfile"]["server"], a.url, "{}", out.stdout);
     assert_eq!(p["goatfile"]["agreed"][0], b.url);
     assert_eq!(p["goatfile"]["height"], v["location"]["height"]);
-    assert_eq!(p["endorsement"].as_array().unwrap().len(), 1);
+    // a signature rests on no other transaction
+    assert_eq!(p["endorsement"].as_array().unwrap().len(), 0);
+    assert_eq!(v["endorsement"], "signed");
+    assert_eq!(v["signature"]["sequence"], 1);
+    assert_eq!(v["signature"]["form"], "bip322-simple");
     assert_eq!(p["history"]["views"].as_array().unwrap().len(), 2);
     assert!(p["unproven"].as_array().unwrap().is_empty());
     assert!(out.stderr.contains("same block at 1 more server"), "{}", out.stderr);

@@ -19,6 +19,17 @@ fn published_then_paid() -> (Scene, String, Txid) {
     (s, addr, pay)
 }
 
+/// As `published`, but the holder's goatfile is unsigned (goat before
+/// signatures): what the unsigned reveal-input rule, `--accept-unsigned`,
+/// takes at an address with no signed goatfile.
+fn published_unsigned() -> (Scene, String) {
+    let mut s = Scene::new();
+    s.publish_unsigned("model");
+    s.chain.mine();
+    let addr = s.address();
+    (s, addr)
+}
+
 /// The holder pays the stranger from a plain coin (not an inscription's
 /// output), a key-path spend; mined.
 fn pay_stranger(s: &mut Scene) -> Txid {
@@ -33,7 +44,7 @@ fn pay_stranger(s: &mut Scene) -> Txid {
 
 /// The holder publishes the goatfile `name` through a delegate: the
 /// stranger inscribes the YAML to itself, the holder inscribes a delegate
-/// to it (reveal-input). Mined; returns the delegate's reveal txid.
+/// to it that carries the holder's signature (as --sign-existing does). Mined; returns the delegate's reveal txid.
 fn publish_through_delegate(s: &mut Scene, name: &str) -> Txid {
     let stranger = s.stranger.clone();
     let holder = s.holder.clone();
@@ -44,9 +55,11 @@ fn publish_through_delegate(s: &mut Scene, name: &str) -> Txid {
         reveal_input_from: None,
     });
     s.chain.mine();
+    s.sequence += 1;
+    let signature = holder.sign_goatfile(goatfile(name).as_bytes(), s.sequence, s.chain.height());
     s.chain.inscribe(goat::devchain::Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::delegate(&content.id(0))]],
+        inputs: vec![vec![Envelope::delegate(&content.id(0)).metadata(&signature)]],
         to: holder.script_pubkey(),
         reveal_input_from: Some(&holder),
     });
@@ -78,16 +91,29 @@ fn a_forged_envelope_in_the_holders_own_spend_is_refused_over_esplora() {
     let (honest_scene, _, _) = published_then_paid();
     let liar = s.serve();
     swap(&liar, pay, forged);
-    // Alone, the liar is named and nothing is chosen.
-    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    // At an address with no signed goatfile, the forged envelope (newer,
+    // in the holder's own input) would count by the unsigned reveal-input
+    // rule: chosen, it is proven from its block, and the liar is named.
+    let (mut u, _) = published_unsigned();
+    let upay = pay_stranger(&mut u);
+    let uforged = forged_witness(&u, &upay);
+    let uliar = u.serve();
+    swap(&uliar, upay, uforged);
+    let out = goat().esplora(&uliar.url).args(["resolve", "--accept-unsigned", &addr]).run().fails(5, &uliar.url);
     assert!(out.stderr.contains("swapped witness"), "{}", out.stderr);
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+    // Beside a signed goatfile it counts for nothing, but it is walked
+    // over, and its witnesses are checked all the same: the liar alone is
+    // named and nothing is chosen.
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    assert!(out.stderr.contains("fail Bitcoin Core's script check"), "{}", out.stderr);
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
     // With an honest server beside it, goat names the liar and resolves the
     // holder's real goatfile.
     let honest = honest_scene.serve();
     let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"), "{}", out.stdout);
-    assert!(out.stderr.contains(&format!("goat: warning: {}", liar.url)) && out.stderr.contains("swapped witness"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("goat: warning: {}", liar.url)) && out.stderr.contains("script check"), "{}", out.stderr);
     // `cat` of the forged id is refused the same way.
     goat().esplora(&liar.url).args(["--network", "regtest", "cat", &format!("{pay}i0")]).run().fails(5, "swapped witness");
 }
@@ -100,10 +126,15 @@ fn the_honest_case_still_resolves_with_its_witnesses_proven() {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let w = v["proven"]["witnesses"].as_array().expect("witnesses");
     // the payment walked before the goatfile (passed over: its scripts are
-    // checked, cheaper than its block), then the reveal (from its block)
-    assert_eq!(w.len(), 2, "{}", out.stdout);
+    // checked, cheaper than its block), the reveal (from its block), and
+    // the commit in the reveal's block: the walk goes on down to the block
+    // the signature was made after, since a newer signed goatfile could
+    // sit anywhere above it
+    assert_eq!(w.len(), 3, "{}", out.stdout);
+    let reveal = v["inscription"].as_str().unwrap().trim_end_matches("i0").to_string();
+    assert!(w.iter().any(|w| w["txid"] == pay.to_string()), "{}", out.stdout);
     for w in w {
-        let want = if w["txid"] == pay.to_string() { "scripts" } else { "block" };
+        let want = if w["txid"] == reveal.as_str() { "block" } else { "scripts" };
         assert_eq!(w["by"], want, "{}", out.stdout);
     }
     let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
@@ -214,8 +245,10 @@ fn every_changed_witness_is_caught_or_changes_nothing() {
     let doc: serde_json::Value = serde_json::from_str(&want.stdout).unwrap();
     let read: Vec<String> =
         doc["proven"]["witnesses"].as_array().unwrap().iter().map(|w| w["txid"].as_str().unwrap().to_string()).collect();
-    // the payment and the airdrop (walked first), the reveal, its delegate
-    assert_eq!(read.len(), 4, "{}", want.stdout);
+    // the payment and the airdrop (walked first), the reveal, its delegate,
+    // and the reveal's commit (in its block, above the block the signature
+    // was made after, so walked too)
+    assert_eq!(read.len(), 5, "{}", want.stdout);
     let goatfile_of = |out: &str| -> serde_json::Value { serde_json::from_str::<serde_json::Value>(out).unwrap()["goatfile"].clone() };
 
     let (s, _) = rich_scene();
@@ -318,8 +351,8 @@ fn a_block_stripped_of_all_witnesses_is_refused() {
 #[test]
 fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
     use bitcoin::{Amount, OutPoint, ScriptBuf, TxOut};
-    let scene = || {
-        let (mut s, addr) = published();
+    let scene = |signed: bool| {
+        let (mut s, addr) = if signed { published() } else { published_unsigned() };
         let anchor = ScriptBuf::from_bytes(vec![0x51, 0x02, 0x4e, 0x73]);
         let funding = s.chain.fund(&anchor, 20_000);
         s.chain.mine();
@@ -343,20 +376,31 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
         s.chain.mine();
         (s, addr, t)
     };
-    let (s, addr, t) = scene();
-    let (xonly, _) = s.holder.keypair.x_only_public_key();
-    let script = goat::inscription::envelope::reveal_script(&xonly, &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]);
-    let mut control = vec![0xc0];
-    control.extend(xonly.serialize());
-    let stuffed = Witness::from_slice(&[script.to_bytes(), control]);
-    let liar = s.serve();
-    liar.state.arm("", Fault::SwapWitness { txid: t, input: 1, witness: stuffed }, usize::MAX);
-    let out = goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "not a taproot script-path spend");
+    let stuff = |s: Scene, t: Txid| {
+        let (xonly, _) = s.holder.keypair.x_only_public_key();
+        let script = goat::inscription::envelope::reveal_script(&xonly, &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]);
+        let mut control = vec![0xc0];
+        control.extend(xonly.serialize());
+        let liar = s.serve();
+        liar.state.arm("", Fault::SwapWitness { txid: t, input: 1, witness: Witness::from_slice(&[script.to_bytes(), control]) }, usize::MAX);
+        liar
+    };
+    // At an address with no signed goatfile, --accept-unsigned would take
+    // the stuffed envelope (newest, in a transaction the holder signed over
+    // every input): refused.
+    let (s, addr, t) = scene(false);
+    let liar = stuff(s, t);
+    let out = goat().args(["--electrum", &liar.electrum, "resolve", "--accept-unsigned", &addr]).run().fails(5, "not a taproot script-path spend");
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
-    // `cat` of it the same way
+    let out = goat().esplora(&liar.url).args(["resolve", "--accept-unsigned", &addr]).run().fails(5, &liar.url);
+    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
+    // Beside a signed goatfile the envelope, unsigned, counts for nothing.
+    let (s, addr, t) = scene(true);
+    let liar = stuff(s, t);
+    let out = goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stdout);
+    // `cat` of it is refused
     let out = goat().args(["--electrum", &liar.electrum, "--network", "regtest", "cat", &format!("{t}i0")]).run().fails(5, "not a taproot script-path spend");
-    assert!(!out.stdout.contains("evil"), "{}", out.stdout);
-    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
 }
 
