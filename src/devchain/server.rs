@@ -56,6 +56,10 @@ pub enum Fault {
     /// For `/block/:hash/raw`: the block with every witness stripped,
     /// the coinbase's too (its merkle root and header stay genuine).
     StripWitnessesInBlock,
+    /// For history pages: put transaction `txid` at `height`.
+    Height { txid: Txid, height: u32 },
+    /// Answer 200 with this text (a tip height, a block hash).
+    Body(String),
 }
 
 impl Fault {
@@ -494,6 +498,7 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             r
         }
+        Some(Fault::Body(b)) => text(StatusCode::OK, &b),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             next.run(req).await
@@ -528,6 +533,15 @@ async fn faults(State(s): State<AppState>, req: Request, next: Next) -> Response
 fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
     let text = || String::from_utf8_lossy(body).trim().to_string();
     match fault {
+        Fault::Height { txid, height } => {
+            let mut v = serde_json::from_slice::<Value>(body).ok()?;
+            for t in v.as_array_mut()? {
+                if t["txid"] == json!(txid.to_string()) {
+                    t["status"]["block_height"] = json!(height);
+                }
+            }
+            serde_json::to_vec(&v).ok()
+        }
         Fault::WrongTxBytes => {
             let mut tx = consensus::deserialize::<Transaction>(body).ok()?;
             tx.lock_time = bitcoin::absolute::LockTime::from_consensus(tx.lock_time.to_consensus_u32() ^ 1);

@@ -119,37 +119,51 @@ impl Esplora {
         Ok(p)
     }
 
-    /// The best block's height as a server names it, with its block's
-    /// header checked (it hashes to the block the server names there, and
-    /// its work holds). `goat publish` signs "after" this height: a height
-    /// too high would make the holder's own new goatfile count for nothing
-    /// (`trust::signature`), so a server that cannot show a worked header
-    /// at the height it names is dropped and the next one asked.
+    /// A height the chain has surely reached: the lowest best height the
+    /// servers name, each with its block's header checked (it hashes to
+    /// the block the server names there, and its work holds). `goat
+    /// publish` signs "after" it: a height too high would make the holder's
+    /// own new goatfile count for nothing (`trust::signature`), while a
+    /// lower one only makes later walks longer. So every server is asked
+    /// and the lowest answer wins; one that cannot show a worked header at
+    /// the height it names is dropped. A single server is believed (a
+    /// header's work does not prove its height); docs/trust.md says so.
     pub async fn proven_tip(&self, network: Network) -> Result<u32> {
-        loop {
-            let (height, idx) = self.ask_any("the best block's height", |s| s.tip_height(), Ok).await?;
+        let mut lowest: Option<u32> = None;
+        let mut silent = Vec::new();
+        for idx in self.order() {
+            let height = match self.ask_at(idx, "the best block's height", &|s| s.tip_height(), &Ok).await {
+                Outcome::Ok(h) => h,
+                Outcome::Invalid(why) => {
+                    self.reject(idx, &why);
+                    continue;
+                }
+                other => {
+                    silent.push(format!("{}: {}", self.endpoint(idx), failure_words(other)));
+                    continue;
+                }
+            };
             let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
                 Outcome::Ok(h) => Ok(h),
                 Outcome::NotFound(_) => Err(Failure::Lie(format!("names {height} as its best height but has no block there"))),
                 other => Err(failure(other)),
             };
-            match block {
-                Ok(b) => match self.header_at(idx, &b, network, height).await {
-                    Ok(_) => return Ok(height),
-                    Err(Failure::Lie(why)) => self.reject(idx, &why),
-                    Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
-                        return Err(Error::network(format!("{}: no header for its best block ({why})", self.endpoint(idx))))
-                    }
-                },
+            let checked = match block {
+                Ok(b) => self.header_at(idx, &b, network, height).await.map(|_| height),
+                Err(f) => Err(f),
+            };
+            match checked {
+                Ok(h) => lowest = Some(lowest.map_or(h, |l| l.min(h))),
                 Err(Failure::Lie(why)) => self.reject(idx, &why),
-                Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
-                    return Err(Error::network(format!("{}: no block at its best height ({why})", self.endpoint(idx))))
-                }
-            }
-            if self.order().is_empty() {
-                return Err(Error::invalid("no server showed a worked header at the best height it named: try another --esplora"));
+                Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => silent.push(format!("{}: {why}", self.endpoint(idx))),
             }
         }
+        lowest.ok_or_else(|| {
+            Error::network(format!(
+                "no server showed its best block ({}): check your connection or pass another --esplora",
+                if silent.is_empty() { "all were caught lying".to_string() } else { silent.join("; ") }
+            ))
+        })
     }
 
     async fn prove_now(&self, txid: &Txid, network: Network) -> Result<Proven> {
@@ -288,6 +302,12 @@ impl Esplora {
             c.insert(*block, header);
         }
         Ok(header)
+    }
+}
+
+fn failure_words<T>(o: Outcome<T>) -> String {
+    match failure(o) {
+        Failure::Lie(w) | Failure::Unreachable(w) | Failure::Unconfirmed(w) => w,
     }
 }
 

@@ -16,9 +16,13 @@ use data_encoding::BASE64;
 use std::path::Path;
 
 /// The claim for a new goatfile of `holder`: `sequence` when given, else
-/// one above the highest sequence of the address's signed goatfiles
-/// (unconfirmed ones included), 1 when it has none; signed after the best
-/// block (its header checked). A fixed `after` comes with a signature made
+/// the current Unix time in seconds, or one above the highest sequence of
+/// the address's signed goatfiles (unconfirmed ones included) when that is
+/// higher. The clock makes it grow without trusting the walk: a server
+/// that hid the holder's newest goatfile from it would otherwise make the
+/// holder reuse its sequence, and a copy of that goatfile inscribed later
+/// would then win or tie. Signed after a height the chain has reached
+/// (`Esplora::proven_tip`). A fixed `after` comes with a signature made
 /// earlier (`--after`).
 pub async fn claim(esplora: &Esplora, holder: &HolderAddress, sequence: Option<u64>, after: Option<u32>) -> Result<Claim> {
     let sequence = match sequence {
@@ -26,9 +30,11 @@ pub async fn claim(esplora: &Esplora, holder: &HolderAddress, sequence: Option<u
         None => match crate::scan::find_goatfile(esplora, holder, Policy { include_mempool: true, ..Policy::default() }).await {
             Ok(c) => {
                 let s = c.endorsement.and_then(|e| e.signed).map_or(0, |s| s.sequence);
-                s.checked_add(1).ok_or_else(|| Error::usage("the address's newest goatfile has the highest sequence there is"))?
+                s.checked_add(1)
+                    .ok_or_else(|| Error::usage("the address's newest goatfile has the highest sequence there is"))?
+                    .max(now())
             }
-            Err(e) if e.kind == Kind::NotFound => 1,
+            Err(e) if e.kind == Kind::NotFound => now().max(1),
             Err(e) => return Err(Error::new(e.kind, format!("finding the holder's newest sequence: {} (or pass --sequence N)", e.message))),
         },
     };
@@ -37,6 +43,10 @@ pub async fn claim(esplora: &Esplora, holder: &HolderAddress, sequence: Option<u
         None => esplora.proven_tip(holder.network).await?,
     };
     Ok(Claim { network: holder.network, address: holder.address.to_string(), sequence, after })
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Sign with the holder's key file (its BIP 86 key-path address).

@@ -148,10 +148,10 @@ pub struct Summary {
     pub candidates: usize,
     pub stopped_early: bool,
     /// The transaction the walk stopped at without judging it (at or
-    /// below the block the best signed goatfile was signed after), and its
-    /// height as the page said.
+    /// below the block the best signed goatfile was signed after), its
+    /// height as the page said, and the server whose page said it.
     #[serde(skip)]
-    pub stopped_at: Option<(Txid, u32)>,
+    pub stopped_at: Option<(Txid, u32, usize)>,
     /// Every transaction walked, in walk order (newest first).
     #[serde(skip)]
     pub walked: Vec<Walked>,
@@ -347,7 +347,7 @@ pub async fn walk(
             };
             if visit(Step::Tx(t.txid, location)).is_break() {
                 summary.stopped_early = true;
-                summary.stopped_at = t.height.map(|h| (t.txid, h));
+                summary.stopped_at = t.height.map(|h| (t.txid, h, server));
                 return Ok(summary);
             }
             // The page's witnesses only *select* candidates; content is
@@ -652,10 +652,11 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         }
         let kind = f.endorsement.as_ref().map(|e| e.kind);
         if let Some(s) = f.endorsement.as_ref().and_then(|e| e.signed.clone()) {
+            // Its height is the page's word here: whether it really sits
+            // after the block its signature names is checked once it is
+            // chosen, against its proven block.
             if !policy.accepts(kind, f.settled()) {
                 skipped.mempool += 1;
-            } else if matches!(f.location, Location::Confirmed(h) if h <= s.after) {
-                skipped.refused.push(format!("{}: it is in block {}, not after block {} as its signature says", f.id, f.location, s.after));
             } else {
                 match &mut best {
                     Some(b) if s.sequence < b.signed.sequence => {}
@@ -709,13 +710,13 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             // The walk stopped at a block below the best's `after`: that
             // block is proven, or a page could end the walk early by
             // placing a transaction too low.
-            if let Some((txid, h)) = summary.stopped_at {
+            if let Some((txid, h, server)) = summary.stopped_at {
                 let p = esplora.prove(&txid, holder.network).await?;
                 if p.height != h {
-                    return Err(Error::invalid(format!(
-                        "the history put {txid} at height {h} but its proof puts it in block {}: try another --esplora",
-                        p.height
-                    )));
+                    return Err(esplora.caught(
+                        server,
+                        &format!("put {txid} at height {h} in {}'s history, but its proof puts it in block {}", holder.address, p.height),
+                    ));
                 }
             }
             b.found
@@ -727,8 +728,10 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
                 holder.address, summary.transactions
             );
             if let Some((id, kind)) = skipped.unsigned {
+                // Named, not vouched for: a co-signer or an airdropper can
+                // meet the unsigned rules too.
                 why += &format!(
-                    "; {} goatfile(s) are unsigned, the newest {id} ({}): its holder can sign it with `goat publish --sign-existing {id}`, or pass --accept-unsigned to accept it (see docs/trust.md for what that lets in)",
+                    "; {} goatfile(s) are unsigned, the newest {id} ({}, which others than the holder can arrange): if it is the holder's, read it with `goat cat {id}` and sign it with `goat publish --sign-existing {id}`; --accept-unsigned accepts unsigned ones (see docs/trust.md for what that lets in)",
                     skipped.unsigned_count,
                     kind.name()
                 );
@@ -770,14 +773,25 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
                 p.server, f.id.txid, p.height
             )));
         }
+        // The page's height decided nothing yet, but a page that misplaces
+        // the goatfile it chose misplaces others: its server is caught.
         if Location::Confirmed(p.height) != f.location {
-            tracing::warn!("the history put {} at {}, its proof at block {}", f.id, f.location, p.height);
+            let server = summary.walked.iter().find(|w| w.txid == f.id.txid).map_or(usize::MAX, |w| w.page.server);
+            return Err(esplora.caught(
+                server,
+                &format!("put {} at height {} in {}'s history, but its proof puts it in block {}", f.id.txid, f.location, holder.address, p.height),
+            ));
         }
+        // Only the holder signs `after`, and every copy of a goatfile is
+        // inscribed after it was signed: a proven block at or below it
+        // means the holder signed a height the chain had not reached (a
+        // lying server at publish time). Refused outright: an older
+        // goatfile must not win in its place.
         if let Some(s) = f.endorsement.as_ref().and_then(|e| e.signed.as_ref()) {
             if p.height <= s.after {
                 return Err(Error::invalid(format!(
-                    "{} is in block {}, not after block {} as its signature says: try another --esplora",
-                    f.id, p.height, s.after
+                    "{}'s newest signed goatfile {} (sequence {}) is in block {}, not after block {} as its signature says: its holder must publish again",
+                    holder.address, f.id, s.sequence, p.height, s.after
                 )));
             }
         }

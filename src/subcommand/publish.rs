@@ -213,7 +213,7 @@ impl Publish {
         // 2. Coins and fee.
         let esplora = g.esplora(holder.network)?;
         let existing = match &self.sign_existing {
-            Some(id) => Some((*id, self.existing(&esplora, id).await?)),
+            Some(id) => Some(self.existing(&esplora, id).await?),
             None => None,
         };
         let mut coins = self.coins(&esplora, &holder).await?;
@@ -338,12 +338,13 @@ impl Publish {
     }
 
     /// The goatfile an unsigned inscription serves (`--sign-existing`), its
-    /// witnesses proven.
-    async fn existing(&self, esplora: &Esplora, id: &crate::inscription::InscriptionId) -> Result<Vec<u8>> {
+    /// witnesses proven, and the inscription that holds those bytes (the
+    /// new delegate points there: ord follows one level of delegation).
+    async fn existing(&self, esplora: &Esplora, id: &crate::inscription::InscriptionId) -> Result<(crate::inscription::InscriptionId, Vec<u8>)> {
         let (_, served) = crate::scan::lookup(esplora, id).await?;
         let bytes = served.decode(crate::goatfile::MAX_BYTES as u64)?;
         crate::goatfile::parse(&bytes).map_err(|e| Error::usage(format!("{id} is not a goatfile ({}): nothing to sign", e.0)))?;
-        Ok(bytes)
+        Ok((served.delegate.unwrap_or(*id), bytes))
     }
 
     /// Without a key: the message for the holder's wallet to sign, and its

@@ -36,6 +36,10 @@ pub const MESSAGE_HEADER: &str = "goat goatfile signature";
 /// Longest signature text read from metadata (a 15-of-15 P2WSH multisig
 /// witness is about 1.6 KB, 2.2 KB in base64).
 const MAX_SIGNATURE: usize = 8 * 1024;
+/// Largest metadata parsed. goat's own is under 3 KB; a CBOR value takes
+/// up to 32 times its encoding in memory, so megabytes of hostile
+/// metadata are not decoded at all.
+const MAX_METADATA: usize = 64 * 1024;
 
 /// What the holder signs, besides the goatfile's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -118,8 +122,10 @@ pub fn encode_metadata(c: &Carried) -> Vec<u8> {
 /// key: other protocols' metadata is left alone). Some(Err): goat's key is
 /// there but malformed, in words.
 pub fn read_metadata(metadata: &[u8]) -> Option<Result<Carried, String>> {
-    // ciborium caps nesting itself (recursion limit); the size is capped by
-    // the envelope, which a block bounds.
+    // ciborium caps nesting itself (recursion limit).
+    if metadata.len() > MAX_METADATA {
+        return None;
+    }
     let v: Value = ciborium::from_reader(metadata).ok()?;
     let Value::Map(top) = v else { return None };
     let (_, inner) = top.into_iter().find(|(k, _)| matches!(k, Value::Text(t) if t == METADATA_KEY))?;
@@ -209,6 +215,16 @@ pub fn check(address: &Address, message: &str, signature: &str) -> Result<&'stat
             .map_err(|e| format!("BIP 322: {e}"))?
     };
     let form = if full { "bip322-full" } else { "bip322-simple" };
+    // A goatfile signature is good now: no lock time, and no relative lock
+    // (sequence 0, or the disable flag set, as wallets that rewrite it
+    // do). BIP 322 lets a full signature say "valid at time T and age S",
+    // which would let a timelocked key (an heir's, a recovery service's)
+    // sign for the address today.
+    let unlocked = to_sign.lock_time.to_consensus_u32() == 0
+        && to_sign.input.iter().all(|i| i.sequence.0 == 0 || i.sequence.0 & (1 << 31) != 0);
+    if !unlocked {
+        return Err("the signature carries a lock time or a relative lock: sign with none".into());
+    }
     let why = match bip322::verify_full(address, message, to_sign.clone()) {
         Ok(bip322::Verification::Valid { .. }) => return Ok(form),
         Ok(bip322::Verification::Inconclusive) => "a script the bip322 crate does not read".to_string(),
@@ -413,6 +429,69 @@ mod tests {
         assert_eq!(check(&addr, "hello", &witness_for("hello")), Ok("bip322-simple"));
         let err = check(&addr, "hello", &witness_for("other")).unwrap_err();
         assert!(err.contains("invalid"), "{err}");
+    }
+
+    /// A full signature may carry a lock time and sequences ("valid at
+    /// time T and age S"); Core's interpreter then passes a timelocked
+    /// branch. An heir's key (`IF A ELSE 52560 CSV B`) or a delayed taproot
+    /// leaf must not sign a goatfile today: refused, in words.
+    #[test]
+    fn timelocked_keys_cannot_sign_now() {
+        use bitcoin::blockdata::script::Builder;
+        use bitcoin::opcodes::all::*;
+        use bitcoin::secp256k1::{Message, Secp256k1};
+        use bitcoin::sighash::{EcdsaSighashType, Prevouts, SighashCache, TapSighashType};
+        use bitcoin::taproot::{LeafVersion, TaprootBuilder};
+        let secp = Secp256k1::new();
+        let a = bitcoin::PrivateKey::from_wif("L3VFeEujGtevx9w18HD1fhRbCH67Az2dpCymeRE1SoPK6XQtaN2k").unwrap();
+        let b = bitcoin::PrivateKey::from_wif("KwTbAxmBXjoZM3bzbXixEr9nxLhyYSM4vp2swet58i19bw9sqk5z").unwrap();
+        let to_sign = |address: &Address, version: i32, sequence: u32| {
+            let to_spend = bip322::create_to_spend(address, "m").unwrap();
+            let mut tx = bip322::create_to_sign(&to_spend, None, bip322::LockParams::default()).unwrap().unsigned_tx;
+            tx.version = bitcoin::transaction::Version(version);
+            tx.input[0].sequence = bitcoin::Sequence(sequence);
+            (tx, TxOut { value: bitcoin::Amount::ZERO, script_pubkey: to_spend.output[0].script_pubkey.clone() })
+        };
+        // P2WSH: the heir's branch
+        let ws = Builder::new()
+            .push_opcode(OP_IF).push_key(&a.public_key(&secp)).push_opcode(OP_CHECKSIG)
+            .push_opcode(OP_ELSE).push_int(52560).push_opcode(OP_CSV).push_opcode(OP_DROP).push_key(&b.public_key(&secp)).push_opcode(OP_CHECKSIG)
+            .push_opcode(OP_ENDIF).into_script();
+        let addr = Address::p2wsh(&ws, Network::Bitcoin);
+        for version in [2, 3] {
+            let (mut tx, prevout) = to_sign(&addr, version, 52560);
+            let h = SighashCache::new(&tx).p2wsh_signature_hash(0, &ws, prevout.value, EcdsaSighashType::All).unwrap();
+            let sig = secp.sign_ecdsa(&Message::from_digest(h.to_byte_array()), &b.inner);
+            let sig = bitcoin::ecdsa::Signature { signature: sig, sighash_type: EcdsaSighashType::All };
+            tx.input[0].witness = Witness::from_slice(&[sig.to_vec(), vec![], ws.to_bytes()]);
+            let text = format!("ful{}", BASE64.encode(&bitcoin::consensus::serialize(&tx)));
+            assert!(check(&addr, "m", &text).is_err(), "heir, version {version}");
+        }
+        // P2TR: a leaf that waits 1000 blocks
+        let kb = bitcoin::secp256k1::Keypair::from_secret_key(&secp, &b.inner);
+        let leaf = Builder::new().push_int(1000).push_opcode(OP_CSV).push_opcode(OP_DROP)
+            .push_x_only_key(&kb.x_only_public_key().0).push_opcode(OP_CHECKSIG).into_script();
+        let info = TaprootBuilder::new().add_leaf(0, leaf.clone()).unwrap().finalize(&secp, a.public_key(&secp).inner.x_only_public_key().0).unwrap();
+        let addr = Address::p2tr_tweaked(info.output_key(), Network::Bitcoin);
+        for version in [1, 2, 3] {
+            let (mut tx, prevout) = to_sign(&addr, version, 1000);
+            let lh = bitcoin::TapLeafHash::from_script(&leaf, LeafVersion::TapScript);
+            let h = SighashCache::new(&tx).taproot_script_spend_signature_hash(0, &Prevouts::All(&[prevout]), lh, TapSighashType::Default).unwrap();
+            let sig = secp.sign_schnorr_no_aux_rand(&Message::from_digest(h.to_byte_array()), &kb);
+            let cb = info.control_block(&(leaf.clone(), LeafVersion::TapScript)).unwrap();
+            tx.input[0].witness = Witness::from_slice(&[sig.as_ref().to_vec(), leaf.to_bytes(), cb.serialize()]);
+            let text = format!("ful{}", BASE64.encode(&bitcoin::consensus::serialize(&tx)));
+            let err = check(&addr, "m", &text).unwrap_err();
+            assert!(err.contains("lock"), "leaf, version {version}: {err}");
+        }
+    }
+
+    #[test]
+    fn large_metadata_is_not_decoded() {
+        let mut m = vec![0xbau8];
+        m.extend_from_slice(&1_000_000u32.to_be_bytes());
+        m.extend(std::iter::repeat_n(0u8, 2_000_000));
+        assert!(read_metadata(&m).is_none());
     }
 
     #[test]

@@ -222,7 +222,8 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
     assert!(out.stdout.starts_with("goat goatfile signature\n"), "{}", out.stdout);
     let field = |name: &str| out.stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
     let (sequence, after) = (field("sequence: "), field("after: "));
-    assert_eq!(sequence, "1");
+    // the clock, unless the address already has a higher sequence
+    assert!(sequence.parse::<u64>().unwrap() > 1_700_000_000, "{sequence}");
     let message_psbt = PathBuf::from(field("message-psbt "));
     assert_eq!(broadcasts(&h), 0);
     let signed_m = d.join("message.signed.psbt");
@@ -370,3 +371,37 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
     goat().args(["verify"]).args([&fetched]).run().ok();
 }
 
+
+/// A server that names a best height far above the real one (showing a
+/// real header there) would have the holder sign "after" a block the chain
+/// has not reached, and its new goatfile would count for nothing: every
+/// server is asked, and the lowest height wins.
+#[test]
+fn publish_signs_after_the_lowest_best_height_the_servers_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scene = || {
+        let mut s = Scene::new();
+        let who = holder(&mut s, 0x47, 300_000);
+        (s, who)
+    };
+    let (s, who) = scene();
+    let (real, tip) = (s.chain.height(), s.chain.tip().to_string());
+    let liar = s.serve();
+    liar.state.arm("/blocks/tip/height", server::Fault::Body("4000000000".into()), usize::MAX);
+    liar.state.arm("/block-height/4000000000", server::Fault::Body(tip), usize::MAX);
+    let honest = scene().0.serve();
+    let m = model(d);
+    let out = goat()
+        .esplora(&liar.url)
+        .esplora(&honest.url)
+        .args(["publish"])
+        .args([&m])
+        .args(["--address", &who.address.to_string(), "--psbt"])
+        .args([d.join("p.psbt")])
+        .args(["--fee-rate", "2", "--state-dir"])
+        .args([d.join("state")])
+        .run()
+        .ok();
+    assert!(out.stdout.contains(&format!("\nafter: {real}\n")), "{}", out.stdout);
+}

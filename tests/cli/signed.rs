@@ -98,7 +98,7 @@ fn a_payment_that_moves_an_airdropped_sat_does_not_endorse_it() {
     s.chain.mine();
     let h = s.serve();
     for out in resolve_both(&h, &addr, &[]) {
-        let out = out.fails(3, "(spent-output)");
+        let out = out.fails(3, "(spent-output, ");
         assert!(out.stderr.contains("--accept-unsigned"), "{}", out.stderr);
     }
     let out = goat().esplora(&h.url).args(["resolve", "--accept-unsigned", &addr]).run().ok();
@@ -271,11 +271,45 @@ fn an_unsigned_goatfile_is_signed_with_sign_existing() {
         .run()
         .ok();
     assert!(out.stderr.contains("signed by a delegate inscription"), "{}", out.stderr);
-    assert!(out.stderr.contains("sequence 1"), "{}", out.stderr);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let sequence: u64 = out.stderr.split("(sequence ").nth(1).and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
+    assert!(sequence.abs_diff(now) < 600, "the clock is the default sequence: {sequence}");
     h.state.chain.write().unwrap().mine();
     for out in resolve_both(&h, &addr, &[]) {
         let out = out.ok();
         assert_eq!(out.stdout, goatfile("old"));
-        assert!(out.stderr.contains("signed by the holder's address, sequence 1"), "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("signed by the holder's address, sequence {sequence}")), "{}", out.stderr);
     }
+}
+
+/// v1, then v2 signed after the block v1 is in: deterministic, so two
+/// calls make the same chain (an honest and a lying server).
+fn v1_then_v2() -> (Scene, bitcoin::Txid, u32) {
+    let mut s = Scene::new();
+    s.publish("v1");
+    s.chain.mine();
+    s.chain.mine();
+    let after = s.chain.height();
+    let v2 = s.publish("v2");
+    s.chain.mine();
+    (s, v2.reveal, after)
+}
+
+/// A walk server that puts the newest goatfile at (or below) the block its
+/// signature was made after, so that it looks misplaced and an older one
+/// wins: the page's height decides nothing, the goatfile's block is
+/// proven, and the server that misplaced it is caught.
+#[test]
+fn a_page_that_misplaces_the_newest_goatfile_is_caught() {
+    let (s, v2, after) = v1_then_v2();
+    let addr = s.address();
+    let liar = s.serve();
+    liar.state.arm("/address/", goat::devchain::server::Fault::Height { txid: v2, height: after }, usize::MAX);
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, &liar.url);
+    assert!(!out.stdout.contains("name: v1"), "{}", out.stdout);
+    let (s, _, _) = v1_then_v2();
+    let honest = s.serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: v2"), "{}", out.stdout);
+    assert!(out.stderr.contains(&format!("goat: warning: {}", liar.url)), "{}", out.stderr);
 }
