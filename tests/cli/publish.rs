@@ -405,3 +405,40 @@ fn publish_signs_after_the_lowest_best_height_the_servers_show() {
         .ok();
     assert!(out.stdout.contains(&format!("\nafter: {real}\n")), "{}", out.stdout);
 }
+
+/// `ord wallet sign --signer ADDRESS --text MESSAGE` prints
+/// `{"address": …, "witness": <BIP 322 simple, base64>}`: goat takes that
+/// JSON as it is (here made with the `bip322` crate, which ord's `wallet
+/// sign` uses; ord's own needs a Bitcoin Core wallet, which the tests do
+/// not run).
+#[test]
+fn an_ord_wallet_sign_output_is_taken_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x48, 300_000);
+    let h = s.serve();
+    let m = model(d);
+    let addr = who.address.to_string();
+    let publish = |extra: &[&str]| {
+        goat()
+            .esplora(&h.url)
+            .args(["publish"])
+            .args([&m])
+            .args(["--address", &addr, "--psbt"])
+            .args([d.join("p.psbt")])
+            .args(["--fee-rate", "2", "--state-dir"])
+            .args([d.join("state")])
+            .args(extra)
+            .run()
+    };
+    let out = publish(&[]).ok();
+    let message: String = out.stdout.lines().take(6).collect::<Vec<_>>().join("\n");
+    let field = |name: &str| out.stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
+    let witness = bip322::sign_simple_encoded(&addr, &message, &[who.wif.as_str()], None).unwrap();
+    let json = serde_json::json!({ "address": addr, "witness": witness.trim_start_matches("smp") }).to_string();
+    let out = publish(&["--sequence", &field("sequence: "), "--after", &field("after: "), "--signature", &json]).ok();
+    assert!(out.stdout.contains("reveal-psbt "), "{}", out.stdout);
+    // the same JSON for another sequence is refused
+    publish(&["--sequence", "7", "--after", &field("after: "), "--signature", &json]).fails(2, "does not sign this goatfile");
+}
