@@ -168,7 +168,9 @@ impl Inner {
                 // words are all there is. "No such" is a definite answer;
                 // anything else ("server busy", "excessive resource usage")
                 // may pass, so it is worth another try or another server.
-                if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") {
+                // ("out of range": electrs and Fulcrum on a height past
+                // their tip, which is their answer "no block there".)
+                if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") || msg.contains("out of range") {
                     Fail::Missing(one_line(&msg))
                 } else {
                     Fail::Transient(format!("answered an error ({})", one_line(&msg)))

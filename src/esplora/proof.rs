@@ -128,8 +128,9 @@ impl Esplora {
     /// and the lowest answer wins; one that cannot show a worked header at
     /// the height it names is dropped. A single server is believed (a
     /// header's work does not prove its height); docs/trust.md says so.
-    pub async fn proven_tip(&self, network: Network) -> Result<u32> {
-        let mut lowest: Option<u32> = None;
+    /// Returns the height and its header's timestamp.
+    pub async fn proven_tip(&self, network: Network) -> Result<(u32, u32)> {
+        let mut lowest: Option<(u32, u32)> = None;
         let mut silent = Vec::new();
         for idx in self.order() {
             let height = match self.ask_at(idx, "the best block's height", &|s| s.tip_height(), &Ok).await {
@@ -149,11 +150,11 @@ impl Esplora {
                 other => Err(failure(other)),
             };
             let checked = match block {
-                Ok(b) => self.header_at(idx, &b, network, height).await.map(|_| height),
+                Ok(b) => self.header_at(idx, &b, network, height).await.map(|h| (height, h.time)),
                 Err(f) => Err(f),
             };
             match checked {
-                Ok(h) => lowest = Some(lowest.map_or(h, |l| l.min(h))),
+                Ok(h) => lowest = Some(lowest.map_or(h, |l| if h.0 < l.0 { h } else { l })),
                 Err(Failure::Lie(why)) => self.reject(idx, &why),
                 Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => silent.push(format!("{}: {why}", self.endpoint(idx))),
             }

@@ -25,24 +25,42 @@ use std::path::Path;
 /// (`Esplora::proven_tip`). A fixed `after` comes with a signature made
 /// earlier (`--after`).
 pub async fn claim(esplora: &Esplora, holder: &HolderAddress, sequence: Option<u64>, after: Option<u32>) -> Result<Claim> {
-    let sequence = match sequence {
-        Some(n) => n,
-        None => match crate::scan::find_goatfile(esplora, holder, Policy { include_mempool: true, ..Policy::default() }).await {
-            Ok(c) => {
-                let s = c.endorsement.and_then(|e| e.signed).map_or(0, |s| s.sequence);
-                s.checked_add(1)
-                    .ok_or_else(|| Error::usage("the address's newest goatfile has the highest sequence there is"))?
-                    .max(now())
-            }
-            Err(e) if e.kind == Kind::NotFound => now().max(1),
-            Err(e) => return Err(Error::new(e.kind, format!("finding the holder's newest sequence: {} (or pass --sequence N)", e.message))),
-        },
-    };
-    let after = match after {
-        Some(h) => h,
+    let (tip, tip_time) = match after {
+        Some(h) => (h, 0),
         None => esplora.proven_tip(holder.network).await?,
     };
-    Ok(Claim { network: holder.network, address: holder.address.to_string(), sequence, after })
+    // The clock, but never behind the best block's time (a machine that
+    // boots without a real-time clock).
+    let clock = now().max(u64::from(tip_time)).max(1);
+    let found = match crate::scan::find_goatfile(esplora, holder, Policy { include_mempool: true, ..Policy::default() }).await {
+        Ok(c) => c.endorsement.and_then(|e| e.signed).map(|s| s.sequence),
+        Err(e) if e.kind == Kind::NotFound => None,
+        // The address's newest cannot be read (two goatfiles with one
+        // sequence, one signed after a height it is not above, a server
+        // caught): the clock is past any sequence goat chose before.
+        Err(e) if e.kind == Kind::InvalidData && sequence.is_none() => {
+            tracing::warn!("the address's newest sequence cannot be read ({}); signing with the clock, {clock}", e.message);
+            None
+        }
+        Err(e) if sequence.is_some() => {
+            tracing::warn!("the address's newest sequence cannot be read ({}); --sequence is taken as given", e.message);
+            None
+        }
+        Err(e) => return Err(Error::new(e.kind, format!("finding the holder's newest sequence: {} (or pass --sequence N above it)", e.message))),
+    };
+    let sequence = match (sequence, found) {
+        (Some(n), Some(f)) if n <= f => {
+            tracing::warn!("--sequence {n} is not above the address's newest signed goatfile (sequence {f}): this goatfile will not be the newest");
+            n
+        }
+        (Some(n), _) => n,
+        (None, Some(f)) => f
+            .checked_add(1)
+            .ok_or_else(|| Error::usage("the address's newest goatfile has the highest sequence there is"))?
+            .max(clock),
+        (None, None) => clock,
+    };
+    Ok(Claim { network: holder.network, address: holder.address.to_string(), sequence, after: tip })
 }
 
 fn now() -> u64 {
@@ -71,9 +89,16 @@ pub fn from_wallet(claim: &Claim, goatfile: &[u8], holder: &HolderAddress, value
     Ok(carried)
 }
 
+/// Largest signature file read (a signed PSBT of one input is a few KB).
+const MAX_SIGNATURE_FILE: u64 = 1024 * 1024;
+
 fn read_signature(value: &str) -> Result<String> {
     let path = Path::new(value);
     let bytes = if value.len() < 4096 && path.is_file() {
+        let len = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?.len();
+        if len > MAX_SIGNATURE_FILE {
+            return Err(Error::usage(format!("{} is {len} bytes, too big to be a signature or a PSBT of one", path.display())));
+        }
         std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?
     } else {
         value.as_bytes().to_vec()

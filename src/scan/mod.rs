@@ -577,6 +577,36 @@ async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route:
     Ok(proven)
 }
 
+/// `txid`'s block, proven, where a page of server `page` placed it: a
+/// transaction the page called confirmed that no server proves is the
+/// page's lie (as in `prove_one`), not a "not found".
+async fn placed(esplora: &Esplora, holder: &HolderAddress, page: usize, txid: &Txid, at: Location) -> Result<Proven> {
+    match esplora.prove(txid, holder.network).await {
+        Err(e) if e.kind == Kind::NotFound => Err(esplora.caught(
+            page,
+            &format!("listed {txid} at height {at} in {}'s history, which no server proves ({})", holder.address, e.message),
+        )),
+        r => r,
+    }
+}
+
+/// A page put `txid` at `at`, its proof elsewhere. The page's server is
+/// caught when the proof is its own or another server named the same
+/// block; a proof only one other server gave, unconfirmed, blames nobody
+/// (it could be the liar's, against an honest page).
+fn misplaced(esplora: &Esplora, holder: &HolderAddress, page: usize, txid: &Txid, at: Location, p: &Proven) -> Error {
+    let what = format!("put {txid} at height {at} in {}'s history, but its proof puts it in block {}", holder.address, p.height);
+    if page == usize::MAX || p.server == esplora.endpoint(page) || !p.agreed.is_empty() {
+        esplora.caught(page, &what)
+    } else {
+        Error::invalid(format!(
+            "{} {what} (proven by {} alone, no other server confirming): one of them is lying; pass --trust-server URL or another --esplora",
+            esplora.endpoint(page),
+            p.server
+        ))
+    }
+}
+
 /// What was passed over on the way, to explain a "not found".
 #[derive(Default)]
 struct Skipped {
@@ -711,12 +741,9 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             // block is proven, or a page could end the walk early by
             // placing a transaction too low.
             if let Some((txid, h, server)) = summary.stopped_at {
-                let p = esplora.prove(&txid, holder.network).await?;
+                let p = placed(esplora, holder, server, &txid, Location::Confirmed(h)).await?;
                 if p.height != h {
-                    return Err(esplora.caught(
-                        server,
-                        &format!("put {txid} at height {h} in {}'s history, but its proof puts it in block {}", holder.address, p.height),
-                    ));
+                    return Err(misplaced(esplora, holder, server, &txid, Location::Confirmed(h), &p));
                 }
             }
             b.found
@@ -766,7 +793,8 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
     let mut proof = Proof { history, ..Proof::default() };
     let mut location = f.location;
     if f.location.is_confirmed() {
-        let p = esplora.prove(&f.id.txid, holder.network).await?;
+        let page_server = summary.walked.iter().find(|w| w.txid == f.id.txid).map_or(usize::MAX, |w| w.page.server);
+        let p = placed(esplora, holder, page_server, &f.id.txid, f.location).await?;
         if holder.network == bitcoin::Network::Bitcoin && p.height < TAPROOT_MAINNET_HEIGHT {
             return Err(Error::invalid(format!(
                 "{} puts {} at height {}, before taproot existed: try another --esplora",
@@ -776,11 +804,7 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         // The page's height decided nothing yet, but a page that misplaces
         // the goatfile it chose misplaces others: its server is caught.
         if Location::Confirmed(p.height) != f.location {
-            let server = summary.walked.iter().find(|w| w.txid == f.id.txid).map_or(usize::MAX, |w| w.page.server);
-            return Err(esplora.caught(
-                server,
-                &format!("put {} at height {} in {}'s history, but its proof puts it in block {}", f.id.txid, f.location, holder.address, p.height),
-            ));
+            return Err(misplaced(esplora, holder, page_server, &f.id.txid, f.location, &p));
         }
         // Only the holder signs `after`, and every copy of a goatfile is
         // inscribed after it was signed: a proven block at or below it
@@ -790,8 +814,14 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         if let Some(s) = f.endorsement.as_ref().and_then(|e| e.signed.as_ref()) {
             if p.height <= s.after {
                 return Err(Error::invalid(format!(
-                    "{}'s newest signed goatfile {} (sequence {}) is in block {}, not after block {} as its signature says: its holder must publish again",
-                    holder.address, f.id, s.sequence, p.height, s.after
+                    "{}'s newest signed goatfile {} (sequence {}) is in block {} (proven by {}{}), not after block {} as its signature says: its holder must publish again",
+                    holder.address,
+                    f.id,
+                    s.sequence,
+                    p.height,
+                    p.server,
+                    if p.agreed.is_empty() { ", no other server confirming" } else { "" },
+                    s.after
                 )));
             }
         }

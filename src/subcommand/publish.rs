@@ -85,8 +85,9 @@ pub struct Publish {
     #[arg(long, value_name = "SIGNED.psbt", num_args = 1..=2, conflicts_with_all = ["key_file", "psbt"])]
     pub finalize: Vec<PathBuf>,
     /// The goatfile's sequence number; the highest signed one at the
-    /// address is the holder's goatfile (default: one above the highest
-    /// there now).
+    /// address is the holder's goatfile (default: the clock in Unix
+    /// seconds, or one above the highest at the address if that is
+    /// higher).
     #[arg(long, value_name = "N")]
     pub sequence: Option<u64>,
     /// The block height the signature given with --signature was made
@@ -272,6 +273,14 @@ impl Publish {
             }
         };
         let metadata = crate::trust::signature::encode_metadata(&carried);
+        // Read back as `goat resolve` will read it, before anything is built.
+        match crate::trust::signature::read_metadata(&metadata) {
+            Some(Ok(back)) => crate::trust::signature::verify(&back, &holder, goatfile_bytes)
+                .map(|_| ())
+                .map_err(|why| Error::usage(format!("the signature would not count once inscribed ({why})")))?,
+            Some(Err(why)) => return Err(Error::usage(format!("the signature would not count once inscribed ({why})"))),
+            None => return Err(Error::usage("the signature is too big to inscribe as goatfile metadata")),
+        }
         let (body, encoding) = publish::encode_body(goatfile_bytes);
         let envelope = match &existing {
             Some((id, _)) => crate::inscription::envelope::Envelope::delegate(id).metadata(&metadata),

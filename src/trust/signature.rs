@@ -181,10 +181,25 @@ pub fn verify(c: &Carried, holder: &HolderAddress, goatfile: &[u8]) -> Result<Si
     if signer.script_pubkey() != holder.script_pubkey() {
         return Err(format!("signed by another address ({})", crate::text::line(&c.claim.address)));
     }
+    if !signable(&holder.script_pubkey()) {
+        return Err("this address type takes any witness (a future segwit version, or pay-to-anchor), so anyone could sign for it".into());
+    }
     let sha = sha256(goatfile);
     let message = c.claim.message(&sha);
     let form = check(&holder.address, &message, &c.signature)?;
     Ok(Signed { sequence: c.claim.sequence, after: c.claim.after, sha256: sha, form })
+}
+
+/// Only a key or a script can sign for the address: not a segwit version
+/// consensus does not interpret yet (v2-16, a v1 program that is not 32
+/// bytes, pay-to-anchor), which any witness spends.
+fn signable(spk: &ScriptBuf) -> bool {
+    match spk.witness_version() {
+        Some(bitcoin::WitnessVersion::V0) => true,
+        Some(bitcoin::WitnessVersion::V1) => spk.is_p2tr(),
+        Some(_) => false,
+        None => true,
+    }
 }
 
 /// Check `signature` (any of the three forms) on `message` by `address`.

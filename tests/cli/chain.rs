@@ -144,13 +144,7 @@ fn airdropped_goatfile_is_not_the_holders_word() {
 fn the_unsigned_rules_count_only_when_asked() {
     let mut s = Scene::new();
     // a stranger pays for the commit, but the reveal spends the holder's coin
-    let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
-    let ins = s.chain.inscribe(Inscribe {
-        funder: &stranger,
-        inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("cosigned").as_bytes())]],
-        to: holder.script_pubkey(),
-        reveal_input_from: Some(&holder),
-    });
+    let ins = s.cosigned("cosigned");
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();

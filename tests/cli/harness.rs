@@ -167,6 +167,20 @@ impl Scene {
         self.inscribe_to_holder(&h, "text/yaml", goatfile(name).as_bytes())
     }
 
+    /// A co-signer's goatfile `name`: the stranger's input carries the
+    /// envelope, and the holder signs the whole reveal (its own coin in
+    /// it) as it would a payjoin or a swap. Meets the unsigned
+    /// reveal-input rule.
+    pub fn cosigned(&mut self, name: &str) -> Inscribed {
+        let (holder, stranger) = (self.holder.clone(), self.stranger.clone());
+        self.chain.inscribe(Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![Envelope::file("text/yaml", None, goatfile(name).as_bytes())]],
+            to: holder.script_pubkey(),
+            reveal_input_from: Some(&holder),
+        })
+    }
+
     /// The holder publishes the `ord wallet inscribe` way: it funds the
     /// commit, and nothing else of the holder's is in the reveal. On chain
     /// this is the same shape as a payee's spoof (only funded-commit).

@@ -48,6 +48,21 @@ fn model(dir: &Path) -> PathBuf {
     m
 }
 
+/// `goat publish DIR --address ADDR --psbt DIR/p.psbt` (no key: the
+/// message first, PSBTs once a signature is given) with `extra` flags.
+fn publish_for_wallet(h: &server::Handle, m: &Path, addr: &str, d: &Path, extra: &[&std::ffi::OsStr]) -> crate::harness::Out {
+    goat()
+        .esplora(&h.url)
+        .args(["publish"])
+        .args([m])
+        .args(["--address", addr, "--psbt"])
+        .args([d.join("p.psbt")])
+        .args(["--fee-rate", "2", "--state-dir"])
+        .args([d.join("state")])
+        .args(extra)
+        .run()
+}
+
 /// POST /tx requests the devchain saw (GET /tx/... paths are longer).
 fn broadcasts(h: &server::Handle) -> usize {
     h.state.requests().iter().filter(|r| r.path == "/tx").count()
@@ -203,19 +218,8 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
     let h = s.serve();
     let m = model(d);
     let addr = who.address.to_string();
-    let psbt = d.join("pub.psbt");
-    let publish = |extra: &[&std::ffi::OsStr]| {
-        goat()
-            .esplora(&h.url)
-            .args(["publish"])
-            .args([&m])
-            .args(["--address", &addr, "--psbt"])
-            .args([&psbt])
-            .args(["--fee-rate", "2", "--state-dir"])
-            .args([d.join("state")])
-            .args(extra)
-            .run()
-    };
+    let psbt = d.join("p.psbt");
+    let publish = |extra: &[&std::ffi::OsStr]| publish_for_wallet(&h, &m, &addr, d, extra);
     // First the holder's signature of the goatfile: the message, and its
     // BIP 322 PSBT, which embit signs like any PSBT.
     let out = publish(&[]).ok();
@@ -245,7 +249,7 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777, 0o600, "the plan holds the reveal key");
     }
-    let reveal_psbt = d.join("pub.reveal.psbt");
+    let reveal_psbt = d.join("p.reveal.psbt");
     let (signed_c, signed_r) = (d.join("commit.signed.psbt"), d.join("reveal.signed.psbt"));
     let sign = Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/embit_sign.py"))
@@ -397,10 +401,8 @@ fn publish_signs_after_the_lowest_best_height_the_servers_show() {
         .esplora(&honest.url)
         .args(["publish"])
         .args([&m])
-        .args(["--address", &who.address.to_string(), "--psbt"])
+        .args(["--address", &who.address.to_string(), "--fee-rate", "2", "--psbt"])
         .args([d.join("p.psbt")])
-        .args(["--fee-rate", "2", "--state-dir"])
-        .args([d.join("state")])
         .run()
         .ok();
     assert!(out.stdout.contains(&format!("\nafter: {real}\n")), "{}", out.stdout);
@@ -421,16 +423,8 @@ fn an_ord_wallet_sign_output_is_taken_as_it_is() {
     let m = model(d);
     let addr = who.address.to_string();
     let publish = |extra: &[&str]| {
-        goat()
-            .esplora(&h.url)
-            .args(["publish"])
-            .args([&m])
-            .args(["--address", &addr, "--psbt"])
-            .args([d.join("p.psbt")])
-            .args(["--fee-rate", "2", "--state-dir"])
-            .args([d.join("state")])
-            .args(extra)
-            .run()
+        let extra: Vec<&std::ffi::OsStr> = extra.iter().map(|e| e.as_ref()).collect();
+        publish_for_wallet(&h, &m, &addr, d, &extra)
     };
     let out = publish(&[]).ok();
     let message: String = out.stdout.lines().take(6).collect::<Vec<_>>().join("\n");

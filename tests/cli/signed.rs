@@ -33,15 +33,9 @@ fn ls_json(h: &Handle, addr: &str) -> Vec<serde_json::Value> {
 #[test]
 fn a_cosigners_envelope_does_not_replace_the_signed_goatfile() {
     let mut s = Scene::new();
-    let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     s.publish("real");
     s.chain.mine();
-    let cosigned = s.chain.inscribe(Inscribe {
-        funder: &stranger,
-        inputs: vec![vec![Envelope::file("text/yaml", None, goatfile("cosigned").as_bytes())]],
-        to: holder.script_pubkey(),
-        reveal_input_from: Some(&holder),
-    });
+    let cosigned = s.cosigned("cosigned");
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
