@@ -501,6 +501,22 @@ mod tests {
         }
     }
 
+    /// A segwit version consensus does not interpret takes any witness:
+    /// anyone could "sign" for such an address.
+    #[test]
+    fn addresses_any_witness_spends_cannot_sign() {
+        let program = bitcoin::WitnessProgram::new(bitcoin::WitnessVersion::V2, &[7u8; 32]).unwrap();
+        let v2 = Address::from_witness_program(program, bitcoin::KnownHrp::Mainnet);
+        let anchor = Address::from_script(&ScriptBuf::from_bytes(vec![0x51, 0x02, 0x4e, 0x73]), Network::Bitcoin).unwrap();
+        for addr in [v2, anchor] {
+            let claim = Claim { network: Network::Bitcoin, address: addr.to_string(), sequence: 1, after: 1 };
+            let c = Carried { claim, signature: BASE64.encode(&bitcoin::consensus::serialize(&Witness::new())) };
+            let h = HolderAddress { address: addr.clone(), network: Network::Bitcoin };
+            let err = verify(&c, &h, b"x").unwrap_err();
+            assert!(err.contains("anyone could sign"), "{addr}: {err}");
+        }
+    }
+
     #[test]
     fn large_metadata_is_not_decoded() {
         let mut m = vec![0xbau8];
