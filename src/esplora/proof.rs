@@ -154,7 +154,7 @@ impl Esplora {
                 Err(f) => Err(f),
             };
             match checked {
-                Ok(h) => lowest = Some(lowest.map_or(h, |l| if h.0 < l.0 { h } else { l })),
+                Ok(h) => lowest = Some(lowest.map_or(h, |l| l.min(h))),
                 Err(Failure::Lie(why)) => self.reject(idx, &why),
                 Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => silent.push(format!("{}: {why}", self.endpoint(idx))),
             }

@@ -74,19 +74,30 @@ pub fn sign_with_key(claim: &Claim, goatfile: &[u8], key: &super::sign::HolderKe
         .map_err(|e| Error::internal(format!("signing the goatfile: {e}")))
 }
 
-/// A signature made elsewhere, checked before anything is inscribed with
-/// it: `value` is the signature text, or a file holding it (text, ord's
-/// JSON with a `witness` field, or a signed PSBT).
-pub fn from_wallet(claim: &Claim, goatfile: &[u8], holder: &HolderAddress, value: &str) -> Result<Carried> {
-    let text = read_signature(value)?;
-    let carried = Carried { claim: claim.clone(), signature: text };
-    signature::verify(&carried, holder, goatfile).map_err(|why| {
-        Error::usage(format!(
-            "the signature does not sign this goatfile for {} ({why}): sign the message `goat publish` printed, with the same --sequence and --after",
-            holder.address
-        ))
-    })?;
-    Ok(carried)
+/// A signature made elsewhere (checked by `metadata` before anything is
+/// inscribed with it): `value` is the signature text, or a file holding it
+/// (text, ord's JSON with a `witness` field, or a signed PSBT).
+pub fn from_wallet(claim: &Claim, value: &str) -> Result<Carried> {
+    Ok(Carried { claim: claim.clone(), signature: read_signature(value)? })
+}
+
+/// The metadata to inscribe, read back and checked as `goat resolve` will
+/// read it, before anything is built: a signature that would not count
+/// (another goatfile, sequence or height, too big to carry) is refused.
+pub fn metadata(carried: &Carried, holder: &HolderAddress, goatfile: &[u8]) -> Result<Vec<u8>> {
+    let metadata = signature::encode_metadata(carried);
+    let why = match signature::read_metadata(&metadata) {
+        Some(Ok(back)) => match signature::verify(&back, holder, goatfile) {
+            Ok(_) => return Ok(metadata),
+            Err(why) => why,
+        },
+        Some(Err(why)) => why,
+        None => "too big to inscribe as goatfile metadata".into(),
+    };
+    Err(Error::usage(format!(
+        "the signature does not sign this goatfile for {} ({why}): sign the message `goat publish` printed, with the same --sequence and --after",
+        holder.address
+    )))
 }
 
 /// Largest signature file read (a signed PSBT of one input is a few KB).
@@ -137,8 +148,7 @@ fn from_psbt(raw: &[u8]) -> Result<String> {
         w.clone()
     } else if let Some(sig) = &input.tap_key_sig {
         bitcoin::Witness::p2tr_key_spend(sig)
-    } else if input.partial_sigs.len() == 1 {
-        let (pk, sig) = input.partial_sigs.iter().next().expect("one signature");
+    } else if let (1, Some((pk, sig))) = (input.partial_sigs.len(), input.partial_sigs.iter().next()) {
         bitcoin::Witness::p2wpkh(sig, &pk.inner)
     } else {
         return Err(Error::usage("the PSBT carries no signature for its input: sign it with the holder's wallet first"));

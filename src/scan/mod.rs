@@ -73,9 +73,9 @@ pub struct Served {
     /// Body as stored (still encoded).
     pub body: Option<Vec<u8>>,
     pub delegate: Option<InscriptionId>,
-    /// The metadata that carries goat's signature: the inscription's own
-    /// when it has goat's key, else its delegate's.
-    pub metadata: Option<Vec<u8>>,
+    /// goat's signature, read from metadata (not yet checked): the
+    /// inscription's own when it has goat's key, else its delegate's.
+    pub signature: Option<std::result::Result<signature::Carried, String>>,
 }
 
 impl Served {
@@ -250,12 +250,13 @@ async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -
             .into_iter()
             .nth(d.index as usize)
             .ok_or_else(|| Error::not_found(format!("delegate {d} does not exist")))?;
+        let signature = signature_in(ins).or_else(|| signature_in(&del));
         return Ok(Served {
             content_type: del.content_type_str(),
             content_encoding: del.content_encoding_str(),
             body: del.body,
             delegate: Some(d),
-            metadata: if carries_signature(ins) { ins.metadata.clone() } else { del.metadata },
+            signature,
         });
     }
     Ok(Served {
@@ -263,41 +264,42 @@ async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -
         content_encoding: ins.content_encoding_str(),
         body: ins.body.clone(),
         delegate: None,
-        metadata: ins.metadata.clone(),
+        signature: signature_in(ins),
     })
 }
 
-fn carries_signature(ins: &Inscription) -> bool {
-    ins.metadata.as_deref().and_then(signature::read_metadata).is_some()
+fn signature_in(ins: &Inscription) -> Option<std::result::Result<signature::Carried, String>> {
+    ins.metadata.as_deref().and_then(signature::read_metadata)
 }
 
-/// The holder's signature on the goatfile `served` serves: None when it
-/// carries none, Err(why) when it carries one that does not count.
-pub fn signature_of(served: &Served, holder: &HolderAddress) -> Option<std::result::Result<Signed, String>> {
-    let carried = signature::read_metadata(served.metadata.as_deref()?)?;
-    Some(carried.and_then(|c| {
-        let bytes = served.decode(goatfile::MAX_BYTES as u64).map_err(|e| e.message)?;
-        signature::verify(&c, holder, &bytes)
-    }))
+/// The holder's signature on the goatfile `served` serves, whose decoded
+/// bytes are `goatfile`: None when it carries none, Err(why) when it
+/// carries one that does not count.
+fn signature_of(served: &Served, holder: &HolderAddress, goatfile: &[u8]) -> Option<std::result::Result<Signed, String>> {
+    Some(match served.signature.as_ref()? {
+        Ok(c) => signature::verify(c, holder, goatfile),
+        Err(why) => Err(why.clone()),
+    })
 }
 
-/// Does this content look like a goatfile, and does it parse?
-pub fn classify(served: &Served) -> GoatfileState {
+/// Does this content look like a goatfile, and does it parse? With the
+/// decoded bytes of one that does (its signature covers them).
+pub fn classify(served: &Served) -> (GoatfileState, Option<Vec<u8>>) {
     let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
     let yaml = ct.contains("yaml");
     let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
     if !(yaml || texty) || served.body.is_none() {
-        return GoatfileState::No;
+        return (GoatfileState::No, None);
     }
     let decoded = match served.decode(goatfile::MAX_BYTES as u64) {
         Ok(d) => d,
-        Err(e) if yaml => return GoatfileState::Invalid(e.message),
-        Err(_) => return GoatfileState::No,
+        Err(e) if yaml => return (GoatfileState::Invalid(e.message), None),
+        Err(_) => return (GoatfileState::No, None),
     };
     match goatfile::parse(&decoded) {
-        Ok(g) => GoatfileState::Valid(Box::new(g)),
-        Err(e) if yaml => GoatfileState::Invalid(e.0),
-        Err(_) => GoatfileState::No,
+        Ok(g) => (GoatfileState::Valid(Box::new(g)), Some(decoded)),
+        Err(e) if yaml => (GoatfileState::Invalid(e.0), None),
+        Err(_) => (GoatfileState::No, None),
     }
 }
 
@@ -305,7 +307,7 @@ pub fn classify(served: &Served) -> GoatfileState {
 pub enum Step {
     /// The next transaction, before it is judged: breaking here stops the
     /// walk without it (`Summary::stopped_at`).
-    Tx(Txid, Location),
+    Tx(Location),
     /// An inscription of that transaction.
     Found(Box<Found>),
 }
@@ -345,7 +347,7 @@ pub async fn walk(
                 Some(h) => Location::Confirmed(h),
                 None => Location::Mempool,
             };
-            if visit(Step::Tx(t.txid, location)).is_break() {
+            if visit(Step::Tx(location)).is_break() {
                 summary.stopped_early = true;
                 summary.stopped_at = t.height.map(|h| (t.txid, h, server));
                 return Ok(summary);
@@ -441,17 +443,17 @@ async fn inspect(
             // are in `read`, proven later like the rest: a swapped witness
             // could do that.)
             Err(e) if e.kind == crate::error::Kind::NotFound => {
-                Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id(), metadata: None }
+                Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id(), signature: None }
             }
             Err(e) => return Err(e),
         };
-        let goatfile = classify(&served);
+        let (goatfile, decoded) = classify(&served);
         let mut endorsement = None;
         let mut signature_refused = None;
         // A signed goatfile needs nothing else: where it sits and who paid
         // for it do not matter.
-        if matches!(goatfile, GoatfileState::Valid(_)) {
-            match signature_of(&served, holder_address) {
+        if let Some(bytes) = &decoded {
+            match signature_of(&served, holder_address, bytes) {
                 Some(Ok(s)) => endorsement = Some(Endorsed::signed(s)),
                 Some(Err(e)) => signature_refused = Some(e),
                 None => {}
@@ -663,13 +665,13 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             // A goatfile the holder signed after the best one (with a
             // higher sequence) sits in a block after the one the best was
             // signed after: nothing at or below that block can beat it.
-            Step::Tx(_, Location::Confirmed(h)) => {
+            Step::Tx(Location::Confirmed(h)) => {
                 return match &best {
                     Some(b) if h <= b.signed.after => ControlFlow::Break(()),
                     _ => ControlFlow::Continue(()),
                 };
             }
-            Step::Tx(..) => return ControlFlow::Continue(()),
+            Step::Tx(Location::Mempool) => return ControlFlow::Continue(()),
             Step::Found(f) => *f,
         };
         match &f.goatfile {
@@ -681,11 +683,12 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             GoatfileState::No => return ControlFlow::Continue(()),
         }
         let kind = f.endorsement.as_ref().map(|e| e.kind);
+        let accepted = policy.accepts(kind, f.settled());
         if let Some(s) = f.endorsement.as_ref().and_then(|e| e.signed.clone()) {
             // Its height is the page's word here: whether it really sits
             // after the block its signature names is checked once it is
             // chosen, against its proven block.
-            if !policy.accepts(kind, f.settled()) {
+            if !accepted {
                 skipped.mempool += 1;
             } else {
                 match &mut best {
@@ -704,13 +707,13 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         if let Some(e) = &f.signature_refused {
             skipped.refused.push(format!("{}: {}", f.id, crate::text::line(e)));
         }
-        if policy.trust_any && best.is_none() && policy.accepts(kind, f.settled()) {
+        if policy.trust_any && best.is_none() && accepted {
             // --trust-any: the newest goatfile at the address, whoever
             // sent it.
             unsigned_pick = Some(f);
             return ControlFlow::Break(());
         }
-        if policy.accepts(kind, f.settled()) {
+        if accepted {
             // The newest unsigned one is kept in case the address has no
             // signed goatfile at all; any signed one beats it, so the walk
             // goes on (to the end, unless a signed one sets a floor).

@@ -30,7 +30,8 @@ impl Ls {
         .await?;
         g.report_stats(&esplora);
         if self.json {
-            // Prove the goatfiles that would count (signed and confirmed); a failed proof is reported, not fatal, in a listing.
+            // Prove the goatfiles that would count (signed and confirmed);
+            // a failed proof is reported, not fatal, in a listing.
             let mut proofs = Vec::new();
             for f in &found {
                 let counts = matches!(f.goatfile, GoatfileState::Valid(_))

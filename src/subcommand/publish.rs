@@ -265,22 +265,14 @@ impl Publish {
         // before the transactions are built.
         let claim = publish::endorse::claim(&esplora, &holder, self.sequence, self.after).await?;
         let carried = match (&self.signature, &holder_key) {
-            (Some(sig), _) => publish::endorse::from_wallet(&claim, goatfile_bytes, &holder, sig)?,
+            (Some(sig), _) => publish::endorse::from_wallet(&claim, sig)?,
             (None, Some(k)) => publish::endorse::sign_with_key(&claim, goatfile_bytes, k, holder.network)?,
             (None, None) => {
                 self.print_message(g, &claim, goatfile_bytes, &holder)?;
                 return Ok(None);
             }
         };
-        let metadata = crate::trust::signature::encode_metadata(&carried);
-        // Read back as `goat resolve` will read it, before anything is built.
-        match crate::trust::signature::read_metadata(&metadata) {
-            Some(Ok(back)) => crate::trust::signature::verify(&back, &holder, goatfile_bytes)
-                .map(|_| ())
-                .map_err(|why| Error::usage(format!("the signature would not count once inscribed ({why})")))?,
-            Some(Err(why)) => return Err(Error::usage(format!("the signature would not count once inscribed ({why})"))),
-            None => return Err(Error::usage("the signature is too big to inscribe as goatfile metadata")),
-        }
+        let metadata = publish::endorse::metadata(&carried, &holder, goatfile_bytes)?;
         let (body, encoding) = publish::encode_body(goatfile_bytes);
         let envelope = match &existing {
             Some((id, _)) => crate::inscription::envelope::Envelope::delegate(id).metadata(&metadata),

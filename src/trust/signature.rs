@@ -214,22 +214,25 @@ pub fn check(address: &Address, message: &str, signature: &str) -> Result<&'stat
     if prefixed.is_none() && bytes.len() == 65 && (27..=42).contains(&bytes[0]) {
         return bip137(address, message, &bytes).map(|_| "bip137");
     }
+    let to_spend = bip322::create_to_spend(address, message).map_err(|e| format!("BIP 322: {e}"))?;
     // A full signature is the whole `to_sign` transaction; a simple one its
     // first input's witness. Try the form the bytes decode as.
-    let full = prefixed != Some("smp")
-        && bitcoin::consensus::deserialize::<Transaction>(&bytes).is_ok_and(|t| !t.input.is_empty());
-    let to_sign = if full {
-        bitcoin::consensus::deserialize::<Transaction>(&bytes).map_err(|_| "the signature does not decode".to_string())?
-    } else {
-        let witness = Witness::consensus_decode_from_finite_reader(&mut bytes.as_slice())
-            .map_err(|_| "the signature is not a BIP 322 witness".to_string())?;
-        let to_spend = bip322::create_to_spend(address, message).map_err(|e| format!("BIP 322: {e}"))?;
-        bip322::create_to_sign(&to_spend, Some(witness), bip322::LockParams::default())
-            .map_err(|e| format!("BIP 322: {e}"))?
-            .extract_tx()
-            .map_err(|e| format!("BIP 322: {e}"))?
+    let full = match prefixed {
+        Some("smp") => None,
+        _ => bitcoin::consensus::deserialize::<Transaction>(&bytes).ok().filter(|t| !t.input.is_empty()),
     };
-    let form = if full { "bip322-full" } else { "bip322-simple" };
+    let (to_sign, form) = match full {
+        Some(t) => (t, "bip322-full"),
+        None => {
+            let witness = Witness::consensus_decode_from_finite_reader(&mut bytes.as_slice())
+                .map_err(|_| "the signature is not a BIP 322 witness".to_string())?;
+            let t = bip322::create_to_sign(&to_spend, Some(witness), bip322::LockParams::default())
+                .map_err(|e| format!("BIP 322: {e}"))?
+                .extract_tx()
+                .map_err(|e| format!("BIP 322: {e}"))?;
+            (t, "bip322-simple")
+        }
+    };
     // A goatfile signature is good now: no lock time, and no relative lock
     // (sequence 0, or the disable flag set, as wallets that rewrite it
     // do). BIP 322 lets a full signature say "valid at time T and age S",
@@ -250,7 +253,6 @@ pub fn check(address: &Address, message: &str, signature: &str) -> Result<&'stat
     // multisig and P2TR for key paths only), goes to Bitcoin Core's
     // interpreter over the same BIP 322 transactions, whose shape is
     // checked here.
-    let to_spend = bip322::create_to_spend(address, message).map_err(|e| format!("BIP 322: {e}"))?;
     let shaped = matches!(to_sign.version.0, 0 | 2)
         && to_sign.input.len() == 1
         && to_sign.input[0].previous_output == bitcoin::OutPoint { txid: to_spend.compute_txid(), vout: 0 }

@@ -1,7 +1,6 @@
 //! Address walks, paging, and which goatfile counts.
 
 use crate::harness::*;
-use goat::devchain::{Envelope, Inscribe};
 
 #[test]
 fn empty_address_lists_nothing_and_resolve_says_not_found() {
