@@ -12,6 +12,9 @@ use crate::torrent::{self, Torrent};
 use std::path::Path;
 use std::time::Instant;
 
+pub mod download;
+pub use download::Download;
+
 /// What putting one entry on disk did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EntryResult {
@@ -83,13 +86,7 @@ pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Res
         }
         return Ok(());
     }
-    let l2 = layout.clone();
-    let ms = manifests.to_vec();
-    let report = tokio::task::spawn_blocking(move || {
-        crate::store::verify::verify_manifests(&l2, &ms, crate::store::verify::default_threads())
-    })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    let report = reread_all(layout, manifests).await?;
     let damaged: Vec<_> =
         report.files.iter().filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none()).collect();
     if let Some(bad) = damaged.first() {
@@ -109,12 +106,44 @@ pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Res
             ),
         ));
     }
+    sha256_verdict(layout, &report)
+}
+
+/// One re-read of `manifests` (pieces and goatfile sha256s).
+async fn reread_all(layout: &Layout, manifests: &[Manifest]) -> Result<crate::store::verify::Report> {
+    let l2 = layout.clone();
+    let ms = manifests.to_vec();
+    tokio::task::spawn_blocking(move || {
+        crate::store::verify::verify_manifests(&l2, &ms, crate::store::verify::default_threads())
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()))?
+}
+
+/// A file that is intact but not what the goatfile promised: moved aside.
+fn sha256_verdict(layout: &Layout, report: &crate::store::verify::Report) -> Result<()> {
     if let Some(f) = report.files.iter().find(|f| f.sha256_mismatch.is_some()) {
         let m = f.sha256_mismatch.as_ref().expect("checked");
         let path = layout.entry_dir(&f.entry).join(&f.path);
         return Err(crate::store::set_aside_sha256_mismatch(&f.entry, &f.path, &path, &m.got, &m.want));
     }
     Ok(())
+}
+
+/// Re-read one entry: the files whose pieces do not match (to be fetched
+/// again), or the goatfile's sha256 verdict when every piece does.
+async fn damaged_files(layout: &Layout, m: &Manifest) -> Result<Vec<std::path::PathBuf>> {
+    let report = reread_all(layout, std::slice::from_ref(m)).await?;
+    let damaged: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none())
+        .map(|f| f.path.clone())
+        .collect();
+    if damaged.is_empty() {
+        sha256_verdict(layout, &report)?;
+    }
+    Ok(damaged)
 }
 
 /// Only the goatfile's sha256s (no piece re-read).

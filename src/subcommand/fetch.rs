@@ -10,7 +10,7 @@ use crate::inscription::InscriptionId;
 use crate::progress::Reporter;
 use crate::scan;
 use crate::fetcher::{self, EntryResult};
-use crate::store::{Layout, Manifest};
+use crate::store::Layout;
 use crate::torrent::{self, Swarm, SwarmConfig};
 use bitcoin::Network;
 use clap::Args;
@@ -329,57 +329,20 @@ impl Fetch {
             progress.push(p?);
         }
         // Pieces goat's storage layer could not write, or whose read-back
-        // did not match, are fetched again, never reported done.
-        let mut again = Vec::new();
+        // did not match, are fetched again, never reported done; then each
+        // entry is proven (`fetcher::Download`, the lifecycle `goat seed`
+        // runs too).
+        let mut settled = Vec::new();
         for (e, bar, t, m) in added {
             let Source::Magnet(magnet) = &e.source else { unreachable!("magnet entries only") };
-            let mut t = t;
-            for round in 0.. {
-                let (t2, failed) = swarm.fetch_failed_again(t, magnet, &self.peers).await?;
-                t = t2;
-                if failed.is_empty() {
-                    break;
-                }
-                if round == 3 {
-                    return Err(Error::new(
-                        Kind::Corrupt,
-                        format!("{}: pieces {failed:?} could not be written or read back wrong after 3 fetches: the disk or its folder is failing", e.name),
-                    ));
-                }
-                reporter.event(format!(
-                    "{}: {} piece(s) could not be written or read back wrong; fetching them again",
-                    e.name,
-                    failed.len()
-                ));
-                t.wait(Duration::from_millis(500), |_| {})
-                    .await
-                    .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
-            }
-            again.push((e, bar, t, m));
-        }
-        let added = again;
-        // A torrent whose every piece goat proved by reading it back as it
-        // completed needs no second pass over the disk; only the goatfile's
-        // sha256s (if any) are read. Others (resumed downloads) are re-read.
-        let mut proven: Vec<Manifest> = Vec::new();
-        let mut rest: Vec<Manifest> = Vec::new();
-        for (e, _, t, m) in &added {
-            let proof = swarm.proof(&t.info_hash());
-            if let Some(p) = &proof {
+            let d = fetcher::Download { swarm, layout, manifest: &m, magnet, peers: &self.peers };
+            if let Some(p) = swarm.proof(&t.info_hash()) {
                 tracing::debug!(target: "goat", "{}: {} piece(s) gathered in memory and written whole", e.name, p.gathered.load(std::sync::atomic::Ordering::Relaxed));
             }
-            if proof.is_some_and(|p| p.all_proven()) {
-                proven.push(m.clone());
-            } else {
-                rest.push(m.clone());
-            }
+            let (t, _) = d.settle(t, !self.no_verify, |msg| rep.event(msg)).await?;
+            settled.push((e, bar, t, m));
         }
-        if !proven.is_empty() {
-            fetcher::prove(layout, &proven, false).await?;
-        }
-        if !rest.is_empty() {
-            fetcher::prove(layout, &rest, !self.no_verify).await?;
-        }
+        let added = settled;
         for ((e, bar, _t, m), p) in added.iter().zip(progress) {
             rep.finish(bar, "verified");
             out.push(EntryResult {

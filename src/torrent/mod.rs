@@ -12,6 +12,7 @@
 //!   then re-checks what is on disk and fetches only missing pieces.
 
 pub mod create;
+pub mod durable;
 pub mod resume;
 pub mod steer;
 pub mod storage;
@@ -390,28 +391,60 @@ impl Swarm {
         self.proofs.lock().unwrap_or_else(|e| e.into_inner()).get(info_hash.as_str()).cloned()
     }
 
-    /// Pieces whose read-back failed are fetched again: librqbit marked them
-    /// done (its check was of the bytes before they reached the disk) and
-    /// has no call to unmark one, so the torrent is added again and
-    /// librqbit re-checks the files, which finds them missing.
-    pub async fn fetch_failed_again(&self, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<(Torrent, Vec<u32>)> {
+    /// Fetch `bad` pieces of `t` again. librqbit marked them done (its
+    /// check was of the bytes before they reached the disk, or its
+    /// fastresume trusted them) and has no call to unmark one, so the
+    /// torrent is removed and added again from its metadata. With a state
+    /// directory the have-bitfield librqbit held, less the bad pieces, is
+    /// written where its fastresume reads it, so the re-added torrent
+    /// trusts only what it had (goat's gate still hashes each piece before
+    /// serving it) and fetches exactly the bad pieces; without one (a
+    /// one-shot fetch) librqbit checks the files again. The storage's gate
+    /// refuses the bad pieces to peers until then.
+    pub async fn refetch(&self, t: Torrent, magnet: &Magnet, peers: &[String], bad: &[u32]) -> Result<Torrent> {
         let hash = t.info_hash();
-        let Some(proof) = self.proof(&hash) else {
-            return Ok((t, Vec::new()));
-        };
-        // the prover thread may still be reading back the last pieces
-        proof.settled().await;
-        let failed = proof.take_failed();
-        if failed.is_empty() {
-            return Ok((t, failed));
-        }
         let (bytes, _) = t.metadata()?;
         let output = t.output.clone();
+        // The trackers librqbit knows (a restored torrent's magnet may be
+        // unknown here) go with the torrent.
+        let mut magnet = magnet.clone();
+        for url in &t.handle.shared().trackers {
+            if !magnet.trackers.iter().any(|m| m == url.as_str()) {
+                magnet.trackers.push(url.to_string());
+            }
+        }
+        let haves = self.haves(&hash).map(|mut h| {
+            for &i in bad {
+                if let Some(b) = h.get_mut((i / 8) as usize) {
+                    *b &= !(0x80u8 >> (i % 8));
+                }
+            }
+            h
+        });
         drop(t);
         self.remove(&hash).await?;
-        self.proofs.lock().unwrap_or_else(|e| e.into_inner()).remove(hash.as_str());
-        let again = self.add_saved(bytes, magnet, peers, &output).await?;
-        Ok((again, failed))
+        if let (Some(dir), Some(h)) = (&self.cfg.state_dir, &haves) {
+            crate::atomic::write_atomic(&resume::bitfield_file(dir, &hash), h)?;
+            durable::forget(dir, &hash, bad);
+        }
+        self.add_saved(bytes, &magnet, peers, &output).await
+    }
+
+    /// librqbit's have-bitfield of a running torrent (one bit per piece,
+    /// most significant first, as in its `.bitv` files).
+    pub fn haves(&self, info_hash: &InfoHash) -> Option<Vec<u8>> {
+        let (bf, _) = self.api.api_dump_haves(TorrentIdOrHash::Hash(id20(info_hash).ok()?)).ok()?;
+        Some(bf.as_raw_slice().to_vec())
+    }
+
+    /// Start a torrent librqbit stopped with an error (a failed write, a
+    /// check that could not read its files) again: librqbit forgets its
+    /// bitfield and checks the files, then downloads what is missing.
+    pub async fn retry(&self, t: &Torrent) -> Result<()> {
+        self.session
+            .unpause(&t.handle)
+            .await
+            .map_err(|e| Error::new(Kind::Io, format!("restarting the torrent failed: {}", one_line(&format!("{e:#}")))))
     }
 
     /// Stop seeding a torrent and forget it; its files stay on disk.
@@ -501,6 +534,20 @@ fn hash_of(id: librqbit::dht::Id20) -> InfoHash {
 impl Torrent {
     pub fn info_hash(&self) -> InfoHash {
         hash_of(self.handle.info_hash())
+    }
+
+    /// Where each file's bytes lie, for `durable::update`.
+    pub fn durable_layout(&self) -> Result<durable::Layout> {
+        let piece_length = self
+            .handle
+            .with_metadata(|m| m.lengths().default_piece_length() as u64)
+            .map_err(|e| Error::internal(format!("torrent metadata unavailable: {e:#}")))?;
+        let (_, files) = self.metadata()?;
+        Ok(durable::Layout {
+            output: self.output.clone(),
+            piece_length,
+            files: files.into_iter().filter(|f| !f.padding).map(|f| (f.path, f.offset, f.length)).collect(),
+        })
     }
 }
 

@@ -43,9 +43,22 @@
 //! prover falls behind. [`Proof::settled`] waits for the queue.
 //!
 //! A piece whose write fails or whose read-back does not match is recorded
-//! as failed. librqbit only logs errors from `on_piece_completed`, so
-//! `Torrent::wait` checks the record and has the torrent checked again,
-//! which fetches the piece again; it is never reported done.
+//! as failed. librqbit only logs errors from `on_piece_completed` and has
+//! already marked the piece done, so `fetcher::Download` (used by `goat
+//! fetch` and `goat seed` alike) takes the record and has the torrent
+//! re-added without those pieces (`Swarm::refetch`), which fetches them
+//! again; it is never reported done.
+//!
+//! **Serving.** Every read librqbit makes once a torrent is past its
+//! check passes through [`ProvingStorage::gate`]: a piece goat has not
+//! hashed in this session (one librqbit's fastresume trusted at a restart,
+//! or a full check found) is read back and hashed before its first block
+//! goes to a peer, as libtorrent's seed mode does; a piece that failed any
+//! of goat's checks is never read for a peer (the read fails, librqbit
+//! drops that peer's connection, and the piece is fetched again). So a
+//! restart trusts nothing it has not hashed, yet re-reads nothing before it
+//! seeds: the cost of a piece's check is paid once, when it is first asked
+//! for.
 
 use crate::filebuf::FileBuf;
 use librqbit::storage::filesystem::FilesystemStorageFactory;
@@ -142,17 +155,38 @@ impl Budget {
     }
 }
 
+/// What goat knows of one piece in this session (`Proof::pieces`).
+mod piece {
+    /// On disk from before this session, as librqbit's fastresume bitfield
+    /// or its check says, or not on disk at all: goat has not hashed it.
+    pub const UNKNOWN: u8 = 0;
+    /// Blocks of it were written in this session: librqbit checks it when
+    /// the last one arrives (its reads of the piece pass untouched).
+    pub const WRITTEN: u8 = 1;
+    /// Complete; goat's read-back is queued.
+    pub const PROVING: u8 = 2;
+    /// goat read it back from the files and its hash matched.
+    pub const PROVEN: u8 = 3;
+    /// A write failed, or a read-back did not match: never served, to be
+    /// fetched again.
+    pub const BAD: u8 = 4;
+}
+
 /// What goat's read-back proved of one torrent in this session.
 #[derive(Debug, Default)]
 pub struct Proof {
-    /// Per piece: proven by goat's own read-back in this session.
-    proven: Mutex<Vec<bool>>,
+    /// Per piece, one of the `piece` states.
+    pieces: Vec<std::sync::atomic::AtomicU8>,
     /// Pieces whose write or read-back failed, not yet fetched again.
     failed: Mutex<Vec<u32>>,
     /// Pieces written with one write per file, from a gathered buffer.
     pub gathered: AtomicUsize,
     /// Pieces handed to the prover thread and not proven yet.
     queued: AtomicUsize,
+    /// Pieces hashed before their first upload (seed mode), and how many
+    /// of them failed.
+    pub first_served: AtomicUsize,
+    pub first_serve_failed: AtomicUsize,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,10 +194,26 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Proof {
+    fn new(pieces: usize) -> Proof {
+        Proof {
+            pieces: (0..pieces).map(|_| std::sync::atomic::AtomicU8::new(piece::UNKNOWN)).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn state(&self, i: u32) -> u8 {
+        self.pieces.get(i as usize).map(|p| p.load(Ordering::Acquire)).unwrap_or(piece::BAD)
+    }
+
+    fn set(&self, i: u32, state: u8) {
+        if let Some(p) = self.pieces.get(i as usize) {
+            p.store(state, Ordering::Release);
+        }
+    }
+
     /// Every piece proven in this session (a fresh, uninterrupted download).
     pub fn all_proven(&self) -> bool {
-        let p = lock(&self.proven);
-        !p.is_empty() && p.iter().all(|x| *x)
+        !self.pieces.is_empty() && self.pieces.iter().all(|p| p.load(Ordering::Acquire) == piece::PROVEN)
     }
 
     /// Wait until the prover thread has read back every piece handed to it.
@@ -173,9 +223,32 @@ impl Proof {
         }
     }
 
+    /// Some piece failed and waits to be fetched again.
+    pub fn has_failed(&self) -> bool {
+        !lock(&self.failed).is_empty()
+    }
+
     /// Take the failed pieces (to be fetched again).
     pub fn take_failed(&self) -> Vec<u32> {
         std::mem::take(&mut *lock(&self.failed))
+    }
+
+    /// Pieces found bad by another check (a re-read of the files): never
+    /// served from now on, and fetched again like goat's own failures.
+    pub fn mark_bad(&self, pieces: &[u32]) {
+        for &i in pieces {
+            if (i as usize) < self.pieces.len() {
+                self.fail(i);
+            }
+        }
+    }
+
+    fn fail(&self, i: u32) {
+        self.set(i, piece::BAD);
+        let mut failed = lock(&self.failed);
+        if !failed.contains(&i) {
+            failed.push(i);
+        }
     }
 
     /// The verdict of goat's read-back of `piece`.
@@ -183,13 +256,14 @@ impl Proof {
         let i = piece.get();
         match read_back {
             Ok(()) => {
-                if let Some(p) = lock(&self.proven).get_mut(i as usize) {
-                    *p = true;
+                // A piece found bad meanwhile stays bad until fetched again.
+                if let Some(p) = self.pieces.get(i as usize) {
+                    let _ = p.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| (s != piece::BAD).then_some(piece::PROVEN));
                 }
             }
             Err(e) => {
-                tracing::warn!(target: "goat", "piece {i} {e:#}: it will be fetched again");
-                lock(&self.failed).push(i);
+                tracing::warn!(target: "goat", "piece {i} {e:#}: it will be fetched again, and is not served meanwhile");
+                self.fail(i);
             }
         }
     }
@@ -465,10 +539,7 @@ impl StorageFactory for ProvingFactory {
                 padding: f.attrs.padding,
             })
             .collect();
-        let proof = Arc::new(Proof {
-            proven: Mutex::new(vec![false; lengths.total_pieces() as usize]),
-            ..Default::default()
-        });
+        let proof = Arc::new(Proof::new(lengths.total_pieces() as usize));
         let hash = hex::encode(shared.info_hash.0);
         lock(&self.proofs).insert(hash.clone(), proof.clone());
         let (folder, fresh_paths) = lock(&self.fresh).remove(&hash).unwrap_or_default();
@@ -508,6 +579,7 @@ impl StorageFactory for ProvingFactory {
             pending: Mutex::default(),
             hooks: Hooks::from_env(),
             prover: self.prover.clone(),
+            serving: false,
         })
     }
 
@@ -557,10 +629,14 @@ impl Pending {
 /// its first block written through (when gathering is off) and the write
 /// of the whole piece.
 /// Either way the piece must be fetched again.
+/// `GOAT_TEST_FATAL_WRITE_PIECE=N` fails the first block write of piece N
+/// and keeps nothing, so librqbit stops the torrent with an error, as a
+/// disk that failed for a moment would make it.
 #[derive(Clone, Copy, Default)]
 struct Hooks {
     corrupt: Option<u32>,
     fail_write: Option<u32>,
+    fatal_write: Option<u32>,
 }
 
 impl Hooks {
@@ -569,6 +645,7 @@ impl Hooks {
         Hooks {
             corrupt: get("GOAT_TEST_CORRUPT_PIECE"),
             fail_write: get("GOAT_TEST_FAIL_WRITE_PIECE"),
+            fatal_write: get("GOAT_TEST_FATAL_WRITE_PIECE"),
         }
     }
 }
@@ -576,6 +653,7 @@ impl Hooks {
 static CORRUPTED: std::sync::Once = std::sync::Once::new();
 static WRITE_FAILED: std::sync::Once = std::sync::Once::new();
 static BLOCK_WRITE_FAILED: std::sync::Once = std::sync::Once::new();
+static FATAL_WRITE_FAILED: std::sync::Once = std::sync::Once::new();
 
 /// Runs `f` the first time `once` is reached in this process.
 fn first_time(once: &'static std::sync::Once) -> bool {
@@ -594,9 +672,49 @@ pub struct ProvingStorage {
     pending: Mutex<HashMap<u32, Pending>>,
     hooks: Hooks,
     prover: Prover,
+    /// False for the storage librqbit checks the files through when a
+    /// torrent is added (no peer is served from it); true for the one
+    /// `take` hands to the running torrent, whose reads are gated.
+    serving: bool,
 }
 
 impl ProvingStorage {
+    /// Before librqbit reads `len` bytes at torrent offset `at` of a
+    /// running torrent: each piece they touch must be one goat can stand
+    /// behind. Pieces being downloaded pass (librqbit is checking what it
+    /// wrote); a piece goat has not hashed in this session is read back and
+    /// hashed now, before its first block leaves (seed mode); a bad piece
+    /// is refused, so no peer ever gets it.
+    fn gate(&self, at: u64, len: usize) -> anyhow::Result<()> {
+        if !self.serving || len == 0 {
+            return Ok(());
+        }
+        let plen = self.shape.lengths.default_piece_length() as u64;
+        let (first, last) = ((at / plen) as u32, ((at + len as u64 - 1) / plen) as u32);
+        for i in first..=last {
+            match self.proof.state(i) {
+                piece::PROVEN | piece::WRITTEN => {}
+                piece::BAD => anyhow::bail!("piece {i} failed goat's check and is being fetched again: not served"),
+                // UNKNOWN, or PROVING (asked for before the prover thread
+                // reached it): proven here, first.
+                _ => {
+                    let p = self.piece(i)?;
+                    let read_back = self.shape.read_back(&*self.inner, p);
+                    self.proof.first_served.fetch_add(1, Ordering::Relaxed);
+                    if read_back.is_err() {
+                        self.proof.first_serve_failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let ok = read_back.is_ok();
+                    self.proof.record(p, read_back.map_err(|e| e.context("hashed before its first upload")));
+                    if !ok {
+                        anyhow::bail!("piece {i} does not match its hash on disk: not served, fetching it again");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A block librqbit writes: gathered, or written through. A block whose
     /// write fails is kept in memory instead, and its piece's write is
     /// tried again when the piece completes; librqbit would otherwise stop
@@ -609,14 +727,22 @@ impl ProvingStorage {
         write: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         self.written(file_id);
-        if self.gather(file_id, offset, bufs, false) {
-            return Ok(());
-        }
         let piece = self
             .shape
             .spans
             .get(file_id)
             .map(|s| (s.offset + offset) / self.shape.lengths.default_piece_length() as u64);
+        if let Some(i) = piece.and_then(|i| u32::try_from(i).ok()) {
+            if self.proof.state(i) != piece::BAD {
+                self.proof.set(i, piece::WRITTEN);
+            }
+        }
+        if self.hooks.fatal_write.map(u64::from) == piece && first_time(&FATAL_WRITE_FAILED) {
+            anyhow::bail!("injected write error (GOAT_TEST_FATAL_WRITE_PIECE)");
+        }
+        if self.gather(file_id, offset, bufs, false) {
+            return Ok(());
+        }
         let result =
             if self.hooks.fail_write.map(u64::from) == piece && first_time(&BLOCK_WRITE_FAILED) {
                 Err(anyhow::anyhow!(
@@ -818,6 +944,7 @@ impl ProvingStorage {
         if self.hooks.corrupt == Some(i) && first_time(&CORRUPTED) {
             self.corrupt(piece)?;
         }
+        self.proof.set(i, piece::PROVING);
         self.prover.prove(Job {
             files: self.inner.clone(),
             shape: self.shape.clone(),
@@ -843,6 +970,7 @@ impl TorrentStorage for ProvingStorage {
         let Some(span) = self.shape.spans.get(file_id) else {
             return self.inner.pread_exact(file_id, offset, buf);
         };
+        self.gate(span.offset + offset, buf.len())?;
         if buf.is_empty() || self.overlay(span.offset + offset, buf) {
             return Ok(());
         }
@@ -908,6 +1036,7 @@ impl TorrentStorage for ProvingStorage {
             pending: Mutex::default(),
             hooks: self.hooks,
             prover: self.prover.clone(),
+            serving: true,
         }))
     }
 
