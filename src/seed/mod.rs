@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 /// Everything the daemon needs, already merged from the command line and
@@ -72,6 +72,39 @@ struct Tracked {
     torrent: Torrent,
     phase: Phase,
     in_goatfile: bool,
+    /// The goatfile entry's magnet; None for a torrent restored from the
+    /// state directory until a poll names it.
+    magnet: Option<goatfile::Magnet>,
+    /// Restarts after an error in this run, and when the next one is due.
+    retries: u32,
+    next_retry: Option<(Instant, u64)>,
+    /// Bad pieces fetched again in this run.
+    refetched: u64,
+    /// A repair or proof of this torrent runs in its own task.
+    busy: bool,
+    /// `have_bytes` when goat's durable record last caught up, and when.
+    durable_have: Option<u64>,
+    durable_at: Instant,
+}
+
+impl Tracked {
+    fn new(address: String, entry: String, layout: Layout, torrent: Torrent, phase: Phase, magnet: Option<goatfile::Magnet>) -> Tracked {
+        Tracked {
+            address,
+            entry,
+            layout,
+            torrent,
+            phase,
+            in_goatfile: true,
+            magnet,
+            retries: 0,
+            next_retry: None,
+            refetched: 0,
+            busy: false,
+            durable_have: None,
+            durable_at: Instant::now(),
+        }
+    }
 }
 
 /// Everything the pollers, the add jobs, the checker and the status server
@@ -135,8 +168,10 @@ impl Daemon {
             .map_err(|e| Error::io(format!("creating output folder {}", opts.output.display()), e))?;
         let lock = state::lock(&opts.state_dir)?;
         let mut st = SeedState::load(&opts.state_dir)?;
+        trust_only_durable(&opts.state_dir);
         repair_changed(&opts.state_dir, &mut st).await;
         st.save(&opts.state_dir)?;
+        state::set_aside_damaged_session(&opts.state_dir);
         opts.swarm.state_dir = Some(opts.state_dir.clone());
         let swarm = Arc::new(Swarm::start(opts.swarm.clone(), &opts.output).await?);
         let shared = Arc::new(Shared {
@@ -185,6 +220,7 @@ impl Daemon {
         );
         let mut failed = BTreeSet::new();
         serve_published_once(&self.swarm, &self.shared, &self.opts.peers, &mut failed).await;
+        restore_from_records(&self);
         tasks.push(tokio::spawn(serve_published(self.swarm.clone(), self.shared.clone(), self.opts.peers.clone(), failed)));
         for (holder, esplora) in &self.opts.addresses {
             let poller = Poller {
@@ -201,7 +237,11 @@ impl Daemon {
             };
             tasks.push(tokio::spawn(poller.run()));
         }
-        tasks.push(tokio::spawn(checker(self.shared.clone())));
+        tasks.push(tokio::spawn(keeper(Arc::new(Keep {
+            shared: self.shared.clone(),
+            swarm: self.swarm.clone(),
+            peers: self.opts.peers.clone(),
+        }))));
 
         let why = wait_for_stop(self.opts.run_for).await;
         info!(target: "goat", "{why}: stopping");
@@ -212,6 +252,7 @@ impl Daemon {
             h.abort();
         }
         self.shared.save_state();
+        record_all_durable(&self.swarm, &self.shared).await;
         self.swarm.stop().await;
         info!(target: "goat", "stopped; state saved in {}", self.opts.state_dir.display());
         Ok(())
@@ -252,11 +293,64 @@ fn adopt_restored(swarm: &Swarm, opts: &Options, shared: &Shared) {
             info!(target: "goat", "{}: restored torrent of {address}, which is no longer followed; still seeding", entry.join("/"));
         }
         let layout = Layout::new(opts.output.join(&address));
-        book.torrents.insert(
-            hash,
-            Tracked { address, entry: entry.join("/"), layout, torrent, phase: Phase::Fetching, in_goatfile: false },
-        );
+        let mut tracked = Tracked::new(address, entry.join("/"), layout, torrent, Phase::Fetching, None);
+        tracked.in_goatfile = false;
+        book.torrents.insert(hash, tracked);
     });
+}
+
+/// Before the session starts: librqbit's bitfields claim only what goat's
+/// durable record says is synced to the disk (`torrent::durable`).
+fn trust_only_durable(state_dir: &std::path::Path) {
+    use crate::torrent::durable::{restrict, Restricted};
+    for (hash, what) in restrict(state_dir) {
+        match what {
+            Restricted::Dropped(n) => warn!(
+                target: "goat",
+                "torrent {hash}: {n} piece(s) librqbit saved as done were not yet synced to the disk when goat last ran; they will be fetched again"
+            ),
+            Restricted::Removed => info!(
+                target: "goat",
+                "torrent {hash}: no record of what is synced to the disk (a state directory from an older goat, or a stop right after adding); librqbit checks its files once"
+            ),
+        }
+    }
+}
+
+/// Every magnet entry of the goatfile each followed address last had
+/// (saved in its folder) that the session did not restore, added again
+/// from goat's own records (`.goat/<entry>.torrent`): after a damaged
+/// `session.json`, or anything else that lost librqbit's session, the
+/// torrents seed again without waiting for a poll, even with every Esplora
+/// server down.
+fn restore_from_records(d: &Daemon) {
+    for (holder, _) in &d.opts.addresses {
+        let address = holder.address.to_string();
+        let layout = Layout::new(d.opts.output.join(&address));
+        let Ok(bytes) = std::fs::read(layout.meta().join("goatfile.yaml")) else { continue };
+        let Ok(gf) = goatfile::parse(&bytes) else { continue };
+        for e in gf.entries {
+            let Source::Magnet(m) = &e.source else { continue };
+            let key = m.info_hash();
+            let saved = layout.load_manifest(&e.name).is_some_and(|man| man.info_hash.as_ref() == Some(&key));
+            let start = saved && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key.clone()));
+            if !start {
+                continue;
+            }
+            info!(target: "goat", "{}: not in the session; adding it again from goat's records", e.name);
+            let job = AddJob {
+                entry: e.clone(),
+                key,
+                address: address.clone(),
+                layout: layout.clone(),
+                swarm: d.swarm.clone(),
+                shared: d.shared.clone(),
+                peers: d.opts.peers.clone(),
+                metadata_timeout: d.opts.metadata_timeout,
+            };
+            tokio::spawn(job.run());
+        }
+    }
 }
 
 async fn wait_for_stop(run_for: Option<Duration>) -> &'static str {
@@ -363,6 +457,7 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         }
         _ => p.error.clone(),
     };
+    let next_retry = tr.next_retry.map(|(_, at)| at).filter(|_| matches!(tr.phase, Phase::Failed(_)));
     TorrentStatus {
         address: tr.address.clone(),
         entry: tr.entry.clone(),
@@ -378,45 +473,254 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         download_bps: p.download_bps,
         upload_bps: p.upload_bps,
         error,
+        retries: tr.retries,
+        next_retry,
+        refetched_pieces: tr.refetched,
     }
 }
 
-/// Proves finished downloads once, then marks them seeding.
-async fn checker(shared: Arc<Shared>) {
+/// What the keeper shares with the tasks it starts.
+struct Keep {
+    shared: Arc<Shared>,
+    swarm: Arc<Swarm>,
+    peers: Vec<String>,
+}
+
+/// One thing the keeper found to do for a torrent.
+enum Job {
+    /// librqbit stopped it with an error and its retry is due.
+    Retry,
+    /// goat's storage refused pieces: fetch them again.
+    Refetch,
+    /// librqbit finished it: prove it (once), then seed.
+    Settle { known: bool },
+    /// Bring goat's durable record up to librqbit's bitfield.
+    Durable,
+}
+
+/// Bring goat's durable record of `torrent` up to librqbit's bitfield
+/// (`torrent::durable::update`: the files first synced). False when the
+/// torrent is not running (librqbit is checking it) or the sync failed.
+async fn record_durable(swarm: &Swarm, state_dir: &std::path::Path, hash: &InfoHash, torrent: &Torrent, entry: &str) -> bool {
+    let (Some(haves), Ok(l)) = (swarm.haves(hash), torrent.durable_layout()) else { return false };
+    let (dir, h) = (state_dir.to_path_buf(), hash.clone());
+    tokio::task::spawn_blocking(move || crate::torrent::durable::update(&dir, &h, &l, &haves))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))
+        .and_then(|r| r)
+        .map_err(|e| warn!(target: "goat", "{entry}: cannot record what is on disk: {}", e.message))
+        .is_ok()
+}
+
+/// At a clean stop: every torrent's durable record brought up to date, so
+/// the next start trusts everything this run put on disk.
+async fn record_all_durable(swarm: &Swarm, shared: &Shared) {
+    let all: Vec<(InfoHash, Torrent, String)> =
+        shared.with(|b| b.torrents.iter().map(|(h, tr)| (h.clone(), tr.torrent.clone(), tr.entry.clone())).collect());
+    for (hash, t, entry) in all {
+        record_durable(swarm, &shared.state_dir, &hash, &t, &entry).await;
+    }
+}
+
+/// The wait before restart number `n` (0-based) of an errored torrent:
+/// 10 s, doubling, at most 15 minutes.
+fn retry_delay(n: u32) -> Duration {
+    Duration::from_secs(10u64.saturating_mul(1 << n.min(7)).min(900))
+}
+
+/// librqbit brings goat's durable record up to date at least this often
+/// while a torrent downloads, or after this much progress.
+const DURABLE_EVERY: Duration = Duration::from_secs(5);
+const DURABLE_BYTES: u64 = 64 << 20;
+
+/// Keeps every torrent honest, twice a second: restarts the ones librqbit
+/// stopped with an error (backing off), has pieces goat refused fetched
+/// again, proves each finished download once (`fetcher::Download`, the
+/// lifecycle `goat fetch` runs) and brings goat's durable record up to
+/// date (`torrent::durable`). Slow work runs in a task per torrent.
+async fn keeper(keep: Arc<Keep>) {
     loop {
-        // (torrent, its folder, its entry, already proven in an earlier run)
-        let due: Vec<(InfoHash, Layout, String, bool)> = shared.with(|book| {
-            let mut due = Vec::new();
+        let now_i = Instant::now();
+        let jobs: Vec<(InfoHash, Job)> = keep.shared.with(|book| {
+            let mut jobs = Vec::new();
             for (hash, tr) in book.torrents.iter_mut() {
-                if tr.phase == Phase::Fetching && tr.torrent.progress().finished {
+                if tr.busy {
+                    continue;
+                }
+                let p = tr.torrent.progress();
+                if let Some(err) = &p.error {
+                    match tr.next_retry {
+                        None => {
+                            let wait = retry_delay(tr.retries);
+                            tr.next_retry = Some((now_i + wait, now() + wait.as_secs()));
+                            let msg = crate::text::line(err);
+                            warn!(target: "goat", "{}: stopped by an error ({msg}); restarting it in {}s", tr.entry, wait.as_secs());
+                            tr.phase = Phase::Failed(msg);
+                        }
+                        Some((at, _)) if at <= now_i => {
+                            tr.busy = true;
+                            jobs.push((hash.clone(), Job::Retry));
+                        }
+                        Some(_) => {}
+                    }
+                    continue;
+                }
+                if let (Phase::Failed(_), Some((at, _))) = (&tr.phase, tr.next_retry) {
+                    // A proof that failed: tried again from the start.
+                    if at <= now_i {
+                        tr.retries += 1;
+                        tr.next_retry = None;
+                        tr.phase = Phase::Fetching;
+                    }
+                    continue;
+                }
+                if keep.swarm.proof(hash).is_some_and(|pr| pr.has_failed()) {
+                    tr.busy = true;
+                    tr.phase = Phase::Fetching;
+                    jobs.push((hash.clone(), Job::Refetch));
+                    continue;
+                }
+                if tr.phase == Phase::Fetching && p.finished {
+                    tr.busy = true;
                     tr.phase = Phase::Verifying;
-                    due.push((hash.clone(), tr.layout.clone(), tr.entry.clone(), book.state.verified.contains_key(hash)));
+                    jobs.push((hash.clone(), Job::Settle { known: book.state.verified.contains_key(hash) }));
+                    continue;
+                }
+                let due = match tr.durable_have {
+                    None => true,
+                    Some(h) if h == p.have_bytes => false,
+                    Some(h) => p.finished || p.have_bytes.abs_diff(h) >= DURABLE_BYTES || tr.durable_at.elapsed() >= DURABLE_EVERY,
+                };
+                if due {
+                    tr.busy = true;
+                    jobs.push((hash.clone(), Job::Durable));
                 }
             }
-            due
+            jobs
         });
-        for (hash, layout, entry, known) in due {
-            let phase = if known {
-                Phase::Seeding
-            } else {
-                match prove_and_stamp(&shared, &hash, &layout, &entry).await {
-                    Ok(()) => {
-                        info!(target: "goat", "{entry}: downloaded and verified; seeding");
-                        Phase::Seeding
-                    }
-                    Err(e) => {
-                        warn!(target: "goat", "{entry}: {}", e.message);
-                        Phase::Failed(e.message)
-                    }
-                }
-            };
-            shared.with(|book| {
-                if let Some(tr) = book.torrents.get_mut(&hash) {
-                    tr.phase = phase;
-                }
-            });
+        for (hash, job) in jobs {
+            tokio::spawn(keep.clone().run(hash, job));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+impl Keep {
+    /// The tracked torrent's handle, folder, entry and magnet (a bare one
+    /// from the info-hash when no poll has named it yet).
+    fn parts(&self, hash: &InfoHash) -> Option<(Torrent, Layout, String, goatfile::Magnet)> {
+        self.shared.with(|book| {
+            let tr = book.torrents.get(hash)?;
+            let magnet = tr.magnet.clone().or_else(|| goatfile::Magnet::parse(&format!("magnet:?xt=urn:btih:{hash}")).ok())?;
+            Some((tr.torrent.clone(), tr.layout.clone(), tr.entry.clone(), magnet))
+        })
+    }
+
+    fn update(&self, hash: &InfoHash, f: impl FnOnce(&mut Tracked)) {
+        self.shared.with(|book| {
+            if let Some(tr) = book.torrents.get_mut(hash) {
+                f(tr);
+                tr.busy = false;
+            }
+        });
+    }
+
+    async fn run(self: Arc<Self>, hash: InfoHash, job: Job) {
+        let Some((torrent, layout, entry, magnet)) = self.parts(&hash) else { return };
+        match job {
+            Job::Retry => {
+                let result = self.swarm.retry(&torrent).await;
+                self.update(&hash, |tr| match result {
+                    Ok(()) => {
+                        tr.retries += 1;
+                        tr.next_retry = None;
+                        tr.phase = Phase::Fetching;
+                        info!(target: "goat", "{entry}: restarted after an error (retry {}); librqbit checks its files", tr.retries);
+                    }
+                    Err(e) => {
+                        tr.retries += 1;
+                        let wait = retry_delay(tr.retries);
+                        tr.next_retry = Some((Instant::now() + wait, now() + wait.as_secs()));
+                        tr.phase = Phase::Failed(e.message);
+                    }
+                });
+            }
+            Job::Refetch => {
+                let Some(m) = layout.load_manifest(&entry) else {
+                    return self.fail(&hash, format!("{entry}: manifest missing in {}", layout.meta().display()));
+                };
+                let d = fetcher::Download { swarm: &self.swarm, layout: &layout, manifest: &m, magnet: &magnet, peers: &self.peers };
+                match d.refetch_failed(torrent).await {
+                    Ok((t, failed)) => {
+                        warn!(target: "goat", "{entry}: {} piece(s) failed goat's check and were not served; fetching them again", failed.len());
+                        self.update(&hash, |tr| {
+                            tr.torrent = t;
+                            tr.refetched += failed.len() as u64;
+                            tr.phase = Phase::Fetching;
+                            tr.durable_have = None;
+                        });
+                    }
+                    Err(e) => self.fail(&hash, e.message),
+                }
+            }
+            Job::Settle { known } => match self.settle(&hash, torrent, &layout, &entry, &magnet, known).await {
+                Ok(t) => {
+                    info!(target: "goat", "{entry}: {}; seeding", if known { "complete" } else { "downloaded and verified" });
+                    self.update(&hash, |tr| {
+                        tr.torrent = t;
+                        tr.phase = Phase::Seeding;
+                        tr.retries = 0;
+                    });
+                }
+                Err(e) => {
+                    warn!(target: "goat", "{entry}: {}", e.message);
+                    self.fail(&hash, e.message);
+                }
+            },
+            Job::Durable => {
+                let have = torrent.progress().have_bytes;
+                let done = record_durable(&self.swarm, &self.shared.state_dir, &hash, &torrent, &entry).await;
+                self.update(&hash, |tr| {
+                    if done {
+                        tr.durable_have = Some(have);
+                    }
+                    tr.durable_at = Instant::now();
+                });
+            }
+        }
+    }
+
+    /// A job failed: shown as the torrent's error, tried again later.
+    fn fail(&self, hash: &InfoHash, msg: String) {
+        self.update(hash, |tr| {
+            let wait = retry_delay(tr.retries);
+            tr.next_retry = Some((Instant::now() + wait, now() + wait.as_secs()));
+            tr.phase = Phase::Failed(msg);
+        });
+    }
+
+    /// A finished download: proven once (a torrent goat verified in an
+    /// earlier run needs no proof: its pieces are hashed as they are first
+    /// served), its files synced, then stamped so restarts re-hash nothing
+    /// unless a file changed.
+    async fn settle(&self, hash: &InfoHash, t: Torrent, layout: &Layout, entry: &str, magnet: &goatfile::Magnet, known: bool) -> Result<Torrent> {
+        let m = layout
+            .load_manifest(entry)
+            .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
+        let t = if known {
+            t
+        } else {
+            let d = fetcher::Download { swarm: &self.swarm, layout, manifest: &m, magnet, peers: &self.peers };
+            d.settle(t, true, |msg| info!(target: "goat", "{msg}")).await?.0
+        };
+        let (l2, m2) = (layout.clone(), m.clone());
+        let stamp = tokio::task::spawn_blocking(move || state::sync_and_stamp(&l2, &m2))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        self.shared.with(|book| book.state.verified.insert(hash.clone(), stamp));
+        self.shared.save_state();
+        record_durable(&self.swarm, &self.shared.state_dir, hash, &t, entry).await;
+        Ok(t)
     }
 }
 
@@ -448,7 +752,7 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
                 shared.with(|b| {
                     b.torrents.insert(
                         hash,
-                        Tracked { address: p.address.clone(), entry: p.name.clone(), layout, torrent, phase: Phase::Seeding, in_goatfile: true },
+                        Tracked::new(p.address.clone(), p.name.clone(), layout, torrent, Phase::Seeding, Some(magnet.clone())),
                     )
                 });
             }
@@ -458,19 +762,6 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
             }
         }
     }
-}
-
-/// Re-read a finished download once (pieces and sha256s), then stamp its
-/// files so restarts need not re-hash them.
-async fn prove_and_stamp(shared: &Shared, hash: &InfoHash, layout: &Layout, entry: &str) -> Result<()> {
-    let m = layout
-        .load_manifest(entry)
-        .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
-    fetcher::prove(layout, std::slice::from_ref(&m), true).await?;
-    let stamp = state::stamp(layout, &m);
-    shared.with(|book| book.state.verified.insert(hash.clone(), stamp));
-    shared.save_state();
-    Ok(())
 }
 
 /// Follows one address.
@@ -593,6 +884,7 @@ impl Poller {
                     let start = self.shared.with(|book| match book.torrents.get_mut(&key) {
                         Some(tr) => {
                             tr.in_goatfile = true;
+                            tr.magnet.get_or_insert_with(|| m.clone());
                             false
                         }
                         // false when it is already being added
@@ -641,6 +933,7 @@ impl Poller {
                             book.torrents.remove(&key);
                             book.state.verified.remove(&key);
                         });
+                        crate::torrent::durable::remove(&self.shared.state_dir, &key);
                     }
                     Err(e) => warn!(target: "goat", "{entry}: {}", e.message),
                 }
@@ -679,14 +972,12 @@ impl AddJob {
             book.adding.remove(&self.key);
             match outcome {
                 Ok(torrent) => {
-                    let tracked = Tracked {
-                        address: self.address.clone(),
-                        entry: self.entry.name.clone(),
-                        layout: self.layout.clone(),
-                        torrent,
-                        phase: Phase::Fetching,
-                        in_goatfile: true,
+                    let magnet = match &self.entry.source {
+                        Source::Magnet(m) => Some(m.clone()),
+                        _ => None,
                     };
+                    let tracked =
+                        Tracked::new(self.address.clone(), self.entry.name.clone(), self.layout.clone(), torrent, Phase::Fetching, magnet);
                     book.torrents.insert(self.key.clone(), tracked);
                 }
                 Err(e) => {

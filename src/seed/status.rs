@@ -59,6 +59,16 @@ pub struct TorrentStatus {
     pub download_bps: f64,
     pub upload_bps: f64,
     pub error: Option<String>,
+    /// Times goat has restarted this torrent after an error, this run.
+    #[serde(default)]
+    pub retries: u32,
+    /// Unix seconds of the next restart, while in `error`.
+    #[serde(default)]
+    pub next_retry: Option<u64>,
+    /// Pieces goat refused to serve (a failed write, a read-back or a
+    /// first-serve hash that did not match) and fetched again, this run.
+    #[serde(default)]
+    pub refetched_pieces: u64,
 }
 
 /// Where a torrent is in the daemon's life, as `/status` reports it.
@@ -128,6 +138,10 @@ impl Status {
             self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect());
         family("goat_torrent_seeding", "gauge", "1 when the torrent is complete, verified and seeding.",
             self.torrents.iter().map(|s| (t(s), if s.state == TorrentState::Seeding { 1.0 } else { 0.0 })).collect());
+        family("goat_torrent_retries_total", "counter", "Restarts after an error.",
+            self.torrents.iter().map(|s| (t(s), s.retries as f64)).collect());
+        family("goat_torrent_refetched_pieces_total", "counter", "Pieces refused to peers as bad and fetched again.",
+            self.torrents.iter().map(|s| (t(s), s.refetched_pieces as f64)).collect());
         o
     }
 
@@ -170,6 +184,12 @@ impl Status {
                     if t.in_goatfile { "" } else { "  (dropped from the goatfile)" },
                     t.error.as_ref().map(|e| format!("  error: {}", crate::text::line(e))).unwrap_or_default()
                 );
+                if let Some(at) = t.next_retry {
+                    let _ = writeln!(o, "  {:<24} retry {} in {}", "", t.retries + 1, duration(at.saturating_sub(self.now)));
+                }
+                if t.refetched_pieces > 0 {
+                    let _ = writeln!(o, "  {:<24} {} bad piece(s) refused to peers and fetched again", "", t.refetched_pieces);
+                }
             }
         }
         o
