@@ -77,6 +77,8 @@ struct Tracked {
     magnet: Option<goatfile::Magnet>,
     /// Restarts after an error in this run, and when the next one is due.
     retries: u32,
+    /// Errors since the torrent last reached seeding: sets the backoff.
+    streak: u32,
     next_retry: Option<(Instant, u64)>,
     /// Bad pieces fetched again in this run.
     refetched: u64,
@@ -98,6 +100,7 @@ impl Tracked {
             in_goatfile: true,
             magnet,
             retries: 0,
+            streak: 0,
             next_retry: None,
             refetched: 0,
             busy: false,
@@ -551,7 +554,8 @@ async fn keeper(keep: Arc<Keep>) {
                 if let Some(err) = &p.error {
                     match tr.next_retry {
                         None => {
-                            let wait = retry_delay(tr.retries);
+                            let wait = retry_delay(tr.streak);
+                            tr.streak += 1;
                             tr.next_retry = Some((now_i + wait, now() + wait.as_secs()));
                             let msg = crate::text::line(err);
                             warn!(target: "goat", "{}: stopped by an error ({msg}); restarting it in {}s", tr.entry, wait.as_secs());
@@ -639,7 +643,8 @@ impl Keep {
                     }
                     Err(e) => {
                         tr.retries += 1;
-                        let wait = retry_delay(tr.retries);
+                        let wait = retry_delay(tr.streak);
+                        tr.streak += 1;
                         tr.next_retry = Some((Instant::now() + wait, now() + wait.as_secs()));
                         tr.phase = Phase::Failed(e.message);
                     }
@@ -669,7 +674,7 @@ impl Keep {
                     self.update(&hash, |tr| {
                         tr.torrent = t;
                         tr.phase = Phase::Seeding;
-                        tr.retries = 0;
+                        tr.streak = 0;
                     });
                 }
                 Err(e) => {
@@ -693,7 +698,8 @@ impl Keep {
     /// A job failed: shown as the torrent's error, tried again later.
     fn fail(&self, hash: &InfoHash, msg: String) {
         self.update(hash, |tr| {
-            let wait = retry_delay(tr.retries);
+            let wait = retry_delay(tr.streak);
+            tr.streak += 1;
             tr.next_retry = Some((Instant::now() + wait, now() + wait.as_secs()));
             tr.phase = Phase::Failed(msg);
         });

@@ -11,6 +11,7 @@ mod ord_diff;
 mod privacy;
 mod props;
 mod publish;
+mod repair;
 mod interop;
 mod seed;
 mod seeder;

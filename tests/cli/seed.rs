@@ -23,11 +23,11 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body.to_string()))
 }
 
-fn status(port: u16) -> serde_json::Value {
+pub fn status(port: u16) -> serde_json::Value {
     http_get(port, "/status").and_then(|(_, b)| serde_json::from_str(&b).ok()).unwrap_or(serde_json::Value::Null)
 }
 
-fn torrent_state(port: u16, entry: &str) -> String {
+pub fn torrent_state(port: u16, entry: &str) -> String {
     let s = status(port);
     s["torrents"]
         .as_array()
@@ -36,15 +36,15 @@ fn torrent_state(port: u16, entry: &str) -> String {
         .unwrap_or_default()
 }
 
-fn log_of(dir: &Path) -> String {
+pub fn log_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("goat.stderr")).unwrap_or_default()
 }
 
-fn same_files(a: &Path, b: &Path, files: &[(&str, usize)]) -> bool {
+pub fn same_files(a: &Path, b: &Path, files: &[(&str, usize)]) -> bool {
     files.iter().all(|(f, _)| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
 }
 
-fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
+pub fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> String {
     format!(
         "  - name: {name}\n    magnet: \"magnet:?xt=urn:btih:{info_hash}&dn={name}&tr={}&x.pe=127.0.0.1:{peer}\"\n",
         enc(tracker)
@@ -68,17 +68,17 @@ fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wal
 }
 
 /// The daemon as tests run it: loopback peers, fast polling, bounded life.
-struct SeedRun {
+pub struct SeedRun {
     esplora: String,
     addr: String,
-    out: PathBuf,
-    state: PathBuf,
-    peer_port: u16,
-    http_port: u16,
+    pub out: PathBuf,
+    pub state: PathBuf,
+    pub peer_port: u16,
+    pub http_port: u16,
 }
 
 impl SeedRun {
-    fn new(esplora: &str, addr: &str, w: &Path) -> SeedRun {
+    pub fn new(esplora: &str, addr: &str, w: &Path) -> SeedRun {
         SeedRun {
             esplora: esplora.into(),
             addr: addr.into(),
@@ -89,13 +89,22 @@ impl SeedRun {
         }
     }
 
-    fn spawn(&self, logdir: &Path) -> Daemon {
+    pub fn spawn(&self, logdir: &Path) -> Daemon {
         self.spawn_with(logdir, &[])
     }
 
     fn spawn_with(&self, logdir: &Path, extra: &[&str]) -> Daemon {
+        self.spawn_env(logdir, extra, &[])
+    }
+
+    /// With test hooks in the environment (`GOAT_TEST_*`).
+    pub fn spawn_env(&self, logdir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         std::fs::create_dir_all(logdir).unwrap();
-        goat()
+        let mut g = goat();
+        for (k, v) in env {
+            g = g.env(k, v);
+        }
+        g
             .esplora(&self.esplora)
             .args(["--retries", "1", "--timeout", "3", "seed", &self.addr, "-o"])
             .args([&self.out])
@@ -109,7 +118,7 @@ impl SeedRun {
 }
 
 /// SIGTERM; the daemon must exit 0 within a few seconds.
-fn terminate(d: &mut Daemon, logdir: &Path) {
+pub fn terminate(d: &mut Daemon, logdir: &Path) {
     unsafe_kill(d.child.id(), "TERM");
     let exited = wait_for(Duration::from_secs(10), || matches!(d.child.try_wait(), Ok(Some(_))));
     assert!(exited, "goat seed did not stop within 10s of SIGTERM: {}", log_of(logdir));

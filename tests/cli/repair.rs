@@ -1,0 +1,270 @@
+//! `goat seed` never serves a bad piece, fetches it again, and survives
+//! what goes wrong between runs: checked by a python3-libtorrent leecher
+//! (nobody here wrote it) that hashes every piece it receives and whose
+//! only source is goat.
+
+use crate::fetch::publish_yaml;
+use crate::harness::*;
+use crate::interop::opentracker_on;
+use crate::seed::{entry_yaml, log_of, same_files, status, terminate, torrent_state, SeedRun};
+use crate::seeder::*;
+use goat::devchain::server::Fault;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// python3-libtorrent downloading `torrent` into `save` from goat alone
+/// (`tests/support/lt_leech.py`); its output goes to `log`.
+fn leech_from(torrent: &Path, save: &Path, goat_port: u16, log: &Path) -> Daemon {
+    std::fs::create_dir_all(save).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_leech.py");
+    let out = std::fs::File::create(log).unwrap();
+    Daemon::spawn(
+        "python3-libtorrent",
+        Command::new("/usr/bin/python3").arg(script).arg(torrent).arg(save).args([goat_port.to_string(), "150".into()]).stdout(out),
+    )
+}
+
+fn text(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// The leecher finished with every piece right, from goat alone.
+fn leeched_from_goat_alone(lt_log: &Path, goat_port: u16, goat_log: &str) {
+    let log = text(lt_log);
+    assert!(!log.contains("HASHFAIL"), "goat served a bad piece: {log}
+{goat_log}");
+    assert!(log.contains("DONE failed=0"), "{log}
+{goat_log}");
+    let peers: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PEER ")).collect();
+    let goat = format!("127.0.0.1:{goat_port}");
+    assert!(peers.iter().all(|p| *p == goat) && !peers.is_empty(), "the leecher had other sources: {peers:?}");
+}
+
+/// The entry's status row.
+fn row(port: u16, entry: &str) -> serde_json::Value {
+    status(port)["torrents"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["entry"] == entry).cloned())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// A model whose download goat seeds from one librqbit seeder, announced
+/// through opentracker (so a restarted goat finds the seeder again).
+struct Model {
+    t: Made,
+    src: std::path::PathBuf,
+    seeder: LibrqbitSeeder,
+    _tracker: crate::interop::Tracker,
+    yaml: String,
+}
+
+const FILES: &[(&str, usize)] = &[("weights.bin", 3_000_000), ("config.json", 900)];
+
+fn model(w: &Path, upload_bps: Option<u32>) -> Model {
+    let tport = free_port();
+    let announce = format!("http://127.0.0.1:{tport}/announce");
+    let src = w.join("src").join("model");
+    make_payload(&src, FILES);
+    let t = make_torrent(&src, 65536, vec![announce.clone()]);
+    let tracker = opentracker_on(w, tport, &[&t.info_hash]);
+    let seeder = LibrqbitSeeder::start(&t, &src, upload_bps);
+    let yaml = format!("goat: 1\nentries:\n{}", entry_yaml("model", &t.info_hash, &announce, seeder.port));
+    Model { t, src, seeder, _tracker: tracker, yaml }
+}
+
+/// A piece whose write fails in `goat seed` is never served: the leecher,
+/// connected to goat from the start, gets every piece right, and goat
+/// fetches that piece again and seeds.
+#[test]
+fn a_piece_that_fails_in_goat_seed_is_fetched_again_and_never_served() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, Some(1_500_000));
+    let (scene, addr) = publish_yaml(&m.yaml);
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn_env(&w.join("run"), &[], &[("GOAT_TEST_FAIL_WRITE_PIECE", "2")]);
+    let tfile = w.join("model.torrent");
+    std::fs::write(&tfile, &m.t.bytes).unwrap();
+    let lt_log = w.join("lt.log");
+    let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
+    assert!(
+        wait_for(Duration::from_secs(150), || text(&lt_log).contains("DONE") || text(&lt_log).contains("TIMEOUT")),
+        "the leecher did not finish: {}\n{}",
+        text(&lt_log),
+        log_of(&w.join("run"))
+    );
+    leeched_from_goat_alone(&lt_log, run.peer_port, &log_of(&w.join("run")));
+    assert!(same_files(&m.src, &w.join("lt").join("model"), FILES), "the leecher's copy differs");
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run"))
+    );
+    let log = log_of(&w.join("run"));
+    assert!(log.contains("piece 2") && log.contains("fetching them again"), "{log}");
+    assert!(row(run.http_port, "model")["refetched_pieces"].as_u64() >= Some(1), "{}", status(run.http_port));
+    assert!(same_files(&m.src, &run.out.join(&addr).join("model"), FILES));
+    terminate(&mut d, &w.join("run"));
+    drop(m.seeder);
+}
+
+/// Bytes changed inside a seeded file while goat was stopped, with the
+/// file's size and mtime put back, so nothing but a hash can tell: after
+/// the restart the damaged piece is never served, and it is fetched again.
+#[test]
+fn a_byte_flipped_with_its_mtime_kept_is_never_served_after_a_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let (scene, addr) = publish_yaml(&m.yaml);
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn(&w.join("run1"));
+    assert!(
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run1"))
+    );
+    terminate(&mut d, &w.join("run1"));
+
+    // 100 bytes in the middle of piece 20, the mtime put back.
+    let file = run.out.join(&addr).join("model").join("weights.bin");
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(&file).unwrap();
+        let at = 20 * 65536 + 1000;
+        let mut old = [0u8; 100];
+        f.read_at(&mut old, at).unwrap();
+        let flipped: Vec<u8> = old.iter().map(|b| !b).collect();
+        f.write_all_at(&flipped, at).unwrap();
+        f.set_modified(mtime).unwrap();
+    }
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+
+    let mut d = run.spawn(&w.join("run2"));
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding after the restart: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run2"))
+    );
+    let tfile = w.join("model.torrent");
+    std::fs::write(&tfile, &m.t.bytes).unwrap();
+    let lt_log = w.join("lt.log");
+    let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
+    assert!(
+        wait_for(Duration::from_secs(120), || text(&lt_log).contains("DONE") || text(&lt_log).contains("TIMEOUT")),
+        "the leecher did not finish: {}\n{}",
+        text(&lt_log),
+        log_of(&w.join("run2"))
+    );
+    leeched_from_goat_alone(&lt_log, run.peer_port, &log_of(&w.join("run2")));
+    assert!(same_files(&m.src, &w.join("lt").join("model"), FILES), "the leecher's copy differs");
+    // goat's own copy is whole again (fetched again from the seeder), and
+    // says how: hashed before its first upload, or librqbit's sample check.
+    assert!(
+        wait_for(Duration::from_secs(60), || same_files(&m.src, &run.out.join(&addr).join("model"), FILES)
+            && torrent_state(run.http_port, "model") == "seeding"),
+        "not repaired: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run2"))
+    );
+    let log = log_of(&w.join("run2"));
+    assert!(
+        log.contains("piece 20") || log.contains("data corrupted, ignoring fastresume"),
+        "the damage was not noticed: {log}"
+    );
+    eprintln!("LTLOG {}\nGOATLOG {}", text(&lt_log), log);
+    goat().args(["verify"]).args([run.out.join(&addr)]).run().ok();
+    terminate(&mut d, &w.join("run2"));
+}
+
+/// librqbit writes `session.json` without fsync: a half-written one (a
+/// power cut) must not stop the daemon. It is moved aside and the torrents
+/// come back from goat's own records, seeding without a download, even
+/// with the Esplora server down and the original seeder gone.
+#[test]
+fn a_truncated_session_json_restarts_with_the_torrents_seeding() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let (scene, addr) = publish_yaml(&m.yaml);
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn(&w.join("run1"));
+    assert!(
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run1"))
+    );
+    terminate(&mut d, &w.join("run1"));
+    drop(m.seeder);
+    let session = run.state.join("session").join("session.json");
+    let bytes = std::fs::read(&session).unwrap();
+    assert!(bytes.len() > 20, "{}", String::from_utf8_lossy(&bytes));
+    std::fs::write(&session, &bytes[..bytes.len() / 2]).unwrap();
+    h.state.arm("/", Fault::Status(500), 1_000_000);
+
+    let mut d = run.spawn(&w.join("run2"));
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding after a damaged session.json: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run2"))
+    );
+    let log = log_of(&w.join("run2"));
+    assert!(log.contains("is damaged") && log.contains("moved aside"), "{log}");
+    assert_eq!(row(run.http_port, "model")["downloaded_bytes"], 0, "downloaded again: {}", status(run.http_port));
+    assert!(std::fs::read_dir(run.state.join("session")).unwrap().flatten().any(|e| e
+        .file_name()
+        .to_string_lossy()
+        .starts_with("session.json.damaged-")));
+    terminate(&mut d, &w.join("run2"));
+}
+
+/// librqbit stops a torrent at a failed write and never starts it again
+/// by itself: goat shows the error and when it retries, restarts it, and
+/// the download completes without a restart of the daemon.
+#[test]
+fn an_errored_torrent_recovers_without_a_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, Some(2_000_000));
+    let (scene, addr) = publish_yaml(&m.yaml);
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn_env(&w.join("run"), &[], &[("GOAT_TEST_FATAL_WRITE_PIECE", "3")]);
+    let mut seen_error = serde_json::Value::Null;
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            let r = row(run.http_port, "model");
+            let hit = r["state"] == "error" && r["next_retry"].is_u64();
+            if hit {
+                seen_error = r;
+            }
+            hit
+        }),
+        "the error does not show: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run"))
+    );
+    assert!(seen_error["error"].as_str().is_some_and(|e| e.contains("injected write error")), "{seen_error}");
+    let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
+    assert!(human.stdout.contains("retry 1 in"), "{}", human.stdout);
+    assert!(
+        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model") == "seeding"),
+        "did not recover: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run"))
+    );
+    assert_eq!(row(run.http_port, "model")["retries"], 1, "{}", status(run.http_port));
+    assert!(log_of(&w.join("run")).contains("restarted after an error"), "{}", log_of(&w.join("run")));
+    assert!(same_files(&m.src, &run.out.join(&addr).join("model"), FILES));
+    terminate(&mut d, &w.join("run"));
+}
