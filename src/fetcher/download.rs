@@ -29,6 +29,23 @@ pub struct Download<'a> {
     pub peers: &'a [String],
 }
 
+/// [`Download::refetch_failed`] for a torrent with no manifest (one
+/// `goat publish` handed to `goat seed`, seeded from the publisher's
+/// folder).
+pub async fn refetch_failed(swarm: &Swarm, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<(Torrent, Vec<u32>)> {
+    let Some(proof) = swarm.proof(&t.info_hash()) else {
+        return Ok((t, Vec::new()));
+    };
+    // the prover thread may still be reading back the last pieces
+    proof.settled().await;
+    let failed = proof.take_failed();
+    if failed.is_empty() {
+        return Ok((t, failed));
+    }
+    let t = swarm.refetch(t, magnet, peers, &failed).await?;
+    Ok((t, failed))
+}
+
 impl Download<'_> {
     fn name(&self) -> &str {
         &self.manifest.entry
@@ -43,17 +60,7 @@ impl Download<'_> {
     /// again. Returns the torrent (re-added when there were any) and those
     /// pieces.
     pub async fn refetch_failed(&self, t: Torrent) -> Result<(Torrent, Vec<u32>)> {
-        let Some(proof) = self.swarm.proof(&t.info_hash()) else {
-            return Ok((t, Vec::new()));
-        };
-        // the prover thread may still be reading back the last pieces
-        proof.settled().await;
-        let failed = proof.take_failed();
-        if failed.is_empty() {
-            return Ok((t, failed));
-        }
-        let t = self.swarm.refetch(t, self.magnet, self.peers, &failed).await.map_err(|e| self.named(e))?;
-        Ok((t, failed))
+        refetch_failed(self.swarm, t, self.magnet, self.peers).await.map_err(|e| self.named(e))
     }
 
     /// After librqbit reports `t` complete: fetch again what failed and

@@ -4,13 +4,18 @@
 //! interval (with jitter, backing off while Esplora fails) and puts every
 //! entry on disk with the same code as `goat fetch` (`crate::fetcher`).
 //! Torrents then stay in one librqbit session, seeding, until the process
-//! stops. A checker task proves each finished download by re-reading it
-//! once, then stamps its files (`state`) so a restart re-hashes nothing
-//! unless a file changed.
+//! stops. A keeper task proves each finished download once through the
+//! lifecycle `goat fetch` uses (`fetcher::Download`), then syncs and stamps
+//! its files (`state`) so a restart re-hashes nothing unless a file
+//! changed; it also restarts torrents librqbit stopped with an error, has
+//! pieces goat's storage refused fetched again, and keeps goat's durable
+//! record (`torrent::durable`) up to date.
 //!
 //! Restart safety comes from librqbit's JSON session persistence and
-//! fastresume bitfields in `<state-dir>/session/`, plus goat's stamps in
-//! `<state-dir>/goat-seed.json`.
+//! fastresume bitfields in `<state-dir>/session/`, cut at start to what
+//! goat's record in `<state-dir>/durable/` says is synced, goat's stamps in
+//! `<state-dir>/goat-seed.json`, and the storage's hash of every piece
+//! before it is first served (`torrent::storage`).
 
 pub mod config;
 pub mod http;
@@ -651,11 +656,7 @@ impl Keep {
                 });
             }
             Job::Refetch => {
-                let Some(m) = layout.load_manifest(&entry) else {
-                    return self.fail(&hash, format!("{entry}: manifest missing in {}", layout.meta().display()));
-                };
-                let d = fetcher::Download { swarm: &self.swarm, layout: &layout, manifest: &m, magnet: &magnet, peers: &self.peers };
-                match d.refetch_failed(torrent).await {
+                match fetcher::download::refetch_failed(&self.swarm, torrent, &magnet, &self.peers).await {
                     Ok((t, failed)) => {
                         warn!(target: "goat", "{entry}: {} piece(s) failed goat's check and were not served; fetching them again", failed.len());
                         self.update(&hash, |tr| {
@@ -710,9 +711,13 @@ impl Keep {
     /// served), its files synced, then stamped so restarts re-hash nothing
     /// unless a file changed.
     async fn settle(&self, hash: &InfoHash, t: Torrent, layout: &Layout, entry: &str, magnet: &goatfile::Magnet, known: bool) -> Result<Torrent> {
-        let m = layout
-            .load_manifest(entry)
-            .ok_or_else(|| Error::internal(format!("{entry}: manifest missing in {}", layout.meta().display())))?;
+        let Some(m) = layout.load_manifest(entry) else {
+            // Files `goat publish` handed over, seeded where they are: no
+            // manifest to prove them by; each piece is still hashed before
+            // it is first served.
+            info!(target: "goat", "{entry}: no manifest in {}; its pieces are hashed as they are first served", layout.meta().display());
+            return Ok(t);
+        };
         let t = if known {
             t
         } else {
