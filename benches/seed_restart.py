@@ -68,13 +68,17 @@ def main():
     target.mkdir(exist_ok=True)
     # source + goat's copy + aria2c's copy
     room(target, 3 * size)
-    work = Path(tempfile.mkdtemp(prefix="seed-restart-", dir=target))
+    base = Path(tempfile.mkdtemp(prefix="seed-restart-", dir=target))
+    # mkdtemp's folder is private; opentracker (which drops to nobody and
+    # reads its whitelist there) needs a readable one.
+    work = base / "work"
+    work.mkdir()
     procs = Procs()
 
     def cleanup(*_):
         procs.stop_all()
         if not a.keep:
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(base, ignore_errors=True)
     signal.signal(signal.SIGTERM, lambda *_: (cleanup(), sys.exit(1)))
     try:
         run(procs, work, size)

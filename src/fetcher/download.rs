@@ -42,8 +42,14 @@ pub async fn refetch_failed(swarm: &Swarm, t: Torrent, magnet: &Magnet, peers: &
     if failed.is_empty() {
         return Ok((t, failed));
     }
-    let t = swarm.refetch(t, magnet, peers, &failed).await?;
-    Ok((t, failed))
+    match swarm.refetch(t, magnet, peers, &failed).await {
+        Ok(t) => Ok((t, failed)),
+        Err(e) => {
+            // Still refused, and fetched again at the next try.
+            proof.mark_bad(&failed);
+            Err(e)
+        }
+    }
 }
 
 impl Download<'_> {

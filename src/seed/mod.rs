@@ -89,9 +89,18 @@ struct Tracked {
     refetched: u64,
     /// A repair or proof of this torrent runs in its own task.
     busy: bool,
-    /// `have_bytes` when goat's durable record last caught up, and when.
+    /// `have_bytes` when goat's durable record last caught up, when it
+    /// was last tried, and how long to wait after a failed try.
     durable_have: Option<u64>,
     durable_at: Instant,
+    durable_wait: Duration,
+    /// Seeded from the publisher's own folder (`goat publish`): goat never
+    /// downloads into it.
+    published: bool,
+    /// Refetches since the torrent last reached seeding, and when the
+    /// next may start (a disk that keeps failing is not hammered).
+    refetches: u32,
+    next_refetch: Option<Instant>,
 }
 
 impl Tracked {
@@ -111,6 +120,10 @@ impl Tracked {
             busy: false,
             durable_have: None,
             durable_at: Instant::now(),
+            durable_wait: Duration::ZERO,
+            published: false,
+            refetches: 0,
+            next_refetch: None,
         }
     }
 }
@@ -179,7 +192,7 @@ impl Daemon {
         trust_only_durable(&opts.state_dir);
         repair_changed(&opts.state_dir, &mut st).await;
         st.save(&opts.state_dir)?;
-        state::set_aside_damaged_session(&opts.state_dir);
+        resume::repair_session(&opts.state_dir);
         opts.swarm.state_dir = Some(opts.state_dir.clone());
         let swarm = Arc::new(Swarm::start(opts.swarm.clone(), &opts.output).await?);
         let shared = Arc::new(Shared {
@@ -405,6 +418,8 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
         .await;
         match rechecked {
             Ok(Ok((npieces, bad))) => {
+                let bad32: Vec<u32> = bad.iter().filter_map(|p| u32::try_from(*p).ok()).collect();
+                crate::torrent::durable::forget(state_dir, hash, &bad32);
                 match resume::forget_pieces(state_dir, hash, npieces, &bad) {
                     Ok(_) => warn!(
                         target: "goat",
@@ -506,18 +521,31 @@ enum Job {
     Durable,
 }
 
+/// What [`record_durable`] did.
+enum Recorded {
+    Yes,
+    /// librqbit is checking it, or it stopped: nothing to record yet.
+    NotRunning,
+    Failed,
+}
+
 /// Bring goat's durable record of `torrent` up to librqbit's bitfield
-/// (`torrent::durable::update`: the files first synced). False when the
-/// torrent is not running (librqbit is checking it) or the sync failed.
-async fn record_durable(swarm: &Swarm, state_dir: &std::path::Path, hash: &InfoHash, torrent: &Torrent, entry: &str) -> bool {
-    let (Some(haves), Ok(l)) = (swarm.haves(hash), torrent.durable_layout()) else { return false };
+/// (`torrent::durable::update`: the files first synced), less the pieces
+/// goat has not seen reach the files.
+async fn record_durable(swarm: &Swarm, state_dir: &std::path::Path, hash: &InfoHash, torrent: &Torrent, entry: &str) -> Recorded {
+    let (Some(haves), Ok(l)) = (swarm.settled_haves(hash), torrent.durable_layout()) else { return Recorded::NotRunning };
     let (dir, h) = (state_dir.to_path_buf(), hash.clone());
-    tokio::task::spawn_blocking(move || crate::torrent::durable::update(&dir, &h, &l, &haves))
+    let done = tokio::task::spawn_blocking(move || crate::torrent::durable::update(&dir, &h, &l, &haves))
         .await
         .map_err(|e| Error::internal(e.to_string()))
-        .and_then(|r| r)
-        .map_err(|e| warn!(target: "goat", "{entry}: cannot record what is on disk: {}", e.message))
-        .is_ok()
+        .and_then(|r| r);
+    match done {
+        Ok(_) => Recorded::Yes,
+        Err(e) => {
+            warn!(target: "goat", "{entry}: cannot record what is on disk: {}", e.message);
+            Recorded::Failed
+        }
+    }
 }
 
 /// At a clean stop: every torrent's durable record brought up to date, so
@@ -584,6 +612,23 @@ async fn keeper(keep: Arc<Keep>) {
                     continue;
                 }
                 if keep.swarm.proof(hash).is_some_and(|pr| pr.has_failed()) {
+                    if tr.published {
+                        // The publisher's own files changed under the
+                        // torrent: goat refuses those pieces and never
+                        // writes into that folder.
+                        if !matches!(tr.phase, Phase::Failed(_)) {
+                            let msg = format!(
+                                "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back, or publish again",
+                                tr.layout.root.display()
+                            );
+                            warn!(target: "goat", "{}: {msg}", tr.entry);
+                            tr.phase = Phase::Failed(msg);
+                        }
+                        continue;
+                    }
+                    if tr.next_refetch.is_some_and(|at| at > now_i) {
+                        continue;
+                    }
                     tr.busy = true;
                     tr.phase = Phase::Fetching;
                     jobs.push((hash.clone(), Job::Refetch));
@@ -595,11 +640,13 @@ async fn keeper(keep: Arc<Keep>) {
                     jobs.push((hash.clone(), Job::Settle { known: book.state.verified.contains_key(hash) }));
                     continue;
                 }
-                let due = match tr.durable_have {
-                    None => true,
-                    Some(h) if h == p.have_bytes => false,
-                    Some(h) => p.finished || p.have_bytes.abs_diff(h) >= DURABLE_BYTES || tr.durable_at.elapsed() >= DURABLE_EVERY,
-                };
+                let waited = tr.durable_at.elapsed() >= tr.durable_wait;
+                let due = waited
+                    && match tr.durable_have {
+                        None => true,
+                        Some(h) if h == p.have_bytes => false,
+                        Some(h) => p.finished || p.have_bytes.abs_diff(h) >= DURABLE_BYTES || tr.durable_at.elapsed() >= DURABLE_EVERY,
+                    };
                 if due {
                     tr.busy = true;
                     jobs.push((hash.clone(), Job::Durable));
@@ -637,24 +684,17 @@ impl Keep {
     async fn run(self: Arc<Self>, hash: InfoHash, job: Job) {
         let Some((torrent, layout, entry, magnet)) = self.parts(&hash) else { return };
         match job {
-            Job::Retry => {
-                let result = self.swarm.retry(&torrent).await;
-                self.update(&hash, |tr| match result {
-                    Ok(()) => {
-                        tr.retries += 1;
-                        tr.next_retry = None;
-                        tr.phase = Phase::Fetching;
-                        info!(target: "goat", "{entry}: restarted after an error (retry {}); librqbit checks its files", tr.retries);
-                    }
-                    Err(e) => {
-                        tr.retries += 1;
-                        let wait = retry_delay(tr.streak);
-                        tr.streak += 1;
-                        tr.next_retry = Some((Instant::now() + wait, now() + wait.as_secs()));
-                        tr.phase = Phase::Failed(e.message);
-                    }
-                });
-            }
+            Job::Retry => match self.swarm.retry(torrent, &magnet, &self.peers).await {
+                Ok(t) => self.update(&hash, |tr| {
+                    tr.torrent = t;
+                    tr.retries += 1;
+                    tr.next_retry = None;
+                    tr.phase = Phase::Fetching;
+                    tr.durable_have = None;
+                    info!(target: "goat", "{entry}: restarted after an error (retry {})", tr.retries);
+                }),
+                Err(e) => self.failed_job(&hash, &entry, e, true),
+            },
             Job::Refetch => {
                 match fetcher::download::refetch_failed(&self.swarm, torrent, &magnet, &self.peers).await {
                     Ok((t, failed)) => {
@@ -664,9 +704,11 @@ impl Keep {
                             tr.refetched += failed.len() as u64;
                             tr.phase = Phase::Fetching;
                             tr.durable_have = None;
+                            tr.next_refetch = Some(Instant::now() + retry_delay(tr.refetches));
+                            tr.refetches += 1;
                         });
                     }
-                    Err(e) => self.fail(&hash, e.message),
+                    Err(e) => self.failed_job(&hash, &entry, e, false),
                 }
             }
             Job::Settle { known } => match self.settle(&hash, torrent, &layout, &entry, &magnet, known).await {
@@ -676,6 +718,7 @@ impl Keep {
                         tr.torrent = t;
                         tr.phase = Phase::Seeding;
                         tr.streak = 0;
+                        tr.refetches = 0;
                     });
                 }
                 Err(e) => {
@@ -687,13 +730,38 @@ impl Keep {
                 let have = torrent.progress().have_bytes;
                 let done = record_durable(&self.swarm, &self.shared.state_dir, &hash, &torrent, &entry).await;
                 self.update(&hash, |tr| {
-                    if done {
-                        tr.durable_have = Some(have);
+                    match done {
+                        Recorded::Yes => {
+                            tr.durable_have = Some(have);
+                            tr.durable_wait = Duration::ZERO;
+                        }
+                        Recorded::NotRunning => tr.durable_wait = Duration::from_secs(1),
+                        Recorded::Failed => tr.durable_wait = (tr.durable_wait * 2).clamp(DURABLE_EVERY, Duration::from_secs(300)),
                     }
                     tr.durable_at = Instant::now();
                 });
             }
         }
+    }
+
+    /// A retry or refetch failed. When the torrent is gone from the
+    /// session (removed, and adding it back failed), it leaves the book
+    /// too, so the next poll adds it again from goat's records; otherwise
+    /// the error shows and it is tried again later (a refetch keeps its
+    /// pieces refused meanwhile).
+    fn failed_job(&self, hash: &InfoHash, entry: &str, e: Error, counts_as_retry: bool) {
+        let dir = self.parts(hash).map(|(t, ..)| t.output);
+        let gone = dir.as_ref().is_none_or(|d| self.swarm.find(hash, d).is_none());
+        if gone {
+            warn!(target: "goat", "{entry}: {}; it left the session and is added again at the next poll", e.message);
+            self.shared.with(|book| book.torrents.remove(hash));
+            return;
+        }
+        warn!(target: "goat", "{entry}: {}", e.message);
+        if counts_as_retry {
+            self.update(hash, |tr| tr.retries += 1);
+        }
+        self.fail(hash, e.message);
     }
 
     /// A job failed: shown as the torrent's error, tried again later.
@@ -761,10 +829,9 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
                 info!(target: "goat", "{}: published here, seeding from {}", p.name, p.output.display());
                 let layout = Layout::new(&p.output);
                 shared.with(|b| {
-                    b.torrents.insert(
-                        hash,
-                        Tracked::new(p.address.clone(), p.name.clone(), layout, torrent, Phase::Seeding, Some(magnet.clone())),
-                    )
+                    let mut tracked = Tracked::new(p.address.clone(), p.name.clone(), layout, torrent, Phase::Seeding, Some(magnet.clone()));
+                    tracked.published = true;
+                    b.torrents.insert(hash, tracked)
                 });
             }
             Err(e) => {

@@ -94,33 +94,6 @@ pub fn changed(v: &Verified) -> Vec<PathBuf> {
         .collect()
 }
 
-/// librqbit's `session.json` (which torrents, where) is written without
-/// fsync, and librqbit refuses to start at all when it does not parse
-/// (under systemd, a restart loop). A damaged one is moved aside with a
-/// warning before the session starts; the daemon then adds its torrents
-/// again from goat's own records (`restore_from_records`), and their
-/// fastresume bitfields, kept by info-hash, still apply.
-pub fn set_aside_damaged_session(state_dir: &Path) {
-    let path = crate::torrent::session_dir(state_dir).join("session.json");
-    let Ok(bytes) = std::fs::read(&path) else { return };
-    let why = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(v) if v.get("torrents").is_some_and(|t| t.is_object()) => return,
-        Ok(_) => "it has no torrent table".to_string(),
-        Err(e) => e.to_string(),
-    };
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let aside = path.with_file_name(format!("session.json.damaged-{stamp}"));
-    match std::fs::rename(&path, &aside) {
-        Ok(()) => tracing::warn!(
-            target: "goat",
-            "{} is damaged ({why}): moved aside to {}; the torrents are added again from goat's own records",
-            path.display(),
-            aside.display()
-        ),
-        Err(e) => tracing::warn!(target: "goat", "{} is damaged ({why}) and cannot be moved aside ({e})", path.display()),
-    }
-}
-
 /// One daemon per state directory: an exclusive `flock` on `lock`, held
 /// for the life of the process (the kernel drops it when we exit, even on
 /// kill -9, so a crash never leaves a stale lock).

@@ -119,6 +119,11 @@ pub fn update(state_dir: &Path, hash: &InfoHash, layout: &Layout, haves: &[u8]) 
     Ok(synced)
 }
 
+/// The record of a torrent, if goat has one.
+pub fn read(state_dir: &Path, hash: &InfoHash) -> Option<Vec<u8>> {
+    std::fs::read(record_file(state_dir, hash)).ok()
+}
+
 /// Pieces found bad: no longer claimed (before the torrent is re-added).
 pub fn forget(state_dir: &Path, hash: &InfoHash, pieces: &[u32]) {
     let path = record_file(state_dir, hash);

@@ -395,7 +395,8 @@ impl Swarm {
     /// check was of the bytes before they reached the disk, or its
     /// fastresume trusted them) and has no call to unmark one, so the
     /// torrent is removed and added again from its metadata. With a state
-    /// directory the have-bitfield librqbit held, less the bad pieces, is
+    /// directory, the have-bitfield librqbit held (or, for a torrent that
+    /// is not running, goat's durable record), less the bad pieces, is
     /// written where its fastresume reads it, so the re-added torrent
     /// trusts only what it had (goat's gate still hashes each piece before
     /// serving it) and fetches exactly the bad pieces; without one (a
@@ -413,7 +414,8 @@ impl Swarm {
                 magnet.trackers.push(url.to_string());
             }
         }
-        let haves = self.haves(&hash).map(|mut h| {
+        let state_dir = self.cfg.state_dir.as_deref();
+        let haves = self.haves(&hash).or_else(|| state_dir.and_then(|d| durable::read(d, &hash))).map(|mut h| {
             for &i in bad {
                 if let Some(b) = h.get_mut((i / 8) as usize) {
                     *b &= !(0x80u8 >> (i % 8));
@@ -423,11 +425,25 @@ impl Swarm {
         });
         drop(t);
         self.remove(&hash).await?;
-        if let (Some(dir), Some(h)) = (&self.cfg.state_dir, &haves) {
-            crate::atomic::write_atomic(&resume::bitfield_file(dir, &hash), h)?;
+        if let Some(dir) = state_dir {
             durable::forget(dir, &hash, bad);
+            if let Some(h) = &haves {
+                crate::atomic::write_atomic(&resume::bitfield_file(dir, &hash), h)?;
+            }
         }
-        self.add_saved(bytes, &magnet, peers, &output).await
+        // Removed: adding it back must not fail on a passing hiccup (a
+        // peer's name that did not resolve), or the torrent would be gone
+        // until the daemon restarts.
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match self.add_saved(bytes.clone(), &magnet, peers, &output).await {
+                Ok(t) => return Ok(t),
+                Err(e) if pause > Duration::from_secs(4) => return Err(e),
+                Err(e) => tracing::debug!(target: "goat", "adding {hash} again: {}; trying again in {pause:?}", e.message),
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
     }
 
     /// librqbit's have-bitfield of a running torrent (one bit per piece,
@@ -437,14 +453,28 @@ impl Swarm {
         Some(bf.as_raw_slice().to_vec())
     }
 
+    /// [`Swarm::haves`] less the pieces goat has not seen reach the files
+    /// (librqbit sets a piece's have bit before goat writes a gathered
+    /// piece) or found bad: what `durable::update` may record once synced.
+    pub fn settled_haves(&self, info_hash: &InfoHash) -> Option<Vec<u8>> {
+        let mut h = self.haves(info_hash)?;
+        if let Some(p) = self.proof(info_hash) {
+            for i in p.unsettled() {
+                if let Some(b) = h.get_mut((i / 8) as usize) {
+                    *b &= !(0x80u8 >> (i % 8));
+                }
+            }
+        }
+        Some(h)
+    }
+
     /// Start a torrent librqbit stopped with an error (a failed write, a
-    /// check that could not read its files) again: librqbit forgets its
-    /// bitfield and checks the files, then downloads what is missing.
-    pub async fn retry(&self, t: &Torrent) -> Result<()> {
-        self.session
-            .unpause(&t.handle)
-            .await
-            .map_err(|e| Error::new(Kind::Io, format!("restarting the torrent failed: {}", one_line(&format!("{e:#}")))))
+    /// check that could not read its files) again. Not through librqbit's
+    /// own restart, which forgets its bitfield and re-reads every file
+    /// (250 GB for one failed write): the torrent is re-added like a
+    /// [`Swarm::refetch`] of nothing, trusting goat's durable record.
+    pub async fn retry(&self, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<Torrent> {
+        self.refetch(t, magnet, peers, &[]).await
     }
 
     /// Stop seeding a torrent and forget it; its files stay on disk.

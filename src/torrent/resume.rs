@@ -46,6 +46,66 @@ pub fn forget_pieces(state_dir: &Path, info_hash: &crate::goatfile::InfoHash, np
     Ok(true)
 }
 
+/// Before a daemon's session starts: librqbit's `session.json` (which
+/// torrents, where) and its `<info-hash>.torrent` files are written
+/// without fsync, and librqbit either refuses to start at all when
+/// `session.json` does not parse (under systemd, a restart loop) or, for
+/// an entry whose `.torrent` is empty, restores it as a bare magnet and
+/// waits for a peer to send the metadata before the session starts.
+/// A damaged `session.json` is moved aside, and an entry whose `.torrent`
+/// is missing or does not parse is dropped from it, each with a warning;
+/// the daemon adds those torrents again from goat's own records
+/// (`seed::restore_from_records`), and their fastresume bitfields, kept
+/// by info-hash, still apply.
+pub fn repair_session(state_dir: &Path) {
+    let dir = session_dir(state_dir);
+    let path = dir.join("session.json");
+    let Ok(bytes) = std::fs::read(&path) else { return };
+    let mut db = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) if v.get("torrents").is_some_and(|t| t.is_object()) => v,
+        parsed => {
+            let why = match parsed {
+                Ok(_) => "it has no torrent table".to_string(),
+                Err(e) => e.to_string(),
+            };
+            let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let aside = path.with_file_name(format!("session.json.damaged-{stamp}"));
+            match std::fs::rename(&path, &aside) {
+                Ok(()) => tracing::warn!(
+                    target: "goat",
+                    "{} is damaged ({why}): moved aside to {}; the torrents are added again from goat's own records",
+                    path.display(),
+                    aside.display()
+                ),
+                Err(e) => tracing::warn!(target: "goat", "{} is damaged ({why}) and cannot be moved aside ({e})", path.display()),
+            }
+            return;
+        }
+    };
+    let Some(torrents) = db.get_mut("torrents").and_then(|t| t.as_object_mut()) else { return };
+    let before = torrents.len();
+    torrents.retain(|_, t| {
+        let Some(hash) = t.get("info_hash").and_then(|h| h.as_str()) else { return false };
+        let file = dir.join(format!("{hash}.torrent"));
+        let whole = std::fs::read(&file).ok().is_some_and(|b| librqbit::torrent_from_bytes(&b).is_ok());
+        if !whole {
+            tracing::warn!(
+                target: "goat",
+                "{} is missing or damaged: torrent {} is added again from goat's own records",
+                file.display(),
+                crate::text::line(hash)
+            );
+        }
+        whole
+    });
+    if torrents.len() != before {
+        let json = serde_json::to_vec(&db).unwrap_or_default();
+        if crate::atomic::write_atomic(&path, &json).is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -62,5 +122,40 @@ mod tests {
         // A bitfield of the wrong length is dropped, not trusted.
         assert!(!super::forget_pieces(dir.path(), &h, 40, &[0]).unwrap());
         assert!(!f.exists());
+    }
+
+    #[test]
+    fn a_session_is_repaired_not_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = super::session_dir(dir.path());
+        std::fs::create_dir_all(&session).unwrap();
+        let good = "aa".repeat(20);
+        let made = {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let src = dir.path().join("payload");
+            std::fs::write(&src, b"some bytes").unwrap();
+            rt.block_on(async {
+                let spawner = librqbit::spawn_utils::BlockingSpawner::new(1);
+                let opts = librqbit::CreateTorrentOptions { name: None, trackers: vec![], piece_length: Some(16384) };
+                librqbit::create_torrent(&src, opts, &spawner).await.unwrap().as_bytes().unwrap().to_vec()
+            })
+        };
+        std::fs::write(session.join(format!("{good}.torrent")), made).unwrap();
+        std::fs::write(session.join(format!("{}.torrent", "bb".repeat(20))), b"").unwrap();
+        let db = format!(
+            r#"{{"torrents":{{"0":{{"info_hash":"{good}","trackers":[],"output_folder":"/x","only_files":null,"is_paused":false}},"1":{{"info_hash":"{}","trackers":[],"output_folder":"/y","only_files":null,"is_paused":false}}}}}}"#,
+            "bb".repeat(20)
+        );
+        std::fs::write(session.join("session.json"), &db).unwrap();
+        super::repair_session(dir.path());
+        let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(session.join("session.json")).unwrap()).unwrap();
+        let kept = kept["torrents"].as_object().unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept["0"]["info_hash"], good.as_str());
+        // Half a file: moved aside, not fatal.
+        std::fs::write(session.join("session.json"), &db[..db.len() / 2]).unwrap();
+        super::repair_session(dir.path());
+        assert!(!session.join("session.json").exists());
+        assert!(std::fs::read_dir(&session).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("session.json.damaged-")));
     }
 }

@@ -228,6 +228,18 @@ impl Proof {
         !lock(&self.failed).is_empty()
     }
 
+    /// Pieces librqbit may count as done whose bytes goat has not seen
+    /// reach the files yet (being written or checked), or that failed:
+    /// not to be recorded as durable (`durable::update`).
+    pub fn unsettled(&self) -> Vec<u32> {
+        self.pieces
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.load(Ordering::Acquire), piece::WRITTEN | piece::BAD))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
     /// Take the failed pieces (to be fetched again).
     pub fn take_failed(&self) -> Vec<u32> {
         std::mem::take(&mut *lock(&self.failed))
@@ -925,26 +937,41 @@ impl ProvingStorage {
     /// disk.
     fn complete(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
         let i = piece.get();
-        if let Some(p) = lock(&self.pending).remove(&i) {
+        // librqbit has already set the piece's have bit, so a peer may ask
+        // for it now. A gathered piece stays readable from its buffer
+        // until the write is done (the lock is held across it), and one
+        // whose write fails is marked bad before its buffer goes: no read
+        // ever falls through to bytes that are not on the disk.
+        let mut g = lock(&self.pending);
+        if let Some(p) = g.get(&i) {
             let written = if self.hooks.fail_write == Some(i) && first_time(&WRITE_FAILED) {
                 Err(anyhow::anyhow!(
                     "could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"
                 ))
             } else {
-                self.write_pending(i, &p)
+                self.write_pending(i, p)
                     .map_err(|e| e.context("could not be written"))
             };
             let whole = p.have == [(0, p.data.len())];
-            self.budget.give(p.data);
+            if written.is_err() {
+                self.proof.set(i, piece::BAD);
+            }
+            if let Some(p) = g.remove(&i) {
+                self.budget.give(p.data);
+            }
+            drop(g);
             written?;
             if whole {
                 self.proof.gathered.fetch_add(1, Ordering::Relaxed);
             }
+        } else {
+            drop(g);
         }
+        // From here a read hashes the piece first, until the prover has.
+        self.proof.set(i, piece::PROVING);
         if self.hooks.corrupt == Some(i) && first_time(&CORRUPTED) {
             self.corrupt(piece)?;
         }
-        self.proof.set(i, piece::PROVING);
         self.prover.prove(Job {
             files: self.inner.clone(),
             shape: self.shape.clone(),
