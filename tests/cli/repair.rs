@@ -73,6 +73,28 @@ fn model(w: &Path, upload_bps: Option<u32>) -> Model {
     Model { t, src, seeder, _tracker: tracker, yaml }
 }
 
+/// The model published, fetched and seeded by a first `goat seed` run
+/// (logs in `w/run1`), which then stops cleanly.
+fn seeded_then_stopped(w: &Path, m: &Model) -> (goat::devchain::server::Handle, SeedRun, String) {
+    let (scene, addr) = publish_yaml(&m.yaml);
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let mut d = run.spawn(&w.join("run1"));
+    wait_seeding(&run, &w.join("run1"), 90);
+    terminate(&mut d, &w.join("run1"));
+    (h, run, addr)
+}
+
+/// The entry seeds within `secs` (the daemon's log is in `logdir`).
+fn wait_seeding(run: &SeedRun, logdir: &Path, secs: u64) {
+    assert!(
+        wait_for(Duration::from_secs(secs), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(logdir)
+    );
+}
+
 /// A piece whose write fails in `goat seed` is never served: the leecher,
 /// connected to goat from the start, gets every piece right, and goat
 /// fetches that piece again and seeds.
@@ -97,12 +119,7 @@ fn a_piece_that_fails_in_goat_seed_is_fetched_again_and_never_served() {
     );
     leeched_from_goat_alone(&lt_log, run.peer_port, &log_of(&w.join("run")));
     assert!(same_files(&m.src, &w.join("lt").join("model"), FILES), "the leecher's copy differs");
-    assert!(
-        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
-        "not seeding: {}\n{}",
-        status(run.http_port),
-        log_of(&w.join("run"))
-    );
+    wait_seeding(&run, &w.join("run"), 60);
     let log = log_of(&w.join("run"));
     assert!(log.contains("piece 2") && log.contains("fetching them again"), "{log}");
     assert!(row(run.http_port, "model")["refetched_pieces"].as_u64() >= Some(1), "{}", status(run.http_port));
@@ -119,17 +136,7 @@ fn a_byte_flipped_with_its_mtime_kept_is_never_served_after_a_restart() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let m = model(w, None);
-    let (scene, addr) = publish_yaml(&m.yaml);
-    let h = scene.serve();
-    let run = SeedRun::new(&h.url, &addr, w);
-    let mut d = run.spawn(&w.join("run1"));
-    assert!(
-        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model") == "seeding"),
-        "not seeding: {}\n{}",
-        status(run.http_port),
-        log_of(&w.join("run1"))
-    );
-    terminate(&mut d, &w.join("run1"));
+    let (_h, run, addr) = seeded_then_stopped(w, &m);
 
     // 100 bytes in the middle of piece 20, the mtime put back.
     let file = run.out.join(&addr).join("model").join("weights.bin");
@@ -147,12 +154,7 @@ fn a_byte_flipped_with_its_mtime_kept_is_never_served_after_a_restart() {
     assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
 
     let mut d = run.spawn(&w.join("run2"));
-    assert!(
-        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
-        "not seeding after the restart: {}\n{}",
-        status(run.http_port),
-        log_of(&w.join("run2"))
-    );
+    wait_seeding(&run, &w.join("run2"), 60);
     let tfile = w.join("model.torrent");
     std::fs::write(&tfile, &m.t.bytes).unwrap();
     let lt_log = w.join("lt.log");
@@ -193,17 +195,7 @@ fn a_truncated_session_json_restarts_with_the_torrents_seeding() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let m = model(w, None);
-    let (scene, addr) = publish_yaml(&m.yaml);
-    let h = scene.serve();
-    let run = SeedRun::new(&h.url, &addr, w);
-    let mut d = run.spawn(&w.join("run1"));
-    assert!(
-        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model") == "seeding"),
-        "not seeding: {}\n{}",
-        status(run.http_port),
-        log_of(&w.join("run1"))
-    );
-    terminate(&mut d, &w.join("run1"));
+    let (h, run, _addr) = seeded_then_stopped(w, &m);
     drop(m.seeder);
     let session = run.state.join("session").join("session.json");
     let bytes = std::fs::read(&session).unwrap();
@@ -212,12 +204,7 @@ fn a_truncated_session_json_restarts_with_the_torrents_seeding() {
     h.state.arm("/", Fault::Status(500), 1_000_000);
 
     let mut d = run.spawn(&w.join("run2"));
-    assert!(
-        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
-        "not seeding after a damaged session.json: {}\n{}",
-        status(run.http_port),
-        log_of(&w.join("run2"))
-    );
+    wait_seeding(&run, &w.join("run2"), 60);
     let log = log_of(&w.join("run2"));
     assert!(log.contains("is damaged") && log.contains("moved aside"), "{log}");
     assert_eq!(row(run.http_port, "model")["downloaded_bytes"], 0, "downloaded again: {}", status(run.http_port));
@@ -257,12 +244,7 @@ fn an_errored_torrent_recovers_without_a_restart() {
     assert!(seen_error["error"].as_str().is_some_and(|e| e.contains("injected write error")), "{seen_error}");
     let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
     assert!(human.stdout.contains("retry 1 in"), "{}", human.stdout);
-    assert!(
-        wait_for(Duration::from_secs(90), || torrent_state(run.http_port, "model") == "seeding"),
-        "did not recover: {}\n{}",
-        status(run.http_port),
-        log_of(&w.join("run"))
-    );
+    wait_seeding(&run, &w.join("run"), 90);
     assert_eq!(row(run.http_port, "model")["retries"], 1, "{}", status(run.http_port));
     assert!(log_of(&w.join("run")).contains("restarted after an error"), "{}", log_of(&w.join("run")));
     assert!(same_files(&m.src, &run.out.join(&addr).join("model"), FILES));
