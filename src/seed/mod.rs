@@ -97,8 +97,8 @@ struct Tracked {
     /// Seeded from the publisher's own folder (`goat publish`): goat never
     /// downloads into it.
     published: bool,
-    /// Refetches since the torrent last reached seeding, and when the
-    /// next may start (a disk that keeps failing is not hammered).
+    /// Refetches in this run, and when the next may start (a disk that
+    /// keeps failing is not hammered).
     refetches: u32,
     next_refetch: Option<Instant>,
 }
@@ -585,6 +585,16 @@ async fn keeper(keep: Arc<Keep>) {
                 }
                 let p = tr.torrent.progress();
                 if let Some(err) = &p.error {
+                    if tr.published {
+                        // Retried by re-adding it, which would download
+                        // into the publisher's own folder: shown instead.
+                        if !matches!(tr.phase, Phase::Failed(_)) {
+                            let msg = format!("{}: fix the cause and restart goat seed", crate::text::line(err));
+                            warn!(target: "goat", "{}: stopped by an error ({msg})", tr.entry);
+                            tr.phase = Phase::Failed(msg);
+                        }
+                        continue;
+                    }
                     match tr.next_retry {
                         None => {
                             let wait = retry_delay(tr.streak);
@@ -618,7 +628,7 @@ async fn keeper(keep: Arc<Keep>) {
                         // writes into that folder.
                         if !matches!(tr.phase, Phase::Failed(_)) {
                             let msg = format!(
-                                "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back, or publish again",
+                                "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed, or publish again",
                                 tr.layout.root.display()
                             );
                             warn!(target: "goat", "{}: {msg}", tr.entry);
@@ -718,13 +728,9 @@ impl Keep {
                         tr.torrent = t;
                         tr.phase = Phase::Seeding;
                         tr.streak = 0;
-                        tr.refetches = 0;
                     });
                 }
-                Err(e) => {
-                    warn!(target: "goat", "{entry}: {}", e.message);
-                    self.fail(&hash, e.message);
-                }
+                Err(e) => self.failed_job(&hash, &entry, e, false),
             },
             Job::Durable => {
                 let have = torrent.progress().have_bytes;
@@ -991,7 +997,8 @@ impl Poller {
         let dropped: Vec<(InfoHash, String)> = self.shared.with(|book| {
             let mut seen = self.seen_dropped.lock().unwrap_or_else(|p| p.into_inner());
             let mut d = Vec::new();
-            for (k, tr) in book.torrents.iter_mut().filter(|(k, tr)| tr.address == me && !listed.contains(*k)) {
+            // A torrent a keeper job is re-adding is left for the next poll.
+            for (k, tr) in book.torrents.iter_mut().filter(|(k, tr)| tr.address == me && !listed.contains(*k) && !tr.busy) {
                 // Newly dropped, or restored from a previous run and not
                 // in the goatfile any more: say so once.
                 let first = seen.insert(k.clone());

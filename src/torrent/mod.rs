@@ -414,6 +414,12 @@ impl Swarm {
                 magnet.trackers.push(url.to_string());
             }
         }
+        // Everything that can fail is done before the torrent is removed:
+        // a peer name that does not resolve now is left out, not fatal.
+        let initial = resolve_peers(peers, &magnet).await.unwrap_or_else(|e| {
+            tracing::debug!(target: "goat", "adding {hash} again without the given peers: {}", e.message);
+            Vec::new()
+        });
         let state_dir = self.cfg.state_dir.as_deref();
         let haves = self.haves(&hash).or_else(|| state_dir.and_then(|d| durable::read(d, &hash))).map(|mut h| {
             for &i in bad {
@@ -426,20 +432,25 @@ impl Swarm {
         drop(t);
         self.remove(&hash).await?;
         if let Some(dir) = state_dir {
-            durable::forget(dir, &hash, bad);
+            if !bad.is_empty() {
+                durable::forget(dir, &hash, bad);
+            }
             if let Some(h) = &haves {
-                crate::atomic::write_atomic(&resume::bitfield_file(dir, &hash), h)?;
+                // Without it librqbit checks the files in full: slower, as safe.
+                if let Err(e) = crate::atomic::write_atomic(&resume::bitfield_file(dir, &hash), h) {
+                    tracing::warn!(target: "goat", "torrent {hash}: {}; librqbit checks its files in full", e.message);
+                }
             }
         }
-        // Removed: adding it back must not fail on a passing hiccup (a
-        // peer's name that did not resolve), or the torrent would be gone
-        // until the daemon restarts.
+        // Removed: adding it back must outlast a passing failure (librqbit
+        // refuses an add while its session file cannot be written, on a
+        // full disk), or the torrent would be gone until the next poll.
         let mut pause = Duration::from_secs(1);
         loop {
-            match self.add_saved(bytes.clone(), &magnet, peers, &output).await {
+            match self.add_metadata(bytes.clone(), initial.clone(), &magnet, &output).await {
                 Ok(t) => return Ok(t),
-                Err(e) if pause > Duration::from_secs(4) => return Err(e),
-                Err(e) => tracing::debug!(target: "goat", "adding {hash} again: {}; trying again in {pause:?}", e.message),
+                Err(e) if pause > Duration::from_secs(16) => return Err(e),
+                Err(e) => tracing::warn!(target: "goat", "adding torrent {hash} again: {}; trying again in {pause:?}", e.message),
             }
             tokio::time::sleep(pause).await;
             pause *= 2;
@@ -474,7 +485,9 @@ impl Swarm {
     /// (250 GB for one failed write): the torrent is re-added like a
     /// [`Swarm::refetch`] of nothing, trusting goat's durable record.
     pub async fn retry(&self, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<Torrent> {
-        self.refetch(t, magnet, peers, &[]).await
+        // Pieces goat refused stay refused: left out of what is trusted.
+        let bad = self.proof(&t.info_hash()).map(|p| p.bad()).unwrap_or_default();
+        self.refetch(t, magnet, peers, &bad).await
     }
 
     /// Stop seeding a torrent and forget it; its files stay on disk.

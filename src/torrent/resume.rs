@@ -84,8 +84,21 @@ pub fn repair_session(state_dir: &Path) {
     };
     let Some(torrents) = db.get_mut("torrents").and_then(|t| t.as_object_mut()) else { return };
     let before = torrents.len();
-    torrents.retain(|_, t| {
-        let Some(hash) = t.get("info_hash").and_then(|h| h.as_str()) else { return false };
+    torrents.retain(|id, t| {
+        // librqbit's own schema (`session_persistence`): a numeric id, a
+        // 40-digit info-hash, trackers, a folder, a paused flag.
+        let shaped = id.parse::<usize>().is_ok()
+            && t.get("trackers").is_some_and(|v| v.is_array())
+            && t.get("output_folder").is_some_and(|v| v.is_string())
+            && t.get("is_paused").is_some_and(|v| v.is_boolean());
+        let hash = t
+            .get("info_hash")
+            .and_then(|h| h.as_str())
+            .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let (true, Some(hash)) = (shaped, hash) else {
+            tracing::warn!(target: "goat", "{}: entry {} is damaged: dropped, added again from goat's own records", path.display(), crate::text::line(id));
+            return false;
+        };
         let file = dir.join(format!("{hash}.torrent"));
         let whole = std::fs::read(&file).ok().is_some_and(|b| librqbit::torrent_from_bytes(&b).is_ok());
         if !whole {

@@ -240,6 +240,17 @@ impl Proof {
             .collect()
     }
 
+    /// Pieces found bad in this session (whether or not taken to be
+    /// fetched again).
+    pub fn bad(&self) -> Vec<u32> {
+        self.pieces
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.load(Ordering::Acquire) == piece::BAD)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
     /// Take the failed pieces (to be fetched again).
     pub fn take_failed(&self) -> Vec<u32> {
         std::mem::take(&mut *lock(&self.failed))
