@@ -249,3 +249,63 @@ fn an_errored_torrent_recovers_without_a_restart() {
     assert!(same_files(&m.src, &run.out.join(&addr).join("model"), FILES));
     terminate(&mut d, &w.join("run"));
 }
+
+/// Files `goat publish` handed over are seeded from the publisher's own
+/// folder. Changed there while goat was stopped (size and mtime put back),
+/// the piece that differs is never served, goat says what to do, and it
+/// never writes into that folder to "repair" it.
+#[test]
+fn a_changed_published_file_is_refused_not_served_and_never_overwritten() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("pub").join("model");
+    make_payload(&src, FILES);
+    let t = make_torrent(&src, 65536, vec![]);
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let handed = serde_json::json!([{
+        "address": addr, "name": "model", "magnet": magnet, "output": src,
+        "torrent": data_encoding::BASE64.encode(&t.bytes),
+    }]);
+    std::fs::create_dir_all(&run.state).unwrap();
+    std::fs::write(run.state.join("published.json"), handed.to_string()).unwrap();
+    let mut d = run.spawn(&w.join("run1"));
+    wait_seeding(&run, &w.join("run1"), 60);
+    assert!(log_of(&w.join("run1")).contains("published here, seeding from"), "{}", log_of(&w.join("run1")));
+    terminate(&mut d, &w.join("run1"));
+
+    let file = src.join("weights.bin");
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(&file).unwrap();
+        f.write_all_at(&[0x5a; 100], 20 * 65536 + 1000).unwrap();
+        f.set_modified(mtime).unwrap();
+    }
+    let changed = std::fs::read(&file).unwrap();
+
+    let mut d = run.spawn(&w.join("run2"));
+    let tfile = w.join("model.torrent");
+    std::fs::write(&tfile, &t.bytes).unwrap();
+    let lt_log = w.join("lt.log");
+    let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
+    assert!(
+        wait_for(Duration::from_secs(60), || row(run.http_port, "model")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no longer match"))),
+        "the change does not show: {}\n{}",
+        status(run.http_port),
+        log_of(&w.join("run2"))
+    );
+    // The leecher keeps asking (it reconnects every second) and gets
+    // everything but piece 20, never piece 20 wrong.
+    std::thread::sleep(Duration::from_secs(5));
+    let lt = text(&lt_log);
+    assert!(!lt.contains("HASHFAIL") && !lt.contains("DONE"), "goat served the changed piece: {lt}");
+    assert!(log_of(&w.join("run2")).contains("piece 20 hashed before its first upload"), "{}", log_of(&w.join("run2")));
+    assert_eq!(std::fs::read(&file).unwrap(), changed, "goat wrote into the publisher's folder");
+    assert_eq!(row(run.http_port, "model")["downloaded_bytes"], 0, "{}", status(run.http_port));
+    terminate(&mut d, &w.join("run2"));
+}
