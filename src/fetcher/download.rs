@@ -13,7 +13,7 @@ use super::{check_sha256, damaged_files};
 use crate::error::{Error, Kind, Result};
 use crate::goatfile::Magnet;
 use crate::store::{Layout, Manifest};
-use crate::torrent::{Progress, Swarm, Torrent};
+use crate::torrent::{Swarm, Torrent};
 use std::time::Duration;
 
 /// How many times pieces that keep failing are fetched again before goat
@@ -74,7 +74,7 @@ impl Download<'_> {
     /// proved as it arrived needs only the goatfile's sha256s read; any
     /// other (a resumed download) is re-read whole when `reread`, and the
     /// pieces that fail are fetched again too. `note` hears each round.
-    pub async fn settle(&self, mut t: Torrent, reread: bool, mut note: impl FnMut(String)) -> Result<(Torrent, Progress)> {
+    pub async fn settle(&self, mut t: Torrent, reread: bool, mut note: impl FnMut(String)) -> Result<Torrent> {
         // Set once a re-read has proven every piece but those it sent to
         // be fetched again, which goat's storage proves as they arrive.
         let mut rest_proven = false;
@@ -96,11 +96,11 @@ impl Download<'_> {
             let proof = self.swarm.proof(&t.info_hash());
             if proof.as_ref().is_some_and(|p| p.all_proven()) || !reread || rest_proven {
                 check_sha256(self.layout, self.manifest).await?;
-                return Ok((t.clone(), t.progress()));
+                return Ok(t);
             }
             let bad = damaged_files(self.layout, self.manifest).await?;
             if bad.is_empty() {
-                return Ok((t.clone(), t.progress()));
+                return Ok(t);
             }
             let (l, m, files) = (self.layout.clone(), self.manifest.clone(), bad.clone());
             let (_, pieces) = tokio::task::spawn_blocking(move || {
@@ -111,7 +111,7 @@ impl Download<'_> {
             if pieces.is_empty() {
                 // A file goat cannot read (gone, shorter): the re-read names it.
                 super::prove(self.layout, std::slice::from_ref(self.manifest), true).await?;
-                return Ok((t.clone(), t.progress()));
+                return Ok(t);
             }
             let pieces: Vec<u32> = pieces.into_iter().filter_map(|p| u32::try_from(p).ok()).collect();
             match &proof {

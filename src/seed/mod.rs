@@ -84,7 +84,7 @@ struct Tracked {
     retries: u32,
     /// Errors since the torrent last reached seeding: sets the backoff.
     streak: u32,
-    next_retry: Option<(Instant, u64)>,
+    next_retry: Option<Instant>,
     /// Bad pieces fetched again in this run.
     refetched: u64,
     /// A repair or proof of this torrent runs in its own task.
@@ -104,6 +104,25 @@ struct Tracked {
 }
 
 impl Tracked {
+    /// Stopped by `msg`: shown as the torrent's error, tried again after
+    /// the next step of the backoff. Returns that wait.
+    fn fail(&mut self, msg: String) -> Duration {
+        let wait = retry_delay(self.streak);
+        self.streak += 1;
+        self.next_retry = Some(Instant::now() + wait);
+        self.phase = Phase::Failed(msg);
+        wait
+    }
+
+    /// Stopped by `msg` for good (until the user acts and restarts goat):
+    /// shown, and said once in the log.
+    fn fail_for_good(&mut self, msg: String) {
+        if !matches!(self.phase, Phase::Failed(_)) {
+            warn!(target: "goat", "{}: {msg}", self.entry);
+            self.phase = Phase::Failed(msg);
+        }
+    }
+
     fn new(address: String, entry: String, layout: Layout, torrent: Torrent, phase: Phase, magnet: Option<goatfile::Magnet>) -> Tracked {
         Tracked {
             address,
@@ -418,8 +437,7 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
         .await;
         match rechecked {
             Ok(Ok((npieces, bad))) => {
-                let bad32: Vec<u32> = bad.iter().filter_map(|p| u32::try_from(*p).ok()).collect();
-                crate::torrent::durable::forget(state_dir, hash, &bad32);
+                crate::torrent::durable::forget(state_dir, hash, bad.iter().copied());
                 match resume::forget_pieces(state_dir, hash, npieces, &bad) {
                     Ok(_) => warn!(
                         target: "goat",
@@ -480,7 +498,10 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         }
         _ => p.error.clone(),
     };
-    let next_retry = tr.next_retry.map(|(_, at)| at).filter(|_| matches!(tr.phase, Phase::Failed(_)));
+    let next_retry = tr
+        .next_retry
+        .filter(|_| matches!(tr.phase, Phase::Failed(_)))
+        .map(|at| now() + at.saturating_duration_since(Instant::now()).as_secs());
     TorrentStatus {
         address: tr.address.clone(),
         entry: tr.entry.clone(),
@@ -588,23 +609,16 @@ async fn keeper(keep: Arc<Keep>) {
                     if tr.published {
                         // Retried by re-adding it, which would download
                         // into the publisher's own folder: shown instead.
-                        if !matches!(tr.phase, Phase::Failed(_)) {
-                            let msg = format!("{}: fix the cause and restart goat seed", crate::text::line(err));
-                            warn!(target: "goat", "{}: stopped by an error ({msg})", tr.entry);
-                            tr.phase = Phase::Failed(msg);
-                        }
+                        tr.fail_for_good(format!("{}: fix the cause and restart goat seed", crate::text::line(err)));
                         continue;
                     }
                     match tr.next_retry {
                         None => {
-                            let wait = retry_delay(tr.streak);
-                            tr.streak += 1;
-                            tr.next_retry = Some((now_i + wait, now() + wait.as_secs()));
                             let msg = crate::text::line(err);
+                            let wait = tr.fail(msg.clone());
                             warn!(target: "goat", "{}: stopped by an error ({msg}); restarting it in {}s", tr.entry, wait.as_secs());
-                            tr.phase = Phase::Failed(msg);
                         }
-                        Some((at, _)) if at <= now_i => {
+                        Some(at) if at <= now_i => {
                             tr.busy = true;
                             jobs.push((hash.clone(), Job::Retry));
                         }
@@ -612,7 +626,7 @@ async fn keeper(keep: Arc<Keep>) {
                     }
                     continue;
                 }
-                if let (Phase::Failed(_), Some((at, _))) = (&tr.phase, tr.next_retry) {
+                if let (Phase::Failed(_), Some(at)) = (&tr.phase, tr.next_retry) {
                     // A proof that failed: tried again from the start.
                     if at <= now_i {
                         tr.retries += 1;
@@ -626,14 +640,10 @@ async fn keeper(keep: Arc<Keep>) {
                         // The publisher's own files changed under the
                         // torrent: goat refuses those pieces and never
                         // writes into that folder.
-                        if !matches!(tr.phase, Phase::Failed(_)) {
-                            let msg = format!(
-                                "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed, or publish again",
-                                tr.layout.root.display()
-                            );
-                            warn!(target: "goat", "{}: {msg}", tr.entry);
-                            tr.phase = Phase::Failed(msg);
-                        }
+                        tr.fail_for_good(format!(
+                            "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed, or publish again",
+                            tr.layout.root.display()
+                        ));
                         continue;
                     }
                     if tr.next_refetch.is_some_and(|at| at > now_i) {
@@ -764,19 +774,11 @@ impl Keep {
             return;
         }
         warn!(target: "goat", "{entry}: {}", e.message);
-        if counts_as_retry {
-            self.update(hash, |tr| tr.retries += 1);
-        }
-        self.fail(hash, e.message);
-    }
-
-    /// A job failed: shown as the torrent's error, tried again later.
-    fn fail(&self, hash: &InfoHash, msg: String) {
         self.update(hash, |tr| {
-            let wait = retry_delay(tr.streak);
-            tr.streak += 1;
-            tr.next_retry = Some((Instant::now() + wait, now() + wait.as_secs()));
-            tr.phase = Phase::Failed(msg);
+            if counts_as_retry {
+                tr.retries += 1;
+            }
+            tr.fail(e.message);
         });
     }
 
@@ -796,7 +798,7 @@ impl Keep {
             t
         } else {
             let d = fetcher::Download { swarm: &self.swarm, layout, manifest: &m, magnet, peers: &self.peers };
-            d.settle(t, true, |msg| info!(target: "goat", "{msg}")).await?.0
+            d.settle(t, true, |msg| info!(target: "goat", "{msg}")).await?
         };
         let (l2, m2) = (layout.clone(), m.clone());
         let stamp = tokio::task::spawn_blocking(move || state::sync_and_stamp(&l2, &m2))

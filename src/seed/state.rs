@@ -76,10 +76,7 @@ pub fn stamp(layout: &Layout, m: &Manifest) -> Verified {
 pub fn sync_and_stamp(layout: &Layout, m: &Manifest) -> Result<Verified> {
     let dir = layout.entry_dir(&m.entry);
     for f in m.files.iter().filter(|f| !f.padding && f.length > 0) {
-        let path = dir.join(&f.path);
-        std::fs::File::open(&path)
-            .and_then(|file| file.sync_data())
-            .map_err(|e| Error::io(format!("syncing {}", path.display()), e))?;
+        crate::torrent::durable::sync_data(&dir.join(&f.path))?;
     }
     Ok(stamp(layout, m))
 }

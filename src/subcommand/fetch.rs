@@ -339,7 +339,7 @@ impl Fetch {
             if let Some(p) = swarm.proof(&t.info_hash()) {
                 tracing::debug!(target: "goat", "{}: {} piece(s) gathered in memory and written whole", e.name, p.gathered.load(std::sync::atomic::Ordering::Relaxed));
             }
-            let (t, _) = d.settle(t, !self.no_verify, |msg| rep.event(msg)).await?;
+            let t = d.settle(t, !self.no_verify, |msg| rep.event(msg)).await?;
             settled.push((e, bar, t, m));
         }
         let added = settled;

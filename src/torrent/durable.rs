@@ -107,9 +107,7 @@ pub fn update(state_dir: &Path, hash: &InfoHash, layout: &Layout, haves: &[u8]) 
         if !(first..=last).any(|i| new_piece(i as usize)) {
             continue;
         }
-        let file = layout.output.join(rel);
-        let f = std::fs::File::open(&file).map_err(|e| crate::error::Error::io(format!("opening {} to sync it", file.display()), e))?;
-        f.sync_data().map_err(|e| crate::error::Error::io(format!("syncing {}", file.display()), e))?;
+        sync_data(&layout.output.join(rel))?;
         synced += 1;
     }
     if let Some(parent) = path.parent() {
@@ -124,15 +122,19 @@ pub fn read(state_dir: &Path, hash: &InfoHash) -> Option<Vec<u8>> {
     std::fs::read(record_file(state_dir, hash)).ok()
 }
 
+/// `fdatasync` of the file at `path` (opened read-only: a sync needs no
+/// write access).
+pub fn sync_data(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_data())
+        .map_err(|e| crate::error::Error::io(format!("syncing {}", path.display()), e))
+}
+
 /// Pieces found bad: no longer claimed (before the torrent is re-added).
-pub fn forget(state_dir: &Path, hash: &InfoHash, pieces: &[u32]) {
+pub fn forget(state_dir: &Path, hash: &InfoHash, pieces: impl IntoIterator<Item = u64>) {
     let path = record_file(state_dir, hash);
     let Ok(mut bits) = std::fs::read(&path) else { return };
-    for &i in pieces {
-        if let Some(b) = bits.get_mut((i / 8) as usize) {
-            *b &= !(0x80u8 >> (i % 8));
-        }
-    }
+    super::resume::clear_pieces(&mut bits, pieces);
     if crate::atomic::write_atomic(&path, &bits).is_err() {
         let _ = std::fs::remove_file(&path);
     }
@@ -181,7 +183,7 @@ mod tests {
         assert_eq!(std::fs::read(session.join(format!("{h}.bitv"))).unwrap(), vec![0xfc, 0x00]);
         assert!(!session.join(format!("{none}.bitv")).exists(), "no record: librqbit checks the files");
         // A bad piece leaves the record.
-        forget(st, &h, &[1]);
+        forget(st, &h, [1]);
         assert_eq!(std::fs::read(record_file(st, &h)).unwrap(), vec![0xbc, 0x00]);
         assert!(restrict(st).iter().any(|(x, r)| x == &h && *r == Restricted::Dropped(1)));
     }

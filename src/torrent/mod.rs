@@ -422,18 +422,14 @@ impl Swarm {
         });
         let state_dir = self.cfg.state_dir.as_deref();
         let haves = self.haves(&hash).or_else(|| state_dir.and_then(|d| durable::read(d, &hash))).map(|mut h| {
-            for &i in bad {
-                if let Some(b) = h.get_mut((i / 8) as usize) {
-                    *b &= !(0x80u8 >> (i % 8));
-                }
-            }
+            resume::clear_pieces(&mut h, bad.iter().map(|&i| u64::from(i)));
             h
         });
         drop(t);
         self.remove(&hash).await?;
         if let Some(dir) = state_dir {
             if !bad.is_empty() {
-                durable::forget(dir, &hash, bad);
+                durable::forget(dir, &hash, bad.iter().map(|&i| u64::from(i)));
             }
             if let Some(h) = &haves {
                 // Without it librqbit checks the files in full: slower, as safe.
@@ -470,11 +466,7 @@ impl Swarm {
     pub fn settled_haves(&self, info_hash: &InfoHash) -> Option<Vec<u8>> {
         let mut h = self.haves(info_hash)?;
         if let Some(p) = self.proof(info_hash) {
-            for i in p.unsettled() {
-                if let Some(b) = h.get_mut((i / 8) as usize) {
-                    *b &= !(0x80u8 >> (i % 8));
-                }
-            }
+            resume::clear_pieces(&mut h, p.unsettled().into_iter().map(u64::from));
         }
         Some(h)
     }

@@ -23,6 +23,16 @@ pub fn bitfield_file(state_dir: &Path, info_hash: &crate::goatfile::InfoHash) ->
     session_dir(state_dir).join(format!("{info_hash}.bitv"))
 }
 
+/// Clear `pieces` in a bitfield of librqbit's format (one bit per piece,
+/// most significant bit first); pieces beyond its end are ignored.
+pub fn clear_pieces(bits: &mut [u8], pieces: impl IntoIterator<Item = u64>) {
+    for p in pieces {
+        if let Some(b) = bits.get_mut((p / 8) as usize) {
+            *b &= !(0x80u8 >> (p % 8));
+        }
+    }
+}
+
 /// Clear `pieces` in the saved bitfield of `info_hash` (of `npieces`
 /// pieces). Returns false when there is no saved bitfield (librqbit will
 /// check everything anyway).
@@ -37,11 +47,7 @@ pub fn forget_pieces(state_dir: &Path, info_hash: &crate::goatfile::InfoHash, np
         std::fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
         return Ok(false);
     }
-    for &p in pieces {
-        if let Some(b) = bytes.get_mut((p / 8) as usize) {
-            *b &= !(0x80u8 >> (p % 8));
-        }
-    }
+    clear_pieces(&mut bytes, pieces.iter().copied());
     crate::atomic::write_atomic(&path, &bytes)?;
     Ok(true)
 }

@@ -183,10 +183,6 @@ pub struct Proof {
     pub gathered: AtomicUsize,
     /// Pieces handed to the prover thread and not proven yet.
     queued: AtomicUsize,
-    /// Pieces hashed before their first upload (seed mode), and how many
-    /// of them failed.
-    pub first_served: AtomicUsize,
-    pub first_serve_failed: AtomicUsize,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -232,23 +228,17 @@ impl Proof {
     /// reach the files yet (being written or checked), or that failed:
     /// not to be recorded as durable (`durable::update`).
     pub fn unsettled(&self) -> Vec<u32> {
-        self.pieces
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| matches!(p.load(Ordering::Acquire), piece::WRITTEN | piece::BAD))
-            .map(|(i, _)| i as u32)
-            .collect()
+        self.pieces_where(|s| matches!(s, piece::WRITTEN | piece::BAD))
     }
 
     /// Pieces found bad in this session (whether or not taken to be
     /// fetched again).
     pub fn bad(&self) -> Vec<u32> {
-        self.pieces
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.load(Ordering::Acquire) == piece::BAD)
-            .map(|(i, _)| i as u32)
-            .collect()
+        self.pieces_where(|s| s == piece::BAD)
+    }
+
+    fn pieces_where(&self, keep: impl Fn(u8) -> bool) -> Vec<u32> {
+        (0..self.pieces.len() as u32).filter(|&i| keep(self.state(i))).collect()
     }
 
     /// Take the failed pieces (to be fetched again).
@@ -723,10 +713,6 @@ impl ProvingStorage {
                 _ => {
                     let p = self.piece(i)?;
                     let read_back = self.shape.read_back(&*self.inner, p);
-                    self.proof.first_served.fetch_add(1, Ordering::Relaxed);
-                    if read_back.is_err() {
-                        self.proof.first_serve_failed.fetch_add(1, Ordering::Relaxed);
-                    }
                     let ok = read_back.is_ok();
                     self.proof.record(p, read_back.map_err(|e| e.context("hashed before its first upload")));
                     if !ok {
