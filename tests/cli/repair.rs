@@ -49,6 +49,25 @@ fn row(port: u16, entry: &str) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// python3-libtorrent fetches the whole model from goat alone within
+/// `secs`, every piece right (the daemon's log is in `logdir`). Returns the
+/// leecher, still running.
+fn leech_whole_from_goat(w: &Path, m: &Model, run: &SeedRun, logdir: &Path, secs: u64) -> Daemon {
+    let tfile = w.join("model.torrent");
+    std::fs::write(&tfile, &m.t.bytes).unwrap();
+    let lt_log = w.join("lt.log");
+    let lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
+    assert!(
+        wait_for(Duration::from_secs(secs), || text(&lt_log).contains("DONE") || text(&lt_log).contains("TIMEOUT")),
+        "the leecher did not finish: {}\n{}",
+        text(&lt_log),
+        log_of(logdir)
+    );
+    leeched_from_goat_alone(&lt_log, run.peer_port, &log_of(logdir));
+    assert!(same_files(&m.src, &w.join("lt").join("model"), FILES), "the leecher's copy differs");
+    lt
+}
+
 /// A model whose download goat seeds from one librqbit seeder, announced
 /// through opentracker (so a restarted goat finds the seeder again).
 struct Model {
@@ -73,12 +92,19 @@ fn model(w: &Path, upload_bps: Option<u32>) -> Model {
     Model { t, src, seeder, _tracker: tracker, yaml }
 }
 
-/// The model published, fetched and seeded by a first `goat seed` run
-/// (logs in `w/run1`), which then stops cleanly.
-fn seeded_then_stopped(w: &Path, m: &Model) -> (goat::devchain::server::Handle, SeedRun, String) {
+/// The model's goatfile on a served devchain, and a daemon to follow it
+/// (not started).
+fn published_run(w: &Path, m: &Model) -> (goat::devchain::server::Handle, SeedRun, String) {
     let (scene, addr) = publish_yaml(&m.yaml);
     let h = scene.serve();
     let run = SeedRun::new(&h.url, &addr, w);
+    (h, run, addr)
+}
+
+/// The model published, fetched and seeded by a first `goat seed` run
+/// (logs in `w/run1`), which then stops cleanly.
+fn seeded_then_stopped(w: &Path, m: &Model) -> (goat::devchain::server::Handle, SeedRun, String) {
+    let (h, run, addr) = published_run(w, m);
     let mut d = run.spawn(&w.join("run1"));
     wait_seeding(&run, &w.join("run1"), 90);
     terminate(&mut d, &w.join("run1"));
@@ -103,22 +129,9 @@ fn a_piece_that_fails_in_goat_seed_is_fetched_again_and_never_served() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let m = model(w, Some(1_500_000));
-    let (scene, addr) = publish_yaml(&m.yaml);
-    let h = scene.serve();
-    let run = SeedRun::new(&h.url, &addr, w);
+    let (_h, run, addr) = published_run(w, &m);
     let mut d = run.spawn_env(&w.join("run"), &[], &[("GOAT_TEST_FAIL_WRITE_PIECE", "2")]);
-    let tfile = w.join("model.torrent");
-    std::fs::write(&tfile, &m.t.bytes).unwrap();
-    let lt_log = w.join("lt.log");
-    let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
-    assert!(
-        wait_for(Duration::from_secs(150), || text(&lt_log).contains("DONE") || text(&lt_log).contains("TIMEOUT")),
-        "the leecher did not finish: {}\n{}",
-        text(&lt_log),
-        log_of(&w.join("run"))
-    );
-    leeched_from_goat_alone(&lt_log, run.peer_port, &log_of(&w.join("run")));
-    assert!(same_files(&m.src, &w.join("lt").join("model"), FILES), "the leecher's copy differs");
+    let _lt = leech_whole_from_goat(w, &m, &run, &w.join("run"), 150);
     wait_seeding(&run, &w.join("run"), 60);
     let log = log_of(&w.join("run"));
     assert!(log.contains("piece 2 could not be written") && log.contains("fetching them again"), "{log}");
@@ -155,18 +168,7 @@ fn a_byte_flipped_with_its_mtime_kept_is_never_served_after_a_restart() {
 
     let mut d = run.spawn(&w.join("run2"));
     wait_seeding(&run, &w.join("run2"), 60);
-    let tfile = w.join("model.torrent");
-    std::fs::write(&tfile, &m.t.bytes).unwrap();
-    let lt_log = w.join("lt.log");
-    let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
-    assert!(
-        wait_for(Duration::from_secs(120), || text(&lt_log).contains("DONE") || text(&lt_log).contains("TIMEOUT")),
-        "the leecher did not finish: {}\n{}",
-        text(&lt_log),
-        log_of(&w.join("run2"))
-    );
-    leeched_from_goat_alone(&lt_log, run.peer_port, &log_of(&w.join("run2")));
-    assert!(same_files(&m.src, &w.join("lt").join("model"), FILES), "the leecher's copy differs");
+    let _lt = leech_whole_from_goat(w, &m, &run, &w.join("run2"), 120);
     // goat's own copy is whole again (fetched again from the seeder), and
     // says how: hashed before its first upload, or librqbit's sample check.
     assert!(
@@ -222,9 +224,7 @@ fn an_errored_torrent_recovers_without_a_restart() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let m = model(w, Some(2_000_000));
-    let (scene, addr) = publish_yaml(&m.yaml);
-    let h = scene.serve();
-    let run = SeedRun::new(&h.url, &addr, w);
+    let (_h, run, addr) = published_run(w, &m);
     let mut d = run.spawn_env(&w.join("run"), &[], &[("GOAT_TEST_FATAL_WRITE_PIECE", "3")]);
     let mut seen_error = serde_json::Value::Null;
     assert!(
