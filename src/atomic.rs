@@ -30,7 +30,13 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     std::fs::rename(&tmp.0, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp.0);
         Error::io(format!("moving into place {}", path.display()), e)
-    })
+    })?;
+    // The rename is durable only once the folder's entry is: without this a
+    // power cut can leave the old file (or none) after goat reported the
+    // new one written.
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("syncing the folder {}", dir.display()), e))
 }
 
 fn tempfile_in(dir: &Path, mode: u32) -> Result<(PathBuf, std::fs::File)> {

@@ -27,6 +27,7 @@ pub mod inscription;
 pub mod logging;
 pub mod progress;
 pub mod publish;
+pub mod safefs;
 pub mod scan;
 pub mod seed;
 pub mod hash;

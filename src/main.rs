@@ -6,6 +6,12 @@ fn main() {
     // librqbit's reqwest); rustls then refuses to pick one and the first
     // HTTPS request panics. Installing one provider up front avoids that.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // A panic inside librqbit on hostile metadata is goat's one-line error,
+    // not a backtrace (torrent::metadata::caught).
+    goat::torrent::metadata::install_panic_hook();
+    // Many files and many peers need more descriptors than the usual soft
+    // limit; the hard limit is the user's to set.
+    goat::safefs::raise_open_files_limit();
 
     let cli = match Cli::try_parse() {
         Ok(c) => c,

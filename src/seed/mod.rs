@@ -213,6 +213,10 @@ impl Daemon {
         st.save(&opts.state_dir)?;
         resume::repair_session(&opts.state_dir);
         opts.swarm.state_dir = Some(opts.state_dir.clone());
+        opts.swarm.read_only = published::load(&opts.state_dir)
+            .iter()
+            .filter_map(|p| p.torrent_and_magnet().ok().map(|(_, m)| m.info_hash()))
+            .collect();
         let swarm = Arc::new(Swarm::start(opts.swarm.clone(), &opts.output).await?);
         let shared = Arc::new(Shared {
             opts_output: opts.output.clone(),
@@ -832,7 +836,7 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
         if shared.with(|b| b.torrents.contains_key(&hash) || b.adding.contains(&hash)) || failed.contains(&p.magnet) {
             continue;
         }
-        match swarm.add_saved(bytes, &magnet, peers, &p.output).await {
+        match swarm.add_published(bytes, &magnet, peers, &p.output).await {
             Ok(torrent) => {
                 info!(target: "goat", "{}: published here, seeding from {}", p.name, p.output.display());
                 let layout = Layout::new(&p.output);

@@ -218,6 +218,7 @@ impl Fetch {
                 state_dir: None,
                 piece_order: self.piece_order,
                 dht_bootstrap: self.dht_bootstrap.clone(),
+                read_only: Vec::new(),
             };
             let s = Swarm::start(cfg, &root).await?;
             let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);

@@ -656,7 +656,7 @@ impl Publish {
         let swarm = Swarm::start(cfg, &first).await?;
         for e in &context.entries {
             let (bytes, magnet) = e.torrent_and_magnet()?;
-            let t = swarm.add_saved(bytes, &magnet, &[], &e.output).await?;
+            let t = swarm.add_published(bytes, &magnet, &[], &e.output).await?;
             t.wait(Duration::from_millis(200), |_| {}).await.map_err(|err| {
                 Error::new(err.kind, format!("{}: the files changed since the torrent was made? ({})", e.name, err.message))
             })?;

@@ -13,6 +13,8 @@
 
 pub mod create;
 pub mod durable;
+pub mod files;
+pub mod metadata;
 pub mod resume;
 pub mod steer;
 pub mod storage;
@@ -55,6 +57,10 @@ pub struct SwarmConfig {
     pub piece_order: PieceOrder,
     /// DHT bootstrap nodes (host:port) instead of librqbit's public ones.
     pub dht_bootstrap: Vec<String>,
+    /// Torrents seeded from a publisher's own folder (`goat seed`'s
+    /// `published.json`), known before the session restores them: their
+    /// files are only ever read.
+    pub read_only: Vec<InfoHash>,
 }
 
 /// Which pieces a download asks for first.
@@ -86,6 +92,8 @@ pub struct Swarm {
     /// What goat's storage layer proved, per torrent (`storage`).
     proofs: storage::Proofs,
     fresh: storage::Fresh,
+    read_only: storage::ReadOnly,
+    folders: storage::Folders,
 }
 
 /// A torrent being fetched or seeded.
@@ -177,10 +185,19 @@ impl Swarm {
         let request_window = env_count("GOAT_REQUEST_WINDOW", REQUEST_WINDOW, 1)?;
         let proofs = storage::Proofs::default();
         let fresh = storage::Fresh::default();
+        // Filled before the session restores its torrents, so a publisher's
+        // folder is never opened for writing, not even once.
+        let read_only = storage::ReadOnly::default();
+        storage::lock(&read_only).extend(cfg.read_only.iter().map(|h| h.as_str().to_string()));
+        let folders = storage::Folders::default();
+        if let Some(dir) = &cfg.state_dir {
+            storage::lock(&folders).extend(resume::session_folders(dir));
+        }
         let opts = SessionOptions {
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
-                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), storage::Budget::from_mib(gather_mib)).boxed()
+                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), read_only.clone(), folders.clone(), storage::Budget::from_mib(gather_mib))
+                    .boxed()
             }),
             dht,
             disable_trackers: proxied,
@@ -227,6 +244,8 @@ impl Swarm {
             streams: Arc::new(tokio::sync::Semaphore::new(steer::SESSION_STREAMS)),
             proofs,
             fresh,
+            read_only,
+            folders,
         })
     }
 
@@ -264,8 +283,8 @@ impl Swarm {
         let deadline = tokio::time::Instant::now() + metadata_timeout;
         let mut pause = Duration::from_millis(500);
         let listed = loop {
-            let fut = self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list()));
-            match tokio::time::timeout_at(deadline, fut).await {
+            let fut = metadata::caught(self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list())));
+            match tokio::time::timeout_at(deadline, fut).await.map(|r| r.and_then(|r| r.map_err(|e| add_error(&e)))) {
                 Err(_) => {
                     return Err(Error::network(format!(
                         "no peer sent the torrent's metadata within {}s: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
@@ -273,9 +292,7 @@ impl Swarm {
                     )))
                 }
                 Ok(Err(e)) => {
-                    let raw = format!("{e:#}");
-                    let e = add_error(&e);
-                    if !every_peer_failed(&raw) || tokio::time::Instant::now() + pause >= deadline {
+                    if !e.message.starts_with(EVERY_PEER_FAILED) || tokio::time::Instant::now() + pause >= deadline {
                         return Err(e);
                     }
                     tracing::debug!("metadata: {}; asking again in {pause:?}", e.message);
@@ -289,6 +306,7 @@ impl Swarm {
         // The metadata must be the magnet's: goat checks it itself rather
         // than trust the engine's bookkeeping (see `same_torrent`).
         same_torrent(magnet, info_hash_of_torrent(&listed.torrent_bytes)?)?;
+        metadata::check_torrent(&listed.torrent_bytes)?;
         let mut files = Vec::new();
         let mut pads = Vec::new();
         for fd in listed.info.iter_file_details() {
@@ -302,7 +320,7 @@ impl Swarm {
             files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
         let created = preallocate(output, &real)?;
         let key = info_hash_of_torrent(&listed.torrent_bytes)?.as_str().to_string();
-        storage::lock(&self.fresh).insert(key.clone(), (output.to_path_buf(), created));
+        storage::lock(&self.fresh).insert(key.clone(), (output.to_path_buf(), created.into_iter().collect()));
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {
@@ -343,6 +361,25 @@ impl Swarm {
         self.add_metadata(torrent_bytes, initial, magnet, output).await
     }
 
+    /// Seed a publisher's own files where they are (`goat publish`, the
+    /// daemon's `published.json`). They are only ever read: each file must
+    /// be there, a regular file (no link) at the torrent's length, or the
+    /// torrent is refused before librqbit sees the folder; goat never
+    /// creates, truncates, extends or writes a file there.
+    pub async fn add_published(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], folder: &Path) -> Result<Torrent> {
+        let key = info_hash_of_torrent(&torrent_bytes)?;
+        same_torrent(magnet, key.clone())?;
+        for f in listed_files(&torrent_bytes)?.into_iter().filter(|f| !f.padding) {
+            let found = crate::safefs::len_under(folder, &f.path)
+                .map_err(|e| Error::io(format!("checking the published folder {}", folder.display()), e))?;
+            if found != Some(f.length) {
+                return Err(Error::new(Kind::Io, files::size_changed(&folder.join(&f.path), f.length, found)));
+            }
+        }
+        storage::lock(&self.read_only).insert(key.as_str().to_string());
+        self.add_saved(torrent_bytes, magnet, peers, folder).await
+    }
+
     /// Add a torrent from its metadata, downloading into (or seeding from)
     /// `output`; existing files there are re-checked and re-used.
     async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path) -> Result<Torrent> {
@@ -361,11 +398,12 @@ impl Swarm {
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
+        metadata::check_torrent(&torrent_bytes)?;
+        storage::lock(&self.folders).insert(info_hash_of_torrent(&torrent_bytes)?.as_str().to_string(), output.to_path_buf());
         let resp = {
             let _one_at_a_time = self.adding.lock().await;
-            self.session
-                .add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts))
-                .await
+            metadata::caught(self.session.add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts)))
+                .await?
                 .map_err(|e| add_error(&e))?
         };
         let (handle, added) = match resp {
@@ -490,20 +528,6 @@ impl Swarm {
             .map_err(|e| Error::internal(format!("removing torrent {info_hash}: {e:#}")))
     }
 
-    /// Make a torrent of `path` (a file or folder) and seed it (`goat
-    /// demo`'s publisher). Returns the info-hash once the data is checked.
-    pub async fn serve_folder(&self, path: &Path, piece_length: u32) -> Result<(InfoHash, Torrent)> {
-        let opts = librqbit::CreateTorrentOptions { name: None, trackers: vec![], piece_length: Some(piece_length) };
-        let (made, handle) = self
-            .session
-            .create_and_serve_torrent(path, opts)
-            .await
-            .map_err(|e| Error::internal(format!("cannot make a torrent of {}: {e:#}", path.display())))?;
-        let t = Torrent { handle, output: path.to_path_buf(), steering: None };
-        t.wait(Duration::from_millis(100), |_| {}).await?;
-        Ok((hash_of(made.info_hash()), t))
-    }
-
     /// librqbit's session counters in Prometheus text format.
     pub fn prometheus(&self, out: &mut String) {
         self.session.stats_snapshot().as_prometheus(out);
@@ -545,6 +569,23 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
     Err(Error::network(format!(
         "the BitTorrent engine returned the metadata of torrent {got} for magnet {want}: refused; it is retried (goat seed: at the next poll; goat fetch: run it again)"
     )))
+}
+
+/// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
+fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
+    metadata::check_torrent(torrent_bytes)?;
+    let t = librqbit::torrent_from_bytes(torrent_bytes)
+        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+    let info = t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for fd in info.iter_file_details() {
+        let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
+        check_components(&parts)?;
+        out.push(TorrentFile { path: parts.iter().collect(), offset, length: fd.len, padding: fd.attrs().padding });
+        offset += fd.len;
+    }
+    Ok(out)
 }
 
 /// SHA-1 (goat's own, the `sha1` crate) of the bencoded `info`
@@ -631,6 +672,9 @@ fn every_peer_failed(msg: &str) -> bool {
 fn add_error(e: &anyhow::Error) -> Error {
     let msg = format!("{e:#}");
     let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>());
+    if io.is_some_and(crate::safefs::is_too_many_open) {
+        return Error::new(Kind::Io, crate::safefs::too_many_open().to_string());
+    }
     match io.map(|i| i.kind()) {
         Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => {
             Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(&msg)))
@@ -643,12 +687,16 @@ fn add_error(e: &anyhow::Error) -> Error {
     }
 }
 
+/// How goat's error for "every peer failed" begins (the one add error
+/// worth asking again for).
+const EVERY_PEER_FAILED: &str = "every peer failed to provide valid metadata";
+
 fn classify_add_error(msg: &str) -> Error {
     let lower = msg.to_ascii_lowercase();
     if every_peer_failed(msg) {
-        return Error::network(
-            "every peer failed to provide valid metadata for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure",
-        );
+        return Error::network(format!(
+            "{EVERY_PEER_FAILED} for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure"
+        ));
     }
     // A full disk first: its message names a file, which the next test
     // would take for a bad path.
@@ -814,10 +862,18 @@ fn env_count(name: &str, default: usize, min: usize) -> Result<usize> {
 /// resumed download) counts as present by its allocated blocks. Returns
 /// the files that held nothing before (see `storage::Fresh`).
 fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> {
-    use std::os::unix::fs::MetadataExt;
+    use crate::safefs::{self, Access};
     use std::os::unix::io::AsRawFd;
-    let allocated = |p: &Path| std::fs::metadata(p).map(|m| m.blocks() * 512).unwrap_or(0);
-    let missing: u64 = files.iter().map(|(rel, len)| len.saturating_sub(allocated(&output.join(rel)))).sum();
+    std::fs::create_dir_all(output).map_err(|e| Error::io(format!("creating {}", output.display()), e))?;
+    let root = safefs::open_root(output).map_err(|e| Error::io(format!("opening {}", output.display()), e))?;
+    // Every path is checked (no link anywhere below the folder, nothing but
+    // regular files) before a byte is allocated.
+    let mut allocated = Vec::with_capacity(files.len());
+    for (rel, _) in files {
+        let found = safefs::found_in(&root, rel).map_err(|e| Error::io(format!("in {}", output.display()), e))?;
+        allocated.push(found.map(|f| f.allocated).unwrap_or(0));
+    }
+    let missing: u64 = files.iter().zip(&allocated).fold(0u64, |sum, ((_, len), have)| sum.saturating_add(len.saturating_sub(*have)));
     if let Some(free) = free_space(output) {
         if free < missing {
             return Err(Error::new(
@@ -832,26 +888,20 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
         }
     }
     let mut created = Vec::new();
-    for (rel, len) in files {
+    for ((rel, len), &before) in files.iter().zip(&allocated) {
         let path = output.join(rel);
-        let before = allocated(&path);
         if *len == 0 || before >= *len {
             continue;
         }
         if before == 0 {
             created.push(rel.clone());
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let f = safefs::open_in(&root, rel, Access::Write).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let Ok(end) = libc::off_t::try_from(*len) else {
+            return Err(Error::invalid(format!("{}: {len} bytes is more than a file can hold", path.display())));
+        };
         // SAFETY: a valid open descriptor; the range is the file's final size.
-        let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, *len as libc::off_t) };
+        let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, end) };
         match rc {
             0 => {}
             // Filesystems without fallocate: librqbit writes sparse files there.

@@ -106,7 +106,9 @@ pub fn repair_session(state_dir: &Path) {
             return false;
         };
         let file = dir.join(format!("{hash}.torrent"));
-        let whole = std::fs::read(&file).ok().is_some_and(|b| librqbit::torrent_from_bytes(&b).is_ok());
+        // goat's own checks too: librqbit restores a saved torrent with no
+        // caller to catch its panic on hostile metadata.
+        let whole = std::fs::read(&file).ok().is_some_and(|b| super::metadata::check_torrent(&b).is_ok());
         if !whole {
             tracing::warn!(
                 target: "goat",
@@ -123,6 +125,23 @@ pub fn repair_session(state_dir: &Path) {
             let _ = std::fs::remove_file(&path);
         }
     }
+}
+
+/// The output folder of every torrent in librqbit's session file, by
+/// info-hash (hex): goat's storage opens a restored torrent's files there
+/// (librqbit keeps the folder to itself).
+pub fn session_folders(state_dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(bytes) = std::fs::read(session_dir(state_dir).join("session.json")) else { return Vec::new() };
+    let Ok(db) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
+    let Some(torrents) = db.get("torrents").and_then(|t| t.as_object()) else { return Vec::new() };
+    torrents
+        .values()
+        .filter_map(|t| {
+            let hash = t.get("info_hash")?.as_str()?.to_ascii_lowercase();
+            let folder = t.get("output_folder")?.as_str()?;
+            Some((hash, PathBuf::from(folder)))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -61,11 +61,12 @@
 //! for.
 
 use crate::filebuf::FileBuf;
+use super::files::{Files, Pool};
 use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
 use librqbit_core::lengths::{Lengths, ValidPieceIndex};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IoSlice;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -288,7 +289,7 @@ const PROVER_QUEUE: usize = 64 << 20;
 
 /// A piece for the prover thread to read back.
 struct Job {
-    files: Arc<dyn TorrentStorage>,
+    files: Arc<Files>,
     shape: Arc<Shape>,
     proof: Arc<Proof>,
     piece: ValidPieceIndex,
@@ -302,7 +303,7 @@ impl Job {
     fn run(self) {
         let read_back = self.shape.read_back(&*self.files, self.piece);
         if let (Ok(()), Some(b)) = (&read_back, &self.shape.behind) {
-            b.proven(&self.shape, self.piece);
+            b.proven(&self.shape, &self.files, self.piece);
         }
         self.proof.record(self.piece, read_back);
         self.proof.queued.fetch_sub(1, Ordering::AcqRel);
@@ -366,23 +367,38 @@ pub type Proofs = Arc<Mutex<HashMap<String, Arc<Proof>>>>;
 /// quarter of goat's CPU time in a 2 GiB fetch, docs/benchmarks.md). Reads
 /// of such a file fail until something is written to it, as they fail for
 /// a file that does not exist, and librqbit skips it.
-pub type Fresh = Arc<Mutex<HashMap<String, (std::path::PathBuf, Vec<std::path::PathBuf>)>>>;
+pub type Fresh = Arc<Mutex<HashMap<String, (std::path::PathBuf, HashSet<std::path::PathBuf>)>>>;
+
+/// Each torrent's output folder, by info-hash (hex): librqbit keeps its
+/// own to itself (`ManagedTorrentShared::options` is private), so goat
+/// records the folder of every torrent it adds, and of every torrent in
+/// the session file before librqbit restores it.
+pub type Folders = Arc<Mutex<HashMap<String, std::path::PathBuf>>>;
+
+/// Torrents seeded from a publisher's own folder, by info-hash (hex): their
+/// files are opened read-only and never created, resized or written
+/// (`files::Files`).
+pub type ReadOnly = Arc<Mutex<HashSet<String>>>;
 
 #[derive(Clone)]
 pub struct ProvingFactory {
-    inner: FilesystemStorageFactory,
     proofs: Proofs,
     fresh: Fresh,
+    read_only: ReadOnly,
+    folders: Folders,
+    pool: Arc<Pool>,
     budget: Arc<Budget>,
     prover: Prover,
 }
 
 impl ProvingFactory {
-    pub fn new(proofs: Proofs, fresh: Fresh, budget: Arc<Budget>) -> ProvingFactory {
+    pub fn new(proofs: Proofs, fresh: Fresh, read_only: ReadOnly, folders: Folders, budget: Arc<Budget>) -> ProvingFactory {
         ProvingFactory {
-            inner: FilesystemStorageFactory::default(),
             proofs,
             fresh,
+            read_only,
+            folders,
+            pool: Pool::for_this_process(),
             budget,
             prover: Prover::start(),
         }
@@ -425,19 +441,16 @@ const BEHIND: usize = 16;
 /// had moved on anyway. Both calls are hints: one that fails costs nothing
 /// but the cache.
 struct Behind {
-    /// goat's own read-only handles on the files (None for padding, or a
-    /// file it could not open: that file is left to the kernel).
-    files: Vec<Option<std::fs::File>>,
     proven: Mutex<std::collections::VecDeque<ValidPieceIndex>>,
 }
 
 impl Behind {
     /// `piece` is proven: start its writeback, drop the one [`BEHIND`]
     /// proofs before it.
-    fn proven(&self, shape: &Shape, piece: ValidPieceIndex) {
+    fn proven(&self, shape: &Shape, files: &Files, piece: ValidPieceIndex) {
         // SAFETY (both calls): plain syscalls on descriptors goat owns,
         // with no memory passed.
-        self.each_part(shape, piece, |fd, at, n| unsafe {
+        Self::each_part(shape, files, piece, |fd, at, n| unsafe {
             libc::sync_file_range(fd, at, n, libc::SYNC_FILE_RANGE_WRITE);
         });
         let old = {
@@ -446,17 +459,18 @@ impl Behind {
             (q.len() > BEHIND).then(|| q.pop_front()).flatten()
         };
         if let Some(old) = old {
-            self.each_part(shape, old, |fd, at, n| unsafe {
+            Self::each_part(shape, files, old, |fd, at, n| unsafe {
                 libc::posix_fadvise(fd, at, n, libc::POSIX_FADV_DONTNEED);
             });
         }
     }
 
-    /// `f(fd, offset, length)` for each part of `piece` in a file goat holds.
-    fn each_part(&self, shape: &Shape, piece: ValidPieceIndex, f: impl Fn(i32, i64, i64)) {
+    /// `f(fd, offset, length)` for each part of `piece` in a file that is
+    /// open now (the storage's own handles: a hint is not worth an open).
+    fn each_part(shape: &Shape, files: &Files, piece: ValidPieceIndex, f: impl Fn(i32, i64, i64)) {
         use std::os::fd::AsRawFd;
-        for (id, at, _, n, _) in shape.piece_parts(piece) {
-            if let Some(Some(file)) = self.files.get(id) {
+        for (id, at, _, n, padding) in shape.piece_parts(piece) {
+            if let (false, Some(file)) = (padding, files.if_open(id)) {
                 f(file.as_raw_fd(), at as i64, n as i64);
             }
         }
@@ -501,7 +515,7 @@ impl Shape {
     /// core's cache. The buffer is placed for the file offset
     /// (`crate::filebuf` says why) and kept per thread, so a piece costs no
     /// allocation.
-    fn read_back(&self, files: &dyn TorrentStorage, piece: ValidPieceIndex) -> anyhow::Result<()> {
+    fn read_back(&self, files: &Files, piece: ValidPieceIndex) -> anyhow::Result<()> {
         thread_local! {
             static SCRATCH: std::cell::RefCell<FileBuf> = std::cell::RefCell::default();
         }
@@ -533,7 +547,6 @@ impl StorageFactory for ProvingFactory {
         shared: &ManagedTorrentShared,
         metadata: &TorrentMetadata,
     ) -> anyhow::Result<ProvingStorage> {
-        let inner = self.inner.create(shared, metadata)?;
         let lengths = *metadata.lengths();
         let hashes: Vec<[u8; 20]> = metadata
             .info
@@ -556,23 +569,26 @@ impl StorageFactory for ProvingFactory {
         let hash = hex::encode(shared.info_hash.0);
         lock(&self.proofs).insert(hash.clone(), proof.clone());
         let (folder, fresh_paths) = lock(&self.fresh).remove(&hash).unwrap_or_default();
-        // Known when goat added the torrent itself (not for one librqbit
-        // restored from its session file).
+        // Known when goat added the torrent itself for a download (not for
+        // one librqbit restored from its session file).
         let behind = (!folder.as_os_str().is_empty()).then(|| {
-            let files = metadata
-                .file_infos
-                .iter()
-                .map(|f| {
-                    (!f.attrs.padding)
-                        .then(|| std::fs::File::open(folder.join(&f.relative_filename)).ok())
-                        .flatten()
-                })
-                .collect();
             Arc::new(Behind {
-                files,
                 proven: Mutex::default(),
             })
         });
+        let Some(output) = lock(&self.folders).get(&hash).cloned() else {
+            anyhow::bail!("goat does not know where torrent {hash}'s files are: it was not added by goat");
+        };
+        let inner = Files::new(
+            &output,
+            metadata
+                .file_infos
+                .iter()
+                .map(|f| (!f.attrs.padding).then(|| (f.relative_filename.clone(), f.len)))
+                .collect(),
+            lock(&self.read_only).contains(&hash),
+            self.pool.clone(),
+        )?;
         let fresh = metadata
             .file_infos
             .iter()
@@ -596,10 +612,11 @@ impl StorageFactory for ProvingFactory {
         })
     }
 
-    /// Forwarded, so librqbit's JSON session persistence (which accepts only
-    /// its filesystem storage) still saves and restores goat's torrents.
+    /// As librqbit's filesystem storage, whose files these are (an output
+    /// folder and the torrent's paths): its JSON session persistence, which
+    /// accepts only that storage, saves and restores goat's torrents.
     fn is_type_id(&self, type_id: std::any::TypeId) -> bool {
-        self.inner.is_type_id(type_id)
+        FilesystemStorageFactory::default().is_type_id(type_id)
     }
 
     fn clone_box(&self) -> BoxStorageFactory {
@@ -676,7 +693,7 @@ fn first_time(once: &'static std::sync::Once) -> bool {
 }
 
 pub struct ProvingStorage {
-    inner: Arc<dyn TorrentStorage>,
+    inner: Arc<Files>,
     /// Per file: allocated by goat and not written since (see [`Fresh`]).
     fresh: Arc<Vec<AtomicBool>>,
     shape: Arc<Shape>,
@@ -982,12 +999,10 @@ impl ProvingStorage {
 impl TorrentStorage for ProvingStorage {
     fn init(
         &mut self,
-        shared: &ManagedTorrentShared,
-        metadata: &TorrentMetadata,
+        _shared: &ManagedTorrentShared,
+        _metadata: &TorrentMetadata,
     ) -> anyhow::Result<()> {
-        Arc::get_mut(&mut self.inner)
-            .ok_or_else(|| anyhow::anyhow!("storage is being read back while it is initialised"))?
-            .init(shared, metadata)
+        self.inner.init()
     }
 
     fn pread_exact(&self, file_id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
@@ -1035,8 +1050,8 @@ impl TorrentStorage for ProvingStorage {
         Ok(n)
     }
 
-    fn remove_file(&self, file_id: usize, filename: &Path) -> anyhow::Result<()> {
-        self.inner.remove_file(file_id, filename)
+    fn remove_file(&self, _file_id: usize, filename: &Path) -> anyhow::Result<()> {
+        self.inner.remove_file(filename)
     }
 
     fn remove_directory_if_empty(&self, path: &Path) -> anyhow::Result<()> {
@@ -1052,7 +1067,7 @@ impl TorrentStorage for ProvingStorage {
     fn take(&self) -> anyhow::Result<Box<dyn TorrentStorage>> {
         self.write_all_pending(false)?;
         Ok(Box::new(ProvingStorage {
-            inner: Arc::from(self.inner.take()?),
+            inner: self.inner.clone(),
             fresh: self.fresh.clone(),
             shape: self.shape.clone(),
             proof: self.proof.clone(),
@@ -1065,7 +1080,6 @@ impl TorrentStorage for ProvingStorage {
     }
 
     fn on_piece_completed(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
-        self.inner.on_piece_completed(piece)?;
         let i = piece.get();
         self.complete(piece).map_err(|e| {
             let context = format!("piece {i} failed goat's proof");
@@ -1129,7 +1143,8 @@ mod tests {
             std::io::Write::write_all(&mut out, &[7u8; 16 << 10]).unwrap();
         }
         out.sync_all().unwrap();
-        let file = std::fs::File::open(&path).unwrap();
+        let files = super::Files::new(dir.path(), vec![Some(("f".into(), (PIECE * pieces) as u64))], true, super::Pool::with_cap(4)).unwrap();
+        let file = files.file(0).unwrap();
         let lengths = Lengths::new((PIECE * pieces) as u64, PIECE as u32).unwrap();
         let shape = Shape {
             lengths,
@@ -1142,7 +1157,6 @@ mod tests {
             behind: None,
         };
         let behind = Behind {
-            files: vec![Some(file)],
             proven: Default::default(),
         };
         // Pages of piece `i` in the page cache.
@@ -1153,7 +1167,7 @@ mod tests {
                     PIECE,
                     libc::PROT_READ,
                     libc::MAP_SHARED,
-                    behind.files[0].as_ref().unwrap().as_raw_fd(),
+                    file.as_raw_fd(),
                     (i * PIECE) as i64,
                 )
             };
@@ -1169,7 +1183,7 @@ mod tests {
             "the file was just written: cached"
         );
         for i in 0..pieces {
-            behind.proven(&shape, lengths.validate_piece_index(i as u32).unwrap());
+            behind.proven(&shape, &files, lengths.validate_piece_index(i as u32).unwrap());
         }
         for i in 0..pieces - BEHIND {
             assert_eq!(resident(i), 0, "piece {i} is still cached");

@@ -454,11 +454,11 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
         let _ = d.child.kill();
         let _ = d.child.wait();
         have = complete_pieces(&file, &payload.join("weights.bin"), PIECE);
-        assert!(ok && have.len() * 2 <= pieces, "{order}: {} of {pieces} pieces when stopped", have.len());
+        let log = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap_or_default();
+        assert!(ok && have.len() * 2 <= pieces, "{order}: {} of {pieces} pieces when stopped\n{log}", have.len());
         // how far into the file the pieces reach, ignoring the last piece
         // (librqbit fetches each file's first and last piece first)
         let reach = have.iter().copied().filter(|p| *p != pieces - 1).max().unwrap_or(0);
-        let log = std::fs::read_to_string(out.path().join("goat.stderr")).unwrap_or_default();
         spans.push((order, have.len(), reach, log));
     }
     let (_, n_file, reach_file, _) = &spans[0];

@@ -1,0 +1,255 @@
+//! Files under an output folder, opened without following symbolic links.
+//!
+//! A torrent's file names come from untrusted metadata, and the output
+//! folder may be writable by others (a shared machine, a folder a model
+//! tool also writes). If goat opened `out/model/f0000.bin` by path, a link
+//! planted there (to a file, to a folder, or dangling) would aim goat's
+//! writes, truncations and reads at a file it does not own. So every
+//! component below the folder the user chose is opened relative to its
+//! parent's handle with `O_NOFOLLOW` (rustix's `openat`), checked to be a
+//! folder or a regular file, and a link anywhere is refused with a message
+//! that names it. The folder the user chose (`-o`, the state directory) is
+//! theirs, link or not, and is followed.
+//!
+//! Below every stage that touches payload files: the torrent stage's
+//! storage and preallocation, `goat verify`, the fetcher's checks.
+
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use std::fs::File;
+use std::io;
+use std::path::{Component, Path};
+
+/// What an open is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read only; nothing is created.
+    Read,
+    /// Read and write; missing folders and the file are created.
+    Write,
+}
+
+/// The folder the user chose, opened (following a link there: it is
+/// theirs). The handle every open below it starts from.
+pub fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+/// Open the regular file `rel` under `root`, following no link below
+/// `root`. `rel` must be relative and made of normal components (torrent
+/// paths are checked before they get here: `torrent::check_components`).
+pub fn open_in(root: impl AsFd, rel: &Path, access: Access) -> io::Result<File> {
+    let (parent, name) = parent_of(root, rel, access == Access::Write)?;
+    let mut flags = OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    flags |= match access {
+        Access::Read => OFlags::RDONLY,
+        Access::Write => OFlags::RDWR | OFlags::CREATE,
+    };
+    // NONBLOCK: opening a FIFO planted in the folder must not hang goat;
+    // it has no effect on regular files, the only kind accepted below.
+    let fd = rustix::fs::openat(&parent, name, flags, Mode::from_raw_mode(0o666)).map_err(|e| refused(e, rel))?;
+    let st = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(not_regular(rel));
+    }
+    rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+    Ok(File::from(fd))
+}
+
+/// [`open_in`] from a path: opens `root` first.
+pub fn open_under(root: &Path, rel: &Path, access: Access) -> io::Result<File> {
+    open_in(open_root(root)?, rel, access)
+}
+
+/// The length of the regular file `rel` under `root`, or None when it (or
+/// a folder above it) does not exist. A link anywhere below `root`, or
+/// something that is not a regular file, is an error.
+pub fn len_under(root: &Path, rel: &Path) -> io::Result<Option<u64>> {
+    Ok(found_in(open_root(root)?, rel)?.map(|f| f.len))
+}
+
+/// A regular file found below a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub len: u64,
+    /// Bytes of disk blocks allocated to it.
+    pub allocated: u64,
+}
+
+/// [`len_under`] from an open folder, with the blocks allocated.
+pub fn found_in(root: impl AsFd, rel: &Path) -> io::Result<Option<Found>> {
+    let (parent, name) = match parent_of(root, rel, false) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Ok(Some(Found { len: st.st_size as u64, allocated: st.st_blocks as u64 * 512 })),
+            FileType::Symlink => Err(link(rel)),
+            _ => Err(not_regular(rel)),
+        },
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Remove the file `rel` under `root` (never through a link).
+pub fn remove_in(root: impl AsFd, rel: &Path) -> io::Result<()> {
+    let (parent, name) = parent_of(root, rel, false)?;
+    Ok(rustix::fs::unlinkat(&parent, name, AtFlags::empty())?)
+}
+
+/// Remove the folder `rel` under `root` if it is empty.
+pub fn remove_dir_in(root: impl AsFd, rel: &Path) -> io::Result<()> {
+    let (parent, name) = parent_of(root, rel, false)?;
+    match rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The folder holding `rel`'s last component, opened component by
+/// component without following links (created when `create`), and that
+/// last component.
+fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(OwnedFd, &'a std::ffi::OsStr)> {
+    let parts: Vec<&std::ffi::OsStr> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(p) => Ok(p),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel)))),
+        })
+        .collect::<io::Result<_>>()?;
+    let Some((name, dirs)) = parts.split_last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty file path"));
+    };
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = rustix::fs::openat(root.as_fd(), ".", flags, Mode::empty())?;
+    let mut so_far = std::path::PathBuf::new();
+    for d in dirs {
+        so_far.push(d);
+        let next = match rustix::fs::openat(&dir, *d, flags, Mode::empty()) {
+            Err(rustix::io::Errno::NOENT) if create => {
+                match rustix::fs::mkdirat(&dir, *d, Mode::from_raw_mode(0o777)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                rustix::fs::openat(&dir, *d, flags, Mode::empty())
+            }
+            other => other,
+        };
+        dir = match next {
+            Ok(d) => d,
+            // O_DIRECTORY|O_NOFOLLOW on a link fails with ENOTDIR: say which.
+            Err(rustix::io::Errno::NOTDIR)
+                if rustix::fs::statat(&dir, *d, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
+            {
+                return Err(link(&so_far))
+            }
+            Err(e) => return Err(refused(e, &so_far)),
+        };
+    }
+    Ok((dir, name))
+}
+
+/// An open's errno as an error that names the path: ELOOP (and ENOTDIR
+/// from `O_DIRECTORY|O_NOFOLLOW` on a link) is a link goat refuses.
+fn refused(e: rustix::io::Errno, rel: &Path) -> io::Error {
+    match e {
+        rustix::io::Errno::LOOP => link(rel),
+        rustix::io::Errno::NOTDIR => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a folder (a file or a link is in its place): move it away, goat never writes through it", shown(rel)),
+        ),
+        rustix::io::Errno::MFILE | rustix::io::Errno::NFILE => too_many_open(),
+        e => io::Error::from(e),
+    }
+}
+
+fn link(rel: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is a symbolic link: goat never reads or writes through a link in its output folder; remove the link (or pick another -o) and run again",
+            shown(rel)
+        ),
+    )
+}
+
+fn not_regular(rel: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is not a regular file: move it away (or pick another -o) and run again", shown(rel)),
+    )
+}
+
+/// EMFILE/ENFILE as an error that names the limit and what to do.
+pub fn too_many_open() -> io::Error {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(0);
+    io::Error::other(format!(
+        "too many open files (this process may hold {limit}): raise the limit (ulimit -n, or LimitNOFILE= in the systemd unit) and run again"
+    ))
+}
+
+/// True when `e` (an I/O error anywhere in librqbit's chain) is the
+/// descriptor limit.
+pub fn is_too_many_open(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) || e.to_string().starts_with("too many open files (")
+}
+
+/// Raise this process's soft limit on open files to its hard limit, as
+/// most BitTorrent clients do at start: a model of many files, seeded
+/// beside many peers, needs more descriptors than the usual soft 1,024.
+/// Returns the soft limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l.clone()) {
+            tracing::debug!(target: "goat", "raising the open-file limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+fn shown(p: &Path) -> String {
+    crate::text::line(&p.to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_anywhere_below_the_root_are_refused_and_their_targets_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("out");
+        let victim = d.path().join("victim.txt");
+        std::fs::create_dir_all(root.join("m")).unwrap();
+        std::fs::write(&victim, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, root.join("m/f.bin")).unwrap();
+        std::os::unix::fs::symlink(d.path(), root.join("dirlink")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("nowhere"), root.join("m/dangling")).unwrap();
+        for (rel, access) in [("m/f.bin", Access::Write), ("m/f.bin", Access::Read), ("dirlink/victim.txt", Access::Write), ("m/dangling", Access::Write)] {
+            let e = open_under(&root, Path::new(rel), access).unwrap_err();
+            assert!(e.to_string().contains("symbolic link"), "{rel}: {e}");
+        }
+        assert!(len_under(&root, Path::new("m/f.bin")).unwrap_err().to_string().contains("symbolic link"));
+        assert!(len_under(&root, Path::new("dirlink/victim.txt")).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert!(!d.path().join("nowhere").exists());
+        // Plain files and folders are created and opened as usual.
+        let f = open_under(&root, Path::new("a/b/c.bin"), Access::Write).unwrap();
+        f.set_len(5).unwrap();
+        assert_eq!(len_under(&root, Path::new("a/b/c.bin")).unwrap(), Some(5));
+        assert_eq!(len_under(&root, Path::new("a/x/c.bin")).unwrap(), None);
+        // A FIFO is refused at once, not waited on.
+        let fifo = root.join("m/fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(open_under(&root, Path::new("m/fifo"), Access::Read).unwrap_err().to_string().contains("regular"));
+    }
+}

@@ -1,0 +1,285 @@
+//! goat's own files for librqbit: the torrent's files under its output
+//! folder, opened only through [`crate::safefs`] (no link is ever
+//! followed), at most a bounded number at once, and never written when the
+//! folder is a publisher's.
+//!
+//! Why not librqbit's `FilesystemStorage`: it opens every file by path
+//! (following links planted in the folder), holds every file open for the
+//! torrent's life (a 2,000-file model needs 2,000 descriptors, and goat's
+//! page-cache hints held a second set), creates and truncates files in a
+//! publisher's folder (`ensure_file_length` cuts a file that grew back to
+//! the torrent's length), and offers no read-only mode.
+//!
+//! **Descriptors.** All torrents of a session share one [`Pool`] of open
+//! files, as libtorrent's file pool does: a file is opened when it is first
+//! read or written and the oldest open file is closed when the pool is
+//! full. The pool's size follows the process's open-file limit (a quarter
+//! of it, so peers' sockets keep the rest), which `main` raises to the hard
+//! limit at start.
+
+use crate::safefs::{self, Access};
+use anyhow::Context;
+use rustix::fd::OwnedFd;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::IoSlice;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Open files shared by every torrent of a session, oldest closed first.
+pub struct Pool {
+    cap: usize,
+    open: Mutex<Open>,
+    next_owner: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Open {
+    files: HashMap<(usize, usize), Arc<File>>,
+    order: VecDeque<(usize, usize)>,
+}
+
+impl Pool {
+    /// A pool sized from the open-file limit now in force.
+    pub fn for_this_process() -> Arc<Pool> {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(1 << 20);
+        Pool::with_cap((limit / 4).clamp(8, 1 << 16) as usize)
+    }
+
+    pub fn with_cap(cap: usize) -> Arc<Pool> {
+        Arc::new(Pool { cap: cap.max(1), open: Mutex::default(), next_owner: AtomicUsize::new(1) })
+    }
+
+    /// Files open now (for tests and the status).
+    pub fn open_now(&self) -> usize {
+        super::storage::lock(&self.open).files.len()
+    }
+
+    fn get(&self, key: (usize, usize), open: impl Fn() -> std::io::Result<File>) -> std::io::Result<Arc<File>> {
+        if let Some(f) = super::storage::lock(&self.open).files.get(&key) {
+            return Ok(f.clone());
+        }
+        // Opened outside the lock: an open walks the path component by
+        // component. Two threads may open the same file at once; the
+        // second keeps the first's handle.
+        let file = match open() {
+            Err(e) if safefs::is_too_many_open(&e) => {
+                // Other descriptors (sockets) took the room: give back half
+                // of goat's and try once more.
+                self.shrink(self.cap / 2);
+                open()?
+            }
+            other => other?,
+        };
+        let mut o = super::storage::lock(&self.open);
+        if let Some(f) = o.files.get(&key) {
+            return Ok(f.clone());
+        }
+        let file = Arc::new(file);
+        o.files.insert(key, file.clone());
+        o.order.push_back(key);
+        let cap = self.cap;
+        Self::evict(&mut o, cap);
+        Ok(file)
+    }
+
+    fn shrink(&self, to: usize) {
+        Self::evict(&mut super::storage::lock(&self.open), to);
+    }
+
+    fn evict(o: &mut Open, to: usize) {
+        while o.files.len() > to {
+            let Some(k) = o.order.pop_front() else { break };
+            // A handle still in use elsewhere closes when that use ends.
+            o.files.remove(&k);
+        }
+    }
+
+    /// The handle of a file that is open now, without opening it.
+    fn peek(&self, key: (usize, usize)) -> Option<Arc<File>> {
+        super::storage::lock(&self.open).files.get(&key).cloned()
+    }
+
+    fn forget(&self, owner: usize) {
+        let mut o = super::storage::lock(&self.open);
+        o.files.retain(|k, _| k.0 != owner);
+        o.order.retain(|k| k.0 != owner);
+    }
+}
+
+/// One torrent's files under its output folder.
+pub struct Files {
+    root: PathBuf,
+    /// The output folder, opened once: every file is opened below it.
+    dir: OwnedFd,
+    /// Per file: its path below the folder and length (None: padding).
+    files: Vec<Option<(PathBuf, u64)>>,
+    /// A publisher's folder: read, never created, written or resized.
+    read_only: bool,
+    pool: Arc<Pool>,
+    owner: usize,
+}
+
+impl Files {
+    pub fn new(root: &Path, files: Vec<Option<(PathBuf, u64)>>, read_only: bool, pool: Arc<Pool>) -> anyhow::Result<Files> {
+        if !read_only {
+            std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        }
+        let dir = safefs::open_root(root).with_context(|| format!("opening {}", root.display()))?;
+        let owner = pool.next_owner.fetch_add(1, Ordering::Relaxed);
+        Ok(Files { root: root.to_path_buf(), dir, files, read_only, pool, owner })
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn path(&self, id: usize) -> anyhow::Result<&(PathBuf, u64)> {
+        self.files.get(id).and_then(|f| f.as_ref()).context("no such file")
+    }
+
+    /// The open handle of file `id`, opening it if needed.
+    pub fn file(&self, id: usize) -> anyhow::Result<Arc<File>> {
+        let (rel, _) = self.path(id)?;
+        let access = if self.read_only { Access::Read } else { Access::Write };
+        self.pool
+            .get((self.owner, id), || safefs::open_in(&self.dir, rel, access))
+            .with_context(|| format!("opening {}", self.root.join(rel).display()))
+    }
+
+    /// File `id`'s handle if it is open now (for hints that are not worth
+    /// an open).
+    pub fn if_open(&self, id: usize) -> Option<Arc<File>> {
+        self.pool.peek((self.owner, id))
+    }
+
+    /// Create every file (an empty one gets no write, yet belongs to the
+    /// model), or, for a publisher's folder, check that each is there at its
+    /// length: a file that changed size is reported and never touched.
+    pub fn init(&self) -> anyhow::Result<()> {
+        for (id, f) in self.files.iter().enumerate() {
+            let Some((rel, len)) = f else { continue };
+            if self.read_only {
+                let found = safefs::len_under(&self.root, rel)?;
+                if found != Some(*len) {
+                    anyhow::bail!("{}", size_changed(&self.root.join(rel), *len, found));
+                }
+            } else {
+                self.file(id)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pread_exact(&self, id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
+        Ok(self.file(id)?.read_exact_at(buf, offset)?)
+    }
+
+    pub fn pwrite_all(&self, id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
+        self.writable()?;
+        Ok(self.file(id)?.write_all_at(buf, offset)?)
+    }
+
+    pub fn pwrite_all_vectored(&self, id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
+        self.writable()?;
+        let f = self.file(id)?;
+        let total = bufs[0].len() + bufs[1].len();
+        let n = rustix::io::pwritev(&*f, &bufs, offset)?;
+        // A short write (rare on regular files): the rest one by one.
+        let mut done = n;
+        let mut at = offset + n as u64;
+        for b in bufs.iter() {
+            let b: &[u8] = b;
+            if done >= b.len() {
+                done -= b.len();
+                continue;
+            }
+            f.write_all_at(&b[done..], at)?;
+            at += (b.len() - done) as u64;
+            done = 0;
+        }
+        Ok(total)
+    }
+
+    pub fn ensure_file_length(&self, id: usize, length: u64) -> anyhow::Result<()> {
+        let f = self.file(id)?;
+        let now = f.metadata()?.len();
+        if now == length {
+            return Ok(());
+        }
+        if self.read_only {
+            let (rel, _) = self.path(id)?;
+            anyhow::bail!("{}", size_changed(&self.root.join(rel), length, Some(now)));
+        }
+        Ok(f.set_len(length)?)
+    }
+
+    pub fn remove_file(&self, filename: &Path) -> anyhow::Result<()> {
+        self.writable()?;
+        Ok(safefs::remove_in(&self.dir, filename)?)
+    }
+
+    pub fn remove_directory_if_empty(&self, path: &Path) -> anyhow::Result<()> {
+        self.writable()?;
+        Ok(safefs::remove_dir_in(&self.dir, path)?)
+    }
+
+    fn writable(&self) -> anyhow::Result<()> {
+        if self.read_only {
+            anyhow::bail!("{} is a publisher's folder: goat never writes to it", self.root.display());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        self.pool.forget(self.owner);
+    }
+}
+
+/// A publisher's file whose size is not the torrent's.
+pub fn size_changed(path: &Path, want: u64, found: Option<u64>) -> String {
+    let found = found.map(|n| format!("{n} bytes")).unwrap_or_else(|| "missing".into());
+    format!(
+        "the published file {} is {found} but its torrent says {want} bytes: it is not served, and goat changed nothing; put the original file back, or publish again",
+        crate::text::line(&path.display().to_string())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_keeps_at_most_its_cap_open() {
+        let d = tempfile::tempdir().unwrap();
+        let pool = Pool::with_cap(3);
+        let files: Vec<_> = (0..10).map(|i| Some((PathBuf::from(format!("d/f{i}")), 10))).collect();
+        let f = Files::new(d.path(), files, false, pool.clone()).unwrap();
+        f.init().unwrap();
+        assert!(pool.open_now() <= 3);
+        for i in 0..10 {
+            f.pwrite_all(i, 0, &[i as u8; 10]).unwrap();
+            assert!(pool.open_now() <= 3);
+        }
+        let mut b = [0u8; 10];
+        f.pread_exact(4, 0, &mut b).unwrap();
+        assert_eq!(b, [4; 10]);
+        drop(f);
+        assert_eq!(pool.open_now(), 0);
+    }
+
+    #[test]
+    fn a_publishers_folder_is_never_written_or_resized() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.bin"), vec![1u8; 20]).unwrap();
+        let f = Files::new(d.path(), vec![Some(("a.bin".into(), 10))], true, Pool::with_cap(4)).unwrap();
+        assert!(f.init().unwrap_err().to_string().contains("is 20 bytes but its torrent says 10"));
+        assert!(f.ensure_file_length(0, 10).is_err());
+        assert!(f.pwrite_all(0, 0, b"x").is_err());
+        assert_eq!(std::fs::read(d.path().join("a.bin")).unwrap(), vec![1u8; 20]);
+    }
+}
