@@ -35,6 +35,42 @@ pub fn open_root(root: &Path) -> io::Result<OwnedFd> {
     Ok(rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
 }
 
+/// Create the folder `rel` (and those above it) under `root`, following no
+/// link below `root`; `root` itself is created as the user named it.
+pub fn make_dir_under(root: &Path, rel: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(root)?;
+    if rel.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let dir = open_root(root)?;
+    let (parent, name) = parent_of(&dir, rel, true)?;
+    match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o777)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(&parent, name, flags, Mode::empty()) {
+        Ok(_) => Ok(()),
+        Err(rustix::io::Errno::NOTDIR)
+            if rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
+        {
+            Err(link(rel))
+        }
+        Err(e) => Err(refused(e, rel)),
+    }
+}
+
+/// A torrent's own folder (made by [`make_dir_under`]), opened without
+/// following a link put in its place since.
+pub fn open_own_dir(dir: &Path) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| match e {
+        rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => link(dir),
+        e => e.into(),
+    })
+}
+
 /// Open the regular file `rel` under `root`, following no link below
 /// `root`. `rel` must be relative and made of normal components (torrent
 /// paths are checked before they get here: `torrent::check_components`).

@@ -411,15 +411,38 @@ fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
             }
         }
     }
+    // `a` and `a/b` would share files (a's torrent may hold a file `b/x`):
+    // one entry's folder never lies inside another's.
+    for e in &g.entries {
+        let lower = e.name.to_lowercase();
+        let parts: Vec<&str> = lower.split(['/', '\\']).collect();
+        for n in 1..parts.len() {
+            let outer = parts[..n].join("/");
+            if names.contains(&outer) || names.contains(&parts[..n].join("\\")) {
+                return err(format!(
+                    "entry name '{}' lies inside the folder of entry '{outer}': entries must not nest, rename one",
+                    crate::text::line(&e.name)
+                ));
+            }
+        }
+    }
     Ok(g)
 }
+
+/// goat's own folder beside the entries (manifests, saved torrents): no
+/// entry may be named so.
+pub const META_DIR: &str = ".goat";
 
 /// Entry names become folder names (nested with '/').
 fn check_entry_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 200 {
         return Err("must be 1 to 200 characters".into());
     }
-    check_relative_path(name)
+    check_relative_path(name)?;
+    if name.split(['/', '\\']).next().is_some_and(|first| first.eq_ignore_ascii_case(META_DIR)) {
+        return Err(format!("is goat's own metadata folder ({META_DIR}): rename the entry"));
+    }
+    Ok(())
 }
 
 /// A path that stays inside the folder it is joined to, on every OS.

@@ -14,6 +14,22 @@ fn every_sample_parses() {
 }
 
 #[test]
+fn entries_never_name_goats_folder_or_nest() {
+    let m = |name: &str, i: u8| format!(" - name: \"{name}\"\n   magnet: \"magnet:?xt=urn:btih:{}\"\n", format!("{i:02x}").repeat(20));
+    for (entries, why) in [
+        (m(".goat", 1), "metadata folder"),
+        (m(".GOAT/x", 1), "metadata folder"),
+        (m("a", 1) + &m("a/b", 2), "must not nest"),
+        (m("x/y/z", 1) + &m("X/Y", 2), "must not nest"),
+    ] {
+        let e = parse(format!("goat: 1\nentries:\n{entries}").as_bytes()).unwrap_err();
+        assert!(e.to_string().contains(why), "{entries}: {e}");
+    }
+    assert!(parse(format!("goat: 1\nentries:\n{}{}", m("a/b", 1), m("a/c", 2)).as_bytes()).is_ok());
+    assert!(parse(format!("goat: 1\nentries:\n{}", m(".config-not-goat", 1)).as_bytes()).is_ok());
+}
+
+#[test]
 fn v1_fields() {
     let g = parse(include_bytes!("../../sample-goatfiles/v1-llama.yaml")).unwrap();
     assert_eq!(g.version, 1);

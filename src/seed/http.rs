@@ -16,6 +16,15 @@ use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A client must send its request's headers within this: a slow or silent
+/// one is closed, not kept (each would hold a connection slot).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// No connection lives longer than this, whatever it does.
+pub const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
+/// Connections served at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// Where the endpoints read from: a fresh status snapshot, and librqbit's
 /// session counters as Prometheus text (asked for by `/metrics` only, so
@@ -45,10 +54,68 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
                 ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
             }),
         );
-    let fut = async move {
-        let _ = axum::serve(listener, app).await;
-    };
+    let app = app.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+        match req.headers().get(header::HOST).map(|h| h.to_str().map(allowed_host)) {
+            Some(Ok(true)) | None => next.run(req).await,
+            _ => (
+                axum::http::StatusCode::MISDIRECTED_REQUEST,
+                "goat seed answers to localhost and IP addresses only (a DNS name here may be a rebinding attack)\n",
+            )
+                .into_response(),
+        }
+    }));
+    let fut = accept_loop(listener, app);
     Ok((bound, fut))
+}
+
+/// Serve `app` on `listener`, one task per connection: at most
+/// [`MAX_CONNECTIONS`] at once, each bounded by [`HEADER_TIMEOUT`] and
+/// [`CONNECTION_LIMIT`], so a flood of half-sent requests neither piles up
+/// nor starves `/status`. HTTP/1 only, as Prometheus and `goat status` use.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // EMFILE and the like: pause instead of spinning.
+                tracing::debug!(target: "goat", "status endpoint: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
+            drop(slot);
+        });
+    }
+}
+
+/// A `Host` header the status endpoint answers: `localhost` or an IP
+/// literal, with or without a port. A DNS rebinding attack (a page the
+/// operator's browser loads, whose name is made to resolve to 127.0.0.1)
+/// sends its own DNS name, and is refused.
+fn allowed_host(host: &str) -> bool {
+    let h = host.trim();
+    let name = if let Some(rest) = h.strip_prefix('[') {
+        // [v6]:port
+        match rest.split_once(']') {
+            Some((ip, _)) => return ip.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => return false,
+        }
+    } else {
+        h.rsplit_once(':').map(|(n, _)| n).unwrap_or(h)
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// The status address from `--http`: loopback only unless the operator
@@ -74,5 +141,15 @@ mod tests {
         assert!(super::parse_listen("0.0.0.0:4628", false).is_err());
         assert!(super::parse_listen("0.0.0.0:4628", true).is_ok());
         assert!(super::parse_listen("localhost", false).is_err());
+    }
+
+    #[test]
+    fn hosts_that_are_not_localhost_or_an_ip_are_refused() {
+        for ok in ["127.0.0.1:4628", "localhost", "LOCALHOST:80", "[::1]:4628", "10.0.0.7", "[fe80::1]"] {
+            assert!(super::allowed_host(ok), "{ok}");
+        }
+        for bad in ["evil.example:4628", "127.0.0.1.nip.io", "localhost.evil.example", "[::1", ""] {
+            assert!(!super::allowed_host(bad), "{bad}");
+        }
     }
 }

@@ -158,6 +158,8 @@ struct Book {
     /// started twice.
     adding: BTreeSet<InfoHash>,
     state: SeedState,
+    /// Published torrents refused, by magnet: "name: why".
+    published_errors: BTreeMap<String, String>,
 }
 
 /// Fixed facts of this run, and the book.
@@ -467,10 +469,10 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
 
 /// Build a status snapshot from live torrent stats.
 fn snapshot(shared: &Shared) -> Status {
-    let (addresses, torrents) = shared.with(|book| {
+    let (addresses, torrents, published_errors) = shared.with(|book| {
         let addresses: Vec<AddressStatus> = book.addresses.values().cloned().collect();
         let torrents: Vec<TorrentStatus> = book.torrents.iter().map(|(hash, tr)| torrent_status(hash, tr)).collect();
-        (addresses, torrents)
+        (addresses, torrents, book.published_errors.values().cloned().collect())
     });
     Status {
         version: env!("CARGO_PKG_VERSION").into(),
@@ -482,6 +484,7 @@ fn snapshot(shared: &Shared) -> Status {
         poll_seconds: shared.poll.as_secs(),
         addresses,
         torrents,
+        published_errors,
     }
 }
 
@@ -848,6 +851,7 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
             }
             Err(e) => {
                 warn!(target: "goat", "{}: cannot seed the published files in {}: {}", p.name, p.output.display(), e.message);
+                shared.with(|b| b.published_errors.insert(p.magnet.clone(), format!("{}: {}", p.name, e.message)));
                 failed.insert(p.magnet.clone());
             }
         }
@@ -1054,7 +1058,10 @@ struct AddJob {
 
 impl AddJob {
     async fn run(self) {
-        let outcome = self.add().await;
+        // A panic while adding (inside librqbit, on hostile metadata) is
+        // this entry's error: the "adding" mark below is always cleared, so
+        // the entry is shown and tried again at the next poll.
+        let outcome = crate::torrent::metadata::caught(self.add()).await.and_then(|r| r);
         if let Err(e) = &outcome {
             // Reported through the address status; retried next poll.
             warn!(target: "goat", "{}: {}", self.entry.name, e.message);
@@ -1084,8 +1091,8 @@ impl AddJob {
         let Source::Magnet(m) = &self.entry.source else {
             return Err(Error::internal("AddJob on an inscription entry"));
         };
-        let dir = self.layout.entry_dir(&self.entry.name);
         self.layout.create()?;
+        let dir = self.layout.make_entry_dir(&self.entry.name)?;
         let have_manifest = self
             .layout
             .load_manifest(&self.entry.name)

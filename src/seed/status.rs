@@ -17,6 +17,10 @@ pub struct Status {
     pub poll_seconds: u64,
     pub addresses: Vec<AddressStatus>,
     pub torrents: Vec<TorrentStatus>,
+    /// Torrents `goat publish` handed over that are not served, and why
+    /// (a file missing, a link, or a size that is not the torrent's).
+    #[serde(default)]
+    pub published_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -191,6 +195,9 @@ impl Status {
                     let _ = writeln!(o, "  {:<24} {} bad piece(s) refused to peers and fetched again", "", t.refetched_pieces);
                 }
             }
+        }
+        for e in &self.published_errors {
+            let _ = writeln!(o, "\npublished, not served: {}", crate::text::line(e));
         }
         o
     }

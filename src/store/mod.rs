@@ -15,7 +15,7 @@ pub mod verify;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub const META_DIR: &str = ".goat";
+pub use crate::goatfile::META_DIR;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
@@ -70,6 +70,15 @@ impl Layout {
 
     pub fn manifest_file(&self, entry: &str) -> PathBuf {
         self.meta().join(format!("{}.json", Self::meta_name(entry)))
+    }
+
+    /// [`Layout::entry_dir`], created with no link followed below the root
+    /// (a link planted in the output folder would aim goat's writes at
+    /// files it does not own).
+    pub fn make_entry_dir(&self, entry: &str) -> Result<PathBuf> {
+        crate::safefs::make_dir_under(&self.root, Path::new(entry))
+            .map_err(|e| Error::io(format!("in {}", self.root.display()), e))?;
+        Ok(self.entry_dir(entry))
     }
 
     pub fn create(&self) -> Result<()> {
@@ -138,11 +147,20 @@ pub fn set_aside_sha256_mismatch(entry: &str, rel: &Path, path: &Path, got: &str
     )
 }
 
+/// Hex sha256 of the file `rel` in `dir`, opened without following a link
+/// (`crate::safefs`).
+pub fn sha256_under(dir: &Path, rel: &Path) -> std::io::Result<String> {
+    sha256_of(crate::safefs::open_under(dir, rel, crate::safefs::Access::Read)?)
+}
+
 /// Hex sha256 of a file, read in large sequential blocks.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    sha256_of(std::fs::File::open(path)?)
+}
+
+fn sha256_of(mut f: std::fs::File) -> std::io::Result<String> {
     use sha2::Digest;
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -26,6 +26,13 @@ pub enum FileState {
     Corrupt,
     Truncated,
     Missing,
+    /// A link (or a FIFO, a device...) where the file should be: goat does
+    /// not follow it, so it is not the file.
+    Unsafe,
+    /// Not checked: the entry's saved `.torrent` is missing or damaged.
+    Unchecked,
+    /// In an entry's folder but not in its torrent (listed, not a failure).
+    Extra,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,7 +64,12 @@ pub struct Report {
 
 impl Report {
     pub fn all_ok(&self) -> bool {
-        self.files.iter().all(|f| f.state == FileState::Ok)
+        self.failed() == 0
+    }
+
+    /// Files that failed (extra files are listed, not failed).
+    pub fn failed(&self) -> usize {
+        self.files.iter().filter(|f| !matches!(f.state, FileState::Ok | FileState::Extra)).count()
     }
 }
 
@@ -75,7 +87,40 @@ pub fn verify(layout: &Layout, threads: usize) -> Result<Report> {
             layout.root.display()
         )));
     }
-    verify_manifests(layout, &manifests, threads)
+    let mut report = verify_manifests(layout, &manifests, threads)?;
+    for m in &manifests {
+        report.files.extend(extra_files(layout, m));
+    }
+    Ok(report)
+}
+
+/// Files in `m`'s folder that its torrent does not name, found without
+/// following links.
+fn extra_files(layout: &Layout, m: &Manifest) -> Vec<FileReport> {
+    let dir = layout.entry_dir(&m.entry);
+    let known: std::collections::HashSet<&std::path::Path> = m.files.iter().map(|f| f.path.as_path()).collect();
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(dir.join(&rel)) else { continue };
+        for e in rd.flatten() {
+            let p = rel.join(e.file_name());
+            // DirEntry::file_type does not follow a link.
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                _ if known.contains(p.as_path()) => {}
+                _ => out.push(FileReport {
+                    entry: m.entry.clone(),
+                    path: p,
+                    state: FileState::Extra,
+                    detail: Some("not in the torrent".into()),
+                    sha256_mismatch: None,
+                }),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 /// Verify the given entries only.
@@ -83,8 +128,20 @@ pub fn verify_manifests(layout: &Layout, manifests: &[Manifest], threads: usize)
     let mut report = Report::default();
     for m in manifests {
         if m.info_hash.is_some() {
-            let (plen, hashes) = load_piece_hashes(layout, m)?;
-            verify_torrent(layout, m, plen, &hashes, threads, None, &mut report)?;
+            // One entry whose `.torrent` is gone is reported, and the
+            // others are still checked.
+            match load_piece_hashes(layout, m) {
+                Ok((plen, hashes)) => {
+                    verify_torrent(layout, m, plen, &hashes, threads, None, &mut report)?;
+                }
+                Err(e) => report.files.extend(m.files.iter().filter(|f| !f.padding).map(|f| FileReport {
+                    entry: m.entry.clone(),
+                    path: f.path.clone(),
+                    state: FileState::Unchecked,
+                    detail: Some(e.message.clone()),
+                    sha256_mismatch: None,
+                })),
+            }
         } else {
             verify_plain(layout, m, &mut report);
         }
@@ -93,16 +150,12 @@ pub fn verify_manifests(layout: &Layout, manifests: &[Manifest], threads: usize)
 }
 
 fn presence(layout: &Layout, m: &Manifest, f: &ManifestFile) -> (FileState, Option<String>) {
-    let path = layout.entry_dir(&m.entry).join(&f.path);
-    match std::fs::metadata(&path) {
-        Err(_) => (FileState::Missing, None),
-        Ok(md) if md.len() < f.length => {
-            (FileState::Truncated, Some(format!("{} of {} bytes", md.len(), f.length)))
-        }
-        Ok(md) if md.len() > f.length => {
-            (FileState::Corrupt, Some(format!("{} bytes, expected {}", md.len(), f.length)))
-        }
-        Ok(_) => (FileState::Ok, None),
+    match crate::safefs::len_under(&layout.entry_dir(&m.entry), &f.path) {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => (FileState::Unsafe, Some(e.to_string())),
+        Err(_) | Ok(None) => (FileState::Missing, None),
+        Ok(Some(len)) if len < f.length => (FileState::Truncated, Some(format!("{len} of {} bytes", f.length))),
+        Ok(Some(len)) if len > f.length => (FileState::Corrupt, Some(format!("{len} bytes, expected {}", f.length))),
+        Ok(Some(_)) => (FileState::Ok, None),
     }
 }
 
@@ -112,8 +165,7 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
         let mut sha256_mismatch = None;
         if state == FileState::Ok {
             if let Some(want) = &f.sha256 {
-                let path = layout.entry_dir(&m.entry).join(&f.path);
-                match super::sha256_file(&path) {
+                match super::sha256_under(&layout.entry_dir(&m.entry), &f.path) {
                     Ok(got) if &got == want => {}
                     Ok(got) => {
                         state = FileState::Corrupt;
@@ -408,7 +460,10 @@ impl PieceReader<'_> {
             return None;
         }
         let (dir, f) = (self.dir, self.files[i]);
-        self.open.entry(i).or_insert_with(|| File::open(dir.join(&f.path)).ok()).as_mut()
+        self.open
+            .entry(i)
+            .or_insert_with(|| crate::safefs::open_under(dir, &f.path, crate::safefs::Access::Read).ok())
+            .as_mut()
     }
 
     /// Each file's part of piece `index`, in order: `part(its offset in the

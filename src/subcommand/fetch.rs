@@ -285,8 +285,10 @@ impl Fetch {
             let bar = reporter.metadata_spinner(&e.name);
             async move {
                 let Source::Magnet(m) = &e.source else { unreachable!("magnet entries only") };
-                let dir = layout.entry_dir(&e.name);
-                let t = swarm.add(m, &self.peers, &dir, timeout, |files| fetcher::check_files(e, files)).await;
+                let t = match layout.make_entry_dir(&e.name) {
+                    Ok(dir) => swarm.add(m, &self.peers, &dir, timeout, |files| fetcher::check_files(e, files)).await,
+                    Err(err) => Err(err),
+                };
                 (e, bar, t)
             }
         });

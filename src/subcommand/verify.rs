@@ -53,7 +53,7 @@ impl Verify {
         if report.all_ok() {
             Ok(())
         } else {
-            let bad = report.files.iter().filter(|f| f.state != verify::FileState::Ok).count();
+            let bad = report.failed();
             Err(Error::new(Kind::Corrupt, format!("{bad} file(s) failed verification: run goat fetch again to repair them")))
         }
     }

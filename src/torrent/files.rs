@@ -127,7 +127,11 @@ impl Files {
         if !read_only {
             std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         }
-        let dir = safefs::open_root(root).with_context(|| format!("opening {}", root.display()))?;
+        // A publisher's folder is theirs, wherever a link there points; a
+        // download's folder is goat's, made without links, and a link put
+        // in its place is refused.
+        let dir = if read_only { safefs::open_root(root) } else { safefs::open_own_dir(root) }
+            .with_context(|| format!("opening {}", root.display()))?;
         let owner = pool.next_owner.fetch_add(1, Ordering::Relaxed);
         Ok(Files { root: root.to_path_buf(), dir, files, read_only, pool, owner })
     }

@@ -486,7 +486,12 @@ impl Shape {
         len: u64,
     ) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
         let end = start + len;
-        self.spans.iter().enumerate().filter_map(move |(id, s)| {
+        // Spans are in torrent order: the first that ends after `start` is
+        // found by bisection, and the walk stops at the first that begins
+        // at or after `end` (every file once per piece, not every file).
+        let first = self.spans.partition_point(|s| s.offset + s.len <= start);
+        let upto = first + self.spans[first..].partition_point(|s| s.offset < end);
+        self.spans[first..upto].iter().enumerate().map(move |(i, s)| (first + i, s)).filter_map(move |(id, s)| {
             let (from, to) = (start.max(s.offset), end.min(s.offset + s.len));
             (from < to).then(|| {
                 (

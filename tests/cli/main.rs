@@ -8,6 +8,7 @@ mod fetch;
 mod harness;
 mod inscriptions;
 mod ord_diff;
+mod owned;
 mod privacy;
 mod props;
 mod publish;

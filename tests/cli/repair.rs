@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// python3-libtorrent downloading `torrent` into `save` from goat alone
 /// (`tests/support/lt_leech.py`); its output goes to `log`.
-fn leech_from(torrent: &Path, save: &Path, goat_port: u16, log: &Path) -> Daemon {
+pub fn leech_from(torrent: &Path, save: &Path, goat_port: u16, log: &Path) -> Daemon {
     std::fs::create_dir_all(save).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_leech.py");
     let out = std::fs::File::create(log).unwrap();

@@ -463,3 +463,59 @@ fn seed_adds_thirty_hybrid_entries_at_once_each_as_its_own_torrent() {
     assert!(!log_of(w).contains("WARN"), "warnings while adding: {}", log_of(w));
     terminate(&mut d, w);
 }
+
+/// The status endpoint under a slow-request flood and a DNS-rebinding
+/// request: 200 connections that never finish their headers are closed
+/// after the header timeout, `/status` keeps answering throughout, and a
+/// request whose Host is a DNS name (what a rebinding page sends) is
+/// refused while `localhost` and IP literals are served.
+#[test]
+fn the_status_endpoint_survives_a_slow_request_flood_and_refuses_foreign_hosts() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (scene, addr) = crate::fetch::publish_yaml("goat: 1\nentries:\n  - name: model\n    magnet: \"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567\"\n");
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let logdir = w.join("run");
+    let mut d = run.spawn(&logdir);
+    assert!(wait_for(Duration::from_secs(30), || status(run.http_port)["version"].is_string()), "{}", log_of(&logdir));
+    let raw = |host: &str| -> Option<u16> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", run.http_port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).ok()?;
+        String::from_utf8_lossy(&buf).split_whitespace().nth(1)?.parse().ok()
+    };
+    assert_eq!(raw("evil.example"), Some(421));
+    assert_eq!(raw(&format!("evil.example:{}", run.http_port)), Some(421));
+    assert_eq!(raw(&format!("localhost:{}", run.http_port)), Some(200));
+    assert_eq!(raw("[::1]"), Some(200));
+
+    let started = std::time::Instant::now();
+    let mut flood = Vec::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", run.http_port)) {
+            let _ = s.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+            flood.push(s);
+        }
+    }
+    assert!(flood.len() >= 190, "could open only {} connections", flood.len());
+    // /status answers while the flood holds its connections (within the
+    // header timeout that frees their slots, at worst).
+    assert!(wait_for(Duration::from_secs(10), || raw("127.0.0.1") == Some(200)), "/status starved: {}", log_of(&logdir));
+    // Every flood connection is closed by the server, well before 45 s.
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(started.elapsed()));
+    let closed = flood
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            let mut b = [0u8; 512];
+            // EOF, a reset, or a 408 answer: the server let go of it.
+            !matches!((&**s).read(&mut b), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut)
+        })
+        .count();
+    assert_eq!(closed, flood.len(), "half-sent requests still open after {:?}", started.elapsed());
+    assert_eq!(raw("127.0.0.1"), Some(200));
+    terminate(&mut d, &logdir);
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""A torrent of many small files: goat's own cost per file, beside peers.
+
+usage: /usr/bin/python3 benches/many_files.py [--files 20000] [--runs 2]
+(cargo build --release first; benches/run.sh installs the peers.)
+
+On 127.0.0.1: a python3-libtorrent seeder of N files (1-4 KiB each, in
+folders of 500, 64 KiB pieces that span many files) and the goat devchain
+publishing its magnet (with the seeder as x.pe). Then, one client at a time,
+each copy deleted before the next:
+  - goat fetch (address walk included): wall time, CPU time, and goat's own
+    time from receiving the metadata to the torrent being added (its checks,
+    the allocation of every file, librqbit's add), from its debug log;
+  - aria2c and libtorrent on the same torrent, from the same seeder.
+Figures are printed, never asserted. Everything is written under one folder
+in target/ that is removed at the end, on failure too.
+"""
+import argparse, os, re, resource, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402
+from bench import GOAT, PY, LT_SEED, Procs, free_port, leech_commands, wait_until  # noqa: E402
+
+
+def make_files(root, n):
+    sizes = []
+    for i in range(n):
+        rel = f"shard-{i // 500:03d}/part-{i:05d}.bin"
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        size = 1024 + (i * 7919) % 3072
+        p.write_bytes(os.urandom(size))
+        sizes.append((rel, size))
+    return sizes
+
+
+def cpu_of_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_client(name, cmd, dest, env=None, limit=900):
+    dest.mkdir(parents=True, exist_ok=True)
+    cpu0, t0 = cpu_of_children(), time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=limit,
+                       env=env)
+    wall, cpu = time.time() - t0, cpu_of_children() - cpu0
+    if p.returncode != 0 and name != "libtorrent":
+        sys.exit(f"bench: {name} failed ({p.returncode}): {p.stderr[-2000:]}")
+    return wall, cpu, p.stderr
+
+
+def whole(dest, src, files):
+    return all((dest / "payload" / rel).read_bytes() == (src / rel).read_bytes() for rel, _ in files[:: max(1, len(files) // 200)])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=20000)
+    ap.add_argument("--runs", type=int, default=2)
+    args = ap.parse_args()
+    if not GOAT.exists():
+        sys.exit(f"bench: {GOAT} is missing: cargo build --release first")
+    base = Path(__file__).resolve().parent.parent / "target"
+    work = Path(tempfile.mkdtemp(prefix="bench-many-files-", dir=base))
+    procs = Procs()
+    try:
+        payload = work / "src" / "payload"
+        files = make_files(payload, args.files)
+        total = sum(s for _, s in files)
+        import libtorrent as lt
+        fs = lt.file_storage()
+        lt.add_files(fs, str(payload))
+        t = lt.create_torrent(fs, 64 << 10, flags=lt.create_torrent.v1_only)
+        lt.set_piece_hashes(t, str(payload.parent))
+        torrent = work / "payload.torrent"
+        torrent.write_bytes(lt.bencode(t.generate()))
+        ih = str(lt.torrent_info(str(torrent)).info_hash())
+        port = free_port()
+        log = work / "seed.log"
+        procs.start([PY, str(LT_SEED), str(torrent), str(payload.parent), str(port), "7200"], stdout=open(log, "w"))
+        wait_until(lambda: "SEEDING" in log.read_text(), 600, "libtorrent seeder")
+        goatfile = work / "many.yaml"
+        goatfile.write_text(f'goat: 1\nname: many\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
+                            f'&dn=payload&x.pe=127.0.0.1:{port}"\n')
+        _, esplora, address = bench.start_devchain(procs, work, goatfile)
+        print(f"== {len(files)} files, {total / 1e6:.1f} MB, {len(t.generate()[b'info'][b'pieces']) // 20} pieces of 64 KiB ==",
+              flush=True)
+        print(f"{'client':<12} {'run':>3} {'wall s':>8} {'cpu s':>8} {'goat add ms':>12}")
+        for r in range(args.runs):
+            for client in ["goat", "aria2c", "libtorrent"]:
+                dest = work / f"dl-{client}"
+                env = dict(os.environ, GOAT_LOG="goat=debug") if client == "goat" else None
+                cmd = leech_commands(client, torrent, dest, esplora, address)
+                if client == "goat":
+                    cmd = [c for c in cmd if c != "-q"]
+                if client == "libtorrent":
+                    # lt_leech seeds on until killed once complete: bound it.
+                    cmd = ["timeout", "600"] + cmd
+                wall, cpu, err = run_client(client, cmd, dest, env)
+                added = ""
+                if client == "goat":
+                    m = re.search(r"files checked, allocated and added in (\d+) ms", err)
+                    added = m.group(1) if m else "?"
+                ok = whole(dest, payload, files)
+                print(f"{client:<12} {r + 1:>3} {wall:>8.2f} {cpu:>8.2f} {added:>12}{'' if ok else '  INCOMPLETE'}",
+                      flush=True)
+                shutil.rmtree(dest, ignore_errors=True)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+//! goat writes only to files it owns and never dies on hostile metadata:
+//! links planted in the output folder, a publisher's folder that changed,
+//! metadata a hostile peer sends (`tests/support/meta_peer.py`, which
+//! serves any info dictionary over BEP 9), and a model of many files under
+//! a low descriptor limit, fetched by goat and leeched from `goat seed` by
+//! python3-libtorrent.
+
+use crate::fetch::publish_yaml;
+use crate::harness::*;
+use crate::repair::leech_from;
+use crate::seed::{log_of, status, terminate, torrent_state, SeedRun};
+use crate::seeder::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const FILES: &[(&str, usize)] = &[("weights.bin", 300_000), ("config.json", 900)];
+
+/// A model seeded by librqbit and its goatfile on a served devchain.
+struct Published {
+    src: PathBuf,
+    _seeder: LibrqbitSeeder,
+    h: goat::devchain::server::Handle,
+    addr: String,
+}
+
+fn published(w: &Path, files: &[(&str, usize)], piece: u32) -> (Published, Made) {
+    let src = w.join("src").join("model");
+    make_payload(&src, files);
+    let t = make_torrent(&src, piece, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &src, None);
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    (Published { src, _seeder: seeder, h: scene.serve(), addr }, t)
+}
+
+/// Every regular file below `dir`, relative.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path().strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+/// A link in the output folder, to a file, to a folder, or dangling, is
+/// refused with a message that names it: the link's target is untouched
+/// (not resized, not written, not created).
+#[test]
+fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (p, _t) = published(w, FILES, 16384);
+    let victim = w.join("victim.bin");
+    std::fs::write(&victim, b"the user's own file").unwrap();
+    let victim_dir = w.join("victim-dir");
+    std::fs::create_dir_all(&victim_dir).unwrap();
+    std::fs::write(victim_dir.join("keep.txt"), b"keep").unwrap();
+    let nowhere = w.join("nowhere.bin");
+    let cases: [(&str, &dyn Fn(&Path)); 3] = [
+        ("a link to a file", &|out| {
+            std::fs::create_dir_all(out.join("model")).unwrap();
+            std::os::unix::fs::symlink(&victim, out.join("model/weights.bin")).unwrap();
+        }),
+        ("a link to a folder", &|out| {
+            std::fs::create_dir_all(out).unwrap();
+            std::os::unix::fs::symlink(&victim_dir, out.join("model")).unwrap();
+        }),
+        ("a dangling link", &|out| {
+            std::fs::create_dir_all(out.join("model")).unwrap();
+            std::os::unix::fs::symlink(&nowhere, out.join("model/weights.bin")).unwrap();
+        }),
+    ];
+    for (i, (what, plant)) in cases.iter().enumerate() {
+        let out = w.join(format!("out{i}"));
+        plant(&out);
+        let r = fetch(&p.h.url, &p.addr, &out).run();
+        assert!(r.stderr.contains("symbolic link"), "{what}: {}", r.stderr);
+        r.fails(6, "remove the link");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"the user's own file", "{what}: the linked file changed");
+        assert_eq!(files_below(&victim_dir), vec![PathBuf::from("keep.txt")], "{what}: goat wrote into the linked folder");
+        assert!(!nowhere.exists(), "{what}: goat created the dangling link's target");
+    }
+    // The same fetch into a clean folder works: what was refused is the link.
+    let out = w.join("clean");
+    fetch(&p.h.url, &p.addr, &out).run().ok();
+    assert_eq!(std::fs::read(out.join("model/weights.bin")).unwrap(), std::fs::read(p.src.join("weights.bin")).unwrap());
+}
+
+/// `tests/support/meta_peer.py` serving a hostile info dictionary of
+/// `kind` on a free port; returns the peer, its port and the info-hash.
+fn hostile_peer(w: &Path, kind: &str) -> (Daemon, u16, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/meta_peer.py");
+    let info = w.join(format!("{kind}.info"));
+    let made = Command::new("/usr/bin/python3").arg(script).arg("--make-info").arg(&info).arg(kind).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let hash = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    let port = free_port();
+    let log = std::fs::File::create(w.join(format!("{kind}.peer.log"))).unwrap();
+    let peer = Daemon::spawn("meta_peer", Command::new("/usr/bin/python3").arg(script).arg(&info).args([port.to_string(), "120".into()]).stdout(log));
+    let listening = wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(w.join(format!("{kind}.peer.log"))).unwrap_or_default().contains("LISTENING")
+    });
+    assert!(listening, "meta_peer did not start");
+    (peer, port, hash)
+}
+
+/// Metadata whose piece length is 0 (librqbit divides by it), whose file
+/// lengths overflow a 64-bit sum, or whose piece-hash count is wrong:
+/// `goat fetch` exits 5 with one line, no panic and no backtrace, and
+/// writes no payload file.
+#[test]
+fn hostile_metadata_from_a_peer_exits_5_without_a_panic() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // librqbit meets the first two while it resolves the magnet (a
+    // division by zero; an overflowing sum, checked in this debug build):
+    // its panic is caught there. The hash count is goat's own check.
+    for (kind, why) in [("zero-piece-length", "failed on it"), ("overflow", "metadata is invalid"), ("hash-count", "piece hashes for 16 pieces")] {
+        let (_peer, port, hash) = hostile_peer(w, kind);
+        let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}");
+        let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+        let h = scene.serve();
+        let out = w.join(format!("out-{kind}"));
+        let r = fetch(&h.url, &addr, &out).args(["--metadata-timeout", "30"]).env("RUST_BACKTRACE", "1").run();
+        assert!(r.stderr.contains("metadata is invalid"), "{kind}: {}", r.stderr);
+        assert!(!r.stderr.contains("backtrace") && !r.stderr.contains("panicked"), "{kind}: {}", r.stderr);
+        r.fails(5, why);
+        assert!(files_below(&out.join("model")).is_empty(), "{kind}: payload files written: {:?}", files_below(&out));
+    }
+}
+
+/// The daemon meets the same hostile metadata: it keeps running and
+/// answering, says why, and tries the entry again at the next poll (the
+/// entry is never lost in an "adding" state).
+#[test]
+fn hostile_metadata_in_goat_seed_is_reported_and_tried_again() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (_peer, port, hash) = hostile_peer(w, "zero-piece-length");
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}");
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let logdir = w.join("run");
+    let mut d = run.spawn_env(&logdir, &[], &[("RUST_BACKTRACE", "1")]);
+    let tried = |n: usize| log_of(&logdir).matches("model: the torrent's metadata is invalid").count() >= n;
+    assert!(wait_for(Duration::from_secs(60), || tried(2)), "not reported, or not tried again: {}", log_of(&logdir));
+    assert!(status(run.http_port)["addresses"][0]["polls"].as_u64().unwrap_or(0) >= 2, "{}", status(run.http_port));
+    let log = log_of(&logdir);
+    assert!(!log.contains("panicked") && !log.contains("backtrace"), "{log}");
+    terminate(&mut d, &logdir);
+}
+
+/// A file of a publisher's folder that grew by 500 KiB: `goat seed`
+/// reports it and does not serve that torrent, and the folder is left
+/// byte for byte as it was (librqbit would cut the file back to the
+/// torrent's length and download into it).
+#[test]
+fn a_publishers_grown_file_is_reported_and_left_byte_for_byte() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("pub").join("model");
+    make_payload(&src, FILES);
+    let t = make_torrent(&src, 16384, vec![]);
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let handed = serde_json::json!([{
+        "address": addr, "name": "model", "magnet": magnet, "output": src,
+        "torrent": data_encoding::BASE64.encode(&t.bytes),
+    }]);
+    std::fs::create_dir_all(&run.state).unwrap();
+    std::fs::write(run.state.join("published.json"), handed.to_string()).unwrap();
+    // First run: seeded from the folder (librqbit's session remembers it).
+    let mut d = run.spawn(&w.join("run1"));
+    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));
+    terminate(&mut d, &w.join("run1"));
+
+    let file = src.join("weights.bin");
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+        f.write_all(&vec![0x77; 500 << 10]).unwrap();
+    }
+    let before: Vec<(PathBuf, Vec<u8>)> = files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
+    let mut d = run.spawn(&w.join("run2"));
+    let reported = wait_for(Duration::from_secs(30), || {
+        status(run.http_port)["published_errors"].as_array().is_some_and(|e| e.iter().any(|e| e.as_str().is_some_and(|e| e.contains("is 812000 bytes but its torrent says 300000"))))
+    });
+    assert!(reported, "not reported: {}\n{}", status(run.http_port), log_of(&w.join("run2")));
+    std::thread::sleep(Duration::from_secs(3));
+    let after: Vec<(PathBuf, Vec<u8>)> = files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
+    assert!(before == after, "goat changed the publisher's folder");
+    assert_ne!(torrent_state(run.http_port, "model"), "seeding", "{}", status(run.http_port));
+    terminate(&mut d, &w.join("run2"));
+    assert!(before == files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect::<Vec<_>>());
+}
+
+/// `goat` with its open-file limit set to `n` (soft and hard) by the shell.
+fn goat_with_nofile(n: u32) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_goat")]);
+    c.env_remove("GOAT_ESPLORA").env_remove("GOAT_ELECTRUM").env_remove("GOAT_LOG");
+    c
+}
+
+/// A 2,000-file model under `ulimit -n 256`: `goat fetch` gets it whole,
+/// and `goat seed` fetches it and serves it to python3-libtorrent, every
+/// piece checked. (librqbit's own storage holds every file open: it
+/// failed at file 137 under `ulimit -n 450`, as a network error.)
+#[test]
+fn two_thousand_files_fetch_and_seed_under_ulimit_256() {
+    // The librqbit seeder in this process holds every file open: its soft
+    // limit up to the hard one.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: valid out-pointer; then the limits just read, raised.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let names: Vec<String> = (0..2000).map(|i| format!("shard-{:02}/part-{i:04}.bin", i / 100)).collect();
+    let files: Vec<(&str, usize)> = names.iter().enumerate().map(|(i, n)| (n.as_str(), 700 + (i * 37) % 900)).collect();
+    let (p, t) = published(w, &files, 16384);
+
+    let out = w.join("fetched");
+    let mut cmd = goat_with_nofile(256);
+    cmd.args(["--esplora", &p.h.url, "fetch", &p.addr, "-o"]).arg(&out).args(["--no-dht", "--loopback"]);
+    let r = cmd.output().unwrap();
+    assert!(r.status.success(), "goat fetch under ulimit -n 256: {}", String::from_utf8_lossy(&r.stderr));
+    for (n, _) in &files {
+        assert_eq!(std::fs::read(out.join("model").join(n)).unwrap(), std::fs::read(p.src.join(n)).unwrap(), "{n}");
+    }
+    drop(r);
+
+    let run = SeedRun::new(&p.h.url, &p.addr, w);
+    let logdir = w.join("seed");
+    std::fs::create_dir_all(&logdir).unwrap();
+    let mut cmd = goat_with_nofile(256);
+    cmd.args(["--esplora", &p.h.url, "seed", &p.addr, "-o"])
+        .arg(&run.out)
+        .arg("--state-dir")
+        .arg(&run.state)
+        .args(["--no-dht", "--loopback", "--poll", "1s", "--run-for", "280"])
+        .args(["--listen-port", &run.peer_port.to_string(), "--http", &format!("127.0.0.1:{}", run.http_port)])
+        .stdout(std::fs::File::create(logdir.join("goat.stdout")).unwrap())
+        .stderr(std::fs::File::create(logdir.join("goat.stderr")).unwrap());
+    let mut d = Daemon::spawn("goat seed", &mut cmd);
+    assert!(
+        wait_for(Duration::from_secs(120), || torrent_state(run.http_port, "model") == "seeding"),
+        "not seeding: {}\n{}",
+        status(run.http_port),
+        log_of(&logdir)
+    );
+    let tfile = w.join("model.torrent");
+    std::fs::write(&tfile, &t.bytes).unwrap();
+    let lt_log = w.join("lt.log");
+    let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
+    let text = || std::fs::read_to_string(&lt_log).unwrap_or_default();
+    assert!(wait_for(Duration::from_secs(120), || text().contains("DONE") || text().contains("TIMEOUT")), "{}\n{}", text(), log_of(&logdir));
+    assert!(text().contains("DONE failed=0") && !text().contains("HASHFAIL"), "{}\n{}", text(), log_of(&logdir));
+    for (n, _) in files.iter().step_by(97) {
+        assert_eq!(std::fs::read(w.join("lt/model").join(n)).unwrap(), std::fs::read(p.src.join(n)).unwrap(), "{n}");
+    }
+    terminate(&mut d, &logdir);
+}
