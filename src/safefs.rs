@@ -18,7 +18,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::fs::File;
 use std::io;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// What an open is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,45 +30,113 @@ pub enum Access {
 }
 
 /// The folder the user chose, opened (following a link there: it is
-/// theirs). The handle every open below it starts from.
+/// theirs).
 pub fn open_root(root: &Path) -> io::Result<OwnedFd> {
     Ok(rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
 }
 
-/// Create the folder `rel` (and those above it) under `root`, following no
-/// link below `root`; `root` itself is created as the user named it.
-pub fn make_dir_under(root: &Path, rel: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(root)?;
-    if rel.as_os_str().is_empty() {
-        return Ok(());
-    }
-    let dir = open_root(root)?;
-    let (parent, name) = parent_of(&dir, rel, true)?;
-    match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o777)) {
-        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    match rustix::fs::openat(&parent, name, flags, Mode::empty()) {
-        Ok(_) => Ok(()),
-        Err(rustix::io::Errno::NOTDIR)
-            if rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
-        {
-            Err(link(rel))
-        }
-        Err(e) => Err(refused(e, rel)),
-    }
+/// The folder the user named (`-o`), created if missing, as the path with
+/// every link resolved: the anchor goat's own folders are made below, each
+/// of which then has a path with no link in it ([`open_real_dir`]).
+pub fn anchor(dir: &Path) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::canonicalize(dir)
 }
 
-/// A torrent's own folder (made by [`make_dir_under`]), opened without
-/// following a link put in its place since.
-pub fn open_own_dir(dir: &Path) -> io::Result<OwnedFd> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| match e {
-        rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => link(dir),
-        e => e.into(),
-    })
+/// Open the folder `path`, an absolute path that holds no link (goat's own
+/// folders below an [`anchor`]), following none: walked from `/`
+/// component by component with `O_NOFOLLOW`, so a link put anywhere in it
+/// since (to aim goat's writes elsewhere) is refused, not followed.
+pub fn open_real_dir(path: &Path) -> io::Result<OwnedFd> {
+    walk_real(path, false)
+}
+
+/// [`open_real_dir`], creating the folders that are missing.
+pub fn make_real_dir(path: &Path) -> io::Result<OwnedFd> {
+    walk_real(path, true)
+}
+
+fn walk_real(path: &Path, create: bool) -> io::Result<OwnedFd> {
+    if !path.is_absolute() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not an absolute path", shown(path))));
+    }
+    let root = rustix::fs::open("/", DIR_FLAGS, Mode::empty())?;
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    walk(root, rel, create, path)
+}
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
+/// Open each component of `rel` below `dir` as a folder, following no
+/// link (creating missing ones when `create`). Errors name the failing
+/// prefix of `shown_as` (the whole path `rel` ends).
+fn walk(mut dir: OwnedFd, rel: &Path, create: bool, shown_as: &Path) -> io::Result<OwnedFd> {
+    let full = shown_as.to_string_lossy();
+    let mut so_far = PathBuf::from(full.strip_suffix(&*rel.to_string_lossy()).unwrap_or(""));
+    for c in rel.components() {
+        let Component::Normal(d) = c else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain path", shown(shown_as))));
+        };
+        so_far.push(d);
+        let next = match rustix::fs::openat(&dir, d, DIR_FLAGS, Mode::empty()) {
+            Err(rustix::io::Errno::NOENT) if create => {
+                match rustix::fs::mkdirat(&dir, d, Mode::from_raw_mode(0o777)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                rustix::fs::openat(&dir, d, DIR_FLAGS, Mode::empty())
+            }
+            other => other,
+        };
+        dir = match next {
+            Ok(fd) => fd,
+            // O_DIRECTORY|O_NOFOLLOW on a link fails with ENOTDIR: say which.
+            Err(rustix::io::Errno::NOTDIR)
+                if rustix::fs::statat(&dir, d, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
+            {
+                return Err(link(&so_far))
+            }
+            Err(e) => return Err(refused(e, &so_far)),
+        };
+    }
+    Ok(dir)
+}
+
+/// Write `bytes` to the file `name` in the folder `dir` atomically
+/// (`crate::atomic`'s rule, relative to a handle): a temporary file made
+/// there with `O_EXCL|O_NOFOLLOW`, synced, renamed over `name` (a link in
+/// its place is replaced, never followed), then the folder synced.
+pub fn write_atomic_in(dir: impl AsFd, name: &std::ffi::OsStr, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = dir.as_fd();
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut made = None;
+    for n in 0..100u32 {
+        let tmp = format!(".goat-tmp-{}-{n}", std::process::id());
+        match rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o666)) {
+            Err(rustix::io::Errno::EXIST) => continue,
+            other => {
+                made = Some((tmp, other?));
+                break;
+            }
+        }
+    }
+    let Some((tmp, fd)) = made else { return Err(rustix::io::Errno::EXIST.into()) };
+    let mut f = File::from(fd);
+    let written = f.write_all(bytes).and_then(|_| f.sync_all());
+    drop(f);
+    let renamed = written.and_then(|_| Ok(rustix::fs::renameat(dir, tmp.as_str(), dir, name)?));
+    if let Err(e) = renamed {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(e);
+    }
+    Ok(rustix::fs::fsync(dir)?)
+}
+
+/// Rename `from` to `to`, both in the folder `dir`.
+pub fn rename_in(dir: impl AsFd, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
+    Ok(rustix::fs::renameat(dir.as_fd(), from, dir.as_fd(), to)?)
 }
 
 /// Open the regular file `rel` under `root`, following no link below
@@ -87,6 +155,18 @@ pub fn open_in(root: impl AsFd, rel: &Path, access: Access) -> io::Result<File> 
     let st = rustix::fs::fstat(&fd)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(not_regular(rel));
+    }
+    // A hard link planted in the folder is another name of someone's file:
+    // goat writes only files that are nowhere else.
+    if access == Access::Write && st.st_nlink > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} has {} hard links: goat writes only files it made, never a file with another name elsewhere; remove it (or pick another -o) and run again",
+                shown(rel),
+                st.st_nlink
+            ),
+        ));
     }
     rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
     Ok(File::from(fd))
@@ -149,44 +229,14 @@ pub fn remove_dir_in(root: impl AsFd, rel: &Path) -> io::Result<()> {
 /// component without following links (created when `create`), and that
 /// last component.
 fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(OwnedFd, &'a std::ffi::OsStr)> {
-    let parts: Vec<&std::ffi::OsStr> = rel
-        .components()
-        .map(|c| match c {
-            Component::Normal(p) => Ok(p),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel)))),
-        })
-        .collect::<io::Result<_>>()?;
-    let Some((name, dirs)) = parts.split_last() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty file path"));
+    let (Some(name), Some(dirs)) = (rel.file_name(), rel.parent()) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel))));
     };
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut dir = rustix::fs::openat(root.as_fd(), ".", flags, Mode::empty())?;
-    let mut so_far = std::path::PathBuf::new();
-    for d in dirs {
-        so_far.push(d);
-        let next = match rustix::fs::openat(&dir, *d, flags, Mode::empty()) {
-            Err(rustix::io::Errno::NOENT) if create => {
-                match rustix::fs::mkdirat(&dir, *d, Mode::from_raw_mode(0o777)) {
-                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                rustix::fs::openat(&dir, *d, flags, Mode::empty())
-            }
-            other => other,
-        };
-        dir = match next {
-            Ok(d) => d,
-            // O_DIRECTORY|O_NOFOLLOW on a link fails with ENOTDIR: say which.
-            Err(rustix::io::Errno::NOTDIR)
-                if rustix::fs::statat(&dir, *d, AtFlags::SYMLINK_NOFOLLOW)
-                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) =>
-            {
-                return Err(link(&so_far))
-            }
-            Err(e) => return Err(refused(e, &so_far)),
-        };
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel))));
     }
-    Ok((dir, name))
+    let start = rustix::fs::openat(root.as_fd(), ".", DIR_FLAGS, Mode::empty())?;
+    Ok((walk(start, dirs, create, dirs)?, name))
 }
 
 /// An open's errno as an error that names the path: ELOOP (and ENOTDIR

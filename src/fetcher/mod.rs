@@ -220,14 +220,9 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
             ));
         }
     }
-    let dir = layout.make_entry_dir(&e.name)?;
-    let rel = std::path::Path::new(&spec.path);
-    if let Some(parent) = rel.parent() {
-        crate::safefs::make_dir_under(&dir, parent).map_err(|err| Error::io(format!("in {}", dir.display()), err))?;
-    }
-    // Written beside and renamed over: a link in its place is replaced,
-    // never followed.
-    let path = dir.join(rel);
+    // Its folders made without following links; written beside and renamed
+    // over, so a link in its place is replaced, never followed.
+    let path = layout.make_entry_dir(&e.name)?.join(&spec.path);
     layout.write(&path, &body)?;
     layout.save_manifest(&Manifest {
         entry: e.name.clone(),

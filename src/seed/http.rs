@@ -23,7 +23,7 @@ use std::time::Duration;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// No connection lives longer than this, whatever it does.
 pub const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
-/// Connections served at once; more are closed at once.
+/// Connections kept at once; a new one closes the oldest.
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// Where the endpoints read from: a fresh status snapshot, and librqbit's
@@ -57,8 +57,11 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
     let app = app.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
         match req.headers().get(header::HOST).map(|h| h.to_str().map(allowed_host)) {
             Some(Ok(true)) | None => next.run(req).await,
+            // Closed at once: a page retrying through rebound names holds no
+            // slot longer than one answer.
             _ => (
                 axum::http::StatusCode::MISDIRECTED_REQUEST,
+                [(header::CONNECTION, "close")],
                 "goat seed answers to localhost and IP addresses only (a DNS name here may be a rebinding attack)\n",
             )
                 .into_response(),
@@ -68,13 +71,22 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
     Ok((bound, fut))
 }
 
-/// Serve `app` on `listener`, one task per connection: at most
-/// [`MAX_CONNECTIONS`] at once, each bounded by [`HEADER_TIMEOUT`] and
-/// [`CONNECTION_LIMIT`], so a flood of half-sent requests neither piles up
-/// nor starves `/status`. HTTP/1 only, as Prometheus and `goat status` use.
+/// Serve `app` on `listener`, one task per connection, each bounded by
+/// [`HEADER_TIMEOUT`] and [`CONNECTION_LIMIT`]. At most
+/// [`MAX_CONNECTIONS`] live at once: a new one closes the oldest. A flood
+/// of half-sent requests so neither piles up nor starves `/status`: an
+/// answer takes milliseconds, so the connection being served is never the
+/// oldest (dropping the newest instead would lock real clients out while
+/// the flood lasts; queueing them would put them behind it). HTTP/1 only,
+/// as Prometheus and `goat status` use.
+type Live = std::collections::VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>;
+
 async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
+    let live: Arc<std::sync::Mutex<Live>> = Arc::default();
+    fn lock(l: &std::sync::Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
+        l.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    for id in 0u64.. {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
             Err(e) => {
@@ -84,18 +96,28 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
+        let (close, closed) = tokio::sync::oneshot::channel();
+        {
+            let mut l = lock(&live);
+            if l.len() >= MAX_CONNECTIONS {
+                if let Some((_, oldest)) = l.pop_front() {
+                    let _ = oldest.send(());
+                }
+            }
+            l.push_back((id, close));
+        }
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let live = live.clone();
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
-            drop(slot);
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_LIMIT, conn) => {}
+                _ = closed => {}
+            }
+            lock(&live).retain(|(i, _)| *i != id);
         });
     }
 }

@@ -206,7 +206,9 @@ impl Daemon {
     pub async fn start(mut opts: Options) -> Result<Daemon> {
         std::fs::create_dir_all(&opts.state_dir)
             .map_err(|e| Error::io(format!("creating state directory {}", opts.state_dir.display()), e))?;
-        std::fs::create_dir_all(&opts.output)
+        // Links resolved once: goat's folders below have paths with no link
+        // in them, and a link planted there is refused (crate::safefs).
+        opts.output = crate::safefs::anchor(&opts.output)
             .map_err(|e| Error::io(format!("creating output folder {}", opts.output.display()), e))?;
         let lock = state::lock(&opts.state_dir)?;
         let mut st = SeedState::load(&opts.state_dir)?;
@@ -215,6 +217,10 @@ impl Daemon {
         st.save(&opts.state_dir)?;
         resume::repair_session(&opts.state_dir);
         opts.swarm.state_dir = Some(opts.state_dir.clone());
+        // goat writes under its output folder only: any other torrent in
+        // librqbit's session (a publisher's folder, even one published.json
+        // no longer names) is opened read-only.
+        opts.swarm.write_roots = vec![opts.output.clone()];
         opts.swarm.read_only = published::load(&opts.state_dir)
             .iter()
             .filter_map(|p| p.torrent_and_magnet().ok().map(|(_, m)| m.info_hash()))

@@ -72,21 +72,28 @@ impl Layout {
         self.meta().join(format!("{}.json", Self::meta_name(entry)))
     }
 
-    /// [`Layout::entry_dir`], created with no link followed below the root
-    /// (a link planted in the output folder would aim goat's writes at
-    /// files it does not own).
+    /// [`Layout::entry_dir`], made with no link followed anywhere in its
+    /// path (a link planted in the output folder would aim goat's writes at
+    /// files it does not own). The root is a path with no link in it (an
+    /// anchored `-o`: `crate::safefs::anchor`).
     pub fn make_entry_dir(&self, entry: &str) -> Result<PathBuf> {
-        crate::safefs::make_dir_under(&self.root, Path::new(entry))
-            .map_err(|e| Error::io(format!("in {}", self.root.display()), e))?;
-        Ok(self.entry_dir(entry))
+        let dir = self.entry_dir(entry);
+        crate::safefs::make_real_dir(&dir).map_err(|e| Error::io(format!("in {}", self.root.display()), e))?;
+        Ok(dir)
     }
 
     pub fn create(&self) -> Result<()> {
-        std::fs::create_dir_all(self.meta()).map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
+        crate::safefs::make_real_dir(&self.meta()).map(drop).map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
     }
 
+    /// Write a file below the root atomically, its folders made and opened
+    /// without following a link (`crate::safefs`).
     pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        write_atomic(path, bytes)
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Error::internal(format!("{} is not a file path", path.display())));
+        };
+        let fd = crate::safefs::make_real_dir(dir).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        crate::safefs::write_atomic_in(&fd, name, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
     pub fn save_manifest(&self, m: &Manifest) -> Result<()> {
@@ -136,7 +143,11 @@ pub fn set_aside_sha256_mismatch(entry: &str, rel: &Path, path: &Path, got: &str
         "{}.sha256-mismatch",
         path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     ));
-    let _ = std::fs::rename(path, &aside);
+    // In its folder, opened without following links: a folder swapped for
+    // a link while the file was hashed does not move another file away.
+    if let (Some(dir), Some(from), Some(to)) = (path.parent(), path.file_name(), aside.file_name()) {
+        let _ = crate::safefs::open_real_dir(dir).and_then(|d| crate::safefs::rename_in(&d, from, to));
+    }
     Error::new(
         crate::error::Kind::Corrupt,
         format!(

@@ -181,6 +181,10 @@ impl Fetch {
             Some(o) => o.clone(),
             None => PathBuf::from(default_folder(&gf, &origin)),
         };
+        // The folder as the user named it, links resolved: every folder goat
+        // makes below it then has a path with no link in it, and a link
+        // planted there later is refused (crate::safefs).
+        let root = crate::safefs::anchor(&root).map_err(|e| Error::io(format!("creating {}", root.display()), e))?;
         let layout = Layout::new(&root);
         layout.create()?;
         layout.write(&layout.meta().join("goatfile.yaml"), &bytes)?;
@@ -219,6 +223,7 @@ impl Fetch {
                 piece_order: self.piece_order,
                 dht_bootstrap: self.dht_bootstrap.clone(),
                 read_only: Vec::new(),
+                write_roots: vec![root.clone()],
             };
             let s = Swarm::start(cfg, &root).await?;
             let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);

@@ -103,6 +103,7 @@ impl Seed {
                 piece_order: s.piece_order.unwrap_or_default(),
                 dht_bootstrap: s.dht_bootstrap.clone(),
                 read_only: Vec::new(),
+                write_roots: Vec::new(),
             },
             http,
             run_for: s.run_for.filter(|t| *t > 0.0).map(Duration::from_secs_f64),

@@ -20,6 +20,7 @@
 use crate::safefs::{self, Access};
 use anyhow::Context;
 use rustix::fd::OwnedFd;
+
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::IoSlice;
@@ -111,9 +112,10 @@ impl Pool {
 
 /// One torrent's files under its output folder.
 pub struct Files {
+    /// The output folder. No handle on it is kept (a model of 4,096
+    /// entries would hold 4,096 more descriptors): it is opened again,
+    /// from `/` without following links, whenever a file is opened.
     root: PathBuf,
-    /// The output folder, opened once: every file is opened below it.
-    dir: OwnedFd,
     /// Per file: its path below the folder and length (None: padding).
     files: Vec<Option<(PathBuf, u64)>>,
     /// A publisher's folder: read, never created, written or resized.
@@ -124,16 +126,29 @@ pub struct Files {
 
 impl Files {
     pub fn new(root: &Path, files: Vec<Option<(PathBuf, u64)>>, read_only: bool, pool: Arc<Pool>) -> anyhow::Result<Files> {
-        if !read_only {
-            std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        }
-        // A publisher's folder is theirs, wherever a link there points; a
-        // download's folder is goat's, made without links, and a link put
-        // in its place is refused.
-        let dir = if read_only { safefs::open_root(root) } else { safefs::open_own_dir(root) }
-            .with_context(|| format!("opening {}", root.display()))?;
         let owner = pool.next_owner.fetch_add(1, Ordering::Relaxed);
-        Ok(Files { root: root.to_path_buf(), dir, files, read_only, pool, owner })
+        let f = Files { root: root.to_path_buf(), files, read_only, pool, owner };
+        if !read_only {
+            safefs::make_real_dir(root).with_context(|| format!("creating {}", root.display()))?;
+        }
+        f.dir()?;
+        Ok(f)
+    }
+
+    /// The output folder, opened. A publisher's folder is theirs, wherever
+    /// a link there points; a download's folder is goat's, made below an
+    /// anchored `-o` with no link in its path, and a link put anywhere in
+    /// that path since is refused.
+    fn dir(&self) -> anyhow::Result<OwnedFd> {
+        self.dir_io().with_context(|| format!("opening {}", self.root.display()))
+    }
+
+    fn dir_io(&self) -> std::io::Result<OwnedFd> {
+        if self.read_only {
+            safefs::open_root(&self.root)
+        } else {
+            safefs::open_real_dir(&self.root)
+        }
     }
 
     pub fn read_only(&self) -> bool {
@@ -149,7 +164,7 @@ impl Files {
         let (rel, _) = self.path(id)?;
         let access = if self.read_only { Access::Read } else { Access::Write };
         self.pool
-            .get((self.owner, id), || safefs::open_in(&self.dir, rel, access))
+            .get((self.owner, id), || safefs::open_in(&self.dir_io()?, rel, access))
             .with_context(|| format!("opening {}", self.root.join(rel).display()))
     }
 
@@ -222,12 +237,12 @@ impl Files {
 
     pub fn remove_file(&self, filename: &Path) -> anyhow::Result<()> {
         self.writable()?;
-        Ok(safefs::remove_in(&self.dir, filename)?)
+        Ok(safefs::remove_in(self.dir()?, filename)?)
     }
 
     pub fn remove_directory_if_empty(&self, path: &Path) -> anyhow::Result<()> {
         self.writable()?;
-        Ok(safefs::remove_dir_in(&self.dir, path)?)
+        Ok(safefs::remove_dir_in(self.dir()?, path)?)
     }
 
     fn writable(&self) -> anyhow::Result<()> {

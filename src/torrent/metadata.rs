@@ -119,6 +119,8 @@ pub fn check_torrent(torrent_bytes: &[u8]) -> Result<()> {
 thread_local! {
     /// Polls of a [`caught`] future under way on this thread.
     static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Where the last quieted panic on this thread happened.
+    static WHERE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Run `f` (a librqbit call that parses untrusted metadata) so that a panic
@@ -134,7 +136,18 @@ pub async fn caught<F: Future>(f: F) -> Result<F::Output> {
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".into());
-        bad(format!("the BitTorrent engine failed on it: {}", crate::text::line(&why)))
+        let at = WHERE.with_borrow_mut(|w| w.take()).unwrap_or_default();
+        // goat's own code runs inside librqbit's add too (its storage): a
+        // panic there is goat's bug, not the metadata's fault. Dependencies
+        // are built from absolute registry paths, goat from `src/`.
+        if at.starts_with("src/") {
+            Error::internal(format!("goat failed while adding a torrent ({} at {at}): please report this bug", crate::text::line(&why)))
+        } else {
+            Error::invalid(format!(
+                "the torrent's metadata is invalid (the BitTorrent engine failed on it: {}): refusing it",
+                crate::text::line(&why)
+            ))
+        }
     })
 }
 
@@ -163,6 +176,8 @@ pub fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if GUARDED.with(|g| g.get()) > 0 {
+            let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+            WHERE.with_borrow_mut(|w| *w = Some(at));
             tracing::debug!(target: "goat", "caught inside the BitTorrent engine: {info}");
         } else {
             default(info);
@@ -236,9 +251,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_inside_is_an_error() {
-        let e = caught(async { panic!("attempt to divide by zero") }).await.unwrap_err();
+        install_panic_hook();
+        // In a dependency (librqbit's own division by the piece length):
+        // the metadata's fault.
+        let e = caught(async { librqbit_core::lengths::Lengths::new(100, std::hint::black_box(0)) }).await.unwrap_err();
         assert_eq!(e.kind, crate::Kind::InvalidData);
         assert!(e.message.contains("divide by zero"), "{}", e.message);
+        // In goat's own code: goat's bug.
+        let e = caught(async { panic!("a goat bug") }).await.unwrap_err();
+        assert_eq!(e.kind, crate::Kind::Internal, "{}", e.message);
+        assert!(e.message.contains("a goat bug") && e.message.contains("src/torrent/metadata.rs"), "{}", e.message);
         assert_eq!(caught(async { 7 }).await.unwrap(), 7);
     }
 }

@@ -61,6 +61,10 @@ pub struct SwarmConfig {
     /// `published.json`), known before the session restores them: their
     /// files are only ever read.
     pub read_only: Vec<InfoHash>,
+    /// Folders goat may write below (its output folders, links resolved).
+    /// A torrent whose folder is anywhere else (a publisher's, or one only
+    /// librqbit's session file names) is opened read-only: fail closed.
+    pub write_roots: Vec<PathBuf>,
 }
 
 /// Which pieces a download asks for first.
@@ -196,7 +200,14 @@ impl Swarm {
         let opts = SessionOptions {
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
-                storage::ProvingFactory::new(proofs.clone(), fresh.clone(), read_only.clone(), folders.clone(), storage::Budget::from_mib(gather_mib))
+                storage::ProvingFactory::new(
+                    proofs.clone(),
+                    fresh.clone(),
+                    read_only.clone(),
+                    folders.clone(),
+                    cfg.write_roots.clone(),
+                    storage::Budget::from_mib(gather_mib),
+                )
                     .boxed()
             }),
             dht,
@@ -869,8 +880,10 @@ fn env_count(name: &str, default: usize, min: usize) -> Result<usize> {
 fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> {
     use crate::safefs::{self, Access};
     use std::os::unix::io::AsRawFd;
-    std::fs::create_dir_all(output).map_err(|e| Error::io(format!("creating {}", output.display()), e))?;
-    let root = safefs::open_root(output).map_err(|e| Error::io(format!("opening {}", output.display()), e))?;
+    // goat's own folder (made by `Layout::make_entry_dir`): opened with no
+    // link followed anywhere in its path, so one swapped in since is
+    // refused before a byte is allocated.
+    let root = safefs::make_real_dir(output).map_err(|e| Error::io(format!("opening {}", output.display()), e))?;
     // Every path is checked (no link anywhere below the folder, nothing but
     // regular files) before a byte is allocated.
     let mut allocated = Vec::with_capacity(files.len());

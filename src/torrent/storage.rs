@@ -386,18 +386,27 @@ pub struct ProvingFactory {
     fresh: Fresh,
     read_only: ReadOnly,
     folders: Folders,
+    write_roots: Arc<Vec<std::path::PathBuf>>,
     pool: Arc<Pool>,
     budget: Arc<Budget>,
     prover: Prover,
 }
 
 impl ProvingFactory {
-    pub fn new(proofs: Proofs, fresh: Fresh, read_only: ReadOnly, folders: Folders, budget: Arc<Budget>) -> ProvingFactory {
+    pub fn new(
+        proofs: Proofs,
+        fresh: Fresh,
+        read_only: ReadOnly,
+        folders: Folders,
+        write_roots: Vec<std::path::PathBuf>,
+        budget: Arc<Budget>,
+    ) -> ProvingFactory {
         ProvingFactory {
             proofs,
             fresh,
             read_only,
             folders,
+            write_roots: Arc::new(write_roots),
             pool: Pool::for_this_process(),
             budget,
             prover: Prover::start(),
@@ -591,7 +600,7 @@ impl StorageFactory for ProvingFactory {
                 .iter()
                 .map(|f| (!f.attrs.padding).then(|| (f.relative_filename.clone(), f.len)))
                 .collect(),
-            lock(&self.read_only).contains(&hash),
+            lock(&self.read_only).contains(&hash) || !self.write_roots.iter().any(|r| output.starts_with(r)),
             self.pool.clone(),
         )?;
         let fresh = metadata

@@ -64,7 +64,7 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
     std::fs::create_dir_all(&victim_dir).unwrap();
     std::fs::write(victim_dir.join("keep.txt"), b"keep").unwrap();
     let nowhere = w.join("nowhere.bin");
-    let cases: [(&str, &dyn Fn(&Path)); 3] = [
+    let cases: [(&str, &dyn Fn(&Path)); 5] = [
         ("a link to a file", &|out| {
             std::fs::create_dir_all(out.join("model")).unwrap();
             std::os::unix::fs::symlink(&victim, out.join("model/weights.bin")).unwrap();
@@ -77,13 +77,24 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
             std::fs::create_dir_all(out.join("model")).unwrap();
             std::os::unix::fs::symlink(&nowhere, out.join("model/weights.bin")).unwrap();
         }),
+        // goat's own metadata folder: its manifests would land in the target.
+        ("a link in place of .goat", &|out| {
+            std::fs::create_dir_all(out).unwrap();
+            std::os::unix::fs::symlink(&victim_dir, out.join(".goat")).unwrap();
+        }),
+        // Another name of the user's file (same filesystem).
+        ("a hard link", &|out| {
+            std::fs::create_dir_all(out.join("model")).unwrap();
+            std::fs::hard_link(&victim, out.join("model/weights.bin")).unwrap();
+        }),
     ];
     for (i, (what, plant)) in cases.iter().enumerate() {
         let out = w.join(format!("out{i}"));
         plant(&out);
         let r = fetch(&p.h.url, &p.addr, &out).run();
-        assert!(r.stderr.contains("symbolic link"), "{what}: {}", r.stderr);
-        r.fails(6, "remove the link");
+        let why = if *what == "a hard link" { "hard links" } else { "symbolic link" };
+        assert!(r.stderr.contains(why), "{what}: {}", r.stderr);
+        r.fails(6, "remove");
         assert_eq!(std::fs::read(&victim).unwrap(), b"the user's own file", "{what}: the linked file changed");
         assert_eq!(files_below(&victim_dir), vec![PathBuf::from("keep.txt")], "{what}: goat wrote into the linked folder");
         assert!(!nowhere.exists(), "{what}: goat created the dangling link's target");
@@ -203,6 +214,61 @@ fn a_publishers_grown_file_is_reported_and_left_byte_for_byte() {
     assert_ne!(torrent_state(run.http_port, "model"), "seeding", "{}", status(run.http_port));
     terminate(&mut d, &w.join("run2"));
     assert!(before == files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect::<Vec<_>>());
+
+    // published.json damaged (or the entry removed by hand): librqbit still
+    // restores the torrent from its session file, and goat, no longer told
+    // that this folder is a publisher's, still never writes it: it writes
+    // only below its own output folder.
+    std::fs::write(run.state.join("published.json"), "[").unwrap();
+    let mut d = run.spawn(&w.join("run3"));
+    assert!(wait_for(Duration::from_secs(30), || log_of(&w.join("run3")).contains("published.json is damaged")), "{}", log_of(&w.join("run3")));
+    std::thread::sleep(Duration::from_secs(5));
+    terminate(&mut d, &w.join("run3"));
+    let after: Vec<(PathBuf, Vec<u8>)> = files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
+    assert!(before == after, "goat wrote into the publisher's folder once published.json was damaged: {}", log_of(&w.join("run3")));
+}
+
+/// Between two runs of `goat seed`, the entry's folder is swapped for a
+/// link to a folder of the user's holding files of the same names, and in
+/// another daemon's output folder the address folder itself is a link: the
+/// daemon (whose torrent librqbit restores from its session file) never
+/// writes, truncates or creates a file through either.
+#[test]
+fn a_folder_swapped_for_a_link_is_never_written_by_goat_seed() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (p, _t) = published(w, FILES, 16384);
+    let run = SeedRun::new(&p.h.url, &p.addr, w);
+    let mut d = run.spawn(&w.join("run1"));
+    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));
+    terminate(&mut d, &w.join("run1"));
+
+    let victim = w.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("weights.bin"), vec![0x42; 1_000_000]).unwrap();
+    std::fs::write(victim.join("config.json"), vec![0x43; 2800]).unwrap();
+    let entry = run.out.join(&p.addr).join("model");
+    std::fs::rename(&entry, w.join("model.real")).unwrap();
+    std::os::unix::fs::symlink(&victim, &entry).unwrap();
+    let mut d = run.spawn(&w.join("run2"));
+    assert!(wait_for(Duration::from_secs(30), || log_of(&w.join("run2")).contains("symbolic link")), "not refused: {}", log_of(&w.join("run2")));
+    std::thread::sleep(Duration::from_secs(3));
+    terminate(&mut d, &w.join("run2"));
+    assert_eq!(std::fs::read(victim.join("weights.bin")).unwrap(), vec![0x42; 1_000_000], "{}", log_of(&w.join("run2")));
+    assert_eq!(std::fs::read(victim.join("config.json")).unwrap(), vec![0x43; 2800]);
+    assert_eq!(files_below(&victim).len(), 2);
+
+    // The address folder a link from the start.
+    let w2 = w.join("second");
+    let run = SeedRun::new(&p.h.url, &p.addr, &w2);
+    let victim2 = w.join("victim2");
+    std::fs::create_dir_all(&victim2).unwrap();
+    std::fs::create_dir_all(&run.out).unwrap();
+    std::os::unix::fs::symlink(&victim2, run.out.join(&p.addr)).unwrap();
+    let mut d = run.spawn(&w2.join("run"));
+    assert!(wait_for(Duration::from_secs(30), || log_of(&w2.join("run")).contains("symbolic link")), "not refused: {}", log_of(&w2.join("run")));
+    terminate(&mut d, &w2.join("run"));
+    assert!(files_below(&victim2).is_empty() && std::fs::read_dir(&victim2).unwrap().count() == 0, "goat wrote through the link: {:?}", files_below(&victim2));
 }
 
 /// `goat` with its open-file limit set to `n` (soft and hard) by the shell.
