@@ -4,9 +4,9 @@
 usage: /usr/bin/python3 benches/many_files.py [--files 20000] [--runs 2]
 (cargo build --release first; benches/run.sh installs the peers.)
 
-On 127.0.0.1: a python3-libtorrent seeder of N files (1-4 KiB each, in
-folders of 500, 64 KiB pieces that span many files) and the goat devchain
-publishing its magnet (with the seeder as x.pe). Then, one client at a time,
+On 127.0.0.1: an opentracker, a python3-libtorrent seeder of N files
+(1-4 KiB each, in folders of 500, 64 KiB pieces that span many files) and
+the goat devchain publishing its magnet. Then, one client at a time,
 each copy deleted before the next:
   - goat fetch (address walk included): wall time, CPU time, and goat's own
     time from receiving the metadata to the torrent being added (its checks,
@@ -15,7 +15,7 @@ each copy deleted before the next:
 Figures are printed, never asserted. Everything is written under one folder
 in target/ that is removed at the end, on failure too.
 """
-import argparse, os, re, resource, shutil, subprocess, sys, tempfile, time
+import argparse, os, re, resource, shutil, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,11 +40,14 @@ def cpu_of_children():
     return r.ru_utime + r.ru_stime
 
 
-def run_client(name, cmd, dest, env=None, limit=900):
+def run_client(name, cmd, dest, env=None, limit=300):
     dest.mkdir(parents=True, exist_ok=True)
     cpu0, t0 = cpu_of_children(), time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=limit,
-                       env=env)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=limit,
+                           env=env)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"bench: {name} did not finish within {limit}s")
     wall, cpu = time.time() - t0, cpu_of_children() - cpu0
     if p.returncode != 0 and name != "libtorrent":
         sys.exit(f"bench: {name} failed ({p.returncode}): {p.stderr[-2000:]}")
@@ -64,6 +67,7 @@ def main():
         sys.exit(f"bench: {GOAT} is missing: cargo build --release first")
     base = Path(__file__).resolve().parent.parent / "target"
     work = Path(tempfile.mkdtemp(prefix="bench-many-files-", dir=base))
+    work.chmod(0o755)  # opentracker drops privileges and reads its whitelist here
     procs = Procs()
     try:
         payload = work / "src" / "payload"
@@ -73,17 +77,25 @@ def main():
         fs = lt.file_storage()
         lt.add_files(fs, str(payload))
         t = lt.create_torrent(fs, 64 << 10, flags=lt.create_torrent.v1_only)
+        tport = free_port()
+        announce = f"http://127.0.0.1:{tport}/announce"
+        t.add_tracker(announce)
         lt.set_piece_hashes(t, str(payload.parent))
         torrent = work / "payload.torrent"
         torrent.write_bytes(lt.bencode(t.generate()))
         ih = str(lt.torrent_info(str(torrent)).info_hash())
+        # Debian's opentracker runs in whitelist mode: the info-hash first.
+        (work / "whitelist").write_text(ih + "\n")
+        procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
+                     "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
         port = free_port()
         log = work / "seed.log"
         procs.start([PY, str(LT_SEED), str(torrent), str(payload.parent), str(port), "7200"], stdout=open(log, "w"))
         wait_until(lambda: "SEEDING" in log.read_text(), 600, "libtorrent seeder")
         goatfile = work / "many.yaml"
         goatfile.write_text(f'goat: 1\nname: many\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
-                            f'&dn=payload&x.pe=127.0.0.1:{port}"\n')
+                            f'&dn=payload&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
         _, esplora, address = bench.start_devchain(procs, work, goatfile)
         print(f"== {len(files)} files, {total / 1e6:.1f} MB, {len(t.generate()[b'info'][b'pieces']) // 20} pieces of 64 KiB ==",
               flush=True)

@@ -60,31 +60,38 @@ fn walk_real(path: &Path, create: bool) -> io::Result<OwnedFd> {
     if !path.is_absolute() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not an absolute path", shown(path))));
     }
-    let root = rustix::fs::open("/", DIR_FLAGS, Mode::empty())?;
+    let root = rustix::fs::open("/", PATH_FLAGS, Mode::empty())?;
     let rel = path.strip_prefix("/").unwrap_or(path);
-    walk(root, rel, create, path)
+    walk(root, rel, create, path, DIR_FLAGS)
 }
 
+/// A folder goat reads, syncs or writes in.
 const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+/// A folder passed through on the way: `O_PATH` needs only the right to
+/// enter it, not to list it (a home folder of mode 0711 above `-o`).
+const PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 /// Open each component of `rel` below `dir` as a folder, following no
-/// link (creating missing ones when `create`). Errors name the failing
-/// prefix of `shown_as` (the whole path `rel` ends).
-fn walk(mut dir: OwnedFd, rel: &Path, create: bool, shown_as: &Path) -> io::Result<OwnedFd> {
+/// link (creating missing ones when `create`); the last one with `last`'s
+/// flags, the others with [`PATH_FLAGS`]. Errors name the failing prefix
+/// of `shown_as` (the whole path `rel` ends).
+fn walk(mut dir: OwnedFd, rel: &Path, create: bool, shown_as: &Path, last: OFlags) -> io::Result<OwnedFd> {
     let full = shown_as.to_string_lossy();
     let mut so_far = PathBuf::from(full.strip_suffix(&*rel.to_string_lossy()).unwrap_or(""));
-    for c in rel.components() {
+    let n = rel.components().count();
+    for (i, c) in rel.components().enumerate() {
         let Component::Normal(d) = c else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain path", shown(shown_as))));
         };
         so_far.push(d);
-        let next = match rustix::fs::openat(&dir, d, DIR_FLAGS, Mode::empty()) {
+        let flags = if i + 1 == n { last } else { PATH_FLAGS };
+        let next = match rustix::fs::openat(&dir, d, flags, Mode::empty()) {
             Err(rustix::io::Errno::NOENT) if create => {
                 match rustix::fs::mkdirat(&dir, d, Mode::from_raw_mode(0o777)) {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
-                rustix::fs::openat(&dir, d, DIR_FLAGS, Mode::empty())
+                rustix::fs::openat(&dir, d, flags, Mode::empty())
             }
             other => other,
         };
@@ -133,6 +140,36 @@ pub fn write_atomic_in(dir: impl AsFd, name: &std::ffi::OsStr, bytes: &[u8]) -> 
     }
     Ok(rustix::fs::fsync(dir)?)
 }
+
+/// Open the regular file at `path` to read: not through a link in its
+/// place, and never waiting on a FIFO or opening a device someone put
+/// there (goat's own records and synced files, in folders others may
+/// write).
+pub fn open_file(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| refused(e, path))?;
+    if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Err(not_regular(path));
+    }
+    Ok(File::from(fd))
+}
+
+/// The bytes of the regular file at `path` ([`open_file`]), at most
+/// `limit` of them (more is an error: a record goat wrote is never that
+/// large).
+pub fn read_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    open_file(path)?.take(limit + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is larger than {limit} bytes", shown(path))));
+    }
+    Ok(out)
+}
+
+/// The most goat reads of one of its records (a manifest, a saved
+/// `.torrent` of a million files, a goatfile).
+pub const RECORD_LIMIT: u64 = 256 << 20;
 
 /// Rename `from` to `to`, both in the folder `dir`.
 pub fn rename_in(dir: impl AsFd, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
@@ -235,8 +272,8 @@ fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(Ow
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel))));
     }
-    let start = rustix::fs::openat(root.as_fd(), ".", DIR_FLAGS, Mode::empty())?;
-    Ok((walk(start, dirs, create, dirs)?, name))
+    let start = rustix::fs::openat(root.as_fd(), ".", PATH_FLAGS, Mode::empty())?;
+    Ok((walk(start, dirs, create, dirs, PATH_FLAGS)?, name))
 }
 
 /// An open's errno as an error that names the path: ELOOP (and ENOTDIR
@@ -337,5 +374,38 @@ mod tests {
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(open_under(&root, Path::new("m/fifo"), Access::Read).unwrap_err().to_string().contains("regular"));
+        // A second name of a file: read, never written.
+        std::fs::write(d.path().join("mine.bin"), b"x").unwrap();
+        std::fs::hard_link(d.path().join("mine.bin"), root.join("m/hard.bin")).unwrap();
+        assert!(open_under(&root, Path::new("m/hard.bin"), Access::Write).unwrap_err().to_string().contains("hard links"));
+        assert!(open_under(&root, Path::new("m/hard.bin"), Access::Read).is_ok());
+    }
+
+    #[test]
+    fn goats_folders_are_reopened_from_the_root_without_links() {
+        let d = tempfile::tempdir().unwrap();
+        let top = anchor(&d.path().join("out")).unwrap();
+        let entry = top.join("addr/org/model");
+        make_real_dir(&entry).unwrap();
+        let dir = open_real_dir(&entry).unwrap();
+        write_atomic_in(&dir, std::ffi::OsStr::new("m.json"), b"{}").unwrap();
+        assert_eq!(std::fs::read(entry.join("m.json")).unwrap(), b"{}");
+        // A part of the path swapped for a link, after the folder was made.
+        let victim = d.path().join("victim");
+        std::fs::create_dir_all(victim.join("model")).unwrap();
+        std::fs::rename(top.join("addr/org"), d.path().join("org.real")).unwrap();
+        std::os::unix::fs::symlink(&victim, top.join("addr/org")).unwrap();
+        for e in [open_real_dir(&entry).unwrap_err(), make_real_dir(&entry.join("x")).unwrap_err()] {
+            assert!(e.to_string().contains("addr/org is a symbolic link"), "{e}");
+        }
+        assert_eq!(std::fs::read_dir(victim.join("model")).unwrap().count(), 0);
+        // A link in place of the file itself is replaced, not followed.
+        std::fs::write(d.path().join("keep"), b"keep").unwrap();
+        let mine = top.join("mine");
+        make_real_dir(&mine).unwrap();
+        std::os::unix::fs::symlink(d.path().join("keep"), mine.join("f")).unwrap();
+        write_atomic_in(open_real_dir(&mine).unwrap(), std::ffi::OsStr::new("f"), b"new").unwrap();
+        assert_eq!(std::fs::read(d.path().join("keep")).unwrap(), b"keep");
+        assert_eq!(std::fs::read(mine.join("f")).unwrap(), b"new");
     }
 }

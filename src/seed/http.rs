@@ -73,13 +73,16 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
 
 /// Serve `app` on `listener`, one task per connection, each bounded by
 /// [`HEADER_TIMEOUT`] and [`CONNECTION_LIMIT`]. At most
-/// [`MAX_CONNECTIONS`] live at once: a new one closes the oldest. A flood
-/// of half-sent requests so neither piles up nor starves `/status`: an
-/// answer takes milliseconds, so the connection being served is never the
-/// oldest (dropping the newest instead would lock real clients out while
+/// [`MAX_CONNECTIONS`] live at once: a new one closes the oldest that has
+/// not sent a whole request yet (the oldest of all only when every one
+/// has). A flood of half-sent requests so neither piles up nor starves
+/// `/status`, and a client that has asked is answered, however slowly it
+/// reads (dropping the newest instead would lock real clients out while
 /// the flood lasts; queueing them would put them behind it). HTTP/1 only,
 /// as Prometheus and `goat status` use.
-type Live = std::collections::VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>;
+/// Live connections, oldest first: id, how to close it, and whether it has
+/// sent a whole request.
+type Live = std::collections::VecDeque<(u64, tokio::sync::oneshot::Sender<()>, Arc<std::sync::atomic::AtomicBool>)>;
 
 async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
     let live: Arc<std::sync::Mutex<Live>> = Arc::default();
@@ -97,16 +100,23 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
             }
         };
         let (close, closed) = tokio::sync::oneshot::channel();
+        let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let mut l = lock(&live);
             if l.len() >= MAX_CONNECTIONS {
-                if let Some((_, oldest)) = l.pop_front() {
+                let at = l.iter().position(|c| !c.2.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0);
+                if let Some((_, oldest, _)) = l.remove(at) {
                     let _ = oldest.send(());
                 }
             }
-            l.push_back((id, close));
+            l.push_back((id, close, asked.clone()));
         }
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Marks the connection once a whole request has arrived.
+        let app = app.clone().layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+            asked.store(true, std::sync::atomic::Ordering::Relaxed);
+            next.run(req)
+        }));
+        let service = hyper_util::service::TowerToHyperService::new(app);
         let live = live.clone();
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
@@ -117,7 +127,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
                 _ = tokio::time::timeout(CONNECTION_LIMIT, conn) => {}
                 _ = closed => {}
             }
-            lock(&live).retain(|(i, _)| *i != id);
+            lock(&live).retain(|c| c.0 != id);
         });
     }
 }

@@ -379,7 +379,7 @@ fn restore_from_records(d: &Daemon) {
     for (holder, _) in &d.opts.addresses {
         let address = holder.address.to_string();
         let layout = Layout::new(d.opts.output.join(&address));
-        let Ok(bytes) = std::fs::read(layout.meta().join("goatfile.yaml")) else { continue };
+        let Ok(bytes) = layout.read(&layout.meta().join("goatfile.yaml")) else { continue };
         let Ok(gf) = goatfile::parse(&bytes) else { continue };
         for e in gf.entries {
             let Source::Magnet(m) = &e.source else { continue };
@@ -1111,7 +1111,7 @@ impl AddJob {
             return Ok(t);
         }
         if have_manifest {
-            if let Ok(bytes) = std::fs::read(self.layout.torrent_file(&self.entry.name)) {
+            if let Ok(bytes) = self.layout.read(&self.layout.torrent_file(&self.entry.name)) {
                 let t = self.swarm.add_saved(bytes.into(), m, &self.peers, &dir).await?;
                 info!(target: "goat", "{}: re-added from saved metadata", self.entry.name);
                 return Ok(t);

@@ -54,7 +54,8 @@ impl SeedState {
 }
 
 fn stamp_of(path: &Path, rel: &Path) -> Option<Stamp> {
-    let md = std::fs::metadata(path).ok()?;
+    // The entry itself, not what a link there points to.
+    let md = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
     let mtime_ns = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
     Some(Stamp { path: rel.to_path_buf(), length: md.len(), mtime_ns })
 }

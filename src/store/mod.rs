@@ -103,7 +103,13 @@ impl Layout {
 
     /// The manifest of `entry`, if it is there and parses.
     pub fn load_manifest(&self, entry: &str) -> Option<Manifest> {
-        std::fs::read(self.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+        self.read(&self.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    /// One of goat's records in this folder (`crate::safefs::read_file`:
+    /// no link, FIFO or device in its place is opened).
+    pub fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        crate::safefs::read_file(path, crate::safefs::RECORD_LIMIT)
     }
 
     /// Every manifest in the folder, sorted by entry name.
@@ -122,7 +128,7 @@ impl Layout {
             if p.extension().and_then(|x| x.to_str()) != Some("json") || p.file_name() == Some("source.json".as_ref()) {
                 continue;
             }
-            let bytes = std::fs::read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+            let bytes = self.read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
             let m: Manifest = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
             crate::goatfile::check_relative_path(&m.entry)

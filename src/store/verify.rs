@@ -199,7 +199,8 @@ fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
 /// Piece length and piece hashes from the entry's stored `.torrent`.
 fn load_piece_hashes(layout: &Layout, m: &Manifest) -> Result<(u64, Vec<[u8; 20]>)> {
     let tpath = layout.torrent_file(&m.entry);
-    let tbytes = std::fs::read(&tpath)
+    let tbytes = layout
+        .read(&tpath)
         .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
     piece_hashes(&tbytes)
 }

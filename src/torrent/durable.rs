@@ -123,9 +123,9 @@ pub fn read(state_dir: &Path, hash: &InfoHash) -> Option<Vec<u8>> {
 }
 
 /// `fdatasync` of the file at `path` (opened read-only: a sync needs no
-/// write access).
+/// write access; a link, FIFO or device put in its place is not opened).
 pub fn sync_data(path: &Path) -> Result<()> {
-    std::fs::File::open(path)
+    crate::safefs::open_file(path)
         .and_then(|f| f.sync_data())
         .map_err(|e| crate::error::Error::io(format!("syncing {}", path.display()), e))
 }

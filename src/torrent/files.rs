@@ -159,19 +159,36 @@ impl Files {
         self.files.get(id).and_then(|f| f.as_ref()).context("no such file")
     }
 
-    /// The open handle of file `id`, opening it if needed.
+    /// A handle of file `id` to read through (its writing handle if that
+    /// is open), opening it if needed. Reads never need more: a complete
+    /// file that also has another name (a hard link its owner made) is
+    /// read and seeded, only never written.
     pub fn file(&self, id: usize) -> anyhow::Result<Arc<File>> {
+        if let Some(f) = self.pool.peek((self.owner, 2 * id + 1)) {
+            return Ok(f);
+        }
+        self.open(id, Access::Read)
+    }
+
+    /// A handle of file `id` to write through (`safefs` refuses a file
+    /// with other hard links), opened only when a write is needed.
+    fn writer(&self, id: usize) -> anyhow::Result<Arc<File>> {
+        self.writable()?;
+        self.open(id, Access::Write)
+    }
+
+    fn open(&self, id: usize, access: Access) -> anyhow::Result<Arc<File>> {
         let (rel, _) = self.path(id)?;
-        let access = if self.read_only { Access::Read } else { Access::Write };
+        let key = (self.owner, 2 * id + usize::from(access == Access::Write));
         self.pool
-            .get((self.owner, id), || safefs::open_in(&self.dir_io()?, rel, access))
+            .get(key, || safefs::open_in(&self.dir_io()?, rel, access))
             .with_context(|| format!("opening {}", self.root.join(rel).display()))
     }
 
     /// File `id`'s handle if it is open now (for hints that are not worth
     /// an open).
     pub fn if_open(&self, id: usize) -> Option<Arc<File>> {
-        self.pool.peek((self.owner, id))
+        self.pool.peek((self.owner, 2 * id + 1)).or_else(|| self.pool.peek((self.owner, 2 * id)))
     }
 
     /// Create every file (an empty one gets no write, yet belongs to the
@@ -185,8 +202,8 @@ impl Files {
                 if found != Some(*len) {
                     anyhow::bail!("{}", size_changed(&self.root.join(rel), *len, found));
                 }
-            } else {
-                self.file(id)?;
+            } else if safefs::found_in(self.dir()?, rel)?.is_none() {
+                self.writer(id)?;
             }
         }
         Ok(())
@@ -197,13 +214,11 @@ impl Files {
     }
 
     pub fn pwrite_all(&self, id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
-        self.writable()?;
-        Ok(self.file(id)?.write_all_at(buf, offset)?)
+        Ok(self.writer(id)?.write_all_at(buf, offset)?)
     }
 
     pub fn pwrite_all_vectored(&self, id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
-        self.writable()?;
-        let f = self.file(id)?;
+        let f = self.writer(id)?;
         let total = bufs[0].len() + bufs[1].len();
         let n = rustix::io::pwritev(&*f, &bufs, offset)?;
         // A short write (rare on regular files): the rest one by one.
@@ -232,7 +247,7 @@ impl Files {
             let (rel, _) = self.path(id)?;
             anyhow::bail!("{}", size_changed(&self.root.join(rel), length, Some(now)));
         }
-        Ok(f.set_len(length)?)
+        Ok(self.writer(id)?.set_len(length)?)
     }
 
     pub fn remove_file(&self, filename: &Path) -> anyhow::Result<()> {

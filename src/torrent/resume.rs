@@ -90,6 +90,7 @@ pub fn repair_session(state_dir: &Path) {
     };
     let Some(torrents) = db.get_mut("torrents").and_then(|t| t.as_object_mut()) else { return };
     let before = torrents.len();
+    let mut moved = false;
     torrents.retain(|id, t| {
         // librqbit's own schema (`session_persistence`): a numeric id, a
         // 40-digit info-hash, trackers, a folder, a paused flag.
@@ -117,9 +118,18 @@ pub fn repair_session(state_dir: &Path) {
                 crate::text::line(hash)
             );
         }
+        // Folders as their real paths: goat opens its folders with no link
+        // in their path (crate::safefs), and an older goat recorded `-o`
+        // as typed (through /home -> /var/home, say).
+        if let Some(real) = t.get("output_folder").and_then(|f| f.as_str()).and_then(|f| {
+            std::fs::canonicalize(f).ok().filter(|r| r.as_os_str() != f).and_then(|r| r.to_str().map(String::from))
+        }) {
+            t["output_folder"] = serde_json::Value::String(real);
+            moved = true;
+        }
         whole
     });
-    if torrents.len() != before {
+    if torrents.len() != before || moved {
         let json = serde_json::to_vec(&db).unwrap_or_default();
         if crate::atomic::write_atomic(&path, &json).is_err() {
             let _ = std::fs::remove_file(&path);

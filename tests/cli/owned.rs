@@ -103,6 +103,16 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
     let out = w.join("clean");
     fetch(&p.h.url, &p.addr, &out).run().ok();
     assert_eq!(std::fs::read(out.join("model/weights.bin")).unwrap(), std::fs::read(p.src.join("weights.bin")).unwrap());
+    // A complete file its owner hard-linked elsewhere is only read: the
+    // same fetch runs again (nothing to write), and verify passes.
+    std::fs::hard_link(out.join("model/weights.bin"), w.join("my-models-weights.bin")).unwrap();
+    fetch(&p.h.url, &p.addr, &out).run().ok();
+    goat().args(["verify"]).args([&out]).run().ok();
+    // A FIFO among goat's records is refused at once, never waited on.
+    let fifo = std::ffi::CString::new(out.join(".goat/evil.json").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    goat().args(["verify"]).args([&out]).run().fails(6, "not a regular file");
 }
 
 /// `tests/support/meta_peer.py` serving a hostile info dictionary of
