@@ -8,7 +8,7 @@
 use crate::fetch::publish_yaml;
 use crate::harness::*;
 use crate::repair::leech_from;
-use crate::seed::{log_of, status, terminate, torrent_state, SeedRun};
+use crate::seed::{handed_over, log_of, status, terminate, torrent_state, HandedOver, SeedRun};
 use crate::seeder::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,11 +108,22 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
     std::fs::hard_link(out.join("model/weights.bin"), w.join("my-models-weights.bin")).unwrap();
     fetch(&p.h.url, &p.addr, &out).run().ok();
     goat().args(["verify"]).args([&out]).run().ok();
+    // verify lists a file the torrent does not name, and passes.
+    std::fs::write(out.join("model/stray.txt"), b"x").unwrap();
+    let v = goat().args(["verify"]).args([&out]).run().ok();
+    assert!(v.stdout.lines().any(|l| l.starts_with("extra") && l.contains("model/stray.txt")), "{}", v.stdout);
     // A FIFO among goat's records is refused at once, never waited on.
     let fifo = std::ffi::CString::new(out.join(".goat/evil.json").to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     goat().args(["verify"]).args([&out]).run().fails(6, "not a regular file");
+    std::fs::remove_file(out.join(".goat/evil.json")).unwrap();
+    // An entry whose saved .torrent is gone is reported, not the end of
+    // the report.
+    std::fs::remove_file(out.join(".goat/model.torrent")).unwrap();
+    let v = goat().args(["verify"]).args([&out]).run();
+    assert_eq!(v.code, 7, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.lines().any(|l| l.starts_with("unchecked") && l.contains("model/weights.bin")), "{}", v.stdout);
 }
 
 /// `tests/support/meta_peer.py` serving a hostile info dictionary of
@@ -188,19 +199,7 @@ fn hostile_metadata_in_goat_seed_is_reported_and_tried_again() {
 fn a_publishers_grown_file_is_reported_and_left_byte_for_byte() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let src = w.join("pub").join("model");
-    make_payload(&src, FILES);
-    let t = make_torrent(&src, 16384, vec![]);
-    let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
-    let h = scene.serve();
-    let run = SeedRun::new(&h.url, &addr, w);
-    let handed = serde_json::json!([{
-        "address": addr, "name": "model", "magnet": magnet, "output": src,
-        "torrent": data_encoding::BASE64.encode(&t.bytes),
-    }]);
-    std::fs::create_dir_all(&run.state).unwrap();
-    std::fs::write(run.state.join("published.json"), handed.to_string()).unwrap();
+    let HandedOver { h: _h, run, src, t: _ } = handed_over(w, FILES, 16384);
     // First run: seeded from the folder (librqbit's session remembers it).
     let mut d = run.spawn(&w.join("run1"));
     assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));

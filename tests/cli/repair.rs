@@ -6,7 +6,7 @@
 use crate::fetch::publish_yaml;
 use crate::harness::*;
 use crate::interop::opentracker_on;
-use crate::seed::{entry_yaml, log_of, same_files, status, terminate, torrent_state, SeedRun};
+use crate::seed::{entry_yaml, handed_over, log_of, same_files, status, terminate, torrent_state, HandedOver, SeedRun};
 use crate::seeder::*;
 use goat::devchain::server::Fault;
 use std::path::Path;
@@ -258,19 +258,7 @@ fn an_errored_torrent_recovers_without_a_restart() {
 fn a_changed_published_file_is_refused_not_served_and_never_overwritten() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let src = w.join("pub").join("model");
-    make_payload(&src, FILES);
-    let t = make_torrent(&src, 65536, vec![]);
-    let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
-    let h = scene.serve();
-    let run = SeedRun::new(&h.url, &addr, w);
-    let handed = serde_json::json!([{
-        "address": addr, "name": "model", "magnet": magnet, "output": src,
-        "torrent": data_encoding::BASE64.encode(&t.bytes),
-    }]);
-    std::fs::create_dir_all(&run.state).unwrap();
-    std::fs::write(run.state.join("published.json"), handed.to_string()).unwrap();
+    let HandedOver { h: _h, run, src, t } = handed_over(w, FILES, 65536);
     let mut d = run.spawn(&w.join("run1"));
     wait_seeding(&run, &w.join("run1"), 60);
     assert!(log_of(&w.join("run1")).contains("published here, seeding from"), "{}", log_of(&w.join("run1")));

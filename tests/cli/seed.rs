@@ -117,6 +117,33 @@ impl SeedRun {
     }
 }
 
+/// A model in a publisher's folder (`w/pub/model`), its goatfile on a
+/// served devchain, and a daemon (not started) that `goat publish` has
+/// handed the torrent over to through `published.json`.
+pub struct HandedOver {
+    pub h: goat::devchain::server::Handle,
+    pub run: SeedRun,
+    pub src: PathBuf,
+    pub t: Made,
+}
+
+pub fn handed_over(w: &Path, files: &[(&str, usize)], piece: u32) -> HandedOver {
+    let src = w.join("pub").join("model");
+    make_payload(&src, files);
+    let t = make_torrent(&src, piece, vec![]);
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
+    let (scene, addr) = crate::fetch::publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+    let h = scene.serve();
+    let run = SeedRun::new(&h.url, &addr, w);
+    let handed = serde_json::json!([{
+        "address": addr, "name": "model", "magnet": magnet, "output": src,
+        "torrent": data_encoding::BASE64.encode(&t.bytes),
+    }]);
+    std::fs::create_dir_all(&run.state).unwrap();
+    std::fs::write(run.state.join("published.json"), handed.to_string()).unwrap();
+    HandedOver { h, run, src, t }
+}
+
 /// SIGTERM; the daemon must exit 0 within a few seconds.
 pub fn terminate(d: &mut Daemon, logdir: &Path) {
     unsafe_kill(d.child.id(), "TERM");
