@@ -278,6 +278,7 @@ impl Swarm {
         metadata_timeout: Duration,
         accept: impl FnOnce(&[(PathBuf, u64)]) -> Result<()>,
     ) -> Result<Torrent> {
+        let asked = std::time::Instant::now();
         let initial = resolve_peers(peers, magnet).await?;
         // Step 1: metadata only (list_only), so goat can apply its own path
         // rules before librqbit creates a single file.
@@ -320,6 +321,7 @@ impl Swarm {
         // allocation, librqbit's add) is what a many-file torrent costs:
         // logged for benches/many_files.py.
         let took = std::time::Instant::now();
+        tracing::debug!(target: "goat", "torrent {}: metadata ({} bytes) received in {} ms", magnet.info_hash(), listed.torrent_bytes.len(), asked.elapsed().as_millis());
         same_torrent(magnet, info_hash_of_torrent(&listed.torrent_bytes)?)?;
         metadata::check_torrent(&listed.torrent_bytes)?;
         let mut files = Vec::new();
