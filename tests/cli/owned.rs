@@ -176,14 +176,22 @@ fn hostile_metadata_from_a_peer_exits_5_without_a_panic() {
 fn hostile_metadata_in_goat_seed_is_reported_and_tried_again() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let (_peer, port, hash) = hostile_peer(w, "zero-piece-length");
-    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}");
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+    let mut entries = String::new();
+    let mut peers = Vec::new();
+    for kind in ["zero-piece-length", "overflow"] {
+        let (peer, port, hash) = hostile_peer(w, kind);
+        entries += &format!("  - name: {kind}\n    magnet: \"magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}\"\n");
+        peers.push(peer);
+    }
+    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n{entries}"));
     let h = scene.serve();
     let run = SeedRun::new(&h.url, &addr, w);
     let logdir = w.join("run");
     let mut d = run.spawn_env(&logdir, &[], &[("RUST_BACKTRACE", "1")]);
-    let tried = |n: usize| log_of(&logdir).matches("model: the torrent's metadata is invalid").count() >= n;
+    let tried = |n: usize| {
+        let log = log_of(&logdir);
+        ["zero-piece-length", "overflow"].iter().all(|k| log.matches(&format!("{k}: the torrent's metadata is invalid")).count() >= n)
+    };
     assert!(wait_for(Duration::from_secs(60), || tried(2)), "not reported, or not tried again: {}", log_of(&logdir));
     assert!(status(run.http_port)["addresses"][0]["polls"].as_u64().unwrap_or(0) >= 2, "{}", status(run.http_port));
     let log = log_of(&logdir);
