@@ -384,8 +384,13 @@ fn restore_from_records(d: &Daemon) {
         for e in gf.entries {
             let Source::Magnet(m) = &e.source else { continue };
             let key = m.info_hash();
+            // The records in the output folder may be anyone's who can
+            // write there: only a torrent goat itself proved for this entry
+            // (its private state says so) is added from them. Any other is
+            // added at the first poll, from the chain.
+            let proven = d.shared.with(|book| book.state.verified.get(&key).is_some_and(|v| v.entry == e.name && v.root == layout.root));
             let saved = layout.load_manifest(&e.name).is_some_and(|man| man.info_hash.as_ref() == Some(&key));
-            let start = saved && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key.clone()));
+            let start = proven && saved && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key.clone()));
             if !start {
                 continue;
             }

@@ -358,3 +358,44 @@ fn two_thousand_files_fetch_and_seed_under_ulimit_256() {
     }
     terminate(&mut d, &logdir);
 }
+
+/// Someone who can write the output folder plants records there (a
+/// goatfile naming a torrent nobody published, its manifest and its
+/// `.torrent`): the restarted daemon does not add that torrent from them,
+/// since goat never proved it; it follows the chain.
+#[test]
+fn records_planted_in_the_output_folder_are_not_seeded() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (p, t) = published(w, FILES, 16384);
+    let run = SeedRun::new(&p.h.url, &p.addr, w);
+    let mut d = run.spawn(&w.join("run1"));
+    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));
+    terminate(&mut d, &w.join("run1"));
+
+    let evil_src = w.join("evil-src").join("evil");
+    make_payload(&evil_src, &[("payload.bin", 50_000)]);
+    let evil = make_torrent(&evil_src, 16384, vec![]);
+    let meta = run.out.join(&p.addr).join(".goat");
+    std::fs::write(
+        meta.join("goatfile.yaml"),
+        format!(
+            "goat: 1\nentries:\n  - name: model\n    magnet: \"magnet:?xt=urn:btih:{}\"\n  - name: evil\n    magnet: \"magnet:?xt=urn:btih:{}\"\n",
+            t.info_hash, evil.info_hash
+        ),
+    )
+    .unwrap();
+    let manifest = serde_json::json!({
+        "entry": "evil", "info_hash": evil.info_hash, "inscription": null,
+        "files": [{"path": "payload.bin", "length": 50_000, "offset": 0, "padding": false, "sha256": null}],
+    });
+    std::fs::write(meta.join("evil.json"), manifest.to_string()).unwrap();
+    std::fs::write(meta.join("evil.torrent"), &evil.bytes).unwrap();
+    let mut d = run.spawn(&w.join("run2"));
+    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run2")));
+    std::thread::sleep(Duration::from_secs(4));
+    let log = log_of(&w.join("run2"));
+    assert!(!log.contains("evil: not in the session"), "the planted torrent was added: {log}");
+    assert_eq!(torrent_state(run.http_port, "evil"), "", "{}", status(run.http_port));
+    terminate(&mut d, &w.join("run2"));
+}
