@@ -402,7 +402,7 @@ fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
     for e in &g.entries {
         check_entry_name(&e.name)
             .map_err(|x| ParseError(format!("entry name '{}' {x}", crate::text::line(&e.name))))?;
-        if !names.insert(e.name.to_lowercase()) {
+        if !names.insert(folder_key(&e.name)) {
             return err(format!("entry name '{}' is used twice", e.name));
         }
         if let Source::Magnet(m) = &e.source {
@@ -414,7 +414,7 @@ fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
     // `a` and `a/b` would share files (a's torrent may hold a file `b/x`):
     // one entry's folder never lies inside another's.
     for e in &g.entries {
-        let lower = e.name.to_lowercase();
+        let lower = folder_key(&e.name);
         let parts: Vec<&str> = lower.split(['/', '\\']).collect();
         for n in 1..parts.len() {
             let outer = parts[..n].join("/");
@@ -427,6 +427,13 @@ fn finish(g: Goatfile) -> Result<Goatfile, ParseError> {
         }
     }
     Ok(g)
+}
+
+/// How an entry name is compared with the others: the folders two names
+/// make are one on a case-insensitive or normalizing filesystem (macOS,
+/// ext4 casefold) when their NFKC forms agree without case.
+fn folder_key(name: &str) -> String {
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfkc().normalize(name).to_lowercase()
 }
 
 /// goat's own folder beside the entries (manifests, saved torrents): no

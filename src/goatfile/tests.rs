@@ -21,6 +21,8 @@ fn entries_never_name_goats_folder_or_nest() {
         (m(".GOAT/x", 1), "metadata folder"),
         (m("a", 1) + &m("a/b", 2), "must not nest"),
         (m("x/y/z", 1) + &m("X/Y", 2), "must not nest"),
+        (m("caf\u{e9}", 1) + &m("cafe\u{301}", 2), "used twice"),
+        (m("\u{ff21}", 1) + &m("a", 2), "used twice"),
     ] {
         let e = parse(format!("goat: 1\nentries:\n{entries}").as_bytes()).unwrap_err();
         assert!(e.to_string().contains(why), "{entries}: {e}");
