@@ -19,7 +19,6 @@
 
 use crate::safefs::{self, Access};
 use anyhow::Context;
-use rustix::fd::OwnedFd;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -112,9 +111,10 @@ impl Pool {
 
 /// One torrent's files under its output folder.
 pub struct Files {
-    /// The output folder. No handle on it is kept (a model of 4,096
-    /// entries would hold 4,096 more descriptors): it is opened again,
-    /// from `/` without following links, whenever a file is opened.
+    /// The output folder. Its handle lives in the pool (`dir_io`), so a
+    /// model of 4,096 entries does not hold 4,096 more descriptors; when
+    /// the pool has closed it, it is opened again from `/` without
+    /// following links.
     root: PathBuf,
     /// Per file: its path below the folder and length (None: padding).
     files: Vec<Option<(PathBuf, u64)>>,
@@ -139,16 +139,24 @@ impl Files {
     /// a link there points; a download's folder is goat's, made below an
     /// anchored `-o` with no link in its path, and a link put anywhere in
     /// that path since is refused.
-    fn dir(&self) -> anyhow::Result<OwnedFd> {
+    fn dir(&self) -> anyhow::Result<Arc<File>> {
         self.dir_io().with_context(|| format!("opening {}", self.root.display()))
     }
 
-    fn dir_io(&self) -> std::io::Result<OwnedFd> {
-        if self.read_only {
-            safefs::open_root(&self.root)
-        } else {
-            safefs::open_real_dir(&self.root)
-        }
+    /// The folder's handle is kept in the pool like a file's (so it counts
+    /// against the same limit and is closed when the pool needs room):
+    /// opening 20,000 files must not walk the folder's path 20,000 times. A
+    /// handle kept is safe: it names the folder goat made, and a link put
+    /// in that folder's place since is never followed through it.
+    fn dir_io(&self) -> std::io::Result<Arc<File>> {
+        self.pool.get((self.owner, usize::MAX), || {
+            if self.read_only {
+                safefs::open_root(&self.root)
+            } else {
+                safefs::open_real_dir(&self.root)
+            }
+            .map(File::from)
+        })
     }
 
     pub fn read_only(&self) -> bool {
@@ -181,7 +189,7 @@ impl Files {
         let (rel, _) = self.path(id)?;
         let key = (self.owner, 2 * id + usize::from(access == Access::Write));
         self.pool
-            .get(key, || safefs::open_in(&self.dir_io()?, rel, access))
+            .get(key, || safefs::open_in(&*self.dir_io()?, rel, access))
             .with_context(|| format!("opening {}", self.root.join(rel).display()))
     }
 
@@ -202,7 +210,7 @@ impl Files {
                 if found != Some(*len) {
                     anyhow::bail!("{}", size_changed(&self.root.join(rel), *len, found));
                 }
-            } else if safefs::found_in(self.dir()?, rel)?.is_none() {
+            } else if safefs::found_in(&*self.dir()?, rel)?.is_none() {
                 self.writer(id)?;
             }
         }
@@ -252,12 +260,12 @@ impl Files {
 
     pub fn remove_file(&self, filename: &Path) -> anyhow::Result<()> {
         self.writable()?;
-        Ok(safefs::remove_in(self.dir()?, filename)?)
+        Ok(safefs::remove_in(&*self.dir()?, filename)?)
     }
 
     pub fn remove_directory_if_empty(&self, path: &Path) -> anyhow::Result<()> {
         self.writable()?;
-        Ok(safefs::remove_dir_in(self.dir()?, path)?)
+        Ok(safefs::remove_dir_in(&*self.dir()?, path)?)
     }
 
     fn writable(&self) -> anyhow::Result<()> {
