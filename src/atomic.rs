@@ -4,8 +4,10 @@
 //! daemon's state and `publish`'s plan all use it).
 
 use crate::error::{Error, Result};
+use rustix::fd::AsFd;
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Write `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -17,37 +19,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// readable by others, not even for a moment).
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    let mut tmp = tempfile_in(&dir, mode)?;
-    let res = tmp.1.write_all(bytes).and_then(|_| tmp.1.sync_all());
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp.0);
-        return Err(Error::io(format!("writing {}", path.display()), e));
+    let Some(name) = path.file_name() else {
+        return Err(Error::internal(format!("{} is not a file path", path.display())));
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| write_in(&d, name, bytes, mode))
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Write `bytes` to the file `name` in the open folder `dir` atomically:
+/// a temporary file made there with `O_EXCL|O_NOFOLLOW` (and `mode`),
+/// synced, renamed over `name` (a link in its place is replaced, never
+/// followed), then the folder synced. By handle, so a folder opened
+/// without following links (`crate::safefs`) is the one written in.
+pub fn write_in(dir: impl AsFd, name: &std::ffi::OsStr, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = dir.as_fd();
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut made = None;
+    for n in 0..100u32 {
+        let tmp = format!(".goat-tmp-{}-{n}", std::process::id());
+        match rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
+            Err(rustix::io::Errno::EXIST) => continue,
+            other => {
+                made = Some((tmp, other?));
+                break;
+            }
+        }
     }
-    drop(tmp.1);
-    std::fs::rename(&tmp.0, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp.0);
-        Error::io(format!("moving into place {}", path.display()), e)
-    })?;
+    let Some((tmp, fd)) = made else { return Err(rustix::io::Errno::EXIST.into()) };
+    let mut f = std::fs::File::from(fd);
+    let written = f.write_all(bytes).and_then(|_| f.sync_all());
+    drop(f);
+    let renamed = written.and_then(|_| Ok(rustix::fs::renameat(dir, tmp.as_str(), dir, name)?));
+    if let Err(e) = renamed {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(e);
+    }
     // The rename is durable only once the folder's entry is: without this a
     // power cut can leave the old file (or none) after goat reported the
     // new one written.
-    std::fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(format!("syncing the folder {}", dir.display()), e))
-}
-
-fn tempfile_in(dir: &Path, mode: u32) -> Result<(PathBuf, std::fs::File)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    for n in 0..100u32 {
-        let p = dir.join(format!(".goat-tmp-{}-{n}", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&p) {
-            Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(format!("creating a file in {}", dir.display()), e)),
-        }
-    }
-    Err(Error::internal("could not pick a temporary file name"))
+    Ok(rustix::fs::fsync(dir)?)
 }

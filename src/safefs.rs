@@ -4,15 +4,20 @@
 //! folder may be writable by others (a shared machine, a folder a model
 //! tool also writes). If goat opened `out/model/f0000.bin` by path, a link
 //! planted there (to a file, to a folder, or dangling) would aim goat's
-//! writes, truncations and reads at a file it does not own. So every
-//! component below the folder the user chose is opened relative to its
-//! parent's handle with `O_NOFOLLOW` (rustix's `openat`), checked to be a
-//! folder or a regular file, and a link anywhere is refused with a message
-//! that names it. The folder the user chose (`-o`, the state directory) is
-//! theirs, link or not, and is followed.
+//! writes, truncations and reads at a file it does not own. So:
+//! - the folder the user chose (`-o`) is theirs, link or not: it is
+//!   resolved once ([`anchor`]);
+//! - every folder goat makes below it has a path with no link in it, and
+//!   is made and reopened by walking that path from `/` with `O_NOFOLLOW`
+//!   ([`make_real_dir`], [`open_real_dir`]), so a link put anywhere in it
+//!   since is refused with a message that names it;
+//! - files are opened relative to such a folder with `O_NOFOLLOW`, must be
+//!   regular files, and are written only when they have no other hard link
+//!   ([`open_in`]); goat's records are read the same way ([`read_file`]).
 //!
 //! Below every stage that touches payload files: the torrent stage's
-//! storage and preallocation, `goat verify`, the fetcher's checks.
+//! storage and preallocation, `store::Layout`, `goat verify`, the fetcher's
+//! checks, the daemon's syncs and stamps.
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -108,37 +113,6 @@ fn walk(mut dir: OwnedFd, rel: &Path, create: bool, shown_as: &Path, last: OFlag
         };
     }
     Ok(dir)
-}
-
-/// Write `bytes` to the file `name` in the folder `dir` atomically
-/// (`crate::atomic`'s rule, relative to a handle): a temporary file made
-/// there with `O_EXCL|O_NOFOLLOW`, synced, renamed over `name` (a link in
-/// its place is replaced, never followed), then the folder synced.
-pub fn write_atomic_in(dir: impl AsFd, name: &std::ffi::OsStr, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    let dir = dir.as_fd();
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut made = None;
-    for n in 0..100u32 {
-        let tmp = format!(".goat-tmp-{}-{n}", std::process::id());
-        match rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o666)) {
-            Err(rustix::io::Errno::EXIST) => continue,
-            other => {
-                made = Some((tmp, other?));
-                break;
-            }
-        }
-    }
-    let Some((tmp, fd)) = made else { return Err(rustix::io::Errno::EXIST.into()) };
-    let mut f = File::from(fd);
-    let written = f.write_all(bytes).and_then(|_| f.sync_all());
-    drop(f);
-    let renamed = written.and_then(|_| Ok(rustix::fs::renameat(dir, tmp.as_str(), dir, name)?));
-    if let Err(e) = renamed {
-        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
-        return Err(e);
-    }
-    Ok(rustix::fs::fsync(dir)?)
 }
 
 /// Open the regular file at `path` to read: not through a link in its
@@ -388,7 +362,7 @@ mod tests {
         let entry = top.join("addr/org/model");
         make_real_dir(&entry).unwrap();
         let dir = open_real_dir(&entry).unwrap();
-        write_atomic_in(&dir, std::ffi::OsStr::new("m.json"), b"{}").unwrap();
+        crate::atomic::write_in(&dir, std::ffi::OsStr::new("m.json"), b"{}", 0o666).unwrap();
         assert_eq!(std::fs::read(entry.join("m.json")).unwrap(), b"{}");
         // A part of the path swapped for a link, after the folder was made.
         let victim = d.path().join("victim");
@@ -404,7 +378,7 @@ mod tests {
         let mine = top.join("mine");
         make_real_dir(&mine).unwrap();
         std::os::unix::fs::symlink(d.path().join("keep"), mine.join("f")).unwrap();
-        write_atomic_in(open_real_dir(&mine).unwrap(), std::ffi::OsStr::new("f"), b"new").unwrap();
+        crate::atomic::write_in(open_real_dir(&mine).unwrap(), std::ffi::OsStr::new("f"), b"new", 0o666).unwrap();
         assert_eq!(std::fs::read(d.path().join("keep")).unwrap(), b"keep");
         assert_eq!(std::fs::read(mine.join("f")).unwrap(), b"new");
     }

@@ -93,7 +93,7 @@ impl Layout {
             return Err(Error::internal(format!("{} is not a file path", path.display())));
         };
         let fd = crate::safefs::make_real_dir(dir).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        crate::safefs::write_atomic_in(&fd, name, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        crate::atomic::write_in(&fd, name, bytes, 0o666).map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
     pub fn save_manifest(&self, m: &Manifest) -> Result<()> {

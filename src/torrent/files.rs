@@ -19,7 +19,6 @@
 
 use crate::safefs::{self, Access};
 use anyhow::Context;
-
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::IoSlice;
@@ -159,10 +158,6 @@ impl Files {
         })
     }
 
-    pub fn read_only(&self) -> bool {
-        self.read_only
-    }
-
     fn path(&self, id: usize) -> anyhow::Result<&(PathBuf, u64)> {
         self.files.get(id).and_then(|f| f.as_ref()).context("no such file")
     }
@@ -205,12 +200,12 @@ impl Files {
     pub fn init(&self) -> anyhow::Result<()> {
         for (id, f) in self.files.iter().enumerate() {
             let Some((rel, len)) = f else { continue };
+            let found = safefs::found_in(&*self.dir()?, rel)?.map(|f| f.len);
             if self.read_only {
-                let found = safefs::len_under(&self.root, rel)?;
                 if found != Some(*len) {
                     anyhow::bail!("{}", size_changed(&self.root.join(rel), *len, found));
                 }
-            } else if safefs::found_in(&*self.dir()?, rel)?.is_none() {
+            } else if found.is_none() {
                 self.writer(id)?;
             }
         }

@@ -322,7 +322,8 @@ impl Swarm {
         // logged for benches/many_files.py.
         let took = std::time::Instant::now();
         tracing::debug!(target: "goat", "torrent {}: metadata ({} bytes) received in {} ms", magnet.info_hash(), listed.torrent_bytes.len(), asked.elapsed().as_millis());
-        same_torrent(magnet, info_hash_of_torrent(&listed.torrent_bytes)?)?;
+        let hash = info_hash_of_torrent(&listed.torrent_bytes)?;
+        same_torrent(magnet, hash.clone())?;
         metadata::check_torrent(&listed.torrent_bytes)?;
         let mut files = Vec::new();
         let mut pads = Vec::new();
@@ -336,8 +337,8 @@ impl Swarm {
         let real: Vec<(PathBuf, u64)> =
             files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
         let created = preallocate(output, &real)?;
-        let key = info_hash_of_torrent(&listed.torrent_bytes)?.as_str().to_string();
-        storage::lock(&self.fresh).insert(key.clone(), (output.to_path_buf(), created.into_iter().collect()));
+        let key = hash.as_str().to_string();
+        storage::lock(&self.fresh).insert(key.clone(), created.into_iter().collect());
         // Step 2: add from the metadata just received (no second exchange).
         let mut peers2 = initial;
         for p in listed.seen_peers {

@@ -358,16 +358,17 @@ impl Prover {
 /// Proofs by info-hash (hex), shared between the factory and the swarm.
 pub type Proofs = Arc<Mutex<HashMap<String, Arc<Proof>>>>;
 
-/// A torrent goat is adding, by info-hash (hex): its output folder (where
-/// [`Behind`] opens the files) and the files goat has just allocated that
-/// hold nothing yet, relative to that folder. librqbit's
+/// A torrent goat is adding for a download, by info-hash (hex): the files
+/// goat has just allocated that hold nothing yet, relative to its output
+/// folder (its presence also marks a download, whose proven pieces
+/// [`Behind`] drops from the page cache). librqbit's
 /// initial check reads every byte of every file that exists; a file goat
 /// preallocated is there at full length, so that check would read and
 /// hash the whole payload's worth of zeros before the first request (a
 /// quarter of goat's CPU time in a 2 GiB fetch, docs/benchmarks.md). Reads
 /// of such a file fail until something is written to it, as they fail for
 /// a file that does not exist, and librqbit skips it.
-pub type Fresh = Arc<Mutex<HashMap<String, (std::path::PathBuf, HashSet<std::path::PathBuf>)>>>;
+pub type Fresh = Arc<Mutex<HashMap<String, HashSet<std::path::PathBuf>>>>;
 
 /// Each torrent's output folder, by info-hash (hex): librqbit keeps its
 /// own to itself (`ManagedTorrentShared::options` is private), so goat
@@ -582,14 +583,15 @@ impl StorageFactory for ProvingFactory {
         let proof = Arc::new(Proof::new(lengths.total_pieces() as usize));
         let hash = hex::encode(shared.info_hash.0);
         lock(&self.proofs).insert(hash.clone(), proof.clone());
-        let (folder, fresh_paths) = lock(&self.fresh).remove(&hash).unwrap_or_default();
-        // Known when goat added the torrent itself for a download (not for
-        // one librqbit restored from its session file).
-        let behind = (!folder.as_os_str().is_empty()).then(|| {
+        // Present when goat added the torrent itself for a download (not
+        // for one librqbit restored from its session file).
+        let fresh_paths = lock(&self.fresh).remove(&hash);
+        let behind = fresh_paths.is_some().then(|| {
             Arc::new(Behind {
                 proven: Mutex::default(),
             })
         });
+        let fresh_paths = fresh_paths.unwrap_or_default();
         let Some(output) = lock(&self.folders).get(&hash).cloned() else {
             anyhow::bail!("goat does not know where torrent {hash}'s files are: it was not added by goat");
         };
