@@ -187,6 +187,18 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
             let merkle: Vec<String> = branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
             Ok(json!({"block_height": height, "merkle": merkle, "pos": pos}))
         }
+        "blockchain.transaction.id_from_pos" => {
+            let (height, pos) = (param_u32(p, 0)?, param_u32(p, 1)? as usize);
+            let chain = state.chain.read().unwrap();
+            let block = chain.blocks.get(height as usize).ok_or_else(|| bad("height out of range"))?;
+            let txid = block.txdata.get(pos).ok_or_else(|| bad("tx_pos out of range"))?.compute_txid();
+            if p.get(2).and_then(Value::as_bool) != Some(true) {
+                return Ok(json!(txid.to_string()));
+            }
+            let (branch, _, _) = chain.merkle_branch(&txid).ok_or_else(|| bad("tx not confirmed"))?;
+            let merkle: Vec<String> = branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
+            Ok(json!({"tx_hash": txid.to_string(), "merkle": merkle}))
+        }
         "blockchain.transaction.broadcast" => {
             let raw = hex::decode(param_str(p, 0)?).map_err(|_| bad("TX decode failed"))?;
             let tx: bitcoin::Transaction = consensus::deserialize(&raw).map_err(|_| bad("TX decode failed"))?;

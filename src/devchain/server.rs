@@ -154,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devchain/mine", post(mine))
         .route("/block/{hash}/header", get(block_header))
         .route("/block/{hash}/raw", get(block_raw))
+        .route("/block/{hash}/txid/{index}", get(block_txid))
         .route("/block-height/{height}", get(block_height))
         .route("/blocks/tip/height", get(tip_height))
         .route("/blocks/tip/hash", get(tip_hash))
@@ -453,6 +454,23 @@ async fn block_raw(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
     let chain = s.chain.read().unwrap();
     let b = chain.blocks.iter().rev().find(|b| b.block_hash() == hash).ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], consensus::serialize(b)).into_response())
+}
+
+/// The txid at `index` of a block. A block this server forged
+/// (Fault::ForgedBlock) carries a real block's merkle root: it answers
+/// for it as for that block, as a consistent liar would.
+async fn block_txid(State(s): State<AppState>, Path((h, index)): Path<(String, usize)>) -> Reply {
+    let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
+    let forged_root = s.forged.lock().unwrap().get(&hash).map(|f| f.merkle_root);
+    let chain = s.chain.read().unwrap();
+    let b = chain
+        .blocks
+        .iter()
+        .rev()
+        .find(|b| b.block_hash() == hash || Some(b.header.merkle_root) == forged_root)
+        .ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
+    let tx = b.txdata.get(index).ok_or_else(|| text(StatusCode::NOT_FOUND, "Transaction not found"))?;
+    Ok(text(StatusCode::OK, &tx.compute_txid().to_string()))
 }
 
 async fn block_header(State(s): State<AppState>, Path(h): Path<String>) -> Reply {

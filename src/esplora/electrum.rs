@@ -325,6 +325,20 @@ impl ChainSource for Electrum {
         })
     }
 
+    fn coinbase_branch<'a>(&'a self, _h: &'a BlockHash, height: u32) -> Ask<'a, (Txid, Vec<Txid>)> {
+        self.call(move |s| {
+            #[derive(serde::Deserialize)]
+            struct FromPos {
+                tx_hash: Txid,
+                merkle: Vec<Txid>,
+            }
+            let params = [Param::Usize(height as usize), Param::Usize(0), Param::Bool(true)];
+            let v = s.with(|c| c.raw_call("blockchain.transaction.id_from_pos", params))?;
+            let p: FromPos = serde_json::from_value(v).map_err(|e| Fail::Lie(format!("invalid id_from_pos answer ({e})")))?;
+            Ok((p.tx_hash, p.merkle))
+        })
+    }
+
     fn header<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Header> {
         let h = *h;
         self.call(move |s| {

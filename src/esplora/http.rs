@@ -149,6 +149,28 @@ impl ChainSource for Http {
         })
     }
 
+    fn coinbase_branch<'a>(&'a self, h: &'a BlockHash, height: u32) -> Ask<'a, (Txid, Vec<Txid>)> {
+        Box::pin(async move {
+            let asked = self.text(&format!("/block/{h}/txid/0")).await.and_then(|t| match Txid::from_str(&t) {
+                Ok(t) => Reply::Ok(t),
+                Err(_) => Reply::Invalid("a txid is not 64 hex digits".into()),
+            });
+            let cb = match asked {
+                Reply::Ok(t) => t,
+                other => return other.map(|t| (t, vec![])),
+            };
+            self.json::<MerkleProof>(&format!("/tx/{cb}/merkle-proof")).await.and_then(|p| {
+                if p.pos != 0 || p.block_height != height {
+                    return Reply::Invalid(format!(
+                        "the merkle proof of block {h}'s coinbase puts it at position {} of block {}",
+                        p.pos, p.block_height
+                    ));
+                }
+                Reply::Ok((cb, p.merkle))
+            })
+        })
+    }
+
     fn header<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Header> {
         Box::pin(async move {
             self.text(&format!("/block/{h}/header")).await.and_then(|t| match hex::decode(&t) {

@@ -118,6 +118,8 @@ pub struct Esplora {
     blocks: Mutex<HashMap<BlockHash, Arc<witness::CheckedBlock>>>,
     /// Headers already checked (hash, proof of work), by block hash.
     headers: Mutex<HashMap<BlockHash, Header>>,
+    /// Blocks' merkle depths, proven by their coinbases' branches.
+    depths: Mutex<HashMap<BlockHash, usize>>,
     /// Endpoints caught failing a check in this run.
     rejected: Mutex<HashSet<usize>>,
     counters: Counters,
@@ -200,6 +202,7 @@ impl Esplora {
             blocks: Mutex::new(HashMap::new()),
             proven: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
+            depths: Mutex::new(HashMap::new()),
             rejected: Mutex::new(HashSet::new()),
             counters,
         })

@@ -1,14 +1,19 @@
 //! Proven confirmation: a transaction is in a block with real proof of work,
-//! and every server that answers agrees on that block.
+//! and another server actively names that block at that height.
 //!
 //! For a txid, one server's merkle proof (`/tx/:txid/merkle-proof`, Electrum
 //! format) must lead from the txid to the merkle root of the header that
-//! server gives for that height (`/block-height/:h`, `/block/:hash/header`).
+//! server gives for that height (`/block-height/:h`, `/block/:hash/header`),
+//! and be exactly as deep as the block (its coinbase's branch, `depth_of`).
 //! The header must hash to the block id, meet its own target, and the target
-//! must be one the network allows (`check_work`). A server that fails any
-//! check is named, dropped for the rest of the run, and the next one is
-//! tried. Then every other server that has not been caught lying is asked
-//! for its block at that height: all that answer must agree.
+//! must be one the network allows (`check_work`). A server whose bytes fail
+//! any check is named, dropped for the rest of the run, and the next one is
+//! tried. Then every other server that has not been caught is asked for its
+//! block at that height, and one must name the same block: silence is not
+//! agreement, and a server that says "not confirmed" or names another block
+//! is a disagreement (refused, both named), never a liar to drop. Only when
+//! every other server was caught in a provable lie does a proof rest on one
+//! server (with a warning): a liar must not veto by getting caught.
 //!
 //! Hand-written on top of `bitcoin`'s header and target types: esplora-client
 //! fetches proofs and headers but does not check them against each other.
@@ -43,6 +48,19 @@ pub struct Proven {
     pub agreed: Vec<String>,
     /// Servers that gave no answer (reported and skipped).
     pub unanswered: Vec<String>,
+    /// No other server confirmed the block: one server configured, or
+    /// every other one caught lying (`goat` warns).
+    pub alone: bool,
+}
+
+/// Pause before asking again when servers disagree.
+const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What one round of asking the servers gave.
+enum Round {
+    Proven(Proven),
+    /// They disagree: why, in words naming them.
+    Disputed(String),
 }
 
 /// Why one server's proof was not accepted.
@@ -104,6 +122,32 @@ pub fn merkle_root(txid: &Txid, branch: &[Txid], pos: usize) -> Option<TxMerkleN
     Some(TxMerkleNode::from_byte_array(h))
 }
 
+/// A block's merkle depth, from its coinbase (whose bytes hash to the
+/// txid its branch starts from) and the coinbase's branch at position 0.
+pub fn depth_of(coinbase: &bitcoin::Transaction, branch: &[Txid], root: TxMerkleNode) -> std::result::Result<usize, String> {
+    let cb = coinbase.compute_txid();
+    if !coinbase.is_coinbase() || coinbase.base_size() == 64 {
+        return Err(format!("{cb}, named as its coinbase, is not one"));
+    }
+    if merkle_root(&cb, branch, 0) != Some(root) {
+        return Err("its coinbase's merkle branch does not lead to its merkle root".into());
+    }
+    Ok(branch.len())
+}
+
+/// Every transaction of a block sits at the block's depth: a branch one
+/// level deeper ends at half of a 64-byte transaction read as an inner
+/// node (CVE-2017-12842).
+pub fn check_depth(branch: &[Txid], depth: usize) -> std::result::Result<(), String> {
+    if branch.len() != depth {
+        return Err(format!(
+            "is {} levels deep but its block is {depth} deep (a proof through a 64-byte transaction: CVE-2017-12842)",
+            branch.len()
+        ));
+    }
+    Ok(())
+}
+
 impl Esplora {
     /// Prove that `txid` is confirmed (see the module doc). Fails with
     /// InvalidData when no server gives a provable answer and at least one
@@ -146,7 +190,7 @@ impl Esplora {
             };
             let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
                 Outcome::Ok(h) => Ok(h),
-                Outcome::NotFound(_) => Err(Failure::Lie(format!("names {height} as its best height but has no block there"))),
+                Outcome::NotFound(_) => Err(Failure::Unreachable(format!("names {height} as its best height but has no block there"))),
                 other => Err(failure(other)),
             };
             let checked = match block {
@@ -174,9 +218,28 @@ impl Esplora {
         if tx.base_size() == 64 {
             return Err(Error::invalid(format!("{txid} is a 64-byte transaction, which a merkle proof cannot pin down")));
         }
+        if let Round::Proven(p) = self.prove_round(txid, network).await? {
+            return Ok(p);
+        }
+        // A block found between two requests can make honest servers
+        // differ for a moment: ask once more before refusing.
+        tokio::time::sleep(RECHECK_AFTER).await;
+        match self.prove_round(txid, network).await? {
+            Round::Proven(p) => Ok(p),
+            Round::Disputed(msg) => {
+                Err(Error::invalid(format!("{msg}: one is lying or behind; pass --trust-server URL to follow one")))
+            }
+        }
+    }
+
+    /// One round of `prove_now`: the first server whose proof checks out,
+    /// then every other server asked for its block at that height.
+    async fn prove_round(&self, txid: &Txid, network: Network) -> Result<Round> {
         let mut lies = Vec::new();
-        let mut unanswered = Vec::new();
-        let mut unconfirmed = Vec::new();
+        let mut silent = Vec::new();
+        // Servers that say the transaction is not confirmed: not liars (the
+        // prover may be the liar), but not agreement either.
+        let mut unconfirmed: Vec<(usize, String)> = Vec::new();
         let mut proven = None;
         for idx in self.order() {
             match self.prove_at(idx, txid, network).await {
@@ -189,10 +252,10 @@ impl Esplora {
                     lies.push(format!("{}: {why}", self.endpoint(idx)));
                 }
                 Err(Failure::Unreachable(why)) => {
-                    tracing::warn!("{}: no answer while proving {txid} ({why}); skipped", self.endpoint(idx));
-                    unanswered.push(self.endpoint(idx).to_string());
+                    tracing::debug!("{}: no proof of {txid} ({why})", self.endpoint(idx));
+                    silent.push(format!("{} {why}", self.endpoint(idx)));
                 }
-                Err(Failure::Unconfirmed(why)) => unconfirmed.push(format!("{} {why}", self.endpoint(idx))),
+                Err(Failure::Unconfirmed(why)) => unconfirmed.push((idx, why)),
             }
         }
         let Some((prover, height, block)) = proven else {
@@ -201,65 +264,90 @@ impl Esplora {
                     "no Esplora server gave a provable answer for {txid} ({first}): try another --esplora"
                 )),
                 // "Not confirmed" counts only when no server was silent.
-                (None, Some(_)) if unanswered.is_empty() => Error::not_found(format!(
+                (None, Some(_)) if silent.is_empty() => Error::not_found(format!(
                     "no server proves {txid} confirmed ({})",
-                    unconfirmed.join("; ")
+                    unconfirmed.iter().map(|(i, why)| format!("{} {why}", self.endpoint(*i))).collect::<Vec<_>>().join("; ")
                 )),
                 (None, _) => Error::network(format!(
-                    "no Esplora server answered while proving {txid}: check your connection or pass another --esplora"
+                    "no Esplora server answered while proving {txid} ({}): check your connection or pass another --esplora",
+                    silent.join("; ")
                 )),
             });
         };
         let mut agreed = Vec::new();
-        let mut dissent = Vec::new();
+        let mut dissent: Vec<String> =
+            unconfirmed.iter().map(|(i, why)| format!("{} {why}", self.endpoint(*i))).collect();
+        let mut unanswered: Vec<(String, String)> = Vec::new();
         for idx in self.order() {
-            if idx == prover {
+            if idx == prover || unconfirmed.iter().any(|(i, _)| *i == idx) {
                 continue;
             }
+            let server = self.endpoint(idx).to_string();
             match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
-                Outcome::Ok(h) if h == block => agreed.push(self.endpoint(idx).to_string()),
+                Outcome::Ok(h) if h == block => agreed.push(server),
                 // A server naming another block must at least show a header
                 // with real work for it; if it cannot, it is lying, not
                 // disagreeing.
                 Outcome::Ok(h) => match self.header_at(idx, &h, network, height).await {
-                    Ok(_) => dissent.push(format!("{} names {h}", self.endpoint(idx))),
+                    Ok(_) => dissent.push(format!("{server} names block {h} there")),
                     Err(Failure::Lie(why)) => self.reject(idx, &why),
                     Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
-                        tracing::warn!("{}: names block {h} but gives no header for it ({why}); skipped", self.endpoint(idx));
-                        unanswered.push(self.endpoint(idx).to_string());
+                        unanswered.push((server, format!("names block {h} but gives no header for it ({why})")))
                     }
                 },
-                Outcome::NotFound(_) => dissent.push(format!("{} has no block at that height", self.endpoint(idx))),
+                Outcome::NotFound(_) => dissent.push(format!("{server} has no block at height {height}")),
                 Outcome::Invalid(why) => self.reject(idx, &why),
-                Outcome::Refused(code, why) => {
-                    tracing::warn!("{}: refused /block-height/{height} (HTTP {code}: {why}); skipped", self.endpoint(idx));
-                    unanswered.push(self.endpoint(idx).to_string());
-                }
-                Outcome::Unreachable(why) => {
-                    tracing::warn!("{}: no answer for /block-height/{height} ({why}); skipped", self.endpoint(idx));
-                    unanswered.push(self.endpoint(idx).to_string());
-                }
+                Outcome::Refused(code, why) => unanswered.push((server, format!("HTTP {code}: {why}"))),
+                Outcome::Unreachable(why) => unanswered.push((server, why)),
             }
         }
+        let by = self.endpoint(prover).to_string();
         if !dissent.is_empty() {
             let msg = format!(
-                "Esplora servers disagree on the block at height {height}: {} names {block}, {}",
-                self.endpoint(prover),
-                dissent.join(", ")
+                "servers disagree on {txid}: {by} proves it in block {block} at height {height}; {}",
+                dissent.join("; ")
             );
-            if self.trusted() == Some(prover) {
-                tracing::warn!("{msg}; following --trust-server {}", self.endpoint(prover));
+            if self.trusted() != Some(prover) {
+                return Ok(Round::Disputed(msg));
+            }
+            tracing::warn!("{msg}; following --trust-server {by}");
+        }
+        let alone = agreed.is_empty();
+        if alone && self.endpoint_count() > 1 {
+            let causes = unanswered.iter().map(|(s, why)| format!("{s}: {why}")).collect::<Vec<_>>().join("; ");
+            let others = self.order().into_iter().filter(|i| *i != prover).count();
+            if others == 0 {
+                // Only servers caught in a provable lie are left out: they
+                // must not be able to veto a proof by getting caught.
+                tracing::warn!(
+                    "the proof of {txid} (block {block} at height {height}) rests on {by} alone: every other server was caught lying"
+                );
+            } else if self.trusted() == Some(prover) {
+                tracing::warn!("no other server confirmed block {block} of {txid} ({causes}); following --trust-server {by}");
             } else {
-                return Err(Error::invalid(format!(
-                    "{msg}: one is lying or on a stale fork; pass --trust-server URL to follow one"
+                // Silence is not agreement.
+                return Err(Error::network(format!(
+                    "only {by} proved {txid} (block {block} at height {height}); no other server confirmed that block ({causes}): run again later, add an --esplora server, or pass --trust-server {by} to rely on it alone"
                 )));
             }
         }
-        Ok(Proven { txid: *txid, height, block, server: self.endpoint(prover).to_string(), agreed, unanswered })
+        Ok(Round::Proven(Proven {
+            txid: *txid,
+            height,
+            block,
+            server: by,
+            agreed,
+            unanswered: unanswered.into_iter().map(|(s, why)| {
+                tracing::warn!("{s}: no answer while confirming {txid}'s block ({why}); skipped");
+                s
+            }).collect(),
+            alone,
+        }))
     }
 
     /// One server's proof for `txid`: its merkle proof, its block hash at
-    /// that height, and that block's header, checked against each other.
+    /// that height, and that block's header, checked against each other;
+    /// the branch must be as deep as the block (`depth_at`).
     async fn prove_at(&self, idx: usize, txid: &Txid, network: Network) -> std::result::Result<(u32, BlockHash), Failure> {
         let proof = match self.ask_at(idx, &format!("the merkle proof of {txid}"), &|s| s.merkle_proof(txid), &Ok).await {
             Outcome::Ok(p) => p,
@@ -269,14 +357,53 @@ impl Esplora {
         let height = proof.block_height;
         let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
             Outcome::Ok(h) => h,
-            Outcome::NotFound(_) => return Err(Failure::Lie(format!("has no block at height {height}, where it put {txid}"))),
+            // Not proof of a lie by itself (an index catching up answers
+            // so too): no answer from this server.
+            Outcome::NotFound(_) => return Err(Failure::Unreachable(format!("has no block at height {height}, where it put {txid}"))),
             other => return Err(failure(other)),
         };
         let header = self.header_at(idx, &block, network, height).await?;
-        match merkle_root(txid, &proof.merkle, proof.pos) {
-            Some(root) if root == header.merkle_root => Ok((height, block)),
-            _ => Err(Failure::Lie(format!("its merkle proof for {txid} does not lead to block {block}'s merkle root"))),
+        if merkle_root(txid, &proof.merkle, proof.pos) != Some(header.merkle_root) {
+            return Err(Failure::Lie(format!("its merkle proof for {txid} does not lead to block {block}'s merkle root")));
         }
+        let depth = self.depth_at(idx, &block, height, &header).await?;
+        check_depth(&proof.merkle, depth).map_err(|why| Failure::Lie(format!("its merkle proof for {txid} {why}")))?;
+        Ok((height, block))
+    }
+
+    /// The merkle depth of `block` (whose checked header is `header`), as
+    /// long as its coinbase's branch: every transaction of a block sits at
+    /// the same depth, so a proof one level deeper ends at a 64-byte
+    /// transaction read as an inner node (CVE-2017-12842). The coinbase's
+    /// bytes are checked too: a branch that starts from an inner node
+    /// instead (to make the block look shallower) needs "coinbase" bytes
+    /// that hash to it, which are 64 bytes and no coinbase.
+    async fn depth_at(&self, idx: usize, block: &BlockHash, height: u32, header: &Header) -> std::result::Result<usize, Failure> {
+        if let Some(d) = self.depths.lock().ok().and_then(|c| c.get(block).copied()) {
+            return Ok(d);
+        }
+        let what = format!("the coinbase of block {block}");
+        let (cb, branch) = match self.ask_at(idx, &what, &|s| s.coinbase_branch(block, height), &Ok).await {
+            Outcome::Ok(v) => v,
+            Outcome::NotFound(why) => return Err(Failure::Unreachable(why)),
+            other => return Err(failure(other)),
+        };
+        let check = move |tx: bitcoin::Transaction| -> std::result::Result<bitcoin::Transaction, String> {
+            match tx.compute_txid() {
+                got if got == cb => Ok(tx),
+                got => Err(format!("transaction bytes do not hash to the requested {cb} (they hash to {got})")),
+            }
+        };
+        let tx = match self.ask_at(idx, &what, &|s| s.raw_tx(&cb), &check).await {
+            Outcome::Ok(t) => t,
+            Outcome::NotFound(why) => return Err(Failure::Unreachable(why)),
+            other => return Err(failure(other)),
+        };
+        let depth = depth_of(&tx, &branch, header.merkle_root).map_err(|why| Failure::Lie(format!("block {block}: {why}")))?;
+        if let Ok(mut c) = self.depths.lock() {
+            c.insert(*block, depth);
+        }
+        Ok(depth)
     }
 
     /// A header fetched from endpoint `idx` and checked: it hashes to
@@ -295,7 +422,7 @@ impl Esplora {
         };
         let header = match self.ask_at(idx, &format!("the header of block {block}"), &|s| s.header(block), &check).await {
             Outcome::Ok(h) => h,
-            Outcome::NotFound(_) => return Err(Failure::Lie(format!("has no header for its own block {block}"))),
+            Outcome::NotFound(_) => return Err(Failure::Unreachable(format!("has no header for its own block {block}"))),
             other => return Err(failure(other)),
         };
         check_work(&header, network, height).map_err(Failure::Lie)?;
@@ -385,5 +512,63 @@ mod tests {
         assert_ne!(merkle_root(&a, &[b], 1), Some(root));
         assert_eq!(merkle_root(&a, &[b], 2), None);
         assert_eq!(merkle_root(&a, &[], 0), Some(TxMerkleNode::from_byte_array([1; 32])));
+    }
+
+    fn node(l: &[u8], r: &[u8]) -> Txid {
+        let mut buf = l.to_vec();
+        buf.extend_from_slice(r);
+        Txid::from_byte_array(sha256d::Hash::hash(&buf).to_byte_array())
+    }
+
+    /// The CVE-2017-12842 forgery, built for real: a 64-byte transaction
+    /// in a block of four, whose second half read as a txid has a branch
+    /// to the block's merkle root one level deeper than the block. The
+    /// branch alone checks out; the block's depth (from its coinbase)
+    /// refuses it, and the genuine proofs still pass.
+    #[test]
+    fn a_proof_through_a_64_byte_transaction_is_refused_by_depth() {
+        use bitcoin::{absolute::LockTime, transaction::Version as TxVersion, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+        let t64 = Transaction {
+            version: TxVersion::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint { txid: Txid::from_byte_array([7; 32]), vout: 0 },
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut { value: Amount::from_sat(1000), script_pubkey: ScriptBuf::from_bytes(vec![0x6a, 0x02, 0xab, 0xcd]) }],
+        };
+        let bytes = bitcoin::consensus::serialize(&t64);
+        assert_eq!(bytes.len(), 64);
+        let coinbase = Transaction {
+            version: TxVersion::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn { previous_output: OutPoint::null(), script_sig: ScriptBuf::from_bytes(vec![3, 1, 2, 3, 0xaa]), sequence: Sequence::MAX, witness: Witness::new() }],
+            output: vec![TxOut { value: Amount::from_sat(50), script_pubkey: ScriptBuf::from_bytes(vec![0x51]) }],
+        };
+        let (a, b) = (coinbase.compute_txid(), t64.compute_txid());
+        let (c, d) = (Txid::from_byte_array([3; 32]), Txid::from_byte_array([4; 32]));
+        let ab = node(&a.to_byte_array(), &b.to_byte_array());
+        let cd = node(&c.to_byte_array(), &d.to_byte_array());
+        let root = TxMerkleNode::from_byte_array(node(&ab.to_byte_array(), &cd.to_byte_array()).to_byte_array());
+        // the forged leaf: the 64-byte transaction's second half
+        let fake = Txid::from_byte_array(bytes[32..].try_into().unwrap());
+        let forged = [Txid::from_byte_array(bytes[..32].try_into().unwrap()), a, cd];
+        assert_eq!(merkle_root(&fake, &forged, 0b011), Some(root), "the bare branch is fooled");
+        let depth = depth_of(&coinbase, &[b, cd], root).unwrap();
+        assert_eq!(depth, 2);
+        assert!(check_depth(&forged, depth).unwrap_err().contains("CVE-2017-12842"));
+        // genuine proofs of every position pass
+        let genuine = [(c, vec![d, ab], 2), (b, vec![a, cd], 1), (d, vec![c, ab], 3)];
+        for (t, branch, pos) in genuine {
+            assert_eq!(merkle_root(&t, &branch, pos), Some(root));
+            assert!(check_depth(&branch, depth).is_ok());
+        }
+        // a "coinbase" that starts from an inner node (to look shallower)
+        // is 64 bytes, and no coinbase: refused
+        assert!(depth_of(&t64, &[cd], root).is_err());
+        // a coinbase branch that leads elsewhere: refused
+        assert!(depth_of(&coinbase, &[b, ab], root).is_err());
     }
 }

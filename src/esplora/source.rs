@@ -96,6 +96,10 @@ pub trait ChainSource: Send + Sync {
     /// Electrum-format merkle branch (both protocols share it).
     fn merkle_proof<'a>(&'a self, t: &'a Txid) -> Ask<'a, MerkleProof>;
     fn block_hash(&self, height: u32) -> Ask<'_, BlockHash>;
+    /// The coinbase's txid and its merkle branch (position 0) in block
+    /// `h` at `height`: its length is the block's depth, which every
+    /// proof in that block must match.
+    fn coinbase_branch<'a>(&'a self, h: &'a BlockHash, height: u32) -> Ask<'a, (Txid, Vec<Txid>)>;
     /// The height of the server's best block.
     fn tip_height(&self) -> Ask<'_, u32>;
     /// A header, decoded (not yet checked against `h`).

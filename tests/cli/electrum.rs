@@ -42,9 +42,16 @@ fn a_lying_electrum_server_is_caught_and_the_next_one_used() {
     goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().fails(5, "do not hash to");
     let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
-    // A dead server is failed over; mixing with Esplora works.
+    // A dead server is failed over, and mixing with Esplora works; but
+    // silence is not agreement: with two servers configured, the one
+    // left cannot confirm its own proof.
     let dead = format!("tcp://127.0.0.1:{}", free_port());
-    let out = goat().args(["--electrum", &dead, "--esplora", &honest.url, "--timeout", "3", "resolve", &addr]).run().ok();
+    let out = goat().args(["--electrum", &dead, "--esplora", &honest.url, "--timeout", "3", "resolve", &addr]).run().fails(4, "no other server confirmed");
+    assert!(out.stderr.contains(&dead) && out.stderr.contains("--trust-server"), "{}", out.stderr);
+    let out = goat()
+        .args(["--electrum", &dead, "--esplora", &honest.url, "--electrum", &honest.electrum, "--timeout", "3", "resolve", &addr])
+        .run()
+        .ok();
     assert!(out.stdout.contains("name: model"));
     goat().args(["--electrum", "http://x:1", "resolve", &addr]).run().fails(2, "tcp://HOST:PORT");
 }

@@ -76,8 +76,12 @@ fn timeouts_and_dead_servers_fail_over() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
+    // with a second live server, the dead one is failed over (with only
+    // one live server, its proof would have no confirmation: trust.rs)
+    let (s2, _) = published();
+    let h2 = s2.serve();
     let out = goat()
-        .args(["--esplora", &dead, "--esplora", &h.url, "--retries", "1", "resolve", &addr])
+        .args(["--esplora", &dead, "--esplora", &h.url, "--esplora", &h2.url, "--retries", "1", "resolve", &addr])
         .run()
         .ok();
     assert!(out.stdout.contains("name: model"));

@@ -250,7 +250,7 @@ fn servers_that_disagree_on_a_block() {
     // the liar names a block of its own, mined at regtest difficulty: on
     // regtest its header is as good as the real one, so only the
     // disagreement shows
-    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "disagree on the block");
+    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "servers disagree on");
     assert!(out.stderr.contains(&liar.url) && out.stderr.contains("--trust-server"), "{}", out.stderr);
     // a liar that names a block without work is dropped as a liar instead
     let (honest, weak, addr) = twins(published);
@@ -303,9 +303,13 @@ fn a_server_hiding_the_newest_goatfile() {
     assert!(out.stdout.contains("name: newest"), "{}", out.stdout);
 }
 
-/// A server that does not answer is reported and skipped, not fatal.
+/// Silence is not agreement: with two servers configured and one silent,
+/// the other's proof has no confirmation and goat refuses (a liar could
+/// otherwise prove a forged block while the honest server is down or rate
+/// limited). A third server that answers confirms it; the user can also
+/// rely on one server by name.
 #[test]
-fn a_silent_server_is_reported_and_skipped() {
+fn a_silent_server_is_not_agreement() {
     let s = published();
     let addr = s.address();
     let h = s.serve();
@@ -315,7 +319,45 @@ fn a_silent_server_is_reported_and_skipped() {
         .esplora(&dead)
         .args(["--retries", "1", "--timeout", "2", "resolve", &addr])
         .run()
+        .fails(4, "no other server confirmed");
+    assert!(out.stderr.contains(&dead) && out.stderr.contains(&format!("--trust-server {}", h.url)), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    // rate limited rather than down: the same
+    let (a, b, addr) = twins(published);
+    b.state.arm("/block-height/", Fault::RateLimit { retry_after_secs: 3600 }, 1000);
+    goat().esplora(&a.url).esplora(&b.url).args(["resolve", &addr]).run().fails(4, "no other server confirmed");
+    // a third server that answers confirms the block
+    let third = published().serve();
+    let out = goat()
+        .esplora(&h.url)
+        .esplora(&dead)
+        .esplora(&third.url)
+        .args(["--retries", "1", "--timeout", "2", "resolve", &addr])
+        .run()
         .ok();
     assert!(out.stdout.contains("name: proven"));
     assert!(out.stderr.lines().any(|l| l.starts_with("goat: warning:") && l.contains(&dead)), "{}", out.stderr);
+    // or the user names the server to rely on
+    let out = goat()
+        .esplora(&h.url)
+        .esplora(&dead)
+        .args(["--retries", "1", "--timeout", "2", "--trust-server", &h.url, "resolve", &addr])
+        .run()
+        .ok();
+    assert!(out.stdout.contains("name: proven"));
+}
+
+/// A server that says the goatfile's reveal is not confirmed is a
+/// disagreement, named with the server that proved it, not a liar to
+/// drop: refused either way it is ordered, and it is never dropped.
+#[test]
+fn a_404_for_the_reveal_is_a_disagreement_not_a_lie() {
+    let (a, b, addr) = twins(published);
+    b.state.arm("/merkle-proof", Fault::Status(404), 1000);
+    b.state.arm("/block-height/", Fault::Status(404), 1000);
+    for (first, second) in [(&b, &a), (&a, &b)] {
+        let out = goat().esplora(&first.url).esplora(&second.url).args(["resolve", &addr]).run().fails(5, "servers disagree on");
+        assert!(out.stderr.contains(&a.url) && out.stderr.contains(&b.url), "{}", out.stderr);
+        assert!(!out.stderr.contains("not asking it again"), "{}", out.stderr);
+    }
 }
