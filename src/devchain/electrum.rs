@@ -145,7 +145,14 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
                 .chain_history(&spk, None, usize::MAX)
                 .into_iter()
                 .rev()
-                .map(|t| json!({"tx_hash": t.to_string(), "height": chain.txs[&t].confirmed.map(|c| c.height).unwrap_or(0)}))
+                .map(|t| {
+                    let height = chain.txs[&t].confirmed.map(|c| c.height).unwrap_or(0);
+                    let t = match fault {
+                        Some(Fault::SwapListed { hide, show }) if *hide == t => *show,
+                        _ => t,
+                    };
+                    json!({"tx_hash": t.to_string(), "height": height})
+                })
                 .collect();
             let mut mempool = chain.mempool_history(&spk);
             mempool.reverse();

@@ -58,6 +58,10 @@ pub enum Fault {
     StripWitnessesInBlock,
     /// For history pages: put transaction `txid` at `height`.
     Height { txid: Txid, height: u32 },
+    /// For history pages (Esplora's and Electrum's `get_history`): list
+    /// transaction `show` where `hide` is, at `hide`'s height, so the
+    /// page keeps its count.
+    SwapListed { hide: Txid, show: Txid },
     /// Answer 200 with this text (a tip height, a block hash).
     Body(String),
 }
@@ -556,6 +560,18 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
             for t in v.as_array_mut()? {
                 if t["txid"] == json!(txid.to_string()) {
                     t["status"]["block_height"] = json!(height);
+                }
+            }
+            serde_json::to_vec(&v).ok()
+        }
+        Fault::SwapListed { hide, show } => {
+            let mut v = serde_json::from_slice::<Value>(body).ok()?;
+            let chain = s.chain.read().unwrap();
+            for t in v.as_array_mut()? {
+                if t["txid"] == json!(hide.to_string()) {
+                    let status = t["status"].clone();
+                    *t = tx_to_json(&chain, show)?;
+                    t["status"] = status;
                 }
             }
             serde_json::to_vec(&v).ok()

@@ -248,14 +248,6 @@ impl ChainSource for Electrum {
         Some(self.inner.round_trips.load(Ordering::Relaxed))
     }
 
-    fn confirmed_count<'a>(&'a self, a: &'a Address) -> Ask<'a, u32> {
-        let spk = script_of(a);
-        self.call(move |s| {
-            let h = s.refresh_history(&spk)?;
-            Ok(h.iter().filter(|(_, height)| *height > 0).count() as u32)
-        })
-    }
-
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>> {
         let spk = script_of(a);
         self.call(move |s| {
@@ -267,10 +259,10 @@ impl ChainSource for Electrum {
                     p.extend(confirmed(&h).into_iter().take(CHAIN_PAGE));
                     s.page(&p)
                 }
-                // Asked right after `confirmed_count` (the servers' history
-                // comparison), whose call just fetched the whole history.
+                // The first page of the servers' history comparison: the
+                // history as it is now (a daemon's client lives on).
                 Page::NewestConfirmed => {
-                    let h = s.history_of(&spk)?;
+                    let h = s.refresh_history(&spk)?;
                     s.page(&confirmed(&h).into_iter().take(CHAIN_PAGE).collect::<Vec<_>>())
                 }
                 Page::ConfirmedAfter(last) => {

@@ -1,127 +1,274 @@
-//! Hidden history: do the servers agree on what an address holds?
+//! Hidden history: do the servers list what the walk read?
 //!
-//! A server can hide the newest goatfile so an older one wins. One server
-//! alone cannot be caught at that, but two independent ones can be compared
-//! cheaply: each is asked for the address's confirmed transaction count
-//! (`GET /address/:a`) and its newest confirmed transactions
-//! (`GET /address/:a/txs/chain`, one page). That is two requests per
-//! server, not a second walk. A block found between two requests can make
-//! honest servers differ for a moment, so a difference is re-asked once
-//! after a short pause before goat refuses to choose.
+//! A server can hide the newest goatfile so an older one wins: by leaving
+//! a transaction out of its pages, by swapping which transactions it shows
+//! while keeping their number, by listing a confirmed one as unconfirmed,
+//! or by blanking the witnesses that would have made it a candidate. One
+//! server alone cannot be caught at that; two independent ones can. So
+//! after the walk, every other server is asked for the same stretch of the
+//! address's confirmed history, newest first, down to where the walk
+//! stopped (`Span`): the same transactions at the same heights, and the
+//! same ones carrying envelopes. That costs each other server the pages
+//! that stretch takes (one for an address whose goatfile is among its 25
+//! newest transactions), not a walk of everything.
+//!
+//! Within one block, servers may order transactions differently, so the
+//! comparison is per block: above the block where the walk stopped, the
+//! sets must be equal; in that block, what the walk saw must be there (the
+//! rest of it cannot hold a newer goatfile: `scan::find_goatfile`).
+//! Unconfirmed transactions are not compared (mempools differ), so a
+//! transaction one server calls confirmed and another unconfirmed is a
+//! difference. A block found between two requests can make honest servers
+//! differ for a moment: the caller walks again once before refusing.
 
-use super::source::{Listed, Page};
+use super::source::Page;
+use super::witness::{Copy, Route};
 use super::{Esplora, Outcome};
 use crate::error::{Error, Result};
+use crate::inscription::Inscription;
 use bitcoin::{Address, Txid};
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// What one server says about an address.
+/// The stretch of an address's confirmed history a walk judged by.
+#[derive(Debug, Clone, Default)]
+pub struct Span {
+    /// Each confirmed transaction walked: txid, height, and whether its
+    /// served witnesses held an envelope (None: not looked at, the
+    /// transaction the walk stopped at).
+    pub txs: Vec<(Txid, u32, Option<bool>)>,
+    /// Heights above this are compared exactly; at it, the walk's
+    /// transactions must be listed. 0 when the walk read everything.
+    pub floor: u32,
+    /// The endpoint whose pages the walk read first.
+    pub walker: usize,
+}
+
+/// What one server listed for the span.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct View {
     pub server: String,
-    pub confirmed_txs: u32,
-    /// Newest confirmed txids, newest first (one page).
-    pub newest: Vec<Txid>,
+    /// Confirmed transactions it listed down to the span's floor.
+    pub listed: usize,
+    /// History pages it took (0 for the walk's own server).
+    pub pages: usize,
 }
 
 /// The outcome of comparing every server.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Agreement {
-    /// Servers that answered, and what they said (all the same when Ok).
+    /// The walk's server first, then every other that answered (all the
+    /// same when Ok).
     pub views: Vec<View>,
-    /// Servers that gave no answer (reported and skipped).
+    /// Servers that gave no answer (reported).
     pub unanswered: Vec<String>,
+    /// Every other server was caught lying: the history is the walk
+    /// server's word alone.
+    pub alone: bool,
 }
 
-/// Pause before asking again when servers differ.
-const RECHECK_AFTER: Duration = Duration::from_secs(2);
+/// One listed transaction: txid, height, envelope.
+type Entry = (Txid, u32, bool);
+
+/// Pages one server may take for a span: far beyond any real address's
+/// history between two goatfiles, and a bound on a server that pages
+/// forever.
+const MAX_PAGES: usize = 4_000;
 
 impl Esplora {
-    /// What endpoint `idx` says about `addr`. Err: why there is no answer;
-    /// an answer that cannot be right marks the server as lying.
-    async fn view(&self, idx: usize, addr: &Address) -> std::result::Result<View, String> {
+    /// What endpoint `idx` lists for `addr` down to `floor`. Err: why there
+    /// is no answer; an answer that cannot be right marks the server as
+    /// lying.
+    /// Also returns its copies of the walked transactions (`ours`) whose
+    /// served witnesses differ from the walk's on holding an envelope.
+    async fn listed(
+        &self,
+        idx: usize,
+        addr: &Address,
+        floor: u32,
+        ours: &HashMap<Txid, Option<bool>>,
+    ) -> std::result::Result<(Vec<Entry>, usize, Vec<Copy>), String> {
         let what = format!("the history of {addr}");
-        let confirmed_txs = self.answered(idx, self.ask_at(idx, &what, &|s| s.confirmed_count(addr), &Ok).await)?;
-        let page: Vec<Listed> = self.answered(idx, self.ask_at(idx, &what, &|s| s.history(addr, Page::NewestConfirmed), &Ok).await)?;
-        Ok(View {
-            server: self.endpoint(idx).to_string(),
-            confirmed_txs,
-            newest: page.iter().filter(|t| t.height.is_some()).map(|t| t.txid).collect(),
-        })
-    }
-
-    fn answered<T>(&self, idx: usize, o: Outcome<T>) -> std::result::Result<T, String> {
-        match o {
-            Outcome::Ok(v) => Ok(v),
-            Outcome::Invalid(why) => {
-                self.reject(idx, &why);
-                Err(why)
+        let mut out: Vec<Entry> = Vec::new();
+        let mut odd: Vec<Copy> = Vec::new();
+        let mut seen: HashSet<Txid> = HashSet::new();
+        let mut page = Page::NewestConfirmed;
+        for pages in 1..=MAX_PAGES {
+            let got = match self.ask_at(idx, &what, &|s| s.history(addr, page), &Ok).await {
+                Outcome::Ok(v) => v,
+                Outcome::Invalid(why) => {
+                    self.reject(idx, &why);
+                    return Err(why);
+                }
+                Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => return Err(m),
+            };
+            let full = got.len() >= super::PAGE_SIZE;
+            let mut fresh = false;
+            let mut lowest = u32::MAX;
+            for t in got.into_iter() {
+                let Some(h) = t.height else { continue };
+                lowest = lowest.min(h);
+                if seen.insert(t.txid) {
+                    fresh = true;
+                    let envelope = !Inscription::from_transaction(&t.tx).is_empty();
+                    if ours.get(&t.txid).is_some_and(|e| e.is_some_and(|e| e != envelope)) {
+                        odd.push(Copy { tx: std::sync::Arc::new(t.tx), server: idx });
+                    }
+                    out.push((t.txid, h, envelope));
+                }
             }
-            Outcome::NotFound(m) | Outcome::Unreachable(m) | Outcome::Refused(_, m) => Err(m),
+            let Some(last) = out.last().map(|e| e.0) else { return Ok((out, pages, odd)) };
+            if !full || lowest < floor || lowest == u32::MAX {
+                return Ok((out, pages, odd));
+            }
+            if !fresh {
+                let why = "returned a history page it had already sent (paging loop)".to_string();
+                self.reject(idx, &why);
+                return Err(why);
+            }
+            page = Page::ConfirmedAfter(last);
         }
+        Err(format!("lists more than {MAX_PAGES} pages of history"))
     }
 
-    /// What every server says. Err when none answered: one line that
-    /// names each server and its cause.
-    async fn views(&self, addr: &Address) -> Result<Agreement> {
+    /// Compare what every other server lists for `addr` with the stretch
+    /// the walk read (with two or more servers; with one there is nothing
+    /// to compare). Ok(Err(words)): they differ. Err: too few answered
+    /// (Network), unless every other server was caught lying (then the
+    /// span is the walk server's word, `alone`) or `--trust-server` names
+    /// the walk's server.
+    pub async fn agree_on_walk(&self, addr: &Address, span: &Span) -> Result<std::result::Result<Agreement, String>> {
         let mut a = Agreement::default();
+        if self.endpoint_count() < 2 {
+            return Ok(Ok(a));
+        }
+        let walker = self.endpoint(span.walker).to_string();
+        a.views.push(View { server: walker.clone(), listed: span.txs.len(), pages: 0 });
         let mut causes = Vec::new();
+        let mut differences = Vec::new();
+        let ours: HashMap<Txid, Option<bool>> = span.txs.iter().map(|(t, _, e)| (*t, *e)).collect();
         for idx in self.order() {
-            match self.view(idx, addr).await {
-                Ok(v) => a.views.push(v),
+            if idx == span.walker {
+                continue;
+            }
+            let server = self.endpoint(idx).to_string();
+            match self.listed(idx, addr, span.floor, &ours).await {
+                Ok((list, pages, odd)) => {
+                    // Witnesses are provable: a copy whose envelope differs
+                    // from the walk's (already proven) is checked against
+                    // its block, and a server caught is not compared.
+                    for copy in &odd {
+                        let _ = self.check(copy, Some(true), Route::Block).await;
+                    }
+                    if self.is_rejected(idx) {
+                        continue;
+                    }
+                    if let Some(d) = difference(span, &list) {
+                        differences.push(format!("{server} {d}"));
+                    }
+                    let listed = list.iter().filter(|e| e.1 >= span.floor).count();
+                    a.views.push(View { server, listed, pages });
+                }
                 Err(why) => {
-                    causes.push(format!("{} {why}", self.endpoint(idx)));
-                    a.unanswered.push(self.endpoint(idx).to_string());
+                    tracing::warn!("{server}: no answer about {addr}'s history ({why})");
+                    causes.push(format!("{server}: {why}"));
+                    a.unanswered.push(server);
                 }
             }
         }
-        if a.views.is_empty() && !causes.is_empty() {
-            return Err(self.none_answered(crate::error::Kind::Network, &causes, &format!("/address/{addr}")));
-        }
-        for (server, why) in a.unanswered.iter().zip(&causes) {
-            tracing::warn!("{server}: no answer about {addr}'s history ({}); skipped", why.strip_prefix(server.as_str()).unwrap_or(why).trim());
-        }
-        Ok(a)
-    }
-
-    /// Compare what every server says about `addr` (with two or more
-    /// servers; with one there is nothing to compare). Servers that do not
-    /// answer are reported and skipped. When the answering servers disagree
-    /// twice in a row, this fails (InvalidData) naming them, unless
-    /// `--trust-server` names one to follow.
-    pub async fn agree_on_history(&self, addr: &Address) -> Result<Agreement> {
-        if self.endpoint_count() < 2 {
-            return Ok(Agreement::default());
-        }
-        let mut a = self.views(addr).await?;
-        if !agree(&a.views) {
-            tokio::time::sleep(RECHECK_AFTER).await;
-            a = self.views(addr).await?;
-        }
-        if agree(&a.views) {
-            return Ok(a);
-        }
-        let described: Vec<String> = a
-            .views
-            .iter()
-            .map(|v| {
-                let newest = v.newest.first().map(|t| t.to_string()[..12].to_string()).unwrap_or_else(|| "none".into());
-                format!("{} has {} confirmed (newest {newest}…)", v.server, v.confirmed_txs)
-            })
-            .collect();
-        let msg = format!("Esplora servers disagree about {addr}'s history: {}", described.join(", "));
-        match self.trusted() {
-            Some(t) => {
-                tracing::warn!("{msg}; following --trust-server {}", self.endpoint(t));
-                Ok(a)
+        if !differences.is_empty() {
+            let msg = format!(
+                "servers disagree about {addr}'s history: {walker} listed {} confirmed transaction(s) down to the walk's end, while {}",
+                span.txs.len(),
+                differences.join("; ")
+            );
+            if self.trusted() != Some(span.walker) {
+                return Ok(Err(msg));
             }
-            None => Err(Error::invalid(format!(
-                "{msg}: one may be hiding transactions or be behind; pass --trust-server URL to follow one"
-            ))),
+            tracing::warn!("{msg}; following --trust-server {walker}");
         }
+        if a.views.len() < 2 {
+            let others = self.order().into_iter().filter(|i| *i != span.walker).count();
+            if others == 0 {
+                tracing::warn!("{addr}'s history rests on {walker} alone: every other server was caught lying");
+                a.alone = true;
+            } else if self.trusted() == Some(span.walker) {
+                tracing::warn!("no other server listed {addr}'s history ({}); following --trust-server {walker}", causes.join("; "));
+            } else {
+                return Err(Error::network(format!(
+                    "only {walker} listed {addr}'s history, so nothing shows it hides no transaction ({}): run again later, add an --esplora server, or pass --trust-server {walker} to rely on it alone",
+                    causes.join("; ")
+                )));
+            }
+        }
+        Ok(Ok(a))
     }
 }
 
-fn agree(views: &[View]) -> bool {
-    views.windows(2).all(|w| w[0].confirmed_txs == w[1].confirmed_txs && w[0].newest == w[1].newest)
+/// How `other` (newest first) differs from what the walk read, in words;
+/// None when it lists the same.
+fn difference(span: &Span, other: &[Entry]) -> Option<String> {
+    let short = |t: &Txid| format!("{}…", &t.to_string()[..12]);
+    let mut theirs: BTreeMap<Txid, (u32, bool)> = BTreeMap::new();
+    for (t, h, e) in other.iter().filter(|e| e.1 >= span.floor) {
+        theirs.insert(*t, (*h, *e));
+    }
+    let mut ours: BTreeMap<Txid, (u32, Option<bool>)> = BTreeMap::new();
+    for (t, h, e) in &span.txs {
+        ours.insert(*t, (*h, *e));
+    }
+    for (t, (h, e)) in &ours {
+        match theirs.get(t) {
+            None => return Some(format!("does not list {} (height {h})", short(t))),
+            Some((h2, _)) if h2 != h => return Some(format!("puts {} at height {h2}, not {h}", short(t))),
+            Some((_, e2)) if e.is_some_and(|e| e != *e2) => {
+                return Some(format!(
+                    "serves {} {} an envelope",
+                    short(t),
+                    if *e2 { "with" } else { "without" }
+                ))
+            }
+            _ => {}
+        }
+    }
+    theirs
+        .iter()
+        .find(|(t, (h, _))| *h > span.floor && !ours.contains_key(*t))
+        .map(|(t, (h, _))| format!("lists {} at height {h}, which the walk did not see", short(t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    fn t(n: u8) -> Txid {
+        Txid::from_byte_array([n; 32])
+    }
+
+    #[test]
+    fn spans_are_compared_per_block_down_to_the_floor() {
+        let span = Span { txs: vec![(t(1), 10, Some(true)), (t(2), 9, Some(false)), (t(3), 8, None)], floor: 8, walker: 0 };
+        // same transactions, same block, other order; more in the floor
+        // block and below it: the same
+        let same = [(t(2), 9, false), (t(1), 10, true), (t(3), 8, false), (t(4), 8, true), (t(5), 7, true)];
+        assert_eq!(difference(&span, &same), None);
+        // one swapped for another at the same count: caught
+        let swapped = [(t(1), 10, true), (t(6), 9, true), (t(3), 8, false)];
+        assert!(difference(&span, &swapped).unwrap().contains("does not list"));
+        // one more above the floor (the hidden newest): caught
+        let more = [(t(7), 11, true), (t(1), 10, true), (t(2), 9, false), (t(3), 8, false)];
+        assert!(difference(&span, &more).unwrap().contains("which the walk did not see"));
+        // moved to another block, or its envelope blanked: caught
+        let moved = [(t(1), 11, true), (t(2), 9, false), (t(3), 8, false)];
+        assert!(difference(&span, &moved).unwrap().contains("at height 11"));
+        let blanked = [(t(1), 10, false), (t(2), 9, false), (t(3), 8, false)];
+        assert!(difference(&span, &blanked).unwrap().contains("without an envelope"));
+        // the transaction the walk stopped at, missing: caught
+        let cut = [(t(1), 10, true), (t(2), 9, false)];
+        assert!(difference(&span, &cut).is_some());
+        // a whole-history walk (floor 0) compares everything
+        let all = Span { txs: vec![(t(1), 10, Some(true))], floor: 0, walker: 0 };
+        assert!(difference(&all, &[(t(1), 10, true), (t(2), 1, false)]).is_some());
+        assert_eq!(difference(&all, &[(t(1), 10, true)]), None);
+    }
 }

@@ -13,7 +13,7 @@ use super::{one_line, Config};
 use crate::error::{Error, Result};
 use bitcoin::block::Header;
 use bitcoin::{consensus, Address, Block, BlockHash, Transaction, Txid};
-use esplora_client::{AddressStats, EsploraTx, MerkleProof, TxStatus, Utxo};
+use esplora_client::{EsploraTx, MerkleProof, TxStatus, Utxo};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,10 +98,6 @@ fn decode<T: bitcoin::consensus::Decodable>(what: &str, b: &[u8]) -> Reply<T> {
 impl ChainSource for Http {
     fn url(&self) -> &str {
         &self.url
-    }
-
-    fn confirmed_count<'a>(&'a self, a: &'a Address) -> Ask<'a, u32> {
-        Box::pin(async move { self.json::<AddressStats>(&format!("/address/{a}")).await.map(|s| s.chain_stats.tx_count) })
     }
 
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>> {

@@ -238,6 +238,11 @@ impl Esplora {
         self.cfg.network
     }
 
+    /// Whether endpoint `idx` was caught lying in this run.
+    pub fn is_rejected(&self, idx: usize) -> bool {
+        self.rejected.lock().map(|r| r.contains(&idx)).unwrap_or(false)
+    }
+
     /// Endpoints caught lying so far in this run.
     pub fn rejected_count(&self) -> usize {
         self.rejected.lock().map(|r| r.len()).unwrap_or(0)

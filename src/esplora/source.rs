@@ -87,8 +87,6 @@ pub trait ChainSource: Send + Sync {
     fn round_trips(&self) -> Option<u64> {
         None
     }
-    /// How many confirmed transactions the address has.
-    fn confirmed_count<'a>(&'a self, a: &'a Address) -> Ask<'a, u32>;
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>>;
     /// A transaction's bytes, decoded (not yet checked against `t`).
     fn raw_tx<'a>(&'a self, t: &'a Txid) -> Ask<'a, Transaction>;

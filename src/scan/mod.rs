@@ -14,7 +14,7 @@ use crate::esplora::source::Listed;
 use crate::esplora::Esplora;
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
-use crate::esplora::history::Agreement;
+use crate::esplora::history::{Agreement, Span};
 use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
 use crate::esplora::witness::{Copy, Route, WitnessProof, Witnessed};
 use crate::trust::signature::{self, Signed};
@@ -147,6 +147,9 @@ pub struct Summary {
     pub pages: usize,
     pub candidates: usize,
     pub stopped_early: bool,
+    /// The endpoint whose page the walk read first.
+    #[serde(skip)]
+    pub walker: usize,
     /// The transaction the walk stopped at without judging it (at or
     /// below the block the best signed goatfile was signed after), its
     /// height as the page said, and the server whose page said it.
@@ -329,6 +332,7 @@ pub async fn walk(
 
     let (first, mut server) = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
+    summary.walker = server;
     let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| t.height.is_none());
     let mut page: Vec<Listed> = mempool;
     let mut more = confirmed.len() >= crate::esplora::PAGE_SIZE;
@@ -651,12 +655,78 @@ struct Best {
 /// transaction walked (a witness blanked there would hide a newer one). A
 /// server caught serving other witnesses is dropped and the search starts
 /// over with the servers left.
+///
+/// With two or more servers, the others must list the stretch of history
+/// the walk read (`esplora::history`); when they differ, goat walks again
+/// once after a pause (a block may have arrived) before refusing.
 pub async fn find_goatfile(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
-    starting_over(esplora, || find_once(esplora, holder, policy)).await
+    match starting_over(esplora, || find_once(esplora, holder, policy, false)).await? {
+        Attempt::Chosen(c) => Ok(*c),
+        Attempt::Again(why) => {
+            tracing::info!("{why}; walking again in {} s", RECHECK_AFTER.as_secs());
+            tokio::time::sleep(RECHECK_AFTER).await;
+            match starting_over(esplora, || find_once(esplora, holder, policy, true)).await? {
+                Attempt::Chosen(c) => Ok(*c),
+                Attempt::Again(why) => Err(Error::internal(format!("a last walk asked for another ({why})"))),
+            }
+        }
+    }
 }
 
-async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) -> Result<Chosen> {
-    let history = esplora.agree_on_history(&holder.address).await?;
+/// Pause before walking again when servers list different histories.
+const RECHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What one walk gave.
+enum Attempt {
+    Chosen(Box<Chosen>),
+    /// The servers listed different histories: walk again (why, in words).
+    Again(String),
+}
+
+/// The stretch of history `summary`'s walk read, for the servers to
+/// compare (`esplora::history::Span`).
+fn span_of(summary: &Summary) -> Span {
+    let mut txs: Vec<(Txid, u32, Option<bool>)> = summary
+        .walked
+        .iter()
+        .filter_map(|w| match w.location {
+            Location::Confirmed(h) => Some((w.txid, h, Some(w.selected))),
+            Location::Mempool => None,
+        })
+        .collect();
+    let floor = match summary.stopped_at {
+        Some((txid, h, _)) => {
+            txs.push((txid, h, None));
+            h
+        }
+        // Stopped at a goatfile it took (--trust-any): down to its block;
+        // nothing at all when that was unconfirmed.
+        None if summary.stopped_early => txs.iter().map(|e| e.1).min().unwrap_or(u32::MAX),
+        None => 0,
+    };
+    Span { txs, floor, walker: summary.walker }
+}
+
+/// The other servers list what the walk read (`esplora::history`). Checked
+/// last, once every provable lie (a misplaced transaction, a swapped
+/// witness) has had its chance to catch the server that told it: a
+/// difference proves nothing about who is lying. Err(Again): walk again.
+async fn history_agreed(
+    esplora: &Esplora,
+    holder: &HolderAddress,
+    summary: &Summary,
+    last_try: bool,
+) -> Result<std::result::Result<Agreement, Attempt>> {
+    match esplora.agree_on_walk(&holder.address, &span_of(summary)).await? {
+        Ok(a) => Ok(Ok(a)),
+        Err(why) if !last_try => Ok(Err(Attempt::Again(why))),
+        Err(why) => Err(Error::invalid(format!(
+            "{why}: one may be hiding transactions or be behind; pass --trust-server URL to follow one"
+        ))),
+    }
+}
+
+async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, last_try: bool) -> Result<Attempt> {
     let mut best: Option<Best> = None;
     let mut unsigned_pick: Option<Found> = None;
     let mut skipped = Skipped::default();
@@ -787,13 +857,16 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
             // "None" is a claim too: a witness blanked anywhere in the history
             // could have hidden the only goatfile.
             prove_walked(esplora, holder, policy, &summary.walked, None).await?;
+            if let Err(again) = history_agreed(esplora, holder, &summary, last_try).await? {
+                return Ok(again);
+            }
             return Err(Error::not_found(why));
         }
     };
     let GoatfileState::Valid(goatfile) = f.goatfile else {
         return Err(Error::internal("the walk chose an inscription that is not a goatfile"));
     };
-    let mut proof = Proof { history, ..Proof::default() };
+    let mut proof = Proof::default();
     let mut location = f.location;
     if f.location.is_confirmed() {
         let page_server = summary.walked.iter().find(|w| w.txid == f.id.txid).map_or(usize::MAX, |w| w.page.server);
@@ -854,7 +927,11 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
     }
     proof.witnesses = witnesses;
     proof.unproven.extend(unproven);
-    Ok(Chosen {
+    proof.history = match history_agreed(esplora, holder, &summary, last_try).await? {
+        Ok(a) => a,
+        Err(again) => return Ok(again),
+    };
+    Ok(Attempt::Chosen(Box::new(Chosen {
         id: f.id,
         inscription: f.inscription,
         served: f.served,
@@ -862,5 +939,5 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy) ->
         endorsement: f.endorsement,
         goatfile: *goatfile,
         proof,
-    })
+    })))
 }

@@ -187,6 +187,13 @@ fn a_blanked_witness_cannot_hide_the_newest_goatfile() {
     assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
     let out = goat().args(["--electrum", &liar.electrum, "--electrum", &honest.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
+    // the honest server walks, and the liar's pages, compared with the
+    // walk's, show the reveal without its envelope: its copy is checked
+    // against the block, and the liar is caught rather than allowed to
+    // veto
+    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
+    assert!(out.stderr.lines().any(|l| l.starts_with("goat: warning:") && l.contains(&liar.url)), "{}", out.stderr);
 }
 
 /// A server whose raw block carries other witnesses than its coinbase
