@@ -55,6 +55,12 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub prune: bool,
+    /// Follow an address back to an older goatfile than the newest one
+    /// followed (a lower sequence), without a proven reorg. Off: a poll
+    /// that offers an older one is refused, and seeding goes on.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_rollback: bool,
     /// TCP port peers connect to [default: 6881]
     #[arg(long, value_name = "PORT")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -51,6 +51,8 @@ pub struct Options {
     pub state_dir: PathBuf,
     pub poll: Duration,
     pub prune: bool,
+    /// Follow an address back to an older goatfile (`--allow-rollback`).
+    pub allow_rollback: bool,
     pub peers: Vec<String>,
     pub policy: Policy,
     pub metadata_timeout: Duration,
@@ -285,6 +287,7 @@ impl Daemon {
                 peers: self.opts.peers.clone(),
                 metadata_timeout: self.opts.metadata_timeout,
                 prune: self.opts.prune,
+                allow_rollback: self.opts.allow_rollback,
                 seen_dropped: Mutex::default(),
             };
             tasks.push(tokio::spawn(poller.run()));
@@ -880,6 +883,7 @@ struct Poller {
     peers: Vec<String>,
     metadata_timeout: Duration,
     prune: bool,
+    allow_rollback: bool,
     /// Dropped torrents already reported.
     seen_dropped: Mutex<BTreeSet<InfoHash>>,
 }
@@ -931,6 +935,7 @@ impl Poller {
     async fn poll_once(&self, current: &mut Option<InscriptionId>) -> Result<()> {
         self.esplora.forget_rejections();
         let found = scan::find_goatfile(&self.esplora, &self.holder, self.policy).await?;
+        self.not_backwards(&found).await?;
         let bytes = found.served.decode(goatfile::MAX_BYTES as u64)?;
         let gf = &found.goatfile;
         let height = match found.location {
@@ -963,6 +968,83 @@ impl Poller {
             s.entries = gf.entries.iter().map(|e| e.name.clone()).collect();
         });
         self.apply(gf).await
+    }
+
+    /// Refuse a goatfile older than the newest one followed (a lower
+    /// sequence, `state::Followed::older_than`): one poll answered by a
+    /// server that hides the newest, or after a failover to one that is
+    /// behind, must not move the daemon back (and, with --prune, stop it
+    /// seeding the newer entries). Going back is allowed with
+    /// --allow-rollback, or when a reorg is proven: the newest one's
+    /// reveal is no longer confirmed by any server (`reorged`). Otherwise
+    /// the poll fails, seeding goes on, and the status says why.
+    async fn not_backwards(&self, found: &scan::Chosen) -> Result<()> {
+        let me = self.address();
+        let candidate = state::Followed {
+            inscription: found.id.to_string(),
+            sequence: found.endorsement.as_ref().and_then(|e| e.signed.as_ref()).map(|s| s.sequence),
+            height: found.proof.goatfile.as_ref().map(|p| p.height),
+            block: found.proof.goatfile.as_ref().map(|p| p.block.to_string()),
+        };
+        let newest = self.shared.with(|book| book.state.followed.get(&me).cloned());
+        if let Some(newest) = newest.filter(|n| candidate.older_than(n)) {
+            let what = format!(
+                "the servers offer goatfile {}{}, older than {}{} followed before",
+                candidate.inscription,
+                candidate.sequence.map(|n| format!(" (sequence {n})")).unwrap_or_default(),
+                newest.inscription,
+                newest.sequence.map(|n| format!(" (sequence {n})")).unwrap_or_default(),
+            );
+            if self.allow_rollback {
+                warn!(target: "goat", "{me}: {what}; going back to it (--allow-rollback)");
+            } else if let Some(how) = self.reorged(&newest).await {
+                warn!(target: "goat", "{me}: {what}; going back to it: {how}");
+            } else {
+                let why = format!(
+                    "{what}: a server may be hiding the newer one or be behind; still following {} (pass --allow-rollback to go back)",
+                    newest.inscription
+                );
+                self.update(|s| {
+                    s.rollback_refused = Some(why.clone());
+                    // After a restart, the one still followed.
+                    s.goatfile.get_or_insert(newest.inscription.clone());
+                    s.sequence = newest.sequence;
+                });
+                return Err(Error::invalid(why));
+            }
+        }
+        self.update(|s| {
+            s.rollback_refused = None;
+            s.sequence = candidate.sequence;
+        });
+        let changed = self.shared.with(|book| book.state.followed.insert(me, candidate.clone()) != Some(candidate));
+        if changed {
+            self.shared.save_state();
+        }
+        Ok(())
+    }
+
+    /// Whether a reorg took `newest` out of the chain, in words: its reveal
+    /// is proven in another block now, or every server that answers says
+    /// it is not confirmed (none silent: `Esplora::prove`). An unconfirmed
+    /// one counts as gone only when no server has it at all.
+    async fn reorged(&self, newest: &state::Followed) -> Option<String> {
+        let id: InscriptionId = newest.inscription.parse().ok()?;
+        let Some(block) = &newest.block else {
+            return match self.esplora.tx(&id.txid).await {
+                Err(e) if e.kind == crate::error::Kind::NotFound => Some(format!("{} is gone from every server", id.txid)),
+                _ => None,
+            };
+        };
+        match self.esplora.prove(&id.txid, self.holder.network).await {
+            Ok(p) if p.block.to_string() != *block => {
+                Some(format!("a reorg moved {} from block {block} to {} (proven)", id.txid, p.block))
+            }
+            Err(e) if e.kind == crate::error::Kind::NotFound => {
+                Some(format!("a reorg took {} out of block {block}: no server proves it confirmed", id.txid))
+            }
+            _ => None,
+        }
     }
 
     /// Make the session match the goatfile: add what is new, mark (or with

@@ -13,6 +13,39 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeedState {
     pub verified: BTreeMap<InfoHash, Verified>,
+    /// The newest goatfile followed at each address: a later poll never
+    /// goes back before it (`Followed::older_than`).
+    #[serde(default)]
+    pub followed: BTreeMap<String, Followed>,
+}
+
+/// A goatfile the daemon followed: where it was proven, and its sequence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Followed {
+    pub inscription: String,
+    /// The holder's signed sequence (None: unsigned, followed by policy).
+    pub sequence: Option<u64>,
+    /// Its proven block (None: unconfirmed).
+    pub height: Option<u32>,
+    pub block: Option<String>,
+}
+
+impl Followed {
+    /// Whether this goatfile is older than `newest`, by the rule that
+    /// chose it: a lower sequence; an unsigned one after a signed one (a
+    /// signed goatfile always wins, so an unsigned answer means the signed
+    /// one was hidden); between unsigned ones, a lower block.
+    pub fn older_than(&self, newest: &Followed) -> bool {
+        if self.inscription == newest.inscription {
+            return false;
+        }
+        match (self.sequence, newest.sequence) {
+            (Some(a), Some(b)) => a < b,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (None, None) => matches!((self.height, newest.height), (Some(a), Some(b)) if a < b),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -134,5 +167,24 @@ mod tests {
         std::fs::write(layout.entry_dir("e").join("a"), b"aaaaa").unwrap();
         std::fs::remove_file(layout.entry_dir("e").join("b")).unwrap();
         assert_eq!(changed(&v), vec![PathBuf::from("a"), PathBuf::from("b")]);
+    }
+
+    fn f(id: &str, sequence: Option<u64>, height: Option<u32>) -> Followed {
+        Followed { inscription: id.into(), sequence, height, block: None }
+    }
+
+    #[test]
+    fn older_goatfiles_by_the_rule_that_chose_them() {
+        let v2 = f("b", Some(2), Some(10));
+        assert!(f("a", Some(1), Some(20)).older_than(&v2), "a lower sequence, wherever it sits");
+        assert!(!f("c", Some(3), Some(5)).older_than(&v2), "a higher sequence, wherever it sits");
+        assert!(!f("b", Some(2), Some(10)).older_than(&v2), "the same one");
+        assert!(!f("d", Some(2), Some(11)).older_than(&v2), "a copy with the same sequence");
+        assert!(f("e", None, Some(30)).older_than(&v2), "unsigned after signed");
+        let unsigned = f("u", None, Some(10));
+        assert!(!f("s", Some(1), Some(5)).older_than(&unsigned), "signed after unsigned");
+        assert!(f("u0", None, Some(9)).older_than(&unsigned));
+        assert!(!f("u1", None, Some(11)).older_than(&unsigned));
+        assert!(!f("m", None, None).older_than(&unsigned), "unconfirmed: not provably older");
     }
 }

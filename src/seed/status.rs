@@ -41,6 +41,14 @@ pub struct AddressStatus {
     pub last_success: Option<u64>,
     /// The last poll's error; None once a poll succeeds again.
     pub last_error: Option<String>,
+    /// The holder's sequence of the newest goatfile followed: the daemon
+    /// never goes back before it.
+    #[serde(default)]
+    pub sequence: Option<u64>,
+    /// An older goatfile the last poll offered and the daemon refused to
+    /// go back to, in words (None once polls offer the newest again).
+    #[serde(default)]
+    pub rollback_refused: Option<String>,
     pub next_poll: Option<u64>,
 }
 
@@ -168,12 +176,19 @@ impl Status {
                 (Some(id), None) => format!("goatfile {id}"),
                 _ => "no goatfile yet".into(),
             };
+            let gf = match a.sequence {
+                Some(n) => format!("{gf} (sequence {n})"),
+                None => gf,
+            };
             let when = a.last_poll.map(|t| format!("polled {} ago", duration(self.now.saturating_sub(t)))).unwrap_or_else(|| "not polled yet".into());
             let health = match &a.last_error {
                 Some(e) => format!("ERROR: {}", crate::text::line(e)),
                 None => "ok".into(),
             };
             let _ = writeln!(o, "\n{}  {gf}, {when}, {health}", a.address);
+            if let Some(r) = &a.rollback_refused {
+                let _ = writeln!(o, "  not going back: {}", crate::text::line(r));
+            }
             for t in self.torrents.iter().filter(|t| t.address == a.address) {
                 let _ = writeln!(
                     o,

@@ -88,6 +88,7 @@ impl Seed {
             state_dir,
             poll,
             prune: s.prune,
+            allow_rollback: s.allow_rollback,
             peers: s.peers.clone(),
             policy: s.trust.policy(),
             metadata_timeout: Duration::from_secs(s.metadata_timeout.unwrap_or(300).max(1)),

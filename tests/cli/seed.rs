@@ -546,3 +546,87 @@ fn the_status_endpoint_survives_a_slow_request_flood_and_refuses_foreign_hosts()
     assert_eq!(raw("127.0.0.1"), Some(200));
     terminate(&mut d, &logdir);
 }
+
+/// A goatfile of magnets nobody serves (the daemon keeps trying them in
+/// the background; what matters here is which goatfile it follows).
+fn unserved(names: &[&str]) -> String {
+    let mut y = String::from("goat: 1\nentries:\n");
+    for (i, n) in names.iter().enumerate() {
+        y += &format!("  - name: {n}\n    magnet: \"magnet:?xt=urn:btih:{}&dn={n}\"\n", format!("{:02x}", i + 1).repeat(20));
+    }
+    y
+}
+
+/// `goat seed` never goes back: once it followed v2, a server that hides
+/// v2 (keeping its page's count) offers v1, and the daemon refuses to go
+/// back, keeps following v2, and says so in the status, also after a
+/// restart (the newest followed is kept in the state folder).
+/// --allow-rollback goes back; so does a proven reorg (no server proves
+/// v2's reveal confirmed any more).
+#[test]
+fn seed_never_goes_back_to_an_older_goatfile() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let mut scene = Scene::new();
+    let holder = scene.holder.clone();
+    let paid = scene.chain.fund(&scene.stranger.script_pubkey(), 4_321);
+    scene.chain.mine();
+    let addr = scene.address();
+    let h = scene.serve();
+    let v1 = publish_live(&h, &holder, &unserved(&["a"]));
+    let run = SeedRun::new(&h.url, &addr, w);
+    let following = |id: &goat::inscription::InscriptionId| {
+        let id = id.to_string();
+        move || status(run.http_port)["addresses"][0]["goatfile"] == id.as_str()
+    };
+    let l1 = w.join("run1");
+    let mut d = run.spawn_with(&l1, &["--prune"]);
+    assert!(wait_for(Duration::from_secs(30), following(&v1)), "{}\n{}", status(run.http_port), log_of(&l1));
+    let v2 = publish_live(&h, &holder, &unserved(&["a", "b"]));
+    assert!(wait_for(Duration::from_secs(30), following(&v2)), "{}\n{}", status(run.http_port), log_of(&l1));
+
+    // the server now hides v2's reveal behind a stranger's payment
+    let hide = || h.state.arm("/address/", Fault::SwapListed { hide: v2.txid, show: paid }, usize::MAX);
+    hide();
+    let refused = || status(run.http_port)["addresses"][0]["rollback_refused"].is_string();
+    assert!(wait_for(Duration::from_secs(30), refused), "{}\n{}", status(run.http_port), log_of(&l1));
+    let s = status(run.http_port);
+    let a = &s["addresses"][0];
+    assert_eq!(a["goatfile"], v2.to_string().as_str(), "{s}");
+    assert_eq!(a["entries"], serde_json::json!(["a", "b"]), "{s}");
+    let why = a["rollback_refused"].as_str().unwrap();
+    assert!(why.contains(&v1.to_string()) && why.contains(&v2.to_string()) && why.contains("--allow-rollback"), "{why}");
+    assert!(a["last_error"].as_str().is_some_and(|e| e.contains("older than")), "{s}");
+    let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
+    assert!(human.stdout.contains("not going back"), "{}", human.stdout);
+    assert!(!log_of(&l1).contains(&format!("following goatfile {v1} (1 entries, new)")), "{}", log_of(&l1));
+    terminate(&mut d, &l1);
+
+    // after a restart: still refused (the newest followed was saved)
+    let l2 = w.join("run2");
+    let mut d = run.spawn_with(&l2, &["--prune"]);
+    assert!(wait_for(Duration::from_secs(30), refused), "{}\n{}", status(run.http_port), log_of(&l2));
+    assert_eq!(status(run.http_port)["addresses"][0]["goatfile"], v2.to_string().as_str());
+    terminate(&mut d, &l2);
+
+    // the user allows it
+    let l3 = w.join("run3");
+    let mut d = run.spawn_with(&l3, &["--allow-rollback"]);
+    assert!(wait_for(Duration::from_secs(30), following(&v1)), "{}\n{}", status(run.http_port), log_of(&l3));
+    assert!(log_of(&l3).contains("going back to it (--allow-rollback)"), "{}", log_of(&l3));
+    // v2 is offered again: forward is always fine
+    h.state.faults.lock().unwrap().clear();
+    assert!(wait_for(Duration::from_secs(30), following(&v2)), "{}\n{}", status(run.http_port), log_of(&l3));
+    terminate(&mut d, &l3);
+
+    // a reorg, proven: v2 hidden, and no server proves its reveal
+    // confirmed any more
+    let l4 = w.join("run4");
+    let mut d = run.spawn_with(&l4, &[]);
+    assert!(wait_for(Duration::from_secs(30), following(&v2)), "{}\n{}", status(run.http_port), log_of(&l4));
+    hide();
+    h.state.arm(&format!("/tx/{}/merkle-proof", v2.txid), Fault::Status(404), usize::MAX);
+    assert!(wait_for(Duration::from_secs(30), following(&v1)), "{}\n{}", status(run.http_port), log_of(&l4));
+    assert!(log_of(&l4).contains("a reorg took"), "{}", log_of(&l4));
+    terminate(&mut d, &l4);
+}
