@@ -86,13 +86,19 @@ pub fn network_name(network: Network) -> &'static str {
     }
 }
 
-/// Default public Esplora endpoints for a network, tried in order.
+/// Default public Esplora endpoints for a network, tried in order. Three
+/// independent operators on mainnet (Blockstream, mempool.space, Emzy's
+/// mempool instance): a proof needs another server to name its block and
+/// the history another server to list it (docs/trust.md), so one of them
+/// down or rate limiting does not stop a resolve.
 pub fn default_endpoints(network: Network) -> Vec<String> {
     let v: &[&str] = match network {
-        Network::Bitcoin => &["https://blockstream.info/api", "https://mempool.space/api"],
-        Network::Testnet => {
-            &["https://blockstream.info/testnet/api", "https://mempool.space/testnet/api"]
-        }
+        Network::Bitcoin => &["https://blockstream.info/api", "https://mempool.space/api", "https://mempool.emzy.de/api"],
+        Network::Testnet => &[
+            "https://blockstream.info/testnet/api",
+            "https://mempool.space/testnet/api",
+            "https://mempool.emzy.de/testnet/api",
+        ],
         Network::Testnet4 => &["https://mempool.space/testnet4/api"],
         Network::Signet => &["https://mempool.space/signet/api"],
         _ => &[],

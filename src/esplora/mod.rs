@@ -14,6 +14,7 @@
 //! work, agreement across servers) and `history` (servers compared on what
 //! the address holds); docs/trust.md says what is proven.
 
+pub mod bits;
 pub mod electrum;
 pub mod history;
 pub mod http;

@@ -22,18 +22,17 @@ use super::{Esplora, Outcome};
 use crate::error::{Error, Result};
 use bitcoin::block::Header;
 use bitcoin::hashes::{sha256d, Hash};
-use bitcoin::{BlockHash, Network, TxMerkleNode, Txid};
+use bitcoin::{BlockHash, CompactTarget, Network, Target, TxMerkleNode, Txid};
 
 /// Taproot activated at this mainnet height; no inscription can be older.
 pub const TAPROOT_MAINNET_HEIGHT: u32 = 709_632;
 
-/// Lowest difficulty a mainnet header may claim from a height on. Real
-/// difficulty at each height was roughly 8 to 11 times these floors (about
-/// 1.9 T at 500 000, 22 T at 709 632, 86 T at 840 000) and has never fallen
-/// by more than about a third in one adjustment, so no real header is
-/// refused, while a forged one must still carry the work of the whole
-/// network for minutes (floor × 2^32 hashes). Testnets reset to minimum
-/// difficulty by rule, so only their proof-of-work limit applies there.
+/// Lowest difficulty a mainnet header may claim from a height on, beside
+/// the table of bits (`bits::MAINNET_BITS`): beyond its end, where headers
+/// are allowed to be up to four times easier per period, these floors
+/// still hold. Real difficulty at each height was roughly 8 to 11 times
+/// these (about 1.9 T at 500 000, 22 T at 709 632, 86 T at 840 000) and
+/// has never fallen by more than about a third in one adjustment.
 const MAINNET_FLOORS: [(u32, f64); 3] = [(500_000, 2e11), (709_632, 2e12), (840_000, 1e13)];
 
 /// A transaction proven to be in a block.
@@ -87,6 +86,9 @@ pub fn check_work(header: &Header, network: Network, height: u32) -> std::result
             crate::address::network_name(network)
         ));
     }
+    if network == Network::Bitcoin {
+        mainnet_bits(header, height)?;
+    }
     if header.validate_pow(target).is_err() {
         return Err("block header does not meet its own proof-of-work target".into());
     }
@@ -99,6 +101,36 @@ pub fn check_work(header: &Header, network: Network, height: u32) -> std::result
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// A mainnet header's bits against its retarget period's: exactly the
+/// table's within it (`bits::MAINNET_BITS`); beyond it, a target at most
+/// four times easier per period than the table's last (the most one
+/// retarget can change it).
+fn mainnet_bits(header: &Header, height: u32) -> std::result::Result<(), String> {
+    use super::bits::{MAINNET_BITS, PERIOD};
+    let period = (height / PERIOD) as usize;
+    let claimed = header.bits.to_consensus();
+    if let Some(&bits) = MAINNET_BITS.get(period) {
+        if claimed != bits {
+            return Err(format!(
+                "block header claims height {height} with bits {claimed:#010x}, but every mainnet block of that retarget period carries {bits:#010x}"
+            ));
+        }
+        return Ok(());
+    }
+    let last = MAINNET_BITS.len() - 1;
+    let mut easiest = Target::from_compact(CompactTarget::from_consensus(MAINNET_BITS[last]));
+    for _ in last..period {
+        easiest = easiest.max_transition_threshold(Network::Bitcoin);
+    }
+    if header.target() > easiest {
+        return Err(format!(
+            "block header claims height {height} with bits {claimed:#010x}, easier than the chain can have become since height {} (at most four times per retarget)",
+            last as u32 * PERIOD
+        ));
     }
     Ok(())
 }
@@ -496,7 +528,55 @@ mod tests {
         // the real genesis header: valid at height 0
         assert!(check_work(&h, Network::Bitcoin, 0).is_ok(), "{:?}", check_work(&h, Network::Bitcoin, 0));
         let e = check_work(&h, Network::Bitcoin, 850_000).unwrap_err();
-        assert!(e.contains("far below"), "{e}");
+        assert!(e.contains("retarget period"), "{e}");
+    }
+
+    /// The table against real mainnet headers (one at the start of every
+    /// retarget period, shipped in tests/data): each carries its period's
+    /// bits, meets its own target, and passes `check_work` anywhere in its
+    /// period; the same header claimed a period later, or with easier bits,
+    /// is refused.
+    #[test]
+    fn the_bits_table_matches_real_mainnet_headers() {
+        use super::super::bits::{MAINNET_BITS, PERIOD};
+        let data = include_str!("../../tests/data/mainnet-retarget-headers.txt");
+        let mut n = 0;
+        for line in data.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let (height, hex) = line.split_once(' ').unwrap();
+            let height: u32 = height.parse().unwrap();
+            let header: Header = bitcoin::consensus::deserialize(&hex::decode(hex).unwrap()).unwrap();
+            assert_eq!(height % PERIOD, 0);
+            assert_eq!(header.bits.to_consensus(), MAINNET_BITS[(height / PERIOD) as usize], "height {height}");
+            assert!(header.validate_pow(header.target()).is_ok(), "height {height}");
+            for h in [height, height + PERIOD - 1] {
+                assert!(check_work(&header, Network::Bitcoin, h).is_ok(), "height {h}: {:?}", check_work(&header, Network::Bitcoin, h));
+            }
+            if (height / PERIOD) as usize + 1 < MAINNET_BITS.len() && MAINNET_BITS[(height / PERIOD) as usize + 1] != header.bits.to_consensus() {
+                assert!(check_work(&header, Network::Bitcoin, height + PERIOD).unwrap_err().contains("retarget period"));
+            }
+            n += 1;
+        }
+        assert_eq!(n, MAINNET_BITS.len() - 1, "one real header per period after the genesis block's");
+        let genesis = bitcoin::constants::genesis_block(Network::Bitcoin).header;
+        assert_eq!(genesis.bits.to_consensus(), MAINNET_BITS[0]);
+    }
+
+    #[test]
+    fn beyond_the_table_four_times_easier_per_period_at_most() {
+        use super::super::bits::{MAINNET_BITS, PERIOD};
+        let last = (MAINNET_BITS.len() - 1) as u32;
+        let bits_of = |t: Target| t.to_compact_lossy().to_consensus();
+        let table = Target::from_compact(CompactTarget::from_consensus(MAINNET_BITS[last as usize]));
+        let quarter = table.max_transition_threshold(Network::Bitcoin);
+        let sixteenth = quarter.max_transition_threshold(Network::Bitcoin);
+        let header = |bits: u32| Header { bits: CompactTarget::from_consensus(bits), ..bitcoin::constants::genesis_block(Network::Bitcoin).header };
+        // the bits rule alone (no header here has real work)
+        assert!(mainnet_bits(&header(bits_of(quarter)), (last + 1) * PERIOD).is_ok());
+        assert!(mainnet_bits(&header(bits_of(sixteenth)), (last + 1) * PERIOD).unwrap_err().contains("four times"));
+        assert!(mainnet_bits(&header(bits_of(sixteenth)), (last + 2) * PERIOD).is_ok());
+        // and within the table, an easier header is refused before its work is weighed
+        let e = check_work(&header(bits_of(quarter)), Network::Bitcoin, last * PERIOD).unwrap_err();
+        assert!(e.contains("retarget period"), "{e}");
     }
 
     #[test]

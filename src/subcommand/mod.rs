@@ -37,7 +37,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Globals {
     /// Esplora REST base URL; repeat (or comma-separate) to fail over in order.
-    /// Default: the public blockstream.info and mempool.space APIs.
+    /// Default: the public blockstream.info, mempool.space and mempool.emzy.de APIs.
     #[arg(long = "esplora", env = "GOAT_ESPLORA", value_delimiter = ',', global = true, value_name = "URL")]
     pub esplora: Vec<String>,
     /// Electrum server (tcp://HOST:PORT or ssl://HOST:PORT), e.g. your own
