@@ -185,11 +185,26 @@ impl Chain {
         self.submit(tx)
     }
 
+    /// `fund`, in a transaction of this version (anyone can send an
+    /// address one with a version from 2^31 up: electrs shows it unsigned).
+    pub fn fund_with_version(&mut self, to: &ScriptBuf, sats: u64, version: i32) -> Txid {
+        let faucet = self.faucet.clone();
+        let tx = self.pay_as(&faucet, vec![TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() }], Some(version));
+        self.submit(tx)
+    }
+
     /// Pay `outputs` from `from`'s coins, with change back to it.
     fn pay(&mut self, from: &Wallet, outputs: Vec<TxOut>) -> Transaction {
+        self.pay_as(from, outputs, None)
+    }
+
+    fn pay_as(&mut self, from: &Wallet, outputs: Vec<TxOut>, version: Option<i32>) -> Transaction {
         let need: u64 = outputs.iter().map(|o| o.value.to_sat()).sum::<u64>() + FEE;
         let coins = self.select(from, need);
         let mut tx = unsigned(&coins.iter().map(|c| c.0).collect::<Vec<_>>(), outputs);
+        if let Some(v) = version {
+            tx.version = bitcoin::transaction::Version(v);
+        }
         let have: u64 = coins.iter().map(|c| c.1.value.to_sat()).sum();
         if have - need > 1_000 {
             tx.output.push(TxOut { value: Amount::from_sat(have - need), script_pubkey: from.script_pubkey() });

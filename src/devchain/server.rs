@@ -58,6 +58,10 @@ pub enum Fault {
     StripWitnessesInBlock,
     /// For history pages: put transaction `txid` at `height`.
     Height { txid: Txid, height: u32 },
+    /// For `/tx/:txid/merkle-proof`: claim block `height` (arm it on that
+    /// transaction's path, with `Body` on `/block-height/:height` naming
+    /// its real block, for a consistent liar that moves a real block).
+    ProofHeight(u32),
     /// For history pages (Esplora's and Electrum's `get_history`): list
     /// transaction `show` where `hide` is, at `hide`'s height, so the
     /// page keeps its count.
@@ -255,7 +259,8 @@ pub fn tx_to_json(chain: &Chain, txid: &Txid) -> Option<Value> {
         .collect();
     Some(json!({
         "txid": txid.to_string(),
-        "version": tx.version.0,
+        // electrs writes it unsigned
+        "version": tx.version.0 as u32,
         "locktime": tx.lock_time.to_consensus_u32(),
         "vin": vin,
         "vout": tx.output.iter().map(|o| output_json(chain, o)).collect::<Vec<_>>(),
@@ -574,6 +579,11 @@ fn rewrite(s: &AppState, fault: &Fault, body: &[u8]) -> Option<Vec<u8>> {
                     t["status"] = status;
                 }
             }
+            serde_json::to_vec(&v).ok()
+        }
+        Fault::ProofHeight(height) => {
+            let mut v = serde_json::from_slice::<Value>(body).ok()?;
+            v["block_height"] = json!(height);
             serde_json::to_vec(&v).ok()
         }
         Fault::WrongTxBytes => {

@@ -224,7 +224,7 @@ impl Inner {
         for ((want, height), raw) in page.iter().zip(raws) {
             self.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
             let tx: Transaction =
-                consensus::deserialize(&raw).map_err(|_| Fail::Lie(format!("transaction bytes for {want} do not decode")))?;
+                consensus::deserialize(&raw).map_err(|_| Fail::Transient(format!("transaction bytes for {want} that do not decode")))?;
             let got = tx.compute_txid();
             if got != *want {
                 return Err(Fail::Lie(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")));
@@ -282,7 +282,7 @@ impl ChainSource for Electrum {
         self.call(move |s| {
             let raw = s.with(|c| c.transaction_get_raw(&t))?;
             s.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
-            consensus::deserialize(&raw).map_err(|e| Fail::Lie(format!("transaction bytes do not decode ({e})")))
+            consensus::deserialize(&raw).map_err(|e| Fail::Transient(format!("transaction bytes that do not decode ({e})")))
         })
     }
 
@@ -304,7 +304,7 @@ impl ChainSource for Electrum {
                 Fail::Transient(format!("no confirmed height known for {t} (the Electrum protocol needs one for a merkle proof)"))
             })?;
             let v = s.with(|c| c.raw_call("blockchain.transaction.get_merkle", [Param::String(t.to_string()), Param::Usize(h as usize)]))?;
-            serde_json::from_value(v).map_err(|e| Fail::Lie(format!("invalid merkle proof ({e})")))
+            serde_json::from_value(v).map_err(|e| Fail::Transient(format!("a merkle proof goat cannot read ({e})")))
         })
     }
 
@@ -326,7 +326,7 @@ impl ChainSource for Electrum {
             }
             let params = [Param::Usize(height as usize), Param::Usize(0), Param::Bool(true)];
             let v = s.with(|c| c.raw_call("blockchain.transaction.id_from_pos", params))?;
-            let p: FromPos = serde_json::from_value(v).map_err(|e| Fail::Lie(format!("invalid id_from_pos answer ({e})")))?;
+            let p: FromPos = serde_json::from_value(v).map_err(|e| Fail::Transient(format!("an id_from_pos answer goat cannot read ({e})")))?;
             Ok((p.tx_hash, p.merkle))
         })
     }
@@ -339,7 +339,7 @@ impl ChainSource for Electrum {
             // it is known here.
             let raw = s.headers.lock().unwrap_or_else(|p| p.into_inner()).get(&h).cloned();
             let raw = raw.ok_or_else(|| Fail::Missing(format!("block {h} (an Electrum server serves headers by height)")))?;
-            consensus::deserialize(&raw).map_err(|e| Fail::Lie(format!("block header does not decode ({e})")))
+            consensus::deserialize(&raw).map_err(|e| Fail::Transient(format!("a block header that does not decode ({e})")))
         })
     }
 
@@ -369,7 +369,7 @@ impl ChainSource for Electrum {
     fn tip_height(&self) -> Ask<'_, u32> {
         self.call(|s| {
             let tip = s.with(|c| c.block_headers_subscribe_raw())?;
-            u32::try_from(tip.height).map_err(|_| Fail::Lie("blockchain.headers.subscribe: not a height".into()))
+            u32::try_from(tip.height).map_err(|_| Fail::Transient("blockchain.headers.subscribe: not a height".into()))
         })
     }
 

@@ -27,7 +27,7 @@ use super::{Esplora, Outcome};
 use crate::error::{Error, Result};
 use crate::inscription::Inscription;
 use bitcoin::{Address, Txid};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The stretch of an address's confirmed history a walk judged by.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +41,10 @@ pub struct Span {
     pub floor: u32,
     /// The endpoint whose pages the walk read first.
     pub walker: usize,
+    /// Every endpoint that served a page the walk read (more than the
+    /// walker after a failover mid-walk): each needs another server to
+    /// list what it served.
+    pub page_servers: BTreeSet<usize>,
 }
 
 /// What one server listed for the span.
@@ -73,6 +77,10 @@ type Entry = (Txid, u32, bool);
 /// history between two goatfiles, and a bound on a server that pages
 /// forever.
 const MAX_PAGES: usize = 4_000;
+/// Transactions a server may list beyond the walk's (in the block where
+/// the walk stopped, or below it on the last page): a bound on a server
+/// that invents them.
+const MAX_EXTRA: usize = 10_000;
 
 impl Esplora {
     /// What endpoint `idx` lists for `addr` down to `floor`. Err: why there
@@ -114,6 +122,14 @@ impl Esplora {
                         odd.push(Copy { tx: std::sync::Arc::new(t.tx), server: idx });
                     }
                     out.push((t.txid, h, envelope));
+                    // One the walk did not see above its floor already
+                    // differs: no need to read further.
+                    if h > floor && !ours.contains_key(&t.txid) {
+                        return Ok((out, pages, odd));
+                    }
+                    if out.len() > ours.len() + MAX_EXTRA {
+                        return Err(format!("lists more than {MAX_EXTRA} transactions beyond the walk's"));
+                    }
                 }
             }
             let Some(last) = out.last().map(|e| e.0) else { return Ok((out, pages, odd)) };
@@ -143,11 +159,15 @@ impl Esplora {
         }
         let walker = self.endpoint(span.walker).to_string();
         a.views.push(View { server: walker.clone(), listed: span.txs.len(), pages: 0 });
+        // After a failover mid-walk, every server is compared, the walk's
+        // own first one included: a page one served is checked by another.
+        let mixed = span.page_servers.len() > 1;
         let mut causes = Vec::new();
         let mut differences = Vec::new();
+        let mut confirmers = Vec::new();
         let ours: HashMap<Txid, Option<bool>> = span.txs.iter().map(|(t, _, e)| (*t, *e)).collect();
         for idx in self.order() {
-            if idx == span.walker {
+            if idx == span.walker && !mixed {
                 continue;
             }
             let server = self.endpoint(idx).to_string();
@@ -162,8 +182,9 @@ impl Esplora {
                     if self.is_rejected(idx) {
                         continue;
                     }
-                    if let Some(d) = difference(span, &list) {
-                        differences.push(format!("{server} {d}"));
+                    match difference(span, &list) {
+                        Some(d) => differences.push(format!("{server} {d}")),
+                        None => confirmers.push(idx),
                     }
                     let listed = list.iter().filter(|e| e.1 >= span.floor).count();
                     a.views.push(View { server, listed, pages });
@@ -186,16 +207,22 @@ impl Esplora {
             }
             tracing::warn!("{msg}; following --trust-server {walker}");
         }
-        if a.views.len() < 2 {
-            let others = self.order().into_iter().filter(|i| *i != span.walker).count();
+        // Every server that served a page needs another that lists the
+        // same: silence is not agreement.
+        for &p in &span.page_servers {
+            if confirmers.iter().any(|q| *q != p) || self.trusted() == Some(p) && differences.is_empty() {
+                continue;
+            }
+            let served = self.endpoint(p).to_string();
+            let others = self.order().into_iter().filter(|i| *i != p).count();
             if others == 0 {
-                tracing::warn!("{addr}'s history rests on {walker} alone: every other server was caught lying");
+                tracing::warn!("{addr}'s history rests on {served} alone: every other server was caught lying");
                 a.alone = true;
-            } else if self.trusted() == Some(span.walker) {
-                tracing::warn!("no other server listed {addr}'s history ({}); following --trust-server {walker}", causes.join("; "));
+            } else if self.trusted() == Some(p) {
+                tracing::warn!("no other server listed {addr}'s history ({}); following --trust-server {served}", causes.join("; "));
             } else {
                 return Err(Error::network(format!(
-                    "only {walker} listed {addr}'s history, so nothing shows it hides no transaction ({}): run again later, add an --esplora server, or pass --trust-server {walker} to rely on it alone",
+                    "only {served} listed {addr}'s history, so nothing shows it hides no transaction ({}): run again later, add an --esplora server, or pass --trust-server {served} to rely on it alone",
                     causes.join("; ")
                 )));
             }
@@ -247,7 +274,7 @@ mod tests {
 
     #[test]
     fn spans_are_compared_per_block_down_to_the_floor() {
-        let span = Span { txs: vec![(t(1), 10, Some(true)), (t(2), 9, Some(false)), (t(3), 8, None)], floor: 8, walker: 0 };
+        let span = Span { txs: vec![(t(1), 10, Some(true)), (t(2), 9, Some(false)), (t(3), 8, None)], floor: 8, walker: 0, page_servers: [0].into() };
         // same transactions, same block, other order; more in the floor
         // block and below it: the same
         let same = [(t(2), 9, false), (t(1), 10, true), (t(3), 8, false), (t(4), 8, true), (t(5), 7, true)];
@@ -267,7 +294,7 @@ mod tests {
         let cut = [(t(1), 10, true), (t(2), 9, false)];
         assert!(difference(&span, &cut).is_some());
         // a whole-history walk (floor 0) compares everything
-        let all = Span { txs: vec![(t(1), 10, Some(true))], floor: 0, walker: 0 };
+        let all = Span { txs: vec![(t(1), 10, Some(true))], floor: 0, walker: 0, page_servers: [0].into() };
         assert!(difference(&all, &[(t(1), 10, true), (t(2), 1, false)]).is_some());
         assert_eq!(difference(&all, &[(t(1), 10, true)]), None);
     }

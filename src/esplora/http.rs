@@ -76,14 +76,16 @@ impl Http {
     async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Reply<T> {
         self.get(path).await.and_then(|b| match serde_json::from_slice(&b) {
             Ok(v) => Reply::Ok(v),
-            Err(e) => Reply::Invalid(format!("invalid JSON for {path} ({e})")),
+            // An answer goat cannot read is no answer, not a lie: only a
+            // check that fails (a hash, a proof, work) drops a server.
+            Err(e) => Reply::Transient(format!("an answer to {path} that goat cannot read ({e})")),
         })
     }
 
     async fn text(&self, path: &str) -> Reply<String> {
         self.get(path).await.and_then(|b| match String::from_utf8(b) {
             Ok(t) => Reply::Ok(t.trim().to_string()),
-            Err(_) => Reply::Invalid(format!("{path}: the answer is not text")),
+            Err(_) => Reply::Transient(format!("{path}: the answer is not text")),
         })
     }
 }
@@ -91,7 +93,7 @@ impl Http {
 fn decode<T: bitcoin::consensus::Decodable>(what: &str, b: &[u8]) -> Reply<T> {
     match consensus::deserialize(b) {
         Ok(v) => Reply::Ok(v),
-        Err(e) => Reply::Invalid(format!("{what} bytes do not decode ({e})")),
+        Err(e) => Reply::Transient(format!("{what} bytes that do not decode ({e})")),
     }
 }
 
@@ -107,9 +109,19 @@ impl ChainSource for Http {
                 Page::NewestConfirmed => format!("/address/{a}/txs/chain"),
                 Page::ConfirmedAfter(last) => format!("/address/{a}/txs/chain/{last}"),
             };
-            self.json::<Vec<EsploraTx>>(&path).await.and_then(|page| {
+            self.json::<Vec<serde_json::Value>>(&path).await.and_then(|page| {
                 let mut out = Vec::with_capacity(page.len());
-                for t in page {
+                for mut t in page {
+                    // electrs writes a version as unsigned, esplora-client
+                    // reads it as signed: a version from 2^31 up (anyone can
+                    // send the address one) would make the page unreadable.
+                    if let Some(v) = t.get("version").and_then(|v| v.as_u64()).filter(|v| *v > i32::MAX as u64) {
+                        t["version"] = serde_json::json!(v as u32 as i32);
+                    }
+                    let t: EsploraTx = match serde_json::from_value(t) {
+                        Ok(t) => t,
+                        Err(e) => return Reply::Transient(format!("an answer to {path} that goat cannot read ({e})")),
+                    };
                     // The JSON's txid is the server's word; the transaction it
                     // describes must hash to it.
                     let tx = t.to_tx();
@@ -140,26 +152,28 @@ impl ChainSource for Http {
         Box::pin(async move {
             self.text(&format!("/block-height/{height}")).await.and_then(|t| match BlockHash::from_str(&t) {
                 Ok(h) => Reply::Ok(h),
-                Err(_) => Reply::Invalid("block hash is not 64 hex digits".into()),
+                Err(_) => Reply::Transient("a block hash that is not 64 hex digits".into()),
             })
         })
     }
 
-    fn coinbase_branch<'a>(&'a self, h: &'a BlockHash, height: u32) -> Ask<'a, (Txid, Vec<Txid>)> {
+    fn coinbase_branch<'a>(&'a self, h: &'a BlockHash, _height: u32) -> Ask<'a, (Txid, Vec<Txid>)> {
         Box::pin(async move {
             let asked = self.text(&format!("/block/{h}/txid/0")).await.and_then(|t| match Txid::from_str(&t) {
                 Ok(t) => Reply::Ok(t),
-                Err(_) => Reply::Invalid("a txid is not 64 hex digits".into()),
+                Err(_) => Reply::Transient("a txid that is not 64 hex digits".into()),
             });
             let cb = match asked {
                 Reply::Ok(t) => t,
                 other => return other.map(|t| (t, vec![])),
             };
             self.json::<MerkleProof>(&format!("/tx/{cb}/merkle-proof")).await.and_then(|p| {
-                if p.pos != 0 || p.block_height != height {
-                    return Reply::Invalid(format!(
-                        "the merkle proof of block {h}'s coinbase puts it at position {} of block {}",
-                        p.pos, p.block_height
+                // The height it names is not checked here: the coinbase's
+                // own bytes commit to it (BIP 34, `proof::check_height`).
+                if p.pos != 0 {
+                    return Reply::Transient(format!(
+                        "the merkle proof of block {h}'s coinbase puts it at position {} (not 0)",
+                        p.pos
                     ));
                 }
                 Reply::Ok((cb, p.merkle))
@@ -171,7 +185,7 @@ impl ChainSource for Http {
         Box::pin(async move {
             self.text(&format!("/block/{h}/header")).await.and_then(|t| match hex::decode(&t) {
                 Ok(b) => decode("block header", &b),
-                Err(_) => Reply::Invalid("block header is not hex".into()),
+                Err(_) => Reply::Transient("a block header that is not hex".into()),
             })
         })
     }
@@ -188,7 +202,7 @@ impl ChainSource for Http {
         Box::pin(async move {
             self.text("/blocks/tip/height").await.and_then(|t| match t.parse() {
                 Ok(h) => Reply::Ok(h),
-                Err(_) => Reply::Invalid("/blocks/tip/height: not a height".into()),
+                Err(_) => Reply::Transient("/blocks/tip/height: not a height".into()),
             })
         })
     }

@@ -119,8 +119,9 @@ pub struct Esplora {
     blocks: Mutex<HashMap<BlockHash, Arc<witness::CheckedBlock>>>,
     /// Headers already checked (hash, proof of work), by block hash.
     headers: Mutex<HashMap<BlockHash, Header>>,
-    /// Blocks' merkle depths, proven by their coinbases' branches.
-    depths: Mutex<HashMap<BlockHash, usize>>,
+    /// Blocks' merkle depths, proven by their coinbases' branches, by
+    /// block and the height its coinbase commits it to.
+    depths: Mutex<HashMap<(BlockHash, u32), usize>>,
     /// Endpoints caught failing a check in this run.
     rejected: Mutex<HashSet<usize>>,
     counters: Counters,

@@ -167,6 +167,31 @@ pub fn depth_of(coinbase: &bitcoin::Transaction, branch: &[Txid], root: TxMerkle
     Ok(branch.len())
 }
 
+/// BIP 34: from this height on, a block's coinbase starts with its height
+/// (Bitcoin Core's regtest enforces it from height 1, though rust-bitcoin's
+/// parameters say otherwise).
+fn bip34_from(network: Network) -> u32 {
+    match network {
+        Network::Regtest => 1,
+        n => bitcoin::params::Params::new(n).bip34_height,
+    }
+}
+
+/// The height a proven coinbase commits its block to must be the height a
+/// server claims for it: a real block named at another height (to misplace
+/// a transaction, with a colluding server agreeing) is caught here.
+pub fn check_height(coinbase: &bitcoin::Transaction, network: Network, height: u32) -> std::result::Result<(), String> {
+    if height < bip34_from(network) {
+        return Ok(());
+    }
+    let want = bitcoin::script::Builder::new().push_int(i64::from(height)).into_script();
+    let sig = coinbase.input.first().map(|i| i.script_sig.as_bytes()).unwrap_or_default();
+    if !sig.starts_with(want.as_bytes()) {
+        return Err(format!("its coinbase does not commit to height {height} (BIP 34): it is another height's block"));
+    }
+    Ok(())
+}
+
 /// Every transaction of a block sits at the block's depth: a branch one
 /// level deeper ends at half of a 64-byte transaction read as an inner
 /// node (CVE-2017-12842).
@@ -398,7 +423,7 @@ impl Esplora {
         if merkle_root(txid, &proof.merkle, proof.pos) != Some(header.merkle_root) {
             return Err(Failure::Lie(format!("its merkle proof for {txid} does not lead to block {block}'s merkle root")));
         }
-        let depth = self.depth_at(idx, &block, height, &header).await?;
+        let depth = self.depth_at(idx, &block, height, &header, network).await?;
         check_depth(&proof.merkle, depth).map_err(|why| Failure::Lie(format!("its merkle proof for {txid} {why}")))?;
         Ok((height, block))
     }
@@ -410,8 +435,8 @@ impl Esplora {
     /// bytes are checked too: a branch that starts from an inner node
     /// instead (to make the block look shallower) needs "coinbase" bytes
     /// that hash to it, which are 64 bytes and no coinbase.
-    async fn depth_at(&self, idx: usize, block: &BlockHash, height: u32, header: &Header) -> std::result::Result<usize, Failure> {
-        if let Some(d) = self.depths.lock().ok().and_then(|c| c.get(block).copied()) {
+    async fn depth_at(&self, idx: usize, block: &BlockHash, height: u32, header: &Header, network: Network) -> std::result::Result<usize, Failure> {
+        if let Some(d) = self.depths.lock().ok().and_then(|c| c.get(&(*block, height)).copied()) {
             return Ok(d);
         }
         let what = format!("the coinbase of block {block}");
@@ -432,8 +457,9 @@ impl Esplora {
             other => return Err(failure(other)),
         };
         let depth = depth_of(&tx, &branch, header.merkle_root).map_err(|why| Failure::Lie(format!("block {block}: {why}")))?;
+        check_height(&tx, network, height).map_err(|why| Failure::Lie(format!("names block {block} at height {height}, but {why}")))?;
         if let Ok(mut c) = self.depths.lock() {
-            c.insert(*block, depth);
+            c.insert((*block, height), depth);
         }
         Ok(depth)
     }
@@ -650,5 +676,10 @@ mod tests {
         assert!(depth_of(&t64, &[cd], root).is_err());
         // a coinbase branch that leads elsewhere: refused
         assert!(depth_of(&coinbase, &[b, ab], root).is_err());
+        // BIP 34: the coinbase's first push is its block's height
+        assert!(check_height(&coinbase, Network::Regtest, 0x030201).is_ok());
+        assert!(check_height(&coinbase, Network::Regtest, 0x030202).unwrap_err().contains("BIP 34"));
+        assert!(check_height(&coinbase, Network::Bitcoin, 0x030201).is_ok(), "below BIP 34 on mainnet: not checked");
+        assert!(check_height(&coinbase, Network::Bitcoin, 300_000).is_err());
     }
 }

@@ -333,10 +333,17 @@ impl Esplora {
             let o = input.previous_output;
             let prev = match self.outputs_of(&o.txid).await {
                 Ok(p) => p,
-                // Every server answered that it does not exist: the copy
-                // spends nothing real.
+                // Every server says it does not exist. The txid pins the
+                // inputs, so this is no lie of the copy's server (an
+                // unconfirmed parent replaced since, servers that lost
+                // it): the witnesses cannot be checked, and nobody is
+                // blamed.
                 Err(e) if e.kind == Kind::NotFound => {
-                    return Ok(Checked::Failed(format!("an input spending {o}, whose transaction no server has")))
+                    return Err(Error::network(format!(
+                        "no server has transaction {}, which {} spends, so its witnesses cannot be checked: run again later, or pass an --esplora server (its block proves them)",
+                        o.txid,
+                        tx.compute_txid()
+                    )))
                 }
                 Err(e) => return Err(e),
             };

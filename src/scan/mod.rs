@@ -704,7 +704,10 @@ fn span_of(summary: &Summary) -> Span {
         None if summary.stopped_early => txs.iter().map(|e| e.1).min().unwrap_or(u32::MAX),
         None => 0,
     };
-    Span { txs, floor, walker: summary.walker }
+    let mut page_servers: std::collections::BTreeSet<usize> = summary.walked.iter().map(|w| w.page.server).collect();
+    page_servers.extend(summary.stopped_at.map(|(_, _, server)| server));
+    page_servers.insert(summary.walker);
+    Span { txs, floor, walker: summary.walker, page_servers }
 }
 
 /// The other servers list what the walk read (`esplora::history`). Checked

@@ -410,3 +410,49 @@ fn a_walk_page_with_a_swapped_transaction_is_caught() {
     let out = goat().args(["--electrum", &honest.electrum, "--esplora", &twin.url, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newest"), "{}", out.stdout);
 }
+
+/// A consistent liar that moves the goatfile's real block to another
+/// height (its merkle proof names height+1, and it names the real block
+/// there): the header and the branch check out, but the block's coinbase
+/// commits to its real height (BIP 34), so the liar is caught; with an
+/// honest server beside it, the honest proof stands.
+#[test]
+fn a_real_block_named_at_another_height_is_caught_by_its_coinbase() {
+    let mut s = Scene::new();
+    let reveal = s.publish("proven").reveal;
+    s.chain.mine();
+    s.chain.mine();
+    let addr = s.address();
+    let at = s.chain.txs[&reveal].confirmed.unwrap().height;
+    let real = s.chain.blocks[at as usize].block_hash();
+    let liar = s.serve();
+    liar.state.arm(&format!("/tx/{reveal}/merkle-proof"), Fault::ProofHeight(at + 1), 1000);
+    liar.state.arm(&format!("/block-height/{}", at + 1), Fault::Body(real.to_string()), 1000);
+    let out = goat().esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "BIP 34");
+    assert!(out.stderr.contains(&liar.url), "{}", out.stderr);
+    let honest = published().serve();
+    let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", "--json", &addr]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["proven"]["goatfile"]["server"], honest.url, "{}", out.stdout);
+    assert_eq!(v["proven"]["goatfile"]["height"], at);
+}
+
+/// A transaction whose version is 2^31 or more (anyone can send the
+/// address one; electrs shows the version unsigned) makes no page
+/// unreadable, and drops no honest server.
+#[test]
+fn a_transaction_with_a_high_version_drops_no_server() {
+    let build = || {
+        let mut s = published();
+        let spk = s.holder.script_pubkey();
+        s.chain.fund_with_version(&spk, 5_000, -1);
+        s.chain.mine();
+        s
+    };
+    let (a, b, addr) = twins(build);
+    let out = goat().esplora(&a.url).esplora(&b.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: proven"), "{}", out.stdout);
+    assert!(!out.stderr.contains("not asking it again"), "{}", out.stderr);
+    let out = goat().esplora(&a.url).args(["ls", &addr]).run().ok();
+    assert!(out.stdout.contains("yes (signed"), "{}", out.stdout);
+}
