@@ -456,3 +456,35 @@ fn a_transaction_with_a_high_version_drops_no_server() {
     let out = goat().esplora(&a.url).args(["ls", &addr]).run().ok();
     assert!(out.stdout.contains("yes (signed"), "{}", out.stdout);
 }
+
+/// The honest server walks the first page, is rate limited for the second,
+/// and the walk fails over to a liar that hides the newest goatfile there:
+/// every server is then compared, the walk's first one included, and the
+/// honest listing shows what the liar's page hid.
+#[test]
+fn a_failover_mid_walk_does_not_let_the_next_server_vouch_for_itself() {
+    let build = || {
+        let mut s = published();
+        let v2 = s.publish("newest").reveal;
+        let paid = s.chain.fund(&s.stranger.script_pubkey(), 7_777);
+        s.chain.mine();
+        let spk = s.holder.script_pubkey();
+        for i in 0..30 {
+            s.chain.fund(&spk, 10_000 + i);
+        }
+        s.chain.mine();
+        (s, v2, paid)
+    };
+    let (s, v2, paid) = build();
+    let addr = s.address();
+    let honest = s.serve();
+    let liar = build().0.serve();
+    liar.state.arm("/address/", Fault::SwapListed { hide: v2, show: paid }, usize::MAX);
+    honest.state.arm("/txs/chain/", Fault::RateLimit { retry_after_secs: 3600 }, 1);
+    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "disagree about");
+    assert!(out.stderr.contains(&honest.url) && out.stderr.contains(&liar.url), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // without the rate limit, the honest server walks it all: newest
+    let out = goat().esplora(&honest.url).esplora(&build().0.serve().url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newest"), "{}", out.stdout);
+}
