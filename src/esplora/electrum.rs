@@ -317,8 +317,16 @@ impl ChainSource for Electrum {
         })
     }
 
-    fn coinbase_branch<'a>(&'a self, _h: &'a BlockHash, height: u32) -> Ask<'a, (Txid, Vec<Txid>)> {
+    fn coinbase_branch<'a>(&'a self, h: &'a BlockHash, height: u32) -> Ask<'a, (Txid, Vec<Txid>)> {
+        let h = *h;
         self.call(move |s| {
+            // Electrum finds the coinbase by height: the block there must
+            // still be the one asked about (a block found, or a reorg, in
+            // between would make an honest answer look like a lie).
+            let raw = s.with(|c| c.block_header_raw(height as usize))?;
+            if BlockHash::from_byte_array(sha256d::Hash::hash(&raw).to_byte_array()) != h {
+                return Err(Fail::Transient(format!("its block at height {height} is no longer {h}")));
+            }
             #[derive(serde::Deserialize)]
             struct FromPos {
                 tx_hash: Txid,

@@ -150,6 +150,10 @@ pub struct Summary {
     /// The endpoint whose page the walk read first.
     #[serde(skip)]
     pub walker: usize,
+    /// Every endpoint that served a page, empty ones included (an empty
+    /// page ends the walk: its server's word too).
+    #[serde(skip)]
+    pub page_servers: std::collections::BTreeSet<usize>,
     /// The transaction the walk stopped at without judging it (at or
     /// below the block the best signed goatfile was signed after), its
     /// height as the page said, and the server whose page said it.
@@ -333,6 +337,7 @@ pub async fn walk(
     let (first, mut server) = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
     summary.walker = server;
+    summary.page_servers.insert(server);
     let (mempool, confirmed): (Vec<_>, Vec<_>) = first.into_iter().partition(|t| t.height.is_none());
     let mut page: Vec<Listed> = mempool;
     let mut more = confirmed.len() >= crate::esplora::PAGE_SIZE;
@@ -390,6 +395,7 @@ pub async fn walk(
         }
         (page, server) = esplora.address_txs_chain(addr, &last).await.map_err(|e| history_error(e, holder))?;
         summary.pages += 1;
+        summary.page_servers.insert(server);
         more = page.len() >= crate::esplora::PAGE_SIZE;
         if !page.is_empty() && page.iter().all(|t| seen.contains(&t.txid)) {
             return Err(Error::invalid(
@@ -704,10 +710,7 @@ fn span_of(summary: &Summary) -> Span {
         None if summary.stopped_early => txs.iter().map(|e| e.1).min().unwrap_or(u32::MAX),
         None => 0,
     };
-    let mut page_servers: std::collections::BTreeSet<usize> = summary.walked.iter().map(|w| w.page.server).collect();
-    page_servers.extend(summary.stopped_at.map(|(_, _, server)| server));
-    page_servers.insert(summary.walker);
-    Span { txs, floor, walker: summary.walker, page_servers }
+    Span { txs, floor, walker: summary.walker, page_servers: summary.page_servers.clone() }
 }
 
 /// The other servers list what the walk read (`esplora::history`). Checked

@@ -1024,10 +1024,10 @@ impl Poller {
         Ok(())
     }
 
-    /// Whether a reorg took `newest` out of the chain, in words: its reveal
-    /// is proven in another block now, or every server that answers says
-    /// it is not confirmed (none silent: `Esplora::prove`). An unconfirmed
-    /// one counts as gone only when no server has it at all.
+    /// Whether a reorg took `newest` out of the chain, in words: every
+    /// server that answers says its reveal is not confirmed (none silent:
+    /// `Esplora::prove`). An unconfirmed one counts as gone only when no
+    /// server has it at all.
     async fn reorged(&self, newest: &state::Followed) -> Option<String> {
         let id: InscriptionId = newest.inscription.parse().ok()?;
         let Some(block) = &newest.block else {
@@ -1036,10 +1036,10 @@ impl Poller {
                 _ => None,
             };
         };
+        // A reveal proven in another block now is still confirmed: the
+        // newer goatfile still exists (only moved), so that is no reason
+        // to go back.
         match self.esplora.prove(&id.txid, self.holder.network).await {
-            Ok(p) if p.block.to_string() != *block => {
-                Some(format!("a reorg moved {} from block {block} to {} (proven)", id.txid, p.block))
-            }
             Err(e) if e.kind == crate::error::Kind::NotFound => {
                 Some(format!("a reorg took {} out of block {block}: no server proves it confirmed", id.txid))
             }

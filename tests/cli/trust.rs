@@ -484,6 +484,15 @@ fn a_failover_mid_walk_does_not_let_the_next_server_vouch_for_itself() {
     let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "disagree about");
     assert!(out.stderr.contains(&honest.url) && out.stderr.contains(&liar.url), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // the liar answers the second page with nothing at all (the walk
+    // ends there, "no goatfile"): its empty page is its word too, so the
+    // honest walker's listing is compared, differs, and the walk is made
+    // again, which finds the newest
+    let liar = build().0.serve();
+    liar.state.arm("/txs/chain/", Fault::Body("[]".into()), 1);
+    honest.state.arm("/txs/chain/", Fault::RateLimit { retry_after_secs: 3600 }, 1);
+    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: newest"), "{}", out.stdout);
     // without the rate limit, the honest server walks it all: newest
     let out = goat().esplora(&honest.url).esplora(&build().0.serve().url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newest"), "{}", out.stdout);
