@@ -513,19 +513,19 @@ impl Esplora {
         if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
             return Ok(t.clone());
         }
-        let want = *txid;
-        let (tx, idx) = self
-            .ask_any(&format!("transaction {txid}"), |s| s.raw_tx(txid), move |tx: Transaction| {
-                let got = tx.compute_txid();
-                if got != want {
-                    return Err(format!("transaction bytes do not hash to the requested {want} (they hash to {got})"));
-                }
-                Ok(tx)
-            })
-            .await?;
+        let (tx, idx) = self.ask_any(&format!("transaction {txid}"), |s| s.raw_tx(txid), hashes_to(*txid)).await?;
         let tx = Arc::new(tx);
         self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, (tx.clone(), idx));
         Ok((tx, idx))
+    }
+}
+
+/// The check for a transaction's bytes asked for by txid: they must hash
+/// to it (then every byte but the witnesses is the one the txid names).
+pub(crate) fn hashes_to(want: Txid) -> impl Fn(Transaction) -> std::result::Result<Transaction, String> {
+    move |tx| match tx.compute_txid() {
+        got if got == want => Ok(tx),
+        got => Err(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")),
     }
 }
 

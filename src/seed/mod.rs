@@ -988,13 +988,7 @@ impl Poller {
         };
         let newest = self.shared.with(|book| book.state.followed.get(&me).cloned());
         if let Some(newest) = newest.filter(|n| candidate.older_than(n)) {
-            let what = format!(
-                "the servers offer goatfile {}{}, older than {}{} followed before",
-                candidate.inscription,
-                candidate.sequence.map(|n| format!(" (sequence {n})")).unwrap_or_default(),
-                newest.inscription,
-                newest.sequence.map(|n| format!(" (sequence {n})")).unwrap_or_default(),
-            );
+            let what = format!("the servers offer goatfile {candidate}, older than {newest} followed before");
             if self.allow_rollback {
                 warn!(target: "goat", "{me}: {what}; going back to it (--allow-rollback)");
             } else if let Some(how) = self.reorged(&newest).await {

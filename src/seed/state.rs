@@ -30,6 +30,16 @@ pub struct Followed {
     pub block: Option<String>,
 }
 
+impl std::fmt::Display for Followed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.inscription)?;
+        match self.sequence {
+            Some(n) => write!(f, " (sequence {n})"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Followed {
     /// Whether this goatfile is older than `newest`, by the rule that
     /// chose it: a lower sequence; an unsigned one after a signed one (a
