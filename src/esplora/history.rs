@@ -119,7 +119,7 @@ impl Esplora {
                     fresh = true;
                     let envelope = !Inscription::from_transaction(&t.tx).is_empty();
                     if ours.get(&t.txid).is_some_and(|e| e.is_some_and(|e| e != envelope)) {
-                        odd.push(Copy { tx: std::sync::Arc::new(t.tx), server: idx });
+                        odd.push(Copy::new(std::sync::Arc::new(t.tx), idx));
                     }
                     out.push((t.txid, h, envelope));
                     // One the walk did not see above its floor already

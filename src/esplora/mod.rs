@@ -106,7 +106,7 @@ pub struct Esplora {
     preferred: AtomicUsize,
     /// Transactions fetched in this run, and the endpoint that served each
     /// (its witnesses are that server's word until `witness` proves them).
-    txs: Mutex<HashMap<Txid, (Arc<Transaction>, usize)>>,
+    txs: Mutex<TxCache>,
     /// Copies of transactions whose txids were checked (history pages),
     /// kept for their outputs only: the txid pins those, whoever served
     /// them (the script check's previous transactions).
@@ -198,7 +198,7 @@ impl Esplora {
             sources,
             cfg,
             preferred: AtomicUsize::new(0),
-            txs: Mutex::new(HashMap::new()),
+            txs: Mutex::new(TxCache::default()),
             witnessed: Mutex::new(HashMap::new()),
             outputs: Mutex::new(HashMap::new()),
             blocks: Mutex::new(HashMap::new()),
@@ -268,7 +268,7 @@ impl Esplora {
                 // Its transactions' bytes hash to their txids, but their
                 // witnesses were its word: fetch them again elsewhere.
                 if let Ok(mut txs) = self.txs.lock() {
-                    txs.retain(|_, (_, by)| *by != idx);
+                    txs.forget_server(idx);
                 }
                 if let Ok(mut p) = self.proven.lock() {
                     p.retain(|_, p| p.server != self.cfg.endpoints[idx]);
@@ -299,9 +299,9 @@ impl Esplora {
             c.clear();
         }
         // The daemon keeps one client for good: bound what it keeps
-        // (between polls, never in the middle of a walk).
+        // between polls (`TxCache` bounds it in bytes at any time).
         if let Ok(mut c) = self.txs.lock() {
-            if c.len() >= MAX_TXS_KEPT {
+            if c.map.len() >= MAX_TXS_KEPT {
                 c.clear();
             }
         }
@@ -483,10 +483,17 @@ impl Esplora {
         }
     }
 
-    /// Keep `tx` (its txid checked) for its outputs.
-    pub fn note_outputs(&self, tx: Arc<Transaction>) {
+    /// Keep `tx` (its txid checked) for its outputs: without its
+    /// witnesses, which are not read here and may be megabytes.
+    pub fn note_outputs(&self, tx: &Transaction) {
+        let input = tx
+            .input
+            .iter()
+            .map(|i| bitcoin::TxIn { previous_output: i.previous_output, script_sig: i.script_sig.clone(), sequence: i.sequence, witness: Default::default() })
+            .collect();
+        let bare = Transaction { version: tx.version, lock_time: tx.lock_time, input, output: tx.output.clone() };
         if let Ok(mut c) = self.outputs.lock() {
-            c.insert(tx.compute_txid(), tx);
+            c.insert(tx.compute_txid(), Arc::new(bare));
         }
     }
 
@@ -510,13 +517,48 @@ impl Esplora {
         if let Some((t, _)) = self.block_proven(txid) {
             return Ok((t, usize::MAX));
         }
-        if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.get(txid) {
+        if let Some(t) = self.txs.lock().map_err(|_| Error::internal("cache lock"))?.map.get(txid) {
             return Ok(t.clone());
         }
         let (tx, idx) = self.ask_any(&format!("transaction {txid}"), |s| s.raw_tx(txid), hashes_to(*txid)).await?;
         let tx = Arc::new(tx);
-        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, (tx.clone(), idx));
+        self.txs.lock().map_err(|_| Error::internal("cache lock"))?.insert(*txid, tx.clone(), idx);
         Ok((tx, idx))
+    }
+}
+
+/// Raw transactions fetched in a run, bounded in bytes: an address's
+/// history may name thousands of transactions of up to 4 MB each (an
+/// airdropper's delegates may be any inscription on chain). Past the
+/// bound the cache starts afresh; a transaction needed again is fetched
+/// again, and what was judged is pinned by its wtxid (`witness::Copy`).
+#[derive(Default)]
+struct TxCache {
+    map: HashMap<Txid, (Arc<Transaction>, usize)>,
+    bytes: usize,
+}
+
+/// Bytes of raw transactions `TxCache` holds at most.
+const MAX_TX_BYTES: usize = 32 * 1024 * 1024;
+
+impl TxCache {
+    fn insert(&mut self, txid: Txid, tx: Arc<Transaction>, server: usize) {
+        let size = tx.total_size();
+        if self.bytes + size > MAX_TX_BYTES {
+            self.clear();
+        }
+        self.bytes += size;
+        if let Some((old, _)) = self.map.insert(txid, (tx, server)) {
+            self.bytes -= old.total_size();
+        }
+    }
+    fn forget_server(&mut self, idx: usize) {
+        self.map.retain(|_, (_, by)| *by != idx);
+        self.bytes = self.map.values().map(|(t, _)| t.total_size()).sum();
+    }
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
     }
 }
 
@@ -524,6 +566,11 @@ impl Esplora {
 /// to it (then every byte but the witnesses is the one the txid names).
 pub(crate) fn hashes_to(want: Txid) -> impl Fn(Transaction) -> std::result::Result<Transaction, String> {
     move |tx| match tx.compute_txid() {
+        // Witnesses are outside the txid: a server could pad them past
+        // what any block holds, to make goat carry them.
+        _ if tx.weight() > bitcoin::Weight::MAX_BLOCK => {
+            Err(format!("transaction {want} was served heavier ({}) than a block may be", tx.weight()))
+        }
         got if got == want => Ok(tx),
         got => Err(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")),
     }

@@ -43,7 +43,7 @@ use super::proof::Proven;
 use super::{electrum, Esplora, Outcome};
 use crate::error::{Error, Kind, Result};
 use bitcoin::hashes::Hash;
-use bitcoin::{Block, BlockHash, Transaction, Txid};
+use bitcoin::{Block, BlockHash, Transaction, Txid, Wtxid};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -70,13 +70,32 @@ pub enum WitnessProof {
     Unchecked { inputs: usize },
 }
 
-/// A transaction as one server served it: the bytes goat read.
+/// A transaction as one server served it: the bytes goat read, pinned by
+/// their wtxid (which covers the witnesses). The bytes themselves are kept
+/// only while small: a walk records a copy of every transaction it reads,
+/// and thousands of them, each up to a block's 4 MB, would not fit in
+/// memory. A copy whose bytes were let go is read again when proving it
+/// needs them, and counts only if it is the same (`Esplora::bytes_of`).
 #[derive(Debug, Clone)]
 pub struct Copy {
-    pub tx: Arc<Transaction>,
+    pub txid: Txid,
+    pub wtxid: Wtxid,
+    pub inputs: usize,
     /// The endpoint that served it; `usize::MAX`: taken from a proven
     /// block.
     pub server: usize,
+    kept: Option<Arc<Transaction>>,
+}
+
+/// Copies up to this size keep their bytes (most transactions: a payment
+/// is a few hundred bytes, a goatfile's reveal a few KB).
+pub const KEPT_COPY: usize = 16 * 1024;
+
+impl Copy {
+    pub fn new(tx: Arc<Transaction>, server: usize) -> Copy {
+        let kept = (tx.total_size() <= KEPT_COPY).then(|| tx.clone());
+        Copy { txid: tx.compute_txid(), wtxid: tx.compute_wtxid(), inputs: tx.input.len(), server, kept }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -84,6 +103,12 @@ pub struct Witnessed {
     pub txid: Txid,
     #[serde(flatten)]
     pub proof: WitnessProof,
+}
+
+fn regone(txid: &Txid) -> Error {
+    Error::invalid(format!(
+        "{txid} is served now with other witnesses than those goat judged it by earlier in this run, and no block says which were mined: run again, or pass an --esplora server"
+    ))
 }
 
 /// Which proof to prefer.
@@ -108,9 +133,9 @@ impl Esplora {
     /// copy once its scripts pass. `confirmed` as for `check`.
     pub async fn witnessed(&self, txid: &Txid, confirmed: Option<bool>, route: Route) -> Result<(Arc<Transaction>, Witnessed)> {
         let (tx, server) = self.tx_from(txid).await?;
-        let copy = Copy { tx, server };
+        let copy = Copy::new(tx.clone(), server);
         let w = self.check(&copy, confirmed, route).await?;
-        let tx = self.block_proven(txid).map(|(t, _)| t).unwrap_or(copy.tx);
+        let tx = self.block_proven(txid).map(|(t, _)| t).unwrap_or(tx);
         Ok((tx, w))
     }
 
@@ -123,9 +148,9 @@ impl Esplora {
     /// dropped for the rest of the run, and the call fails (InvalidData):
     /// the caller may start over with the servers left.
     pub async fn check(&self, copy: &Copy, confirmed: Option<bool>, route: Route) -> Result<Witnessed> {
-        let txid = copy.tx.compute_txid();
+        let txid = copy.txid;
         let has_http = self.order().into_iter().any(|i| !electrum::is_electrum(self.endpoint(i)));
-        let large = copy.tx.input.len() > MAX_SCRIPT_INPUTS;
+        let large = copy.inputs > MAX_SCRIPT_INPUTS;
         let known = self.block_proven(&txid);
         let from_block = match known {
             Some(k) => Some(k),
@@ -133,31 +158,58 @@ impl Esplora {
             None => None,
         };
         if let Some((tx, proof)) = from_block {
-            if tx.compute_wtxid() != copy.tx.compute_wtxid() {
-                let block = match &proof.proof {
-                    WitnessProof::Block { block, .. } => block.to_string(),
-                    _ => "its block".into(),
-                };
-                return Err(self.caught(copy.server, &format!("served {txid} with witnesses that block {block} does not commit to (a swapped witness)")));
-            }
-            return Ok(proof);
+            return self.same_as_block(copy, &tx, proof);
         }
-        let proof = match self.check_scripts(&copy.tx).await? {
+        if large {
+            let inputs = copy.inputs;
+            if route == Route::Cheapest {
+                tracing::warn!("{txid} has {inputs} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks: its witnesses are unproven (an Esplora server proves them from the block)");
+                return Ok(Witnessed { txid, proof: WitnessProof::Unchecked { inputs } });
+            }
+            return Err(Error::invalid(format!(
+                "{txid} has {inputs} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks, and no Esplora server gave its block: pass an --esplora server"
+            )));
+        }
+        let tx = match self.bytes_of(copy).await? {
+            Some(tx) => tx,
+            // The bytes judged were let go, and what is served now differs:
+            // only the block can say whether the judged ones were mined.
+            None => match (has_http && route != Route::Block).then(|| self.from_block(&txid, confirmed)) {
+                Some(f) => match f.await? {
+                    Some((tx, proof)) => return self.same_as_block(copy, &tx, proof),
+                    None => return Err(regone(&txid)),
+                },
+                None => return Err(regone(&txid)),
+            },
+        };
+        let proof = match self.check_scripts(&tx).await? {
             Checked::Passed => WitnessProof::Scripts,
             Checked::Failed(why) => return Err(self.caught(copy.server, &format!("served {txid} with {why}"))),
-            Checked::TooLarge if route == Route::Cheapest => {
-                let inputs = copy.tx.input.len();
-                tracing::warn!("{txid} has {inputs} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks: its witnesses are unproven (an Esplora server proves them from the block)");
-                WitnessProof::Unchecked { inputs }
-            }
-            Checked::TooLarge => {
-                return Err(Error::invalid(format!(
-                    "{txid} has {} inputs, more than the {MAX_SCRIPT_INPUTS} whose scripts goat checks, and no Esplora server gave its block: pass an --esplora server",
-                    copy.tx.input.len()
-                )))
-            }
+            Checked::TooLarge => return Err(Error::internal(format!("{txid}: input count changed"))),
         };
         Ok(Witnessed { txid, proof })
+    }
+
+    /// `copy` against the transaction taken from its proven block.
+    fn same_as_block(&self, copy: &Copy, tx: &Transaction, proof: Witnessed) -> Result<Witnessed> {
+        if tx.compute_wtxid() != copy.wtxid {
+            let block = match &proof.proof {
+                WitnessProof::Block { block, .. } => block.to_string(),
+                _ => "its block".into(),
+            };
+            return Err(self.caught(copy.server, &format!("served {} with witnesses that block {block} does not commit to (a swapped witness)", copy.txid)));
+        }
+        Ok(proof)
+    }
+
+    /// The bytes of `copy`: kept with it, or read again and the same (its
+    /// wtxid); None when what is served now carries other witnesses.
+    pub async fn bytes_of(&self, copy: &Copy) -> Result<Option<Arc<Transaction>>> {
+        if let Some(t) = &copy.kept {
+            return Ok(Some(t.clone()));
+        }
+        let (tx, _) = self.tx_from(&copy.txid).await?;
+        Ok((tx.compute_wtxid() == copy.wtxid).then_some(tx))
     }
 
     /// `txid` taken from its proven block, or None when it is not

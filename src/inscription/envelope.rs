@@ -99,24 +99,37 @@ pub fn reveal_script(key: &XOnlyPublicKey, envelopes: &[Envelope]) -> ScriptBuf 
 }
 
 
-/// The pushes of one envelope, before fields are interpreted.
+/// Envelopes goat reads from one transaction. Every inscription costs goat
+/// a few hundred bytes of bookkeeping however small its envelope (an empty
+/// one is 7 bytes of witness), so a 4 MB transaction of empty envelopes
+/// would cost hundreds of MB; past this many, the rest are not read. Real
+/// batches stay far below it: `ord wallet batch` gives each inscription an
+/// output in its usual modes (about 230 weight units each with a pointer,
+/// so about 1,700 in a standard 400,000-unit transaction), and even a
+/// same-sat batch of bare delegates (46 bytes each) fits about 8,700.
+pub const MAX_ENVELOPES: usize = 10_000;
+
+/// The pushes of one envelope, before fields are interpreted. The pushes
+/// borrow the witness: a script of tiny pushes costs 16 bytes per push
+/// here, not an allocation each.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEnvelope {
+pub struct RawEnvelope<'a> {
     /// Input index that carried it.
     pub input: usize,
     /// Position among the envelopes of that input.
     pub offset: usize,
     /// Data pushes after the protocol id.
-    pub payload: Vec<Vec<u8>>,
+    pub payload: Vec<&'a [u8]>,
     /// A data push was written with OP_1..OP_16 or OP_1NEGATE (an ord curse).
     pub pushnum: bool,
     /// `OP_FALSE OP_FALSE OP_IF` style stutter before the envelope (an ord curse).
     pub stutter: bool,
 }
 
-/// All envelopes in `tx`, in input order then script order. Their position in
-/// this list is the `n` of inscription id `<txid>i<n>`.
-pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope> {
+/// The first [`MAX_ENVELOPES`] envelopes in `tx`, in input order then
+/// script order. Their position in this list is the `n` of inscription id
+/// `<txid>i<n>`.
+pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope<'_>> {
     let mut out = Vec::new();
     for (i, input) in tx.input.iter().enumerate() {
         // The same witness rule as ord (its `unversioned_leaf_script_from_
@@ -126,31 +139,57 @@ pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope> {
         // inscriptions ord sees (found by tests/cli/ord_diff.rs).
         #[allow(deprecated)]
         if let Some(script) = input.witness.tapscript() {
-            out.extend(from_tapscript(script, i));
+            let room = MAX_ENVELOPES - out.len();
+            let mut found = from_tapscript(script, i);
+            found.truncate(room);
+            out.extend(found);
+            if out.len() == MAX_ENVELOPES {
+                break;
+            }
         }
     }
     out
 }
 
-/// Envelopes of one leaf script. A script that fails to decode part-way keeps
-/// no envelopes, as in ord (the instruction stream is unreadable).
-pub fn from_tapscript(script: &Script, input: usize) -> Vec<RawEnvelope> {
-    let instructions: Vec<Instruction> = match script.instructions().collect() {
-        Ok(v) => v,
-        Err(_) => return Vec::new(),
-    };
+/// Whether `tx` holds more envelopes than goat reads ([`MAX_ENVELOPES`]).
+pub fn too_many(tx: &Transaction) -> bool {
+    let mut n = 0;
+    for input in &tx.input {
+        #[allow(deprecated)]
+        if let Some(script) = input.witness.tapscript() {
+            n += from_tapscript(script, 0).len();
+            if n > MAX_ENVELOPES {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Envelopes of one leaf script (at most [`MAX_ENVELOPES`] + 1). A script
+/// that fails to decode part-way keeps no envelopes, as in ord (the
+/// instruction stream is unreadable). The instructions are read one at a
+/// time: collecting them first would cost 24 bytes per instruction.
+pub fn from_tapscript(script: &Script, input: usize) -> Vec<RawEnvelope<'_>> {
+    let mut ins = script.instructions().peekable();
     let mut found = Vec::new();
     let mut stuttered = false;
-    let mut i = 0;
-    while i < instructions.len() {
-        let here = &instructions[i];
-        i += 1;
-        if !is_empty_push(here) {
+    while let Some(here) = ins.next() {
+        let Ok(here) = here else { return Vec::new() };
+        if !is_empty_push(&here) {
             continue;
         }
-        match parse_after_false(&instructions, &mut i, input, found.len(), stuttered) {
-            Ok(env) => found.push(env),
-            Err(stutter) => stuttered = stutter,
+        match parse_after_false(&mut ins, input, found.len(), stuttered) {
+            Ok(env) => {
+                found.push(env);
+                if found.len() > MAX_ENVELOPES {
+                    // Enough to know there are too many; what follows is
+                    // not read (and not checked for decoding errors).
+                    return found;
+                }
+            }
+            Err(Unreadable) => return Vec::new(),
+            Err(Stutter(s)) => stuttered = s,
         }
     }
     found
@@ -160,45 +199,73 @@ fn is_empty_push(ins: &Instruction) -> bool {
     matches!(ins, Instruction::PushBytes(p) if p.is_empty())
 }
 
-/// Called just after an OP_FALSE. On failure returns whether the next
-/// instruction is another OP_FALSE (a stutter), which ord remembers.
-fn parse_after_false(
-    ins: &[Instruction],
-    i: &mut usize,
+/// Why no envelope follows an OP_FALSE.
+enum NoEnvelope {
+    /// Not an envelope; whether the next instruction is another OP_FALSE
+    /// (a stutter, which ord remembers).
+    Stutter(bool),
+    /// The script stops decoding: no envelope of it counts.
+    Unreadable,
+}
+use NoEnvelope::{Stutter, Unreadable};
+
+/// One byte for each pushnum value, so that a number pushed with OP_n is a
+/// borrowed slice like any other push.
+static BYTES: [u8; 256] = {
+    let mut b = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        b[i] = i as u8;
+        i += 1;
+    }
+    b
+};
+
+type Instructions<'a> = std::iter::Peekable<bitcoin::script::Instructions<'a>>;
+
+/// Called just after an OP_FALSE; on failure, the instruction that broke
+/// the envelope is not consumed (it may start the next one).
+fn parse_after_false<'a>(
+    ins: &mut Instructions<'a>,
     input: usize,
     offset: usize,
     stutter: bool,
-) -> Result<RawEnvelope, bool> {
-    let next_is_false = |i: usize| ins.get(i).map(is_empty_push).unwrap_or(false);
-    if !matches!(ins.get(*i), Some(Instruction::Op(o)) if *o == op::OP_IF) {
-        return Err(next_is_false(*i));
+) -> Result<RawEnvelope<'a>, NoEnvelope> {
+    fn next_is_false(ins: &mut Instructions<'_>) -> NoEnvelope {
+        match ins.peek() {
+            Some(Ok(i)) => Stutter(is_empty_push(i)),
+            Some(Err(_)) => Unreadable,
+            None => Stutter(false),
+        }
     }
-    *i += 1;
-    if !matches!(ins.get(*i), Some(Instruction::PushBytes(p)) if p.as_bytes() == PROTOCOL_ID) {
-        return Err(next_is_false(*i));
+    if !matches!(ins.peek(), Some(Ok(Instruction::Op(o))) if *o == op::OP_IF) {
+        return Err(next_is_false(ins));
     }
-    *i += 1;
+    ins.next();
+    if !matches!(ins.peek(), Some(Ok(Instruction::PushBytes(p))) if p.as_bytes() == PROTOCOL_ID) {
+        return Err(next_is_false(ins));
+    }
+    ins.next();
     let mut payload = Vec::new();
     let mut pushnum = false;
     loop {
-        let Some(ins) = ins.get(*i) else { return Err(false) };
-        *i += 1;
-        match ins {
-            Instruction::PushBytes(p) => payload.push(p.as_bytes().to_vec()),
-            Instruction::Op(o) if *o == op::OP_ENDIF => {
+        let Some(i) = ins.next() else { return Err(Stutter(false)) };
+        let Ok(i) = i else { return Err(Unreadable) };
+        match i {
+            Instruction::PushBytes(p) => payload.push(p.as_bytes()),
+            Instruction::Op(o) if o == op::OP_ENDIF => {
                 return Ok(RawEnvelope { input, offset, payload, pushnum, stutter })
             }
-            Instruction::Op(o) if *o == op::OP_PUSHNUM_NEG1 => {
+            Instruction::Op(o) if o == op::OP_PUSHNUM_NEG1 => {
                 pushnum = true;
-                payload.push(vec![0x81]);
+                payload.push(&BYTES[0x81..0x82]);
             }
-            Instruction::Op(o)
-                if (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&o.to_u8()) =>
-            {
+            Instruction::Op(o) if (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&o.to_u8()) => {
                 pushnum = true;
-                payload.push(vec![o.to_u8() - op::OP_PUSHNUM_1.to_u8() + 1]);
+                let n = (o.to_u8() - op::OP_PUSHNUM_1.to_u8() + 1) as usize;
+                payload.push(&BYTES[n..n + 1]);
             }
-            Instruction::Op(_) => return Err(false),
+            Instruction::Op(_) => return Err(Stutter(false)),
         }
     }
 }

@@ -65,7 +65,7 @@ impl Inscription {
         let mut incomplete_field = false;
         for pair in header.chunks(2) {
             match pair {
-                [k, v] => fields.entry(k.as_slice()).or_default().push(v.as_slice()),
+                [k, v] => fields.entry(*k).or_default().push(*v),
                 _ => incomplete_field = true,
             }
         }
@@ -108,7 +108,8 @@ impl Inscription {
         }
     }
 
-    /// All inscriptions in a transaction; index `n` is the `i<n>` of the id.
+    /// The inscriptions of a transaction (the first
+    /// [`envelope::MAX_ENVELOPES`]); index `n` is the `i<n>` of the id.
     pub fn from_transaction(tx: &Transaction) -> Vec<Inscription> {
         envelope::envelopes(tx).iter().map(Self::from_envelope).collect()
     }

@@ -26,6 +26,16 @@ use std::sync::Arc;
 
 /// Inputs of one reveal whose previous transactions are fetched.
 const MAX_REVEAL_INPUTS: usize = 64;
+/// Delegate transactions one transaction's inscriptions may name: each
+/// costs a fetch of up to a block's 4 MB (a delegate may be any
+/// inscription on chain, so naming thousands of big ones costs an
+/// airdropper nothing). Real batches name one delegate. The inscriptions
+/// naming others serve no content, with a warning.
+pub const MAX_DELEGATE_TXS: usize = 16;
+/// In a walk, bodies larger than this are not kept (their size is): a
+/// goatfile decodes to at most `goatfile::MAX_BYTES`, and compressed or
+/// stored, its body is not much larger.
+pub const CANDIDATE_BODY: usize = 2 * goatfile::MAX_BYTES;
 /// From this many of the address's transactions in one block, one block
 /// proves their witnesses for less than their script checks cost (a
 /// mainnet block is 1-4 MB, one request; a script check is a few small
@@ -59,7 +69,8 @@ impl std::fmt::Display for Location {
 /// Whether an inscription's content is a goatfile.
 #[derive(Debug, Clone)]
 pub enum GoatfileState {
-    Valid(Box<Goatfile>),
+    /// Shared: thousands of inscriptions may serve the same content.
+    Valid(Arc<Goatfile>),
     /// Looks like one (YAML content type) but fails to parse: the reason.
     Invalid(String),
     No,
@@ -70,8 +81,11 @@ pub enum GoatfileState {
 pub struct Served {
     pub content_type: Option<String>,
     pub content_encoding: Option<String>,
-    /// Body as stored (still encoded).
-    pub body: Option<Vec<u8>>,
+    /// Body as stored (still encoded), shared by every inscription that
+    /// serves it. A walk keeps it only when it could be a goatfile
+    /// (`CANDIDATE_BODY`); `size` is its length either way.
+    pub body: Option<Arc<[u8]>>,
+    pub size: Option<usize>,
     pub delegate: Option<InscriptionId>,
     /// goat's signature, read from metadata (not yet checked): the
     /// inscription's own when it has goat's key, else its delegate's.
@@ -219,60 +233,92 @@ async fn bound(esplora: &Esplora, tx: &Transaction, w: &Witnessed) -> Result<()>
 async fn lookup_once(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscription, Served)> {
     let (tx, w) = esplora.witnessed(&id.txid, None, Route::Block).await?;
     bound(esplora, &tx, &w).await?;
-    let all = Inscription::from_transaction(&tx);
-    let n = all.len();
-    let ins = all.into_iter().nth(id.index as usize).ok_or_else(|| {
-        Error::not_found(format!(
-            "transaction {} holds {n} inscription(s), so there is no {id}: check the index after 'i'",
-            id.txid
-        ))
-    })?;
-    let served = serve(esplora, &ins, Witnesses::Proven).await?;
+    let mut ins = nth(&tx, id)?;
+    let served = match ins.delegate_id() {
+        Some(d) => {
+            let dtx = match esplora.witnessed(&d.txid, None, Route::Block).await {
+                Ok((t, w)) => bound(esplora, &t, &w).await.map(|_| t),
+                Err(e) => Err(e),
+            };
+            let dtx = dtx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
+            let mut del = nth(&dtx, &d).map_err(|_| Error::not_found(format!("delegate {d} does not exist")))?;
+            Content::of(&mut del, usize::MAX).serve(&ins, d)
+        }
+        None => Content::of(&mut ins, usize::MAX).served(None, None),
+    };
     Ok((ins, served))
 }
 
-/// Whether the witnesses read are proven first (`Esplora::witnessed`), or
-/// taken as served (the walk, which records the copies it read here and
-/// proves them once it has chosen).
-enum Witnesses<'a> {
-    Served(&'a mut Vec<Copy>),
-    Proven,
+/// Inscription `id` of `tx`, whose txid it names.
+fn nth(tx: &Transaction, id: &InscriptionId) -> Result<Inscription> {
+    let all = Inscription::from_transaction(tx);
+    let n = all.len();
+    all.into_iter().nth(id.index as usize).ok_or_else(|| {
+        let more = if n == crate::inscription::envelope::MAX_ENVELOPES {
+            format!(" (goat reads at most {n} envelopes per transaction)")
+        } else {
+            String::new()
+        };
+        Error::not_found(format!(
+            "transaction {} holds {n} inscription(s){more}, so there is no {id}: check the index after 'i'",
+            id.txid
+        ))
+    })
 }
 
-/// Resolve a delegate (one level, as ord does) to the content it serves.
-async fn serve(esplora: &Esplora, ins: &Inscription, witnesses: Witnesses<'_>) -> Result<Served> {
-    if let Some(d) = ins.delegate_id() {
-        let tx = match witnesses {
-            Witnesses::Served(read) => esplora.tx_from(&d.txid).await.map(|(tx, server)| {
-                read.push(Copy { tx: tx.clone(), server });
-                tx
-            }),
-            Witnesses::Proven => match esplora.witnessed(&d.txid, None, Route::Block).await {
-                Ok((t, w)) => bound(esplora, &t, &w).await.map(|_| t),
-                Err(e) => Err(e),
-            },
-        };
-        let tx = tx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
-        let del = Inscription::from_transaction(&tx)
-            .into_iter()
-            .nth(d.index as usize)
-            .ok_or_else(|| Error::not_found(format!("delegate {d} does not exist")))?;
-        let signature = signature_in(ins).or_else(|| signature_in(&del));
-        return Ok(Served {
-            content_type: del.content_type_str(),
-            content_encoding: del.content_encoding_str(),
-            body: del.body,
-            delegate: Some(d),
-            signature,
-        });
+/// What one inscription serves: its own fields, or a delegate's (one
+/// level, as ord does). Delegated content is made once and shared by every
+/// inscription naming it.
+#[derive(Debug)]
+pub struct Content {
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    body: Option<Arc<[u8]>>,
+    size: Option<usize>,
+    /// Its own signature (metadata), before any delegating inscription's.
+    signature: Option<std::result::Result<signature::Carried, String>>,
+    /// `classify`'s answer, worked out once.
+    class: std::sync::OnceLock<(GoatfileState, Option<Arc<[u8]>>)>,
+}
+
+impl Content {
+    /// `ins`'s fields, its body taken from it; a body larger than `keep`
+    /// is let go (its size kept).
+    fn of(ins: &mut Inscription, keep: usize) -> Content {
+        let body = ins.body.take();
+        let size = body.as_ref().map(Vec::len);
+        Content {
+            content_type: ins.content_type_str(),
+            content_encoding: ins.content_encoding_str(),
+            signature: signature_in(ins),
+            body: body.filter(|b| b.len() <= keep).map(Arc::from),
+            size,
+            class: std::sync::OnceLock::new(),
+        }
     }
-    Ok(Served {
-        content_type: ins.content_type_str(),
-        content_encoding: ins.content_encoding_str(),
-        body: ins.body.clone(),
-        delegate: None,
-        signature: signature_in(ins),
-    })
+
+    fn served(&self, delegate: Option<InscriptionId>, signature: Option<std::result::Result<signature::Carried, String>>) -> Served {
+        Served {
+            content_type: self.content_type.clone(),
+            content_encoding: self.content_encoding.clone(),
+            body: self.body.clone(),
+            size: self.size,
+            delegate,
+            signature: signature.or_else(|| self.signature.clone()),
+        }
+    }
+
+    /// What `ins`, delegating to `d` (this content), serves: its own
+    /// signature first, else the delegate's.
+    fn serve(&self, ins: &Inscription, d: InscriptionId) -> Served {
+        self.served(Some(d), signature_in(ins))
+    }
+
+    /// `classify` of what it serves, worked out once however many
+    /// inscriptions serve it.
+    fn class(&self) -> &(GoatfileState, Option<Arc<[u8]>>) {
+        self.class.get_or_init(|| classify(&self.served(None, None)))
+    }
 }
 
 fn signature_in(ins: &Inscription) -> Option<std::result::Result<signature::Carried, String>> {
@@ -291,20 +337,29 @@ fn signature_of(served: &Served, holder: &HolderAddress, goatfile: &[u8]) -> Opt
 
 /// Does this content look like a goatfile, and does it parse? With the
 /// decoded bytes of one that does (its signature covers them).
-pub fn classify(served: &Served) -> (GoatfileState, Option<Vec<u8>>) {
+pub fn classify(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>) {
     let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
     let yaml = ct.contains("yaml");
     let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
-    if !(yaml || texty) || served.body.is_none() {
+    if !(yaml || texty) || served.size.is_none() {
         return (GoatfileState::No, None);
     }
-    let decoded = match served.decode(goatfile::MAX_BYTES as u64) {
+    let decoded = match &served.body {
+        Some(_) => served.decode(goatfile::MAX_BYTES as u64),
+        // Let go for its size: it decodes to more than a goatfile may hold.
+        None => Err(Error::invalid(format!(
+            "its body is {} bytes, too large to decode to a goatfile of at most {} bytes",
+            served.size.unwrap_or_default(),
+            goatfile::MAX_BYTES
+        ))),
+    };
+    let decoded = match decoded {
         Ok(d) => d,
         Err(e) if yaml => return (GoatfileState::Invalid(e.message), None),
         Err(_) => return (GoatfileState::No, None),
     };
     match goatfile::parse(&decoded) {
-        Ok(g) => (GoatfileState::Valid(Box::new(g)), Some(decoded)),
+        Ok(g) => (GoatfileState::Valid(Arc::new(g)), Some(Arc::from(decoded))),
         Err(e) if yaml => (GoatfileState::Invalid(e.0), None),
         Err(_) => (GoatfileState::No, None),
     }
@@ -347,7 +402,7 @@ pub async fn walk(
         // Known before any candidate of the page is judged: a reveal comes
         // before the (older) unconfirmed transactions it spends.
         unconfirmed.extend(page.iter().filter(|t| t.height.is_none()).map(|t| t.txid));
-        for t in &page {
+        for t in std::mem::take(&mut page) {
             if !seen.insert(t.txid) {
                 continue;
             }
@@ -364,29 +419,29 @@ pub async fn walk(
             // The page's witnesses only *select* candidates; content is
             // parsed from verified raw bytes below, and what the choice
             // rests on is proven (`find_goatfile`).
-            let selected = !Inscription::from_transaction(&t.tx).is_empty();
-            let page_copy = Copy { tx: Arc::new(t.tx.clone()), server };
-            esplora.note_outputs(page_copy.tx.clone());
-            summary.walked.push(Walked { txid: t.txid, location, selected, page: page_copy, reads: vec![] });
-            for vin in &t.tx.input {
+            let selected = !crate::inscription::envelope::envelopes(&t.tx).is_empty();
+            let tx = Arc::new(t.tx);
+            let page_copy = Copy::new(tx.clone(), server);
+            esplora.note_outputs(&tx);
+            for vin in &tx.input {
                 spent_by.insert(vin.previous_output, t.txid);
             }
+            drop(tx);
+            summary.walked.push(Walked { txid: t.txid, location, selected, page: page_copy, reads: vec![] });
             if !selected {
                 continue;
             }
             summary.candidates += 1;
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
-            let (found, read) = inspect(esplora, holder, t.txid, location, known, opts).await?;
+            let (read, flow) = inspect(esplora, holder, t.txid, location, known, opts, &mut visit).await?;
             if let Some(w) = summary.walked.last_mut() {
                 // Exactly the bytes judged by: proven later, whatever the
                 // cache holds by then.
                 w.reads = read;
             }
-            for found in found {
-                if visit(Step::Found(Box::new(found))).is_break() {
-                    summary.stopped_early = true;
-                    return Ok(summary);
-                }
+            if flow.is_break() {
+                summary.stopped_early = true;
+                return Ok(summary);
             }
         }
         let Some(last) = last else { break };
@@ -427,7 +482,10 @@ struct History<'a> {
     unconfirmed: &'a HashSet<Txid>,
 }
 
-/// All inscriptions of one candidate transaction, in index order.
+/// All inscriptions of one candidate transaction, in index order, each
+/// shown to `visit` as soon as it is judged (only what the visitor keeps
+/// stays in memory), until it breaks. Returns the copies whose witnesses
+/// the judgement read.
 async fn inspect(
     esplora: &Esplora,
     holder_address: &HolderAddress,
@@ -435,29 +493,37 @@ async fn inspect(
     location: Location,
     known: History<'_>,
     opts: Options,
-) -> Result<(Vec<Found>, Vec<Copy>)> {
+    visit: &mut impl FnMut(Step) -> ControlFlow<()>,
+) -> Result<(Vec<Copy>, ControlFlow<()>)> {
     let holder = &holder_address.script_pubkey();
     let (tx, server) = esplora.tx_from(&txid).await?;
     // The copies whose witnesses the judgement reads.
-    let mut read = vec![Copy { tx: tx.clone(), server }];
+    let mut read = vec![Copy::new(tx.clone(), server)];
     let inscriptions = Inscription::from_transaction(&tx);
+    if inscriptions.len() == crate::inscription::envelope::MAX_ENVELOPES && crate::inscription::envelope::too_many(&tx) {
+        tracing::warn!(
+            "{txid} holds more than {} envelopes: goat judges the first {} and passes over the rest",
+            inscriptions.len(),
+            inscriptions.len()
+        );
+    }
+    let mut delegates = Delegates::default();
     let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
-    let mut out = Vec::new();
-    for (n, ins) in inscriptions.into_iter().enumerate() {
+    for (n, mut ins) in inscriptions.into_iter().enumerate() {
         let id = InscriptionId { txid, index: n as u32 };
-        let served = match serve(esplora, &ins, Witnesses::Served(&mut read)).await {
-            Ok(s) => s,
-            // Only a delegate every server says does not exist leaves the
-            // inscription without content; any other failure is no answer.
-            // (A delegate's bytes that came but hold no such inscription
-            // are in `read`, proven later like the rest: a swapped witness
-            // could do that.)
-            Err(e) if e.kind == crate::error::Kind::NotFound => {
-                Served { content_type: None, content_encoding: None, body: None, delegate: ins.delegate_id(), signature: None }
+        let (served, class) = match ins.delegate_id() {
+            Some(d) => match delegates.content(esplora, &d, &mut read).await? {
+                Some(c) => (c.serve(&ins, d), c.class().clone()),
+                // No such delegate (every server says), or one too many:
+                // no content.
+                None => (Served { content_type: None, content_encoding: None, body: None, size: None, delegate: Some(d), signature: None }, (GoatfileState::No, None)),
+            },
+            None => {
+                let own = Content::of(&mut ins, CANDIDATE_BODY);
+                (own.served(None, None), own.class().clone())
             }
-            Err(e) => return Err(e),
         };
-        let (goatfile, decoded) = classify(&served);
+        let (goatfile, decoded) = class;
         let mut endorsement = None;
         let mut signature_refused = None;
         // A signed goatfile needs nothing else: where it sits and who paid
@@ -487,9 +553,63 @@ async fn inspect(
         }
         let endorsement_pending =
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
-        out.push(Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile, signature_refused });
+        let found = Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile, signature_refused };
+        if visit(Step::Found(Box::new(found))).is_break() {
+            return Ok((read, ControlFlow::Break(())));
+        }
     }
-    Ok((out, read))
+    Ok((read, ControlFlow::Continue(())))
+}
+
+/// The content of the delegates one transaction's inscriptions name: each
+/// delegate transaction fetched and parsed once, its copy recorded once
+/// (thousands of envelopes may name one 4 MB inscription), and at most
+/// `MAX_DELEGATE_TXS` of them.
+#[derive(Default)]
+struct Delegates {
+    /// By delegate transaction, what each of its inscriptions serves; None:
+    /// no such transaction, every server says.
+    txs: HashMap<Txid, Option<Vec<Arc<Content>>>>,
+    /// Inscriptions left without content because they named one delegate
+    /// transaction too many (warned about once).
+    over: usize,
+}
+
+impl Delegates {
+    async fn content(&mut self, esplora: &Esplora, d: &InscriptionId, read: &mut Vec<Copy>) -> Result<Option<Arc<Content>>> {
+        if !self.txs.contains_key(&d.txid) {
+            if self.txs.len() >= MAX_DELEGATE_TXS {
+                if self.over == 0 {
+                    tracing::warn!(
+                        "a transaction's inscriptions name more than {MAX_DELEGATE_TXS} delegate transactions: those naming {} and others are read as having no content",
+                        d.txid
+                    );
+                }
+                self.over += 1;
+                return Ok(None);
+            }
+            let parsed = match esplora.tx_from(&d.txid).await {
+                Ok((tx, server)) => {
+                    read.push(Copy::new(tx.clone(), server));
+                    Some(
+                        Inscription::from_transaction(&tx)
+                            .into_iter()
+                            .map(|mut i| Arc::new(Content::of(&mut i, CANDIDATE_BODY)))
+                            .collect(),
+                    )
+                }
+                // Only a delegate every server says does not exist leaves
+                // the inscription without content; any other failure is no
+                // answer. (A delegate's bytes that came but hold no such
+                // inscription are in `read`, proven later like the rest: a
+                // swapped witness could do that.)
+                Err(e) if e.kind == Kind::NotFound => None,
+                Err(e) => return Err(Error::new(e.kind, format!("delegate {d}: {}", e.message))),
+            };
+            self.txs.insert(d.txid, parsed);
+        }
+        Ok(self.txs[&d.txid].as_ref().and_then(|v| v.get(d.index as usize).cloned()))
+    }
 }
 
 /// Prove the witnesses of `walked` (newest first; mempool ones only when
@@ -558,8 +678,8 @@ async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route:
     let mut seen = HashSet::new();
     let copies: Vec<(Txid, &Copy)> = std::iter::once(&w.page)
         .chain(&w.reads)
-        .filter(|c| seen.insert(c.tx.compute_wtxid()))
-        .map(|c| (c.tx.compute_txid(), c))
+        .filter(|c| seen.insert(c.wtxid))
+        .map(|c| (c.txid, c))
         .collect();
     let mut proven: Vec<Witnessed> = Vec::new();
     for &(txid, c) in &copies {
@@ -629,9 +749,13 @@ struct Skipped {
     /// newest, and how many.
     unsigned: Option<(InscriptionId, Endorsement)>,
     unsigned_count: usize,
-    /// Signatures that do not count, in words (newest first).
-    refused: Vec<String>,
-    invalid: Vec<String>,
+    /// Signatures that do not count: how many, and the newest in words.
+    refused: usize,
+    first_refused: Option<String>,
+    /// Goatfiles that do not parse: how many, and the newest, in words
+    /// (an airdrop may hold thousands).
+    invalid: usize,
+    first_invalid: Option<String>,
 }
 
 /// The signed goatfile the walk holds as the holder's newest so far.
@@ -753,7 +877,8 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
         match &f.goatfile {
             GoatfileState::Valid(_) => {}
             GoatfileState::Invalid(e) => {
-                skipped.invalid.push(format!("{}: {e}", f.id));
+                skipped.invalid += 1;
+                skipped.first_invalid.get_or_insert_with(|| format!("{}: {e}", f.id));
                 return ControlFlow::Continue(());
             }
             GoatfileState::No => return ControlFlow::Continue(()),
@@ -781,7 +906,8 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
             return ControlFlow::Continue(());
         }
         if let Some(e) = &f.signature_refused {
-            skipped.refused.push(format!("{}: {}", f.id, crate::text::line(e)));
+            skipped.refused += 1;
+            skipped.first_refused.get_or_insert_with(|| format!("{}: {}", f.id, crate::text::line(e)));
         }
         if policy.trust_any && best.is_none() && accepted {
             // --trust-any: the newest goatfile at the address, whoever
@@ -842,8 +968,8 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
                     kind.name()
                 );
             }
-            if let Some(first) = skipped.refused.first() {
-                why += &format!("; {} signature(s) do not count (newest: {first})", skipped.refused.len());
+            if let Some(first) = &skipped.first_refused {
+                why += &format!("; {} signature(s) do not count (newest: {first})", skipped.refused);
             }
             if skipped.unendorsed > 0 {
                 why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
@@ -857,8 +983,8 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
             if skipped.mempool > 0 {
                 why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
             }
-            if let Some(first) = skipped.invalid.first() {
-                why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid.len());
+            if let Some(first) = &skipped.first_invalid {
+                why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid);
             }
             // "None" is a claim too: a witness blanked anywhere in the history
             // could have hidden the only goatfile.
@@ -943,7 +1069,7 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
         served: f.served,
         location,
         endorsement: f.endorsement,
-        goatfile: *goatfile,
+        goatfile: Arc::unwrap_or_clone(goatfile),
         proof,
     })))
 }

@@ -25,7 +25,7 @@ pub async fn content_of(g: &Globals, id_text: &str, raw: bool) -> Result<(Inscri
     g.report_stats(&esplora);
     let body = match &served.body {
         None => return Err(Error::not_found(format!("inscription {id} has no body"))),
-        Some(b) if raw => b.clone(),
+        Some(b) if raw => b.to_vec(),
         Some(_) => served.decode(content::MAX_DECODED)?,
     };
     Ok((id, served, body))

@@ -23,7 +23,7 @@ impl Ls {
         let mut found = Vec::new();
         let summary = scan::walk(&esplora, &holder, scan::Options { endorse_all: true }, |step| {
             if let scan::Step::Found(f) = step {
-                found.push(*f);
+                found.push(Row::from(*f));
             }
             ControlFlow::Continue(())
         })
@@ -34,8 +34,8 @@ impl Ls {
             // a failed proof is reported, not fatal, in a listing.
             let mut proofs = Vec::new();
             for f in &found {
-                let counts = matches!(f.goatfile, GoatfileState::Valid(_))
-                    && f.settled()
+                let counts = f.goatfile == "valid"
+                    && f.settled
                     && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
                 proofs.push(if counts {
                     let proven = match esplora.prove(&f.id.txid, holder.network).await {
@@ -61,20 +61,20 @@ impl Ls {
                     json!({
                         "proven": proven,
                         "id": f.id.to_string(),
-                        "content_type": f.served.content_type,
-                        "content_encoding": f.served.content_encoding,
-                        "size": f.served.body.as_ref().map(|b| b.len()),
+                        "content_type": f.content_type,
+                        "content_encoding": f.content_encoding,
+                        "size": f.size,
                         "location": f.location,
                         "block_height": match f.location { scan::Location::Confirmed(h) => Some(h), _ => None },
-                        "delegate": f.served.delegate.map(|d| d.to_string()),
-                        "goatfile": match &f.goatfile { GoatfileState::Valid(_) => "valid", GoatfileState::Invalid(_) => "invalid", GoatfileState::No => "no" },
-                        "goatfile_error": match &f.goatfile { GoatfileState::Invalid(e) => Some(e.clone()), _ => None },
+                        "delegate": f.delegate.map(|d| d.to_string()),
+                        "goatfile": f.goatfile,
+                        "goatfile_error": f.goatfile_error,
                         "endorsed": f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound()),
                         "endorsement": f.endorsement.as_ref().map(|e| e.kind),
                         "endorsement_pending": f.endorsement_pending,
                         "signature": f.endorsement.as_ref().and_then(|e| e.signed.as_ref()),
                         "signature_refused": f.signature_refused,
-                        "curses": f.inscription.curses(),
+                        "curses": f.curses,
                     })
                 })
                 .collect();
@@ -97,10 +97,9 @@ impl Ls {
         }
         println!("{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} ENDORSED", "INSCRIPTION", "CONTENT-TYPE", "ENCODING", "SIZE", "HEIGHT", "GOATFILE");
         for f in &found {
-            let gf = match &f.goatfile {
-                GoatfileState::Valid(_) => "yes",
-                GoatfileState::Invalid(_) => "invalid",
-                GoatfileState::No => "no",
+            let gf = match f.goatfile {
+                "valid" => "yes",
+                other => other,
             };
             let endorsed = match &f.endorsement {
                 Some(e) => match (&e.signed, e.kind) {
@@ -112,14 +111,14 @@ impl Ls {
                 None => "no".into(),
             };
             // Chain-supplied text: cut on a character boundary, never by bytes.
-            let ct = crate::text::printable(f.served.content_type.as_deref().unwrap_or("-"), 26);
-            let enc = crate::text::printable(f.served.content_encoding.as_deref().unwrap_or("-"), 8);
+            let ct = crate::text::printable(f.content_type.as_deref().unwrap_or("-"), 26);
+            let enc = crate::text::printable(f.content_encoding.as_deref().unwrap_or("-"), 8);
             println!(
                 "{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} {}",
                 f.id.to_string(),
                 ct,
                 enc,
-                f.served.body.as_ref().map(|b| b.len().to_string()).unwrap_or_else(|| "-".into()),
+                f.size.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
                 f.location.to_string(),
                 gf,
                 endorsed
@@ -132,5 +131,50 @@ impl Ls {
             summary.pages
         ));
         Ok(())
+    }
+}
+
+/// What the listing shows of one inscription: kept for every inscription
+/// of the history, so none of its body or parsed goatfile (an airdrop may
+/// hold thousands).
+struct Row {
+    id: crate::inscription::InscriptionId,
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    size: Option<usize>,
+    location: scan::Location,
+    settled: bool,
+    delegate: Option<crate::inscription::InscriptionId>,
+    goatfile: &'static str,
+    goatfile_error: Option<String>,
+    endorsement: Option<crate::trust::Endorsed>,
+    endorsement_pending: bool,
+    signature_refused: Option<String>,
+    curses: Vec<&'static str>,
+}
+
+impl From<scan::Found> for Row {
+    fn from(f: scan::Found) -> Row {
+        let settled = f.settled();
+        let (goatfile, goatfile_error) = match f.goatfile {
+            GoatfileState::Valid(_) => ("valid", None),
+            GoatfileState::Invalid(e) => ("invalid", Some(e)),
+            GoatfileState::No => ("no", None),
+        };
+        Row {
+            id: f.id,
+            settled,
+            content_type: f.served.content_type,
+            content_encoding: f.served.content_encoding,
+            size: f.served.size,
+            location: f.location,
+            delegate: f.served.delegate,
+            goatfile,
+            goatfile_error,
+            endorsement: f.endorsement,
+            endorsement_pending: f.endorsement_pending,
+            signature_refused: f.signature_refused,
+            curses: f.inscription.curses(),
+        }
     }
 }

@@ -250,7 +250,7 @@ pub async fn endorsement(
         if held.script_pubkey == *holder {
             if let Some(spender) = spent_by.get(&outpoint) {
                 let (s, server) = esplora.tx_from(spender).await?;
-                read.push(crate::esplora::witness::Copy { tx: s.clone(), server });
+                read.push(crate::esplora::witness::Copy::new(s.clone(), server));
                 if let Some(first) = s.input.first() {
                     if first.previous_output == outpoint
                         && covers_all_inputs(first, holder)
