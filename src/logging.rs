@@ -43,7 +43,11 @@ fn filter(default: &str) -> EnvFilter {
 /// Logging for one-shot commands.
 pub fn init_cli(v: Verbosity) {
     if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter("")).with_writer(std::io::stderr).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter(""))
+            .with_writer(std::io::stderr)
+            .fmt_fields(safe_fields())
+            .try_init();
         return;
     }
     let default = match v {
@@ -54,6 +58,7 @@ pub fn init_cli(v: Verbosity) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(default))
         .with_writer(std::io::stderr)
+        .fmt_fields(safe_fields())
         .event_format(Plain)
         .try_init();
 }
@@ -71,7 +76,25 @@ pub fn init_daemon(v: Verbosity) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
+        .fmt_fields(safe_fields())
         .try_init();
+}
+
+/// Every logged value through the sanitizer (`crate::text`): log lines
+/// carry names from the chain, goatfiles, torrents and servers' words,
+/// and any of them could hold terminal escapes. (Sanitizing the writer's
+/// bytes instead would also strip the daemon's own colours.)
+fn safe_fields() -> impl for<'w> FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let v = crate::text::message(&format!("{value:?}"));
+        if field.name() == "message" {
+            write!(w, "{v}")
+        } else {
+            write!(w, "{}={v}", field.name())
+        }
+    })
+    .delimited(" ")
 }
 
 /// `goat: warning: message` lines, like the `goat: error:` line main prints.

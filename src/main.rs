@@ -25,7 +25,10 @@ fn main() {
         Ok(()) => {}
         Err(e) => {
             if !quiet || e.kind != goat::Kind::Usage {
-                eprintln!("goat: error: {}", e.message);
+                // The one place errors reach the terminal: whatever a
+                // server, a goatfile or the chain put in the message is
+                // made printable here, whichever path built it.
+                eprintln!("goat: error: {}", goat::text::message(&e.message));
             }
             std::process::exit(e.kind.code());
         }

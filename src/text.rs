@@ -33,6 +33,16 @@ pub fn printable(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Longest message goat prints on one line (an error, a log line): long
+/// enough for every message goat writes, short enough for a terminal.
+pub const MESSAGE: usize = 2000;
+
+/// A whole message (an error, a log line) made safe for one terminal
+/// line: what [`printable`] does, with a message's limit.
+pub fn message(text: &str) -> String {
+    printable(text, MESSAGE)
+}
+
 /// [`printable`] with the default one-line limit.
 pub fn line(text: &str) -> String {
     printable(text, LINE)

@@ -188,8 +188,18 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
         let (_, served) = scan::lookup(esplora, id).await.map_err(|err| {
             Error::new(err.kind, format!("{}: part {} of {} ({id}): {}", e.name, n + 1, ids.len(), err.message))
         })?;
+        // Decoded no further than the goatfile's size allows (one byte
+        // past it tells "more than it says"): a small compressed part must
+        // not inflate to hundreds of MB in memory first.
         let left = cap.saturating_sub(body.len() as u64);
-        body.extend(served.decode(left)?);
+        let left = spec.size.map_or(left, |s| left.min(s.saturating_sub(body.len() as u64).saturating_add(1)));
+        body.extend(served.decode(left).map_err(|err| match spec.size {
+            Some(size) if err.message.starts_with(crate::inscription::content::TOO_BIG) => Error::new(
+                Kind::Corrupt,
+                format!("{}: its parts hold more than the {size} bytes the goatfile says: nothing written", e.name),
+            ),
+            _ => err,
+        })?);
         if let Some(size) = spec.size {
             if body.len() as u64 > size {
                 return Err(Error::new(

@@ -137,6 +137,12 @@ struct RawFile {
 
 /// Parse goatfile bytes (already content-decoded).
 pub fn parse(bytes: &[u8]) -> Result<Goatfile, ParseError> {
+    // Every message printable, whichever check made it: the YAML parser's
+    // own messages quote keys and values, and YAML's "\e" is ESC.
+    parse_any(bytes).map_err(|e| ParseError(crate::text::message(&e.0)))
+}
+
+fn parse_any(bytes: &[u8]) -> Result<Goatfile, ParseError> {
     if bytes.len() > MAX_BYTES {
         return err(format!("goatfile is {} bytes, more than the {MAX_BYTES} byte limit", bytes.len()));
     }
@@ -161,7 +167,7 @@ pub fn parse(bytes: &[u8]) -> Result<Goatfile, ParseError> {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::message(&s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn check_shape(v: &serde_norway::Value, depth: usize, nodes: &mut usize) -> Result<(), ParseError> {

@@ -43,8 +43,11 @@ fn read_capped(reader: impl Read, cap: u64, what: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// How a decoding stopped at its cap begins.
+pub const TOO_BIG: &str = "decoded content is larger than";
+
 fn too_big(cap: u64) -> Error {
-    Error::invalid(format!("decoded content is larger than {cap} bytes: refusing to expand it; use --raw"))
+    Error::invalid(format!("{TOO_BIG} {cap} bytes: refusing to expand it; use --raw"))
 }
 
 #[cfg(test)]

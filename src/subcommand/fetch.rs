@@ -83,8 +83,8 @@ pub struct Fetch {
     pub seed_for: Option<u64>,
 }
 
-/// Where the goatfile came from.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Where the goatfile came from (the folder's `.goat/source.json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Origin {
     address: Option<String>,
     inscription: Option<String>,
@@ -179,7 +179,7 @@ impl Fetch {
         let entries = self.selected(&gf)?;
         let root = match &self.output {
             Some(o) => o.clone(),
-            None => PathBuf::from(default_folder(&gf, &origin)),
+            None => default_folder(&gf, &origin)?,
         };
         // The folder as the user named it, links resolved: every folder goat
         // makes below it then has a path with no link in it, and a link
@@ -366,12 +366,60 @@ impl Fetch {
     }
 }
 
-fn default_folder(g: &Goatfile, o: &Origin) -> String {
-    let candidates = [g.name.clone(), o.address.clone()];
-    for c in candidates.into_iter().flatten() {
-        if goatfile::check_relative_path(&c).is_ok() && !c.contains('/') {
-            return c;
+/// The folder a fetch writes to when no `-o` is given: the goatfile's
+/// name (else the address). Whoever wrote the goatfile chose that name, so
+/// it never picks a hidden folder (a name `.config` fetched from $HOME
+/// would write into ~/.config), a path with separators, or a folder that
+/// exists and is not goat's download of the same source. Such a name is
+/// refused, and the user picks the folder with -o.
+fn default_folder(g: &Goatfile, o: &Origin) -> Result<PathBuf> {
+    let name = g.name.clone().or_else(|| o.address.clone()).unwrap_or_else(|| "goat-download".into());
+    let why = if name.starts_with('.') {
+        Some("starts with a dot (a hidden folder, like .config)".to_string())
+    } else if name.contains(['/', '\\']) {
+        Some("is a path, not a folder name".to_string())
+    } else if name.chars().count() > 200 {
+        Some("is longer than 200 characters".to_string())
+    } else {
+        goatfile::check_relative_path(&name).err()
+    };
+    let shown = crate::text::line(&name);
+    if let Some(why) = why {
+        return Err(Error::usage(format!(
+            "the goatfile names its folder '{shown}', which {why}: choose the output folder with -o DIR"
+        )));
+    }
+    let dir = PathBuf::from(&name);
+    if std::fs::symlink_metadata(&dir).is_ok() && !ours(&dir, o) {
+        return Err(Error::usage(format!(
+            "the goatfile names its folder '{shown}', which already exists and is not goat's download of {}: choose the output folder with -o DIR (-o {shown} writes there anyway)",
+            o.source()
+        )));
+    }
+    Ok(dir)
+}
+
+/// `dir` is a real folder (no link) holding goat's download of the same
+/// source as `o`: the same address, else the same inscription or file.
+fn ours(dir: &std::path::Path, o: &Origin) -> bool {
+    let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    let source = Layout::new(dir).meta().join("source.json");
+    let had = std::fs::read(&source).ok().and_then(|b| serde_json::from_slice::<Origin>(&b).ok());
+    is_dir
+        && had.is_some_and(|h| match &o.address {
+            Some(a) => h.address.as_ref() == Some(a),
+            None => h.address.is_none() && h.inscription == o.inscription && h.file == o.file,
+        })
+}
+
+impl Origin {
+    /// Where the goatfile came from, in words.
+    fn source(&self) -> String {
+        match (&self.address, &self.inscription, &self.file) {
+            (Some(a), _, _) => a.clone(),
+            (None, Some(i), _) => format!("inscription {i}"),
+            (None, None, Some(f)) => format!("'{}'", crate::text::line(f)),
+            _ => "this goatfile".into(),
         }
     }
-    "goat-download".into()
 }

@@ -14,6 +14,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 pub struct Out {
     pub code: i32,
+    /// The run's peak resident memory, in bytes (the kernel's ru_maxrss).
+    pub peak_rss: u64,
     pub stdout: String,
     pub stdout_bytes: Vec<u8>,
     pub stderr: String,
@@ -41,6 +43,11 @@ pub struct Goat {
     cmd: Command,
 }
 
+/// Data (heap and private mappings) a goat run may use with
+/// `Goat::memory_ceiling`: a regression that grows without bound fails
+/// the test instead of starving the machine.
+pub const CEILING: u64 = 1 << 30;
+
 pub fn goat() -> Goat {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_goat"));
     cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_ELECTRUM").env_remove("GOAT_LOG");
@@ -56,8 +63,29 @@ impl Goat {
         self.cmd.env(key, value);
         self
     }
+    pub fn current_dir(mut self, dir: &std::path::Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
     pub fn esplora(self, url: &str) -> Self {
         self.args(["--esplora", url])
+    }
+    /// Run under RLIMIT_DATA = `bytes`: past it, allocations fail and goat
+    /// aborts (the test then fails on its exit code).
+    pub fn memory_ceiling(mut self, bytes: u64) -> Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs
+        // between fork and exec.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                let lim = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+                if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self
     }
     pub fn run(mut self) -> Out {
         let mut child = self
@@ -80,9 +108,16 @@ impl Goat {
             v
         });
         let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
+        let pid = child.id() as libc::pid_t;
+        let (code, peak_rss) = loop {
+            // wait4, not try_wait: it also gives the child's peak memory.
+            let mut status = 0;
+            // SAFETY: plain syscall on our own child, with valid pointers.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            if r == pid {
+                let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+                break (code, usage.ru_maxrss as u64 * 1024);
             }
             if start.elapsed() > RUN_LIMIT {
                 let _ = child.kill();
@@ -96,7 +131,8 @@ impl Goat {
         let stdout_bytes = t1.join().unwrap();
         let stderr = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
         Out {
-            code: status.code().unwrap_or(-1),
+            code,
+            peak_rss,
             stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
             stdout_bytes,
             stderr,

@@ -6,6 +6,7 @@ mod electrum;
 mod faults;
 mod fetch;
 mod harness;
+mod hostile;
 mod inscriptions;
 mod ord_diff;
 mod owned;

@@ -104,6 +104,28 @@ proptest! {
     }
 
     #[test]
+    fn goatfile_messages_are_printable_whatever_yaml_escapes_say(
+        frags in proptest::collection::vec(prop_oneof![
+            Just("\\e"), Just("\\a"), Just("\\x1b"), Just("\\x9b"), Just("\\u202e"), Just("\\0"), Just("\\r"), Just("[2J"), Just("x"),
+        ], 1..8),
+        at in 0usize..4,
+    ) {
+        // YAML's double-quoted escapes make control characters from
+        // printable bytes; serde's messages quote keys and values.
+        let q = format!("\"{}\"", frags.concat());
+        let yaml = match at {
+            0 => format!("goat: 1\n{q}: 1\nentries: []\n"),
+            1 => format!("goat: {q}\n"),
+            2 => format!("goat: 1\nentries:\n  - name: {q}\n    magnet: {q}\n"),
+            _ => format!("goat: 1\nentries: {q}\n"),
+        };
+        if let Err(e) = goatfile::parse(yaml.as_bytes()) {
+            prop_assert!(no_controls(&e.0), "{:?}", e.0);
+            prop_assert!(!e.0.contains('\u{202e}'), "{:?}", e.0);
+        }
+    }
+
+    #[test]
     fn magnet_parser_never_panics(tail in "[a-zA-Z0-9%:=&?./\\x00-\\x1f]{0,120}", xt in prop_oneof![
         Just("urn:btih:0123456789abcdef0123456789abcdef01234567".to_string()),
         Just("urn:btih:AERUKZ4JVPG66AJDIVTYTK6N54ASGRLH".to_string()),

@@ -1,0 +1,193 @@
+//! Hostile chain input: what anyone can airdrop to an address or write in
+//! a goatfile must not hurt the user who walks it. Memory stays bounded
+//! (each run has a ceiling, so a regression fails here instead of
+//! starving the machine), and the honest goatfile still resolves.
+
+use crate::harness::*;
+use goat::devchain::{Envelope, Inscribe};
+
+/// Peak memory a walk over a hostile airdrop may use beyond the same walk
+/// without it (issue 34's aim).
+const BEYOND_BASELINE: u64 = 64 << 20;
+
+/// A delegate bomb: the stranger inscribes one 3.9 MB YAML-typed
+/// inscription, then sends the holder one transaction of `n` envelopes
+/// that each delegate to it. A second airdrop names 20 different small
+/// delegates, more than goat reads for one transaction.
+fn bombed(n: usize) -> (Scene, String) {
+    let (mut s, addr) = published();
+    let stranger = s.stranger.clone();
+    let big = "# padding\n".repeat(390_000);
+    let del = s.chain.inscribe(Inscribe {
+        funder: &stranger,
+        inputs: vec![vec![Envelope::file("text/yaml", None, big.as_bytes())]],
+        to: stranger.script_pubkey(),
+        reveal_input_from: None,
+    });
+    s.chain.mine();
+    s.chain.inscribe(Inscribe {
+        funder: &stranger,
+        inputs: vec![vec![Envelope::delegate(&del.id(0)); n]],
+        to: s.holder.script_pubkey(),
+        reveal_input_from: None,
+    });
+    let mut small = Vec::new();
+    for i in 0..20 {
+        let d = s.chain.inscribe(Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![Envelope::file("text/plain", None, format!("small {i}").as_bytes())]],
+            to: stranger.script_pubkey(),
+            reveal_input_from: None,
+        });
+        small.push(Envelope::delegate(&d.id(0)));
+    }
+    s.chain.mine();
+    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![small], to: s.holder.script_pubkey(), reveal_input_from: None });
+    s.chain.mine();
+    (s, addr)
+}
+
+#[test]
+fn a_delegate_bomb_is_walked_in_bounded_memory_over_esplora_and_electrum() {
+    let (honest, addr) = published();
+    let honest = honest.serve();
+    let (bomb, bomb_addr) = bombed(9_000);
+    assert_eq!(addr, bomb_addr, "the devchain is deterministic");
+    let bomb = bomb.serve();
+    for (what, flag, honest_url, bomb_url) in
+        [("esplora", "--esplora", &honest.url, &bomb.url), ("electrum", "--electrum", &honest.electrum, &bomb.electrum)]
+    {
+        let base = goat().memory_ceiling(CEILING).args([flag, honest_url.as_str(), "resolve", &addr]).run().ok();
+        let out = goat().memory_ceiling(CEILING).args([flag, bomb_url.as_str(), "resolve", &addr]).run().ok();
+        assert!(out.stdout.contains("name: model"), "{what}: the holder's goatfile must still win: {}", out.stdout);
+        assert!(
+            out.stderr.contains("more than 16 delegate transactions"),
+            "{what}: the airdrop naming 20 delegates is warned about: {}",
+            out.stderr
+        );
+        eprintln!("{what}: resolve peak RSS {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+        assert!(
+            out.peak_rss < base.peak_rss + BEYOND_BASELINE,
+            "{what}: resolve over the bomb peaked at {} MB, the honest walk at {} MB",
+            out.peak_rss >> 20,
+            base.peak_rss >> 20
+        );
+        // Every inscription listed, none holding its body.
+        let out = goat().memory_ceiling(CEILING).args([flag, bomb_url.as_str(), "ls", &addr]).run().ok();
+        let rows = out.stdout.lines().filter(|l| l.contains("text/yaml")).count();
+        assert_eq!(rows, 9_000 + 1, "{what}: the bomb's inscriptions and the holder's goatfile: {}", &out.stderr);
+        assert!(out.stdout.contains("3900000"), "{what}: the delegate's size is shown");
+        eprintln!("{what}: ls peak RSS {} MB", out.peak_rss >> 20);
+        assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{what}: ls over the bomb peaked at {} MB", out.peak_rss >> 20);
+    }
+}
+
+/// The holder's signed goatfile named `name`, with one on-chain entry
+/// `autostart` holding `evil.desktop`, served over Esplora and Electrum
+/// (the devchain is deterministic: every scene has the same holder).
+fn named(name: &str) -> (goat::devchain::server::Handle, String) {
+    use bitcoin::hashes::{sha256, Hash};
+    let mut s = Scene::new();
+    let holder = s.holder.clone();
+    let file = b"[Desktop Entry]\nExec=sh -c 'echo owned'\n";
+    let part = s.inscribe_to_holder(&holder, "text/plain", file);
+    s.chain.mine();
+    let yaml = format!(
+        "goat: 1\nname: {name:?}\nentries:\n  - name: autostart\n    inscription: {}\n    path: evil.desktop\n    sha256: {}\n",
+        part.id(0),
+        sha256::Hash::hash(file)
+    );
+    s.inscribe_to_holder(&holder, "text/yaml", yaml.as_bytes());
+    s.chain.mine();
+    let addr = s.address();
+    (s.serve(), addr)
+}
+
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_goatfile_name_never_picks_a_dangerous_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    for (name, why) in [(".config", "starts with a dot"), ("a/b", "is a path"), ("..", "starts with a dot")] {
+        let (h, addr) = named(name);
+        for (flag, url) in [("--esplora", &h.url), ("--electrum", &h.electrum)] {
+            let out = goat().current_dir(home).args([flag, url.as_str(), "fetch", &addr]).run().fails(2, why);
+            assert!(out.stderr.contains("-o DIR"), "{}", out.stderr);
+            assert!(entries(home).is_empty(), "{name}: nothing may be written: {:?}", entries(home));
+        }
+        // The user's choice is the user's.
+        let chosen = home.join("chosen");
+        goat().current_dir(home).args(["--esplora", &h.url, "fetch", &addr, "-o", "chosen"]).run().ok();
+        assert!(chosen.join("autostart/evil.desktop").is_file());
+        std::fs::remove_dir_all(&chosen).unwrap();
+    }
+
+    // A folder of the user's own with the goatfile's name is not goat's.
+    let (h, addr) = named("models");
+    std::fs::create_dir(home.join("models")).unwrap();
+    std::fs::write(home.join("models/notes.txt"), "mine").unwrap();
+    for (flag, url) in [("--esplora", &h.url), ("--electrum", &h.electrum)] {
+        goat().current_dir(home).args([flag, url.as_str(), "fetch", &addr]).run().fails(2, "already exists and is not goat's download");
+    }
+    assert_eq!(entries(&home.join("models")), ["notes.txt"]);
+    // Nor is a link of that name, wherever it points.
+    std::fs::remove_dir_all(home.join("models")).unwrap();
+    std::os::unix::fs::symlink(home.join("elsewhere"), home.join("models")).unwrap();
+    goat().current_dir(home).args(["--esplora", &h.url, "fetch", &addr]).run().fails(2, "already exists");
+    std::fs::remove_file(home.join("models")).unwrap();
+    // goat's own download of the same address is picked up again.
+    goat().current_dir(home).args(["--esplora", &h.url, "fetch", &addr]).run().ok();
+    goat().current_dir(home).args(["--electrum", &h.electrum, "fetch", &addr]).run().ok();
+    assert!(home.join("models/autostart/evil.desktop").is_file());
+    // ... but not another source's.
+    let other = goat().current_dir(home).args(["--esplora", &h.url, "fetch", "--goatfile"]).args([home.join("models/.goat/goatfile.yaml")]).run();
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(other.stderr.contains("not goat's download of"), "{}", other.stderr);
+}
+
+/// Nothing goat prints holds a control character but the line ends.
+fn clean(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[test]
+fn escapes_in_a_goatfile_never_reach_the_terminal() {
+    // YAML's "\e" is ESC, "\a" BEL; serde quotes keys and values in its
+    // messages, and goat's own checks quote names.
+    let hostile = [
+        "goat: 1\n\"\\e[2J\\e]0;owned\\a\": 1\nentries: []\n",
+        "goat: \"\\e[31mred\"\n",
+        "goat: 1\nname: \"\\e[2J\"\nentries:\n  - name: \"\\e[1mx\"\n    magnet: \"\\e[5m\"\n",
+        "goat: 1\nentries:\n  - name: x\n    magnet: \"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567\"\n    files:\n      - path: \"a\\e[2J\"\n",
+        "goat: 1\nentries: \"\\e[2J\\u202e\"\n",
+        "{\"\\e[2J\": [\n",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, yaml) in hostile.iter().enumerate() {
+        let f = dir.path().join(format!("hostile-{i}.yaml"));
+        std::fs::write(&f, yaml).unwrap();
+        let out = goat().args(["fetch", "--goatfile"]).args([&f]).args(["-o"]).args([dir.path().join("out")]).run();
+        assert_ne!(out.code, 0, "{yaml:?} must be refused");
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(clean(&out.stderr) && clean(&out.stdout), "{yaml:?} printed raw control characters: {:?}", out.stderr);
+    }
+    // The same from the chain: the holder's own (signed) hostile goatfile
+    // is reported as one that does not parse, over both protocols.
+    let mut s = Scene::new();
+    let holder = s.holder.clone();
+    s.inscribe_to_holder(&holder, "text/yaml", hostile[0].as_bytes());
+    s.chain.mine();
+    let addr = s.address();
+    let h = s.serve();
+    for (flag, url) in [("--esplora", &h.url), ("--electrum", &h.electrum)] {
+        let out = goat().args([flag, url.as_str(), "-v", "resolve", &addr]).run().fails(3, "do not parse");
+        assert!(clean(&out.stderr), "{flag}: {:?}", out.stderr);
+        let out = goat().args([flag, url.as_str(), "ls", &addr, "--json"]).run().ok();
+        assert!(clean(&out.stdout), "{flag}: {:?}", out.stdout);
+    }
+}
