@@ -16,7 +16,7 @@ pub const LINE: usize = 120;
 /// longer than `max_chars` characters is cut on a character boundary and
 /// ends with `…`.
 pub fn printable(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
     let mut n = 0;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -58,12 +58,15 @@ pub fn printable_bytes(bytes: &[u8], max_chars: usize) -> String {
 pub fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{200B}'..='\u{200F}' // zero-width, LRM/RLM
+            '\u{00AD}' // soft hyphen (invisible)
+            | '\u{061C}' // Arabic letter mark (bidi)
+            | '\u{200B}'..='\u{200F}' // zero-width, LRM/RLM
             | '\u{2028}' | '\u{2029}' // line/paragraph separators
             | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-            | '\u{2060}'..='\u{2069}' // word joiner, bidi isolates
+            | '\u{2060}'..='\u{206F}' // word joiner, bidi isolates, deprecated format controls
             | '\u{FEFF}' // BOM / zero-width no-break space
             | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+            | '\u{E0000}'..='\u{E007F}' // tag characters (invisible)
         )
 }
 

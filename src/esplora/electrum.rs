@@ -225,11 +225,14 @@ impl Inner {
             self.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
             let tx: Transaction =
                 consensus::deserialize(&raw).map_err(|_| Fail::Transient(format!("transaction bytes for {want} that do not decode")))?;
+            if tx.weight() > bitcoin::Weight::MAX_BLOCK {
+                return Err(Fail::Lie(format!("{want} was listed heavier ({}) than a block may be", tx.weight())));
+            }
             let got = tx.compute_txid();
             if got != *want {
                 return Err(Fail::Lie(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")));
             }
-            out.push(Listed { txid: *want, tx, height: u32::try_from(*height).ok().filter(|h| *h > 0) });
+            out.push(Listed::new(*want, tx, u32::try_from(*height).ok().filter(|h| *h > 0)));
         }
         Ok(out)
     }

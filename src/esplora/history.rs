@@ -25,7 +25,6 @@ use super::source::Page;
 use super::witness::{Copy, Route};
 use super::{Esplora, Outcome};
 use crate::error::{Error, Result};
-use crate::inscription::Inscription;
 use bitcoin::{Address, Txid};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -117,9 +116,9 @@ impl Esplora {
                 lowest = lowest.min(h);
                 if seen.insert(t.txid) {
                     fresh = true;
-                    let envelope = !Inscription::from_transaction(&t.tx).is_empty();
+                    let envelope = t.envelope;
                     if ours.get(&t.txid).is_some_and(|e| e.is_some_and(|e| e != envelope)) {
-                        odd.push(Copy::new(std::sync::Arc::new(t.tx), idx));
+                        odd.push(Copy::listed(&t, idx));
                     }
                     out.push((t.txid, h, envelope));
                     // One the walk did not see above its floor already
@@ -178,6 +177,11 @@ impl Esplora {
                     // its block, and a server caught is not compared.
                     for copy in &odd {
                         let _ = self.check(copy, Some(true), Route::Block).await;
+                        // One lie is enough: the rest of its copies would
+                        // each cost a block.
+                        if self.is_rejected(idx) {
+                            break;
+                        }
                     }
                     if self.is_rejected(idx) {
                         continue;

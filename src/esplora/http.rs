@@ -13,7 +13,8 @@ use super::{one_line, Config};
 use crate::error::{Error, Result};
 use bitcoin::block::Header;
 use bitcoin::{consensus, Address, Block, BlockHash, Transaction, Txid};
-use esplora_client::{EsploraTx, MerkleProof, TxStatus, Utxo};
+use super::page;
+use esplora_client::{MerkleProof, TxStatus, Utxo};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,15 +58,55 @@ impl Http {
             Ok(Ok((_, _, None))) => return Reply::Transient(format!("sent an answer larger than {MAX_BODY} bytes")),
             Ok(Ok((status, retry_after, Some(body)))) => (status, retry_after, body),
         };
-        match status {
-            200..=299 => {
-                self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-                Reply::Ok(body)
+        if (200..=299).contains(&status) {
+            self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        }
+        answer(status, retry_after, body)
+    }
+
+    /// A history page, read as it arrives (`page`): one transaction in
+    /// memory at a time, however large the page.
+    async fn page(&self, path: &str) -> Reply<Vec<Listed>> {
+        let url = format!("{}{path}", self.url);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let late = || Reply::Transient(format!("did not answer within {:?}", self.timeout));
+        let mut resp = match tokio::time::timeout_at(deadline, self.client.get(&url).send()).await {
+            Err(_) => return late(),
+            Ok(Err(e)) if e.is_timeout() => return late(),
+            Ok(Err(e)) => return Reply::Transient(describe(&e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        if !(200..=299).contains(&status) {
+            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            return match tokio::time::timeout_at(deadline, read_capped(resp)).await {
+                Err(_) => late(),
+                Ok(Err(e)) => Reply::Transient(describe(&e)),
+                Ok(Ok(body)) => answer(status, retry_after, body.unwrap_or_default()).and_then(|_| Reply::Transient(format!("answered HTTP {status}"))),
+            };
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+        let parse = tokio::task::spawn_blocking(move || page::parse(page::Chunks::new(rx)));
+        let mut got = 0u64;
+        let pumped = async {
+            while let Some(chunk) = resp.chunk().await? {
+                got += chunk.len() as u64;
+                if tx.send(chunk).await.is_err() {
+                    break; // the parser stopped: its answer says why
+                }
             }
-            429 => Reply::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
-            404 => Reply::NotFound(crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
-            400 => Reply::Refused(400, crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
-            _ => Reply::Transient(format!("answered HTTP {status}")),
+            Ok::<_, reqwest::Error>(())
+        };
+        let pumped = tokio::time::timeout_at(deadline, pumped).await;
+        drop(tx);
+        self.bytes.fetch_add(got, Ordering::Relaxed);
+        let parsed = parse.await.unwrap_or_else(|e| Err(page::Unread::Unreadable(e.to_string())));
+        match (pumped, parsed) {
+            (_, Err(page::Unread::Lie(why))) => Reply::Invalid(format!("{path}: {why}")),
+            (Err(_), _) => late(),
+            (Ok(Err(e)), _) => Reply::Transient(describe(&e)),
+            (Ok(Ok(())), Ok(listed)) => Reply::Ok(listed),
+            (Ok(Ok(())), Err(page::Unread::Unreadable(why))) => Reply::Transient(format!("an answer to {path} that goat cannot read ({why})")),
         }
     }
 
@@ -90,6 +131,18 @@ impl Http {
     }
 }
 
+/// An HTTP answer as a reply: the body on success, else what its status
+/// says.
+fn answer(status: u16, retry_after: Option<String>, body: Vec<u8>) -> Reply<Vec<u8>> {
+    match status {
+        200..=299 => Reply::Ok(body),
+        429 => Reply::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
+        404 => Reply::NotFound(crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
+        400 => Reply::Refused(400, crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
+        _ => Reply::Transient(format!("answered HTTP {status}")),
+    }
+}
+
 fn decode<T: bitcoin::consensus::Decodable>(what: &str, b: &[u8]) -> Reply<T> {
     match consensus::deserialize(b) {
         Ok(v) => Reply::Ok(v),
@@ -109,30 +162,7 @@ impl ChainSource for Http {
                 Page::NewestConfirmed => format!("/address/{a}/txs/chain"),
                 Page::ConfirmedAfter(last) => format!("/address/{a}/txs/chain/{last}"),
             };
-            self.json::<Vec<serde_json::Value>>(&path).await.and_then(|page| {
-                let mut out = Vec::with_capacity(page.len());
-                for mut t in page {
-                    // electrs writes a version as unsigned, esplora-client
-                    // reads it as signed: a version from 2^31 up (anyone can
-                    // send the address one) would make the page unreadable.
-                    if let Some(v) = t.get("version").and_then(|v| v.as_u64()).filter(|v| *v > i32::MAX as u64) {
-                        t["version"] = serde_json::json!(v as u32 as i32);
-                    }
-                    let t: EsploraTx = match serde_json::from_value(t) {
-                        Ok(t) => t,
-                        Err(e) => return Reply::Transient(format!("an answer to {path} that goat cannot read ({e})")),
-                    };
-                    // The JSON's txid is the server's word; the transaction it
-                    // describes must hash to it.
-                    let tx = t.to_tx();
-                    if tx.compute_txid() != t.txid {
-                        return Reply::Invalid(format!("{path}: the transaction listed as {} hashes to {}", t.txid, tx.compute_txid()));
-                    }
-                    let height = t.status.block_height.filter(|_| t.status.confirmed);
-                    out.push(Listed { txid: t.txid, tx, height });
-                }
-                Reply::Ok(out)
-            })
+            self.page(&path).await
         })
     }
 

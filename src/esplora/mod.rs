@@ -18,6 +18,7 @@ pub mod bits;
 pub mod electrum;
 pub mod history;
 pub mod http;
+pub mod page;
 pub mod proof;
 pub mod source;
 pub mod witness;
@@ -106,13 +107,13 @@ pub struct Esplora {
     preferred: AtomicUsize,
     /// Transactions fetched in this run, and the endpoint that served each
     /// (its witnesses are that server's word until `witness` proves them).
-    txs: Mutex<TxCache>,
+    txs: Mutex<TxCache<usize>>,
     /// Copies of transactions whose txids were checked (history pages),
     /// kept for their outputs only: the txid pins those, whoever served
     /// them (the script check's previous transactions).
     outputs: Mutex<HashMap<Txid, Arc<Transaction>>>,
     /// Transactions whose witnesses are proven (`witness.rs`).
-    witnessed: Mutex<HashMap<Txid, (Arc<Transaction>, witness::Witnessed)>>,
+    witnessed: Mutex<TxCache<witness::Witnessed>>,
     /// Transactions proven confirmed in this run (`proof.rs`).
     proven: Mutex<HashMap<Txid, proof::Proven>>,
     /// Raw blocks fetched and checked in this run, by hash.
@@ -199,7 +200,7 @@ impl Esplora {
             cfg,
             preferred: AtomicUsize::new(0),
             txs: Mutex::new(TxCache::default()),
-            witnessed: Mutex::new(HashMap::new()),
+            witnessed: Mutex::new(TxCache::default()),
             outputs: Mutex::new(HashMap::new()),
             blocks: Mutex::new(HashMap::new()),
             proven: Mutex::new(HashMap::new()),
@@ -268,7 +269,7 @@ impl Esplora {
                 // Its transactions' bytes hash to their txids, but their
                 // witnesses were its word: fetch them again elsewhere.
                 if let Ok(mut txs) = self.txs.lock() {
-                    txs.forget_server(idx);
+                    txs.retain(|by| *by != idx);
                 }
                 if let Ok(mut p) = self.proven.lock() {
                     p.retain(|_, p| p.server != self.cfg.endpoints[idx]);
@@ -498,12 +499,15 @@ impl Esplora {
     }
 
     /// A transaction whose outputs are what matter (its witnesses are not
-    /// read): a copy kept from a history page, else fetched.
+    /// read): a copy kept from a history page, else fetched (and kept,
+    /// without its witnesses).
     pub async fn outputs_of(&self, txid: &Txid) -> Result<Arc<Transaction>> {
         if let Some(t) = self.outputs.lock().ok().and_then(|c| c.get(txid).cloned()) {
             return Ok(t);
         }
-        self.tx(txid).await
+        let t = self.tx(txid).await?;
+        self.note_outputs(&t);
+        Ok(self.outputs.lock().ok().and_then(|c| c.get(txid).cloned()).unwrap_or(t))
     }
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.
@@ -532,31 +536,38 @@ impl Esplora {
 /// airdropper's delegates may be any inscription on chain). Past the
 /// bound the cache starts afresh; a transaction needed again is fetched
 /// again, and what was judged is pinned by its wtxid (`witness::Copy`).
-#[derive(Default)]
-struct TxCache {
-    map: HashMap<Txid, (Arc<Transaction>, usize)>,
+/// With each transaction, what is known of it: the endpoint that served it
+/// (raw copies), or how its witnesses were proven (copies from blocks).
+pub(crate) struct TxCache<V> {
+    pub(crate) map: HashMap<Txid, (Arc<Transaction>, V)>,
     bytes: usize,
 }
 
-/// Bytes of raw transactions `TxCache` holds at most.
+impl<V> Default for TxCache<V> {
+    fn default() -> Self {
+        TxCache { map: HashMap::new(), bytes: 0 }
+    }
+}
+
+/// Bytes of transactions one `TxCache` holds at most.
 const MAX_TX_BYTES: usize = 32 * 1024 * 1024;
 
-impl TxCache {
-    fn insert(&mut self, txid: Txid, tx: Arc<Transaction>, server: usize) {
+impl<V> TxCache<V> {
+    pub(crate) fn insert(&mut self, txid: Txid, tx: Arc<Transaction>, v: V) {
         let size = tx.total_size();
         if self.bytes + size > MAX_TX_BYTES {
             self.clear();
         }
         self.bytes += size;
-        if let Some((old, _)) = self.map.insert(txid, (tx, server)) {
+        if let Some((old, _)) = self.map.insert(txid, (tx, v)) {
             self.bytes -= old.total_size();
         }
     }
-    fn forget_server(&mut self, idx: usize) {
-        self.map.retain(|_, (_, by)| *by != idx);
+    fn retain(&mut self, keep: impl Fn(&V) -> bool) {
+        self.map.retain(|_, (_, v)| keep(v));
         self.bytes = self.map.values().map(|(t, _)| t.total_size()).sum();
     }
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.map.clear();
         self.bytes = 0;
     }

@@ -9,11 +9,12 @@
 //! servers), retrying and failing over live one level up, in `Esplora`.
 
 use bitcoin::block::Header;
-use bitcoin::{Address, Block, BlockHash, Transaction, Txid};
+use bitcoin::{Address, Block, BlockHash, Transaction, Txid, Wtxid};
 use esplora_client::{MerkleProof, TxStatus, Utxo};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What one server answered to one question.
@@ -64,15 +65,39 @@ pub enum Page {
     ConfirmedAfter(Txid),
 }
 
-/// One transaction of a history page, as the server served it.
+/// One transaction of a history page, as the server served it. A history
+/// may be thousands of transactions of up to 4 MB each, so what is kept of
+/// each is small: its witnesses only while they are (`witness::KEPT_COPY`),
+/// else their wtxid and whether they held an envelope.
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub txid: Txid,
-    /// The server's copy. The txid pins all but the witnesses; the
-    /// witnesses are its word until proven (`witness.rs`).
-    pub tx: Transaction,
+    /// The server's copy: whole (`whole`), or without its witnesses. The
+    /// txid pins all but the witnesses; the witnesses are its word until
+    /// proven (`witness.rs`).
+    pub tx: Arc<Transaction>,
+    pub whole: bool,
+    /// The served copy's wtxid (its witnesses included).
+    pub wtxid: Wtxid,
+    /// Its served witnesses hold an envelope.
+    pub envelope: bool,
     /// The block height it claims; None: unconfirmed.
     pub height: Option<u32>,
+}
+
+impl Listed {
+    /// `tx` as served (its txid checked by the caller).
+    pub fn new(txid: Txid, mut tx: Transaction, height: Option<u32>) -> Listed {
+        let wtxid = tx.compute_wtxid();
+        let envelope = crate::inscription::envelope::any(&tx);
+        let whole = tx.total_size() <= super::witness::KEPT_COPY;
+        if !whole {
+            for i in &mut tx.input {
+                i.witness.clear();
+            }
+        }
+        Listed { txid, tx: Arc::new(tx), whole, wtxid, envelope, height }
+    }
 }
 
 /// A boxed future, so the trait stays object-safe without a macro crate.

@@ -88,13 +88,20 @@ pub struct Copy {
 }
 
 /// Copies up to this size keep their bytes (most transactions: a payment
-/// is a few hundred bytes, a goatfile's reveal a few KB).
-pub const KEPT_COPY: usize = 16 * 1024;
+/// is a few hundred bytes, a signed goatfile's reveal one or two KB). A
+/// walk keeps one per transaction, so a server padding every witness to
+/// this size costs 4 KB per transaction walked, no more.
+pub const KEPT_COPY: usize = 4 * 1024;
 
 impl Copy {
     pub fn new(tx: Arc<Transaction>, server: usize) -> Copy {
         let kept = (tx.total_size() <= KEPT_COPY).then(|| tx.clone());
         Copy { txid: tx.compute_txid(), wtxid: tx.compute_wtxid(), inputs: tx.input.len(), server, kept }
+    }
+
+    /// A history page's copy, as `Listed` kept it.
+    pub fn listed(l: &super::source::Listed, server: usize) -> Copy {
+        Copy { txid: l.txid, wtxid: l.wtxid, inputs: l.tx.input.len(), server, kept: l.whole.then(|| l.tx.clone()) }
     }
 }
 
@@ -250,10 +257,10 @@ impl Esplora {
         let tx = block.block.txdata[at].clone();
         let got = (Arc::new(tx), Witnessed { txid: *txid, proof: WitnessProof::Block { block: hash, server: block.server.clone() } });
         if let Ok(mut c) = self.witnessed.lock() {
-            if c.len() >= MAX_KEPT {
+            if c.map.len() >= MAX_KEPT {
                 c.clear();
             }
-            c.insert(*txid, got.clone());
+            c.insert(*txid, got.0.clone(), got.1.clone());
         }
         Ok(Some(got))
     }
@@ -280,7 +287,7 @@ impl Esplora {
 
     /// The transaction as its proven block holds it, if proven before.
     pub(crate) fn block_proven(&self, txid: &Txid) -> Option<(Arc<Transaction>, Witnessed)> {
-        self.witnessed.lock().ok()?.get(txid).cloned()
+        self.witnessed.lock().ok()?.map.get(txid).cloned()
     }
 
     /// A block kept from this run (every one kept was proven and checked)

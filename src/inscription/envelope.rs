@@ -108,6 +108,11 @@ pub fn reveal_script(key: &XOnlyPublicKey, envelopes: &[Envelope]) -> ScriptBuf 
 /// so about 1,700 in a standard 400,000-unit transaction), and even a
 /// same-sat batch of bare delegates (46 bytes each) fits about 8,700.
 pub const MAX_ENVELOPES: usize = 10_000;
+/// Data pushes goat reads from one transaction's envelopes: each costs 16
+/// bytes (a borrowed slice) however small, and a push can be one byte of
+/// witness (`OP_1`). A 4 MB body is about 7,700 pushes of 520 bytes, a
+/// full batch of 10,000 envelopes about 60,000 pushes.
+pub const MAX_PUSHES: usize = 200_000;
 
 /// The pushes of one envelope, before fields are interpreted. The pushes
 /// borrow the witness: a script of tiny pushes costs 16 bytes per push
@@ -126,11 +131,28 @@ pub struct RawEnvelope<'a> {
     pub stutter: bool,
 }
 
-/// The first [`MAX_ENVELOPES`] envelopes in `tx`, in input order then
-/// script order. Their position in this list is the `n` of inscription id
-/// `<txid>i<n>`.
+/// The first [`MAX_ENVELOPES`] envelopes in `tx` (and no more than
+/// [`MAX_PUSHES`] pushes in all), in input order then script order. Their
+/// position in this list is the `n` of inscription id `<txid>i<n>`.
 pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope<'_>> {
+    read(tx, MAX_ENVELOPES).0
+}
+
+/// Whether `tx` holds an envelope (stops at the first).
+pub fn any(tx: &Transaction) -> bool {
+    !read(tx, 1).0.is_empty()
+}
+
+/// Whether `tx` holds more envelopes or pushes than goat reads.
+pub fn too_many(tx: &Transaction) -> bool {
+    read(tx, MAX_ENVELOPES).1
+}
+
+/// Up to `limit` envelopes of `tx`, and whether more were left unread
+/// (past `limit`, or past [`MAX_PUSHES`]).
+fn read(tx: &Transaction, limit: usize) -> (Vec<RawEnvelope<'_>>, bool) {
     let mut out = Vec::new();
+    let mut pushes = MAX_PUSHES;
     for (i, input) in tx.input.iter().enumerate() {
         // The same witness rule as ord (its `unversioned_leaf_script_from_
         // witness`): the leaf script of a script-path spend, after the
@@ -138,61 +160,46 @@ pub fn envelopes(tx: &Transaction) -> Vec<RawEnvelope<'_>> {
         // `taproot_leaf_script()` also checks those, and so misses
         // inscriptions ord sees (found by tests/cli/ord_diff.rs).
         #[allow(deprecated)]
-        if let Some(script) = input.witness.tapscript() {
-            let room = MAX_ENVELOPES - out.len();
-            let mut found = from_tapscript(script, i);
-            found.truncate(room);
-            out.extend(found);
-            if out.len() == MAX_ENVELOPES {
-                break;
-            }
+        let Some(script) = input.witness.tapscript() else { continue };
+        let (found, cut) = scan(script, i, limit - out.len(), &mut pushes);
+        out.extend(found);
+        if cut {
+            return (out, true);
         }
     }
-    out
+    (out, false)
 }
 
-/// Whether `tx` holds more envelopes than goat reads ([`MAX_ENVELOPES`]).
-pub fn too_many(tx: &Transaction) -> bool {
-    let mut n = 0;
-    for input in &tx.input {
-        #[allow(deprecated)]
-        if let Some(script) = input.witness.tapscript() {
-            n += from_tapscript(script, 0).len();
-            if n > MAX_ENVELOPES {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// Envelopes of one leaf script (at most [`MAX_ENVELOPES`] + 1). A script
-/// that fails to decode part-way keeps no envelopes, as in ord (the
-/// instruction stream is unreadable). The instructions are read one at a
-/// time: collecting them first would cost 24 bytes per instruction.
+/// Envelopes of one leaf script. A script that fails to decode part-way
+/// keeps no envelopes, as in ord (the instruction stream is unreadable).
 pub fn from_tapscript(script: &Script, input: usize) -> Vec<RawEnvelope<'_>> {
+    scan(script, input, MAX_ENVELOPES, &mut MAX_PUSHES.clone()).0
+}
+
+/// Up to `limit` envelopes of one leaf script, spending at most `pushes`
+/// pushes; true when more were left unread (then what follows is not read,
+/// nor checked for decoding errors). The instructions are read one at a
+/// time: collecting them first would cost 24 bytes per instruction.
+fn scan<'a>(script: &'a Script, input: usize, limit: usize, pushes: &mut usize) -> (Vec<RawEnvelope<'a>>, bool) {
     let mut ins = script.instructions().peekable();
     let mut found = Vec::new();
     let mut stuttered = false;
     while let Some(here) = ins.next() {
-        let Ok(here) = here else { return Vec::new() };
+        let Ok(here) = here else { return (Vec::new(), false) };
         if !is_empty_push(&here) {
             continue;
         }
-        match parse_after_false(&mut ins, input, found.len(), stuttered) {
-            Ok(env) => {
-                found.push(env);
-                if found.len() > MAX_ENVELOPES {
-                    // Enough to know there are too many; what follows is
-                    // not read (and not checked for decoding errors).
-                    return found;
-                }
-            }
-            Err(Unreadable) => return Vec::new(),
+        if found.len() == limit {
+            return (found, true);
+        }
+        match parse_after_false(&mut ins, input, found.len(), stuttered, pushes) {
+            Ok(env) => found.push(env),
+            Err(Unreadable) => return (Vec::new(), false),
+            Err(TooLong) => return (found, true),
             Err(Stutter(s)) => stuttered = s,
         }
     }
-    found
+    (found, false)
 }
 
 fn is_empty_push(ins: &Instruction) -> bool {
@@ -206,8 +213,10 @@ enum NoEnvelope {
     Stutter(bool),
     /// The script stops decoding: no envelope of it counts.
     Unreadable,
+    /// More pushes than goat reads.
+    TooLong,
 }
-use NoEnvelope::{Stutter, Unreadable};
+use NoEnvelope::{Stutter, TooLong, Unreadable};
 
 /// One byte for each pushnum value, so that a number pushed with OP_n is a
 /// borrowed slice like any other push.
@@ -230,6 +239,7 @@ fn parse_after_false<'a>(
     input: usize,
     offset: usize,
     stutter: bool,
+    pushes: &mut usize,
 ) -> Result<RawEnvelope<'a>, NoEnvelope> {
     fn next_is_false(ins: &mut Instructions<'_>) -> NoEnvelope {
         match ins.peek() {
@@ -251,6 +261,12 @@ fn parse_after_false<'a>(
     loop {
         let Some(i) = ins.next() else { return Err(Stutter(false)) };
         let Ok(i) = i else { return Err(Unreadable) };
+        if matches!(i, Instruction::PushBytes(_)) || i.opcode().is_some_and(|o| o == op::OP_PUSHNUM_NEG1 || (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&o.to_u8())) {
+            if *pushes == 0 {
+                return Err(TooLong);
+            }
+            *pushes -= 1;
+        }
         match i {
             Instruction::PushBytes(p) => payload.push(p.as_bytes()),
             Instruction::Op(o) if o == op::OP_ENDIF => {

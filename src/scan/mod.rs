@@ -36,6 +36,12 @@ pub const MAX_DELEGATE_TXS: usize = 16;
 /// goatfile decodes to at most `goatfile::MAX_BYTES`, and compressed or
 /// stored, its body is not much larger.
 pub const CANDIDATE_BODY: usize = 2 * goatfile::MAX_BYTES;
+/// Bytes one transaction's inscriptions may decode to while judged
+/// (64 goatfiles of the largest size): thousands of tiny compressed bodies
+/// could each inflate to a goatfile's limit.
+pub const MAX_DECODED_PER_TX: usize = 64 * goatfile::MAX_BYTES;
+/// Delegated content a walk keeps for other transactions naming it.
+const MAX_DELEGATED_KEPT: usize = 32 << 20;
 /// From this many of the address's transactions in one block, one block
 /// proves their witnesses for less than their script checks cost (a
 /// mainnet block is 1-4 MB, one request; a script check is a few small
@@ -71,8 +77,9 @@ impl std::fmt::Display for Location {
 pub enum GoatfileState {
     /// Shared: thousands of inscriptions may serve the same content.
     Valid(Arc<Goatfile>),
-    /// Looks like one (YAML content type) but fails to parse: the reason.
-    Invalid(String),
+    /// Looks like one (YAML content type) but fails to parse: the reason
+    /// (shared, like the content).
+    Invalid(Arc<str>),
     No,
 }
 
@@ -254,7 +261,7 @@ fn nth(tx: &Transaction, id: &InscriptionId) -> Result<Inscription> {
     let all = Inscription::from_transaction(tx);
     let n = all.len();
     all.into_iter().nth(id.index as usize).ok_or_else(|| {
-        let more = if n == crate::inscription::envelope::MAX_ENVELOPES {
+        let more = if crate::inscription::envelope::too_many(tx) {
             format!(" (goat reads at most {n} envelopes per transaction)")
         } else {
             String::new()
@@ -279,6 +286,8 @@ pub struct Content {
     signature: Option<std::result::Result<signature::Carried, String>>,
     /// `classify`'s answer, worked out once.
     class: std::sync::OnceLock<(GoatfileState, Option<Arc<[u8]>>)>,
+    /// Its own signature checked against the holder, once.
+    verdict: std::sync::OnceLock<Option<std::result::Result<Signed, String>>>,
 }
 
 impl Content {
@@ -294,7 +303,15 @@ impl Content {
             body: body.filter(|b| b.len() <= keep).map(Arc::from),
             size,
             class: std::sync::OnceLock::new(),
+            verdict: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Roughly what keeping it costs in memory.
+    fn weight(&self) -> usize {
+        let decoded = self.class.get().and_then(|c| c.1.as_ref()).map_or(0, |d| d.len());
+        // a parsed goatfile takes a few times its text
+        self.body.as_ref().map_or(0, |b| b.len()) + 4 * decoded + 256
     }
 
     fn served(&self, delegate: Option<InscriptionId>, signature: Option<std::result::Result<signature::Carried, String>>) -> Served {
@@ -315,9 +332,37 @@ impl Content {
     }
 
     /// `classify` of what it serves, worked out once however many
-    /// inscriptions serve it.
-    fn class(&self) -> &(GoatfileState, Option<Arc<[u8]>>) {
-        self.class.get_or_init(|| classify(&self.served(None, None)))
+    /// inscriptions serve it. Decoding costs `budget` (the bytes one
+    /// transaction's contents may decode to): once spent, content not yet
+    /// judged is not judged, and says so.
+    fn class(&self, budget: &mut usize) -> (GoatfileState, Option<Arc<[u8]>>) {
+        if let Some(c) = self.class.get() {
+            return c.clone();
+        }
+        let served = self.served(None, None);
+        let worth = served.body.is_some() && looks_like_goatfile(&served);
+        if worth && *budget < goatfile::MAX_BYTES {
+            let yaml = served.content_type.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("yaml"));
+            let why = format!(
+                "not read: this transaction's inscriptions decode to more than {} MiB of goatfile-like content",
+                MAX_DECODED_PER_TX >> 20
+            );
+            return (if yaml { GoatfileState::Invalid(why.into()) } else { GoatfileState::No }, None);
+        }
+        let c = self.class.get_or_init(|| classify(&served));
+        if worth {
+            *budget -= c.1.as_ref().map_or(goatfile::MAX_BYTES.min(*budget), |d| d.len());
+        }
+        c.clone()
+    }
+
+    /// The holder's verdict on a signature this content carries itself
+    /// (`own`), worked out once; others are checked each time.
+    fn verdict(&self, served: &Served, holder: &HolderAddress, goatfile: &[u8], own: bool) -> Option<std::result::Result<Signed, String>> {
+        if own {
+            return self.verdict.get_or_init(|| signature_of(served, holder, goatfile)).clone();
+        }
+        signature_of(served, holder, goatfile)
     }
 }
 
@@ -335,13 +380,19 @@ fn signature_of(served: &Served, holder: &HolderAddress, goatfile: &[u8]) -> Opt
     })
 }
 
+/// Whether `served` could be a goatfile: YAML, or text with no other type
+/// (JSON is YAML), and a body.
+fn looks_like_goatfile(served: &Served) -> bool {
+    let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
+    let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
+    (ct.contains("yaml") || texty) && served.size.is_some()
+}
+
 /// Does this content look like a goatfile, and does it parse? With the
 /// decoded bytes of one that does (its signature covers them).
 pub fn classify(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>) {
-    let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
-    let yaml = ct.contains("yaml");
-    let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
-    if !(yaml || texty) || served.size.is_none() {
+    let yaml = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase().contains("yaml");
+    if !looks_like_goatfile(served) {
         return (GoatfileState::No, None);
     }
     let decoded = match &served.body {
@@ -355,12 +406,12 @@ pub fn classify(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>) {
     };
     let decoded = match decoded {
         Ok(d) => d,
-        Err(e) if yaml => return (GoatfileState::Invalid(e.message), None),
+        Err(e) if yaml => return (GoatfileState::Invalid(e.message.into()), None),
         Err(_) => return (GoatfileState::No, None),
     };
     match goatfile::parse(&decoded) {
         Ok(g) => (GoatfileState::Valid(Arc::new(g)), Some(Arc::from(decoded))),
-        Err(e) if yaml => (GoatfileState::Invalid(e.0), None),
+        Err(e) if yaml => (GoatfileState::Invalid(e.0.into()), None),
         Err(_) => (GoatfileState::No, None),
     }
 }
@@ -388,6 +439,7 @@ pub async fn walk(
     let mut seen: HashSet<Txid> = HashSet::new();
     let mut spent_by: HashMap<OutPoint, Txid> = HashMap::new();
     let mut unconfirmed: HashSet<Txid> = HashSet::new();
+    let mut delegates = Delegates::default();
 
     let (first, mut server) = esplora.address_txs(addr).await.map_err(|e| history_error(e, holder))?;
     summary.pages += 1;
@@ -419,21 +471,19 @@ pub async fn walk(
             // The page's witnesses only *select* candidates; content is
             // parsed from verified raw bytes below, and what the choice
             // rests on is proven (`find_goatfile`).
-            let selected = !crate::inscription::envelope::envelopes(&t.tx).is_empty();
-            let tx = Arc::new(t.tx);
-            let page_copy = Copy::new(tx.clone(), server);
-            esplora.note_outputs(&tx);
-            for vin in &tx.input {
+            let selected = t.envelope;
+            let page_copy = Copy::listed(&t, server);
+            esplora.note_outputs(&t.tx);
+            for vin in &t.tx.input {
                 spent_by.insert(vin.previous_output, t.txid);
             }
-            drop(tx);
             summary.walked.push(Walked { txid: t.txid, location, selected, page: page_copy, reads: vec![] });
             if !selected {
                 continue;
             }
             summary.candidates += 1;
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
-            let (read, flow) = inspect(esplora, holder, t.txid, location, known, opts, &mut visit).await?;
+            let (read, flow) = inspect(esplora, holder, t.txid, location, known, opts, &mut delegates, &mut visit).await?;
             if let Some(w) = summary.walked.last_mut() {
                 // Exactly the bytes judged by: proven later, whatever the
                 // cache holds by then.
@@ -486,6 +536,7 @@ struct History<'a> {
 /// shown to `visit` as soon as it is judged (only what the visitor keeps
 /// stays in memory), until it breaks. Returns the copies whose witnesses
 /// the judgement read.
+#[allow(clippy::too_many_arguments)]
 async fn inspect(
     esplora: &Esplora,
     holder_address: &HolderAddress,
@@ -493,6 +544,7 @@ async fn inspect(
     location: Location,
     known: History<'_>,
     opts: Options,
+    delegates: &mut Delegates,
     visit: &mut impl FnMut(Step) -> ControlFlow<()>,
 ) -> Result<(Vec<Copy>, ControlFlow<()>)> {
     let holder = &holder_address.script_pubkey();
@@ -500,36 +552,73 @@ async fn inspect(
     // The copies whose witnesses the judgement reads.
     let mut read = vec![Copy::new(tx.clone(), server)];
     let inscriptions = Inscription::from_transaction(&tx);
-    if inscriptions.len() == crate::inscription::envelope::MAX_ENVELOPES && crate::inscription::envelope::too_many(&tx) {
+    if crate::inscription::envelope::too_many(&tx) {
         tracing::warn!(
-            "{txid} holds more than {} envelopes: goat judges the first {} and passes over the rest",
-            inscriptions.len(),
+            "{txid} holds more envelopes than goat reads ({} envelopes or {} pushes): goat judges the first {} and passes over the rest",
+            crate::inscription::envelope::MAX_ENVELOPES,
+            crate::inscription::envelope::MAX_PUSHES,
             inscriptions.len()
         );
     }
-    let mut delegates = Delegates::default();
+    // The delegates named, by transaction (only those inscriptions are
+    // read), the first `MAX_DELEGATE_TXS` transactions in order.
+    let mut named: HashMap<Txid, HashSet<u32>> = HashMap::new();
+    for d in inscriptions.iter().filter_map(Inscription::delegate_id) {
+        if named.len() < MAX_DELEGATE_TXS || named.contains_key(&d.txid) {
+            named.entry(d.txid).or_default().insert(d.index);
+        }
+    }
+    let mut over = 0usize;
+    let mut recorded: HashSet<bitcoin::Wtxid> = HashSet::new();
+    let mut budget = MAX_DECODED_PER_TX;
     let mut prevs: Option<Vec<Option<Arc<Transaction>>>> = None;
+    let mut judged: HashMap<(usize, Option<u64>), Option<Endorsed>> = HashMap::new();
+    let mut flow = ControlFlow::Continue(());
     for (n, mut ins) in inscriptions.into_iter().enumerate() {
         let id = InscriptionId { txid, index: n as u32 };
-        let (served, class) = match ins.delegate_id() {
-            Some(d) => match delegates.content(esplora, &d, &mut read).await? {
-                Some(c) => (c.serve(&ins, d), c.class().clone()),
-                // No such delegate (every server says), or one too many:
-                // no content.
-                None => (Served { content_type: None, content_encoding: None, body: None, size: None, delegate: Some(d), signature: None }, (GoatfileState::No, None)),
-            },
+        let before = budget;
+        let (served, (goatfile, decoded), content, own) = match ins.delegate_id() {
+            Some(d) => {
+                let c = match named.get(&d.txid) {
+                    Some(want) => delegates.content(esplora, &d, want, &mut read, &mut recorded).await?,
+                    None => {
+                        over += 1;
+                        None
+                    }
+                };
+                match c {
+                    Some(c) => {
+                        let own = signature_in(&ins).is_none();
+                        let class = c.class(&mut budget);
+                        delegates.bytes += 4 * (before - budget);
+                        (c.serve(&ins, d), class, Some(c), own)
+                    }
+                    // No such delegate (every server says), or one too
+                    // many: no content.
+                    None => (
+                        Served { content_type: None, content_encoding: None, body: None, size: None, delegate: Some(d), signature: None },
+                        (GoatfileState::No, None),
+                        None,
+                        false,
+                    ),
+                }
+            }
             None => {
                 let own = Content::of(&mut ins, CANDIDATE_BODY);
-                (own.served(None, None), own.class().clone())
+                let class = own.class(&mut budget);
+                (own.served(None, None), class, None, false)
             }
         };
-        let (goatfile, decoded) = class;
         let mut endorsement = None;
         let mut signature_refused = None;
         // A signed goatfile needs nothing else: where it sits and who paid
         // for it do not matter.
         if let Some(bytes) = &decoded {
-            match signature_of(&served, holder_address, bytes) {
+            let verdict = match &content {
+                Some(c) => c.verdict(&served, holder_address, bytes, own),
+                None => signature_of(&served, holder_address, bytes),
+            };
+            match verdict {
                 Some(Ok(s)) => endorsement = Some(Endorsed::signed(s)),
                 Some(Err(e)) => signature_refused = Some(e),
                 None => {}
@@ -542,73 +631,138 @@ async fn inspect(
                     if i >= MAX_REVEAL_INPUTS || input.previous_output.is_null() {
                         v.push(None);
                     } else {
-                        v.push(Some(esplora.tx(&input.previous_output.txid).await?));
+                        // Only its outputs are read: kept without witnesses.
+                        v.push(Some(esplora.outputs_of(&input.previous_output.txid).await?));
                     }
                 }
                 prevs = Some(v);
             }
-            let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
-            endorsement =
-                trust::endorsement(esplora, holder, &reveal, ins.input, ins.pointer_value(), known.spent_by, &mut read).await?;
+            // The same input and pointer, the same answer: thousands of
+            // envelopes in one input are judged once.
+            let key = (ins.input, ins.pointer_value());
+            endorsement = match judged.get(&key) {
+                Some(e) => e.clone(),
+                None => {
+                    let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
+                    let e = trust::endorsement(esplora, holder, &reveal, key.0, key.1, known.spent_by, &mut read).await?;
+                    judged.insert(key, e.clone());
+                    e
+                }
+            };
         }
         let endorsement_pending =
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
         let found = Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile, signature_refused };
         if visit(Step::Found(Box::new(found))).is_break() {
-            return Ok((read, ControlFlow::Break(())));
+            flow = ControlFlow::Break(());
+            break;
         }
     }
-    Ok((read, ControlFlow::Continue(())))
+    if over > 0 {
+        tracing::warn!(
+            "{txid}: {over} inscription(s) name delegates in more than {MAX_DELEGATE_TXS} transactions: goat reads them as having no content"
+        );
+    }
+    delegates.settle();
+    Ok((read, flow))
 }
 
-/// The content of the delegates one transaction's inscriptions name: each
-/// delegate transaction fetched and parsed once, its copy recorded once
-/// (thousands of envelopes may name one 4 MB inscription), and at most
-/// `MAX_DELEGATE_TXS` of them.
+/// The content of delegates, kept for the walk: each delegate transaction
+/// fetched and parsed once (thousands of envelopes may name one 4 MB
+/// inscription, in one transaction or many), and of it only the
+/// inscriptions named. Bounded in bytes (`MAX_DELEGATED_KEPT`): past it,
+/// what is kept is let go and read again when named again.
 #[derive(Default)]
 struct Delegates {
-    /// By delegate transaction, what each of its inscriptions serves; None:
-    /// no such transaction, every server says.
-    txs: HashMap<Txid, Option<Vec<Arc<Content>>>>,
-    /// Inscriptions left without content because they named one delegate
-    /// transaction too many (warned about once).
-    over: usize,
+    /// By delegate transaction; None: no such transaction, every server
+    /// says.
+    txs: HashMap<Txid, Option<Loaded>>,
+    /// Roughly what `txs` holds.
+    bytes: usize,
+}
+
+/// One delegate transaction as read: the copy (whose witnesses are proven
+/// with the transactions naming it), and its named inscriptions' content
+/// (None: it holds no such inscription).
+struct Loaded {
+    copy: Copy,
+    contents: HashMap<u32, Option<Arc<Content>>>,
 }
 
 impl Delegates {
-    async fn content(&mut self, esplora: &Esplora, d: &InscriptionId, read: &mut Vec<Copy>) -> Result<Option<Arc<Content>>> {
-        if !self.txs.contains_key(&d.txid) {
-            if self.txs.len() >= MAX_DELEGATE_TXS {
-                if self.over == 0 {
-                    tracing::warn!(
-                        "a transaction's inscriptions name more than {MAX_DELEGATE_TXS} delegate transactions: those naming {} and others are read as having no content",
-                        d.txid
-                    );
-                }
-                self.over += 1;
-                return Ok(None);
-            }
-            let parsed = match esplora.tx_from(&d.txid).await {
-                Ok((tx, server)) => {
-                    read.push(Copy::new(tx.clone(), server));
-                    Some(
-                        Inscription::from_transaction(&tx)
-                            .into_iter()
-                            .map(|mut i| Arc::new(Content::of(&mut i, CANDIDATE_BODY)))
-                            .collect(),
-                    )
-                }
-                // Only a delegate every server says does not exist leaves
-                // the inscription without content; any other failure is no
-                // answer. (A delegate's bytes that came but hold no such
-                // inscription are in `read`, proven later like the rest: a
-                // swapped witness could do that.)
-                Err(e) if e.kind == Kind::NotFound => None,
-                Err(e) => return Err(Error::new(e.kind, format!("delegate {d}: {}", e.message))),
+    /// What delegate `d` serves; its transaction read when needed, with
+    /// the other inscriptions of it this candidate names (`want`). The
+    /// copy judged by goes into `read` once per candidate (`recorded`).
+    async fn content(
+        &mut self,
+        esplora: &Esplora,
+        d: &InscriptionId,
+        want: &HashSet<u32>,
+        read: &mut Vec<Copy>,
+        recorded: &mut HashSet<bitcoin::Wtxid>,
+    ) -> Result<Option<Arc<Content>>> {
+        let had = match self.txs.get(&d.txid) {
+            Some(None) => return Ok(None),
+            Some(Some(l)) if l.contents.contains_key(&d.index) => None,
+            Some(Some(l)) => Some(l.copy.clone()),
+            None => None,
+        };
+        if !self.txs.contains_key(&d.txid) || had.is_some() {
+            // The bytes read before when they are still served, so the
+            // contents kept stay those of one copy.
+            let again = match &had {
+                Some(c) => esplora.bytes_of(c).await?.map(|t| (t, c.clone())),
+                None => None,
             };
-            self.txs.insert(d.txid, parsed);
+            let (tx, copy) = match again {
+                Some(got) => got,
+                None => match esplora.tx_from(&d.txid).await {
+                    Ok((tx, server)) => {
+                        let c = Copy::new(tx.clone(), server);
+                        (tx, c)
+                    }
+                    // Only a delegate every server says does not exist
+                    // leaves the inscription without content; any other
+                    // failure is no answer. (A delegate's bytes that came
+                    // but hold no such inscription are in `read`, proven
+                    // later like the rest: a swapped witness could do that.)
+                    Err(e) if e.kind == Kind::NotFound => {
+                        self.txs.insert(d.txid, None);
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(Error::new(e.kind, format!("delegate {d}: {}", e.message))),
+                },
+            };
+            let mut contents = match self.txs.remove(&d.txid) {
+                Some(Some(l)) if l.copy.wtxid == copy.wtxid => l.contents,
+                _ => HashMap::new(),
+            };
+            for (n, mut ins) in Inscription::from_transaction(&tx).into_iter().enumerate() {
+                let n = n as u32;
+                if want.contains(&n) && !contents.contains_key(&n) {
+                    let c = Content::of(&mut ins, CANDIDATE_BODY);
+                    self.bytes += c.weight();
+                    contents.insert(n, Some(Arc::new(c)));
+                }
+            }
+            for &n in want {
+                contents.entry(n).or_insert(None);
+            }
+            self.txs.insert(d.txid, Some(Loaded { copy, contents }));
         }
-        Ok(self.txs[&d.txid].as_ref().and_then(|v| v.get(d.index as usize).cloned()))
+        let Some(Some(l)) = self.txs.get(&d.txid) else { return Ok(None) };
+        if recorded.insert(l.copy.wtxid) {
+            read.push(l.copy.clone());
+        }
+        Ok(l.contents.get(&d.index).cloned().flatten())
+    }
+
+    /// After a candidate: past the bound, keep nothing.
+    fn settle(&mut self) {
+        if self.bytes > MAX_DELEGATED_KEPT {
+            self.txs.clear();
+            self.bytes = 0;
+        }
     }
 }
 
@@ -646,16 +800,19 @@ async fn prove_walked(
         })
         .partition(|(_, r)| *r == Route::Block);
     let mut proven = Vec::new();
+    // A copy met again (a delegate many transactions name) is proven once.
+    let memo = std::sync::Mutex::new(HashMap::new());
+    let memo = &memo;
     // Those proven from blocks one by one, so that a block serves all of
     // its transactions; script checks (a few small requests each) several
     // at once, so that a long history does not cost one round trip after
     // another.
     for (w, route) in by_block {
-        proven.extend(prove_one(esplora, holder, w, route).await?);
+        proven.extend(prove_one(esplora, holder, w, route, memo).await?);
     }
     // The futures made first: a stream that held the closure making them
     // would not be Send for every lifetime (the daemon spawns this).
-    let checks: Vec<_> = by_script.into_iter().map(|(w, route)| prove_one(esplora, holder, w, route)).collect();
+    let checks: Vec<_> = by_script.into_iter().map(|(w, route)| prove_one(esplora, holder, w, route, memo)).collect();
     let checked: Vec<Vec<Witnessed>> = futures::stream::iter(checks).buffered(CONCURRENT_CHECKS).try_collect().await?;
     proven.extend(checked.into_iter().flatten());
     let unproven = proven
@@ -672,7 +829,13 @@ async fn prove_walked(
 /// and each raw copy read) proven. Two different copies of one transaction
 /// can both be valid spends (a re-signed input, an anyone-can-spend
 /// input): then only its block tells which was mined.
-async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route: Route) -> Result<Vec<Witnessed>> {
+async fn prove_one(
+    esplora: &Esplora,
+    holder: &HolderAddress,
+    w: &Walked,
+    route: Route,
+    memo: &std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool), Witnessed>>,
+) -> Result<Vec<Witnessed>> {
     // The same bytes served twice (the page's copy and the raw one, most
     // often) are proven once.
     let mut seen = HashSet::new();
@@ -685,7 +848,15 @@ async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route:
     for &(txid, c) in &copies {
         let contested = copies.iter().filter(|(t, _)| *t == txid).count() > 1;
         let confirmed = if txid == w.txid { Some(w.location.is_confirmed()) } else { None };
-        let p = match esplora.check(c, confirmed, if contested { Route::Block } else { route }).await {
+        let route = if contested { Route::Block } else { route };
+        let key = (c.wtxid, route == Route::Block);
+        if let Some(p) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            if !proven.iter().any(|q| q.txid == p.txid) {
+                proven.push(p);
+            }
+            continue;
+        }
+        let p = match esplora.check(c, confirmed, route).await {
             Ok(p) => p,
             // No server proves what the page called confirmed: the page
             // lied (an honest server is not dropped for saying so).
@@ -701,6 +872,9 @@ async fn prove_one(esplora: &Esplora, holder: &HolderAddress, w: &Walked, route:
             return Err(Error::invalid(format!(
                 "servers gave {txid} with different witnesses that are all valid spends; only its block can tell which was mined, and none was had: pass an --esplora server"
             )));
+        }
+        if let Ok(mut m) = memo.lock() {
+            m.insert(key, p.clone());
         }
         if !proven.iter().any(|q| q.txid == p.txid) {
             proven.push(p);
@@ -1053,9 +1227,24 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
     // Proven by script check only (Electrum, the mempool), an envelope
     // counts only in a taproot script-path input (`envelopes_bound`): the
     // reveal's, and its delegate's.
+    // The bytes checked are those judged (pinned by wtxid), not whatever
+    // a server serves by now.
     let sources = [Some(f.id.txid), f.served.delegate.map(|d| d.txid)];
+    let judged: Vec<&Copy> =
+        summary.walked.iter().filter(|w| w.txid == f.id.txid).flat_map(|w| std::iter::once(&w.page).chain(&w.reads)).collect();
     for w in witnesses.iter().filter(|w| sources.contains(&Some(w.txid))) {
-        bound(esplora, &*esplora.tx(&w.txid).await?, w).await?;
+        if matches!(w.proof, WitnessProof::Block { .. }) {
+            continue;
+        }
+        for c in judged.iter().filter(|c| c.txid == w.txid) {
+            let tx = esplora.bytes_of(c).await?.ok_or_else(|| {
+                Error::invalid(format!(
+                    "{} is served now with other witnesses than those goat judged it by: run again, or pass an --esplora server",
+                    c.txid
+                ))
+            })?;
+            bound(esplora, &tx, w).await?;
+        }
     }
     proof.witnesses = witnesses;
     proof.unproven.extend(unproven);

@@ -179,7 +179,7 @@ impl Fetch {
         let entries = self.selected(&gf)?;
         let root = match &self.output {
             Some(o) => o.clone(),
-            None => default_folder(&gf, &origin)?,
+            None => default_folder(&gf, &origin, &bytes)?,
         };
         // The folder as the user named it, links resolved: every folder goat
         // makes below it then has a path with no link in it, and a link
@@ -372,7 +372,7 @@ impl Fetch {
 /// would write into ~/.config), a path with separators, or a folder that
 /// exists and is not goat's download of the same source. Such a name is
 /// refused, and the user picks the folder with -o.
-fn default_folder(g: &Goatfile, o: &Origin) -> Result<PathBuf> {
+fn default_folder(g: &Goatfile, o: &Origin, goatfile: &[u8]) -> Result<PathBuf> {
     let name = g.name.clone().or_else(|| o.address.clone()).unwrap_or_else(|| "goat-download".into());
     let why = if name.starts_with('.') {
         Some("starts with a dot (a hidden folder, like .config)".to_string())
@@ -390,7 +390,7 @@ fn default_folder(g: &Goatfile, o: &Origin) -> Result<PathBuf> {
         )));
     }
     let dir = PathBuf::from(&name);
-    if std::fs::symlink_metadata(&dir).is_ok() && !ours(&dir, o) {
+    if std::fs::symlink_metadata(&dir).is_ok() && !ours(&dir, o, goatfile) {
         return Err(Error::usage(format!(
             "the goatfile names its folder '{shown}', which already exists and is not goat's download of {}: choose the output folder with -o DIR (-o {shown} writes there anyway)",
             o.source()
@@ -400,15 +400,16 @@ fn default_folder(g: &Goatfile, o: &Origin) -> Result<PathBuf> {
 }
 
 /// `dir` is a real folder (no link) holding goat's download of the same
-/// source as `o`: the same address, else the same inscription or file.
-fn ours(dir: &std::path::Path, o: &Origin) -> bool {
+/// source as `o`: the same address (whose goatfile may have changed since),
+/// else the very same goatfile (a file's name says nothing of its content).
+fn ours(dir: &std::path::Path, o: &Origin, goatfile: &[u8]) -> bool {
     let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
-    let source = Layout::new(dir).meta().join("source.json");
-    let had = std::fs::read(&source).ok().and_then(|b| serde_json::from_slice::<Origin>(&b).ok());
+    let meta = Layout::new(dir).meta();
+    let had = std::fs::read(meta.join("source.json")).ok().and_then(|b| serde_json::from_slice::<Origin>(&b).ok());
     is_dir
         && had.is_some_and(|h| match &o.address {
             Some(a) => h.address.as_ref() == Some(a),
-            None => h.address.is_none() && h.inscription == o.inscription && h.file == o.file,
+            None => h.address.is_none() && std::fs::read(meta.join("goatfile.yaml")).is_ok_and(|b| b == goatfile),
         })
 }
 

@@ -6,6 +6,7 @@ use crate::scan::{self, GoatfileState};
 use clap::Args;
 use serde_json::json;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct Ls {
@@ -68,7 +69,7 @@ impl Ls {
                         "block_height": match f.location { scan::Location::Confirmed(h) => Some(h), _ => None },
                         "delegate": f.delegate.map(|d| d.to_string()),
                         "goatfile": f.goatfile,
-                        "goatfile_error": f.goatfile_error,
+                        "goatfile_error": f.goatfile_error.as_deref(),
                         "endorsed": f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound()),
                         "endorsement": f.endorsement.as_ref().map(|e| e.kind),
                         "endorsement_pending": f.endorsement_pending,
@@ -146,7 +147,7 @@ struct Row {
     settled: bool,
     delegate: Option<crate::inscription::InscriptionId>,
     goatfile: &'static str,
-    goatfile_error: Option<String>,
+    goatfile_error: Option<Arc<str>>,
     endorsement: Option<crate::trust::Endorsed>,
     endorsement_pending: bool,
     signature_refused: Option<String>,

@@ -494,7 +494,7 @@ impl Publish {
             if out.script_pubkey != spk {
                 return Err(Error::invalid(format!("the server lists {}:{} as the holder's, but it pays another script", u.txid, u.vout)));
             }
-            let reveals = !crate::inscription::envelope::envelopes(&tx).is_empty();
+            let reveals = crate::inscription::envelope::any(&tx);
             if out.value.to_sat() <= publish::POSTAGE || (reveals && u.vout == 0) {
                 continue;
             }

@@ -70,9 +70,14 @@ impl Resolve {
             });
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
+            // The goatfile as it reads, line by line, with whatever could
+            // steer a terminal (a carriage return, a bidi override: YAML
+            // allows them) made visible; `--json` has the exact text.
             let text = found.served.decode(crate::goatfile::MAX_BYTES as u64)?;
+            let text: String =
+                String::from_utf8_lossy(&text).lines().map(|l| crate::text::printable(l, usize::MAX) + "\n").collect();
             let mut out = std::io::stdout().lock();
-            out.write_all(&text).and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
+            out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))?;
         }
         let proven = proof_words(&found);
         g.note(format!(

@@ -270,7 +270,7 @@ pub async fn endorsement(
             if cin.previous_output.is_null() {
                 continue;
             }
-            let prev = esplora.tx(&cin.previous_output.txid).await?;
+            let prev = esplora.outputs_of(&cin.previous_output.txid).await?;
             if prev.output.get(cin.previous_output.vout as usize).map(|o| &o.script_pubkey) == Some(holder) {
                 return Ok(Some(Endorsed {
                     kind: Endorsement::FundedCommit,

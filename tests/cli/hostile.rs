@@ -61,7 +61,7 @@ fn a_delegate_bomb_is_walked_in_bounded_memory_over_esplora_and_electrum() {
         let out = goat().memory_ceiling(CEILING).args([flag, bomb_url.as_str(), "resolve", &addr]).run().ok();
         assert!(out.stdout.contains("name: model"), "{what}: the holder's goatfile must still win: {}", out.stdout);
         assert!(
-            out.stderr.contains("more than 16 delegate transactions"),
+            out.stderr.contains("name delegates in more than 16 transactions"),
             "{what}: the airdrop naming 20 delegates is warned about: {}",
             out.stderr
         );
