@@ -12,6 +12,14 @@
 //! batched round trip; it tells a transaction's height only through a
 //! history (and needs one for a merkle proof); it serves headers by height
 //! only, and no raw blocks (so witnesses are proven by script check).
+//!
+//! electrum-client reads each answer as one line into memory, with no
+//! limit, so a server could send an endless one. goat therefore makes the
+//! connection itself and hands electrum-client a transport that counts
+//! (`Bounded`): one call at a time per server, and at most `MAX_ANSWER`
+//! bytes per call. A page of raw transactions too large for one call is
+//! asked for in halves, each kept as it arrives without its large
+//! witnesses (`Listed`). (Proposed upstream: a line limit in `RawClient`.)
 
 use super::http::io_cause;
 use super::one_line;
@@ -23,9 +31,86 @@ use electrum_client::{ElectrumApi, Param};
 use esplora_client::{MerkleProof, TxStatus, Utxo};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Bytes one call may receive: a raw transaction of a full 4 MB block is
+/// 8 MB of hex, and electrum-client holds a whole answer twice (the line,
+/// then its JSON).
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
+/// The connection electrum-client talks through, as goat made it.
+type Conn = electrum_client::raw_client::RawClient<Bounded>;
+
+/// A transport whose reads fail once the call under way has received
+/// `MAX_ANSWER` bytes (`left` is set again before each call).
+struct Bounded {
+    io: Box<dyn Io>,
+    left: Arc<AtomicUsize>,
+}
+
+trait Io: std::io::Read + std::io::Write + Send {}
+impl<T: std::io::Read + std::io::Write + Send> Io for T {}
+
+impl std::io::Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.io.read(buf)?;
+        let left = self.left.load(Ordering::Relaxed);
+        if n > left {
+            return Err(std::io::Error::other(TooLarge));
+        }
+        self.left.store(left - n, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.io.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.io.flush()
+    }
+}
+
+/// What a `Bounded` read fails with.
+#[derive(Debug)]
+struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sent an answer larger than {MAX_ANSWER} bytes")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Whether `e` is a `Bounded` read stopping at its cap.
+fn too_large(e: &electrum_client::Error) -> bool {
+    let io = |e: &std::io::Error| e.get_ref().is_some_and(|r| r.is::<TooLarge>());
+    match e {
+        electrum_client::Error::IOError(e) => io(e),
+        electrum_client::Error::SharedIOError(e) => io(e),
+        _ => false,
+    }
+}
+
+/// The roots an `ssl://` server's certificate must lead to (the same
+/// Mozilla set electrum-client uses).
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
 
 /// Esplora's page sizes, which the walk expects for the first page.
 const CHAIN_PAGE: usize = 25;
@@ -61,8 +146,13 @@ pub fn is_electrum(url: &str) -> bool {
 /// an error) and what this run learned from it.
 struct Inner {
     url: String,
-    config: electrum_client::Config,
-    client: Mutex<Option<Arc<electrum_client::Client>>>,
+    /// SOCKS5 proxy, host:port.
+    socks5: Option<String>,
+    /// The connection, and the bytes the call under way may still receive.
+    client: Mutex<Option<(Arc<Conn>, Arc<AtomicUsize>)>>,
+    /// Held for the length of a call: one at a time, so that `MAX_ANSWER`
+    /// counts one answer.
+    calls: Mutex<()>,
     /// Per script: (txid, height) in the server's order; height ≤ 0 is the
     /// mempool.
     history: Mutex<HashMap<ScriptBuf, Vec<(Txid, i32)>>>,
@@ -93,18 +183,17 @@ enum Fail {
     Transient(String),
     /// The answer fails a check: the server is faulty or lying.
     Lie(String),
+    /// The answer passed `MAX_ANSWER`.
+    TooLarge,
 }
 
 impl Electrum {
     pub fn new(url: &str, timeout: Duration, socks5: Option<String>, bytes: Arc<AtomicU64>) -> Electrum {
-        let mut b = electrum_client::ConfigBuilder::new().timeout(Some(timeout)).retry(0).validate_domain(true);
-        if let Some(p) = socks5 {
-            b = b.socks5(Some(electrum_client::Socks5Config::new(p)));
-        }
         let inner = Inner {
             url: url.to_string(),
-            config: b.build(),
+            socks5,
             client: Mutex::new(None),
+            calls: Mutex::new(()),
             history: Mutex::new(HashMap::new()),
             heights: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
@@ -118,9 +207,15 @@ impl Electrum {
     /// Run `f` on a blocking thread (electrum-client is blocking), bounded
     /// in time: the connection has its own timeout per call; a page is two.
     fn call<'a, T: Send + 'static>(&'a self, f: impl FnOnce(&Inner) -> Result<T, Fail> + Send + 'static) -> Ask<'a, T> {
+        self.call_within(2, f)
+    }
+
+    /// `call`, allowed `rounds` times the timeout (a history page of heavy
+    /// transactions is asked for in parts).
+    fn call_within<'a, T: Send + 'static>(&'a self, rounds: u32, f: impl FnOnce(&Inner) -> Result<T, Fail> + Send + 'static) -> Ask<'a, T> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let limit = inner.timeout * 2;
+            let limit = inner.timeout * rounds;
             let job = tokio::task::spawn_blocking(move || f(&inner));
             match tokio::time::timeout(limit, job).await {
                 Err(_) => Reply::Transient(format!("did not answer within {limit:?}")),
@@ -140,28 +235,72 @@ fn into_reply<T>(r: Result<T, Fail>) -> Reply<T> {
         Err(Fail::Refused(m)) => Reply::Refused(400, safe(m)),
         Err(Fail::Transient(m)) => Reply::Transient(safe(m)),
         Err(Fail::Lie(m)) => Reply::Invalid(safe(m)),
+        Err(Fail::TooLarge) => Reply::Transient(TooLarge.to_string()),
     }
 }
 
 impl Inner {
-    fn client(&self) -> Result<Arc<electrum_client::Client>, Fail> {
+    /// The connection, made on first use: TCP (through the SOCKS5 proxy
+    /// when there is one), TLS for `ssl://`, then `server.version`, which
+    /// protocol 1.6 makes the first call.
+    fn client(&self) -> Result<(Arc<Conn>, Arc<AtomicUsize>), Fail> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = c.as_ref() {
             return Ok(c.clone());
         }
-        let made = electrum_client::Client::from_config(&self.url, self.config.clone())
-            .map_err(|e| Fail::Transient(cause(&e)))?;
-        let made = Arc::new(made);
+        let io_fail = |e: std::io::Error| Fail::Transient(io_cause(&e).map(str::to_string).unwrap_or_else(|| format!("cannot be reached ({})", one_line(&e.to_string()))));
+        let (tls, hostport) = match self.url.strip_prefix("ssl://") {
+            Some(h) => (true, h),
+            None => (false, self.url.trim_start_matches("tcp://")),
+        };
+        let tcp = match &self.socks5 {
+            Some(proxy) => electrum_client::socks::Socks5Stream::connect(proxy.as_str(), hostport, Some(self.timeout)).map_err(io_fail)?.into_inner(),
+            None => connect(hostport, self.timeout).map_err(io_fail)?,
+        };
+        tcp.set_read_timeout(Some(self.timeout)).map_err(io_fail)?;
+        tcp.set_write_timeout(Some(self.timeout)).map_err(io_fail)?;
+        let io: Box<dyn Io> = if tls {
+            let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h).trim_matches(['[', ']']);
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|_| Fail::Transient(format!("'{}' is not a name TLS can check", crate::text::line(host))))?;
+            let session = rustls::ClientConnection::new(tls_config().map_err(Fail::Transient)?, name)
+                .map_err(|e| Fail::Transient(format!("TLS failed ({e})")))?;
+            Box::new(rustls::StreamOwned::new(session, tcp))
+        } else {
+            Box::new(tcp)
+        };
+        let left = Arc::new(AtomicUsize::new(MAX_ANSWER));
+        let made: Conn = electrum_client::raw_client::RawClient::from(Bounded { io, left: left.clone() });
+        made.protocol_version().map_err(|e| Fail::Transient(cause(&e)))?;
+        let made = (Arc::new(made), left);
         *c = Some(made.clone());
         Ok(made)
     }
 
-    /// Run `f` on the connection; on a transport error the connection is
-    /// dropped so the next call reconnects.
-    fn with<T>(&self, f: impl FnOnce(&electrum_client::Client) -> Result<T, electrum_client::Error>) -> Result<T, Fail> {
-        let c = self.client()?;
+    /// Run `f` on the connection, alone, with a fresh `MAX_ANSWER`; on a
+    /// transport error the connection is dropped so the next call
+    /// reconnects. The server's own errors come back as they are.
+    fn raw<T>(&self, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<Result<T, electrum_client::Error>, Fail> {
+        let _alone = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let (c, left) = self.client()?;
+        left.store(MAX_ANSWER, Ordering::Relaxed);
         self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f(&c).map_err(|e| match e {
+        match f(&c) {
+            Ok(v) => Ok(Ok(v)),
+            Err(e @ electrum_client::Error::Protocol(_)) => Ok(Err(e)),
+            Err(e) => {
+                *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if too_large(&e) {
+                    return Err(Fail::TooLarge);
+                }
+                Err(Fail::Transient(cause(&e)))
+            }
+        }
+    }
+
+    /// `raw`, with the server's errors read as goat reads them.
+    fn with<T>(&self, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<T, Fail> {
+        self.raw(f)?.map_err(|e| match e {
             electrum_client::Error::Protocol(v) => {
                 let msg = message(&v);
                 // The protocol's errors carry no standard codes: servers'
@@ -176,10 +315,7 @@ impl Inner {
                     Fail::Transient(format!("answered an error ({})", one_line(&msg)))
                 }
             }
-            other => {
-                *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                Fail::Transient(cause(&other))
-            }
+            other => Fail::Transient(cause(&other)),
         })
     }
 
@@ -215,16 +351,35 @@ impl Inner {
     /// at closer, so a page whose bytes are another transaction's would
     /// hide one).
     fn page(&self, page: &[(Txid, i32)]) -> Result<Vec<Listed>, Fail> {
+        let mut out = Vec::with_capacity(page.len());
+        self.page_into(page, &mut out)?;
+        Ok(out)
+    }
+
+    /// `page`'s transactions in one batch, or in halves when the batch's
+    /// answer would pass `MAX_ANSWER` (a few witness-heavy transactions),
+    /// each kept as a `Listed` before the next half is asked for.
+    fn page_into(&self, page: &[(Txid, i32)], out: &mut Vec<Listed>) -> Result<(), Fail> {
         if page.is_empty() {
-            return Ok(vec![]);
+            return Ok(());
         }
         let txids: Vec<Txid> = page.iter().map(|(t, _)| *t).collect();
-        let raws = self.with(|c| c.batch_transaction_get_raw(&txids))?;
-        let mut out = Vec::with_capacity(page.len());
+        let raws = match self.with(|c| c.batch_transaction_get_raw(&txids)) {
+            Err(Fail::TooLarge) if page.len() > 1 => {
+                let (a, b) = page.split_at(page.len() / 2);
+                self.page_into(a, out)?;
+                return self.page_into(b, out);
+            }
+            r => r?,
+        };
+        if raws.len() != page.len() {
+            return Err(Fail::Transient(format!("answered {} transactions for {} asked", raws.len(), page.len())));
+        }
         for ((want, height), raw) in page.iter().zip(raws) {
             self.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
             let tx: Transaction =
                 consensus::deserialize(&raw).map_err(|_| Fail::Transient(format!("transaction bytes for {want} that do not decode")))?;
+            drop(raw);
             if tx.weight() > bitcoin::Weight::MAX_BLOCK {
                 return Err(Fail::Lie(format!("{want} was listed heavier ({}) than a block may be", tx.weight())));
             }
@@ -234,8 +389,21 @@ impl Inner {
             }
             out.push(Listed::new(*want, tx, u32::try_from(*height).ok().filter(|h| *h > 0)));
         }
-        Ok(out)
+        Ok(())
     }
+}
+
+/// A TCP connection to `hostport`, trying each address it resolves to.
+fn connect(hostport: &str, timeout: Duration) -> std::io::Result<std::net::TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the name resolves to no address");
+    for a in hostport.to_socket_addrs()? {
+        match std::net::TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 fn script_of(a: &Address) -> ScriptBuf {
@@ -253,7 +421,7 @@ impl ChainSource for Electrum {
 
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>> {
         let spk = script_of(a);
-        self.call(move |s| {
+        self.call_within(16, move |s| {
             let confirmed = |h: &[(Txid, i32)]| -> Vec<(Txid, i32)> { h.iter().rev().filter(|(_, height)| *height > 0).copied().collect() };
             match page {
                 Page::First => {
@@ -397,20 +565,13 @@ impl ChainSource for Electrum {
     fn broadcast<'a>(&'a self, tx: &'a Transaction) -> Ask<'a, Txid> {
         let raw = consensus::serialize(tx);
         let txid = tx.compute_txid();
-        self.call(move |s| {
-            let c = s.client()?;
-            s.round_trips.fetch_add(1, Ordering::Relaxed);
-            match c.transaction_broadcast_raw(&raw) {
-                Ok(t) => Ok(t),
-                // Bitcoin Core's reject reason is the only way it says so
-                // ("txn-already-known", "already in block chain").
-                Err(electrum_client::Error::Protocol(v)) if message(&v).contains("already") => Ok(txid),
-                Err(electrum_client::Error::Protocol(v)) => Err(Fail::Refused(one_line(&message(&v)))),
-                Err(other) => {
-                    *s.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                    Err(Fail::Transient(cause(&other)))
-                }
-            }
+        self.call(move |s| match s.raw(|c| c.transaction_broadcast_raw(&raw))? {
+            Ok(t) => Ok(t),
+            // Bitcoin Core's reject reason is the only way it says so
+            // ("txn-already-known", "already in block chain").
+            Err(electrum_client::Error::Protocol(v)) if message(&v).contains("already") => Ok(txid),
+            Err(electrum_client::Error::Protocol(v)) => Err(Fail::Refused(one_line(&message(&v)))),
+            Err(other) => Err(Fail::Transient(cause(&other))),
         })
     }
 }

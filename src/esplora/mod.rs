@@ -550,7 +550,7 @@ impl<V> Default for TxCache<V> {
 }
 
 /// Bytes of transactions one `TxCache` holds at most.
-const MAX_TX_BYTES: usize = 32 * 1024 * 1024;
+const MAX_TX_BYTES: usize = 8 * 1024 * 1024;
 
 impl<V> TxCache<V> {
     pub(crate) fn insert(&mut self, txid: Txid, tx: Arc<Transaction>, v: V) {

@@ -99,6 +99,11 @@ impl Copy {
         Copy { txid: tx.compute_txid(), wtxid: tx.compute_wtxid(), inputs: tx.input.len(), server, kept }
     }
 
+    /// Whether its bytes are kept (it is small).
+    pub fn is_kept(&self) -> bool {
+        self.kept.is_some()
+    }
+
     /// A history page's copy, as `Listed` kept it.
     pub fn listed(l: &super::source::Listed, server: usize) -> Copy {
         Copy { txid: l.txid, wtxid: l.wtxid, inputs: l.tx.input.len(), server, kept: l.whole.then(|| l.tx.clone()) }

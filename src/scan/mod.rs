@@ -803,16 +803,20 @@ async fn prove_walked(
     // A copy met again (a delegate many transactions name) is proven once.
     let memo = std::sync::Mutex::new(HashMap::new());
     let memo = &memo;
+    // A large copy is checked alone: each check holds the transaction, its
+    // bytes and its previous outputs, up to megabytes.
+    let alone = tokio::sync::Semaphore::new(CONCURRENT_CHECKS);
+    let ctx = (memo, &alone);
     // Those proven from blocks one by one, so that a block serves all of
     // its transactions; script checks (a few small requests each) several
     // at once, so that a long history does not cost one round trip after
     // another.
     for (w, route) in by_block {
-        proven.extend(prove_one(esplora, holder, w, route, memo).await?);
+        proven.extend(prove_one(esplora, holder, w, route, ctx).await?);
     }
     // The futures made first: a stream that held the closure making them
     // would not be Send for every lifetime (the daemon spawns this).
-    let checks: Vec<_> = by_script.into_iter().map(|(w, route)| prove_one(esplora, holder, w, route, memo)).collect();
+    let checks: Vec<_> = by_script.into_iter().map(|(w, route)| prove_one(esplora, holder, w, route, ctx)).collect();
     let checked: Vec<Vec<Witnessed>> = futures::stream::iter(checks).buffered(CONCURRENT_CHECKS).try_collect().await?;
     proven.extend(checked.into_iter().flatten());
     let unproven = proven
@@ -834,7 +838,7 @@ async fn prove_one(
     holder: &HolderAddress,
     w: &Walked,
     route: Route,
-    memo: &std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool), Witnessed>>,
+    (memo, alone): (&std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool), Witnessed>>, &tokio::sync::Semaphore),
 ) -> Result<Vec<Witnessed>> {
     // The same bytes served twice (the page's copy and the raw one, most
     // often) are proven once.
@@ -856,6 +860,7 @@ async fn prove_one(
             }
             continue;
         }
+        let _turn = alone.acquire_many(if c.is_kept() { 1 } else { CONCURRENT_CHECKS as u32 }).await;
         let p = match esplora.check(c, confirmed, route).await {
             Ok(p) => p,
             // No server proves what the page called confirmed: the page

@@ -14,7 +14,9 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 pub struct Out {
     pub code: i32,
-    /// The run's peak resident memory, in bytes (the kernel's ru_maxrss).
+    /// The run's peak resident memory, in bytes: the kernel's high-water
+    /// mark (VmHWM), read while it runs. (ru_maxrss would count the test
+    /// process too: a spawned child shares its memory until exec.)
     pub peak_rss: u64,
     pub stdout: String,
     pub stdout_bytes: Vec<u8>,
@@ -41,6 +43,7 @@ impl Out {
 
 pub struct Goat {
     cmd: Command,
+    ceiling: Option<u64>,
 }
 
 /// Data (heap and private mappings) a goat run may use with
@@ -51,7 +54,7 @@ pub const CEILING: u64 = 1 << 30;
 pub fn goat() -> Goat {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_goat"));
     cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_ELECTRUM").env_remove("GOAT_LOG");
-    Goat { cmd }
+    Goat { cmd, ceiling: None }
 }
 
 impl Goat {
@@ -70,24 +73,29 @@ impl Goat {
     pub fn esplora(self, url: &str) -> Self {
         self.args(["--esplora", url])
     }
-    /// Run under RLIMIT_DATA = `bytes`: past it, allocations fail and goat
-    /// aborts (the test then fails on its exit code).
+    /// Run under RLIMIT_DATA = `bytes` (through util-linux's `prlimit`):
+    /// past it, allocations fail and goat aborts (the test then fails on
+    /// its exit code). Not a `pre_exec` hook: that makes std fork the test
+    /// process, and the child's peak memory would count the whole test's.
     pub fn memory_ceiling(mut self, bytes: u64) -> Self {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs
-        // between fork and exec.
-        unsafe {
-            self.cmd.pre_exec(move || {
-                let lim = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
-                if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        self.ceiling = Some(bytes);
         self
     }
     pub fn run(mut self) -> Out {
+        if let Some(bytes) = self.ceiling {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--data={bytes}")).arg("--").arg(self.cmd.get_program()).args(self.cmd.get_args());
+            for (k, v) in self.cmd.get_envs() {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+            }
+            if let Some(d) = self.cmd.get_current_dir() {
+                c.current_dir(d);
+            }
+            self.cmd = c;
+        }
         let mut child = self
             .cmd
             .stdin(Stdio::null())
@@ -108,16 +116,15 @@ impl Goat {
             v
         });
         let start = Instant::now();
-        let pid = child.id() as libc::pid_t;
-        let (code, peak_rss) = loop {
-            // wait4, not try_wait: it also gives the child's peak memory.
-            let mut status = 0;
-            // SAFETY: plain syscall on our own child, with valid pointers.
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-            if r == pid {
-                let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-                break (code, usage.ru_maxrss as u64 * 1024);
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak_rss = 0u64;
+        let status = loop {
+            if let Ok(s) = std::fs::read_to_string(&status_file) {
+                let hwm = s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                peak_rss = peak_rss.max(hwm.unwrap_or(0) * 1024);
+            }
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
             }
             if start.elapsed() > RUN_LIMIT {
                 let _ = child.kill();
@@ -126,12 +133,12 @@ impl Goat {
                 let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
                 panic!("goat ran longer than {RUN_LIMIT:?}; stderr ends:\n{tail}");
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(5));
         };
         let stdout_bytes = t1.join().unwrap();
         let stderr = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
         Out {
-            code,
+            code: status.code().unwrap_or(-1),
             peak_rss,
             stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
             stdout_bytes,

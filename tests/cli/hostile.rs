@@ -191,3 +191,96 @@ fn escapes_in_a_goatfile_never_reach_the_terminal() {
         assert!(clean(&out.stdout), "{flag}: {:?}", out.stdout);
     }
 }
+
+/// The holder's goatfile, then `n` witness-heavy airdrops (a 3.9 MB
+/// inscription each, one per block): the newest history page is then far
+/// past any sane cap on one answer (about 8 MB of hex per transaction).
+fn heavy_page(n: usize) -> (Scene, String) {
+    let (mut s, addr) = published();
+    let stranger = s.stranger.clone();
+    for i in 0..n {
+        let big = format!("{i}").repeat(3_900_000);
+        s.chain.inscribe(Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![Envelope::file("application/octet-stream", None, big.as_bytes())]],
+            to: s.holder.script_pubkey(),
+            reveal_input_from: None,
+        });
+        s.chain.mine();
+    }
+    (s, addr)
+}
+
+#[test]
+fn an_address_whose_newest_page_is_huge_still_resolves() {
+    let (honest, addr) = published();
+    let honest = honest.serve();
+    let (heavy, _) = heavy_page(10);
+    let heavy = heavy.serve();
+    for (what, flag, honest_url, heavy_url) in
+        [("esplora", "--esplora", &honest.url, &heavy.url), ("electrum", "--electrum", &honest.electrum, &heavy.electrum)]
+    {
+        let base = goat().memory_ceiling(CEILING).args([flag, honest_url.as_str(), "resolve", &addr]).run().ok();
+        let out = goat().memory_ceiling(CEILING).args([flag, heavy_url.as_str(), "resolve", &addr]).run().ok();
+        assert!(out.stdout.contains("name: model"), "{what}: {}", out.stderr);
+        eprintln!("{what}: resolve over a ~80 MB page peaked at {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+        assert!(
+            out.peak_rss < base.peak_rss + BEYOND_BASELINE,
+            "{what}: {} MB against {} MB",
+            out.peak_rss >> 20,
+            base.peak_rss >> 20
+        );
+    }
+}
+
+/// A brotli body of a few hundred bytes that decodes to a valid goatfile
+/// of nearly goat's 256 KiB limit (a long description).
+fn inflating_goatfile() -> Vec<u8> {
+    use std::io::Write;
+    let yaml = format!(
+        "goat: 1\nname: bomb\ndescription: \"{}\"\nentries:\n  - name: e\n    magnet: \"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567\"\n",
+        "a".repeat(250_000)
+    );
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        w.write_all(yaml.as_bytes()).unwrap();
+    }
+    out
+}
+
+#[test]
+fn thousands_of_inflating_goatfiles_are_judged_in_bounded_memory() {
+    // 3,000 delegates, each a tiny brotli body that inflates to a 250 KB
+    // goatfile (750 MB if all were kept), and one airdrop naming every one
+    // of them; plus the same bodies inscribed directly. (One body for all:
+    // each inscription is its own content, judged on its own.)
+    let (mut s, addr) = published();
+    let stranger = s.stranger.clone();
+    let n = 3_000;
+    let body = inflating_goatfile();
+    let envelopes: Vec<Envelope> = (0..n).map(|_| Envelope::file("text/yaml", Some("br"), &body)).collect();
+    let del = s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![envelopes.clone()], to: stranger.script_pubkey(), reveal_input_from: None });
+    s.chain.mine();
+    let named: Vec<Envelope> = (0..n as u32).map(|i| Envelope::delegate(&del.id(i))).collect();
+    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![named], to: s.holder.script_pubkey(), reveal_input_from: None });
+    s.chain.mine();
+    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![envelopes], to: s.holder.script_pubkey(), reveal_input_from: None });
+    s.chain.mine();
+    let h = s.serve();
+    let (honest, _) = published();
+    let honest = honest.serve();
+    let base = goat().memory_ceiling(CEILING).args(["--esplora", &honest.url, "resolve", &addr]).run().ok();
+    for (what, flag, url) in [("esplora", "--esplora", &h.url), ("electrum", "--electrum", &h.electrum)] {
+        let out = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "resolve", &addr]).run().ok();
+        assert!(out.stdout.contains("name: model"), "{what}: {}", out.stderr);
+        eprintln!("{what}: resolve peak RSS {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+        assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{what}: {} MB", out.peak_rss >> 20);
+        let out = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "ls", &addr]).run().ok();
+        assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{what}: ls {} MB", out.peak_rss >> 20);
+        let judged = out.stdout.lines().filter(|l| l.contains(" yes ")).count();
+        let unread = out.stdout.lines().filter(|l| l.contains(" invalid ")).count();
+        eprintln!("{what}: ls judged {judged} as goatfiles, left {unread} unread");
+        assert!(unread > 0, "{what}: the decoding budget must have run out");
+    }
+}
