@@ -103,7 +103,8 @@ impl Layout {
 
     /// The manifest of `entry`, if it is there and parses.
     pub fn load_manifest(&self, entry: &str) -> Option<Manifest> {
-        self.read(&self.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+        let m: Manifest = self.read(&self.manifest_file(entry)).ok().and_then(|b| serde_json::from_slice(&b).ok())?;
+        m.spans_fit().ok().map(|_| m)
     }
 
     /// One of goat's records in this folder (`crate::safefs::read_file`:
@@ -133,10 +134,27 @@ impl Layout {
                 .map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
             crate::goatfile::check_relative_path(&m.entry)
                 .map_err(|e| Error::invalid(format!("{}: entry name {e}", p.display())))?;
+            m.spans_fit().map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
             out.push(m);
         }
         out.sort_by(|a, b| a.entry.cmp(&b.entry));
         Ok(out)
+    }
+}
+
+impl Manifest {
+    /// Every file's offset and length add up without overflow, within a
+    /// torrent's largest size: a manifest is a file in the folder (one
+    /// copied from elsewhere, perhaps), and `verify` and `seed` compute
+    /// piece spans from it.
+    pub fn spans_fit(&self) -> std::result::Result<(), String> {
+        for f in &self.files {
+            match f.offset.checked_add(f.length) {
+                Some(end) if end <= crate::torrent::metadata::MAX_TOTAL => {}
+                _ => return Err(format!("'{}' ends past {} bytes", crate::text::line(&f.path.to_string_lossy()), crate::torrent::metadata::MAX_TOTAL)),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -177,7 +177,7 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
                         detail = Some(format!("unreadable: {e}"));
                     }
                 }
-                report.bytes_hashed += f.length;
+                report.bytes_hashed = report.bytes_hashed.saturating_add(f.length);
             }
         }
         report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });

@@ -302,7 +302,7 @@ impl Fetch {
         for (e, bar, t) in join_all(adds).await {
             let t = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
             let m = fetcher::record_torrent(layout, e, &t)?;
-            let size: u64 = m.files.iter().map(|f| f.length).sum();
+            let size: u64 = m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length));
             total += size;
             reporter.start_transfer(&bar, size);
             added.push((e, bar, t, m));
@@ -357,7 +357,7 @@ impl Fetch {
                 name: e.name.clone(),
                 kind: "torrent",
                 files: m.files.iter().filter(|f| !f.padding).count(),
-                bytes: m.files.iter().map(|f| f.length).sum(),
+                bytes: m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length)),
                 fetched_bytes: p.fetched_bytes,
                 seconds: started.elapsed().as_secs_f64(),
             });

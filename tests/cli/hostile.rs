@@ -284,3 +284,38 @@ fn thousands_of_inflating_goatfiles_are_judged_in_bounded_memory() {
         assert!(unread > 0, "{what}: the decoding budget must have run out");
     }
 }
+
+#[test]
+fn a_folder_from_elsewhere_is_judged_not_trusted() {
+    let (h, addr) = named("shared");
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    goat().current_dir(home).args(["--esplora", &h.url, "fetch", &addr]).run().ok();
+    // A manifest whose spans overflow (a folder copied from someone else):
+    // refused as damaged, no panic, no arithmetic wrapped.
+    let manifest = std::fs::read_dir(home.join("shared/.goat"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n != "source.json") && p.extension().is_some_and(|x| x == "json"))
+        .expect("a manifest");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v = v;
+    v["files"][0]["offset"] = serde_json::json!(u64::MAX - 5);
+    std::fs::write(&manifest, v.to_string()).unwrap();
+    goat().args(["verify"]).args([home.join("shared")]).run().fails(5, "is damaged");
+
+    // A goatfile given as a file: its folder is goat's only for the very
+    // same goatfile, whatever the file is called.
+    let first = home.join("g.yaml");
+    std::fs::write(&first, "goat: 1\nname: byfile\nentries:\n  - name: x\n    magnet: \"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567\"\n").unwrap();
+    std::fs::create_dir(home.join("byfile")).unwrap();
+    std::fs::create_dir(home.join("byfile/.goat")).unwrap();
+    std::fs::write(home.join("byfile/.goat/source.json"), r#"{"address":null,"inscription":null,"block_height":null,"file":"g.yaml"}"#).unwrap();
+    std::fs::write(home.join("byfile/.goat/goatfile.yaml"), "goat: 1\nname: byfile\nentries: []\n").unwrap();
+    goat()
+        .current_dir(home)
+        .args(["fetch", "--goatfile", "g.yaml", "--metadata-timeout", "1", "--no-dht", "--loopback"])
+        .run()
+        .fails(2, "already exists and is not goat's download of 'g.yaml'");
+}
