@@ -38,7 +38,7 @@ use std::time::Duration;
 /// Bytes one call may receive: a raw transaction of a full 4 MB block is
 /// 8 MB of hex, and electrum-client holds a whole answer twice (the line,
 /// then its JSON).
-const MAX_ANSWER: usize = 16 * 1024 * 1024;
+const MAX_ANSWER: usize = 12 * 1024 * 1024;
 
 /// The connection electrum-client talks through, as goat made it.
 type Conn = electrum_client::raw_client::RawClient<Bounded>;

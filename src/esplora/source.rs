@@ -93,7 +93,8 @@ impl Listed {
         let whole = tx.total_size() <= super::witness::KEPT_COPY;
         if !whole {
             for i in &mut tx.input {
-                i.witness.clear();
+                // A new one: `clear` would keep the megabytes allocated.
+                i.witness = bitcoin::Witness::new();
             }
         }
         Listed { txid, tx: Arc::new(tx), whole, wtxid, envelope, height }

@@ -41,7 +41,7 @@ pub const CANDIDATE_BODY: usize = 2 * goatfile::MAX_BYTES;
 /// could each inflate to a goatfile's limit.
 pub const MAX_DECODED_PER_TX: usize = 64 * goatfile::MAX_BYTES;
 /// Delegated content a walk keeps for other transactions naming it.
-const MAX_DELEGATED_KEPT: usize = 32 << 20;
+const MAX_DELEGATED_KEPT: usize = 16 << 20;
 /// From this many of the address's transactions in one block, one block
 /// proves their witnesses for less than their script checks cost (a
 /// mainnet block is 1-4 MB, one request; a script check is a few small

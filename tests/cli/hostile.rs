@@ -10,75 +10,78 @@ use goat::devchain::{Envelope, Inscribe};
 /// without it (issue 34's aim).
 const BEYOND_BASELINE: u64 = 64 << 20;
 
+/// The stranger inscribes `envelopes` (one reveal input), to the holder
+/// (an airdrop) or to itself.
+fn stranger_inscribes(s: &mut Scene, envelopes: Vec<Envelope>, to_holder: bool) -> goat::devchain::Inscribed {
+    let stranger = s.stranger.clone();
+    let to = if to_holder { s.holder.script_pubkey() } else { stranger.script_pubkey() };
+    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![envelopes], to, reveal_input_from: None })
+}
+
 /// A delegate bomb: the stranger inscribes one 3.9 MB YAML-typed
 /// inscription, then sends the holder one transaction of `n` envelopes
 /// that each delegate to it. A second airdrop names 20 different small
 /// delegates, more than goat reads for one transaction.
 fn bombed(n: usize) -> (Scene, String) {
     let (mut s, addr) = published();
-    let stranger = s.stranger.clone();
     let big = "# padding\n".repeat(390_000);
-    let del = s.chain.inscribe(Inscribe {
-        funder: &stranger,
-        inputs: vec![vec![Envelope::file("text/yaml", None, big.as_bytes())]],
-        to: stranger.script_pubkey(),
-        reveal_input_from: None,
-    });
+    let del = stranger_inscribes(&mut s, vec![Envelope::file("text/yaml", None, big.as_bytes())], false);
     s.chain.mine();
-    s.chain.inscribe(Inscribe {
-        funder: &stranger,
-        inputs: vec![vec![Envelope::delegate(&del.id(0)); n]],
-        to: s.holder.script_pubkey(),
-        reveal_input_from: None,
-    });
+    stranger_inscribes(&mut s, vec![Envelope::delegate(&del.id(0)); n], true);
     let mut small = Vec::new();
     for i in 0..20 {
-        let d = s.chain.inscribe(Inscribe {
-            funder: &stranger,
-            inputs: vec![vec![Envelope::file("text/plain", None, format!("small {i}").as_bytes())]],
-            to: stranger.script_pubkey(),
-            reveal_input_from: None,
-        });
+        let d = stranger_inscribes(&mut s, vec![Envelope::file("text/plain", None, format!("small {i}").as_bytes())], false);
         small.push(Envelope::delegate(&d.id(0)));
     }
     s.chain.mine();
-    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![small], to: s.holder.script_pubkey(), reveal_input_from: None });
+    stranger_inscribes(&mut s, small, true);
     s.chain.mine();
     (s, addr)
 }
 
+/// `goat resolve` and `goat ls` over `hostile`'s history, on Esplora and
+/// on Electrum, each under the memory ceiling: they succeed, the holder's
+/// goatfile still wins, and each peaks within `BEYOND_BASELINE` of
+/// `resolve` over the honest history. Returns (resolve, ls) per protocol.
+fn bounded(hostile: &goat::devchain::server::Handle, addr: &str) -> Vec<(&'static str, Out, Out)> {
+    let (honest, _) = published();
+    let honest = honest.serve();
+    let mut runs = Vec::new();
+    for (what, flag, honest_url, url) in
+        [("esplora", "--esplora", &honest.url, &hostile.url), ("electrum", "--electrum", &honest.electrum, &hostile.electrum)]
+    {
+        let base = goat().memory_ceiling(CEILING).args([flag, honest_url.as_str(), "resolve", addr]).run().ok();
+        let resolve = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "resolve", addr]).run().ok();
+        assert!(resolve.stdout.contains("name: model"), "{what}: the holder's goatfile must still win: {}", resolve.stderr);
+        let ls = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "ls", addr]).run().ok();
+        for (cmd, out) in [("resolve", &resolve), ("ls", &ls)] {
+            eprintln!("{what}: {cmd} peaked at {} MB, resolve over the honest history at {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+            assert!(
+                out.peak_rss < base.peak_rss + BEYOND_BASELINE,
+                "{what}: {cmd} peaked at {} MB, the honest walk at {} MB",
+                out.peak_rss >> 20,
+                base.peak_rss >> 20
+            );
+        }
+        runs.push((what, resolve, ls));
+    }
+    runs
+}
+
 #[test]
 fn a_delegate_bomb_is_walked_in_bounded_memory_over_esplora_and_electrum() {
-    let (honest, addr) = published();
-    let honest = honest.serve();
-    let (bomb, bomb_addr) = bombed(9_000);
-    assert_eq!(addr, bomb_addr, "the devchain is deterministic");
+    let (bomb, addr) = bombed(9_000);
     let bomb = bomb.serve();
-    for (what, flag, honest_url, bomb_url) in
-        [("esplora", "--esplora", &honest.url, &bomb.url), ("electrum", "--electrum", &honest.electrum, &bomb.electrum)]
-    {
-        let base = goat().memory_ceiling(CEILING).args([flag, honest_url.as_str(), "resolve", &addr]).run().ok();
-        let out = goat().memory_ceiling(CEILING).args([flag, bomb_url.as_str(), "resolve", &addr]).run().ok();
-        assert!(out.stdout.contains("name: model"), "{what}: the holder's goatfile must still win: {}", out.stdout);
+    for (what, resolve, ls) in bounded(&bomb, &addr) {
         assert!(
-            out.stderr.contains("name delegates in more than 16 transactions"),
+            resolve.stderr.contains("name delegates in more than 16 transactions"),
             "{what}: the airdrop naming 20 delegates is warned about: {}",
-            out.stderr
-        );
-        eprintln!("{what}: resolve peak RSS {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
-        assert!(
-            out.peak_rss < base.peak_rss + BEYOND_BASELINE,
-            "{what}: resolve over the bomb peaked at {} MB, the honest walk at {} MB",
-            out.peak_rss >> 20,
-            base.peak_rss >> 20
+            resolve.stderr
         );
         // Every inscription listed, none holding its body.
-        let out = goat().memory_ceiling(CEILING).args([flag, bomb_url.as_str(), "ls", &addr]).run().ok();
-        let rows = out.stdout.lines().filter(|l| l.contains("text/yaml")).count();
-        assert_eq!(rows, 9_000 + 1, "{what}: the bomb's inscriptions and the holder's goatfile: {}", &out.stderr);
-        assert!(out.stdout.contains("3900000"), "{what}: the delegate's size is shown");
-        eprintln!("{what}: ls peak RSS {} MB", out.peak_rss >> 20);
-        assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{what}: ls over the bomb peaked at {} MB", out.peak_rss >> 20);
+        let rows = ls.stdout.lines().filter(|l| l.contains("text/yaml")).count();
+        assert_eq!(rows, 9_000 + 1, "{what}: the bomb's inscriptions and the holder's goatfile: {}", &ls.stderr);
+        assert!(ls.stdout.contains("3900000"), "{what}: the delegate's size is shown");
     }
 }
 
@@ -197,15 +200,9 @@ fn escapes_in_a_goatfile_never_reach_the_terminal() {
 /// past any sane cap on one answer (about 8 MB of hex per transaction).
 fn heavy_page(n: usize) -> (Scene, String) {
     let (mut s, addr) = published();
-    let stranger = s.stranger.clone();
     for i in 0..n {
         let big = format!("{i}").repeat(3_900_000);
-        s.chain.inscribe(Inscribe {
-            funder: &stranger,
-            inputs: vec![vec![Envelope::file("application/octet-stream", None, big.as_bytes())]],
-            to: s.holder.script_pubkey(),
-            reveal_input_from: None,
-        });
+        stranger_inscribes(&mut s, vec![Envelope::file("application/octet-stream", None, big.as_bytes())], true);
         s.chain.mine();
     }
     (s, addr)
@@ -213,23 +210,12 @@ fn heavy_page(n: usize) -> (Scene, String) {
 
 #[test]
 fn an_address_whose_newest_page_is_huge_still_resolves() {
-    let (honest, addr) = published();
-    let honest = honest.serve();
-    let (heavy, _) = heavy_page(10);
+    // About 80 MB of JSON in one Esplora page, about 80 MB of hex in one
+    // Electrum batch: both past the 32 MiB cap one answer had.
+    let (heavy, addr) = heavy_page(10);
     let heavy = heavy.serve();
-    for (what, flag, honest_url, heavy_url) in
-        [("esplora", "--esplora", &honest.url, &heavy.url), ("electrum", "--electrum", &honest.electrum, &heavy.electrum)]
-    {
-        let base = goat().memory_ceiling(CEILING).args([flag, honest_url.as_str(), "resolve", &addr]).run().ok();
-        let out = goat().memory_ceiling(CEILING).args([flag, heavy_url.as_str(), "resolve", &addr]).run().ok();
-        assert!(out.stdout.contains("name: model"), "{what}: {}", out.stderr);
-        eprintln!("{what}: resolve over a ~80 MB page peaked at {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
-        assert!(
-            out.peak_rss < base.peak_rss + BEYOND_BASELINE,
-            "{what}: {} MB against {} MB",
-            out.peak_rss >> 20,
-            base.peak_rss >> 20
-        );
+    for (what, _, ls) in bounded(&heavy, &addr) {
+        assert_eq!(ls.stdout.lines().filter(|l| l.contains("application/octet-stream")).count(), 10, "{what}: {}", ls.stdout);
     }
 }
 
@@ -256,30 +242,19 @@ fn thousands_of_inflating_goatfiles_are_judged_in_bounded_memory() {
     // of them; plus the same bodies inscribed directly. (One body for all:
     // each inscription is its own content, judged on its own.)
     let (mut s, addr) = published();
-    let stranger = s.stranger.clone();
     let n = 3_000;
     let body = inflating_goatfile();
     let envelopes: Vec<Envelope> = (0..n).map(|_| Envelope::file("text/yaml", Some("br"), &body)).collect();
-    let del = s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![envelopes.clone()], to: stranger.script_pubkey(), reveal_input_from: None });
+    let del = stranger_inscribes(&mut s, envelopes.clone(), false);
     s.chain.mine();
-    let named: Vec<Envelope> = (0..n as u32).map(|i| Envelope::delegate(&del.id(i))).collect();
-    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![named], to: s.holder.script_pubkey(), reveal_input_from: None });
+    stranger_inscribes(&mut s, (0..n as u32).map(|i| Envelope::delegate(&del.id(i))).collect(), true);
     s.chain.mine();
-    s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![envelopes], to: s.holder.script_pubkey(), reveal_input_from: None });
+    stranger_inscribes(&mut s, envelopes, true);
     s.chain.mine();
     let h = s.serve();
-    let (honest, _) = published();
-    let honest = honest.serve();
-    let base = goat().memory_ceiling(CEILING).args(["--esplora", &honest.url, "resolve", &addr]).run().ok();
-    for (what, flag, url) in [("esplora", "--esplora", &h.url), ("electrum", "--electrum", &h.electrum)] {
-        let out = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "resolve", &addr]).run().ok();
-        assert!(out.stdout.contains("name: model"), "{what}: {}", out.stderr);
-        eprintln!("{what}: resolve peak RSS {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
-        assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{what}: {} MB", out.peak_rss >> 20);
-        let out = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "ls", &addr]).run().ok();
-        assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{what}: ls {} MB", out.peak_rss >> 20);
-        let judged = out.stdout.lines().filter(|l| l.contains(" yes ")).count();
-        let unread = out.stdout.lines().filter(|l| l.contains(" invalid ")).count();
+    for (what, _, ls) in bounded(&h, &addr) {
+        let judged = ls.stdout.lines().filter(|l| l.contains(" yes ")).count();
+        let unread = ls.stdout.lines().filter(|l| l.contains(" invalid ")).count();
         eprintln!("{what}: ls judged {judged} as goatfiles, left {unread} unread");
         assert!(unread > 0, "{what}: the decoding budget must have run out");
     }
