@@ -12,7 +12,8 @@
 //! Faults armed on the shared `AppState` apply here by method name
 //! (`path_contains` is matched against it): `Status` answers a JSON-RPC
 //! error, `Delay` waits, `WrongTxBytes` serves another transaction,
-//! `WrongMerkleProof` a branch that leads elsewhere.
+//! `WrongMerkleProof` a branch that leads elsewhere; `Notify` (on the key
+//! `notify`) sends a header notification before each answer.
 
 use super::server::{AppState, Fault, Logged};
 use bitcoin::consensus;
@@ -54,7 +55,13 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
                     Ok(c) => call(&state, &c).await,
                     Err(_) => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}}),
                 };
-                let mut bytes = answer.to_string().into_bytes();
+                let mut bytes = Vec::new();
+                if let Some(Fault::Notify(n)) = state.take_fault("notify") {
+                    let note = json!({"jsonrpc": "2.0", "method": "blockchain.headers.subscribe", "params": [{"height": 1, "hex": "00".repeat(n)}]});
+                    bytes.extend(note.to_string().into_bytes());
+                    bytes.push(b'\n');
+                }
+                bytes.extend(answer.to_string().into_bytes());
                 bytes.push(b'\n');
                 if w.write_all(&bytes).await.is_err() {
                     return;

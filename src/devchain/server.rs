@@ -68,6 +68,9 @@ pub enum Fault {
     SwapListed { hide: Txid, show: Txid },
     /// Answer 200 with this text (a tip height, a block hash).
     Body(String),
+    /// Electrum: before an answer, a header notification of this many
+    /// bytes of "header" (armed on the key `notify`).
+    Notify(usize),
 }
 
 impl Fault {

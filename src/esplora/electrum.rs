@@ -35,19 +35,31 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Bytes one call may receive: a raw transaction of a full 4 MB block is
-/// 8 MB of hex, and electrum-client holds a whole answer twice (the line,
-/// then its JSON).
+/// Bytes a call for raw transactions may receive: one of a full 4 MB
+/// block is 8 MB of hex.
 const MAX_ANSWER: usize = 12 * 1024 * 1024;
+/// Bytes an address's history or coins may take (about 20,000 entries).
+/// electrum-client reads every answer into a JSON value first, which can
+/// take 20 times the text (`[0,0,0,…]`): other answers get less.
+const LIST_ANSWER: usize = 2 * 1024 * 1024;
+/// Bytes any other answer may take (a merkle branch, a header, an id).
+const SMALL_ANSWER: usize = 256 * 1024;
 
 /// The connection electrum-client talks through, as goat made it.
 type Conn = electrum_client::raw_client::RawClient<Bounded>;
 
-/// A transport whose reads fail once the call under way has received
-/// `MAX_ANSWER` bytes (`left` is set again before each call).
+/// A transport whose reads fail once the call under way has received its
+/// bytes, or has run past its time (a server trickling one byte per
+/// socket timeout would hold the call for ever): `Budget` is set again
+/// before each call.
 struct Bounded {
     io: Box<dyn Io>,
-    left: Arc<AtomicUsize>,
+    budget: Arc<Budget>,
+}
+
+struct Budget {
+    left: AtomicUsize,
+    until: Mutex<std::time::Instant>,
 }
 
 trait Io: std::io::Read + std::io::Write + Send {}
@@ -55,12 +67,15 @@ impl<T: std::io::Read + std::io::Write + Send> Io for T {}
 
 impl std::io::Read for Bounded {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if std::time::Instant::now() > *self.budget.until.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the answer took too long"));
+        }
         let n = self.io.read(buf)?;
-        let left = self.left.load(Ordering::Relaxed);
+        let left = self.budget.left.load(Ordering::Relaxed);
         if n > left {
             return Err(std::io::Error::other(TooLarge));
         }
-        self.left.store(left - n, Ordering::Relaxed);
+        self.budget.left.store(left - n, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -80,7 +95,7 @@ struct TooLarge;
 
 impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sent an answer larger than {MAX_ANSWER} bytes")
+        write!(f, "sent an answer larger than goat reads")
     }
 }
 
@@ -111,6 +126,9 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
         })
         .clone()
 }
+
+/// Timeouts a history page may take in all (its parts included).
+const PAGE_ROUNDS: u32 = 14;
 
 /// Esplora's page sizes, which the walk expects for the first page.
 const CHAIN_PAGE: usize = 25;
@@ -148,8 +166,8 @@ struct Inner {
     url: String,
     /// SOCKS5 proxy, host:port.
     socks5: Option<String>,
-    /// The connection, and the bytes the call under way may still receive.
-    client: Mutex<Option<(Arc<Conn>, Arc<AtomicUsize>)>>,
+    /// The connection, and what the call under way may still receive.
+    client: Mutex<Option<(Arc<Conn>, Arc<Budget>)>>,
     /// Held for the length of a call: one at a time, so that `MAX_ANSWER`
     /// counts one answer.
     calls: Mutex<()>,
@@ -243,7 +261,7 @@ impl Inner {
     /// The connection, made on first use: TCP (through the SOCKS5 proxy
     /// when there is one), TLS for `ssl://`, then `server.version`, which
     /// protocol 1.6 makes the first call.
-    fn client(&self) -> Result<(Arc<Conn>, Arc<AtomicUsize>), Fail> {
+    fn client(&self) -> Result<(Arc<Conn>, Arc<Budget>), Fail> {
         let mut c = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = c.as_ref() {
             return Ok(c.clone());
@@ -269,23 +287,32 @@ impl Inner {
         } else {
             Box::new(tcp)
         };
-        let left = Arc::new(AtomicUsize::new(MAX_ANSWER));
-        let made: Conn = electrum_client::raw_client::RawClient::from(Bounded { io, left: left.clone() });
+        let budget = Arc::new(Budget {
+            left: AtomicUsize::new(SMALL_ANSWER),
+            until: Mutex::new(std::time::Instant::now() + self.timeout * 2),
+        });
+        let made: Conn = electrum_client::raw_client::RawClient::from(Bounded { io, budget: budget.clone() });
         made.protocol_version().map_err(|e| Fail::Transient(cause(&e)))?;
-        let made = (Arc::new(made), left);
+        let made = (Arc::new(made), budget);
         *c = Some(made.clone());
         Ok(made)
     }
 
-    /// Run `f` on the connection, alone, with a fresh `MAX_ANSWER`; on a
-    /// transport error the connection is dropped so the next call
-    /// reconnects. The server's own errors come back as they are.
-    fn raw<T>(&self, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<Result<T, electrum_client::Error>, Fail> {
+    /// Run `f` on the connection, alone, allowed `cap` bytes and twice the
+    /// timeout; on a transport error the connection is dropped so the next
+    /// call reconnects. The server's own errors come back as they are.
+    fn raw<T>(&self, cap: usize, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<Result<T, electrum_client::Error>, Fail> {
         let _alone = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        let (c, left) = self.client()?;
-        left.store(MAX_ANSWER, Ordering::Relaxed);
+        let (c, budget) = self.client()?;
+        budget.left.store(cap, Ordering::Relaxed);
+        *budget.until.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now() + self.timeout * 2;
         self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match f(&c) {
+        let got = f(&c);
+        // Header notifications (goat subscribes for the tip) pile up in
+        // the client until popped: a server could send megabytes of them
+        // with every answer.
+        while let Ok(Some(_)) = c.block_headers_pop_raw() {}
+        match got {
             Ok(v) => Ok(Ok(v)),
             Err(e @ electrum_client::Error::Protocol(_)) => Ok(Err(e)),
             Err(e) => {
@@ -298,9 +325,15 @@ impl Inner {
         }
     }
 
-    /// `raw`, with the server's errors read as goat reads them.
+    /// `raw` for a small answer, with the server's errors read as goat
+    /// reads them.
     fn with<T>(&self, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<T, Fail> {
-        self.raw(f)?.map_err(|e| match e {
+        self.with_cap(SMALL_ANSWER, f)
+    }
+
+    /// `with`, allowed `cap` bytes.
+    fn with_cap<T>(&self, cap: usize, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<T, Fail> {
+        self.raw(cap, f)?.map_err(|e| match e {
             electrum_client::Error::Protocol(v) => {
                 let msg = message(&v);
                 // The protocol's errors carry no standard codes: servers'
@@ -334,15 +367,15 @@ impl Inner {
 
     /// The address's whole history, in one call.
     fn refresh_history(&self, spk: &ScriptBuf) -> Result<Vec<(Txid, i32)>, Fail> {
-        let list = self.with(|c| c.script_get_history(spk))?;
+        let list = self.with_cap(LIST_ANSWER, |c| c.script_get_history(spk))?;
         let h: Vec<(Txid, i32)> = list.iter().map(|r| (r.tx_hash, r.height)).collect();
-        {
-            let mut heights = self.heights.lock().unwrap_or_else(|p| p.into_inner());
-            for (t, height) in &h {
-                heights.insert(*t, *height);
-            }
-        }
-        self.history.lock().unwrap_or_else(|p| p.into_inner()).insert(spk.clone(), h.clone());
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.insert(spk.clone(), h.clone());
+        // The heights of the histories as they are now: a server's earlier
+        // lists are not kept (a daemon refreshes on every poll).
+        let mut heights = self.heights.lock().unwrap_or_else(|p| p.into_inner());
+        heights.clear();
+        heights.extend(history.values().flatten().copied());
         Ok(h)
     }
 
@@ -352,23 +385,26 @@ impl Inner {
     /// hide one).
     fn page(&self, page: &[(Txid, i32)]) -> Result<Vec<Listed>, Fail> {
         let mut out = Vec::with_capacity(page.len());
-        self.page_into(page, &mut out)?;
+        self.page_into(page, &mut out, std::time::Instant::now() + self.timeout * PAGE_ROUNDS)?;
         Ok(out)
     }
 
     /// `page`'s transactions in one batch, or in halves when the batch's
     /// answer would pass `MAX_ANSWER` (a few witness-heavy transactions),
     /// each kept as a `Listed` before the next half is asked for.
-    fn page_into(&self, page: &[(Txid, i32)], out: &mut Vec<Listed>) -> Result<(), Fail> {
+    fn page_into(&self, page: &[(Txid, i32)], out: &mut Vec<Listed>, until: std::time::Instant) -> Result<(), Fail> {
         if page.is_empty() {
             return Ok(());
         }
         let txids: Vec<Txid> = page.iter().map(|(t, _)| *t).collect();
-        let raws = match self.with(|c| c.batch_transaction_get_raw(&txids)) {
+        if std::time::Instant::now() > until {
+            return Err(Fail::Transient(format!("did not give {} transactions in time", page.len())));
+        }
+        let raws = match self.with_cap(MAX_ANSWER, |c| c.batch_transaction_get_raw(&txids)) {
             Err(Fail::TooLarge) if page.len() > 1 => {
                 let (a, b) = page.split_at(page.len() / 2);
-                self.page_into(a, out)?;
-                return self.page_into(b, out);
+                self.page_into(a, out, until)?;
+                return self.page_into(b, out, until);
             }
             r => r?,
         };
@@ -421,7 +457,7 @@ impl ChainSource for Electrum {
 
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>> {
         let spk = script_of(a);
-        self.call_within(16, move |s| {
+        self.call_within(PAGE_ROUNDS + 2, move |s| {
             let confirmed = |h: &[(Txid, i32)]| -> Vec<(Txid, i32)> { h.iter().rev().filter(|(_, height)| *height > 0).copied().collect() };
             match page {
                 Page::First => {
@@ -451,7 +487,7 @@ impl ChainSource for Electrum {
     fn raw_tx<'a>(&'a self, t: &'a Txid) -> Ask<'a, Transaction> {
         let t = *t;
         self.call(move |s| {
-            let raw = s.with(|c| c.transaction_get_raw(&t))?;
+            let raw = s.with_cap(MAX_ANSWER, |c| c.transaction_get_raw(&t))?;
             s.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
             consensus::deserialize(&raw).map_err(|e| Fail::Transient(format!("transaction bytes that do not decode ({e})")))
         })
@@ -529,7 +565,7 @@ impl ChainSource for Electrum {
     fn utxos<'a>(&'a self, a: &'a Address) -> Ask<'a, Vec<Utxo>> {
         let spk = script_of(a);
         self.call(move |s| {
-            let list = s.with(|c| c.script_list_unspent(&spk))?;
+            let list = s.with_cap(LIST_ANSWER, |c| c.script_list_unspent(&spk))?;
             Ok(list
                 .iter()
                 .map(|u| {
@@ -565,7 +601,7 @@ impl ChainSource for Electrum {
     fn broadcast<'a>(&'a self, tx: &'a Transaction) -> Ask<'a, Txid> {
         let raw = consensus::serialize(tx);
         let txid = tx.compute_txid();
-        self.call(move |s| match s.raw(|c| c.transaction_broadcast_raw(&raw))? {
+        self.call(move |s| match s.raw(SMALL_ANSWER, |c| c.transaction_broadcast_raw(&raw))? {
             Ok(t) => Ok(t),
             // Bitcoin Core's reject reason is the only way it says so
             // ("txn-already-known", "already in block chain").

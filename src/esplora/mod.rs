@@ -111,7 +111,7 @@ pub struct Esplora {
     /// Copies of transactions whose txids were checked (history pages),
     /// kept for their outputs only: the txid pins those, whoever served
     /// them (the script check's previous transactions).
-    outputs: Mutex<HashMap<Txid, Arc<Transaction>>>,
+    outputs: Mutex<TxCache<()>>,
     /// Transactions whose witnesses are proven (`witness.rs`).
     witnessed: Mutex<TxCache<witness::Witnessed>>,
     /// Transactions proven confirmed in this run (`proof.rs`).
@@ -201,7 +201,7 @@ impl Esplora {
             preferred: AtomicUsize::new(0),
             txs: Mutex::new(TxCache::default()),
             witnessed: Mutex::new(TxCache::default()),
-            outputs: Mutex::new(HashMap::new()),
+            outputs: Mutex::new(TxCache::default()),
             blocks: Mutex::new(HashMap::new()),
             proven: Mutex::new(HashMap::new()),
             headers: Mutex::new(HashMap::new()),
@@ -494,7 +494,7 @@ impl Esplora {
             .collect();
         let bare = Transaction { version: tx.version, lock_time: tx.lock_time, input, output: tx.output.clone() };
         if let Ok(mut c) = self.outputs.lock() {
-            c.insert(tx.compute_txid(), Arc::new(bare));
+            c.insert(tx.compute_txid(), Arc::new(bare), ());
         }
     }
 
@@ -502,12 +502,12 @@ impl Esplora {
     /// read): a copy kept from a history page, else fetched (and kept,
     /// without its witnesses).
     pub async fn outputs_of(&self, txid: &Txid) -> Result<Arc<Transaction>> {
-        if let Some(t) = self.outputs.lock().ok().and_then(|c| c.get(txid).cloned()) {
+        if let Some((t, _)) = self.outputs.lock().ok().and_then(|c| c.map.get(txid).cloned()) {
             return Ok(t);
         }
         let t = self.tx(txid).await?;
         self.note_outputs(&t);
-        Ok(self.outputs.lock().ok().and_then(|c| c.get(txid).cloned()).unwrap_or(t))
+        Ok(self.outputs.lock().ok().and_then(|c| c.map.get(txid).map(|e| e.0.clone())).unwrap_or(t))
     }
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.

@@ -82,9 +82,58 @@ struct ItemIn {
     txid: Txid,
     vout: u32,
     scriptsig: ScriptBuf,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "witness")]
     witness: Witness,
     sequence: Sequence,
+}
+
+/// Elements one input's witness may have here. Consensus allows 1,000
+/// on the stack for every witness version it knows; an element can be 3
+/// bytes of JSON (`"",`), and each costs memory however small.
+pub const MAX_WITNESS_ELEMENTS: usize = 10_000;
+
+/// A witness read element by element into its final form (bitcoin's own
+/// reading builds a vector of vectors first, 24 bytes per element more),
+/// each hex string decoded where serde_json holds it.
+fn witness<'de, D: Deserializer<'de>>(d: D) -> Result<Witness, D::Error> {
+    struct Elements;
+    impl<'de> Visitor<'de> for Elements {
+        type Value = Witness;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of hex strings")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Witness, A::Error> {
+            use serde::de::Error;
+            let mut w = Witness::new();
+            while let Some(Hex(bytes)) = seq.next_element::<Hex>()? {
+                if w.len() == MAX_WITNESS_ELEMENTS {
+                    return Err(A::Error::custom(format!("a witness of more than {MAX_WITNESS_ELEMENTS} elements")));
+                }
+                w.push(bytes);
+            }
+            Ok(w)
+        }
+    }
+    d.deserialize_seq(Elements)
+}
+
+/// One hex string, decoded.
+struct Hex(Vec<u8>);
+
+impl<'de> serde::Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hex, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Hex;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a hex string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Hex, E> {
+                hex::decode(v).map(Hex).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl Item {
@@ -116,7 +165,7 @@ impl Item {
 /// The listed transactions of one page, read from `body`.
 pub fn parse(body: Chunks) -> Result<Vec<Listed>, Unread> {
     let item = body.item.clone();
-    let mut de = serde_json::Deserializer::from_reader(body);
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, body));
     let mut lie = None;
     let got = de.deserialize_seq(Items { item, lie: &mut lie });
     if let Some(why) = lie {

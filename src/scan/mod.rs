@@ -26,6 +26,10 @@ use std::sync::Arc;
 
 /// Inputs of one reveal whose previous transactions are fetched.
 const MAX_REVEAL_INPUTS: usize = 64;
+/// Transactions one walk reads at most. What it keeps of each is small (a
+/// digest, its outputs for a while), but a lying server could list real
+/// transactions without end. A publisher's address is far below it.
+pub const MAX_WALKED: usize = 200_000;
 /// Delegate transactions one transaction's inscriptions may name: each
 /// costs a fetch of up to a block's 4 MB (a delegate may be any
 /// inscription on chain, so naming thousands of big ones costs an
@@ -40,6 +44,9 @@ pub const CANDIDATE_BODY: usize = 2 * goatfile::MAX_BYTES;
 /// (64 goatfiles of the largest size): thousands of tiny compressed bodies
 /// could each inflate to a goatfile's limit.
 pub const MAX_DECODED_PER_TX: usize = 64 * goatfile::MAX_BYTES;
+/// What `Delegates` counts for one delegate transaction besides its
+/// contents (the entry, its copy's digest).
+const LOADED_COST: usize = 256;
 /// Delegated content a walk keeps for other transactions naming it.
 const MAX_DELEGATED_KEPT: usize = 16 << 20;
 /// From this many of the address's transactions in one block, one block
@@ -349,10 +356,13 @@ impl Content {
             );
             return (if yaml { GoatfileState::Invalid(why.into()) } else { GoatfileState::No }, None);
         }
-        let c = self.class.get_or_init(|| classify(&served));
-        if worth {
-            *budget -= c.1.as_ref().map_or(goatfile::MAX_BYTES.min(*budget), |d| d.len());
-        }
+        let mut cost = 0;
+        let c = self.class.get_or_init(|| {
+            let (state, decoded, spent) = judge(&served);
+            cost = spent;
+            (state, decoded)
+        });
+        *budget = budget.saturating_sub(cost);
         c.clone()
     }
 
@@ -391,28 +401,37 @@ fn looks_like_goatfile(served: &Served) -> bool {
 /// Does this content look like a goatfile, and does it parse? With the
 /// decoded bytes of one that does (its signature covers them).
 pub fn classify(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>) {
+    let (state, decoded, _) = judge(served);
+    (state, decoded)
+}
+
+/// `classify`, and the bytes it decoded to find out.
+fn judge(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>, usize) {
     let yaml = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase().contains("yaml");
     if !looks_like_goatfile(served) {
-        return (GoatfileState::No, None);
+        return (GoatfileState::No, None, 0);
     }
-    let decoded = match &served.body {
-        Some(_) => served.decode(goatfile::MAX_BYTES as u64),
+    if served.body.is_none() {
         // Let go for its size: it decodes to more than a goatfile may hold.
-        None => Err(Error::invalid(format!(
+        let why = format!(
             "its body is {} bytes, too large to decode to a goatfile of at most {} bytes",
             served.size.unwrap_or_default(),
             goatfile::MAX_BYTES
-        ))),
-    };
+        );
+        return (if yaml { GoatfileState::Invalid(why.into()) } else { GoatfileState::No }, None, 0);
+    }
+    let decoded = served.decode(goatfile::MAX_BYTES as u64);
     let decoded = match decoded {
         Ok(d) => d,
-        Err(e) if yaml => return (GoatfileState::Invalid(e.message.into()), None),
-        Err(_) => return (GoatfileState::No, None),
+        // stopped at the cap, or part-way: count the cap
+        Err(e) if yaml => return (GoatfileState::Invalid(e.message.into()), None, goatfile::MAX_BYTES),
+        Err(_) => return (GoatfileState::No, None, goatfile::MAX_BYTES),
     };
+    let cost = decoded.len();
     match goatfile::parse(&decoded) {
-        Ok(g) => (GoatfileState::Valid(Arc::new(g)), Some(Arc::from(decoded))),
-        Err(e) if yaml => (GoatfileState::Invalid(e.0.into()), None),
-        Err(_) => (GoatfileState::No, None),
+        Ok(g) => (GoatfileState::Valid(Arc::new(g)), Some(Arc::from(decoded)), cost),
+        Err(e) if yaml => (GoatfileState::Invalid(e.0.into()), None, cost),
+        Err(_) => (GoatfileState::No, None, cost),
     }
 }
 
@@ -459,6 +478,13 @@ pub async fn walk(
                 continue;
             }
             summary.transactions += 1;
+            if summary.transactions > MAX_WALKED {
+                return Err(Error::invalid(format!(
+                    "{}'s history as {} lists it runs past {MAX_WALKED} transactions, more than goat walks: try another --esplora, or give the goatfile with --goatfile ID",
+                    holder.address,
+                    esplora.endpoint(server)
+                )));
+            }
             let location = match t.height {
                 Some(h) => Location::Confirmed(h),
                 None => Location::Mempool,
@@ -727,6 +753,7 @@ impl Delegates {
                     // but hold no such inscription are in `read`, proven
                     // later like the rest: a swapped witness could do that.)
                     Err(e) if e.kind == Kind::NotFound => {
+                        self.bytes += LOADED_COST;
                         self.txs.insert(d.txid, None);
                         return Ok(None);
                     }
@@ -748,6 +775,7 @@ impl Delegates {
             for &n in want {
                 contents.entry(n).or_insert(None);
             }
+            self.bytes += LOADED_COST + 16 * contents.len() + if copy.is_kept() { super::esplora::witness::KEPT_COPY } else { 0 };
             self.txs.insert(d.txid, Some(Loaded { copy, contents }));
         }
         let Some(Some(l)) = self.txs.get(&d.txid) else { return Ok(None) };
@@ -838,7 +866,7 @@ async fn prove_one(
     holder: &HolderAddress,
     w: &Walked,
     route: Route,
-    (memo, alone): (&std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool), Witnessed>>, &tokio::sync::Semaphore),
+    (memo, alone): (&std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool, Option<bool>), Witnessed>>, &tokio::sync::Semaphore),
 ) -> Result<Vec<Witnessed>> {
     // The same bytes served twice (the page's copy and the raw one, most
     // often) are proven once.
@@ -853,7 +881,7 @@ async fn prove_one(
         let contested = copies.iter().filter(|(t, _)| *t == txid).count() > 1;
         let confirmed = if txid == w.txid { Some(w.location.is_confirmed()) } else { None };
         let route = if contested { Route::Block } else { route };
-        let key = (c.wtxid, route == Route::Block);
+        let key = (c.wtxid, route == Route::Block, confirmed);
         if let Some(p) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
             if !proven.iter().any(|q| q.txid == p.txid) {
                 proven.push(p);
@@ -878,8 +906,13 @@ async fn prove_one(
                 "servers gave {txid} with different witnesses that are all valid spends; only its block can tell which was mined, and none was had: pass an --esplora server"
             )));
         }
-        if let Ok(mut m) = memo.lock() {
-            m.insert(key, p.clone());
+        // What the block route gave is the block's only when it is; a
+        // script check's answer there (no block to be had) must not stand
+        // in for it later.
+        if route != Route::Block || matches!(p.proof, WitnessProof::Block { .. }) {
+            if let Ok(mut m) = memo.lock() {
+                m.insert(key, p.clone());
+            }
         }
         if !proven.iter().any(|q| q.txid == p.txid) {
             proven.push(p);

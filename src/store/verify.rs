@@ -202,7 +202,19 @@ fn load_piece_hashes(layout: &Layout, m: &Manifest) -> Result<(u64, Vec<[u8; 20]
     let tbytes = layout
         .read(&tpath)
         .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
-    piece_hashes(&tbytes)
+    let (plen, hashes) = piece_hashes(&tbytes)?;
+    // The manifest is a file in the folder, perhaps copied from elsewhere:
+    // its files must span exactly the torrent's pieces before pieces are
+    // counted from it.
+    let end = m.files.iter().map(|f| f.offset.saturating_add(f.length)).max().unwrap_or(0);
+    if plen == 0 || end.div_ceil(plen) != hashes.len() as u64 {
+        return Err(Error::invalid(format!(
+            "{}: its manifest does not match its torrent ({} pieces for {end} bytes): run goat fetch again",
+            crate::text::line(&m.entry),
+            hashes.len()
+        )));
+    }
+    Ok((plen, hashes))
 }
 
 /// Re-hash only the pieces that touch `paths` (files of entry `m`), e.g.

@@ -294,3 +294,27 @@ fn a_folder_from_elsewhere_is_judged_not_trusted() {
         .run()
         .fails(2, "already exists and is not goat's download of 'g.yaml'");
 }
+
+#[test]
+fn an_electrum_server_flooding_notifications_is_held_to_its_answers() {
+    // Header notifications before every answer count against that
+    // answer's bytes (electrum-client keeps them until popped; goat pops
+    // them after each call): a megabyte each is more than a small answer
+    // may take, and the server is named; 200 KB each still resolves.
+    let (s, addr) = published();
+    let h = s.serve();
+    h.state.arm("notify", goat::devchain::server::Fault::Notify(1 << 20), 10_000);
+    let out = goat().memory_ceiling(CEILING).args(["--electrum", &h.electrum, "resolve", &addr]).run().fails(4, "sent an answer larger than goat reads");
+    assert!(out.stderr.contains(&h.electrum), "{}", out.stderr);
+    let (s, _) = published();
+    let h = s.serve();
+    h.state.arm("notify", goat::devchain::server::Fault::Notify(100_000), 10_000);
+    let (honest, _) = published();
+    let honest = honest.serve();
+    let base = goat().memory_ceiling(CEILING).args(["--electrum", &honest.electrum, "resolve", &addr]).run().ok();
+    let out = goat().memory_ceiling(CEILING).args(["--electrum", &h.electrum, "resolve", &addr]).run().ok();
+    assert!(out.stdout.contains("name: model"), "{}", out.stderr);
+    let calls = h.state.requests().len();
+    eprintln!("{calls} calls, each after a 200 KB notification: peak {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+    assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{} MB against {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+}
