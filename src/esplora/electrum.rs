@@ -142,13 +142,18 @@ const MAX_PAGE: usize = 1000;
 /// the error's kind (see `http::describe`).
 fn cause(e: &electrum_client::Error) -> String {
     use electrum_client::Error as E;
-    let io = |io: &std::io::Error| io_cause(io).map(str::to_string).unwrap_or_else(|| format!("failed ({})", one_line(&io.to_string())));
     match e {
-        E::IOError(e) => io(e),
-        E::SharedIOError(e) => io(e),
+        E::IOError(e) => io_words(e, "failed"),
+        E::SharedIOError(e) => io_words(e, "failed"),
         E::AllAttemptsErrored(all) => all.last().map(cause).unwrap_or_else(|| "cannot be reached".into()),
         other => format!("failed ({})", one_line(&other.to_string())),
     }
+}
+
+/// An I/O error as words after the server's name: its kind's phrase, else
+/// `otherwise` and the error quoted.
+fn io_words(e: &std::io::Error, otherwise: &str) -> String {
+    io_cause(e).map(str::to_string).unwrap_or_else(|| format!("{otherwise} ({})", one_line(&e.to_string())))
 }
 
 /// An Electrum error's message (its JSON as text when it has none).
@@ -266,7 +271,7 @@ impl Inner {
         if let Some(c) = c.as_ref() {
             return Ok(c.clone());
         }
-        let io_fail = |e: std::io::Error| Fail::Transient(io_cause(&e).map(str::to_string).unwrap_or_else(|| format!("cannot be reached ({})", one_line(&e.to_string()))));
+        let io_fail = |e: std::io::Error| Fail::Transient(io_words(&e, "cannot be reached"));
         let (tls, hostport) = match self.url.strip_prefix("ssl://") {
             Some(h) => (true, h),
             None => (false, self.url.trim_start_matches("tcp://")),
@@ -300,8 +305,9 @@ impl Inner {
 
     /// Run `f` on the connection, alone, allowed `cap` bytes and twice the
     /// timeout; on a transport error the connection is dropped so the next
-    /// call reconnects. The server's own errors come back as they are.
-    fn raw<T>(&self, cap: usize, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<Result<T, electrum_client::Error>, Fail> {
+    /// call reconnects. The server's own error comes back as it is (its
+    /// JSON).
+    fn raw<T>(&self, cap: usize, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<Result<T, Value>, Fail> {
         let _alone = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let (c, budget) = self.client()?;
         budget.left.store(cap, Ordering::Relaxed);
@@ -314,7 +320,7 @@ impl Inner {
         while let Ok(Some(_)) = c.block_headers_pop_raw() {}
         match got {
             Ok(v) => Ok(Ok(v)),
-            Err(e @ electrum_client::Error::Protocol(_)) => Ok(Err(e)),
+            Err(electrum_client::Error::Protocol(v)) => Ok(Err(v)),
             Err(e) => {
                 *self.client.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 if too_large(&e) {
@@ -333,22 +339,19 @@ impl Inner {
 
     /// `with`, allowed `cap` bytes.
     fn with_cap<T>(&self, cap: usize, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<T, Fail> {
-        self.raw(cap, f)?.map_err(|e| match e {
-            electrum_client::Error::Protocol(v) => {
-                let msg = message(&v);
-                // The protocol's errors carry no standard codes: servers'
-                // words are all there is. "No such" is a definite answer;
-                // anything else ("server busy", "excessive resource usage")
-                // may pass, so it is worth another try or another server.
-                // ("out of range": electrs and Fulcrum on a height past
-                // their tip, which is their answer "no block there".)
-                if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") || msg.contains("out of range") {
-                    Fail::Missing(one_line(&msg))
-                } else {
-                    Fail::Transient(format!("answered an error ({})", one_line(&msg)))
-                }
+        self.raw(cap, f)?.map_err(|v| {
+            let msg = message(&v);
+            // The protocol's errors carry no standard codes: servers' words
+            // are all there is. "No such" is a definite answer; anything
+            // else ("server busy", "excessive resource usage") may pass, so
+            // it is worth another try or another server. ("out of range":
+            // electrs and Fulcrum on a height past their tip, which is
+            // their answer "no block there".)
+            if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") || msg.contains("out of range") {
+                Fail::Missing(one_line(&msg))
+            } else {
+                Fail::Transient(format!("answered an error ({})", one_line(&msg)))
             }
-            other => Fail::Transient(cause(&other)),
         })
     }
 
@@ -605,9 +608,8 @@ impl ChainSource for Electrum {
             Ok(t) => Ok(t),
             // Bitcoin Core's reject reason is the only way it says so
             // ("txn-already-known", "already in block chain").
-            Err(electrum_client::Error::Protocol(v)) if message(&v).contains("already") => Ok(txid),
-            Err(electrum_client::Error::Protocol(v)) => Err(Fail::Refused(one_line(&message(&v)))),
-            Err(other) => Err(Fail::Transient(cause(&other))),
+            Err(v) if message(&v).contains("already") => Ok(txid),
+            Err(v) => Err(Fail::Refused(one_line(&message(&v)))),
         })
     }
 }

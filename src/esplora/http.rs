@@ -82,7 +82,7 @@ impl Http {
             return match tokio::time::timeout_at(deadline, read_capped(resp)).await {
                 Err(_) => late(),
                 Ok(Err(e)) => Reply::Transient(describe(&e)),
-                Ok(Ok(body)) => answer(status, retry_after, body.unwrap_or_default()).and_then(|_| Reply::Transient(format!("answered HTTP {status}"))),
+                Ok(Ok(body)) => refusal(status, retry_after, &body.unwrap_or_default()),
             };
         }
         let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
@@ -136,9 +136,16 @@ impl Http {
 fn answer(status: u16, retry_after: Option<String>, body: Vec<u8>) -> Reply<Vec<u8>> {
     match status {
         200..=299 => Reply::Ok(body),
+        _ => refusal(status, retry_after, &body),
+    }
+}
+
+/// What a status other than success says, for any answer type.
+fn refusal<T>(status: u16, retry_after: Option<String>, body: &[u8]) -> Reply<T> {
+    match status {
         429 => Reply::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
-        404 => Reply::NotFound(crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
-        400 => Reply::Refused(400, crate::text::line(&one_line(&String::from_utf8_lossy(&body)))),
+        404 => Reply::NotFound(crate::text::line(&one_line(&String::from_utf8_lossy(body)))),
+        400 => Reply::Refused(400, crate::text::line(&one_line(&String::from_utf8_lossy(body)))),
         _ => Reply::Transient(format!("answered HTTP {status}")),
     }
 }

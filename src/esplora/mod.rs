@@ -485,17 +485,14 @@ impl Esplora {
     }
 
     /// Keep `tx` (its txid checked) for its outputs: without its
-    /// witnesses, which are not read here and may be megabytes.
-    pub fn note_outputs(&self, tx: &Transaction) {
-        let input = tx
-            .input
-            .iter()
-            .map(|i| bitcoin::TxIn { previous_output: i.previous_output, script_sig: i.script_sig.clone(), sequence: i.sequence, witness: Default::default() })
-            .collect();
-        let bare = Transaction { version: tx.version, lock_time: tx.lock_time, input, output: tx.output.clone() };
+    /// witnesses, which are not read here and may be megabytes. Returns
+    /// what is kept.
+    pub fn note_outputs(&self, tx: &Transaction) -> Arc<Transaction> {
+        let bare = Arc::new(without_witnesses(tx));
         if let Ok(mut c) = self.outputs.lock() {
-            c.insert(tx.compute_txid(), Arc::new(bare), ());
+            c.insert(bare.compute_txid(), bare.clone(), ());
         }
+        bare
     }
 
     /// A transaction whose outputs are what matter (its witnesses are not
@@ -505,9 +502,7 @@ impl Esplora {
         if let Some((t, _)) = self.outputs.lock().ok().and_then(|c| c.map.get(txid).cloned()) {
             return Ok(t);
         }
-        let t = self.tx(txid).await?;
-        self.note_outputs(&t);
-        Ok(self.outputs.lock().ok().and_then(|c| c.map.get(txid).map(|e| e.0.clone())).unwrap_or(t))
+        Ok(self.note_outputs(&*self.tx(txid).await?))
     }
 
     /// A transaction's bytes, proven to hash to `txid`. Fetched once per run.
@@ -531,13 +526,25 @@ impl Esplora {
     }
 }
 
-/// Raw transactions fetched in a run, bounded in bytes: an address's
-/// history may name thousands of transactions of up to 4 MB each (an
-/// airdropper's delegates may be any inscription on chain). Past the
-/// bound the cache starts afresh; a transaction needed again is fetched
-/// again, and what was judged is pinned by its wtxid (`witness::Copy`).
-/// With each transaction, what is known of it: the endpoint that served it
-/// (raw copies), or how its witnesses were proven (copies from blocks).
+/// `tx` without its witnesses (its txid and outputs unchanged), built
+/// without copying them: they may be megabytes.
+pub(crate) fn without_witnesses(tx: &Transaction) -> Transaction {
+    let input = tx
+        .input
+        .iter()
+        .map(|i| bitcoin::TxIn { previous_output: i.previous_output, script_sig: i.script_sig.clone(), sequence: i.sequence, witness: Default::default() })
+        .collect();
+    Transaction { version: tx.version, lock_time: tx.lock_time, input, output: tx.output.clone() }
+}
+
+/// Transactions kept in a run, bounded in bytes: an address's history may
+/// name thousands of transactions of up to 4 MB each (an airdropper's
+/// delegates may be any inscription on chain). Past the bound the cache
+/// starts afresh; a transaction needed again is fetched again, and what
+/// was judged is pinned by its wtxid (`witness::Copy`). With each
+/// transaction, what is known of it: the endpoint that served it (raw
+/// copies), how its witnesses were proven (copies from blocks), or
+/// nothing (outputs kept without witnesses).
 pub(crate) struct TxCache<V> {
     pub(crate) map: HashMap<Txid, (Arc<Transaction>, V)>,
     bytes: usize,

@@ -87,16 +87,11 @@ pub struct Listed {
 
 impl Listed {
     /// `tx` as served (its txid checked by the caller).
-    pub fn new(txid: Txid, mut tx: Transaction, height: Option<u32>) -> Listed {
+    pub fn new(txid: Txid, tx: Transaction, height: Option<u32>) -> Listed {
         let wtxid = tx.compute_wtxid();
         let envelope = crate::inscription::envelope::any(&tx);
         let whole = tx.total_size() <= super::witness::KEPT_COPY;
-        if !whole {
-            for i in &mut tx.input {
-                // A new one: `clear` would keep the megabytes allocated.
-                i.witness = bitcoin::Witness::new();
-            }
-        }
+        let tx = if whole { tx } else { super::without_witnesses(&tx) };
         Listed { txid, tx: Arc::new(tx), whole, wtxid, envelope, height }
     }
 }

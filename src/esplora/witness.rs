@@ -117,7 +117,7 @@ pub struct Witnessed {
     pub proof: WitnessProof,
 }
 
-fn regone(txid: &Txid) -> Error {
+pub(crate) fn regone(txid: &Txid) -> Error {
     Error::invalid(format!(
         "{txid} is served now with other witnesses than those goat judged it by earlier in this run, and no block says which were mined: run again, or pass an --esplora server"
     ))
@@ -186,13 +186,11 @@ impl Esplora {
             Some(tx) => tx,
             // The bytes judged were let go, and what is served now differs:
             // only the block can say whether the judged ones were mined.
-            None => match (has_http && route != Route::Block).then(|| self.from_block(&txid, confirmed)) {
-                Some(f) => match f.await? {
-                    Some((tx, proof)) => return self.same_as_block(copy, &tx, proof),
-                    None => return Err(regone(&txid)),
-                },
+            None if has_http && route != Route::Block => match self.from_block(&txid, confirmed).await? {
+                Some((tx, proof)) => return self.same_as_block(copy, &tx, proof),
                 None => return Err(regone(&txid)),
             },
+            None => return Err(regone(&txid)),
         };
         let proof = match self.check_scripts(&tx).await? {
             Checked::Passed => WitnessProof::Scripts,

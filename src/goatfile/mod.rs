@@ -167,7 +167,7 @@ fn parse_any(bytes: &[u8]) -> Result<Goatfile, ParseError> {
 }
 
 fn one_line(s: &str) -> String {
-    crate::text::message(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn check_shape(v: &serde_norway::Value, depth: usize, nodes: &mut usize) -> Result<(), ParseError> {

@@ -173,7 +173,8 @@ fn read(tx: &Transaction, limit: usize) -> (Vec<RawEnvelope<'_>>, bool) {
 /// Envelopes of one leaf script. A script that fails to decode part-way
 /// keeps no envelopes, as in ord (the instruction stream is unreadable).
 pub fn from_tapscript(script: &Script, input: usize) -> Vec<RawEnvelope<'_>> {
-    scan(script, input, MAX_ENVELOPES, &mut MAX_PUSHES.clone()).0
+    let mut pushes = MAX_PUSHES;
+    scan(script, input, MAX_ENVELOPES, &mut pushes).0
 }
 
 /// Up to `limit` envelopes of one leaf script, spending at most `pushes`
@@ -261,27 +262,26 @@ fn parse_after_false<'a>(
     loop {
         let Some(i) = ins.next() else { return Err(Stutter(false)) };
         let Ok(i) = i else { return Err(Unreadable) };
-        if matches!(i, Instruction::PushBytes(_)) || i.opcode().is_some_and(|o| o == op::OP_PUSHNUM_NEG1 || (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&o.to_u8())) {
-            if *pushes == 0 {
-                return Err(TooLong);
-            }
-            *pushes -= 1;
-        }
-        match i {
-            Instruction::PushBytes(p) => payload.push(p.as_bytes()),
+        let push: &'a [u8] = match i {
+            Instruction::PushBytes(p) => p.as_bytes(),
             Instruction::Op(o) if o == op::OP_ENDIF => {
                 return Ok(RawEnvelope { input, offset, payload, pushnum, stutter })
             }
             Instruction::Op(o) if o == op::OP_PUSHNUM_NEG1 => {
                 pushnum = true;
-                payload.push(&BYTES[0x81..0x82]);
+                &BYTES[0x81..0x82]
             }
             Instruction::Op(o) if (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&o.to_u8()) => {
                 pushnum = true;
                 let n = (o.to_u8() - op::OP_PUSHNUM_1.to_u8() + 1) as usize;
-                payload.push(&BYTES[n..n + 1]);
+                &BYTES[n..n + 1]
             }
             Instruction::Op(_) => return Err(Stutter(false)),
+        };
+        if *pushes == 0 {
+            return Err(TooLong);
         }
+        *pushes -= 1;
+        payload.push(push);
     }
 }

@@ -314,11 +314,10 @@ impl Content {
         }
     }
 
-    /// Roughly what keeping it costs in memory.
+    /// Roughly what keeping it costs in memory before it is judged
+    /// (`inspect` counts what judging it decodes).
     fn weight(&self) -> usize {
-        let decoded = self.class.get().and_then(|c| c.1.as_ref()).map_or(0, |d| d.len());
-        // a parsed goatfile takes a few times its text
-        self.body.as_ref().map_or(0, |b| b.len()) + 4 * decoded + 256
+        self.body.as_ref().map_or(0, |b| b.len()) + 256
     }
 
     fn served(&self, delegate: Option<InscriptionId>, signature: Option<std::result::Result<signature::Carried, String>>) -> Served {
@@ -349,7 +348,7 @@ impl Content {
         let served = self.served(None, None);
         let worth = served.body.is_some() && looks_like_goatfile(&served);
         if worth && *budget < goatfile::MAX_BYTES {
-            let yaml = served.content_type.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("yaml"));
+            let yaml = is_yaml(&served);
             let why = format!(
                 "not read: this transaction's inscriptions decode to more than {} MiB of goatfile-like content",
                 MAX_DECODED_PER_TX >> 20
@@ -358,7 +357,7 @@ impl Content {
         }
         let mut cost = 0;
         let c = self.class.get_or_init(|| {
-            let (state, decoded, spent) = judge(&served);
+            let (state, decoded, spent) = classify(&served);
             cost = spent;
             (state, decoded)
         });
@@ -395,19 +394,20 @@ fn signature_of(served: &Served, holder: &HolderAddress, goatfile: &[u8]) -> Opt
 fn looks_like_goatfile(served: &Served) -> bool {
     let ct = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
     let texty = ct.is_empty() || ct.starts_with("text/plain") || ct.contains("json");
-    (ct.contains("yaml") || texty) && served.size.is_some()
+    (is_yaml(served) || texty) && served.size.is_some()
+}
+
+/// Its content type says YAML: a goatfile that fails is reported, not
+/// passed over.
+fn is_yaml(served: &Served) -> bool {
+    served.content_type.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("yaml"))
 }
 
 /// Does this content look like a goatfile, and does it parse? With the
-/// decoded bytes of one that does (its signature covers them).
-pub fn classify(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>) {
-    let (state, decoded, _) = judge(served);
-    (state, decoded)
-}
-
-/// `classify`, and the bytes it decoded to find out.
-fn judge(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>, usize) {
-    let yaml = served.content_type.as_deref().unwrap_or("").to_ascii_lowercase().contains("yaml");
+/// decoded bytes of one that does (its signature covers them), and the
+/// bytes decoded to find out.
+fn classify(served: &Served) -> (GoatfileState, Option<Arc<[u8]>>, usize) {
+    let yaml = is_yaml(served);
     if !looks_like_goatfile(served) {
         return (GoatfileState::No, None, 0);
     }
@@ -630,9 +630,9 @@ async fn inspect(
                 }
             }
             None => {
-                let own = Content::of(&mut ins, CANDIDATE_BODY);
-                let class = own.class(&mut budget);
-                (own.served(None, None), class, None, false)
+                let its = Content::of(&mut ins, CANDIDATE_BODY);
+                let class = its.class(&mut budget);
+                (its.served(None, None), class, None, false)
             }
         };
         let mut endorsement = None;
@@ -727,13 +727,15 @@ impl Delegates {
         read: &mut Vec<Copy>,
         recorded: &mut HashSet<bitcoin::Wtxid>,
     ) -> Result<Option<Arc<Content>>> {
-        let had = match self.txs.get(&d.txid) {
+        // Read it when not read yet (None), or read before (its copy) but
+        // not for this inscription.
+        let read_now: Option<Option<Copy>> = match self.txs.get(&d.txid) {
             Some(None) => return Ok(None),
             Some(Some(l)) if l.contents.contains_key(&d.index) => None,
-            Some(Some(l)) => Some(l.copy.clone()),
-            None => None,
+            Some(Some(l)) => Some(Some(l.copy.clone())),
+            None => Some(None),
         };
-        if !self.txs.contains_key(&d.txid) || had.is_some() {
+        if let Some(had) = read_now {
             // The bytes read before when they are still served, so the
             // contents kept stay those of one copy.
             let again = match &had {
@@ -1275,12 +1277,7 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
             continue;
         }
         for c in judged.iter().filter(|c| c.txid == w.txid) {
-            let tx = esplora.bytes_of(c).await?.ok_or_else(|| {
-                Error::invalid(format!(
-                    "{} is served now with other witnesses than those goat judged it by: run again, or pass an --esplora server",
-                    c.txid
-                ))
-            })?;
+            let tx = esplora.bytes_of(c).await?.ok_or_else(|| crate::esplora::witness::regone(&c.txid))?;
             bound(esplora, &tx, w).await?;
         }
     }
