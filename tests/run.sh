@@ -36,6 +36,8 @@ command -v microsocks >/dev/null || need_pkgs+=(microsocks)
 command -v socat >/dev/null || need_pkgs+=(socat)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
+# Web seeds (tests/cli/webseed.rs): nginx serves the payload with Range.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
 /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]}"
@@ -43,6 +45,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # The package starts the machine's own nginx on port 80: the tests start
+  # their own on loopback ports, and leave the machine as it was.
+  case " ${need_pkgs[*]} " in
+    *" nginx-light "*) $SUDO service nginx stop >/dev/null 2>&1 || $SUDO nginx -s stop >/dev/null 2>&1 || true ;;
+  esac
 fi
 
 # ord, the reference implementation, judges goat's envelope parser

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 pub mod download;
+pub mod metadata;
 pub use download::Download;
 
 /// What putting one entry on disk did.
@@ -24,6 +25,8 @@ pub struct EntryResult {
     pub bytes: u64,
     /// Bytes received from peers (or the chain) in this run.
     pub fetched_bytes: u64,
+    /// Of those, bytes from web seeds (BEP 19).
+    pub web_seed_bytes: u64,
     pub seconds: f64,
 }
 
@@ -252,6 +255,7 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
         files: 1,
         bytes: body.len() as u64,
         fetched_bytes: body.len() as u64,
+        web_seed_bytes: 0,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

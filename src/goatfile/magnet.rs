@@ -19,6 +19,12 @@ pub struct Magnet {
     pub trackers: Vec<String>,
     /// `x.pe` peer addresses (host:port).
     pub peers: Vec<String>,
+    /// `ws=` web seeds (BEP 19): http(s) URLs serving the files.
+    pub web_seeds: Vec<String>,
+    /// `xs=` exact sources that are http(s) URLs: where the `.torrent`
+    /// can be read without a peer (others, such as `urn:btpk:`, are
+    /// passed over).
+    pub sources: Vec<String>,
 }
 
 /// A v1 info-hash as 40 lowercase hex digits: the key that joins a
@@ -93,6 +99,8 @@ impl Magnet {
             display_name: None,
             trackers: vec![],
             peers: vec![],
+            web_seeds: vec![],
+            sources: vec![],
         };
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
@@ -126,6 +134,15 @@ impl Magnet {
                     }
                     m.peers.push(v.into_owned());
                 }
+                "ws" => {
+                    if !is_http_url(&v) {
+                        return Err(format!("web seed '{}' is not an http(s) URL", crate::text::line(&v)));
+                    }
+                    if !m.web_seeds.iter().any(|w| *w == v) {
+                        m.web_seeds.push(v.into_owned());
+                    }
+                }
+                "xs" if is_http_url(&v) => m.sources.push(v.into_owned()),
                 _ => {}
             }
         }
@@ -152,6 +169,11 @@ impl Magnet {
         }
         Ok(m)
     }
+}
+
+/// An absolute http or https URL with a host, of a sane length.
+pub fn is_http_url(s: &str) -> bool {
+    s.len() <= 2048 && Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
 fn is_hex(s: &str) -> bool {

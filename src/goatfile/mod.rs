@@ -39,6 +39,65 @@ pub struct Entry {
     pub source: Source,
     /// Files expected from this entry (optional for magnets).
     pub files: Vec<FileSpec>,
+    /// Where a magnet entry's torrent metadata can be had without a peer
+    /// (docs/goatfile.md, `metadata:`), tried in order before peers.
+    pub metadata: Vec<MetaSource>,
+}
+
+/// A place a torrent's metadata (the `.torrent`, or just its bencoded
+/// info dictionary) can be read from. Untrusted wherever it is: goat
+/// uses it only when its info dictionary hashes to the magnet's
+/// info-hash (`torrent::known`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaSource {
+    /// That inscription's decoded content.
+    Inscription(InscriptionId),
+    /// Inscription `n` of the transaction that revealed the goatfile
+    /// itself (`i<n>`): a goatfile and its torrents inscribed together
+    /// cannot name their own txid, which hashes the goatfile.
+    Beside(u32),
+    /// An http(s) URL serving it.
+    Url(String),
+}
+
+/// Most metadata sources one entry may name.
+pub const MAX_META_SOURCES: usize = 8;
+
+impl std::fmt::Display for MetaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaSource::Inscription(id) => write!(f, "{id}"),
+            MetaSource::Beside(n) => write!(f, "i{n}"),
+            MetaSource::Url(u) => f.write_str(u),
+        }
+    }
+}
+
+impl serde::Serialize for MetaSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl std::str::FromStr for MetaSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MetaSource, String> {
+        let shown = crate::text::line(s);
+        if let Some(n) = s.strip_prefix('i').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+            return n.parse().map(MetaSource::Beside).map_err(|_| format!("metadata '{shown}': index too large"));
+        }
+        if let Ok(id) = s.parse::<InscriptionId>() {
+            return Ok(MetaSource::Inscription(id));
+        }
+        match url::Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && s.len() <= 2048 => {
+                Ok(MetaSource::Url(s.to_string()))
+            }
+            _ => Err(format!(
+                "metadata '{shown}' is neither an inscription id (<txid>i<n>), an index in the goatfile's own transaction (i<n>), nor an http(s) URL"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -125,6 +184,15 @@ struct RawEntry {
     path: Option<String>,
     size: Option<u64>,
     sha256: Option<String>,
+    metadata: Option<OneOrMany>,
+}
+
+/// `metadata:` takes one source or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -269,7 +337,25 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
                 return err(format!("{where_}: file '{}' is listed twice", f.path));
             }
         }
-        entries.push(Entry { name: e.name, source, files });
+        let metadata = match (e.metadata, &source) {
+            (None, _) => Vec::new(),
+            (Some(_), Source::Inscription(_) | Source::Parts(_)) => {
+                return err(format!("{where_}: 'metadata' belongs to magnet entries (an inscription entry has no torrent)"))
+            }
+            (Some(m), Source::Magnet(_)) => {
+                let all = match m {
+                    OneOrMany::One(s) => vec![s],
+                    OneOrMany::Many(v) => v,
+                };
+                if all.is_empty() || all.len() > MAX_META_SOURCES {
+                    return err(format!("{where_}: 'metadata' names 1 to {MAX_META_SOURCES} sources"));
+                }
+                all.iter()
+                    .map(|s| s.trim().parse::<MetaSource>().map_err(|x| ParseError(format!("{where_}: {x}"))))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        entries.push(Entry { name: e.name, source, files, metadata });
     }
     finish(Goatfile { version, name: raw.name, description: raw.description, entries })
 }
@@ -303,6 +389,8 @@ struct WriteEntry<'a> {
     sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<Vec<&'a FileSpec>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    metadata: Vec<String>,
 }
 
 impl Goatfile {
@@ -330,6 +418,7 @@ impl Goatfile {
                     size: inline.and_then(|f| f.size),
                     sha256: inline.and_then(|f| f.sha256.as_deref()),
                     files,
+                    metadata: e.metadata.iter().map(|m| m.to_string()).collect(),
                 }
             })
             .collect();
@@ -363,7 +452,7 @@ fn parse_loose(value: &serde_norway::Value) -> Result<Goatfile, ParseError> {
     }
     let entries = found
         .into_iter()
-        .map(|(name, magnet)| Entry { name, source: Source::Magnet(magnet), files: vec![] })
+        .map(|(name, magnet)| Entry { name, source: Source::Magnet(magnet), files: vec![], metadata: vec![] })
         .collect();
     finish(Goatfile { version: 0, name: None, description: None, entries })
 }

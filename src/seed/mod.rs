@@ -1189,7 +1189,7 @@ impl AddJob {
                 fetcher::record_torrent(&self.layout, &self.entry, &t)?;
             }
             info!(target: "goat", "{}: resumed from the state directory", self.entry.name);
-            return Ok(t);
+            return Ok(self.swarm.with_web_seeds(t, m));
         }
         if have_manifest {
             if let Ok(bytes) = self.layout.read(&self.layout.torrent_file(&self.entry.name)) {
@@ -1201,7 +1201,7 @@ impl AddJob {
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
         let t = self
             .swarm
-            .add(m, &self.peers, &dir, self.metadata_timeout, |files| fetcher::check_files(&self.entry, files))
+            .add(m, &self.peers, &dir, self.metadata_timeout, &[], |files| fetcher::check_files(&self.entry, files))
             .await?;
         if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
             let _ = self.swarm.remove(&self.key).await;

@@ -226,7 +226,10 @@ impl Fetch {
                 write_roots: vec![root.clone()],
             };
             let s = Swarm::start(cfg, &root).await?;
-            let work = self.fetch_torrents(&s, &layout, &magnets, &mut reporter);
+            // Metadata inscribed on chain needs a server to read it from.
+            let chain = if fetcher::metadata::needs_chain(&magnets) { Some(self.esplora(g)?) } else { None };
+            let gid: Option<InscriptionId> = origin.inscription.as_deref().and_then(|i| i.parse().ok());
+            let work = self.fetch_torrents(&s, &layout, &magnets, chain.as_ref(), gid.as_ref(), &mut reporter);
             let outcome = tokio::select! {
                 r = work => r,
                 _ = tokio::signal::ctrl_c() => Err(Error::new(Kind::Interrupted, "interrupted: run the same command again to resume (only missing pieces are fetched)")),
@@ -249,7 +252,12 @@ impl Fetch {
                     r.name,
                     r.files,
                     r.bytes,
-                    if r.kind == "torrent" { format!(" ({} fetched in {:.1}s)", r.fetched_bytes, r.seconds) } else { String::new() }
+                    if r.kind == "torrent" {
+                        let web = if r.web_seed_bytes > 0 { format!(", {} from web seeds", r.web_seed_bytes) } else { String::new() };
+                        format!(" ({} fetched{web} in {:.1}s)", r.fetched_bytes, r.seconds)
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             g.note(format!("done: {}", root.display()));
@@ -282,6 +290,8 @@ impl Fetch {
         swarm: &Swarm,
         layout: &Layout,
         entries: &[&Entry],
+        chain: Option<&Esplora>,
+        goatfile: Option<&InscriptionId>,
         reporter: &mut Reporter,
     ) -> Result<Vec<EntryResult>> {
         let timeout = Duration::from_secs(self.metadata_timeout.max(1));
@@ -291,7 +301,10 @@ impl Fetch {
             async move {
                 let Source::Magnet(m) = &e.source else { unreachable!("magnet entries only") };
                 let t = match layout.make_entry_dir(&e.name) {
-                    Ok(dir) => swarm.add(m, &self.peers, &dir, timeout, |files| fetcher::check_files(e, files)).await,
+                    Ok(dir) => {
+                        let known = fetcher::metadata::find(chain, swarm.web(), e, goatfile).await;
+                        swarm.add(m, &self.peers, &dir, timeout, known.as_slice(), |files| fetcher::check_files(e, files)).await
+                    }
                     Err(err) => Err(err),
                 };
                 (e, bar, t)
@@ -359,6 +372,7 @@ impl Fetch {
                 files: m.files.iter().filter(|f| !f.padding).count(),
                 bytes: m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length)),
                 fetched_bytes: p.fetched_bytes,
+                web_seed_bytes: _t.web_seed_bytes(),
                 seconds: started.elapsed().as_secs_f64(),
             });
         }

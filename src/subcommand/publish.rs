@@ -247,7 +247,7 @@ impl Publish {
             }
             let source = if ids.len() == 1 { Source::Inscription(ids[0]) } else { Source::Parts(ids) };
             let spec = FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
-            extra.push(Entry { name: f.name.clone(), source, files: vec![spec] });
+            extra.push(Entry { name: f.name.clone(), source, files: vec![spec], metadata: vec![] });
         }
         let (yaml, entries) = match &existing {
             Some((_, bytes)) => (String::from_utf8_lossy(bytes).into_owned(), vec![]),
@@ -439,7 +439,7 @@ impl Publish {
                 .iter()
                 .map(|f| FileSpec { path: f.path_string(), size: Some(f.size), sha256: Some(f.sha256.clone()) })
                 .collect();
-            entries.push(Entry { name: m.name.clone(), source: Source::Magnet(magnet), files });
+            entries.push(Entry { name: m.name.clone(), source: Source::Magnet(magnet), files, metadata: vec![] });
             let output = if m.source.is_dir() {
                 m.source.clone()
             } else {

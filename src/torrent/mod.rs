@@ -11,13 +11,16 @@
 //! - resuming or seeding existing files needs `overwrite: true`; librqbit
 //!   then re-checks what is on disk and fetches only missing pieces.
 
+pub mod bridge;
 pub mod create;
 pub mod durable;
 pub mod files;
+pub mod known;
 pub mod metadata;
 pub mod resume;
 pub mod steer;
 pub mod storage;
+pub mod webseed;
 
 use crate::error::{Error, Kind, Result};
 pub use crate::goatfile::InfoHash;
@@ -98,6 +101,8 @@ pub struct Swarm {
     fresh: storage::Fresh,
     read_only: storage::ReadOnly,
     folders: storage::Folders,
+    /// BEP 19 web seeds: the HTTP client and the seeds dropped this run.
+    web: webseed::WebSeeds,
 }
 
 /// A torrent being fetched or seeded.
@@ -108,6 +113,8 @@ pub struct Torrent {
     /// The piece-order task of a download (random-first), alive as long as
     /// the torrent is held; it ends by itself when the download completes.
     pub steering: Option<Arc<steer::Steering>>,
+    /// Its web seeds, bridged into the session while it downloads.
+    pub web: Option<Arc<bridge::Bridges>>,
 }
 
 /// What the download stage reports, as a snapshot.
@@ -146,15 +153,17 @@ impl Swarm {
                 )));
             }
         }
-        let listen = if proxied {
-            None
-        } else {
+        let listen = {
+            // Behind a proxy nothing may reach goat from outside, but its
+            // web-seed bridge (`bridge.rs`) connects to the session as a
+            // peer: on loopback, announced to no one (trackers and the
+            // DHT are off).
             let ip: std::net::IpAddr =
-                if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+                if cfg.loopback_only || proxied { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
             // librqbit announces port 4240 to trackers when it listens on
             // loopback without an explicit announce port, so the port is
             // chosen here and announced explicitly.
-            let port = match cfg.listen_port {
+            let port = match cfg.listen_port.filter(|_| !proxied) {
                 Some(p) => p,
                 None => std::net::TcpListener::bind(SocketAddr::new(ip, 0))
                     .and_then(|l| l.local_addr())
@@ -247,7 +256,9 @@ impl Swarm {
             }
         })?;
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
+        let web = webseed::WebSeeds::new(cfg.socks_proxy.as_deref())?;
         Ok(Swarm {
+            web,
             session,
             api,
             cfg,
@@ -260,31 +271,85 @@ impl Swarm {
         })
     }
 
+    /// The web seeds of this run (also reads metadata from URLs).
+    pub fn web(&self) -> &webseed::WebSeeds {
+        &self.web
+    }
+
     /// The TCP port peers can reach us on.
     pub fn listen_port(&self) -> Option<u16> {
         self.session.listen_addr().map(|a| a.port())
     }
 
-    /// Add a magnet and wait, at most `metadata_timeout`,
-    /// for its metadata. `peers` are extra host:port peers. `accept` sees
-    /// every file (relative path, length) before the torrent is added for
-    /// download, so goat's own checks (sizes promised by the goatfile) run
-    /// before a single byte is fetched or a file created.
+    /// Add a magnet: its metadata from the first of `known` that proves
+    /// to be the magnet's (no peer needed), else from peers, waiting at
+    /// most `metadata_timeout`. `peers` are extra host:port peers.
+    /// `accept` sees every file (relative path, length) before the
+    /// torrent is added for download, so goat's own checks (sizes promised
+    /// by the goatfile) run before a single byte is fetched or a file
+    /// created.
     pub async fn add(
         &self,
         magnet: &Magnet,
         peers: &[String],
         output: &Path,
         metadata_timeout: Duration,
+        known: &[known::Candidate],
         accept: impl FnOnce(&[(PathBuf, u64)]) -> Result<()>,
     ) -> Result<Torrent> {
-        let asked = std::time::Instant::now();
         let initial = resolve_peers(peers, magnet).await?;
-        // Step 1: metadata only (list_only), so goat can apply its own path
-        // rules before librqbit creates a single file.
+        let mut from_known = None;
+        for c in known {
+            match known::check(magnet, c) {
+                Ok(k) => {
+                    tracing::debug!(target: "goat", "torrent {}: metadata from {}", magnet.info_hash(), crate::text::line(&c.source));
+                    from_known = Some(k.torrent);
+                    break;
+                }
+                Err(e) => tracing::warn!("{}", e.message),
+            }
+        }
+        let (torrent_bytes, seen) = match from_known {
+            Some(t) => (t, Vec::new()),
+            None => self.metadata_from_peers(magnet, &initial, metadata_timeout).await?,
+        };
+        // goat's own time from here to the added torrent (checks,
+        // allocation, librqbit's add) is what a many-file torrent costs:
+        // logged for benches/many_files.py.
+        let took = std::time::Instant::now();
+        let hash = info_hash_of_torrent(&torrent_bytes)?;
+        same_torrent(magnet, hash.clone())?;
+        let listed = listed_files(&torrent_bytes)?;
+        let files: Vec<(PathBuf, u64)> = listed.iter().map(|f| (f.path.clone(), f.length)).collect();
+        accept(&files)?;
+        let real: Vec<(PathBuf, u64)> = listed.iter().filter(|f| !f.padding).map(|f| (f.path.clone(), f.length)).collect();
+        let created = preallocate(output, &real)?;
+        let key = hash.as_str().to_string();
+        storage::lock(&self.fresh).insert(key.clone(), created.into_iter().collect());
+        // Step 2: add from the metadata in hand (no second exchange).
+        let mut peers2 = initial;
+        for p in seen {
+            if !peers2.contains(&p) {
+                peers2.push(p);
+            }
+        }
+        let added = self.add_metadata(torrent_bytes, peers2, magnet, output).await;
+        // Taken by the storage when librqbit made it; if the add failed
+        // before that, a later add must not take these files for empty.
+        storage::lock(&self.fresh).remove(&key);
+        tracing::debug!(target: "goat", "torrent {key}: {} files checked, allocated and added in {} ms", files.len(), took.elapsed().as_millis());
+        added
+    }
+
+    /// The magnet's metadata from peers (BEP 9), as a `.torrent` with the
+    /// magnet's trackers and web seeds, and the peers librqbit met.
+    async fn metadata_from_peers(&self, magnet: &Magnet, initial: &[SocketAddr], metadata_timeout: Duration) -> Result<(Bytes, Vec<SocketAddr>)> {
+        let asked = std::time::Instant::now();
+        // Metadata only (list_only), so goat can apply its own path rules
+        // before librqbit creates a single file.
         let list = || AddTorrentOptions {
             list_only: true,
-            initial_peers: if initial.is_empty() { None } else { Some(initial.clone()) },
+            initial_peers: if initial.is_empty() { None } else { Some(initial.to_vec()) },
             disable_trackers: self.cfg.socks_proxy.is_some(),
             ..Default::default()
         };
@@ -298,10 +363,15 @@ impl Swarm {
             let fut = metadata::caught(self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list())));
             match tokio::time::timeout_at(deadline, fut).await.map(|r| r.and_then(|r| r.map_err(|e| add_error(&e)))) {
                 Err(_) => {
+                    let hint = if magnet.sources.is_empty() && magnet.web_seeds.is_empty() {
+                        ""
+                    } else {
+                        " (its web seeds serve files, not metadata: the goatfile entry's `metadata:` or the magnet's xs= must point at the .torrent)"
+                    };
                     return Err(Error::network(format!(
-                        "no peer sent the torrent's metadata within {}s: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
+                        "no peer sent the torrent's metadata within {}s{hint}: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
                         metadata_timeout.as_secs()
-                    )))
+                    )));
                 }
                 Ok(Err(e)) => {
                     if !e.message.starts_with(EVERY_PEER_FAILED) || tokio::time::Instant::now() + pause >= deadline {
@@ -315,50 +385,22 @@ impl Swarm {
                 Ok(Ok(_)) => return Err(Error::internal("librqbit added a torrent asked to list only")),
             }
         };
-        // The metadata must be the magnet's: goat checks it itself rather
-        // than trust the engine's bookkeeping (see `same_torrent`).
-        // goat's own time from here to the added torrent (checks,
-        // allocation, librqbit's add) is what a many-file torrent costs:
-        // logged for benches/many_files.py.
-        let took = std::time::Instant::now();
         tracing::debug!(target: "goat", "torrent {}: metadata ({} bytes) received in {} ms", magnet.info_hash(), listed.torrent_bytes.len(), asked.elapsed().as_millis());
-        let hash = info_hash_of_torrent(&listed.torrent_bytes)?;
-        same_torrent(magnet, hash.clone())?;
-        metadata::check_torrent(&listed.torrent_bytes)?;
-        let mut files = Vec::new();
-        let mut pads = Vec::new();
-        for fd in listed.info.iter_file_details() {
-            let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
-            check_components(&parts)?;
-            pads.push(fd.attrs().padding);
-            files.push((parts.iter().collect::<PathBuf>(), fd.len));
-        }
-        accept(&files)?;
-        let real: Vec<(PathBuf, u64)> =
-            files.iter().zip(&pads).filter(|(_, pad)| !**pad).map(|(f, _)| f.clone()).collect();
-        let created = preallocate(output, &real)?;
-        let key = hash.as_str().to_string();
-        storage::lock(&self.fresh).insert(key.clone(), created.into_iter().collect());
-        // Step 2: add from the metadata just received (no second exchange).
-        let mut peers2 = initial;
-        for p in listed.seen_peers {
-            if !peers2.contains(&p) {
-                peers2.push(p);
-            }
-        }
-        let added = self.add_metadata(listed.torrent_bytes, peers2, magnet, output).await;
-        // Taken by the storage when librqbit made it; if the add failed
-        // before that, a later add must not take these files for empty.
-        storage::lock(&self.fresh).remove(&key);
-        tracing::debug!(target: "goat", "torrent {key}: {} files checked, allocated and added in {} ms", files.len(), took.elapsed().as_millis());
-        added
+        // The metadata must be the magnet's: goat checks it itself rather
+        // than trust the engine's bookkeeping (see `same_torrent`), and
+        // writes the .torrent it keeps: peers send only the info
+        // dictionary, so the trackers and web seeds are the magnet's.
+        let t = librqbit::torrent_from_bytes(&listed.torrent_bytes)
+            .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+        let torrent = known::assemble(t.info.raw_bytes.as_ref(), &magnet.trackers, &magnet.web_seeds)?;
+        Ok((torrent, listed.seen_peers))
     }
 
     /// A torrent the session already manages (restored from the state
     /// directory after a restart, or added earlier in this run).
     pub fn find(&self, info_hash: &InfoHash, output: &Path) -> Option<Torrent> {
         let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
-        Some(Torrent { handle, output: output.to_path_buf(), steering: None })
+        Some(Torrent { handle, output: output.to_path_buf(), steering: None, web: None })
     }
 
     /// Every torrent in the session (e.g. restored from the state
@@ -367,7 +409,7 @@ impl Swarm {
         self.session.with_torrents(|it| {
             it.map(|(_, h)| {
                 let output = h.output_folder().to_path_buf();
-                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None })
+                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None, web: None })
             })
             .collect()
         })
@@ -421,7 +463,7 @@ impl Swarm {
         storage::lock(&self.folders).insert(info_hash_of_torrent(&torrent_bytes)?.as_str().to_string(), output.to_path_buf());
         let resp = {
             let _one_at_a_time = self.adding.lock().await;
-            metadata::caught(self.session.add_torrent(AddTorrent::from_bytes(torrent_bytes), Some(opts)))
+            metadata::caught(self.session.add_torrent(AddTorrent::from_bytes(torrent_bytes.clone()), Some(opts)))
                 .await?
                 .map_err(|e| add_error(&e))?
         };
@@ -440,7 +482,47 @@ impl Swarm {
         }
         let steering =
             (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
-        Ok(Torrent { handle, output: output.to_path_buf(), steering })
+        let web = if added { self.bridge(&handle, &torrent_bytes, magnet) } else { None };
+        Ok(Torrent { handle, output: output.to_path_buf(), steering, web })
+    }
+
+    /// `t` (found in the session, restored after a restart) with its web
+    /// seeds bridged in, when it is still downloading.
+    pub fn with_web_seeds(&self, mut t: Torrent, magnet: &Magnet) -> Torrent {
+        if t.web.is_none() {
+            if let Ok((bytes, _)) = t.metadata() {
+                t.web = self.bridge(&t.handle, &bytes, magnet);
+            }
+        }
+        t
+    }
+
+    /// Bridge the torrent's web seeds (its `url-list` and the magnet's
+    /// `ws=`, less those dropped this run) into the session while it
+    /// downloads.
+    fn bridge(&self, handle: &Arc<ManagedTorrent>, torrent_bytes: &[u8], magnet: &Magnet) -> Option<Arc<bridge::Bridges>> {
+        let mut urls = magnet.web_seeds.clone();
+        for u in known::url_list(torrent_bytes) {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        urls.retain(|u| !self.web.is_dropped(u));
+        if urls.is_empty() || handle.stats().finished {
+            return None;
+        }
+        let mut at = self.session.listen_addr()?;
+        if at.ip().is_unspecified() {
+            at.set_ip([127, 0, 0, 1].into());
+        }
+        let layout = match webseed::Layout::of(torrent_bytes) {
+            Ok(l) => Arc::new(l),
+            Err(e) => {
+                tracing::warn!("torrent {}: web seeds not used: {}", hash_of(handle.info_hash()), e.message);
+                return None;
+            }
+        };
+        Some(Arc::new(bridge::start(handle.clone(), at, self.web.clone(), &urls, layout)))
     }
 
     /// What goat's read-back proved of this torrent since it was added.
@@ -717,6 +799,13 @@ fn classify_add_error(msg: &str) -> Error {
             "{EVERY_PEER_FAILED} for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure"
         ));
     }
+    // librqbit refuses a magnet it has no one to ask about (no peer, no
+    // tracker, no DHT) at once.
+    if lower.contains("no known way to resolve peers") {
+        return Error::network(
+            "no peer to ask for the torrent's metadata (the magnet names no tracker or x.pe peer, and the DHT is off), and no metadata source the goatfile names served it: add --peer HOST:PORT or turn the DHT on",
+        );
+    }
     // A full disk first: its message names a file, which the next test
     // would take for a bad path.
     if let Some(e) = disk_error(msg) {
@@ -775,6 +864,11 @@ async fn resolve_peer(p: &str) -> Result<Vec<SocketAddr>> {
 }
 
 impl Torrent {
+    /// Bytes its web seeds handed to the session in this run.
+    pub fn web_seed_bytes(&self) -> u64 {
+        self.web.as_ref().map_or(0, |w| w.served.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     pub fn progress(&self) -> Progress {
         let s = self.handle.stats();
         let live = s.live.as_ref();

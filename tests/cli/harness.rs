@@ -285,7 +285,12 @@ impl Daemon {
 
     /// Send SIGINT and wait (at most `limit`) for the exit code.
     pub fn interrupt(&mut self, limit: Duration) -> Option<i32> {
-        unsafe_kill(self.child.id(), "INT");
+        self.interrupt_with("INT", limit)
+    }
+
+    /// Send `sig` and wait (at most `limit`) for the exit code.
+    pub fn interrupt_with(&mut self, sig: &str, limit: Duration) -> Option<i32> {
+        unsafe_kill(self.child.id(), sig);
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Ok(Some(s)) = self.child.try_wait() {

@@ -19,4 +19,5 @@ mod seed;
 mod seeder;
 mod signed;
 mod trust;
+mod webseed;
 mod witness;

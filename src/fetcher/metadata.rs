@@ -1,0 +1,73 @@
+//! A magnet entry's torrent metadata without a peer: from the chain (an
+//! inscription the entry names, or one beside the goatfile in its own
+//! transaction) or from a URL (the entry's `metadata:`, the magnet's
+//! `xs=`), tried in that order; the first that proves to be the magnet's
+//! torrent (`torrent::known::check`) is used. A source that fails or lies
+//! is named in one warning and passed over; peers remain.
+
+use crate::esplora::Esplora;
+use crate::goatfile::{Entry, MetaSource, Source};
+use crate::inscription::InscriptionId;
+use crate::scan;
+use crate::torrent::known::{self, Candidate};
+use crate::torrent::webseed::WebSeeds;
+
+/// Where an entry's metadata may be read, in the order tried: the entry's
+/// `metadata:` sources as written, then the magnet's `xs=` URLs.
+pub fn sources(e: &Entry) -> Vec<MetaSource> {
+    let mut out = e.metadata.clone();
+    if let Source::Magnet(m) = &e.source {
+        for u in &m.sources {
+            let s = MetaSource::Url(u.clone());
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Some entry reads its metadata from the chain (so an Esplora client is
+/// needed even when no entry is an inscription).
+pub fn needs_chain(entries: &[&Entry]) -> bool {
+    entries.iter().any(|e| e.metadata.iter().any(|s| !matches!(s, MetaSource::Url(_))))
+}
+
+/// The first source of `e`'s metadata that proves to be its torrent.
+/// `goatfile`: the goatfile's own inscription, which `i<n>` sources are
+/// relative to; `esplora`: None when the chain cannot be asked.
+pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>) -> Option<Candidate> {
+    let Source::Magnet(magnet) = &e.source else { return None };
+    for s in sources(e) {
+        match read(esplora, web, &s, goatfile).await {
+            Ok(c) => match known::check(magnet, &c) {
+                Ok(_) => return Some(c),
+                Err(err) => tracing::warn!("{}: {}", crate::text::line(&e.name), err.message),
+            },
+            Err(why) => tracing::warn!("{}: torrent metadata from {}: {why}: not used", crate::text::line(&e.name), crate::text::line(&s.to_string())),
+        }
+    }
+    None
+}
+
+async fn read(esplora: Option<&Esplora>, web: &WebSeeds, s: &MetaSource, goatfile: Option<&InscriptionId>) -> Result<Candidate, String> {
+    let id = match s {
+        MetaSource::Url(u) => {
+            let bytes = web.get_metadata(u).await.map_err(|e| e.message)?;
+            // The holder named this URL in the goatfile: its url-list is
+            // the holder's choice too.
+            return Ok(Candidate { source: u.clone(), bytes, vouched: true });
+        }
+        MetaSource::Inscription(id) => *id,
+        MetaSource::Beside(n) => match goatfile {
+            Some(g) => InscriptionId { txid: g.txid, index: *n },
+            None => return Err("the goatfile was not read from the chain, so it has no transaction to look in".into()),
+        },
+    };
+    let Some(esplora) = esplora else { return Err("no Esplora or Electrum server to read it from".into()) };
+    // Proven like any inscription goat reads (its witness is the block's),
+    // so the `.torrent`'s url-list is what the inscription holds.
+    let (_, served) = scan::lookup(esplora, &id).await.map_err(|e| e.message)?;
+    let bytes = served.decode(known::MAX_BYTES as u64).map_err(|e| e.message)?;
+    Ok(Candidate { source: format!("inscription {id}"), bytes: bytes.into(), vouched: true })
+}

@@ -1,0 +1,339 @@
+//! A web seed seen by librqbit as one more peer.
+//!
+//! librqbit 9.1 cannot take pieces from anywhere but a peer connection,
+//! and has no public call to mark a piece as had. So goat connects to its
+//! own session's listener, on loopback, as a peer that has every piece:
+//! librqbit requests blocks from it as from any peer, mixed with the real
+//! ones (a piece no peer has comes from the web seed, and both share the
+//! rest), checks each piece, writes it through goat's storage (which
+//! proves it again) and seeds it afterwards. The bridge answers a request
+//! by fetching the whole piece over HTTP (`webseed::Seed::piece`), proving
+//! it with SHA-1 first: a server's wrong bytes never reach librqbit, and
+//! the server that sent them is named and dropped for the run.
+//!
+//! The wire format is librqbit-peer-protocol's; what is written here is
+//! the little a seed that never downloads must do (handshake, bitfield,
+//! unchoke, answer requests, keep-alives).
+
+use super::webseed::{Layout, Seed, WebSeeds};
+use librqbit::ManagedTorrent;
+use librqbit_peer_protocol::{Handshake, Message, Piece, Request};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+
+/// Bytes of pieces one web seed fetches at once (at least two pieces, at
+/// most eight): enough requests in flight to fill a fast server, bounded
+/// memory.
+const IN_FLIGHT: u64 = 32 << 20;
+/// How much of its own speed a web seed is given to do at once: librqbit
+/// is told (BEP 10 `reqq`) to keep no more blocks outstanding than the
+/// seed fetches in this time, so a slow seed holds few pieces that a
+/// fast peer could have sent (librqbit otherwise reserves up to its
+/// 512-block window, 8 MiB, for any peer).
+const AHEAD: Duration = Duration::from_secs(1);
+/// librqbit drops a peer silent for 10 s.
+const KEEP_ALIVE: Duration = Duration::from_secs(4);
+/// The largest block a request may ask for (librqbit asks for 16 KiB).
+const MAX_BLOCK: u32 = 128 << 10;
+
+/// The web seeds bridged into one torrent, alive as long as the torrent
+/// is held.
+pub struct Bridges {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Bytes handed to librqbit from web seeds.
+    pub served: Arc<AtomicU64>,
+}
+
+impl Drop for Bridges {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Bridge every web seed in `urls` into `handle`, reached at `session`.
+pub fn start(handle: Arc<ManagedTorrent>, session: SocketAddr, seeds: WebSeeds, urls: &[String], layout: Arc<Layout>) -> Bridges {
+    let served = Arc::new(AtomicU64::new(0));
+    let tasks = urls
+        .iter()
+        .filter_map(|url| match Seed::new(url, layout.clone()) {
+            Ok(seed) => Some(Arc::new(seed)),
+            Err(e) => {
+                seeds.drop_seed(url, &e.message);
+                None
+            }
+        })
+        .map(|seed| {
+            let (handle, seeds, served) = (handle.clone(), seeds.clone(), served.clone());
+            tokio::spawn(async move { run(handle, session, seeds, seed, served).await })
+        })
+        .collect();
+    Bridges { tasks, served }
+}
+
+/// Keep one web seed connected while the torrent downloads.
+async fn run(handle: Arc<ManagedTorrent>, session: SocketAddr, seeds: WebSeeds, seed: Arc<Seed>, served: Arc<AtomicU64>) {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        if seeds.is_dropped(&seed.url) || handle.stats().finished {
+            return;
+        }
+        // librqbit takes a peer only for a running torrent.
+        if handle.live().is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        match serve(&handle, session, &seeds, &seed, &served).await {
+            Ok(()) => pause = Duration::from_millis(200),
+            Err(why) => {
+                tracing::debug!(target: "goat", "web seed {}: connection to the session ended: {why}", seed.url);
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// What a connection hears from librqbit.
+enum Heard {
+    Request(Request),
+    Cancel(Request),
+}
+
+/// One connection: handshake, then answer requests until librqbit hangs
+/// up, the torrent finishes or the web seed fails.
+async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, seed: &Arc<Seed>, served: &AtomicU64) -> Result<(), String> {
+    let layout = &seed.layout;
+    let stream = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(session))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).ok();
+    let (mut rd, mut wr) = stream.into_split();
+    // Unique enough to tell bridges apart in librqbit's peer table.
+    let mut peer_id = *b"-GW0100-............";
+    let stamp = format!("{:?}{}{}", Instant::now(), std::process::id(), seed.url);
+    peer_id[8..].copy_from_slice(&crate::hash::sha1(stamp.as_bytes())[..12]);
+    // Only the extension protocol (BEP 10), for `reqq`; no extension
+    // message is offered, so librqbit sends none.
+    let hs = Handshake { reserved: 0, info_hash: handle.info_hash(), peer_id: librqbit::dht::Id20::new(peer_id) };
+    let mut buf = [0u8; 68];
+    let hs = Handshake { reserved: EXTENDED, ..hs };
+    let n = hs.serialize_unchecked_len(&mut buf);
+    wr.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
+    tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut buf))
+        .await
+        .map_err(|_| "no handshake".to_string())?
+        .map_err(|e| e.to_string())?;
+    let (theirs, _) = Handshake::deserialize(&buf).map_err(|e| e.to_string())?;
+    if theirs.info_hash != handle.info_hash() {
+        return Err("the session answered for another torrent".into());
+    }
+    // Every piece: the bitfield's spare bits stay zero (BEP 3).
+    let pieces = layout.pieces();
+    let mut bits = vec![0xffu8; pieces.div_ceil(8) as usize];
+    if pieces % 8 != 0 {
+        if let Some(last) = bits.last_mut() {
+            *last = 0xffu8 << (8 - pieces % 8);
+        }
+    }
+    let parallel = (IN_FLIGHT / layout.piece_length.max(1)).clamp(2, 8) as usize;
+    let blocks = layout.piece_length.div_ceil(16 << 10).max(1);
+    // Two pieces ahead to start with; then as many as the seed fetches in
+    // `AHEAD` (at least one, at most `parallel`).
+    let mut ahead = 2usize;
+    let mut out = Vec::with_capacity(bits.len() + 64);
+    window(&mut out, ahead as u64 * blocks);
+    push(&mut out, &Message::Bitfield(librqbit_bencode::ByteBuf(&bits)));
+    push(&mut out, &Message::Unchoke);
+    wr.write_all(&out).await.map_err(|e| e.to_string())?;
+
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move { listen(rd, tx).await });
+    let _stop_reader = Abort(reader);
+
+    let began = Instant::now();
+    let mut fetched = 0u64;
+    let mut pending: VecDeque<Request> = VecDeque::new();
+    let mut ready: HashMap<u32, (bytes::Bytes, u64)> = HashMap::new();
+    let mut started: HashSet<u32> = HashSet::new();
+    let mut fetching = tokio::task::JoinSet::new();
+    let mut last_write = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            h = heard.recv() => match h {
+                None => return Ok(()),
+                Some(Heard::Cancel(r)) => pending.retain(|p| !same(p, &r)),
+                Some(Heard::Request(r)) => {
+                    if r.index >= pieces || r.length == 0 || r.length > MAX_BLOCK
+                        || u64::from(r.begin) + u64::from(r.length) > layout.piece_len(r.index) {
+                        return Err(format!("librqbit asked for a block outside the torrent ({r:?})"));
+                    }
+                    pending.push_back(r);
+                }
+            },
+            Some(done) = fetching.join_next(), if !fetching.is_empty() => {
+                let (index, got): (u32, Result<bytes::Bytes, super::webseed::Failure>) = done.map_err(|e| e.to_string())?;
+                started.remove(&index);
+                match got {
+                    Ok(piece) => {
+                        fetched += piece.len() as u64;
+                        ready.insert(index, (piece, 0));
+                        let rate = fetched as f64 / began.elapsed().as_secs_f64().max(0.001);
+                        let now = ((rate * AHEAD.as_secs_f64() / layout.piece_length as f64).ceil() as usize).clamp(1, parallel);
+                        if now != ahead {
+                            ahead = now;
+                            let mut m = Vec::new();
+                            window(&mut m, ahead as u64 * blocks);
+                            wr.write_all(&m).await.map_err(|e| e.to_string())?;
+                        }
+                    }
+                    Err(f) => {
+                        seeds.drop_seed(&seed.url, &f.why);
+                        return Ok(());
+                    }
+                }
+            },
+            _ = tick.tick() => {
+                if handle.stats().finished {
+                    return Ok(());
+                }
+                if last_write.elapsed() >= KEEP_ALIVE {
+                    wr.write_all(&0u32.to_be_bytes()).await.map_err(|e| e.to_string())?;
+                    last_write = Instant::now();
+                }
+            },
+        }
+        // Answer what can be answered, then fetch what is asked for next.
+        let answered = answer(&mut wr, &mut pending, &mut ready, layout, served).await?;
+        if answered {
+            last_write = Instant::now();
+        }
+        let mut wanted: Vec<u32> = Vec::new();
+        for r in &pending {
+            if !ready.contains_key(&r.index) && !started.contains(&r.index) && !wanted.contains(&r.index) {
+                wanted.push(r.index);
+            }
+        }
+        for index in wanted {
+            if fetching.len() >= parallel {
+                break;
+            }
+            started.insert(index);
+            let (seeds, seed) = (seeds.clone(), seed.clone());
+            fetching.spawn(async move { (index, seed.piece(&seeds, index).await) });
+        }
+        // Pieces nobody waits for any more (librqbit gave them to another
+        // peer, or cancelled) are let go beyond a few.
+        if ready.len() > parallel * 2 {
+            let waiting: HashSet<u32> = pending.iter().map(|r| r.index).collect();
+            ready.retain(|i, _| waiting.contains(i));
+        }
+    }
+}
+
+/// Write every pending block whose piece is here; a piece fully handed
+/// over is let go.
+async fn answer(
+    wr: &mut OwnedWriteHalf,
+    pending: &mut VecDeque<Request>,
+    ready: &mut HashMap<u32, (bytes::Bytes, u64)>,
+    layout: &Layout,
+    served: &AtomicU64,
+) -> Result<bool, String> {
+    let mut out = Vec::new();
+    pending.retain(|r| {
+        let Some((piece, given)) = ready.get_mut(&r.index) else { return true };
+        let (b, n) = (r.begin as usize, r.length as usize);
+        push(&mut out, &Message::Piece(Piece::from_data(r.index, r.begin, &piece[b..b + n])));
+        *given += n as u64;
+        served.fetch_add(n as u64, Ordering::Relaxed);
+        if *given >= layout.piece_len(r.index) {
+            ready.remove(&r.index);
+        }
+        false
+    });
+    if out.is_empty() {
+        return Ok(false);
+    }
+    wr.write_all(&out).await.map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// Read librqbit's messages: requests and cancels are passed on, the rest
+/// (interested, have, keep-alive) need nothing from a seed.
+async fn listen(mut rd: tokio::net::tcp::OwnedReadHalf, tx: tokio::sync::mpsc::UnboundedSender<Heard>) {
+    let mut frame = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        if rd.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let n = u32::from_be_bytes(len) as usize;
+        // librqbit's bitfield of a million pieces is 125 KB.
+        if n > 1 << 20 {
+            return;
+        }
+        frame.clear();
+        frame.extend_from_slice(&len);
+        frame.resize(4 + n, 0);
+        if rd.read_exact(&mut frame[4..]).await.is_err() {
+            return;
+        }
+        let heard = match Message::deserialize(&frame, &[]) {
+            Ok((Message::Request(r), _)) => Heard::Request(r),
+            Ok((Message::Cancel(r), _)) => Heard::Cancel(r),
+            // Framed by its length, so a message this side need not
+            // understand (librqbit's own extended handshake) is passed over.
+            _ => continue,
+        };
+        if tx.send(heard).is_err() {
+            return;
+        }
+    }
+}
+
+/// The extension-protocol bit of the handshake's reserved bytes.
+const EXTENDED: u64 = 1 << 20;
+
+/// A BEP 10 handshake saying how many requests to keep outstanding here
+/// (librqbit re-reads it each time one is sent) and that this peer only
+/// uploads, with no extension messages (`m` empty). Written out: the
+/// crate's `ExtendedHandshake` cannot leave its message ids out.
+fn window(out: &mut Vec<u8>, reqq: u64) {
+    let body = format!("d1:mde4:reqqi{}e11:upload_onlyi1ee", reqq.min(u64::from(u32::MAX)));
+    out.extend_from_slice(&(body.len() as u32 + 2).to_be_bytes());
+    out.extend_from_slice(&[20, 0]); // extended message, handshake
+    out.extend_from_slice(body.as_bytes());
+}
+
+fn push(out: &mut Vec<u8>, m: &Message<'_>) {
+    let at = out.len();
+    let room = match m {
+        Message::Piece(p) => 13 + p.len(),
+        Message::Bitfield(b) => 5 + b.as_ref().len(),
+        _ => 256,
+    };
+    out.resize(at + room, 0);
+    let n = m.serialize(&mut out[at..], &Default::default).expect("room was made for the message");
+    out.truncate(at + n);
+}
+
+fn same(a: &Request, b: &Request) -> bool {
+    (a.index, a.begin, a.length) == (b.index, b.begin, b.length)
+}
+
+struct Abort(tokio::task::JoinHandle<()>);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,330 @@
+//! BEP 19 web seeds: a torrent's pieces read over HTTP Range requests from
+//! a server holding its files (`url-list` in the metadata, `ws=` in the
+//! magnet), each proven with SHA-1 before anything else sees it.
+//!
+//! librqbit 9.1 has no web seeds (its issue #500), so goat fetches the
+//! pieces itself with reqwest (already its HTTP stack) and hands them to
+//! librqbit as a peer would (`bridge.rs`). What is hand-written here is
+//! BEP 19's small part: where a file lies under the URL (the URL, then the
+//! torrent's name, then the file's path), which byte ranges a piece
+//! spans, and checking that a server sent exactly those bytes.
+
+use crate::error::{Error, Result};
+use bytes::{Bytes, BytesMut};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// No bytes from a web seed for this long: the request failed.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Redirects followed (a Hugging Face `resolve` URL answers 302 to its CDN).
+const MAX_REDIRECTS: usize = 10;
+/// Tries of one piece when the server cannot be reached or stops sending
+/// (a 404, a 5xx or wrong bytes are not tried again).
+const TRIES: u32 = 3;
+
+/// The web seeds of one run: the HTTP client (through goat's proxy, when
+/// it has one) and the seeds dropped for the rest of the run.
+#[derive(Clone)]
+pub struct WebSeeds {
+    client: reqwest::Client,
+    dropped: Arc<Mutex<HashSet<String>>>,
+}
+
+impl WebSeeds {
+    /// `proxy`: goat's SOCKS5 proxy for BitTorrent traffic; web seeds go
+    /// through it too, names resolved by the proxy (`socks5h`), so no DNS
+    /// query leaves around it.
+    pub fn new(proxy: Option<&str>) -> Result<WebSeeds> {
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("goat/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .no_proxy();
+        if let Some(p) = proxy {
+            let p = p.replacen("socks5://", "socks5h://", 1);
+            let proxy = reqwest::Proxy::all(&p)
+                .map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(&p))))?;
+            b = b.proxy(proxy);
+        }
+        let roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
+            .collect();
+        let client = b
+            .tls_certs_merge(roots)
+            .build()
+            .map_err(|e| Error::internal(format!("cannot set up HTTP for web seeds: {}", crate::esplora::http::describe(&e))))?;
+        Ok(WebSeeds { client, dropped: Arc::default() })
+    }
+
+    /// `url` failed in this run (or not).
+    pub fn is_dropped(&self, url: &str) -> bool {
+        self.dropped.lock().unwrap_or_else(|e| e.into_inner()).contains(url)
+    }
+
+    /// Stop using `url` for the rest of the run, with one warning naming it
+    /// (only the first time).
+    pub fn drop_seed(&self, url: &str, why: &str) {
+        if self.dropped.lock().unwrap_or_else(|e| e.into_inner()).insert(url.to_string()) {
+            tracing::warn!("web seed {}: {}: not used for the rest of this run", crate::text::line(url), crate::text::line(why));
+        }
+    }
+
+    /// A torrent's metadata from `url` (`xs=`, an entry's `metadata:`), at
+    /// most `known::MAX_BYTES`.
+    pub async fn get_metadata(&self, url: &str) -> Result<Bytes> {
+        let shown = crate::text::line(url);
+        let fail = |why: String| Error::network(format!("the torrent metadata at {shown} could not be read: {why}"));
+        let resp = tokio::time::timeout(READ_TIMEOUT * 2, self.client.get(url).send())
+            .await
+            .map_err(|_| fail(format!("no answer within {}s", READ_TIMEOUT.as_secs() * 2)))?
+            .map_err(|e| fail(crate::esplora::http::describe(&e)))?;
+        if !resp.status().is_success() {
+            return Err(fail(format!("HTTP {}", resp.status().as_u16())));
+        }
+        let max = super::known::MAX_BYTES;
+        read_body(resp, max).await.map_err(|f| fail(f.why))
+    }
+
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// Where one web seed serves a torrent's files, and the torrent's pieces.
+pub struct Seed {
+    /// The URL as the torrent or magnet wrote it (what warnings name).
+    pub url: String,
+    pub layout: Arc<Layout>,
+    /// Each file's URL under `url` (None for padding files).
+    file_urls: Vec<Option<String>>,
+}
+
+/// The piece layout of a torrent, from its metadata.
+pub struct Layout {
+    pub piece_length: u64,
+    pub total: u64,
+    hashes: Vec<[u8; 20]>,
+    /// (torrent offset, length, padding) of each file, in order.
+    files: Vec<(u64, u64, bool)>,
+    /// The torrent's name and each file's path components (BEP 19 URLs).
+    name: String,
+    paths: Vec<Vec<String>>,
+    single: bool,
+}
+
+impl Layout {
+    pub fn of(torrent: &[u8]) -> Result<Layout> {
+        let t = librqbit::torrent_from_bytes(torrent)
+            .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({e})")))?;
+        let raw = &t.info.data;
+        let single = raw.files.is_none();
+        let name = raw.name.as_ref().map(|n| String::from_utf8_lossy(n.as_ref()).into_owned()).unwrap_or_default();
+        let hashes: Vec<[u8; 20]> = raw.pieces.as_ref().chunks_exact(20).map(|c| c.try_into().expect("20 bytes")).collect();
+        let piece_length = u64::from(raw.piece_length);
+        let info = t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
+        let (mut files, mut paths, mut offset) = (Vec::new(), Vec::new(), 0u64);
+        for fd in info.iter_file_details() {
+            let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
+            files.push((offset, fd.len, fd.attrs().padding));
+            paths.push(parts);
+            offset = offset.checked_add(fd.len).ok_or_else(|| Error::invalid("the torrent's files overflow"))?;
+        }
+        Ok(Layout {
+            piece_length,
+            total: offset,
+            hashes,
+            files,
+            name,
+            paths,
+            single,
+        })
+    }
+
+    pub fn pieces(&self) -> u32 {
+        self.total.div_ceil(self.piece_length.max(1)) as u32
+    }
+
+    pub fn piece_len(&self, index: u32) -> u64 {
+        let start = u64::from(index) * self.piece_length;
+        self.piece_length.min(self.total.saturating_sub(start))
+    }
+}
+
+/// Why a piece could not be had from a web seed.
+#[derive(Debug)]
+pub struct Failure {
+    pub why: String,
+    /// Worth another try (the server could not be reached or stopped
+    /// sending); a wrong answer is not.
+    pub transient: bool,
+}
+
+fn wrong(why: String) -> Failure {
+    Failure { why, transient: false }
+}
+
+impl Seed {
+    pub fn new(url: &str, layout: Arc<Layout>) -> Result<Seed> {
+        let base = url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;
+        let file_urls = layout
+            .paths
+            .iter()
+            .zip(&layout.files)
+            .map(|(path, (_, _, pad))| (!pad).then(|| file_url(&base, &layout.name, path, layout.single)))
+            .collect();
+        Ok(Seed { url: url.to_string(), layout, file_urls })
+    }
+
+    /// Piece `index`, proven against its SHA-1, tried again when the
+    /// server could not be reached.
+    pub async fn piece(&self, seeds: &WebSeeds, index: u32) -> std::result::Result<Bytes, Failure> {
+        let mut last = None;
+        for n in 0..TRIES {
+            if n > 0 {
+                tokio::time::sleep(Duration::from_millis(500 << n)).await;
+            }
+            match self.piece_once(seeds, index).await {
+                Ok(b) => return Ok(b),
+                Err(f) if f.transient => last = Some(f),
+                Err(f) => return Err(f),
+            }
+        }
+        Err(last.unwrap_or_else(|| wrong("no answer".into())))
+    }
+
+    async fn piece_once(&self, seeds: &WebSeeds, index: u32) -> std::result::Result<Bytes, Failure> {
+        let l = &self.layout;
+        let want = l.hashes.get(index as usize).ok_or_else(|| wrong(format!("piece {index} is not in the torrent")))?;
+        let start = u64::from(index) * l.piece_length;
+        let end = start + l.piece_len(index);
+        let mut piece = BytesMut::with_capacity((end - start) as usize);
+        let mut sha = crate::hash::Sha1::default();
+        // The files the piece spans, in order.
+        let first = l.files.partition_point(|(off, len, _)| off + len <= start);
+        for (i, &(off, len, _)) in l.files.iter().enumerate().skip(first) {
+            if off >= end {
+                break;
+            }
+            let (from, to) = (start.max(off) - off, end.min(off + len) - off);
+            if from >= to {
+                continue;
+            }
+            let before = piece.len();
+            match &self.file_urls[i] {
+                // BEP 47 padding: zeros, never asked for.
+                None => piece.resize(before + (to - from) as usize, 0),
+                Some(url) => self.range(seeds, url, from, to, len, &mut piece).await?,
+            }
+            sha.update(&piece[before..]);
+        }
+        if sha.finish() != *want {
+            return Err(wrong(format!("piece {index} does not match its SHA-1 (the server sent other bytes than the torrent's)")));
+        }
+        Ok(piece.freeze())
+    }
+
+    /// Bytes `from..to` of a file of `file_len` bytes at `url`, appended to
+    /// `out`: exactly those, or a failure.
+    async fn range(&self, seeds: &WebSeeds, url: &str, from: u64, to: u64, file_len: u64, out: &mut BytesMut) -> std::result::Result<(), Failure> {
+        let req = seeds.client().get(url).header(reqwest::header::RANGE, format!("bytes={from}-{}", to - 1));
+        let resp = req.send().await.map_err(|e| Failure {
+            why: crate::esplora::http::describe(&e),
+            transient: e.is_connect() || e.is_timeout() || e.is_request(),
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            206 => {
+                let range = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let expect = format!("bytes {from}-{}/", to - 1);
+                if !range.starts_with(&expect) {
+                    return Err(wrong(format!(
+                        "asked for bytes {from}-{} of {}, answered with range '{}'",
+                        to - 1,
+                        url,
+                        crate::text::printable(range, 80)
+                    )));
+                }
+                if let Some(total) = range.rsplit('/').next().and_then(|t| t.parse::<u64>().ok()) {
+                    if total != file_len {
+                        return Err(wrong(format!("{url} is {total} bytes, the torrent says {file_len}")));
+                    }
+                }
+            }
+            // A server that ignores Range: usable only for a whole file.
+            200 if from == 0 && to == file_len => {}
+            200 => return Err(wrong("it ignores HTTP Range requests".into())),
+            _ => return Err(wrong(format!("HTTP {status} for {url}"))),
+        }
+        let want = (to - from) as usize;
+        let before = out.len();
+        let body = read_into(resp, want, out).await;
+        body?;
+        if out.len() - before != want {
+            return Err(Failure { why: format!("sent {} bytes of a {want}-byte range of {url}", out.len() - before), transient: true });
+        }
+        Ok(())
+    }
+}
+
+/// BEP 19: a single-file torrent's URL is the file's when it does not end
+/// in `/`; otherwise (and always for several files) the torrent's name and
+/// then the file's path are appended, each part percent-encoded.
+fn file_url(base: &url::Url, name: &str, path: &[String], single: bool) -> String {
+    if single && !base.path().ends_with('/') {
+        return base.to_string();
+    }
+    let mut u = base.clone();
+    if let Ok(mut segs) = u.path_segments_mut() {
+        segs.pop_if_empty();
+        if !single {
+            segs.push(name);
+        }
+        for p in path {
+            segs.push(p);
+        }
+    }
+    u.to_string()
+}
+
+/// Read the body into `out`, at most `want` bytes (more is a lie).
+async fn read_into(mut resp: reqwest::Response, want: usize, out: &mut BytesMut) -> std::result::Result<(), Failure> {
+    let start = out.len();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if out.len() - start + c.len() > want {
+                    return Err(wrong(format!("sent more than the {want} bytes asked for")));
+                }
+                out.extend_from_slice(&c);
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(Failure { why: crate::esplora::http::describe(&e), transient: true }),
+        }
+    }
+}
+
+async fn read_body(resp: reqwest::Response, max: usize) -> std::result::Result<Bytes, Failure> {
+    let mut out = BytesMut::new();
+    read_into(resp, max, &mut out).await?;
+    Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bep19_urls() {
+        let base = url::Url::parse("http://h/models/").unwrap();
+        assert_eq!(file_url(&base, "llama", &["7B".into(), "a b#.bin".into()], false), "http://h/models/llama/7B/a%20b%23.bin");
+        assert_eq!(file_url(&base, "one.bin", &["one.bin".into()], true), "http://h/models/one.bin");
+        let exact = url::Url::parse("http://h/x/one.bin").unwrap();
+        assert_eq!(file_url(&exact, "one.bin", &["one.bin".into()], true), "http://h/x/one.bin");
+        let bare = url::Url::parse("http://h/models").unwrap();
+        assert_eq!(file_url(&bare, "m", &["f".into()], false), "http://h/models/m/f");
+    }
+}

@@ -1,0 +1,305 @@
+//! Web seeds (BEP 19) and metadata without peers, against nginx from
+//! Debian: the payload served with Range requests, a redirecting front, a
+//! slow one (nginx's `limit_rate`), one serving other bytes and one with
+//! nothing (404).
+
+use crate::harness::*;
+use crate::seeder::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Three files whose 64 KiB pieces straddle file boundaries, one in a
+/// subfolder (BEP 19 maps URL, then name, then path).
+const FILES: &[(&str, usize)] = &[("model-00001.safetensors", 300_001), ("config.json", 1_234), ("tokenizer/vocab bin#1", 200_000)];
+
+/// nginx on loopback ports: `good` serves `root`; `redirect` answers 302
+/// to `good`; `slow` serves `root` at `limit_rate`; `liar` serves `lies`
+/// (same names and sizes, other bytes). Stopped when dropped, and by
+/// `timeout` after the servers' lifetime whatever happens.
+pub struct Nginx {
+    _dir: tempfile::TempDir,
+    daemon: Daemon,
+    pub good: u16,
+    pub redirect: u16,
+    pub slow: u16,
+    pub liar: u16,
+}
+
+impl Nginx {
+    pub fn start(root: &Path, lies: &Path, slow_rate: &str) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        for d in ["logs", "tmp"] {
+            std::fs::create_dir_all(p.join(d)).unwrap();
+        }
+        let [good, redirect, slow, liar] = [free_port(), free_port(), free_port(), free_port()];
+        // As root, nginx's workers would become `nobody`, who cannot read
+        // a test's private temporary folders.
+        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) { "user root;" } else { "" };
+        let tmp = p.join("tmp");
+        let conf = format!(
+            "{user}
+worker_processes 1;
+pid {pid};
+error_log {log} warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/fcgi;
+  uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
+  sendfile on;
+  server {{ listen 127.0.0.1:{good}; root {root}; }}
+  server {{ listen 127.0.0.1:{redirect}; return 302 http://127.0.0.1:{good}$request_uri; }}
+  server {{ listen 127.0.0.1:{slow}; root {root}; limit_rate {slow_rate}; }}
+  server {{ listen 127.0.0.1:{liar}; root {lies}; }}
+}}
+",
+            pid = p.join("nginx.pid").display(),
+            log = p.join("logs/error.log").display(),
+            t = tmp.display(),
+            root = root.display(),
+            lies = lies.display(),
+        );
+        std::fs::write(p.join("nginx.conf"), conf).unwrap();
+        // Through coreutils' timeout, which passes the TERM of `Drop` on
+        // to nginx (whose master then stops its worker).
+        let daemon = Daemon::spawn(
+            "nginx (Debian's nginx-light)",
+            Command::new("timeout")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .arg(SERVER_LIFETIME.as_secs().to_string())
+                .arg("nginx")
+                .args(["-p"])
+                .arg(p)
+                .args(["-c"])
+                .arg(p.join("nginx.conf"))
+                .args(["-g", "daemon off;"]),
+        );
+        let up = wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", liar)).is_ok());
+        assert!(up, "nginx did not start: {}", std::fs::read_to_string(p.join("logs/error.log")).unwrap_or_default());
+        Nginx { _dir: dir, daemon, good, redirect, slow, liar }
+    }
+
+    pub fn url(&self, port: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{port}/{path}")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if self.daemon.interrupt_with("TERM", Duration::from_secs(10)).is_none() {
+            eprintln!("nginx did not stop on TERM: killed");
+        }
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The payload `tiny-model` under `srv/files/`, a copy with other bytes
+/// under `lies/files/`, its `.torrent` at `srv/meta/tiny.torrent`.
+struct Site {
+    _tmp: tempfile::TempDir,
+    srv: PathBuf,
+    lies: PathBuf,
+    payload: PathBuf,
+    torrent: Made,
+}
+
+fn site() -> Site {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let payload = srv.join("files/tiny-model");
+    make_payload(&payload, FILES);
+    let torrent = make_torrent(&payload, 65536, vec![]);
+    std::fs::create_dir_all(srv.join("meta")).unwrap();
+    std::fs::write(srv.join("meta/tiny.torrent"), &torrent.bytes).unwrap();
+    let lies = tmp.path().join("lies");
+    for (f, size) in FILES {
+        let p = lies.join("files/tiny-model").join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut b = std::fs::read(payload.join(f)).unwrap();
+        for x in b.iter_mut().step_by(4099) {
+            *x ^= 0x5a;
+        }
+        assert_eq!(b.len(), *size);
+        std::fs::write(p, b).unwrap();
+    }
+    Site { _tmp: tmp, srv, lies, payload, torrent }
+}
+
+fn same_files(a: &Path, b: &Path) {
+    for (f, size) in FILES {
+        let x = std::fs::read(a.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(x.len(), *size, "{f}");
+        assert!(x == std::fs::read(b.join(f)).unwrap(), "{f} differs");
+    }
+}
+
+/// A goatfile whose entry `tiny-model` is `magnet` (plus `extra` YAML),
+/// published at an address on a devchain served as Esplora.
+fn publish(magnet: &str, extra: &str) -> (goat::devchain::server::Handle, String) {
+    publish_with(magnet, |_| extra.to_string())
+}
+
+/// As `publish`, with `before` run on the scene first (to inscribe what
+/// the goatfile names): it returns the YAML appended to the entry.
+fn publish_with(magnet: &str, before: impl FnOnce(&mut Scene) -> String) -> (goat::devchain::server::Handle, String) {
+    let mut s = Scene::new();
+    let extra = before(&mut s);
+    let yaml = format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n{extra}");
+    let h = s.holder.clone();
+    s.inscribe_to_holder(&h, "text/yaml", yaml.as_bytes());
+    s.chain.mine();
+    let addr = s.address();
+    (s.serve(), addr)
+}
+
+fn web_seed_bytes(out: &Out) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    v["entries"][0]["web_seed_bytes"].as_u64().unwrap()
+}
+
+#[test]
+fn with_no_peer_the_metadata_comes_from_a_url_and_the_files_from_a_redirecting_web_seed() {
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=tiny-model&xs={}&ws={}",
+        site.torrent.info_hash,
+        enc(&ng.url(ng.good, "meta/tiny.torrent")),
+        enc(&ng.url(ng.redirect, "files/"))
+    );
+    let (esplora, addr) = publish(&magnet, "");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json", "--metadata-timeout", "5"]).run().ok();
+    same_files(&dir.join("tiny-model"), &site.payload);
+    assert_eq!(web_seed_bytes(&o), FILES.iter().map(|(_, s)| *s as u64).sum::<u64>(), "every byte came over HTTP");
+    assert!(!o.stderr.contains("warning"), "{}", o.stderr);
+    goat().args(["verify"]).args([&dir]).run().ok();
+}
+
+/// The warnings goat printed that name `needle`.
+fn warnings_naming(o: &Out, needle: &str) -> usize {
+    o.stderr.lines().filter(|l| l.contains("warning") && l.contains(needle)).count()
+}
+
+fn total() -> u64 {
+    FILES.iter().map(|(_, s)| *s as u64).sum()
+}
+
+#[test]
+fn a_web_seed_serving_other_bytes_is_dropped_with_one_warning_and_the_honest_one_finishes() {
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    let liar = ng.url(ng.liar, "files/");
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}&ws={}",
+        site.torrent.info_hash,
+        enc(&liar),
+        enc(&ng.url(ng.slow, "files/"))
+    );
+    // The metadata is inscribed on chain this time, named by its id.
+    let (esplora, addr) = publish_with(&magnet, |s| {
+        let h = s.holder.clone();
+        let id = s.inscribe_to_holder(&h, "application/x-bittorrent", &site.torrent.bytes).id(0);
+        s.chain.mine();
+        format!("    metadata: {id}\n")
+    });
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json", "--metadata-timeout", "5"]).run().ok();
+    same_files(&dir.join("tiny-model"), &site.payload);
+    assert_eq!(warnings_naming(&o, &liar), 1, "one warning names the lying seed: {}", o.stderr);
+    assert!(o.stderr.contains("SHA-1"), "{}", o.stderr);
+    assert_eq!(web_seed_bytes(&o), total(), "every byte came over HTTP, none of them the liar's");
+}
+
+#[test]
+fn a_404_web_seed_is_dropped_and_a_peer_finishes() {
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    let seeder = LibrqbitSeeder::start(&site.torrent, &site.payload, None);
+    let gone = ng.url(ng.good, "nothing-here/");
+    let magnet = format!("{}&ws={}", site.torrent.magnet_with_peer(seeder.port), enc(&gone));
+    let (esplora, addr) = publish(&magnet, "");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
+    same_files(&dir.join("tiny-model"), &site.payload);
+    assert!(warnings_naming(&o, &gone) <= 1, "at most one warning names it: {}", o.stderr);
+    assert_eq!(web_seed_bytes(&o), 0);
+}
+
+#[test]
+fn metadata_that_is_not_the_magnets_is_refused_naming_its_source() {
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    // another torrent's metadata at the URL the goatfile names
+    let other = tempfile::tempdir().unwrap();
+    make_payload(&other.path().join("x"), &[("x.bin", 1000)]);
+    let wrong = make_torrent(&other.path().join("x"), 16384, vec![]);
+    std::fs::write(site.srv.join("meta/other.torrent"), &wrong.bytes).unwrap();
+    let url = ng.url(ng.good, "meta/other.torrent");
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
+    let (esplora, addr) = publish(&magnet, &format!("    metadata: {url}\n"));
+    let out = tempfile::tempdir().unwrap();
+    let o = fetch(&esplora.url, &addr, &out.path().join("got")).args(["--metadata-timeout", "2"]).run();
+    let o = o.fails(4, "no peer to ask for the torrent's metadata");
+    assert_eq!(warnings_naming(&o, &url), 1, "{}", o.stderr);
+    assert!(o.stderr.contains("not the magnet's"), "{}", o.stderr);
+    // With a peer, the fetch goes on without it.
+    let seeder = LibrqbitSeeder::start(&site.torrent, &site.payload, None);
+    let magnet = format!("{}&ws={}", site.torrent.magnet_with_peer(seeder.port), enc(&ng.url(ng.good, "files/")));
+    let (esplora, addr) = publish(&magnet, &format!("    metadata: {url}\n"));
+    let dir = out.path().join("again");
+    let o = fetch(&esplora.url, &addr, &dir).run().ok();
+    assert_eq!(warnings_naming(&o, &url), 1, "{}", o.stderr);
+    same_files(&dir.join("tiny-model"), &site.payload);
+}
+
+#[test]
+fn a_rate_limited_peer_and_a_web_seed_share_the_download() {
+    // Larger than the 8 MiB of requests librqbit keeps outstanding with
+    // one peer, so what is left is there for the other source to take.
+    let tmp = tempfile::tempdir().unwrap();
+    let payload = tmp.path().join("files/big-model");
+    let size = 24 << 20;
+    make_payload(&payload, &[("weights.bin", size)]);
+    let t = make_torrent(&payload, 256 << 10, vec![]);
+    let ng = Nginx::start(&tmp.path().join("files"), tmp.path(), "1m");
+    let seeder = LibrqbitSeeder::start(&t, &payload, Some(3 << 20));
+    let magnet = format!("{}&ws={}", t.magnet_with_peer(seeder.port), enc(&ng.url(ng.slow, "")));
+    let yaml = format!("goat: 1\nname: big\nentries:\n  - name: big-model\n    magnet: \"{magnet}\"\n");
+    let mut s = Scene::new();
+    let h = s.holder.clone();
+    s.inscribe_to_holder(&h, "text/yaml", yaml.as_bytes());
+    s.chain.mine();
+    let addr = s.address();
+    let esplora = s.serve();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
+    assert!(std::fs::read(dir.join("big-model/weights.bin")).unwrap() == std::fs::read(payload.join("weights.bin")).unwrap());
+    let web = web_seed_bytes(&o);
+    assert!(web > 0 && web < size as u64, "both sources served: {web} of {size} bytes from the web seed");
+    assert!(seeder.uploaded() > 0, "the peer served too");
+}
+
+#[test]
+fn a_slow_web_seed_does_not_hold_up_a_fast_peer() {
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "32k");
+    let seeder = LibrqbitSeeder::start(&site.torrent, &site.payload, None);
+    let magnet = format!("{}&ws={}", site.torrent.magnet_with_peer(seeder.port), enc(&ng.url(ng.slow, "files/")));
+    let (esplora, addr) = publish(&magnet, "");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
+    same_files(&dir.join("tiny-model"), &site.payload);
+    assert!(web_seed_bytes(&o) < total() / 2, "the peer served most: {}", o.stdout);
+}
