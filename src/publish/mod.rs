@@ -78,14 +78,17 @@ pub fn encode_body(body: &[u8]) -> (Vec<u8>, Option<&'static str>) {
 }
 
 /// What to inscribe and how to pay for it.
+#[derive(Clone)]
 pub struct Request<'a> {
     /// The holder's output script (change and the inscription go back here).
     pub holder: ScriptBuf,
     /// The holder's spendable coins, in the order to prefer them.
     pub coins: Vec<Coin>,
-    /// What to inscribe: a file (content type, encoding, body), with the
-    /// holder's signature as metadata for a goatfile, or a delegate.
-    pub envelope: &'a Envelope,
+    /// What to inscribe, in order (`i0`, `i1`, …, all in the reveal's one
+    /// input): a file (content type, encoding, body), with the holder's
+    /// signature as metadata for a goatfile, or a delegate; after a
+    /// goatfile, its torrents' metadata (`--onchain-metadata`).
+    pub envelopes: &'a [Envelope],
     /// sat/vB.
     pub fee_rate: f64,
     /// The one-time key that signs the reveal's leaf.
@@ -170,7 +173,7 @@ pub fn plan<C: Verification>(secp: &Secp256k1<C>, req: &Request<'_>) -> Result<P
     if !(req.fee_rate.is_finite() && req.fee_rate >= 1.0) {
         return Err(Error::usage(format!("fee rate {} sat/vB is below the 1 sat/vB nodes relay", req.fee_rate)));
     }
-    let script = reveal_script(&req.reveal_key, std::slice::from_ref(req.envelope));
+    let script = reveal_script(&req.reveal_key, req.envelopes);
     let info: TaprootSpendInfo = TaprootBuilder::new()
         .add_leaf(0, script.clone())
         .map_err(|e| Error::internal(format!("taproot leaf: {e}")))?
@@ -274,7 +277,7 @@ mod tests {
         let req = Request {
             holder: spk.clone(),
             coins: vec![coin(1, 8_000), coin(2, 50_000)],
-            envelope: &envelope,
+            envelopes: std::slice::from_ref(&envelope),
             fee_rate: 5.0,
             reveal_key: one_time,
         };

@@ -102,6 +102,7 @@ impl Demo {
             description: Some("goat demo model (random weights)".into()),
             trackers: vec![],
             web_seeds: vec![],
+            onchain_metadata: false,
             peer_hints: vec![format!("127.0.0.1:{port}")],
             fee_rate: None,
             max_fee: 100_000,

@@ -303,3 +303,86 @@ fn a_slow_web_seed_does_not_hold_up_a_fast_peer() {
     same_files(&dir.join("tiny-model"), &site.payload);
     assert!(web_seed_bytes(&o) < total() / 2, "the peer served most: {}", o.stdout);
 }
+
+/// The whole "forever" path: the publisher inscribes the goatfile with its
+/// torrent's metadata beside it and names a web seed, then nobody seeds.
+/// `goat fetch` learns the torrent from the chain and the files from HTTP
+/// alone, then seeds them to the next peer (a libtorrent leecher that
+/// knows no web seed and no other peer).
+#[test]
+fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_peer_online() {
+    use bitcoin::key::Keypair;
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    let dir = tempfile::tempdir().unwrap();
+    let srv = dir.path().join("srv");
+    let m = srv.join("tiny-model");
+    make_payload(&m, FILES);
+    let ng = Nginx::start(&srv, &srv, "64k");
+    let mut s = Scene::new();
+    let secp = Secp256k1::new();
+    let sk = SecretKey::from_slice(&[0x35; 32]).unwrap();
+    let address = bitcoin::Address::p2tr(&secp, Keypair::from_secret_key(&secp, &sk).x_only_public_key().0, None, bitcoin::Network::Regtest);
+    s.chain.fund(&address.script_pubkey(), 300_000);
+    s.chain.mine();
+    let h = s.serve();
+    let key = dir.path().join("holder.wif");
+    std::fs::write(&key, format!("{}\n", bitcoin::PrivateKey::new(sk, bitcoin::NetworkKind::Test).to_wif())).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let o = goat()
+        .esplora(&h.url)
+        .args(["publish"])
+        .args([&m])
+        .args(["--key-file"])
+        .args([&key])
+        .args(["--network", "regtest", "--name", "tiny", "--fee-rate", "3", "--yes", "--onchain-metadata"])
+        .args(["--web-seed", &ng.url(ng.good, ""), "--state-dir"])
+        .args([dir.path().join("state")])
+        .run()
+        .ok();
+    assert!(o.stderr.contains("torrent metadata on chain: "), "the cost of the metadata is shown: {}", o.stderr);
+    let reveal: bitcoin::Txid = o.stdout.lines().find_map(|l| l.strip_prefix("reveal ")).unwrap().parse().unwrap();
+    h.state.chain.write().unwrap().mine();
+
+    // ord sees the goatfile and, beside it, the .torrent.
+    let raw = bitcoin::consensus::serialize(&h.state.chain.read().unwrap().txs[&reveal].tx);
+    let tx_file = dir.path().join("reveal.bin");
+    std::fs::write(&tx_file, &raw).unwrap();
+    let ord = Command::new(crate::ord_diff::ord_binary()).args(["decode", "--compact", "--file"]).arg(&tx_file).output().expect("ord (tests/run.sh builds it)");
+    assert!(ord.status.success(), "ord decode: {}", String::from_utf8_lossy(&ord.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&ord.stdout).unwrap();
+    assert_eq!(v["inscriptions"][0]["content_type"], "text/yaml", "{v}");
+    assert_eq!(v["inscriptions"][1]["content_type"], "application/x-bittorrent", "{v}");
+    let yaml = goat().esplora(&h.url).args(["resolve", &address.to_string()]).run().ok().stdout;
+    assert!(yaml.contains("metadata:") && yaml.contains("i1"), "{yaml}");
+
+    // No seeder anywhere: the chain and the web seed are all there is.
+    let out = dir.path().join("fetched");
+    let port = free_port();
+    let fetcher = goat()
+        .esplora(&h.url)
+        .args(["fetch", &address.to_string(), "-o"])
+        .args([&out])
+        .args(["--no-dht", "--loopback", "--metadata-timeout", "5", "--seed", "--seed-for", "60", "--listen-port", &port.to_string()])
+        .spawn(dir.path());
+    let stderr = dir.path().join("goat.stderr");
+    let done = wait_for(Duration::from_secs(60), || std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("seeding on port")));
+    let err = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(done, "goat fetch did not finish from the web seed: {err}");
+    assert!(err.contains("from web seeds"), "{err}");
+    same_files(&out.join("tiny-model"), &m);
+
+    // The next peer gets the files from the fetcher.
+    let torrent = out.join(".goat/tiny-model.torrent");
+    let leech = dir.path().join("leech");
+    let lt = Command::new("/usr/bin/python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_leech.py"))
+        .arg(&torrent)
+        .arg(&leech)
+        .args([port.to_string(), "60".into()])
+        .output()
+        .expect("python3-libtorrent (tests/run.sh installs it)");
+    let said = String::from_utf8_lossy(&lt.stdout);
+    assert!(lt.status.success() && said.contains("DONE failed=0"), "libtorrent: {said} {}", String::from_utf8_lossy(&lt.stderr));
+    same_files(&leech.join("tiny-model"), &m);
+    drop(fetcher);
+}
