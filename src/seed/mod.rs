@@ -379,10 +379,17 @@ fn trust_only_durable(state_dir: &std::path::Path) {
 /// torrents seed again without waiting for a poll, even with every Esplora
 /// server down.
 fn restore_from_records(d: &Daemon) {
-    for (holder, _) in &d.opts.addresses {
+    for (holder, esplora) in &d.opts.addresses {
         let address = holder.address.to_string();
         let layout = Layout::new(d.opts.output.join(&address));
         let Ok(bytes) = layout.read(&layout.meta().join("goatfile.yaml")) else { continue };
+        // The inscription the goatfile was read from (its `i<n>` metadata
+        // lies beside it).
+        let goatfile = layout
+            .read(&layout.meta().join("source.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["inscription"].as_str().and_then(|i| i.parse().ok()));
         let Ok(gf) = goatfile::parse(&bytes) else { continue };
         for e in gf.entries {
             let Source::Magnet(m) = &e.source else { continue };
@@ -407,6 +414,8 @@ fn restore_from_records(d: &Daemon) {
                 shared: d.shared.clone(),
                 peers: d.opts.peers.clone(),
                 metadata_timeout: d.opts.metadata_timeout,
+                esplora: esplora.clone(),
+                goatfile,
             };
             tokio::spawn(job.run());
         }
@@ -967,7 +976,7 @@ impl Poller {
             s.block_height = height;
             s.entries = gf.entries.iter().map(|e| e.name.clone()).collect();
         });
-        self.apply(gf).await
+        self.apply(gf, &found.id).await
     }
 
     /// Refuse a goatfile older than the newest one followed (a lower
@@ -1043,7 +1052,7 @@ impl Poller {
 
     /// Make the session match the goatfile: add what is new, mark (or with
     /// --prune, remove) what was dropped.
-    async fn apply(&self, gf: &Goatfile) -> Result<()> {
+    async fn apply(&self, gf: &Goatfile, id: &InscriptionId) -> Result<()> {
         let mut first_error = None;
         let mut listed = BTreeSet::new();
         for e in &gf.entries {
@@ -1084,6 +1093,8 @@ impl Poller {
                         shared: self.shared.clone(),
                         peers: self.peers.clone(),
                         metadata_timeout: self.metadata_timeout,
+                        esplora: self.esplora.clone(),
+                        goatfile: Some(*id),
                     };
                     tokio::spawn(job.run());
                 }
@@ -1141,6 +1152,10 @@ struct AddJob {
     shared: Arc<Shared>,
     peers: Vec<String>,
     metadata_timeout: Duration,
+    /// For metadata inscribed on chain (`fetcher::metadata`).
+    esplora: Arc<Esplora>,
+    /// The goatfile's inscription, which `i<n>` metadata is beside.
+    goatfile: Option<InscriptionId>,
 }
 
 impl AddJob {
@@ -1199,9 +1214,10 @@ impl AddJob {
             }
         }
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
+        let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref()).await;
         let t = self
             .swarm
-            .add(m, &self.peers, &dir, self.metadata_timeout, &[], |files| fetcher::check_files(&self.entry, files))
+            .add(m, &self.peers, &dir, self.metadata_timeout, known.as_slice(), |files| fetcher::check_files(&self.entry, files))
             .await?;
         if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
             let _ = self.swarm.remove(&self.key).await;

@@ -386,3 +386,21 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
     same_files(&leech.join("tiny-model"), &m);
     drop(fetcher);
 }
+
+/// `goat seed` follows an address whose only sources are a metadata URL
+/// and a web seed: the entry is fetched from HTTP, proven, and seeded.
+#[test]
+fn goat_seed_fetches_an_entry_from_its_web_seed_with_no_peer_online() {
+    use crate::seed::{terminate, torrent_state, SeedRun};
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
+    let (esplora, addr) = publish(&magnet, &format!("    metadata: [\"{}\"]\n", ng.url(ng.good, "meta/tiny.torrent")));
+    let w = tempfile::tempdir().unwrap();
+    let run = SeedRun::new(&esplora.url, &addr, w.path());
+    let mut d = run.spawn(w.path());
+    let seeding = wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "tiny-model") == "seeding");
+    assert!(seeding, "not seeding: {}", crate::seed::log_of(w.path()));
+    same_files(&run.out.join(&addr).join("tiny-model"), &site.payload);
+    terminate(&mut d, w.path());
+}
