@@ -33,10 +33,19 @@ pub fn needs_chain(entries: &[&Entry]) -> bool {
     entries.iter().any(|e| e.metadata.iter().any(|s| !matches!(s, MetaSource::Url(_))))
 }
 
-/// The first source of `e`'s metadata that proves to be its torrent.
-/// `goatfile`: the goatfile's own inscription, which `i<n>` sources are
-/// relative to; `esplora`: None when the chain cannot be asked.
-pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>) -> Option<Candidate> {
+/// The first source of `e`'s metadata that proves to be its torrent,
+/// looked for at most `within` (the metadata timeout: then peers are
+/// asked). `goatfile`: the goatfile's own inscription, which `i<n>`
+/// sources are relative to; `esplora`: None when the chain cannot be asked.
+pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>, within: std::time::Duration) -> Option<Candidate> {
+    let found = tokio::time::timeout(within, first(esplora, web, e, goatfile)).await;
+    if found.is_err() {
+        tracing::warn!("{}: no metadata source answered within {}s: asking peers", crate::text::line(&e.name), within.as_secs());
+    }
+    found.ok().flatten()
+}
+
+async fn first(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>) -> Option<Candidate> {
     let Source::Magnet(magnet) = &e.source else { return None };
     for s in sources(e) {
         match read(esplora, web, &s, goatfile).await {
@@ -54,9 +63,10 @@ async fn read(esplora: Option<&Esplora>, web: &WebSeeds, s: &MetaSource, goatfil
     let id = match s {
         MetaSource::Url(u) => {
             let bytes = web.get_metadata(u).await.map_err(|e| e.message)?;
-            // The holder named this URL in the goatfile: its url-list is
-            // the holder's choice too.
-            return Ok(Candidate { source: u.clone(), bytes, vouched: true });
+            // Whoever answers for the URL (its server, anyone on an
+            // http:// path) chose its url-list: only the info dictionary,
+            // which the info-hash checks, is taken from it.
+            return Ok(Candidate { source: u.clone(), bytes, vouched: false });
         }
         MetaSource::Inscription(id) => *id,
         MetaSource::Beside(n) => match goatfile {

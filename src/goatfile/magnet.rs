@@ -149,6 +149,9 @@ impl Magnet {
         if m.btih.is_none() && m.btmh.is_none() {
             return Err("no 'xt=urn:btih:' info-hash".into());
         }
+        if m.web_seeds.len() > MAX_WEB_SEEDS || m.sources.len() > MAX_SOURCES {
+            return Err(format!("more than {MAX_WEB_SEEDS} web seeds (ws=) or {MAX_SOURCES} exact sources (xs=)"));
+        }
         if m.btih.is_none() {
             // librqbit 9.1 refuses v2-only magnets ("magnet link didn't
             // contain a BTv1 infohash"); say so now, not after a timeout.
@@ -170,6 +173,11 @@ impl Magnet {
         Ok(m)
     }
 }
+
+/// Most `ws=` web seeds a magnet may name.
+pub const MAX_WEB_SEEDS: usize = 16;
+/// Most `xs=` URLs a magnet may name.
+pub const MAX_SOURCES: usize = 8;
 
 /// An absolute http or https URL with a host, of a sane length.
 pub fn is_http_url(s: &str) -> bool {
@@ -207,6 +215,17 @@ mod tests {
         assert!(Magnet::parse("http://x").is_err());
         assert!(Magnet::parse("magnet:?xt=urn:btih:123").is_err());
         assert!(Magnet::parse("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=nope").is_err());
+    }
+
+    #[test]
+    fn web_seeds_and_exact_sources() {
+        let h = "0123456789abcdef0123456789abcdef01234567";
+        let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=https%3A%2F%2Fa%2F&ws=https%3A%2F%2Fa%2F&xs=urn:btpk:x&xs=http%3A%2F%2Fm%2Ft.torrent")).unwrap();
+        assert_eq!(m.web_seeds, vec!["https://a/"], "a web seed named twice counts once");
+        assert_eq!(m.sources, vec!["http://m/t.torrent"], "xs= that is not a URL is passed over");
+        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=ftp%3A%2F%2Fa%2F")).unwrap_err().contains("not an http(s) URL"));
+        let many: String = (0..17).map(|i| format!("&ws=http%3A%2F%2Fw{i}%2F")).collect();
+        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}{many}")).unwrap_err().contains("more than 16 web seeds"));
     }
 
     #[test]

@@ -1214,7 +1214,7 @@ impl AddJob {
             }
         }
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
-        let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref()).await;
+        let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref(), self.metadata_timeout).await;
         let t = self
             .swarm
             .add(m, &self.peers, &dir, self.metadata_timeout, known.as_slice(), |files| fetcher::check_files(&self.entry, files))

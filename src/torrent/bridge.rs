@@ -57,15 +57,24 @@ impl Drop for Bridges {
     }
 }
 
-/// Bridge every web seed in `urls` into `handle`, reached at `session`.
-pub fn start(handle: Arc<ManagedTorrent>, session: SocketAddr, seeds: WebSeeds, urls: &[String], layout: Arc<Layout>) -> Bridges {
+/// Where the bridge finds goat's session: its listening address and the
+/// peer id it answers with (anything else on that port is not goat's).
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub at: SocketAddr,
+    pub peer_id: librqbit::dht::Id20,
+}
+
+/// Bridge every web seed in `urls` into `handle`.
+pub fn start(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, urls: &[String], layout: Arc<Layout>) -> Bridges {
     let served = Arc::new(AtomicU64::new(0));
+    let info_hash = hex::encode(handle.info_hash().0);
     let tasks = urls
         .iter()
-        .filter_map(|url| match Seed::new(url, layout.clone()) {
+        .filter_map(|url| match Seed::new(url, &info_hash, layout.clone()) {
             Ok(seed) => Some(Arc::new(seed)),
             Err(e) => {
-                seeds.drop_seed(url, &e.message);
+                seeds.drop_seed(&info_hash, url, &e.message);
                 None
             }
         })
@@ -78,10 +87,10 @@ pub fn start(handle: Arc<ManagedTorrent>, session: SocketAddr, seeds: WebSeeds, 
 }
 
 /// Keep one web seed connected while the torrent downloads.
-async fn run(handle: Arc<ManagedTorrent>, session: SocketAddr, seeds: WebSeeds, seed: Arc<Seed>, served: Arc<AtomicU64>) {
+async fn run(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, seed: Arc<Seed>, served: Arc<AtomicU64>) {
     let mut pause = Duration::from_millis(200);
     loop {
-        if seeds.is_dropped(&seed.url) || handle.stats().finished {
+        if seeds.is_dropped(&seed.info_hash, &seed.url) || handle.stats().finished {
             return;
         }
         // librqbit takes a peer only for a running torrent.
@@ -89,13 +98,13 @@ async fn run(handle: Arc<ManagedTorrent>, session: SocketAddr, seeds: WebSeeds, 
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
-        match serve(&handle, session, &seeds, &seed, &served).await {
-            Ok(()) => pause = Duration::from_millis(200),
-            Err(why) => {
-                tracing::debug!(target: "goat", "web seed {}: connection to the session ended: {why}", seed.url);
-                pause = (pause * 2).min(Duration::from_secs(10));
-            }
+        let before = served.load(Ordering::Relaxed);
+        if let Err(why) = serve(&handle, session, &seeds, &seed, &served).await {
+            tracing::debug!(target: "goat", "web seed {}: connection to the session ended: {why}", seed.url);
         }
+        // A connection that handed over nothing is tried again ever more
+        // slowly; one that did, soon.
+        pause = if served.load(Ordering::Relaxed) > before { Duration::from_millis(200) } else { (pause * 2).min(Duration::from_secs(10)) };
         tokio::time::sleep(pause).await;
     }
 }
@@ -108,9 +117,9 @@ enum Heard {
 
 /// One connection: handshake, then answer requests until librqbit hangs
 /// up, the torrent finishes or the web seed fails.
-async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, seed: &Arc<Seed>, served: &AtomicU64) -> Result<(), String> {
+async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed: &Arc<Seed>, served: &AtomicU64) -> Result<(), String> {
     let layout = &seed.layout;
-    let stream = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(session))
+    let stream = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(session.at))
         .await
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| e.to_string())?;
@@ -126,14 +135,16 @@ async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, s
     let mut buf = [0u8; 68];
     let hs = Handshake { reserved: EXTENDED, ..hs };
     let n = hs.serialize_unchecked_len(&mut buf);
-    wr.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
+    send(&mut wr, &buf[..n]).await?;
     tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut buf))
         .await
         .map_err(|_| "no handshake".to_string())?
         .map_err(|e| e.to_string())?;
     let (theirs, _) = Handshake::deserialize(&buf).map_err(|e| e.to_string())?;
-    if theirs.info_hash != handle.info_hash() {
-        return Err("the session answered for another torrent".into());
+    // Only goat's own session: another program that took the port would
+    // otherwise be handed web-seed pieces on request.
+    if theirs.info_hash != handle.info_hash() || theirs.peer_id != session.peer_id {
+        return Err("something other than goat's session answered on its port".into());
     }
     // Every piece: the bitfield's spare bits stay zero (BEP 3).
     let pieces = layout.pieces();
@@ -143,18 +154,21 @@ async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, s
             *last = 0xffu8 << (8 - pieces % 8);
         }
     }
-    let parallel = (IN_FLIGHT / layout.piece_length.max(1)).clamp(2, 8) as usize;
+    let parallel = (IN_FLIGHT / layout.piece_length.max(1)).clamp(1, 8) as usize;
     let blocks = layout.piece_length.div_ceil(16 << 10).max(1);
     // Two pieces ahead to start with; then as many as the seed fetches in
     // `AHEAD` (at least one, at most `parallel`).
-    let mut ahead = 2usize;
+    let mut ahead = 2usize.min(parallel);
+    // librqbit keeps no more requests outstanding than `reqq` (and its own
+    // 512): more than this is not librqbit.
+    let most_pending = (parallel as u64 * blocks).max(512) as usize * 2;
     let mut out = Vec::with_capacity(bits.len() + 64);
     window(&mut out, ahead as u64 * blocks);
     push(&mut out, &Message::Bitfield(librqbit_bencode::ByteBuf(&bits)));
     push(&mut out, &Message::Unchoke);
-    wr.write_all(&out).await.map_err(|e| e.to_string())?;
+    send(&mut wr, &out).await?;
 
-    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut heard) = tokio::sync::mpsc::channel(1024);
     let reader = tokio::spawn(async move { listen(rd, tx).await });
     let _stop_reader = Abort(reader);
 
@@ -164,23 +178,49 @@ async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, s
     let mut ready: HashMap<u32, (bytes::Bytes, u64)> = HashMap::new();
     let mut started: HashSet<u32> = HashSet::new();
     let mut fetching = tokio::task::JoinSet::new();
+    // Which piece each fetch is, to abort one nobody waits for any more.
+    let mut tasks: HashMap<tokio::task::Id, u32> = HashMap::new();
+    let mut aborts: HashMap<u32, tokio::task::AbortHandle> = HashMap::new();
     let mut last_write = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             h = heard.recv() => match h {
                 None => return Ok(()),
-                Some(Heard::Cancel(r)) => pending.retain(|p| !same(p, &r)),
+                Some(Heard::Cancel(r)) => {
+                    pending.retain(|p| !same(p, &r));
+                    // librqbit gave the piece to another peer: its HTTP
+                    // request is stopped, its slot freed.
+                    if !pending.iter().any(|p| p.index == r.index) {
+                        if let Some(a) = aborts.remove(&r.index) {
+                            a.abort();
+                            started.remove(&r.index);
+                        }
+                    }
+                }
                 Some(Heard::Request(r)) => {
                     if r.index >= pieces || r.length == 0 || r.length > MAX_BLOCK
                         || u64::from(r.begin) + u64::from(r.length) > layout.piece_len(r.index) {
-                        return Err(format!("librqbit asked for a block outside the torrent ({r:?})"));
+                        return Err(format!("asked for a block outside the torrent ({r:?})"));
+                    }
+                    if pending.len() >= most_pending {
+                        return Err("more requests outstanding than librqbit keeps".into());
                     }
                     pending.push_back(r);
                 }
             },
-            Some(done) = fetching.join_next(), if !fetching.is_empty() => {
-                let (index, got): (u32, Result<bytes::Bytes, super::webseed::Failure>) = done.map_err(|e| e.to_string())?;
+            Some(done) = fetching.join_next_with_id(), if !fetching.is_empty() => {
+                let (id, (index, got)): (_, (u32, Result<bytes::Bytes, super::webseed::Failure>)) = match done {
+                    Ok(d) => d,
+                    // aborted above (its slot already freed)
+                    Err(e) if e.is_cancelled() => {
+                        tasks.remove(&e.id());
+                        continue;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                tasks.remove(&id);
+                aborts.remove(&index);
                 started.remove(&index);
                 match got {
                     Ok(piece) => {
@@ -192,11 +232,11 @@ async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, s
                             ahead = now;
                             let mut m = Vec::new();
                             window(&mut m, ahead as u64 * blocks);
-                            wr.write_all(&m).await.map_err(|e| e.to_string())?;
+                            send(&mut wr, &m).await?;
                         }
                     }
                     Err(f) => {
-                        seeds.drop_seed(&seed.url, &f.why);
+                        seeds.drop_seed(&seed.info_hash, &seed.url, &f.why);
                         return Ok(());
                     }
                 }
@@ -206,7 +246,7 @@ async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, s
                     return Ok(());
                 }
                 if last_write.elapsed() >= KEEP_ALIVE {
-                    wr.write_all(&0u32.to_be_bytes()).await.map_err(|e| e.to_string())?;
+                    send(&mut wr, &0u32.to_be_bytes()).await?;
                     last_write = Instant::now();
                 }
             },
@@ -228,11 +268,13 @@ async fn serve(handle: &ManagedTorrent, session: SocketAddr, seeds: &WebSeeds, s
             }
             started.insert(index);
             let (seeds, seed) = (seeds.clone(), seed.clone());
-            fetching.spawn(async move { (index, seed.piece(&seeds, index).await) });
+            let a = fetching.spawn(async move { (index, seed.piece(&seeds, index).await) });
+            tasks.insert(a.id(), index);
+            aborts.insert(index, a);
         }
         // Pieces nobody waits for any more (librqbit gave them to another
-        // peer, or cancelled) are let go beyond a few.
-        if ready.len() > parallel * 2 {
+        // peer, or cancelled) are let go beyond `IN_FLIGHT` bytes.
+        if ready.values().map(|(p, _)| p.len() as u64).sum::<u64>() > IN_FLIGHT {
             let waiting: HashSet<u32> = pending.iter().map(|r| r.index).collect();
             ready.retain(|i, _| waiting.contains(i));
         }
@@ -263,13 +305,24 @@ async fn answer(
     if out.is_empty() {
         return Ok(false);
     }
-    wr.write_all(&out).await.map_err(|e| e.to_string())?;
+    send(wr, &out).await?;
     Ok(true)
 }
 
+/// Write to the session, at most `WRITE_TIMEOUT` (a reader that stops
+/// reading must not hold the bridge).
+async fn send(wr: &mut OwnedWriteHalf, bytes: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(bytes)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the session stopped reading".into()),
+    }
+}
+
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Read librqbit's messages: requests and cancels are passed on, the rest
 /// (interested, have, keep-alive) need nothing from a seed.
-async fn listen(mut rd: tokio::net::tcp::OwnedReadHalf, tx: tokio::sync::mpsc::UnboundedSender<Heard>) {
+async fn listen(mut rd: tokio::net::tcp::OwnedReadHalf, tx: tokio::sync::mpsc::Sender<Heard>) {
     let mut frame = Vec::new();
     loop {
         let mut len = [0u8; 4];
@@ -294,7 +347,7 @@ async fn listen(mut rd: tokio::net::tcp::OwnedReadHalf, tx: tokio::sync::mpsc::U
             // understand (librqbit's own extended handshake) is passed over.
             _ => continue,
         };
-        if tx.send(heard).is_err() {
+        if tx.send(heard).await.is_err() {
             return;
         }
     }

@@ -6,8 +6,9 @@
 //! it the torrent's, as BEP 9 checks metadata from peers. What lies outside
 //! the info dictionary (trackers, `url-list`) is not covered by that hash:
 //! its web seeds are taken only from a source the caller vouches for
-//! (`Candidate::vouched`: bytes proven to be the holder's inscription, or
-//! served by a URL the holder named), never from anyone else.
+//! (`Candidate::vouched`: bytes proven to be an inscription the holder's
+//! goatfile names), never from anyone else (a URL's server, or anyone on
+//! an http:// path, could name any server for goat to ask).
 
 use crate::error::{Error, Result};
 use crate::goatfile::{InfoHash, Magnet};
@@ -28,7 +29,8 @@ pub struct Candidate {
     /// Where it came from, in words (an inscription id, a URL).
     pub source: String,
     pub bytes: Bytes,
-    /// Its `url-list` (outside the info-hash) is the holder's own choice.
+    /// Its `url-list` (outside the info-hash) is the holder's own choice:
+    /// an inscription proven to be the block's, named by the goatfile.
     pub vouched: bool,
 }
 

@@ -103,6 +103,8 @@ pub struct Swarm {
     folders: storage::Folders,
     /// BEP 19 web seeds: the HTTP client and the seeds dropped this run.
     web: webseed::WebSeeds,
+    /// The session's peer id, by which the web-seed bridge knows it.
+    peer_id: librqbit::dht::Id20,
 }
 
 /// A torrent being fetched or seeded.
@@ -206,7 +208,9 @@ impl Swarm {
         if let Some(dir) = &cfg.state_dir {
             storage::lock(&folders).extend(resume::session_folders(dir));
         }
+        let peer_id = librqbit_core::peer_id::generate_peer_id(b"-rQ9100-");
         let opts = SessionOptions {
+            peer_id: Some(peer_id),
             default_storage_factory: Some({
                 use librqbit::storage::StorageFactoryExt;
                 storage::ProvingFactory::new(
@@ -259,6 +263,7 @@ impl Swarm {
         let web = webseed::WebSeeds::new(cfg.socks_proxy.as_deref())?;
         Ok(Swarm {
             web,
+            peer_id,
             session,
             api,
             cfg,
@@ -507,7 +512,8 @@ impl Swarm {
                 urls.push(u);
             }
         }
-        urls.retain(|u| !self.web.is_dropped(u));
+        let hash = hash_of(handle.info_hash());
+        urls.retain(|u| !self.web.is_dropped(hash.as_str(), u));
         if urls.is_empty() || handle.stats().finished {
             return None;
         }
@@ -515,6 +521,7 @@ impl Swarm {
         if at.ip().is_unspecified() {
             at.set_ip([127, 0, 0, 1].into());
         }
+        let session = bridge::Session { at, peer_id: self.peer_id };
         let layout = match webseed::Layout::of(torrent_bytes) {
             Ok(l) => Arc::new(l),
             Err(e) => {
@@ -522,7 +529,7 @@ impl Swarm {
                 return None;
             }
         };
-        Some(Arc::new(bridge::start(handle.clone(), at, self.web.clone(), &urls, layout)))
+        Some(Arc::new(bridge::start(handle.clone(), session, self.web.clone(), &urls, layout)))
     }
 
     /// What goat's read-back proved of this torrent since it was added.

@@ -23,14 +23,28 @@ const MAX_REDIRECTS: usize = 10;
 /// Tries of one piece when the server cannot be reached or stops sending
 /// (a 404, a 5xx or wrong bytes are not tried again).
 const TRIES: u32 = 3;
+/// The slowest a web seed may send a piece (besides `PIECE_GRACE`): one
+/// that drips a byte at a time within `READ_TIMEOUT` would otherwise hold
+/// its pieces, which librqbit reserved for it, for ever.
+const MIN_RATE: u64 = 32 << 10;
+const PIECE_GRACE: Duration = Duration::from_secs(30);
 
 /// The web seeds of one run: the HTTP client (through goat's proxy, when
 /// it has one) and the seeds dropped for the rest of the run.
 #[derive(Clone)]
 pub struct WebSeeds {
     client: reqwest::Client,
-    dropped: Arc<Mutex<HashSet<String>>>,
+    /// (info-hash, URL) of the seeds dropped: a base URL that fails for
+    /// one torrent may serve another.
+    dropped: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Metadata reads at once (each up to `known::MAX_BYTES`).
+    reading: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long reading one torrent's metadata from a URL may take in all.
+const METADATA_DEADLINE: Duration = Duration::from_secs(60);
+/// Metadata URLs read at once.
+const METADATA_READS: usize = 4;
 
 impl WebSeeds {
     /// `proxy`: goat's SOCKS5 proxy for BitTorrent traffic; web seeds go
@@ -38,11 +52,16 @@ impl WebSeeds {
     /// query leaves around it.
     pub fn new(proxy: Option<&str>) -> Result<WebSeeds> {
         let mut b = reqwest::Client::builder()
-            .user_agent(concat!("goat/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .redirect(reqwest::redirect::Policy::custom(redirect))
+            // A redirect's target learns nothing of where it came from.
+            .referer(false)
             .no_proxy();
+        // Through a proxy (Tor), goat does not name itself to servers.
+        if proxy.is_none() {
+            b = b.user_agent(concat!("goat/", env!("CARGO_PKG_VERSION")));
+        }
         if let Some(p) = proxy {
             let p = p.replacen("socks5://", "socks5h://", 1);
             let proxy = reqwest::Proxy::all(&p)
@@ -57,18 +76,18 @@ impl WebSeeds {
             .tls_certs_merge(roots)
             .build()
             .map_err(|e| Error::internal(format!("cannot set up HTTP for web seeds: {}", crate::esplora::http::describe(&e))))?;
-        Ok(WebSeeds { client, dropped: Arc::default() })
+        Ok(WebSeeds { client, dropped: Arc::default(), reading: Arc::new(tokio::sync::Semaphore::new(METADATA_READS)) })
     }
 
-    /// `url` failed in this run (or not).
-    pub fn is_dropped(&self, url: &str) -> bool {
-        self.dropped.lock().unwrap_or_else(|e| e.into_inner()).contains(url)
+    /// `url` failed for torrent `info_hash` in this run (or not).
+    pub fn is_dropped(&self, info_hash: &str, url: &str) -> bool {
+        self.dropped.lock().unwrap_or_else(|e| e.into_inner()).contains(&(info_hash.to_string(), url.to_string()))
     }
 
-    /// Stop using `url` for the rest of the run, with one warning naming it
-    /// (only the first time).
-    pub fn drop_seed(&self, url: &str, why: &str) {
-        if self.dropped.lock().unwrap_or_else(|e| e.into_inner()).insert(url.to_string()) {
+    /// Stop using `url` for torrent `info_hash` for the rest of the run,
+    /// with one warning naming it (only the first time).
+    pub fn drop_seed(&self, info_hash: &str, url: &str, why: &str) {
+        if self.dropped.lock().unwrap_or_else(|e| e.into_inner()).insert((info_hash.to_string(), url.to_string())) {
             tracing::warn!("web seed {}: {}: not used for the rest of this run", crate::text::line(url), crate::text::line(why));
         }
     }
@@ -78,15 +97,18 @@ impl WebSeeds {
     pub async fn get_metadata(&self, url: &str) -> Result<Bytes> {
         let shown = crate::text::line(url);
         let fail = |why: String| Error::network(format!("the torrent metadata at {shown} could not be read: {why}"));
-        let resp = tokio::time::timeout(READ_TIMEOUT * 2, self.client.get(url).send())
+        let _turn = self.reading.acquire().await.map_err(|_| fail("shutting down".into()))?;
+        let read = async {
+            let resp = self.client.get(url).send().await.map_err(|e| fail(crate::esplora::http::describe(&e)))?;
+            if !resp.status().is_success() {
+                return Err(fail(format!("HTTP {}", resp.status().as_u16())));
+            }
+            read_body(resp, super::known::MAX_BYTES).await.map_err(|f| fail(f.why))
+        };
+        // A server that drips its answer is given this long in all.
+        tokio::time::timeout(METADATA_DEADLINE, read)
             .await
-            .map_err(|_| fail(format!("no answer within {}s", READ_TIMEOUT.as_secs() * 2)))?
-            .map_err(|e| fail(crate::esplora::http::describe(&e)))?;
-        if !resp.status().is_success() {
-            return Err(fail(format!("HTTP {}", resp.status().as_u16())));
-        }
-        let max = super::known::MAX_BYTES;
-        read_body(resp, max).await.map_err(|f| fail(f.why))
+            .map_err(|_| fail(format!("not read within {}s", METADATA_DEADLINE.as_secs())))?
     }
 
     pub(crate) fn client(&self) -> &reqwest::Client {
@@ -98,6 +120,8 @@ impl WebSeeds {
 pub struct Seed {
     /// The URL as the torrent or magnet wrote it (what warnings name).
     pub url: String,
+    /// The torrent's info-hash (what a dropped seed is dropped for).
+    pub info_hash: String,
     pub layout: Arc<Layout>,
     /// Each file's URL under `url` (None for padding files).
     file_urls: Vec<Option<String>>,
@@ -118,6 +142,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn of(torrent: &[u8]) -> Result<Layout> {
+        super::metadata::check_torrent(torrent)?;
         let t = librqbit::torrent_from_bytes(torrent)
             .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({e})")))?;
         let raw = &t.info.data;
@@ -168,7 +193,7 @@ fn wrong(why: String) -> Failure {
 }
 
 impl Seed {
-    pub fn new(url: &str, layout: Arc<Layout>) -> Result<Seed> {
+    pub fn new(url: &str, info_hash: &str, layout: Arc<Layout>) -> Result<Seed> {
         let base = url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;
         let file_urls = layout
             .paths
@@ -176,7 +201,7 @@ impl Seed {
             .zip(&layout.files)
             .map(|(path, (_, _, pad))| (!pad).then(|| file_url(&base, &layout.name, path, layout.single)))
             .collect();
-        Ok(Seed { url: url.to_string(), layout, file_urls })
+        Ok(Seed { url: url.to_string(), info_hash: info_hash.to_string(), layout, file_urls })
     }
 
     /// Piece `index`, proven against its SHA-1, tried again when the
@@ -187,7 +212,11 @@ impl Seed {
             if n > 0 {
                 tokio::time::sleep(Duration::from_millis(500 << n)).await;
             }
-            match self.piece_once(seeds, index).await {
+            let deadline = PIECE_GRACE + Duration::from_secs(self.layout.piece_len(index) / MIN_RATE);
+            let got = tokio::time::timeout(deadline, self.piece_once(seeds, index)).await.unwrap_or_else(|_| {
+                Err(wrong(format!("sent piece {index} slower than {} KiB/s", MIN_RATE >> 10)))
+            });
+            match got {
                 Ok(b) => return Ok(b),
                 Err(f) if f.transient => last = Some(f),
                 Err(f) => return Err(f),
@@ -257,6 +286,8 @@ impl Seed {
             // A server that ignores Range: usable only for a whole file.
             200 if from == 0 && to == file_len => {}
             200 => return Err(wrong("it ignores HTTP Range requests".into())),
+            // Busy: worth another try, after a pause.
+            429 => return Err(Failure { why: format!("HTTP 429 (too many requests) for {url}"), transient: true }),
             _ => return Err(wrong(format!("HTTP {status} for {url}"))),
         }
         let want = (to - from) as usize;
@@ -267,6 +298,37 @@ impl Seed {
             return Err(Failure { why: format!("sent {} bytes of a {want}-byte range of {url}", out.len() - before), transient: true });
         }
         Ok(())
+    }
+}
+
+/// Redirects: at most `MAX_REDIRECTS`, never from https to http, and
+/// never from a public host to a loopback, private or link-local address
+/// (a web seed must not make goat ask the machine's own network).
+fn redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error("too many redirects");
+    }
+    let Some(from) = attempt.previous().last() else { return attempt.follow() };
+    let to = attempt.url();
+    if from.scheme() == "https" && to.scheme() != "https" {
+        return attempt.error("a redirect from https to http");
+    }
+    if inward(to) && !inward(from) {
+        return attempt.error("a redirect to a loopback or private address");
+    }
+    attempt.follow()
+}
+
+/// A URL whose host is a loopback, private, link-local or unspecified
+/// address (or `localhost`).
+fn inward(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
+        None => false,
     }
 }
 
@@ -326,5 +388,15 @@ mod tests {
         assert_eq!(file_url(&exact, "one.bin", &["one.bin".into()], true), "http://h/x/one.bin");
         let bare = url::Url::parse("http://h/models").unwrap();
         assert_eq!(file_url(&bare, "m", &["f".into()], false), "http://h/models/m/f");
+    }
+
+    #[test]
+    fn inward_addresses_are_the_machines_own_networks() {
+        for u in ["http://127.0.0.1/x", "http://10.1.2.3/", "http://192.168.1.1/", "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00::1]/", "http://localhost:8080/", "http://0.0.0.0/"] {
+            assert!(inward(&url::Url::parse(u).unwrap()), "{u}");
+        }
+        for u in ["https://huggingface.co/x", "http://8.8.8.8/", "http://[2001:db8::1]/", "http://localhost.example/"] {
+            assert!(!inward(&url::Url::parse(u).unwrap()), "{u}");
+        }
     }
 }

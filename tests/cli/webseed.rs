@@ -404,3 +404,26 @@ fn goat_seed_fetches_an_entry_from_its_web_seed_with_no_peer_online() {
     same_files(&run.out.join(&addr).join("tiny-model"), &site.payload);
     terminate(&mut d, w.path());
 }
+
+/// A `.torrent` read from a URL may name web seeds (`url-list`) that the
+/// info-hash does not cover: whoever answers for the URL chose them, so
+/// goat never asks them.
+#[test]
+fn web_seeds_named_only_by_a_metadata_url_are_never_contacted() {
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    let t = librqbit::torrent_from_bytes(&site.torrent.bytes).unwrap();
+    let planted = ng.url(ng.liar, "files/");
+    let listed = goat::torrent::known::assemble(t.info.raw_bytes.as_ref(), &[], std::slice::from_ref(&planted)).unwrap();
+    std::fs::write(site.srv.join("meta/listed.torrent"), &listed).unwrap();
+    let seeder = LibrqbitSeeder::start(&site.torrent, &site.payload, Some(2 << 20));
+    let (esplora, addr) = publish(&site.torrent.magnet_with_peer(seeder.port), &format!("    metadata: {}\n", ng.url(ng.good, "meta/listed.torrent")));
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
+    same_files(&dir.join("tiny-model"), &site.payload);
+    assert_eq!(web_seed_bytes(&o), 0, "{}", o.stderr);
+    assert_eq!(warnings_naming(&o, &ng.liar.to_string()), 0, "{}", o.stderr);
+    let kept = std::fs::read(dir.join(".goat/tiny-model.torrent")).unwrap();
+    assert!(goat::torrent::known::url_list(&kept).is_empty(), "the .torrent goat keeps names no planted seed");
+}

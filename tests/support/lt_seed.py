@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Seed one .torrent with python3-libtorrent on 127.0.0.1 (test support).
 
-usage: lt_seed.py TORRENT SAVE_PATH PORT LIFETIME_SECS
+usage: lt_seed.py TORRENT SAVE_PATH PORT LIFETIME_SECS [UPLOAD_BYTES_PER_SEC]
 Prints "SEEDING <port>" once the data is checked and it is seeding, and
 stops by itself after LIFETIME_SECS. Loopback only: no DHT, LSD, UPnP.
 """
@@ -19,9 +19,14 @@ settings = {
     "announce_to_all_trackers": True,
     "user_agent": "goat-test-libtorrent",
 }
+
 ses = lt.session(settings)
 info = lt.torrent_info(torrent)
 h = ses.add_torrent({"ti": info, "save_path": save_path})
+if len(sys.argv) > 5:
+    # On the torrent: a session limit would not apply to loopback peers
+    # (libtorrent's local peer class is unlimited).
+    h.set_upload_limit(int(sys.argv[5]))
 # Incoming handshakes for a torrent still being checked are dropped, so
 # READY waits until libtorrent is past checking.
 checking = (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
