@@ -96,13 +96,13 @@ fn https_esplora_behind_a_private_ca() {
 /// (198.18.N.1, where the proxy listens): no route anywhere else, not even
 /// to the host's loopback where the chain and the seeder are. Removed on
 /// drop, with everything in it.
-struct Namespace {
+pub struct Namespace {
     name: String,
-    host_ip: String,
+    pub host_ip: String,
 }
 
 impl Namespace {
-    fn new() -> Namespace {
+    pub fn new() -> Namespace {
         let n = std::process::id() % 200 + 20;
         let name = format!("goat-priv-{}", std::process::id());
         let (host, peer) = (format!("gp{n}h"), format!("gp{n}n"));
@@ -123,7 +123,7 @@ impl Namespace {
         ns
     }
 
-    fn exec(&self) -> Command {
+    pub fn exec(&self) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name]);
         c

@@ -427,3 +427,42 @@ fn web_seeds_named_only_by_a_metadata_url_are_never_contacted() {
     let kept = std::fs::read(dir.join(".goat/tiny-model.torrent")).unwrap();
     assert!(goat::torrent::known::url_list(&kept).is_empty(), "the .torrent goat keeps names no planted seed");
 }
+
+/// With `--proxy`, the metadata URL and the web seed are asked through
+/// the SOCKS5 proxy: from a network namespace whose only way out is the
+/// proxy (microsocks, Debian's), the fetch completes, and the proxy saw
+/// the connections to nginx.
+#[test]
+fn web_seeds_and_metadata_urls_go_through_the_proxy() {
+    use crate::privacy::Namespace;
+    use std::process::Stdio;
+    let site = site();
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    let ns = Namespace::new();
+    let proxy_port = free_port();
+    let log = site.srv.parent().unwrap().join("microsocks.log");
+    let mut ms = Command::new("stdbuf");
+    ms.args(["-oL", "-eL", "microsocks", "-i", &ns.host_ip, "-p", &proxy_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let _proxy = Daemon::spawn("microsocks", &mut ms);
+    let proxy = format!("{}:{proxy_port}", ns.host_ip);
+    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()), "microsocks did not start");
+    let gf = site.srv.parent().unwrap().join("goatfile.yaml");
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
+    std::fs::write(&gf, format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/tiny.torrent"))).unwrap();
+    let out = site.srv.parent().unwrap().join("got");
+    let fetched = ns
+        .exec()
+        .args([env!("CARGO_BIN_EXE_goat"), "fetch", "--goatfile"])
+        .arg(&gf)
+        .args(["-o"])
+        .arg(&out)
+        .args(["--proxy", &format!("socks5://{proxy}"), "--metadata-timeout", "5"])
+        .output()
+        .unwrap();
+    assert!(fetched.status.success(), "fetch through the proxy failed: {}", String::from_utf8_lossy(&fetched.stderr));
+    same_files(&out.join("tiny-model"), &site.payload);
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(seen.contains(&format!("connected to 127.0.0.1:{}", ng.good)), "nginx was reached through the proxy: {seen}");
+}
