@@ -466,3 +466,54 @@ fn web_seeds_and_metadata_urls_go_through_the_proxy() {
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(seen.contains(&format!("connected to 127.0.0.1:{}", ng.good)), "nginx was reached through the proxy: {seen}");
 }
+
+/// A hybrid v1+v2 torrent as libtorrent 2.0 (and qBittorrent) makes it,
+/// with BEP 47 padding files between its files, fetched from a web seed
+/// alone: padding is never asked of the server (it is zeros), and every
+/// piece still proves.
+#[test]
+fn a_hybrid_torrent_with_padding_files_comes_from_a_web_seed_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let payload = srv.join("files/padded");
+    let files: &[(&str, usize)] = &[("weights.bin", 100_003), ("config.json", 77), ("z/tail.bin", 40_000)];
+    make_payload(&payload, files);
+    std::fs::create_dir_all(srv.join("meta")).unwrap();
+    let script = r#"
+import sys, libtorrent as lt
+src, out = sys.argv[1], sys.argv[2]
+fs = lt.file_storage()
+lt.add_files(fs, src)
+ct = lt.create_torrent(fs, 16384)
+lt.set_piece_hashes(ct, src.rsplit("/", 1)[0])
+ti = lt.torrent_info(lt.bencode(ct.generate()))
+assert ti.info_hashes().has_v2() and any(ti.files().file_flags(i) & 1 for i in range(ti.num_files())), "no padding"
+open(out, "wb").write(lt.bencode(ct.generate()))
+print(ti.info_hashes().v1)
+"#;
+    let made = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(&payload)
+        .arg(srv.join("meta/padded.torrent"))
+        .output()
+        .expect("python3-libtorrent (tests/run.sh installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let v1 = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    let ng = Nginx::start(&srv, &srv, "64k");
+    let magnet = format!("magnet:?xt=urn:btih:{v1}&dn=padded&ws={}", enc(&ng.url(ng.good, "files/")));
+    let yaml = format!("goat: 1\nname: padded\nentries:\n  - name: padded\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/padded.torrent"));
+    let mut s = Scene::new();
+    let h = s.holder.clone();
+    s.inscribe_to_holder(&h, "text/yaml", yaml.as_bytes());
+    s.chain.mine();
+    let addr = s.address();
+    let esplora = s.serve();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let o = fetch(&esplora.url, &addr, &dir).args(["--json", "--metadata-timeout", "5"]).run().ok();
+    for (f, _) in files {
+        assert!(std::fs::read(dir.join("padded").join(f)).unwrap() == std::fs::read(payload.join(f)).unwrap(), "{f}");
+    }
+    assert!(web_seed_bytes(&o) > 0);
+    goat().args(["verify"]).args([&dir]).run().ok();
+}
