@@ -13,9 +13,13 @@ use crate::torrent::known::{self, Candidate};
 use crate::torrent::webseed::WebSeeds;
 
 /// Where an entry's metadata may be read, in the order tried: the entry's
-/// `metadata:` sources as written, then the magnet's `xs=` URLs.
+/// inscriptions, then its URLs (each in the order written; a slow server
+/// cannot use up the time before the chain is asked), then the magnet's
+/// `xs=` URLs.
 pub fn sources(e: &Entry) -> Vec<MetaSource> {
-    let mut out = e.metadata.clone();
+    let (mut out, urls): (Vec<MetaSource>, Vec<MetaSource>) =
+        e.metadata.iter().cloned().partition(|s| !matches!(s, MetaSource::Url(_)));
+    out.extend(urls);
     if let Source::Magnet(m) = &e.source {
         for u in &m.sources {
             let s = MetaSource::Url(u.clone());
@@ -28,9 +32,17 @@ pub fn sources(e: &Entry) -> Vec<MetaSource> {
 }
 
 /// Some entry reads its metadata from the chain (so an Esplora client is
-/// needed even when no entry is an inscription).
-pub fn needs_chain(entries: &[&Entry]) -> bool {
-    entries.iter().any(|e| e.metadata.iter().any(|s| !matches!(s, MetaSource::Url(_))))
+/// needed even when no entry is an inscription). `i<n>` counts only for a
+/// goatfile read from the chain (`from_chain`): a local file has no
+/// transaction to look in.
+pub fn needs_chain(entries: &[&Entry], from_chain: bool) -> bool {
+    entries.iter().any(|e| {
+        e.metadata.iter().any(|s| match s {
+            MetaSource::Inscription(_) => true,
+            MetaSource::Beside(_) => from_chain,
+            MetaSource::Url(_) => false,
+        })
+    })
 }
 
 /// The first source of `e`'s metadata that proves to be its torrent,
@@ -60,7 +72,12 @@ async fn first(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: O
 }
 
 async fn read(esplora: Option<&Esplora>, web: &WebSeeds, s: &MetaSource, goatfile: Option<&InscriptionId>) -> Result<Candidate, String> {
-    let id = match s {
+    // An inscription the goatfile names by id is the holder's choice, and
+    // so is its `.torrent`'s url-list. One beside the goatfile is only as
+    // good as which copy of the goatfile was found (the oldest; one anyone
+    // slipped in first would be theirs): its url-list is not used, and the
+    // magnet's `ws=` still is.
+    let (id, vouched) = match s {
         MetaSource::Url(u) => {
             let bytes = web.get_metadata(u).await.map_err(|e| e.message)?;
             // Whoever answers for the URL (its server, anyone on an
@@ -68,9 +85,9 @@ async fn read(esplora: Option<&Esplora>, web: &WebSeeds, s: &MetaSource, goatfil
             // which the info-hash checks, is taken from it.
             return Ok(Candidate { source: u.clone(), bytes, vouched: false });
         }
-        MetaSource::Inscription(id) => *id,
+        MetaSource::Inscription(id) => (*id, true),
         MetaSource::Beside(n) => match goatfile {
-            Some(g) => InscriptionId { txid: g.txid, index: *n },
+            Some(g) => (InscriptionId { txid: g.txid, index: *n }, false),
             None => return Err("the goatfile was not read from the chain, so it has no transaction to look in".into()),
         },
     };
@@ -79,5 +96,5 @@ async fn read(esplora: Option<&Esplora>, web: &WebSeeds, s: &MetaSource, goatfil
     // so the `.torrent`'s url-list is what the inscription holds.
     let (_, served) = scan::lookup(esplora, &id).await.map_err(|e| e.message)?;
     let bytes = served.decode(known::MAX_BYTES as u64).map_err(|e| e.message)?;
-    Ok(Candidate { source: format!("inscription {id}"), bytes: bytes.into(), vouched: true })
+    Ok(Candidate { source: format!("inscription {id}"), bytes: bytes.into(), vouched })
 }

@@ -1109,9 +1109,16 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
                 match &mut best {
                     Some(b) if s.sequence < b.signed.sequence => {}
                     Some(b) if s.sequence == b.signed.sequence => {
-                        // The same goatfile again (a copy) changes nothing.
                         if s.sha256 != b.signed.sha256 {
                             b.conflict.get_or_insert(f.id);
+                        } else {
+                            // The same goatfile again (a copy): the oldest
+                            // is the one counted (the walk goes newest
+                            // first), so a copy anyone inscribes later
+                            // changes nothing, not even which transaction
+                            // its `metadata: i<n>` is looked for in.
+                            b.found = f;
+                            b.signed = s;
                         }
                     }
                     _ => best = Some(Best { found: f, signed: s, conflict: None }),

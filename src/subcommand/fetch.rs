@@ -227,8 +227,8 @@ impl Fetch {
             };
             let s = Swarm::start(cfg, &root).await?;
             // Metadata inscribed on chain needs a server to read it from.
-            let chain = if fetcher::metadata::needs_chain(&magnets) { Some(self.esplora(g)?) } else { None };
             let gid: Option<InscriptionId> = origin.inscription.as_deref().and_then(|i| i.parse().ok());
+            let chain = if fetcher::metadata::needs_chain(&magnets, gid.is_some()) { Some(self.esplora(g)?) } else { None };
             let work = self.fetch_torrents(&s, &layout, &magnets, chain.as_ref(), gid.as_ref(), &mut reporter);
             let outcome = tokio::select! {
                 r = work => r,

@@ -74,7 +74,7 @@ pub fn start(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, url
         .filter_map(|url| match Seed::new(url, &info_hash, layout.clone()) {
             Ok(seed) => Some(Arc::new(seed)),
             Err(e) => {
-                seeds.drop_seed(&info_hash, url, &e.message);
+                seeds.drop_seed(&info_hash, url, &super::webseed::Failure { why: e.message, transient: false, lied: true });
                 None
             }
         })
@@ -90,8 +90,18 @@ pub fn start(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, url
 async fn run(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, seed: Arc<Seed>, served: Arc<AtomicU64>) {
     let mut pause = Duration::from_millis(200);
     loop {
-        if seeds.is_dropped(&seed.info_hash, &seed.url) || handle.stats().finished {
+        if handle.stats().finished {
             return;
+        }
+        match seeds.dropped(&seed.info_hash, &seed.url) {
+            // it lied: never again in this run
+            Some(None) => return,
+            // it failed: left alone for a while, then tried again
+            Some(Some(_)) => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+            None => {}
         }
         // librqbit takes a peer only for a running torrent.
         if handle.live().is_none() {
@@ -190,12 +200,13 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
                 Some(Heard::Cancel(r)) => {
                     pending.retain(|p| !same(p, &r));
                     // librqbit gave the piece to another peer: its HTTP
-                    // request is stopped, its slot freed.
+                    // request is stopped, its slot freed, its bytes let go.
                     if !pending.iter().any(|p| p.index == r.index) {
                         if let Some(a) = aborts.remove(&r.index) {
                             a.abort();
                             started.remove(&r.index);
                         }
+                        ready.remove(&r.index);
                     }
                 }
                 Some(Heard::Request(r)) => {
@@ -220,8 +231,14 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
                     Err(e) => return Err(e.to_string()),
                 };
                 tasks.remove(&id);
-                aborts.remove(&index);
-                started.remove(&index);
+                // Unless the piece was cancelled and asked for again since,
+                // and another fetch of it is under way.
+                if aborts.get(&index).is_some_and(|a| a.id() == id) {
+                    aborts.remove(&index);
+                    started.remove(&index);
+                } else if aborts.contains_key(&index) {
+                    continue;
+                }
                 match got {
                     Ok(piece) => {
                         fetched += piece.len() as u64;
@@ -236,7 +253,7 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
                         }
                     }
                     Err(f) => {
-                        seeds.drop_seed(&seed.info_hash, &seed.url, &f.why);
+                        seeds.drop_seed(&seed.info_hash, &seed.url, &f);
                         return Ok(());
                     }
                 }
@@ -272,11 +289,12 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
             tasks.insert(a.id(), index);
             aborts.insert(index, a);
         }
-        // Pieces nobody waits for any more (librqbit gave them to another
-        // peer, or cancelled) are let go beyond `IN_FLIGHT` bytes.
-        if ready.values().map(|(p, _)| p.len() as u64).sum::<u64>() > IN_FLIGHT {
+        // A piece is kept until all of it is handed over (librqbit asks
+        // for a large piece 8 MiB at a time) or cancelled; one fetched and
+        // never asked for again is let go beyond `IN_FLIGHT` bytes.
+        if ready.values().map(|(p, _)| p.len() as u64).sum::<u64>() > IN_FLIGHT.max(2 * layout.piece_length) {
             let waiting: HashSet<u32> = pending.iter().map(|r| r.index).collect();
-            ready.retain(|i, _| waiting.contains(i));
+            ready.retain(|i, (_, given)| waiting.contains(i) || *given > 0);
         }
     }
 }

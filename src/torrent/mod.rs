@@ -338,7 +338,7 @@ impl Swarm {
                 peers2.push(p);
             }
         }
-        let added = self.add_metadata(torrent_bytes, peers2, magnet, output).await;
+        let added = self.add_metadata(torrent_bytes, peers2, magnet, output, true).await;
         // Taken by the storage when librqbit made it; if the add failed
         // before that, a later add must not take these files for empty.
         storage::lock(&self.fresh).remove(&key);
@@ -424,7 +424,7 @@ impl Swarm {
     /// so it works with no peer online). Existing files are re-used.
     pub async fn add_saved(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], output: &Path) -> Result<Torrent> {
         let initial = resolve_peers(peers, magnet).await?;
-        self.add_metadata(torrent_bytes, initial, magnet, output).await
+        self.add_metadata(torrent_bytes, initial, magnet, output, false).await
     }
 
     /// Seed a publisher's own files where they are (`goat publish`, the
@@ -448,7 +448,11 @@ impl Swarm {
 
     /// Add a torrent from its metadata, downloading into (or seeding from)
     /// `output`; existing files there are re-checked and re-used.
-    async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path) -> Result<Torrent> {
+    /// `url_list`: the `.torrent`'s own web seeds may be used (goat made
+    /// it from a vouched source, or librqbit's private session holds it),
+    /// not those of a file anyone who can write the output folder could
+    /// have changed.
+    async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path, url_list: bool) -> Result<Torrent> {
         // Random-first steering places its streams before the first request
         // (steer.rs): the torrent is added paused and started by it.
         let steer = self.cfg.piece_order == PieceOrder::Random;
@@ -487,7 +491,7 @@ impl Swarm {
         }
         let steering =
             (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
-        let web = if added { self.bridge(&handle, &torrent_bytes, magnet) } else { None };
+        let web = if added { self.bridge(&handle, &torrent_bytes, magnet, url_list) } else { None };
         Ok(Torrent { handle, output: output.to_path_buf(), steering, web })
     }
 
@@ -496,7 +500,7 @@ impl Swarm {
     pub fn with_web_seeds(&self, mut t: Torrent, magnet: &Magnet) -> Torrent {
         if t.web.is_none() {
             if let Ok((bytes, _)) = t.metadata() {
-                t.web = self.bridge(&t.handle, &bytes, magnet);
+                t.web = self.bridge(&t.handle, &bytes, magnet, true);
             }
         }
         t
@@ -505,9 +509,9 @@ impl Swarm {
     /// Bridge the torrent's web seeds (its `url-list` and the magnet's
     /// `ws=`, less those dropped this run) into the session while it
     /// downloads.
-    fn bridge(&self, handle: &Arc<ManagedTorrent>, torrent_bytes: &[u8], magnet: &Magnet) -> Option<Arc<bridge::Bridges>> {
+    fn bridge(&self, handle: &Arc<ManagedTorrent>, torrent_bytes: &[u8], magnet: &Magnet, url_list: bool) -> Option<Arc<bridge::Bridges>> {
         let mut urls = magnet.web_seeds.clone();
-        for u in known::url_list(torrent_bytes) {
+        for u in if url_list { known::url_list(torrent_bytes) } else { Vec::new() } {
             if !urls.contains(&u) {
                 urls.push(u);
             }
@@ -589,7 +593,7 @@ impl Swarm {
         // full disk), or the torrent would be gone until the next poll.
         let mut pause = Duration::from_secs(1);
         loop {
-            match self.add_metadata(bytes.clone(), initial.clone(), &magnet, &output).await {
+            match self.add_metadata(bytes.clone(), initial.clone(), &magnet, &output, true).await {
                 Ok(t) => return Ok(t),
                 Err(e) if pause > Duration::from_secs(16) => return Err(e),
                 Err(e) => tracing::warn!(target: "goat", "adding torrent {hash} again: {}; trying again in {pause:?}", e.message),

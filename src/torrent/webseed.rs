@@ -11,7 +11,8 @@
 
 use crate::error::{Error, Result};
 use bytes::{Bytes, BytesMut};
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::time::Instant;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,12 +35,16 @@ const PIECE_GRACE: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct WebSeeds {
     client: reqwest::Client,
-    /// (info-hash, URL) of the seeds dropped: a base URL that fails for
-    /// one torrent may serve another.
-    dropped: Arc<Mutex<HashSet<(String, String)>>>,
+    /// (info-hash, URL) of the seeds dropped, and until when (None: for
+    /// the whole run): a base URL that fails for one torrent may serve
+    /// another.
+    dropped: Arc<Mutex<HashMap<(String, String), Option<Instant>>>>,
     /// Metadata reads at once (each up to `known::MAX_BYTES`).
     reading: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a web seed that failed without lying is left alone.
+pub const PAUSED: Duration = Duration::from_secs(600);
 
 /// How long reading one torrent's metadata from a URL may take in all.
 const METADATA_DEADLINE: Duration = Duration::from_secs(60);
@@ -79,16 +84,35 @@ impl WebSeeds {
         Ok(WebSeeds { client, dropped: Arc::default(), reading: Arc::new(tokio::sync::Semaphore::new(METADATA_READS)) })
     }
 
-    /// `url` failed for torrent `info_hash` in this run (or not).
-    pub fn is_dropped(&self, info_hash: &str, url: &str) -> bool {
-        self.dropped.lock().unwrap_or_else(|e| e.into_inner()).contains(&(info_hash.to_string(), url.to_string()))
+    /// Whether `url` is dropped for torrent `info_hash`: `Some(None)` for
+    /// the rest of the run, `Some(Some(t))` until `t`, `None` not.
+    pub fn dropped(&self, info_hash: &str, url: &str) -> Option<Option<Instant>> {
+        let mut d = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (info_hash.to_string(), url.to_string());
+        match d.get(&key).copied() {
+            Some(Some(until)) if until <= Instant::now() => {
+                d.remove(&key);
+                None
+            }
+            other => other,
+        }
     }
 
-    /// Stop using `url` for torrent `info_hash` for the rest of the run,
-    /// with one warning naming it (only the first time).
-    pub fn drop_seed(&self, info_hash: &str, url: &str, why: &str) {
-        if self.dropped.lock().unwrap_or_else(|e| e.into_inner()).insert((info_hash.to_string(), url.to_string())) {
-            tracing::warn!("web seed {}: {}: not used for the rest of this run", crate::text::line(url), crate::text::line(why));
+    pub fn is_dropped(&self, info_hash: &str, url: &str) -> bool {
+        self.dropped(info_hash, url).is_some()
+    }
+
+    /// Stop using `url` for torrent `info_hash`, with one warning naming
+    /// it: for the rest of the run when it lied (`f.lied`: other bytes,
+    /// wrong ranges, no Range support), else for `PAUSED` (a server down,
+    /// a 404 during a redeploy, a slow spell), so a daemon that runs for
+    /// months is not left without it for good.
+    pub fn drop_seed(&self, info_hash: &str, url: &str, f: &Failure) {
+        let until = (!f.lied).then(|| Instant::now() + PAUSED);
+        let mut d = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        if d.insert((info_hash.to_string(), url.to_string()), until).is_none() {
+            let how = if f.lied { "not used for the rest of this run".to_string() } else { format!("not used for {} minutes", PAUSED.as_secs() / 60) };
+            tracing::warn!("web seed {}: {}: {how}", crate::text::line(url), crate::text::line(&f.why));
         }
     }
 
@@ -173,6 +197,14 @@ impl Layout {
         self.total.div_ceil(self.piece_length.max(1)) as u32
     }
 
+    /// How many files piece `index` spans.
+    pub fn spans(&self, index: u32) -> usize {
+        let start = u64::from(index) * self.piece_length;
+        let end = start + self.piece_len(index);
+        let first = self.files.partition_point(|(off, len, _)| off + len <= start);
+        self.files[first.min(self.files.len())..].iter().take_while(|(off, _, _)| *off < end).count()
+    }
+
     pub fn piece_len(&self, index: u32) -> u64 {
         let start = u64::from(index) * self.piece_length;
         self.piece_length.min(self.total.saturating_sub(start))
@@ -183,13 +215,27 @@ impl Layout {
 #[derive(Debug)]
 pub struct Failure {
     pub why: String,
-    /// Worth another try (the server could not be reached or stopped
-    /// sending); a wrong answer is not.
+    /// Worth another try now (the server could not be reached or stopped
+    /// sending).
     pub transient: bool,
+    /// It answered with what the torrent does not hold (other bytes, other
+    /// ranges or sizes, a whole file for a range): never asked again in
+    /// this run.
+    pub lied: bool,
 }
 
+/// A failure that is not worth another try now (a 404, a 5xx, too slow).
+fn failed(why: String) -> Failure {
+    Failure { why, transient: false, lied: false }
+}
+
+/// An answer that is not the torrent's.
 fn wrong(why: String) -> Failure {
-    Failure { why, transient: false }
+    Failure { why, transient: false, lied: true }
+}
+
+fn transient(why: String) -> Failure {
+    Failure { why, transient: true, lied: false }
 }
 
 impl Seed {
@@ -207,27 +253,33 @@ impl Seed {
     /// Piece `index`, proven against its SHA-1, tried again when the
     /// server could not be reached.
     pub async fn piece(&self, seeds: &WebSeeds, index: u32) -> std::result::Result<Bytes, Failure> {
-        let mut last = None;
-        for n in 0..TRIES {
-            if n > 0 {
-                tokio::time::sleep(Duration::from_millis(500 << n)).await;
+        // One deadline for every try: 30 s, the piece at `MIN_RATE`, and
+        // 2 s per file it spans (each a request of its own).
+        let len = self.layout.piece_len(index);
+        let spans = self.layout.spans(index).max(1) as u64;
+        let deadline = PIECE_GRACE + Duration::from_secs(len / MIN_RATE + 2 * spans);
+        let tries = async {
+            let mut last = None;
+            for n in 0..TRIES {
+                if n > 0 {
+                    tokio::time::sleep(Duration::from_millis(500 << n)).await;
+                }
+                match self.piece_once(seeds, index).await {
+                    Ok(b) => return Ok(b),
+                    Err(f) if f.transient => last = Some(f),
+                    Err(f) => return Err(f),
+                }
             }
-            let deadline = PIECE_GRACE + Duration::from_secs(self.layout.piece_len(index) / MIN_RATE);
-            let got = tokio::time::timeout(deadline, self.piece_once(seeds, index)).await.unwrap_or_else(|_| {
-                Err(wrong(format!("sent piece {index} slower than {} KiB/s", MIN_RATE >> 10)))
-            });
-            match got {
-                Ok(b) => return Ok(b),
-                Err(f) if f.transient => last = Some(f),
-                Err(f) => return Err(f),
-            }
-        }
-        Err(last.unwrap_or_else(|| wrong("no answer".into())))
+            Err(last.map(|f| failed(f.why)).unwrap_or_else(|| failed("no answer".into())))
+        };
+        tokio::time::timeout(deadline, tries)
+            .await
+            .unwrap_or_else(|_| Err(failed(format!("sent piece {index} slower than {} KiB/s", MIN_RATE >> 10))))
     }
 
     async fn piece_once(&self, seeds: &WebSeeds, index: u32) -> std::result::Result<Bytes, Failure> {
         let l = &self.layout;
-        let want = l.hashes.get(index as usize).ok_or_else(|| wrong(format!("piece {index} is not in the torrent")))?;
+        let want = l.hashes.get(index as usize).ok_or_else(|| failed(format!("piece {index} is not in the torrent")))?;
         let start = u64::from(index) * l.piece_length;
         let end = start + l.piece_len(index);
         let mut piece = BytesMut::with_capacity((end - start) as usize);
@@ -263,6 +315,7 @@ impl Seed {
         let resp = req.send().await.map_err(|e| Failure {
             why: crate::esplora::http::describe(&e),
             transient: e.is_connect() || e.is_timeout() || e.is_request(),
+            lied: false,
         })?;
         let status = resp.status().as_u16();
         match status {
@@ -287,15 +340,15 @@ impl Seed {
             200 if from == 0 && to == file_len => {}
             200 => return Err(wrong("it ignores HTTP Range requests".into())),
             // Busy: worth another try, after a pause.
-            429 => return Err(Failure { why: format!("HTTP 429 (too many requests) for {url}"), transient: true }),
-            _ => return Err(wrong(format!("HTTP {status} for {url}"))),
+            429 => return Err(transient(format!("HTTP 429 (too many requests) for {url}"))),
+            _ => return Err(failed(format!("HTTP {status} for {url}"))),
         }
         let want = (to - from) as usize;
         let before = out.len();
         let body = read_into(resp, want, out).await;
         body?;
         if out.len() - before != want {
-            return Err(Failure { why: format!("sent {} bytes of a {want}-byte range of {url}", out.len() - before), transient: true });
+            return Err(transient(format!("sent {} bytes of a {want}-byte range of {url}", out.len() - before)));
         }
         Ok(())
     }
@@ -322,12 +375,20 @@ fn redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Actio
 /// A URL whose host is a loopback, private, link-local or unspecified
 /// address (or `localhost`).
 fn inward(u: &url::Url) -> bool {
+    let v4 = |ip: std::net::Ipv4Addr| {
+        let o = ip.octets();
+        ip.is_loopback() || ip.is_private() || ip.is_link_local() || o[0] == 0 || (o[0] == 100 && (o[1] & 0xc0) == 64)
+    };
     match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified(),
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80
+        Some(url::Host::Ipv4(ip)) => v4(ip),
+        Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+            Some(m) => v4(m),
+            None => ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80,
+        },
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
         }
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
         None => false,
     }
 }
@@ -364,7 +425,7 @@ async fn read_into(mut resp: reqwest::Response, want: usize, out: &mut BytesMut)
                 out.extend_from_slice(&c);
             }
             Ok(None) => return Ok(()),
-            Err(e) => return Err(Failure { why: crate::esplora::http::describe(&e), transient: true }),
+            Err(e) => return Err(transient(crate::esplora::http::describe(&e))),
         }
     }
 }
@@ -392,7 +453,7 @@ mod tests {
 
     #[test]
     fn inward_addresses_are_the_machines_own_networks() {
-        for u in ["http://127.0.0.1/x", "http://10.1.2.3/", "http://192.168.1.1/", "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00::1]/", "http://localhost:8080/", "http://0.0.0.0/"] {
+        for u in ["http://127.0.0.1/x", "http://10.1.2.3/", "http://192.168.1.1/", "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00::1]/", "http://localhost:8080/", "http://0.0.0.0/", "http://[::ffff:127.0.0.1]/", "http://localhost./", "http://100.64.1.1/", "http://0.1.2.3/"] {
             assert!(inward(&url::Url::parse(u).unwrap()), "{u}");
         }
         for u in ["https://huggingface.co/x", "http://8.8.8.8/", "http://[2001:db8::1]/", "http://localhost.example/"] {

@@ -136,6 +136,21 @@ impl Drop for Namespace {
     }
 }
 
+/// microsocks (Debian's) on the host end of `ns`'s veth, logging each
+/// connection it makes to `log` (line-buffered): the proxy and its
+/// host:port.
+pub fn microsocks(ns: &Namespace, log: &std::path::Path) -> (Daemon, String) {
+    let port = free_port();
+    let mut ms = Command::new("stdbuf");
+    ms.args(["-oL", "-eL", "microsocks", "-i", &ns.host_ip, "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    let daemon = Daemon::spawn("microsocks", &mut ms);
+    let proxy = format!("{}:{port}", ns.host_ip);
+    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()), "microsocks did not start");
+    (daemon, proxy)
+}
+
 #[test]
 fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,15 +159,8 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     let (seeder, s, addr) = seed_and_publish(&payload, &[("model.bin", 400_000), ("config.json", 200)], "");
     let h = s.serve();
     let ns = Namespace::new();
-    let proxy_port = free_port();
     let log = d.join("microsocks.log");
-    let mut ms = Command::new("stdbuf");
-    ms.args(["-oL", "-eL", "microsocks", "-i", &ns.host_ip, "-p", &proxy_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let _proxy = Daemon::spawn("microsocks", &mut ms);
-    let proxy = format!("{}:{proxy_port}", ns.host_ip);
-    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()), "microsocks did not start");
+    let (_proxy, proxy) = microsocks(&ns, &log);
 
     // Without the proxy nothing works in there: the chain is unreachable.
     let goat_bin = env!("CARGO_BIN_EXE_goat");

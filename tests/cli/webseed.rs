@@ -151,6 +151,11 @@ fn publish_with(magnet: &str, before: impl FnOnce(&mut Scene) -> String) -> (goa
     let mut s = Scene::new();
     let extra = before(&mut s);
     let yaml = format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n{extra}");
+    publish_in(s, &yaml)
+}
+
+/// `yaml` inscribed by the scene's holder, mined and served.
+fn publish_in(mut s: Scene, yaml: &str) -> (goat::devchain::server::Handle, String) {
     let h = s.holder.clone();
     s.inscribe_to_holder(&h, "text/yaml", yaml.as_bytes());
     s.chain.mine();
@@ -274,13 +279,7 @@ fn a_rate_limited_peer_and_a_web_seed_share_the_download() {
     let ng = Nginx::start(&tmp.path().join("files"), tmp.path(), "1m");
     let seeder = LibrqbitSeeder::start(&t, &payload, Some(3 << 20));
     let magnet = format!("{}&ws={}", t.magnet_with_peer(seeder.port), enc(&ng.url(ng.slow, "")));
-    let yaml = format!("goat: 1\nname: big\nentries:\n  - name: big-model\n    magnet: \"{magnet}\"\n");
-    let mut s = Scene::new();
-    let h = s.holder.clone();
-    s.inscribe_to_holder(&h, "text/yaml", yaml.as_bytes());
-    s.chain.mine();
-    let addr = s.address();
-    let esplora = s.serve();
+    let (esplora, addr) = publish_in(Scene::new(), &format!("goat: 1\nname: big\nentries:\n  - name: big-model\n    magnet: \"{magnet}\"\n"));
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("got");
     let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
@@ -324,6 +323,7 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
     let address = bitcoin::Address::p2tr(&secp, Keypair::from_secret_key(&secp, &sk).x_only_public_key().0, None, bitcoin::Network::Regtest);
     s.chain.fund(&address.script_pubkey(), 300_000);
     s.chain.mine();
+    let stranger = s.stranger.clone();
     let h = s.serve();
     let key = dir.path().join("holder.wif");
     std::fs::write(&key, format!("{}\n", bitcoin::PrivateKey::new(sk, bitcoin::NetworkKind::Test).to_wif())).unwrap();
@@ -354,6 +354,21 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
     assert_eq!(v["inscriptions"][1]["content_type"], "application/x-bittorrent", "{v}");
     let yaml = goat().esplora(&h.url).args(["resolve", &address.to_string()]).run().ok().stdout;
     assert!(yaml.contains("metadata:") && yaml.contains("i1"), "{yaml}");
+
+    // A stranger inscribes a copy of the signed goatfile to the address,
+    // later, with its own i1: the oldest copy still counts, so the
+    // torrent is still read from the holder's reveal.
+    {
+        use goat::devchain::{Envelope, Inscribe};
+        let mut chain = h.state.chain.write().unwrap();
+        let original = goat::inscription::Inscription::from_transaction(&chain.txs[&reveal].tx).remove(0);
+        let copy = Envelope::file_with_metadata("text/yaml", original.content_encoding.as_deref().map(|e| std::str::from_utf8(e).unwrap()), original.metadata.as_deref().unwrap(), original.body.as_deref().unwrap());
+        let junk = Envelope::file("application/x-bittorrent", None, b"d4:infod4:name4:junkee");
+        chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![copy, junk]], to: address.script_pubkey(), reveal_input_from: None });
+        chain.mine();
+    }
+    let r = goat().esplora(&h.url).args(["resolve", &address.to_string()]).run().ok();
+    assert!(r.stderr.contains(&format!("{reveal}i0")), "the holder's own inscription is the goatfile: {}", r.stderr);
 
     // No seeder anywhere: the chain and the web seed are all there is.
     let out = dir.path().join("fetched");
@@ -435,19 +450,11 @@ fn web_seeds_named_only_by_a_metadata_url_are_never_contacted() {
 #[test]
 fn web_seeds_and_metadata_urls_go_through_the_proxy() {
     use crate::privacy::Namespace;
-    use std::process::Stdio;
     let site = site();
     let ng = Nginx::start(&site.srv, &site.lies, "64k");
     let ns = Namespace::new();
-    let proxy_port = free_port();
     let log = site.srv.parent().unwrap().join("microsocks.log");
-    let mut ms = Command::new("stdbuf");
-    ms.args(["-oL", "-eL", "microsocks", "-i", &ns.host_ip, "-p", &proxy_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let _proxy = Daemon::spawn("microsocks", &mut ms);
-    let proxy = format!("{}:{proxy_port}", ns.host_ip);
-    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()), "microsocks did not start");
+    let (_proxy, proxy) = crate::privacy::microsocks(&ns, &log);
     let gf = site.srv.parent().unwrap().join("goatfile.yaml");
     let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
     std::fs::write(&gf, format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/tiny.torrent"))).unwrap();
@@ -502,12 +509,7 @@ print(ti.info_hashes().v1)
     let ng = Nginx::start(&srv, &srv, "64k");
     let magnet = format!("magnet:?xt=urn:btih:{v1}&dn=padded&ws={}", enc(&ng.url(ng.good, "files/")));
     let yaml = format!("goat: 1\nname: padded\nentries:\n  - name: padded\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/padded.torrent"));
-    let mut s = Scene::new();
-    let h = s.holder.clone();
-    s.inscribe_to_holder(&h, "text/yaml", yaml.as_bytes());
-    s.chain.mine();
-    let addr = s.address();
-    let esplora = s.serve();
+    let (esplora, addr) = publish_in(Scene::new(), &yaml);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("got");
     let o = fetch(&esplora.url, &addr, &dir).args(["--json", "--metadata-timeout", "5"]).run().ok();
