@@ -550,6 +550,7 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         retries: tr.retries,
         next_retry,
         refetched_pieces: tr.refetched,
+        web_seed_bytes: p.web_seed_bytes,
     }
 }
 

@@ -81,6 +81,9 @@ pub struct TorrentStatus {
     /// first-serve hash that did not match) and fetched again, this run.
     #[serde(default)]
     pub refetched_pieces: u64,
+    /// Of `downloaded_bytes`, those from web seeds (BEP 19), this run.
+    #[serde(default)]
+    pub web_seed_bytes: u64,
 }
 
 /// Where a torrent is in the daemon's life, as `/status` reports it.
@@ -146,6 +149,8 @@ impl Status {
             self.torrents.iter().map(|s| (t(s), s.uploaded_bytes as f64)).collect());
         family("goat_torrent_downloaded_bytes_total", "counter", "Bytes received from peers.",
             self.torrents.iter().map(|s| (t(s), s.downloaded_bytes as f64)).collect());
+        family("goat_torrent_web_seed_bytes_total", "counter", "Bytes received from web seeds (BEP 19).",
+            self.torrents.iter().map(|s| (t(s), s.web_seed_bytes as f64)).collect());
         family("goat_torrent_peers", "gauge", "Connected peers.",
             self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect());
         family("goat_torrent_seeding", "gauge", "1 when the torrent is complete, verified and seeding.",
@@ -205,6 +210,9 @@ impl Status {
                 );
                 if let Some(at) = t.next_retry {
                     let _ = writeln!(o, "  {:<24} retry {} in {}", "", t.retries + 1, duration(at.saturating_sub(self.now)));
+                }
+                if t.web_seed_bytes > 0 {
+                    let _ = writeln!(o, "  {:<24} {} from web seeds", "", bytes(t.web_seed_bytes));
                 }
                 if t.refetched_pieces > 0 {
                     let _ = writeln!(o, "  {:<24} {} bad piece(s) refused to peers and fetched again", "", t.refetched_pieces);

@@ -130,6 +130,8 @@ pub struct Progress {
     pub download_bps: f64,
     pub upload_bps: f64,
     pub peers: u32,
+    /// Of `fetched_bytes`, those its web seeds handed over.
+    pub web_seed_bytes: u64,
     pub finished: bool,
     pub error: Option<String>,
 }
@@ -891,6 +893,7 @@ impl Torrent {
             download_bps: live.map(|l| l.download_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
             upload_bps: live.map(|l| l.upload_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
             peers: live.map(|l| l.snapshot.peer_stats.live).unwrap_or(0),
+            web_seed_bytes: self.web_seed_bytes(),
             finished: s.finished,
             error: s.error.clone(),
         }

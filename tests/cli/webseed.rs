@@ -416,6 +416,9 @@ fn goat_seed_fetches_an_entry_from_its_web_seed_with_no_peer_online() {
     let mut d = run.spawn(w.path());
     let seeding = wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "tiny-model") == "seeding");
     assert!(seeding, "not seeding: {}", crate::seed::log_of(w.path()));
+    let st = crate::seed::status(run.http_port);
+    let t = st["torrents"].as_array().unwrap().iter().find(|t| t["entry"] == "tiny-model").unwrap().clone();
+    assert_eq!(t["web_seed_bytes"].as_u64(), Some(FILES.iter().map(|(_, s)| *s as u64).sum()), "{st}");
     same_files(&run.out.join(&addr).join("tiny-model"), &site.payload);
     terminate(&mut d, w.path());
 }
