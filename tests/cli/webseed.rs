@@ -190,7 +190,7 @@ fn with_no_peer_the_metadata_comes_from_a_url_and_the_files_from_a_redirecting_w
 
 /// The warnings goat printed that name `needle`.
 fn warnings_naming(o: &Out, needle: &str) -> usize {
-    o.stderr.lines().filter(|l| l.contains("warning") && l.contains(needle)).count()
+    warnings_naming_text(&o.stderr, needle)
 }
 
 fn total() -> u64 {
@@ -521,4 +521,59 @@ print(ti.info_hashes().v1)
     }
     assert!(web_seed_bytes(&o) > 0);
     goat().args(["verify"]).args([&dir]).run().ok();
+}
+
+/// A web seed that answers at once and then drips a byte a second (a
+/// per-read timeout never fires) is named and let go once a piece takes
+/// longer than its deadline (30 s, plus the piece at 32 KiB/s), instead of
+/// holding its pieces for ever.
+#[test]
+fn a_web_seed_that_drips_is_let_go_after_the_piece_deadline() {
+    let site = site();
+    let port = free_port();
+    let drip = r#"
+import os, sys, time, threading, http.server, re, urllib.parse
+root, port = sys.argv[1], int(sys.argv[2])
+threading.Timer(120, os._exit, [0]).start()  # a lifetime, whatever the test does
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        size = os.path.getsize(os.path.join(root, urllib.parse.unquote(self.path.lstrip("/"))))
+        m = re.match(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+        a, b = (int(m.group(1)), int(m.group(2))) if m else (0, size - 1)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {a}-{b}/{size}")
+        self.send_header("Content-Length", str(b - a + 1))
+        self.end_headers()
+        try:
+            for _ in range(b - a + 1):
+                self.wfile.write(b"x"); self.wfile.flush(); time.sleep(1)
+        except OSError:
+            pass
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+    let _server = Daemon::spawn(
+        "python3",
+        Command::new("/usr/bin/python3").args(["-c", drip]).arg(&site.srv).arg(port.to_string()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()),
+    );
+    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()), "the drip server did not start");
+    let dripper = format!("http://127.0.0.1:{port}/files/");
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&dripper));
+    let w = tempfile::tempdir().unwrap();
+    // A local goatfile; the torrent from nginx; the files from the drip.
+    let gf = w.path().join("goatfile.yaml");
+    let ng = Nginx::start(&site.srv, &site.lies, "64k");
+    std::fs::write(&gf, format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/tiny.torrent"))).unwrap();
+    let mut d = goat().args(["fetch", "--goatfile"]).args([&gf]).args(["-o"]).args([w.path().join("got")]).args(["--no-dht", "--loopback"]).spawn(w.path());
+    let stderr = w.path().join("goat.stderr");
+    let named = wait_for(Duration::from_secs(60), || std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("slower than 32 KiB/s")));
+    let err = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let _ = d.interrupt(Duration::from_secs(10));
+    assert!(named, "the dripping seed was not let go: {err}");
+    assert_eq!(warnings_naming_text(&err, &dripper), 1, "{err}");
+}
+
+fn warnings_naming_text(stderr: &str, needle: &str) -> usize {
+    stderr.lines().filter(|l| l.contains("warning") && l.contains(needle)).count()
 }
