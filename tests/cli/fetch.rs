@@ -267,8 +267,11 @@ fn corrupted_peer_is_outvoted() {
     // Which peer librqbit asks is its choice: every attempt must end with
     // good data, and at least one must have really received corrupt pieces
     // (rejected pieces count in fetched_bytes, so more than the payload).
+    // Measured: about half the attempts ask the liar (4 of 7 with the tree
+    // of 9df2a5f, 4 of 7 after web seeds), so five attempts all missed it
+    // once in a CI run (about 1 in 60): ten make that about 1 in 4,000.
     let mut proved = false;
-    for attempt in 0..5 {
+    for attempt in 0..10 {
         let dir = out.path().join(format!("dl{attempt}"));
         let o = fetch(&h.url, &addr, &dir).args(["--peer", &honest_peer, "--json"]).run().ok();
         let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
@@ -280,7 +283,7 @@ fn corrupted_peer_is_outvoted() {
             break;
         }
     }
-    assert!(proved, "in 5 attempts the corrupt peer was never asked: the test proves nothing");
+    assert!(proved, "in 10 attempts the corrupt peer was never asked: the test proves nothing");
     drop(liar);
 }
 
