@@ -330,6 +330,13 @@ fn strip_os_error(s: &str) -> String {
     }
 }
 
+/// The bundled Mozilla roots (webpki-root-certs), added to the system's
+/// for machines without a CA store (Esplora here, web seeds in
+/// `torrent::webseed`).
+pub fn web_roots() -> Vec<reqwest::Certificate> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok()).collect()
+}
+
 /// The HTTP client: timeouts, the proxy (every request, whatever the
 /// environment says), and the roots to trust: the system's (with
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), the bundled Mozilla ones
@@ -344,10 +351,7 @@ pub fn client(cfg: &Config, proxy: Option<&url::Url>) -> Result<reqwest::Client>
         let proxy = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(u.as_str()))))?;
         b = b.proxy(proxy);
     }
-    let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
-        .collect();
+    let mut roots = web_roots();
     if let Some(f) = &cfg.ca_file {
         let pem = std::fs::read(f).map_err(|e| Error::io(format!("reading --esplora-ca {}", f.display()), e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {

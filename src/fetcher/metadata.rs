@@ -9,7 +9,7 @@ use crate::esplora::Esplora;
 use crate::goatfile::{Entry, MetaSource, Source};
 use crate::inscription::InscriptionId;
 use crate::scan;
-use crate::torrent::known::{self, Candidate};
+use crate::torrent::known::{self, Candidate, Checked};
 use crate::torrent::webseed::WebSeeds;
 
 /// Where an entry's metadata may be read, in the order tried: the entry's
@@ -49,7 +49,7 @@ pub fn needs_chain(entries: &[&Entry], from_chain: bool) -> bool {
 /// looked for at most `within` (the metadata timeout: then peers are
 /// asked). `goatfile`: the goatfile's own inscription, which `i<n>`
 /// sources are relative to; `esplora`: None when the chain cannot be asked.
-pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>, within: std::time::Duration) -> Option<Candidate> {
+pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>, within: std::time::Duration) -> Option<Checked> {
     let found = tokio::time::timeout(within, first(esplora, web, e, goatfile)).await;
     if found.is_err() {
         tracing::warn!("{}: no metadata source answered within {}s: asking peers", crate::text::line(&e.name), within.as_secs());
@@ -57,12 +57,15 @@ pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile
     found.ok().flatten()
 }
 
-async fn first(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>) -> Option<Candidate> {
+async fn first(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>) -> Option<Checked> {
     let Source::Magnet(magnet) = &e.source else { return None };
     for s in sources(e) {
         match read(esplora, web, &s, goatfile).await {
             Ok(c) => match known::check(magnet, &c) {
-                Ok(_) => return Some(c),
+                Ok(checked) => {
+                    tracing::debug!(target: "goat", "{}: torrent metadata from {}", crate::text::line(&e.name), crate::text::line(&c.source));
+                    return Some(checked);
+                }
                 Err(err) => tracing::warn!("{}: {}", crate::text::line(&e.name), err.message),
             },
             Err(why) => tracing::warn!("{}: torrent metadata from {}: {why}: not used", crate::text::line(&e.name), crate::text::line(&s.to_string())),

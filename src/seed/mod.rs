@@ -1218,7 +1218,7 @@ impl AddJob {
         let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref(), self.metadata_timeout).await;
         let t = self
             .swarm
-            .add(m, &self.peers, &dir, self.metadata_timeout, known.as_slice(), |files| fetcher::check_files(&self.entry, files))
+            .add(m, &self.peers, &dir, self.metadata_timeout, known, |files| fetcher::check_files(&self.entry, files))
             .await?;
         if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
             let _ = self.swarm.remove(&self.key).await;

@@ -303,7 +303,7 @@ impl Fetch {
                 let t = match layout.make_entry_dir(&e.name) {
                     Ok(dir) => {
                         let known = fetcher::metadata::find(chain, swarm.web(), e, goatfile, timeout).await;
-                        swarm.add(m, &self.peers, &dir, timeout, known.as_slice(), |files| fetcher::check_files(e, files)).await
+                        swarm.add(m, &self.peers, &dir, timeout, known, |files| fetcher::check_files(e, files)).await
                     }
                     Err(err) => Err(err),
                 };

@@ -141,9 +141,8 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
     peer_id[8..].copy_from_slice(&crate::hash::sha1(stamp.as_bytes())[..12]);
     // Only the extension protocol (BEP 10), for `reqq`; no extension
     // message is offered, so librqbit sends none.
-    let hs = Handshake { reserved: 0, info_hash: handle.info_hash(), peer_id: librqbit::dht::Id20::new(peer_id) };
+    let hs = Handshake { reserved: EXTENDED, info_hash: handle.info_hash(), peer_id: librqbit::dht::Id20::new(peer_id) };
     let mut buf = [0u8; 68];
-    let hs = Handshake { reserved: EXTENDED, ..hs };
     let n = hs.serialize_unchecked_len(&mut buf);
     send(&mut wr, &buf[..n]).await?;
     tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut buf))
@@ -186,10 +185,9 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
     let mut fetched = 0u64;
     let mut pending: VecDeque<Request> = VecDeque::new();
     let mut ready: HashMap<u32, (bytes::Bytes, u64)> = HashMap::new();
-    let mut started: HashSet<u32> = HashSet::new();
     let mut fetching = tokio::task::JoinSet::new();
-    // Which piece each fetch is, to abort one nobody waits for any more.
-    let mut tasks: HashMap<tokio::task::Id, u32> = HashMap::new();
+    // The fetch under way for each piece, to abort one nobody waits for
+    // any more.
     let mut aborts: HashMap<u32, tokio::task::AbortHandle> = HashMap::new();
     let mut last_write = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -204,7 +202,6 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
                     if !pending.iter().any(|p| p.index == r.index) {
                         if let Some(a) = aborts.remove(&r.index) {
                             a.abort();
-                            started.remove(&r.index);
                         }
                         ready.remove(&r.index);
                     }
@@ -224,18 +221,13 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
                 let (id, (index, got)): (_, (u32, Result<bytes::Bytes, super::webseed::Failure>)) = match done {
                     Ok(d) => d,
                     // aborted above (its slot already freed)
-                    Err(e) if e.is_cancelled() => {
-                        tasks.remove(&e.id());
-                        continue;
-                    }
+                    Err(e) if e.is_cancelled() => continue,
                     Err(e) => return Err(e.to_string()),
                 };
-                tasks.remove(&id);
                 // Unless the piece was cancelled and asked for again since,
                 // and another fetch of it is under way.
                 if aborts.get(&index).is_some_and(|a| a.id() == id) {
                     aborts.remove(&index);
-                    started.remove(&index);
                 } else if aborts.contains_key(&index) {
                     continue;
                 }
@@ -275,7 +267,7 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
         }
         let mut wanted: Vec<u32> = Vec::new();
         for r in &pending {
-            if !ready.contains_key(&r.index) && !started.contains(&r.index) && !wanted.contains(&r.index) {
+            if !ready.contains_key(&r.index) && !aborts.contains_key(&r.index) && !wanted.contains(&r.index) {
                 wanted.push(r.index);
             }
         }
@@ -283,11 +275,8 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
             if fetching.len() >= parallel {
                 break;
             }
-            started.insert(index);
             let (seeds, seed) = (seeds.clone(), seed.clone());
-            let a = fetching.spawn(async move { (index, seed.piece(&seeds, index).await) });
-            tasks.insert(a.id(), index);
-            aborts.insert(index, a);
+            aborts.insert(index, fetching.spawn(async move { (index, seed.piece(&seeds, index).await) }));
         }
         // A piece is kept until all of it is handed over (librqbit asks
         // for a large piece 8 MiB at a time) or cancelled; one fetched and

@@ -34,14 +34,17 @@ pub struct Candidate {
     pub vouched: bool,
 }
 
-/// A candidate that proved to be the magnet's torrent.
+/// A candidate that proved to be the magnet's torrent: the `.torrent`
+/// goat hands to librqbit (the info dictionary as received, the magnet's
+/// trackers, and as web seeds the magnet's `ws=`, then a vouched
+/// `url-list`). Made only by [`check`].
 #[derive(Debug, Clone)]
-pub struct Checked {
-    /// The `.torrent` goat hands to librqbit: the info dictionary as
-    /// received, the magnet's trackers, and the web seeds.
-    pub torrent: Bytes,
-    /// BEP 19 web seeds: the magnet's `ws=`, then a vouched `url-list`.
-    pub web_seeds: Vec<String>,
+pub struct Checked(Bytes);
+
+impl Checked {
+    pub fn torrent(&self) -> &Bytes {
+        &self.0
+    }
 }
 
 /// Check `c` against `magnet`'s info-hash: a `.torrent`, or a bare info
@@ -63,15 +66,11 @@ pub fn check(magnet: &Magnet, c: &Candidate) -> Result<Checked> {
     }
     let mut web_seeds = magnet.web_seeds.clone();
     if c.vouched {
-        for u in url_list {
-            if !web_seeds.contains(&u) {
-                web_seeds.push(u);
-            }
-        }
+        super::extend_new(&mut web_seeds, url_list);
     }
     let torrent = assemble(info, &magnet.trackers, &web_seeds)?;
     super::metadata::check_torrent(&torrent).map_err(|e| refuse(format!("is unusable ({})", e.message)))?;
-    Ok(Checked { torrent, web_seeds })
+    Ok(Checked(torrent))
 }
 
 /// The raw info dictionary and the `url-list` of a `.torrent`, or the
@@ -99,7 +98,7 @@ fn info_of(bytes: &[u8]) -> Option<(&[u8], Vec<String>)> {
             .filter_map(|u| std::str::from_utf8(u).ok())
             .filter(|u| crate::goatfile::magnet::is_http_url(u))
             .map(str::to_string)
-            .take(16)
+            .take(crate::goatfile::magnet::MAX_WEB_SEEDS)
             .collect();
         return Some((info, urls));
     }
@@ -207,10 +206,10 @@ mod tests {
             (full, false, vec!["http://a/"]),
         ] {
             let c = check(&m, &Candidate { source: "x".into(), bytes, vouched }).unwrap();
-            assert_eq!(c.web_seeds, seeds);
-            assert_eq!(url_list(&c.torrent), seeds, "the web seeds travel in the .torrent goat keeps");
-            assert!(c.torrent.windows(info.len()).any(|w| w == info), "the info dictionary is kept byte for byte");
-            assert!(c.torrent.windows(15).any(|w| w == b"http://t/announ"), "the magnet's trackers");
+            let t = c.torrent();
+            assert_eq!(url_list(t), seeds, "the web seeds travel in the .torrent goat keeps");
+            assert!(t.windows(info.len()).any(|w| w == info), "the info dictionary is kept byte for byte");
+            assert!(t.windows(15).any(|w| w == b"http://t/announ"), "the magnet's trackers");
         }
         let other = magnet_for(b"d4:name1:xe", "");
         let e = check(&other, &Candidate { source: "https://m/x.torrent".into(), bytes: info.clone().into(), vouched: true })

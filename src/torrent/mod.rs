@@ -288,8 +288,8 @@ impl Swarm {
         self.session.listen_addr().map(|a| a.port())
     }
 
-    /// Add a magnet: its metadata from the first of `known` that proves
-    /// to be the magnet's (no peer needed), else from peers, waiting at
+    /// Add a magnet: its metadata from `known` (checked against the
+    /// magnet's info-hash: no peer needed), else from peers, waiting at
     /// most `metadata_timeout`. `peers` are extra host:port peers.
     /// `accept` sees every file (relative path, length) before the
     /// torrent is added for download, so goat's own checks (sizes promised
@@ -301,23 +301,12 @@ impl Swarm {
         peers: &[String],
         output: &Path,
         metadata_timeout: Duration,
-        known: &[known::Candidate],
+        known: Option<known::Checked>,
         accept: impl FnOnce(&[(PathBuf, u64)]) -> Result<()>,
     ) -> Result<Torrent> {
         let initial = resolve_peers(peers, magnet).await?;
-        let mut from_known = None;
-        for c in known {
-            match known::check(magnet, c) {
-                Ok(k) => {
-                    tracing::debug!(target: "goat", "torrent {}: metadata from {}", magnet.info_hash(), crate::text::line(&c.source));
-                    from_known = Some(k.torrent);
-                    break;
-                }
-                Err(e) => tracing::warn!("{}", e.message),
-            }
-        }
-        let (torrent_bytes, seen) = match from_known {
-            Some(t) => (t, Vec::new()),
+        let (torrent_bytes, seen) = match known {
+            Some(k) => (k.torrent().clone(), Vec::new()),
             None => self.metadata_from_peers(magnet, &initial, metadata_timeout).await?,
         };
         // goat's own time from here to the added torrent (checks,
@@ -335,11 +324,7 @@ impl Swarm {
         storage::lock(&self.fresh).insert(key.clone(), created.into_iter().collect());
         // Step 2: add from the metadata in hand (no second exchange).
         let mut peers2 = initial;
-        for p in seen {
-            if !peers2.contains(&p) {
-                peers2.push(p);
-            }
-        }
+        extend_new(&mut peers2, seen);
         let added = self.add_metadata(torrent_bytes, peers2, magnet, output, true).await;
         // Taken by the storage when librqbit made it; if the add failed
         // before that, a later add must not take these files for empty.
@@ -513,10 +498,8 @@ impl Swarm {
     /// downloads.
     fn bridge(&self, handle: &Arc<ManagedTorrent>, torrent_bytes: &[u8], magnet: &Magnet, url_list: bool) -> Option<Arc<bridge::Bridges>> {
         let mut urls = magnet.web_seeds.clone();
-        for u in if url_list { known::url_list(torrent_bytes) } else { Vec::new() } {
-            if !urls.contains(&u) {
-                urls.push(u);
-            }
+        if url_list {
+            extend_new(&mut urls, known::url_list(torrent_bytes));
         }
         let hash = hash_of(handle.info_hash());
         urls.retain(|u| !self.web.is_dropped(hash.as_str(), u));
@@ -686,7 +669,7 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
 }
 
 /// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
-fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
+pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
     metadata::check_torrent(torrent_bytes)?;
     let t = librqbit::torrent_from_bytes(torrent_bytes)
         .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
@@ -858,6 +841,15 @@ fn classify_torrent_error(msg: &str) -> Error {
 fn one_line(s: &str) -> String {
     let s = s.split("Stack backtrace:").next().unwrap_or(s);
     s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
+}
+
+/// Append what `v` does not hold yet, in order.
+fn extend_new<T: PartialEq>(v: &mut Vec<T>, more: impl IntoIterator<Item = T>) {
+    for x in more {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
 }
 
 /// `peers` (from the command line) and the magnet's `x.pe` peers, resolved.

@@ -73,12 +73,8 @@ impl WebSeeds {
                 .map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(&p))))?;
             b = b.proxy(proxy);
         }
-        let roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
-            .collect();
         let client = b
-            .tls_certs_merge(roots)
+            .tls_certs_merge(crate::esplora::http::web_roots())
             .build()
             .map_err(|e| Error::internal(format!("cannot set up HTTP for web seeds: {}", crate::esplora::http::describe(&e))))?;
         Ok(WebSeeds { client, dropped: Arc::default(), reading: Arc::new(tokio::sync::Semaphore::new(METADATA_READS)) })
@@ -134,10 +130,6 @@ impl WebSeeds {
             .await
             .map_err(|_| fail(format!("not read within {}s", METADATA_DEADLINE.as_secs())))?
     }
-
-    pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
 }
 
 /// Where one web seed serves a torrent's files, and the torrent's pieces.
@@ -156,40 +148,26 @@ pub struct Layout {
     pub piece_length: u64,
     pub total: u64,
     hashes: Vec<[u8; 20]>,
-    /// (torrent offset, length, padding) of each file, in order.
-    files: Vec<(u64, u64, bool)>,
-    /// The torrent's name and each file's path components (BEP 19 URLs).
+    /// Its files, in order (checked paths: `listed_files`).
+    files: Vec<super::TorrentFile>,
+    /// The torrent's name (BEP 19 URLs of several files start with it).
     name: String,
-    paths: Vec<Vec<String>>,
     single: bool,
 }
 
 impl Layout {
     pub fn of(torrent: &[u8]) -> Result<Layout> {
-        super::metadata::check_torrent(torrent)?;
+        let files = super::listed_files(torrent)?;
         let t = librqbit::torrent_from_bytes(torrent)
             .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({e})")))?;
         let raw = &t.info.data;
-        let single = raw.files.is_none();
-        let name = raw.name.as_ref().map(|n| String::from_utf8_lossy(n.as_ref()).into_owned()).unwrap_or_default();
-        let hashes: Vec<[u8; 20]> = raw.pieces.as_ref().chunks_exact(20).map(|c| c.try_into().expect("20 bytes")).collect();
-        let piece_length = u64::from(raw.piece_length);
-        let info = t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
-        let (mut files, mut paths, mut offset) = (Vec::new(), Vec::new(), 0u64);
-        for fd in info.iter_file_details() {
-            let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
-            files.push((offset, fd.len, fd.attrs().padding));
-            paths.push(parts);
-            offset = offset.checked_add(fd.len).ok_or_else(|| Error::invalid("the torrent's files overflow"))?;
-        }
         Ok(Layout {
-            piece_length,
-            total: offset,
-            hashes,
+            piece_length: u64::from(raw.piece_length),
+            total: files.last().map_or(0, |f| f.offset + f.length),
+            hashes: raw.pieces.as_ref().chunks_exact(20).map(|c| c.try_into().expect("20 bytes")).collect(),
             files,
-            name,
-            paths,
-            single,
+            name: raw.name.as_ref().map(|n| String::from_utf8_lossy(n.as_ref()).into_owned()).unwrap_or_default(),
+            single: raw.files.is_none(),
         })
     }
 
@@ -197,12 +175,24 @@ impl Layout {
         self.total.div_ceil(self.piece_length.max(1)) as u32
     }
 
-    /// How many files piece `index` spans.
-    pub fn spans(&self, index: u32) -> usize {
+    /// The parts of the files piece `index` spans, in order: (file index,
+    /// from, to) within each file.
+    fn segments(&self, index: u32) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
         let start = u64::from(index) * self.piece_length;
         let end = start + self.piece_len(index);
-        let first = self.files.partition_point(|(off, len, _)| off + len <= start);
-        self.files[first.min(self.files.len())..].iter().take_while(|(off, _, _)| *off < end).count()
+        let first = self.files.partition_point(|f| f.offset + f.length <= start);
+        self.files
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take_while(move |(_, f)| f.offset < end)
+            .map(move |(i, f)| (i, start.max(f.offset) - f.offset, end.min(f.offset + f.length) - f.offset))
+            .filter(|(_, from, to)| from < to)
+    }
+
+    /// How many files piece `index` spans.
+    pub fn spans(&self, index: u32) -> usize {
+        self.segments(index).count()
     }
 
     pub fn piece_len(&self, index: u32) -> u64 {
@@ -242,10 +232,12 @@ impl Seed {
     pub fn new(url: &str, info_hash: &str, layout: Arc<Layout>) -> Result<Seed> {
         let base = url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;
         let file_urls = layout
-            .paths
+            .files
             .iter()
-            .zip(&layout.files)
-            .map(|(path, (_, _, pad))| (!pad).then(|| file_url(&base, &layout.name, path, layout.single)))
+            .map(|f| {
+                let path: Vec<String> = f.path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                (!f.padding).then(|| file_url(&base, &layout.name, &path, layout.single))
+            })
             .collect();
         Ok(Seed { url: url.to_string(), info_hash: info_hash.to_string(), layout, file_urls })
     }
@@ -280,25 +272,14 @@ impl Seed {
     async fn piece_once(&self, seeds: &WebSeeds, index: u32) -> std::result::Result<Bytes, Failure> {
         let l = &self.layout;
         let want = l.hashes.get(index as usize).ok_or_else(|| failed(format!("piece {index} is not in the torrent")))?;
-        let start = u64::from(index) * l.piece_length;
-        let end = start + l.piece_len(index);
-        let mut piece = BytesMut::with_capacity((end - start) as usize);
+        let mut piece = BytesMut::with_capacity(l.piece_len(index) as usize);
         let mut sha = crate::hash::Sha1::default();
-        // The files the piece spans, in order.
-        let first = l.files.partition_point(|(off, len, _)| off + len <= start);
-        for (i, &(off, len, _)) in l.files.iter().enumerate().skip(first) {
-            if off >= end {
-                break;
-            }
-            let (from, to) = (start.max(off) - off, end.min(off + len) - off);
-            if from >= to {
-                continue;
-            }
+        for (i, from, to) in l.segments(index) {
             let before = piece.len();
             match &self.file_urls[i] {
                 // BEP 47 padding: zeros, never asked for.
                 None => piece.resize(before + (to - from) as usize, 0),
-                Some(url) => self.range(seeds, url, from, to, len, &mut piece).await?,
+                Some(url) => self.range(seeds, url, from, to, l.files[i].length, &mut piece).await?,
             }
             sha.update(&piece[before..]);
         }
@@ -311,7 +292,7 @@ impl Seed {
     /// Bytes `from..to` of a file of `file_len` bytes at `url`, appended to
     /// `out`: exactly those, or a failure.
     async fn range(&self, seeds: &WebSeeds, url: &str, from: u64, to: u64, file_len: u64, out: &mut BytesMut) -> std::result::Result<(), Failure> {
-        let req = seeds.client().get(url).header(reqwest::header::RANGE, format!("bytes={from}-{}", to - 1));
+        let req = seeds.client.get(url).header(reqwest::header::RANGE, format!("bytes={from}-{}", to - 1));
         let resp = req.send().await.map_err(|e| Failure {
             why: crate::esplora::http::describe(&e),
             transient: e.is_connect() || e.is_timeout() || e.is_request(),
@@ -345,8 +326,7 @@ impl Seed {
         }
         let want = (to - from) as usize;
         let before = out.len();
-        let body = read_into(resp, want, out).await;
-        body?;
+        read_into(resp, want, out).await?;
         if out.len() - before != want {
             return Err(transient(format!("sent {} bytes of a {want}-byte range of {url}", out.len() - before)));
         }
