@@ -39,6 +39,10 @@ command -v ip >/dev/null || need_pkgs+=(iproute2)
 # Web seeds (tests/cli/webseed.rs): nginx serves the payload with Range.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
 /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || need_pkgs+=(python3-venv)
+# A client that requires encryption (MSE/PE), driven over its RPC
+# (tests/cli/encryption.rs).
+command -v transmission-daemon >/dev/null || need_pkgs+=(transmission-daemon)
+command -v transmission-remote >/dev/null || need_pkgs+=(transmission-cli)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]}"
   SUDO=""
@@ -49,6 +53,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   # their own on loopback ports, and leave the machine as it was.
   case " ${need_pkgs[*]} " in
     *" nginx-light "*) $SUDO service nginx stop >/dev/null 2>&1 || $SUDO nginx -s stop >/dev/null 2>&1 || true ;;
+  esac
+  # So does transmission-daemon's package start its own daemon.
+  case " ${need_pkgs[*]} " in
+    *" transmission-daemon "*) $SUDO service transmission-daemon stop >/dev/null 2>&1 || $SUDO pkill -x transmission-da >/dev/null 2>&1 || true ;;
   esac
 fi
 

@@ -27,6 +27,9 @@ pub struct EntryResult {
     pub fetched_bytes: u64,
     /// Of those, bytes from web seeds (BEP 19).
     pub web_seed_bytes: u64,
+    /// Peer connections opened, with MSE/PE and in plaintext.
+    pub encrypted_connections: u64,
+    pub plaintext_connections: u64,
     pub seconds: f64,
 }
 
@@ -256,6 +259,8 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
         bytes: body.len() as u64,
         fetched_bytes: body.len() as u64,
         web_seed_bytes: 0,
+        encrypted_connections: 0,
+        plaintext_connections: 0,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

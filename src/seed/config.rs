@@ -21,6 +21,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::torrent::gate::Encryption;
 use crate::torrent::PieceOrder;
 use crate::trust::{is_false, TrustArgs};
 use clap::Args;
@@ -101,6 +102,10 @@ pub struct Settings {
     #[arg(long, value_enum, value_name = "ORDER")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub piece_order: Option<PieceOrder>,
+    /// Peer encryption, MSE/PE [default: prefer-encrypted] (docs/seeding.md).
+    #[arg(long, value_enum, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     /// Seconds to wait for a new torrent's metadata from peers [default: 300]
     #[arg(long, value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -551,6 +551,8 @@ fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         next_retry,
         refetched_pieces: tr.refetched,
         web_seed_bytes: p.web_seed_bytes,
+        encrypted_peers: p.encrypted_peers,
+        rc4_peers: p.rc4_peers,
     }
 }
 

@@ -84,6 +84,12 @@ pub struct TorrentStatus {
     /// Of `downloaded_bytes`, those from web seeds (BEP 19), this run.
     #[serde(default)]
     pub web_seed_bytes: u64,
+    /// Of `peers`, those connected with MSE/PE, and of those the ones
+    /// whose payload is RC4 (the rest encrypted the handshake only).
+    #[serde(default)]
+    pub encrypted_peers: u32,
+    #[serde(default)]
+    pub rc4_peers: u32,
 }
 
 /// Where a torrent is in the daemon's life, as `/status` reports it.
@@ -153,6 +159,8 @@ impl Status {
             self.torrents.iter().map(|s| (t(s), s.web_seed_bytes as f64)).collect());
         family("goat_torrent_peers", "gauge", "Connected peers.",
             self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect());
+        family("goat_torrent_encrypted_peers", "gauge", "Connected peers that opened with MSE/PE.",
+            self.torrents.iter().map(|s| (t(s), s.encrypted_peers as f64)).collect());
         family("goat_torrent_seeding", "gauge", "1 when the torrent is complete, verified and seeding.",
             self.torrents.iter().map(|s| (t(s), if s.state == TorrentState::Seeding { 1.0 } else { 0.0 })).collect());
         family("goat_torrent_retries_total", "counter", "Restarts after an error.",
@@ -197,7 +205,7 @@ impl Status {
             for t in self.torrents.iter().filter(|t| t.address == a.address) {
                 let _ = writeln!(
                     o,
-                    "  {:<24} {:<10} {:>10}/{:<10} up {:>10} ratio {:>5.2} peers {:>3}{}{}",
+                    "  {:<24} {:<10} {:>10}/{:<10} up {:>10} ratio {:>5.2} peers {:>3}{}{}{}",
                     crate::text::printable(&t.entry, 60),
                     t.state,
                     bytes(t.have_bytes),
@@ -205,6 +213,7 @@ impl Status {
                     bytes(t.uploaded_bytes),
                     t.ratio,
                     t.peers,
+                    if t.encrypted_peers > 0 { format!(" ({} encrypted)", t.encrypted_peers) } else { String::new() },
                     if t.in_goatfile { "" } else { "  (dropped from the goatfile)" },
                     t.error.as_ref().map(|e| format!("  error: {}", crate::text::line(e))).unwrap_or_default()
                 );

@@ -156,6 +156,7 @@ impl Demo {
             metadata_timeout: 60,
             json: false,
             piece_order: Default::default(),
+            encryption: Default::default(),
             dht_bootstrap: vec![],
             no_verify: false,
             loopback: true,

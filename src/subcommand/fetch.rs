@@ -70,6 +70,10 @@ pub struct Fetch {
     /// together trade; docs/swarm.md) or file (librqbit's order).
     #[arg(long, value_enum, default_value = "random")]
     pub piece_order: torrent::PieceOrder,
+    /// Peer encryption (MSE/PE), as qBittorrent and Transmission offer it:
+    /// prefer-encrypted reaches every peer (docs/fetching.md).
+    #[arg(long, value_enum, default_value = "prefer-encrypted", value_name = "MODE")]
+    pub encryption: torrent::gate::Encryption,
     /// Skip the end-of-download re-read of pieces goat did not prove as they
     /// arrived (those already on disk when a download resumes); librqbit's
     /// check of each piece still runs.
@@ -221,6 +225,7 @@ impl Fetch {
                 peer_limit: None,
                 state_dir: None,
                 piece_order: self.piece_order,
+                encryption: self.encryption,
                 dht_bootstrap: self.dht_bootstrap.clone(),
                 read_only: Vec::new(),
                 write_roots: vec![root.clone()],
@@ -254,7 +259,9 @@ impl Fetch {
                     r.bytes,
                     if r.kind == "torrent" {
                         let web = if r.web_seed_bytes > 0 { format!(", {} from web seeds", r.web_seed_bytes) } else { String::new() };
-                        format!(" ({} fetched{web} in {:.1}s)", r.fetched_bytes, r.seconds)
+                        let links = r.encrypted_connections + r.plaintext_connections;
+                        let enc = if links > 0 { format!(", {} of {links} peer connection(s) encrypted", r.encrypted_connections) } else { String::new() };
+                        format!(" ({} fetched{web}{enc} in {:.1}s)", r.fetched_bytes, r.seconds)
                     } else {
                         String::new()
                     }
@@ -366,6 +373,7 @@ impl Fetch {
         let added = settled;
         for ((e, bar, _t, m), p) in added.iter().zip(progress) {
             rep.finish(bar, "verified");
+            let end = _t.progress();
             out.push(EntryResult {
                 name: e.name.clone(),
                 kind: "torrent",
@@ -373,6 +381,8 @@ impl Fetch {
                 bytes: m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length)),
                 fetched_bytes: p.fetched_bytes,
                 web_seed_bytes: _t.web_seed_bytes(),
+                encrypted_connections: end.encrypted_connections,
+                plaintext_connections: end.plaintext_connections,
                 seconds: started.elapsed().as_secs_f64(),
             });
         }

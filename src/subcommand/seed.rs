@@ -102,6 +102,7 @@ impl Seed {
                 peer_limit: s.max_peers,
                 state_dir: None,
                 piece_order: s.piece_order.unwrap_or_default(),
+                encryption: s.encryption.unwrap_or_default(),
                 dht_bootstrap: s.dht_bootstrap.clone(),
                 read_only: Vec::new(),
                 write_roots: Vec::new(),

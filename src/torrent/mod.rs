@@ -15,8 +15,10 @@ pub mod bridge;
 pub mod create;
 pub mod durable;
 pub mod files;
+pub mod gate;
 pub mod known;
 pub mod metadata;
+pub mod mse;
 pub mod resume;
 pub mod steer;
 pub mod storage;
@@ -60,6 +62,8 @@ pub struct SwarmConfig {
     pub piece_order: PieceOrder,
     /// DHT bootstrap nodes (host:port) instead of librqbit's public ones.
     pub dht_bootstrap: Vec<String>,
+    /// MSE/PE: whether peer connections are encrypted (`gate.rs`).
+    pub encryption: gate::Encryption,
     /// Torrents seeded from a publisher's own folder (`goat seed`'s
     /// `published.json`), known before the session restores them: their
     /// files are only ever read.
@@ -105,6 +109,8 @@ pub struct Swarm {
     web: webseed::WebSeeds,
     /// The session's peer id, by which the web-seed bridge knows it.
     peer_id: librqbit::dht::Id20,
+    /// Where peer connections pass through MSE/PE.
+    gate: Arc<gate::Gate>,
 }
 
 /// A torrent being fetched or seeded.
@@ -117,6 +123,8 @@ pub struct Torrent {
     pub steering: Option<Arc<steer::Steering>>,
     /// Its web seeds, bridged into the session while it downloads.
     pub web: Option<Arc<bridge::Bridges>>,
+    /// The session's gate, which counts its encrypted peers.
+    pub gate: Arc<gate::Gate>,
 }
 
 /// What the download stage reports, as a snapshot.
@@ -132,6 +140,14 @@ pub struct Progress {
     pub peers: u32,
     /// Of `fetched_bytes`, those its web seeds handed over.
     pub web_seed_bytes: u64,
+    /// Peer connections open now that were opened with MSE/PE, and of
+    /// those the ones whose payload is RC4 (the rest encrypted only the
+    /// handshake, as both sides allowed).
+    pub encrypted_peers: u32,
+    pub rc4_peers: u32,
+    /// Peer connections opened in this run, with MSE/PE and in plaintext.
+    pub encrypted_connections: u64,
+    pub plaintext_connections: u64,
     pub finished: bool,
     pub error: Option<String>,
 }
@@ -157,31 +173,23 @@ impl Swarm {
                 )));
             }
         }
-        let listen = {
-            // Behind a proxy nothing may reach goat from outside, but its
-            // web-seed bridge (`bridge.rs`) connects to the session as a
-            // peer: on loopback, announced to no one (trackers and the
-            // DHT are off).
-            let ip: std::net::IpAddr =
-                if cfg.loopback_only || proxied { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
-            // librqbit announces port 4240 to trackers when it listens on
-            // loopback without an explicit announce port, so the port is
-            // chosen here and announced explicitly.
-            let port = match cfg.listen_port.filter(|_| !proxied) {
-                Some(p) => p,
-                None => std::net::TcpListener::bind(SocketAddr::new(ip, 0))
-                    .and_then(|l| l.local_addr())
-                    .map(|a| a.port())
-                    .map_err(|e| Error::io("finding a free port for peers", e))?,
-            };
-            Some(ListenerOptions {
-                mode: ListenerMode::TcpOnly,
-                listen_addr: SocketAddr::new(ip, port),
-                announce_port: Some(port),
-                ipv4_only: true,
-                ..Default::default()
-            })
-        };
+        // Peers reach goat through the gate (`gate.rs`: MSE/PE), which owns
+        // the announced port; librqbit listens on loopback behind it. Behind
+        // a proxy nothing may reach goat from outside: no gate listener, and
+        // librqbit's loopback listener serves only the web-seed bridge
+        // (`bridge.rs`), announced to no one (trackers and the DHT are off).
+        let ip: std::net::IpAddr = if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+        let public = (!proxied).then(|| SocketAddr::new(ip, cfg.listen_port.unwrap_or(0)));
+        let mut gate = gate::Gate::open(cfg.encryption, public, cfg.socks_proxy.as_deref()).await?;
+        let listen = Some(ListenerOptions {
+            mode: ListenerMode::TcpOnly,
+            listen_addr: SocketAddr::new([127, 0, 0, 1].into(), 0),
+            // librqbit announces port 4240 when it listens on loopback
+            // without an announce port: the gate's port is announced.
+            announce_port: gate.port(),
+            ipv4_only: true,
+            ..Default::default()
+        });
         let dht = match (&cfg.state_dir, cfg.dht && !proxied) {
             (_, false) => None,
             (state, true) => Some(librqbit::DhtSessionConfig {
@@ -235,7 +243,9 @@ impl Swarm {
                 .map(|d| librqbit::SessionPersistenceConfig::Json { folder: Some(session_dir(d)) }),
             listen,
             connect: Some(ConnectionOptions {
-                proxy_url: cfg.socks_proxy.clone(),
+                // Every outgoing peer connection goes through the gate, which
+                // goes on through the user's proxy if there is one.
+                proxy_url: Some(gate.proxy_url().to_string()),
                 peer_opts: Some(librqbit::PeerConnectionOptions {
                     max_request_window: Some(request_window),
                     ..Default::default()
@@ -263,7 +273,10 @@ impl Swarm {
         })?;
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
         let web = webseed::WebSeeds::new(cfg.socks_proxy.as_deref())?;
+        let local = session.listen_addr().ok_or_else(|| Error::internal("the BitTorrent session has no listener"))?;
+        gate.attach(local, &session);
         Ok(Swarm {
+            gate: Arc::new(gate),
             web,
             peer_id,
             session,
@@ -283,9 +296,10 @@ impl Swarm {
         &self.web
     }
 
-    /// The TCP port peers can reach us on.
+    /// The TCP port peers can reach us on (behind a proxy: the loopback
+    /// port of the session itself).
     pub fn listen_port(&self) -> Option<u16> {
-        self.session.listen_addr().map(|a| a.port())
+        self.gate.port().or_else(|| self.session.listen_addr().map(|a| a.port()))
     }
 
     /// Add a magnet: its metadata from `known` (checked against the
@@ -355,18 +369,23 @@ impl Swarm {
             let fut = metadata::caught(self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list())));
             match tokio::time::timeout_at(deadline, fut).await.map(|r| r.and_then(|r| r.map_err(|e| add_error(&e)))) {
                 Err(_) => {
-                    let hint = if magnet.sources.is_empty() && magnet.web_seeds.is_empty() {
-                        ""
-                    } else {
+                    let hint = if !(magnet.sources.is_empty() && magnet.web_seeds.is_empty()) {
                         " (its web seeds serve files, not metadata: the goatfile entry's `metadata:` or the magnet's xs= must point at the .torrent)"
+                    } else if self.cfg.encryption == gate::Encryption::Require {
+                        " (--encryption require refuses peers that cannot encrypt)"
+                    } else {
+                        ""
                     };
                     return Err(Error::network(format!(
                         "no peer sent the torrent's metadata within {}s{hint}: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
                         metadata_timeout.as_secs()
                     )));
                 }
-                Ok(Err(e)) => {
+                Ok(Err(mut e)) => {
                     if !e.message.starts_with(EVERY_PEER_FAILED) || tokio::time::Instant::now() + pause >= deadline {
+                        if e.message.starts_with(EVERY_PEER_FAILED) && self.cfg.encryption == gate::Encryption::Require {
+                            e.message.push_str(" (--encryption require refuses peers that cannot encrypt)");
+                        }
                         return Err(e);
                     }
                     tracing::debug!("metadata: {}; asking again in {pause:?}", e.message);
@@ -392,7 +411,7 @@ impl Swarm {
     /// directory after a restart, or added earlier in this run).
     pub fn find(&self, info_hash: &InfoHash, output: &Path) -> Option<Torrent> {
         let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash).ok()?))?;
-        Some(Torrent { handle, output: output.to_path_buf(), steering: None, web: None })
+        Some(Torrent { handle, output: output.to_path_buf(), steering: None, web: None, gate: self.gate.clone() })
     }
 
     /// Every torrent in the session (e.g. restored from the state
@@ -401,7 +420,7 @@ impl Swarm {
         self.session.with_torrents(|it| {
             it.map(|(_, h)| {
                 let output = h.output_folder().to_path_buf();
-                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None, web: None })
+                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None, web: None, gate: self.gate.clone() })
             })
             .collect()
         })
@@ -479,7 +498,7 @@ impl Swarm {
         let steering =
             (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
         let web = if added { self.bridge(&handle, &torrent_bytes, magnet, url_list) } else { None };
-        Ok(Torrent { handle, output: output.to_path_buf(), steering, web })
+        Ok(Torrent { handle, output: output.to_path_buf(), steering, web, gate: self.gate.clone() })
     }
 
     /// `t` (found in the session, restored after a restart) with its web
@@ -877,6 +896,8 @@ impl Torrent {
     pub fn progress(&self) -> Progress {
         let s = self.handle.stats();
         let live = s.live.as_ref();
+        let enc = self.gate.counts(&self.handle.info_hash().0);
+        let peers = live.map(|l| l.snapshot.peer_stats.live).unwrap_or(0);
         Progress {
             have_bytes: s.progress_bytes,
             total_bytes: s.total_bytes,
@@ -884,8 +905,14 @@ impl Torrent {
             uploaded_bytes: s.uploaded_bytes,
             download_bps: live.map(|l| l.download_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
             upload_bps: live.map(|l| l.upload_speed.mbps * 1024.0 * 1024.0).unwrap_or(0.0),
-            peers: live.map(|l| l.snapshot.peer_stats.live).unwrap_or(0),
+            peers,
             web_seed_bytes: self.web_seed_bytes(),
+            // The gate counts connections it relayed, librqbit the peers it
+            // kept: one it dropped at once may be counted an instant longer.
+            encrypted_peers: enc.encrypted.min(peers),
+            rc4_peers: enc.rc4.min(peers),
+            encrypted_connections: enc.opened_encrypted,
+            plaintext_connections: enc.opened_plaintext,
             finished: s.finished,
             error: s.error.clone(),
         }

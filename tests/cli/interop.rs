@@ -39,12 +39,19 @@ pub fn opentracker_on(dir: &Path, port: u16, info_hashes: &[&str]) -> Tracker {
 
 /// python3-libtorrent seeding `torrent` from `save_path`.
 pub fn libtorrent_seeder(torrent: &Path, save_path: &Path, log: &Path) -> (Daemon, u16) {
+    libtorrent_seeder_enc(torrent, save_path, log, "")
+}
+
+/// The same with libtorrent's encryption set (`LT_ENC` of lt_seed.py:
+/// "forced", "disabled", or "" for libtorrent's default).
+pub fn libtorrent_seeder_enc(torrent: &Path, save_path: &Path, log: &Path, enc: &str) -> (Daemon, u16) {
     let port = free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_seed.py");
     let out = std::fs::File::create(log).unwrap();
     let d = Daemon::spawn(
         "python3-libtorrent",
         Command::new("/usr/bin/python3")
+            .env("LT_ENC", enc)
             .arg(script)
             .arg(torrent)
             .arg(save_path)

@@ -3,6 +3,7 @@
 mod chain;
 mod demo;
 mod electrum;
+mod encryption;
 mod faults;
 mod fetch;
 mod harness;

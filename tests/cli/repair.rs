@@ -16,33 +16,38 @@ use std::time::Duration;
 /// python3-libtorrent downloading `torrent` into `save` from goat alone
 /// (`tests/support/lt_leech.py`); its output goes to `log`.
 pub fn leech_from(torrent: &Path, save: &Path, goat_port: u16, log: &Path) -> Daemon {
+    leech_from_enc(torrent, save, goat_port, log, "")
+}
+
+/// The same with libtorrent's encryption set (`LT_ENC`, as lt_seed.py).
+pub fn leech_from_enc(torrent: &Path, save: &Path, goat_port: u16, log: &Path, enc: &str) -> Daemon {
     std::fs::create_dir_all(save).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_leech.py");
     let out = std::fs::File::create(log).unwrap();
     Daemon::spawn(
         "python3-libtorrent",
-        Command::new("/usr/bin/python3").arg(script).arg(torrent).arg(save).args([goat_port.to_string(), "150".into()]).stdout(out),
+        Command::new("/usr/bin/python3").env("LT_ENC", enc).arg(script).arg(torrent).arg(save).args([goat_port.to_string(), "150".into()]).stdout(out),
     )
 }
 
-fn text(p: &Path) -> String {
+pub fn text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
 /// The leecher finished with every piece right, from goat alone.
-fn leeched_from_goat_alone(lt_log: &Path, goat_port: u16, goat_log: &str) {
+pub fn leeched_from_goat_alone(lt_log: &Path, goat_port: u16, goat_log: &str) {
     let log = text(lt_log);
     assert!(!log.contains("HASHFAIL"), "goat served a bad piece: {log}
 {goat_log}");
     assert!(log.contains("DONE failed=0"), "{log}
 {goat_log}");
-    let peers: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PEER ")).collect();
+    let peers: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PEER ")?.split(' ').next()).collect();
     let goat = format!("127.0.0.1:{goat_port}");
     assert!(peers.iter().all(|p| *p == goat) && !peers.is_empty(), "the leecher had other sources: {peers:?}");
 }
 
 /// The entry's status row.
-fn row(port: u16, entry: &str) -> serde_json::Value {
+pub fn row(port: u16, entry: &str) -> serde_json::Value {
     status(port)["torrents"]
         .as_array()
         .and_then(|ts| ts.iter().find(|t| t["entry"] == entry).cloned())
@@ -53,10 +58,15 @@ fn row(port: u16, entry: &str) -> serde_json::Value {
 /// `secs`, every piece right (the daemon's log is in `logdir`). Returns the
 /// leecher, still running.
 fn leech_whole_from_goat(w: &Path, m: &Model, run: &SeedRun, logdir: &Path, secs: u64) -> Daemon {
+    leech_whole_from_goat_enc(w, m, run, logdir, secs, "")
+}
+
+/// The same with the leecher's encryption set (`LT_ENC`, as lt_seed.py).
+pub fn leech_whole_from_goat_enc(w: &Path, m: &Model, run: &SeedRun, logdir: &Path, secs: u64, enc: &str) -> Daemon {
     let tfile = w.join("model.torrent");
     std::fs::write(&tfile, &m.t.bytes).unwrap();
     let lt_log = w.join("lt.log");
-    let lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
+    let lt = leech_from_enc(&tfile, &w.join("lt"), run.peer_port, &lt_log, enc);
     assert!(
         wait_for(Duration::from_secs(secs), || text(&lt_log).contains("DONE") || text(&lt_log).contains("TIMEOUT")),
         "the leecher did not finish: {}\n{}",
@@ -70,17 +80,17 @@ fn leech_whole_from_goat(w: &Path, m: &Model, run: &SeedRun, logdir: &Path, secs
 
 /// A model whose download goat seeds from one librqbit seeder, announced
 /// through opentracker (so a restarted goat finds the seeder again).
-struct Model {
-    t: Made,
-    src: std::path::PathBuf,
-    seeder: LibrqbitSeeder,
+pub struct Model {
+    pub t: Made,
+    pub src: std::path::PathBuf,
+    pub seeder: LibrqbitSeeder,
     _tracker: crate::interop::Tracker,
     yaml: String,
 }
 
-const FILES: &[(&str, usize)] = &[("weights.bin", 3_000_000), ("config.json", 900)];
+pub const FILES: &[(&str, usize)] = &[("weights.bin", 3_000_000), ("config.json", 900)];
 
-fn model(w: &Path, upload_bps: Option<u32>) -> Model {
+pub fn model(w: &Path, upload_bps: Option<u32>) -> Model {
     let tport = free_port();
     let announce = format!("http://127.0.0.1:{tport}/announce");
     let src = w.join("src").join("model");
@@ -94,7 +104,7 @@ fn model(w: &Path, upload_bps: Option<u32>) -> Model {
 
 /// The model's goatfile on a served devchain, and a daemon to follow it
 /// (not started).
-fn published_run(w: &Path, m: &Model) -> (goat::devchain::server::Handle, SeedRun, String) {
+pub fn published_run(w: &Path, m: &Model) -> (goat::devchain::server::Handle, SeedRun, String) {
     let (scene, addr) = publish_yaml(&m.yaml);
     let h = scene.serve();
     let run = SeedRun::new(&h.url, &addr, w);
@@ -112,7 +122,7 @@ fn seeded_then_stopped(w: &Path, m: &Model) -> (goat::devchain::server::Handle, 
 }
 
 /// The entry seeds within `secs` (the daemon's log is in `logdir`).
-fn wait_seeding(run: &SeedRun, logdir: &Path, secs: u64) {
+pub fn wait_seeding(run: &SeedRun, logdir: &Path, secs: u64) {
     assert!(
         wait_for(Duration::from_secs(secs), || torrent_state(run.http_port, "model") == "seeding"),
         "not seeding: {}\n{}",

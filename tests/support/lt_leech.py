@@ -8,9 +8,11 @@ prints "HASHFAIL <piece>" (the peer served bad data). Prints "DONE" once
 every piece has passed, then exits 0; exits 1 when LIFETIME_SECS run out.
 The torrent's trackers and web seeds are dropped and there is no DHT, LSD
 or UPnP: the only source is 127.0.0.1:PEER_PORT, reconnected whenever it
-drops the connection. Prints "PEER <client>" for each peer it talks to.
+drops the connection. Prints "PEER <client> <crypto>" for each peer it
+talks to, crypto being rc4, obfuscated (MSE handshake, plaintext payload)
+or plaintext. LT_ENC sets libtorrent's encryption as in lt_seed.py.
 """
-import sys, time
+import os, sys, time
 import libtorrent as lt
 
 torrent, save_path, peer, lifetime = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -25,6 +27,11 @@ ses = lt.session({
     "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification
     | lt.alert.category_t.peer_notification,
     "user_agent": "goat-test-libtorrent-leech",
+    **({
+        "forced": {"out_enc_policy": int(lt.enc_policy.forced), "in_enc_policy": int(lt.enc_policy.forced),
+                   "allowed_enc_level": int(lt.enc_level.rc4), "prefer_rc4": True},
+        "disabled": {"out_enc_policy": int(lt.enc_policy.disabled), "in_enc_policy": int(lt.enc_policy.disabled)},
+    }[os.environ["LT_ENC"]] if os.environ.get("LT_ENC") else {}),
 })
 # The torrent's trackers would lead to other sources: dropped (the info
 # dictionary, so the info-hash, is untouched).
@@ -51,9 +58,12 @@ while time.time() < deadline:
         sys.exit(0)
     for p in h.get_peer_info():
         name = f"{p.ip[0]}:{p.ip[1]}"
-        if name not in peers_seen:
+        # Its crypto flags are known once the handshake is over.
+        if name not in peers_seen and not p.flags & (p.connecting | p.handshake):
             peers_seen.add(name)
-            print(f"PEER {name}", flush=True)
+            crypto = ("rc4" if p.flags & p.rc4_encrypted else
+                      "obfuscated" if p.flags & p.plaintext_encrypted else "plaintext")
+            print(f"PEER {name} {crypto}", flush=True)
     if s.num_peers == 0 and time.time() - last_connect > 0.5:
         h.connect_peer(("127.0.0.1", peer))
         last_connect = time.time()

@@ -4,8 +4,11 @@
 usage: lt_seed.py TORRENT SAVE_PATH PORT LIFETIME_SECS [UPLOAD_BYTES_PER_SEC]
 Prints "SEEDING <port>" once the data is checked and it is seeding, and
 stops by itself after LIFETIME_SECS. Loopback only: no DHT, LSD, UPnP.
+LT_ENC in the environment sets libtorrent's encryption (MSE/PE) both ways:
+"forced" (RC4 only, plaintext peers refused), "disabled" (plaintext only);
+unset, libtorrent's default (either, plaintext payload preferred).
 """
-import sys, time
+import os, sys, time
 import libtorrent as lt
 
 torrent, save_path, port, lifetime = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -19,6 +22,12 @@ settings = {
     "announce_to_all_trackers": True,
     "user_agent": "goat-test-libtorrent",
 }
+ENC = {
+    "forced": {"out_enc_policy": int(lt.enc_policy.forced), "in_enc_policy": int(lt.enc_policy.forced),
+               "allowed_enc_level": int(lt.enc_level.rc4), "prefer_rc4": True},
+    "disabled": {"out_enc_policy": int(lt.enc_policy.disabled), "in_enc_policy": int(lt.enc_policy.disabled)},
+}
+settings.update(ENC[os.environ["LT_ENC"]] if os.environ.get("LT_ENC") else {})
 
 ses = lt.session(settings)
 info = lt.torrent_info(torrent)
