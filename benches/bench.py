@@ -48,22 +48,26 @@ def human(n):
 
 
 LAST_READ_MB = [0.0]
+LAST_CPU_S = [0.0]
 
 
 def timed(cmd, **kw):
     """Run under /usr/bin/time; return (seconds, peak RSS MB, returncode, stderr).
     The bytes the command read from disk (GNU time %I, 512-byte blocks: page
-    cache hits do not count) are left in LAST_READ_MB."""
+    cache hits do not count) are left in LAST_READ_MB, its CPU seconds (user +
+    system) in LAST_CPU_S."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         t0 = time.monotonic()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M %I", "-o", tf.name] + cmd,
+        p = subprocess.run(["/usr/bin/time", "-f", "%M %I %U %S", "-o", tf.name] + cmd,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
         dt = time.monotonic() - t0
         try:
-            rss_kb, blocks = (int(x) for x in open(tf.name).read().strip().splitlines()[-1].split())
+            rss, blocks, user, system = open(tf.name).read().strip().splitlines()[-1].split()
+            rss_kb, blocks, cpu = int(rss), int(blocks), float(user) + float(system)
         except (ValueError, IndexError):
-            rss_kb, blocks = 0, 0
+            rss_kb, blocks, cpu = 0, 0, 0.0
     LAST_READ_MB[0] = blocks * 512 / 1e6
+    LAST_CPU_S[0] = cpu
     return dt, rss_kb / 1024, p.returncode, p.stderr
 
 

@@ -26,10 +26,19 @@
 //! A crate server would not let goat act between the CONNECT and the
 //! relay, which is the point of it.
 //!
-//! What is bounded: handshakes in progress (`PENDING`, excess connections
-//! are closed at once), each handshake's time (`HANDSHAKE`), a relay's
-//! buffers (two of `CHUNK` per connection). A peer that stalls or lies
-//! only costs its own task.
+//! What is bounded: handshakes in progress (`PENDING` in all and
+//! `PER_IP` from one address, incoming; `PENDING` outgoing; excess
+//! connections are closed at once), each handshake's time (`HANDSHAKE`,
+//! and `FIRST_BYTES` for a peer's first 20 bytes), a relay's buffers (two
+//! of `CHUNK` per connection), a write to a side that stopped reading
+//! (`WRITE_STALL`, then the relay ends, so librqbit dropping a peer
+//! frees its relay too). A peer that stalls or lies only costs its own
+//! task, and a few slots of its own address.
+//!
+//! librqbit sees incoming peers as coming from `INCOMING_FROM`, a loopback
+//! address of the gate's own: the gate refuses to dial it, so librqbit's
+//! reconnect to an incoming peer's advertised port (which would land on
+//! this machine) never leaves the gate.
 
 use super::mse::{self, Cipher, Method};
 use crate::error::{Error, Result};
@@ -80,10 +89,18 @@ impl Encryption {
     }
 }
 
-/// Handshakes (incoming and outgoing) in progress at once.
+/// Handshakes in progress at once, incoming and (separately) outgoing.
 const PENDING: usize = 256;
-/// A handshake's whole time, and a SOCKS negotiation's.
+/// Incoming handshakes in progress from one address.
+const PER_IP: u32 = 8;
+/// A handshake's whole time.
 const HANDSHAKE: Duration = Duration::from_secs(10);
+/// A peer's first 20 bytes, and librqbit's SOCKS negotiation.
+const FIRST_BYTES: Duration = Duration::from_secs(5);
+/// One write to a side that does not read.
+const WRITE_STALL: Duration = Duration::from_secs(60);
+/// Where incoming peers seem to come from, to librqbit.
+const INCOMING_FROM: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 71, 1);
 /// One try at MSE or plaintext before the other: librqbit waits 10 s for
 /// the peer's handshake, and the second try must fit in that.
 const ATTEMPT: Duration = Duration::from_secs(4);
@@ -167,10 +184,10 @@ impl Upstream {
         let port = u.port().ok_or_else(|| Error::usage(format!("--proxy '{}' names no port", crate::text::line(url))))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let at = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        let auth = (!u.username().is_empty()).then(|| {
-            let dec = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-            (dec(u.username()), dec(u.password().unwrap_or("")))
-        });
+        // As librqbit did: a password means RFC 1929 (a user name alone,
+        // as in Tor's stream isolation, does not).
+        let dec = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let auth = u.password().map(|p| (dec(u.username()), dec(p)));
         Ok(Upstream { at, auth })
     }
 }
@@ -196,6 +213,11 @@ struct Shared {
     upstream: Option<Upstream>,
     counts: Table,
     pending: Arc<tokio::sync::Semaphore>,
+    pending_out: Arc<tokio::sync::Semaphore>,
+    /// Incoming handshakes in progress, per address.
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
+    /// Set when the gate is dropped: every connection task ends.
+    closed: tokio::sync::watch::Sender<bool>,
     /// librqbit's own listener, and the torrents of its session.
     session: std::sync::OnceLock<(SocketAddr, Weak<librqbit::Session>)>,
 }
@@ -214,6 +236,7 @@ impl Drop for Gate {
         for t in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             t.abort();
         }
+        self.shared.closed.send_replace(true);
     }
 }
 
@@ -239,6 +262,9 @@ impl Gate {
             upstream,
             counts: Table::default(),
             pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
+            pending_out: Arc::new(tokio::sync::Semaphore::new(PENDING)),
+            per_ip: Mutex::default(),
+            closed: tokio::sync::watch::channel(false).0,
             session: std::sync::OnceLock::new(),
         });
         let task = tokio::spawn(serve_socks(socks, shared.clone(), password.clone()));
@@ -246,7 +272,9 @@ impl Gate {
             shared,
             listen: listener,
             port,
-            proxy_url: format!("socks5://goat:{password}@{socks_at}"),
+            // socks5h: host names (HTTP trackers) are resolved by the gate,
+            // through the user's proxy if there is one.
+            proxy_url: format!("socks5h://goat:{password}@{socks_at}"),
             tasks: Mutex::new(vec![task]),
         })
     }
@@ -307,16 +335,50 @@ async fn serve_incoming(l: TcpListener, shared: Arc<Shared>) {
             tracing::debug!(target: "goat", "{peer}: dropped, {PENDING} handshakes already in progress");
             continue;
         };
+        let Some(slot) = PerIp::take(&shared, peer.ip()) else {
+            tracing::debug!(target: "goat", "{peer}: dropped, {PER_IP} handshakes from its address already in progress");
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let opened = tokio::time::timeout(HANDSHAKE, incoming(sock, &shared)).await;
-            drop(permit);
+            drop((permit, slot));
             match opened {
-                Ok(Ok(link)) => link.run().await,
+                Ok(Ok(link)) => link.run(&shared).await,
                 Ok(Err(e)) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: {e}"),
                 Err(_) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: handshake over {HANDSHAKE:?}"),
             }
         });
+    }
+}
+
+/// One incoming handshake in progress from an address.
+struct PerIp {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Option<PerIp> {
+        let mut m = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_default();
+        if *n >= PER_IP {
+            return None;
+        }
+        *n += 1;
+        Some(PerIp { shared: shared.clone(), ip })
+    }
+}
+
+impl Drop for PerIp {
+    fn drop(&mut self) {
+        let mut m = self.shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -333,14 +395,15 @@ struct Link {
 }
 
 impl Link {
-    async fn run(self) {
+    async fn run(self, shared: &Shared) {
         let Link { peer, local, mut read, mut write, to_local, _counted } = self;
+        let mut closed = shared.closed.subscribe();
         let _ = peer.set_nodelay(true);
         let _ = local.set_nodelay(true);
         let (mut peer_r, mut peer_w) = peer.into_split();
         let (mut local_r, mut local_w) = local.into_split();
         let down = async {
-            local_w.write_all(&to_local).await?;
+            stalled(local_w.write_all(&to_local)).await?;
             pump(&mut peer_r, &mut local_w, read.as_mut()).await
         };
         let up = pump(&mut local_r, &mut peer_w, write.as_mut());
@@ -348,8 +411,16 @@ impl Link {
         tokio::select! {
             _ = down => {}
             _ = up => {}
+            _ = closed.wait_for(|c| *c) => {}
         }
     }
+}
+
+/// A write, failed when the other side has not read for `WRITE_STALL`.
+async fn stalled(write: impl std::future::Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
+    tokio::time::timeout(WRITE_STALL, write)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the other side stopped reading"))?
 }
 
 async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(r: &mut R, w: &mut W, mut cipher: Option<&mut Cipher>) -> std::io::Result<()> {
@@ -362,7 +433,7 @@ async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(r: &mut R, w: &mut W,
         if let Some(c) = cipher.as_deref_mut() {
             c.apply(&mut buf[..n]);
         }
-        w.write_all(&buf[..n]).await?;
+        stalled(w.write_all(&buf[..n])).await?;
     }
 }
 
@@ -394,7 +465,9 @@ fn info_hash_of(handshake: &[u8]) -> [u8; 20] {
 async fn incoming(mut sock: TcpStream, shared: &Shared) -> std::io::Result<Link> {
     let local_at = shared.local().ok_or_else(|| refused("the session is not listening yet"))?;
     let mut head = vec![0u8; 20];
-    sock.read_exact(&mut head).await?;
+    tokio::time::timeout(FIRST_BYTES, sock.read_exact(&mut head))
+        .await
+        .map_err(|_| refused(format!("nothing within {FIRST_BYTES:?}")))??;
     let (mut pending, read, write, method) = if head == PSTR {
         if shared.mode == Encryption::Require {
             return Err(refused("plaintext, and encryption is required"));
@@ -415,9 +488,23 @@ async fn incoming(mut sock: TcpStream, shared: &Shared) -> std::io::Result<Link>
     if shared.find(|h| *h == info_hash).is_none() {
         return Err(refused("the peer asked for a torrent goat does not have"));
     }
-    let local = TcpStream::connect(local_at).await?;
+    let local = to_session(local_at).await?;
     let counted = Counted::new(&shared.counts, info_hash, method);
     Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted })
+}
+
+/// A connection to librqbit's listener from `INCOMING_FROM` (from the
+/// default loopback address where that one cannot be bound).
+async fn to_session(at: SocketAddr) -> std::io::Result<TcpStream> {
+    let aliased = async {
+        let s = tokio::net::TcpSocket::new_v4()?;
+        s.bind(SocketAddr::new(INCOMING_FROM.into(), 0))?;
+        s.connect(at).await
+    };
+    match aliased.await {
+        Ok(s) => Ok(s),
+        Err(_) => TcpStream::connect(at).await,
+    }
 }
 
 async fn serve_socks(l: TcpListener, shared: Arc<Shared>, password: String) {
@@ -426,9 +513,14 @@ async fn serve_socks(l: TcpListener, shared: Arc<Shared>, password: String) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        // Taken before anything is read: a local process that connects
+        // without the password holds at most a slot, for `FIRST_BYTES`.
+        let Ok(permit) = shared.pending_out.clone().try_acquire_owned() else {
+            continue;
+        };
         let (shared, password) = (shared.clone(), password.clone());
         tokio::spawn(async move {
-            if let Err(e) = outgoing(sock, &shared, &password).await {
+            if let Err(e) = outgoing(sock, &shared, &password, permit).await {
                 tracing::debug!(target: "goat", "outgoing peer connection: {e}");
             }
         });
@@ -516,10 +608,14 @@ async fn dial(shared: &Shared, target: &Target) -> std::io::Result<TcpStream> {
     tokio::time::timeout(CONNECT, fut).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
 }
 
-async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str) -> std::io::Result<()> {
-    let target = tokio::time::timeout(HANDSHAKE, socks_request(&mut client, password))
+async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit: tokio::sync::OwnedSemaphorePermit) -> std::io::Result<()> {
+    let target = tokio::time::timeout(FIRST_BYTES, socks_request(&mut client, password))
         .await
         .map_err(|_| refused("a SOCKS client too slow"))??;
+    if matches!(&target, Target::Addr(a) if a.ip() == IpAddr::from(INCOMING_FROM)) {
+        let _ = client.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+        return Err(refused("librqbit redialling an incoming peer through its loopback alias"));
+    }
     let peer = match dial(shared, &target).await {
         Ok(p) => p,
         Err(e) => {
@@ -537,13 +633,15 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str) -> std
         return Ok(());
     }
     if first[0] != PSTR[0] {
-        return relay_plain(client, peer, first.to_vec()).await;
+        drop(permit);
+        return relay_plain(client, peer, first.to_vec(), shared).await;
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
     handshake[0] = first[0];
     tokio::time::timeout(HANDSHAKE, client.read_exact(&mut handshake[1..])).await.map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
-        return relay_plain(client, peer, handshake).await;
+        drop(permit);
+        return relay_plain(client, peer, handshake, shared).await;
     }
     let info_hash = info_hash_of(&handshake);
     let link = match tokio::time::timeout(HANDSHAKE, open(shared, &target, peer, &handshake)).await {
@@ -551,9 +649,10 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str) -> std
         Ok(Err(e)) => return Err(std::io::Error::new(e.kind(), format!("{target}: {e}"))),
         Err(_) => return Err(refused(format!("{target}: handshake over {HANDSHAKE:?}"))),
     };
+    drop(permit);
     let (peer, read, write, method, from_peer) = link;
     let counted = Counted::new(&shared.counts, info_hash, method);
-    Link { peer, local: client, read, write, to_local: from_peer, _counted: counted }.run().await;
+    Link { peer, local: client, read, write, to_local: from_peer, _counted: counted }.run(shared).await;
     Ok(())
 }
 
@@ -565,6 +664,9 @@ async fn open(shared: &Shared, target: &Target, peer: TcpStream, handshake: &[u8
         Encryption::Require => encrypted(shared, peer, handshake).await,
         Encryption::PreferEncrypted => match tokio::time::timeout(ATTEMPT, encrypted(shared, peer, handshake)).await {
             Ok(Ok(o)) => Ok(o),
+            // Behind a proxy (Tor: slow circuits) a slow answer is not a
+            // refusal; only a peer that dropped MSE gets plaintext.
+            Err(_) if shared.upstream.is_some() => Err(refused("no answer to MSE through the proxy")),
             _ => plaintext(dial(shared, target).await?, handshake).await,
         },
         Encryption::PreferPlaintext => match tokio::time::timeout(ATTEMPT, plaintext(peer, handshake)).await {
@@ -593,17 +695,19 @@ async fn plaintext(mut peer: TcpStream, handshake: &[u8]) -> std::io::Result<Ope
     Ok((peer, None, None, None, buf))
 }
 
-async fn relay_plain(client: TcpStream, peer: TcpStream, first: Vec<u8>) -> std::io::Result<()> {
+async fn relay_plain(client: TcpStream, peer: TcpStream, first: Vec<u8>, shared: &Shared) -> std::io::Result<()> {
+    let mut closed = shared.closed.subscribe();
     let (mut cr, mut cw) = client.into_split();
     let (mut pr, mut pw) = peer.into_split();
     let up = async {
-        pw.write_all(&first).await?;
+        stalled(pw.write_all(&first)).await?;
         pump(&mut cr, &mut pw, None).await
     };
     let down = pump(&mut pr, &mut cw, None);
     tokio::select! {
         _ = up => {}
         _ = down => {}
+        _ = closed.wait_for(|c| *c) => {}
     }
     Ok(())
 }

@@ -204,14 +204,36 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
     wait_seeding(&run, &logdir, 90);
     let at = ("127.0.0.1", run.peer_port);
 
-    // Stalled: 96 bytes (a public key's length) and nothing more, held open.
-    let stalled: Vec<std::net::TcpStream> = (0..40)
-        .map(|i| {
-            let mut s = std::net::TcpStream::connect(at).unwrap();
-            s.write_all(&[i as u8 | 1; 96]).unwrap();
-            s
-        })
-        .collect();
+    // Stalled: 96 bytes (a public key's length) and nothing more, held
+    // open, from another address (127.0.0.2): goat holds a few handshakes
+    // per address, so they cannot crowd out peers elsewhere.
+    let rt = runtime();
+    let stalled: Vec<tokio::net::TcpStream> = rt.block_on(async {
+        let mut v = Vec::new();
+        for i in 0..300u32 {
+            let sock = tokio::net::TcpSocket::new_v4().unwrap();
+            sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            let Ok(mut s) = sock.connect(format!("127.0.0.1:{}", run.peer_port).parse().unwrap()).await else { continue };
+            use tokio::io::AsyncWriteExt;
+            let _ = s.write_all(&[i as u8 | 1; 96]).await;
+            v.push(s);
+        }
+        v
+    });
+
+    // Meanwhile a peer elsewhere (127.0.0.1) is answered at once.
+    assert!(stalled.len() > 250, "only {} stalled connections were made", stalled.len());
+    let mut hello = b"\x13BitTorrent protocol".to_vec();
+    hello.extend_from_slice(&[0; 8]);
+    hello.extend_from_slice(&hex::decode(&m.t.info_hash).unwrap());
+    hello.extend_from_slice(b"-XX0001-abcdefghijkl");
+    let mut s = std::net::TcpStream::connect(at).unwrap();
+    s.write_all(&hello).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reply = [0u8; 68];
+    s.read_exact(&mut reply).unwrap_or_else(|e| panic!("a peer was not answered while another address stalled: {e}"));
+    assert_eq!(&reply[28..48], &hello[28..48]);
+    drop(s);
 
     // Closed by goat within its handshake time: each of these.
     let dropped = |what: &str, bytes: Vec<u8>, close: bool| {
@@ -246,7 +268,6 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
     dropped("plaintext, unknown torrent", unknown, false);
 
     // A real MSE initiator naming a torrent goat does not have.
-    let rt = runtime();
     rt.block_on(async {
         for _ in 0..5 {
             let s = tokio::net::TcpStream::connect(at).await.unwrap();

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Encrypted peers measured (benches/encryption.py): goat, libtorrent and
+# aria2c with RC4 required and in plaintext, from one libtorrent seeder.
+# All on 127.0.0.1.
+# usage: bash benches/encryption.sh [--size 1G] [--runs 3] [--baseline GOAT_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v aria2c >/dev/null || need+=(aria2)
+command -v opentracker >/dev/null || need+=(opentracker)
+/usr/bin/python3 -c "import libtorrent" 2>/dev/null || need+=(python3-libtorrent)
+command -v openssl >/dev/null || need+=(openssl)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+cargo build --release --locked
+exec /usr/bin/python3 benches/encryption.py "$@"
