@@ -26,6 +26,9 @@ def main():
     a = ap.parse_args()
     size = parse_size(a.size)
     work = Path(tempfile.mkdtemp(prefix="goat-enc-bench-"))
+    # opentracker reads its whitelist after dropping privileges: a 0700
+    # folder hides it and every announce is refused.
+    work.chmod(0o755)
     procs = Procs()
     try:
         payload = work / "src" / "payload"

@@ -26,14 +26,16 @@
 //! A crate server would not let goat act between the CONNECT and the
 //! relay, which is the point of it.
 //!
-//! What is bounded: handshakes in progress (`PENDING` in all and
-//! `PER_IP` from one address, incoming; `PENDING` outgoing; excess
-//! connections are closed at once), each handshake's time (`HANDSHAKE`,
-//! and `FIRST_BYTES` for a peer's first 20 bytes), a relay's buffers (two
-//! of `CHUNK` per connection), a write to a side that stopped reading
-//! (`WRITE_STALL`, then the relay ends, so librqbit dropping a peer
-//! frees its relay too). A peer that stalls or lies only costs its own
-//! task, and a few slots of its own address.
+//! What is bounded, incoming: handshakes in progress (`PENDING` in all,
+//! `PER_NETWORK` from one /24 or /48), connections open (`MAX_LINKS` in
+//! all, `PER_IP_LINKS` from one address but loopback), each handshake's
+//! time (`HANDSHAKE`, and `FIRST_BYTES` for a peer's first 20 bytes);
+//! excess connections are closed at once. Outgoing: SOCKS negotiations
+//! (`PENDING_SOCKS`, `FIRST_BYTES`; librqbit bounds its own connections
+//! after that). Both: a relay's buffers (two of `CHUNK`), a write to a
+//! side that stopped reading (`WRITE_STALL`, then the relay ends, so
+//! librqbit dropping a peer frees its relay too). A peer that stalls or
+//! lies only costs its own task and a few slots of its own network.
 //!
 //! librqbit sees incoming peers as coming from `INCOMING_FROM`, a loopback
 //! address of the gate's own: the gate refuses to dial it, so librqbit's
@@ -91,8 +93,14 @@ impl Encryption {
 
 /// Handshakes in progress at once, incoming and (separately) outgoing.
 const PENDING: usize = 256;
-/// Incoming handshakes in progress from one address.
-const PER_IP: u32 = 8;
+/// Incoming handshakes in progress from one network (`network`).
+const PER_NETWORK: u32 = 8;
+/// Incoming connections open from one address (libtorrent allows one).
+const PER_IP_LINKS: u32 = 8;
+/// Incoming connections open in all (each holds two sockets).
+const MAX_LINKS: usize = 1024;
+/// librqbit's SOCKS connections still negotiating.
+const PENDING_SOCKS: usize = 256;
 /// A handshake's whole time.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 /// A peer's first 20 bytes, and librqbit's SOCKS negotiation.
@@ -188,6 +196,9 @@ impl Upstream {
         // as in Tor's stream isolation, does not).
         let dec = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
         let auth = u.password().map(|p| (dec(u.username()), dec(p)));
+        if auth.as_ref().is_some_and(|(user, _)| user.is_empty()) {
+            return Err(Error::usage(format!("--proxy '{}': a password needs a user name (socks5://USER:PASS@HOST:PORT)", crate::text::line(url))));
+        }
         Ok(Upstream { at, auth })
     }
 }
@@ -213,9 +224,12 @@ struct Shared {
     upstream: Option<Upstream>,
     counts: Table,
     pending: Arc<tokio::sync::Semaphore>,
-    pending_out: Arc<tokio::sync::Semaphore>,
-    /// Incoming handshakes in progress, per address.
-    per_ip: Mutex<HashMap<IpAddr, u32>>,
+    pending_socks: Arc<tokio::sync::Semaphore>,
+    /// Incoming handshakes in progress, per network.
+    handshakes: Arc<Slots>,
+    /// Incoming connections open, per address, and in all.
+    links: Arc<Slots>,
+    open_links: Arc<tokio::sync::Semaphore>,
     /// Set when the gate is dropped: every connection task ends.
     closed: tokio::sync::watch::Sender<bool>,
     /// librqbit's own listener, and the torrents of its session.
@@ -262,8 +276,10 @@ impl Gate {
             upstream,
             counts: Table::default(),
             pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
-            pending_out: Arc::new(tokio::sync::Semaphore::new(PENDING)),
-            per_ip: Mutex::default(),
+            pending_socks: Arc::new(tokio::sync::Semaphore::new(PENDING_SOCKS)),
+            handshakes: Slots::new(PER_NETWORK),
+            links: Slots::new(PER_IP_LINKS),
+            open_links: Arc::new(tokio::sync::Semaphore::new(MAX_LINKS)),
             closed: tokio::sync::watch::channel(false).0,
             session: std::sync::OnceLock::new(),
         });
@@ -335,14 +351,29 @@ async fn serve_incoming(l: TcpListener, shared: Arc<Shared>) {
             tracing::debug!(target: "goat", "{peer}: dropped, {PENDING} handshakes already in progress");
             continue;
         };
-        let Some(slot) = PerIp::take(&shared, peer.ip()) else {
-            tracing::debug!(target: "goat", "{peer}: dropped, {PER_IP} handshakes from its address already in progress");
+        let Some(slot) = shared.handshakes.take(network(peer.ip())) else {
+            tracing::debug!(target: "goat", "{peer}: dropped, {PER_NETWORK} handshakes from its network already in progress");
+            continue;
+        };
+        // Loopback peers (local clients, tests) are not limited per address.
+        let link_slot = if peer.ip().is_loopback() { None } else {
+            match shared.links.take(peer.ip()) {
+                Some(s) => Some(s),
+                None => {
+                    tracing::debug!(target: "goat", "{peer}: dropped, {PER_IP_LINKS} connections from its address already open");
+                    continue;
+                }
+            }
+        };
+        let Ok(link_permit) = shared.open_links.clone().try_acquire_owned() else {
+            tracing::debug!(target: "goat", "{peer}: dropped, {MAX_LINKS} incoming connections already open");
             continue;
         };
         let shared = shared.clone();
         tokio::spawn(async move {
             let opened = tokio::time::timeout(HANDSHAKE, incoming(sock, &shared)).await;
             drop((permit, slot));
+            let _held = (link_slot, link_permit);
             match opened {
                 Ok(Ok(link)) => link.run(&shared).await,
                 Ok(Err(e)) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: {e}"),
@@ -352,32 +383,60 @@ async fn serve_incoming(l: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// One incoming handshake in progress from an address.
-struct PerIp {
-    shared: Arc<Shared>,
-    ip: IpAddr,
+/// Connections counted per key (an address, or its network), at most
+/// `limit` each.
+struct Slots {
+    taken: Mutex<HashMap<IpAddr, u32>>,
+    limit: u32,
 }
 
-impl PerIp {
-    fn take(shared: &Arc<Shared>, ip: IpAddr) -> Option<PerIp> {
-        let mut m = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let n = m.entry(ip).or_default();
-        if *n >= PER_IP {
+impl Slots {
+    fn new(limit: u32) -> Arc<Slots> {
+        Arc::new(Slots { taken: Mutex::default(), limit })
+    }
+
+    fn take(self: &Arc<Self>, key: IpAddr) -> Option<Slot> {
+        let mut m = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(key).or_default();
+        if *n >= self.limit {
             return None;
         }
         *n += 1;
-        Some(PerIp { shared: shared.clone(), ip })
+        Some(Slot { slots: self.clone(), key })
     }
 }
 
-impl Drop for PerIp {
+/// One of a key's slots, given back when dropped.
+struct Slot {
+    slots: Arc<Slots>,
+    key: IpAddr,
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut m = self.shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = m.get_mut(&self.ip) {
+        let mut m = self.slots.taken.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                m.remove(&self.ip);
+                m.remove(&self.key);
             }
+        }
+    }
+}
+
+/// The network an address is in, for the handshake limit: a /24 (IPv4)
+/// or /48 (IPv6), so that a few addresses of one network cannot take
+/// every handshake slot.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            IpAddr::from([o[0], o[1], o[2], 0])
+        }
+        IpAddr::V6(a) => {
+            let mut o = a.octets();
+            o[6..].fill(0);
+            IpAddr::from(o)
         }
     }
 }
@@ -503,7 +562,11 @@ async fn to_session(at: SocketAddr) -> std::io::Result<TcpStream> {
     };
     match aliased.await {
         Ok(s) => Ok(s),
-        Err(_) => TcpStream::connect(at).await,
+        Err(e) => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| tracing::debug!(target: "goat", "no loopback alias {INCOMING_FROM} ({e}): incoming peers reach librqbit from 127.0.0.1"));
+            TcpStream::connect(at).await
+        }
     }
 }
 
@@ -513,9 +576,10 @@ async fn serve_socks(l: TcpListener, shared: Arc<Shared>, password: String) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        // Taken before anything is read: a local process that connects
-        // without the password holds at most a slot, for `FIRST_BYTES`.
-        let Ok(permit) = shared.pending_out.clone().try_acquire_owned() else {
+        // Taken before anything is read and given back once the client
+        // is authenticated: a local process that connects without the
+        // password holds at most a slot, for `FIRST_BYTES`.
+        let Ok(permit) = shared.pending_socks.clone().try_acquire_owned() else {
             continue;
         };
         let (shared, password) = (shared.clone(), password.clone());
@@ -608,10 +672,29 @@ async fn dial(shared: &Shared, target: &Target) -> std::io::Result<TcpStream> {
     tokio::time::timeout(CONNECT, fut).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
 }
 
+/// Addresses no peer has: unspecified, multicast, broadcast, link-local
+/// (where cloud metadata services answer). librqbit dials whatever
+/// address and port a peer's extended handshake names, so these are
+/// refused here. Loopback and private networks stay allowed: a client on
+/// the same machine or the LAN is a real peer.
+fn unroutable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_link_local(),
+        IpAddr::V6(a) => a.is_unspecified() || a.is_multicast() || (a.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
 async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit: tokio::sync::OwnedSemaphorePermit) -> std::io::Result<()> {
     let target = tokio::time::timeout(FIRST_BYTES, socks_request(&mut client, password))
         .await
         .map_err(|_| refused("a SOCKS client too slow"))??;
+    drop(permit);
+    if let Target::Addr(a) = &target {
+        if unroutable(a.ip()) {
+            let _ = client.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+            return Err(refused(format!("{a}: not an address a peer can have")));
+        }
+    }
     if matches!(&target, Target::Addr(a) if a.ip() == IpAddr::from(INCOMING_FROM)) {
         let _ = client.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await;
         return Err(refused("librqbit redialling an incoming peer through its loopback alias"));
@@ -633,14 +716,12 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit
         return Ok(());
     }
     if first[0] != PSTR[0] {
-        drop(permit);
         return relay_plain(client, peer, first.to_vec(), shared).await;
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
     handshake[0] = first[0];
     tokio::time::timeout(HANDSHAKE, client.read_exact(&mut handshake[1..])).await.map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
-        drop(permit);
         return relay_plain(client, peer, handshake, shared).await;
     }
     let info_hash = info_hash_of(&handshake);
@@ -649,7 +730,6 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit
         Ok(Err(e)) => return Err(std::io::Error::new(e.kind(), format!("{target}: {e}"))),
         Err(_) => return Err(refused(format!("{target}: handshake over {HANDSHAKE:?}"))),
     };
-    drop(permit);
     let (peer, read, write, method, from_peer) = link;
     let counted = Counted::new(&shared.counts, info_hash, method);
     Link { peer, local: client, read, write, to_local: from_peer, _counted: counted }.run(shared).await;
@@ -662,11 +742,15 @@ type Opened = (TcpStream, Option<Cipher>, Option<Cipher>, Option<Method>, Vec<u8
 async fn open(shared: &Shared, target: &Target, peer: TcpStream, handshake: &[u8]) -> std::io::Result<Opened> {
     match shared.mode {
         Encryption::Require => encrypted(shared, peer, handshake).await,
+        // Behind a proxy (Tor: slow circuits) a slow answer is not a
+        // refusal: MSE gets the whole handshake time and no plaintext retry
+        // follows it; only a peer that drops MSE gets plaintext.
+        Encryption::PreferEncrypted if shared.upstream.is_some() => match encrypted(shared, peer, handshake).await {
+            Ok(o) => Ok(o),
+            Err(_) => plaintext(dial(shared, target).await?, handshake).await,
+        },
         Encryption::PreferEncrypted => match tokio::time::timeout(ATTEMPT, encrypted(shared, peer, handshake)).await {
             Ok(Ok(o)) => Ok(o),
-            // Behind a proxy (Tor: slow circuits) a slow answer is not a
-            // refusal; only a peer that dropped MSE gets plaintext.
-            Err(_) if shared.upstream.is_some() => Err(refused("no answer to MSE through the proxy")),
             _ => plaintext(dial(shared, target).await?, handshake).await,
         },
         Encryption::PreferPlaintext => match tokio::time::timeout(ATTEMPT, plaintext(peer, handshake)).await {
@@ -731,10 +815,32 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_per_network_and_peers_cannot_name_unroutable_addresses() {
+        assert_eq!(network("198.51.100.7".parse().unwrap()), "198.51.100.0".parse::<IpAddr>().unwrap());
+        assert_eq!(network("2001:db8:1:2::5".parse().unwrap()), "2001:db8:1::".parse::<IpAddr>().unwrap());
+        let slots = Slots::new(2);
+        let key: IpAddr = "192.0.2.0".parse().unwrap();
+        let (a, b) = (slots.take(key).unwrap(), slots.take(key).unwrap());
+        assert!(slots.take(key).is_none());
+        drop(a);
+        assert!(slots.take(key).is_some());
+        drop(b);
+        for bad in ["0.0.0.0", "169.254.169.254", "224.0.0.1", "255.255.255.255", "::", "fe80::1", "ff02::1"] {
+            assert!(unroutable(bad.parse().unwrap()), "{bad}");
+        }
+        for good in ["127.0.0.1", "192.168.1.20", "198.51.100.7", "::1", "2001:db8::1"] {
+            assert!(!unroutable(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    #[test]
     fn a_user_proxy_is_parsed_with_its_password() {
         let u = Upstream::parse("socks5h://al%20ice:p%40ss@127.0.0.1:9050").unwrap();
         assert_eq!(u.at, "127.0.0.1:9050");
         assert_eq!(u.auth, Some(("al ice".into(), "p@ss".into())));
         assert_eq!(Upstream::parse("socks5://[::1]:1080").unwrap().at, "[::1]:1080");
+        // Tor's stream isolation: a user name alone, no login.
+        assert!(Upstream::parse("socks5h://isolate@127.0.0.1:9050").unwrap().auth.is_none());
+        assert!(Upstream::parse("socks5://:secret@127.0.0.1:9050").is_err());
     }
 }

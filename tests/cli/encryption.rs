@@ -205,14 +205,14 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
     let at = ("127.0.0.1", run.peer_port);
 
     // Stalled: 96 bytes (a public key's length) and nothing more, held
-    // open, from another address (127.0.0.2): goat holds a few handshakes
-    // per address, so they cannot crowd out peers elsewhere.
+    // open, from another network (127.0.1.2): goat holds a few handshakes
+    // per network, so they cannot crowd out peers elsewhere.
     let rt = runtime();
     let stalled: Vec<tokio::net::TcpStream> = rt.block_on(async {
         let mut v = Vec::new();
         for i in 0..300u32 {
             let sock = tokio::net::TcpSocket::new_v4().unwrap();
-            sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            sock.bind("127.0.1.2:0".parse().unwrap()).unwrap();
             let Ok(mut s) = sock.connect(format!("127.0.0.1:{}", run.peer_port).parse().unwrap()).await else { continue };
             use tokio::io::AsyncWriteExt;
             let _ = s.write_all(&[i as u8 | 1; 96]).await;
@@ -231,7 +231,7 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
     s.write_all(&hello).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut reply = [0u8; 68];
-    s.read_exact(&mut reply).unwrap_or_else(|e| panic!("a peer was not answered while another address stalled: {e}"));
+    s.read_exact(&mut reply).unwrap_or_else(|e| panic!("a peer was not answered while another network stalled: {e}"));
     assert_eq!(&reply[28..48], &hello[28..48]);
     drop(s);
 
