@@ -296,6 +296,8 @@ mod tests {
         assert!(parse("config = \"x\"\n").unwrap_err().contains("config"));
         assert!(parse("poll = [").is_err());
         assert!(parse("listen-port = 99999\n").is_err());
+        assert_eq!(parse("encryption = \"require\"\n").unwrap().encryption, Some(Encryption::Require));
+        assert!(parse("encryption = \"always\"\n").unwrap_err().contains("always"));
     }
 
     #[test]
