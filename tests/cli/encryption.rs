@@ -92,6 +92,16 @@ fn a_plaintext_only_peer_is_reached_by_default_and_refused_when_encryption_is_re
     assert_eq!(o.stderr.trim().lines().count(), 1, "{}", o.stderr);
 }
 
+/// `goat seed` following the model's goatfile, seeding it (its log in
+/// `w/run`).
+fn goat_seeding(w: &Path) -> (crate::repair::Model, goat::devchain::server::Handle, crate::seed::SeedRun, Daemon) {
+    let m = model(w, None);
+    let (h, run, _addr) = published_run(w, &m);
+    let d = run.spawn(&w.join("run"));
+    wait_seeding(&run, &w.join("run"), 90);
+    (m, h, run, d)
+}
+
 /// libtorrent forcing RC4 downloads the whole model from `goat seed`
 /// alone: every piece hashed by libtorrent, its peer reported as rc4, and
 /// goat's status counting the encrypted peer while it is connected.
@@ -99,11 +109,8 @@ fn a_plaintext_only_peer_is_reached_by_default_and_refused_when_encryption_is_re
 fn libtorrent_forcing_encryption_downloads_from_goat_seed() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let m = model(w, None);
-    let (_h, run, _addr) = published_run(w, &m);
+    let (m, _h, run, mut d) = goat_seeding(w);
     let logdir = w.join("run");
-    let mut d = run.spawn(&logdir);
-    wait_seeding(&run, &logdir, 90);
 
     let tfile = w.join("model.torrent");
     std::fs::write(&tfile, &m.t.bytes).unwrap();
@@ -197,11 +204,8 @@ fn goat_fetches_from_transmission_requiring_encryption() {
 fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let m = model(w, None);
-    let (_h, run, _addr) = published_run(w, &m);
+    let (m, _h, run, mut d) = goat_seeding(w);
     let logdir = w.join("run");
-    let mut d = run.spawn(&logdir);
-    wait_seeding(&run, &logdir, 90);
     let at = ("127.0.0.1", run.peer_port);
 
     // Stalled: 96 bytes (a public key's length) and nothing more, held
@@ -249,15 +253,8 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
         // goat answers an MSE start with its public key and a pad, never more.
         assert!(sink.len() <= 96 + 512, "{what}: goat sent {} bytes", sink.len());
     };
-    let mut x: u32 = 12345;
-    let garbage: Vec<u8> = (0..3000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    // Bytes from a payload file: random-looking, never a handshake.
+    let garbage = std::fs::read(m.src.join("weights.bin")).unwrap()[..3000].to_vec();
     dropped("garbage", garbage.clone(), false);
     dropped("truncated after the key", garbage[..100].to_vec(), true);
     dropped("truncated inside the key", garbage[..50].to_vec(), true);
