@@ -455,23 +455,42 @@ struct Link {
 
 impl Link {
     async fn run(self, shared: &Shared) {
-        let Link { peer, local, mut read, mut write, to_local, _counted } = self;
-        let mut closed = shared.closed.subscribe();
+        let Link { peer, local, read, write, to_local, _counted } = self;
         let _ = peer.set_nodelay(true);
         let _ = local.set_nodelay(true);
-        let (mut peer_r, mut peer_w) = peer.into_split();
-        let (mut local_r, mut local_w) = local.into_split();
-        let down = async {
-            stalled(local_w.write_all(&to_local)).await?;
-            pump(&mut peer_r, &mut local_w, read.as_mut()).await
-        };
-        let up = pump(&mut local_r, &mut peer_w, write.as_mut());
-        // Either side closing ends both (the peer protocol has no half-close).
-        tokio::select! {
-            _ = down => {}
-            _ = up => {}
-            _ = closed.wait_for(|c| *c) => {}
-        }
+        relay(peer, local, read, write, &to_local, &[], shared).await
+    }
+}
+
+/// Relay between a peer and librqbit until either side closes (the peer
+/// protocol has no half-close) or the gate is dropped. `to_local` (already
+/// received from the peer) goes to librqbit first, then what the peer
+/// sends, through `read`; `to_peer` (already received from librqbit) goes
+/// to the peer first, then what librqbit sends, through `write`.
+async fn relay(
+    peer: TcpStream,
+    local: TcpStream,
+    mut read: Option<Cipher>,
+    mut write: Option<Cipher>,
+    to_local: &[u8],
+    to_peer: &[u8],
+    shared: &Shared,
+) {
+    let mut closed = shared.closed.subscribe();
+    let (mut peer_r, mut peer_w) = peer.into_split();
+    let (mut local_r, mut local_w) = local.into_split();
+    let down = async {
+        stalled(local_w.write_all(to_local)).await?;
+        pump(&mut peer_r, &mut local_w, read.as_mut()).await
+    };
+    let up = async {
+        stalled(peer_w.write_all(to_peer)).await?;
+        pump(&mut local_r, &mut peer_w, write.as_mut()).await
+    };
+    tokio::select! {
+        _ = down => {}
+        _ = up => {}
+        _ = closed.wait_for(|c| *c) => {}
     }
 }
 
@@ -533,6 +552,11 @@ async fn incoming(mut sock: TcpStream, shared: &Shared) -> std::io::Result<Link>
         }
         let mut pending = head;
         read_handshake(&mut sock, &mut pending, None).await?;
+        // (Under MSE the SKEY was found among the session's torrents.)
+        let info_hash = info_hash_of(&pending);
+        if shared.find(|h| *h == info_hash).is_none() {
+            return Err(refused("the peer asked for a torrent goat does not have"));
+        }
         (pending, None, None, None)
     } else {
         let e = mse::respond(&mut sock, head, |r| shared.torrent(r), |p| shared.mode.choose(p)).await?;
@@ -544,9 +568,6 @@ async fn incoming(mut sock: TcpStream, shared: &Shared) -> std::io::Result<Link>
         (pending, read, write, Some(method))
     };
     let info_hash = info_hash_of(&pending);
-    if shared.find(|h| *h == info_hash).is_none() {
-        return Err(refused("the peer asked for a torrent goat does not have"));
-    }
     let local = to_session(local_at).await?;
     let counted = Counted::new(&shared.counts, info_hash, method);
     Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted })
@@ -690,14 +711,17 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit
         .map_err(|_| refused("a SOCKS client too slow"))??;
     drop(permit);
     if let Target::Addr(a) = &target {
-        if unroutable(a.ip()) {
+        let why = if unroutable(a.ip()) {
+            Some("not an address a peer can have")
+        } else if a.ip() == IpAddr::from(INCOMING_FROM) {
+            Some("librqbit redialling an incoming peer through its loopback alias")
+        } else {
+            None
+        };
+        if let Some(why) = why {
             let _ = client.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await;
-            return Err(refused(format!("{a}: not an address a peer can have")));
+            return Err(refused(format!("{a}: {why}")));
         }
-    }
-    if matches!(&target, Target::Addr(a) if a.ip() == IpAddr::from(INCOMING_FROM)) {
-        let _ = client.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await;
-        return Err(refused("librqbit redialling an incoming peer through its loopback alias"));
     }
     let peer = match dial(shared, &target).await {
         Ok(p) => p,
@@ -716,13 +740,15 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit
         return Ok(());
     }
     if first[0] != PSTR[0] {
-        return relay_plain(client, peer, first.to_vec(), shared).await;
+        relay(peer, client, None, None, &[], &first, shared).await;
+        return Ok(());
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
     handshake[0] = first[0];
     tokio::time::timeout(HANDSHAKE, client.read_exact(&mut handshake[1..])).await.map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
-        return relay_plain(client, peer, handshake, shared).await;
+        relay(peer, client, None, None, &[], &handshake, shared).await;
+        return Ok(());
     }
     let info_hash = info_hash_of(&handshake);
     let link = match tokio::time::timeout(HANDSHAKE, open(shared, &target, peer, &handshake)).await {
@@ -779,22 +805,6 @@ async fn plaintext(mut peer: TcpStream, handshake: &[u8]) -> std::io::Result<Ope
     Ok((peer, None, None, None, buf))
 }
 
-async fn relay_plain(client: TcpStream, peer: TcpStream, first: Vec<u8>, shared: &Shared) -> std::io::Result<()> {
-    let mut closed = shared.closed.subscribe();
-    let (mut cr, mut cw) = client.into_split();
-    let (mut pr, mut pw) = peer.into_split();
-    let up = async {
-        stalled(pw.write_all(&first)).await?;
-        pump(&mut cr, &mut pw, None).await
-    };
-    let down = pump(&mut pr, &mut cw, None);
-    tokio::select! {
-        _ = up => {}
-        _ = down => {}
-        _ = closed.wait_for(|c| *c) => {}
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

@@ -364,6 +364,8 @@ impl Swarm {
         // several goat requests at once can be, drops the handshake), so
         // goat asks again, backing off, until the metadata timeout.
         let deadline = tokio::time::Instant::now() + metadata_timeout;
+        let require_hint =
+            if self.cfg.encryption == gate::Encryption::Require { " (--encryption require refuses peers that cannot encrypt)" } else { "" };
         let mut pause = Duration::from_millis(500);
         let listed = loop {
             let fut = metadata::caught(self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list())));
@@ -371,10 +373,8 @@ impl Swarm {
                 Err(_) => {
                     let hint = if !(magnet.sources.is_empty() && magnet.web_seeds.is_empty()) {
                         " (its web seeds serve files, not metadata: the goatfile entry's `metadata:` or the magnet's xs= must point at the .torrent)"
-                    } else if self.cfg.encryption == gate::Encryption::Require {
-                        " (--encryption require refuses peers that cannot encrypt)"
                     } else {
-                        ""
+                        require_hint
                     };
                     return Err(Error::network(format!(
                         "no peer sent the torrent's metadata within {}s{hint}: check the magnet's trackers, add --peer HOST:PORT, or raise --metadata-timeout",
@@ -383,8 +383,8 @@ impl Swarm {
                 }
                 Ok(Err(mut e)) => {
                     if !e.message.starts_with(EVERY_PEER_FAILED) || tokio::time::Instant::now() + pause >= deadline {
-                        if e.message.starts_with(EVERY_PEER_FAILED) && self.cfg.encryption == gate::Encryption::Require {
-                            e.message.push_str(" (--encryption require refuses peers that cannot encrypt)");
+                        if e.message.starts_with(EVERY_PEER_FAILED) {
+                            e.message.push_str(require_hint);
                         }
                         return Err(e);
                     }

@@ -274,11 +274,10 @@ pub async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let mut pad_d = inbox.take(&mut s, pad).await?;
     read.apply(&mut pad_d);
-    let (read, write) = match method {
+    let (mut read, write) = match method {
         Method::Rc4 => (Some(read), Some(write)),
         Method::Plaintext => (None, None),
     };
-    let mut read = read;
     let pending = inbox.rest(read.as_mut());
     Ok(Established { stream: s, method, skey, read, write, pending })
 }
