@@ -93,11 +93,11 @@ fn a_plaintext_only_peer_is_reached_by_default_and_refused_when_encryption_is_re
 }
 
 /// `goat seed` following the model's goatfile, seeding it (its log in
-/// `w/run`).
-fn goat_seeding(w: &Path) -> (crate::repair::Model, goat::devchain::server::Handle, crate::seed::SeedRun, Daemon) {
+/// `w/run`), with `extra` arguments.
+fn goat_seeding(w: &Path, extra: &[&str]) -> (crate::repair::Model, goat::devchain::server::Handle, crate::seed::SeedRun, Daemon) {
     let m = model(w, None);
     let (h, run, _addr) = published_run(w, &m);
-    let d = run.spawn(&w.join("run"));
+    let d = run.spawn_env(&w.join("run"), extra, &[]);
     wait_seeding(&run, &w.join("run"), 90);
     (m, h, run, d)
 }
@@ -109,7 +109,10 @@ fn goat_seeding(w: &Path) -> (crate::repair::Model, goat::devchain::server::Hand
 fn libtorrent_forcing_encryption_downloads_from_goat_seed() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let (m, _h, run, mut d) = goat_seeding(w);
+    // Uploads limited, so the leecher stays connected for seconds and the
+    // status polls below see it (unlimited, the 3 MB went in well under
+    // one poll once and the count was never seen).
+    let (m, _h, run, mut d) = goat_seeding(w, &["--max-upload-rate", "1M"]);
     let logdir = w.join("run");
 
     let tfile = w.join("model.torrent");
@@ -204,7 +207,7 @@ fn goat_fetches_from_transmission_requiring_encryption() {
 fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let (m, _h, run, mut d) = goat_seeding(w);
+    let (m, _h, run, mut d) = goat_seeding(w, &[]);
     let logdir = w.join("run");
     let at = ("127.0.0.1", run.peer_port);
 
