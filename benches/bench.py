@@ -248,6 +248,29 @@ def complete(dest, src, files):
     return True
 
 
+def run_case(label, clients, runs, size, payload, files, work):
+    """Each client `runs` times, interleaved; one copy on disk at a time.
+    Returns per client the median MB/s and seconds, the peak RSS MB and the
+    median CPU seconds (user + system)."""
+    got = {c: ([], [], []) for c in clients}
+    for r in range(runs):
+        for name, make in clients.items():
+            dest = work / "leech" / name.replace(" ", "_")
+            shutil.rmtree(work / "leech", ignore_errors=True)
+            dest.mkdir(parents=True)
+            dt, mb, rc, err = timed(make(dest), timeout=3600)
+            cpu = LAST_CPU_S[0]
+            ok = complete(dest, payload, files)
+            print(f"  {label:28} {name:36} run {r + 1}: " + (f"{size / dt / 1e6:8.1f} MB/s {dt:6.1f} s CPU {cpu:6.1f} s"
+                  f" peak RSS {mb:6.1f} MB" if ok else f"FAILED rc {rc}: {err.strip()[-300:]}"), flush=True)
+            if ok:
+                for lst, v in zip(got[name], (dt, mb, cpu)):
+                    lst.append(v)
+    shutil.rmtree(work / "leech", ignore_errors=True)
+    return {n: (size / statistics.median(t) / 1e6, statistics.median(t), max(m), statistics.median(c))
+            for n, (t, m, c) in got.items() if t}
+
+
 def bench_download(procs, work, size, runs, seeders, clients, results, label, mem_limit=None):
     payload = work / "src" / "payload"
     files = make_payload(payload, size) if not payload.exists() else [

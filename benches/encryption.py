@@ -10,12 +10,12 @@ usage: encryption.py [--size 1G] [--runs 3] [--baseline GOAT_BINARY]
   --baseline  also run another goat binary (e.g. one built before the
               peer gate) in plaintext, to see what the gate's relay costs
 """
-import argparse, shutil, statistics, sys, tempfile
+import argparse, shutil, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (Procs, complete, human, leech_commands, make_payload, parse_size, start_devchain,  # noqa: E402
-                   start_seeders, timed, tracked_torrent, LAST_CPU_S)
+from bench import (Procs, human, leech_commands, make_payload, parse_size, run_case, start_devchain,  # noqa: E402
+                   start_seeders, tracked_torrent)
 
 
 def main():
@@ -52,33 +52,17 @@ def main():
             clients["baseline goat (plaintext, no gate)"] = lambda d: [a.baseline] + leech_commands(
                 "goat", torrent, d, esplora, address)[1:]
         print(f"\n== {human(size)} ({len(files)} files) from one libtorrent seeder, {a.runs} run(s) ==", flush=True)
-        got = {c: ([], [], []) for c in clients}
-        # Interleaved rounds, one copy on disk at a time.
-        for r in range(a.runs):
-            for name, make in clients.items():
-                dest = work / "leech" / "dl"
-                shutil.rmtree(work / "leech", ignore_errors=True)
-                dest.mkdir(parents=True)
-                dt, mb, rc, err = timed(make(dest), timeout=3600)
-                cpu = LAST_CPU_S[0]
-                ok = complete(dest, payload, files)
-                print(f"  {name:36} run {r + 1}: " + (f"{size / dt / 1e6:8.1f} MB/s {dt:6.1f} s  CPU {cpu:6.1f} s"
-                      f"  peak RSS {mb:6.1f} MB" if ok else f"FAILED rc {rc}: {err.strip()[-300:]}"), flush=True)
-                if ok:
-                    for lst, v in zip(got[name], (dt, cpu, mb)):
-                        lst.append(v)
-        shutil.rmtree(work / "leech", ignore_errors=True)
-        rows = {n: (statistics.median(t), statistics.median(c), max(m)) for n, (t, c, m) in got.items() if t}
+        rows = run_case("", clients, a.runs, size, payload, files, work)
         gb = size / 1e9
         print(f"\n| {human(size)}, one libtorrent seeder | MB/s (median) | seconds | client CPU s per GB | peak RSS MB |")
         print("|---|---|---|---|---|")
-        for n, (t, c, m) in rows.items():
-            print(f"| {n} | {size / t / 1e6:.1f} | {t:.1f} | {c / gb:.2f} | {m:.1f} |")
+        for n, (mbs, t, m, c) in rows.items():
+            print(f"| {n} | {mbs:.1f} | {t:.1f} | {c / gb:.2f} | {m:.1f} |")
         for who, enc, plain in (("goat", "goat, RC4 required", "goat, plaintext first"),
                                 ("libtorrent", "libtorrent, RC4 forced", "libtorrent, plaintext only"),
                                 ("aria2c", "aria2c, RC4 required", "aria2c, default")):
             if enc in rows and plain in rows:
-                (te, ce, _), (tp, cp, _) = rows[enc], rows[plain]
+                (_, te, _, ce), (_, tp, _, cp) = rows[enc], rows[plain]
                 print(f"RC4 cost, {who}: {tp / te:.2f}x the plaintext speed, {(ce - cp) / gb:+.2f} CPU s per GB")
     finally:
         procs.stop_all()

@@ -11,10 +11,7 @@ command -v opentracker >/dev/null || need+=(opentracker)
 /usr/bin/python3 -c "import libtorrent" 2>/dev/null || need+=(python3-libtorrent)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. benches/need.sh
+install_packages ${need[@]+"${need[@]}"}
 cargo build --release --locked
 exec /usr/bin/python3 benches/encryption.py "$@"

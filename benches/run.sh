@@ -16,11 +16,7 @@ command -v transmission-cli >/dev/null || need+=(transmission-cli)
 /usr/bin/python3 -c "import matplotlib" 2>/dev/null || need+=(python3-matplotlib)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "benches/run.sh: installing ${need[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. benches/need.sh
+install_packages ${need[@]+"${need[@]}"}
 cargo build --release --locked
 exec /usr/bin/python3 benches/bench.py "$@"

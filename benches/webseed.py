@@ -10,12 +10,12 @@ usage: webseed.py [--size 1G] [--runs 3] [--peer-rate 60M] [--seed-rate 8M]
                 fetches up to 8 pieces at once, so the web seed gives at
                 most 8 times this)
 """
-import argparse, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (GOAT, LT_SEED, PY, Procs, complete, free_port, human, make_payload, parse_size,  # noqa: E402
-                   timed, wait_until, LAST_READ_MB)
+from bench import (GOAT, LT_SEED, PY, Procs, free_port, human, make_payload, parse_size, run_case,  # noqa: E402
+                   wait_until)
 
 
 def enc(s):
@@ -90,25 +90,6 @@ def aria2_plain(port, files, dest):
             "--console-log-level=error", "-j", "4", "-i", str(lst)]
 
 
-def run_case(label, clients, runs, size, payload, files, work):
-    """Each client `runs` times, interleaved; one copy on disk at a time."""
-    got = {c: ([], []) for c in clients}
-    for r in range(runs):
-        for name, make in clients.items():
-            dest = work / "leech" / name.replace(" ", "_")
-            shutil.rmtree(work / "leech", ignore_errors=True)
-            dest.mkdir(parents=True)
-            dt, mb, rc, err = timed(make(dest), timeout=3600)
-            ok = complete(dest, payload, files)
-            print(f"  {label:28} {name:30} run {r + 1}: " + (f"{size / dt / 1e6:8.1f} MB/s {dt:6.1f} s peak RSS {mb:6.1f} MB"
-                  if ok else f"FAILED rc {rc}: {err.strip()[-300:]}"), flush=True)
-            if ok:
-                got[name][0].append(dt)
-                got[name][1].append(mb)
-    shutil.rmtree(work / "leech", ignore_errors=True)
-    return {n: (size / statistics.median(t) / 1e6, statistics.median(t), max(m)) for n, (t, m) in got.items() if t}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="1G")
@@ -163,13 +144,13 @@ def main():
         }, a.runs, size, payload, files, work)
 
         print(f"\n| web seed only, {human(size)} | MB/s (median) | seconds | peak RSS MB |\n|---|---|---|---|")
-        for n, (mbs, s, rss) in alone.items():
+        for n, (mbs, s, rss, _) in alone.items():
             print(f"| {n} | {mbs:.1f} | {s:.1f} | {rss:.1f} |")
         best = alone.get("aria2c (torrent + url-list)")
         if best and "goat" in alone:
             print(f"\ngoat / aria2c (torrent + url-list): {alone['goat'][0] / best[0]:.2f}x")
         print(f"\n| mixed, {human(size)} | MB/s (median) | seconds | peak RSS MB |\n|---|---|---|---|")
-        for n, (mbs, s, rss) in mixed.items():
+        for n, (mbs, s, rss, _) in mixed.items():
             print(f"| {n} | {mbs:.1f} | {s:.1f} | {rss:.1f} |")
     finally:
         procs.stop_all()

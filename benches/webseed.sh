@@ -10,11 +10,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 /usr/bin/python3 -c "import libtorrent" 2>/dev/null || need+=(python3-libtorrent)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  case " ${need[*]} " in *" nginx-light "*) $SUDO service nginx stop >/dev/null 2>&1 || true ;; esac
-fi
+. benches/need.sh
+install_packages ${need[@]+"${need[@]}"}
+case " ${need[*]-} " in *" nginx-light "*) $SUDO service nginx stop >/dev/null 2>&1 || true ;; esac
 cargo build --release --locked
 exec /usr/bin/python3 benches/webseed.py "$@"

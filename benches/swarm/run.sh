@@ -19,10 +19,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v tc >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 /usr/bin/python3 -c "import libtorrent" 2>/dev/null || need+=(python3-libtorrent)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. benches/need.sh
+install_packages ${need[@]+"${need[@]}"}
 args=()
 report=0
 seed_scale=0
