@@ -24,6 +24,7 @@ pub mod filebuf;
 pub mod filemap;
 pub mod goatfile;
 pub mod inscription;
+pub mod local;
 pub mod logging;
 pub mod progress;
 pub mod publish;

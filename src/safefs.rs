@@ -239,7 +239,7 @@ pub fn remove_dir_in(root: impl AsFd, rel: &Path) -> io::Result<()> {
 /// The folder holding `rel`'s last component, opened component by
 /// component without following links (created when `create`), and that
 /// last component.
-fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(OwnedFd, &'a std::ffi::OsStr)> {
+pub fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(OwnedFd, &'a std::ffi::OsStr)> {
     let (Some(name), Some(dirs)) = (rel.file_name(), rel.parent()) else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel))));
     };

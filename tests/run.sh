@@ -72,12 +72,13 @@ if ! ord --version 2>/dev/null | grep -qx "ord 0.29.1"; then
 fi
 
 # embit, a wallet library nobody here wrote, signs the PSBTs `goat publish`
-# writes (tests/cli/publish.rs); from PyPI into a venv under target/.
+# writes (tests/cli/publish.rs); huggingface_hub reads the hub cache goat
+# writes and builds (tests/cli/local.rs); from PyPI into a venv under target/.
 venv="$PWD/target/test-venv"
-if ! "$venv/bin/python" -c "import embit" 2>/dev/null; then
-  echo "tests/run.sh: installing embit into $venv"
-  /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "embit==0.8.0"
+if ! "$venv/bin/python" -c "import embit, huggingface_hub" 2>/dev/null; then
+  echo "tests/run.sh: installing embit and huggingface_hub into $venv"
+  [ -x "$venv/bin/pip" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "embit==0.8.0" "huggingface_hub==0.36.0"
 fi
 export GOAT_PYTHON="$venv/bin/python"
 

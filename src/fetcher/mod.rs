@@ -30,7 +30,45 @@ pub struct EntryResult {
     /// Peer connections opened, with MSE/PE and in plaintext.
     pub encrypted_connections: u64,
     pub plaintext_connections: u64,
+    /// Bytes put in place from local copies instead of downloaded, and
+    /// from where (`local::Placed::words`).
+    pub reused_bytes: u64,
+    pub reused_from: Vec<String>,
     pub seconds: f64,
+}
+
+/// Add a magnet entry for download into `dir` (its folder): the torrent's
+/// metadata (from `known`, else peers), the goatfile's checks of its files,
+/// local copies of them put in place (`crate::local`), then the torrent,
+/// which fetches only what is still missing.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_entry(
+    swarm: &torrent::Swarm,
+    e: &Entry,
+    magnet: &crate::goatfile::Magnet,
+    peers: &[String],
+    dir: &Path,
+    timeout: std::time::Duration,
+    known: Option<torrent::known::Checked>,
+    sources: &crate::local::Sources,
+) -> Result<(Torrent, crate::local::Placed)> {
+    let md = swarm.metadata(magnet, peers, timeout, known).await?;
+    check_files(e, &md.listed())?;
+    let placed = if sources.is_empty() || e.files.is_empty() {
+        crate::local::Placed::default()
+    } else {
+        let geometry = crate::local::Geometry {
+            piece_length: md.piece_length,
+            files: md.files.iter().map(|f| (f.path.clone(), f.offset, f.length, f.padding)).collect(),
+        };
+        let (s, d, specs) = (sources.clone(), dir.to_path_buf(), e.files.clone());
+        tokio::task::spawn_blocking(move || crate::local::place(&s, &d, &specs, &geometry))
+            .await
+            .map_err(|err| Error::internal(err.to_string()))?
+    };
+    swarm.hashed_whole(&md.hash, placed.reused.iter().map(|r| r.path.clone()));
+    let t = swarm.add_from(md, magnet, dir).await?;
+    Ok((t, placed))
 }
 
 /// Check the torrent's files (relative path, length) against what the
@@ -92,7 +130,7 @@ pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifes
 pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Result<()> {
     if !reread {
         for m in manifests {
-            check_sha256(layout, m).await?;
+            check_sha256(layout, m, &[]).await?;
         }
         return Ok(());
     }
@@ -156,9 +194,10 @@ async fn damaged_files(layout: &Layout, m: &Manifest) -> Result<Vec<std::path::P
     Ok(damaged)
 }
 
-/// Only the goatfile's sha256s (no piece re-read).
-async fn check_sha256(layout: &Layout, m: &Manifest) -> Result<()> {
-    for f in m.files.iter().filter(|f| f.sha256.is_some()) {
+/// Only the goatfile's sha256s (no piece re-read), but of `hashed`: files
+/// goat already hashed whole in this session.
+async fn check_sha256(layout: &Layout, m: &Manifest, hashed: &[std::path::PathBuf]) -> Result<()> {
+    for f in m.files.iter().filter(|f| f.sha256.is_some() && !hashed.contains(&f.path)) {
         let (dir, rel) = (layout.entry_dir(&m.entry), f.path.clone());
         let path = dir.join(&rel);
         let got = tokio::task::spawn_blocking(move || crate::store::sha256_under(&dir, &rel))
@@ -261,6 +300,8 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
         web_seed_bytes: 0,
         encrypted_connections: 0,
         plaintext_connections: 0,
+        reused_bytes: 0,
+        reused_from: Vec::new(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -42,6 +42,51 @@ pub struct Entry {
     /// Where a magnet entry's torrent metadata can be had without a peer
     /// (docs/goatfile.md, `metadata:`), tried in order before peers.
     pub metadata: Vec<MetaSource>,
+    /// The Hugging Face repository these files are, at one commit
+    /// (docs/goatfile.md, `hf:`): `goat fetch --layout hf` lays them into
+    /// the hub cache under it. Magnet entries only.
+    pub hf: Option<HfRepo>,
+}
+
+/// A Hugging Face model repository at one commit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HfRepo {
+    /// `ORG/NAME` (or `NAME`).
+    pub repo: String,
+    /// The commit (40 lowercase hex digits).
+    pub revision: String,
+}
+
+impl HfRepo {
+    fn check(&self) -> Result<(), String> {
+        check_repo_id(&self.repo).map_err(|why| format!("hf: repository id '{}' {why}", crate::text::line(&self.repo)))?;
+        if !(self.revision.len() == 40 && self.revision.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))) {
+            return Err(format!("hf: revision '{}' is not a commit (40 lowercase hex digits)", crate::text::line(&self.revision)));
+        }
+        Ok(())
+    }
+}
+
+/// A Hugging Face repository id as the hub allows it (`huggingface_hub`'s
+/// `validate_repo_id`): `NAME` or `ORG/NAME`, letters, digits, `-`, `_`
+/// and `.`, no `--` or `..`, at most 96 characters. It names a folder in
+/// the hub cache, so nothing else passes.
+pub fn check_repo_id(id: &str) -> Result<(), String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !p.starts_with(['-', '.'])
+            && !p.ends_with(['-', '.'])
+    };
+    if id.len() > 96 || parts.len() > 2 || !parts.iter().all(|p| ok_part(p)) {
+        return Err("is not NAME or ORG/NAME (letters, digits, '-', '_', '.'; at most 96 characters)".into());
+    }
+    if id.contains("--") || id.contains("..") {
+        return Err("contains '--' or '..', which the hub refuses".into());
+    }
+    Ok(())
 }
 
 /// A place a torrent's metadata (the `.torrent`, or just its bencoded
@@ -185,6 +230,7 @@ struct RawEntry {
     size: Option<u64>,
     sha256: Option<String>,
     metadata: Option<OneOrMany>,
+    hf: Option<HfRepo>,
 }
 
 /// `metadata:` takes one source or a list.
@@ -355,7 +401,17 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
                     .collect::<Result<Vec<_>, _>>()?
             }
         };
-        entries.push(Entry { name: e.name, source, files, metadata });
+        let hf = match (e.hf, &source) {
+            (None, _) => None,
+            (Some(_), Source::Inscription(_) | Source::Parts(_)) => {
+                return err(format!("{where_}: 'hf' belongs to magnet entries"))
+            }
+            (Some(h), Source::Magnet(_)) => {
+                h.check().map_err(|x| ParseError(format!("{where_}: {x}")))?;
+                Some(h)
+            }
+        };
+        entries.push(Entry { name: e.name, source, files, metadata, hf });
     }
     finish(Goatfile { version, name: raw.name, description: raw.description, entries })
 }
@@ -391,6 +447,8 @@ struct WriteEntry<'a> {
     files: Option<Vec<&'a FileSpec>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     metadata: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hf: Option<&'a HfRepo>,
 }
 
 impl Goatfile {
@@ -419,6 +477,7 @@ impl Goatfile {
                     sha256: inline.and_then(|f| f.sha256.as_deref()),
                     files,
                     metadata: e.metadata.iter().map(|m| m.to_string()).collect(),
+                    hf: e.hf.as_ref(),
                 }
             })
             .collect();
@@ -452,7 +511,7 @@ fn parse_loose(value: &serde_norway::Value) -> Result<Goatfile, ParseError> {
     }
     let entries = found
         .into_iter()
-        .map(|(name, magnet)| Entry { name, source: Source::Magnet(magnet), files: vec![], metadata: vec![] })
+        .map(|(name, magnet)| Entry { name, source: Source::Magnet(magnet), files: vec![], metadata: vec![], hf: None })
         .collect();
     finish(Goatfile { version: 0, name: None, description: None, entries })
 }

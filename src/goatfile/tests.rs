@@ -108,3 +108,26 @@ fn parts_need_the_whole_sha256_and_round_trip() {
     let both = format!("goat: 1\nentries:\n  - name: w\n    inscription: {id}\n    parts: [{id2}]\n    path: w.bin\n    sha256: {sha}\n");
     assert!(parse(both.as_bytes()).unwrap_err().0.contains("pick one"));
 }
+
+#[test]
+fn an_hf_repository_is_checked_and_round_trips() {
+    let m = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
+    let rev = "a".repeat(40);
+    let ok = format!("goat: 1\nentries:\n  - name: w\n    magnet: \"{m}\"\n    hf:\n      repo: org/tiny-llama.v2\n      revision: {rev}\n");
+    let g = parse(ok.as_bytes()).unwrap();
+    assert_eq!(g.entries[0].hf, Some(HfRepo { repo: "org/tiny-llama.v2".into(), revision: rev.clone() }));
+    assert_eq!(parse(g.to_yaml().unwrap().as_bytes()).unwrap(), g);
+    // It names a folder in the hub cache: nothing but the hub's own ids.
+    for bad in ["../x", "org/../x", "a--b/c", "a/b/c", "-a/b", "a/b.", "a b/c", "org/\\e[2J", ""] {
+        let y = format!("goat: 1\nentries:\n  - name: w\n    magnet: \"{m}\"\n    hf:\n      repo: \"{bad}\"\n      revision: {rev}\n");
+        assert!(parse(y.as_bytes()).unwrap_err().0.contains("repository id"), "{bad}");
+    }
+    for bad in ["main", "A".repeat(40).as_str(), "a".repeat(39).as_str()] {
+        let y = format!("goat: 1\nentries:\n  - name: w\n    magnet: \"{m}\"\n    hf:\n      repo: org/x\n      revision: \"{bad}\"\n");
+        assert!(parse(y.as_bytes()).unwrap_err().0.contains("commit"), "{bad}");
+    }
+    let on_chain = format!("goat: 1\nentries:\n  - name: w\n    inscription: {}i0\n    path: w.bin\n    hf:\n      repo: org/x\n      revision: {rev}\n", "1".repeat(64));
+    assert!(parse(on_chain.as_bytes()).unwrap_err().0.contains("magnet entries"));
+    let extra = format!("goat: 1\nentries:\n  - name: w\n    magnet: \"{m}\"\n    hf:\n      repo: org/x\n      revision: {rev}\n      extra: 1\n");
+    assert!(parse(extra.as_bytes()).is_err());
+}

@@ -106,6 +106,17 @@ pub struct Settings {
     #[arg(long, value_enum, value_name = "MODE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
+    /// Also look for local copies of new entries' files in this folder
+    /// (repeatable; added to the file's): a file whose size and sha256
+    /// match is linked or copied in instead of downloaded, then seeded
+    /// (docs/seeding.md, "Local copies").
+    #[arg(long = "from", value_name = "DIR")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<PathBuf>,
+    /// Do not look for local copies (the Hugging Face cache, from).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_local: bool,
     /// Seconds to wait for a new torrent's metadata from peers [default: 300]
     #[arg(long, value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]

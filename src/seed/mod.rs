@@ -56,6 +56,8 @@ pub struct Options {
     pub peers: Vec<String>,
     pub policy: Policy,
     pub metadata_timeout: Duration,
+    /// Where new entries' files may already be (`crate::local`).
+    pub local: crate::local::Sources,
     pub swarm: SwarmConfig,
     pub http: Option<SocketAddr>,
     /// Stop by itself after this long (tests, demos).
@@ -286,6 +288,7 @@ impl Daemon {
                 policy: self.opts.policy,
                 peers: self.opts.peers.clone(),
                 metadata_timeout: self.opts.metadata_timeout,
+                local: self.opts.local.clone(),
                 prune: self.opts.prune,
                 allow_rollback: self.opts.allow_rollback,
                 seen_dropped: Mutex::default(),
@@ -414,6 +417,7 @@ fn restore_from_records(d: &Daemon) {
                 shared: d.shared.clone(),
                 peers: d.opts.peers.clone(),
                 metadata_timeout: d.opts.metadata_timeout,
+                local: d.opts.local.clone(),
                 esplora: esplora.clone(),
                 goatfile,
             };
@@ -894,6 +898,7 @@ struct Poller {
     policy: Policy,
     peers: Vec<String>,
     metadata_timeout: Duration,
+    local: crate::local::Sources,
     prune: bool,
     allow_rollback: bool,
     /// Dropped torrents already reported.
@@ -1096,6 +1101,7 @@ impl Poller {
                         shared: self.shared.clone(),
                         peers: self.peers.clone(),
                         metadata_timeout: self.metadata_timeout,
+                        local: self.local.clone(),
                         esplora: self.esplora.clone(),
                         goatfile: Some(*id),
                     };
@@ -1155,6 +1161,7 @@ struct AddJob {
     shared: Arc<Shared>,
     peers: Vec<String>,
     metadata_timeout: Duration,
+    local: crate::local::Sources,
     /// For metadata inscribed on chain (`fetcher::metadata`).
     esplora: Arc<Esplora>,
     /// The goatfile's inscription, which `i<n>` metadata is beside.
@@ -1218,10 +1225,11 @@ impl AddJob {
         }
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
         let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref(), self.metadata_timeout).await;
-        let t = self
-            .swarm
-            .add(m, &self.peers, &dir, self.metadata_timeout, known, |files| fetcher::check_files(&self.entry, files))
-            .await?;
+        let (t, placed) =
+            fetcher::add_entry(&self.swarm, &self.entry, m, &self.peers, &dir, self.metadata_timeout, known, &self.local).await?;
+        for w in placed.words() {
+            info!(target: "goat", "{}: reused {w}", self.entry.name);
+        }
         if let Err(e) = fetcher::record_torrent(&self.layout, &self.entry, &t) {
             let _ = self.swarm.remove(&self.key).await;
             return Err(e);

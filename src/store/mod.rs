@@ -193,7 +193,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     sha256_of(std::fs::File::open(path)?)
 }
 
-fn sha256_of(mut f: std::fs::File) -> std::io::Result<String> {
+pub fn sha256_of(mut f: std::fs::File) -> std::io::Result<String> {
     use sha2::Digest;
     use std::io::Read;
     let mut h = sha2::Sha256::new();

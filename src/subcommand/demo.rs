@@ -159,6 +159,11 @@ impl Demo {
             encryption: Default::default(),
             dht_bootstrap: vec![],
             no_verify: false,
+            // The demo shows a download from the swarm, whatever caches
+            // this machine has.
+            from: vec![],
+            no_local: true,
+            layout: super::fetch::FileLayout::Torrent,
             loopback: true,
             seed_for: None,
         };

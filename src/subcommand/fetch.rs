@@ -79,12 +79,36 @@ pub struct Fetch {
     /// check of each piece still runs.
     #[arg(long)]
     pub no_verify: bool,
+    /// Also look for local copies of the files in this folder (repeatable):
+    /// a file whose size and sha256 match is linked or copied in instead of
+    /// downloaded (docs/fetching.md, "Local copies").
+    #[arg(long = "from", value_name = "DIR", conflicts_with = "no_local")]
+    pub from: Vec<PathBuf>,
+    /// Do not look for local copies (the Hugging Face cache, --from).
+    #[arg(long)]
+    pub no_local: bool,
+    /// Also lay entries that name a Hugging Face repository into the
+    /// Hugging Face cache (hf), where transformers and huggingface_hub find
+    /// them offline.
+    #[arg(long, value_enum, default_value = "torrent", value_name = "LAYOUT")]
+    pub layout: FileLayout,
     /// Accept peers on 127.0.0.1 only (tests, demos).
     #[arg(long, hide = true)]
     pub loopback: bool,
     /// With --seed: stop after this many seconds (tests).
     #[arg(long, hide = true, value_name = "SECS")]
     pub seed_for: Option<u64>,
+}
+
+/// Where fetched files are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileLayout {
+    /// The torrent's paths under the output folder.
+    Torrent,
+    /// That, and each entry with an `hf:` repository laid into the
+    /// Hugging Face hub cache too (blobs linked, not copied, where the
+    /// filesystem allows).
+    Hf,
 }
 
 /// Where the goatfile came from (the folder's `.goat/source.json`).
@@ -246,6 +270,9 @@ impl Fetch {
             results.extend(outcome?);
             swarm = Some(s);
         }
+        if self.layout == FileLayout::Hf {
+            self.lay_out_hf(&layout, &entries, &reporter).await?;
+        }
         reporter.done();
         if self.json {
             let doc = serde_json::json!({ "dir": root, "source": origin, "entries": results });
@@ -261,7 +288,9 @@ impl Fetch {
                         let web = if r.web_seed_bytes > 0 { format!(", {} from web seeds", r.web_seed_bytes) } else { String::new() };
                         let links = r.encrypted_connections + r.plaintext_connections;
                         let enc = if links > 0 { format!(", {} of {links} peer connection(s) encrypted", r.encrypted_connections) } else { String::new() };
-                        format!(" ({} fetched{web}{enc} in {:.1}s)", r.fetched_bytes, r.seconds)
+                        let reused =
+                            if r.reused_bytes > 0 { format!(", {} reused from local copies: {}", r.reused_bytes, r.reused_from.join("; ")) } else { String::new() };
+                        format!(" ({} fetched{web}{reused}{enc} in {:.1}s)", r.fetched_bytes, r.seconds)
                     } else {
                         String::new()
                     }
@@ -292,6 +321,52 @@ impl Fetch {
         Ok(())
     }
 
+    /// `--layout hf`: each fetched entry that names a Hugging Face
+    /// repository, laid into the hub cache (`local::hf::lay_out`).
+    async fn lay_out_hf(&self, layout: &Layout, entries: &[&Entry], r: &Reporter) -> Result<()> {
+        let Some(cache) = crate::local::hf::hub_cache() else {
+            return Err(Error::usage("--layout hf: no Hugging Face cache folder (set HF_HUB_CACHE or HOME)"));
+        };
+        for e in entries {
+            let Some(repo) = &e.hf else {
+                r.event(format!("{}: names no Hugging Face repository (hf:), left in the torrent layout only", e.name));
+                continue;
+            };
+            let dir = layout.entry_dir(&e.name);
+            let mut files = Vec::new();
+            for f in &e.files {
+                let (Some(sha256), Some(size)) = (&f.sha256, f.size) else {
+                    return Err(Error::invalid(format!(
+                        "{}: --layout hf needs every file's size and sha256 in the goatfile, and '{}' has none",
+                        e.name,
+                        crate::text::line(&f.path)
+                    )));
+                };
+                files.push((f.path.clone(), sha256.clone(), size, dir.join(&f.path)));
+            }
+            let (c, repo2) = (cache.clone(), repo.clone());
+            let laid = tokio::task::spawn_blocking(move || {
+                let lay: Vec<crate::local::hf::LayFile> = files
+                    .iter()
+                    .map(|(p, h, size, have)| crate::local::hf::LayFile { path: p, sha256: h, size: *size, have: have.clone() })
+                    .collect();
+                crate::local::hf::lay_out(&c, &repo2, &lay)
+            })
+            .await
+            .map_err(|err| Error::internal(err.to_string()))?
+            .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            r.event(format!(
+                "{}: laid into the Hugging Face cache as {} at {} ({} new blob(s)): {}",
+                e.name,
+                repo.repo,
+                repo.revision,
+                laid.blobs,
+                laid.snapshot.display()
+            ));
+        }
+        Ok(())
+    }
+
     async fn fetch_torrents(
         &self,
         swarm: &Swarm,
@@ -302,6 +377,8 @@ impl Fetch {
         reporter: &mut Reporter,
     ) -> Result<Vec<EntryResult>> {
         let timeout = Duration::from_secs(self.metadata_timeout.max(1));
+        let sources = crate::local::Sources::new(&self.from, !self.no_local);
+        let sources = &sources;
         // Metadata for all entries in parallel.
         let adds = entries.iter().map(|e| {
             let bar = reporter.metadata_spinner(&e.name);
@@ -310,7 +387,7 @@ impl Fetch {
                 let t = match layout.make_entry_dir(&e.name) {
                     Ok(dir) => {
                         let known = fetcher::metadata::find(chain, swarm.web(), e, goatfile, timeout).await;
-                        swarm.add(m, &self.peers, &dir, timeout, known, |files| fetcher::check_files(e, files)).await
+                        fetcher::add_entry(swarm, e, m, &self.peers, &dir, timeout, known, sources).await
                     }
                     Err(err) => Err(err),
                 };
@@ -320,17 +397,20 @@ impl Fetch {
         let mut added = Vec::new();
         let mut total = 0;
         for (e, bar, t) in join_all(adds).await {
-            let t = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            let (t, placed) = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            for w in placed.words() {
+                reporter.event(format!("{}: reused {w}", e.name));
+            }
             let m = fetcher::record_torrent(layout, e, &t)?;
             let size: u64 = m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length));
             total += size;
             reporter.start_transfer(&bar, size);
-            added.push((e, bar, t, m));
+            added.push((e, bar, t, m, placed));
         }
         reporter.total_bar(total);
         let rep: &Reporter = reporter;
         let started = Instant::now();
-        let waits = added.iter().map(|(e, bar, t, _)| async move {
+        let waits = added.iter().map(|(e, bar, t, _, _)| async move {
             let p = t
                 .wait(Duration::from_millis(500), |p| {
                     rep.update(bar, p);
@@ -342,7 +422,7 @@ impl Fetch {
         });
         let ticker = async {
             loop {
-                let have: u64 = added.iter().map(|(_, _, t, _)| t.progress().have_bytes).sum();
+                let have: u64 = added.iter().map(|(_, _, t, _, _)| t.progress().have_bytes).sum();
                 rep.set_total(have);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -361,17 +441,17 @@ impl Fetch {
         // entry is proven (`fetcher::Download`, the lifecycle `goat seed`
         // runs too).
         let mut settled = Vec::new();
-        for (e, bar, t, m) in added {
+        for (e, bar, t, m, placed) in added {
             let Source::Magnet(magnet) = &e.source else { unreachable!("magnet entries only") };
             let d = fetcher::Download { swarm, layout, manifest: &m, magnet, peers: &self.peers };
             if let Some(p) = swarm.proof(&t.info_hash()) {
                 tracing::debug!(target: "goat", "{}: {} piece(s) gathered in memory and written whole", e.name, p.gathered.load(std::sync::atomic::Ordering::Relaxed));
             }
             let t = d.settle(t, !self.no_verify, |msg| rep.event(msg)).await?;
-            settled.push((e, bar, t, m));
+            settled.push((e, bar, t, m, placed));
         }
         let added = settled;
-        for ((e, bar, _t, m), p) in added.iter().zip(progress) {
+        for ((e, bar, _t, m, placed), p) in added.iter().zip(progress) {
             rep.finish(bar, "verified");
             let end = _t.progress();
             out.push(EntryResult {
@@ -383,6 +463,8 @@ impl Fetch {
                 web_seed_bytes: _t.web_seed_bytes(),
                 encrypted_connections: end.encrypted_connections,
                 plaintext_connections: end.plaintext_connections,
+                reused_bytes: placed.bytes(),
+                reused_from: placed.words(),
                 seconds: started.elapsed().as_secs_f64(),
             });
         }

@@ -92,6 +92,11 @@ impl Seed {
             peers: s.peers.clone(),
             policy: s.trust.policy(),
             metadata_timeout: Duration::from_secs(s.metadata_timeout.unwrap_or(300).max(1)),
+            local: match (s.no_local, s.from.is_empty()) {
+                (true, false) => return Err(Error::usage("--no-local turns off local copies, --from names a folder of them: drop one")),
+                (true, true) => crate::local::Sources::default(),
+                (false, _) => crate::local::Sources::new(&s.from, true),
+            },
             swarm: SwarmConfig {
                 listen_port: Some(s.listen_port.unwrap_or(DEFAULT_LISTEN_PORT)),
                 loopback_only: s.loopback,

@@ -35,8 +35,9 @@ use librqbit::{
 };
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How goat's BitTorrent session behaves.
@@ -111,6 +112,9 @@ pub struct Swarm {
     peer_id: librqbit::dht::Id20,
     /// Where peer connections pass through MSE/PE.
     gate: Arc<gate::Gate>,
+    /// Per torrent, files whose whole bytes goat hashed in this session and
+    /// found to be the goatfile's sha256 (local copies): [`Swarm::vouch`].
+    whole: Mutex<HashMap<String, Vec<PathBuf>>>,
 }
 
 /// A torrent being fetched or seeded.
@@ -150,6 +154,26 @@ pub struct Progress {
     pub plaintext_connections: u64,
     pub finished: bool,
     pub error: Option<String>,
+}
+
+/// A torrent's metadata, checked against its magnet and not yet added
+/// ([`Swarm::metadata`]).
+pub struct Metadata {
+    /// The `.torrent` goat keeps.
+    pub bytes: Bytes,
+    /// Its files in torrent order (padding files included).
+    pub files: Vec<TorrentFile>,
+    pub piece_length: u64,
+    pub hash: InfoHash,
+    /// Peers to start from: the given ones, the magnet's, those met.
+    peers: Vec<SocketAddr>,
+}
+
+impl Metadata {
+    /// Every file as (relative path, length), padding included.
+    pub fn listed(&self) -> Vec<(PathBuf, u64)> {
+        self.files.iter().map(|f| (f.path.clone(), f.length)).collect()
+    }
 }
 
 /// One file of a torrent, where librqbit put it.
@@ -288,6 +312,7 @@ impl Swarm {
             fresh,
             read_only,
             folders,
+            whole: Mutex::default(),
         })
     }
 
@@ -302,13 +327,7 @@ impl Swarm {
         self.gate.port().or_else(|| self.session.listen_addr().map(|a| a.port()))
     }
 
-    /// Add a magnet: its metadata from `known` (checked against the
-    /// magnet's info-hash: no peer needed), else from peers, waiting at
-    /// most `metadata_timeout`. `peers` are extra host:port peers.
-    /// `accept` sees every file (relative path, length) before the
-    /// torrent is added for download, so goat's own checks (sizes promised
-    /// by the goatfile) run before a single byte is fetched or a file
-    /// created.
+    /// Add a magnet: [`Swarm::metadata`], then [`Swarm::add_from`].
     pub async fn add(
         &self,
         magnet: &Magnet,
@@ -318,32 +337,55 @@ impl Swarm {
         known: Option<known::Checked>,
         accept: impl FnOnce(&[(PathBuf, u64)]) -> Result<()>,
     ) -> Result<Torrent> {
+        let md = self.metadata(magnet, peers, metadata_timeout, known).await?;
+        accept(&md.listed())?;
+        self.add_from(md, magnet, output).await
+    }
+
+    /// A magnet's metadata: from `known` (checked against the magnet's
+    /// info-hash: no peer needed), else from peers, waiting at most
+    /// `metadata_timeout`. `peers` are extra host:port peers. Nothing is
+    /// created on disk: goat's own checks (sizes the goatfile promises,
+    /// local copies) run on it before [`Swarm::add_from`] adds it.
+    pub async fn metadata(
+        &self,
+        magnet: &Magnet,
+        peers: &[String],
+        metadata_timeout: Duration,
+        known: Option<known::Checked>,
+    ) -> Result<Metadata> {
         let initial = resolve_peers(peers, magnet).await?;
-        let (torrent_bytes, seen) = match known {
+        let (bytes, seen) = match known {
             Some(k) => (k.torrent().clone(), Vec::new()),
             None => self.metadata_from_peers(magnet, &initial, metadata_timeout).await?,
         };
-        // goat's own time from here to the added torrent (checks,
-        // allocation, librqbit's add) is what a many-file torrent costs:
-        // logged for benches/many_files.py.
-        let took = std::time::Instant::now();
-        let hash = info_hash_of_torrent(&torrent_bytes)?;
+        let hash = info_hash_of_torrent(&bytes)?;
         same_torrent(magnet, hash.clone())?;
-        let listed = listed_files(&torrent_bytes)?;
-        let files: Vec<(PathBuf, u64)> = listed.iter().map(|f| (f.path.clone(), f.length)).collect();
-        accept(&files)?;
-        let real: Vec<(PathBuf, u64)> = listed.iter().filter(|f| !f.padding).map(|f| (f.path.clone(), f.length)).collect();
+        let files = listed_files(&bytes)?;
+        let piece_length = piece_length_of(&bytes)?;
+        let mut peers = initial;
+        extend_new(&mut peers, seen);
+        Ok(Metadata { bytes, files, piece_length, hash, peers })
+    }
+
+    /// Add a torrent whose metadata [`Swarm::metadata`] gave, downloading
+    /// into `output`: missing files are allocated, files already there
+    /// (an earlier run's, local copies) are checked and kept.
+    pub async fn add_from(&self, md: Metadata, magnet: &Magnet, output: &Path) -> Result<Torrent> {
+        // goat's own time from here to the added torrent (allocation,
+        // librqbit's add) is what a many-file torrent costs: logged for
+        // benches/many_files.py.
+        let took = std::time::Instant::now();
+        let real: Vec<(PathBuf, u64)> = md.files.iter().filter(|f| !f.padding).map(|f| (f.path.clone(), f.length)).collect();
         let created = preallocate(output, &real)?;
-        let key = hash.as_str().to_string();
+        let key = md.hash.as_str().to_string();
         storage::lock(&self.fresh).insert(key.clone(), created.into_iter().collect());
-        // Step 2: add from the metadata in hand (no second exchange).
-        let mut peers2 = initial;
-        extend_new(&mut peers2, seen);
-        let added = self.add_metadata(torrent_bytes, peers2, magnet, output, true).await;
+        // Added from the metadata in hand (no second exchange).
+        let added = self.add_metadata(md.bytes, md.peers, magnet, output, true).await;
         // Taken by the storage when librqbit made it; if the add failed
         // before that, a later add must not take these files for empty.
         storage::lock(&self.fresh).remove(&key);
-        tracing::debug!(target: "goat", "torrent {key}: {} files checked, allocated and added in {} ms", files.len(), took.elapsed().as_millis());
+        tracing::debug!(target: "goat", "torrent {key}: {} files allocated and added in {} ms", md.files.len(), took.elapsed().as_millis());
         added
     }
 
@@ -540,6 +582,37 @@ impl Swarm {
         Some(Arc::new(bridge::start(handle.clone(), session, self.web.clone(), &urls, layout)))
     }
 
+    /// Record that goat hashed `files` of torrent `hash` whole in this
+    /// session and found each to be the goatfile's sha256.
+    pub fn hashed_whole(&self, hash: &InfoHash, files: impl IntoIterator<Item = PathBuf>) {
+        storage::lock(&self.whole).entry(hash.as_str().to_string()).or_default().extend(files);
+    }
+
+    /// The files [`Swarm::hashed_whole`] recorded for torrent `hash`.
+    pub fn whole(&self, hash: &InfoHash) -> Vec<PathBuf> {
+        storage::lock(&self.whole).get(hash.as_str()).cloned().unwrap_or_default()
+    }
+
+    /// The pieces of `t` that lie wholly in files goat hashed whole
+    /// ([`Swarm::hashed_whole`]) and that librqbit has, proven: their bytes
+    /// are the goatfile's by sha256, so goat need not read them again.
+    pub fn vouch(&self, t: &Torrent) -> usize {
+        let hash = t.info_hash();
+        let whole = self.whole(&hash);
+        if whole.is_empty() {
+            return 0;
+        }
+        let (Some(proof), Some(haves), Ok(layout)) = (self.proof(&hash), self.haves(&hash), t.durable_layout()) else {
+            return 0;
+        };
+        let pieces: Vec<u32> = whole_pieces(&layout, &whole)
+            .into_iter()
+            .filter(|&i| haves.get(i as usize / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
+            .collect();
+        proof.vouch(&pieces);
+        pieces.len()
+    }
+
     /// What goat's read-back proved of this torrent since it was added.
     pub fn proof(&self, info_hash: &InfoHash) -> Option<Arc<storage::Proof>> {
         self.proofs.lock().unwrap_or_else(|e| e.into_inner()).get(info_hash.as_str()).cloned()
@@ -687,6 +760,27 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
     )))
 }
 
+/// The pieces that lie wholly in `whole` files (and padding): every real
+/// file they touch is one of them.
+fn whole_pieces(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
+    let pl = layout.piece_length.max(1);
+    let total = layout.files.iter().map(|(_, o, l)| o + l).max().unwrap_or(0);
+    let n = total.div_ceil(pl) as usize;
+    // 0: no file seen, 1: only whole files, 2: some other file.
+    let mut state = vec![0u8; n];
+    let whole: std::collections::HashSet<&Path> = whole.iter().map(PathBuf::as_path).collect();
+    for (path, off, len) in &layout.files {
+        if *len == 0 {
+            continue;
+        }
+        let mark = if whole.contains(path.as_path()) { 1 } else { 2 };
+        for s in &mut state[(off / pl) as usize..=((off + len - 1) / pl) as usize] {
+            *s = (*s).max(mark);
+        }
+    }
+    (0..n as u32).filter(|&i| state[i as usize] == 1).collect()
+}
+
 /// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
 pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
     metadata::check_torrent(torrent_bytes)?;
@@ -712,6 +806,13 @@ fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
         .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
     let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
     Ok(InfoHash::from_bytes(&digest))
+}
+
+/// The piece length of a `.torrent` ([`metadata::check_torrent`] bounds it).
+fn piece_length_of(torrent_bytes: &[u8]) -> Result<u64> {
+    let t = librqbit::torrent_from_bytes(torrent_bytes)
+        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+    Ok(u64::from(t.info.data.piece_length))
 }
 
 fn id20(info_hash: &InfoHash) -> Result<librqbit::dht::Id20> {

@@ -247,6 +247,17 @@ impl Proof {
         std::mem::take(&mut *lock(&self.failed))
     }
 
+    /// Pieces whose bytes goat proved another way in this session (they lie
+    /// wholly in files whose sha256 goat hashed: local copies) and that
+    /// librqbit's check found: proven, unless found bad meanwhile.
+    pub fn vouch(&self, pieces: &[u32]) {
+        for &i in pieces {
+            if let Some(p) = self.pieces.get(i as usize) {
+                let _ = p.compare_exchange(piece::UNKNOWN, piece::PROVEN, Ordering::AcqRel, Ordering::Acquire);
+            }
+        }
+    }
+
     /// Pieces found bad by another check (a re-read of the files): never
     /// served from now on, and fetched again like goat's own failures.
     pub fn mark_bad(&self, pieces: &[u32]) {

@@ -54,6 +54,9 @@ pub const CEILING: u64 = 1 << 30;
 pub fn goat() -> Goat {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_goat"));
     cmd.env_remove("GOAT_ESPLORA").env_remove("GOAT_ELECTRUM").env_remove("GOAT_LOG");
+    // No test finds this machine's own Hugging Face cache (local copies):
+    // those that use one name it.
+    cmd.env("HF_HUB_CACHE", "/nonexistent/goat-tests/hf-cache");
     Goat { cmd, ceiling: None }
 }
 

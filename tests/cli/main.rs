@@ -9,6 +9,7 @@ mod fetch;
 mod harness;
 mod hostile;
 mod inscriptions;
+mod local;
 mod ord_diff;
 mod owned;
 mod privacy;

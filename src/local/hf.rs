@@ -1,0 +1,259 @@
+//! The Hugging Face hub cache, as `huggingface_hub` lays it out
+//! (huggingface.co/docs/huggingface_hub/guides/manage-cache):
+//!
+//! ```text
+//! <cache>/models--ORG--NAME/blobs/<sha256 of an LFS file, or git hash>
+//!                          /snapshots/<commit>/<path> -> ../../blobs/<hash>
+//!                          /refs/<branch>               (holds the commit)
+//! ```
+//!
+//! goat reads it (local copies, `goat publish --hf`) and writes it
+//! (`goat fetch --layout hf`): blobs named by sha256, relative symlinks,
+//! `refs/main` only when there is none, nothing else of the cache touched.
+
+use crate::error::{Error, Result};
+use crate::goatfile::HfRepo;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use std::path::{Path, PathBuf};
+
+/// The hub cache folder, found as `huggingface_hub` finds it:
+/// `HF_HUB_CACHE`, the older `HUGGINGFACE_HUB_CACHE`, `HF_HOME/hub`,
+/// `XDG_CACHE_HOME/huggingface/hub`, then `~/.cache/huggingface/hub`.
+pub fn hub_cache() -> Option<PathBuf> {
+    hub_cache_from(|k| std::env::var_os(k))
+}
+
+/// [`hub_cache`] with the environment read through `env`.
+pub fn hub_cache_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let home = env("HOME");
+    let var = |k: &str| env(k).filter(|v| !v.is_empty()).map(|v| expand(Path::new(&v), home.as_deref()));
+    if let Some(p) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
+        return Some(p);
+    }
+    if let Some(home) = var("HF_HOME") {
+        return Some(home.join("hub"));
+    }
+    let cache = var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache")))?;
+    Some(cache.join("huggingface").join("hub"))
+}
+
+/// `~/x` as the home folder's `x` (Python's `expanduser`).
+fn expand(p: &Path, home: Option<&std::ffi::OsStr>) -> PathBuf {
+    match (p.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The `blobs` folders of every repository in the cache.
+pub fn blob_folders(cache: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(cache) else { return Vec::new() };
+    rd.flatten()
+        .filter(|e| {
+            e.file_name().to_str().is_some_and(|n| ["models--", "datasets--", "spaces--"].iter().any(|p| n.starts_with(p)))
+        })
+        .map(|e| e.path().join("blobs"))
+        .filter(|b| b.is_dir())
+        .collect()
+}
+
+/// A model repository's folder in the cache.
+pub fn repo_folder(cache: &Path, repo: &str) -> PathBuf {
+    cache.join(format!("models--{}", repo.replace('/', "--")))
+}
+
+/// One file of a snapshot: its path in the repository and the blob
+/// holding it.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub path: Vec<String>,
+    pub blob: PathBuf,
+    pub size: u64,
+}
+
+/// A repository at one commit, as the cache holds it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub repo: String,
+    pub commit: String,
+    pub files: Vec<SnapshotFile>,
+}
+
+/// `ORG/NAME[@REVISION]` (a branch, tag or commit; default `main`).
+pub fn parse_spec(spec: &str) -> Result<(String, String)> {
+    let (repo, rev) = match spec.split_once('@') {
+        Some((r, v)) => (r, v),
+        None => (spec, "main"),
+    };
+    crate::goatfile::check_repo_id(repo).map_err(|why| {
+        Error::usage(format!("--hf '{}': the repository id {why} (ORG/NAME[@REVISION])", crate::text::line(spec)))
+    })?;
+    if rev.is_empty() || rev.len() > 128 || rev.starts_with('.') || rev.contains("..") || !rev.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
+        return Err(Error::usage(format!("--hf '{}': '{}' is not a branch, tag or commit", crate::text::line(spec), crate::text::line(rev))));
+    }
+    Ok((repo.to_string(), rev.to_string()))
+}
+
+impl Snapshot {
+    /// The snapshot of `repo` at `revision` in `cache`: a commit names its
+    /// folder, a branch or tag is looked up in `refs/`.
+    pub fn read(cache: &Path, repo: &str, revision: &str) -> Result<Snapshot> {
+        let folder = repo_folder(cache, repo);
+        if !folder.is_dir() {
+            return Err(Error::usage(format!(
+                "{repo} is not in the Hugging Face cache {}: download it first (hf download {repo}), or set HF_HUB_CACHE",
+                cache.display()
+            )));
+        }
+        let commit = if is_commit(revision) && folder.join("snapshots").join(revision).is_dir() {
+            revision.to_string()
+        } else {
+            let r = std::fs::read_to_string(folder.join("refs").join(revision)).map_err(|_| {
+                Error::usage(format!("{repo}: the cache has no revision '{revision}' (no refs/{revision}): name a commit, or download that revision first"))
+            })?;
+            let r = r.trim().to_string();
+            if !is_commit(&r) {
+                return Err(Error::invalid(format!("{repo}: refs/{revision} in the cache does not hold a commit hash")));
+            }
+            r
+        };
+        let root = folder.join("snapshots").join(&commit);
+        let blobs = std::fs::canonicalize(folder.join("blobs"))
+            .map_err(|e| Error::io(format!("reading {}", folder.join("blobs").display()), e))?;
+        let mut files = Vec::new();
+        walk_snapshot(&root, &[], &blobs, &mut files)?;
+        if files.is_empty() {
+            return Err(Error::usage(format!("{repo} at {commit} has no files in the cache {}", cache.display())));
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Snapshot { repo: repo.to_string(), commit, files })
+    }
+}
+
+fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// The files of a snapshot folder: links into the repository's blobs
+/// (followed, and only there), or plain files.
+fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, out: &mut Vec<SnapshotFile>) -> Result<()> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+    for e in rd {
+        let e = e.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let Some(name) = e.file_name().to_str().map(str::to_string) else {
+            return Err(Error::usage(format!("{}: the file name is not UTF-8, which a torrent cannot carry", e.path().display())));
+        };
+        let mut parts = rel.to_vec();
+        parts.push(name);
+        let path = e.path();
+        let t = e.file_type().map_err(|err| Error::io(format!("reading {}", path.display()), err))?;
+        if t.is_dir() {
+            walk_snapshot(&path, &parts, blobs, out)?;
+            continue;
+        }
+        let real = std::fs::canonicalize(&path).map_err(|err| Error::io(format!("following {}", path.display()), err))?;
+        if t.is_symlink() && !real.starts_with(blobs) {
+            return Err(Error::usage(format!("{} links outside the repository's blobs: refusing to publish it", path.display())));
+        }
+        let md = std::fs::metadata(&real).map_err(|err| Error::io(format!("reading {}", real.display()), err))?;
+        if !md.is_file() {
+            return Err(Error::usage(format!("{} is not a regular file", path.display())));
+        }
+        out.push(SnapshotFile { path: parts, blob: real, size: md.len() });
+    }
+    Ok(())
+}
+
+/// One file to lay into the cache: its path in the repository, its
+/// sha256, and goat's verified copy.
+pub struct LayFile<'a> {
+    pub path: &'a str,
+    pub sha256: &'a str,
+    pub size: u64,
+    pub have: PathBuf,
+}
+
+/// What laying an entry into the cache did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Laid {
+    pub snapshot: PathBuf,
+    /// Blobs goat put there (the others were there already).
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+/// Lay `files` (verified, in goat's folder) into `cache` as `repo` at its
+/// revision: each blob by sha256 (reflinked, hard-linked or copied), the
+/// snapshot's relative links, and `refs/main` when the cache has none.
+/// A blob already there is hashed; one that does not match is an error,
+/// left as it is.
+pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
+    let cache = crate::safefs::anchor(cache).map_err(|e| Error::io(format!("creating {}", cache.display()), e))?;
+    let folder = repo_folder(&cache, &repo.repo);
+    let io = |what: &Path| {
+        let what = what.to_path_buf();
+        move |e: std::io::Error| Error::io(format!("writing {}", what.display()), e)
+    };
+    let blobs = crate::safefs::make_real_dir(&folder.join("blobs")).map_err(io(&folder.join("blobs")))?;
+    let snapshot = folder.join("snapshots").join(&repo.revision);
+    let snap = crate::safefs::make_real_dir(&snapshot).map_err(io(&snapshot))?;
+    let mut laid = Laid { snapshot: snapshot.clone(), ..Default::default() };
+    for f in files {
+        match crate::safefs::found_in(&blobs, Path::new(f.sha256)) {
+            Ok(Some(_)) => {
+                let got = crate::store::sha256_under(&folder.join("blobs"), Path::new(f.sha256))
+                    .map_err(io(&folder.join("blobs").join(f.sha256)))?;
+                if got != f.sha256 {
+                    return Err(Error::new(
+                        crate::error::Kind::Corrupt,
+                        format!(
+                            "the cache's blob {} does not hash to its name (it is {got}): remove it and run again",
+                            folder.join("blobs").join(f.sha256).display()
+                        ),
+                    ));
+                }
+            }
+            Ok(None) => {
+                super::place::put(&blobs, Path::new(f.sha256), &f.have, f.size, f.sha256, true)
+                    .map_err(|why| Error::new(crate::error::Kind::Io, format!("putting {} into the cache: {why}", f.path)))?;
+                laid.blobs += 1;
+                laid.bytes += f.size;
+            }
+            Err(e) => return Err(io(&folder.join("blobs").join(f.sha256))(e)),
+        }
+        // snapshots/<commit>/a/b -> ../../../blobs/<sha256>
+        let rel = Path::new(f.path);
+        let depth = rel.components().count() + 1;
+        let target = format!("{}blobs/{}", "../".repeat(depth), f.sha256);
+        let (parent, name) = crate::safefs::parent_of(&snap, rel, true).map_err(io(&snapshot.join(rel)))?;
+        match rustix::fs::readlinkat(&parent, name, Vec::new()) {
+            Ok(t) if t.to_bytes() == target.as_bytes() => {}
+            Ok(_) => {
+                // A link of the same snapshot to another blob: replaced.
+                let _ = rustix::fs::unlinkat(&parent, name, AtFlags::empty());
+                rustix::fs::symlinkat(target.as_str(), &parent, name).map_err(|e| io(&snapshot.join(rel))(e.into()))?;
+            }
+            Err(rustix::io::Errno::NOENT) => {
+                rustix::fs::symlinkat(target.as_str(), &parent, name).map_err(|e| io(&snapshot.join(rel))(e.into()))?;
+            }
+            Err(_) => {
+                return Err(Error::new(crate::error::Kind::Io, format!(
+                    "{} is in the way (not a link): move it away and run again",
+                    snapshot.join(rel).display()
+                )))
+            }
+        }
+    }
+    let refs = crate::safefs::make_real_dir(&folder.join("refs")).map_err(io(&folder.join("refs")))?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(&refs, "main", flags, Mode::from_raw_mode(0o644)) {
+        Ok(fd) => {
+            use std::io::Write;
+            // As huggingface_hub writes it: the commit, no newline.
+            std::fs::File::from(fd).write_all(repo.revision.as_bytes()).map_err(io(&folder.join("refs/main")))?;
+        }
+        Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(io(&folder.join("refs/main"))(e.into())),
+    }
+    Ok(laid)
+}

@@ -1,0 +1,271 @@
+//! Local copies: the Hugging Face hub cache and `--from` folders put in
+//! place before a download, and `--layout hf` read back by the real
+//! `huggingface_hub` (from PyPI, in the test venv, offline).
+
+use crate::fetch::publish_yaml;
+use crate::harness::*;
+use crate::seeder::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Two files whose last piece (64 KiB pieces) spans the boundary.
+pub const FILES: &[(&str, usize)] = &[("weights.bin", 1_500_001), ("config.json", 700)];
+pub const REPO: &str = "goat-test/tiny-llama";
+pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+pub fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+pub fn python() -> PathBuf {
+    std::env::var_os("GOAT_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// A hub cache at `cache` holding `files` (path, bytes) of `repo` at
+/// `commit`, laid out as huggingface_hub documents it: blobs named by
+/// sha256, the snapshot's relative links, refs/main.
+pub fn hf_cache(cache: &Path, repo: &str, commit: &str, files: &[(&str, Vec<u8>)]) {
+    let folder = cache.join(format!("models--{}", repo.replace('/', "--")));
+    std::fs::create_dir_all(folder.join("blobs")).unwrap();
+    std::fs::create_dir_all(folder.join("refs")).unwrap();
+    std::fs::write(folder.join("refs/main"), commit).unwrap();
+    for (path, bytes) in files {
+        let h = sha256(bytes);
+        std::fs::write(folder.join("blobs").join(&h), bytes).unwrap();
+        let link = folder.join("snapshots").join(commit).join(path);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let depth = Path::new(path).components().count() + 1;
+        std::os::unix::fs::symlink(format!("{}blobs/{h}", "../".repeat(depth)), link).unwrap();
+    }
+}
+
+/// The payload, its torrent seeded by librqbit (at `upload_bps`), and a
+/// served goatfile whose entry lists every file's size and sha256 and
+/// names the repository.
+pub struct Model {
+    pub seeder: LibrqbitSeeder,
+    pub handle: goat::devchain::server::Handle,
+    pub addr: String,
+    pub files: Vec<(&'static str, Vec<u8>)>,
+}
+
+pub fn model(w: &Path, upload_bps: Option<u32>) -> Model {
+    let src = w.join("src").join("model");
+    make_payload(&src, FILES);
+    let t = make_torrent(&src, 65536, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &src, upload_bps);
+    let files: Vec<(&str, Vec<u8>)> = FILES.iter().map(|(f, _)| (*f, std::fs::read(src.join(f)).unwrap())).collect();
+    let listed: String = files
+        .iter()
+        .map(|(f, b)| format!("      - path: {f}\n        size: {}\n        sha256: {}\n", b.len(), sha256(b)))
+        .collect();
+    let yaml = format!(
+        "goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n    hf:\n      repo: {REPO}\n      revision: {COMMIT}\n    files:\n{listed}",
+        t.magnet_with_peer(seeder.port)
+    );
+    let (scene, addr) = publish_yaml(&yaml);
+    Model { seeder, handle: scene.serve(), addr, files }
+}
+
+pub fn entry(o: &Out) -> serde_json::Value {
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
+    v["entries"][0].clone()
+}
+
+fn verify(dir: &Path) {
+    let v = goat().args(["verify"]).args([dir]).run();
+    assert_eq!(v.code, 0, "goat verify: {}{}", v.stdout, v.stderr);
+}
+
+/// (bytes, mtime) of every file under `dir`, to show goat changed none.
+fn snapshot_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>, i64)> {
+    let mut out = Vec::new();
+    for e in walk(dir) {
+        let md = std::fs::symlink_metadata(&e).unwrap();
+        if md.is_file() {
+            out.push((e.clone(), std::fs::read(&e).unwrap(), md.mtime_nsec() + md.mtime() * 1_000_000_000));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every file already in the hub cache: nothing is asked of the peer (it
+/// uploads at 64 KB/s, so fetching would show), the files are the
+/// model's, verified, and the cache is exactly as it was.
+#[test]
+fn every_file_in_the_hf_cache_means_no_piece_from_peers() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, Some(64 * 1024));
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &m.files);
+    let before = snapshot_of(&cache);
+    let out = w.join("out");
+    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--json"]).run();
+    let e = entry(&o);
+    let total: u64 = FILES.iter().map(|(_, n)| *n as u64).sum();
+    assert_eq!(e["reused_bytes"], total, "{e}");
+    assert_eq!(e["fetched_bytes"], 0, "{e}\n{}", o.stderr);
+    assert!(e["reused_from"][0].as_str().unwrap().contains(&cache.display().to_string()), "{e}");
+    for (f, bytes) in &m.files {
+        assert_eq!(&std::fs::read(out.join("model").join(f)).unwrap(), bytes, "{f}");
+    }
+    verify(&out);
+    assert_eq!(snapshot_of(&cache), before, "the hub cache changed");
+    drop(m.seeder);
+}
+
+/// One of two files in the cache, the piece they share downloaded: only
+/// that piece and the missing file come from the peer, and the reused
+/// file is goat's own copy (the shared piece is written into it), never
+/// the cache's blob under a second name.
+#[test]
+fn a_partial_cache_downloads_the_rest_and_the_shared_piece() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &m.files[..1]);
+    let before = snapshot_of(&cache);
+    let out = w.join("out");
+    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--json"]).run();
+    let e = entry(&o);
+    assert_eq!(e["reused_bytes"], FILES[0].1, "{e}");
+    // 1,500,701 bytes in 64 KiB pieces: the last (58,909 bytes) holds the
+    // end of weights.bin and all of config.json.
+    let fetched = e["fetched_bytes"].as_u64().unwrap();
+    assert!(fetched > 0 && fetched < 2 * 65536, "fetched {fetched}: {e}");
+    for (f, bytes) in &m.files {
+        assert_eq!(&std::fs::read(out.join("model").join(f)).unwrap(), bytes, "{f}");
+    }
+    assert_eq!(std::fs::metadata(out.join("model/weights.bin")).unwrap().nlink(), 1);
+    verify(&out);
+    assert_eq!(snapshot_of(&cache), before, "the hub cache changed");
+}
+
+/// A blob whose name is the file's sha256 but whose bytes were changed
+/// afterwards: goat's hash of it refuses it, says so, and downloads the
+/// file; the user's blob is left as it is.
+#[test]
+fn a_changed_blob_is_refused_and_downloaded() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &m.files);
+    let blob = cache.join(format!("models--{}", REPO.replace('/', "--"))).join("blobs").join(sha256(&m.files[0].1));
+    let mut changed = m.files[0].1.clone();
+    changed[1000] ^= 0xff;
+    std::fs::write(&blob, &changed).unwrap();
+    let out = w.join("out");
+    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--json"]).run();
+    let e = entry(&o);
+    assert!(o.stderr.contains("not used") && o.stderr.contains("sha256"), "{}", o.stderr);
+    assert_eq!(e["reused_bytes"], FILES[1].1, "only config.json is reused: {e}");
+    assert!(e["fetched_bytes"].as_u64().unwrap() >= FILES[0].1 as u64, "{e}");
+    for (f, bytes) in &m.files {
+        assert_eq!(&std::fs::read(out.join("model").join(f)).unwrap(), bytes, "{f}");
+    }
+    verify(&out);
+    assert_eq!(std::fs::read(&blob).unwrap(), changed, "goat changed the user's blob");
+}
+
+/// A plain folder named with --from (other names, other layout) is used
+/// by size and sha256; --no-local turns every lookup off.
+#[test]
+fn from_folders_count_and_no_local_turns_it_off() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let mine = w.join("mine");
+    std::fs::create_dir_all(mine.join("deep")).unwrap();
+    std::fs::write(mine.join("deep/shard-00001.bin"), &m.files[0].1).unwrap();
+    std::fs::write(mine.join("config (copy).json"), &m.files[1].1).unwrap();
+    // The same size as weights.bin, other bytes: hashed, not used.
+    let mut decoy = m.files[0].1.clone();
+    decoy[0] ^= 1;
+    std::fs::write(mine.join("weights.bin"), &decoy).unwrap();
+    let empty_cache = w.join("no-cache");
+    let out = w.join("out");
+    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &empty_cache).args(["--json", "--from"]).args([&mine]).run();
+    let e = entry(&o);
+    assert_eq!(e["reused_bytes"], (FILES[0].1 + FILES[1].1) as u64, "{e}");
+    assert_eq!(e["fetched_bytes"], 0, "{e}");
+    verify(&out);
+    assert_eq!(std::fs::read(mine.join("weights.bin")).unwrap(), decoy);
+
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &m.files);
+    let out2 = w.join("out2");
+    let o = fetch(&m.handle.url, &m.addr, &out2).env("HF_HUB_CACHE", &cache).args(["--json", "--no-local"]).run();
+    let e = entry(&o);
+    assert_eq!(e["reused_bytes"], 0, "{e}");
+    assert_eq!(e["fetched_bytes"].as_u64().unwrap(), (FILES[0].1 + FILES[1].1) as u64, "{e}");
+    let both = fetch(&m.handle.url, &m.addr, &out2).args(["--no-local", "--from"]).args([&mine]).run();
+    assert_eq!(both.code, 2, "{}", both.stderr);
+}
+
+/// `--layout hf` lays the entry into an empty hub cache, and the real
+/// huggingface_hub, offline, reads it back: `scan_cache_dir()` lists the
+/// repository at its commit with every file, and
+/// `snapshot_download(..., local_files_only=True)` returns goat's
+/// snapshot, whose files are the model's.
+#[test]
+fn layout_hf_is_what_huggingface_hub_reads_offline() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let cache = w.join("hf");
+    let out = w.join("out");
+    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("laid into the Hugging Face cache"), "{}", o.stderr);
+    let script = format!(
+        r#"
+import json, os, sys
+from huggingface_hub import scan_cache_dir, snapshot_download
+info = scan_cache_dir()
+repos = [r for r in info.repos if r.repo_id == "{REPO}"]
+assert len(repos) == 1, info
+revs = list(repos[0].revisions)
+assert [r.commit_hash for r in revs] == ["{COMMIT}"], revs
+assert sorted(f.file_name for f in revs[0].files) == ["config.json", "weights.bin"], revs[0].files
+assert info.warnings == [], info.warnings
+path = snapshot_download("{REPO}", local_files_only=True)
+print(json.dumps({{"path": path, "files": sorted(os.listdir(path)), "size": repos[0].size_on_disk}}))
+"#
+    );
+    let py = Command::new(python())
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["-c", &script])
+        .output()
+        .expect("python with huggingface_hub (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
+    assert!(py.status.success(), "huggingface_hub: {}{}", String::from_utf8_lossy(&py.stdout), String::from_utf8_lossy(&py.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let path = PathBuf::from(v["path"].as_str().unwrap());
+    assert!(path.ends_with(format!("snapshots/{COMMIT}")), "{v}");
+    for (f, bytes) in &m.files {
+        assert_eq!(&std::fs::read(path.join(f)).unwrap(), bytes, "{f}");
+    }
+    // A second run finds everything in place.
+    let again = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
