@@ -95,6 +95,7 @@ impl Demo {
         say(format!("[2/4] publisher: goat publish {} --key-file holder.wif --seed", model.display()));
         let globals = Globals { esplora: vec![handle.url.clone()], network: Some("regtest".into()), ..g.clone() };
         let publish = Publish {
+            hf: vec![],
             dirs: vec![model.clone()],
             onchain: vec![],
             address: None,

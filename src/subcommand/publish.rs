@@ -31,6 +31,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// A torrent `--hf` made: the entry's name (the repository's), the
+/// repository at its commit, and the hub's web seed.
+struct HfMade {
+    entry: String,
+    repo: crate::goatfile::HfRepo,
+    web_seed: String,
+}
+
 /// The content type of an inscribed `.torrent` (`--onchain-metadata`).
 pub const TORRENT_TYPE: &str = "application/x-bittorrent";
 
@@ -40,8 +48,14 @@ const FEE_TARGET_BLOCKS: u16 = 6;
 #[derive(Debug, Args)]
 pub struct Publish {
     /// Model folders (or single files); each becomes one entry.
-    #[arg(value_name = "DIR", required_unless_present_any = ["finalize", "onchain", "sign_existing"])]
+    #[arg(value_name = "DIR", required_unless_present_any = ["finalize", "onchain", "sign_existing", "hf"])]
     pub dirs: Vec<PathBuf>,
+    /// A model in the local Hugging Face cache, as its own entry
+    /// (repeatable): the snapshot's files with the repository's paths, the
+    /// hub's `resolve` URLs as web seeds, the repository and commit in the
+    /// goatfile. Nothing is uploaded to the hub.
+    #[arg(long = "hf", value_name = "ORG/NAME[@REVISION]", conflicts_with = "sign_existing")]
+    pub hf: Vec<String>,
     /// A small file to inscribe whole, as its own entry (repeatable). A file
     /// over 390 000 bytes is split into parts, one inscription each, joined
     /// again by goat fetch and checked against its sha256.
@@ -218,7 +232,15 @@ impl Publish {
         }
 
         // 1. Torrents, one read of every file; on-chain files read whole.
-        let made = self.make_torrents().await?;
+        let mut made = self.make_torrents().await?;
+        let hf = self.make_hf_torrents().await?;
+        let hf: std::collections::HashMap<crate::goatfile::InfoHash, HfMade> = hf
+            .into_iter()
+            .map(|(m, h)| {
+                made.push(m.clone());
+                (m.info_hash, h)
+            })
+            .collect();
         let onchain = self.read_onchain()?;
 
         // 2. Coins and fee.
@@ -257,12 +279,12 @@ impl Publish {
             }
             let source = if ids.len() == 1 { Source::Inscription(ids[0]) } else { Source::Parts(ids) };
             let spec = FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
-            extra.push(Entry { name: f.name.clone(), source, files: vec![spec], metadata: vec![] });
+            extra.push(Entry { name: f.name.clone(), source, files: vec![spec], metadata: vec![], hf: None });
         }
         let (yaml, entries) = match &existing {
             Some((_, bytes)) => (String::from_utf8_lossy(bytes).into_owned(), vec![]),
             None => {
-                let (goatfile, entries) = self.goatfile(&made, extra, &holder.address.to_string())?;
+                let (goatfile, entries) = self.goatfile(&made, &hf, extra, &holder.address.to_string())?;
                 (goatfile.to_yaml().map_err(|e| Error::usage(format!("cannot write the goatfile: {e}")))?, entries)
             }
         };
@@ -433,7 +455,7 @@ impl Publish {
     }
 
     async fn make_torrents(&self) -> Result<Vec<Made>> {
-        if self.dirs.is_empty() && self.onchain.is_empty() && self.sign_existing.is_none() {
+        if self.dirs.is_empty() && self.onchain.is_empty() && self.sign_existing.is_none() && self.hf.is_empty() {
             return Err(Error::usage("give at least one model folder (or --onchain FILE) to publish"));
         }
         let opts = CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };
@@ -445,13 +467,70 @@ impl Publish {
         .map_err(|e| Error::internal(e.to_string()))?
     }
 
-    fn magnet_of(&self, m: &Made) -> String {
+    /// `--hf`: each model's torrent, made from goat's folder of links to
+    /// the cache snapshot's blobs (`<state-dir>/hf/ORG--NAME/<commit>`,
+    /// which `goat seed` seeds), named after the commit so that the hub's
+    /// `resolve` URLs are its BEP 19 web seed: `.../ORG/NAME/resolve/` +
+    /// `<commit>/<path>`.
+    async fn make_hf_torrents(&self) -> Result<Vec<(Made, HfMade)>> {
+        if self.hf.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cache = crate::local::hf::hub_cache()
+            .ok_or_else(|| Error::usage("--hf: no Hugging Face cache folder (set HF_HUB_CACHE or HOME)"))?;
+        let state_dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => crate::seed::config::default_data_dir()?.join("state"),
+        };
+        // The hub, or the mirror huggingface_hub is pointed at.
+        let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".into());
+        let (specs, trackers, web_seeds) = (self.hf.clone(), self.trackers.clone(), self.web_seeds.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for spec in &specs {
+                let (repo, rev) = crate::local::hf::parse_spec(spec)?;
+                let snap = crate::local::hf::Snapshot::read(&cache, &repo, &rev)?;
+                let folder = state_dir.join("hf").join(repo.replace('/', "--")).join(&snap.commit);
+                let root = crate::safefs::make_real_dir(&crate::safefs::anchor(&folder).map_err(|e| Error::io(format!("creating {}", folder.display()), e))?)
+                    .map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
+                for f in &snap.files {
+                    let rel: PathBuf = f.path.iter().collect();
+                    crate::local::place::put_unhashed(&root, &rel, &f.blob, f.size).map_err(|why| {
+                        Error::new(Kind::Io, format!("{repo}: {} from the cache: {why}", rel.display()))
+                    })?;
+                }
+                let base = format!("{}/{repo}/resolve/", endpoint.trim_end_matches('/'));
+                let mut seeds = web_seeds.clone();
+                seeds.push(base.clone());
+                let opts = CreateOptions { trackers: trackers.clone(), web_seeds: seeds, piece_length: None };
+                let made = crate::torrent::create::create(&crate::safefs::anchor(&folder).map_err(|e| Error::io(format!("reading {}", folder.display()), e))?, &opts)?;
+                // An LFS blob is named by its sha256: what goat read must be it.
+                for (f, mf) in snap.files.iter().zip(&made.files) {
+                    let name = f.blob.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && name != mf.sha256 {
+                        return Err(Error::new(
+                            Kind::Corrupt,
+                            format!("{repo}: the cache's blob {} does not hash to its name (it is {}): download it again", f.blob.display(), mf.sha256),
+                        ));
+                    }
+                }
+                let entry = repo.rsplit('/').next().unwrap_or(&repo).to_string();
+                out.push((made, HfMade { entry, repo: crate::goatfile::HfRepo { repo, revision: snap.commit }, web_seed: base }));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
+    }
+
+    fn magnet_of(&self, m: &Made, hf: Option<&HfMade>) -> String {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let mut uri = format!("magnet:?xt=urn:btih:{}&dn={}", m.info_hash, enc(&m.name));
+        let name = hf.map(|h| h.entry.as_str()).unwrap_or(&m.name);
+        let mut uri = format!("magnet:?xt=urn:btih:{}&dn={}", m.info_hash, enc(name));
         for t in &self.trackers {
             uri.push_str(&format!("&tr={}", enc(t)));
         }
-        for w in &self.web_seeds {
+        for w in self.web_seeds.iter().chain(hf.map(|h| &h.web_seed)) {
             uri.push_str(&format!("&ws={}", enc(w)));
         }
         for p in &self.peer_hints {
@@ -460,11 +539,19 @@ impl Publish {
         uri
     }
 
-    fn goatfile(&self, made: &[Made], onchain: Vec<Entry>, address: &str) -> Result<(Goatfile, Vec<Published>)> {
+    fn goatfile(
+        &self,
+        made: &[Made],
+        hf: &std::collections::HashMap<crate::goatfile::InfoHash, HfMade>,
+        onchain: Vec<Entry>,
+        address: &str,
+    ) -> Result<(Goatfile, Vec<Published>)> {
         let mut entries = Vec::new();
         let mut published = Vec::new();
         for m in made {
-            let uri = self.magnet_of(m);
+            let h = hf.get(&m.info_hash);
+            let uri = self.magnet_of(m, h);
+            let name = h.map(|h| h.entry.clone()).unwrap_or_else(|| m.name.clone());
             let magnet = Magnet::parse(&uri).map_err(|e| Error::usage(format!("{}: cannot make its magnet ({e})", m.name)))?;
             let files = m
                 .files
@@ -473,7 +560,7 @@ impl Publish {
                 .collect();
             // Inscribed beside the goatfile, in the same order (`publish`).
             let metadata = if self.onchain_metadata { vec![MetaSource::Beside(entries.len() as u32 + 1)] } else { vec![] };
-            entries.push(Entry { name: m.name.clone(), source: Source::Magnet(magnet), files, metadata });
+            entries.push(Entry { name: name.clone(), source: Source::Magnet(magnet), files, metadata, hf: h.map(|h| h.repo.clone()) });
             let output = if m.source.is_dir() {
                 m.source.clone()
             } else {
@@ -482,7 +569,7 @@ impl Publish {
             let output = std::fs::canonicalize(&output).unwrap_or(output);
             published.push(Published {
                 address: address.to_string(),
-                name: m.name.clone(),
+                name,
                 magnet: uri,
                 output,
                 torrent: data_encoding::BASE64.encode(&m.bytes),

@@ -269,3 +269,87 @@ print(json.dumps({{"path": path, "files": sorted(os.listdir(path)), "size": repo
     let again = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
     assert_eq!(again.code, 0, "{}", again.stderr);
 }
+
+/// `goat publish --hf` from a hub cache the test built (which the real
+/// huggingface_hub reads first, so it is the documented layout): the
+/// goatfile carries the repository, commit and the blobs' sha256s; another
+/// goat fetches it from the publisher's seeding, and, the publisher gone,
+/// from the hub alone (nginx playing huggingface.co through HF_ENDPOINT;
+/// the metadata is on chain), byte for byte. The cache is left as it was.
+#[test]
+fn publish_hf_is_fetched_from_its_seeder_and_from_the_hub_alone() {
+    use crate::publish::{holder, key_file};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("src");
+    let names = [("model.safetensors", 700_000), ("config.json", 300), ("tokenizer/vocab.txt", 5_000)];
+    make_payload(&src, &names);
+    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|(f, _)| (*f, std::fs::read(src.join(f)).unwrap())).collect();
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &files);
+    let py = Command::new(python())
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["-c", &format!("from huggingface_hub import scan_cache_dir\ni = scan_cache_dir()\nr = [r for r in i.repos if r.repo_id == '{REPO}'][0]\nassert i.warnings == [], i.warnings\nprint(sorted(f.file_name for v in r.revisions for f in v.files))")])
+        .output()
+        .expect("python with huggingface_hub (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "['config.json', 'model.safetensors', 'vocab.txt']");
+    let before = snapshot_of(&cache);
+    // The hub: <endpoint>/ORG/NAME/resolve/<commit>/<path>.
+    let hub = w.join("hub");
+    for (f, b) in &files {
+        let p = hub.join(REPO).join("resolve").join(COMMIT).join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b).unwrap();
+    }
+    let nginx = crate::webseed::Nginx::start(&hub, &hub, "10m");
+
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x47, 300_000);
+    let h = s.serve();
+    let key = key_file(w, "holder.wif", &who.wif, 0o600);
+    let port = free_port();
+    let publisher = goat()
+        .esplora(&h.url)
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_ENDPOINT", format!("http://127.0.0.1:{}", nginx.good))
+        .args(["publish", "--hf", REPO, "--key-file"])
+        .args([&key])
+        .args(["--network", "regtest", "--fee-rate", "3", "--yes", "--seed", "--loopback", "--no-dht", "--onchain-metadata"])
+        .args(["--listen-port", &port.to_string(), "--peer-hint", &format!("127.0.0.1:{port}"), "--seed-for", "90", "--state-dir"])
+        .args([w.join("state")])
+        .spawn(w);
+    let published = wait_for(std::time::Duration::from_secs(60), || {
+        std::fs::read_to_string(w.join("goat.stdout")).is_ok_and(|s| s.contains("inscription "))
+    });
+    assert!(published, "goat publish --hf did not broadcast: {}", std::fs::read_to_string(w.join("goat.stderr")).unwrap_or_default());
+    h.state.chain.write().unwrap().mine();
+    let addr = who.address.to_string();
+    let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
+    assert!(yaml.contains(&format!("repo: {REPO}")) && yaml.contains(&format!("revision: {COMMIT}")), "{yaml}");
+    assert!(yaml.contains("name: tiny-llama"), "{yaml}");
+    for (f, b) in &files {
+        assert!(yaml.contains(&format!("path: {f}")) && yaml.contains(&sha256(b)), "{f}: {yaml}");
+    }
+    assert!(yaml.contains(&format!("ws=http%3A%2F%2F127.0.0.1%3A{}%2F{}%2Fresolve%2F", nginx.good, REPO.replace('/', "%2F"))), "{yaml}");
+
+    let out = w.join("out");
+    let e = entry(&fetch(&h.url, &addr, &out).args(["--json"]).run());
+    for (f, b) in &files {
+        assert_eq!(&std::fs::read(out.join("tiny-llama").join(f)).unwrap(), b, "{f}");
+    }
+    assert_eq!(e["reused_bytes"], 0, "{e}");
+    verify(&out);
+
+    drop(publisher);
+    let out2 = w.join("out2");
+    let e = entry(&fetch(&h.url, &addr, &out2).args(["--json", "--metadata-timeout", "20"]).run());
+    let total: u64 = names.iter().map(|(_, n)| *n as u64).sum();
+    assert_eq!(e["web_seed_bytes"], total, "the hub served it all: {e}");
+    for (f, b) in &files {
+        assert_eq!(&std::fs::read(out2.join("tiny-llama").join(f)).unwrap(), b, "{f}");
+    }
+    verify(&out2);
+    assert_eq!(snapshot_of(&cache), before, "the hub cache changed");
+}

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 /// A holder key the test knows: its WIF in a 0600 file, its BIP 86 address
 /// funded on the chain.
-struct Holder {
-    wif: String,
-    address: Address,
+pub struct Holder {
+    pub wif: String,
+    pub address: Address,
 }
 
-fn holder(scene: &mut Scene, seed: u8, sats: u64) -> Holder {
+pub fn holder(scene: &mut Scene, seed: u8, sats: u64) -> Holder {
     let secp = Secp256k1::new();
     let sk = SecretKey::from_slice(&[seed; 32]).unwrap();
     let kp = Keypair::from_secret_key(&secp, &sk);
@@ -34,7 +34,7 @@ fn holder(scene: &mut Scene, seed: u8, sats: u64) -> Holder {
     Holder { wif: PrivateKey::new(sk, NetworkKind::Test).to_wif(), address }
 }
 
-fn key_file(dir: &Path, name: &str, wif: &str, mode: u32) -> PathBuf {
+pub fn key_file(dir: &Path, name: &str, wif: &str, mode: u32) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let p = dir.join(name);
     std::fs::write(&p, format!("{wif}\n")).unwrap();
