@@ -43,6 +43,11 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light
 # (tests/cli/encryption.rs).
 command -v transmission-daemon >/dev/null || need_pkgs+=(transmission-daemon)
 command -v transmission-remote >/dev/null || need_pkgs+=(transmission-cli)
+# A filesystem with reflinks, made on an image and mounted only inside the
+# test's own mount namespace (tests/cli/local.rs); filefrag shows shared
+# extents.
+command -v mkfs.btrfs >/dev/null || [ -x /usr/sbin/mkfs.btrfs ] || need_pkgs+=(btrfs-progs)
+command -v filefrag >/dev/null || [ -x /usr/sbin/filefrag ] || need_pkgs+=(e2fsprogs)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]}"
   SUDO=""

@@ -353,3 +353,71 @@ fn publish_hf_is_fetched_from_its_seeder_and_from_the_hub_alone() {
     verify(&out2);
     assert_eq!(snapshot_of(&cache), before, "the hub cache changed");
 }
+
+/// The reflink path, on a btrfs image the test makes and mounts inside a
+/// private mount namespace of its own (`unshare -m`), so the mount ends
+/// with the namespace and the machine's own mounts are never touched. A
+/// partial cache: the reused file is a reflink (its blocks shared with the
+/// blob, as filefrag shows), the piece it shares with the missing file is
+/// written into goat's copy, and the blob stays as it was.
+#[test]
+fn reflinks_where_the_filesystem_has_them() {
+    for tool in ["unshare", "mkfs.btrfs", "filefrag", "mount"] {
+        assert!(
+            Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success()),
+            "{tool} is missing (tests/run.sh installs btrfs-progs)"
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    // The cache, made here and copied onto the image inside the namespace.
+    let cache_src = w.join("hf-src");
+    hf_cache(&cache_src, REPO, COMMIT, &m.files[..1]);
+    let blob = format!("models--{}/blobs/{}", REPO.replace('/', "--"), sha256(&m.files[0].1));
+    let mnt = w.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let script = format!(
+        r#"set -e
+img={w}/fs.img
+truncate -s 256M "$img"
+mkfs.btrfs -q "$img" >/dev/null
+mount -o loop "$img" {mnt}
+trap 'umount {mnt}' EXIT
+cp -a {cache_src} {mnt}/hf
+HF_HUB_CACHE={mnt}/hf {goat} --esplora {esplora} fetch {addr} -o {mnt}/out --no-dht --loopback --json > {w}/fetch.json 2> {w}/fetch.err
+{goat} verify {mnt}/out > {w}/verify.out 2>&1
+filefrag -v {mnt}/out/model/weights.bin > {w}/filefrag.out
+stat -c %h {mnt}/out/model/weights.bin > {w}/nlink.out
+mkdir {w}/copied
+cp {mnt}/out/model/weights.bin {mnt}/out/model/config.json {w}/copied/
+cp {mnt}/hf/{blob} {w}/blob.after
+"#,
+        w = w.display(),
+        mnt = mnt.display(),
+        cache_src = cache_src.display(),
+        goat = env!("CARGO_BIN_EXE_goat"),
+        esplora = m.handle.url,
+        addr = m.addr,
+    );
+    let run = Command::new("timeout")
+        .args(["300", "unshare", "-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let err = std::fs::read_to_string(w.join("fetch.err")).unwrap_or_default();
+    assert!(run.status.success(), "{}\n{}\nfetch: {err}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let o = Out { code: 0, peak_rss: 0, stdout: std::fs::read_to_string(w.join("fetch.json")).unwrap(), stdout_bytes: vec![], stderr: err };
+    let e = entry(&o);
+    assert_eq!(e["reused_bytes"], FILES[0].1, "{e}");
+    assert!(e["reused_from"][0].as_str().unwrap().contains("1 reflinked"), "{e}");
+    let fetched = e["fetched_bytes"].as_u64().unwrap();
+    assert!(fetched > 0 && fetched < 2 * 65536, "{e}");
+    assert!(std::fs::read_to_string(w.join("filefrag.out")).unwrap().contains("shared"), "no shared extent");
+    assert_eq!(std::fs::read_to_string(w.join("nlink.out")).unwrap().trim(), "1");
+    for (f, bytes) in &m.files {
+        assert_eq!(&std::fs::read(w.join("copied").join(f)).unwrap(), bytes, "{f}");
+    }
+    assert_eq!(std::fs::read(w.join("blob.after")).unwrap(), m.files[0].1, "the blob changed");
+    // Nothing left mounted in the machine's namespace.
+    assert!(!std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(&mnt.display().to_string()));
+}
