@@ -38,9 +38,8 @@ pub struct EntryResult {
 }
 
 /// Add a magnet entry for download into `dir` (its folder): the torrent's
-/// metadata (from `known`, else peers), the goatfile's checks of its files,
-/// local copies of them put in place (`crate::local`), then the torrent,
-/// which fetches only what is still missing.
+/// metadata (from `known`, else peers) and the goatfile's checks of its
+/// files ([`metadata_for`]), then [`place_and_add`].
 #[allow(clippy::too_many_arguments)]
 pub async fn add_entry(
     swarm: &torrent::Swarm,
@@ -52,16 +51,39 @@ pub async fn add_entry(
     known: Option<torrent::known::Checked>,
     sources: &crate::local::Sources,
 ) -> Result<(Torrent, crate::local::Placed)> {
+    let md = metadata_for(swarm, e, magnet, peers, timeout, known).await?;
+    place_and_add(swarm, e, md, magnet, dir, sources).await
+}
+
+/// An entry's torrent metadata, its files checked against the goatfile.
+pub async fn metadata_for(
+    swarm: &torrent::Swarm,
+    e: &Entry,
+    magnet: &crate::goatfile::Magnet,
+    peers: &[String],
+    timeout: std::time::Duration,
+    known: Option<torrent::known::Checked>,
+) -> Result<torrent::Metadata> {
     let md = swarm.metadata(magnet, peers, timeout, known).await?;
     check_files(e, &md.listed())?;
+    Ok(md)
+}
+
+/// Local copies of the entry's files put in place in `dir`
+/// (`crate::local`), then the torrent added, which fetches only what is
+/// still missing.
+pub async fn place_and_add(
+    swarm: &torrent::Swarm,
+    e: &Entry,
+    md: torrent::Metadata,
+    magnet: &crate::goatfile::Magnet,
+    dir: &Path,
+    sources: &crate::local::Sources,
+) -> Result<(Torrent, crate::local::Placed)> {
     let placed = if sources.is_empty() || e.files.is_empty() {
         crate::local::Placed::default()
     } else {
-        let geometry = crate::local::Geometry {
-            piece_length: md.piece_length,
-            files: md.files.iter().map(|f| (f.path.clone(), f.offset, f.length, f.padding)).collect(),
-        };
-        let (s, d, specs) = (sources.clone(), dir.to_path_buf(), e.files.clone());
+        let (s, d, specs, geometry) = (sources.clone(), dir.to_path_buf(), e.files.clone(), geometry(&md));
         tokio::task::spawn_blocking(move || crate::local::place(&s, &d, &specs, &geometry))
             .await
             .map_err(|err| Error::internal(err.to_string()))?
@@ -69,6 +91,14 @@ pub async fn add_entry(
     swarm.hashed_whole(&md.hash, placed.reused.iter().map(|r| r.path.clone()));
     let t = swarm.add_from(md, magnet, dir).await?;
     Ok((t, placed))
+}
+
+/// The torrent's file layout, as `crate::local` takes it.
+pub fn geometry(md: &torrent::Metadata) -> crate::local::Geometry {
+    crate::local::Geometry {
+        piece_length: md.piece_length,
+        files: md.files.iter().map(|f| (f.path.clone(), f.offset, f.length, f.padding)).collect(),
+    }
 }
 
 /// Check the torrent's files (relative path, length) against what the

@@ -255,6 +255,42 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
     placed
 }
 
+/// A folder among `folders` (`F/<entry>`, then `F`) that holds the whole
+/// torrent at its own paths, each file a regular file at its length (no
+/// link anywhere below the folder), and each file the goatfile gives a
+/// sha256 for hashing to it: `goat seed --from` seeds it where it is,
+/// read-only. The folder, links resolved. Blocking: hashes those files.
+pub fn in_place(folders: &[PathBuf], entry: &str, specs: &[FileSpec], geometry: &Geometry) -> Option<PathBuf> {
+    let real: Vec<&(PathBuf, u64, u64, bool)> = geometry.files.iter().filter(|f| !f.3).collect();
+    for f in folders {
+        for candidate in [f.join(entry), f.clone()] {
+            let Ok(dir) = std::fs::canonicalize(&candidate) else { continue };
+            let Ok(root) = crate::safefs::open_root(&dir) else { continue };
+            let all_there = real.iter().all(|(path, _, len, _)| {
+                matches!(crate::safefs::found_in(&root, path), Ok(Some(found)) if found.len == *len)
+            });
+            if !all_there {
+                continue;
+            }
+            let hashed = run_parallel(specs, |spec| match &spec.sha256 {
+                None => true,
+                Some(want) => crate::safefs::open_in(&root, Path::new(&spec.path), crate::safefs::Access::Read)
+                    .and_then(crate::store::sha256_of)
+                    .is_ok_and(|got| &got == want),
+            });
+            if hashed.iter().all(|ok| *ok) {
+                return Some(dir);
+            }
+            tracing::warn!(
+                target: "goat",
+                "{} holds {entry}'s files, but not all of them hash to the goatfile's sha256s: not seeded from there",
+                crate::text::line(&dir.to_string_lossy())
+            );
+        }
+    }
+    None
+}
+
 /// `f` over `jobs` on as many threads as `goat verify` uses, results in
 /// order.
 fn run_parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {

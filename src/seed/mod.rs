@@ -678,7 +678,7 @@ async fn keeper(keep: Arc<Keep>) {
                         // torrent: goat refuses those pieces and never
                         // writes into that folder.
                         tr.fail_for_good(format!(
-                            "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed, or publish again",
+                            "the files seeded in place from {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed (or publish again)",
                             tr.layout.root.display()
                         ));
                         continue;
@@ -1181,13 +1181,22 @@ impl AddJob {
         self.shared.with(|book| {
             book.adding.remove(&self.key);
             match outcome {
-                Ok(torrent) => {
+                Ok(added) => {
                     let magnet = match &self.entry.source {
                         Source::Magnet(m) => Some(m.clone()),
                         _ => None,
                     };
-                    let tracked =
-                        Tracked::new(self.address.clone(), self.entry.name.clone(), self.layout.clone(), torrent, Phase::Fetching, magnet);
+                    let tracked = match added {
+                        Added::Fetching(torrent) => {
+                            Tracked::new(self.address.clone(), self.entry.name.clone(), self.layout.clone(), torrent, Phase::Fetching, magnet)
+                        }
+                        Added::InPlace(torrent, folder) => {
+                            let mut t =
+                                Tracked::new(self.address.clone(), self.entry.name.clone(), Layout::new(folder), torrent, Phase::Seeding, magnet);
+                            t.published = true;
+                            t
+                        }
+                    };
                     book.torrents.insert(self.key.clone(), tracked);
                 }
                 Err(e) => {
@@ -1199,7 +1208,7 @@ impl AddJob {
         });
     }
 
-    async fn add(&self) -> Result<Torrent> {
+    async fn add(&self) -> Result<Added> {
         let Source::Magnet(m) = &self.entry.source else {
             return Err(Error::internal("AddJob on an inscription entry"));
         };
@@ -1214,19 +1223,22 @@ impl AddJob {
                 fetcher::record_torrent(&self.layout, &self.entry, &t)?;
             }
             info!(target: "goat", "{}: resumed from the state directory", self.entry.name);
-            return Ok(self.swarm.with_web_seeds(t, m));
+            return Ok(Added::Fetching(self.swarm.with_web_seeds(t, m)));
         }
         if have_manifest {
             if let Ok(bytes) = self.layout.read(&self.layout.torrent_file(&self.entry.name)) {
                 let t = self.swarm.add_saved(bytes.into(), m, &self.peers, &dir).await?;
                 info!(target: "goat", "{}: re-added from saved metadata", self.entry.name);
-                return Ok(t);
+                return Ok(Added::Fetching(t));
             }
         }
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
         let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref(), self.metadata_timeout).await;
-        let (t, placed) =
-            fetcher::add_entry(&self.swarm, &self.entry, m, &self.peers, &dir, self.metadata_timeout, known, &self.local).await?;
+        let md = fetcher::metadata_for(&self.swarm, &self.entry, m, &self.peers, self.metadata_timeout, known).await?;
+        if let Some(t) = self.in_place(&md, m).await? {
+            return Ok(t);
+        }
+        let (t, placed) = fetcher::place_and_add(&self.swarm, &self.entry, md, m, &dir, &self.local).await?;
         for w in placed.words() {
             info!(target: "goat", "{}: reused {w}", self.entry.name);
         }
@@ -1234,8 +1246,45 @@ impl AddJob {
             let _ = self.swarm.remove(&self.key).await;
             return Err(e);
         }
-        Ok(t)
+        Ok(Added::Fetching(t))
     }
+
+    /// `--from`: a folder that holds the whole entry, verified, is seeded
+    /// where it is, read-only, as `goat publish` hands a publisher's folder
+    /// over (recorded in `published.json`, so a restart seeds it there too).
+    async fn in_place(&self, md: &crate::torrent::Metadata, m: &goatfile::Magnet) -> Result<Option<Added>> {
+        if self.local.folders.is_empty() {
+            return Ok(None);
+        }
+        let (folders, name, specs, geometry) =
+            (self.local.folders.clone(), self.entry.name.clone(), self.entry.files.clone(), fetcher::geometry(md));
+        let found = tokio::task::spawn_blocking(move || crate::local::in_place(&folders, &name, &specs, &geometry))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let Some(folder) = found else { return Ok(None) };
+        let t = self.swarm.add_published(md.bytes.clone(), m, &self.peers, &folder).await?;
+        self.swarm.hashed_whole(&md.hash, self.entry.files.iter().filter(|f| f.sha256.is_some()).map(|f| PathBuf::from(&f.path)));
+        published::add(
+            &self.shared.state_dir,
+            &[published::Published {
+                address: self.address.clone(),
+                name: self.entry.name.clone(),
+                magnet: m.uri.clone(),
+                output: folder.clone(),
+                torrent: data_encoding::BASE64.encode(&md.bytes),
+            }],
+        )?;
+        info!(target: "goat", "{}: seeding in place from {} (verified; goat never writes there)", self.entry.name, folder.display());
+        Ok(Some(Added::InPlace(t, folder)))
+    }
+}
+
+/// What adding an entry did.
+enum Added {
+    /// Downloading into goat's folder (local copies put there first).
+    Fetching(Torrent),
+    /// Seeded read-only from the user's own folder (`--from`).
+    InPlace(Torrent, PathBuf),
 }
 
 /// The poll interval with ±10% jitter (so many daemons do not hit Esplora

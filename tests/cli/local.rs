@@ -421,3 +421,55 @@ cp {mnt}/hf/{blob} {w}/blob.after
     // Nothing left mounted in the machine's namespace.
     assert!(!std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(&mnt.display().to_string()));
 }
+
+/// `goat seed`: with the hub cache, a new entry's files are reused (the
+/// origin uploads at 64 KB/s, yet the entry is seeding at once); with
+/// `--from` a folder holding the whole entry is verified and seeded where
+/// it is (nothing copied into goat's folder, recorded for restarts), and
+/// a leecher gets the model from it alone. The user's files are unchanged.
+#[test]
+fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
+    use crate::seed::{log_of, status, terminate, torrent_state, SeedRun};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, Some(64 * 1024));
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &m.files);
+
+    let run = SeedRun::new(&m.handle.url, &m.addr, &w.join("a"));
+    let log = w.join("a/log");
+    let mut d = run.spawn_env(&log, &[], &[("HF_HUB_CACHE", cache.to_str().unwrap())]);
+    let seeding = wait_for(std::time::Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding");
+    assert!(seeding, "{}\n{}", status(run.http_port), log_of(&log));
+    assert!(log_of(&log).contains("model: reused 1500701 bytes from"), "{}", log_of(&log));
+    let t = status(run.http_port)["torrents"][0].clone();
+    assert_eq!(t["downloaded_bytes"].as_u64().unwrap_or(0), 0, "{t}");
+    terminate(&mut d, &log);
+
+    let mine = w.join("mine");
+    for (f, b) in &m.files {
+        std::fs::create_dir_all(mine.join("model")).unwrap();
+        std::fs::write(mine.join("model").join(f), b).unwrap();
+    }
+    let before = snapshot_of(&mine);
+    let run = SeedRun::new(&m.handle.url, &m.addr, &w.join("b"));
+    let log = w.join("b/log");
+    let mut d = run.spawn_env(&log, &["--from", mine.to_str().unwrap()], &[]);
+    let seeding = wait_for(std::time::Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding");
+    assert!(seeding, "{}\n{}", status(run.http_port), log_of(&log));
+    assert!(log_of(&log).contains("seeding in place from"), "{}", log_of(&log));
+    assert!(!run.out.join(&m.addr).join("model").join("weights.bin").exists(), "copied into goat's folder");
+    let handed = std::fs::read_to_string(run.state.join("published.json")).unwrap();
+    assert!(handed.contains(&std::fs::canonicalize(mine.join("model")).unwrap().display().to_string()), "{handed}");
+
+    drop(m.seeder);
+    let out = w.join("leech");
+    let o = fetch(&m.handle.url, &m.addr, &out).args(["--json", "--no-local", "--peer", &format!("127.0.0.1:{}", run.peer_port)]).run();
+    let e = entry(&o);
+    assert_eq!(e["fetched_bytes"].as_u64().unwrap(), 1_500_701, "{e}");
+    for (f, bytes) in &m.files {
+        assert_eq!(&std::fs::read(out.join("model").join(f)).unwrap(), bytes, "{f}");
+    }
+    terminate(&mut d, &log);
+    assert_eq!(snapshot_of(&mine), before, "the user's folder changed");
+}
