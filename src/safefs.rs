@@ -201,6 +201,19 @@ pub struct Found {
     pub len: u64,
     /// Bytes of disk blocks allocated to it.
     pub allocated: u64,
+    /// Its hard links (names).
+    pub links: u64,
+    /// Which file it is, and when its bytes last changed.
+    pub stamp: Stamp,
+}
+
+/// A file's identity and last change: device, inode, length, mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub len: u64,
+    pub mtime: (i64, i64),
 }
 
 /// [`len_under`] from an open folder, with the blocks allocated.
@@ -212,7 +225,12 @@ pub fn found_in(root: impl AsFd, rel: &Path) -> io::Result<Option<Found>> {
     };
     match rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => match FileType::from_raw_mode(st.st_mode) {
-            FileType::RegularFile => Ok(Some(Found { len: st.st_size as u64, allocated: st.st_blocks as u64 * 512 })),
+            FileType::RegularFile => Ok(Some(Found {
+                len: st.st_size as u64,
+                allocated: st.st_blocks as u64 * 512,
+                links: st.st_nlink as u64,
+                stamp: Stamp { dev: st.st_dev, ino: st.st_ino, len: st.st_size as u64, mtime: (st.st_mtime, st.st_mtime_nsec as i64) },
+            })),
             FileType::Symlink => Err(link(rel)),
             _ => Err(not_regular(rel)),
         },

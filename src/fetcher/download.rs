@@ -93,11 +93,13 @@ impl Download<'_> {
                 t.wait(Duration::from_millis(500), |_| {}).await.map_err(|e| self.named(e))?;
                 continue;
             }
-            // Pieces wholly in local copies goat hashed whole: proven.
-            self.swarm.vouch(&t);
+            // Pieces wholly in local copies goat hashed whole: proven; and
+            // those copies' sha256 needs no second read while no piece of
+            // them was written since.
+            let hashed = self.swarm.vouch(&t);
             let proof = self.swarm.proof(&t.info_hash());
             if proof.as_ref().is_some_and(|p| p.all_proven()) || !reread || rest_proven {
-                check_sha256(self.layout, self.manifest, &self.swarm.whole(&t.info_hash())).await?;
+                check_sha256(self.layout, self.manifest, &hashed).await?;
                 return Ok(t);
             }
             let bad = damaged_files(self.layout, self.manifest).await?;

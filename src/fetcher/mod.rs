@@ -88,8 +88,13 @@ pub async fn place_and_add(
             .await
             .map_err(|err| Error::internal(err.to_string()))?
     };
-    swarm.hashed_whole(&md.hash, placed.reused.iter().map(|r| r.path.clone()));
+    let hash = md.hash.clone();
     let t = swarm.add_from(md, magnet, dir).await?;
+    // Only for a torrent added here (not one the session already had in
+    // another folder).
+    if t.handle.output_folder() == dir {
+        swarm.hashed_whole(&hash, placed.reused.iter().map(|r| (r.path.clone(), r.stamp)));
+    }
     Ok((t, placed))
 }
 
@@ -227,6 +232,7 @@ async fn damaged_files(layout: &Layout, m: &Manifest) -> Result<Vec<std::path::P
 /// Only the goatfile's sha256s (no piece re-read), but of `hashed`: files
 /// goat already hashed whole in this session.
 async fn check_sha256(layout: &Layout, m: &Manifest, hashed: &[std::path::PathBuf]) -> Result<()> {
+    let hashed: std::collections::HashSet<&std::path::PathBuf> = hashed.iter().collect();
     for f in m.files.iter().filter(|f| f.sha256.is_some() && !hashed.contains(&f.path)) {
         let (dir, rel) = (layout.entry_dir(&m.entry), f.path.clone());
         let path = dir.join(&rel);

@@ -13,7 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::goatfile::HfRepo;
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use std::path::{Path, PathBuf};
 
 /// The hub cache folder, found as `huggingface_hub` finds it:
@@ -96,34 +96,47 @@ pub fn parse_spec(spec: &str) -> Result<(String, String)> {
 
 impl Snapshot {
     /// The snapshot of `repo` at `revision` in `cache`: a commit names its
-    /// folder, a branch or tag is looked up in `refs/`.
+    /// folder, a branch or tag is looked up in `refs/`. Anyone who can
+    /// write the cache could aim a snapshot's links anywhere: the
+    /// repository's folder and its `blobs` must be real folders (no link),
+    /// each snapshot entry a link to a direct child of that `blobs`, named
+    /// by a git hash (40 hex) or a sha256 (64 hex), which the caller checks
+    /// against the bytes. So only blobs are ever published.
     pub fn read(cache: &Path, repo: &str, revision: &str) -> Result<Snapshot> {
         let folder = repo_folder(cache, repo);
-        if !folder.is_dir() {
+        let shown = |p: &Path| crate::text::line(&p.to_string_lossy());
+        let real_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+        if !real_dir(&folder) {
             return Err(Error::usage(format!(
-                "{repo} is not in the Hugging Face cache {}: download it first (hf download {repo}), or set HF_HUB_CACHE",
-                cache.display()
+                "{repo} is not in the Hugging Face cache {} (or its folder is a link): download it first (hf download {repo}), or set HF_HUB_CACHE",
+                shown(cache)
             )));
         }
-        let commit = if is_commit(revision) && folder.join("snapshots").join(revision).is_dir() {
+        if !real_dir(&folder.join("blobs")) || !real_dir(&folder.join("snapshots")) {
+            return Err(Error::usage(format!("{}: blobs/ and snapshots/ must be folders, not links", shown(&folder))));
+        }
+        let commit = if is_commit(revision) && real_dir(&folder.join("snapshots").join(revision)) {
             revision.to_string()
         } else {
-            let r = std::fs::read_to_string(folder.join("refs").join(revision)).map_err(|_| {
+            // Read without following a link or waiting on a FIFO, and small.
+            let r = crate::safefs::read_file(&folder.join("refs").join(revision), 256).map_err(|_| {
                 Error::usage(format!("{repo}: the cache has no revision '{revision}' (no refs/{revision}): name a commit, or download that revision first"))
             })?;
-            let r = r.trim().to_string();
+            let r = String::from_utf8_lossy(&r).trim().to_string();
             if !is_commit(&r) {
                 return Err(Error::invalid(format!("{repo}: refs/{revision} in the cache does not hold a commit hash")));
             }
             r
         };
         let root = folder.join("snapshots").join(&commit);
-        let blobs = std::fs::canonicalize(folder.join("blobs"))
-            .map_err(|e| Error::io(format!("reading {}", folder.join("blobs").display()), e))?;
+        if !real_dir(&root) {
+            return Err(Error::usage(format!("{repo}: the cache has no snapshot {commit} (or it is a link)")));
+        }
+        let blobs = std::fs::canonicalize(folder.join("blobs")).map_err(|e| Error::io(format!("reading {}", shown(&folder.join("blobs"))), e))?;
         let mut files = Vec::new();
-        walk_snapshot(&root, &[], &blobs, &mut files)?;
+        walk_snapshot(&root, &[], &blobs, 0, &mut files)?;
         if files.is_empty() {
-            return Err(Error::usage(format!("{repo} at {commit} has no files in the cache {}", cache.display())));
+            return Err(Error::usage(format!("{repo} at {commit} has no files in the cache {}", shown(cache))));
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Snapshot { repo: repo.to_string(), commit, files })
@@ -131,37 +144,76 @@ impl Snapshot {
 }
 
 fn is_commit(s: &str) -> bool {
-    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 40 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The files of a snapshot folder: links into the repository's blobs
-/// (followed, and only there), or plain files.
-fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, out: &mut Vec<SnapshotFile>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+/// A blob's name: a git blob hash (40 hex) or a sha256 (64 hex).
+pub fn is_blob_name(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Most files, and the deepest folder, a snapshot may have.
+const MAX_SNAPSHOT_FILES: usize = 100_000;
+const MAX_SNAPSHOT_DEPTH: usize = 32;
+
+/// The files of a snapshot folder: each a link to a direct child of the
+/// repository's `blobs`, a regular file named as a blob is.
+fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, out: &mut Vec<SnapshotFile>) -> Result<()> {
+    let shown = |p: &Path| crate::text::line(&p.to_string_lossy());
+    if depth > MAX_SNAPSHOT_DEPTH {
+        return Err(Error::usage(format!("{} nests deeper than {MAX_SNAPSHOT_DEPTH} folders", shown(dir))));
+    }
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", shown(dir)), e))?;
     for e in rd {
-        let e = e.map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let e = e.map_err(|e| Error::io(format!("reading {}", shown(dir)), e))?;
+        let path = e.path();
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
-            return Err(Error::usage(format!("{}: the file name is not UTF-8, which a torrent cannot carry", e.path().display())));
+            return Err(Error::usage(format!("{}: the file name is not UTF-8, which a torrent cannot carry", shown(&path))));
         };
         let mut parts = rel.to_vec();
         parts.push(name);
-        let path = e.path();
-        let t = e.file_type().map_err(|err| Error::io(format!("reading {}", path.display()), err))?;
+        let t = e.file_type().map_err(|err| Error::io(format!("reading {}", shown(&path)), err))?;
         if t.is_dir() {
-            walk_snapshot(&path, &parts, blobs, out)?;
+            walk_snapshot(&path, &parts, blobs, depth + 1, out)?;
             continue;
         }
-        let real = std::fs::canonicalize(&path).map_err(|err| Error::io(format!("following {}", path.display()), err))?;
-        if t.is_symlink() && !real.starts_with(blobs) {
-            return Err(Error::usage(format!("{} links outside the repository's blobs: refusing to publish it", path.display())));
+        if !t.is_symlink() {
+            return Err(Error::usage(format!("{} is not a link to a blob, as huggingface_hub makes them: refusing to publish it", shown(&path))));
         }
-        let md = std::fs::metadata(&real).map_err(|err| Error::io(format!("reading {}", real.display()), err))?;
+        let real = std::fs::canonicalize(&path).map_err(|err| Error::io(format!("following {}", shown(&path)), err))?;
+        let blob_name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if real.parent() != Some(blobs) || !is_blob_name(blob_name) {
+            return Err(Error::usage(format!("{} links outside the repository's blobs: refusing to publish it", shown(&path))));
+        }
+        let md = std::fs::symlink_metadata(&real).map_err(|err| Error::io(format!("reading {}", shown(&real)), err))?;
         if !md.is_file() {
-            return Err(Error::usage(format!("{} is not a regular file", path.display())));
+            return Err(Error::usage(format!("{} is not a regular file", shown(&real))));
+        }
+        if out.len() >= MAX_SNAPSHOT_FILES {
+            return Err(Error::usage(format!("the snapshot has more than {MAX_SNAPSHOT_FILES} files")));
         }
         out.push(SnapshotFile { path: parts, blob: real, size: md.len() });
     }
     Ok(())
+}
+
+/// The git blob hash of a file (what the hub names a non-LFS file's blob
+/// by): SHA-1 of "blob <length>\0" and the bytes.
+pub fn git_blob_hash(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = crate::safefs::open_file(path)?;
+    let len = f.metadata()?.len();
+    let mut h = crate::hash::Sha1::default();
+    h.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finish()))
 }
 
 /// One file to lay into the cache: its path in the repository, its
@@ -184,12 +236,20 @@ pub struct Laid {
 
 /// Lay `files` (verified, in goat's folder) into `cache` as `repo` at its
 /// revision: each blob by sha256 (reflinked, hard-linked or copied), the
-/// snapshot's relative links, and `refs/main` when the cache has none.
-/// A blob already there is hashed; one that does not match is an error,
-/// left as it is.
+/// snapshot's relative links, and `refs/main` when goat made the
+/// repository's folder. A blob already there is hashed; one that does not
+/// match is an error, left as it is; so is a snapshot entry the cache
+/// already has as another file (the repository name is the publisher's
+/// claim, never a reason to change what the cache holds).
 pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
+    if files.is_empty() {
+        return Err(Error::usage(format!("{}: the goatfile lists no files to lay into the cache", repo.repo)));
+    }
     let cache = crate::safefs::anchor(cache).map_err(|e| Error::io(format!("creating {}", cache.display()), e))?;
     let folder = repo_folder(&cache, &repo.repo);
+    // The repository name is the publisher's claim: goat adds it to the
+    // cache, and never changes what the cache already holds for it.
+    let new_repo = std::fs::symlink_metadata(&folder).is_err();
     let io = |what: &Path| {
         let what = what.to_path_buf();
         move |e: std::io::Error| Error::io(format!("writing {}", what.display()), e)
@@ -214,7 +274,7 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
                 }
             }
             Ok(None) => {
-                super::place::put(&blobs, Path::new(f.sha256), &f.have, f.size, f.sha256, true)
+                super::place::put(&blobs, Path::new(f.sha256), &f.have, f.size, f.sha256, true, &super::place::Memo::default())
                     .map_err(|why| Error::new(crate::error::Kind::Io, format!("putting {} into the cache: {why}", f.path)))?;
                 laid.blobs += 1;
                 laid.bytes += f.size;
@@ -229,9 +289,14 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
         match rustix::fs::readlinkat(&parent, name, Vec::new()) {
             Ok(t) if t.to_bytes() == target.as_bytes() => {}
             Ok(_) => {
-                // A link of the same snapshot to another blob: replaced.
-                let _ = rustix::fs::unlinkat(&parent, name, AtFlags::empty());
-                rustix::fs::symlinkat(target.as_str(), &parent, name).map_err(|e| io(&snapshot.join(rel))(e.into()))?;
+                return Err(Error::new(
+                    crate::error::Kind::Usage,
+                    format!(
+                        "the cache already has {} at {} as another file: goat does not change a snapshot the cache holds (the goatfile's repository name is its publisher's claim); use the files in the output folder",
+                        crate::text::line(f.path),
+                        repo.revision
+                    ),
+                ))
             }
             Err(rustix::io::Errno::NOENT) => {
                 rustix::fs::symlinkat(target.as_str(), &parent, name).map_err(|e| io(&snapshot.join(rel))(e.into()))?;
@@ -243,6 +308,9 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
                 )))
             }
         }
+    }
+    if !new_repo {
+        return Ok(laid);
     }
     let refs = crate::safefs::make_real_dir(&folder.join("refs")).map_err(io(&folder.join("refs")))?;
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;

@@ -97,6 +97,9 @@ pub struct Reused {
     /// Which source: the hub cache or a `--from` folder.
     pub source: PathBuf,
     pub how: How,
+    /// The placed file as goat hashed it (to see it unchanged later).
+    #[serde(skip)]
+    pub stamp: crate::safefs::Stamp,
 }
 
 /// A candidate that was not used, and why (a changed file, no room).
@@ -202,13 +205,15 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
     };
     let linkable = |i: usize, covered: &[bool]| geometry.neighbours(i).iter().all(|&j| covered[j]);
     let jobs: Vec<(usize, bool)> = wants.iter().enumerate().map(|(k, w)| (k, linkable(w.index, &covered))).collect();
+    let memo = place::Memo::default();
     let results = run_parallel(&jobs, |&(k, may_link)| {
         let w = &wants[k];
         let mut refused = Vec::new();
-        for c in found[k].iter().take(MAX_TRIES) {
-            match place::put(&root, Path::new(&w.spec.path), &c.path, w.size, w.sha256, may_link) {
+        for c in &found[k] {
+            match place::put(&root, Path::new(&w.spec.path), &c.path, w.size, w.sha256, may_link, &memo) {
                 Ok(how) => {
-                    let r = Reused { path: w.spec.path.clone().into(), bytes: w.size, from: c.path.clone(), source: c.source.clone(), how };
+                    let Some(stamp) = stamp(&root, Path::new(&w.spec.path)) else { continue };
+                    let r = Reused { path: w.spec.path.clone().into(), bytes: w.size, from: c.path.clone(), source: c.source.clone(), how, stamp };
                     return (Some(r), refused);
                 }
                 Err(why) => refused.push(Refused { path: w.spec.path.clone().into(), from: c.path.clone(), why }),
@@ -227,15 +232,22 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
     // A hard link whose neighbour was not placed after all (its candidate
     // did not match) would be written into by that piece's download: it
     // becomes a private copy, or goes.
+    let want_of: HashMap<usize, &Want> = wants.iter().map(|w| (w.index, w)).collect();
     for r in placed.reused.iter_mut().filter(|r| r.how == How::Hardlink) {
         let i = index[r.path.as_path()];
         if linkable(i, &is_placed) {
             continue;
         }
         let _ = crate::safefs::remove_in(&root, &r.path);
-        let w = wants.iter().find(|w| w.index == i).expect("placed files are wanted");
-        match place::put(&root, &r.path, &r.from, w.size, w.sha256, false) {
-            Ok(how) => r.how = how,
+        let w = want_of[&i];
+        match place::put(&root, &r.path, &r.from, w.size, w.sha256, false, &memo) {
+            Ok(how) => {
+                r.how = how;
+                match stamp(&root, &r.path) {
+                    Some(s) => r.stamp = s,
+                    None => r.bytes = u64::MAX,
+                }
+            }
             Err(why) => {
                 placed.refused.push(Refused { path: r.path.clone(), from: r.from.clone(), why });
                 r.bytes = u64::MAX;
@@ -291,6 +303,10 @@ pub fn in_place(folders: &[PathBuf], entry: &str, specs: &[FileSpec], geometry: 
     None
 }
 
+fn stamp(root: &rustix::fd::OwnedFd, rel: &Path) -> Option<crate::safefs::Stamp> {
+    crate::safefs::found_in(root, rel).ok().flatten().map(|f| f.stamp)
+}
+
 /// `f` over `jobs` on as many threads as `goat verify` uses, results in
 /// order.
 fn run_parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
@@ -315,6 +331,8 @@ fn run_parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec
 struct Finder {
     /// Blob name (a sha256 or git hash) → its path, with its source.
     by_name: HashMap<String, Candidate>,
+    /// (size, base name) → files of that size and name.
+    by_size_name: HashMap<(u64, std::ffi::OsString), Vec<Candidate>>,
     /// Size → files of that size.
     by_size: HashMap<u64, Vec<Candidate>>,
 }
@@ -322,7 +340,16 @@ struct Finder {
 impl Finder {
     fn new(sources: &Sources, wants: &[Want]) -> Finder {
         let sizes: std::collections::HashSet<u64> = wants.iter().map(|w| w.size).collect();
-        let mut f = Finder { by_name: HashMap::new(), by_size: HashMap::new() };
+        let mut f = Finder { by_name: HashMap::new(), by_size_name: HashMap::new(), by_size: HashMap::new() };
+        let add = |f: &mut Finder, c: Candidate, len: u64| {
+            if !sizes.contains(&len) {
+                return;
+            }
+            if let Some(n) = c.path.file_name() {
+                f.by_size_name.entry((len, n.to_os_string())).or_default().push(c.clone());
+            }
+            f.by_size.entry(len).or_default().push(c);
+        };
         if let Some(cache) = &sources.hf {
             let mut seen = 0;
             for blobs in hf::blob_folders(cache) {
@@ -332,49 +359,53 @@ impl Finder {
                     if seen > MAX_ENTRIES {
                         break;
                     }
+                    // DirEntry::metadata does not follow a link.
                     let Ok(md) = e.metadata() else { continue };
                     if !md.is_file() {
                         continue;
                     }
                     let c = Candidate { path: e.path(), source: cache.clone() };
-                    if sizes.contains(&md.len()) {
-                        f.by_size.entry(md.len()).or_default().push(c.clone());
-                    }
                     if let Some(name) = e.file_name().to_str() {
-                        f.by_name.insert(name.to_string(), c);
+                        f.by_name.insert(name.to_string(), c.clone());
                     }
+                    add(&mut f, c, md.len());
                 }
             }
         }
         for dir in &sources.folders {
             let mut seen = 0;
-            walk(dir, 0, &mut seen, &mut |path, len| {
-                if sizes.contains(&len) {
-                    f.by_size.entry(len).or_default().push(Candidate { path, source: dir.clone() });
-                }
-            });
+            let mut found = Vec::new();
+            walk(dir, 0, &mut seen, &mut |path, len| found.push((path, len)));
+            for (path, len) in found {
+                add(&mut f, Candidate { path, source: dir.clone() }, len);
+            }
         }
         f
     }
 
-    /// Per want, its candidates best first: the blob named by its sha256,
-    /// then same-size files with its base name, then the other same-size
-    /// files.
+    /// Per want, at most [`MAX_TRIES`] candidates, best first: the blob
+    /// named by its sha256, then same-size files with its base name, then
+    /// the other same-size files.
     fn candidates(&self, wants: &[Want]) -> Vec<Vec<Candidate>> {
         wants
             .iter()
             .map(|w| {
                 let mut out: Vec<Candidate> = Vec::new();
-                if let Some(c) = self.by_name.get(w.sha256) {
-                    out.push(c.clone());
-                }
-                let base = Path::new(&w.spec.path).file_name();
-                let mut same: Vec<&Candidate> = self.by_size.get(&w.size).map(|v| v.iter().collect()).unwrap_or_default();
-                same.sort_by_key(|c| c.path.file_name() != base);
-                for c in same {
-                    if !out.iter().any(|o| o.path == c.path) {
+                let mut push = |c: &Candidate| {
+                    if out.len() < MAX_TRIES && !out.iter().any(|o| o.path == c.path) {
                         out.push(c.clone());
                     }
+                };
+                if let Some(c) = self.by_name.get(w.sha256) {
+                    push(c);
+                }
+                if let Some(name) = Path::new(&w.spec.path).file_name() {
+                    for c in self.by_size_name.get(&(w.size, name.to_os_string())).into_iter().flatten().take(MAX_TRIES) {
+                        push(c);
+                    }
+                }
+                for c in self.by_size.get(&w.size).into_iter().flatten().take(2 * MAX_TRIES) {
+                    push(c);
                 }
                 out
             })

@@ -1,11 +1,16 @@
 //! Putting one local copy in place: a reflink, a hard link or a copy of
-//! the user's file, made under a temporary name in goat's own folder,
-//! hashed there, and renamed to the file's name only when its sha256 is
-//! the goatfile's. The user's file is opened to read, never written,
-//! moved or removed.
+//! the user's file, in goat's own folder, named only once its sha256 is
+//! the goatfile's. The user's file is opened to read (no link followed),
+//! never written, moved or removed.
+//!
+//! No temporary name is ever visible: a reflink or copy is made in an
+//! unnamed file (`O_TMPFILE`), hashed through its handle and then linked
+//! in under the file's name; a hard link is made from the very handle
+//! that was hashed (`/proc/self/fd`), so a file swapped in at the path
+//! meanwhile is not the one linked. A crash leaves nothing behind.
 
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -34,10 +39,13 @@ impl How {
     }
 }
 
-/// Put `src` at `rel` below the folder `root` if it is `size` bytes and its
-/// sha256 is `sha256`: reflinked where the filesystem can, else hard-linked
-/// when `may_link`, else copied. The error says why it was not used.
-pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_link: bool) -> Result<How, String> {
+/// Free space a copy leaves at least, beyond its own size: the download
+/// of the rest, goat's records and everything else on the disk need some.
+const COPY_MARGIN: u64 = 1 << 30;
+
+/// The user's file at `src`, opened to read: a regular file (no link
+/// followed at its last component) of `size` bytes.
+pub fn open_source(src: &Path, size: u64) -> Result<(OwnedFd, rustix::fs::Stat), String> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let source = rustix::fs::open(src, flags, Mode::empty()).map_err(|e| format!("cannot open it ({e})"))?;
     let st = rustix::fs::fstat(&source).map_err(|e| e.to_string())?;
@@ -47,123 +55,155 @@ pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_
     if st.st_size as u64 != size {
         return Err(format!("it is {} bytes, not {size}", st.st_size));
     }
-    let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
-    let (tmp, how) = make(&parent, &source, src, size, may_link)?;
-    let got = match rustix::fs::openat(&parent, tmp.as_str(), flags, Mode::empty()) {
-        Ok(fd) if rustix::fs::fstat(&fd).is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile) => {
-            crate::store::sha256_of(File::from(fd)).map_err(|e| e.to_string())
+    Ok((source, st))
+}
+
+/// Hex sha256 of an open file, from its start.
+pub fn sha256_fd(fd: impl AsFd) -> Result<String, String> {
+    let f = File::from(fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
+    let mut h = <sha2::Sha256 as sha2::Digest>::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = std::os::unix::fs::FileExt::read_at(&f, &mut buf, at).map_err(|e| format!("reading it: {e}"))?;
+        if n == 0 {
+            break;
         }
-        Ok(_) => Err("it is not a regular file".to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let fail = |why: String| {
-        let _ = rustix::fs::unlinkat(&parent, tmp.as_str(), AtFlags::empty());
-        Err(why)
-    };
-    match got {
-        Ok(h) if h == sha256 => {}
-        Ok(h) => {
-            return fail(format!(
-                "its sha256 is {h}, the goatfile's is {sha256} (changed since it was named, or another file): downloaded instead"
-            ))
-        }
-        Err(e) => return fail(format!("reading it back: {e}")),
+        sha2::Digest::update(&mut h, &buf[..n]);
+        at += n as u64;
     }
-    match rustix::fs::renameat_with(&parent, tmp.as_str(), &parent, name, RenameFlags::NOREPLACE) {
+    Ok(hex::encode(sha2::Digest::finalize(h)))
+}
+
+/// sha256s already found of the user's files in this placement, by
+/// (device, inode, modification time): a file that is not one wanted file
+/// is not hashed again for the next want of its size.
+pub type Memo = std::sync::Mutex<std::collections::HashMap<(u64, u64, i64, i64), String>>;
+
+fn memo_key(st: &rustix::fs::Stat) -> (u64, u64, i64, i64) {
+    (st.st_dev, st.st_ino, st.st_mtime, st.st_mtime_nsec as i64)
+}
+
+/// A hard link may stand for a file only when nobody but this user can
+/// change it afterwards: theirs, and writable by no group or other.
+fn linkable(st: &rustix::fs::Stat) -> bool {
+    st.st_uid == rustix::process::geteuid().as_raw() && st.st_mode & 0o022 == 0
+}
+
+/// Put `src` at `rel` below the folder `root` if it is `size` bytes and its
+/// sha256 is `sha256`: reflinked where the filesystem can, else hard-linked
+/// when `may_link` (and the file is the user's own, writable by no one
+/// else), else copied. `memo` keeps what each file hashed to. The error
+/// says why it was not used.
+pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_link: bool, memo: &Memo) -> Result<How, String> {
+    let (source, st) = open_source(src, size)?;
+    let key = memo_key(&st);
+    let remember = |h: &str| {
+        memo.lock().unwrap_or_else(|e| e.into_inner()).insert(key, h.to_string());
+    };
+    if let Some(h) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if h != sha256 {
+            return Err(mismatch(h, sha256));
+        }
+    }
+    let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
+    if may_link && linkable(&st) {
+        // Hashed from the handle, then that handle's file linked: the
+        // bytes named are the bytes hashed (only their owner, this user,
+        // can change them after).
+        let got = sha256_fd(&source)?;
+        remember(&got);
+        if got != sha256 {
+            return Err(mismatch(&got, sha256));
+        }
+        match link_fd(&source, &parent, name) {
+            Ok(()) => return Ok(How::Hardlink),
+            Err(rustix::io::Errno::EXIST) => return Err(format!("{} appeared meanwhile", rel.display())),
+            // Another filesystem (EXDEV), a link limit, no /proc: a reflink or copy.
+            Err(_) => {}
+        }
+    }
+    let tmp = unnamed(&parent)?;
+    let how = if rustix::fs::ioctl_ficlone(&tmp, &source).is_ok() {
+        How::Reflink
+    } else {
+        copy(&parent, &tmp, &source, size)?;
+        How::Copy
+    };
+    let got = sha256_fd(&tmp)?;
+    remember(&got);
+    if got != sha256 {
+        return Err(mismatch(&got, sha256));
+    }
+    match link_fd(&tmp, &parent, name) {
         Ok(()) => Ok(how),
-        Err(e) => fail(format!("cannot name it {} ({e})", rel.display())),
+        Err(rustix::io::Errno::EXIST) => Err(format!("{} appeared meanwhile", rel.display())),
+        Err(e) => Err(format!("cannot name it {} ({e})", rel.display())),
     }
 }
 
-/// Put `src` at `rel` below `root` as [`put`] does, without hashing it
-/// (the caller hashes the result: `goat publish --hf` makes its torrent
-/// from it). A file already there at `size` bytes is kept.
-pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result<How, String> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+fn mismatch(got: &str, want: &str) -> String {
+    format!("its sha256 is {got}, the goatfile's is {want} (changed since it was named, or another file): downloaded instead")
+}
+
+/// Put `src` at `rel` below `root` without hashing it (the caller hashes
+/// the result: `goat publish --hf` makes its torrent from it, and checks
+/// each blob against its name). A file already there at `size` bytes is
+/// kept (the torrent is made from it, so it is what gets published).
+pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result<(), String> {
     if let Ok(Some(f)) = crate::safefs::found_in(root, rel) {
         if f.len == size {
-            return Ok(How::Hardlink);
+            return Ok(());
         }
         return Err(format!("{} is there already, at another size: move it away", rel.display()));
     }
-    // The source may be a link (a hub snapshot's): followed, to a regular file.
-    let source = rustix::fs::open(src, flags & !OFlags::NOFOLLOW, Mode::empty()).map_err(|e| format!("cannot open it ({e})"))?;
-    let st = rustix::fs::fstat(&source).map_err(|e| e.to_string())?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_size as u64 != size {
-        return Err("it is not a regular file of the size it had".into());
-    }
-    let real = std::fs::canonicalize(src).map_err(|e| e.to_string())?;
+    let (source, st) = open_source(src, size)?;
     let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
-    let (tmp, how) = make(&parent, &source, &real, size, true)?;
-    match rustix::fs::renameat_with(&parent, tmp.as_str(), &parent, name, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(how),
-        Err(e) => {
-            let _ = rustix::fs::unlinkat(&parent, tmp.as_str(), AtFlags::empty());
-            Err(format!("cannot name it {} ({e})", rel.display()))
-        }
+    if linkable(&st) && link_fd(&source, &parent, name).is_ok() {
+        return Ok(());
     }
+    let tmp = unnamed(&parent)?;
+    if rustix::fs::ioctl_ficlone(&tmp, &source).is_err() {
+        copy(&parent, &tmp, &source, size)?;
+    }
+    link_fd(&tmp, &parent, name).map_err(|e| format!("cannot name it {} ({e})", rel.display()))
 }
 
-/// The temporary file in `parent` holding `source`'s bytes, and how.
-fn make(parent: &OwnedFd, source: &OwnedFd, src: &Path, size: u64, may_link: bool) -> Result<(String, How), String> {
-    let create = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let (tmp, fd) = temp(parent, create)?;
-    // A reflink fails at once where the filesystem has none (ext4: EOPNOTSUPP)
-    // or the two are on different filesystems (EXDEV).
-    if rustix::fs::ioctl_ficlone(&fd, source).is_ok() {
-        return Ok((tmp, How::Reflink));
-    }
-    if may_link {
-        let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::empty());
-        // No AT_SYMLINK_FOLLOW: a link swapped in at `src` since it was
-        // opened is linked as a link, which the read-back refuses.
-        if rustix::fs::linkat(rustix::fs::CWD, src, parent, tmp.as_str(), AtFlags::empty()).is_ok() {
-            return Ok((tmp, How::Hardlink));
-        }
-        let (tmp2, fd2) = temp(parent, create)?;
-        return copy(parent, tmp2, fd2, source, size);
-    }
-    copy(parent, tmp, fd, source, size)
+/// Give the open file `fd` the name `name` in `parent` (failing if the
+/// name is taken): through `/proc/self/fd`, which links that very file
+/// (an `O_TMPFILE` one, or the handle that was hashed) without the
+/// privilege `AT_EMPTY_PATH` needs.
+fn link_fd(fd: &OwnedFd, parent: &OwnedFd, name: &std::ffi::OsStr) -> Result<(), rustix::io::Errno> {
+    use std::os::fd::AsRawFd;
+    let proc = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    rustix::fs::linkat(rustix::fs::CWD, proc.as_str(), parent, name, AtFlags::SYMLINK_FOLLOW)
 }
 
-fn copy(parent: &OwnedFd, tmp: String, fd: OwnedFd, source: &OwnedFd, size: u64) -> Result<(String, How), String> {
-    let fail = |why: String| {
-        let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::empty());
-        Err(why)
-    };
+/// An unnamed new file in `parent`, read-write (`O_TMPFILE`).
+fn unnamed(parent: &OwnedFd) -> Result<OwnedFd, String> {
+    rustix::fs::openat(parent, ".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))
+        .map_err(|e| format!("cannot make a file in goat's folder ({e})"))
+}
+
+fn copy(parent: &OwnedFd, tmp: &OwnedFd, source: &OwnedFd, size: u64) -> Result<(), String> {
     if let Ok(vfs) = rustix::fs::fstatvfs(parent) {
         let free = vfs.f_bavail.saturating_mul(vfs.f_frsize);
-        if free < size {
-            return fail(format!("no room to copy it ({free} bytes free, {size} needed)"));
+        if free < size.saturating_add(COPY_MARGIN) {
+            return Err(format!("no room to copy it ({free} bytes free, {size} needed and 1 GiB kept free)"));
         }
     }
     let mut from = File::from(source.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
-    let mut to = File::from(fd);
+    let mut to = File::from(tmp.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
         let n = match from.read(&mut buf) {
-            Ok(0) => return fail("it is shorter than it was".into()),
+            Ok(0) => return Err("it is shorter than it was".into()),
             Ok(n) => n.min(left as usize),
-            Err(e) => return fail(format!("reading it: {e}")),
+            Err(e) => return Err(format!("reading it: {e}")),
         };
-        if let Err(e) = to.write_all(&buf[..n]) {
-            return fail(format!("copying it: {e}"));
-        }
+        to.write_all(&buf[..n]).map_err(|e| format!("copying it: {e}"))?;
         left -= n as u64;
     }
-    Ok((tmp, How::Copy))
-}
-
-/// A new file in `parent` under a name no one else uses.
-fn temp(parent: &OwnedFd, flags: OFlags) -> Result<(String, OwnedFd), String> {
-    for n in 0..100u32 {
-        let tmp = format!(".goat-local-{}-{n}", std::process::id());
-        match rustix::fs::openat(parent, tmp.as_str(), flags, Mode::from_raw_mode(0o644)) {
-            Err(rustix::io::Errno::EXIST) => continue,
-            Ok(fd) => return Ok((tmp, fd)),
-            Err(e) => return Err(format!("cannot make a file in goat's folder ({e})")),
-        }
-    }
-    Err("cannot make a file in goat's folder".into())
+    Ok(())
 }

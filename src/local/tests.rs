@@ -130,3 +130,39 @@ fn links_in_a_from_folder_are_not_followed() {
     let placed = place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a)], &g);
     assert!(placed.reused.is_empty(), "{placed:?}");
 }
+
+#[test]
+fn git_blob_hashes_are_gits() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("f");
+    std::fs::write(&p, b"hello").unwrap();
+    // git hash-object of "hello" (no newline).
+    assert_eq!(hf::git_blob_hash(&p).unwrap(), "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0");
+}
+
+#[test]
+fn a_same_size_file_of_other_bytes_is_refused_for_every_want() {
+    let c = case();
+    let a = vec![7u8; 3000];
+    let b = vec![8u8; 3000];
+    std::fs::write(c.from.join("other"), vec![1u8; 3000]).unwrap();
+    let g = Geometry { piece_length: 4096, files: vec![("a".into(), 0, 3000, false), ("b".into(), 4096, 3000, false)] };
+    let placed = place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a), spec("b", &b)], &g);
+    assert!(placed.reused.is_empty());
+    assert_eq!(placed.refused.len(), 2, "{placed:?}");
+    assert!(placed.refused.iter().all(|r| r.why.contains("sha256")));
+}
+
+#[test]
+fn a_file_others_may_write_is_never_hard_linked() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = case();
+    let a = vec![7u8; 3000];
+    std::fs::write(c.from.join("a"), &a).unwrap();
+    std::fs::set_permissions(c.from.join("a"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let g = Geometry { piece_length: 1024, files: vec![("a".into(), 0, 3000, false)] };
+    let placed = place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a)], &g);
+    assert_eq!(placed.reused.len(), 1, "{placed:?}");
+    assert_ne!(placed.reused[0].how, How::Hardlink);
+    assert_eq!(std::fs::metadata(c.dir.join("a")).unwrap().nlink(), 1);
+}

@@ -1263,7 +1263,6 @@ impl AddJob {
             .map_err(|e| Error::internal(e.to_string()))?;
         let Some(folder) = found else { return Ok(None) };
         let t = self.swarm.add_published(md.bytes.clone(), m, &self.peers, &folder).await?;
-        self.swarm.hashed_whole(&md.hash, self.entry.files.iter().filter(|f| f.sha256.is_some()).map(|f| PathBuf::from(&f.path)));
         published::add(
             &self.shared.state_dir,
             &[published::Published {

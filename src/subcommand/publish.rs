@@ -496,7 +496,7 @@ impl Publish {
                 for f in &snap.files {
                     let rel: PathBuf = f.path.iter().collect();
                     crate::local::place::put_unhashed(&root, &rel, &f.blob, f.size).map_err(|why| {
-                        Error::new(Kind::Io, format!("{repo}: {} from the cache: {why}", rel.display()))
+                        Error::new(Kind::Io, format!("{repo}: {} from the cache: {why}", crate::text::line(&rel.to_string_lossy())))
                     })?;
                 }
                 let base = format!("{}/{repo}/resolve/", endpoint.trim_end_matches('/'));
@@ -504,13 +504,23 @@ impl Publish {
                 seeds.push(base.clone());
                 let opts = CreateOptions { trackers: trackers.clone(), web_seeds: seeds, piece_length: None };
                 let made = crate::torrent::create::create(&crate::safefs::anchor(&folder).map_err(|e| Error::io(format!("reading {}", folder.display()), e))?, &opts)?;
-                // An LFS blob is named by its sha256: what goat read must be it.
+                // Each blob is named by its hash (an LFS file's sha256, any
+                // other file's git blob hash): what goat publishes must be it.
                 for (f, mf) in snap.files.iter().zip(&made.files) {
                     let name = f.blob.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) && name != mf.sha256 {
+                    let rel: PathBuf = mf.path.iter().collect();
+                    let got = if name.len() == 64 {
+                        mf.sha256.clone()
+                    } else {
+                        crate::local::hf::git_blob_hash(&folder.join(&rel)).map_err(|e| Error::io(format!("reading {}", rel.display()), e))?
+                    };
+                    if got != name {
                         return Err(Error::new(
                             Kind::Corrupt,
-                            format!("{repo}: the cache's blob {} does not hash to its name (it is {}): download it again", f.blob.display(), mf.sha256),
+                            format!(
+                                "{repo}: the cache's blob {} does not hash to its name: refusing to publish it; download the model again",
+                                crate::text::line(&f.blob.to_string_lossy())
+                            ),
                         ));
                     }
                 }

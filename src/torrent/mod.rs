@@ -113,8 +113,9 @@ pub struct Swarm {
     /// Where peer connections pass through MSE/PE.
     gate: Arc<gate::Gate>,
     /// Per torrent, files whose whole bytes goat hashed in this session and
-    /// found to be the goatfile's sha256 (local copies): [`Swarm::vouch`].
-    whole: Mutex<HashMap<String, Vec<PathBuf>>>,
+    /// found to be the goatfile's sha256 (local copies), as they were then:
+    /// [`Swarm::vouch`].
+    whole: Mutex<HashMap<String, Vec<(PathBuf, crate::safefs::Stamp)>>>,
 }
 
 /// A torrent being fetched or seeded.
@@ -583,34 +584,44 @@ impl Swarm {
     }
 
     /// Record that goat hashed `files` of torrent `hash` whole in this
-    /// session and found each to be the goatfile's sha256.
-    pub fn hashed_whole(&self, hash: &InfoHash, files: impl IntoIterator<Item = PathBuf>) {
+    /// session and found each to be the goatfile's sha256; each as it was
+    /// then.
+    pub fn hashed_whole(&self, hash: &InfoHash, files: impl IntoIterator<Item = (PathBuf, crate::safefs::Stamp)>) {
         storage::lock(&self.whole).entry(hash.as_str().to_string()).or_default().extend(files);
     }
 
-    /// The files [`Swarm::hashed_whole`] recorded for torrent `hash`.
-    pub fn whole(&self, hash: &InfoHash) -> Vec<PathBuf> {
-        storage::lock(&self.whole).get(hash.as_str()).cloned().unwrap_or_default()
-    }
-
-    /// The pieces of `t` that lie wholly in files goat hashed whole
-    /// ([`Swarm::hashed_whole`]) and that librqbit has, proven: their bytes
-    /// are the goatfile's by sha256, so goat need not read them again.
-    pub fn vouch(&self, t: &Torrent) -> usize {
+    /// Once, when `t` is complete: the pieces that lie wholly in files
+    /// [`Swarm::hashed_whole`] recorded, still as they were, and that
+    /// librqbit's check found, are proven (their bytes are the goatfile's
+    /// by sha256, so goat need not read them again). Returns those files
+    /// none of whose pieces has been written since: their sha256 needs no
+    /// second read either. A later call (a re-added torrent) vouches
+    /// nothing.
+    pub fn vouch(&self, t: &Torrent) -> Vec<PathBuf> {
         let hash = t.info_hash();
-        let whole = self.whole(&hash);
-        if whole.is_empty() {
-            return 0;
-        }
+        let Some(whole) = storage::lock(&self.whole).remove(hash.as_str()) else { return Vec::new() };
         let (Some(proof), Some(haves), Ok(layout)) = (self.proof(&hash), self.haves(&hash), t.durable_layout()) else {
-            return 0;
+            return Vec::new();
         };
-        let pieces: Vec<u32> = whole_pieces(&layout, &whole)
+        let Ok(root) = crate::safefs::open_real_dir(&layout.output) else { return Vec::new() };
+        let same: Vec<PathBuf> = whole
+            .into_iter()
+            .filter(|(p, stamp)| crate::safefs::found_in(&root, p).ok().flatten().is_some_and(|f| f.stamp == *stamp))
+            .map(|(p, _)| p)
+            .collect();
+        let pieces: Vec<u32> = pieces_within(&layout, &same)
             .into_iter()
             .filter(|&i| haves.get(i as usize / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
             .collect();
         proof.vouch(&pieces);
-        pieces.len()
+        let pl = layout.piece_length.max(1);
+        layout
+            .files
+            .iter()
+            .filter(|(p, _, len, )| same.contains(p) && *len > 0)
+            .filter(|(_, off, len)| ((off / pl) as u32..=((off + len - 1) / pl) as u32).all(|i| proof.is_vouched(i)))
+            .map(|(p, _, _)| p.clone())
+            .collect()
     }
 
     /// What goat's read-back proved of this torrent since it was added.
@@ -762,7 +773,7 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
 
 /// The pieces that lie wholly in `whole` files (and padding): every real
 /// file they touch is one of them.
-fn whole_pieces(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
+fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
     let pl = layout.piece_length.max(1);
     let total = layout.files.iter().map(|(_, o, l)| o + l).max().unwrap_or(0);
     let n = total.div_ceil(pl) as usize;
@@ -789,9 +800,17 @@ pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
     let info = t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
     let mut out = Vec::new();
     let mut offset = 0u64;
+    let mut seen = std::collections::HashSet::new();
     for fd in info.iter_file_details() {
         let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
         check_components(&parts)?;
+        // Two files at one path would each be written over the other.
+        if !fd.attrs().padding && !seen.insert(parts.clone()) {
+            return Err(Error::invalid(format!(
+                "the torrent's metadata lists the file {:?} twice: refusing it, nothing was written",
+                parts.iter().map(|p| crate::text::line(p)).collect::<Vec<_>>().join("/")
+            )));
+        }
         out.push(TorrentFile { path: parts.iter().collect(), offset, length: fd.len, padding: fd.attrs().padding });
         offset += fd.len;
     }
@@ -1118,9 +1137,15 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
     // Every path is checked (no link anywhere below the folder, nothing but
     // regular files) before a byte is allocated.
     let mut allocated = Vec::with_capacity(files.len());
-    for (rel, _) in files {
+    for (rel, len) in files {
         let found = safefs::found_in(&root, rel).map_err(|e| Error::io(format!("in {}", output.display()), e))?;
-        allocated.push(found.map(|f| f.allocated).unwrap_or(0));
+        allocated.push(match found {
+            // A hard link at full length (a local copy) is never written,
+            // however few blocks it holds (compressed, sparse).
+            Some(f) if f.links > 1 && f.len == *len => *len,
+            Some(f) => f.allocated,
+            None => 0,
+        });
     }
     let missing: u64 = files.iter().zip(&allocated).fold(0u64, |sum, ((_, len), have)| sum.saturating_add(len.saturating_sub(*have)));
     if let Some(free) = free_space(output) {

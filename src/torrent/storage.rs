@@ -171,6 +171,10 @@ mod piece {
     /// A write failed, or a read-back did not match: never served, to be
     /// fetched again.
     pub const BAD: u8 = 4;
+    /// On disk from before this torrent was added, wholly inside files
+    /// goat hashed whole in this session (local copies, by sha256), and
+    /// found by librqbit's check: proven, and not written since.
+    pub const VOUCHED: u8 = 5;
 }
 
 /// What goat's read-back proved of one torrent in this session.
@@ -210,7 +214,13 @@ impl Proof {
 
     /// Every piece proven in this session (a fresh, uninterrupted download).
     pub fn all_proven(&self) -> bool {
-        !self.pieces.is_empty() && self.pieces.iter().all(|p| p.load(Ordering::Acquire) == piece::PROVEN)
+        !self.pieces.is_empty() && self.pieces.iter().all(|p| matches!(p.load(Ordering::Acquire), piece::PROVEN | piece::VOUCHED))
+    }
+
+    /// Piece `i` is proven by goat's hash of whole files and has not been
+    /// written since ([`Proof::vouch`]).
+    pub fn is_vouched(&self, i: u32) -> bool {
+        self.state(i) == piece::VOUCHED
     }
 
     /// Wait until the prover thread has read back every piece handed to it.
@@ -253,7 +263,7 @@ impl Proof {
     pub fn vouch(&self, pieces: &[u32]) {
         for &i in pieces {
             if let Some(p) = self.pieces.get(i as usize) {
-                let _ = p.compare_exchange(piece::UNKNOWN, piece::PROVEN, Ordering::AcqRel, Ordering::Acquire);
+                let _ = p.compare_exchange(piece::UNKNOWN, piece::VOUCHED, Ordering::AcqRel, Ordering::Acquire);
             }
         }
     }
@@ -750,7 +760,7 @@ impl ProvingStorage {
         let (first, last) = ((at / plen) as u32, ((at + len as u64 - 1) / plen) as u32);
         for i in first..=last {
             match self.proof.state(i) {
-                piece::PROVEN | piece::WRITTEN => {}
+                piece::PROVEN | piece::WRITTEN | piece::VOUCHED => {}
                 piece::BAD => anyhow::bail!("piece {i} failed goat's check and is being fetched again: not served"),
                 // UNKNOWN, or PROVING (asked for before the prover thread
                 // reached it): proven here, first.

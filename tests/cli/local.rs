@@ -473,3 +473,106 @@ fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
     terminate(&mut d, &log);
     assert_eq!(snapshot_of(&mine), before, "the user's folder changed");
 }
+
+/// Whoever can write the hub cache cannot make `goat publish --hf` publish
+/// a file that is not one of the repository's blobs (a snapshot link aimed
+/// at the user's token), nor a blob that does not hash to its name; and
+/// `goat fetch --layout hf` never changes a snapshot the cache already has
+/// (the goatfile's repository name is its publisher's claim).
+#[test]
+fn the_cache_is_neither_a_way_out_nor_rewritten() {
+    use crate::publish::{holder, key_file};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let secret = w.join("token");
+    std::fs::write(&secret, b"hf_secret_token").unwrap();
+    let mut s = Scene::new();
+    let who = holder(&mut s, 0x48, 300_000);
+    let h = s.serve();
+    let key = key_file(w, "holder.wif", &who.wif, 0o600);
+    let publish = |cache: &Path| {
+        goat()
+            .esplora(&h.url)
+            .env("HF_HUB_CACHE", cache)
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
+            .args(["publish", "--hf", REPO, "--key-file"])
+            .args([&key])
+            .args(["--network", "regtest", "--fee-rate", "3", "--yes", "--state-dir"])
+            .args([w.join("state")])
+            .run()
+    };
+    let files = vec![("config.json", b"{}".to_vec())];
+    // A snapshot link out of the blobs.
+    let cache = w.join("hf1");
+    hf_cache(&cache, REPO, COMMIT, &files);
+    let link = cache.join(format!("models--{}", REPO.replace('/', "--"))).join("snapshots").join(COMMIT).join("tokenizer.json");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    publish(&cache).fails(2, "links outside the repository's blobs");
+    // A blob that is not what its name says (a git-hash name, too).
+    let cache = w.join("hf2");
+    hf_cache(&cache, REPO, COMMIT, &files);
+    let folder = cache.join(format!("models--{}", REPO.replace('/', "--")));
+    let fake = "0".repeat(40);
+    std::fs::write(folder.join("blobs").join(&fake), b"not it").unwrap();
+    std::os::unix::fs::symlink(format!("../../blobs/{fake}"), folder.join("snapshots").join(COMMIT).join("extra.txt")).unwrap();
+    publish(&cache).fails(7, "does not hash to its name");
+    assert_eq!(broadcasts(&h), 0);
+
+    // --layout hf over a snapshot the cache has, with other bytes.
+    let m = model(w, None);
+    let cache = w.join("hf3");
+    let mut theirs = m.files.clone();
+    theirs[1].1 = b"{\"theirs\": true}".to_vec();
+    hf_cache(&cache, REPO, COMMIT, &theirs);
+    let before = snapshot_of(&cache);
+    let links_before: Vec<_> = walk(&cache).into_iter().map(|p| (p.clone(), std::fs::read_link(&p).ok())).collect();
+    let o = fetch(&m.handle.url, &m.addr, &w.join("out")).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("does not change a snapshot"), "{}", o.stderr);
+    let links_after: Vec<_> = walk(&cache).into_iter().map(|p| (p.clone(), std::fs::read_link(&p).ok())).collect();
+    // The snapshot and refs as they were (a new blob may have been added).
+    let kept = |v: Vec<(PathBuf, Option<PathBuf>)>| v.into_iter().filter(|(p, _)| !p.to_string_lossy().contains("/blobs/")).collect::<Vec<_>>();
+    assert_eq!(kept(links_after), kept(links_before));
+    // The blob goat added for weights.bin is new; nothing else changed.
+    let after: Vec<_> = snapshot_of(&cache).into_iter().filter(|(p, _, _)| before.iter().any(|(q, _, _)| q == p)).collect();
+    assert_eq!(after, before);
+}
+
+fn broadcasts(h: &goat::devchain::server::Handle) -> usize {
+    h.state.requests().iter().filter(|r| r.path == "/tx").count()
+}
+
+/// A publisher whose goatfile names the sha256 of a file the user has,
+/// while its torrent holds other bytes: librqbit's check refuses the local
+/// copy's pieces, the torrent's bytes are downloaded over it, and goat
+/// hashes the file again instead of taking the earlier sha256 for it:
+/// the fetch fails as corrupt, never "verified".
+#[test]
+fn a_goatfile_sha256_that_the_torrent_does_not_hold_is_not_verified() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("src").join("model");
+    make_payload(&src, FILES);
+    let t = make_torrent(&src, 65536, vec![]);
+    let seeder = LibrqbitSeeder::start(&t, &src, None);
+    // The user's own, other weights of the same size.
+    let mut theirs = std::fs::read(src.join("weights.bin")).unwrap();
+    theirs[70_000] ^= 0x55;
+    let config = std::fs::read(src.join("config.json")).unwrap();
+    let cache = w.join("hf");
+    hf_cache(&cache, REPO, COMMIT, &[("weights.bin", theirs.clone())]);
+    let yaml = format!(
+        "goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n    files:\n      - path: weights.bin\n        size: {}\n        sha256: {}\n      - path: config.json\n        size: {}\n        sha256: {}\n",
+        t.magnet_with_peer(seeder.port),
+        theirs.len(),
+        sha256(&theirs),
+        config.len(),
+        sha256(&config)
+    );
+    let (scene, addr) = publish_yaml(&yaml);
+    let h = scene.serve();
+    let o = fetch(&h.url, &addr, &w.join("out")).env("HF_HUB_CACHE", &cache).run();
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(o.stderr.contains("sha256"), "{}", o.stderr);
+    assert_eq!(std::fs::read(cache.join(format!("models--{}", REPO.replace('/', "--"))).join("blobs").join(sha256(&theirs))).unwrap(), theirs);
+}
