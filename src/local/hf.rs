@@ -200,19 +200,10 @@ fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, out: &m
 /// The git blob hash of a file (what the hub names a non-LFS file's blob
 /// by): SHA-1 of "blob <length>\0" and the bytes.
 pub fn git_blob_hash(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = crate::safefs::open_file(path)?;
-    let len = f.metadata()?.len();
+    let f = crate::safefs::open_file(path)?;
     let mut h = crate::hash::Sha1::default();
-    h.update(format!("blob {len}\0").as_bytes());
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    h.update(format!("blob {}\0", f.metadata()?.len()).as_bytes());
+    crate::store::read_runs(&f, |run| h.update(run))?;
     Ok(hex::encode(h.finish()))
 }
 

@@ -61,18 +61,7 @@ pub fn open_source(src: &Path, size: u64) -> Result<(OwnedFd, rustix::fs::Stat),
 /// Hex sha256 of an open file, from its start.
 pub fn sha256_fd(fd: impl AsFd) -> Result<String, String> {
     let f = File::from(fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
-    let mut h = <sha2::Sha256 as sha2::Digest>::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut at = 0u64;
-    loop {
-        let n = std::os::unix::fs::FileExt::read_at(&f, &mut buf, at).map_err(|e| format!("reading it: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        sha2::Digest::update(&mut h, &buf[..n]);
-        at += n as u64;
-    }
-    Ok(hex::encode(sha2::Digest::finalize(h)))
+    crate::store::sha256_of(f).map_err(|e| format!("reading it: {e}"))
 }
 
 /// sha256s already found of the user's files in this placement, by

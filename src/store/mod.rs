@@ -193,17 +193,26 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     sha256_of(std::fs::File::open(path)?)
 }
 
-pub fn sha256_of(mut f: std::fs::File) -> std::io::Result<String> {
+pub fn sha256_of(f: std::fs::File) -> std::io::Result<String> {
     use sha2::Digest;
-    use std::io::Read;
     let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    read_runs(&f, |run| h.update(run))?;
     Ok(hex::encode(h.finalize()))
+}
+
+/// A file's bytes from its start, in runs of up to 1 MiB, read at their
+/// offsets (a handle shared with another that moved the file position
+/// still reads from the start).
+pub fn read_runs(f: &std::fs::File, mut take: impl FnMut(&[u8])) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = f.read_at(&mut buf, at)?;
+        if n == 0 {
+            return Ok(());
+        }
+        take(&buf[..n]);
+        at += n as u64;
+    }
 }
