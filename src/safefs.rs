@@ -12,8 +12,9 @@
 //!   ([`make_real_dir`], [`open_real_dir`]), so a link put anywhere in it
 //!   since is refused with a message that names it;
 //! - files are opened relative to such a folder with `O_NOFOLLOW`, must be
-//!   regular files, and are written only when they have no other hard link
-//!   ([`open_in`]); goat's records are read the same way ([`read_file`]).
+//!   regular files, and are never written while they have another hard
+//!   link: such a name is first made a private copy ([`open_in`]); goat's
+//!   records are read the same way ([`read_file`]).
 //!
 //! Below every stage that touches payload files: the torrent stage's
 //! storage and preallocation, `store::Layout`, `goat verify`, the fetcher's
@@ -167,20 +168,67 @@ pub fn open_in(root: impl AsFd, rel: &Path, access: Access) -> io::Result<File> 
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(not_regular(rel));
     }
-    // A hard link planted in the folder is another name of someone's file:
-    // goat writes only files that are nowhere else.
-    if access == Access::Write && st.st_nlink > 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{} has {} hard links: goat writes only files it made, never a file with another name elsewhere; remove it (or pick another -o) and run again",
-                shown(rel),
-                st.st_nlink
-            ),
-        ));
-    }
+    // A file with another name elsewhere (a hard link planted in the
+    // folder, or a local copy goat linked that must now be repaired) is
+    // someone's file too: goat never writes it. Its name here becomes a
+    // private copy first; the other names keep their bytes.
+    let fd = if access == Access::Write && st.st_nlink > 1 {
+        drop(fd);
+        unshare(&parent, name, rel)?;
+        let fd = rustix::fs::openat(&parent, name, flags - OFlags::CREATE, Mode::empty()).map_err(|e| refused(e, rel))?;
+        let st = rustix::fs::fstat(&fd)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_nlink > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} changed while goat made it a private copy: run again", shown(rel)),
+            ));
+        }
+        fd
+    } else {
+        fd
+    };
     rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
     Ok(File::from(fd))
+}
+
+/// Replace `name` in `parent` (a file with other hard links) by a private
+/// copy of its bytes, under the same name: copied into a new file beside
+/// it (the kernel's copy, a reflink where the filesystem has them) and
+/// renamed over the name. The file's other names are not touched.
+fn unshare(parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path) -> io::Result<()> {
+    let src = rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| refused(e, rel))?;
+    let st = rustix::fs::fstat(&src)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(not_regular(rel));
+    }
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut made = None;
+    for n in 0..100u32 {
+        let tmp = format!(".goat-unshare-{}-{n}", std::process::id());
+        match rustix::fs::openat(parent, tmp.as_str(), flags, Mode::from_raw_mode(0o644)) {
+            Err(rustix::io::Errno::EXIST) => continue,
+            other => {
+                made = Some((tmp, other?));
+                break;
+            }
+        }
+    }
+    let Some((tmp, fd)) = made else { return Err(rustix::io::Errno::EXIST.into()) };
+    let copied = io::copy(&mut File::from(src), &mut File::from(fd))
+        .and_then(|n| if n == st.st_size as u64 { Ok(()) } else { Err(io::Error::other("it changed while copied")) })
+        .and_then(|_| Ok(rustix::fs::renameat(parent, tmp.as_str(), parent, name)?));
+    if let Err(e) = copied {
+        let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::empty());
+        return Err(io::Error::new(e.kind(), format!("making {} a private copy before writing it: {e}", shown(rel))));
+    }
+    tracing::warn!(
+        target: "goat",
+        "{} had {} hard links: goat made it a private copy before writing it (the other names keep their bytes)",
+        shown(rel),
+        st.st_nlink
+    );
+    Ok(())
 }
 
 /// [`open_in`] from a path: opens `root` first.
@@ -366,11 +414,16 @@ mod tests {
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(open_under(&root, Path::new("m/fifo"), Access::Read).unwrap_err().to_string().contains("regular"));
-        // A second name of a file: read, never written.
-        std::fs::write(d.path().join("mine.bin"), b"x").unwrap();
+        // A second name of a file: read as it is, and made a private copy
+        // before any write; the other name keeps its bytes.
+        std::fs::write(d.path().join("mine.bin"), b"xyz").unwrap();
         std::fs::hard_link(d.path().join("mine.bin"), root.join("m/hard.bin")).unwrap();
-        assert!(open_under(&root, Path::new("m/hard.bin"), Access::Write).unwrap_err().to_string().contains("hard links"));
         assert!(open_under(&root, Path::new("m/hard.bin"), Access::Read).is_ok());
+        let f = open_under(&root, Path::new("m/hard.bin"), Access::Write).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"Q", 0).unwrap();
+        assert_eq!(std::fs::read(root.join("m/hard.bin")).unwrap(), b"Qyz");
+        assert_eq!(std::fs::read(d.path().join("mine.bin")).unwrap(), b"xyz");
+        assert_eq!(std::fs::read_dir(root.join("m")).unwrap().count(), 4, "no temporary file left");
     }
 
     #[test]

@@ -316,3 +316,73 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
     }
     Ok(laid)
 }
+
+/// The hub's address: `HF_ENDPOINT` (as huggingface_hub reads it), else
+/// huggingface.co.
+pub fn endpoint() -> String {
+    std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".into()).trim_end_matches('/').to_string()
+}
+
+/// Where the hub lists a repository's files at a commit, with their hashes
+/// (huggingface_hub's `model_info(files_metadata=True)`).
+pub fn api_url(repo: &HfRepo) -> String {
+    format!("{}/api/models/{}/revision/{}?blobs=true", endpoint(), repo.repo, repo.revision)
+}
+
+/// Most bytes of the hub's answer read.
+pub const MAX_API_BYTES: usize = 16 << 20;
+
+#[derive(serde::Deserialize)]
+struct ApiRepo {
+    sha: Option<String>,
+    #[serde(default)]
+    siblings: Vec<ApiFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct ApiFile {
+    rfilename: String,
+    size: Option<u64>,
+    #[serde(rename = "blobId")]
+    blob_id: Option<String>,
+    lfs: Option<ApiLfs>,
+}
+
+#[derive(serde::Deserialize)]
+struct ApiLfs {
+    sha256: String,
+    size: u64,
+}
+
+/// The goatfile's claim that `files` are `repo` at its commit, checked
+/// against what the hub says of that commit (`json`, from [`api_url`]):
+/// each file listed there at its size, an LFS file with the same sha256,
+/// any other with the git blob hash of goat's verified copy. The name is
+/// the publisher's claim; this is what makes it the hub's too.
+pub fn check_claim(repo: &HfRepo, json: &[u8], files: &[LayFile]) -> Result<()> {
+    let what = format!("the hub's {} at {}", repo.repo, repo.revision);
+    let api: ApiRepo = serde_json::from_slice(json).map_err(|e| Error::invalid(format!("{what}: not the hub's answer ({e})")))?;
+    if api.sha.as_deref().is_some_and(|s| s != repo.revision) {
+        return Err(Error::invalid(format!("{what}: the hub answered for another commit")));
+    }
+    let by_name: std::collections::HashMap<&str, &ApiFile> = api.siblings.iter().map(|f| (f.rfilename.as_str(), f)).collect();
+    for f in files {
+        let shown = crate::text::line(f.path);
+        let Some(h) = by_name.get(f.path) else {
+            return Err(Error::invalid(format!("{what} has no file {shown}: the goatfile's repository name is not the hub's; not laid into the cache")));
+        };
+        let same = match &h.lfs {
+            Some(lfs) => lfs.sha256 == f.sha256 && lfs.size == f.size,
+            None => {
+                h.size.is_none_or(|s| s == f.size)
+                    && h.blob_id.as_deref().is_some_and(|id| git_blob_hash(&f.have).is_ok_and(|got| got == id))
+            }
+        };
+        if !same {
+            return Err(Error::invalid(format!(
+                "{what} holds another {shown} than the goatfile: its repository name is not the hub's; not laid into the cache"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -271,7 +271,11 @@ impl Fetch {
             swarm = Some(s);
         }
         if self.layout == FileLayout::Hf {
-            self.lay_out_hf(&layout, &entries, &reporter).await?;
+            let web = match &swarm {
+                Some(s) => s.web().clone(),
+                None => torrent::webseed::WebSeeds::new(self.proxy.as_deref())?,
+            };
+            self.lay_out_hf(&layout, &entries, &web, &reporter).await?;
         }
         reporter.done();
         if self.json {
@@ -323,7 +327,7 @@ impl Fetch {
 
     /// `--layout hf`: each fetched entry that names a Hugging Face
     /// repository, laid into the hub cache (`local::hf::lay_out`).
-    async fn lay_out_hf(&self, layout: &Layout, entries: &[&Entry], r: &Reporter) -> Result<()> {
+    async fn lay_out_hf(&self, layout: &Layout, entries: &[&Entry], web: &torrent::webseed::WebSeeds, r: &Reporter) -> Result<()> {
         let Some(cache) = crate::local::hf::hub_cache() else {
             return Err(Error::usage("--layout hf: no Hugging Face cache folder (set HF_HUB_CACHE or HOME)"));
         };
@@ -344,12 +348,31 @@ impl Fetch {
                 };
                 files.push((f.path.clone(), sha256.clone(), size, dir.join(&f.path)));
             }
+            // The repository name is the publisher's claim: the hub must
+            // say the same files are that repository at that commit.
+            let api = web
+                .get_bounded(&crate::local::hf::api_url(repo), "the Hugging Face hub's file list", crate::local::hf::MAX_API_BYTES)
+                .await
+                .map_err(|err| {
+                    Error::new(
+                        err.kind,
+                        format!(
+                            "{}: --layout hf asks the hub whether {} at {} holds these files, and {}; the verified files are in {}",
+                            e.name,
+                            repo.repo,
+                            repo.revision,
+                            err.message,
+                            dir.display()
+                        ),
+                    )
+                })?;
             let (c, repo2) = (cache.clone(), repo.clone());
             let laid = tokio::task::spawn_blocking(move || {
                 let lay: Vec<crate::local::hf::LayFile> = files
                     .iter()
                     .map(|(p, h, size, have)| crate::local::hf::LayFile { path: p, sha256: h, size: *size, have: have.clone() })
                     .collect();
+                crate::local::hf::check_claim(&repo2, &api, &lay)?;
                 crate::local::hf::lay_out(&c, &repo2, &lay)
             })
             .await

@@ -115,15 +115,21 @@ impl WebSeeds {
     /// A torrent's metadata from `url` (`xs=`, an entry's `metadata:`), at
     /// most `known::MAX_BYTES`.
     pub async fn get_metadata(&self, url: &str) -> Result<Bytes> {
+        self.get_bounded(url, "the torrent metadata", super::known::MAX_BYTES).await
+    }
+
+    /// The body at `url` (`what` it is, for errors), at most `limit`
+    /// bytes, through goat's proxy like every other request here.
+    pub async fn get_bounded(&self, url: &str, what: &str, limit: usize) -> Result<Bytes> {
         let shown = crate::text::line(url);
-        let fail = |why: String| Error::network(format!("the torrent metadata at {shown} could not be read: {why}"));
+        let fail = |why: String| Error::network(format!("{what} at {shown} could not be read: {why}"));
         let _turn = self.reading.acquire().await.map_err(|_| fail("shutting down".into()))?;
         let read = async {
             let resp = self.client.get(url).send().await.map_err(|e| fail(crate::esplora::http::describe(&e)))?;
             if !resp.status().is_success() {
                 return Err(fail(format!("HTTP {}", resp.status().as_u16())));
             }
-            read_body(resp, super::known::MAX_BYTES).await.map_err(|f| fail(f.why))
+            read_body(resp, limit).await.map_err(|f| fail(f.why))
         };
         // A server that drips its answer is given this long in all.
         tokio::time::timeout(METADATA_DEADLINE, read)

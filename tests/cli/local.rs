@@ -41,6 +41,37 @@ pub fn hf_cache(cache: &Path, repo: &str, commit: &str, files: &[(&str, Vec<u8>)
     }
 }
 
+/// The git blob hash of `bytes` (what the hub calls a non-LFS file's
+/// `blobId`).
+pub fn git_hash(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    hex::encode(h.finalize())
+}
+
+/// The hub's file list for `repo` at `commit` (what
+/// `/api/models/REPO/revision/COMMIT?blobs=true` answers), written under
+/// `root` for nginx to serve: `lfs` files with their sha256, the others
+/// with their git blob hash.
+pub fn hub_api(root: &Path, repo: &str, commit: &str, files: &[(&str, Vec<u8>)], lfs: &[&str]) {
+    let siblings: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(f, b)| {
+            if lfs.contains(f) {
+                serde_json::json!({"rfilename": f, "size": b.len(), "blobId": git_hash(b),
+                    "lfs": {"sha256": sha256(b), "size": b.len(), "pointerSize": 134}})
+            } else {
+                serde_json::json!({"rfilename": f, "size": b.len(), "blobId": git_hash(b)})
+            }
+        })
+        .collect();
+    let p = root.join("api/models").join(repo).join("revision").join(commit);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, serde_json::json!({"id": repo, "sha": commit, "siblings": siblings}).to_string()).unwrap();
+}
+
 /// The payload, its torrent seeded by librqbit (at `upload_bps`), and a
 /// served goatfile whose entry lists every file's size and sha256 and
 /// names the repository.
@@ -234,7 +265,14 @@ fn layout_hf_is_what_huggingface_hub_reads_offline() {
     let m = model(w, None);
     let cache = w.join("hf");
     let out = w.join("out");
-    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
+    // The hub (nginx through HF_ENDPOINT) agrees the files are the
+    // repository at that commit: weights.bin as an LFS file, config.json
+    // by its git hash.
+    let hub = w.join("hub");
+    hub_api(&hub, REPO, COMMIT, &m.files, &["weights.bin"]);
+    let nginx = crate::webseed::Nginx::start(&hub, &hub, "10m");
+    let endpoint = format!("http://127.0.0.1:{}", nginx.good);
+    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &endpoint).args(["--layout", "hf"]).run();
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("laid into the Hugging Face cache"), "{}", o.stderr);
     let script = format!(
@@ -266,8 +304,38 @@ print(json.dumps({{"path": path, "files": sorted(os.listdir(path)), "size": repo
         assert_eq!(&std::fs::read(path.join(f)).unwrap(), bytes, "{f}");
     }
     // A second run finds everything in place.
-    let again = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
+    let again = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &endpoint).args(["--layout", "hf"]).run();
     assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+/// The goatfile's repository name is its publisher's claim: `--layout hf`
+/// lays nothing into the cache when the hub says that repository at that
+/// commit holds other bytes (a publisher naming a famous model), or when
+/// the hub cannot be asked; the verified files stay in the output folder.
+#[test]
+fn layout_hf_takes_the_repository_name_only_from_the_hub() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let m = model(w, None);
+    let hub = w.join("hub");
+    let mut real = m.files.clone();
+    real[0].1[5] ^= 1;
+    hub_api(&hub, REPO, COMMIT, &real, &["weights.bin"]);
+    let nginx = crate::webseed::Nginx::start(&hub, &hub, "10m");
+    for (endpoint, code, why) in [
+        (format!("http://127.0.0.1:{}", nginx.good), 5, "holds another weights.bin"),
+        (format!("http://127.0.0.1:{}", free_port()), 4, "asks the hub whether"),
+    ] {
+        let cache = w.join(format!("hf-{code}"));
+        let out = w.join(format!("out-{code}"));
+        let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &endpoint).args(["--layout", "hf"]).run();
+        assert_eq!(o.code, code, "{}", o.stderr);
+        assert!(o.stderr.contains(why), "{}", o.stderr);
+        assert!(!cache.join(format!("models--{}", REPO.replace('/', "--"))).exists(), "laid out anyway");
+        for (f, bytes) in &m.files {
+            assert_eq!(&std::fs::read(out.join("model").join(f)).unwrap(), bytes, "{f}");
+        }
+    }
 }
 
 /// `goat publish --hf` from a hub cache the test built (which the real
@@ -526,7 +594,14 @@ fn the_cache_is_neither_a_way_out_nor_rewritten() {
     hf_cache(&cache, REPO, COMMIT, &theirs);
     let before = snapshot_of(&cache);
     let links_before: Vec<_> = walk(&cache).into_iter().map(|p| (p.clone(), std::fs::read_link(&p).ok())).collect();
-    let o = fetch(&m.handle.url, &m.addr, &w.join("out")).env("HF_HUB_CACHE", &cache).args(["--layout", "hf"]).run();
+    let hub = w.join("hub");
+    hub_api(&hub, REPO, COMMIT, &m.files, &["weights.bin"]);
+    let nginx = crate::webseed::Nginx::start(&hub, &hub, "10m");
+    let o = fetch(&m.handle.url, &m.addr, &w.join("out"))
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_ENDPOINT", format!("http://127.0.0.1:{}", nginx.good))
+        .args(["--layout", "hf"])
+        .run();
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("does not change a snapshot"), "{}", o.stderr);
     let links_after: Vec<_> = walk(&cache).into_iter().map(|p| (p.clone(), std::fs::read_link(&p).ok())).collect();
@@ -574,5 +649,18 @@ fn a_goatfile_sha256_that_the_torrent_does_not_hold_is_not_verified() {
     let o = fetch(&h.url, &addr, &w.join("out")).env("HF_HUB_CACHE", &cache).run();
     assert_eq!(o.code, 7, "{}", o.stderr);
     assert!(o.stderr.contains("sha256"), "{}", o.stderr);
-    assert_eq!(std::fs::read(cache.join(format!("models--{}", REPO.replace('/', "--"))).join("blobs").join(sha256(&theirs))).unwrap(), theirs);
+    let blob = cache.join(format!("models--{}", REPO.replace('/', "--"))).join("blobs").join(sha256(&theirs));
+    assert_eq!(std::fs::read(&blob).unwrap(), theirs);
+    // Both files in the cache: weights.bin is hard-linked (no piece of
+    // another file lies in it), the torrent's bytes must be written into
+    // it, and goat makes its name a private copy first: the blob keeps
+    // the user's bytes.
+    let cache2 = w.join("hf2");
+    hf_cache(&cache2, REPO, COMMIT, &[("weights.bin", theirs.clone()), ("config.json", config.clone())]);
+    let o = fetch(&h.url, &addr, &w.join("out2")).env("HF_HUB_CACHE", &cache2).args(["--json"]).run();
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(o.stderr.contains("private copy"), "{}", o.stderr);
+    let blob2 = cache2.join(format!("models--{}", REPO.replace('/', "--"))).join("blobs").join(sha256(&theirs));
+    assert_eq!(std::fs::read(&blob2).unwrap(), theirs);
+    drop(seeder);
 }
