@@ -276,7 +276,7 @@ pub fn found_in(root: impl AsFd, rel: &Path) -> io::Result<Option<Found>> {
             FileType::RegularFile => Ok(Some(Found {
                 len: st.st_size as u64,
                 allocated: st.st_blocks as u64 * 512,
-                links: st.st_nlink as u64,
+                links: st.st_nlink,
                 stamp: Stamp { dev: st.st_dev, ino: st.st_ino, len: st.st_size as u64, mtime: (st.st_mtime, st.st_mtime_nsec as i64) },
             })),
             FileType::Symlink => Err(link(rel)),

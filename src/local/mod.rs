@@ -269,11 +269,18 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
 
 /// A folder among `folders` (`F/<entry>`, then `F`) that holds the whole
 /// torrent at its own paths, each file a regular file at its length (no
-/// link anywhere below the folder), and each file the goatfile gives a
-/// sha256 for hashing to it: `goat seed --from` seeds it where it is,
+/// link anywhere below the folder) hashing to the goatfile's sha256 (an
+/// entry without a sha256 for every file is never seeded in place): `goat seed --from` seeds it where it is,
 /// read-only. The folder, links resolved. Blocking: hashes those files.
 pub fn in_place(folders: &[PathBuf], entry: &str, specs: &[FileSpec], geometry: &Geometry) -> Option<PathBuf> {
     let real: Vec<&(PathBuf, u64, u64, bool)> = geometry.files.iter().filter(|f| !f.3).collect();
+    // Every file is hashed against the goatfile, or the folder is not
+    // taken for the entry (a fine-tune of the same sizes would be).
+    let with_sha: std::collections::HashSet<&Path> =
+        specs.iter().filter(|s| s.sha256.is_some()).map(|s| Path::new(&s.path)).collect();
+    if folders.is_empty() || !real.iter().all(|f| with_sha.contains(f.0.as_path())) {
+        return None;
+    }
     for f in folders {
         for candidate in [f.join(entry), f.clone()] {
             let Ok(dir) = std::fs::canonicalize(&candidate) else { continue };

@@ -101,6 +101,8 @@ struct Tracked {
     /// Seeded from the publisher's own folder (`goat publish`): goat never
     /// downloads into it.
     published: bool,
+    /// Of those, a user's folder holding a followed entry (`--from`).
+    in_place: bool,
     /// Refetches in this run, and when the next may start (a disk that
     /// keeps failing is not hammered).
     refetches: u32,
@@ -145,6 +147,7 @@ impl Tracked {
             durable_at: Instant::now(),
             durable_wait: Duration::ZERO,
             published: false,
+            in_place: false,
             refetches: 0,
             next_refetch: None,
         }
@@ -577,6 +580,10 @@ enum Job {
     Settle { known: bool },
     /// Bring goat's durable record up to librqbit's bitfield.
     Durable,
+    /// A `--from` folder seeded in place no longer holds the entry: stop
+    /// seeding it from there (the next poll downloads it into goat's
+    /// folder, reusing what it can).
+    Unseat(String),
 }
 
 /// What [`record_durable`] did.
@@ -643,6 +650,11 @@ async fn keeper(keep: Arc<Keep>) {
                 }
                 let p = tr.torrent.progress();
                 if let Some(err) = &p.error {
+                    if tr.in_place {
+                        tr.busy = true;
+                        jobs.push((hash.clone(), Job::Unseat(crate::text::line(err))));
+                        continue;
+                    }
                     if tr.published {
                         // Retried by re-adding it, which would download
                         // into the publisher's own folder: shown instead.
@@ -673,13 +685,18 @@ async fn keeper(keep: Arc<Keep>) {
                     continue;
                 }
                 if keep.swarm.proof(hash).is_some_and(|pr| pr.has_failed()) {
+                    if tr.in_place {
+                        tr.busy = true;
+                        jobs.push((hash.clone(), Job::Unseat("pieces there no longer match the torrent".into())));
+                        continue;
+                    }
                     if tr.published {
                         // The publisher's own files changed under the
                         // torrent: goat refuses those pieces and never
                         // writes into that folder.
                         tr.fail_for_good(format!(
-                            "the files seeded in place from {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed (or publish again)",
-                            tr.layout.root.display()
+                            "the published files in {} no longer match the torrent; the pieces that differ are not served: put the original files back and restart goat seed, or publish again",
+                            crate::text::line(&tr.layout.root.to_string_lossy())
                         ));
                         continue;
                     }
@@ -779,6 +796,18 @@ impl Keep {
                 }
                 Err(e) => self.failed_job(&hash, &entry, e, false),
             },
+            Job::Unseat(why) => {
+                warn!(
+                    target: "goat",
+                    "{entry}: the files seeded in place from {} changed or are gone ({why}): no longer seeded from there; the next poll fetches the entry into goat's folder",
+                    crate::text::line(&layout.root.to_string_lossy())
+                );
+                let _ = self.swarm.remove(&hash).await;
+                if let Err(e) = published::remove(&self.shared.state_dir, &hash) {
+                    warn!(target: "goat", "{entry}: {}", e.message);
+                }
+                self.shared.with(|book| book.torrents.remove(&hash));
+            }
             Job::Durable => {
                 let have = torrent.progress().have_bytes;
                 let done = record_durable(&self.swarm, &self.shared.state_dir, &hash, &torrent, &entry).await;
@@ -871,13 +900,29 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
         }
         match swarm.add_published(bytes, &magnet, peers, &p.output).await {
             Ok(torrent) => {
-                info!(target: "goat", "{}: published here, seeding from {}", p.name, p.output.display());
+                let how = if p.in_place { "seeding in place from" } else { "published here, seeding from" };
+                info!(target: "goat", "{}: {how} {}", p.name, crate::text::line(&p.output.to_string_lossy()));
                 let layout = Layout::new(&p.output);
                 shared.with(|b| {
                     let mut tracked = Tracked::new(p.address.clone(), p.name.clone(), layout, torrent, Phase::Seeding, Some(magnet.clone()));
                     tracked.published = true;
+                    tracked.in_place = p.in_place;
                     b.torrents.insert(hash, tracked)
                 });
+            }
+            Err(e) if p.in_place => {
+                // A user's folder that no longer holds the entry: the poll
+                // fetches it into goat's folder instead.
+                warn!(
+                    target: "goat",
+                    "{}: the files seeded in place from {} changed or are gone ({}): no longer seeded from there; the next poll fetches the entry into goat's folder",
+                    p.name,
+                    crate::text::line(&p.output.to_string_lossy()),
+                    e.message
+                );
+                if let Err(e) = published::remove(&shared.state_dir, &hash) {
+                    warn!(target: "goat", "{}: {}", p.name, e.message);
+                }
             }
             Err(e) => {
                 warn!(target: "goat", "{}: cannot seed the published files in {}: {}", p.name, p.output.display(), e.message);
@@ -1136,6 +1181,10 @@ impl Poller {
                             book.state.verified.remove(&key);
                         });
                         crate::torrent::durable::remove(&self.shared.state_dir, &key);
+                        // A `--from` folder seeded in place is not seeded again at the next start.
+                        if let Err(e) = published::remove_in_place(&self.shared.state_dir, &key) {
+                            warn!(target: "goat", "{entry}: {}", e.message);
+                        }
                     }
                     Err(e) => warn!(target: "goat", "{entry}: {}", e.message),
                 }
@@ -1194,6 +1243,7 @@ impl AddJob {
                             let mut t =
                                 Tracked::new(self.address.clone(), self.entry.name.clone(), Layout::new(folder), torrent, Phase::Seeding, magnet);
                             t.published = true;
+                            t.in_place = true;
                             t
                         }
                     };
@@ -1271,9 +1321,15 @@ impl AddJob {
                 magnet: m.uri.clone(),
                 output: folder.clone(),
                 torrent: data_encoding::BASE64.encode(&md.bytes),
+                in_place: true,
             }],
         )?;
-        info!(target: "goat", "{}: seeding in place from {} (verified; goat never writes there)", self.entry.name, folder.display());
+        info!(
+            target: "goat",
+            "{}: seeding in place from {} (verified; goat never writes there)",
+            self.entry.name,
+            crate::text::line(&folder.to_string_lossy())
+        );
         Ok(Some(Added::InPlace(t, folder)))
     }
 }

@@ -20,6 +20,12 @@ pub struct Published {
     pub output: PathBuf,
     /// The `.torrent`, base64.
     pub torrent: String,
+    /// Not a publisher's folder but a user's, holding a followed entry
+    /// (`goat seed --from`): given up, and the entry downloaded into goat's
+    /// folder, when its files change or go; forgotten when the entry is
+    /// pruned.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_place: bool,
 }
 
 impl Published {
@@ -41,6 +47,27 @@ pub fn load(state_dir: &Path) -> Vec<Published> {
         }),
         Err(_) => Vec::new(),
     }
+}
+
+/// Forget the records of torrent `hash` (its files stay where they are).
+pub fn remove(state_dir: &Path, hash: &crate::goatfile::InfoHash) -> Result<()> {
+    let mut all = load(state_dir);
+    let before = all.len();
+    all.retain(|p| Magnet::parse(&p.magnet).map(|m| &m.info_hash() != hash).unwrap_or(true));
+    if all.len() == before {
+        return Ok(());
+    }
+    let json = serde_json::to_vec_pretty(&all).map_err(|e| Error::internal(e.to_string()))?;
+    crate::store::write_atomic(&state_dir.join(FILE), &json)
+}
+
+/// Forget torrent `hash`'s record if it is a `--from` folder seeded in
+/// place (a publisher's own folder stays handed over).
+pub fn remove_in_place(state_dir: &Path, hash: &crate::goatfile::InfoHash) -> Result<()> {
+    if load(state_dir).iter().any(|p| p.in_place && Magnet::parse(&p.magnet).is_ok_and(|m| &m.info_hash() == hash)) {
+        return remove(state_dir, hash);
+    }
+    Ok(())
 }
 
 /// Add `entries` (replacing any with the same magnet).

@@ -583,6 +583,7 @@ impl Publish {
                 magnet: uri,
                 output,
                 torrent: data_encoding::BASE64.encode(&m.bytes),
+                in_place: false,
             });
         }
         let first = entries.first().or(onchain.first()).map(|e| e.name.clone()).unwrap_or_default();

@@ -540,6 +540,20 @@ fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
     }
     terminate(&mut d, &log);
     assert_eq!(snapshot_of(&mine), before, "the user's folder changed");
+
+    // The folder no longer holds the entry when goat starts again: it is
+    // given up (and forgotten), never written, and the entry is fetched
+    // into goat's own folder instead.
+    std::fs::remove_file(mine.join("model/config.json")).unwrap();
+    let before = snapshot_of(&mine);
+    let log2 = w.join("b/log2");
+    let mut d = run.spawn_env(&log2, &["--from", mine.to_str().unwrap()], &[]);
+    let gave_up = wait_for(std::time::Duration::from_secs(30), || log_of(&log2).contains("no longer seeded from there"));
+    assert!(gave_up, "{}", log_of(&log2));
+    let handed = std::fs::read_to_string(run.state.join("published.json")).unwrap();
+    assert!(!handed.contains("\"in_place\": true"), "{handed}");
+    terminate(&mut d, &log2);
+    assert_eq!(snapshot_of(&mine), before, "the user's folder changed");
 }
 
 /// Whoever can write the hub cache cannot make `goat publish --hf` publish
