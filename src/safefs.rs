@@ -255,13 +255,27 @@ pub struct Found {
     pub stamp: Stamp,
 }
 
-/// A file's identity and last change: device, inode, length, mtime.
+/// A file's identity and last change: device, inode, length, mtime and
+/// ctime (which no user can set back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
     pub dev: u64,
     pub ino: u64,
     pub len: u64,
     pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Stamp {
+    pub fn of(st: &rustix::fs::Stat) -> Stamp {
+        Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            len: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
+        }
+    }
 }
 
 /// [`len_under`] from an open folder, with the blocks allocated.
@@ -277,7 +291,7 @@ pub fn found_in(root: impl AsFd, rel: &Path) -> io::Result<Option<Found>> {
                 len: st.st_size as u64,
                 allocated: st.st_blocks as u64 * 512,
                 links: st.st_nlink,
-                stamp: Stamp { dev: st.st_dev, ino: st.st_ino, len: st.st_size as u64, mtime: (st.st_mtime, st.st_mtime_nsec as i64) },
+                stamp: Stamp::of(&st),
             })),
             FileType::Symlink => Err(link(rel)),
             _ => Err(not_regular(rel)),

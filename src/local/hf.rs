@@ -53,7 +53,8 @@ pub fn blob_folders(cache: &Path) -> Vec<PathBuf> {
             e.file_name().to_str().is_some_and(|n| ["models--", "datasets--", "spaces--"].iter().any(|p| n.starts_with(p)))
         })
         .map(|e| e.path().join("blobs"))
-        .filter(|b| b.is_dir())
+        // A link in the cache is not followed out of it.
+        .filter(|b| std::fs::symlink_metadata(b).is_ok_and(|m| m.is_dir()) && std::fs::symlink_metadata(b.parent().unwrap_or(b)).is_ok_and(|m| m.is_dir()))
         .collect()
 }
 
@@ -134,7 +135,7 @@ impl Snapshot {
         }
         let blobs = std::fs::canonicalize(folder.join("blobs")).map_err(|e| Error::io(format!("reading {}", shown(&folder.join("blobs"))), e))?;
         let mut files = Vec::new();
-        walk_snapshot(&root, &[], &blobs, 0, &mut files)?;
+        walk_snapshot(&root, &[], &blobs, 0, &mut 0, &mut files)?;
         if files.is_empty() {
             return Err(Error::usage(format!("{repo} at {commit} has no files in the cache {}", shown(cache))));
         }
@@ -158,7 +159,7 @@ const MAX_SNAPSHOT_DEPTH: usize = 32;
 
 /// The files of a snapshot folder: each a link to a direct child of the
 /// repository's `blobs`, a regular file named as a blob is.
-fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, out: &mut Vec<SnapshotFile>) -> Result<()> {
+fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, seen: &mut usize, out: &mut Vec<SnapshotFile>) -> Result<()> {
     let shown = |p: &Path| crate::text::line(&p.to_string_lossy());
     if depth > MAX_SNAPSHOT_DEPTH {
         return Err(Error::usage(format!("{} nests deeper than {MAX_SNAPSHOT_DEPTH} folders", shown(dir))));
@@ -174,7 +175,11 @@ fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, out: &m
         parts.push(name);
         let t = e.file_type().map_err(|err| Error::io(format!("reading {}", shown(&path)), err))?;
         if t.is_dir() {
-            walk_snapshot(&path, &parts, blobs, depth + 1, out)?;
+            *seen += 1;
+            if *seen > MAX_SNAPSHOT_FILES {
+                return Err(Error::usage(format!("the snapshot has more than {MAX_SNAPSHOT_FILES} entries")));
+            }
+            walk_snapshot(&path, &parts, blobs, depth + 1, seen, out)?;
             continue;
         }
         if !t.is_symlink() {
@@ -189,8 +194,9 @@ fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, out: &m
         if !md.is_file() {
             return Err(Error::usage(format!("{} is not a regular file", shown(&real))));
         }
-        if out.len() >= MAX_SNAPSHOT_FILES {
-            return Err(Error::usage(format!("the snapshot has more than {MAX_SNAPSHOT_FILES} files")));
+        *seen += 1;
+        if *seen > MAX_SNAPSHOT_FILES {
+            return Err(Error::usage(format!("the snapshot has more than {MAX_SNAPSHOT_FILES} entries")));
         }
         out.push(SnapshotFile { path: parts, blob: real, size: md.len() });
     }
@@ -385,4 +391,24 @@ pub fn check_claim(repo: &HfRepo, json: &[u8], files: &[LayFile]) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// Remove every file below `folder` (goat's own) that is not in `keep`
+/// (paths relative to it), and the folders left empty.
+pub fn remove_others(folder: &Path, keep: &std::collections::HashSet<PathBuf>) -> std::io::Result<()> {
+    fn visit(root: &Path, dir: &Path, keep: &std::collections::HashSet<PathBuf>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            let path = e.path();
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            if e.file_type()?.is_dir() {
+                visit(root, &path, keep)?;
+                let _ = std::fs::remove_dir(&path);
+            } else if !keep.contains(&rel) {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+    visit(folder, folder, keep)
 }

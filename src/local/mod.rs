@@ -211,8 +211,7 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
         let mut refused = Vec::new();
         for c in &found[k] {
             match place::put(&root, Path::new(&w.spec.path), &c.path, w.size, w.sha256, may_link, &memo) {
-                Ok(how) => {
-                    let Some(stamp) = stamp(&root, Path::new(&w.spec.path)) else { continue };
+                Ok((how, stamp)) => {
                     let r = Reused { path: w.spec.path.clone().into(), bytes: w.size, from: c.path.clone(), source: c.source.clone(), how, stamp };
                     return (Some(r), refused);
                 }
@@ -241,12 +240,9 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
         let _ = crate::safefs::remove_in(&root, &r.path);
         let w = want_of[&i];
         match place::put(&root, &r.path, &r.from, w.size, w.sha256, false, &memo) {
-            Ok(how) => {
+            Ok((how, stamp)) => {
                 r.how = how;
-                match stamp(&root, &r.path) {
-                    Some(s) => r.stamp = s,
-                    None => r.bytes = u64::MAX,
-                }
+                r.stamp = stamp;
             }
             Err(why) => {
                 placed.refused.push(Refused { path: r.path.clone(), from: r.from.clone(), why });
@@ -310,10 +306,6 @@ pub fn in_place(folders: &[PathBuf], entry: &str, specs: &[FileSpec], geometry: 
     None
 }
 
-fn stamp(root: &rustix::fd::OwnedFd, rel: &Path) -> Option<crate::safefs::Stamp> {
-    crate::safefs::found_in(root, rel).ok().flatten().map(|f| f.stamp)
-}
-
 /// `f` over `jobs` on as many threads as `goat verify` uses, results in
 /// order.
 fn run_parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
@@ -372,10 +364,14 @@ impl Finder {
                         continue;
                     }
                     let c = Candidate { path: e.path(), source: cache.clone() };
-                    if let Some(name) = e.file_name().to_str() {
-                        f.by_name.insert(name.to_string(), c.clone());
+                    let name = e.file_name().to_str().unwrap_or_default().to_string();
+                    // An LFS blob is named by its sha256: a match by name
+                    // only. Others (git-hash names) by size.
+                    if name.len() == 64 {
+                        f.by_name.insert(name, c);
+                    } else {
+                        add(&mut f, c, md.len());
                     }
-                    add(&mut f, c, md.len());
                 }
             }
         }

@@ -3,13 +3,16 @@
 //! the goatfile's. The user's file is opened to read (no link followed),
 //! never written, moved or removed.
 //!
-//! No temporary name is ever visible: a reflink or copy is made in an
-//! unnamed file (`O_TMPFILE`), hashed through its handle and then linked
-//! in under the file's name; a hard link is made from the very handle
-//! that was hashed (`/proc/self/fd`), so a file swapped in at the path
-//! meanwhile is not the one linked. A crash leaves nothing behind.
+//! A reflink or copy is made in an unnamed file (`O_TMPFILE`), hashed
+//! through its handle and then linked in under the file's name, so a
+//! crash leaves nothing behind (where the filesystem has no `O_TMPFILE`,
+//! under a temporary name removed on failure); a hard link is made from
+//! the very handle that was hashed (`/proc/self/fd`), so a file swapped in
+//! at the path meanwhile is not the one linked (without `/proc`, no hard
+//! link: a reflink or copy).
 
 use rustix::fd::{AsFd, OwnedFd};
+use crate::safefs::Stamp;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -58,6 +61,11 @@ pub fn open_source(src: &Path, size: u64) -> Result<(OwnedFd, rustix::fs::Stat),
     Ok((source, st))
 }
 
+/// The stamp of an open file (after it was named: linking changes ctime).
+fn stamp(fd: &OwnedFd) -> Result<Stamp, String> {
+    Ok(Stamp::of(&rustix::fs::fstat(fd).map_err(|e| e.to_string())?))
+}
+
 /// Hex sha256 of an open file, from its start.
 pub fn sha256_fd(fd: impl AsFd) -> Result<String, String> {
     let f = File::from(fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
@@ -84,7 +92,7 @@ fn linkable(st: &rustix::fs::Stat) -> bool {
 /// when `may_link` (and the file is the user's own, writable by no one
 /// else), else copied. `memo` keeps what each file hashed to. The error
 /// says why it was not used.
-pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_link: bool, memo: &Memo) -> Result<How, String> {
+pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_link: bool, memo: &Memo) -> Result<(How, Stamp), String> {
     let (source, st) = open_source(src, size)?;
     let key = memo_key(&st);
     let remember = |h: &str| {
@@ -106,26 +114,26 @@ pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_
             return Err(mismatch(&got, sha256));
         }
         match link_fd(&source, &parent, name) {
-            Ok(()) => return Ok(How::Hardlink),
+            Ok(()) => return Ok((How::Hardlink, stamp(&source)?)),
             Err(rustix::io::Errno::EXIST) => return Err(format!("{} appeared meanwhile", rel.display())),
             // Another filesystem (EXDEV), a link limit, no /proc: a reflink or copy.
             Err(_) => {}
         }
     }
-    let tmp = unnamed(&parent)?;
-    let how = if rustix::fs::ioctl_ficlone(&tmp, &source).is_ok() {
+    let tmp = Temp::new(&parent)?;
+    let how = if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_ok() {
         How::Reflink
     } else {
-        copy(&parent, &tmp, &source, size)?;
+        copy(&parent, tmp.fd(), &source, size)?;
         How::Copy
     };
-    let got = sha256_fd(&tmp)?;
+    let got = sha256_fd(tmp.fd())?;
     remember(&got);
     if got != sha256 {
         return Err(mismatch(&got, sha256));
     }
-    match link_fd(&tmp, &parent, name) {
-        Ok(()) => Ok(how),
+    match tmp.name_it(&parent, name) {
+        Ok(stamp) => Ok((how, stamp)),
         Err(rustix::io::Errno::EXIST) => Err(format!("{} appeared meanwhile", rel.display())),
         Err(e) => Err(format!("cannot name it {} ({e})", rel.display())),
     }
@@ -151,11 +159,11 @@ pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result
     if linkable(&st) && link_fd(&source, &parent, name).is_ok() {
         return Ok(());
     }
-    let tmp = unnamed(&parent)?;
-    if rustix::fs::ioctl_ficlone(&tmp, &source).is_err() {
-        copy(&parent, &tmp, &source, size)?;
+    let tmp = Temp::new(&parent)?;
+    if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_err() {
+        copy(&parent, tmp.fd(), &source, size)?;
     }
-    link_fd(&tmp, &parent, name).map_err(|e| format!("cannot name it {} ({e})", rel.display()))
+    tmp.name_it(&parent, name).map(|_| ()).map_err(|e| format!("cannot name it {} ({e})", rel.display()))
 }
 
 /// Give the open file `fd` the name `name` in `parent` (failing if the
@@ -168,10 +176,61 @@ fn link_fd(fd: &OwnedFd, parent: &OwnedFd, name: &std::ffi::OsStr) -> Result<(),
     rustix::fs::linkat(rustix::fs::CWD, proc.as_str(), parent, name, AtFlags::SYMLINK_FOLLOW)
 }
 
-/// An unnamed new file in `parent`, read-write (`O_TMPFILE`).
-fn unnamed(parent: &OwnedFd) -> Result<OwnedFd, String> {
-    rustix::fs::openat(parent, ".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))
-        .map_err(|e| format!("cannot make a file in goat's folder ({e})"))
+/// A new file in `parent` that has no name yet: an `O_TMPFILE` one where
+/// the filesystem and `/proc` allow (nothing is left by a crash), else one
+/// under a temporary name (`O_EXCL`), removed unless it is named.
+enum Temp {
+    Unnamed(OwnedFd),
+    Named { fd: OwnedFd, parent: OwnedFd, tmp: String, done: bool },
+}
+
+impl Temp {
+    fn new(parent: &OwnedFd) -> Result<Temp, String> {
+        if std::path::Path::new("/proc/self/fd").is_dir() {
+            if let Ok(fd) = rustix::fs::openat(parent, ".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, Mode::from_raw_mode(0o644)) {
+                return Ok(Temp::Unnamed(fd));
+            }
+        }
+        // NFS, SMB, FAT and some FUSE filesystems have no O_TMPFILE.
+        let parent = parent.try_clone().map_err(|e| e.to_string())?;
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        for n in 0..100u32 {
+            let tmp = format!(".goat-local-{}-{n}", std::process::id());
+            match rustix::fs::openat(&parent, tmp.as_str(), flags, Mode::from_raw_mode(0o644)) {
+                Err(rustix::io::Errno::EXIST) => continue,
+                Ok(fd) => return Ok(Temp::Named { fd, parent, tmp, done: false }),
+                Err(e) => return Err(format!("cannot make a file in goat's folder ({e})")),
+            }
+        }
+        Err("cannot make a file in goat's folder".into())
+    }
+
+    fn fd(&self) -> &OwnedFd {
+        match self {
+            Temp::Unnamed(fd) | Temp::Named { fd, .. } => fd,
+        }
+    }
+
+    /// Name it `name` in `parent`, failing if the name is taken; the
+    /// named file's stamp, from its handle.
+    fn name_it(mut self, parent: &OwnedFd, name: &std::ffi::OsStr) -> Result<Stamp, rustix::io::Errno> {
+        match &mut self {
+            Temp::Unnamed(fd) => link_fd(fd, parent, name)?,
+            Temp::Named { tmp, done, .. } => {
+                rustix::fs::renameat_with(parent, tmp.as_str(), parent, name, rustix::fs::RenameFlags::NOREPLACE)?;
+                *done = true;
+            }
+        }
+        Ok(Stamp::of(&rustix::fs::fstat(self.fd())?))
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Temp::Named { parent, tmp, done: false, .. } = self {
+            let _ = rustix::fs::unlinkat(&*parent, tmp.as_str(), AtFlags::empty());
+        }
+    }
 }
 
 fn copy(parent: &OwnedFd, tmp: &OwnedFd, source: &OwnedFd, size: u64) -> Result<(), String> {

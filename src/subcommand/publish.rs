@@ -499,6 +499,11 @@ impl Publish {
                         Error::new(Kind::Io, format!("{repo}: {} from the cache: {why}", crate::text::line(&rel.to_string_lossy())))
                     })?;
                 }
+                // goat's own folder holds the snapshot and nothing else (a
+                // file an earlier run left would be published with it).
+                let wanted: std::collections::HashSet<PathBuf> = snap.files.iter().map(|f| f.path.iter().collect()).collect();
+                crate::local::hf::remove_others(&folder, &wanted)
+                    .map_err(|e| Error::io(format!("cleaning {}", crate::text::line(&folder.to_string_lossy())), e))?;
                 let base = format!("{}/{repo}/resolve/", endpoint.trim_end_matches('/'));
                 let mut seeds = web_seeds.clone();
                 seeds.push(base.clone());
@@ -506,15 +511,26 @@ impl Publish {
                 let made = crate::torrent::create::create(&crate::safefs::anchor(&folder).map_err(|e| Error::io(format!("reading {}", folder.display()), e))?, &opts)?;
                 // Each blob is named by its hash (an LFS file's sha256, any
                 // other file's git blob hash): what goat publishes must be it.
-                for (f, mf) in snap.files.iter().zip(&made.files) {
+                let made_by_path: std::collections::HashMap<&[String], &crate::torrent::create::MadeFile> =
+                    made.files.iter().map(|f| (f.path.as_slice(), f)).collect();
+                if made_by_path.len() != snap.files.len() {
+                    return Err(Error::internal(format!("{repo}: the torrent does not have the snapshot's files")));
+                }
+                for f in &snap.files {
                     let name = f.blob.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    let rel: PathBuf = mf.path.iter().collect();
+                    let rel: PathBuf = f.path.iter().collect();
+                    let Some(mf) = made_by_path.get(f.path.as_slice()) else {
+                        return Err(Error::internal(format!("{repo}: the torrent does not have the snapshot's files")));
+                    };
                     let got = if name.len() == 64 {
                         mf.sha256.clone()
                     } else {
-                        crate::local::hf::git_blob_hash(&folder.join(&rel)).map_err(|e| Error::io(format!("reading {}", rel.display()), e))?
+                        crate::local::hf::git_blob_hash(&folder.join(&rel))
+                            .map_err(|e| Error::io(format!("reading {}", crate::text::line(&rel.to_string_lossy())), e))?
                     };
                     if got != name {
+                        // Not left for the next run to publish.
+                        let _ = crate::safefs::remove_in(&root, &rel);
                         return Err(Error::new(
                             Kind::Corrupt,
                             format!(

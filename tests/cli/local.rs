@@ -597,8 +597,14 @@ fn the_cache_is_neither_a_way_out_nor_rewritten() {
     let fake = "0".repeat(40);
     std::fs::write(folder.join("blobs").join(&fake), b"not it").unwrap();
     std::os::unix::fs::symlink(format!("../../blobs/{fake}"), folder.join("snapshots").join(COMMIT).join("extra.txt")).unwrap();
+    // A file an earlier run left in goat's folder is not published with it.
+    let linked = w.join("state/hf").join(REPO.replace('/', "--")).join(COMMIT);
+    std::fs::create_dir_all(&linked).unwrap();
+    std::fs::write(linked.join("stray.bin"), b"left over").unwrap();
     publish(&cache).fails(7, "does not hash to its name");
     assert_eq!(broadcasts(&h), 0);
+    assert!(!linked.join("stray.bin").exists() && !linked.join("extra.txt").exists());
+    assert!(linked.join("config.json").exists());
 
     // --layout hf over a snapshot the cache has, with other bytes.
     let m = model(w, None);
