@@ -104,35 +104,45 @@ pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_
         }
     }
     let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
-    if may_link && linkable(&st) {
-        // Hashed from the handle, then that handle's file linked: the
-        // bytes named are the bytes hashed (only their owner, this user,
-        // can change them after).
-        let got = sha256_fd(&source)?;
-        remember(&got);
-        if got != sha256 {
-            return Err(mismatch(&got, sha256));
-        }
-        match link_fd(&source, &parent, name) {
-            Ok(()) => return Ok((How::Hardlink, stamp(&source)?)),
-            Err(rustix::io::Errno::EXIST) => return Err(format!("{} appeared meanwhile", rel.display())),
-            // Another filesystem (EXDEV), a link limit, no /proc: a reflink or copy.
-            Err(_) => {}
-        }
-    }
+    // A reflink first: a private copy, no space used.
     let tmp = Temp::new(&parent)?;
     let how = if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_ok() {
         How::Reflink
     } else {
+        if may_link && linkable(&st) {
+            // Hashed from the handle, then that handle's file linked: the
+            // bytes named are the bytes hashed (only their owner, this
+            // user, can change them after).
+            drop(tmp);
+            let got = sha256_fd(&source)?;
+            remember(&got);
+            if got != sha256 {
+                return Err(mismatch(&got, sha256));
+            }
+            match link_fd(&source, &parent, name) {
+                Ok(()) => return Ok((How::Hardlink, stamp(&source)?)),
+                Err(rustix::io::Errno::EXIST) => return Err(format!("{} appeared meanwhile", rel.display())),
+                // Another filesystem (EXDEV), a link limit, no /proc: a copy.
+                Err(_) => {}
+            }
+            let tmp = Temp::new(&parent)?;
+            copy(&parent, tmp.fd(), &source, size)?;
+            return finish(tmp, &parent, name, rel, How::Copy, sha256, &remember);
+        }
         copy(&parent, tmp.fd(), &source, size)?;
         How::Copy
     };
+    finish(tmp, &parent, name, rel, how, sha256, &remember)
+}
+
+/// Hash the placed bytes and name them if they are the goatfile's.
+fn finish(tmp: Temp, parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path, how: How, sha256: &str, remember: &dyn Fn(&str)) -> Result<(How, Stamp), String> {
     let got = sha256_fd(tmp.fd())?;
     remember(&got);
     if got != sha256 {
         return Err(mismatch(&got, sha256));
     }
-    match tmp.name_it(&parent, name) {
+    match tmp.name_it(parent, name) {
         Ok(stamp) => Ok((how, stamp)),
         Err(rustix::io::Errno::EXIST) => Err(format!("{} appeared meanwhile", rel.display())),
         Err(e) => Err(format!("cannot name it {} ({e})", rel.display())),
