@@ -158,6 +158,11 @@ impl Files {
         })
     }
 
+    /// File `id`'s path, made safe to print.
+    pub fn shown(&self, id: usize) -> String {
+        self.path(id).map(|(p, _)| crate::text::line(&self.root.join(p).to_string_lossy())).unwrap_or_default()
+    }
+
     fn path(&self, id: usize) -> anyhow::Result<&(PathBuf, u64)> {
         self.files.get(id).and_then(|f| f.as_ref()).context("no such file")
     }

@@ -268,6 +268,18 @@ impl Proof {
         }
     }
 
+    /// Pieces whose file changed since goat hashed them: not proven any
+    /// more, so each is hashed again before it is next served.
+    fn forget(&self, pieces: std::ops::RangeInclusive<u32>) {
+        for i in pieces {
+            if let Some(p) = self.pieces.get(i as usize) {
+                let _ = p.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    matches!(s, piece::PROVEN | piece::VOUCHED).then_some(piece::UNKNOWN)
+                });
+            }
+        }
+    }
+
     /// Pieces found bad by another check (a re-read of the files): never
     /// served from now on, and fetched again like goat's own failures.
     pub fn mark_bad(&self, pieces: &[u32]) {
@@ -631,8 +643,10 @@ impl StorageFactory for ProvingFactory {
             .iter()
             .map(|f| AtomicBool::new(fresh_paths.contains(&f.relative_filename)))
             .collect();
+        let watch = metadata.file_infos.iter().map(|_| Watch::default()).collect();
         Ok(ProvingStorage {
             fresh: Arc::new(fresh),
+            watch: Arc::new(watch),
             inner: Arc::new(inner),
             shape: Arc::new(Shape {
                 lengths,
@@ -729,10 +743,29 @@ fn first_time(once: &'static std::sync::Once) -> bool {
     first
 }
 
+/// Catches a file changed behind goat while it seeds: a user's folder
+/// seeded in place, a hard-linked local copy whose original was edited, a
+/// publisher's folder, any file after a restart. goat hashes a piece once
+/// before its first upload; without this, a piece changed after that
+/// would go to peers as it now is. Each read for a peer of a file goat has
+/// not written in this session compares the file's inode, size, mtime and
+/// ctime (one `fstat`) with what they were at its first upload; when they
+/// differ, every piece of the file is hashed again before it is next sent.
+/// Files goat writes are not watched (their stamps change with every
+/// block); they are after a restart.
+#[derive(Default)]
+struct Watch {
+    written: AtomicBool,
+    seen: Mutex<Option<crate::safefs::Stamp>>,
+}
+
 pub struct ProvingStorage {
     inner: Arc<Files>,
     /// Per file: allocated by goat and not written since (see [`Fresh`]).
     fresh: Arc<Vec<AtomicBool>>,
+    /// Per file: how it looked when first served, for files goat has not
+    /// written in this session ([`Watch`]).
+    watch: Arc<Vec<Watch>>,
     shape: Arc<Shape>,
     proof: Arc<Proof>,
     budget: Arc<Budget>,
@@ -776,6 +809,36 @@ impl ProvingStorage {
             }
         }
         Ok(())
+    }
+
+    /// [`Watch`]: before file `file_id` is read for a peer, whether it
+    /// changed since its first upload; if so, its pieces are hashed again
+    /// before they are sent.
+    fn watch(&self, file_id: usize) {
+        let Some(w) = self.watch.get(file_id) else { return };
+        if w.written.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(f) = self.inner.file(file_id) else { return };
+        let Ok(st) = rustix::fs::fstat(&*f) else { return };
+        let now = crate::safefs::Stamp::of(&st);
+        let mut seen = lock(&w.seen);
+        match *seen {
+            None => *seen = Some(now),
+            Some(was) if was == now => {}
+            Some(_) => {
+                *seen = Some(now);
+                drop(seen);
+                let Some(span) = self.shape.spans.get(file_id) else { return };
+                if span.len == 0 {
+                    return;
+                }
+                let plen = self.shape.lengths.default_piece_length() as u64;
+                let (first, last) = ((span.offset / plen) as u32, ((span.offset + span.len - 1) / plen) as u32);
+                tracing::warn!(target: "goat", "{} changed while goat seeds it: its pieces are hashed again before they are sent", self.inner.shown(file_id));
+                self.proof.forget(first..=last);
+            }
+        }
     }
 
     /// A block librqbit writes: gathered, or written through. A block whose
@@ -828,6 +891,9 @@ impl ProvingStorage {
     fn written(&self, file_id: usize) {
         if let Some(f) = self.fresh.get(file_id) {
             f.store(false, Ordering::Release);
+        }
+        if let Some(w) = self.watch.get(file_id) {
+            w.written.store(true, Ordering::Release);
         }
     }
 
@@ -1046,6 +1112,9 @@ impl TorrentStorage for ProvingStorage {
         let Some(span) = self.shape.spans.get(file_id) else {
             return self.inner.pread_exact(file_id, offset, buf);
         };
+        if self.serving {
+            self.watch(file_id);
+        }
         self.gate(span.offset + offset, buf.len())?;
         if buf.is_empty() || self.overlay(span.offset + offset, buf) {
             return Ok(());
@@ -1106,6 +1175,7 @@ impl TorrentStorage for ProvingStorage {
         Ok(Box::new(ProvingStorage {
             inner: self.inner.clone(),
             fresh: self.fresh.clone(),
+            watch: self.watch.clone(),
             shape: self.shape.clone(),
             proof: self.proof.clone(),
             budget: self.budget.clone(),

@@ -76,6 +76,7 @@ pub fn hub_api(root: &Path, repo: &str, commit: &str, files: &[(&str, Vec<u8>)],
 /// served goatfile whose entry lists every file's size and sha256 and
 /// names the repository.
 pub struct Model {
+    pub t: Made,
     pub seeder: LibrqbitSeeder,
     pub handle: goat::devchain::server::Handle,
     pub addr: String,
@@ -97,7 +98,7 @@ pub fn model(w: &Path, upload_bps: Option<u32>) -> Model {
         t.magnet_with_peer(seeder.port)
     );
     let (scene, addr) = publish_yaml(&yaml);
-    Model { seeder, handle: scene.serve(), addr, files }
+    Model { t, seeder, handle: scene.serve(), addr, files }
 }
 
 pub fn entry(o: &Out) -> serde_json::Value {
@@ -540,6 +541,43 @@ fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
     }
     terminate(&mut d, &log);
     assert_eq!(snapshot_of(&mine), before, "the user's folder changed");
+
+    // A file changed while goat seeds it in place, after its pieces were
+    // sent once: goat notices before it next sends one (inode, size,
+    // mtime, ctime), hashes the file's pieces again, refuses the changed
+    // one and gives the folder up. Another daemon seeds a second copy of
+    // the model in place; leech2 makes it send every piece once; the copy
+    // is changed; leech3 asks again.
+    let mine2 = w.join("mine2");
+    for (f, b) in &m.files {
+        std::fs::create_dir_all(mine2.join("model")).unwrap();
+        std::fs::write(mine2.join("model").join(f), b).unwrap();
+    }
+    // Its metadata comes from a seeder of leech1's copy, gone before the
+    // leechers come.
+    let relay = LibrqbitSeeder::start(&m.t, &out.join("model"), None);
+    let run_c = SeedRun::new(&m.handle.url, &m.addr, &w.join("c"));
+    let log_c = w.join("c/log");
+    let mut c = run_c.spawn_env(&log_c, &["--from", mine2.to_str().unwrap(), "--peer", &format!("127.0.0.1:{}", relay.port)], &[]);
+    let seeding = wait_for(std::time::Duration::from_secs(60), || torrent_state(run_c.http_port, "model") == "seeding");
+    assert!(seeding, "{}\n{}", status(run_c.http_port), log_of(&log_c));
+    drop(relay);
+    let leech = |dir: &str| fetch(&m.handle.url, &m.addr, &w.join(dir)).args(["--no-local", "--metadata-timeout", "20", "--peer", &format!("127.0.0.1:{}", run_c.peer_port)]);
+    leech("leech2").run().ok();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(mine2.join("model/weights.bin")).unwrap();
+        f.write_all_at(&[m.files[0].1[100] ^ 0xff], 100).unwrap();
+    }
+    std::fs::create_dir_all(w.join("leech3-log")).unwrap();
+    let leech3 = leech("leech3").spawn(&w.join("leech3-log"));
+    let caught = wait_for(std::time::Duration::from_secs(60), || {
+        let l = log_of(&log_c);
+        l.contains("changed while goat seeds it") && l.contains("no longer seeded from there")
+    });
+    assert!(caught, "{}", log_of(&log_c));
+    drop(leech3);
+    terminate(&mut c, &log_c);
 
     // The folder no longer holds the entry when goat starts again: it is
     // given up (and forgotten), never written, and the entry is fetched
