@@ -115,16 +115,16 @@ def main():
             return [PY, str(LT_LEECH), str(torrent), str(d), str(free_port())]
 
         clients = {
-            "goat, in the HF cache": (goat([]), False),
-            "goat, downloaded (--no-local)": (goat(["--no-local"]), False),
-            "libtorrent, given the files": (lt_with_copy, True),
-            "libtorrent, downloaded": (lambda d: leech_commands("libtorrent", torrent, d, esplora, address), False),
+            "goat, in the HF cache": goat([]),
+            "goat, downloaded (--no-local)": goat(["--no-local"]),
+            "libtorrent, given the files": lt_with_copy,
+            "libtorrent, downloaded": lambda d: leech_commands("libtorrent", torrent, d, esplora, address),
         }
         print(f"\n== {human(size)} ({len(files)} files): found locally vs downloaded from one libtorrent seeder, "
               f"{a.runs} run(s), payload pages dropped before each ==", flush=True)
         got = {c: [] for c in clients}
         for r in range(a.runs):
-            for name, (make, _) in clients.items():
+            for name, make in clients.items():
                 dest = work / "leech" / name.replace(" ", "_").replace(",", "")
                 shutil.rmtree(work / "leech", ignore_errors=True)
                 dest.mkdir(parents=True)

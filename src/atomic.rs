@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use rustix::fd::AsFd;
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::AtFlags;
 use std::io::Write;
 use std::path::Path;
 
@@ -37,19 +37,7 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// without following links (`crate::safefs`) is the one written in.
 pub fn write_in(dir: impl AsFd, name: &std::ffi::OsStr, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = dir.as_fd();
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut made = None;
-    for n in 0..100u32 {
-        let tmp = format!(".goat-tmp-{}-{n}", std::process::id());
-        match rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
-            Err(rustix::io::Errno::EXIST) => continue,
-            other => {
-                made = Some((tmp, other?));
-                break;
-            }
-        }
-    }
-    let Some((tmp, fd)) = made else { return Err(rustix::io::Errno::EXIST.into()) };
+    let (tmp, fd) = crate::safefs::new_temp_in(dir, ".goat-tmp", mode)?;
     let mut f = std::fs::File::from(fd);
     let written = f.write_all(bytes).and_then(|_| f.sync_all());
     drop(f);

@@ -191,6 +191,22 @@ pub fn open_in(root: impl AsFd, rel: &Path, access: Access) -> io::Result<File> 
     Ok(File::from(fd))
 }
 
+/// A new file in `dir` under a name no other file has (`prefix`, goat's
+/// process id and a number), made with `O_EXCL|O_NOFOLLOW` and `mode`,
+/// open to read and write: goat's temporary files, renamed into place or
+/// removed by their maker.
+pub fn new_temp_in(dir: impl AsFd, prefix: &str, mode: u32) -> io::Result<(String, OwnedFd)> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for n in 0..100u32 {
+        let tmp = format!("{prefix}-{}-{n}", std::process::id());
+        match rustix::fs::openat(dir.as_fd(), tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
+            Err(rustix::io::Errno::EXIST) => continue,
+            other => return Ok((tmp, other?)),
+        }
+    }
+    Err(rustix::io::Errno::EXIST.into())
+}
+
 /// Replace `name` in `parent` (a file with other hard links) by a private
 /// copy of its bytes, under the same name: copied into a new file beside
 /// it (the kernel's copy, a reflink where the filesystem has them) and
@@ -202,19 +218,7 @@ fn unshare(parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path) -> io::Result<(
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(not_regular(rel));
     }
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut made = None;
-    for n in 0..100u32 {
-        let tmp = format!(".goat-unshare-{}-{n}", std::process::id());
-        match rustix::fs::openat(parent, tmp.as_str(), flags, Mode::from_raw_mode(0o644)) {
-            Err(rustix::io::Errno::EXIST) => continue,
-            other => {
-                made = Some((tmp, other?));
-                break;
-            }
-        }
-    }
-    let Some((tmp, fd)) = made else { return Err(rustix::io::Errno::EXIST.into()) };
+    let (tmp, fd) = new_temp_in(parent, ".goat-unshare", 0o644)?;
     let copied = io::copy(&mut File::from(src), &mut File::from(fd))
         .and_then(|n| if n == st.st_size as u64 { Ok(()) } else { Err(io::Error::other("it changed while copied")) })
         .and_then(|_| Ok(rustix::fs::renameat(parent, tmp.as_str(), parent, name)?));

@@ -215,9 +215,9 @@ pub fn git_blob_hash(path: &Path) -> std::io::Result<String> {
 
 /// One file to lay into the cache: its path in the repository, its
 /// sha256, and goat's verified copy.
-pub struct LayFile<'a> {
-    pub path: &'a str,
-    pub sha256: &'a str,
+pub struct LayFile {
+    pub path: String,
+    pub sha256: String,
     pub size: u64,
     pub have: PathBuf,
 }
@@ -256,30 +256,30 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
     let snap = crate::safefs::make_real_dir(&snapshot).map_err(io(&snapshot))?;
     let mut laid = Laid { snapshot: snapshot.clone(), ..Default::default() };
     for f in files {
-        match crate::safefs::found_in(&blobs, Path::new(f.sha256)) {
+        match crate::safefs::found_in(&blobs, Path::new(&f.sha256)) {
             Ok(Some(_)) => {
-                let got = crate::store::sha256_under(&folder.join("blobs"), Path::new(f.sha256))
-                    .map_err(io(&folder.join("blobs").join(f.sha256)))?;
+                let got = crate::store::sha256_under(&folder.join("blobs"), Path::new(&f.sha256))
+                    .map_err(io(&folder.join("blobs").join(&f.sha256)))?;
                 if got != f.sha256 {
                     return Err(Error::new(
                         crate::error::Kind::Corrupt,
                         format!(
                             "the cache's blob {} does not hash to its name (it is {got}): remove it and run again",
-                            folder.join("blobs").join(f.sha256).display()
+                            folder.join("blobs").join(&f.sha256).display()
                         ),
                     ));
                 }
             }
             Ok(None) => {
-                super::place::put(&blobs, Path::new(f.sha256), &f.have, f.size, f.sha256, true, &super::place::Memo::default())
+                super::place::put(&blobs, Path::new(&f.sha256), &f.have, f.size, Some(f.sha256.as_str()), true, &super::place::Memo::default())
                     .map_err(|why| Error::new(crate::error::Kind::Io, format!("putting {} into the cache: {why}", f.path)))?;
                 laid.blobs += 1;
                 laid.bytes += f.size;
             }
-            Err(e) => return Err(io(&folder.join("blobs").join(f.sha256))(e)),
+            Err(e) => return Err(io(&folder.join("blobs").join(&f.sha256))(e)),
         }
         // snapshots/<commit>/a/b -> ../../../blobs/<sha256>
-        let rel = Path::new(f.path);
+        let rel = Path::new(&f.path);
         let depth = rel.components().count() + 1;
         let target = format!("{}blobs/{}", "../".repeat(depth), f.sha256);
         let (parent, name) = crate::safefs::parent_of(&snap, rel, true).map_err(io(&snapshot.join(rel)))?;
@@ -290,7 +290,7 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
                     crate::error::Kind::Usage,
                     format!(
                         "the cache already has {} at {} as another file: goat does not change a snapshot the cache holds (the goatfile's repository name is its publisher's claim); use the files in the output folder",
-                        crate::text::line(f.path),
+                        crate::text::line(&f.path),
                         repo.revision
                     ),
                 ))
@@ -373,8 +373,8 @@ pub fn check_claim(repo: &HfRepo, json: &[u8], files: &[LayFile]) -> Result<()> 
     }
     let by_name: std::collections::HashMap<&str, &ApiFile> = api.siblings.iter().map(|f| (f.rfilename.as_str(), f)).collect();
     for f in files {
-        let shown = crate::text::line(f.path);
-        let Some(h) = by_name.get(f.path) else {
+        let shown = crate::text::line(&f.path);
+        let Some(h) = by_name.get(f.path.as_str()) else {
             return Err(Error::invalid(format!("{what} has no file {shown}: the goatfile's repository name is not the hub's; not laid into the cache")));
         };
         let same = match &h.lfs {

@@ -72,11 +72,9 @@ impl Geometry {
     /// Indexes of the real files that share a piece with file `i`.
     fn neighbours(&self, i: usize) -> Vec<usize> {
         let (_, off, len, _) = &self.files[i];
-        if *len == 0 || self.piece_length == 0 {
-            return Vec::new();
-        }
+        let Some(pieces) = crate::torrent::pieces_touching(*off, *len, self.piece_length) else { return Vec::new() };
         let pl = self.piece_length;
-        let (from, to) = (off / pl * pl, (off + len - 1) / pl * pl + pl);
+        let (from, to) = (pieces.start() * pl, (pieces.end() + 1) * pl);
         self.files
             .iter()
             .enumerate()
@@ -210,7 +208,7 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
         let w = &wants[k];
         let mut refused = Vec::new();
         for c in &found[k] {
-            match place::put(&root, Path::new(&w.spec.path), &c.path, w.size, w.sha256, may_link, &memo) {
+            match place::put(&root, Path::new(&w.spec.path), &c.path, w.size, Some(w.sha256), may_link, &memo) {
                 Ok((how, stamp)) => {
                     let r = Reused { path: w.spec.path.clone().into(), bytes: w.size, from: c.path.clone(), source: c.source.clone(), how, stamp };
                     return (Some(r), refused);
@@ -239,7 +237,7 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
         }
         let _ = crate::safefs::remove_in(&root, &r.path);
         let w = want_of[&i];
-        match place::put(&root, &r.path, &r.from, w.size, w.sha256, false, &memo) {
+        match place::put(&root, &r.path, &r.from, w.size, Some(w.sha256), false, &memo) {
             Ok((how, stamp)) => {
                 r.how = how;
                 r.stamp = stamp;

@@ -13,7 +13,7 @@
 
 use rustix::fd::{AsFd, OwnedFd};
 use crate::safefs::Stamp;
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -49,12 +49,8 @@ const COPY_MARGIN: u64 = 1 << 30;
 /// The user's file at `src`, opened to read: a regular file (no link
 /// followed at its last component) of `size` bytes.
 pub fn open_source(src: &Path, size: u64) -> Result<(OwnedFd, rustix::fs::Stat), String> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let source = rustix::fs::open(src, flags, Mode::empty()).map_err(|e| format!("cannot open it ({e})"))?;
+    let source = OwnedFd::from(crate::safefs::open_file(src).map_err(|e| format!("cannot open it ({e})"))?);
     let st = rustix::fs::fstat(&source).map_err(|e| e.to_string())?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err("it is not a regular file".into());
-    }
     if st.st_size as u64 != size {
         return Err(format!("it is {} bytes, not {size}", st.st_size));
     }
@@ -88,75 +84,78 @@ fn linkable(st: &rustix::fs::Stat) -> bool {
 }
 
 /// Put `src` at `rel` below the folder `root` if it is `size` bytes and its
-/// sha256 is `sha256`: reflinked where the filesystem can, else hard-linked
-/// when `may_link` (and the file is the user's own, writable by no one
-/// else), else copied. `memo` keeps what each file hashed to. The error
-/// says why it was not used.
-pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, sha256: &str, may_link: bool, memo: &Memo) -> Result<(How, Stamp), String> {
+/// sha256 is `want` (when given): reflinked where the filesystem can, else
+/// hard-linked when `may_link` (and the file is the user's own, writable
+/// by no one else), else copied. `memo` keeps what each file hashed to.
+/// The error says why it was not used.
+pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, want: Option<&str>, may_link: bool, memo: &Memo) -> Result<(How, Stamp), String> {
     let (source, st) = open_source(src, size)?;
     let key = memo_key(&st);
-    let remember = |h: &str| {
-        memo.lock().unwrap_or_else(|e| e.into_inner()).insert(key, h.to_string());
+    let known = |got: Option<String>| {
+        let mut m = memo.lock().unwrap_or_else(|e| e.into_inner());
+        match got {
+            Some(h) => m.insert(key, h),
+            None => m.get(&key).cloned(),
+        }
     };
-    if let Some(h) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        if h != sha256 {
-            return Err(mismatch(h, sha256));
+    // The bytes in `fd` must be the wanted ones; what they hashed to is kept.
+    let check = |fd: &OwnedFd| -> Result<(), String> {
+        let Some(want) = want else { return Ok(()) };
+        let got = sha256_fd(fd)?;
+        known(Some(got.clone()));
+        if got == want { Ok(()) } else { Err(mismatch(&got, want)) }
+    };
+    if let (Some(want), Some(h)) = (want, known(None)) {
+        if h != want {
+            return Err(mismatch(&h, want));
         }
     }
     let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
     // A reflink first: a private copy, no space used.
     let tmp = Temp::new(&parent)?;
-    let how = if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_ok() {
-        How::Reflink
-    } else {
-        if may_link && linkable(&st) {
-            // Hashed from the handle, then that handle's file linked: the
-            // bytes named are the bytes hashed (only their owner, this
-            // user, can change them after).
-            drop(tmp);
-            let got = sha256_fd(&source)?;
-            remember(&got);
-            if got != sha256 {
-                return Err(mismatch(&got, sha256));
-            }
-            match link_fd(&source, &parent, name) {
-                Ok(()) => return Ok((How::Hardlink, stamp(&source)?)),
-                Err(rustix::io::Errno::EXIST) => return Err(format!("{} appeared meanwhile", rel.display())),
-                // Another filesystem (EXDEV), a link limit, no /proc: a copy.
-                Err(_) => {}
-            }
-            let tmp = Temp::new(&parent)?;
-            copy(&parent, tmp.fd(), &source, size)?;
-            return finish(tmp, &parent, name, rel, How::Copy, sha256, &remember);
+    if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_ok() {
+        check(tmp.fd())?;
+        return named(tmp, &parent, name, rel, How::Reflink);
+    }
+    if may_link && linkable(&st) {
+        // Hashed from the handle, then that handle's file linked: the
+        // bytes named are the bytes hashed (only their owner, this user,
+        // can change them after).
+        check(&source)?;
+        match link_fd(&source, &parent, name) {
+            Ok(()) => return Ok((How::Hardlink, stamp(&source)?)),
+            Err(rustix::io::Errno::EXIST) => return Err(appeared(rel)),
+            // Another filesystem (EXDEV), a link limit, no /proc: a copy.
+            Err(_) => {}
         }
-        copy(&parent, tmp.fd(), &source, size)?;
-        How::Copy
-    };
-    finish(tmp, &parent, name, rel, how, sha256, &remember)
+    }
+    copy(&parent, tmp.fd(), &source, size)?;
+    check(tmp.fd())?;
+    named(tmp, &parent, name, rel, How::Copy)
 }
 
-/// Hash the placed bytes and name them if they are the goatfile's.
-fn finish(tmp: Temp, parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path, how: How, sha256: &str, remember: &dyn Fn(&str)) -> Result<(How, Stamp), String> {
-    let got = sha256_fd(tmp.fd())?;
-    remember(&got);
-    if got != sha256 {
-        return Err(mismatch(&got, sha256));
-    }
+/// Name the placed bytes `name`; the error says why they could not be.
+fn named(tmp: Temp, parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path, how: How) -> Result<(How, Stamp), String> {
     match tmp.name_it(parent, name) {
         Ok(stamp) => Ok((how, stamp)),
-        Err(rustix::io::Errno::EXIST) => Err(format!("{} appeared meanwhile", rel.display())),
+        Err(rustix::io::Errno::EXIST) => Err(appeared(rel)),
         Err(e) => Err(format!("cannot name it {} ({e})", rel.display())),
     }
+}
+
+fn appeared(rel: &Path) -> String {
+    format!("{} appeared meanwhile", rel.display())
 }
 
 fn mismatch(got: &str, want: &str) -> String {
     format!("its sha256 is {got}, the goatfile's is {want} (changed since it was named, or another file): downloaded instead")
 }
 
-/// Put `src` at `rel` below `root` without hashing it (the caller hashes
-/// the result: `goat publish --hf` makes its torrent from it, and checks
-/// each blob against its name). A file already there at `size` bytes is
-/// kept (the torrent is made from it, so it is what gets published).
+/// Put `src` at `rel` below `root` as [`put`] does, without hashing it
+/// (the caller hashes the result: `goat publish --hf` makes its torrent
+/// from it, and checks each blob against its name). A file already there
+/// at `size` bytes is kept (the torrent is made from it, so it is what
+/// gets published).
 pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result<(), String> {
     if let Ok(Some(f)) = crate::safefs::found_in(root, rel) {
         if f.len == size {
@@ -164,16 +163,7 @@ pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result
         }
         return Err(format!("{} is there already, at another size: move it away", rel.display()));
     }
-    let (source, st) = open_source(src, size)?;
-    let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
-    if linkable(&st) && link_fd(&source, &parent, name).is_ok() {
-        return Ok(());
-    }
-    let tmp = Temp::new(&parent)?;
-    if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_err() {
-        copy(&parent, tmp.fd(), &source, size)?;
-    }
-    tmp.name_it(&parent, name).map(|_| ()).map_err(|e| format!("cannot name it {} ({e})", rel.display()))
+    put(root, rel, src, size, None, true, &Memo::default()).map(|_| ())
 }
 
 /// Give the open file `fd` the name `name` in `parent` (failing if the
@@ -203,16 +193,9 @@ impl Temp {
         }
         // NFS, SMB, FAT and some FUSE filesystems have no O_TMPFILE.
         let parent = parent.try_clone().map_err(|e| e.to_string())?;
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        for n in 0..100u32 {
-            let tmp = format!(".goat-local-{}-{n}", std::process::id());
-            match rustix::fs::openat(&parent, tmp.as_str(), flags, Mode::from_raw_mode(0o644)) {
-                Err(rustix::io::Errno::EXIST) => continue,
-                Ok(fd) => return Ok(Temp::Named { fd, parent, tmp, done: false }),
-                Err(e) => return Err(format!("cannot make a file in goat's folder ({e})")),
-            }
-        }
-        Err("cannot make a file in goat's folder".into())
+        let (tmp, fd) = crate::safefs::new_temp_in(&parent, ".goat-local", 0o644)
+            .map_err(|e| format!("cannot make a file in goat's folder ({e})"))?;
+        Ok(Temp::Named { fd, parent, tmp, done: false })
     }
 
     fn fd(&self) -> &OwnedFd {

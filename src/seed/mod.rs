@@ -797,15 +797,8 @@ impl Keep {
                 Err(e) => self.failed_job(&hash, &entry, e, false),
             },
             Job::Unseat(why) => {
-                warn!(
-                    target: "goat",
-                    "{entry}: the files seeded in place from {} changed or are gone ({why}): no longer seeded from there; the next poll fetches the entry into goat's folder",
-                    crate::text::line(&layout.root.to_string_lossy())
-                );
                 let _ = self.swarm.remove(&hash).await;
-                if let Err(e) = published::remove(&self.shared.state_dir, &hash) {
-                    warn!(target: "goat", "{entry}: {}", e.message);
-                }
+                give_up_in_place(&self.shared.state_dir, &hash, &entry, &layout.root, &why);
                 self.shared.with(|book| book.torrents.remove(&hash));
             }
             Job::Durable => {
@@ -910,26 +903,29 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
                     b.torrents.insert(hash, tracked)
                 });
             }
-            Err(e) if p.in_place => {
-                // A user's folder that no longer holds the entry: the poll
-                // fetches it into goat's folder instead.
-                warn!(
-                    target: "goat",
-                    "{}: the files seeded in place from {} changed or are gone ({}): no longer seeded from there; the next poll fetches the entry into goat's folder",
-                    p.name,
-                    crate::text::line(&p.output.to_string_lossy()),
-                    e.message
-                );
-                if let Err(e) = published::remove(&shared.state_dir, &hash) {
-                    warn!(target: "goat", "{}: {}", p.name, e.message);
-                }
-            }
+            // A user's folder that no longer holds the entry: the poll
+            // fetches it into goat's folder instead.
+            Err(e) if p.in_place => give_up_in_place(&shared.state_dir, &hash, &p.name, &p.output, &e.message),
             Err(e) => {
                 warn!(target: "goat", "{}: cannot seed the published files in {}: {}", p.name, p.output.display(), e.message);
                 shared.with(|b| b.published_errors.insert(p.magnet.clone(), format!("{}: {}", p.name, e.message)));
                 failed.insert(p.magnet.clone());
             }
         }
+    }
+}
+
+/// A `--from` folder seeded in place that changed or is gone (`why`): said
+/// once, and its record forgotten, so the next poll fetches the entry
+/// into goat's folder.
+fn give_up_in_place(state_dir: &std::path::Path, hash: &InfoHash, entry: &str, folder: &std::path::Path, why: &str) {
+    warn!(
+        target: "goat",
+        "{entry}: the files seeded in place from {} changed or are gone ({why}): no longer seeded from there; the next poll fetches the entry into goat's folder",
+        crate::text::line(&folder.to_string_lossy())
+    );
+    if let Err(e) = published::remove(state_dir, hash) {
+        warn!(target: "goat", "{entry}: {}", e.message);
     }
 }
 

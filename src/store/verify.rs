@@ -223,8 +223,8 @@ fn load_piece_hashes(layout: &Layout, m: &Manifest) -> Result<(u64, Vec<[u8; 20]
 pub fn recheck_files(layout: &Layout, m: &Manifest, paths: &[PathBuf], threads: usize) -> Result<(u64, Vec<u64>)> {
     let (plen, hashes) = load_piece_hashes(layout, m)?;
     let mut only = BTreeSet::new();
-    for f in m.files.iter().filter(|f| paths.contains(&f.path) && f.length > 0) {
-        only.extend(f.offset / plen..=(f.offset + f.length - 1) / plen);
+    for f in m.files.iter().filter(|f| paths.contains(&f.path)) {
+        only.extend(crate::torrent::pieces_touching(f.offset, f.length, plen).into_iter().flatten());
     }
     let mut scratch = Report::default();
     let bad = verify_torrent(layout, m, plen, &hashes, threads, Some(&only), &mut scratch)?;

@@ -346,7 +346,7 @@ impl Fetch {
                         crate::text::line(&f.path)
                     )));
                 };
-                files.push((f.path.clone(), sha256.clone(), size, dir.join(&f.path)));
+                files.push(crate::local::hf::LayFile { path: f.path.clone(), sha256: sha256.clone(), size, have: dir.join(&f.path) });
             }
             // The repository name is the publisher's claim: the hub must
             // say the same files are that repository at that commit.
@@ -368,12 +368,8 @@ impl Fetch {
                 })?;
             let (c, repo2) = (cache.clone(), repo.clone());
             let laid = tokio::task::spawn_blocking(move || {
-                let lay: Vec<crate::local::hf::LayFile> = files
-                    .iter()
-                    .map(|(p, h, size, have)| crate::local::hf::LayFile { path: p, sha256: h, size: *size, have: have.clone() })
-                    .collect();
-                crate::local::hf::check_claim(&repo2, &api, &lay)?;
-                crate::local::hf::lay_out(&c, &repo2, &lay)
+                crate::local::hf::check_claim(&repo2, &api, &files)?;
+                crate::local::hf::lay_out(&c, &repo2, &files)
             })
             .await
             .map_err(|err| Error::internal(err.to_string()))?

@@ -100,11 +100,8 @@ pub fn update(state_dir: &Path, hash: &InfoHash, layout: &Layout, haves: &[u8]) 
     };
     let mut synced = 0;
     for (rel, offset, length) in &layout.files {
-        if *length == 0 || layout.piece_length == 0 {
-            continue;
-        }
-        let (first, last) = (offset / layout.piece_length, (offset + length - 1) / layout.piece_length);
-        if !(first..=last).any(|i| new_piece(i as usize)) {
+        let Some(mut pieces) = super::pieces_touching(*offset, *length, layout.piece_length) else { continue };
+        if !pieces.any(|i| new_piece(i as usize)) {
             continue;
         }
         sync_data(&layout.output.join(rel))?;

@@ -614,12 +614,14 @@ impl Swarm {
             .filter(|&i| haves.get(i as usize / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0))
             .collect();
         proof.vouch(&pieces);
-        let pl = layout.piece_length.max(1);
+        let same: std::collections::HashSet<&PathBuf> = same.iter().collect();
         layout
             .files
             .iter()
-            .filter(|(p, _, len, )| same.contains(p) && *len > 0)
-            .filter(|(_, off, len)| ((off / pl) as u32..=((off + len - 1) / pl) as u32).all(|i| proof.is_vouched(i)))
+            .filter(|(p, off, len)| {
+                same.contains(p)
+                    && pieces_touching(*off, *len, layout.piece_length).is_some_and(|mut r| r.all(|i| proof.is_vouched(i as u32)))
+            })
             .map(|(p, _, _)| p.clone())
             .collect()
     }
@@ -771,6 +773,12 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
     )))
 }
 
+/// The pieces that bytes `offset..offset + len` of a torrent touch; None
+/// for no bytes (or a piece length of 0).
+pub fn pieces_touching(offset: u64, len: u64, piece_length: u64) -> Option<std::ops::RangeInclusive<u64>> {
+    (len > 0 && piece_length > 0).then(|| offset / piece_length..=(offset + len - 1) / piece_length)
+}
+
 /// The pieces that lie wholly in `whole` files (and padding): every real
 /// file they touch is one of them.
 fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
@@ -781,11 +789,9 @@ fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
     let mut state = vec![0u8; n];
     let whole: std::collections::HashSet<&Path> = whole.iter().map(PathBuf::as_path).collect();
     for (path, off, len) in &layout.files {
-        if *len == 0 {
-            continue;
-        }
+        let Some(pieces) = pieces_touching(*off, *len, pl) else { continue };
         let mark = if whole.contains(path.as_path()) { 1 } else { 2 };
-        for s in &mut state[(off / pl) as usize..=((off + len - 1) / pl) as usize] {
+        for s in &mut state[*pieces.start() as usize..=*pieces.end() as usize] {
             *s = (*s).max(mark);
         }
     }

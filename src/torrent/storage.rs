@@ -270,7 +270,7 @@ impl Proof {
 
     /// Pieces whose file changed since goat hashed them: not proven any
     /// more, so each is hashed again before it is next served.
-    fn forget(&self, pieces: std::ops::RangeInclusive<u32>) {
+    fn forget(&self, pieces: std::ops::RangeInclusive<u64>) {
         for i in pieces {
             if let Some(p) = self.pieces.get(i as usize) {
                 let _ = p.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
@@ -790,8 +790,8 @@ impl ProvingStorage {
             return Ok(());
         }
         let plen = self.shape.lengths.default_piece_length() as u64;
-        let (first, last) = ((at / plen) as u32, ((at + len as u64 - 1) / plen) as u32);
-        for i in first..=last {
+        for i in super::pieces_touching(at, len as u64, plen).into_iter().flatten() {
+            let i = i as u32;
             match self.proof.state(i) {
                 piece::PROVEN | piece::WRITTEN | piece::VOUCHED => {}
                 piece::BAD => anyhow::bail!("piece {i} failed goat's check and is being fetched again: not served"),
@@ -830,13 +830,10 @@ impl ProvingStorage {
                 *seen = Some(now);
                 drop(seen);
                 let Some(span) = self.shape.spans.get(file_id) else { return };
-                if span.len == 0 {
-                    return;
-                }
                 let plen = self.shape.lengths.default_piece_length() as u64;
-                let (first, last) = ((span.offset / plen) as u32, ((span.offset + span.len - 1) / plen) as u32);
+                let Some(pieces) = super::pieces_touching(span.offset, span.len, plen) else { return };
                 tracing::warn!(target: "goat", "{} changed while goat seeds it: its pieces are hashed again before they are sent", self.inner.shown(file_id));
-                self.proof.forget(first..=last);
+                self.proof.forget(pieces);
             }
         }
     }
