@@ -622,6 +622,17 @@ fn the_cache_is_neither_a_way_out_nor_rewritten() {
             .run()
     };
     let files = vec![("config.json", b"{}".to_vec())];
+    // Specs that are not the hub's repository ids or revisions.
+    for (spec, why) in [("../x", "repository id"), ("a--b/c", "repository id"), ("org/x@../main", "not a branch")] {
+        goat()
+            .esplora(&h.url)
+            .args(["publish", "--hf", spec, "--key-file"])
+            .args([&key])
+            .args(["--network", "regtest", "--yes", "--state-dir"])
+            .args([w.join("state")])
+            .run()
+            .fails(2, why);
+    }
     // A snapshot link out of the blobs.
     let cache = w.join("hf1");
     hf_cache(&cache, REPO, COMMIT, &files);
