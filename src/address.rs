@@ -29,9 +29,9 @@ pub fn parse_network(name: &str) -> Result<Network> {
         "testnet4" => Ok(Network::Testnet4),
         "signet" => Ok(Network::Signet),
         "regtest" => Ok(Network::Regtest),
-        other => Err(Error::usage(format!(
-            "unknown network '{other}': use bitcoin, testnet, testnet4, signet or regtest"
-        ))),
+        other => {
+            Err(Error::usage(format!("unknown network '{other}': use bitcoin, testnet, testnet4, signet or regtest")))
+        }
     }
 }
 
@@ -93,7 +93,9 @@ pub fn network_name(network: Network) -> &'static str {
 /// down or rate limiting does not stop a resolve.
 pub fn default_endpoints(network: Network) -> Vec<String> {
     let v: &[&str] = match network {
-        Network::Bitcoin => &["https://blockstream.info/api", "https://mempool.space/api", "https://mempool.emzy.de/api"],
+        Network::Bitcoin => {
+            &["https://blockstream.info/api", "https://mempool.space/api", "https://mempool.emzy.de/api"]
+        }
         Network::Testnet => &[
             "https://blockstream.info/testnet/api",
             "https://mempool.space/testnet/api",
@@ -114,8 +116,7 @@ mod tests {
     fn infers_and_checks_network() {
         let a = parse_address("bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", None).unwrap();
         assert_eq!(a.network, Network::Regtest);
-        let e = parse_address("bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", Some(Network::Bitcoin))
-            .unwrap_err();
+        let e = parse_address("bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", Some(Network::Bitcoin)).unwrap_err();
         assert!(e.message.contains("belongs to regtest"), "{}", e.message);
         let e = parse_address("not-an-address", None).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Usage);

@@ -28,8 +28,15 @@ pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), String
         })
         .collect();
     for (i, o) in prevouts.iter().enumerate() {
-        bitcoinconsensus::verify_with_flags(o.script_pubkey.as_bytes(), o.value.to_sat(), &bytes, Some(&utxos), i, FLAGS)
-            .map_err(|e| format!("input {i} fails script verification ({e:?})"))?;
+        bitcoinconsensus::verify_with_flags(
+            o.script_pubkey.as_bytes(),
+            o.value.to_sat(),
+            &bytes,
+            Some(&utxos),
+            i,
+            FLAGS,
+        )
+        .map_err(|e| format!("input {i} fails script verification ({e:?})"))?;
     }
     Ok(())
 }

@@ -93,7 +93,9 @@ pub fn read_into<E>(pos: u64, dst: &mut [u8], read: impl FnOnce(u64, &mut [u8]) 
         return read(pos, dst);
     }
     static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| tracing::debug!(target: "goat", "a read of {} bytes at {pos} lands in a slow place; bounced", dst.len()));
+    SAID.call_once(
+        || tracing::debug!(target: "goat", "a read of {} bytes at {pos} lands in a slow place; bounced", dst.len()),
+    );
     BOUNCE.with_borrow_mut(|b| {
         b.place(pos, dst.len());
         read(pos, b)?;

@@ -59,7 +59,10 @@ impl Reporter {
         let bar = match self.mode {
             Mode::Bars => {
                 let b = self.multi.add(ProgressBar::new_spinner());
-                b.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                b.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix}: {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
                 b.set_prefix(name.to_string());
                 b.set_message("resolving metadata…");
                 b.enable_steady_tick(Duration::from_millis(120));
@@ -120,7 +123,8 @@ impl Reporter {
                 let due = last.get(&e.name).map(|t| t.elapsed() >= Duration::from_secs(5)).unwrap_or(true);
                 if due || p.finished {
                     last.insert(e.name.clone(), Instant::now());
-                    let pct = if p.total_bytes == 0 { 100.0 } else { p.have_bytes as f64 * 100.0 / p.total_bytes as f64 };
+                    let pct =
+                        if p.total_bytes == 0 { 100.0 } else { p.have_bytes as f64 * 100.0 / p.total_bytes as f64 };
                     eprintln!(
                         "{}: {pct:.1}% {}/{} {}/s {} peers",
                         e.name,

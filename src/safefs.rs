@@ -87,7 +87,10 @@ fn walk(mut dir: OwnedFd, rel: &Path, create: bool, shown_as: &Path, last: OFlag
     let n = rel.components().count();
     for (i, c) in rel.components().enumerate() {
         let Component::Normal(d) = c else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain path", shown(shown_as))));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a plain path", shown(shown_as)),
+            ));
         };
         so_far.push(d);
         let flags = if i + 1 == n { last } else { PATH_FLAGS };
@@ -137,7 +140,10 @@ pub fn read_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     open_file(path)?.take(limit + 1).read_to_end(&mut out)?;
     if out.len() as u64 > limit {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is larger than {limit} bytes", shown(path))));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is larger than {limit} bytes", shown(path)),
+        ));
     }
     Ok(out)
 }
@@ -175,7 +181,8 @@ pub fn open_in(root: impl AsFd, rel: &Path, access: Access) -> io::Result<File> 
     let fd = if access == Access::Write && st.st_nlink > 1 {
         drop(fd);
         unshare(&parent, name, rel)?;
-        let fd = rustix::fs::openat(&parent, name, flags - OFlags::CREATE, Mode::empty()).map_err(|e| refused(e, rel))?;
+        let fd =
+            rustix::fs::openat(&parent, name, flags - OFlags::CREATE, Mode::empty()).map_err(|e| refused(e, rel))?;
         let st = rustix::fs::fstat(&fd)?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_nlink > 1 {
             return Err(io::Error::new(
@@ -212,8 +219,13 @@ pub fn new_temp_in(dir: impl AsFd, prefix: &str, mode: u32) -> io::Result<(Strin
 /// it (the kernel's copy, a reflink where the filesystem has them) and
 /// renamed over the name. The file's other names are not touched.
 fn unshare(parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path) -> io::Result<()> {
-    let src = rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| refused(e, rel))?;
+    let src = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| refused(e, rel))?;
     let st = rustix::fs::fstat(&src)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(not_regular(rel));
@@ -325,10 +337,16 @@ pub fn remove_dir_in(root: impl AsFd, rel: &Path) -> io::Result<()> {
 /// last component.
 pub fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(OwnedFd, &'a std::ffi::OsStr)> {
     let (Some(name), Some(dirs)) = (rel.file_name(), rel.parent()) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel))));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a plain relative path", shown(rel)),
+        ));
     };
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a plain relative path", shown(rel))));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a plain relative path", shown(rel)),
+        ));
     }
     let start = rustix::fs::openat(root.as_fd(), ".", PATH_FLAGS, Mode::empty())?;
     Ok((walk(start, dirs, create, dirs, PATH_FLAGS)?, name))
@@ -341,7 +359,10 @@ fn refused(e: rustix::io::Errno, rel: &Path) -> io::Error {
         rustix::io::Errno::LOOP => link(rel),
         rustix::io::Errno::NOTDIR => io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is not a folder (a file or a link is in its place): move it away, goat never writes through it", shown(rel)),
+            format!(
+                "{} is not a folder (a file or a link is in its place): move it away, goat never writes through it",
+                shown(rel)
+            ),
         ),
         rustix::io::Errno::MFILE | rustix::io::Errno::NFILE => too_many_open(),
         e => io::Error::from(e),
@@ -413,7 +434,12 @@ mod tests {
         std::os::unix::fs::symlink(&victim, root.join("m/f.bin")).unwrap();
         std::os::unix::fs::symlink(d.path(), root.join("dirlink")).unwrap();
         std::os::unix::fs::symlink(d.path().join("nowhere"), root.join("m/dangling")).unwrap();
-        for (rel, access) in [("m/f.bin", Access::Write), ("m/f.bin", Access::Read), ("dirlink/victim.txt", Access::Write), ("m/dangling", Access::Write)] {
+        for (rel, access) in [
+            ("m/f.bin", Access::Write),
+            ("m/f.bin", Access::Read),
+            ("dirlink/victim.txt", Access::Write),
+            ("m/dangling", Access::Write),
+        ] {
             let e = open_under(&root, Path::new(rel), access).unwrap_err();
             assert!(e.to_string().contains("symbolic link"), "{rel}: {e}");
         }

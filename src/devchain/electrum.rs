@@ -53,7 +53,9 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
                         Value::Array(out)
                     }
                     Ok(c) => call(&state, &c).await,
-                    Err(_) => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}}),
+                    Err(_) => {
+                        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}})
+                    }
                 };
                 let mut bytes = Vec::new();
                 if let Some(Fault::Notify(n)) = state.take_fault("notify") {
@@ -175,7 +177,8 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
                 return Err(bad("verbose transactions are not supported"));
             }
             let chain = state.chain.read().unwrap();
-            let rec = chain.txs.get(&txid).ok_or_else(|| (2, "No such mempool or blockchain transaction".to_string()))?;
+            let rec =
+                chain.txs.get(&txid).ok_or_else(|| (2, "No such mempool or blockchain transaction".to_string()))?;
             let tx = match fault {
                 Some(Fault::WrongTxBytes) => chain
                     .txs
@@ -198,7 +201,8 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
             if let (Some(Fault::WrongMerkleProof), Some(first)) = (fault, branch.first_mut()) {
                 *first = bitcoin::TxMerkleNode::from_byte_array([0x55; 32]);
             }
-            let merkle: Vec<String> = branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
+            let merkle: Vec<String> =
+                branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
             Ok(json!({"block_height": height, "merkle": merkle, "pos": pos}))
         }
         "blockchain.transaction.id_from_pos" => {
@@ -210,14 +214,17 @@ fn answer(state: &AppState, method: &str, p: &[Value], fault: Option<&Fault>) ->
                 return Ok(json!(txid.to_string()));
             }
             let (branch, _, _) = chain.merkle_branch(&txid).ok_or_else(|| bad("tx not confirmed"))?;
-            let merkle: Vec<String> = branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
+            let merkle: Vec<String> =
+                branch.iter().map(|n| Txid::from_byte_array(n.to_byte_array()).to_string()).collect();
             Ok(json!({"tx_hash": txid.to_string(), "merkle": merkle}))
         }
         "blockchain.transaction.broadcast" => {
             let raw = hex::decode(param_str(p, 0)?).map_err(|_| bad("TX decode failed"))?;
             let tx: bitcoin::Transaction = consensus::deserialize(&raw).map_err(|_| bad("TX decode failed"))?;
             let mut chain = state.chain.write().unwrap();
-            let txid = chain.broadcast(tx).map_err(|e| (1, format!("the transaction was rejected by network rules.\n\n{e}")))?;
+            let txid = chain
+                .broadcast(tx)
+                .map_err(|e| (1, format!("the transaction was rejected by network rules.\n\n{e}")))?;
             if state.mine_on_broadcast.load(std::sync::atomic::Ordering::Relaxed) {
                 chain.mine();
             }

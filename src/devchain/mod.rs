@@ -17,14 +17,14 @@ use bitcoin::secp256k1::{All, Message, Secp256k1};
 use bitcoin::sighash::{Prevouts, SighashCache, TapSighashType};
 use bitcoin::taproot::{LeafVersion, TapLeafHash, TaprootBuilder};
 use bitcoin::{
-    absolute::LockTime, transaction::Version, Address, Amount, Block, BlockHash, CompactTarget, Network,
-    OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness, XOnlyPublicKey,
+    absolute::LockTime, transaction::Version, Address, Amount, Block, BlockHash, CompactTarget, Network, OutPoint,
+    ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness, XOnlyPublicKey,
 };
 use std::collections::{HashMap, HashSet};
 
 pub use crate::inscription::envelope::{Envelope, Push};
-use crate::publish::unsigned;
 pub use crate::inscription::tag;
+use crate::publish::unsigned;
 
 /// Sats left on an inscription's output (ord's default postage).
 pub const POSTAGE: u64 = 10_000;
@@ -47,10 +47,15 @@ impl Wallet {
     /// through the `bip322` crate), signed after block `after`: the
     /// metadata a signed goatfile inscription carries.
     pub fn sign_goatfile(&self, body: &[u8], sequence: u64, after: u32) -> Vec<u8> {
-        let network = if self.address.as_unchecked().is_valid_for_network(Network::Regtest) { Network::Regtest } else { Network::Bitcoin };
+        let network = if self.address.as_unchecked().is_valid_for_network(Network::Regtest) {
+            Network::Regtest
+        } else {
+            Network::Bitcoin
+        };
         let claim = crate::trust::signature::Claim { network, address: self.address.to_string(), sequence, after };
         let key = bitcoin::PrivateKey::new(self.keypair.secret_key(), network);
-        let c = crate::trust::signature::sign(&claim, body, &self.address, &[key], None).expect("devchain: sign a goatfile");
+        let c = crate::trust::signature::sign(&claim, body, &self.address, &[key], None)
+            .expect("devchain: sign a goatfile");
         crate::trust::signature::encode_metadata(&c)
     }
 
@@ -189,7 +194,11 @@ impl Chain {
     /// address one with a version from 2^31 up: electrs shows it unsigned).
     pub fn fund_with_version(&mut self, to: &ScriptBuf, sats: u64, version: i32) -> Txid {
         let faucet = self.faucet.clone();
-        let tx = self.pay_as(&faucet, vec![TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() }], Some(version));
+        let tx = self.pay_as(
+            &faucet,
+            vec![TxOut { value: Amount::from_sat(sats), script_pubkey: to.clone() }],
+            Some(version),
+        );
         self.submit(tx)
     }
 
@@ -300,7 +309,12 @@ impl Chain {
     }
 
     /// `reveal`, with the extra input signed with the given sighash type.
-    pub fn reveal_signed(&mut self, commit: Commit, to: &ScriptBuf, extra_input: Option<(&Wallet, TapSighashType)>) -> Inscribed {
+    pub fn reveal_signed(
+        &mut self,
+        commit: Commit,
+        to: &ScriptBuf,
+        extra_input: Option<(&Wallet, TapSighashType)>,
+    ) -> Inscribed {
         let reveal_input_from = extra_input.map(|e| e.0);
         let commit_txid = commit.txid;
         let leaves = commit.leaves;
@@ -344,10 +358,16 @@ impl Chain {
     /// Sign input `i` of `tx` (owned by `kp`'s key-path address) with an
     /// explicit sighash type, e.g. SIGHASH_SINGLE|ANYONECANPAY as ordinals
     /// marketplace listings do.
-    pub fn sign_key_path_with(&self, tx: &mut Transaction, i: usize, prevouts: &[TxOut], kp: &Keypair, ty: TapSighashType) {
-        let sighash = SighashCache::new(&*tx)
-            .taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), ty)
-            .expect("sighash");
+    pub fn sign_key_path_with(
+        &self,
+        tx: &mut Transaction,
+        i: usize,
+        prevouts: &[TxOut],
+        kp: &Keypair,
+        ty: TapSighashType,
+    ) {
+        let sighash =
+            SighashCache::new(&*tx).taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), ty).expect("sighash");
         let tweaked = kp.tap_tweak(&self.secp, None);
         let msg = Message::from_digest(sighash.to_byte_array());
         let signature = self.secp.sign_schnorr_no_aux_rand(&msg, &tweaked.to_keypair());
@@ -363,7 +383,10 @@ impl Chain {
         let need = (sats + FEE) * n as u64 + FEE;
         let mut coin = {
             let faucet = self.faucet.clone();
-            let tx = self.pay(&faucet, vec![TxOut { value: Amount::from_sat(need + 10_000), script_pubkey: from.script_pubkey() }]);
+            let tx = self.pay(
+                &faucet,
+                vec![TxOut { value: Amount::from_sat(need + 10_000), script_pubkey: from.script_pubkey() }],
+            );
             let txid = self.submit(tx);
             let out = self.txs[&txid].tx.output[0].clone();
             (OutPoint { txid, vout: 0 }, out)
@@ -518,7 +541,9 @@ impl Chain {
     pub fn utxos_of(&self, spk: &ScriptBuf) -> Vec<(OutPoint, TxOut)> {
         let mut v: Vec<(OutPoint, TxOut)> =
             self.utxos.iter().filter(|(_, o)| &o.script_pubkey == spk).map(|(p, o)| (*p, o.clone())).collect();
-        v.sort_by_key(|(p, _)| (self.txs.get(&p.txid).and_then(|r| r.confirmed).map(|c| c.height).unwrap_or(u32::MAX), *p));
+        v.sort_by_key(|(p, _)| {
+            (self.txs.get(&p.txid).and_then(|r| r.confirmed).map(|c| c.height).unwrap_or(u32::MAX), *p)
+        });
         v
     }
 

@@ -388,7 +388,9 @@ async fn tx_merkle_proof(State(s): State<AppState>, Path(t): Path<String>) -> Re
 
 fn outspend_json(chain: &Chain, op: &OutPoint) -> Value {
     match chain.spends.get(op) {
-        Some((txid, vin)) => json!({ "spent": true, "txid": txid.to_string(), "vin": vin, "status": status_json(chain, txid) }),
+        Some((txid, vin)) => {
+            json!({ "spent": true, "txid": txid.to_string(), "vin": vin, "status": status_json(chain, txid) })
+        }
         None => json!({ "spent": false }),
     }
 }
@@ -419,7 +421,13 @@ async fn broadcast(State(s): State<AppState>, body: String) -> Reply {
     let tx: Transaction = consensus::deserialize(&bytes).map_err(|_| rpc_error(-22, "TX decode failed"))?;
     let mut chain = s.chain.write().unwrap();
     let txid = chain.broadcast(tx).map_err(|e| {
-        let code = if e.starts_with("txn-already") { -27 } else if e.contains("missingorspent") { -25 } else { -26 };
+        let code = if e.starts_with("txn-already") {
+            -27
+        } else if e.contains("missingorspent") {
+            -25
+        } else {
+            -26
+        };
         rpc_error(code, &e)
     })?;
     if s.mine_on_broadcast.load(std::sync::atomic::Ordering::Relaxed) {
@@ -464,7 +472,12 @@ async fn mine(State(s): State<AppState>) -> Response {
 async fn block_raw(State(s): State<AppState>, Path(h): Path<String>) -> Reply {
     let hash = bitcoin::BlockHash::from_str(&h).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid hex string"))?;
     let chain = s.chain.read().unwrap();
-    let b = chain.blocks.iter().rev().find(|b| b.block_hash() == hash).ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
+    let b = chain
+        .blocks
+        .iter()
+        .rev()
+        .find(|b| b.block_hash() == hash)
+        .ok_or_else(|| text(StatusCode::NOT_FOUND, "Block not found"))?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], consensus::serialize(b)).into_response())
 }
 

@@ -235,7 +235,11 @@ impl Electrum {
 
     /// `call`, allowed `rounds` times the timeout (a history page of heavy
     /// transactions is asked for in parts).
-    fn call_within<'a, T: Send + 'static>(&'a self, rounds: u32, f: impl FnOnce(&Inner) -> Result<T, Fail> + Send + 'static) -> Ask<'a, T> {
+    fn call_within<'a, T: Send + 'static>(
+        &'a self,
+        rounds: u32,
+        f: impl FnOnce(&Inner) -> Result<T, Fail> + Send + 'static,
+    ) -> Ask<'a, T> {
         let inner = self.inner.clone();
         Box::pin(async move {
             let limit = inner.timeout * rounds;
@@ -277,7 +281,9 @@ impl Inner {
             None => (false, self.url.trim_start_matches("tcp://")),
         };
         let tcp = match &self.socks5 {
-            Some(proxy) => electrum_client::socks::Socks5Stream::connect(proxy.as_str(), hostport, Some(self.timeout)).map_err(io_fail)?.into_inner(),
+            Some(proxy) => electrum_client::socks::Socks5Stream::connect(proxy.as_str(), hostport, Some(self.timeout))
+                .map_err(io_fail)?
+                .into_inner(),
             None => connect(hostport, self.timeout).map_err(io_fail)?,
         };
         tcp.set_read_timeout(Some(self.timeout)).map_err(io_fail)?;
@@ -307,7 +313,11 @@ impl Inner {
     /// timeout; on a transport error the connection is dropped so the next
     /// call reconnects. The server's own error comes back as it is (its
     /// JSON).
-    fn raw<T>(&self, cap: usize, f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>) -> Result<Result<T, Value>, Fail> {
+    fn raw<T>(
+        &self,
+        cap: usize,
+        f: impl FnOnce(&Conn) -> Result<T, electrum_client::Error>,
+    ) -> Result<Result<T, Value>, Fail> {
         let _alone = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         let (c, budget) = self.client()?;
         budget.left.store(cap, Ordering::Relaxed);
@@ -347,7 +357,11 @@ impl Inner {
             // it is worth another try or another server. ("out of range":
             // electrs and Fulcrum on a height past their tip, which is
             // their answer "no block there".)
-            if msg.contains("No such") || msg.contains("not found") || msg.contains("not confirmed") || msg.contains("out of range") {
+            if msg.contains("No such")
+                || msg.contains("not found")
+                || msg.contains("not confirmed")
+                || msg.contains("out of range")
+            {
                 Fail::Missing(one_line(&msg))
             } else {
                 Fail::Transient(format!("answered an error ({})", one_line(&msg)))
@@ -416,15 +430,17 @@ impl Inner {
         }
         for ((want, height), raw) in page.iter().zip(raws) {
             self.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
-            let tx: Transaction =
-                consensus::deserialize(&raw).map_err(|_| Fail::Transient(format!("transaction bytes for {want} that do not decode")))?;
+            let tx: Transaction = consensus::deserialize(&raw)
+                .map_err(|_| Fail::Transient(format!("transaction bytes for {want} that do not decode")))?;
             drop(raw);
             if tx.weight() > bitcoin::Weight::MAX_BLOCK {
                 return Err(Fail::Lie(format!("{want} was listed heavier ({}) than a block may be", tx.weight())));
             }
             let got = tx.compute_txid();
             if got != *want {
-                return Err(Fail::Lie(format!("transaction bytes do not hash to the requested {want} (they hash to {got})")));
+                return Err(Fail::Lie(format!(
+                    "transaction bytes do not hash to the requested {want} (they hash to {got})"
+                )));
             }
             out.push(Listed::new(*want, tx, u32::try_from(*height).ok().filter(|h| *h > 0)));
         }
@@ -461,11 +477,14 @@ impl ChainSource for Electrum {
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>> {
         let spk = script_of(a);
         self.call_within(PAGE_ROUNDS + 2, move |s| {
-            let confirmed = |h: &[(Txid, i32)]| -> Vec<(Txid, i32)> { h.iter().rev().filter(|(_, height)| *height > 0).copied().collect() };
+            let confirmed = |h: &[(Txid, i32)]| -> Vec<(Txid, i32)> {
+                h.iter().rev().filter(|(_, height)| *height > 0).copied().collect()
+            };
             match page {
                 Page::First => {
                     let h = s.refresh_history(&spk)?;
-                    let mut p: Vec<(Txid, i32)> = h.iter().rev().filter(|(_, height)| *height <= 0).take(MEMPOOL_PAGE).copied().collect();
+                    let mut p: Vec<(Txid, i32)> =
+                        h.iter().rev().filter(|(_, height)| *height <= 0).take(MEMPOOL_PAGE).copied().collect();
                     p.extend(confirmed(&h).into_iter().take(CHAIN_PAGE));
                     s.page(&p)
                 }
@@ -492,7 +511,8 @@ impl ChainSource for Electrum {
         self.call(move |s| {
             let raw = s.with_cap(MAX_ANSWER, |c| c.transaction_get_raw(&t))?;
             s.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
-            consensus::deserialize(&raw).map_err(|e| Fail::Transient(format!("transaction bytes that do not decode ({e})")))
+            consensus::deserialize(&raw)
+                .map_err(|e| Fail::Transient(format!("transaction bytes that do not decode ({e})")))
         })
     }
 
@@ -500,7 +520,9 @@ impl ChainSource for Electrum {
         let t = *t;
         self.call(move |s| {
             let h = s.height_of(&t).ok_or_else(|| {
-                Fail::Transient("an Electrum server tells a transaction's height only through its address's history".into())
+                Fail::Transient(
+                    "an Electrum server tells a transaction's height only through its address's history".into(),
+                )
             })?;
             let height = u32::try_from(h).ok().filter(|h| *h > 0);
             Ok(TxStatus { confirmed: height.is_some(), block_height: height, block_hash: None, block_time: None })
@@ -511,9 +533,16 @@ impl ChainSource for Electrum {
         let t = *t;
         self.call(move |s| {
             let h = s.height_of(&t).filter(|h| *h > 0).ok_or_else(|| {
-                Fail::Transient(format!("no confirmed height known for {t} (the Electrum protocol needs one for a merkle proof)"))
+                Fail::Transient(format!(
+                    "no confirmed height known for {t} (the Electrum protocol needs one for a merkle proof)"
+                ))
             })?;
-            let v = s.with(|c| c.raw_call("blockchain.transaction.get_merkle", [Param::String(t.to_string()), Param::Usize(h as usize)]))?;
+            let v = s.with(|c| {
+                c.raw_call(
+                    "blockchain.transaction.get_merkle",
+                    [Param::String(t.to_string()), Param::Usize(h as usize)],
+                )
+            })?;
             serde_json::from_value(v).map_err(|e| Fail::Transient(format!("a merkle proof goat cannot read ({e})")))
         })
     }
@@ -544,7 +573,8 @@ impl ChainSource for Electrum {
             }
             let params = [Param::Usize(height as usize), Param::Usize(0), Param::Bool(true)];
             let v = s.with(|c| c.raw_call("blockchain.transaction.id_from_pos", params))?;
-            let p: FromPos = serde_json::from_value(v).map_err(|e| Fail::Transient(format!("an id_from_pos answer goat cannot read ({e})")))?;
+            let p: FromPos = serde_json::from_value(v)
+                .map_err(|e| Fail::Transient(format!("an id_from_pos answer goat cannot read ({e})")))?;
             Ok((p.tx_hash, p.merkle))
         })
     }
@@ -556,8 +586,10 @@ impl ChainSource for Electrum {
             // right after asking this server which block is at a height, so
             // it is known here.
             let raw = s.headers.lock().unwrap_or_else(|p| p.into_inner()).get(&h).cloned();
-            let raw = raw.ok_or_else(|| Fail::Missing(format!("block {h} (an Electrum server serves headers by height)")))?;
-            consensus::deserialize(&raw).map_err(|e| Fail::Transient(format!("a block header that does not decode ({e})")))
+            let raw =
+                raw.ok_or_else(|| Fail::Missing(format!("block {h} (an Electrum server serves headers by height)")))?;
+            consensus::deserialize(&raw)
+                .map_err(|e| Fail::Transient(format!("a block header that does not decode ({e})")))
         })
     }
 
@@ -577,7 +609,12 @@ impl ChainSource for Electrum {
                         txid: u.tx_hash,
                         vout: u.tx_pos as u32,
                         value: bitcoin::Amount::from_sat(u.value),
-                        status: esplora_client::UtxoStatus { confirmed: height.is_some(), block_height: height, block_hash: None, block_time: None },
+                        status: esplora_client::UtxoStatus {
+                            confirmed: height.is_some(),
+                            block_height: height,
+                            block_hash: None,
+                            block_time: None,
+                        },
                     }
                 })
                 .collect())

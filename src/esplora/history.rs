@@ -223,7 +223,10 @@ impl Esplora {
                 tracing::warn!("{addr}'s history rests on {served} alone: every other server was caught lying");
                 a.alone = true;
             } else if self.trusted() == Some(p) {
-                tracing::warn!("no other server listed {addr}'s history ({}); following --trust-server {served}", causes.join("; "));
+                tracing::warn!(
+                    "no other server listed {addr}'s history ({}); following --trust-server {served}",
+                    causes.join("; ")
+                );
             } else {
                 return Err(Error::network(format!(
                     "only {served} listed {addr}'s history, so nothing shows it hides no transaction ({}): run again later, add an --esplora server, or pass --trust-server {served} to rely on it alone",
@@ -252,11 +255,7 @@ fn difference(span: &Span, other: &[Entry]) -> Option<String> {
             None => return Some(format!("does not list {} (height {h})", short(t))),
             Some((h2, _)) if h2 != h => return Some(format!("puts {} at height {h2}, not {h}", short(t))),
             Some((_, e2)) if e.is_some_and(|e| e != *e2) => {
-                return Some(format!(
-                    "serves {} {} an envelope",
-                    short(t),
-                    if *e2 { "with" } else { "without" }
-                ))
+                return Some(format!("serves {} {} an envelope", short(t), if *e2 { "with" } else { "without" }))
             }
             _ => {}
         }
@@ -278,7 +277,12 @@ mod tests {
 
     #[test]
     fn spans_are_compared_per_block_down_to_the_floor() {
-        let span = Span { txs: vec![(t(1), 10, Some(true)), (t(2), 9, Some(false)), (t(3), 8, None)], floor: 8, walker: 0, page_servers: [0].into() };
+        let span = Span {
+            txs: vec![(t(1), 10, Some(true)), (t(2), 9, Some(false)), (t(3), 8, None)],
+            floor: 8,
+            walker: 0,
+            page_servers: [0].into(),
+        };
         // same transactions, same block, other order; more in the floor
         // block and below it: the same
         let same = [(t(2), 9, false), (t(1), 10, true), (t(3), 8, false), (t(4), 8, true), (t(5), 7, true)];

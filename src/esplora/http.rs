@@ -8,12 +8,12 @@
 //! size, and trusting the system's CA roots, `SSL_CERT_FILE` and
 //! `--esplora-ca`.
 
+use super::page;
 use super::source::{Ask, ChainSource, Listed, Page, Reply};
 use super::{one_line, Config};
 use crate::error::{Error, Result};
 use bitcoin::block::Header;
 use bitcoin::{consensus, Address, Block, BlockHash, Transaction, Txid};
-use super::page;
 use esplora_client::{MerkleProof, TxStatus, Utxo};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -53,7 +53,9 @@ impl Http {
         };
         let (status, retry_after, body) = match tokio::time::timeout(self.timeout, send).await {
             Err(_) => return Reply::Transient(format!("did not answer within {:?}", self.timeout)),
-            Ok(Err(e)) if e.is_timeout() => return Reply::Transient(format!("did not answer within {:?}", self.timeout)),
+            Ok(Err(e)) if e.is_timeout() => {
+                return Reply::Transient(format!("did not answer within {:?}", self.timeout))
+            }
             Ok(Err(e)) => return Reply::Transient(describe(&e)),
             Ok(Ok((_, _, None))) => return Reply::Transient(format!("sent an answer larger than {MAX_BODY} bytes")),
             Ok(Ok((status, retry_after, Some(body)))) => (status, retry_after, body),
@@ -106,7 +108,9 @@ impl Http {
             (Err(_), _) => late(),
             (Ok(Err(e)), _) => Reply::Transient(describe(&e)),
             (Ok(Ok(())), Ok(listed)) => Reply::Ok(listed),
-            (Ok(Ok(())), Err(page::Unread::Unreadable(why))) => Reply::Transient(format!("an answer to {path} that goat cannot read ({why})")),
+            (Ok(Ok(())), Err(page::Unread::Unreadable(why))) => {
+                Reply::Transient(format!("an answer to {path} that goat cannot read ({why})"))
+            }
         }
     }
 
@@ -228,7 +232,9 @@ impl ChainSource for Http {
     }
 
     fn raw_block<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Block> {
-        Box::pin(async move { self.get(&format!("/block/{h}/raw")).await.and_then(|b| decode(&format!("block {h}"), &b)) })
+        Box::pin(
+            async move { self.get(&format!("/block/{h}/raw")).await.and_then(|b| decode(&format!("block {h}"), &b)) },
+        )
     }
 
     fn utxos<'a>(&'a self, a: &'a Address) -> Ask<'a, Vec<Utxo>> {
@@ -247,7 +253,9 @@ impl ChainSource for Http {
     fn fee_estimates(&self) -> Ask<'_, HashMap<u16, f64>> {
         Box::pin(async move {
             self.json::<HashMap<String, f64>>("/fee-estimates").await.map(|m| {
-                m.into_iter().filter_map(|(k, v)| Some((k.parse().ok()?, v)).filter(|(_, v)| v.is_finite() && *v > 0.0)).collect()
+                m.into_iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v)).filter(|(_, v)| v.is_finite() && *v > 0.0))
+                    .collect()
             })
         })
     }
@@ -334,7 +342,10 @@ fn strip_os_error(s: &str) -> String {
 /// for machines without a CA store (Esplora here, web seeds in
 /// `torrent::webseed`).
 pub fn web_roots() -> Vec<reqwest::Certificate> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok()).collect()
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
+        .collect()
 }
 
 /// The HTTP client: timeouts, the proxy (every request, whatever the
@@ -348,15 +359,15 @@ pub fn client(cfg: &Config, proxy: Option<&url::Url>) -> Result<reqwest::Client>
         .timeout(cfg.timeout)
         .no_proxy();
     if let Some(u) = proxy {
-        let proxy = reqwest::Proxy::all(u.as_str()).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(u.as_str()))))?;
+        let proxy = reqwest::Proxy::all(u.as_str())
+            .map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(u.as_str()))))?;
         b = b.proxy(proxy);
     }
     let mut roots = web_roots();
     if let Some(f) = &cfg.ca_file {
         let pem = std::fs::read(f).map_err(|e| Error::io(format!("reading --esplora-ca {}", f.display()), e))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
-            Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display()))
-        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|_| Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display())))?;
         if certs.is_empty() {
             return Err(Error::usage(format!("--esplora-ca {} holds no PEM certificate", f.display())));
         }

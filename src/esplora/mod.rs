@@ -145,14 +145,14 @@ impl Esplora {
     /// Check the configuration and make a client. No request is made.
     pub fn new(cfg: Config) -> Result<Self> {
         if cfg.endpoints.is_empty() {
-            return Err(Error::usage(
-                "no Esplora server for this network: pass --esplora URL (or set GOAT_ESPLORA)",
-            ));
+            return Err(Error::usage("no Esplora server for this network: pass --esplora URL (or set GOAT_ESPLORA)"));
         }
         for e in &cfg.endpoints {
             if electrum::is_electrum(e) {
                 let hostport = &e[6..];
-                if url::Url::parse(&format!("http://{hostport}")).ok().and_then(|u| u.port()).is_none() || hostport.contains('/') {
+                if url::Url::parse(&format!("http://{hostport}")).ok().and_then(|u| u.port()).is_none()
+                    || hostport.contains('/')
+                {
                     return Err(Error::usage(format!(
                         "--electrum '{}' is not tcp://HOST:PORT or ssl://HOST:PORT",
                         crate::text::line(e)
@@ -174,7 +174,8 @@ impl Esplora {
         let proxy = cfg.proxy.as_deref().map(check_proxy).transpose()?;
         let client = http::client(&cfg, proxy.as_ref())?;
         let socks = proxy.as_ref().map(|u| {
-            let hostport = format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(1080));
+            let hostport =
+                format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(1080));
             (u.scheme().starts_with("socks5"), hostport)
         });
         let counters = Counters::default();
@@ -416,12 +417,20 @@ impl Esplora {
                 "every server was caught lying earlier in this run ({path}): pass another --esplora or --electrum"
             ));
         }
-        let servers = if self.cfg.endpoints.iter().any(|e| electrum::is_electrum(e)) { "Esplora or Electrum server" } else { "Esplora server" };
+        let servers = if self.cfg.endpoints.iter().any(|e| electrum::is_electrum(e)) {
+            "Esplora or Electrum server"
+        } else {
+            "Esplora server"
+        };
         let problems = problems.join("; ");
         if worst == Kind::InvalidData {
-            Error::invalid(format!("no {servers} gave a valid answer to {path}: {problems}: a server is faulty or lying, pass another"))
+            Error::invalid(format!(
+                "no {servers} gave a valid answer to {path}: {problems}: a server is faulty or lying, pass another"
+            ))
         } else {
-            Error::network(format!("no {servers} answered: {problems}: check your connection or pass another --esplora"))
+            Error::network(format!(
+                "no {servers} answered: {problems}: check your connection or pass another --esplora"
+            ))
         }
     }
 
@@ -532,7 +541,12 @@ pub(crate) fn without_witnesses(tx: &Transaction) -> Transaction {
     let input = tx
         .input
         .iter()
-        .map(|i| bitcoin::TxIn { previous_output: i.previous_output, script_sig: i.script_sig.clone(), sequence: i.sequence, witness: Default::default() })
+        .map(|i| bitcoin::TxIn {
+            previous_output: i.previous_output,
+            script_sig: i.script_sig.clone(),
+            sequence: i.sequence,
+            witness: Default::default(),
+        })
         .collect();
     Transaction { version: tx.version, lock_time: tx.lock_time, input, output: tx.output.clone() }
 }
@@ -608,7 +622,10 @@ pub fn check_proxy(p: &str) -> Result<url::Url> {
     if !matches!(u.scheme(), "socks5h" | "socks5" | "http") {
         return Err(bad("has a scheme goat cannot use"));
     }
-    if u.host_str().map(str::is_empty).unwrap_or(true) || u.port_or_known_default().is_none() || u.port().is_none() && u.scheme() != "http" {
+    if u.host_str().map(str::is_empty).unwrap_or(true)
+        || u.port_or_known_default().is_none()
+        || u.port().is_none() && u.scheme() != "http"
+    {
         return Err(bad("needs a host and a port"));
     }
     if u.path() != "/" && !u.path().is_empty() || u.query().is_some() {

@@ -144,7 +144,12 @@ impl Item {
             input: self
                 .vin
                 .into_iter()
-                .map(|i| TxIn { previous_output: OutPoint { txid: i.txid, vout: i.vout }, script_sig: i.scriptsig, sequence: i.sequence, witness: i.witness })
+                .map(|i| TxIn {
+                    previous_output: OutPoint { txid: i.txid, vout: i.vout },
+                    script_sig: i.scriptsig,
+                    sequence: i.sequence,
+                    witness: i.witness,
+                })
                 .collect(),
             output: self.vout.into_iter().map(|o| TxOut { value: o.value, script_pubkey: o.scriptpubkey }).collect(),
         };

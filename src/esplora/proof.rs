@@ -160,7 +160,11 @@ pub fn merkle_root(txid: &Txid, branch: &[Txid], pos: usize) -> Option<TxMerkleN
 
 /// A block's merkle depth, from its coinbase (whose bytes hash to the
 /// txid its branch starts from) and the coinbase's branch at position 0.
-pub fn depth_of(coinbase: &bitcoin::Transaction, branch: &[Txid], root: TxMerkleNode) -> std::result::Result<usize, String> {
+pub fn depth_of(
+    coinbase: &bitcoin::Transaction,
+    branch: &[Txid],
+    root: TxMerkleNode,
+) -> std::result::Result<usize, String> {
     let cb = coinbase.compute_txid();
     if !coinbase.is_coinbase() || coinbase.base_size() == 64 {
         return Err(format!("{cb}, named as its coinbase, is not one"));
@@ -249,9 +253,14 @@ impl Esplora {
                     continue;
                 }
             };
-            let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
+            let block = match self
+                .ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok)
+                .await
+            {
                 Outcome::Ok(h) => Ok(h),
-                Outcome::NotFound(_) => Err(Failure::Unreachable(format!("names {height} as its best height but has no block there"))),
+                Outcome::NotFound(_) => {
+                    Err(Failure::Unreachable(format!("names {height} as its best height but has no block there")))
+                }
                 other => Err(failure(other)),
             };
             let checked = match block {
@@ -261,7 +270,9 @@ impl Esplora {
             match checked {
                 Ok(h) => lowest = Some(lowest.map_or(h, |l| l.min(h))),
                 Err(Failure::Lie(why)) => self.reject(idx, &why),
-                Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => silent.push(format!("{}: {why}", self.endpoint(idx))),
+                Err(Failure::Unreachable(why) | Failure::Unconfirmed(why)) => {
+                    silent.push(format!("{}: {why}", self.endpoint(idx)))
+                }
             }
         }
         lowest.ok_or_else(|| {
@@ -277,7 +288,9 @@ impl Esplora {
         // A 64-byte transaction can pose as an inner merkle node (the
         // "64-byte transaction" weakness): refuse to prove one.
         if tx.base_size() == 64 {
-            return Err(Error::invalid(format!("{txid} is a 64-byte transaction, which a merkle proof cannot pin down")));
+            return Err(Error::invalid(format!(
+                "{txid} is a 64-byte transaction, which a merkle proof cannot pin down"
+            )));
         }
         if let Round::Proven(p) = self.prove_round(txid, network).await? {
             return Ok(p);
@@ -384,7 +397,9 @@ impl Esplora {
                     "the proof of {txid} (block {block} at height {height}) rests on {by} alone: every other server was caught lying"
                 );
             } else if self.trusted() == Some(prover) {
-                tracing::warn!("no other server confirmed block {block} of {txid} ({causes}); following --trust-server {by}");
+                tracing::warn!(
+                    "no other server confirmed block {block} of {txid} ({causes}); following --trust-server {by}"
+                );
             } else {
                 // Silence is not agreement.
                 return Err(Error::network(format!(
@@ -402,23 +417,34 @@ impl Esplora {
     /// One server's proof for `txid`: its merkle proof, its block hash at
     /// that height, and that block's header, checked against each other;
     /// the branch must be as deep as the block (`depth_at`).
-    async fn prove_at(&self, idx: usize, txid: &Txid, network: Network) -> std::result::Result<(u32, BlockHash), Failure> {
-        let proof = match self.ask_at(idx, &format!("the merkle proof of {txid}"), &|s| s.merkle_proof(txid), &Ok).await {
+    async fn prove_at(
+        &self,
+        idx: usize,
+        txid: &Txid,
+        network: Network,
+    ) -> std::result::Result<(u32, BlockHash), Failure> {
+        let proof = match self.ask_at(idx, &format!("the merkle proof of {txid}"), &|s| s.merkle_proof(txid), &Ok).await
+        {
             Outcome::Ok(p) => p,
             Outcome::NotFound(_) => return Err(Failure::Unconfirmed("says it is not confirmed".into())),
             other => return Err(failure(other)),
         };
         let height = proof.block_height;
-        let block = match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
-            Outcome::Ok(h) => h,
-            // Not proof of a lie by itself (an index catching up answers
-            // so too): no answer from this server.
-            Outcome::NotFound(_) => return Err(Failure::Unreachable(format!("has no block at height {height}, where it put {txid}"))),
-            other => return Err(failure(other)),
-        };
+        let block =
+            match self.ask_at(idx, &format!("the block at height {height}"), &|s| s.block_hash(height), &Ok).await {
+                Outcome::Ok(h) => h,
+                // Not proof of a lie by itself (an index catching up answers
+                // so too): no answer from this server.
+                Outcome::NotFound(_) => {
+                    return Err(Failure::Unreachable(format!("has no block at height {height}, where it put {txid}")))
+                }
+                other => return Err(failure(other)),
+            };
         let header = self.header_at(idx, &block, network, height).await?;
         if merkle_root(txid, &proof.merkle, proof.pos) != Some(header.merkle_root) {
-            return Err(Failure::Lie(format!("its merkle proof for {txid} does not lead to block {block}'s merkle root")));
+            return Err(Failure::Lie(format!(
+                "its merkle proof for {txid} does not lead to block {block}'s merkle root"
+            )));
         }
         let depth = self.depth_at(idx, &block, height, &header, network).await?;
         check_depth(&proof.merkle, depth).map_err(|why| Failure::Lie(format!("its merkle proof for {txid} {why}")))?;
@@ -432,7 +458,14 @@ impl Esplora {
     /// bytes are checked too: a branch that starts from an inner node
     /// instead (to make the block look shallower) needs "coinbase" bytes
     /// that hash to it, which are 64 bytes and no coinbase.
-    async fn depth_at(&self, idx: usize, block: &BlockHash, height: u32, header: &Header, network: Network) -> std::result::Result<usize, Failure> {
+    async fn depth_at(
+        &self,
+        idx: usize,
+        block: &BlockHash,
+        height: u32,
+        header: &Header,
+        network: Network,
+    ) -> std::result::Result<usize, Failure> {
         if let Some(d) = self.depths.lock().ok().and_then(|c| c.get(&(*block, height)).copied()) {
             return Ok(d);
         }
@@ -446,8 +479,10 @@ impl Esplora {
             Outcome::Ok(t) => t,
             other => return Err(failure(other)),
         };
-        let depth = depth_of(&tx, &branch, header.merkle_root).map_err(|why| Failure::Lie(format!("block {block}: {why}")))?;
-        check_height(&tx, network, height).map_err(|why| Failure::Lie(format!("names block {block} at height {height}, but {why}")))?;
+        let depth =
+            depth_of(&tx, &branch, header.merkle_root).map_err(|why| Failure::Lie(format!("block {block}: {why}")))?;
+        check_height(&tx, network, height)
+            .map_err(|why| Failure::Lie(format!("names block {block} at height {height}, but {why}")))?;
         if let Ok(mut c) = self.depths.lock() {
             c.insert((*block, height), depth);
         }
@@ -456,7 +491,13 @@ impl Esplora {
 
     /// A header fetched from endpoint `idx` and checked: it hashes to
     /// `block`, and its proof of work holds for `network` at `height`.
-    async fn header_at(&self, idx: usize, block: &BlockHash, network: Network, height: u32) -> std::result::Result<Header, Failure> {
+    async fn header_at(
+        &self,
+        idx: usize,
+        block: &BlockHash,
+        network: Network,
+        height: u32,
+    ) -> std::result::Result<Header, Failure> {
         if let Some(h) = self.headers.lock().ok().and_then(|c| c.get(block).copied()) {
             check_work(&h, network, height).map_err(Failure::Lie)?;
             return Ok(h);
@@ -468,9 +509,12 @@ impl Esplora {
             }
             Ok(header)
         };
-        let header = match self.ask_at(idx, &format!("the header of block {block}"), &|s| s.header(block), &check).await {
+        let header = match self.ask_at(idx, &format!("the header of block {block}"), &|s| s.header(block), &check).await
+        {
             Outcome::Ok(h) => h,
-            Outcome::NotFound(_) => return Err(Failure::Unreachable(format!("has no header for its own block {block}"))),
+            Outcome::NotFound(_) => {
+                return Err(Failure::Unreachable(format!("has no header for its own block {block}")))
+            }
             other => return Err(failure(other)),
         };
         check_work(&header, network, height).map_err(Failure::Lie)?;
@@ -565,10 +609,18 @@ mod tests {
             assert_eq!(header.bits.to_consensus(), MAINNET_BITS[(height / PERIOD) as usize], "height {height}");
             assert!(header.validate_pow(header.target()).is_ok(), "height {height}");
             for h in [height, height + PERIOD - 1] {
-                assert!(check_work(&header, Network::Bitcoin, h).is_ok(), "height {h}: {:?}", check_work(&header, Network::Bitcoin, h));
+                assert!(
+                    check_work(&header, Network::Bitcoin, h).is_ok(),
+                    "height {h}: {:?}",
+                    check_work(&header, Network::Bitcoin, h)
+                );
             }
-            if (height / PERIOD) as usize + 1 < MAINNET_BITS.len() && MAINNET_BITS[(height / PERIOD) as usize + 1] != header.bits.to_consensus() {
-                assert!(check_work(&header, Network::Bitcoin, height + PERIOD).unwrap_err().contains("retarget period"));
+            if (height / PERIOD) as usize + 1 < MAINNET_BITS.len()
+                && MAINNET_BITS[(height / PERIOD) as usize + 1] != header.bits.to_consensus()
+            {
+                assert!(check_work(&header, Network::Bitcoin, height + PERIOD)
+                    .unwrap_err()
+                    .contains("retarget period"));
             }
             n += 1;
         }
@@ -585,7 +637,10 @@ mod tests {
         let table = Target::from_compact(CompactTarget::from_consensus(MAINNET_BITS[last as usize]));
         let quarter = table.max_transition_threshold(Network::Bitcoin);
         let sixteenth = quarter.max_transition_threshold(Network::Bitcoin);
-        let header = |bits: u32| Header { bits: CompactTarget::from_consensus(bits), ..bitcoin::constants::genesis_block(Network::Bitcoin).header };
+        let header = |bits: u32| Header {
+            bits: CompactTarget::from_consensus(bits),
+            ..bitcoin::constants::genesis_block(Network::Bitcoin).header
+        };
         // the bits rule alone (no header here has real work)
         assert!(mainnet_bits(&header(bits_of(quarter)), (last + 1) * PERIOD).is_ok());
         assert!(mainnet_bits(&header(bits_of(sixteenth)), (last + 1) * PERIOD).unwrap_err().contains("four times"));
@@ -623,7 +678,10 @@ mod tests {
     /// refuses it, and the genuine proofs still pass.
     #[test]
     fn a_proof_through_a_64_byte_transaction_is_refused_by_depth() {
-        use bitcoin::{absolute::LockTime, transaction::Version as TxVersion, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+        use bitcoin::{
+            absolute::LockTime, transaction::Version as TxVersion, Amount, OutPoint, ScriptBuf, Sequence, Transaction,
+            TxIn, TxOut, Witness,
+        };
         let t64 = Transaction {
             version: TxVersion::TWO,
             lock_time: LockTime::ZERO,
@@ -633,14 +691,22 @@ mod tests {
                 sequence: Sequence::MAX,
                 witness: Witness::new(),
             }],
-            output: vec![TxOut { value: Amount::from_sat(1000), script_pubkey: ScriptBuf::from_bytes(vec![0x6a, 0x02, 0xab, 0xcd]) }],
+            output: vec![TxOut {
+                value: Amount::from_sat(1000),
+                script_pubkey: ScriptBuf::from_bytes(vec![0x6a, 0x02, 0xab, 0xcd]),
+            }],
         };
         let bytes = bitcoin::consensus::serialize(&t64);
         assert_eq!(bytes.len(), 64);
         let coinbase = Transaction {
             version: TxVersion::TWO,
             lock_time: LockTime::ZERO,
-            input: vec![TxIn { previous_output: OutPoint::null(), script_sig: ScriptBuf::from_bytes(vec![3, 1, 2, 3, 0xaa]), sequence: Sequence::MAX, witness: Witness::new() }],
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig: ScriptBuf::from_bytes(vec![3, 1, 2, 3, 0xaa]),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
             output: vec![TxOut { value: Amount::from_sat(50), script_pubkey: ScriptBuf::from_bytes(vec![0x51]) }],
         };
         let (a, b) = (coinbase.compute_txid(), t64.compute_txid());

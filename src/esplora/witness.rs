@@ -143,7 +143,12 @@ impl Esplora {
     /// `--goatfile`, inscription entries and their delegates): the
     /// transaction from its block where one can be had, else the served
     /// copy once its scripts pass. `confirmed` as for `check`.
-    pub async fn witnessed(&self, txid: &Txid, confirmed: Option<bool>, route: Route) -> Result<(Arc<Transaction>, Witnessed)> {
+    pub async fn witnessed(
+        &self,
+        txid: &Txid,
+        confirmed: Option<bool>,
+        route: Route,
+    ) -> Result<(Arc<Transaction>, Witnessed)> {
         let (tx, server) = self.tx_from(txid).await?;
         let copy = Copy::new(tx.clone(), server);
         let w = self.check(&copy, confirmed, route).await?;
@@ -207,7 +212,13 @@ impl Esplora {
                 WitnessProof::Block { block, .. } => block.to_string(),
                 _ => "its block".into(),
             };
-            return Err(self.caught(copy.server, &format!("served {} with witnesses that block {block} does not commit to (a swapped witness)", copy.txid)));
+            return Err(self.caught(
+                copy.server,
+                &format!(
+                    "served {} with witnesses that block {block} does not commit to (a swapped witness)",
+                    copy.txid
+                ),
+            ));
         }
         Ok(proof)
     }
@@ -258,7 +269,10 @@ impl Esplora {
             }
         };
         let tx = block.block.txdata[at].clone();
-        let got = (Arc::new(tx), Witnessed { txid: *txid, proof: WitnessProof::Block { block: hash, server: block.server.clone() } });
+        let got = (
+            Arc::new(tx),
+            Witnessed { txid: *txid, proof: WitnessProof::Block { block: hash, server: block.server.clone() } },
+        );
         if let Ok(mut c) = self.witnessed.lock() {
             if c.map.len() >= MAX_KEPT {
                 c.clear();
@@ -457,12 +471,16 @@ fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
     let Some(coinbase) = block.txdata.first().filter(|t| t.is_coinbase()) else {
         return Err("first transaction is not a coinbase".into());
     };
-    let commitment = coinbase.output.iter().rev().map(|o| o.script_pubkey.as_bytes()).find(|s| s.len() >= 38 && s[..6] == MAGIC);
+    let commitment =
+        coinbase.output.iter().rev().map(|o| o.script_pubkey.as_bytes()).find(|s| s.len() >= 38 && s[..6] == MAGIC);
     match commitment {
         None if block.txdata.iter().all(|t| t.input.iter().all(|i| i.witness.is_empty())) => Ok(()),
         None => Err("transactions carry witnesses but its coinbase commits to none".into()),
         Some(c) => {
-            let reserved = match (coinbase.input.first().map(|i| i.witness.len()), coinbase.input.first().and_then(|i| i.witness.nth(0))) {
+            let reserved = match (
+                coinbase.input.first().map(|i| i.witness.len()),
+                coinbase.input.first().and_then(|i| i.witness.nth(0)),
+            ) {
                 (Some(1), Some(r)) if r.len() == 32 => r,
                 _ => return Err("coinbase witness is not the 32-byte reserved value its commitment needs".into()),
             };
@@ -475,7 +493,6 @@ fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,7 +504,12 @@ mod tests {
         let w = chain.wallet();
         chain.fund(&w.script_pubkey(), 1_000_000);
         chain.mine();
-        chain.inscribe(Inscribe { funder: &w, inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]], to: w.script_pubkey(), reveal_input_from: Some(&w) });
+        chain.inscribe(Inscribe {
+            funder: &w,
+            inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]],
+            to: w.script_pubkey(),
+            reveal_input_from: Some(&w),
+        });
         chain.mine();
         chain.blocks.last().unwrap().clone()
     }

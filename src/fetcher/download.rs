@@ -32,7 +32,12 @@ pub struct Download<'a> {
 /// [`Download::refetch_failed`] for a torrent with no manifest (one
 /// `goat publish` handed to `goat seed`, seeded from the publisher's
 /// folder).
-pub async fn refetch_failed(swarm: &Swarm, t: Torrent, magnet: &Magnet, peers: &[String]) -> Result<(Torrent, Vec<u32>)> {
+pub async fn refetch_failed(
+    swarm: &Swarm,
+    t: Torrent,
+    magnet: &Magnet,
+    peers: &[String],
+) -> Result<(Torrent, Vec<u32>)> {
     let Some(proof) = swarm.proof(&t.info_hash()) else {
         return Ok((t, Vec::new()));
     };

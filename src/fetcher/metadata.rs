@@ -49,15 +49,30 @@ pub fn needs_chain(entries: &[&Entry], from_chain: bool) -> bool {
 /// looked for at most `within` (the metadata timeout: then peers are
 /// asked). `goatfile`: the goatfile's own inscription, which `i<n>`
 /// sources are relative to; `esplora`: None when the chain cannot be asked.
-pub async fn find(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>, within: std::time::Duration) -> Option<Checked> {
+pub async fn find(
+    esplora: Option<&Esplora>,
+    web: &WebSeeds,
+    e: &Entry,
+    goatfile: Option<&InscriptionId>,
+    within: std::time::Duration,
+) -> Option<Checked> {
     let found = tokio::time::timeout(within, first(esplora, web, e, goatfile)).await;
     if found.is_err() {
-        tracing::warn!("{}: no metadata source answered within {}s: asking peers", crate::text::line(&e.name), within.as_secs());
+        tracing::warn!(
+            "{}: no metadata source answered within {}s: asking peers",
+            crate::text::line(&e.name),
+            within.as_secs()
+        );
     }
     found.ok().flatten()
 }
 
-async fn first(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: Option<&InscriptionId>) -> Option<Checked> {
+async fn first(
+    esplora: Option<&Esplora>,
+    web: &WebSeeds,
+    e: &Entry,
+    goatfile: Option<&InscriptionId>,
+) -> Option<Checked> {
     let Source::Magnet(magnet) = &e.source else { return None };
     for s in sources(e) {
         match read(esplora, web, &s, goatfile).await {
@@ -68,13 +83,22 @@ async fn first(esplora: Option<&Esplora>, web: &WebSeeds, e: &Entry, goatfile: O
                 }
                 Err(err) => tracing::warn!("{}: {}", crate::text::line(&e.name), err.message),
             },
-            Err(why) => tracing::warn!("{}: torrent metadata from {}: {why}: not used", crate::text::line(&e.name), crate::text::line(&s.to_string())),
+            Err(why) => tracing::warn!(
+                "{}: torrent metadata from {}: {why}: not used",
+                crate::text::line(&e.name),
+                crate::text::line(&s.to_string())
+            ),
         }
     }
     None
 }
 
-async fn read(esplora: Option<&Esplora>, web: &WebSeeds, s: &MetaSource, goatfile: Option<&InscriptionId>) -> Result<Candidate, String> {
+async fn read(
+    esplora: Option<&Esplora>,
+    web: &WebSeeds,
+    s: &MetaSource,
+    goatfile: Option<&InscriptionId>,
+) -> Result<Candidate, String> {
     // An inscription the goatfile names by id is the holder's choice, and
     // so is its `.torrent`'s url-list. One beside the goatfile is only as
     // good as which copy of the goatfile was found (the oldest; one anyone

@@ -116,7 +116,9 @@ pub fn check_files(e: &Entry, files: &[(std::path::PathBuf, u64)]) -> Result<()>
     for spec in &e.files {
         let path = crate::text::line(&spec.path);
         let Some(length) = lengths.get(Path::new(&spec.path)) else {
-            return Err(Error::invalid(format!("{name}: the goatfile lists '{path}' but the torrent has no such file")));
+            return Err(Error::invalid(format!(
+                "{name}: the goatfile lists '{path}' but the torrent has no such file"
+            )));
         };
         if let Some(size) = spec.size {
             if size != *length {
@@ -350,10 +352,8 @@ pub fn inscription_present(layout: &Layout, e: &Entry) -> bool {
     if m.inscription.as_deref() != Some(&inscription_key(&ids)) {
         return false;
     }
-    m.files.iter().all(|f| {
-        match (&f.sha256, crate::store::sha256_under(&layout.entry_dir(&e.name), &f.path)) {
-            (Some(want), Ok(got)) => &got == want,
-            _ => false,
-        }
+    m.files.iter().all(|f| match (&f.sha256, crate::store::sha256_under(&layout.entry_dir(&e.name), &f.path)) {
+        (Some(want), Ok(got)) => &got == want,
+        _ => false,
     })
 }

@@ -54,7 +54,9 @@ impl std::fmt::Display for InfoHash {
 impl std::str::FromStr for InfoHash {
     type Err = String;
     fn from_str(s: &str) -> Result<InfoHash, String> {
-        parse_btih(s).map(InfoHash).ok_or_else(|| format!("'{}' is not a v1 info-hash (40 hex digits)", crate::text::printable(s, 64)))
+        parse_btih(s)
+            .map(InfoHash)
+            .ok_or_else(|| format!("'{}' is not a v1 info-hash (40 hex digits)", crate::text::printable(s, 64)))
     }
 }
 
@@ -115,16 +117,24 @@ impl Magnet {
                         }
                     } else if let Some(h) = lower.strip_prefix("urn:btmh:") {
                         if !(h.len() == 68 && h.starts_with("1220") && is_hex(h)) {
-                            return Err(format!("v2 multihash '{}' is not 1220 followed by 64 hex", crate::text::line(h)));
+                            return Err(format!(
+                                "v2 multihash '{}' is not 1220 followed by 64 hex",
+                                crate::text::line(h)
+                            ));
                         }
                         m.btmh = Some(h.to_string());
                     }
                 }
                 "dn" => m.display_name = Some(v.into_owned()),
                 "tr" => {
-                    let t = Url::parse(&v).map_err(|e| format!("tracker '{}' is not a URL ({e})", crate::text::line(&v)))?;
+                    let t = Url::parse(&v)
+                        .map_err(|e| format!("tracker '{}' is not a URL ({e})", crate::text::line(&v)))?;
                     if !matches!(t.scheme(), "http" | "https" | "udp" | "ws" | "wss") {
-                        return Err(format!("tracker '{}' has unsupported scheme '{}'", crate::text::line(&v), t.scheme()));
+                        return Err(format!(
+                            "tracker '{}' has unsupported scheme '{}'",
+                            crate::text::line(&v),
+                            t.scheme()
+                        ));
                     }
                     m.trackers.push(v.into_owned());
                 }
@@ -223,9 +233,13 @@ mod tests {
         let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=https%3A%2F%2Fa%2F&ws=https%3A%2F%2Fa%2F&xs=urn:btpk:x&xs=http%3A%2F%2Fm%2Ft.torrent")).unwrap();
         assert_eq!(m.web_seeds, vec!["https://a/"], "a web seed named twice counts once");
         assert_eq!(m.sources, vec!["http://m/t.torrent"], "xs= that is not a URL is passed over");
-        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=ftp%3A%2F%2Fa%2F")).unwrap_err().contains("not an http(s) URL"));
+        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=ftp%3A%2F%2Fa%2F"))
+            .unwrap_err()
+            .contains("not an http(s) URL"));
         let many: String = (0..17).map(|i| format!("&ws=http%3A%2F%2Fw{i}%2F")).collect();
-        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}{many}")).unwrap_err().contains("more than 16 web seeds"));
+        assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}{many}"))
+            .unwrap_err()
+            .contains("more than 16 web seeds"));
     }
 
     #[test]
@@ -244,7 +258,11 @@ mod tests {
 
     #[test]
     fn errors_never_echo_control_characters() {
-        for bad in ["magnet:?xt=urn:btih:12%1b[2J", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=%1b]0;x%07", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=%1b:x"] {
+        for bad in [
+            "magnet:?xt=urn:btih:12%1b[2J",
+            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=%1b]0;x%07",
+            "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=%1b:x",
+        ] {
             let e = Magnet::parse(bad).unwrap_err();
             assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
         }

@@ -60,9 +60,13 @@ pub struct HfRepo {
 
 impl HfRepo {
     fn check(&self) -> Result<(), String> {
-        check_repo_id(&self.repo).map_err(|why| format!("hf: repository id '{}' {why}", crate::text::line(&self.repo)))?;
+        check_repo_id(&self.repo)
+            .map_err(|why| format!("hf: repository id '{}' {why}", crate::text::line(&self.repo)))?;
         if !(self.revision.len() == 40 && self.revision.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))) {
-            return Err(format!("hf: revision '{}' is not a commit (40 lowercase hex digits)", crate::text::line(&self.revision)));
+            return Err(format!(
+                "hf: revision '{}' is not a commit (40 lowercase hex digits)",
+                crate::text::line(&self.revision)
+            ));
         }
         Ok(())
     }
@@ -336,9 +340,9 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
             i.parse().map_err(|_| ParseError(format!("{where_}: '{}' is not an inscription id", crate::text::line(i))))
         };
         let source = match (&e.magnet, &e.inscription, &e.parts) {
-            (Some(m), None, None) => Source::Magnet(
-                Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?,
-            ),
+            (Some(m), None, None) => {
+                Source::Magnet(Magnet::parse(m).map_err(|x| ParseError(format!("{where_}: invalid magnet: {x}")))?)
+            }
             (None, Some(i), None) => Source::Inscription(id(i)?),
             (None, None, Some(parts)) => {
                 if parts.is_empty() || parts.len() > MAX_PARTS {
@@ -386,7 +390,9 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
         let metadata = match (e.metadata, &source) {
             (None, _) => Vec::new(),
             (Some(_), Source::Inscription(_) | Source::Parts(_)) => {
-                return err(format!("{where_}: 'metadata' belongs to magnet entries (an inscription entry has no torrent)"))
+                return err(format!(
+                    "{where_}: 'metadata' belongs to magnet entries (an inscription entry has no torrent)"
+                ))
             }
             (Some(m), Source::Magnet(_)) => {
                 let all = match m {
@@ -492,7 +498,8 @@ impl Goatfile {
 }
 
 fn file_spec(where_: &str, path: String, size: Option<u64>, sha256: Option<String>) -> Result<FileSpec, ParseError> {
-    check_relative_path(&path).map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::text::line(&path))))?;
+    check_relative_path(&path)
+        .map_err(|e| ParseError(format!("{where_}: file path '{}' {e}", crate::text::line(&path))))?;
     let sha256 = match sha256 {
         Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Some(h.to_ascii_lowercase()),
         Some(h) => return err(format!("{where_}: sha256 '{}' is not 64 hex digits", crate::text::line(&h))),
@@ -516,7 +523,11 @@ fn parse_loose(value: &serde_norway::Value) -> Result<Goatfile, ParseError> {
     finish(Goatfile { version: 0, name: None, description: None, entries })
 }
 
-fn collect_magnets(v: &serde_norway::Value, prefix: String, out: &mut BTreeMap<String, Magnet>) -> Result<(), ParseError> {
+fn collect_magnets(
+    v: &serde_norway::Value,
+    prefix: String,
+    out: &mut BTreeMap<String, Magnet>,
+) -> Result<(), ParseError> {
     use serde_norway::Value::*;
     match v {
         Mapping(m) => {
@@ -538,7 +549,8 @@ fn collect_magnets(v: &serde_norway::Value, prefix: String, out: &mut BTreeMap<S
             }
         }
         String(s) if s.trim_start().to_ascii_lowercase().starts_with("magnet:") => {
-            let m = Magnet::parse(s).map_err(|e| ParseError(format!("'{}': invalid magnet: {e}", crate::text::line(&prefix))))?;
+            let m = Magnet::parse(s)
+                .map_err(|e| ParseError(format!("'{}': invalid magnet: {e}", crate::text::line(&prefix))))?;
             out.insert(prefix, m);
         }
         _ => {}

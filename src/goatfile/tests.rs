@@ -15,7 +15,9 @@ fn every_sample_parses() {
 
 #[test]
 fn entries_never_name_goats_folder_or_nest() {
-    let m = |name: &str, i: u8| format!(" - name: \"{name}\"\n   magnet: \"magnet:?xt=urn:btih:{}\"\n", format!("{i:02x}").repeat(20));
+    let m = |name: &str, i: u8| {
+        format!(" - name: \"{name}\"\n   magnet: \"magnet:?xt=urn:btih:{}\"\n", format!("{i:02x}").repeat(20))
+    };
     for (entries, why) in [
         (m(".goat", 1), "metadata folder"),
         (m(".GOAT/x", 1), "metadata folder"),
@@ -67,12 +69,29 @@ fn hostile_and_invalid_inputs() {
     rejects(&format!("goat: 2\nentries:\n - name: a\n   magnet: \"{M1}\"\n"), "version 2 is not supported");
     rejects(&format!("goat: one\nentries:\n - name: a\n   magnet: \"{M1}\"\n"), "schema version number");
     rejects("goat: 1\nentries:\n - name: a\n   magnet: \"magnet:?dn=x\"\n", "invalid magnet");
-    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: b\n   magnet: \"{M1}&dn=z\"\n"), "repeats a magnet");
-    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: a\n   inscription: {}i0\n   path: x\n", "1".repeat(64)), "used twice");
+    rejects(
+        &format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: b\n   magnet: \"{M1}&dn=z\"\n"),
+        "repeats a magnet",
+    );
+    rejects(
+        &format!(
+            "goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n - name: a\n   inscription: {}i0\n   path: x\n",
+            "1".repeat(64)
+        ),
+        "used twice",
+    );
     rejects(&format!("goat: 1\nentries:\n - name: ../up\n   magnet: \"{M1}\"\n"), "'..'");
-    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: /etc/passwd\n"), "absolute");
+    rejects(
+        &format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: /etc/passwd\n"),
+        "absolute",
+    );
     rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   colour: red\n"), "unknown field");
-    rejects(&format!("goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: x\n      sha256: nothex\n"), "sha256");
+    rejects(
+        &format!(
+            "goat: 1\nentries:\n - name: a\n   magnet: \"{M1}\"\n   files:\n    - path: x\n      sha256: nothex\n"
+        ),
+        "sha256",
+    );
     assert!(parse(&[0xff, 0xfe, 0x00]).unwrap_err().0.contains("UTF-8"));
     assert!(parse(&vec![b'#'; MAX_BYTES + 1]).unwrap_err().0.contains("limit"));
 }
@@ -103,7 +122,8 @@ fn parts_need_the_whole_sha256_and_round_trip() {
     assert_eq!(back, g, "the writer's YAML parses to the same goatfile");
     let no_sha = format!("goat: 1\nentries:\n  - name: w\n    parts: [{id}]\n    path: w.bin\n");
     assert!(parse(no_sha.as_bytes()).unwrap_err().0.contains("sha256"));
-    let twice = format!("goat: 1\nentries:\n  - name: w\n    parts: [{id}, {id}]\n    path: w.bin\n    sha256: {sha}\n");
+    let twice =
+        format!("goat: 1\nentries:\n  - name: w\n    parts: [{id}, {id}]\n    path: w.bin\n    sha256: {sha}\n");
     assert!(parse(twice.as_bytes()).unwrap_err().0.contains("twice"));
     let both = format!("goat: 1\nentries:\n  - name: w\n    inscription: {id}\n    parts: [{id2}]\n    path: w.bin\n    sha256: {sha}\n");
     assert!(parse(both.as_bytes()).unwrap_err().0.contains("pick one"));

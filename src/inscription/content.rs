@@ -34,9 +34,9 @@ pub fn decode(body: &[u8], encoding: Option<&[u8]>, cap: u64) -> Result<Vec<u8>>
 fn read_capped(reader: impl Read, cap: u64, what: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut limited = reader.take(cap + 1);
-    limited
-        .read_to_end(&mut out)
-        .map_err(|e| Error::invalid(format!("the {what} body does not decode ({e}): use --raw to write it as stored")))?;
+    limited.read_to_end(&mut out).map_err(|e| {
+        Error::invalid(format!("the {what} body does not decode ({e}): use --raw to write it as stored"))
+    })?;
     if out.len() as u64 > cap {
         return Err(too_big(cap));
     }

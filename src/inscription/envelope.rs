@@ -80,7 +80,9 @@ impl Envelope {
             b = match p {
                 // `body` and `field` callers keep pushes ≤ 520 bytes; a longer
                 // one is cut rather than panicking (the script is then invalid).
-                Push::Data(d) => b.push_slice(PushBytesBuf::try_from(d[..d.len().min(MAX_PUSH)].to_vec()).unwrap_or_default()),
+                Push::Data(d) => {
+                    b.push_slice(PushBytesBuf::try_from(d[..d.len().min(MAX_PUSH)].to_vec()).unwrap_or_default())
+                }
                 Push::Num(n) => b.push_opcode((op::OP_PUSHNUM_1.to_u8() + n.clamp(&1, &16) - 1).into()),
             };
         }
@@ -97,7 +99,6 @@ pub fn reveal_script(key: &XOnlyPublicKey, envelopes: &[Envelope]) -> ScriptBuf 
     }
     b.into_script()
 }
-
 
 /// Envelopes goat reads from one transaction. Every inscription costs goat
 /// a few hundred bytes of bookkeeping however small its envelope (an empty
@@ -160,7 +161,9 @@ fn read(tx: &Transaction, limit: usize) -> (Vec<RawEnvelope<'_>>, bool) {
         // `taproot_leaf_script()` also checks those, and so misses
         // inscriptions ord sees (found by tests/cli/ord_diff.rs).
         #[allow(deprecated)]
-        let Some(script) = input.witness.tapscript() else { continue };
+        let Some(script) = input.witness.tapscript() else {
+            continue;
+        };
         let (found, cut) = scan(script, i, limit - out.len(), &mut pushes);
         out.extend(found);
         if cut {

@@ -75,18 +75,13 @@ impl Inscription {
         let delegate = take(&mut fields, tag::DELEGATE);
         let metadata = take_chunked(&mut fields, tag::METADATA);
         let metaprotocol = take(&mut fields, tag::METAPROTOCOL);
-        let parents = fields
-            .remove([tag::PARENT].as_slice())
-            .unwrap_or_default()
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect();
+        let parents =
+            fields.remove([tag::PARENT].as_slice()).unwrap_or_default().into_iter().map(<[u8]>::to_vec).collect();
         let pointer = take(&mut fields, tag::POINTER);
         let properties = take_chunked(&mut fields, tag::PROPERTIES);
         let property_encoding = take(&mut fields, tag::PROPERTY_ENCODING);
         let rune = take(&mut fields, tag::RUNE);
-        let unrecognized_even_field =
-            fields.keys().any(|k| k.first().map(|b| b % 2 == 0).unwrap_or(false));
+        let unrecognized_even_field = fields.keys().any(|k| k.first().map(|b| b % 2 == 0).unwrap_or(false));
         Inscription {
             body: body_at.map(|i| payload[i + 1..].concat()),
             content_type,
@@ -119,9 +114,7 @@ impl Inscription {
     }
 
     pub fn content_encoding_str(&self) -> Option<String> {
-        self.content_encoding
-            .as_ref()
-            .map(|c| crate::text::line(&String::from_utf8_lossy(c)))
+        self.content_encoding.as_ref().map(|c| crate::text::line(&String::from_utf8_lossy(c)))
     }
 
     pub fn delegate_id(&self) -> Option<InscriptionId> {

@@ -170,19 +170,13 @@ fn several_envelopes_per_input_and_per_transaction() {
 
 #[test]
 fn no_endif_or_other_opcode_is_no_envelope() {
-    let script = push(
-        Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF),
-        b"ord",
-    )
-    .into_script();
+    let script =
+        push(Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF), b"ord").into_script();
     assert!(Inscription::from_transaction(&tx(vec![witness(script)])).is_empty());
-    let script = push(
-        Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF),
-        b"ord",
-    )
-    .push_opcode(op::OP_CHECKSIG)
-    .push_opcode(op::OP_ENDIF)
-    .into_script();
+    let script = push(Builder::new().push_opcode(bitcoin::opcodes::OP_FALSE).push_opcode(op::OP_IF), b"ord")
+        .push_opcode(op::OP_CHECKSIG)
+        .push_opcode(op::OP_ENDIF)
+        .into_script();
     assert!(Inscription::from_transaction(&tx(vec![witness(script)])).is_empty());
 }
 
@@ -201,10 +195,16 @@ fn wrong_protocol_is_ignored_and_stutter_is_recorded() {
 
 #[test]
 fn delegate_pointer_and_parents() {
-    let id: InscriptionId =
-        "2222222222222222222222222222222222222222222222222222222222222222i3".parse().unwrap();
+    let id: InscriptionId = "2222222222222222222222222222222222222222222222222222222222222222i3".parse().unwrap();
     let f = id.to_field();
-    let i = parse(&[P::D(&[tag::DELEGATE]), P::D(&f), P::D(&[tag::PARENT]), P::D(&f), P::D(&[tag::POINTER]), P::D(&[0x10, 0x27])]);
+    let i = parse(&[
+        P::D(&[tag::DELEGATE]),
+        P::D(&f),
+        P::D(&[tag::PARENT]),
+        P::D(&f),
+        P::D(&[tag::POINTER]),
+        P::D(&[0x10, 0x27]),
+    ]);
     assert_eq!(i[0].delegate_id(), Some(id));
     assert_eq!(i[0].parent_ids(), vec![id]);
     assert_eq!(i[0].pointer_value(), Some(10_000));

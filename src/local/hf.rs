@@ -50,11 +50,16 @@ pub fn blob_folders(cache: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(cache) else { return Vec::new() };
     rd.flatten()
         .filter(|e| {
-            e.file_name().to_str().is_some_and(|n| ["models--", "datasets--", "spaces--"].iter().any(|p| n.starts_with(p)))
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| ["models--", "datasets--", "spaces--"].iter().any(|p| n.starts_with(p)))
         })
         .map(|e| e.path().join("blobs"))
         // A link in the cache is not followed out of it.
-        .filter(|b| std::fs::symlink_metadata(b).is_ok_and(|m| m.is_dir()) && std::fs::symlink_metadata(b.parent().unwrap_or(b)).is_ok_and(|m| m.is_dir()))
+        .filter(|b| {
+            std::fs::symlink_metadata(b).is_ok_and(|m| m.is_dir())
+                && std::fs::symlink_metadata(b.parent().unwrap_or(b)).is_ok_and(|m| m.is_dir())
+        })
         .collect()
 }
 
@@ -89,8 +94,17 @@ pub fn parse_spec(spec: &str) -> Result<(String, String)> {
     crate::goatfile::check_repo_id(repo).map_err(|why| {
         Error::usage(format!("--hf '{}': the repository id {why} (ORG/NAME[@REVISION])", crate::text::line(spec)))
     })?;
-    if rev.is_empty() || rev.len() > 128 || rev.starts_with('.') || rev.contains("..") || !rev.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
-        return Err(Error::usage(format!("--hf '{}': '{}' is not a branch, tag or commit", crate::text::line(spec), crate::text::line(rev))));
+    if rev.is_empty()
+        || rev.len() > 128
+        || rev.starts_with('.')
+        || rev.contains("..")
+        || !rev.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+    {
+        return Err(Error::usage(format!(
+            "--hf '{}': '{}' is not a branch, tag or commit",
+            crate::text::line(spec),
+            crate::text::line(rev)
+        )));
     }
     Ok((repo.to_string(), rev.to_string()))
 }
@@ -125,7 +139,9 @@ impl Snapshot {
             })?;
             let r = String::from_utf8_lossy(&r).trim().to_string();
             if !is_commit(&r) {
-                return Err(Error::invalid(format!("{repo}: refs/{revision} in the cache does not hold a commit hash")));
+                return Err(Error::invalid(format!(
+                    "{repo}: refs/{revision} in the cache does not hold a commit hash"
+                )));
             }
             r
         };
@@ -133,7 +149,8 @@ impl Snapshot {
         if !real_dir(&root) {
             return Err(Error::usage(format!("{repo}: the cache has no snapshot {commit} (or it is a link)")));
         }
-        let blobs = std::fs::canonicalize(folder.join("blobs")).map_err(|e| Error::io(format!("reading {}", shown(&folder.join("blobs"))), e))?;
+        let blobs = std::fs::canonicalize(folder.join("blobs"))
+            .map_err(|e| Error::io(format!("reading {}", shown(&folder.join("blobs"))), e))?;
         let mut files = Vec::new();
         walk_snapshot(&root, &[], &blobs, 0, &mut 0, &mut files)?;
         if files.is_empty() {
@@ -159,7 +176,14 @@ const MAX_SNAPSHOT_DEPTH: usize = 32;
 
 /// The files of a snapshot folder: each a link to a direct child of the
 /// repository's `blobs`, a regular file named as a blob is.
-fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, seen: &mut usize, out: &mut Vec<SnapshotFile>) -> Result<()> {
+fn walk_snapshot(
+    dir: &Path,
+    rel: &[String],
+    blobs: &Path,
+    depth: usize,
+    seen: &mut usize,
+    out: &mut Vec<SnapshotFile>,
+) -> Result<()> {
     let shown = |p: &Path| crate::text::line(&p.to_string_lossy());
     if depth > MAX_SNAPSHOT_DEPTH {
         return Err(Error::usage(format!("{} nests deeper than {MAX_SNAPSHOT_DEPTH} folders", shown(dir))));
@@ -169,7 +193,10 @@ fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, seen: &
         let e = e.map_err(|e| Error::io(format!("reading {}", shown(dir)), e))?;
         let path = e.path();
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
-            return Err(Error::usage(format!("{}: the file name is not UTF-8, which a torrent cannot carry", shown(&path))));
+            return Err(Error::usage(format!(
+                "{}: the file name is not UTF-8, which a torrent cannot carry",
+                shown(&path)
+            )));
         };
         let mut parts = rel.to_vec();
         parts.push(name);
@@ -183,12 +210,18 @@ fn walk_snapshot(dir: &Path, rel: &[String], blobs: &Path, depth: usize, seen: &
             continue;
         }
         if !t.is_symlink() {
-            return Err(Error::usage(format!("{} is not a link to a blob, as huggingface_hub makes them: refusing to publish it", shown(&path))));
+            return Err(Error::usage(format!(
+                "{} is not a link to a blob, as huggingface_hub makes them: refusing to publish it",
+                shown(&path)
+            )));
         }
         let real = std::fs::canonicalize(&path).map_err(|err| Error::io(format!("following {}", shown(&path)), err))?;
         let blob_name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if real.parent() != Some(blobs) || !is_blob_name(blob_name) {
-            return Err(Error::usage(format!("{} links outside the repository's blobs: refusing to publish it", shown(&path))));
+            return Err(Error::usage(format!(
+                "{} links outside the repository's blobs: refusing to publish it",
+                shown(&path)
+            )));
         }
         let md = std::fs::symlink_metadata(&real).map_err(|err| Error::io(format!("reading {}", shown(&real)), err))?;
         if !md.is_file() {
@@ -271,8 +304,18 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
                 }
             }
             Ok(None) => {
-                super::place::put(&blobs, Path::new(&f.sha256), &f.have, f.size, Some(f.sha256.as_str()), true, &super::place::Memo::default())
-                    .map_err(|why| Error::new(crate::error::Kind::Io, format!("putting {} into the cache: {why}", f.path)))?;
+                super::place::put(
+                    &blobs,
+                    Path::new(&f.sha256),
+                    &f.have,
+                    f.size,
+                    Some(f.sha256.as_str()),
+                    true,
+                    &super::place::Memo::default(),
+                )
+                .map_err(|why| {
+                    Error::new(crate::error::Kind::Io, format!("putting {} into the cache: {why}", f.path))
+                })?;
                 laid.blobs += 1;
                 laid.bytes += f.size;
             }
@@ -326,7 +369,12 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
 /// The hub's address: `HF_ENDPOINT` (as huggingface_hub reads it), else
 /// huggingface.co.
 pub fn endpoint() -> String {
-    std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".into()).trim_end_matches('/').to_string()
+    std::env::var("HF_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "https://huggingface.co".into())
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Where the hub lists a repository's files at a commit, with their hashes
@@ -367,15 +415,19 @@ struct ApiLfs {
 /// the publisher's claim; this is what makes it the hub's too.
 pub fn check_claim(repo: &HfRepo, json: &[u8], files: &[LayFile]) -> Result<()> {
     let what = format!("the hub's {} at {}", repo.repo, repo.revision);
-    let api: ApiRepo = serde_json::from_slice(json).map_err(|e| Error::invalid(format!("{what}: not the hub's answer ({e})")))?;
+    let api: ApiRepo =
+        serde_json::from_slice(json).map_err(|e| Error::invalid(format!("{what}: not the hub's answer ({e})")))?;
     if api.sha.as_deref().is_some_and(|s| s != repo.revision) {
         return Err(Error::invalid(format!("{what}: the hub answered for another commit")));
     }
-    let by_name: std::collections::HashMap<&str, &ApiFile> = api.siblings.iter().map(|f| (f.rfilename.as_str(), f)).collect();
+    let by_name: std::collections::HashMap<&str, &ApiFile> =
+        api.siblings.iter().map(|f| (f.rfilename.as_str(), f)).collect();
     for f in files {
         let shown = crate::text::line(&f.path);
         let Some(h) = by_name.get(f.path.as_str()) else {
-            return Err(Error::invalid(format!("{what} has no file {shown}: the goatfile's repository name is not the hub's; not laid into the cache")));
+            return Err(Error::invalid(format!(
+                "{what} has no file {shown}: the goatfile's repository name is not the hub's; not laid into the cache"
+            )));
         };
         let same = match &h.lfs {
             Some(lfs) => lfs.sha256 == f.sha256 && lfs.size == f.size,

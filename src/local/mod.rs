@@ -210,7 +210,14 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
         for c in &found[k] {
             match place::put(&root, Path::new(&w.spec.path), &c.path, w.size, Some(w.sha256), may_link, &memo) {
                 Ok((how, stamp)) => {
-                    let r = Reused { path: w.spec.path.clone().into(), bytes: w.size, from: c.path.clone(), source: c.source.clone(), how, stamp };
+                    let r = Reused {
+                        path: w.spec.path.clone().into(),
+                        bytes: w.size,
+                        from: c.path.clone(),
+                        source: c.source.clone(),
+                        how,
+                        stamp,
+                    };
                     return (Some(r), refused);
                 }
                 Err(why) => refused.push(Refused { path: w.spec.path.clone().into(), from: c.path.clone(), why }),
@@ -401,7 +408,8 @@ impl Finder {
                     push(c);
                 }
                 if let Some(name) = Path::new(&w.spec.path).file_name() {
-                    for c in self.by_size_name.get(&(w.size, name.to_os_string())).into_iter().flatten().take(MAX_TRIES) {
+                    for c in self.by_size_name.get(&(w.size, name.to_os_string())).into_iter().flatten().take(MAX_TRIES)
+                    {
                         push(c);
                     }
                 }

@@ -11,8 +11,8 @@
 //! at the path meanwhile is not the one linked (without `/proc`, no hard
 //! link: a reflink or copy).
 
-use rustix::fd::{AsFd, OwnedFd};
 use crate::safefs::Stamp;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -88,7 +88,15 @@ fn linkable(st: &rustix::fs::Stat) -> bool {
 /// hard-linked when `may_link` (and the file is the user's own, writable
 /// by no one else), else copied. `memo` keeps what each file hashed to.
 /// The error says why it was not used.
-pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, want: Option<&str>, may_link: bool, memo: &Memo) -> Result<(How, Stamp), String> {
+pub fn put(
+    root: &OwnedFd,
+    rel: &Path,
+    src: &Path,
+    size: u64,
+    want: Option<&str>,
+    may_link: bool,
+    memo: &Memo,
+) -> Result<(How, Stamp), String> {
     let (source, st) = open_source(src, size)?;
     let key = memo_key(&st);
     let known = |got: Option<String>| {
@@ -103,7 +111,11 @@ pub fn put(root: &OwnedFd, rel: &Path, src: &Path, size: u64, want: Option<&str>
         let Some(want) = want else { return Ok(()) };
         let got = sha256_fd(fd)?;
         known(Some(got.clone()));
-        if got == want { Ok(()) } else { Err(mismatch(&got, want)) }
+        if got == want {
+            Ok(())
+        } else {
+            Err(mismatch(&got, want))
+        }
     };
     if let (Some(want), Some(h)) = (want, known(None)) {
         if h != want {
@@ -187,7 +199,12 @@ enum Temp {
 impl Temp {
     fn new(parent: &OwnedFd) -> Result<Temp, String> {
         if std::path::Path::new("/proc/self/fd").is_dir() {
-            if let Ok(fd) = rustix::fs::openat(parent, ".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, Mode::from_raw_mode(0o644)) {
+            if let Ok(fd) = rustix::fs::openat(
+                parent,
+                ".",
+                OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            ) {
                 return Ok(Temp::Unnamed(fd));
             }
         }

@@ -73,8 +73,16 @@ fn a_folder_copy_is_found_by_size_and_sha256_and_linked_without_touching_it() {
     std::fs::write(c.from.join("deep").join("renamed.bin"), &a).unwrap();
     // Same size, other bytes: hashed, refused, never used.
     std::fs::write(c.from.join("a.bin"), vec![1u8; 3000]).unwrap();
-    let g = Geometry { piece_length: 1024, files: vec![("m/a.bin".into(), 0, 3000, false), ("b.bin".into(), 3000, 500, false)] };
-    let placed = place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("m/a.bin", &a), spec("b.bin", &b)], &g);
+    let g = Geometry {
+        piece_length: 1024,
+        files: vec![("m/a.bin".into(), 0, 3000, false), ("b.bin".into(), 3000, 500, false)],
+    };
+    let placed = place(
+        &Sources { hf: None, folders: vec![c.from.clone()] },
+        &c.dir,
+        &[spec("m/a.bin", &a), spec("b.bin", &b)],
+        &g,
+    );
     assert_eq!(placed.reused.len(), 1, "{placed:?}");
     let r = &placed.reused[0];
     assert_eq!(r.from, c.from.join("deep").join("renamed.bin"));
@@ -98,7 +106,8 @@ fn whole_torrents_are_hard_linked_where_no_reflink_exists() {
     std::fs::write(c.from.join("a"), &a).unwrap();
     std::fs::write(c.from.join("b"), &b).unwrap();
     let g = Geometry { piece_length: 1024, files: vec![("a".into(), 0, 3000, false), ("b".into(), 3000, 500, false)] };
-    let placed = place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a), spec("b", &b)], &g);
+    let placed =
+        place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a), spec("b", &b)], &g);
     assert_eq!(placed.reused.len(), 2, "{placed:?}");
     for r in &placed.reused {
         let linked = std::fs::metadata(c.dir.join(&r.path)).unwrap().nlink() == 2;
@@ -147,7 +156,8 @@ fn a_same_size_file_of_other_bytes_is_refused_for_every_want() {
     let b = vec![8u8; 3000];
     std::fs::write(c.from.join("other"), vec![1u8; 3000]).unwrap();
     let g = Geometry { piece_length: 4096, files: vec![("a".into(), 0, 3000, false), ("b".into(), 4096, 3000, false)] };
-    let placed = place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a), spec("b", &b)], &g);
+    let placed =
+        place(&Sources { hf: None, folders: vec![c.from.clone()] }, &c.dir, &[spec("a", &a), spec("b", &b)], &g);
     assert!(placed.reused.is_empty());
     assert_eq!(placed.refused.len(), 2, "{placed:?}");
     assert!(placed.refused.iter().all(|r| r.why.contains("sha256")));

@@ -24,7 +24,12 @@ use std::path::Path;
 /// would then win or tie. Signed after a height the chain has reached
 /// (`Esplora::proven_tip`). A fixed `after` comes with a signature made
 /// earlier (`--after`).
-pub async fn claim(esplora: &Esplora, holder: &HolderAddress, sequence: Option<u64>, after: Option<u32>) -> Result<Claim> {
+pub async fn claim(
+    esplora: &Esplora,
+    holder: &HolderAddress,
+    sequence: Option<u64>,
+    after: Option<u32>,
+) -> Result<Claim> {
     let (tip, tip_time) = match after {
         Some(h) => (h, 0),
         None => esplora.proven_tip(holder.network).await?,
@@ -32,21 +37,34 @@ pub async fn claim(esplora: &Esplora, holder: &HolderAddress, sequence: Option<u
     // The clock, but never behind the best block's time (a machine that
     // boots without a real-time clock).
     let clock = now().max(u64::from(tip_time)).max(1);
-    let found = match crate::scan::find_goatfile(esplora, holder, Policy { include_mempool: true, ..Policy::default() }).await {
+    let found = match crate::scan::find_goatfile(esplora, holder, Policy { include_mempool: true, ..Policy::default() })
+        .await
+    {
         Ok(c) => c.endorsement.and_then(|e| e.signed).map(|s| s.sequence),
         Err(e) if e.kind == Kind::NotFound => None,
         // The address's newest cannot be read (two goatfiles with one
         // sequence, one signed after a height it is not above, a server
         // caught): the clock is past any sequence goat chose before.
         Err(e) if e.kind == Kind::InvalidData && sequence.is_none() => {
-            tracing::warn!("the address's newest sequence cannot be read ({}); signing with the clock, {clock}", e.message);
+            tracing::warn!(
+                "the address's newest sequence cannot be read ({}); signing with the clock, {clock}",
+                e.message
+            );
             None
         }
         Err(e) if sequence.is_some() => {
-            tracing::warn!("the address's newest sequence cannot be read ({}); --sequence is taken as given", e.message);
+            tracing::warn!(
+                "the address's newest sequence cannot be read ({}); --sequence is taken as given",
+                e.message
+            );
             None
         }
-        Err(e) => return Err(Error::new(e.kind, format!("finding the holder's newest sequence: {} (or pass --sequence N above it)", e.message))),
+        Err(e) => {
+            return Err(Error::new(
+                e.kind,
+                format!("finding the holder's newest sequence: {} (or pass --sequence N above it)", e.message),
+            ))
+        }
     };
     let sequence = match (sequence, found) {
         (Some(n), Some(f)) if n <= f => {
@@ -68,7 +86,12 @@ fn now() -> u64 {
 }
 
 /// Sign with the holder's key file (its BIP 86 key-path address).
-pub fn sign_with_key(claim: &Claim, goatfile: &[u8], key: &super::sign::HolderKey, network: bitcoin::Network) -> Result<Carried> {
+pub fn sign_with_key(
+    claim: &Claim,
+    goatfile: &[u8],
+    key: &super::sign::HolderKey,
+    network: bitcoin::Network,
+) -> Result<Carried> {
     let private = bitcoin::PrivateKey::new(key.keypair.secret_key(), network);
     signature::sign(claim, goatfile, &key.address, &[private], None)
         .map_err(|e| Error::internal(format!("signing the goatfile: {e}")))
@@ -108,7 +131,10 @@ fn read_signature(value: &str) -> Result<String> {
     let bytes = if value.len() < 4096 && path.is_file() {
         let len = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?.len();
         if len > MAX_SIGNATURE_FILE {
-            return Err(Error::usage(format!("{} is {len} bytes, too big to be a signature or a PSBT of one", path.display())));
+            return Err(Error::usage(format!(
+                "{} is {len} bytes, too big to be a signature or a PSBT of one",
+                path.display()
+            )));
         }
         std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?
     } else {
@@ -125,7 +151,8 @@ fn read_signature(value: &str) -> Result<String> {
     }
     if text.starts_with('{') {
         // `ord wallet sign` prints {"address": …, "witness": base64}.
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::usage(format!("the signature JSON does not parse ({e})")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::usage(format!("the signature JSON does not parse ({e})")))?;
         return ["witness", "signature"]
             .iter()
             .find_map(|k| v.get(k).and_then(|s| s.as_str()).map(str::to_string))
@@ -151,7 +178,9 @@ fn from_psbt(raw: &[u8]) -> Result<String> {
     } else if let (1, Some((pk, sig))) = (input.partial_sigs.len(), input.partial_sigs.iter().next()) {
         bitcoin::Witness::p2wpkh(sig, &pk.inner)
     } else {
-        return Err(Error::usage("the PSBT carries no signature for its input: sign it with the holder's wallet first"));
+        return Err(Error::usage(
+            "the PSBT carries no signature for its input: sign it with the holder's wallet first",
+        ));
     };
     let mut to_sign = psbt.unsigned_tx.clone();
     let first = to_sign.input.first_mut().ok_or_else(|| Error::usage("the PSBT has no input"))?;
@@ -167,6 +196,8 @@ fn from_psbt(raw: &[u8]) -> Result<String> {
 /// `to_spend` output, worth 0).
 pub fn message_psbt(claim: &Claim, goatfile: &[u8], holder: &HolderAddress) -> Result<Psbt> {
     let message = claim.message(&signature::sha256(goatfile));
-    let to_spend = bip322::create_to_spend(&holder.address, &message).map_err(|e| Error::internal(format!("BIP 322: {e}")))?;
-    bip322::create_to_sign(&to_spend, None, bip322::LockParams::default()).map_err(|e| Error::internal(format!("BIP 322: {e}")))
+    let to_spend =
+        bip322::create_to_spend(&holder.address, &message).map_err(|e| Error::internal(format!("BIP 322: {e}")))?;
+    bip322::create_to_sign(&to_spend, None, bip322::LockParams::default())
+        .map_err(|e| Error::internal(format!("BIP 322: {e}")))
 }

@@ -119,7 +119,10 @@ impl Plan {
     /// first, then those of `coins` this plan did not spend.
     pub fn next_coins(&self, coins: &[Coin]) -> Vec<Coin> {
         let spent: Vec<OutPoint> = self.commit.input.iter().map(|i| i.previous_output).collect();
-        let change = Coin { outpoint: OutPoint { txid: self.reveal.compute_txid(), vout: 1 }, txout: self.reveal.output[1].clone() };
+        let change = Coin {
+            outpoint: OutPoint { txid: self.reveal.compute_txid(), vout: 1 },
+            txout: self.reveal.output[1].clone(),
+        };
         std::iter::once(change).chain(coins.iter().filter(|c| !spent.contains(&c.outpoint)).cloned()).collect()
     }
 
@@ -269,7 +272,10 @@ mod tests {
         let spk = ScriptBuf::new_p2tr(&secp, hx, None);
         let one_time = Keypair::from_seckey_slice(&secp, &[4u8; 32]).unwrap().x_only_public_key().0;
         let coin = |n: u8, sats: u64| Coin {
-            outpoint: OutPoint { txid: bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::from_byte_array([n; 32])), vout: 1 },
+            outpoint: OutPoint {
+                txid: bitcoin::Txid::from_raw_hash(bitcoin::hashes::Hash::from_byte_array([n; 32])),
+                vout: 1,
+            },
             txout: TxOut { value: Amount::from_sat(sats), script_pubkey: spk.clone() },
         };
         let body = vec![b'a'; 3000];

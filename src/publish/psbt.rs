@@ -63,9 +63,9 @@ pub fn read(path: &Path) -> Result<Psbt> {
         bytes
     } else {
         let text: Vec<u8> = bytes.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-        data_encoding::BASE64.decode(&text).map_err(|_| {
-            Error::usage(format!("{} is not a PSBT (neither binary nor base64)", path.display()))
-        })?
+        data_encoding::BASE64
+            .decode(&text)
+            .map_err(|_| Error::usage(format!("{} is not a PSBT (neither binary nor base64)", path.display())))?
     };
     Psbt::deserialize(&raw).map_err(|e| Error::usage(format!("{} is not a valid PSBT ({e})", path.display())))
 }
@@ -121,16 +121,18 @@ impl Pending {
     /// The plan and the one-time key back.
     pub fn plan(&self, secp: &Secp256k1<All>) -> Result<(Plan, Keypair)> {
         let bad = |what: &str| Error::usage(format!("the publish plan is damaged ({what})"));
-        let tx = |h: &str| -> Result<Transaction> {
-            consensus::encode::deserialize_hex(h).map_err(|_| bad("transaction"))
-        };
+        let tx =
+            |h: &str| -> Result<Transaction> { consensus::encode::deserialize_hex(h).map_err(|_| bad("transaction")) };
         let commit = tx(&self.commit)?;
         let reveal = tx(&self.reveal)?;
         let commit_prevouts = self
             .commit_prevouts
             .iter()
             .map(|(s, v)| {
-                Ok(TxOut { script_pubkey: ScriptBuf::from_bytes(hex::decode(s).map_err(|_| bad("script"))?), value: Amount::from_sat(*v) })
+                Ok(TxOut {
+                    script_pubkey: ScriptBuf::from_bytes(hex::decode(s).map_err(|_| bad("script"))?),
+                    value: Amount::from_sat(*v),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let script = ScriptBuf::from_bytes(hex::decode(&self.script).map_err(|_| bad("script"))?);
@@ -174,7 +176,9 @@ fn holder_witness(psbt: &Psbt, i: usize, which: &str) -> Result<Witness> {
 fn same_transaction(signed: &Psbt, want: &Transaction, prevouts: &[TxOut], which: &str) -> Result<()> {
     let got = &signed.unsigned_tx;
     let refuse = |what: String| {
-        Error::invalid(format!("the signed {which} PSBT is not what goat made: {what}; refusing it, nothing was broadcast"))
+        Error::invalid(format!(
+            "the signed {which} PSBT is not what goat made: {what}; refusing it, nothing was broadcast"
+        ))
     };
     if got.output != want.output {
         let sum = |t: &Transaction| t.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
@@ -186,7 +190,10 @@ fn same_transaction(signed: &Psbt, want: &Transaction, prevouts: &[TxOut], which
             sum(want)
         )));
     }
-    if got.version != want.version || got.lock_time != want.lock_time || got.input.iter().map(|i| i.sequence).ne(want.input.iter().map(|i| i.sequence)) {
+    if got.version != want.version
+        || got.lock_time != want.lock_time
+        || got.input.iter().map(|i| i.sequence).ne(want.input.iter().map(|i| i.sequence))
+    {
         return Err(refuse("its version, lock time or sequences were changed".into()));
     }
     for (i, (inp, want_prev)) in signed.inputs.iter().zip(prevouts).enumerate() {
@@ -205,7 +212,12 @@ fn same_transaction(signed: &Psbt, want: &Transaction, prevouts: &[TxOut], which
 }
 
 /// Finish both transactions from the wallet's signed PSBTs.
-pub fn finalize(secp: &Secp256k1<All>, plan: &Plan, reveal_key: &Keypair, signed: &[Psbt]) -> Result<(Transaction, Transaction)> {
+pub fn finalize(
+    secp: &Secp256k1<All>,
+    plan: &Plan,
+    reveal_key: &Keypair,
+    signed: &[Psbt],
+) -> Result<(Transaction, Transaction)> {
     let inputs = |t: &Transaction| t.input.iter().map(|i| i.previous_output).collect::<Vec<_>>();
     let (mut commit_psbt, mut reveal_psbt) = (None, None);
     for p in signed {

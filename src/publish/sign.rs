@@ -44,9 +44,13 @@ pub fn check_private(path: &Path, what: &str) -> Result<()> {
 /// test-network key then needs the network named).
 pub fn load_key_file(secp: &Secp256k1<All>, path: &Path, network: Option<Network>) -> Result<HolderKey> {
     check_private(path, "key file")?;
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading key file {}", path.display()), e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading key file {}", path.display()), e))?;
     let key = PrivateKey::from_wif(text.trim()).map_err(|_| {
-        Error::usage(format!("key file {} does not hold a WIF private key (one line, e.g. from dumpprivkey)", path.display()))
+        Error::usage(format!(
+            "key file {} does not hold a WIF private key (one line, e.g. from dumpprivkey)",
+            path.display()
+        ))
     })?;
     let network = match (network, key.network) {
         (Some(n), _) => n,
@@ -90,12 +94,19 @@ fn aux() -> Result<[u8; 32]> {
 
 /// Sign input `i` (a BIP 86 key-path output of `kp`) over all inputs and
 /// outputs (SIGHASH_DEFAULT).
-pub fn sign_key_path(secp: &Secp256k1<All>, tx: &mut Transaction, i: usize, prevouts: &[TxOut], kp: &Keypair) -> Result<()> {
+pub fn sign_key_path(
+    secp: &Secp256k1<All>,
+    tx: &mut Transaction,
+    i: usize,
+    prevouts: &[TxOut],
+    kp: &Keypair,
+) -> Result<()> {
     let sighash = SighashCache::new(&*tx)
         .taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), TapSighashType::Default)
         .map_err(|e| Error::internal(format!("sighash: {e}")))?;
     let tweaked = kp.tap_tweak(secp, None);
-    let signature = secp.sign_schnorr_with_aux_rand(&Message::from_digest(sighash.to_byte_array()), &tweaked.to_keypair(), &aux()?);
+    let signature =
+        secp.sign_schnorr_with_aux_rand(&Message::from_digest(sighash.to_byte_array()), &tweaked.to_keypair(), &aux()?);
     let sig = bitcoin::taproot::Signature { signature, sighash_type: TapSighashType::Default };
     tx.input[i].witness = Witness::p2tr_key_spend(&sig);
     Ok(())
@@ -120,7 +131,12 @@ pub fn sign_reveal_leaf(secp: &Secp256k1<All>, plan: &Plan, reveal: &mut Transac
 }
 
 /// Both transactions signed with the holder's key and the one-time key.
-pub fn sign_plan(secp: &Secp256k1<All>, plan: &Plan, holder: &Keypair, reveal_key: &Keypair) -> Result<(Transaction, Transaction)> {
+pub fn sign_plan(
+    secp: &Secp256k1<All>,
+    plan: &Plan,
+    holder: &Keypair,
+    reveal_key: &Keypair,
+) -> Result<(Transaction, Transaction)> {
     let mut commit = plan.commit.clone();
     for i in 0..commit.input.len() {
         sign_key_path(secp, &mut commit, i, &plan.commit_prevouts, holder)?;

@@ -10,13 +10,13 @@
 
 use crate::address::HolderAddress;
 use crate::error::{Error, Kind, Result};
+use crate::esplora::history::{Agreement, Span};
+use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
 use crate::esplora::source::Listed;
+use crate::esplora::witness::{Copy, Route, WitnessProof, Witnessed};
 use crate::esplora::Esplora;
 use crate::goatfile::{self, Goatfile};
 use crate::inscription::{content, Inscription, InscriptionId};
-use crate::esplora::history::{Agreement, Span};
-use crate::esplora::proof::{Proven, TAPROOT_MAINNET_HEIGHT};
-use crate::esplora::witness::{Copy, Route, WitnessProof, Witnessed};
 use crate::trust::signature::{self, Signed};
 use crate::trust::{self, Endorsed, Endorsement, Policy, Reveal};
 use bitcoin::{OutPoint, Transaction, Txid};
@@ -216,7 +216,9 @@ async fn starting_over<T, Fut: std::future::Future<Output = Result<T>>>(
     loop {
         let caught = esplora.rejected_count();
         match attempt().await {
-            Err(e) if e.kind == Kind::InvalidData && esplora.rejected_count() > caught && !esplora.order().is_empty() => {
+            Err(e)
+                if e.kind == Kind::InvalidData && esplora.rejected_count() > caught && !esplora.order().is_empty() =>
+            {
                 tracing::info!("starting over with the servers left ({})", e.message);
             }
             r => return r,
@@ -320,7 +322,11 @@ impl Content {
         self.body.as_ref().map_or(0, |b| b.len()) + 256
     }
 
-    fn served(&self, delegate: Option<InscriptionId>, signature: Option<std::result::Result<signature::Carried, String>>) -> Served {
+    fn served(
+        &self,
+        delegate: Option<InscriptionId>,
+        signature: Option<std::result::Result<signature::Carried, String>>,
+    ) -> Served {
         Served {
             content_type: self.content_type.clone(),
             content_encoding: self.content_encoding.clone(),
@@ -367,7 +373,13 @@ impl Content {
 
     /// The holder's verdict on a signature this content carries itself
     /// (`own`), worked out once; others are checked each time.
-    fn verdict(&self, served: &Served, holder: &HolderAddress, goatfile: &[u8], own: bool) -> Option<std::result::Result<Signed, String>> {
+    fn verdict(
+        &self,
+        served: &Served,
+        holder: &HolderAddress,
+        goatfile: &[u8],
+        own: bool,
+    ) -> Option<std::result::Result<Signed, String>> {
         if own {
             return self.verdict.get_or_init(|| signature_of(served, holder, goatfile)).clone();
         }
@@ -382,7 +394,11 @@ fn signature_in(ins: &Inscription) -> Option<std::result::Result<signature::Carr
 /// The holder's signature on the goatfile `served` serves, whose decoded
 /// bytes are `goatfile`: None when it carries none, Err(why) when it
 /// carries one that does not count.
-fn signature_of(served: &Served, holder: &HolderAddress, goatfile: &[u8]) -> Option<std::result::Result<Signed, String>> {
+fn signature_of(
+    served: &Served,
+    holder: &HolderAddress,
+    goatfile: &[u8],
+) -> Option<std::result::Result<Signed, String>> {
     Some(match served.signature.as_ref()? {
         Ok(c) => signature::verify(c, holder, goatfile),
         Err(why) => Err(why.clone()),
@@ -509,7 +525,8 @@ pub async fn walk(
             }
             summary.candidates += 1;
             let known = History { spent_by: &spent_by, unconfirmed: &unconfirmed };
-            let (read, flow) = inspect(esplora, holder, t.txid, location, known, opts, &mut delegates, &mut visit).await?;
+            let (read, flow) =
+                inspect(esplora, holder, t.txid, location, known, opts, &mut delegates, &mut visit).await?;
             if let Some(w) = summary.walked.last_mut() {
                 // Exactly the bytes judged by: proven later, whatever the
                 // cache holds by then.
@@ -622,7 +639,14 @@ async fn inspect(
                     // No such delegate (every server says), or one too
                     // many: no content.
                     None => (
-                        Served { content_type: None, content_encoding: None, body: None, size: None, delegate: Some(d), signature: None },
+                        Served {
+                            content_type: None,
+                            content_encoding: None,
+                            body: None,
+                            size: None,
+                            delegate: Some(d),
+                            signature: None,
+                        },
                         (GoatfileState::No, None),
                         None,
                         false,
@@ -670,7 +694,8 @@ async fn inspect(
                 Some(e) => e.clone(),
                 None => {
                     let reveal = Reveal { tx: &tx, txid, prevs: prevs.as_deref().unwrap_or_default() };
-                    let e = trust::endorsement(esplora, holder, &reveal, key.0, key.1, known.spent_by, &mut read).await?;
+                    let e =
+                        trust::endorsement(esplora, holder, &reveal, key.0, key.1, known.spent_by, &mut read).await?;
                     judged.insert(key, e.clone());
                     e
                 }
@@ -678,7 +703,16 @@ async fn inspect(
         }
         let endorsement_pending =
             endorsement.as_ref().is_some_and(|e| e.rests_on.iter().any(|t| known.unconfirmed.contains(t)));
-        let found = Found { id, inscription: ins, served, location, endorsement, endorsement_pending, goatfile, signature_refused };
+        let found = Found {
+            id,
+            inscription: ins,
+            served,
+            location,
+            endorsement,
+            endorsement_pending,
+            goatfile,
+            signature_refused,
+        };
         if visit(Step::Found(Box::new(found))).is_break() {
             flow = ControlFlow::Break(());
             break;
@@ -777,7 +811,8 @@ impl Delegates {
             for &n in want {
                 contents.entry(n).or_insert(None);
             }
-            self.bytes += LOADED_COST + 16 * contents.len() + if copy.is_kept() { super::esplora::witness::KEPT_COPY } else { 0 };
+            self.bytes +=
+                LOADED_COST + 16 * contents.len() + if copy.is_kept() { super::esplora::witness::KEPT_COPY } else { 0 };
             self.txs.insert(d.txid, Some(Loaded { copy, contents }));
         }
         let Some(Some(l)) = self.txs.get(&d.txid) else { return Ok(None) };
@@ -852,7 +887,9 @@ async fn prove_walked(
     let unproven = proven
         .iter()
         .filter_map(|p| match p.proof {
-            WitnessProof::Unchecked { inputs } => Some(format!("the witnesses of {} ({inputs} inputs, too many to check by script)", p.txid)),
+            WitnessProof::Unchecked { inputs } => {
+                Some(format!("the witnesses of {} ({inputs} inputs, too many to check by script)", p.txid))
+            }
             _ => None,
         })
         .collect();
@@ -868,16 +905,16 @@ async fn prove_one(
     holder: &HolderAddress,
     w: &Walked,
     route: Route,
-    (memo, alone): (&std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool, Option<bool>), Witnessed>>, &tokio::sync::Semaphore),
+    (memo, alone): (
+        &std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool, Option<bool>), Witnessed>>,
+        &tokio::sync::Semaphore,
+    ),
 ) -> Result<Vec<Witnessed>> {
     // The same bytes served twice (the page's copy and the raw one, most
     // often) are proven once.
     let mut seen = HashSet::new();
-    let copies: Vec<(Txid, &Copy)> = std::iter::once(&w.page)
-        .chain(&w.reads)
-        .filter(|c| seen.insert(c.wtxid))
-        .map(|c| (c.txid, c))
-        .collect();
+    let copies: Vec<(Txid, &Copy)> =
+        std::iter::once(&w.page).chain(&w.reads).filter(|c| seen.insert(c.wtxid)).map(|c| (c.txid, c)).collect();
     let mut proven: Vec<Witnessed> = Vec::new();
     for &(txid, c) in &copies {
         let contested = copies.iter().filter(|(t, _)| *t == txid).count() > 1;
@@ -898,7 +935,10 @@ async fn prove_one(
             Err(e) if e.kind == Kind::NotFound && txid == w.txid && w.location.is_confirmed() => {
                 return Err(esplora.caught(
                     w.page.server,
-                    &format!("listed {txid} as confirmed in {}'s history, which no server proves ({})", holder.address, e.message),
+                    &format!(
+                        "listed {txid} as confirmed in {}'s history, which no server proves ({})",
+                        holder.address, e.message
+                    ),
                 ));
             }
             Err(e) => return Err(e),
@@ -930,7 +970,10 @@ async fn placed(esplora: &Esplora, holder: &HolderAddress, page: usize, txid: &T
     match esplora.prove(txid, holder.network).await {
         Err(e) if e.kind == Kind::NotFound => Err(esplora.caught(
             page,
-            &format!("listed {txid} at height {at} in {}'s history, which no server proves ({})", holder.address, e.message),
+            &format!(
+                "listed {txid} at height {at} in {}'s history, which no server proves ({})",
+                holder.address, e.message
+            ),
         )),
         r => r,
     }
@@ -941,7 +984,10 @@ async fn placed(esplora: &Esplora, holder: &HolderAddress, page: usize, txid: &T
 /// block; a proof only one other server gave, unconfirmed, blames nobody
 /// (it could be the liar's, against an honest page).
 fn misplaced(esplora: &Esplora, holder: &HolderAddress, page: usize, txid: &Txid, at: Location, p: &Proven) -> Error {
-    let what = format!("put {txid} at height {at} in {}'s history, but its proof puts it in block {}", holder.address, p.height);
+    let what = format!(
+        "put {txid} at height {at} in {}'s history, but its proof puts it in block {}",
+        holder.address, p.height
+    );
     if page == usize::MAX || p.server == esplora.endpoint(page) || !p.agreed.is_empty() {
         esplora.caught(page, &what)
     } else {
@@ -1176,10 +1222,8 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
         }
         (None, Some(f)) => f,
         (None, None) => {
-            let mut why = format!(
-                "no goatfile signed by {} in its {} transactions",
-                holder.address, summary.transactions
-            );
+            let mut why =
+                format!("no goatfile signed by {} in its {} transactions", holder.address, summary.transactions);
             if let Some((id, kind)) = skipped.unsigned {
                 // Named, not vouched for: a co-signer or an airdropper can
                 // meet the unsigned rules too.
@@ -1193,7 +1237,10 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
                 why += &format!("; {} signature(s) do not count (newest: {first})", skipped.refused);
             }
             if skipped.unendorsed > 0 {
-                why += &format!("; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)", skipped.unendorsed);
+                why += &format!(
+                    "; {} goatfile(s) were sent to it by others (pass --trust-any to accept them)",
+                    skipped.unendorsed
+                );
             }
             if skipped.weak > 0 {
                 why += &format!(
@@ -1205,7 +1252,10 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
                 why += &format!("; {} are unconfirmed (pass --include-mempool)", skipped.mempool);
             }
             if let Some(first) = &skipped.first_invalid {
-                why += &format!("; {} inscription(s) look like goatfiles but do not parse (newest: {first})", skipped.invalid);
+                why += &format!(
+                    "; {} inscription(s) look like goatfiles but do not parse (newest: {first})",
+                    skipped.invalid
+                );
             }
             // "None" is a claim too: a witness blanked anywhere in the history
             // could have hidden the only goatfile.
@@ -1262,7 +1312,9 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
     if let Some(e) = &f.endorsement {
         for t in &e.rests_on {
             if f.endorsement_pending {
-                proof.unproven.push(format!("{t}, on which the endorsement rests, may be unconfirmed (--include-mempool)"));
+                proof
+                    .unproven
+                    .push(format!("{t}, on which the endorsement rests, may be unconfirmed (--include-mempool)"));
                 continue;
             }
             proof.endorsement.push(esplora.prove(t, holder.network).await?);
@@ -1277,8 +1329,12 @@ async fn find_once(esplora: &Esplora, holder: &HolderAddress, policy: Policy, la
     // The bytes checked are those judged (pinned by wtxid), not whatever
     // a server serves by now.
     let sources = [Some(f.id.txid), f.served.delegate.map(|d| d.txid)];
-    let judged: Vec<&Copy> =
-        summary.walked.iter().filter(|w| w.txid == f.id.txid).flat_map(|w| std::iter::once(&w.page).chain(&w.reads)).collect();
+    let judged: Vec<&Copy> = summary
+        .walked
+        .iter()
+        .filter(|w| w.txid == f.id.txid)
+        .flat_map(|w| std::iter::once(&w.page).chain(&w.reads))
+        .collect();
     for w in witnesses.iter().filter(|w| sources.contains(&Some(w.txid))) {
         if matches!(w.proof, WitnessProof::Block { .. }) {
             continue;

@@ -276,13 +276,15 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         Some('d') => (&t[..t.len() - 1], 86400.0),
         _ => (t, 1.0),
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| Error::usage(format!("duration '{}' is not like 90s, 10m or 2h", crate::text::printable(s, 40))))?;
+    let v: f64 = num.trim().parse().map_err(|_| {
+        Error::usage(format!("duration '{}' is not like 90s, 10m or 2h", crate::text::printable(s, 40)))
+    })?;
     let secs = v * mult;
     if !(0.1..=30.0 * 86400.0).contains(&secs) {
-        return Err(Error::usage(format!("duration '{}' is out of range (0.1s to 30d)", crate::text::printable(s, 40))));
+        return Err(Error::usage(format!(
+            "duration '{}' is out of range (0.1s to 30d)",
+            crate::text::printable(s, 40)
+        )));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -313,7 +315,9 @@ mod tests {
 
     #[test]
     fn command_line_wins_and_lists_join() {
-        let file = parse("addresses = [\"a\", \"b\"]\npoll = \"10m\"\nprune = true\nlisten-port = 1\npeers = [\"p:1\"]\n").unwrap();
+        let file =
+            parse("addresses = [\"a\", \"b\"]\npoll = \"10m\"\nprune = true\nlisten-port = 1\npeers = [\"p:1\"]\n")
+                .unwrap();
         let cli = Settings {
             addresses: vec!["b".into(), "c".into()],
             poll: Some("7s".into()),

@@ -54,8 +54,9 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
                 ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
             }),
         );
-    let app = app.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| async move {
-        match req.headers().get(header::HOST).map(|h| h.to_str().map(allowed_host)) {
+    let app = app.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match req.headers().get(header::HOST).map(|h| h.to_str().map(allowed_host)) {
             Some(Ok(true)) | None => next.run(req).await,
             // Closed at once: a page retrying through rebound names holds no
             // slot longer than one answer.
@@ -66,7 +67,8 @@ pub async fn serve(addr: SocketAddr, source: Source) -> Result<(SocketAddr, impl
             )
                 .into_response(),
         }
-    }));
+        },
+    ));
     let fut = accept_loop(listener, app);
     Ok((bound, fut))
 }
@@ -112,10 +114,12 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
             l.push_back((id, close, asked.clone()));
         }
         // Marks the connection once a whole request has arrived.
-        let app = app.clone().layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
-            asked.store(true, std::sync::atomic::Ordering::Relaxed);
-            next.run(req)
-        }));
+        let app = app.clone().layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                asked.store(true, std::sync::atomic::Ordering::Relaxed);
+                next.run(req)
+            },
+        ));
         let service = hyper_util::service::TowerToHyperService::new(app);
         let live = live.clone();
         tokio::spawn(async move {

@@ -129,7 +129,14 @@ impl Tracked {
         }
     }
 
-    fn new(address: String, entry: String, layout: Layout, torrent: Torrent, phase: Phase, magnet: Option<goatfile::Magnet>) -> Tracked {
+    fn new(
+        address: String,
+        entry: String,
+        layout: Layout,
+        torrent: Torrent,
+        phase: Phase,
+        magnet: Option<goatfile::Magnet>,
+    ) -> Tracked {
         Tracked {
             address,
             entry,
@@ -280,7 +287,12 @@ impl Daemon {
         let mut failed = BTreeSet::new();
         serve_published_once(&self.swarm, &self.shared, &self.opts.peers, &mut failed).await;
         restore_from_records(&self);
-        tasks.push(tokio::spawn(serve_published(self.swarm.clone(), self.shared.clone(), self.opts.peers.clone(), failed)));
+        tasks.push(tokio::spawn(serve_published(
+            self.swarm.clone(),
+            self.shared.clone(),
+            self.opts.peers.clone(),
+            failed,
+        )));
         for (holder, esplora) in &self.opts.addresses {
             let poller = Poller {
                 holder: holder.clone(),
@@ -404,9 +416,13 @@ fn restore_from_records(d: &Daemon) {
             // write there: only a torrent goat itself proved for this entry
             // (its private state says so) is added from them. Any other is
             // added at the first poll, from the chain.
-            let proven = d.shared.with(|book| book.state.verified.get(&key).is_some_and(|v| v.entry == e.name && v.root == layout.root));
+            let proven = d
+                .shared
+                .with(|book| book.state.verified.get(&key).is_some_and(|v| v.entry == e.name && v.root == layout.root));
             let saved = layout.load_manifest(&e.name).is_some_and(|man| man.info_hash.as_ref() == Some(&key));
-            let start = proven && saved && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key.clone()));
+            let start = proven
+                && saved
+                && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key.clone()));
             if !start {
                 continue;
             }
@@ -597,8 +613,16 @@ enum Recorded {
 /// Bring goat's durable record of `torrent` up to librqbit's bitfield
 /// (`torrent::durable::update`: the files first synced), less the pieces
 /// goat has not seen reach the files.
-async fn record_durable(swarm: &Swarm, state_dir: &std::path::Path, hash: &InfoHash, torrent: &Torrent, entry: &str) -> Recorded {
-    let (Some(haves), Ok(l)) = (swarm.settled_haves(hash), torrent.durable_layout()) else { return Recorded::NotRunning };
+async fn record_durable(
+    swarm: &Swarm,
+    state_dir: &std::path::Path,
+    hash: &InfoHash,
+    torrent: &Torrent,
+    entry: &str,
+) -> Recorded {
+    let (Some(haves), Ok(l)) = (swarm.settled_haves(hash), torrent.durable_layout()) else {
+        return Recorded::NotRunning;
+    };
     let (dir, h) = (state_dir.to_path_buf(), hash.clone());
     let done = tokio::task::spawn_blocking(move || crate::torrent::durable::update(&dir, &h, &l, &haves))
         .await
@@ -741,7 +765,8 @@ impl Keep {
     fn parts(&self, hash: &InfoHash) -> Option<(Torrent, Layout, String, goatfile::Magnet)> {
         self.shared.with(|book| {
             let tr = book.torrents.get(hash)?;
-            let magnet = tr.magnet.clone().or_else(|| goatfile::Magnet::parse(&format!("magnet:?xt=urn:btih:{hash}")).ok())?;
+            let magnet =
+                tr.magnet.clone().or_else(|| goatfile::Magnet::parse(&format!("magnet:?xt=urn:btih:{hash}")).ok())?;
             Some((tr.torrent.clone(), tr.layout.clone(), tr.entry.clone(), magnet))
         })
     }
@@ -769,22 +794,20 @@ impl Keep {
                 }),
                 Err(e) => self.failed_job(&hash, &entry, e, true),
             },
-            Job::Refetch => {
-                match fetcher::download::refetch_failed(&self.swarm, torrent, &magnet, &self.peers).await {
-                    Ok((t, failed)) => {
-                        warn!(target: "goat", "{entry}: {} piece(s) failed goat's check and were not served; fetching them again", failed.len());
-                        self.update(&hash, |tr| {
-                            tr.torrent = t;
-                            tr.refetched += failed.len() as u64;
-                            tr.phase = Phase::Fetching;
-                            tr.durable_have = None;
-                            tr.next_refetch = Some(Instant::now() + retry_delay(tr.refetches));
-                            tr.refetches += 1;
-                        });
-                    }
-                    Err(e) => self.failed_job(&hash, &entry, e, false),
+            Job::Refetch => match fetcher::download::refetch_failed(&self.swarm, torrent, &magnet, &self.peers).await {
+                Ok((t, failed)) => {
+                    warn!(target: "goat", "{entry}: {} piece(s) failed goat's check and were not served; fetching them again", failed.len());
+                    self.update(&hash, |tr| {
+                        tr.torrent = t;
+                        tr.refetched += failed.len() as u64;
+                        tr.phase = Phase::Fetching;
+                        tr.durable_have = None;
+                        tr.next_refetch = Some(Instant::now() + retry_delay(tr.refetches));
+                        tr.refetches += 1;
+                    });
                 }
-            }
+                Err(e) => self.failed_job(&hash, &entry, e, false),
+            },
             Job::Settle { known } => match self.settle(&hash, torrent, &layout, &entry, &magnet, known).await {
                 Ok(t) => {
                     info!(target: "goat", "{entry}: {}; seeding", if known { "complete" } else { "downloaded and verified" });
@@ -811,7 +834,9 @@ impl Keep {
                             tr.durable_wait = Duration::ZERO;
                         }
                         Recorded::NotRunning => tr.durable_wait = Duration::from_secs(1),
-                        Recorded::Failed => tr.durable_wait = (tr.durable_wait * 2).clamp(DURABLE_EVERY, Duration::from_secs(300)),
+                        Recorded::Failed => {
+                            tr.durable_wait = (tr.durable_wait * 2).clamp(DURABLE_EVERY, Duration::from_secs(300))
+                        }
                     }
                     tr.durable_at = Instant::now();
                 });
@@ -845,7 +870,15 @@ impl Keep {
     /// earlier run needs no proof: its pieces are hashed as they are first
     /// served), its files synced, then stamped so restarts re-hash nothing
     /// unless a file changed.
-    async fn settle(&self, hash: &InfoHash, t: Torrent, layout: &Layout, entry: &str, magnet: &goatfile::Magnet, known: bool) -> Result<Torrent> {
+    async fn settle(
+        &self,
+        hash: &InfoHash,
+        t: Torrent,
+        layout: &Layout,
+        entry: &str,
+        magnet: &goatfile::Magnet,
+        known: bool,
+    ) -> Result<Torrent> {
         let Some(m) = layout.load_manifest(entry) else {
             // Files `goat publish` handed over, seeded where they are: no
             // manifest to prove them by; each piece is still hashed before
@@ -897,7 +930,14 @@ async fn serve_published_once(swarm: &Swarm, shared: &Shared, peers: &[String], 
                 info!(target: "goat", "{}: {how} {}", p.name, crate::text::line(&p.output.to_string_lossy()));
                 let layout = Layout::new(&p.output);
                 shared.with(|b| {
-                    let mut tracked = Tracked::new(p.address.clone(), p.name.clone(), layout, torrent, Phase::Seeding, Some(magnet.clone()));
+                    let mut tracked = Tracked::new(
+                        p.address.clone(),
+                        p.name.clone(),
+                        layout,
+                        torrent,
+                        Phase::Seeding,
+                        Some(magnet.clone()),
+                    );
                     tracked.published = true;
                     tracked.in_place = p.in_place;
                     b.torrents.insert(hash, tracked)
@@ -1084,7 +1124,9 @@ impl Poller {
         let id: InscriptionId = newest.inscription.parse().ok()?;
         let Some(block) = &newest.block else {
             return match self.esplora.tx(&id.txid).await {
-                Err(e) if e.kind == crate::error::Kind::NotFound => Some(format!("{} is gone from every server", id.txid)),
+                Err(e) if e.kind == crate::error::Kind::NotFound => {
+                    Some(format!("{} is gone from every server", id.txid))
+                }
                 _ => None,
             };
         };
@@ -1156,7 +1198,9 @@ impl Poller {
             let mut seen = self.seen_dropped.lock().unwrap_or_else(|p| p.into_inner());
             let mut d = Vec::new();
             // A torrent a keeper job is re-adding is left for the next poll.
-            for (k, tr) in book.torrents.iter_mut().filter(|(k, tr)| tr.address == me && !listed.contains(*k) && !tr.busy) {
+            for (k, tr) in
+                book.torrents.iter_mut().filter(|(k, tr)| tr.address == me && !listed.contains(*k) && !tr.busy)
+            {
                 // Newly dropped, or restored from a previous run and not
                 // in the goatfile any more: say so once.
                 let first = seen.insert(k.clone());
@@ -1232,12 +1276,23 @@ impl AddJob {
                         _ => None,
                     };
                     let tracked = match added {
-                        Added::Fetching(torrent) => {
-                            Tracked::new(self.address.clone(), self.entry.name.clone(), self.layout.clone(), torrent, Phase::Fetching, magnet)
-                        }
+                        Added::Fetching(torrent) => Tracked::new(
+                            self.address.clone(),
+                            self.entry.name.clone(),
+                            self.layout.clone(),
+                            torrent,
+                            Phase::Fetching,
+                            magnet,
+                        ),
                         Added::InPlace(torrent, folder) => {
-                            let mut t =
-                                Tracked::new(self.address.clone(), self.entry.name.clone(), Layout::new(folder), torrent, Phase::Seeding, magnet);
+                            let mut t = Tracked::new(
+                                self.address.clone(),
+                                self.entry.name.clone(),
+                                Layout::new(folder),
+                                torrent,
+                                Phase::Seeding,
+                                magnet,
+                            );
                             t.published = true;
                             t.in_place = true;
                             t
@@ -1260,10 +1315,8 @@ impl AddJob {
         };
         self.layout.create()?;
         let dir = self.layout.make_entry_dir(&self.entry.name)?;
-        let have_manifest = self
-            .layout
-            .load_manifest(&self.entry.name)
-            .is_some_and(|man| man.info_hash.as_ref() == Some(&self.key));
+        let have_manifest =
+            self.layout.load_manifest(&self.entry.name).is_some_and(|man| man.info_hash.as_ref() == Some(&self.key));
         if let Some(t) = self.swarm.find(&self.key, &dir) {
             if !have_manifest {
                 fetcher::record_torrent(&self.layout, &self.entry, &t)?;
@@ -1279,7 +1332,14 @@ impl AddJob {
             }
         }
         info!(target: "goat", "{}: new entry, fetching metadata", self.entry.name);
-        let known = fetcher::metadata::find(Some(&self.esplora), self.swarm.web(), &self.entry, self.goatfile.as_ref(), self.metadata_timeout).await;
+        let known = fetcher::metadata::find(
+            Some(&self.esplora),
+            self.swarm.web(),
+            &self.entry,
+            self.goatfile.as_ref(),
+            self.metadata_timeout,
+        )
+        .await;
         let md = fetcher::metadata_for(&self.swarm, &self.entry, m, &self.peers, self.metadata_timeout, known).await?;
         if let Some(t) = self.in_place(&md, m).await? {
             return Ok(t);

@@ -106,12 +106,7 @@ fn stamp_of(path: &Path, rel: &Path) -> Option<Stamp> {
 /// Stamps of a manifest's (non-padding) files as they are now.
 pub fn stamp(layout: &Layout, m: &Manifest) -> Verified {
     let dir = layout.entry_dir(&m.entry);
-    let files = m
-        .files
-        .iter()
-        .filter(|f| !f.padding)
-        .filter_map(|f| stamp_of(&dir.join(&f.path), &f.path))
-        .collect();
+    let files = m.files.iter().filter(|f| !f.padding).filter_map(|f| stamp_of(&dir.join(&f.path), &f.path)).collect();
     Verified { root: layout.root.clone(), entry: m.entry.clone(), files }
 }
 

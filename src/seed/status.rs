@@ -136,37 +136,101 @@ impl Status {
             }
         };
         let a = |s: &AddressStatus| format!("address=\"{}\"", label(&s.address));
-        family("goat_address_polls_total", "counter", "Goatfile polls of this address.",
-            self.addresses.iter().map(|s| (a(s), s.polls as f64)).collect());
-        family("goat_address_poll_errors_total", "counter", "Polls that failed (Esplora down, no goatfile...).",
-            self.addresses.iter().map(|s| (a(s), s.poll_errors as f64)).collect());
-        family("goat_address_up", "gauge", "1 when the last poll succeeded.",
-            self.addresses.iter().map(|s| (a(s), if s.last_error.is_none() && s.last_success.is_some() { 1.0 } else { 0.0 })).collect());
-        family("goat_address_last_success_timestamp_seconds", "gauge", "Unix time of the last successful poll.",
-            self.addresses.iter().map(|s| (a(s), s.last_success.unwrap_or(0) as f64)).collect());
+        family(
+            "goat_address_polls_total",
+            "counter",
+            "Goatfile polls of this address.",
+            self.addresses.iter().map(|s| (a(s), s.polls as f64)).collect(),
+        );
+        family(
+            "goat_address_poll_errors_total",
+            "counter",
+            "Polls that failed (Esplora down, no goatfile...).",
+            self.addresses.iter().map(|s| (a(s), s.poll_errors as f64)).collect(),
+        );
+        family(
+            "goat_address_up",
+            "gauge",
+            "1 when the last poll succeeded.",
+            self.addresses
+                .iter()
+                .map(|s| (a(s), if s.last_error.is_none() && s.last_success.is_some() { 1.0 } else { 0.0 }))
+                .collect(),
+        );
+        family(
+            "goat_address_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful poll.",
+            self.addresses.iter().map(|s| (a(s), s.last_success.unwrap_or(0) as f64)).collect(),
+        );
         let t = |s: &TorrentStatus| {
-            format!("address=\"{}\",entry=\"{}\",info_hash=\"{}\"", label(&s.address), label(&s.entry), label(&s.info_hash))
+            format!(
+                "address=\"{}\",entry=\"{}\",info_hash=\"{}\"",
+                label(&s.address),
+                label(&s.entry),
+                label(&s.info_hash)
+            )
         };
-        family("goat_torrent_size_bytes", "gauge", "Size of the torrent's payload.",
-            self.torrents.iter().map(|s| (t(s), s.total_bytes as f64)).collect());
-        family("goat_torrent_have_bytes", "gauge", "Verified bytes on disk.",
-            self.torrents.iter().map(|s| (t(s), s.have_bytes as f64)).collect());
-        family("goat_torrent_uploaded_bytes_total", "counter", "Bytes sent to peers.",
-            self.torrents.iter().map(|s| (t(s), s.uploaded_bytes as f64)).collect());
-        family("goat_torrent_downloaded_bytes_total", "counter", "Bytes received from peers.",
-            self.torrents.iter().map(|s| (t(s), s.downloaded_bytes as f64)).collect());
-        family("goat_torrent_web_seed_bytes_total", "counter", "Bytes received from web seeds (BEP 19).",
-            self.torrents.iter().map(|s| (t(s), s.web_seed_bytes as f64)).collect());
-        family("goat_torrent_peers", "gauge", "Connected peers.",
-            self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect());
-        family("goat_torrent_encrypted_peers", "gauge", "Connected peers that opened with MSE/PE.",
-            self.torrents.iter().map(|s| (t(s), s.encrypted_peers as f64)).collect());
-        family("goat_torrent_seeding", "gauge", "1 when the torrent is complete, verified and seeding.",
-            self.torrents.iter().map(|s| (t(s), if s.state == TorrentState::Seeding { 1.0 } else { 0.0 })).collect());
-        family("goat_torrent_retries_total", "counter", "Restarts after an error.",
-            self.torrents.iter().map(|s| (t(s), s.retries as f64)).collect());
-        family("goat_torrent_refetched_pieces_total", "counter", "Pieces refused to peers as bad and fetched again.",
-            self.torrents.iter().map(|s| (t(s), s.refetched_pieces as f64)).collect());
+        family(
+            "goat_torrent_size_bytes",
+            "gauge",
+            "Size of the torrent's payload.",
+            self.torrents.iter().map(|s| (t(s), s.total_bytes as f64)).collect(),
+        );
+        family(
+            "goat_torrent_have_bytes",
+            "gauge",
+            "Verified bytes on disk.",
+            self.torrents.iter().map(|s| (t(s), s.have_bytes as f64)).collect(),
+        );
+        family(
+            "goat_torrent_uploaded_bytes_total",
+            "counter",
+            "Bytes sent to peers.",
+            self.torrents.iter().map(|s| (t(s), s.uploaded_bytes as f64)).collect(),
+        );
+        family(
+            "goat_torrent_downloaded_bytes_total",
+            "counter",
+            "Bytes received from peers.",
+            self.torrents.iter().map(|s| (t(s), s.downloaded_bytes as f64)).collect(),
+        );
+        family(
+            "goat_torrent_web_seed_bytes_total",
+            "counter",
+            "Bytes received from web seeds (BEP 19).",
+            self.torrents.iter().map(|s| (t(s), s.web_seed_bytes as f64)).collect(),
+        );
+        family(
+            "goat_torrent_peers",
+            "gauge",
+            "Connected peers.",
+            self.torrents.iter().map(|s| (t(s), s.peers as f64)).collect(),
+        );
+        family(
+            "goat_torrent_encrypted_peers",
+            "gauge",
+            "Connected peers that opened with MSE/PE.",
+            self.torrents.iter().map(|s| (t(s), s.encrypted_peers as f64)).collect(),
+        );
+        family(
+            "goat_torrent_seeding",
+            "gauge",
+            "1 when the torrent is complete, verified and seeding.",
+            self.torrents.iter().map(|s| (t(s), if s.state == TorrentState::Seeding { 1.0 } else { 0.0 })).collect(),
+        );
+        family(
+            "goat_torrent_retries_total",
+            "counter",
+            "Restarts after an error.",
+            self.torrents.iter().map(|s| (t(s), s.retries as f64)).collect(),
+        );
+        family(
+            "goat_torrent_refetched_pieces_total",
+            "counter",
+            "Pieces refused to peers as bad and fetched again.",
+            self.torrents.iter().map(|s| (t(s), s.refetched_pieces as f64)).collect(),
+        );
         o
     }
 
@@ -193,7 +257,10 @@ impl Status {
                 Some(n) => format!("{gf} (sequence {n})"),
                 None => gf,
             };
-            let when = a.last_poll.map(|t| format!("polled {} ago", duration(self.now.saturating_sub(t)))).unwrap_or_else(|| "not polled yet".into());
+            let when = a
+                .last_poll
+                .map(|t| format!("polled {} ago", duration(self.now.saturating_sub(t))))
+                .unwrap_or_else(|| "not polled yet".into());
             let health = match &a.last_error {
                 Some(e) => format!("ERROR: {}", crate::text::line(e)),
                 None => "ok".into(),
@@ -218,13 +285,23 @@ impl Status {
                     t.error.as_ref().map(|e| format!("  error: {}", crate::text::line(e))).unwrap_or_default()
                 );
                 if let Some(at) = t.next_retry {
-                    let _ = writeln!(o, "  {:<24} retry {} in {}", "", t.retries + 1, duration(at.saturating_sub(self.now)));
+                    let _ = writeln!(
+                        o,
+                        "  {:<24} retry {} in {}",
+                        "",
+                        t.retries + 1,
+                        duration(at.saturating_sub(self.now))
+                    );
                 }
                 if t.web_seed_bytes > 0 {
                     let _ = writeln!(o, "  {:<24} {} from web seeds", "", bytes(t.web_seed_bytes));
                 }
                 if t.refetched_pieces > 0 {
-                    let _ = writeln!(o, "  {:<24} {} bad piece(s) refused to peers and fetched again", "", t.refetched_pieces);
+                    let _ = writeln!(
+                        o,
+                        "  {:<24} {} bad piece(s) refused to peers and fetched again",
+                        "", t.refetched_pieces
+                    );
                 }
             }
         }
@@ -266,15 +343,30 @@ mod tests {
     #[test]
     fn metrics_escape_labels_and_show_state() {
         let s = Status {
-            addresses: vec![AddressStatus { address: "a\"b".into(), polls: 3, last_success: Some(5), ..Default::default() }],
-            torrents: vec![TorrentStatus { address: "a\"b".into(), entry: "m".into(), info_hash: "00".into(), state: TorrentState::Seeding, uploaded_bytes: 7, ..Default::default() }],
+            addresses: vec![AddressStatus {
+                address: "a\"b".into(),
+                polls: 3,
+                last_success: Some(5),
+                ..Default::default()
+            }],
+            torrents: vec![TorrentStatus {
+                address: "a\"b".into(),
+                entry: "m".into(),
+                info_hash: "00".into(),
+                state: TorrentState::Seeding,
+                uploaded_bytes: 7,
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let m = s.prometheus();
         assert!(m.contains("goat_address_polls_total{address=\"a\\\"b\"} 3"), "{m}");
         assert!(m.contains("goat_address_up{address=\"a\\\"b\"} 1"), "{m}");
         assert!(m.contains("goat_torrent_seeding{address=\"a\\\"b\",entry=\"m\",info_hash=\"00\"} 1"), "{m}");
-        assert!(m.contains("goat_torrent_uploaded_bytes_total{address=\"a\\\"b\",entry=\"m\",info_hash=\"00\"} 7"), "{m}");
+        assert!(
+            m.contains("goat_torrent_uploaded_bytes_total{address=\"a\\\"b\",entry=\"m\",info_hash=\"00\"} 7"),
+            "{m}"
+        );
     }
 
     #[test]

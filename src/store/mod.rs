@@ -83,7 +83,9 @@ impl Layout {
     }
 
     pub fn create(&self) -> Result<()> {
-        crate::safefs::make_real_dir(&self.meta()).map(drop).map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
+        crate::safefs::make_real_dir(&self.meta())
+            .map(drop)
+            .map_err(|e| Error::io(format!("creating {}", self.meta().display()), e))
     }
 
     /// Write a file below the root atomically, its folders made and opened
@@ -93,7 +95,8 @@ impl Layout {
             return Err(Error::internal(format!("{} is not a file path", path.display())));
         };
         let fd = crate::safefs::make_real_dir(dir).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        crate::atomic::write_in(&fd, name, bytes, 0o666).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        crate::atomic::write_in(&fd, name, bytes, 0o666)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
     pub fn save_manifest(&self, m: &Manifest) -> Result<()> {
@@ -134,7 +137,8 @@ impl Layout {
                 .map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
             crate::goatfile::check_relative_path(&m.entry)
                 .map_err(|e| Error::invalid(format!("{}: entry name {e}", p.display())))?;
-            m.spans_fit().map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
+            m.spans_fit()
+                .map_err(|e| Error::invalid(format!("{} is damaged ({e}): run goat fetch again", p.display())))?;
             out.push(m);
         }
         out.sort_by(|a, b| a.entry.cmp(&b.entry));
@@ -151,7 +155,13 @@ impl Manifest {
         for f in &self.files {
             match f.offset.checked_add(f.length) {
                 Some(end) if end <= crate::torrent::metadata::MAX_TOTAL => {}
-                _ => return Err(format!("'{}' ends past {} bytes", crate::text::line(&f.path.to_string_lossy()), crate::torrent::metadata::MAX_TOTAL)),
+                _ => {
+                    return Err(format!(
+                        "'{}' ends past {} bytes",
+                        crate::text::line(&f.path.to_string_lossy()),
+                        crate::torrent::metadata::MAX_TOTAL
+                    ))
+                }
             }
         }
         Ok(())

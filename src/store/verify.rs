@@ -186,7 +186,8 @@ fn verify_plain(layout: &Layout, m: &Manifest, report: &mut Report) {
 
 /// Piece length and hashes from stored `.torrent` bytes.
 fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
-    let t = librqbit::torrent_from_bytes(bytes).map_err(|e| Error::invalid(format!("stored .torrent does not parse ({e})")))?;
+    let t = librqbit::torrent_from_bytes(bytes)
+        .map_err(|e| Error::invalid(format!("stored .torrent does not parse ({e})")))?;
     let info = &t.info.data;
     let pieces: &[u8] = info.pieces.as_ref();
     if pieces.len() % 20 != 0 || info.piece_length == 0 {
@@ -199,9 +200,8 @@ fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
 /// Piece length and piece hashes from the entry's stored `.torrent`.
 fn load_piece_hashes(layout: &Layout, m: &Manifest) -> Result<(u64, Vec<[u8; 20]>)> {
     let tpath = layout.torrent_file(&m.entry);
-    let tbytes = layout
-        .read(&tpath)
-        .map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
+    let tbytes =
+        layout.read(&tpath).map_err(|e| Error::io(format!("reading {} (run goat fetch again)", tpath.display()), e))?;
     let (plen, hashes) = piece_hashes(&tbytes)?;
     // The manifest is a file in the folder, perhaps copied from elsewhere:
     // its files must span exactly the torrent's pieces before pieces are
@@ -253,9 +253,8 @@ fn verify_torrent(
             hashes.len()
         )));
     }
-    let states: Vec<(FileState, Option<String>)> = files.iter().map(|f| {
-        if f.padding { (FileState::Ok, None) } else { presence(layout, m, f) }
-    }).collect();
+    let states: Vec<(FileState, Option<String>)> =
+        files.iter().map(|f| if f.padding { (FileState::Ok, None) } else { presence(layout, m, f) }).collect();
     let entry_dir = layout.entry_dir(&m.entry);
     let want_sha256 = only.is_none() && files.iter().any(|f| f.sha256.is_some() && !f.padding);
 
@@ -313,7 +312,8 @@ fn verify_torrent(
         let (tx, rx) = sync_channel::<(u64, Arc<FileBuf>)>(threads * 2 + 2);
         let (stx, srx) = sync_channel::<(Arc<FileBuf>, u64)>(4);
         let rx = Mutex::new(rx);
-        let spec: Vec<(u64, u64, bool)> = files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
+        let spec: Vec<(u64, u64, bool)> =
+            files.iter().map(|f| (f.offset, f.length, f.sha256.is_some() && !f.padding)).collect();
         std::thread::scope(|sc| {
             for _ in 0..threads.max(1) {
                 sc.spawn(|| loop {
@@ -418,7 +418,6 @@ fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>)
         .collect()
 }
 
-
 /// Reads whole pieces across file boundaries (zeros for padding files);
 /// one per thread, each with its own open files.
 struct PieceReader<'a> {
@@ -442,7 +441,9 @@ impl PieceReader<'_> {
             // placed for the first part's file offset (crate::filebuf)
             let b = buf.get_or_insert_with(|| FileBuf::new(file.as_ref().map_or(0, |f| f.1), (end - start) as usize));
             match file {
-                Some((file, at)) => file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(&mut b[into..into + n])).is_ok(),
+                Some((file, at)) => {
+                    file.seek(SeekFrom::Start(at)).and_then(|_| file.read_exact(&mut b[into..into + n])).is_ok()
+                }
                 None => true, // padding: already zeros
             }
         });

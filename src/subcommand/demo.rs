@@ -6,9 +6,9 @@
 //! and everything is stopped and removed.
 
 use super::fetch::Fetch;
+use super::publish::Publish;
 use super::verify::Verify;
 use super::{Globals, TrustArgs};
-use super::publish::Publish;
 use crate::devchain::{server, Chain};
 use crate::error::{Error, Result};
 use clap::Args;
@@ -84,7 +84,10 @@ impl Demo {
             .await
             .map_err(|e| Error::internal(e.to_string()))?
             .map_err(|e| Error::io("starting the local Esplora server", e))?;
-        say(format!("[1/4] publisher: made a {} MiB model; {address} holds 1 000 000 sats on a local chain served at {}", self.size, handle.url));
+        say(format!(
+            "[1/4] publisher: made a {} MiB model; {address} holds 1 000 000 sats on a local chain served at {}",
+            self.size, handle.url
+        ));
 
         // 2. goat publish: torrent, goatfile, commit + reveal signed by the
         //    holder, broadcast, seeded on 127.0.0.1.

@@ -51,7 +51,11 @@ impl Devchain {
                 _ => None,
             })
             .unwrap_or(false);
-        if !self.listen.starts_with("127.") && !self.listen.starts_with("[::1]") && !self.listen.starts_with("localhost") && !bench_range {
+        if !self.listen.starts_with("127.")
+            && !self.listen.starts_with("[::1]")
+            && !self.listen.starts_with("localhost")
+            && !bench_range
+        {
             return Err(Error::usage(
                 "devchain listens on loopback (or the benchmark range 198.18.0.0/15) only: use --listen 127.0.0.1:PORT",
             ));

@@ -5,11 +5,11 @@ use super::resolve::find_goatfile;
 use super::{Globals, TrustArgs};
 use crate::error::{Error, Kind, Result};
 use crate::esplora::Esplora;
+use crate::fetcher::{self, EntryResult};
 use crate::goatfile::{self, Entry, Goatfile, Source};
 use crate::inscription::InscriptionId;
 use crate::progress::Reporter;
 use crate::scan;
-use crate::fetcher::{self, EntryResult};
 use crate::store::Layout;
 use crate::torrent::{self, Swarm, SwarmConfig};
 use bitcoin::Network;
@@ -143,18 +143,31 @@ impl Fetch {
             if path.exists() {
                 let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {gf}"), e))?;
                 let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("{gf}: {e}")))?;
-                let origin = Origin { address: self.address.clone(), inscription: None, block_height: None, file: Some(gf.clone()) };
+                let origin = Origin {
+                    address: self.address.clone(),
+                    inscription: None,
+                    block_height: None,
+                    file: Some(gf.clone()),
+                };
                 return Ok((bytes, parsed, origin));
             }
             let id: InscriptionId = gf.parse().map_err(|_| {
-                Error::usage(format!("--goatfile '{}' is neither an existing file nor an inscription id", crate::text::line(gf)))
+                Error::usage(format!(
+                    "--goatfile '{}' is neither an existing file nor an inscription id",
+                    crate::text::line(gf)
+                ))
             })?;
             let esplora = self.esplora(g)?;
             let (_, served) = scan::lookup(&esplora, &id).await?;
             let bytes = served.decode(goatfile::MAX_BYTES as u64)?;
             let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("inscription {id}: {e}")))?;
             r.event(format!("goatfile {id} (given with --goatfile)"));
-            let origin = Origin { address: self.address.clone(), inscription: Some(id.to_string()), block_height: None, file: None };
+            let origin = Origin {
+                address: self.address.clone(),
+                inscription: Some(id.to_string()),
+                block_height: None,
+                file: None,
+            };
             return Ok((bytes, parsed, origin));
         }
         let Some(addr) = &self.address else {
@@ -176,7 +189,12 @@ impl Fetch {
             super::resolve::endorsement_words(&found),
             super::resolve::proof_words(&found)
         ));
-        let origin = Origin { address: Some(addr.clone()), inscription: Some(found.id.to_string()), block_height: height, file: None };
+        let origin = Origin {
+            address: Some(addr.clone()),
+            inscription: Some(found.id.to_string()),
+            block_height: height,
+            file: None,
+        };
         Ok((bytes, found.goatfile, origin))
     }
 
@@ -239,7 +257,9 @@ impl Fetch {
                 dht: !self.no_dht,
                 socks_proxy: match g.tor_peers()? {
                     Some(t) if self.proxy.as_ref().is_some_and(|p| p != &t) => {
-                        return Err(Error::usage("--tor sends peer connections through Tor: drop --proxy, or give the same proxy"))
+                        return Err(Error::usage(
+                            "--tor sends peer connections through Tor: drop --proxy, or give the same proxy",
+                        ))
                     }
                     Some(t) => Some(t),
                     None => self.proxy.clone(),
@@ -257,7 +277,8 @@ impl Fetch {
             let s = Swarm::start(cfg, &root).await?;
             // Metadata inscribed on chain needs a server to read it from.
             let gid: Option<InscriptionId> = origin.inscription.as_deref().and_then(|i| i.parse().ok());
-            let chain = if fetcher::metadata::needs_chain(&magnets, gid.is_some()) { Some(self.esplora(g)?) } else { None };
+            let chain =
+                if fetcher::metadata::needs_chain(&magnets, gid.is_some()) { Some(self.esplora(g)?) } else { None };
             let work = self.fetch_torrents(&s, &layout, &magnets, chain.as_ref(), gid.as_ref(), &mut reporter);
             let outcome = tokio::select! {
                 r = work => r,
@@ -289,11 +310,22 @@ impl Fetch {
                     r.files,
                     r.bytes,
                     if r.kind == "torrent" {
-                        let web = if r.web_seed_bytes > 0 { format!(", {} from web seeds", r.web_seed_bytes) } else { String::new() };
+                        let web = if r.web_seed_bytes > 0 {
+                            format!(", {} from web seeds", r.web_seed_bytes)
+                        } else {
+                            String::new()
+                        };
                         let links = r.encrypted_connections + r.plaintext_connections;
-                        let enc = if links > 0 { format!(", {} of {links} peer connection(s) encrypted", r.encrypted_connections) } else { String::new() };
-                        let reused =
-                            if r.reused_bytes > 0 { format!(", {} reused from local copies: {}", r.reused_bytes, r.reused_from.join("; ")) } else { String::new() };
+                        let enc = if links > 0 {
+                            format!(", {} of {links} peer connection(s) encrypted", r.encrypted_connections)
+                        } else {
+                            String::new()
+                        };
+                        let reused = if r.reused_bytes > 0 {
+                            format!(", {} reused from local copies: {}", r.reused_bytes, r.reused_from.join("; "))
+                        } else {
+                            String::new()
+                        };
                         format!(" ({} fetched{web}{reused}{enc} in {:.1}s)", r.fetched_bytes, r.seconds)
                     } else {
                         String::new()
@@ -327,7 +359,13 @@ impl Fetch {
 
     /// `--layout hf`: each fetched entry that names a Hugging Face
     /// repository, laid into the hub cache (`local::hf::lay_out`).
-    async fn lay_out_hf(&self, layout: &Layout, entries: &[&Entry], web: &torrent::webseed::WebSeeds, r: &Reporter) -> Result<()> {
+    async fn lay_out_hf(
+        &self,
+        layout: &Layout,
+        entries: &[&Entry],
+        web: &torrent::webseed::WebSeeds,
+        r: &Reporter,
+    ) -> Result<()> {
         let Some(cache) = crate::local::hf::hub_cache() else {
             return Err(Error::usage("--layout hf: no Hugging Face cache folder (set HF_HUB_CACHE or HOME)"));
         };
@@ -346,7 +384,12 @@ impl Fetch {
                         crate::text::line(&f.path)
                     )));
                 };
-                files.push(crate::local::hf::LayFile { path: f.path.clone(), sha256: sha256.clone(), size, have: dir.join(&f.path) });
+                files.push(crate::local::hf::LayFile {
+                    path: f.path.clone(),
+                    sha256: sha256.clone(),
+                    size,
+                    have: dir.join(&f.path),
+                });
             }
             // The repository name is the publisher's claim: the hub must
             // say the same files are that repository at that commit.

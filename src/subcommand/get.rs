@@ -22,10 +22,7 @@ pub struct Get {
 impl Get {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         if self.path.exists() && !self.force {
-            return Err(Error::usage(format!(
-                "{} already exists: pass --force to replace it",
-                self.path.display()
-            )));
+            return Err(Error::usage(format!("{} already exists: pass --force to replace it", self.path.display())));
         }
         let (id, served, body) = super::cat::content_of(g, &self.id, self.raw).await?;
         crate::store::write_atomic(&self.path, &body)?;

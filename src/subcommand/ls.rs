@@ -35,12 +35,14 @@ impl Ls {
             // a failed proof is reported, not fatal, in a listing.
             let mut proofs = Vec::new();
             for f in &found {
-                let counts = f.goatfile == "valid"
-                    && f.settled
-                    && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
+                let counts =
+                    f.goatfile == "valid" && f.settled && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
                 proofs.push(if counts {
                     let proven = match esplora.prove(&f.id.txid, holder.network).await {
-                        Ok(p) => esplora.witnessed(&f.id.txid, Some(true), crate::esplora::witness::Route::Block).await.map(|(_, w)| (p, w)),
+                        Ok(p) => esplora
+                            .witnessed(&f.id.txid, Some(true), crate::esplora::witness::Route::Block)
+                            .await
+                            .map(|(_, w)| (p, w)),
                         Err(e) => Err(e),
                     };
                     match proven {
@@ -90,13 +92,13 @@ impl Ls {
             return Ok(());
         }
         if found.is_empty() {
-            g.note(format!(
-                "no inscriptions in {} transactions of {}",
-                summary.transactions, holder.address
-            ));
+            g.note(format!("no inscriptions in {} transactions of {}", summary.transactions, holder.address));
             return Ok(());
         }
-        println!("{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} ENDORSED", "INSCRIPTION", "CONTENT-TYPE", "ENCODING", "SIZE", "HEIGHT", "GOATFILE");
+        println!(
+            "{:<68} {:<26} {:<8} {:>9} {:>8} {:<9} ENDORSED",
+            "INSCRIPTION", "CONTENT-TYPE", "ENCODING", "SIZE", "HEIGHT", "GOATFILE"
+        );
         for f in &found {
             let gf = match f.goatfile {
                 "valid" => "yes",

@@ -102,11 +102,12 @@ pub enum Runtime {
 /// went around a dead Tor would defeat the point).
 fn tor_port(t: &str) -> Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
-    let addr = t
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| Error::usage(format!("--tor '{}' is not HOST:PORT (Tor's SOCKS port, e.g. 127.0.0.1:9050)", crate::text::line(t))))?;
+    let addr = t.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
+        Error::usage(format!(
+            "--tor '{}' is not HOST:PORT (Tor's SOCKS port, e.g. 127.0.0.1:9050)",
+            crate::text::line(t)
+        ))
+    })?;
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
         Error::network(format!(
             "Tor's SOCKS port {addr} does not answer ({e}): start Tor (Tor Browser listens on 9150: --tor=127.0.0.1:9150); nothing was sent"
@@ -291,7 +292,11 @@ impl Globals {
                 s.retries,
                 s.failovers,
                 s.bytes,
-                if s.electrum_round_trips > 0 { format!(", {} Electrum round trips", s.electrum_round_trips) } else { String::new() }
+                if s.electrum_round_trips > 0 {
+                    format!(", {} Electrum round trips", s.electrum_round_trips)
+                } else {
+                    String::new()
+                }
             );
         }
     }

@@ -264,7 +264,8 @@ impl Publish {
             for chunk in f.bytes.chunks(publish::PART_MAX) {
                 let (body, encoding) = publish::encode_body(chunk);
                 let key = sign::one_time_key(&secp)?;
-                let envelope = crate::inscription::envelope::Envelope::file(publish::content_type_for(&f.name), encoding, &body);
+                let envelope =
+                    crate::inscription::envelope::Envelope::file(publish::content_type_for(&f.name), encoding, &body);
                 let req = publish::Request {
                     holder: spk.clone(),
                     coins: coins.clone(),
@@ -278,7 +279,8 @@ impl Publish {
                 plans.push((p, key));
             }
             let source = if ids.len() == 1 { Source::Inscription(ids[0]) } else { Source::Parts(ids) };
-            let spec = FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
+            let spec =
+                FileSpec { path: f.name.clone(), size: Some(f.bytes.len() as u64), sha256: Some(f.sha256.clone()) };
             extra.push(Entry { name: f.name.clone(), source, files: vec![spec], metadata: vec![], hf: None });
         }
         let (yaml, entries) = match &existing {
@@ -308,7 +310,12 @@ impl Publish {
         let (body, encoding) = publish::encode_body(goatfile_bytes);
         let envelope = match &existing {
             Some((id, _)) => crate::inscription::envelope::Envelope::delegate(id).metadata(&metadata),
-            None => crate::inscription::envelope::Envelope::file_with_metadata(publish::CONTENT_TYPE, encoding, &metadata, &body),
+            None => crate::inscription::envelope::Envelope::file_with_metadata(
+                publish::CONTENT_TYPE,
+                encoding,
+                &metadata,
+                &body,
+            ),
         };
         // The torrents' metadata beside the goatfile (i1, i2, …), in the
         // order `goatfile()` named them.
@@ -347,7 +354,10 @@ impl Publish {
         let inscriptions = plans.len() as u64 + 1;
         let total = fees + publish::POSTAGE * inscriptions;
         match &existing {
-            Some((id, _)) => g.note(format!("--- goatfile {id}, signed by a delegate inscription ---\n{}---", yaml.lines().map(|l| crate::text::line(l) + "\n").collect::<String>())),
+            Some((id, _)) => g.note(format!(
+                "--- goatfile {id}, signed by a delegate inscription ---\n{}---",
+                yaml.lines().map(|l| crate::text::line(l) + "\n").collect::<String>()
+            )),
             None => g.note(format!(
                 "--- goatfile ({} bytes{}) ---\n{yaml}---",
                 yaml.len(),
@@ -395,18 +405,30 @@ impl Publish {
     /// The goatfile an unsigned inscription serves (`--sign-existing`), its
     /// witnesses proven, and the inscription that holds those bytes (the
     /// new delegate points there: ord follows one level of delegation).
-    async fn existing(&self, esplora: &Esplora, id: &crate::inscription::InscriptionId) -> Result<(crate::inscription::InscriptionId, Vec<u8>)> {
+    async fn existing(
+        &self,
+        esplora: &Esplora,
+        id: &crate::inscription::InscriptionId,
+    ) -> Result<(crate::inscription::InscriptionId, Vec<u8>)> {
         let (_, served) = crate::scan::lookup(esplora, id).await?;
         let bytes = served.decode(crate::goatfile::MAX_BYTES as u64)?;
-        crate::goatfile::parse(&bytes).map_err(|e| Error::usage(format!("{id} is not a goatfile ({}): nothing to sign", e.0)))?;
+        crate::goatfile::parse(&bytes)
+            .map_err(|e| Error::usage(format!("{id} is not a goatfile ({}): nothing to sign", e.0)))?;
         Ok((served.delegate.unwrap_or(*id), bytes))
     }
 
     /// Without a key: the message for the holder's wallet to sign, and its
     /// BIP 322 PSBT for wallets that sign only PSBTs.
-    fn print_message(&self, g: &Globals, claim: &crate::trust::signature::Claim, goatfile: &[u8], holder: &HolderAddress) -> Result<()> {
+    fn print_message(
+        &self,
+        g: &Globals,
+        claim: &crate::trust::signature::Claim,
+        goatfile: &[u8],
+        holder: &HolderAddress,
+    ) -> Result<()> {
         let message = claim.message(&crate::trust::signature::sha256(goatfile));
-        let dir = self.psbt.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir =
+            self.psbt.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let path = dir.join("goatfile-message.psbt");
         let psbt = publish::endorse::message_psbt(claim, goatfile, holder)?;
         crate::store::write_atomic(&path, &psbt.serialize())?;
@@ -431,7 +453,12 @@ impl Publish {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .filter(|n| crate::goatfile::check_relative_path(n).is_ok())
-                .ok_or_else(|| Error::usage(format!("{}: the name cannot be a goatfile path; rename it", crate::text::line(&p.to_string_lossy()))))?
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "{}: the name cannot be a goatfile path; rename it",
+                        crate::text::line(&p.to_string_lossy())
+                    ))
+                })?
                 .to_string();
             let bytes = std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
             if bytes.is_empty() {
@@ -458,7 +485,8 @@ impl Publish {
         if self.dirs.is_empty() && self.onchain.is_empty() && self.sign_existing.is_none() && self.hf.is_empty() {
             return Err(Error::usage("give at least one model folder (or --onchain FILE) to publish"));
         }
-        let opts = CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };
+        let opts =
+            CreateOptions { trackers: self.trackers.clone(), web_seeds: self.web_seeds.clone(), piece_length: None };
         let dirs = self.dirs.clone();
         tokio::task::spawn_blocking(move || {
             dirs.iter().map(|d| crate::torrent::create::create(d, &opts)).collect::<Result<Vec<_>>>()
@@ -483,7 +511,10 @@ impl Publish {
             None => crate::seed::config::default_data_dir()?.join("state"),
         };
         // The hub, or the mirror huggingface_hub is pointed at.
-        let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()).unwrap_or_else(|| "https://huggingface.co".into());
+        let endpoint = std::env::var("HF_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| "https://huggingface.co".into());
         let (specs, trackers, web_seeds) = (self.hf.clone(), self.trackers.clone(), self.web_seeds.clone());
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
@@ -578,15 +609,23 @@ impl Publish {
             let h = hf.get(&m.info_hash);
             let uri = self.magnet_of(m, h);
             let name = h.map(|h| h.entry.clone()).unwrap_or_else(|| m.name.clone());
-            let magnet = Magnet::parse(&uri).map_err(|e| Error::usage(format!("{}: cannot make its magnet ({e})", m.name)))?;
+            let magnet =
+                Magnet::parse(&uri).map_err(|e| Error::usage(format!("{}: cannot make its magnet ({e})", m.name)))?;
             let files = m
                 .files
                 .iter()
                 .map(|f| FileSpec { path: f.path_string(), size: Some(f.size), sha256: Some(f.sha256.clone()) })
                 .collect();
             // Inscribed beside the goatfile, in the same order (`publish`).
-            let metadata = if self.onchain_metadata { vec![MetaSource::Beside(entries.len() as u32 + 1)] } else { vec![] };
-            entries.push(Entry { name: name.clone(), source: Source::Magnet(magnet), files, metadata, hf: h.map(|h| h.repo.clone()) });
+            let metadata =
+                if self.onchain_metadata { vec![MetaSource::Beside(entries.len() as u32 + 1)] } else { vec![] };
+            entries.push(Entry {
+                name: name.clone(),
+                source: Source::Magnet(magnet),
+                files,
+                metadata,
+                hf: h.map(|h| h.repo.clone()),
+            });
             let output = if m.source.is_dir() {
                 m.source.clone()
             } else {
@@ -607,7 +646,10 @@ impl Publish {
         let mut names = std::collections::HashSet::new();
         for e in &entries {
             if !names.insert(e.name.to_lowercase()) {
-                return Err(Error::usage(format!("two folders are both named '{}': each entry needs its own name", e.name)));
+                return Err(Error::usage(format!(
+                    "two folders are both named '{}': each entry needs its own name",
+                    e.name
+                )));
             }
         }
         let g = Goatfile {
@@ -637,10 +679,16 @@ impl Publish {
             // they must be the block's (a server could blank a reveal's).
             let (tx, _) = esplora.witnessed(&u.txid, Some(u.status.confirmed), Route::Block).await?;
             let Some(out) = tx.output.get(u.vout as usize) else {
-                return Err(Error::invalid(format!("the server lists {}:{} as unspent, but that output does not exist", u.txid, u.vout)));
+                return Err(Error::invalid(format!(
+                    "the server lists {}:{} as unspent, but that output does not exist",
+                    u.txid, u.vout
+                )));
             };
             if out.script_pubkey != spk {
-                return Err(Error::invalid(format!("the server lists {}:{} as the holder's, but it pays another script", u.txid, u.vout)));
+                return Err(Error::invalid(format!(
+                    "the server lists {}:{} as the holder's, but it pays another script",
+                    u.txid, u.vout
+                )));
             }
             let reveals = crate::inscription::envelope::any(&tx);
             if out.value.to_sat() <= publish::POSTAGE || (reveals && u.vout == 0) {
@@ -650,7 +698,11 @@ impl Publish {
         }
         coins.sort_by(|a, b| b.txout.value.cmp(&a.txout.value).then(a.outpoint.cmp(&b.outpoint)));
         if coins.is_empty() {
-            let more = if skipped > 0 { format!(" ({skipped} unconfirmed: wait for them, or pass --include-unconfirmed)") } else { String::new() };
+            let more = if skipped > 0 {
+                format!(" ({skipped} unconfirmed: wait for them, or pass --include-unconfirmed)")
+            } else {
+                String::new()
+            };
             return Err(Error::usage(format!(
                 "{} has no spendable coins{more}: send some sats to it and run again",
                 holder.address
@@ -676,7 +728,13 @@ impl Publish {
         }
     }
 
-    fn write_psbts(&self, g: &Globals, plan: &Plan, reveal_key: &bitcoin::key::Keypair, context: &Context) -> Result<()> {
+    fn write_psbts(
+        &self,
+        g: &Globals,
+        plan: &Plan,
+        reveal_key: &bitcoin::key::Keypair,
+        context: &Context,
+    ) -> Result<()> {
         let Some(path) = &self.psbt else { return Err(Error::internal("no PSBT path")) };
         let (commit, reveal) = psbt::make(plan)?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -734,7 +792,14 @@ impl Publish {
                     e
                 } else {
                     let list: Vec<String> = sent.iter().map(|t| t.to_string()).collect();
-                    Error::new(e.kind, format!("{} (already broadcast: {}; they stay valid, publish again once they confirm)", e.message, list.join(", ")))
+                    Error::new(
+                        e.kind,
+                        format!(
+                            "{} (already broadcast: {}; they stay valid, publish again once they confirm)",
+                            e.message,
+                            list.join(", ")
+                        ),
+                    )
                 }
             };
             let ct = esplora.broadcast(commit).await.map_err(|e| said(e, &sent))?;
@@ -806,7 +871,10 @@ impl Publish {
             let (bytes, magnet) = e.torrent_and_magnet()?;
             let t = swarm.add_published(bytes, &magnet, &[], &e.output).await?;
             t.wait(Duration::from_millis(200), |_| {}).await.map_err(|err| {
-                Error::new(err.kind, format!("{}: the files changed since the torrent was made? ({})", e.name, err.message))
+                Error::new(
+                    err.kind,
+                    format!("{}: the files changed since the torrent was made? ({})", e.name, err.message),
+                )
             })?;
             g.note(format!("{}: checked, seeding", e.name));
         }
@@ -860,9 +928,9 @@ fn find_pending(paths: &[PathBuf], signed: &[bitcoin::psbt::Psbt]) -> Result<Pat
 async fn estimate(esplora: &Esplora) -> Result<f64> {
     let m = esplora.fee_estimates().await?;
     let near = m.iter().filter(|(k, _)| **k <= FEE_TARGET_BLOCKS).max_by_key(|(k, _)| **k).map(|(_, v)| *v);
-    let rate = near.or_else(|| m.values().copied().reduce(f64::max)).ok_or_else(|| {
-        Error::invalid("the server gave no fee estimates: pass --fee-rate SAT/VB")
-    })?;
+    let rate = near
+        .or_else(|| m.values().copied().reduce(f64::max))
+        .ok_or_else(|| Error::invalid("the server gave no fee estimates: pass --fee-rate SAT/VB"))?;
     Ok((rate * 100.0).ceil() / 100.0)
 }
 
@@ -879,7 +947,9 @@ async fn wait_confirmed(g: &Globals, esplora: &Esplora, txid: &bitcoin::Txid, li
             }
         }
         if start.elapsed() >= limit {
-            return Err(Error::network(format!("the reveal {txid} did not confirm within {limit:?}: it may still; check later with goat resolve")));
+            return Err(Error::network(format!(
+                "the reveal {txid} did not confirm within {limit:?}: it may still; check later with goat resolve"
+            )));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

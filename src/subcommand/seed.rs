@@ -30,8 +30,11 @@ impl Seed {
         let s = config::merge(&file, &self.settings)?;
         if s.addresses.is_empty() {
             return Err(Error::usage(match &file_path {
-                Some(p) => format!("no address to follow: give one, or list them under addresses = [...] in {}", p.display()),
-                None => "no address to follow: give one (goat seed <address>) or list them in a config file (--config)".into(),
+                Some(p) => {
+                    format!("no address to follow: give one, or list them under addresses = [...] in {}", p.display())
+                }
+                None => "no address to follow: give one (goat seed <address>) or list them in a config file (--config)"
+                    .into(),
             }));
         }
         let network = match (&g.network, &s.network) {
@@ -93,7 +96,11 @@ impl Seed {
             policy: s.trust.policy(),
             metadata_timeout: Duration::from_secs(s.metadata_timeout.unwrap_or(300).max(1)),
             local: match (s.no_local, s.from.is_empty()) {
-                (true, false) => return Err(Error::usage("--no-local turns off local copies, --from names a folder of them: drop one")),
+                (true, false) => {
+                    return Err(Error::usage(
+                        "--no-local turns off local copies, --from names a folder of them: drop one",
+                    ))
+                }
                 (true, true) => crate::local::Sources::default(),
                 (false, _) => crate::local::Sources::new(&s.from, true),
             },

@@ -22,9 +22,7 @@ pub struct Verify {
 impl Verify {
     pub async fn run(&self, g: &Globals) -> Result<()> {
         let layout = Layout::new(&self.dir);
-        let threads = self
-            .threads
-            .unwrap_or_else(verify::default_threads);
+        let threads = self.threads.unwrap_or_else(verify::default_threads);
         let started = Instant::now();
         let report = tokio::task::spawn_blocking(move || verify::verify(&layout, threads))
             .await
@@ -34,7 +32,8 @@ impl Verify {
             println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
         } else {
             for f in &report.files {
-                let state = serde_json::to_value(f.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                let state =
+                    serde_json::to_value(f.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
                 // names from a torrent's metadata: printable on one line
                 println!(
                     "{state:<9} {}{}",
@@ -54,7 +53,10 @@ impl Verify {
             Ok(())
         } else {
             let bad = report.failed();
-            Err(Error::new(Kind::Corrupt, format!("{bad} file(s) failed verification: run goat fetch again to repair them")))
+            Err(Error::new(
+                Kind::Corrupt,
+                format!("{bad} file(s) failed verification: run goat fetch again to repair them"),
+            ))
         }
     }
 }

@@ -66,7 +66,13 @@ pub struct Session {
 }
 
 /// Bridge every web seed in `urls` into `handle`.
-pub fn start(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, urls: &[String], layout: Arc<Layout>) -> Bridges {
+pub fn start(
+    handle: Arc<ManagedTorrent>,
+    session: Session,
+    seeds: WebSeeds,
+    urls: &[String],
+    layout: Arc<Layout>,
+) -> Bridges {
     let served = Arc::new(AtomicU64::new(0));
     let info_hash = hex::encode(handle.info_hash().0);
     let tasks = urls
@@ -74,7 +80,11 @@ pub fn start(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, url
         .filter_map(|url| match Seed::new(url, &info_hash, layout.clone()) {
             Ok(seed) => Some(Arc::new(seed)),
             Err(e) => {
-                seeds.drop_seed(&info_hash, url, &super::webseed::Failure { why: e.message, transient: false, lied: true });
+                seeds.drop_seed(
+                    &info_hash,
+                    url,
+                    &super::webseed::Failure { why: e.message, transient: false, lied: true },
+                );
                 None
             }
         })
@@ -114,7 +124,11 @@ async fn run(handle: Arc<ManagedTorrent>, session: Session, seeds: WebSeeds, see
         }
         // A connection that handed over nothing is tried again ever more
         // slowly; one that did, soon.
-        pause = if served.load(Ordering::Relaxed) > before { Duration::from_millis(200) } else { (pause * 2).min(Duration::from_secs(10)) };
+        pause = if served.load(Ordering::Relaxed) > before {
+            Duration::from_millis(200)
+        } else {
+            (pause * 2).min(Duration::from_secs(10))
+        };
         tokio::time::sleep(pause).await;
     }
 }
@@ -127,7 +141,13 @@ enum Heard {
 
 /// One connection: handshake, then answer requests until librqbit hangs
 /// up, the torrent finishes or the web seed fails.
-async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed: &Arc<Seed>, served: &AtomicU64) -> Result<(), String> {
+async fn serve(
+    handle: &ManagedTorrent,
+    session: Session,
+    seeds: &WebSeeds,
+    seed: &Arc<Seed>,
+    served: &AtomicU64,
+) -> Result<(), String> {
     let layout = &seed.layout;
     let stream = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(session.at))
         .await
@@ -141,7 +161,8 @@ async fn serve(handle: &ManagedTorrent, session: Session, seeds: &WebSeeds, seed
     peer_id[8..].copy_from_slice(&crate::hash::sha1(stamp.as_bytes())[..12]);
     // Only the extension protocol (BEP 10), for `reqq`; no extension
     // message is offered, so librqbit sends none.
-    let hs = Handshake { reserved: EXTENDED, info_hash: handle.info_hash(), peer_id: librqbit::dht::Id20::new(peer_id) };
+    let hs =
+        Handshake { reserved: EXTENDED, info_hash: handle.info_hash(), peer_id: librqbit::dht::Id20::new(peer_id) };
     let mut buf = [0u8; 68];
     let n = hs.serialize_unchecked_len(&mut buf);
     send(&mut wr, &buf[..n]).await?;

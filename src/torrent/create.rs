@@ -120,10 +120,7 @@ fn bencode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
 }
 
 fn cannot_carry(path: &Path, why: &str) -> Error {
-    Error::usage(format!(
-        "{}: {why}; rename or remove it and run again",
-        crate::text::line(&path.to_string_lossy())
-    ))
+    Error::usage(format!("{}: {why}; rename or remove it and run again", crate::text::line(&path.to_string_lossy())))
 }
 
 /// The files under `root` in sorted order, as (path on disk, components).
@@ -144,11 +141,15 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
         }
         names.sort();
         for (name, path) in names {
-            let md = std::fs::symlink_metadata(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            let md =
+                std::fs::symlink_metadata(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
             let mut parts = rel.to_vec();
             parts.push(name);
             if check_components(&parts).is_err() {
-                return Err(cannot_carry(&path, "the name has a control character, ':' or '\\', which goat refuses in torrents"));
+                return Err(cannot_carry(
+                    &path,
+                    "the name has a control character, ':' or '\\', which goat refuses in torrents",
+                ));
             }
             if md.file_type().is_symlink() {
                 return Err(cannot_carry(&path, "is a symbolic link; copy the file in instead"));
@@ -182,7 +183,9 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
     let files = if single { vec![(path.to_path_buf(), vec![name.clone()])] } else { walk(path)? };
     let sizes: Vec<u64> = files
         .iter()
-        .map(|(p, _)| std::fs::metadata(p).map(|m| m.len()).map_err(|e| Error::io(format!("reading {}", p.display()), e)))
+        .map(|(p, _)| {
+            std::fs::metadata(p).map(|m| m.len()).map_err(|e| Error::io(format!("reading {}", p.display()), e))
+        })
         .collect::<Result<_>>()?;
     let total: u64 = sizes.iter().sum();
     if files.is_empty() || total == 0 {
@@ -319,7 +322,11 @@ mod tests {
         std::fs::write(m.join("b.bin"), vec![7u8; 300_000]).unwrap();
         std::fs::write(m.join("a.json"), b"{}").unwrap();
         std::fs::write(m.join("sub").join("c"), vec![1u8; 70_000]).unwrap();
-        let opts = CreateOptions { trackers: vec!["http://t/announce".into()], web_seeds: vec!["http://w/".into()], piece_length: None };
+        let opts = CreateOptions {
+            trackers: vec!["http://t/announce".into()],
+            web_seeds: vec!["http://w/".into()],
+            piece_length: None,
+        };
         let one = create(&m, &opts).unwrap();
         let two = create(&m, &opts).unwrap();
         assert_eq!(one.bytes, two.bytes);

@@ -108,7 +108,8 @@ pub fn update(state_dir: &Path, hash: &InfoHash, layout: &Layout, haves: &[u8]) 
         synced += 1;
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| crate::error::Error::io(format!("creating {}", parent.display()), e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| crate::error::Error::io(format!("creating {}", parent.display()), e))?;
     }
     crate::atomic::write_atomic(&path, haves)?;
     Ok(synced)

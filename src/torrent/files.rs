@@ -124,7 +124,12 @@ pub struct Files {
 }
 
 impl Files {
-    pub fn new(root: &Path, files: Vec<Option<(PathBuf, u64)>>, read_only: bool, pool: Arc<Pool>) -> anyhow::Result<Files> {
+    pub fn new(
+        root: &Path,
+        files: Vec<Option<(PathBuf, u64)>>,
+        read_only: bool,
+        pool: Arc<Pool>,
+    ) -> anyhow::Result<Files> {
         let owner = pool.next_owner.fetch_add(1, Ordering::Relaxed);
         let f = Files { root: root.to_path_buf(), files, read_only, pool, owner };
         if !read_only {
@@ -149,12 +154,8 @@ impl Files {
     /// in that folder's place since is never followed through it.
     fn dir_io(&self) -> std::io::Result<Arc<File>> {
         self.pool.get((self.owner, usize::MAX), || {
-            if self.read_only {
-                safefs::open_root(&self.root)
-            } else {
-                safefs::open_real_dir(&self.root)
-            }
-            .map(File::from)
+            if self.read_only { safefs::open_root(&self.root) } else { safefs::open_real_dir(&self.root) }
+                .map(File::from)
         })
     }
 

@@ -188,8 +188,10 @@ struct Upstream {
 impl Upstream {
     fn parse(url: &str) -> Result<Upstream> {
         let u = url::Url::parse(url).map_err(|e| Error::usage(format!("--proxy '{}': {e}", crate::text::line(url))))?;
-        let host = u.host_str().ok_or_else(|| Error::usage(format!("--proxy '{}' names no host", crate::text::line(url))))?;
-        let port = u.port().ok_or_else(|| Error::usage(format!("--proxy '{}' names no port", crate::text::line(url))))?;
+        let host =
+            u.host_str().ok_or_else(|| Error::usage(format!("--proxy '{}' names no host", crate::text::line(url))))?;
+        let port =
+            u.port().ok_or_else(|| Error::usage(format!("--proxy '{}' names no port", crate::text::line(url))))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let at = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
         // As librqbit did: a password means RFC 1929 (a user name alone,
@@ -197,7 +199,10 @@ impl Upstream {
         let dec = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
         let auth = u.password().map(|p| (dec(u.username()), dec(p)));
         if auth.as_ref().is_some_and(|(user, _)| user.is_empty()) {
-            return Err(Error::usage(format!("--proxy '{}': a password needs a user name (socks5://USER:PASS@HOST:PORT)", crate::text::line(url))));
+            return Err(Error::usage(format!(
+                "--proxy '{}': a password needs a user name (socks5://USER:PASS@HOST:PORT)",
+                crate::text::line(url)
+            )));
         }
         Ok(Upstream { at, auth })
     }
@@ -356,7 +361,9 @@ async fn serve_incoming(l: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         // Loopback peers (local clients, tests) are not limited per address.
-        let link_slot = if peer.ip().is_loopback() { None } else {
+        let link_slot = if peer.ip().is_loopback() {
+            None
+        } else {
             match shared.links.take(peer.ip()) {
                 Some(s) => Some(s),
                 None => {
@@ -501,7 +508,11 @@ async fn stalled(write: impl std::future::Future<Output = std::io::Result<()>>) 
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the other side stopped reading"))?
 }
 
-async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(r: &mut R, w: &mut W, mut cipher: Option<&mut Cipher>) -> std::io::Result<()> {
+async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    r: &mut R,
+    w: &mut W,
+    mut cipher: Option<&mut Cipher>,
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = r.read(&mut buf).await?;
@@ -633,7 +644,8 @@ async fn socks_request(s: &mut TcpStream, password: &str) -> std::io::Result<Tar
     let mut pass = vec![0u8; usize::from(plen[0])];
     s.read_exact(&mut pass).await?;
     // Constant-time enough: the length is public, the bytes are compared whole.
-    let ok = pass.len() == password.len() && pass.iter().zip(password.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let ok = pass.len() == password.len()
+        && pass.iter().zip(password.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !ok {
         s.write_all(&[1, 1]).await?;
         return Err(refused("a SOCKS client with the wrong password"));
@@ -683,14 +695,18 @@ async fn dial(shared: &Shared, target: &Target) -> std::io::Result<TcpStream> {
                     Target::Name(h, p) => (h.clone(), *p),
                 };
                 let s = match &up.auth {
-                    Some((u, p)) => tokio_socks::tcp::Socks5Stream::connect_with_password(up.at.as_str(), to, u, p).await,
+                    Some((u, p)) => {
+                        tokio_socks::tcp::Socks5Stream::connect_with_password(up.at.as_str(), to, u, p).await
+                    }
                     None => tokio_socks::tcp::Socks5Stream::connect(up.at.as_str(), to).await,
                 };
                 s.map(|s| s.into_inner()).map_err(|e| std::io::Error::other(format!("through the proxy: {e}")))
             }
         }
     };
-    tokio::time::timeout(CONNECT, fut).await.map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+    tokio::time::timeout(CONNECT, fut)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
 }
 
 /// Addresses no peer has: unspecified, multicast, broadcast, link-local
@@ -705,7 +721,12 @@ fn unroutable(ip: IpAddr) -> bool {
     }
 }
 
-async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit: tokio::sync::OwnedSemaphorePermit) -> std::io::Result<()> {
+async fn outgoing(
+    mut client: TcpStream,
+    shared: &Shared,
+    password: &str,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> std::io::Result<()> {
     let target = tokio::time::timeout(FIRST_BYTES, socks_request(&mut client, password))
         .await
         .map_err(|_| refused("a SOCKS client too slow"))??;
@@ -735,7 +756,9 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit
     // librqbit writes its BitTorrent handshake first; anything else (an
     // HTTP tracker request) is relayed as it is.
     let mut first = [0u8; 1];
-    let n = tokio::time::timeout(HANDSHAKE, client.read(&mut first)).await.map_err(|_| refused("librqbit sent nothing"))??;
+    let n = tokio::time::timeout(HANDSHAKE, client.read(&mut first))
+        .await
+        .map_err(|_| refused("librqbit sent nothing"))??;
     if n == 0 {
         return Ok(());
     }
@@ -745,7 +768,9 @@ async fn outgoing(mut client: TcpStream, shared: &Shared, password: &str, permit
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
     handshake[0] = first[0];
-    tokio::time::timeout(HANDSHAKE, client.read_exact(&mut handshake[1..])).await.map_err(|_| refused("librqbit's handshake is slow"))??;
+    tokio::time::timeout(HANDSHAKE, client.read_exact(&mut handshake[1..]))
+        .await
+        .map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
         relay(peer, client, None, None, &[], &handshake, shared).await;
         return Ok(());
@@ -804,7 +829,6 @@ async fn plaintext(mut peer: TcpStream, handshake: &[u8]) -> std::io::Result<Ope
     buf.truncate(n);
     Ok((peer, None, None, None, buf))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -212,8 +212,11 @@ mod tests {
             assert!(t.windows(15).any(|w| w == b"http://t/announ"), "the magnet's trackers");
         }
         let other = magnet_for(b"d4:name1:xe", "");
-        let e = check(&other, &Candidate { source: "https://m/x.torrent".into(), bytes: info.clone().into(), vouched: true })
-            .unwrap_err();
+        let e = check(
+            &other,
+            &Candidate { source: "https://m/x.torrent".into(), bytes: info.clone().into(), vouched: true },
+        )
+        .unwrap_err();
         assert!(e.message.contains("https://m/x.torrent") && e.message.contains("not the magnet's"), "{}", e.message);
     }
 
@@ -221,9 +224,14 @@ mod tests {
     fn hostile_bytes_are_refused_with_the_source_named() {
         let m = magnet_for(&info(), "");
         let deep = Bytes::from([vec![b'l'; 100_000], vec![b'e'; 100_000]].concat());
-        for bad in [Bytes::from_static(b"<html>404</html>"), deep, Bytes::from(vec![b'd'; MAX_BYTES + 1]), Bytes::new()] {
+        for bad in [Bytes::from_static(b"<html>404</html>"), deep, Bytes::from(vec![b'd'; MAX_BYTES + 1]), Bytes::new()]
+        {
             let e = check(&m, &Candidate { source: "i0 \u{1b}[2J".into(), bytes: bad, vouched: true }).unwrap_err();
-            assert!(e.message.starts_with("the torrent metadata from i0") && !e.message.contains('\u{1b}'), "{}", e.message);
+            assert!(
+                e.message.starts_with("the torrent metadata from i0") && !e.message.contains('\u{1b}'),
+                "{}",
+                e.message
+            );
         }
     }
 }

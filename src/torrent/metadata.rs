@@ -34,13 +34,12 @@ pub const MAX_NAME: usize = 255;
 
 /// SHA-1 of the empty string.
 const SHA1_OF_NOTHING: [u8; 20] = [
-    0xda, 0x39, 0xa3, 0xee, 0x5e, 0x6b, 0x4b, 0x0d, 0x32, 0x55, 0xbf, 0xef, 0x95, 0x60, 0x18, 0x90, 0xaf, 0xd8, 0x07, 0x09,
+    0xda, 0x39, 0xa3, 0xee, 0x5e, 0x6b, 0x4b, 0x0d, 0x32, 0x55, 0xbf, 0xef, 0x95, 0x60, 0x18, 0x90, 0xaf, 0xd8, 0x07,
+    0x09,
 ];
 
 fn bad(why: impl std::fmt::Display) -> Error {
-    Error::invalid(format!(
-        "the torrent's metadata is invalid ({why}): refusing it, nothing was written"
-    ))
+    Error::invalid(format!("the torrent's metadata is invalid ({why}): refusing it, nothing was written"))
 }
 
 /// goat's checks of an info dictionary, before librqbit's `validate` (which
@@ -141,7 +140,10 @@ pub async fn caught<F: Future>(f: F) -> Result<F::Output> {
         // panic there is goat's bug, not the metadata's fault. Dependencies
         // are built from absolute registry paths, goat from `src/`.
         if at.starts_with("src/") {
-            Error::internal(format!("goat failed while adding a torrent ({} at {at}): please report this bug", crate::text::line(&why)))
+            Error::internal(format!(
+                "goat failed while adding a torrent ({} at {at}): please report this bug",
+                crate::text::line(&why)
+            ))
         } else {
             Error::invalid(format!(
                 "the torrent's metadata is invalid (the BitTorrent engine failed on it: {}): refusing it",
@@ -218,7 +220,11 @@ mod tests {
             info: I {
                 name: "model".into(),
                 pl,
-                files: lengths.iter().enumerate().map(|(i, &length)| F { length, path: vec![format!("f{i}")] }).collect(),
+                files: lengths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &length)| F { length, path: vec![format!("f{i}")] })
+                    .collect(),
                 pieces: vec![0; hashes * 20],
             },
         };

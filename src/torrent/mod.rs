@@ -33,9 +33,9 @@ use librqbit::{
     AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode, ListenerOptions,
     ManagedTorrent, Session, SessionOptions,
 };
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -256,7 +256,7 @@ impl Swarm {
                     cfg.write_roots.clone(),
                     storage::Budget::from_mib(gather_mib),
                 )
-                    .boxed()
+                .boxed()
             }),
             dht,
             disable_trackers: proxied,
@@ -377,7 +377,8 @@ impl Swarm {
         // librqbit's add) is what a many-file torrent costs: logged for
         // benches/many_files.py.
         let took = std::time::Instant::now();
-        let real: Vec<(PathBuf, u64)> = md.files.iter().filter(|f| !f.padding).map(|f| (f.path.clone(), f.length)).collect();
+        let real: Vec<(PathBuf, u64)> =
+            md.files.iter().filter(|f| !f.padding).map(|f| (f.path.clone(), f.length)).collect();
         let created = preallocate(output, &real)?;
         let key = md.hash.as_str().to_string();
         storage::lock(&self.fresh).insert(key.clone(), created.into_iter().collect());
@@ -392,7 +393,12 @@ impl Swarm {
 
     /// The magnet's metadata from peers (BEP 9), as a `.torrent` with the
     /// magnet's trackers and web seeds, and the peers librqbit met.
-    async fn metadata_from_peers(&self, magnet: &Magnet, initial: &[SocketAddr], metadata_timeout: Duration) -> Result<(Bytes, Vec<SocketAddr>)> {
+    async fn metadata_from_peers(
+        &self,
+        magnet: &Magnet,
+        initial: &[SocketAddr],
+        metadata_timeout: Duration,
+    ) -> Result<(Bytes, Vec<SocketAddr>)> {
         let asked = std::time::Instant::now();
         // Metadata only (list_only), so goat can apply its own path rules
         // before librqbit creates a single file.
@@ -407,11 +413,15 @@ impl Swarm {
         // several goat requests at once can be, drops the handshake), so
         // goat asks again, backing off, until the metadata timeout.
         let deadline = tokio::time::Instant::now() + metadata_timeout;
-        let require_hint =
-            if self.cfg.encryption == gate::Encryption::Require { " (--encryption require refuses peers that cannot encrypt)" } else { "" };
+        let require_hint = if self.cfg.encryption == gate::Encryption::Require {
+            " (--encryption require refuses peers that cannot encrypt)"
+        } else {
+            ""
+        };
         let mut pause = Duration::from_millis(500);
         let listed = loop {
-            let fut = metadata::caught(self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list())));
+            let fut =
+                metadata::caught(self.session.add_torrent(AddTorrent::from_url(magnet.uri.clone()), Some(list())));
             match tokio::time::timeout_at(deadline, fut).await.map(|r| r.and_then(|r| r.map_err(|e| add_error(&e)))) {
                 Err(_) => {
                     let hint = if !(magnet.sources.is_empty() && magnet.web_seeds.is_empty()) {
@@ -444,8 +454,9 @@ impl Swarm {
         // than trust the engine's bookkeeping (see `same_torrent`), and
         // writes the .torrent it keeps: peers send only the info
         // dictionary, so the trackers and web seeds are the magnet's.
-        let t = librqbit::torrent_from_bytes(&listed.torrent_bytes)
-            .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+        let t = librqbit::torrent_from_bytes(&listed.torrent_bytes).map_err(|e| {
+            Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+        })?;
         let torrent = known::assemble(t.info.raw_bytes.as_ref(), &magnet.trackers, &magnet.web_seeds)?;
         Ok((torrent, listed.seen_peers))
     }
@@ -463,7 +474,10 @@ impl Swarm {
         self.session.with_torrents(|it| {
             it.map(|(_, h)| {
                 let output = h.output_folder().to_path_buf();
-                (hash_of(h.info_hash()), Torrent { handle: h.clone(), output, steering: None, web: None, gate: self.gate.clone() })
+                (
+                    hash_of(h.info_hash()),
+                    Torrent { handle: h.clone(), output, steering: None, web: None, gate: self.gate.clone() },
+                )
             })
             .collect()
         })
@@ -471,7 +485,13 @@ impl Swarm {
 
     /// Add a torrent from metadata goat saved earlier (no metadata exchange,
     /// so it works with no peer online). Existing files are re-used.
-    pub async fn add_saved(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], output: &Path) -> Result<Torrent> {
+    pub async fn add_saved(
+        &self,
+        torrent_bytes: Bytes,
+        magnet: &Magnet,
+        peers: &[String],
+        output: &Path,
+    ) -> Result<Torrent> {
         let initial = resolve_peers(peers, magnet).await?;
         self.add_metadata(torrent_bytes, initial, magnet, output, false).await
     }
@@ -481,7 +501,13 @@ impl Swarm {
     /// be there, a regular file (no link) at the torrent's length, or the
     /// torrent is refused before librqbit sees the folder; goat never
     /// creates, truncates, extends or writes a file there.
-    pub async fn add_published(&self, torrent_bytes: Bytes, magnet: &Magnet, peers: &[String], folder: &Path) -> Result<Torrent> {
+    pub async fn add_published(
+        &self,
+        torrent_bytes: Bytes,
+        magnet: &Magnet,
+        peers: &[String],
+        folder: &Path,
+    ) -> Result<Torrent> {
         let key = info_hash_of_torrent(&torrent_bytes)?;
         same_torrent(magnet, key.clone())?;
         for f in listed_files(&torrent_bytes)?.into_iter().filter(|f| !f.padding) {
@@ -501,7 +527,14 @@ impl Swarm {
     /// it from a vouched source, or librqbit's private session holds it),
     /// not those of a file anyone who can write the output folder could
     /// have changed.
-    async fn add_metadata(&self, torrent_bytes: Bytes, peers: Vec<SocketAddr>, magnet: &Magnet, output: &Path, url_list: bool) -> Result<Torrent> {
+    async fn add_metadata(
+        &self,
+        torrent_bytes: Bytes,
+        peers: Vec<SocketAddr>,
+        magnet: &Magnet,
+        output: &Path,
+        url_list: bool,
+    ) -> Result<Torrent> {
         // Random-first steering places its streams before the first request
         // (steer.rs): the torrent is added paused and started by it.
         let steer = self.cfg.piece_order == PieceOrder::Random;
@@ -518,7 +551,8 @@ impl Swarm {
             ..Default::default()
         };
         metadata::check_torrent(&torrent_bytes)?;
-        storage::lock(&self.folders).insert(info_hash_of_torrent(&torrent_bytes)?.as_str().to_string(), output.to_path_buf());
+        storage::lock(&self.folders)
+            .insert(info_hash_of_torrent(&torrent_bytes)?.as_str().to_string(), output.to_path_buf());
         let resp = {
             let _one_at_a_time = self.adding.lock().await;
             metadata::caught(self.session.add_torrent(AddTorrent::from_bytes(torrent_bytes.clone()), Some(opts)))
@@ -538,8 +572,8 @@ impl Swarm {
             }
             return Err(e);
         }
-        let steering =
-            (added && steer).then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
+        let steering = (added && steer)
+            .then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
         let web = if added { self.bridge(&handle, &torrent_bytes, magnet, url_list) } else { None };
         Ok(Torrent { handle, output: output.to_path_buf(), steering, web, gate: self.gate.clone() })
     }
@@ -558,7 +592,13 @@ impl Swarm {
     /// Bridge the torrent's web seeds (its `url-list` and the magnet's
     /// `ws=`, less those dropped this run) into the session while it
     /// downloads.
-    fn bridge(&self, handle: &Arc<ManagedTorrent>, torrent_bytes: &[u8], magnet: &Magnet, url_list: bool) -> Option<Arc<bridge::Bridges>> {
+    fn bridge(
+        &self,
+        handle: &Arc<ManagedTorrent>,
+        torrent_bytes: &[u8],
+        magnet: &Magnet,
+        url_list: bool,
+    ) -> Option<Arc<bridge::Bridges>> {
         let mut urls = magnet.web_seeds.clone();
         if url_list {
             extend_new(&mut urls, known::url_list(torrent_bytes));
@@ -620,7 +660,8 @@ impl Swarm {
             .iter()
             .filter(|(p, off, len)| {
                 same.contains(p)
-                    && pieces_touching(*off, *len, layout.piece_length).is_some_and(|mut r| r.all(|i| proof.is_vouched(i as u32)))
+                    && pieces_touching(*off, *len, layout.piece_length)
+                        .is_some_and(|mut r| r.all(|i| proof.is_vouched(i as u32)))
             })
             .map(|(p, _, _)| p.clone())
             .collect()
@@ -686,7 +727,9 @@ impl Swarm {
             match self.add_metadata(bytes.clone(), initial.clone(), &magnet, &output, true).await {
                 Ok(t) => return Ok(t),
                 Err(e) if pause > Duration::from_secs(16) => return Err(e),
-                Err(e) => tracing::warn!(target: "goat", "adding torrent {hash} again: {}; trying again in {pause:?}", e.message),
+                Err(e) => {
+                    tracing::warn!(target: "goat", "adding torrent {hash} again: {}; trying again in {pause:?}", e.message)
+                }
             }
             tokio::time::sleep(pause).await;
             pause *= 2;
@@ -801,9 +844,11 @@ fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
 /// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
 pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
     metadata::check_torrent(torrent_bytes)?;
-    let t = librqbit::torrent_from_bytes(torrent_bytes)
-        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
-    let info = t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
+    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
+        Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+    })?;
+    let info =
+        t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
     let mut out = Vec::new();
     let mut offset = 0u64;
     let mut seen = std::collections::HashSet::new();
@@ -827,16 +872,18 @@ pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
 /// dictionary inside a .torrent, whose raw bytes librqbit's bencode parser
 /// keeps.
 fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes)
-        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
+        Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+    })?;
     let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
     Ok(InfoHash::from_bytes(&digest))
 }
 
 /// The piece length of a `.torrent` ([`metadata::check_torrent`] bounds it).
 fn piece_length_of(torrent_bytes: &[u8]) -> Result<u64> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes)
-        .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}")))))?;
+    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
+        Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+    })?;
     Ok(u64::from(t.info.data.piece_length))
 }
 
@@ -873,7 +920,6 @@ impl Torrent {
 pub fn session_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("session")
 }
-
 
 /// goat's own rule for file paths from torrent metadata (untrusted): every
 /// component non-empty, not `.`/`..`, no separators, drive letters or
@@ -967,10 +1013,20 @@ fn classify_add_error(msg: &str) -> Error {
 fn disk_error(msg: &str) -> Option<Error> {
     let lower = msg.to_ascii_lowercase();
     if lower.contains("no space") || lower.contains("enospc") || lower.contains("storage full") {
-        return Some(Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(msg))));
+        return Some(Error::new(
+            Kind::Io,
+            format!("{}: the disk is full, free space and run again to resume", one_line(msg)),
+        ));
     }
-    if lower.contains("eacces") || lower.contains("permission denied") || lower.contains("erofs") || lower.contains("read-only file system") {
-        return Some(Error::new(Kind::Io, format!("{}: check the output folder's permissions, then run again to resume", one_line(msg))));
+    if lower.contains("eacces")
+        || lower.contains("permission denied")
+        || lower.contains("erofs")
+        || lower.contains("read-only file system")
+    {
+        return Some(Error::new(
+            Kind::Io,
+            format!("{}: check the output folder's permissions, then run again to resume", one_line(msg)),
+        ));
     }
     None
 }
@@ -1007,9 +1063,9 @@ async fn resolve_peers(peers: &[String], magnet: &Magnet) -> Result<Vec<SocketAd
 }
 
 async fn resolve_peer(p: &str) -> Result<Vec<SocketAddr>> {
-    let addrs = tokio::net::lookup_host(p).await.map_err(|e| {
-        Error::usage(format!("peer '{}' is not a reachable host:port ({e})", crate::text::line(p)))
-    })?;
+    let addrs = tokio::net::lookup_host(p)
+        .await
+        .map_err(|e| Error::usage(format!("peer '{}' is not a reachable host:port ({e})", crate::text::line(p))))?;
     Ok(addrs.collect())
 }
 
@@ -1153,7 +1209,8 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
             None => 0,
         });
     }
-    let missing: u64 = files.iter().zip(&allocated).fold(0u64, |sum, ((_, len), have)| sum.saturating_add(len.saturating_sub(*have)));
+    let missing: u64 =
+        files.iter().zip(&allocated).fold(0u64, |sum, ((_, len), have)| sum.saturating_add(len.saturating_sub(*have)));
     if let Some(free) = free_space(output) {
         if free < missing {
             return Err(Error::new(
@@ -1176,7 +1233,8 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
         if before == 0 {
             created.push(rel.clone());
         }
-        let f = safefs::open_in(&root, rel, Access::Write).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let f = safefs::open_in(&root, rel, Access::Write)
+            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         let Ok(end) = libc::off_t::try_from(*len) else {
             return Err(Error::invalid(format!("{}: {len} bytes is more than a file can hold", path.display())));
         };
@@ -1192,7 +1250,12 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
                     format!("{}: the disk is full, free some space and run again to resume", path.display()),
                 ))
             }
-            other => return Err(Error::io(format!("allocating {}", path.display()), std::io::Error::from_raw_os_error(other))),
+            other => {
+                return Err(Error::io(
+                    format!("allocating {}", path.display()),
+                    std::io::Error::from_raw_os_error(other),
+                ))
+            }
         }
     }
     Ok(created)
@@ -1254,9 +1317,11 @@ mod tests {
         }
         assert_eq!(classify_add_error("invalid path component \"..\"").kind, Kind::InvalidData);
         // Typed: an io::Error in the chain decides, whatever the words say.
-        let typed = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull)).context("opening file \"a/b\" path");
+        let typed = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            .context("opening file \"a/b\" path");
         assert!(add_error(&typed).message.contains("disk is full"), "{}", add_error(&typed).message);
-        let denied = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("invalid path");
+        let denied =
+            anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("invalid path");
         assert_eq!(add_error(&denied).kind, Kind::Io);
         assert_eq!(classify_torrent_error("Permission denied (os error 13)").kind, Kind::Io);
     }

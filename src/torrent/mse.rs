@@ -300,7 +300,8 @@ pub async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
 
     inbox.sync(&mut s, &hash(&[b"req1", &secret]), MAX_PAD).await?;
     let masked: [u8; 20] = inbox.take(&mut s, 20).await?.try_into().expect("20 bytes");
-    let skey = torrent(&xor(masked, hash(&[b"req3", &secret]))).ok_or_else(|| refused("the peer asked for a torrent goat does not have"))?;
+    let skey = torrent(&xor(masked, hash(&[b"req3", &secret])))
+        .ok_or_else(|| refused("the peer asked for a torrent goat does not have"))?;
     let mut read = Cipher::new(b"keyA", &secret, &skey);
     let mut write = Cipher::new(b"keyB", &secret, &skey);
 
@@ -319,7 +320,8 @@ pub async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
     let ia_len = usize::from(u16::from_be_bytes([pad_c[pad], pad_c[pad + 1]]));
     let mut ia = inbox.take(&mut s, ia_len).await?;
     read.apply(&mut ia);
-    let method = choose(provide).ok_or_else(|| refused(format!("the peer offered crypto {provide:#x}, which this mode does not accept")))?;
+    let method = choose(provide)
+        .ok_or_else(|| refused(format!("the peer offered crypto {provide:#x}, which this mode does not accept")))?;
     let select = match method {
         Method::Rc4 => RC4,
         Method::Plaintext => PLAINTEXT,
@@ -351,13 +353,22 @@ mod tests {
         (req == &req2(&HASH_A)).then_some(HASH_A)
     }
 
-    async fn pair(provide: u32, choose: fn(u32) -> Option<Method>) -> (io::Result<Established<tokio::io::DuplexStream>>, io::Result<Established<tokio::io::DuplexStream>>) {
+    async fn pair(
+        provide: u32,
+        choose: fn(u32) -> Option<Method>,
+    ) -> (io::Result<Established<tokio::io::DuplexStream>>, io::Result<Established<tokio::io::DuplexStream>>) {
         let (a, b) = duplex(1 << 16);
         tokio::join!(initiate(a, HASH_A, provide, b"hello"), respond(b, Vec::new(), have, choose))
     }
 
     fn prefer_rc4(p: u32) -> Option<Method> {
-        if p & RC4 != 0 { Some(Method::Rc4) } else if p & PLAINTEXT != 0 { Some(Method::Plaintext) } else { None }
+        if p & RC4 != 0 {
+            Some(Method::Rc4)
+        } else if p & PLAINTEXT != 0 {
+            Some(Method::Plaintext)
+        } else {
+            None
+        }
     }
 
     #[tokio::test]
@@ -413,7 +424,15 @@ mod tests {
 
     #[tokio::test]
     async fn degenerate_keys_are_refused() {
-        for y in [vec![0u8; KEY_LEN], { let mut k = vec![0u8; KEY_LEN]; k[KEY_LEN - 1] = 1; k }, vec![0xff; KEY_LEN]] {
+        for y in [
+            vec![0u8; KEY_LEN],
+            {
+                let mut k = vec![0u8; KEY_LEN];
+                k[KEY_LEN - 1] = 1;
+                k
+            },
+            vec![0xff; KEY_LEN],
+        ] {
             let (_a, b) = duplex(1 << 16);
             let r = respond(b, y, have, prefer_rc4).await;
             assert!(r.unwrap_err().to_string().contains("degenerate"));
@@ -424,7 +443,14 @@ mod tests {
     async fn a_truncated_exchange_ends_in_an_error() {
         let (mut a, b) = duplex(1 << 16);
         let keys = Keys::new().unwrap();
-        let r = tokio::join!(async move { a.write_all(&keys.public).await.unwrap(); drop(a) }, respond(b, Vec::new(), have, prefer_rc4)).1;
+        let r = tokio::join!(
+            async move {
+                a.write_all(&keys.public).await.unwrap();
+                drop(a)
+            },
+            respond(b, Vec::new(), have, prefer_rc4)
+        )
+        .1;
         // The peer is gone: writing Yb or reading on fails, either way.
         assert!(r.is_err());
     }

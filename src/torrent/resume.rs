@@ -36,7 +36,12 @@ pub fn clear_pieces(bits: &mut [u8], pieces: impl IntoIterator<Item = u64>) {
 /// Clear `pieces` in the saved bitfield of `info_hash` (of `npieces`
 /// pieces). Returns false when there is no saved bitfield (librqbit will
 /// check everything anyway).
-pub fn forget_pieces(state_dir: &Path, info_hash: &crate::goatfile::InfoHash, npieces: u64, pieces: &[u64]) -> Result<bool> {
+pub fn forget_pieces(
+    state_dir: &Path,
+    info_hash: &crate::goatfile::InfoHash,
+    npieces: u64,
+    pieces: &[u64],
+) -> Result<bool> {
     let path = bitfield_file(state_dir, info_hash);
     let mut bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -74,7 +79,8 @@ pub fn repair_session(state_dir: &Path) {
                 Ok(_) => "it has no torrent table".to_string(),
                 Err(e) => e.to_string(),
             };
-            let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let stamp =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             let aside = path.with_file_name(format!("session.json.damaged-{stamp}"));
             match std::fs::rename(&path, &aside) {
                 Ok(()) => tracing::warn!(
@@ -83,7 +89,9 @@ pub fn repair_session(state_dir: &Path) {
                     path.display(),
                     aside.display()
                 ),
-                Err(e) => tracing::warn!(target: "goat", "{} is damaged ({why}) and cannot be moved aside ({e})", path.display()),
+                Err(e) => {
+                    tracing::warn!(target: "goat", "{} is damaged ({why}) and cannot be moved aside ({e})", path.display())
+                }
             }
             return;
         }
@@ -196,7 +204,8 @@ mod tests {
         );
         std::fs::write(session.join("session.json"), &db).unwrap();
         super::repair_session(dir.path());
-        let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(session.join("session.json")).unwrap()).unwrap();
+        let kept: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(session.join("session.json")).unwrap()).unwrap();
         let kept = kept["torrents"].as_object().unwrap();
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert_eq!(kept["0"]["info_hash"], good.as_str());
@@ -204,6 +213,9 @@ mod tests {
         std::fs::write(session.join("session.json"), &db[..db.len() / 2]).unwrap();
         super::repair_session(dir.path());
         assert!(!session.join("session.json").exists());
-        assert!(std::fs::read_dir(&session).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("session.json.damaged-")));
+        assert!(std::fs::read_dir(&session)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("session.json.damaged-")));
     }
 }

@@ -132,8 +132,12 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, 
     let id = TorrentIdOrHash::Hash(handle.info_hash());
     // Seeded per process and torrent, so nodes started together differ.
     let mut rng = fastrand::Rng::with_seed(
-        std::process::id() as u64 ^ u64::from_le_bytes(handle.info_hash().0[..8].try_into().unwrap_or_default())
-            ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
+        std::process::id() as u64
+            ^ u64::from_le_bytes(handle.info_hash().0[..8].try_into().unwrap_or_default())
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
     );
     // librqbit returns `FileStream` from public methods but does not export
     // the type's name: held as a boxed AsyncSeek, with its position kept here.
@@ -171,7 +175,7 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, 
             let Some((file, pos)) = layout.locate(p) else { continue };
             if slot.as_ref().map(|s| s.file) != Some(file) {
                 *slot = None; // give back its permits before taking others
-                // None left in the session: this slot waits for a later tick.
+                              // None left in the session: this slot waits for a later tick.
                 let Ok(share) = budget.clone().try_acquire_owned() else { continue };
                 match handle.clone().stream(file).await {
                     Ok(s) => *slot = Some(Slot { file, pos: 0, stream: Box::new(s), _budget: share }),

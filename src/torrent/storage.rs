@@ -60,8 +60,8 @@
 //! seeds: the cost of a piece's check is paid once, when it is first asked
 //! for.
 
-use crate::filebuf::FileBuf;
 use super::files::{Files, Pool};
+use crate::filebuf::FileBuf;
 use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
@@ -96,11 +96,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: usize) -> Arc<Budget> {
-        Arc::new(Budget {
-            limit,
-            used: AtomicUsize::new(0),
-            kept: Mutex::default(),
-        })
+        Arc::new(Budget { limit, used: AtomicUsize::new(0), kept: Mutex::default() })
     }
 
     /// The session's budget for gathering: none (gathering off, the
@@ -114,11 +110,7 @@ impl Budget {
     /// the piece's retry) may use [`DEFAULT_BUDGET`] even when gathering
     /// is off.
     fn take(&self, size: usize, rescue: bool) -> Option<Vec<u8>> {
-        let limit = if rescue {
-            self.limit.max(DEFAULT_BUDGET)
-        } else {
-            self.limit
-        };
+        let limit = if rescue { self.limit.max(DEFAULT_BUDGET) } else { self.limit };
         let mut kept = lock(&self.kept);
         // What is in use, not what is kept, counts against this take's
         // limit: a buffer kept after a rescue must not start gathering
@@ -133,9 +125,7 @@ impl Budget {
         loop {
             let grew = self
                 .used
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
-                    (u + size <= limit).then_some(u + size)
-                })
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u + size <= limit).then_some(u + size))
                 .is_ok();
             if grew {
                 return Some(vec![0; size]);
@@ -214,7 +204,8 @@ impl Proof {
 
     /// Every piece proven in this session (a fresh, uninterrupted download).
     pub fn all_proven(&self) -> bool {
-        !self.pieces.is_empty() && self.pieces.iter().all(|p| matches!(p.load(Ordering::Acquire), piece::PROVEN | piece::VOUCHED))
+        !self.pieces.is_empty()
+            && self.pieces.iter().all(|p| matches!(p.load(Ordering::Acquire), piece::PROVEN | piece::VOUCHED))
     }
 
     /// Piece `i` is proven by goat's hash of whole files and has not been
@@ -305,7 +296,9 @@ impl Proof {
             Ok(()) => {
                 // A piece found bad meanwhile stays bad until fetched again.
                 if let Some(p) = self.pieces.get(i as usize) {
-                    let _ = p.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| (s != piece::BAD).then_some(piece::PROVEN));
+                    let _ = p.fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                        (s != piece::BAD).then_some(piece::PROVEN)
+                    });
                 }
             }
             Err(e) => {
@@ -357,15 +350,13 @@ impl Prover {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let queued = Arc::new(AtomicUsize::new(0));
         let q = queued.clone();
-        let started = std::thread::Builder::new()
-            .name("goat-prover".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    let len = job.len();
-                    job.run();
-                    q.fetch_sub(len, Ordering::AcqRel);
-                }
-            });
+        let started = std::thread::Builder::new().name("goat-prover".into()).spawn(move || {
+            while let Ok(job) = rx.recv() {
+                let len = job.len();
+                job.run();
+                q.fetch_sub(len, Ordering::AcqRel);
+            }
+        });
         if let Err(e) = started {
             tracing::debug!(target: "goat", "no prover thread ({e}): pieces are proven inline");
         }
@@ -523,11 +514,7 @@ impl Behind {
 impl Shape {
     /// The parts of the torrent range `start..start+len` in each file:
     /// (file id, offset in file, offset in the range, length, padding).
-    fn parts(
-        &self,
-        start: u64,
-        len: u64,
-    ) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
+    fn parts(&self, start: u64, len: u64) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
         let end = start + len;
         // Spans are in torrent order: the first that ends after `start` is
         // found by bisection, and the walk stops at the first that begins
@@ -536,23 +523,12 @@ impl Shape {
         let upto = first + self.spans[first..].partition_point(|s| s.offset < end);
         self.spans[first..upto].iter().enumerate().map(move |(i, s)| (first + i, s)).filter_map(move |(id, s)| {
             let (from, to) = (start.max(s.offset), end.min(s.offset + s.len));
-            (from < to).then(|| {
-                (
-                    id,
-                    from - s.offset,
-                    (from - start) as usize,
-                    (to - from) as usize,
-                    s.padding,
-                )
-            })
+            (from < to).then(|| (id, from - s.offset, (from - start) as usize, (to - from) as usize, s.padding))
         })
     }
 
     /// [`Shape::parts`] of the whole of `piece`.
-    fn piece_parts(
-        &self,
-        piece: ValidPieceIndex,
-    ) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
+    fn piece_parts(&self, piece: ValidPieceIndex) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
         let start = self.lengths.piece_offset(piece);
         self.parts(start, self.lengths.piece_length(piece) as u64)
     }
@@ -570,13 +546,7 @@ impl Shape {
         let mut h = crate::hash::Sha1::default();
         SCRATCH.with_borrow_mut(|buf| {
             for (id, at, _, n, padding) in self.piece_parts(piece) {
-                buf.runs(
-                    at,
-                    n,
-                    padding,
-                    |pos, into| files.pread_exact(id, pos, into),
-                    |run| h.update(run),
-                )?;
+                buf.runs(at, n, padding, |pos, into| files.pread_exact(id, pos, into), |run| h.update(run))?;
             }
             anyhow::Ok(())
         })?;
@@ -590,28 +560,14 @@ impl Shape {
 impl StorageFactory for ProvingFactory {
     type Storage = ProvingStorage;
 
-    fn create(
-        &self,
-        shared: &ManagedTorrentShared,
-        metadata: &TorrentMetadata,
-    ) -> anyhow::Result<ProvingStorage> {
+    fn create(&self, shared: &ManagedTorrentShared, metadata: &TorrentMetadata) -> anyhow::Result<ProvingStorage> {
         let lengths = *metadata.lengths();
-        let hashes: Vec<[u8; 20]> = metadata
-            .info
-            .info()
-            .pieces
-            .as_ref()
-            .chunks_exact(20)
-            .map(|c| c.try_into().unwrap_or([0; 20]))
-            .collect();
+        let hashes: Vec<[u8; 20]> =
+            metadata.info.info().pieces.as_ref().chunks_exact(20).map(|c| c.try_into().unwrap_or([0; 20])).collect();
         let spans = metadata
             .file_infos
             .iter()
-            .map(|f| Span {
-                offset: f.offset_in_torrent,
-                len: f.len,
-                padding: f.attrs.padding,
-            })
+            .map(|f| Span { offset: f.offset_in_torrent, len: f.len, padding: f.attrs.padding })
             .collect();
         let proof = Arc::new(Proof::new(lengths.total_pieces() as usize));
         let hash = hex::encode(shared.info_hash.0);
@@ -619,11 +575,7 @@ impl StorageFactory for ProvingFactory {
         // Present when goat added the torrent itself for a download (not
         // for one librqbit restored from its session file).
         let fresh_paths = lock(&self.fresh).remove(&hash);
-        let behind = fresh_paths.is_some().then(|| {
-            Arc::new(Behind {
-                proven: Mutex::default(),
-            })
-        });
+        let behind = fresh_paths.is_some().then(|| Arc::new(Behind { proven: Mutex::default() }));
         let fresh_paths = fresh_paths.unwrap_or_default();
         let Some(output) = lock(&self.folders).get(&hash).cloned() else {
             anyhow::bail!("goat does not know where torrent {hash}'s files are: it was not added by goat");
@@ -638,22 +590,14 @@ impl StorageFactory for ProvingFactory {
             lock(&self.read_only).contains(&hash) || !self.write_roots.iter().any(|r| output.starts_with(r)),
             self.pool.clone(),
         )?;
-        let fresh = metadata
-            .file_infos
-            .iter()
-            .map(|f| AtomicBool::new(fresh_paths.contains(&f.relative_filename)))
-            .collect();
+        let fresh =
+            metadata.file_infos.iter().map(|f| AtomicBool::new(fresh_paths.contains(&f.relative_filename))).collect();
         let watch = metadata.file_infos.iter().map(|_| Watch::default()).collect();
         Ok(ProvingStorage {
             fresh: Arc::new(fresh),
             watch: Arc::new(watch),
             inner: Arc::new(inner),
-            shape: Arc::new(Shape {
-                lengths,
-                hashes,
-                spans,
-                behind,
-            }),
+            shape: Arc::new(Shape { lengths, hashes, spans, behind }),
             proof,
             budget: self.budget.clone(),
             pending: Mutex::default(),
@@ -866,14 +810,11 @@ impl ProvingStorage {
         if self.gather(file_id, offset, bufs, false) {
             return Ok(());
         }
-        let result =
-            if self.hooks.fail_write.map(u64::from) == piece && first_time(&BLOCK_WRITE_FAILED) {
-                Err(anyhow::anyhow!(
-                    "injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"
-                ))
-            } else {
-                write()
-            };
+        let result = if self.hooks.fail_write.map(u64::from) == piece && first_time(&BLOCK_WRITE_FAILED) {
+            Err(anyhow::anyhow!("injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"))
+        } else {
+            write()
+        };
         match result {
             Ok(()) => Ok(()),
             Err(e) if self.gather(file_id, offset, bufs, true) => {
@@ -895,10 +836,7 @@ impl ProvingStorage {
     }
 
     fn piece(&self, index: u32) -> anyhow::Result<ValidPieceIndex> {
-        self.shape
-            .lengths
-            .validate_piece_index(index)
-            .ok_or_else(|| anyhow::anyhow!("no piece {index}"))
+        self.shape.lengths.validate_piece_index(index).ok_or_else(|| anyhow::anyhow!("no piece {index}"))
     }
 
     /// Write the ranges of a gathered piece that have arrived: one write
@@ -908,8 +846,7 @@ impl ProvingStorage {
         for &(a, b) in &p.have {
             for (id, at, into, n, padding) in self.shape.parts(start + a as u64, (b - a) as u64) {
                 if !padding {
-                    self.inner
-                        .pwrite_all(id, at, &p.data[a + into..a + into + n])?;
+                    self.inner.pwrite_all(id, at, &p.data[a + into..a + into + n])?;
                 }
             }
         }
@@ -921,14 +858,9 @@ impl ProvingStorage {
     fn write_all_pending(&self, only_stale: bool) -> anyhow::Result<()> {
         let taken: Vec<(u32, Pending)> = {
             let mut g = lock(&self.pending);
-            let keys: Vec<u32> = g
-                .iter()
-                .filter(|(_, p)| !only_stale || p.touched.elapsed() >= STALE)
-                .map(|(k, _)| *k)
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| g.remove(&k).map(|p| (k, p)))
-                .collect()
+            let keys: Vec<u32> =
+                g.iter().filter(|(_, p)| !only_stale || p.touched.elapsed() >= STALE).map(|(k, _)| *k).collect();
+            keys.into_iter().filter_map(|k| g.remove(&k).map(|p| (k, p))).collect()
         };
         let mut result = Ok(());
         for (k, p) in taken {
@@ -984,11 +916,7 @@ impl ProvingStorage {
             match g.entry(index) {
                 std::collections::hash_map::Entry::Occupied(_) => self.budget.give(data),
                 std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(Pending {
-                        data,
-                        have: Vec::new(),
-                        touched: Instant::now(),
-                    });
+                    v.insert(Pending { data, have: Vec::new(), touched: Instant::now() });
                 }
             }
         }
@@ -1059,12 +987,9 @@ impl ProvingStorage {
         let mut g = lock(&self.pending);
         if let Some(p) = g.get(&i) {
             let written = if self.hooks.fail_write == Some(i) && first_time(&WRITE_FAILED) {
-                Err(anyhow::anyhow!(
-                    "could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"
-                ))
+                Err(anyhow::anyhow!("could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"))
             } else {
-                self.write_pending(i, p)
-                    .map_err(|e| e.context("could not be written"))
+                self.write_pending(i, p).map_err(|e| e.context("could not be written"))
             };
             let whole = p.have == [(0, p.data.len())];
             if written.is_err() {
@@ -1097,11 +1022,7 @@ impl ProvingStorage {
 }
 
 impl TorrentStorage for ProvingStorage {
-    fn init(
-        &mut self,
-        _shared: &ManagedTorrentShared,
-        _metadata: &TorrentMetadata,
-    ) -> anyhow::Result<()> {
+    fn init(&mut self, _shared: &ManagedTorrentShared, _metadata: &TorrentMetadata) -> anyhow::Result<()> {
         self.inner.init()
     }
 
@@ -1116,39 +1037,24 @@ impl TorrentStorage for ProvingStorage {
         if buf.is_empty() || self.overlay(span.offset + offset, buf) {
             return Ok(());
         }
-        if self
-            .fresh
-            .get(file_id)
-            .is_some_and(|f| f.load(Ordering::Acquire))
-        {
+        if self.fresh.get(file_id).is_some_and(|f| f.load(Ordering::Acquire)) {
             anyhow::bail!("file {file_id} was allocated by goat and nothing is written to it yet");
         }
-        crate::filebuf::read_into(offset, buf, |pos, into| {
-            self.inner.pread_exact(file_id, pos, into)
-        })?;
+        crate::filebuf::read_into(offset, buf, |pos, into| self.inner.pread_exact(file_id, pos, into))?;
         // Blocks that arrived since are newer than the disk.
         self.overlay(span.offset + offset, buf);
         Ok(())
     }
 
     fn pwrite_all(&self, file_id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
-        self.write_block(file_id, offset, &[buf], || {
-            self.inner.pwrite_all(file_id, offset, buf)
-        })
+        self.write_block(file_id, offset, &[buf], || self.inner.pwrite_all(file_id, offset, buf))
     }
 
-    fn pwrite_all_vectored(
-        &self,
-        file_id: usize,
-        offset: u64,
-        bufs: [IoSlice<'_>; 2],
-    ) -> anyhow::Result<usize> {
+    fn pwrite_all_vectored(&self, file_id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
         let n = bufs[0].len() + bufs[1].len();
         let (a, b) = (&*bufs[0], &*bufs[1]);
         self.write_block(file_id, offset, &[a, b], || {
-            self.inner
-                .pwrite_all_vectored(file_id, offset, [IoSlice::new(a), IoSlice::new(b)])
-                .map(|_| ())
+            self.inner.pwrite_all_vectored(file_id, offset, [IoSlice::new(a), IoSlice::new(b)]).map(|_| ())
         })?;
         Ok(n)
     }
@@ -1209,14 +1115,9 @@ mod tests {
     fn a_kept_rescue_buffer_does_not_turn_gathering_on() {
         let off = Budget::new(0);
         assert!(off.take(1024, false).is_none());
-        let rescued = off
-            .take(1024, true)
-            .expect("a rescue may use the default budget");
+        let rescued = off.take(1024, true).expect("a rescue may use the default budget");
         off.give(rescued);
-        assert!(
-            off.take(1024, false).is_none(),
-            "gathering is off: no buffer, kept or new"
-        );
+        assert!(off.take(1024, false).is_none(), "gathering is off: no buffer, kept or new");
         assert!(off.take(1024, true).is_some());
         let on = Budget::new(2048);
         let (a, b) = (on.take(1024, false).unwrap(), on.take(1024, false).unwrap());
@@ -1247,22 +1148,22 @@ mod tests {
             std::io::Write::write_all(&mut out, &[7u8; 16 << 10]).unwrap();
         }
         out.sync_all().unwrap();
-        let files = super::Files::new(dir.path(), vec![Some(("f".into(), (PIECE * pieces) as u64))], true, super::Pool::with_cap(4)).unwrap();
+        let files = super::Files::new(
+            dir.path(),
+            vec![Some(("f".into(), (PIECE * pieces) as u64))],
+            true,
+            super::Pool::with_cap(4),
+        )
+        .unwrap();
         let file = files.file(0).unwrap();
         let lengths = Lengths::new((PIECE * pieces) as u64, PIECE as u32).unwrap();
         let shape = Shape {
             lengths,
             hashes: Vec::new(),
-            spans: vec![Span {
-                offset: 0,
-                len: (PIECE * pieces) as u64,
-                padding: false,
-            }],
+            spans: vec![Span { offset: 0, len: (PIECE * pieces) as u64, padding: false }],
             behind: None,
         };
-        let behind = Behind {
-            proven: Default::default(),
-        };
+        let behind = Behind { proven: Default::default() };
         // Pages of piece `i` in the page cache.
         let resident = |i: usize| {
             let map = unsafe {
@@ -1281,11 +1182,7 @@ mod tests {
             unsafe { libc::munmap(map, PIECE) };
             vec.iter().filter(|v| **v & 1 == 1).count()
         };
-        assert_eq!(
-            resident(0),
-            PIECE / 4096,
-            "the file was just written: cached"
-        );
+        assert_eq!(resident(0), PIECE / 4096, "the file was just written: cached");
         for i in 0..pieces {
             behind.proven(&shape, &files, lengths.validate_piece_index(i as u32).unwrap());
         }
@@ -1293,21 +1190,13 @@ mod tests {
             assert_eq!(resident(i), 0, "piece {i} is still cached");
         }
         for i in pieces - BEHIND..pieces {
-            assert_eq!(
-                resident(i),
-                PIECE / 4096,
-                "piece {i}, among the newest, was dropped"
-            );
+            assert_eq!(resident(i), PIECE / 4096, "piece {i}, among the newest, was dropped");
         }
     }
 
     #[test]
     fn arrived_ranges_merge_and_cover() {
-        let mut p = Pending {
-            data: vec![0; 64],
-            have: vec![],
-            touched: Instant::now(),
-        };
+        let mut p = Pending { data: vec![0; 64], have: vec![], touched: Instant::now() };
         p.add(16, 32);
         p.add(0, 16);
         p.add(48, 64);

@@ -12,9 +12,9 @@
 use crate::error::{Error, Result};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
-use std::time::Instant;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 /// No bytes from a web seed for this long: the request failed.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,14 +69,13 @@ impl WebSeeds {
         }
         if let Some(p) = proxy {
             let p = p.replacen("socks5://", "socks5h://", 1);
-            let proxy = reqwest::Proxy::all(&p)
-                .map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(&p))))?;
+            let proxy =
+                reqwest::Proxy::all(&p).map_err(|e| Error::usage(format!("proxy '{}': {e}", crate::text::line(&p))))?;
             b = b.proxy(proxy);
         }
-        let client = b
-            .tls_certs_merge(crate::esplora::http::web_roots())
-            .build()
-            .map_err(|e| Error::internal(format!("cannot set up HTTP for web seeds: {}", crate::esplora::http::describe(&e))))?;
+        let client = b.tls_certs_merge(crate::esplora::http::web_roots()).build().map_err(|e| {
+            Error::internal(format!("cannot set up HTTP for web seeds: {}", crate::esplora::http::describe(&e)))
+        })?;
         Ok(WebSeeds { client, dropped: Arc::default(), reading: Arc::new(tokio::sync::Semaphore::new(METADATA_READS)) })
     }
 
@@ -107,7 +106,11 @@ impl WebSeeds {
         let until = (!f.lied).then(|| Instant::now() + PAUSED);
         let mut d = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
         if d.insert((info_hash.to_string(), url.to_string()), until).is_none() {
-            let how = if f.lied { "not used for the rest of this run".to_string() } else { format!("not used for {} minutes", PAUSED.as_secs() / 60) };
+            let how = if f.lied {
+                "not used for the rest of this run".to_string()
+            } else {
+                format!("not used for {} minutes", PAUSED.as_secs() / 60)
+            };
             tracing::warn!("web seed {}: {}: {how}", crate::text::line(url), crate::text::line(&f.why));
         }
     }
@@ -236,12 +239,14 @@ fn transient(why: String) -> Failure {
 
 impl Seed {
     pub fn new(url: &str, info_hash: &str, layout: Arc<Layout>) -> Result<Seed> {
-        let base = url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;
+        let base =
+            url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;
         let file_urls = layout
             .files
             .iter()
             .map(|f| {
-                let path: Vec<String> = f.path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let path: Vec<String> =
+                    f.path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
                 (!f.padding).then(|| file_url(&base, &layout.name, &path, layout.single))
             })
             .collect();
@@ -277,7 +282,8 @@ impl Seed {
 
     async fn piece_once(&self, seeds: &WebSeeds, index: u32) -> std::result::Result<Bytes, Failure> {
         let l = &self.layout;
-        let want = l.hashes.get(index as usize).ok_or_else(|| failed(format!("piece {index} is not in the torrent")))?;
+        let want =
+            l.hashes.get(index as usize).ok_or_else(|| failed(format!("piece {index} is not in the torrent")))?;
         let mut piece = BytesMut::with_capacity(l.piece_len(index) as usize);
         let mut sha = crate::hash::Sha1::default();
         for (i, from, to) in l.segments(index) {
@@ -290,14 +296,24 @@ impl Seed {
             sha.update(&piece[before..]);
         }
         if sha.finish() != *want {
-            return Err(wrong(format!("piece {index} does not match its SHA-1 (the server sent other bytes than the torrent's)")));
+            return Err(wrong(format!(
+                "piece {index} does not match its SHA-1 (the server sent other bytes than the torrent's)"
+            )));
         }
         Ok(piece.freeze())
     }
 
     /// Bytes `from..to` of a file of `file_len` bytes at `url`, appended to
     /// `out`: exactly those, or a failure.
-    async fn range(&self, seeds: &WebSeeds, url: &str, from: u64, to: u64, file_len: u64, out: &mut BytesMut) -> std::result::Result<(), Failure> {
+    async fn range(
+        &self,
+        seeds: &WebSeeds,
+        url: &str,
+        from: u64,
+        to: u64,
+        file_len: u64,
+        out: &mut BytesMut,
+    ) -> std::result::Result<(), Failure> {
         let req = seeds.client.get(url).header(reqwest::header::RANGE, format!("bytes={from}-{}", to - 1));
         let resp = req.send().await.map_err(|e| Failure {
             why: crate::esplora::http::describe(&e),
@@ -307,7 +323,8 @@ impl Seed {
         let status = resp.status().as_u16();
         match status {
             206 => {
-                let range = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let range =
+                    resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
                 let expect = format!("bytes {from}-{}/", to - 1);
                 if !range.starts_with(&expect) {
                     return Err(wrong(format!(
@@ -369,7 +386,12 @@ fn inward(u: &url::Url) -> bool {
         Some(url::Host::Ipv4(ip)) => v4(ip),
         Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
             Some(m) => v4(m),
-            None => ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80,
+            None => {
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || (ip.segments()[0] & 0xfe00) == 0xfc00
+                    || (ip.segments()[0] & 0xffc0) == 0xfe80
+            }
         },
         Some(url::Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
@@ -429,7 +451,10 @@ mod tests {
     #[test]
     fn bep19_urls() {
         let base = url::Url::parse("http://h/models/").unwrap();
-        assert_eq!(file_url(&base, "llama", &["7B".into(), "a b#.bin".into()], false), "http://h/models/llama/7B/a%20b%23.bin");
+        assert_eq!(
+            file_url(&base, "llama", &["7B".into(), "a b#.bin".into()], false),
+            "http://h/models/llama/7B/a%20b%23.bin"
+        );
         assert_eq!(file_url(&base, "one.bin", &["one.bin".into()], true), "http://h/models/one.bin");
         let exact = url::Url::parse("http://h/x/one.bin").unwrap();
         assert_eq!(file_url(&exact, "one.bin", &["one.bin".into()], true), "http://h/x/one.bin");
@@ -439,7 +464,20 @@ mod tests {
 
     #[test]
     fn inward_addresses_are_the_machines_own_networks() {
-        for u in ["http://127.0.0.1/x", "http://10.1.2.3/", "http://192.168.1.1/", "http://169.254.169.254/latest", "http://[::1]/", "http://[fd00::1]/", "http://localhost:8080/", "http://0.0.0.0/", "http://[::ffff:127.0.0.1]/", "http://localhost./", "http://100.64.1.1/", "http://0.1.2.3/"] {
+        for u in [
+            "http://127.0.0.1/x",
+            "http://10.1.2.3/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://localhost:8080/",
+            "http://0.0.0.0/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost./",
+            "http://100.64.1.1/",
+            "http://0.1.2.3/",
+        ] {
             assert!(inward(&url::Url::parse(u).unwrap()), "{u}");
         }
         for u in ["https://huggingface.co/x", "http://8.8.8.8/", "http://[2001:db8::1]/", "http://localhost.example/"] {

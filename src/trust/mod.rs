@@ -48,10 +48,10 @@ impl Endorsement {
         match self {
             Endorsement::Signed => "signed by the holder's address",
             Endorsement::RevealInput => "UNSIGNED: the reveal spends the holder's coins, which a co-signer can arrange",
-            Endorsement::SpentOutput => "UNSIGNED: the holder's wallet moved the inscription to itself, which a payment can do",
-            Endorsement::FundedCommit => {
-                "WEAK: the holder funded the commit, which any payee of the holder can fake"
+            Endorsement::SpentOutput => {
+                "UNSIGNED: the holder's wallet moved the inscription to itself, which a payment can do"
             }
+            Endorsement::FundedCommit => "WEAK: the holder funded the commit, which any payee of the holder can fake",
         }
     }
 
@@ -105,7 +105,9 @@ impl Policy {
     pub fn accepts(&self, endorsement: Option<Endorsement>, confirmed: bool) -> bool {
         let endorsed = match endorsement {
             Some(Endorsement::Signed) => true,
-            Some(Endorsement::RevealInput | Endorsement::SpentOutput) => self.accept_unsigned || self.accept_funded_commit,
+            Some(Endorsement::RevealInput | Endorsement::SpentOutput) => {
+                self.accept_unsigned || self.accept_funded_commit
+            }
             Some(Endorsement::FundedCommit) => self.accept_funded_commit,
             None => false,
         };
@@ -258,7 +260,11 @@ pub async fn endorsement(
                             .map(|(to, _)| &s.output[to as usize])
                             .is_some_and(|out| out.script_pubkey == *holder && out.value <= held.value)
                     {
-                        return Ok(Some(Endorsed { kind: Endorsement::SpentOutput, rests_on: vec![*spender], signed: None }));
+                        return Ok(Some(Endorsed {
+                            kind: Endorsement::SpentOutput,
+                            rests_on: vec![*spender],
+                            signed: None,
+                        }));
                     }
                 }
             }

@@ -153,7 +153,9 @@ fn carried(inner: Value) -> Result<Carried, String> {
     };
     let int = |name: &str| -> Result<u64, String> {
         match get(name)? {
-            Value::Integer(i) => u64::try_from(i128::from(*i)).map_err(|_| format!("{METADATA_KEY}'s {name} is out of range")),
+            Value::Integer(i) => {
+                u64::try_from(i128::from(*i)).map_err(|_| format!("{METADATA_KEY}'s {name} is out of range"))
+            }
             _ => Err(format!("{METADATA_KEY}'s {name} is not an integer")),
         }
     };
@@ -279,7 +281,8 @@ fn bip137(address: &Address, message: &str, sig: &[u8]) -> Result<(), String> {
     let header = sig[0];
     let compressed = header >= 31;
     let recid = RecoveryId::from_i32(i32::from((header - 27) % 4)).map_err(|_| "bad BIP 137 header".to_string())?;
-    let rs = RecoverableSignature::from_compact(&sig[1..], recid).map_err(|_| "the signature does not decode".to_string())?;
+    let rs = RecoverableSignature::from_compact(&sig[1..], recid)
+        .map_err(|_| "the signature does not decode".to_string())?;
     let digest = bitcoin::sign_message::signed_msg_hash(message);
     let msg = bitcoin::secp256k1::Message::from_digest(digest.to_byte_array());
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
@@ -292,8 +295,10 @@ fn bip137(address: &Address, message: &str, sig: &[u8]) -> Result<(), String> {
         candidates.push(ScriptBuf::new_p2sh(&p2wpkh.script_hash()));
         candidates.push(p2wpkh);
     }
-    if matches!(address.to_address_data(), AddressData::Segwit { .. } | AddressData::P2pkh { .. } | AddressData::P2sh { .. })
-        && candidates.contains(&spk)
+    if matches!(
+        address.to_address_data(),
+        AddressData::Segwit { .. } | AddressData::P2pkh { .. } | AddressData::P2sh { .. }
+    ) && candidates.contains(&spk)
     {
         Ok(())
     } else {
@@ -349,11 +354,20 @@ mod tests {
         assert!(check(&p2wpkh, "Hello World!", "AkcwRAIgZRfIY3p7/DoVTty6YZbWS71bc5Vct9p9Fia83eRmw2QCICK/ENGfwLtptFluMGs2KsqoNSk89pO7F29zJLUx9a/sASECx/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI=").is_err());
         let p2tr = holder("bc1ppv609nr0vr25u07u95waq5lucwfm6tde4nydujnu8npg4q75mr5sxq8lt3");
         assert_eq!(
-            check(&p2tr, "Hello World", "AUHd69PrJQEv+oKTfZ8l+WROBHuy9HKrbFCJu7U1iK2iiEy1vMU5EfMtjc+VSHM7aU0SDbak5IUZRVno2P5mjSafAQ=="),
+            check(
+                &p2tr,
+                "Hello World",
+                "AUHd69PrJQEv+oKTfZ8l+WROBHuy9HKrbFCJu7U1iK2iiEy1vMU5EfMtjc+VSHM7aU0SDbak5IUZRVno2P5mjSafAQ=="
+            ),
             Ok("bip322-simple")
         );
         // the taproot signature does not sign for the P2WPKH address
-        assert!(check(&p2wpkh, "Hello World", "AUHd69PrJQEv+oKTfZ8l+WROBHuy9HKrbFCJu7U1iK2iiEy1vMU5EfMtjc+VSHM7aU0SDbak5IUZRVno2P5mjSafAQ==").is_err());
+        assert!(check(
+            &p2wpkh,
+            "Hello World",
+            "AUHd69PrJQEv+oKTfZ8l+WROBHuy9HKrbFCJu7U1iK2iiEy1vMU5EfMtjc+VSHM7aU0SDbak5IUZRVno2P5mjSafAQ=="
+        )
+        .is_err());
     }
 
     #[test]
@@ -437,7 +451,9 @@ mod tests {
         let witness_for = |message: &str| {
             let to_spend = bip322::create_to_spend(&addr, message).unwrap();
             let to_sign = bip322::create_to_sign(&to_spend, None, bip322::LockParams::default()).unwrap().unsigned_tx;
-            let h = SighashCache::new(&to_sign).p2wsh_signature_hash(0, &script, bitcoin::Amount::ZERO, EcdsaSighashType::All).unwrap();
+            let h = SighashCache::new(&to_sign)
+                .p2wsh_signature_hash(0, &script, bitcoin::Amount::ZERO, EcdsaSighashType::All)
+                .unwrap();
             let sig = secp.sign_ecdsa(&Message::from_digest(h.to_byte_array()), &k.inner);
             let sig = bitcoin::ecdsa::Signature { signature: sig, sighash_type: EcdsaSighashType::All };
             let w = Witness::from_slice(&[sig.to_vec(), script.to_bytes()]);
@@ -471,9 +487,17 @@ mod tests {
         };
         // P2WSH: the heir's branch
         let ws = Builder::new()
-            .push_opcode(OP_IF).push_key(&a.public_key(&secp)).push_opcode(OP_CHECKSIG)
-            .push_opcode(OP_ELSE).push_int(52560).push_opcode(OP_CSV).push_opcode(OP_DROP).push_key(&b.public_key(&secp)).push_opcode(OP_CHECKSIG)
-            .push_opcode(OP_ENDIF).into_script();
+            .push_opcode(OP_IF)
+            .push_key(&a.public_key(&secp))
+            .push_opcode(OP_CHECKSIG)
+            .push_opcode(OP_ELSE)
+            .push_int(52560)
+            .push_opcode(OP_CSV)
+            .push_opcode(OP_DROP)
+            .push_key(&b.public_key(&secp))
+            .push_opcode(OP_CHECKSIG)
+            .push_opcode(OP_ENDIF)
+            .into_script();
         let addr = Address::p2wsh(&ws, Network::Bitcoin);
         for version in [2, 3] {
             let (mut tx, prevout) = to_sign(&addr, version, 52560);
@@ -486,14 +510,25 @@ mod tests {
         }
         // P2TR: a leaf that waits 1000 blocks
         let kb = bitcoin::secp256k1::Keypair::from_secret_key(&secp, &b.inner);
-        let leaf = Builder::new().push_int(1000).push_opcode(OP_CSV).push_opcode(OP_DROP)
-            .push_x_only_key(&kb.x_only_public_key().0).push_opcode(OP_CHECKSIG).into_script();
-        let info = TaprootBuilder::new().add_leaf(0, leaf.clone()).unwrap().finalize(&secp, a.public_key(&secp).inner.x_only_public_key().0).unwrap();
+        let leaf = Builder::new()
+            .push_int(1000)
+            .push_opcode(OP_CSV)
+            .push_opcode(OP_DROP)
+            .push_x_only_key(&kb.x_only_public_key().0)
+            .push_opcode(OP_CHECKSIG)
+            .into_script();
+        let info = TaprootBuilder::new()
+            .add_leaf(0, leaf.clone())
+            .unwrap()
+            .finalize(&secp, a.public_key(&secp).inner.x_only_public_key().0)
+            .unwrap();
         let addr = Address::p2tr_tweaked(info.output_key(), Network::Bitcoin);
         for version in [1, 2, 3] {
             let (mut tx, prevout) = to_sign(&addr, version, 1000);
             let lh = bitcoin::TapLeafHash::from_script(&leaf, LeafVersion::TapScript);
-            let h = SighashCache::new(&tx).taproot_script_spend_signature_hash(0, &Prevouts::All(&[prevout]), lh, TapSighashType::Default).unwrap();
+            let h = SighashCache::new(&tx)
+                .taproot_script_spend_signature_hash(0, &Prevouts::All(&[prevout]), lh, TapSighashType::Default)
+                .unwrap();
             let sig = secp.sign_schnorr_no_aux_rand(&Message::from_digest(h.to_byte_array()), &kb);
             let cb = info.control_block(&(leaf.clone(), LeafVersion::TapScript)).unwrap();
             tx.input[0].witness = Witness::from_slice(&[sig.as_ref().to_vec(), leaf.to_bytes(), cb.serialize()]);
@@ -509,7 +544,8 @@ mod tests {
     fn addresses_any_witness_spends_cannot_sign() {
         let program = bitcoin::WitnessProgram::new(bitcoin::WitnessVersion::V2, &[7u8; 32]).unwrap();
         let v2 = Address::from_witness_program(program, bitcoin::KnownHrp::Mainnet);
-        let anchor = Address::from_script(&ScriptBuf::from_bytes(vec![0x51, 0x02, 0x4e, 0x73]), Network::Bitcoin).unwrap();
+        let anchor =
+            Address::from_script(&ScriptBuf::from_bytes(vec![0x51, 0x02, 0x4e, 0x73]), Network::Bitcoin).unwrap();
         for addr in [v2, anchor] {
             let claim = Claim { network: Network::Bitcoin, address: addr.to_string(), sequence: 1, after: 1 };
             let c = Carried { claim, signature: BASE64.encode(&bitcoin::consensus::serialize(&Witness::new())) };

@@ -71,7 +71,8 @@ fn many_pages_goatfile_newest_and_oldest() {
     // block per block, not per transaction. The 230 sit in 7 blocks; one
     // holds a single one, whose scripts are checked instead (cheaper than
     // its block); the goatfile's block makes 7.
-    let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
+    let blocks =
+        h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
     assert_eq!(blocks, 7, "raw blocks");
     // one proof per block, and one for the coin the endorsement rests on
     let proofs = count(&h, "/merkle-proof") - coinbases;

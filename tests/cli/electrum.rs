@@ -18,7 +18,12 @@ fn resolve_and_fetch_through_electrum_alone() {
     assert!(h.state.requests().iter().all(|r| r.path.starts_with("electrum:")), "no Esplora request was made");
     assert!(h.state.requests().iter().any(|r| r.path == "electrum:blockchain.transaction.get_merkle"));
     let got = dir.path().join("got");
-    goat().args(["--electrum", &h.electrum, "fetch", &addr, "-o"]).args([&got]).args(["--no-dht", "--loopback"]).run().ok();
+    goat()
+        .args(["--electrum", &h.electrum, "fetch", &addr, "-o"])
+        .args([&got])
+        .args(["--no-dht", "--loopback"])
+        .run()
+        .ok();
     goat().args(["verify"]).args([&got]).run().ok();
     drop(seeder);
 }
@@ -46,10 +51,24 @@ fn a_lying_electrum_server_is_caught_and_the_next_one_used() {
     // silence is not agreement: with two servers configured, the one
     // left cannot confirm its own proof.
     let dead = format!("tcp://127.0.0.1:{}", free_port());
-    let out = goat().args(["--electrum", &dead, "--esplora", &honest.url, "--timeout", "3", "resolve", &addr]).run().fails(4, "no other server confirmed");
+    let out = goat()
+        .args(["--electrum", &dead, "--esplora", &honest.url, "--timeout", "3", "resolve", &addr])
+        .run()
+        .fails(4, "no other server confirmed");
     assert!(out.stderr.contains(&dead) && out.stderr.contains("--trust-server"), "{}", out.stderr);
     let out = goat()
-        .args(["--electrum", &dead, "--esplora", &honest.url, "--electrum", &honest.electrum, "--timeout", "3", "resolve", &addr])
+        .args([
+            "--electrum",
+            &dead,
+            "--esplora",
+            &honest.url,
+            "--electrum",
+            &honest.electrum,
+            "--timeout",
+            "3",
+            "resolve",
+            &addr,
+        ])
         .run()
         .ok();
     assert!(out.stdout.contains("name: model"));
@@ -76,7 +95,10 @@ fn electrum_and_esplora_servers_are_cross_checked() {
             && full.state.requests().iter().any(|r| r.path.starts_with("/address/")),
         "both servers were asked about the history"
     );
-    goat().args(["--electrum", &full.electrum, "--electrum", &hiding.electrum, "resolve", &addr]).run().fails(5, "disagree");
+    goat()
+        .args(["--electrum", &full.electrum, "--electrum", &hiding.electrum, "resolve", &addr])
+        .run()
+        .fails(5, "disagree");
 }
 
 /// A hostile Electrum server's error text reaches the terminal made safe:
@@ -108,5 +130,9 @@ fn a_hostile_electrum_error_is_printed_safely() {
     let out = goat().args(["--electrum", &url, "--retries", "1", "resolve", &addr]).run();
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("evil"), "the server's words are shown: {}", out.stderr);
-    assert!(!out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{7}'), "raw control characters printed: {:?}", out.stderr);
+    assert!(
+        !out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{7}'),
+        "raw control characters printed: {:?}",
+        out.stderr
+    );
 }

@@ -6,7 +6,9 @@
 use crate::fetch::publish_yaml;
 use crate::harness::*;
 use crate::interop::libtorrent_seeder_enc;
-use crate::repair::{leech_from_enc, leeched_from_goat_alone, model, published_run, row, text, wait_seeding, FILES as MODEL_FILES};
+use crate::repair::{
+    leech_from_enc, leeched_from_goat_alone, model, published_run, row, text, wait_seeding, FILES as MODEL_FILES,
+};
 use crate::seed::{log_of, same_files, status, terminate};
 use crate::seeder::*;
 use std::io::{Read, Write};
@@ -34,7 +36,8 @@ fn payload(w: &Path) -> Published {
 }
 
 fn goatfile_for(p: &Published, peer: u16) -> (goat::devchain::server::Handle, String) {
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n", p.t.magnet_with_peer(peer)));
+    let (scene, addr) =
+        publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n", p.t.magnet_with_peer(peer)));
     (scene.serve(), addr)
 }
 
@@ -44,7 +47,8 @@ fn fetch_in(h: &goat::devchain::server::Handle, addr: &str, dir: &Path, mode: &s
 }
 
 fn entry(o: &Out) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
     v["entries"][0].clone()
 }
 
@@ -94,7 +98,10 @@ fn a_plaintext_only_peer_is_reached_by_default_and_refused_when_encryption_is_re
 
 /// `goat seed` following the model's goatfile, seeding it (its log in
 /// `w/run`), with `extra` arguments.
-fn goat_seeding(w: &Path, extra: &[&str]) -> (crate::repair::Model, goat::devchain::server::Handle, crate::seed::SeedRun, Daemon) {
+fn goat_seeding(
+    w: &Path,
+    extra: &[&str],
+) -> (crate::repair::Model, goat::devchain::server::Handle, crate::seed::SeedRun, Daemon) {
     let m = model(w, None);
     let (h, run, _addr) = published_run(w, &m);
     let d = run.spawn_env(&w.join("run"), extra, &[]);
@@ -176,7 +183,11 @@ fn goat_fetches_from_transmission_requiring_encryption() {
             .expect("transmission-remote: run tests through tests/run.sh, which installs it");
         (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned())
     };
-    assert!(wait_for(Duration::from_secs(20), || remote(&["-l"]).0), "transmission-daemon did not start: {}", text(&w.join("transmission.log")));
+    assert!(
+        wait_for(Duration::from_secs(20), || remote(&["-l"]).0),
+        "transmission-daemon did not start: {}",
+        text(&w.join("transmission.log"))
+    );
     let (ok, out) = remote(&["-a", p.tfile.to_str().unwrap(), "-w", p.src.parent().unwrap().to_str().unwrap()]);
     assert!(ok, "{out}");
     remote(&["-t", "1", "-v"]);
@@ -220,7 +231,9 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
         for i in 0..300u32 {
             let sock = tokio::net::TcpSocket::new_v4().unwrap();
             sock.bind("127.0.1.2:0".parse().unwrap()).unwrap();
-            let Ok(mut s) = sock.connect(format!("127.0.0.1:{}", run.peer_port).parse().unwrap()).await else { continue };
+            let Ok(mut s) = sock.connect(format!("127.0.0.1:{}", run.peer_port).parse().unwrap()).await else {
+                continue;
+            };
             use tokio::io::AsyncWriteExt;
             let _ = s.write_all(&[i as u8 | 1; 96]).await;
             v.push(s);
@@ -252,7 +265,10 @@ fn hostile_handshakes_are_dropped_and_other_peers_are_served() {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut sink = Vec::new();
         let r = s.read_to_end(&mut sink);
-        assert!(r.is_ok() || r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset), "{what}: not closed by goat: {r:?}");
+        assert!(
+            r.is_ok() || r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{what}: not closed by goat: {r:?}"
+        );
         // goat answers an MSE start with its public key and a pad, never more.
         assert!(sink.len() <= 96 + 512, "{what}: goat sent {} bytes", sink.len());
     };

@@ -4,7 +4,6 @@ use crate::harness::*;
 use goat::devchain::server::Fault;
 use std::time::Duration;
 
-
 #[test]
 fn server_error_then_success() {
     let (s, addr) = published();
@@ -12,7 +11,8 @@ fn server_error_then_success() {
     h.state.arm("/address/", Fault::Status(500), 2);
     let out = goat().esplora(&h.url).args(["-v", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
-    let statuses: Vec<u16> = h.state.requests().iter().filter(|r| r.path.contains("/address/")).map(|r| r.status).collect();
+    let statuses: Vec<u16> =
+        h.state.requests().iter().filter(|r| r.path.contains("/address/")).map(|r| r.status).collect();
     assert_eq!(statuses, vec![500, 500, 200]);
     assert!(out.stderr.contains("2 retries"), "{}", out.stderr);
 }
@@ -45,11 +45,7 @@ fn tx_bytes_that_do_not_hash_to_the_txid_are_refused() {
     let (s, addr) = published();
     let h = s.serve();
     h.state.arm("/raw", Fault::WrongTxBytes, 100);
-    goat()
-        .esplora(&h.url)
-        .args(["resolve", &addr])
-        .run()
-        .fails(5, "do not hash to");
+    goat().esplora(&h.url).args(["resolve", &addr]).run().fails(5, "do not hash to");
 
     // with an honest second server goat fails over and succeeds; the
     // devchain is deterministic, so both servers hold the same chain
@@ -59,10 +55,7 @@ fn tx_bytes_that_do_not_hash_to_the_txid_are_refused() {
     let (honest_chain, addr2) = published();
     assert_eq!(addr, addr2, "devchain is deterministic");
     let honest = honest_chain.serve();
-    let out = goat()
-        .args(["--esplora", &liar.url, "--esplora", &honest.url, "-v", "resolve", &addr])
-        .run()
-        .ok();
+    let out = goat().args(["--esplora", &liar.url, "--esplora", &honest.url, "-v", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"));
     assert!(out.stderr.contains("failing over"), "{}", out.stderr);
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Three files whose pieces (64 KiB) straddle file boundaries.
-const FILES: &[(&str, usize)] = &[("model-00001.safetensors", 300_001), ("config.json", 1_234), ("tokenizer/vocab.bin", 200_000)];
+const FILES: &[(&str, usize)] =
+    &[("model-00001.safetensors", 300_001), ("config.json", 1_234), ("tokenizer/vocab.bin", 200_000)];
 
 pub fn publish_yaml(yaml: &str) -> (Scene, String) {
     let mut s = Scene::new();
@@ -67,9 +68,7 @@ fn same_tree(a: &Path, b: &Path, files: &[(&str, usize)]) {
 fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     let tiny = TinyModel::publish("");
     let (payload, h, addr, dir) = (&tiny.payload, &tiny.esplora, &tiny.addr, &tiny.dir);
-    let out = fetch(&h.url, &addr, &dir).args(["--json"])
-        .run()
-        .ok();
+    let out = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["entries"][0]["files"], 3);
     same_tree(&payload, &dir.join("tiny-model"), FILES);
@@ -104,9 +103,7 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     assert_eq!(states.iter().filter(|s| **s == "missing").count(), 1, "{states:?}");
 
     // fetch again repairs it, downloading only what is missing
-    let out = fetch(&h.url, &addr, &dir).args(["--json"])
-        .run()
-        .ok();
+    let out = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap();
     assert!(fetched < 300_000, "re-fetched {fetched} bytes for a 200 kB file");
@@ -154,9 +151,7 @@ fn only_onchain_entries_and_sha256_mismatch() {
 
     // --only picks entries; unknown names are a usage error naming the choices
     let d1 = out.path().join("only");
-    fetch(&h.url, &addr, &d1).args(["--only", "beta"])
-        .run()
-        .ok();
+    fetch(&h.url, &addr, &d1).args(["--only", "beta"]).run().ok();
     assert!(d1.join("beta/b1.bin").exists() && !d1.join("alpha").exists() && !d1.join("tokenizer").exists());
     goat()
         .esplora(&h.url)
@@ -179,7 +174,17 @@ fn only_onchain_entries_and_sha256_mismatch() {
     let d3 = out.path().join("wrong");
     goat()
         .esplora(&h.url)
-        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d3.to_str().unwrap(), "--no-dht", "--loopback", "--only", "alpha"])
+        .args([
+            "fetch",
+            "--goatfile",
+            gf.to_str().unwrap(),
+            "-o",
+            d3.to_str().unwrap(),
+            "--no-dht",
+            "--loopback",
+            "--only",
+            "alpha",
+        ])
         .run()
         .fails(7, "alpha/a.bin: sha256 is");
     assert!(!d3.join("alpha/a.bin").exists(), "bad data must not sit where good data is expected");
@@ -188,7 +193,18 @@ fn only_onchain_entries_and_sha256_mismatch() {
     let d5 = out.path().join("wrong-noverify");
     goat()
         .esplora(&h.url)
-        .args(["fetch", "--goatfile", gf.to_str().unwrap(), "-o", d5.to_str().unwrap(), "--no-dht", "--loopback", "--only", "alpha", "--no-verify"])
+        .args([
+            "fetch",
+            "--goatfile",
+            gf.to_str().unwrap(),
+            "-o",
+            d5.to_str().unwrap(),
+            "--no-dht",
+            "--loopback",
+            "--only",
+            "alpha",
+            "--no-verify",
+        ])
         .run()
         .fails(7, "alpha/a.bin: sha256 is");
     assert!(!d5.join("alpha/a.bin").exists());
@@ -215,21 +231,19 @@ fn resume_after_kill_9() {
     make_payload(&p, &[("part1.bin", total / 2), ("part2.bin", total / 2)]);
     let t = make_torrent(&p, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(1_500_000));
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: big\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let (scene, addr) = publish_yaml(&format!(
+        "goat: 1\nentries:\n  - name: big\n    magnet: \"{}\"\n",
+        t.magnet_with_peer(seeder.port)
+    ));
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
     let mut g = fetch(&h.url, &addr, &dir).spawn(out.path());
-    assert!(
-        wait_for(Duration::from_secs(60), || seeder.uploaded() as usize > total * 2 / 5),
-        "transfer did not start"
-    );
+    assert!(wait_for(Duration::from_secs(60), || seeder.uploaded() as usize > total * 2 / 5), "transfer did not start");
     let _ = g.child.kill(); // SIGKILL
     let _ = g.child.wait();
     let sent_before = seeder.uploaded();
-    let again = fetch(&h.url, &addr, &dir).args(["--json"])
-        .run()
-        .ok();
+    let again = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap() as usize;
     assert!(fetched < total * 7 / 10, "second run fetched {fetched} of {total} (first run sent {sent_before})");
@@ -251,7 +265,8 @@ fn corrupted_peer_is_outvoted() {
     // the liar is libtorrent, which serves whatever is on disk
     let tfile = src.path().join("m.torrent");
     std::fs::write(&tfile, &t.bytes).unwrap();
-    let (liar, liar_port) = crate::interop::libtorrent_seeder(&tfile, bad.parent().unwrap(), &src.path().join("lt.log"));
+    let (liar, liar_port) =
+        crate::interop::libtorrent_seeder(&tfile, bad.parent().unwrap(), &src.path().join("lt.log"));
     // after its start-up check, the liar's data rots on disk
     let mut data = std::fs::read(bad.join("w.bin")).unwrap();
     for b in data.iter_mut().step_by(1000) {
@@ -278,7 +293,10 @@ fn corrupted_peer_is_outvoted() {
         // slow in a debug build) lost that race to the plaintext-only
         // honest peer every time (0 of 14 attempts reached the liar,
         // against 4 of 10 in plaintext).
-        let o = fetch(&h.url, &addr, &dir).args(["--peer", &honest_peer, "--json", "--encryption", "prefer-plaintext"]).run().ok();
+        let o = fetch(&h.url, &addr, &dir)
+            .args(["--peer", &honest_peer, "--json", "--encryption", "prefer-plaintext"])
+            .run()
+            .ok();
         let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
         let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap();
         assert_eq!(std::fs::read(dir.join("m/w.bin")).unwrap(), std::fs::read(good.join("w.bin")).unwrap());
@@ -320,7 +338,10 @@ fn a_disk_too_small_is_refused_and_one_filling_later_does_not_stop_the_download(
     make_payload(&p, &[("fat.bin", 3_000_000)]);
     let t = make_torrent(&p, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(1_000_000));
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: fat\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let (scene, addr) = publish_yaml(&format!(
+        "goat: 1\nentries:\n  - name: fat\n    magnet: \"{}\"\n",
+        t.magnet_with_peer(seeder.port)
+    ));
     let h = scene.serve();
     let dir = mnt.join("dl");
     // Too little room for what is missing: refused before any download.
@@ -352,7 +373,6 @@ fn a_disk_too_small_is_refused_and_one_filling_later_does_not_stop_the_download(
     assert_eq!(std::fs::read(dir.join("fat/fat.bin")).unwrap(), std::fs::read(p.join("fat.bin")).unwrap());
 }
 
-
 /// Ctrl-C mid-transfer exits promptly with 130 and a resume hint.
 #[test]
 fn ctrl_c_exits_cleanly_mid_transfer() {
@@ -361,7 +381,10 @@ fn ctrl_c_exits_cleanly_mid_transfer() {
     make_payload(&p, &[("s.bin", 4_000_000)]);
     let t = make_torrent(&p, 65536, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(500_000));
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: slow\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let (scene, addr) = publish_yaml(&format!(
+        "goat: 1\nentries:\n  - name: slow\n    magnet: \"{}\"\n",
+        t.magnet_with_peer(seeder.port)
+    ));
     let h = scene.serve();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("dl");
@@ -402,7 +425,8 @@ fn sizes_are_checked_before_anything_is_downloaded() {
     let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
     fetch(&h.url, &addr, &dir).run().fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
     let entry = dir.join("tiny-model");
-    let created: Vec<_> = std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let created: Vec<_> =
+        std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(created.is_empty(), "files created before the size check: {created:?}");
 }
 
@@ -413,7 +437,9 @@ fn sizes_are_checked_before_anything_is_downloaded() {
 fn a_bad_measuring_knob_is_refused() {
     let tiny = TinyModel::publish("");
     let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
-    for (key, value) in [("GOAT_PIECE_BUFFER_MIB", "64MiB"), ("GOAT_REQUEST_WINDOW", "0"), ("GOAT_REQUEST_WINDOW", "\x1b[2Jlots")] {
+    for (key, value) in
+        [("GOAT_PIECE_BUFFER_MIB", "64MiB"), ("GOAT_REQUEST_WINDOW", "0"), ("GOAT_REQUEST_WINDOW", "\x1b[2Jlots")]
+    {
         let out = fetch(&h.url, &addr, &dir).env(key, value).run().fails(2, &format!("{key}="));
         assert!(!out.stderr.contains('\x1b'), "control characters printed: {:?}", out.stderr);
         assert!(!dir.join("tiny-model").join("config.json").exists(), "{key}={value:?}: fetched anyway");
@@ -444,7 +470,10 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
     make_payload(&payload, &[("weights.bin", 4 << 20)]);
     let t = make_torrent(&payload, PIECE as u32, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &payload, Some(512 * 1024));
-    let (s, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: spread\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let (s, addr) = publish_yaml(&format!(
+        "goat: 1\nentries:\n  - name: spread\n    magnet: \"{}\"\n",
+        t.magnet_with_peer(seeder.port)
+    ));
     let h = s.serve();
     let pieces = (4usize << 20) / PIECE;
     let mut spans = Vec::new();
@@ -472,7 +501,10 @@ fn random_first_piece_order_spreads_what_a_node_holds() {
     let (_, n_file, reach_file, _) = &spans[0];
     let (_, n_random, reach_random, log) = &spans[1];
     assert!(*reach_file < n_file + 8, "file order should hold a prefix: {n_file} pieces reaching {reach_file}");
-    assert!(*reach_random > 2 * (*n_random).max(8), "random-first should spread: {n_random} pieces reaching {reach_random}\n{log}");
+    assert!(
+        *reach_random > 2 * (*n_random).max(8),
+        "random-first should spread: {n_random} pieces reaching {reach_random}\n{log}"
+    );
     drop(seeder);
 }
 
@@ -504,7 +536,11 @@ fn a_piece_whose_write_fails_is_fetched_again() {
             cmd = cmd.env("GOAT_PIECE_BUFFER_MIB", mib);
         }
         let out = cmd.run().ok();
-        assert!(out.stderr.contains("piece 2 could not be written: injected write error"), "{gather:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("piece 2 could not be written: injected write error"),
+            "{gather:?}: {}",
+            out.stderr
+        );
         assert!(
             out.stderr.contains("1 piece(s) could not be written or read back wrong; fetching them again"),
             "{gather:?}: {}",

@@ -99,13 +99,8 @@ impl Goat {
             }
             self.cmd = c;
         }
-        let mut child = self
-            .cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn goat");
+        let mut child =
+            self.cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn goat");
         let mut so = child.stdout.take().unwrap();
         let mut se = child.stderr.take().unwrap();
         let t1 = std::thread::spawn(move || {
@@ -123,7 +118,10 @@ impl Goat {
         let mut peak_rss = 0u64;
         let status = loop {
             if let Ok(s) = std::fs::read_to_string(&status_file) {
-                let hwm = s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                let hwm = s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
                 peak_rss = peak_rss.max(hwm.unwrap_or(0) * 1024);
             }
             if let Some(s) = child.try_wait().unwrap() {
@@ -133,7 +131,8 @@ impl Goat {
                 let _ = child.kill();
                 let _ = child.wait();
                 let err = String::from_utf8_lossy(&t2.join().unwrap()).into_owned();
-                let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+                let tail: String =
+                    err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
                 panic!("goat ran longer than {RUN_LIMIT:?}; stderr ends:\n{tail}");
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -353,9 +352,5 @@ impl Goat {
 /// `goat --esplora URL fetch ADDR -o DIR --no-dht --loopback`: the test
 /// setting (loopback peers only).
 pub fn fetch(esplora: &str, addr: &str, dir: &std::path::Path) -> Goat {
-    goat()
-        .esplora(esplora)
-        .args(["fetch", addr, "-o"])
-        .args([dir])
-        .args(["--no-dht", "--loopback"])
+    goat().esplora(esplora).args(["fetch", addr, "-o"]).args([dir]).args(["--no-dht", "--loopback"])
 }

@@ -30,7 +30,11 @@ fn bombed(n: usize) -> (Scene, String) {
     stranger_inscribes(&mut s, vec![Envelope::delegate(&del.id(0)); n], true);
     let mut small = Vec::new();
     for i in 0..20 {
-        let d = stranger_inscribes(&mut s, vec![Envelope::file("text/plain", None, format!("small {i}").as_bytes())], false);
+        let d = stranger_inscribes(
+            &mut s,
+            vec![Envelope::file("text/plain", None, format!("small {i}").as_bytes())],
+            false,
+        );
         small.push(Envelope::delegate(&d.id(0)));
     }
     s.chain.mine();
@@ -47,15 +51,24 @@ fn bounded(hostile: &goat::devchain::server::Handle, addr: &str) -> Vec<(&'stati
     let (honest, _) = published();
     let honest = honest.serve();
     let mut runs = Vec::new();
-    for (what, flag, honest_url, url) in
-        [("esplora", "--esplora", &honest.url, &hostile.url), ("electrum", "--electrum", &honest.electrum, &hostile.electrum)]
-    {
+    for (what, flag, honest_url, url) in [
+        ("esplora", "--esplora", &honest.url, &hostile.url),
+        ("electrum", "--electrum", &honest.electrum, &hostile.electrum),
+    ] {
         let base = goat().memory_ceiling(CEILING).args([flag, honest_url.as_str(), "resolve", addr]).run().ok();
         let resolve = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "resolve", addr]).run().ok();
-        assert!(resolve.stdout.contains("name: model"), "{what}: the holder's goatfile must still win: {}", resolve.stderr);
+        assert!(
+            resolve.stdout.contains("name: model"),
+            "{what}: the holder's goatfile must still win: {}",
+            resolve.stderr
+        );
         let ls = goat().memory_ceiling(CEILING).args([flag, url.as_str(), "ls", addr]).run().ok();
         for (cmd, out) in [("resolve", &resolve), ("ls", &ls)] {
-            eprintln!("{what}: {cmd} peaked at {} MB, resolve over the honest history at {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+            eprintln!(
+                "{what}: {cmd} peaked at {} MB, resolve over the honest history at {} MB",
+                out.peak_rss >> 20,
+                base.peak_rss >> 20
+            );
             assert!(
                 out.peak_rss < base.peak_rss + BEYOND_BASELINE,
                 "{what}: {cmd} peaked at {} MB, the honest walk at {} MB",
@@ -107,7 +120,8 @@ fn named(name: &str) -> (goat::devchain::server::Handle, String) {
 }
 
 fn entries(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -135,7 +149,11 @@ fn a_goatfile_name_never_picks_a_dangerous_folder() {
     std::fs::create_dir(home.join("models")).unwrap();
     std::fs::write(home.join("models/notes.txt"), "mine").unwrap();
     for (flag, url) in [("--esplora", &h.url), ("--electrum", &h.electrum)] {
-        goat().current_dir(home).args([flag, url.as_str(), "fetch", &addr]).run().fails(2, "already exists and is not goat's download");
+        goat()
+            .current_dir(home)
+            .args([flag, url.as_str(), "fetch", &addr])
+            .run()
+            .fails(2, "already exists and is not goat's download");
     }
     assert_eq!(entries(&home.join("models")), ["notes.txt"]);
     // Nor is a link of that name, wherever it points.
@@ -148,7 +166,11 @@ fn a_goatfile_name_never_picks_a_dangerous_folder() {
     goat().current_dir(home).args(["--electrum", &h.electrum, "fetch", &addr]).run().ok();
     assert!(home.join("models/autostart/evil.desktop").is_file());
     // ... but not another source's.
-    let other = goat().current_dir(home).args(["--esplora", &h.url, "fetch", "--goatfile"]).args([home.join("models/.goat/goatfile.yaml")]).run();
+    let other = goat()
+        .current_dir(home)
+        .args(["--esplora", &h.url, "fetch", "--goatfile"])
+        .args([home.join("models/.goat/goatfile.yaml")])
+        .run();
     assert_eq!(other.code, 2, "{}", other.stderr);
     assert!(other.stderr.contains("not goat's download of"), "{}", other.stderr);
 }
@@ -215,7 +237,12 @@ fn an_address_whose_newest_page_is_huge_still_resolves() {
     let (heavy, addr) = heavy_page(10);
     let heavy = heavy.serve();
     for (what, _, ls) in bounded(&heavy, &addr) {
-        assert_eq!(ls.stdout.lines().filter(|l| l.contains("application/octet-stream")).count(), 10, "{what}: {}", ls.stdout);
+        assert_eq!(
+            ls.stdout.lines().filter(|l| l.contains("application/octet-stream")).count(),
+            10,
+            "{what}: {}",
+            ls.stdout
+        );
     }
 }
 
@@ -286,7 +313,11 @@ fn a_folder_from_elsewhere_is_judged_not_trusted() {
     std::fs::write(&first, "goat: 1\nname: byfile\nentries:\n  - name: x\n    magnet: \"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567\"\n").unwrap();
     std::fs::create_dir(home.join("byfile")).unwrap();
     std::fs::create_dir(home.join("byfile/.goat")).unwrap();
-    std::fs::write(home.join("byfile/.goat/source.json"), r#"{"address":null,"inscription":null,"block_height":null,"file":"g.yaml"}"#).unwrap();
+    std::fs::write(
+        home.join("byfile/.goat/source.json"),
+        r#"{"address":null,"inscription":null,"block_height":null,"file":"g.yaml"}"#,
+    )
+    .unwrap();
     std::fs::write(home.join("byfile/.goat/goatfile.yaml"), "goat: 1\nname: byfile\nentries: []\n").unwrap();
     goat()
         .current_dir(home)
@@ -304,7 +335,11 @@ fn an_electrum_server_flooding_notifications_is_held_to_its_answers() {
     let (s, addr) = published();
     let h = s.serve();
     h.state.arm("notify", goat::devchain::server::Fault::Notify(1 << 20), 10_000);
-    let out = goat().memory_ceiling(CEILING).args(["--electrum", &h.electrum, "resolve", &addr]).run().fails(4, "sent an answer larger than goat reads");
+    let out = goat()
+        .memory_ceiling(CEILING)
+        .args(["--electrum", &h.electrum, "resolve", &addr])
+        .run()
+        .fails(4, "sent an answer larger than goat reads");
     assert!(out.stderr.contains(&h.electrum), "{}", out.stderr);
     let (s, _) = published();
     let h = s.serve();
@@ -315,6 +350,15 @@ fn an_electrum_server_flooding_notifications_is_held_to_its_answers() {
     let out = goat().memory_ceiling(CEILING).args(["--electrum", &h.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"), "{}", out.stderr);
     let calls = h.state.requests().len();
-    eprintln!("{calls} calls, each after a 200 KB notification: peak {} MB, honest {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
-    assert!(out.peak_rss < base.peak_rss + BEYOND_BASELINE, "{} MB against {} MB", out.peak_rss >> 20, base.peak_rss >> 20);
+    eprintln!(
+        "{calls} calls, each after a 200 KB notification: peak {} MB, honest {} MB",
+        out.peak_rss >> 20,
+        base.peak_rss >> 20
+    );
+    assert!(
+        out.peak_rss < base.peak_rss + BEYOND_BASELINE,
+        "{} MB against {} MB",
+        out.peak_rss >> 20,
+        base.peak_rss >> 20
+    );
 }

@@ -52,7 +52,12 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
         funder: &holder,
         inputs: vec![
             vec![Envelope::file("text/plain", None, b"first"), Envelope::file("text/plain", None, b"second")],
-            vec![Envelope(vec![Push::Num(tag::CONTENT_TYPE), Push::Data(b"text/plain".to_vec()), Push::Data(vec![]), Push::Data(b"third".to_vec())])],
+            vec![Envelope(vec![
+                Push::Num(tag::CONTENT_TYPE),
+                Push::Data(b"text/plain".to_vec()),
+                Push::Data(vec![]),
+                Push::Data(b"third".to_vec()),
+            ])],
         ],
         to: to.clone(),
         reveal_input_from: None,
@@ -67,7 +72,9 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
-    let cat = |id: String| goat().esplora(&h.url).args(["--network".to_string(), "regtest".into(), "cat".into(), id]).run().ok();
+    let cat = |id: String| {
+        goat().esplora(&h.url).args(["--network".to_string(), "regtest".into(), "cat".into(), id]).run().ok()
+    };
 
     assert_eq!(cat(html.id(0).to_string()).stdout, "<html><body>goat</body></html>");
     // a bare txid means i0
@@ -87,16 +94,16 @@ fn html_brotli_gzip_binary_multi_envelope_and_delegate() {
         .run()
         .fails(3, "holds 3 inscription(s)");
     goat().esplora(&h.url).args(["cat", "nonsense"]).run().fails(2, "neither a txid nor an inscription id");
-    goat()
-        .esplora(&h.url)
-        .args(["cat", &"ab".repeat(32)])
-        .run()
-        .fails(3, "not found");
+    goat().esplora(&h.url).args(["cat", &"ab".repeat(32)]).run().fails(3, "not found");
 
     // get writes the decoded file, atomically, and will not clobber
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.txt");
-    goat().esplora(&h.url).args(["--network", "regtest", "get", &br.id(0).to_string(), path.to_str().unwrap()]).run().ok();
+    goat()
+        .esplora(&h.url)
+        .args(["--network", "regtest", "get", &br.id(0).to_string(), path.to_str().unwrap()])
+        .run()
+        .ok();
     assert_eq!(std::fs::read(&path).unwrap(), big);
     goat()
         .esplora(&h.url)
@@ -144,7 +151,12 @@ fn brotli_goatfile_resolves() {
     let signature = holder.sign_goatfile(goatfile("squeezed").as_bytes(), 1, s.chain.height());
     let ins = s.chain.inscribe(Inscribe {
         funder: &holder,
-        inputs: vec![vec![Envelope::file_with_metadata("application/yaml", Some("br"), &signature, &brotli(goatfile("squeezed").as_bytes()))]],
+        inputs: vec![vec![Envelope::file_with_metadata(
+            "application/yaml",
+            Some("br"),
+            &signature,
+            &brotli(goatfile("squeezed").as_bytes()),
+        )]],
         to,
         reveal_input_from: Some(&holder),
     });

@@ -133,7 +133,11 @@ fn tracker_libtorrent_to_goat_to_aria2() {
         stderr_of(w)
     );
     for (f, _) in FILES {
-        assert_eq!(std::fs::read(payload.join(f)).unwrap(), std::fs::read(dir.join("model-lt").join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(payload.join(f)).unwrap(),
+            std::fs::read(dir.join("model-lt").join(f)).unwrap(),
+            "{f}"
+        );
     }
     drop(lt); // from now on goat is the only seeder
 
@@ -154,7 +158,11 @@ fn tracker_libtorrent_to_goat_to_aria2() {
 fn hostile_paths_in_metadata_are_refused() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    for (case, path) in [("dotdot", vec!["..", "..", "escaped.txt"]), ("absolute", vec!["/tmp", "abs-escape.txt"]), ("empty", vec!["", "x.txt"])] {
+    for (case, path) in [
+        ("dotdot", vec!["..", "..", "escaped.txt"]),
+        ("absolute", vec!["/tmp", "abs-escape.txt"]),
+        ("empty", vec!["", "x.txt"]),
+    ] {
         let torrent = hostile_torrent(case, &path);
         let tfile = w.join(format!("{case}.torrent"));
         std::fs::write(&tfile, &torrent.0).unwrap();
@@ -172,14 +180,17 @@ fn hostile_paths_in_metadata_are_refused() {
             .run();
         drop(lt);
         let ltlog = std::fs::read_to_string(w.join(format!("{case}.log"))).unwrap_or_default();
-        assert_eq!(out.code, 5, "{case}: {}\nlibtorrent: {ltlog}\ntorrent: {}", out.stderr, String::from_utf8_lossy(&torrent.0));
+        assert_eq!(
+            out.code,
+            5,
+            "{case}: {}\nlibtorrent: {ltlog}\ntorrent: {}",
+            out.stderr,
+            String::from_utf8_lossy(&torrent.0)
+        );
         assert!(out.stderr.contains("unsafe or invalid"), "{case}: {}", out.stderr);
         let mut all = Vec::new();
         walk(&outer, &mut all);
-        assert!(
-            all.iter().all(|p| p.starts_with(&dir)),
-            "{case}: files outside the output folder: {all:?}"
-        );
+        assert!(all.iter().all(|p| p.starts_with(&dir)), "{case}: files outside the output folder: {all:?}");
         assert!(!Path::new("/tmp/abs-escape.txt").exists());
     }
 }
@@ -230,7 +241,12 @@ fn libtorrent_seeder_any(torrent: &Path, save_path: &Path, log: &Path) -> (Daemo
     let out = std::fs::File::create(log).unwrap();
     let d = Daemon::spawn(
         "python3-libtorrent",
-        Command::new("/usr/bin/python3").arg(script).arg(torrent).arg(save_path).args([port.to_string(), "120".into()]).stdout(out),
+        Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(torrent)
+            .arg(save_path)
+            .args([port.to_string(), "120".into()])
+            .stdout(out),
     );
     assert!(
         wait_for(Duration::from_secs(30), || std::fs::read_to_string(log).unwrap_or_default().contains("READY")),

@@ -103,7 +103,8 @@ pub fn model(w: &Path, upload_bps: Option<u32>) -> Model {
 
 pub fn entry(o: &Out) -> serde_json::Value {
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
     v["entries"][0].clone()
 }
 
@@ -236,7 +237,11 @@ fn from_folders_count_and_no_local_turns_it_off() {
     std::fs::write(mine.join("weights.bin"), &decoy).unwrap();
     let empty_cache = w.join("no-cache");
     let out = w.join("out");
-    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &empty_cache).args(["--json", "--from"]).args([&mine]).run();
+    let o = fetch(&m.handle.url, &m.addr, &out)
+        .env("HF_HUB_CACHE", &empty_cache)
+        .args(["--json", "--from"])
+        .args([&mine])
+        .run();
     let e = entry(&o);
     assert_eq!(e["reused_bytes"], (FILES[0].1 + FILES[1].1) as u64, "{e}");
     assert_eq!(e["fetched_bytes"], 0, "{e}");
@@ -273,7 +278,11 @@ fn layout_hf_is_what_huggingface_hub_reads_offline() {
     hub_api(&hub, REPO, COMMIT, &m.files, &["weights.bin"]);
     let nginx = crate::webseed::Nginx::start(&hub, &hub, "10m");
     let endpoint = format!("http://127.0.0.1:{}", nginx.good);
-    let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &endpoint).args(["--layout", "hf"]).run();
+    let o = fetch(&m.handle.url, &m.addr, &out)
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_ENDPOINT", &endpoint)
+        .args(["--layout", "hf"])
+        .run();
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("laid into the Hugging Face cache"), "{}", o.stderr);
     let script = format!(
@@ -297,7 +306,12 @@ print(json.dumps({{"path": path, "files": sorted(os.listdir(path)), "size": repo
         .args(["-c", &script])
         .output()
         .expect("python with huggingface_hub (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
-    assert!(py.status.success(), "huggingface_hub: {}{}", String::from_utf8_lossy(&py.stdout), String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "huggingface_hub: {}{}",
+        String::from_utf8_lossy(&py.stdout),
+        String::from_utf8_lossy(&py.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     let path = PathBuf::from(v["path"].as_str().unwrap());
     assert!(path.ends_with(format!("snapshots/{COMMIT}")), "{v}");
@@ -305,7 +319,11 @@ print(json.dumps({{"path": path, "files": sorted(os.listdir(path)), "size": repo
         assert_eq!(&std::fs::read(path.join(f)).unwrap(), bytes, "{f}");
     }
     // A second run finds everything in place.
-    let again = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &endpoint).args(["--layout", "hf"]).run();
+    let again = fetch(&m.handle.url, &m.addr, &out)
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_ENDPOINT", &endpoint)
+        .args(["--layout", "hf"])
+        .run();
     assert_eq!(again.code, 0, "{}", again.stderr);
 }
 
@@ -329,7 +347,11 @@ fn layout_hf_takes_the_repository_name_only_from_the_hub() {
     ] {
         let cache = w.join(format!("hf-{code}"));
         let out = w.join(format!("out-{code}"));
-        let o = fetch(&m.handle.url, &m.addr, &out).env("HF_HUB_CACHE", &cache).env("HF_ENDPOINT", &endpoint).args(["--layout", "hf"]).run();
+        let o = fetch(&m.handle.url, &m.addr, &out)
+            .env("HF_HUB_CACHE", &cache)
+            .env("HF_ENDPOINT", &endpoint)
+            .args(["--layout", "hf"])
+            .run();
         assert_eq!(o.code, code, "{}", o.stderr);
         assert!(o.stderr.contains(why), "{}", o.stderr);
         assert!(!cache.join(format!("models--{}", REPO.replace('/', "--"))).exists(), "laid out anyway");
@@ -385,14 +407,36 @@ fn publish_hf_is_fetched_from_its_seeder_and_from_the_hub_alone() {
         .env("HF_ENDPOINT", format!("http://127.0.0.1:{}", nginx.good))
         .args(["publish", "--hf", REPO, "--key-file"])
         .args([&key])
-        .args(["--network", "regtest", "--fee-rate", "3", "--yes", "--seed", "--loopback", "--no-dht", "--onchain-metadata"])
-        .args(["--listen-port", &port.to_string(), "--peer-hint", &format!("127.0.0.1:{port}"), "--seed-for", "90", "--state-dir"])
+        .args([
+            "--network",
+            "regtest",
+            "--fee-rate",
+            "3",
+            "--yes",
+            "--seed",
+            "--loopback",
+            "--no-dht",
+            "--onchain-metadata",
+        ])
+        .args([
+            "--listen-port",
+            &port.to_string(),
+            "--peer-hint",
+            &format!("127.0.0.1:{port}"),
+            "--seed-for",
+            "90",
+            "--state-dir",
+        ])
         .args([w.join("state")])
         .spawn(w);
     let published = wait_for(std::time::Duration::from_secs(60), || {
         std::fs::read_to_string(w.join("goat.stdout")).is_ok_and(|s| s.contains("inscription "))
     });
-    assert!(published, "goat publish --hf did not broadcast: {}", std::fs::read_to_string(w.join("goat.stderr")).unwrap_or_default());
+    assert!(
+        published,
+        "goat publish --hf did not broadcast: {}",
+        std::fs::read_to_string(w.join("goat.stderr")).unwrap_or_default()
+    );
     h.state.chain.write().unwrap().mine();
     let addr = who.address.to_string();
     let yaml = goat().esplora(&h.url).args(["resolve", &addr]).run().ok().stdout;
@@ -401,7 +445,14 @@ fn publish_hf_is_fetched_from_its_seeder_and_from_the_hub_alone() {
     for (f, b) in &files {
         assert!(yaml.contains(&format!("path: {f}")) && yaml.contains(&sha256(b)), "{f}: {yaml}");
     }
-    assert!(yaml.contains(&format!("ws=http%3A%2F%2F127.0.0.1%3A{}%2F{}%2Fresolve%2F", nginx.good, REPO.replace('/', "%2F"))), "{yaml}");
+    assert!(
+        yaml.contains(&format!(
+            "ws=http%3A%2F%2F127.0.0.1%3A{}%2F{}%2Fresolve%2F",
+            nginx.good,
+            REPO.replace('/', "%2F")
+        )),
+        "{yaml}"
+    );
 
     let out = w.join("out");
     let e = entry(&fetch(&h.url, &addr, &out).args(["--json"]).run());
@@ -474,8 +525,19 @@ cp {mnt}/hf/{blob} {w}/blob.after
         .output()
         .unwrap();
     let err = std::fs::read_to_string(w.join("fetch.err")).unwrap_or_default();
-    assert!(run.status.success(), "{}\n{}\nfetch: {err}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    let o = Out { code: 0, peak_rss: 0, stdout: std::fs::read_to_string(w.join("fetch.json")).unwrap(), stdout_bytes: vec![], stderr: err };
+    assert!(
+        run.status.success(),
+        "{}\n{}\nfetch: {err}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let o = Out {
+        code: 0,
+        peak_rss: 0,
+        stdout: std::fs::read_to_string(w.join("fetch.json")).unwrap(),
+        stdout_bytes: vec![],
+        stderr: err,
+    };
     let e = entry(&o);
     assert_eq!(e["reused_bytes"], FILES[0].1, "{e}");
     assert!(e["reused_from"][0].as_str().unwrap().contains("1 reflinked"), "{e}");
@@ -533,7 +595,9 @@ fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
 
     drop(m.seeder);
     let out = w.join("leech");
-    let o = fetch(&m.handle.url, &m.addr, &out).args(["--json", "--no-local", "--peer", &format!("127.0.0.1:{}", run.peer_port)]).run();
+    let o = fetch(&m.handle.url, &m.addr, &out)
+        .args(["--json", "--no-local", "--peer", &format!("127.0.0.1:{}", run.peer_port)])
+        .run();
     let e = entry(&o);
     assert_eq!(e["fetched_bytes"].as_u64().unwrap(), 1_500_701, "{e}");
     for (f, bytes) in &m.files {
@@ -558,11 +622,23 @@ fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
     let relay = LibrqbitSeeder::start(&m.t, &out.join("model"), None);
     let run_c = SeedRun::new(&m.handle.url, &m.addr, &w.join("c"));
     let log_c = w.join("c/log");
-    let mut c = run_c.spawn_env(&log_c, &["--from", mine2.to_str().unwrap(), "--peer", &format!("127.0.0.1:{}", relay.port)], &[]);
+    let mut c = run_c.spawn_env(
+        &log_c,
+        &["--from", mine2.to_str().unwrap(), "--peer", &format!("127.0.0.1:{}", relay.port)],
+        &[],
+    );
     let seeding = wait_for(std::time::Duration::from_secs(60), || torrent_state(run_c.http_port, "model") == "seeding");
     assert!(seeding, "{}\n{}", status(run_c.http_port), log_of(&log_c));
     drop(relay);
-    let leech = |dir: &str| fetch(&m.handle.url, &m.addr, &w.join(dir)).args(["--no-local", "--metadata-timeout", "20", "--peer", &format!("127.0.0.1:{}", run_c.peer_port)]);
+    let leech = |dir: &str| {
+        fetch(&m.handle.url, &m.addr, &w.join(dir)).args([
+            "--no-local",
+            "--metadata-timeout",
+            "20",
+            "--peer",
+            &format!("127.0.0.1:{}", run_c.peer_port),
+        ])
+    };
     leech("leech2").run().ok();
     {
         use std::os::unix::fs::FileExt;
@@ -586,7 +662,8 @@ fn goat_seed_reuses_the_cache_and_seeds_a_from_folder_in_place() {
     let before = snapshot_of(&mine);
     let log2 = w.join("b/log2");
     let mut d = run.spawn_env(&log2, &["--from", mine.to_str().unwrap()], &[]);
-    let gave_up = wait_for(std::time::Duration::from_secs(30), || log_of(&log2).contains("no longer seeded from there"));
+    let gave_up =
+        wait_for(std::time::Duration::from_secs(30), || log_of(&log2).contains("no longer seeded from there"));
     assert!(gave_up, "{}", log_of(&log2));
     let handed = std::fs::read_to_string(run.state.join("published.json")).unwrap();
     assert!(!handed.contains("\"in_place\": true"), "{handed}");
@@ -636,7 +713,11 @@ fn the_cache_is_neither_a_way_out_nor_rewritten() {
     // A snapshot link out of the blobs.
     let cache = w.join("hf1");
     hf_cache(&cache, REPO, COMMIT, &files);
-    let link = cache.join(format!("models--{}", REPO.replace('/', "--"))).join("snapshots").join(COMMIT).join("tokenizer.json");
+    let link = cache
+        .join(format!("models--{}", REPO.replace('/', "--")))
+        .join("snapshots")
+        .join(COMMIT)
+        .join("tokenizer.json");
     std::os::unix::fs::symlink(&secret, &link).unwrap();
     publish(&cache).fails(2, "links outside the repository's blobs");
     // A blob that is not what its name says (a git-hash name, too).
@@ -645,7 +726,8 @@ fn the_cache_is_neither_a_way_out_nor_rewritten() {
     let folder = cache.join(format!("models--{}", REPO.replace('/', "--")));
     let fake = "0".repeat(40);
     std::fs::write(folder.join("blobs").join(&fake), b"not it").unwrap();
-    std::os::unix::fs::symlink(format!("../../blobs/{fake}"), folder.join("snapshots").join(COMMIT).join("extra.txt")).unwrap();
+    std::os::unix::fs::symlink(format!("../../blobs/{fake}"), folder.join("snapshots").join(COMMIT).join("extra.txt"))
+        .unwrap();
     // A file an earlier run left in goat's folder is not published with it.
     let linked = w.join("state/hf").join(REPO.replace('/', "--")).join(COMMIT);
     std::fs::create_dir_all(&linked).unwrap();
@@ -675,10 +757,13 @@ fn the_cache_is_neither_a_way_out_nor_rewritten() {
     assert!(o.stderr.contains("does not change a snapshot"), "{}", o.stderr);
     let links_after: Vec<_> = walk(&cache).into_iter().map(|p| (p.clone(), std::fs::read_link(&p).ok())).collect();
     // The snapshot and refs as they were (a new blob may have been added).
-    let kept = |v: Vec<(PathBuf, Option<PathBuf>)>| v.into_iter().filter(|(p, _)| !p.to_string_lossy().contains("/blobs/")).collect::<Vec<_>>();
+    let kept = |v: Vec<(PathBuf, Option<PathBuf>)>| {
+        v.into_iter().filter(|(p, _)| !p.to_string_lossy().contains("/blobs/")).collect::<Vec<_>>()
+    };
     assert_eq!(kept(links_after), kept(links_before));
     // The blob goat added for weights.bin is new; nothing else changed.
-    let after: Vec<_> = snapshot_of(&cache).into_iter().filter(|(p, _, _)| before.iter().any(|(q, _, _)| q == p)).collect();
+    let after: Vec<_> =
+        snapshot_of(&cache).into_iter().filter(|(p, _, _)| before.iter().any(|(q, _, _)| q == p)).collect();
     assert_eq!(after, before);
 }
 

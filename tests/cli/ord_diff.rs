@@ -181,8 +181,8 @@ fn witness(r: &mut Rng) -> Vec<Vec<u8>> {
         }
         2 => vec![r.bytes(64), sc, vec![0xc0; 5]], // short control block
         3 => vec![sc, cb],
-        4 => vec![sc],     // a key-path spend
-        5 => vec![],       // no witness
+        4 => vec![sc],             // a key-path spend
+        5 => vec![],               // no witness
         6 => vec![sc, vec![0x50]], // "annex" as the only other element
         _ => vec![r.bytes(64), sc, cb],
     }
@@ -295,7 +295,8 @@ fn goat_parses_envelopes_exactly_as_ord_does() {
     for seed in 0..n {
         let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x60a7);
         let raw = transaction(&mut r);
-        let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&raw).expect("generator makes decodable transactions");
+        let tx: bitcoin::Transaction =
+            bitcoin::consensus::deserialize(&raw).expect("generator makes decodable transactions");
         let path = dir.path().join(format!("{seed}.bin"));
         std::fs::write(&path, &raw).unwrap();
         let out = Command::new(&ord).args(["decode", "--file"]).arg(&path).output().expect("run ord decode");
@@ -316,7 +317,12 @@ fn goat_parses_envelopes_exactly_as_ord_does() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "{} of {n} transactions differ:\n{}", mismatches.len(), mismatches[..mismatches.len().min(3)].join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {n} transactions differ:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(3)].join("\n")
+    );
     // the generator must actually exercise the parser
     assert!(inscriptions as u64 > n / 2, "only {inscriptions} envelopes in {n} transactions");
     eprintln!("ord and goat agree on {n} transactions ({inscriptions} envelopes)");

@@ -29,7 +29,10 @@ fn published(w: &Path, files: &[(&str, usize)], piece: u32) -> (Published, Made)
     make_payload(&src, files);
     let t = make_torrent(&src, piece, vec![]);
     let seeder = LibrqbitSeeder::start(&t, &src, None);
-    let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n", t.magnet_with_peer(seeder.port)));
+    let (scene, addr) = publish_yaml(&format!(
+        "goat: 1\nentries:\n  - name: model\n    magnet: \"{}\"\n",
+        t.magnet_with_peer(seeder.port)
+    ));
     (Published { src, _seeder: seeder, h: scene.serve(), addr }, t)
 }
 
@@ -97,19 +100,29 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
             // fetch completes, and the user's file keeps its bytes.
             assert!(r.stderr.contains("private copy"), "{what}: {}", r.stderr);
             r.ok();
-            assert_eq!(std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(out.join("model/weights.bin")).unwrap()), 1);
+            assert_eq!(
+                std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(out.join("model/weights.bin")).unwrap()),
+                1
+            );
         } else {
             assert!(r.stderr.contains("symbolic link"), "{what}: {}", r.stderr);
             r.fails(6, "remove");
         }
         assert_eq!(std::fs::read(&victim).unwrap(), b"the user's own file", "{what}: the linked file changed");
-        assert_eq!(files_below(&victim_dir), vec![PathBuf::from("keep.txt")], "{what}: goat wrote into the linked folder");
+        assert_eq!(
+            files_below(&victim_dir),
+            vec![PathBuf::from("keep.txt")],
+            "{what}: goat wrote into the linked folder"
+        );
         assert!(!nowhere.exists(), "{what}: goat created the dangling link's target");
     }
     // The same fetch into a clean folder works: what was refused is the link.
     let out = w.join("clean");
     fetch(&p.h.url, &p.addr, &out).run().ok();
-    assert_eq!(std::fs::read(out.join("model/weights.bin")).unwrap(), std::fs::read(p.src.join("weights.bin")).unwrap());
+    assert_eq!(
+        std::fs::read(out.join("model/weights.bin")).unwrap(),
+        std::fs::read(p.src.join("weights.bin")).unwrap()
+    );
     // A complete file its owner hard-linked elsewhere is only read: the
     // same fetch runs again (nothing to write), and verify passes.
     std::fs::hard_link(out.join("model/weights.bin"), w.join("my-models-weights.bin")).unwrap();
@@ -143,7 +156,10 @@ fn hostile_peer(w: &Path, kind: &str) -> (Daemon, u16, String) {
     let hash = String::from_utf8_lossy(&made.stdout).trim().to_string();
     let port = free_port();
     let log = std::fs::File::create(w.join(format!("{kind}.peer.log"))).unwrap();
-    let peer = Daemon::spawn("meta_peer", Command::new("/usr/bin/python3").arg(script).arg(&info).args([port.to_string(), "120".into()]).stdout(log));
+    let peer = Daemon::spawn(
+        "meta_peer",
+        Command::new("/usr/bin/python3").arg(script).arg(&info).args([port.to_string(), "120".into()]).stdout(log),
+    );
     let listening = wait_for(Duration::from_secs(10), || {
         std::fs::read_to_string(w.join(format!("{kind}.peer.log"))).unwrap_or_default().contains("LISTENING")
     });
@@ -162,7 +178,11 @@ fn hostile_metadata_from_a_peer_exits_5_without_a_panic() {
     // librqbit meets the first two while it resolves the magnet (a
     // division by zero; an overflowing sum, checked in this debug build):
     // its panic is caught there. The hash count is goat's own check.
-    for (kind, why) in [("zero-piece-length", "failed on it"), ("overflow", "metadata is invalid"), ("hash-count", "piece hashes for 16 pieces")] {
+    for (kind, why) in [
+        ("zero-piece-length", "failed on it"),
+        ("overflow", "metadata is invalid"),
+        ("hash-count", "piece hashes for 16 pieces"),
+    ] {
         let (_peer, port, hash) = hostile_peer(w, kind);
         let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}");
         let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
@@ -187,7 +207,8 @@ fn hostile_metadata_in_goat_seed_is_reported_and_tried_again() {
     let mut peers = Vec::new();
     for kind in ["zero-piece-length", "overflow"] {
         let (peer, port, hash) = hostile_peer(w, kind);
-        entries += &format!("  - name: {kind}\n    magnet: \"magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}\"\n");
+        entries +=
+            &format!("  - name: {kind}\n    magnet: \"magnet:?xt=urn:btih:{hash}&dn=model&x.pe=127.0.0.1:{port}\"\n");
         peers.push(peer);
     }
     let (scene, addr) = publish_yaml(&format!("goat: 1\nentries:\n{entries}"));
@@ -197,7 +218,9 @@ fn hostile_metadata_in_goat_seed_is_reported_and_tried_again() {
     let mut d = run.spawn_env(&logdir, &[], &[("RUST_BACKTRACE", "1")]);
     let tried = |n: usize| {
         let log = log_of(&logdir);
-        ["zero-piece-length", "overflow"].iter().all(|k| log.matches(&format!("{k}: the torrent's metadata is invalid")).count() >= n)
+        ["zero-piece-length", "overflow"]
+            .iter()
+            .all(|k| log.matches(&format!("{k}: the torrent's metadata is invalid")).count() >= n)
     };
     assert!(wait_for(Duration::from_secs(60), || tried(2)), "not reported, or not tried again: {}", log_of(&logdir));
     assert!(status(run.http_port)["addresses"][0]["polls"].as_u64().unwrap_or(0) >= 2, "{}", status(run.http_port));
@@ -217,7 +240,11 @@ fn a_publishers_grown_file_is_reported_and_left_byte_for_byte() {
     let HandedOver { h: _h, run, src, t: _ } = handed_over(w, FILES, 16384);
     // First run: seeded from the folder (librqbit's session remembers it).
     let mut d = run.spawn(&w.join("run1"));
-    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "{}",
+        log_of(&w.join("run1"))
+    );
     terminate(&mut d, &w.join("run1"));
 
     let file = src.join("weights.bin");
@@ -226,18 +253,28 @@ fn a_publishers_grown_file_is_reported_and_left_byte_for_byte() {
         let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
         f.write_all(&vec![0x77; 500 << 10]).unwrap();
     }
-    let before: Vec<(PathBuf, Vec<u8>)> = files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
+    let before: Vec<(PathBuf, Vec<u8>)> =
+        files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
     let mut d = run.spawn(&w.join("run2"));
     let reported = wait_for(Duration::from_secs(30), || {
-        status(run.http_port)["published_errors"].as_array().is_some_and(|e| e.iter().any(|e| e.as_str().is_some_and(|e| e.contains("is 812000 bytes but its torrent says 300000"))))
+        status(run.http_port)["published_errors"].as_array().is_some_and(|e| {
+            e.iter().any(|e| e.as_str().is_some_and(|e| e.contains("is 812000 bytes but its torrent says 300000")))
+        })
     });
     assert!(reported, "not reported: {}\n{}", status(run.http_port), log_of(&w.join("run2")));
     std::thread::sleep(Duration::from_secs(3));
-    let after: Vec<(PathBuf, Vec<u8>)> = files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
+    let after: Vec<(PathBuf, Vec<u8>)> =
+        files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
     assert!(before == after, "goat changed the publisher's folder");
     assert_ne!(torrent_state(run.http_port, "model"), "seeding", "{}", status(run.http_port));
     terminate(&mut d, &w.join("run2"));
-    assert!(before == files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect::<Vec<_>>());
+    assert!(
+        before
+            == files_below(&src)
+                .into_iter()
+                .map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap()))
+                .collect::<Vec<_>>()
+    );
 
     // published.json damaged (or the entry removed by hand): librqbit still
     // restores the torrent from its session file, and goat, no longer told
@@ -245,11 +282,20 @@ fn a_publishers_grown_file_is_reported_and_left_byte_for_byte() {
     // only below its own output folder.
     std::fs::write(run.state.join("published.json"), "[").unwrap();
     let mut d = run.spawn(&w.join("run3"));
-    assert!(wait_for(Duration::from_secs(30), || log_of(&w.join("run3")).contains("published.json is damaged")), "{}", log_of(&w.join("run3")));
+    assert!(
+        wait_for(Duration::from_secs(30), || log_of(&w.join("run3")).contains("published.json is damaged")),
+        "{}",
+        log_of(&w.join("run3"))
+    );
     std::thread::sleep(Duration::from_secs(5));
     terminate(&mut d, &w.join("run3"));
-    let after: Vec<(PathBuf, Vec<u8>)> = files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
-    assert!(before == after, "goat wrote into the publisher's folder once published.json was damaged: {}", log_of(&w.join("run3")));
+    let after: Vec<(PathBuf, Vec<u8>)> =
+        files_below(&src).into_iter().map(|p| (p.clone(), std::fs::read(src.join(&p)).unwrap())).collect();
+    assert!(
+        before == after,
+        "goat wrote into the publisher's folder once published.json was damaged: {}",
+        log_of(&w.join("run3"))
+    );
 }
 
 /// Between two runs of `goat seed`, the entry's folder is swapped for a
@@ -264,7 +310,11 @@ fn a_folder_swapped_for_a_link_is_never_written_by_goat_seed() {
     let (p, _t) = published(w, FILES, 16384);
     let run = SeedRun::new(&p.h.url, &p.addr, w);
     let mut d = run.spawn(&w.join("run1"));
-    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "{}",
+        log_of(&w.join("run1"))
+    );
     terminate(&mut d, &w.join("run1"));
 
     let victim = w.join("victim");
@@ -275,10 +325,19 @@ fn a_folder_swapped_for_a_link_is_never_written_by_goat_seed() {
     std::fs::rename(&entry, w.join("model.real")).unwrap();
     std::os::unix::fs::symlink(&victim, &entry).unwrap();
     let mut d = run.spawn(&w.join("run2"));
-    assert!(wait_for(Duration::from_secs(30), || log_of(&w.join("run2")).contains("symbolic link")), "not refused: {}", log_of(&w.join("run2")));
+    assert!(
+        wait_for(Duration::from_secs(30), || log_of(&w.join("run2")).contains("symbolic link")),
+        "not refused: {}",
+        log_of(&w.join("run2"))
+    );
     std::thread::sleep(Duration::from_secs(3));
     terminate(&mut d, &w.join("run2"));
-    assert_eq!(std::fs::read(victim.join("weights.bin")).unwrap(), vec![0x42; 1_000_000], "{}", log_of(&w.join("run2")));
+    assert_eq!(
+        std::fs::read(victim.join("weights.bin")).unwrap(),
+        vec![0x42; 1_000_000],
+        "{}",
+        log_of(&w.join("run2"))
+    );
     assert_eq!(std::fs::read(victim.join("config.json")).unwrap(), vec![0x43; 2800]);
     assert_eq!(files_below(&victim).len(), 2);
 
@@ -290,9 +349,17 @@ fn a_folder_swapped_for_a_link_is_never_written_by_goat_seed() {
     std::fs::create_dir_all(&run.out).unwrap();
     std::os::unix::fs::symlink(&victim2, run.out.join(&p.addr)).unwrap();
     let mut d = run.spawn(&w2.join("run"));
-    assert!(wait_for(Duration::from_secs(30), || log_of(&w2.join("run")).contains("symbolic link")), "not refused: {}", log_of(&w2.join("run")));
+    assert!(
+        wait_for(Duration::from_secs(30), || log_of(&w2.join("run")).contains("symbolic link")),
+        "not refused: {}",
+        log_of(&w2.join("run"))
+    );
     terminate(&mut d, &w2.join("run"));
-    assert!(files_below(&victim2).is_empty() && std::fs::read_dir(&victim2).unwrap().count() == 0, "goat wrote through the link: {:?}", files_below(&victim2));
+    assert!(
+        files_below(&victim2).is_empty() && std::fs::read_dir(&victim2).unwrap().count() == 0,
+        "goat wrote through the link: {:?}",
+        files_below(&victim2)
+    );
 }
 
 /// `goat` with its open-file limit set to `n` (soft and hard) by the shell.
@@ -358,7 +425,12 @@ fn two_thousand_files_fetch_and_seed_under_ulimit_256() {
     let lt_log = w.join("lt.log");
     let _lt = leech_from(&tfile, &w.join("lt"), run.peer_port, &lt_log);
     let text = || std::fs::read_to_string(&lt_log).unwrap_or_default();
-    assert!(wait_for(Duration::from_secs(120), || text().contains("DONE") || text().contains("TIMEOUT")), "{}\n{}", text(), log_of(&logdir));
+    assert!(
+        wait_for(Duration::from_secs(120), || text().contains("DONE") || text().contains("TIMEOUT")),
+        "{}\n{}",
+        text(),
+        log_of(&logdir)
+    );
     assert!(text().contains("DONE failed=0") && !text().contains("HASHFAIL"), "{}\n{}", text(), log_of(&logdir));
     for (n, _) in files.iter().step_by(97) {
         assert_eq!(std::fs::read(w.join("lt/model").join(n)).unwrap(), std::fs::read(p.src.join(n)).unwrap(), "{n}");
@@ -377,7 +449,11 @@ fn records_planted_in_the_output_folder_are_not_seeded() {
     let (p, t) = published(w, FILES, 16384);
     let run = SeedRun::new(&p.h.url, &p.addr, w);
     let mut d = run.spawn(&w.join("run1"));
-    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run1")));
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "{}",
+        log_of(&w.join("run1"))
+    );
     terminate(&mut d, &w.join("run1"));
 
     let evil_src = w.join("evil-src").join("evil");
@@ -399,7 +475,11 @@ fn records_planted_in_the_output_folder_are_not_seeded() {
     std::fs::write(meta.join("evil.json"), manifest.to_string()).unwrap();
     std::fs::write(meta.join("evil.torrent"), &evil.bytes).unwrap();
     let mut d = run.spawn(&w.join("run2"));
-    assert!(wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"), "{}", log_of(&w.join("run2")));
+    assert!(
+        wait_for(Duration::from_secs(60), || torrent_state(run.http_port, "model") == "seeding"),
+        "{}",
+        log_of(&w.join("run2"))
+    );
     std::thread::sleep(Duration::from_secs(4));
     let log = log_of(&w.join("run2"));
     assert!(!log.contains("evil: not in the session"), "the planted torrent was added: {log}");

@@ -14,7 +14,14 @@ fn malformed_proxies_are_refused_before_any_request() {
     let s = Scene::new();
     let addr = s.address();
     let h = s.serve();
-    for bad in ["socks5h://", "socks4://127.0.0.1:9050", "ftp://127.0.0.1:21", "socks5h://127.0.0.1", "127.0.0.1:9050", "socks5h://127.0.0.1:9050/x"] {
+    for bad in [
+        "socks5h://",
+        "socks4://127.0.0.1:9050",
+        "ftp://127.0.0.1:21",
+        "socks5h://127.0.0.1",
+        "127.0.0.1:9050",
+        "socks5h://127.0.0.1:9050/x",
+    ] {
         goat().esplora(&h.url).args(["--esplora-proxy", bad, "resolve", &addr]).run().fails(2, "proxy");
     }
     assert!(h.state.requests().is_empty(), "a malformed proxy must stop goat before any request");
@@ -26,7 +33,8 @@ fn tor_with_nothing_listening_refuses_to_start() {
     let addr = s.address();
     let h = s.serve();
     let port = free_port();
-    let out = goat().esplora(&h.url).args([&format!("--tor=127.0.0.1:{port}"), "fetch", &addr, "-o", "/nonexistent/x"]).run();
+    let out =
+        goat().esplora(&h.url).args([&format!("--tor=127.0.0.1:{port}"), "fetch", &addr, "-o", "/nonexistent/x"]).run();
     out.fails(4, "does not answer");
     assert!(h.state.requests().is_empty(), "nothing may leave before Tor answers");
     assert!(!Path::new("/nonexistent/x").exists());
@@ -56,7 +64,23 @@ fn test_ca(dir: &Path) {
     .unwrap();
     openssl(
         dir,
-        &["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf"],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
     );
 }
 
@@ -147,7 +171,10 @@ pub fn microsocks(ns: &Namespace, log: &std::path::Path) -> (Daemon, String) {
         .stderr(std::fs::File::create(log).unwrap());
     let daemon = Daemon::spawn("microsocks", &mut ms);
     let proxy = format!("{}:{port}", ns.host_ip);
-    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()), "microsocks did not start");
+    assert!(
+        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(&proxy).is_ok()),
+        "microsocks did not start"
+    );
     (daemon, proxy)
 }
 
@@ -164,8 +191,17 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
 
     // Without the proxy nothing works in there: the chain is unreachable.
     let goat_bin = env!("CARGO_BIN_EXE_goat");
-    let direct = ns.exec().args([goat_bin, "--esplora", &h.url, "--retries", "1", "--timeout", "3", "resolve", &addr]).output().unwrap();
-    assert_eq!(direct.status.code(), Some(4), "the namespace must have no way out but the proxy: {}", String::from_utf8_lossy(&direct.stderr));
+    let direct = ns
+        .exec()
+        .args([goat_bin, "--esplora", &h.url, "--retries", "1", "--timeout", "3", "resolve", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(
+        direct.status.code(),
+        Some(4),
+        "the namespace must have no way out but the proxy: {}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
 
     // goat fetch: Esplora through socks5h, peers through socks5.
     let out = d.join("got");
@@ -177,21 +213,43 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
         .output()
         .unwrap();
     assert!(fetched.status.success(), "fetch through the proxy failed: {}", String::from_utf8_lossy(&fetched.stderr));
-    assert_eq!(std::fs::read(out.join("tiny-model/model.bin")).unwrap(), std::fs::read(payload.join("model.bin")).unwrap());
+    assert_eq!(
+        std::fs::read(out.join("tiny-model/model.bin")).unwrap(),
+        std::fs::read(payload.join("model.bin")).unwrap()
+    );
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
     let dev = h.url.trim_start_matches("http://");
     assert!(seen.contains(&format!("connected to {dev}")), "Esplora went through the proxy: {seen}");
-    assert!(seen.contains(&format!("connected to 127.0.0.1:{}", seeder.port)), "the peer connection went through the proxy: {seen}");
+    assert!(
+        seen.contains(&format!("connected to 127.0.0.1:{}", seeder.port)),
+        "the peer connection went through the proxy: {seen}"
+    );
 
     // --tor is the one switch for both halves.
     let out2 = d.join("got-tor");
-    let tor = ns.exec().args([goat_bin, "--esplora", &h.url, &format!("--tor={proxy}"), "fetch", &addr, "-o"]).arg(&out2).output().unwrap();
+    let tor = ns
+        .exec()
+        .args([goat_bin, "--esplora", &h.url, &format!("--tor={proxy}"), "fetch", &addr, "-o"])
+        .arg(&out2)
+        .output()
+        .unwrap();
     assert!(tor.status.success(), "fetch --tor failed: {}", String::from_utf8_lossy(&tor.stderr));
-    assert_eq!(std::fs::read(out2.join("tiny-model/model.bin")).unwrap(), std::fs::read(payload.join("model.bin")).unwrap());
+    assert_eq!(
+        std::fs::read(out2.join("tiny-model/model.bin")).unwrap(),
+        std::fs::read(payload.join("model.bin")).unwrap()
+    );
 
     // Electrum through the proxy as well.
-    let el = ns.exec().args([goat_bin, "--electrum", &h.electrum, &format!("--tor={proxy}"), "resolve", &addr]).output().unwrap();
-    assert!(el.status.success(), "resolve over Electrum through the proxy failed: {}", String::from_utf8_lossy(&el.stderr));
+    let el = ns
+        .exec()
+        .args([goat_bin, "--electrum", &h.electrum, &format!("--tor={proxy}"), "resolve", &addr])
+        .output()
+        .unwrap();
+    assert!(
+        el.status.success(),
+        "resolve over Electrum through the proxy failed: {}",
+        String::from_utf8_lossy(&el.stderr)
+    );
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(seen.contains(&format!("connected to {}", h.electrum.trim_start_matches("tcp://"))), "{seen}");
 
@@ -199,7 +257,10 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     let cfg = d.join("seed.toml");
     std::fs::write(
         &cfg,
-        format!("esplora-proxy = \"socks5h://{proxy}\"\nproxy = \"socks5://{proxy}\"\nno-dht = true\nelectrum = [\"{}\"]\n", h.electrum),
+        format!(
+            "esplora-proxy = \"socks5h://{proxy}\"\nproxy = \"socks5://{proxy}\"\nno-dht = true\nelectrum = [\"{}\"]\n",
+            h.electrum
+        ),
     )
     .unwrap();
     let seed_out = d.join("seed-out");
@@ -217,6 +278,10 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     let _daemon = Daemon::spawn("goat seed", &mut daemon);
     let got = seed_out.join(&addr).join("tiny-model/model.bin");
     let ok = wait_for(Duration::from_secs(60), || std::fs::metadata(&got).map(|m| m.len() == 400_000).unwrap_or(false));
-    assert!(ok, "goat seed did not fetch through the proxy: {}", std::fs::read_to_string(d.join("seed.err")).unwrap_or_default());
+    assert!(
+        ok,
+        "goat seed did not fetch through the proxy: {}",
+        std::fs::read_to_string(d.join("seed.err")).unwrap_or_default()
+    );
     drop(seeder);
 }

@@ -17,11 +17,11 @@ fn config() -> ProptestConfig {
 fn script_bytes() -> impl Strategy<Value = Vec<u8>> {
     let fragment = prop_oneof![
         Just(vec![0x00, 0x63, 0x03, b'o', b'r', b'd']), // OP_FALSE OP_IF "ord"
-        Just(vec![0x68]),                                // OP_ENDIF
-        Just(vec![0x00]),                                // OP_FALSE / body tag
-        Just(vec![0x51]),                                // OP_1
-        Just(vec![0x4f]),                                // OP_1NEGATE
-        Just(vec![0x4d, 0xff, 0xff]),                    // PUSHDATA2 running off the end
+        Just(vec![0x68]),                               // OP_ENDIF
+        Just(vec![0x00]),                               // OP_FALSE / body tag
+        Just(vec![0x51]),                               // OP_1
+        Just(vec![0x4f]),                               // OP_1NEGATE
+        Just(vec![0x4d, 0xff, 0xff]),                   // PUSHDATA2 running off the end
         (0u8..=80).prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n as usize).prop_map(move |d| {
             let mut v = vec![n];
             v.extend(d);

@@ -50,7 +50,13 @@ fn model(dir: &Path) -> PathBuf {
 
 /// `goat publish DIR --address ADDR --psbt DIR/p.psbt` (no key: the
 /// message first, PSBTs once a signature is given) with `extra` flags.
-fn publish_for_wallet(h: &server::Handle, m: &Path, addr: &str, d: &Path, extra: &[&std::ffi::OsStr]) -> crate::harness::Out {
+fn publish_for_wallet(
+    h: &server::Handle,
+    m: &Path,
+    addr: &str,
+    d: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> crate::harness::Out {
     goat()
         .esplora(&h.url)
         .args(["publish"])
@@ -84,7 +90,18 @@ fn publish_with_a_key_file_then_resolve_fetch_and_verify() {
         .args([&m])
         .args(["--key-file"])
         .args([&key])
-        .args(["--network", "regtest", "--name", "tiny", "--fee-rate", "3", "--yes", "--seed", "--loopback", "--no-dht"])
+        .args([
+            "--network",
+            "regtest",
+            "--name",
+            "tiny",
+            "--fee-rate",
+            "3",
+            "--yes",
+            "--seed",
+            "--loopback",
+            "--no-dht",
+        ])
         .args(["--listen-port", &port.to_string(), "--peer-hint", &format!("127.0.0.1:{port}"), "--seed-for", "90"])
         .spawn(dir.path());
     let stdout = dir.path().join("goat.stdout");
@@ -104,7 +121,11 @@ fn publish_with_a_key_file_then_resolve_fetch_and_verify() {
     let raw = bitcoin::consensus::serialize(&h.state.chain.read().unwrap().txs[&reveal].tx);
     let tx_file = dir.path().join("reveal.bin");
     std::fs::write(&tx_file, &raw).unwrap();
-    let ord = Command::new(ord_binary()).args(["decode", "--compact", "--file"]).arg(&tx_file).output().expect("ord (tests/run.sh builds it)");
+    let ord = Command::new(ord_binary())
+        .args(["decode", "--compact", "--file"])
+        .arg(&tx_file)
+        .output()
+        .expect("ord (tests/run.sh builds it)");
     assert!(ord.status.success(), "ord decode: {}", String::from_utf8_lossy(&ord.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ord.stdout).unwrap();
     let ins = &v["inscriptions"][0];
@@ -125,7 +146,11 @@ fn publish_with_a_key_file_then_resolve_fetch_and_verify() {
     let out_dir = dir.path().join("fetched");
     fetch(&h.url, &addr, &out_dir).run().ok();
     for f in ["model.safetensors", "config.json", "tokenizer/vocab.txt"] {
-        assert_eq!(std::fs::read(out_dir.join("tiny-model").join(f)).unwrap(), std::fs::read(m.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(out_dir.join("tiny-model").join(f)).unwrap(),
+            std::fs::read(m.join(f)).unwrap(),
+            "{f}"
+        );
     }
     goat().args(["verify"]).args([&out_dir]).run().ok();
     drop(publisher);
@@ -140,7 +165,16 @@ fn publish_refuses_without_broadcasting_anything() {
     let h = s.serve();
     let m = model(dir.path());
     let run = |key: &Path, extra: &[&str], what: &Path| {
-        goat().esplora(&h.url).args(["publish"]).args([what]).args(["--key-file"]).args([key]).args(["--yes", "--network", "regtest", "--state-dir"]).args([dir.path().join("state")]).args(extra).run()
+        goat()
+            .esplora(&h.url)
+            .args(["publish"])
+            .args([what])
+            .args(["--key-file"])
+            .args([key])
+            .args(["--yes", "--network", "regtest", "--state-dir"])
+            .args([dir.path().join("state")])
+            .args(extra)
+            .run()
     };
     // A key file others can read.
     let open_key = key_file(dir.path(), "open.wif", &rich.wif, 0o644);
@@ -164,7 +198,15 @@ fn publish_refuses_without_broadcasting_anything() {
     // A key for the other address named.
     run(&key, &["--address", &poor.address.to_string()], &m).fails(2, "not");
     // No terminal and no --yes: nothing is asked, nothing is sent.
-    goat().esplora(&h.url).args(["publish"]).args([&m]).args(["--key-file"]).args([&key]).args(["--fee-rate", "2", "--network", "regtest"]).run().fails(2, "--yes");
+    goat()
+        .esplora(&h.url)
+        .args(["publish"])
+        .args([&m])
+        .args(["--key-file"])
+        .args([&key])
+        .args(["--fee-rate", "2", "--network", "regtest"])
+        .run()
+        .fails(2, "--yes");
     assert_eq!(broadcasts(&h), 0, "nothing was broadcast");
     // (the history walks that find the next sequence ask for /address/…/txs)
     assert!(!h.state.requests().iter().any(|r| r.path.trim_end_matches('/') == "/tx"), "no POST /tx at all");
@@ -239,15 +281,34 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
         .expect("python3 with embit (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
     assert!(sign.status.success(), "embit could not sign the message: {}", String::from_utf8_lossy(&sign.stderr));
     // a signature of another sequence is refused before anything is built
-    publish(&["--sequence".as_ref(), "2".as_ref(), "--after".as_ref(), after.as_ref(), "--signature".as_ref(), signed_m.as_os_str()])
-        .fails(2, "does not sign this goatfile");
-    let out = publish(&["--sequence".as_ref(), sequence.as_ref(), "--after".as_ref(), after.as_ref(), "--signature".as_ref(), signed_m.as_os_str()]).ok();
+    publish(&[
+        "--sequence".as_ref(),
+        "2".as_ref(),
+        "--after".as_ref(),
+        after.as_ref(),
+        "--signature".as_ref(),
+        signed_m.as_os_str(),
+    ])
+    .fails(2, "does not sign this goatfile");
+    let out = publish(&[
+        "--sequence".as_ref(),
+        sequence.as_ref(),
+        "--after".as_ref(),
+        after.as_ref(),
+        "--signature".as_ref(),
+        signed_m.as_os_str(),
+    ])
+    .ok();
     assert!(out.stdout.contains("reveal-psbt "), "{}", out.stdout);
     assert_eq!(broadcasts(&h), 0, "--psbt broadcasts nothing");
     let plan = out.stdout.lines().find_map(|l| l.strip_prefix("plan ")).map(PathBuf::from).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777, 0o600, "the plan holds the reveal key");
+        assert_eq!(
+            std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "the plan holds the reveal key"
+        );
     }
     let reveal_psbt = d.join("p.reveal.psbt");
     let (signed_c, signed_r) = (d.join("commit.signed.psbt"), d.join("reveal.signed.psbt"));
@@ -259,7 +320,8 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
         .expect("python3 with embit (tests/run.sh installs it into a venv and sets GOAT_PYTHON)");
     assert!(sign.status.success(), "embit could not sign: {}", String::from_utf8_lossy(&sign.stderr));
 
-    let finalize = |a: &Path, b: &Path| goat().esplora(&h.url).args(["publish", "--yes", "--finalize"]).args([a, b]).run();
+    let finalize =
+        |a: &Path, b: &Path| goat().esplora(&h.url).args(["publish", "--yes", "--finalize"]).args([a, b]).run();
     // Altered after goat wrote it: an output, then a spent amount (the fee).
     let mut p = bitcoin::psbt::Psbt::deserialize(&std::fs::read(&signed_c).unwrap()).unwrap();
     p.unsigned_tx.output[1].value = p.unsigned_tx.output[1].value - bitcoin::Amount::from_sat(5_000);
@@ -309,7 +371,16 @@ fn a_publish_without_seed_is_served_by_the_next_goat_seed() {
         .args([&m])
         .args(["--key-file"])
         .args([&key])
-        .args(["--network", "regtest", "--fee-rate", "2", "--yes", "--peer-hint", &format!("127.0.0.1:{port}"), "--state-dir"])
+        .args([
+            "--network",
+            "regtest",
+            "--fee-rate",
+            "2",
+            "--yes",
+            "--peer-hint",
+            &format!("127.0.0.1:{port}"),
+            "--state-dir",
+        ])
         .args([&state])
         .run()
         .ok();
@@ -323,7 +394,17 @@ fn a_publish_without_seed_is_served_by_the_next_goat_seed() {
         .args([d.join("seed-out")])
         .args(["--state-dir"])
         .args([&state])
-        .args(["--no-dht", "--loopback", "--poll", "1s", "--run-for", "120", "--no-http", "--listen-port", &port.to_string()])
+        .args([
+            "--no-dht",
+            "--loopback",
+            "--poll",
+            "1s",
+            "--run-for",
+            "120",
+            "--no-http",
+            "--listen-port",
+            &port.to_string(),
+        ])
         .spawn(&logs);
     let fetched = d.join("fetched");
     let ok = wait_for(Duration::from_secs(60), || fetch(&h.url, &addr, &fetched).run().code == 0);
@@ -359,7 +440,18 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
         .args([d.join("config.json")])
         .args(["--key-file"])
         .args([&key])
-        .args(["--network", "regtest", "--name", "tiny-onchain", "--fee-rate", "1", "--max-fee", "1000000", "--yes", "--state-dir"])
+        .args([
+            "--network",
+            "regtest",
+            "--name",
+            "tiny-onchain",
+            "--fee-rate",
+            "1",
+            "--max-fee",
+            "1000000",
+            "--yes",
+            "--state-dir",
+        ])
         .args([d.join("state")])
         .run()
         .ok();
@@ -370,11 +462,13 @@ fn onchain_files_are_inscribed_in_parts_and_fetched_whole() {
     assert!(yaml.contains("parts:") && yaml.contains("inscription:"), "{yaml}");
     let fetched = d.join("fetched");
     fetch(&h.url, &addr, &fetched).run().ok();
-    assert_eq!(std::fs::read(fetched.join("weights.bin/weights.bin")).unwrap(), std::fs::read(d.join("weights.bin")).unwrap());
+    assert_eq!(
+        std::fs::read(fetched.join("weights.bin/weights.bin")).unwrap(),
+        std::fs::read(d.join("weights.bin")).unwrap()
+    );
     assert_eq!(std::fs::read(fetched.join("config.json/config.json")).unwrap(), br#"{"hidden_size": 64}"#);
     goat().args(["verify"]).args([&fetched]).run().ok();
 }
-
 
 /// A server that names a best height far above the real one (showing a
 /// real header there) would have the holder sign "after" a block the chain
@@ -434,5 +528,6 @@ fn an_ord_wallet_sign_output_is_taken_as_it_is() {
     let out = publish(&["--sequence", &field("sequence: "), "--after", &field("after: "), "--signature", &json]).ok();
     assert!(out.stdout.contains("reveal-psbt "), "{}", out.stdout);
     // the same JSON for another sequence is refused
-    publish(&["--sequence", "7", "--after", &field("after: "), "--signature", &json]).fails(2, "does not sign this goatfile");
+    publish(&["--sequence", "7", "--after", &field("after: "), "--signature", &json])
+        .fails(2, "does not sign this goatfile");
 }

@@ -26,7 +26,13 @@ pub fn leech_from_enc(torrent: &Path, save: &Path, goat_port: u16, log: &Path, e
     let out = std::fs::File::create(log).unwrap();
     Daemon::spawn(
         "python3-libtorrent",
-        Command::new("/usr/bin/python3").env("LT_ENC", enc).arg(script).arg(torrent).arg(save).args([goat_port.to_string(), "150".into()]).stdout(out),
+        Command::new("/usr/bin/python3")
+            .env("LT_ENC", enc)
+            .arg(script)
+            .arg(torrent)
+            .arg(save)
+            .args([goat_port.to_string(), "150".into()])
+            .stdout(out),
     )
 }
 
@@ -37,10 +43,16 @@ pub fn text(p: &Path) -> String {
 /// The leecher finished with every piece right, from goat alone.
 pub fn leeched_from_goat_alone(lt_log: &Path, goat_port: u16, goat_log: &str) {
     let log = text(lt_log);
-    assert!(!log.contains("HASHFAIL"), "goat served a bad piece: {log}
-{goat_log}");
-    assert!(log.contains("DONE failed=0"), "{log}
-{goat_log}");
+    assert!(
+        !log.contains("HASHFAIL"),
+        "goat served a bad piece: {log}
+{goat_log}"
+    );
+    assert!(
+        log.contains("DONE failed=0"),
+        "{log}
+{goat_log}"
+    );
     let peers: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PEER ")?.split(' ').next()).collect();
     let goat = format!("127.0.0.1:{goat_port}");
     assert!(peers.iter().all(|p| *p == goat) && !peers.is_empty(), "the leecher had other sources: {peers:?}");
@@ -219,10 +231,10 @@ fn a_truncated_session_json_restarts_with_the_torrents_seeding() {
     let log = log_of(&w.join("run2"));
     assert!(log.contains("is damaged") && log.contains("moved aside"), "{log}");
     assert!(same_files(&m.src, &run.out.join(&addr).join("model"), FILES));
-    assert!(std::fs::read_dir(run.state.join("session")).unwrap().flatten().any(|e| e
-        .file_name()
-        .to_string_lossy()
-        .starts_with("session.json.damaged-")));
+    assert!(std::fs::read_dir(run.state.join("session"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("session.json.damaged-")));
     terminate(&mut d, &w.join("run2"));
 }
 

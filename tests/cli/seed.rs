@@ -53,7 +53,11 @@ pub fn entry_yaml(name: &str, info_hash: &str, tracker: &str, peer: u16) -> Stri
 
 /// The holder inscribes a goatfile on the chain a running server serves,
 /// and it is mined.
-fn publish_live(h: &goat::devchain::server::Handle, holder: &goat::devchain::Wallet, yaml: &str) -> goat::inscription::InscriptionId {
+fn publish_live(
+    h: &goat::devchain::server::Handle,
+    holder: &goat::devchain::Wallet,
+    yaml: &str,
+) -> goat::inscription::InscriptionId {
     let mut chain = h.state.chain.write().unwrap();
     // Each publish is in a later block: the height serves as the sequence.
     let at = chain.height();
@@ -104,8 +108,7 @@ impl SeedRun {
         for (k, v) in env {
             g = g.env(k, v);
         }
-        g
-            .esplora(&self.esplora)
+        g.esplora(&self.esplora)
             .args(["--retries", "1", "--timeout", "3", "seed", &self.addr, "-o"])
             .args([&self.out])
             .args(["--state-dir"])
@@ -132,7 +135,8 @@ pub fn handed_over(w: &Path, files: &[(&str, usize)], piece: u32) -> HandedOver 
     make_payload(&src, files);
     let t = make_torrent(&src, piece, vec![]);
     let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
-    let (scene, addr) = crate::fetch::publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
+    let (scene, addr) =
+        crate::fetch::publish_yaml(&format!("goat: 1\nentries:\n  - name: model\n    magnet: \"{magnet}\"\n"));
     let h = scene.serve();
     let run = SeedRun::new(&h.url, &addr, w);
     let handed = serde_json::json!([{
@@ -303,7 +307,10 @@ fn seed_resumes_after_kill_9_and_repairs_changed_files() {
     let t = make_torrent(&p, 65536, vec![announce.clone()]);
     let _tracker = opentracker_on(w, tport, &[&t.info_hash]);
     let seeder = LibrqbitSeeder::start(&t, &p, Some(8_000_000));
-    let (scene, addr) = crate::fetch::publish_yaml(&format!("goat: 1\nentries:\n{}", entry_yaml("big", &t.info_hash, &announce, seeder.port)));
+    let (scene, addr) = crate::fetch::publish_yaml(&format!(
+        "goat: 1\nentries:\n{}",
+        entry_yaml("big", &t.info_hash, &announce, seeder.port)
+    ));
     let h = scene.serve();
     let run = SeedRun::new(&h.url, &addr, w);
 
@@ -327,7 +334,12 @@ fn seed_resumes_after_kill_9_and_repairs_changed_files() {
     let dir = run.out.join(&addr).join("big");
     assert!(same_files(&p, &dir, files));
     let again = (seeder.uploaded() - sent_before) as usize;
-    assert!(again < half * 2 - 10_000_000, "restart fetched {again} bytes of {} ({sent_before} before the kill): {}", half * 2, log_of(&w.join("run2")));
+    assert!(
+        again < half * 2 - 10_000_000,
+        "restart fetched {again} bytes of {} ({sent_before} before the kill): {}",
+        half * 2,
+        log_of(&w.join("run2"))
+    );
     terminate(&mut d, &w.join("run2"));
 
     // Damage part2 in the middle while goat is stopped (same size).
@@ -344,7 +356,8 @@ fn seed_resumes_after_kill_9_and_repairs_changed_files() {
         log_of(&w.join("run3"))
     );
     assert!(
-        wait_for(Duration::from_secs(90), || same_files(&p, &dir, files) && torrent_state(run.http_port, "big") == "seeding"),
+        wait_for(Duration::from_secs(90), || same_files(&p, &dir, files)
+            && torrent_state(run.http_port, "big") == "seeding"),
         "not repaired: {}\n{}",
         status(run.http_port),
         log_of(&w.join("run3"))
@@ -408,7 +421,11 @@ fn seed_reads_its_config_file_and_options_override_it() {
         .ok();
     assert!(o.stderr.contains(&format!("seeding from {}", out.display())), "{}", o.stderr);
     assert!(o.stderr.contains("following 1 address(es), polling every 7s"), "{}", o.stderr);
-    assert!(o.stderr.contains("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4:") && o.stderr.contains("(seeding continues)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4:") && o.stderr.contains("(seeding continues)"),
+        "{}",
+        o.stderr
+    );
     assert!(!o.stderr.contains("status on http"), "http = \"off\" still served status: {}", o.stderr);
     assert!(o.stderr.contains("state saved"), "{}", o.stderr);
     assert!(st.join("goat-seed.json").exists() && out.exists());
@@ -530,7 +547,11 @@ fn the_status_endpoint_survives_a_slow_request_flood_and_refuses_foreign_hosts()
     assert!(flood.len() >= 190, "could open only {} connections", flood.len());
     // /status answers while the flood holds its connections (within the
     // header timeout that frees their slots, at worst).
-    assert!(wait_for(Duration::from_secs(10), || raw("127.0.0.1") == Some(200)), "/status starved: {}", log_of(&logdir));
+    assert!(
+        wait_for(Duration::from_secs(10), || raw("127.0.0.1") == Some(200)),
+        "/status starved: {}",
+        log_of(&logdir)
+    );
     // Every flood connection is closed by the server, well before 45 s.
     std::thread::sleep(Duration::from_secs(12).saturating_sub(started.elapsed()));
     let closed = flood
@@ -552,7 +573,10 @@ fn the_status_endpoint_survives_a_slow_request_flood_and_refuses_foreign_hosts()
 fn unserved(names: &[&str]) -> String {
     let mut y = String::from("goat: 1\nentries:\n");
     for (i, n) in names.iter().enumerate() {
-        y += &format!("  - name: {n}\n    magnet: \"magnet:?xt=urn:btih:{}&dn={n}\"\n", format!("{:02x}", i + 1).repeat(20));
+        y += &format!(
+            "  - name: {n}\n    magnet: \"magnet:?xt=urn:btih:{}&dn={n}\"\n",
+            format!("{:02x}", i + 1).repeat(20)
+        );
     }
     y
 }
@@ -595,7 +619,10 @@ fn seed_never_goes_back_to_an_older_goatfile() {
     assert_eq!(a["goatfile"], v2.to_string().as_str(), "{s}");
     assert_eq!(a["entries"], serde_json::json!(["a", "b"]), "{s}");
     let why = a["rollback_refused"].as_str().unwrap();
-    assert!(why.contains(&v1.to_string()) && why.contains(&v2.to_string()) && why.contains("--allow-rollback"), "{why}");
+    assert!(
+        why.contains(&v1.to_string()) && why.contains(&v2.to_string()) && why.contains("--allow-rollback"),
+        "{why}"
+    );
     assert!(a["last_error"].as_str().is_some_and(|e| e.contains("older than")), "{s}");
     let human = goat().args(["status", "--http", &format!("127.0.0.1:{}", run.http_port)]).run().ok();
     assert!(human.stdout.contains("not going back"), "{}", human.stdout);

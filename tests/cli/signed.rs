@@ -65,8 +65,16 @@ fn a_payment_that_moves_an_airdropped_sat_does_not_endorse_it() {
     s.publish("real");
     s.chain.mine();
     let pointer = 6_000u64.to_le_bytes();
-    let envelope = Envelope::default().field(tag::CONTENT_TYPE, b"text/yaml").field(tag::POINTER, &pointer[..2]).body(goatfile("evil").as_bytes());
-    let drop_ = s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![envelope]], to: holder.script_pubkey(), reveal_input_from: None });
+    let envelope = Envelope::default()
+        .field(tag::CONTENT_TYPE, b"text/yaml")
+        .field(tag::POINTER, &pointer[..2])
+        .body(goatfile("evil").as_bytes());
+    let drop_ = s.chain.inscribe(Inscribe {
+        funder: &stranger,
+        inputs: vec![vec![envelope]],
+        to: holder.script_pubkey(),
+        reveal_input_from: None,
+    });
     s.chain.mine();
     let merchant = s.chain.wallet();
     s.chain.pay_from(&holder, drop_.outpoint(), &merchant.script_pubkey(), 3_000);
@@ -85,8 +93,16 @@ fn a_payment_that_moves_an_airdropped_sat_does_not_endorse_it() {
     // refused by default, with what --accept-unsigned lets in named.
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
-    let envelope = Envelope::default().field(tag::CONTENT_TYPE, b"text/yaml").field(tag::POINTER, &pointer[..2]).body(goatfile("evil").as_bytes());
-    let drop_ = s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![envelope]], to: holder.script_pubkey(), reveal_input_from: None });
+    let envelope = Envelope::default()
+        .field(tag::CONTENT_TYPE, b"text/yaml")
+        .field(tag::POINTER, &pointer[..2])
+        .body(goatfile("evil").as_bytes());
+    let drop_ = s.chain.inscribe(Inscribe {
+        funder: &stranger,
+        inputs: vec![vec![envelope]],
+        to: holder.script_pubkey(),
+        reveal_input_from: None,
+    });
     s.chain.mine();
     s.chain.pay_from(&holder, drop_.outpoint(), &merchant.script_pubkey(), 3_000);
     s.chain.mine();
@@ -119,8 +135,14 @@ fn an_older_goatfile_inscribed_again_never_wins() {
         s.chain.mine();
     }
     let original = goat::inscription::Inscription::from_transaction(&s.chain.txs[&v1.reveal].tx).remove(0);
-    let copy = Envelope::file_with_metadata("text/yaml", None, original.metadata.as_deref().unwrap(), original.body.as_deref().unwrap());
-    let again = s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![copy]], to: spk, reveal_input_from: None });
+    let copy = Envelope::file_with_metadata(
+        "text/yaml",
+        None,
+        original.metadata.as_deref().unwrap(),
+        original.body.as_deref().unwrap(),
+    );
+    let again =
+        s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![copy]], to: spk, reveal_input_from: None });
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
@@ -164,17 +186,27 @@ fn signed_goatfiles_count_from_every_address_type_whoever_inscribed_them() {
         let mut s = Scene::new();
         let stranger = s.stranger.clone();
         let body = goatfile(what.split(' ').next().unwrap());
-        let claim = Claim { network: Network::Regtest, address: address.to_string(), sequence: 1, after: s.chain.height() };
+        let claim =
+            Claim { network: Network::Regtest, address: address.to_string(), sequence: 1, after: s.chain.height() };
         let signed = sign(&claim, body.as_bytes(), &address, &keys, ws.as_ref()).unwrap();
         let envelope = Envelope::file_with_metadata("text/yaml", None, &encode_metadata(&signed), body.as_bytes());
-        let ins = s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![envelope]], to: address.script_pubkey(), reveal_input_from: None });
+        let ins = s.chain.inscribe(Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![envelope]],
+            to: address.script_pubkey(),
+            reveal_input_from: None,
+        });
         s.chain.mine();
         let addr = address.to_string();
         let h = s.serve();
         for out in resolve_both(&h, &addr, &[]) {
             let out = out.ok();
             assert_eq!(out.stdout, body, "{what}");
-            assert!(out.stderr.contains(&ins.id(0).to_string()) && out.stderr.contains("signed by the holder's address"), "{what}: {}", out.stderr);
+            assert!(
+                out.stderr.contains(&ins.id(0).to_string()) && out.stderr.contains("signed by the holder's address"),
+                "{what}: {}",
+                out.stderr
+            );
         }
     }
 }
@@ -187,18 +219,35 @@ fn signatures_that_do_not_count_are_refused_in_words() {
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     let at = s.chain.height();
-    let claim = |address: &Address, network: Network| Claim { network, address: address.to_string(), sequence: 9, after: at };
+    let claim =
+        |address: &Address, network: Network| Claim { network, address: address.to_string(), sequence: 9, after: at };
     let key = |w: &goat::devchain::Wallet| PrivateKey::new(w.keypair.secret_key(), Network::Regtest);
     let evil = goatfile("evil");
     // the stranger signs for itself and sends it to the holder
-    let by_stranger = sign(&claim(&stranger.address, Network::Regtest), evil.as_bytes(), &stranger.address, &[key(&stranger)], None).unwrap();
+    let by_stranger =
+        sign(&claim(&stranger.address, Network::Regtest), evil.as_bytes(), &stranger.address, &[key(&stranger)], None)
+            .unwrap();
     // the holder's real signature, but for testnet
-    let testnet = sign(&claim(&holder.address, Network::Testnet), evil.as_bytes(), &holder.address, &[key(&holder)], None).unwrap();
+    let testnet =
+        sign(&claim(&holder.address, Network::Testnet), evil.as_bytes(), &holder.address, &[key(&holder)], None)
+            .unwrap();
     // the holder's real signature of another goatfile, over these bytes
-    let other = sign(&claim(&holder.address, Network::Regtest), goatfile("other").as_bytes(), &holder.address, &[key(&holder)], None).unwrap();
+    let other = sign(
+        &claim(&holder.address, Network::Regtest),
+        goatfile("other").as_bytes(),
+        &holder.address,
+        &[key(&holder)],
+        None,
+    )
+    .unwrap();
     for m in [&by_stranger, &testnet, &other] {
         let envelope = Envelope::file_with_metadata("text/yaml", None, &encode_metadata(m), evil.as_bytes());
-        s.chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![envelope]], to: holder.script_pubkey(), reveal_input_from: None });
+        s.chain.inscribe(Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![envelope]],
+            to: holder.script_pubkey(),
+            reveal_input_from: None,
+        });
     }
     s.chain.mine();
     let addr = s.address();
@@ -227,7 +276,12 @@ fn two_goatfiles_with_one_sequence_are_refused() {
     let at = s.chain.height();
     for name in ["left", "right"] {
         let env = holder.signed_goatfile(goatfile(name).as_bytes(), 4, at);
-        s.chain.inscribe(Inscribe { funder: &holder, inputs: vec![vec![env]], to: holder.script_pubkey(), reveal_input_from: None });
+        s.chain.inscribe(Inscribe {
+            funder: &holder,
+            inputs: vec![vec![env]],
+            to: holder.script_pubkey(),
+            reveal_input_from: None,
+        });
         s.chain.mine();
     }
     let addr = s.address();
@@ -266,7 +320,8 @@ fn an_unsigned_goatfile_is_signed_with_sign_existing() {
         .ok();
     assert!(out.stderr.contains("signed by a delegate inscription"), "{}", out.stderr);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let sequence: u64 = out.stderr.split("(sequence ").nth(1).and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
+    let sequence: u64 =
+        out.stderr.split("(sequence ").nth(1).and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
     assert!(sequence.abs_diff(now) < 600, "the clock is the default sequence: {sequence}");
     h.state.chain.write().unwrap().mine();
     for out in resolve_both(&h, &addr, &[]) {

@@ -114,7 +114,8 @@ fn a_holder_input_signed_anyonecanpay_does_not_endorse() {
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     let commit = s.chain.commit(&stranger, &[vec![Envelope::file("text/yaml", None, goatfile("listed").as_bytes())]]);
-    let ins = s.chain.reveal_signed(commit, &holder.script_pubkey(), Some((&holder, TapSighashType::SinglePlusAnyoneCanPay)));
+    let ins =
+        s.chain.reveal_signed(commit, &holder.script_pubkey(), Some((&holder, TapSighashType::SinglePlusAnyoneCanPay)));
     s.chain.mine();
     let addr = s.address();
     let h = s.serve();
@@ -157,7 +158,11 @@ fn hostile_content_types_do_not_crash_or_inject() {
     let out = goat().esplora(&h.url).args(["ls", &addr]).run().ok();
     assert!(!out.stdout_bytes.contains(&0x1b) && !out.stdout_bytes.contains(&0x07), "{:?}", out.stdout);
     assert!(!out.stdout.contains('\u{202e}'), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("{}…", "a".repeat(24))) || out.stdout.contains(&format!("{}é…", "a".repeat(24))), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("{}…", "a".repeat(24))) || out.stdout.contains(&format!("{}é…", "a".repeat(24))),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains(&enc.id(0).to_string()));
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     let out = goat().esplora(&h.url).args(["ls", "--json", &addr]).run().ok();
@@ -237,7 +242,8 @@ fn a_liar_then_an_honest_server() {
         let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", "--json", &addr]).run().ok();
         let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(v["proven"]["goatfile"]["server"], honest.url, "{}", out.stdout);
-        let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("goat: warning:") && l.contains(&liar.url)).collect();
+        let warnings: Vec<&str> =
+            out.stderr.lines().filter(|l| l.starts_with("goat: warning:") && l.contains(&liar.url)).collect();
         assert_eq!(warnings.len(), 1, "{}", out.stderr);
     }
 }
@@ -252,7 +258,8 @@ fn servers_that_disagree_on_a_block() {
     // the liar names a block of its own, mined at regtest difficulty: on
     // regtest its header is as good as the real one, so only the
     // disagreement shows
-    let out = goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "servers disagree on");
+    let out =
+        goat().esplora(&honest.url).esplora(&liar.url).args(["resolve", &addr]).run().fails(5, "servers disagree on");
     assert!(out.stderr.contains(&liar.url) && out.stderr.contains("--trust-server"), "{}", out.stderr);
     // a liar that names a block without work is dropped as a liar instead
     let (honest, weak, addr) = twins(published);
@@ -360,7 +367,12 @@ fn a_404_for_the_reveal_is_a_disagreement_not_a_lie() {
     b.state.arm("/merkle-proof", Fault::Status(404), 1000);
     b.state.arm("/block-height/", Fault::Status(404), 1000);
     for (first, second) in [(&b, &a), (&a, &b)] {
-        let out = goat().esplora(&first.url).esplora(&second.url).args(["resolve", &addr]).run().fails(5, "servers disagree on");
+        let out = goat()
+            .esplora(&first.url)
+            .esplora(&second.url)
+            .args(["resolve", &addr])
+            .run()
+            .fails(5, "servers disagree on");
         assert!(out.stderr.contains(&a.url) && out.stderr.contains(&b.url), "{}", out.stderr);
         assert!(!out.stderr.contains("not asking it again"), "{}", out.stderr);
     }

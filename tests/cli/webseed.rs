@@ -11,7 +11,8 @@ use std::time::Duration;
 
 /// Three files whose 64 KiB pieces straddle file boundaries, one in a
 /// subfolder (BEP 19 maps URL, then name, then path).
-const FILES: &[(&str, usize)] = &[("model-00001.safetensors", 300_001), ("config.json", 1_234), ("tokenizer/vocab bin#1", 200_000)];
+const FILES: &[(&str, usize)] =
+    &[("model-00001.safetensors", 300_001), ("config.json", 1_234), ("tokenizer/vocab bin#1", 200_000)];
 
 /// nginx on loopback ports: `good` serves `root`; `redirect` answers 302
 /// to `good`; `slow` serves `root` at `limit_rate`; `liar` serves `lies`
@@ -36,7 +37,11 @@ impl Nginx {
         let [good, redirect, slow, liar] = [free_port(), free_port(), free_port(), free_port()];
         // As root, nginx's workers would become `nobody`, who cannot read
         // a test's private temporary folders.
-        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) { "user root;" } else { "" };
+        let user = if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+            "user root;"
+        } else {
+            ""
+        };
         let tmp = p.join("tmp");
         let conf = format!(
             "{user}
@@ -250,7 +255,8 @@ fn metadata_that_is_not_the_magnets_is_refused_naming_its_source() {
     let wrong = make_torrent(&other.path().join("x"), 16384, vec![]);
     std::fs::write(site.srv.join("meta/other.torrent"), &wrong.bytes).unwrap();
     let url = ng.url(ng.good, "meta/other.torrent");
-    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
+    let magnet =
+        format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
     let (esplora, addr) = publish(&magnet, &format!("    metadata: {url}\n"));
     let out = tempfile::tempdir().unwrap();
     let o = fetch(&esplora.url, &addr, &out.path().join("got")).args(["--metadata-timeout", "2"]).run();
@@ -279,11 +285,17 @@ fn a_rate_limited_peer_and_a_web_seed_share_the_download() {
     let ng = Nginx::start(&tmp.path().join("files"), tmp.path(), "1m");
     let seeder = LibrqbitSeeder::start(&t, &payload, Some(3 << 20));
     let magnet = format!("{}&ws={}", t.magnet_with_peer(seeder.port), enc(&ng.url(ng.slow, "")));
-    let (esplora, addr) = publish_in(Scene::new(), &format!("goat: 1\nname: big\nentries:\n  - name: big-model\n    magnet: \"{magnet}\"\n"));
+    let (esplora, addr) = publish_in(
+        Scene::new(),
+        &format!("goat: 1\nname: big\nentries:\n  - name: big-model\n    magnet: \"{magnet}\"\n"),
+    );
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("got");
     let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
-    assert!(std::fs::read(dir.join("big-model/weights.bin")).unwrap() == std::fs::read(payload.join("weights.bin")).unwrap());
+    assert!(
+        std::fs::read(dir.join("big-model/weights.bin")).unwrap()
+            == std::fs::read(payload.join("weights.bin")).unwrap()
+    );
     let web = web_seed_bytes(&o);
     assert!(web > 0 && web < size as u64, "both sources served: {web} of {size} bytes from the web seed");
     assert!(seeder.uploaded() > 0, "the peer served too");
@@ -320,7 +332,12 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
     let mut s = Scene::new();
     let secp = Secp256k1::new();
     let sk = SecretKey::from_slice(&[0x35; 32]).unwrap();
-    let address = bitcoin::Address::p2tr(&secp, Keypair::from_secret_key(&secp, &sk).x_only_public_key().0, None, bitcoin::Network::Regtest);
+    let address = bitcoin::Address::p2tr(
+        &secp,
+        Keypair::from_secret_key(&secp, &sk).x_only_public_key().0,
+        None,
+        bitcoin::Network::Regtest,
+    );
     s.chain.fund(&address.script_pubkey(), 300_000);
     s.chain.mine();
     let stranger = s.stranger.clone();
@@ -347,7 +364,11 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
     let raw = bitcoin::consensus::serialize(&h.state.chain.read().unwrap().txs[&reveal].tx);
     let tx_file = dir.path().join("reveal.bin");
     std::fs::write(&tx_file, &raw).unwrap();
-    let ord = Command::new(crate::ord_diff::ord_binary()).args(["decode", "--compact", "--file"]).arg(&tx_file).output().expect("ord (tests/run.sh builds it)");
+    let ord = Command::new(crate::ord_diff::ord_binary())
+        .args(["decode", "--compact", "--file"])
+        .arg(&tx_file)
+        .output()
+        .expect("ord (tests/run.sh builds it)");
     assert!(ord.status.success(), "ord decode: {}", String::from_utf8_lossy(&ord.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ord.stdout).unwrap();
     assert_eq!(v["inscriptions"][0]["content_type"], "text/yaml", "{v}");
@@ -362,9 +383,19 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
         use goat::devchain::{Envelope, Inscribe};
         let mut chain = h.state.chain.write().unwrap();
         let original = goat::inscription::Inscription::from_transaction(&chain.txs[&reveal].tx).remove(0);
-        let copy = Envelope::file_with_metadata("text/yaml", original.content_encoding.as_deref().map(|e| std::str::from_utf8(e).unwrap()), original.metadata.as_deref().unwrap(), original.body.as_deref().unwrap());
+        let copy = Envelope::file_with_metadata(
+            "text/yaml",
+            original.content_encoding.as_deref().map(|e| std::str::from_utf8(e).unwrap()),
+            original.metadata.as_deref().unwrap(),
+            original.body.as_deref().unwrap(),
+        );
         let junk = Envelope::file("application/x-bittorrent", None, b"d4:infod4:name4:junkee");
-        chain.inscribe(Inscribe { funder: &stranger, inputs: vec![vec![copy, junk]], to: address.script_pubkey(), reveal_input_from: None });
+        chain.inscribe(Inscribe {
+            funder: &stranger,
+            inputs: vec![vec![copy, junk]],
+            to: address.script_pubkey(),
+            reveal_input_from: None,
+        });
         chain.mine();
     }
     let r = goat().esplora(&h.url).args(["resolve", &address.to_string()]).run().ok();
@@ -377,10 +408,22 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
         .esplora(&h.url)
         .args(["fetch", &address.to_string(), "-o"])
         .args([&out])
-        .args(["--no-dht", "--loopback", "--metadata-timeout", "5", "--seed", "--seed-for", "60", "--listen-port", &port.to_string()])
+        .args([
+            "--no-dht",
+            "--loopback",
+            "--metadata-timeout",
+            "5",
+            "--seed",
+            "--seed-for",
+            "60",
+            "--listen-port",
+            &port.to_string(),
+        ])
         .spawn(dir.path());
     let stderr = dir.path().join("goat.stderr");
-    let done = wait_for(Duration::from_secs(60), || std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("seeding on port")));
+    let done = wait_for(Duration::from_secs(60), || {
+        std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("seeding on port"))
+    });
     let err = std::fs::read_to_string(&stderr).unwrap_or_default();
     assert!(done, "goat fetch did not finish from the web seed: {err}");
     assert!(err.contains("from web seeds"), "{err}");
@@ -397,7 +440,11 @@ fn published_with_onchain_metadata_and_a_web_seed_the_model_comes_back_with_no_p
         .output()
         .expect("python3-libtorrent (tests/run.sh installs it)");
     let said = String::from_utf8_lossy(&lt.stdout);
-    assert!(lt.status.success() && said.contains("DONE failed=0"), "libtorrent: {said} {}", String::from_utf8_lossy(&lt.stderr));
+    assert!(
+        lt.status.success() && said.contains("DONE failed=0"),
+        "libtorrent: {said} {}",
+        String::from_utf8_lossy(&lt.stderr)
+    );
     same_files(&leech.join("tiny-model"), &m);
     drop(fetcher);
 }
@@ -409,7 +456,8 @@ fn goat_seed_fetches_an_entry_from_its_web_seed_with_no_peer_online() {
     use crate::seed::{terminate, torrent_state, SeedRun};
     let site = site();
     let ng = Nginx::start(&site.srv, &site.lies, "64k");
-    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
+    let magnet =
+        format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
     let (esplora, addr) = publish(&magnet, &format!("    metadata: [\"{}\"]\n", ng.url(ng.good, "meta/tiny.torrent")));
     let w = tempfile::tempdir().unwrap();
     let run = SeedRun::new(&esplora.url, &addr, w.path());
@@ -432,10 +480,14 @@ fn web_seeds_named_only_by_a_metadata_url_are_never_contacted() {
     let ng = Nginx::start(&site.srv, &site.lies, "64k");
     let t = librqbit::torrent_from_bytes(&site.torrent.bytes).unwrap();
     let planted = ng.url(ng.liar, "files/");
-    let listed = goat::torrent::known::assemble(t.info.raw_bytes.as_ref(), &[], std::slice::from_ref(&planted)).unwrap();
+    let listed =
+        goat::torrent::known::assemble(t.info.raw_bytes.as_ref(), &[], std::slice::from_ref(&planted)).unwrap();
     std::fs::write(site.srv.join("meta/listed.torrent"), &listed).unwrap();
     let seeder = LibrqbitSeeder::start(&site.torrent, &site.payload, Some(2 << 20));
-    let (esplora, addr) = publish(&site.torrent.magnet_with_peer(seeder.port), &format!("    metadata: {}\n", ng.url(ng.good, "meta/listed.torrent")));
+    let (esplora, addr) = publish(
+        &site.torrent.magnet_with_peer(seeder.port),
+        &format!("    metadata: {}\n", ng.url(ng.good, "meta/listed.torrent")),
+    );
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("got");
     let o = fetch(&esplora.url, &addr, &dir).args(["--json"]).run().ok();
@@ -459,8 +511,16 @@ fn web_seeds_and_metadata_urls_go_through_the_proxy() {
     let log = site.srv.parent().unwrap().join("microsocks.log");
     let (_proxy, proxy) = crate::privacy::microsocks(&ns, &log);
     let gf = site.srv.parent().unwrap().join("goatfile.yaml");
-    let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
-    std::fs::write(&gf, format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/tiny.torrent"))).unwrap();
+    let magnet =
+        format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
+    std::fs::write(
+        &gf,
+        format!(
+            "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n",
+            ng.url(ng.good, "meta/tiny.torrent")
+        ),
+    )
+    .unwrap();
     let out = site.srv.parent().unwrap().join("got");
     let fetched = ns
         .exec()
@@ -474,7 +534,10 @@ fn web_seeds_and_metadata_urls_go_through_the_proxy() {
     assert!(fetched.status.success(), "fetch through the proxy failed: {}", String::from_utf8_lossy(&fetched.stderr));
     same_files(&out.join("tiny-model"), &site.payload);
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(seen.contains(&format!("connected to 127.0.0.1:{}", ng.good)), "nginx was reached through the proxy: {seen}");
+    assert!(
+        seen.contains(&format!("connected to 127.0.0.1:{}", ng.good)),
+        "nginx was reached through the proxy: {seen}"
+    );
 }
 
 /// A hybrid v1+v2 torrent as libtorrent 2.0 (and qBittorrent) makes it,
@@ -511,7 +574,10 @@ print(ti.info_hashes().v1)
     let v1 = String::from_utf8_lossy(&made.stdout).trim().to_string();
     let ng = Nginx::start(&srv, &srv, "64k");
     let magnet = format!("magnet:?xt=urn:btih:{v1}&dn=padded&ws={}", enc(&ng.url(ng.good, "files/")));
-    let yaml = format!("goat: 1\nname: padded\nentries:\n  - name: padded\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/padded.torrent"));
+    let yaml = format!(
+        "goat: 1\nname: padded\nentries:\n  - name: padded\n    magnet: \"{magnet}\"\n    metadata: {}\n",
+        ng.url(ng.good, "meta/padded.torrent")
+    );
     let (esplora, addr) = publish_in(Scene::new(), &yaml);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("got");
@@ -555,19 +621,42 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 "#;
     let _server = Daemon::spawn(
         "python3",
-        Command::new("/usr/bin/python3").args(["-c", drip]).arg(&site.srv).arg(port.to_string()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()),
+        Command::new("/usr/bin/python3")
+            .args(["-c", drip])
+            .arg(&site.srv)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
     );
-    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()), "the drip server did not start");
+    assert!(
+        wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()),
+        "the drip server did not start"
+    );
     let dripper = format!("http://127.0.0.1:{port}/files/");
     let magnet = format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&dripper));
     let w = tempfile::tempdir().unwrap();
     // A local goatfile; the torrent from nginx; the files from the drip.
     let gf = w.path().join("goatfile.yaml");
     let ng = Nginx::start(&site.srv, &site.lies, "64k");
-    std::fs::write(&gf, format!("goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n", ng.url(ng.good, "meta/tiny.torrent"))).unwrap();
-    let mut d = goat().args(["fetch", "--goatfile"]).args([&gf]).args(["-o"]).args([w.path().join("got")]).args(["--no-dht", "--loopback"]).spawn(w.path());
+    std::fs::write(
+        &gf,
+        format!(
+            "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n",
+            ng.url(ng.good, "meta/tiny.torrent")
+        ),
+    )
+    .unwrap();
+    let mut d = goat()
+        .args(["fetch", "--goatfile"])
+        .args([&gf])
+        .args(["-o"])
+        .args([w.path().join("got")])
+        .args(["--no-dht", "--loopback"])
+        .spawn(w.path());
     let stderr = w.path().join("goat.stderr");
-    let named = wait_for(Duration::from_secs(60), || std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("slower than 32 KiB/s")));
+    let named = wait_for(Duration::from_secs(60), || {
+        std::fs::read_to_string(&stderr).is_ok_and(|e| e.contains("slower than 32 KiB/s"))
+    });
     let err = std::fs::read_to_string(&stderr).unwrap_or_default();
     let _ = d.interrupt(Duration::from_secs(10));
     assert!(named, "the dripping seed was not let go: {err}");

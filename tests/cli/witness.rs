@@ -34,9 +34,12 @@ fn published_unsigned() -> (Scene, String) {
 /// output), a key-path spend; mined.
 fn pay_stranger(s: &mut Scene) -> Txid {
     let holder = s.holder.clone();
-    let coin = s.chain.utxos_of(&holder.script_pubkey()).into_iter().map(|(o, _)| o).find(|o| {
-        s.chain.txs[&o.txid].tx.output[o.vout as usize].value.to_sat() > 100_000
-    });
+    let coin = s
+        .chain
+        .utxos_of(&holder.script_pubkey())
+        .into_iter()
+        .map(|(o, _)| o)
+        .find(|o| s.chain.txs[&o.txid].tx.output[o.vout as usize].value.to_sat() > 100_000);
     let pay = s.chain.send(&holder, coin.expect("a coin"), &s.stranger.script_pubkey());
     s.chain.mine();
     pay
@@ -74,7 +77,10 @@ fn publish_through_delegate(s: &mut Scene, name: &str) -> Txid {
 fn forged_witness(s: &Scene, txid: &Txid) -> Witness {
     let sig = s.chain.txs[txid].tx.input[0].witness.nth(0).expect("a key-path signature").to_vec();
     let (xonly, _) = s.holder.keypair.x_only_public_key();
-    let script = goat::inscription::envelope::reveal_script(&xonly, &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]);
+    let script = goat::inscription::envelope::reveal_script(
+        &xonly,
+        &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())],
+    );
     let mut control = vec![0xc0];
     control.extend(xonly.serialize());
     Witness::from_slice(&[sig, script.to_bytes(), control])
@@ -113,9 +119,17 @@ fn a_forged_envelope_in_the_holders_own_spend_is_refused_over_esplora() {
     let honest = honest_scene.serve();
     let out = goat().esplora(&liar.url).esplora(&honest.url).args(["resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"), "{}", out.stdout);
-    assert!(out.stderr.contains(&format!("goat: warning: {}", liar.url)) && out.stderr.contains("script check"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("goat: warning: {}", liar.url)) && out.stderr.contains("script check"),
+        "{}",
+        out.stderr
+    );
     // `cat` of the forged id is refused the same way.
-    goat().esplora(&liar.url).args(["--network", "regtest", "cat", &format!("{pay}i0")]).run().fails(5, "swapped witness");
+    goat()
+        .esplora(&liar.url)
+        .args(["--network", "regtest", "cat", &format!("{pay}i0")])
+        .run()
+        .fails(5, "swapped witness");
 }
 
 #[test]
@@ -137,7 +151,8 @@ fn the_honest_case_still_resolves_with_its_witnesses_proven() {
         let want = if w["txid"] == reveal.as_str() { "block" } else { "scripts" };
         assert_eq!(w["by"], want, "{}", out.stdout);
     }
-    let blocks = h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
+    let blocks =
+        h.state.requests().iter().filter(|r| r.path.starts_with("/block/") && r.path.ends_with("/raw")).count();
     assert_eq!(blocks, 1, "one block per transaction proven from its block");
     let out = goat().args(["--electrum", &h.electrum, "resolve", "--json", &addr]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -175,7 +190,9 @@ fn a_blanked_witness_cannot_hide_the_newest_goatfile() {
     // caught by the block: either as bytes it served or as the page that
     // listed the transaction
     assert!(
-        out.stderr.contains("(a swapped witness)") || out.stderr.contains("envelope stripped") || out.stderr.contains("script check"),
+        out.stderr.contains("(a swapped witness)")
+            || out.stderr.contains("envelope stripped")
+            || out.stderr.contains("script check"),
         "{}",
         out.stderr
     );
@@ -250,13 +267,19 @@ fn every_changed_witness_is_caught_or_changes_nothing() {
     let want = resolve(&honest, false).ok();
     assert!(want.stdout.contains("\"name\": \"model\""), "{}", want.stdout);
     let doc: serde_json::Value = serde_json::from_str(&want.stdout).unwrap();
-    let read: Vec<String> =
-        doc["proven"]["witnesses"].as_array().unwrap().iter().map(|w| w["txid"].as_str().unwrap().to_string()).collect();
+    let read: Vec<String> = doc["proven"]["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["txid"].as_str().unwrap().to_string())
+        .collect();
     // the payment and the airdrop (walked first), the reveal, its delegate,
     // and the reveal's commit (in its block, above the block the signature
     // was made after, so walked too)
     assert_eq!(read.len(), 5, "{}", want.stdout);
-    let goatfile_of = |out: &str| -> serde_json::Value { serde_json::from_str::<serde_json::Value>(out).unwrap()["goatfile"].clone() };
+    let goatfile_of = |out: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(out).unwrap()["goatfile"].clone()
+    };
 
     let (s, _) = rich_scene();
     let mut cases: Vec<(Txid, usize)> = Vec::new();
@@ -276,16 +299,26 @@ fn every_changed_witness_is_caught_or_changes_nothing() {
         }
         let mut appended: Vec<Vec<u8>> = real.iter().map(<[u8]>::to_vec).collect();
         appended.push(vec![0x50, 0x01]);
-        for (how, w) in [("blanked", Witness::new()), ("flipped", Witness::from_slice(&flipped)), ("appended", Witness::from_slice(&appended))] {
+        for (how, w) in [
+            ("blanked", Witness::new()),
+            ("flipped", Witness::from_slice(&flipped)),
+            ("appended", Witness::from_slice(&appended)),
+        ] {
             for electrum in [false, true] {
                 liar.state.faults.lock().unwrap().clear();
                 liar.state.arm("", Fault::SwapWitness { txid, input, witness: w.clone() }, usize::MAX);
                 let out = resolve(&liar, electrum);
                 let server = if electrum { &liar.electrum } else { &liar.url };
-                let case = format!("{how} witness of input {input} of {txid} over {}", if electrum { "Electrum" } else { "Esplora" });
+                let case = format!(
+                    "{how} witness of input {input} of {txid} over {}",
+                    if electrum { "Electrum" } else { "Esplora" }
+                );
                 assert!(!out.stderr.contains("panicked"), "{case}: {}", out.stderr);
                 if out.code == 0 {
-                    assert!(!read.contains(&txid.to_string()), "{case}: goat reads this witness, yet the change went unnoticed");
+                    assert!(
+                        !read.contains(&txid.to_string()),
+                        "{case}: goat reads this witness, yet the change went unnoticed"
+                    );
                     assert_eq!(goatfile_of(&out.stdout), goatfile_of(&want.stdout), "{case}: another goatfile");
                 } else {
                     assert_eq!(out.code, 5, "{case}: {}", out.stderr);
@@ -375,7 +408,10 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
         let anchor_prev = s.chain.txs[&funding].tx.output[vout as usize].clone();
         let mut tx = goat::publish::unsigned(
             &[coin, anchor_out],
-            vec![TxOut { value: Amount::from_sat(prev.value.to_sat() + 20_000 - 3_000), script_pubkey: holder.script_pubkey() }],
+            vec![TxOut {
+                value: Amount::from_sat(prev.value.to_sat() + 20_000 - 3_000),
+                script_pubkey: holder.script_pubkey(),
+            }],
         );
         let prevouts = vec![prev, anchor_prev];
         s.chain.sign_key_path_with(&mut tx, 0, &prevouts, &holder.keypair, bitcoin::TapSighashType::Default);
@@ -385,11 +421,18 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
     };
     let stuff = |s: Scene, t: Txid| {
         let (xonly, _) = s.holder.keypair.x_only_public_key();
-        let script = goat::inscription::envelope::reveal_script(&xonly, &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())]);
+        let script = goat::inscription::envelope::reveal_script(
+            &xonly,
+            &[Envelope::file("text/yaml", None, goatfile("evil").as_bytes())],
+        );
         let mut control = vec![0xc0];
         control.extend(xonly.serialize());
         let liar = s.serve();
-        liar.state.arm("", Fault::SwapWitness { txid: t, input: 1, witness: Witness::from_slice(&[script.to_bytes(), control]) }, usize::MAX);
+        liar.state.arm(
+            "",
+            Fault::SwapWitness { txid: t, input: 1, witness: Witness::from_slice(&[script.to_bytes(), control]) },
+            usize::MAX,
+        );
         liar
     };
     // At an address with no signed goatfile, --accept-unsigned would take
@@ -397,7 +440,10 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
     // every input): refused.
     let (s, addr, t) = scene(false);
     let liar = stuff(s, t);
-    let out = goat().args(["--electrum", &liar.electrum, "resolve", "--accept-unsigned", &addr]).run().fails(5, "not a taproot script-path spend");
+    let out = goat()
+        .args(["--electrum", &liar.electrum, "resolve", "--accept-unsigned", &addr])
+        .run()
+        .fails(5, "not a taproot script-path spend");
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
     let out = goat().esplora(&liar.url).args(["resolve", "--accept-unsigned", &addr]).run().fails(5, &liar.url);
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
@@ -407,7 +453,10 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
     let out = goat().args(["--electrum", &liar.electrum, "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: model"), "{}", out.stdout);
     // `cat` of it is refused
-    let out = goat().args(["--electrum", &liar.electrum, "--network", "regtest", "cat", &format!("{t}i0")]).run().fails(5, "not a taproot script-path spend");
+    let out = goat()
+        .args(["--electrum", &liar.electrum, "--network", "regtest", "cat", &format!("{t}i0")])
+        .run()
+        .fails(5, "not a taproot script-path spend");
     assert!(!out.stdout.contains("evil"), "{}", out.stdout);
 }
 
@@ -417,10 +466,10 @@ fn an_envelope_in_an_anyone_can_spend_input_is_not_the_holders() {
 /// about a valid spend: neither is dropped, and the answer is the same.
 #[test]
 fn another_valid_signature_drops_no_honest_server() {
+    use bitcoin::hashes::Hash;
+    use bitcoin::key::TapTweak;
     use bitcoin::secp256k1::{Message, Secp256k1};
     use bitcoin::sighash::{Prevouts, SighashCache};
-    use bitcoin::key::TapTweak;
-    use bitcoin::hashes::Hash;
     let (s, addr, pay) = published_then_paid();
     let tx = s.chain.txs[&pay].tx.clone();
     let prevouts: Vec<_> = tx.input.iter().map(|i| s.chain.prevout(&i.previous_output).unwrap()).collect();
@@ -433,7 +482,11 @@ fn another_valid_signature_drops_no_honest_server() {
     assert_ne!(other.as_ref().to_vec(), tx.input[0].witness.nth(0).unwrap().to_vec());
     let (b, _, _) = published_then_paid();
     let liar = s.serve();
-    liar.state.arm("", Fault::SwapWitness { txid: pay, input: 0, witness: Witness::from_slice(&[other.as_ref()]) }, usize::MAX);
+    liar.state.arm(
+        "",
+        Fault::SwapWitness { txid: pay, input: 0, witness: Witness::from_slice(&[other.as_ref()]) },
+        usize::MAX,
+    );
     let honest = b.serve();
     for (first, second) in [(&liar.url, &honest.url), (&honest.url, &liar.url)] {
         let out = goat().esplora(first).esplora(second).args(["resolve", &addr]).run().ok();
