@@ -335,7 +335,7 @@ pub fn remove_dir_in(root: impl AsFd, rel: &Path) -> io::Result<()> {
 /// The folder holding `rel`'s last component, opened component by
 /// component without following links (created when `create`), and that
 /// last component.
-pub fn parent_of<'a>(root: impl AsFd, rel: &'a Path, create: bool) -> io::Result<(OwnedFd, &'a std::ffi::OsStr)> {
+pub fn parent_of(root: impl AsFd, rel: &Path, create: bool) -> io::Result<(OwnedFd, &std::ffi::OsStr)> {
     let (Some(name), Some(dirs)) = (rel.file_name(), rel.parent()) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -409,7 +409,7 @@ pub fn raise_open_files_limit() -> u64 {
     let mut l = getrlimit(Resource::Nofile);
     if l.current < l.maximum {
         l.current = l.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, l.clone()) {
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
             tracing::debug!(target: "goat", "raising the open-file limit: {e}");
         }
     }

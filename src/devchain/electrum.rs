@@ -109,7 +109,7 @@ fn bad(msg: &str) -> (i64, String) {
     (1, msg.to_string())
 }
 
-fn param_str<'a>(p: &'a [Value], i: usize) -> Result<&'a str, (i64, String)> {
+fn param_str(p: &[Value], i: usize) -> Result<&str, (i64, String)> {
     p.get(i).and_then(Value::as_str).ok_or_else(|| bad("missing parameter"))
 }
 

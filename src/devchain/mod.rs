@@ -758,7 +758,7 @@ mod tests {
         let tx = c.txs[&t].tx.clone();
         let prev = c.prevout(&tx.input[0].previous_output).unwrap();
         let sighash = SighashCache::new(&tx)
-            .taproot_key_spend_signature_hash(0, &Prevouts::All(&[prev.clone()]), TapSighashType::Default)
+            .taproot_key_spend_signature_hash(0, &Prevouts::All(std::slice::from_ref(&prev)), TapSighashType::Default)
             .unwrap();
         let sig = bitcoin::secp256k1::schnorr::Signature::from_slice(&tx.input[0].witness[0]).unwrap();
         let out_key = XOnlyPublicKey::from_slice(&prev.script_pubkey.as_bytes()[2..]).unwrap();

@@ -171,7 +171,7 @@ impl Esplora {
         let known = self.block_proven(&txid);
         let from_block = match known {
             Some(k) => Some(k),
-            None if has_http && (route == Route::Block || large) => self.from_block(&txid, confirmed).await?,
+            None if has_http && (route == Route::Block || large) => self.read_block(&txid, confirmed).await?,
             None => None,
         };
         if let Some((tx, proof)) = from_block {
@@ -191,7 +191,7 @@ impl Esplora {
             Some(tx) => tx,
             // The bytes judged were let go, and what is served now differs:
             // only the block can say whether the judged ones were mined.
-            None if has_http && route != Route::Block => match self.from_block(&txid, confirmed).await? {
+            None if has_http && route != Route::Block => match self.read_block(&txid, confirmed).await? {
                 Some((tx, proof)) => return self.same_as_block(copy, &tx, proof),
                 None => return Err(regone(&txid)),
             },
@@ -238,7 +238,7 @@ impl Esplora {
     /// server gives its block (then its scripts are checked instead).
     /// Proven transactions are kept (only these: a copy that merely passed
     /// the script check is one server's word among valid ones).
-    async fn from_block(&self, txid: &Txid, confirmed: Option<bool>) -> Result<Option<(Arc<Transaction>, Witnessed)>> {
+    async fn read_block(&self, txid: &Txid, confirmed: Option<bool>) -> Result<Option<(Arc<Transaction>, Witnessed)>> {
         // A block already proven in this run (the walk meets an address's
         // transactions block by block) needs no new proof.
         let (hash, block, at) = match self.proven_block_holding(txid) {
@@ -544,7 +544,7 @@ mod tests {
     fn a_repeated_transaction_fails() {
         let mut b = block();
         // an odd count: repeating the last keeps the merkle root
-        if b.txdata.len() % 2 == 0 {
+        if b.txdata.len().is_multiple_of(2) {
             b.txdata.pop();
         }
         let root = b.compute_merkle_root();

@@ -29,6 +29,10 @@ const MAX_REVEAL_INPUTS: usize = 64;
 /// Transactions one walk reads at most. What it keeps of each is small (a
 /// digest, its outputs for a while), but a lying server could list real
 /// transactions without end. A publisher's address is far below it.
+/// Witnesses already proven in one scan, keyed by the copy and how it was
+/// asked for: a delegate many transactions name is proven once.
+type WitnessMemo = std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool, Option<bool>), Witnessed>>;
+
 pub const MAX_WALKED: usize = 200_000;
 /// Delegate transactions one transaction's inscriptions may name: each
 /// costs a fetch of up to a block's 4 MB (a delegate may be any
@@ -856,7 +860,8 @@ async fn prove_walked(
             *per_block.entry(h).or_default() += 1;
         }
     }
-    let (by_block, by_script): (Vec<(&Walked, Route)>, Vec<(&Walked, Route)>) = walked
+    type Routed<'a> = Vec<(&'a Walked, Route)>;
+    let (by_block, by_script): (Routed, Routed) = walked
         .iter()
         .filter(|w| w.location.is_confirmed() || policy.include_mempool || Some(w.txid) == chosen)
         .map(|w| {
@@ -905,10 +910,7 @@ async fn prove_one(
     holder: &HolderAddress,
     w: &Walked,
     route: Route,
-    (memo, alone): (
-        &std::sync::Mutex<HashMap<(bitcoin::Wtxid, bool, Option<bool>), Witnessed>>,
-        &tokio::sync::Semaphore,
-    ),
+    (memo, alone): (&WitnessMemo, &tokio::sync::Semaphore),
 ) -> Result<Vec<Witnessed>> {
     // The same bytes served twice (the page's copy and the raw one, most
     // often) are proven once.

@@ -190,7 +190,7 @@ fn piece_hashes(bytes: &[u8]) -> Result<(u64, Vec<[u8; 20]>)> {
         .map_err(|e| Error::invalid(format!("stored .torrent does not parse ({e})")))?;
     let info = &t.info.data;
     let pieces: &[u8] = info.pieces.as_ref();
-    if pieces.len() % 20 != 0 || info.piece_length == 0 {
+    if !pieces.len().is_multiple_of(20) || info.piece_length == 0 {
         return Err(Error::invalid("stored .torrent has a malformed piece list"));
     }
     let hashes = pieces.chunks(20).map(|c| c.try_into().unwrap_or([0; 20])).collect();

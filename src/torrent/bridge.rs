@@ -179,7 +179,7 @@ async fn serve(
     // Every piece: the bitfield's spare bits stay zero (BEP 3).
     let pieces = layout.pieces();
     let mut bits = vec![0xffu8; pieces.div_ceil(8) as usize];
-    if pieces % 8 != 0 {
+    if !pieces.is_multiple_of(8) {
         if let Some(last) = bits.last_mut() {
             *last = 0xffu8 << (8 - pieces % 8);
         }

@@ -96,7 +96,7 @@ pub fn update(state_dir: &Path, hash: &InfoHash, layout: &Layout, haves: &[u8]) 
     }
     let new_piece = |i: usize| {
         let (byte, bit) = (i / 8, 0x80u8 >> (i % 8));
-        haves.get(byte).is_some_and(|b| b & bit != 0) && !old.get(byte).is_some_and(|b| b & bit != 0)
+        haves.get(byte).is_some_and(|b| b & bit != 0) && old.get(byte).is_none_or(|b| b & bit == 0)
     };
     let mut synced = 0;
     for (rel, offset, length) in &layout.files {

@@ -228,7 +228,6 @@ impl Swarm {
                 // With a fixed peer port the DHT answers on the same UDP
                 // port, so other nodes can bootstrap from HOST:PORT.
                 port: cfg.listen_port,
-                ..Default::default()
             }),
         };
         let gather_mib = env_count("GOAT_PIECE_BUFFER_MIB", 0, 0)?;

@@ -327,7 +327,7 @@ impl Job {
     }
 
     fn run(self) {
-        let read_back = self.shape.read_back(&*self.files, self.piece);
+        let read_back = self.shape.read_back(&self.files, self.piece);
         if let (Ok(()), Some(b)) = (&read_back, &self.shape.behind) {
             b.proven(&self.shape, &self.files, self.piece);
         }
@@ -743,7 +743,7 @@ impl ProvingStorage {
                 // reached it): proven here, first.
                 _ => {
                     let p = self.piece(i)?;
-                    let read_back = self.shape.read_back(&*self.inner, p);
+                    let read_back = self.shape.read_back(&self.inner, p);
                     let ok = read_back.is_ok();
                     self.proof.record(p, read_back.map_err(|e| e.context("hashed before its first upload")));
                     if !ok {

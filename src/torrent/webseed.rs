@@ -30,6 +30,9 @@ const TRIES: u32 = 3;
 const MIN_RATE: u64 = 32 << 10;
 const PIECE_GRACE: Duration = Duration::from_secs(30);
 
+/// Web seeds dropped, by (info-hash, URL), and until when.
+type Dropped = Arc<Mutex<HashMap<(String, String), Option<Instant>>>>;
+
 /// The web seeds of one run: the HTTP client (through goat's proxy, when
 /// it has one) and the seeds dropped for the rest of the run.
 #[derive(Clone)]
@@ -38,7 +41,7 @@ pub struct WebSeeds {
     /// (info-hash, URL) of the seeds dropped, and until when (None: for
     /// the whole run): a base URL that fails for one torrent may serve
     /// another.
-    dropped: Arc<Mutex<HashMap<(String, String), Option<Instant>>>>,
+    dropped: Dropped,
     /// Metadata reads at once (each up to `known::MAX_BYTES`).
     reading: Arc<tokio::sync::Semaphore>,
 }

@@ -68,10 +68,10 @@ fn same_tree(a: &Path, b: &Path, files: &[(&str, usize)]) {
 fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     let tiny = TinyModel::publish("");
     let (payload, h, addr, dir) = (&tiny.payload, &tiny.esplora, &tiny.addr, &tiny.dir);
-    let out = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
+    let out = fetch(&h.url, addr, dir).args(["--json"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["entries"][0]["files"], 3);
-    same_tree(&payload, &dir.join("tiny-model"), FILES);
+    same_tree(payload, &dir.join("tiny-model"), FILES);
     assert!(dir.join(".goat/goatfile.yaml").exists());
     assert!(dir.join(".goat/tiny-model.torrent").exists());
 
@@ -103,11 +103,11 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     assert_eq!(states.iter().filter(|s| **s == "missing").count(), 1, "{states:?}");
 
     // fetch again repairs it, downloading only what is missing
-    let out = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
+    let out = fetch(&h.url, addr, dir).args(["--json"]).run().ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap();
     assert!(fetched < 300_000, "re-fetched {fetched} bytes for a 200 kB file");
-    same_tree(&payload, &dir.join("tiny-model"), FILES);
+    same_tree(payload, &dir.join("tiny-model"), FILES);
     goat().args(["verify", dir.to_str().unwrap()]).run().ok();
     drop(tiny);
 }
@@ -423,7 +423,7 @@ fn proxy_rules() {
 fn sizes_are_checked_before_anything_is_downloaded() {
     let tiny = TinyModel::publish("    files:\n      - path: config.json\n        size: 999\n");
     let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
-    fetch(&h.url, &addr, &dir).run().fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
+    fetch(&h.url, addr, dir).run().fails(5, "is 1234 bytes in the torrent but 999 in the goatfile");
     let entry = dir.join("tiny-model");
     let created: Vec<_> =
         std::fs::read_dir(&entry).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
@@ -440,7 +440,7 @@ fn a_bad_measuring_knob_is_refused() {
     for (key, value) in
         [("GOAT_PIECE_BUFFER_MIB", "64MiB"), ("GOAT_REQUEST_WINDOW", "0"), ("GOAT_REQUEST_WINDOW", "\x1b[2Jlots")]
     {
-        let out = fetch(&h.url, &addr, &dir).env(key, value).run().fails(2, &format!("{key}="));
+        let out = fetch(&h.url, addr, dir).env(key, value).run().fails(2, &format!("{key}="));
         assert!(!out.stderr.contains('\x1b'), "control characters printed: {:?}", out.stderr);
         assert!(!dir.join("tiny-model").join("config.json").exists(), "{key}={value:?}: fetched anyway");
     }

@@ -67,7 +67,8 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
     std::fs::create_dir_all(&victim_dir).unwrap();
     std::fs::write(victim_dir.join("keep.txt"), b"keep").unwrap();
     let nowhere = w.join("nowhere.bin");
-    let cases: [(&str, &dyn Fn(&Path)); 5] = [
+    type Case<'a> = (&'a str, &'a dyn Fn(&Path));
+    let cases: [Case; 5] = [
         ("a link to a file", &|out| {
             std::fs::create_dir_all(out.join("model")).unwrap();
             std::os::unix::fs::symlink(&victim, out.join("model/weights.bin")).unwrap();

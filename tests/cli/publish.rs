@@ -324,13 +324,13 @@ fn publish_through_psbts_signed_by_embit_and_refuse_altered_ones() {
         |a: &Path, b: &Path| goat().esplora(&h.url).args(["publish", "--yes", "--finalize"]).args([a, b]).run();
     // Altered after goat wrote it: an output, then a spent amount (the fee).
     let mut p = bitcoin::psbt::Psbt::deserialize(&std::fs::read(&signed_c).unwrap()).unwrap();
-    p.unsigned_tx.output[1].value = p.unsigned_tx.output[1].value - bitcoin::Amount::from_sat(5_000);
+    p.unsigned_tx.output[1].value -= bitcoin::Amount::from_sat(5_000);
     let tampered = d.join("tampered.psbt");
     std::fs::write(&tampered, p.serialize()).unwrap();
     finalize(&tampered, &signed_r).fails(5, "outputs were changed");
     let mut p = bitcoin::psbt::Psbt::deserialize(&std::fs::read(&signed_r).unwrap()).unwrap();
     let u = p.inputs[1].witness_utxo.as_mut().unwrap();
-    u.value = u.value + bitcoin::Amount::from_sat(50_000);
+    u.value += bitcoin::Amount::from_sat(50_000);
     let tampered = d.join("tampered-fee.psbt");
     std::fs::write(&tampered, p.serialize()).unwrap();
     finalize(&signed_c, &tampered).fails(5, "spent output was changed");
