@@ -147,6 +147,9 @@ impl Budget {
 }
 
 /// What goat knows of one piece in this session (`Proof::pieces`).
+mod hooks;
+use hooks::Hooks;
+
 mod piece {
     /// On disk from before this session, as librqbit's fastresume bitfield
     /// or its check says, or not on disk at all: goat has not hashed it.
@@ -647,46 +650,6 @@ impl Pending {
     }
 }
 
-/// Tests only: faults injected once per process, as a failing disk would
-/// produce them. `GOAT_TEST_CORRUPT_PIECE=N` flips a byte of piece N on
-/// disk right after it was written and checked; the read-back must catch
-/// it. `GOAT_TEST_FAIL_WRITE_PIECE=N` makes the write of piece N fail:
-/// its first block written through (when gathering is off) and the write
-/// of the whole piece.
-/// Either way the piece must be fetched again.
-/// `GOAT_TEST_FATAL_WRITE_PIECE=N` fails the first block write of piece N
-/// and keeps nothing, so librqbit stops the torrent with an error, as a
-/// disk that failed for a moment would make it.
-#[derive(Clone, Copy, Default)]
-struct Hooks {
-    corrupt: Option<u32>,
-    fail_write: Option<u32>,
-    fatal_write: Option<u32>,
-}
-
-impl Hooks {
-    fn from_env() -> Hooks {
-        let get = |k: &str| std::env::var(k).ok()?.parse().ok();
-        Hooks {
-            corrupt: get("GOAT_TEST_CORRUPT_PIECE"),
-            fail_write: get("GOAT_TEST_FAIL_WRITE_PIECE"),
-            fatal_write: get("GOAT_TEST_FATAL_WRITE_PIECE"),
-        }
-    }
-}
-
-static CORRUPTED: std::sync::Once = std::sync::Once::new();
-static WRITE_FAILED: std::sync::Once = std::sync::Once::new();
-static BLOCK_WRITE_FAILED: std::sync::Once = std::sync::Once::new();
-static FATAL_WRITE_FAILED: std::sync::Once = std::sync::Once::new();
-
-/// Runs `f` the first time `once` is reached in this process.
-fn first_time(once: &'static std::sync::Once) -> bool {
-    let mut first = false;
-    once.call_once(|| first = true);
-    first
-}
-
 /// Catches a file changed behind goat while it seeds: a user's folder
 /// seeded in place, a hard-linked local copy whose original was edited, a
 /// publisher's folder, any file after a restart. goat hashes a piece once
@@ -804,17 +767,11 @@ impl ProvingStorage {
                 self.proof.set(i, piece::WRITTEN);
             }
         }
-        if self.hooks.fatal_write.map(u64::from) == piece && first_time(&FATAL_WRITE_FAILED) {
-            anyhow::bail!("injected write error (GOAT_TEST_FATAL_WRITE_PIECE)");
-        }
+        self.hooks.fatal_block_write(piece)?;
         if self.gather(file_id, offset, bufs, false) {
             return Ok(());
         }
-        let result = if self.hooks.fail_write.map(u64::from) == piece && first_time(&BLOCK_WRITE_FAILED) {
-            Err(anyhow::anyhow!("injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"))
-        } else {
-            write()
-        };
+        let result = self.hooks.fail_block_write(piece).and_then(|()| write());
         match result {
             Ok(()) => Ok(()),
             Err(e) if self.gather(file_id, offset, bufs, true) => {
@@ -964,6 +921,7 @@ impl ProvingStorage {
     }
 
     /// Flip one byte of `piece` on disk (the test hook).
+    #[cfg(feature = "test-hooks")]
     fn corrupt(&self, piece: ValidPieceIndex) -> anyhow::Result<()> {
         let start = self.shape.lengths.piece_offset(piece);
         if let Some((id, at, _, _, _)) = self.shape.parts(start, 1).find(|p| !p.4) {
@@ -986,11 +944,11 @@ impl ProvingStorage {
         // ever falls through to bytes that are not on the disk.
         let mut g = lock(&self.pending);
         if let Some(p) = g.get(&i) {
-            let written = if self.hooks.fail_write == Some(i) && first_time(&WRITE_FAILED) {
-                Err(anyhow::anyhow!("could not be written: injected write error (GOAT_TEST_FAIL_WRITE_PIECE)"))
-            } else {
-                self.write_pending(i, p).map_err(|e| e.context("could not be written"))
-            };
+            let written = self
+                .hooks
+                .fail_piece_write(i)
+                .and_then(|()| self.write_pending(i, p))
+                .map_err(|e| e.context("could not be written"));
             let whole = p.have == [(0, p.data.len())];
             if written.is_err() {
                 self.proof.set(i, piece::BAD);
@@ -1008,7 +966,8 @@ impl ProvingStorage {
         }
         // From here a read hashes the piece first, until the prover has.
         self.proof.set(i, piece::PROVING);
-        if self.hooks.corrupt == Some(i) && first_time(&CORRUPTED) {
+        #[cfg(feature = "test-hooks")]
+        if self.hooks.corrupt(i) {
             self.corrupt(piece)?;
         }
         self.prover.prove(Job {
