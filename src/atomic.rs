@@ -2,6 +2,11 @@
 //! of it: a temporary file beside it, synced, then a rename. Below every
 //! stage (the torrent stage's fastresume edits, the store's manifests, the
 //! daemon's state and `publish`'s plan all use it).
+//!
+//! Why not tempfile's `persist`: it works on paths, and goat writes in a
+//! folder it holds open, found without following links (`crate::safefs`),
+//! so the temporary file, the rename and the folder's fsync all go through
+//! that handle.
 
 use crate::error::{Error, Result};
 use rustix::fd::AsFd;

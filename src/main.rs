@@ -2,16 +2,8 @@ use clap::Parser;
 use goat::subcommand::Cli;
 
 fn main() {
-    // Large buffers (a 4 MB transaction, its 8 MB of hex) straight from
-    // and back to the OS: glibc otherwise raises its mmap threshold after
-    // the first such free and keeps later ones in per-thread heaps, so a
-    // walk over a few witness-heavy transactions would hold its peak for
-    // good (measured: tests/cli/hostile.rs).
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter, before any thread.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-    }
+    // Large allocations go back to the OS when freed (why: sys).
+    goat::sys::return_large_allocations();
     // Two TLS stacks can end up linked (ring via bitreq, aws-lc-rs via
     // librqbit's reqwest); rustls then refuses to pick one and the first
     // HTTPS request panics. Installing one provider up front avoids that.

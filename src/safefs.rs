@@ -454,9 +454,8 @@ mod tests {
         assert_eq!(len_under(&root, Path::new("a/x/c.bin")).unwrap(), None);
         // A FIFO is refused at once, not waited on.
         let fifo = root.join("m/fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        use rustix::fs::{FileType, Mode, CWD};
+        rustix::fs::mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         assert!(open_under(&root, Path::new("m/fifo"), Access::Read).unwrap_err().to_string().contains("regular"));
         // A second name of a file: read as it is, and made a private copy
         // before any write; the other name keeps its bytes.

@@ -134,7 +134,6 @@ pub fn changed(v: &Verified) -> Vec<PathBuf> {
 /// for the life of the process (the kernel drops it when we exit, even on
 /// kill -9, so a crash never leaves a stale lock).
 pub fn lock(state_dir: &Path) -> Result<std::fs::File> {
-    use std::os::unix::io::AsRawFd;
     let p = state_dir.join("lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -142,9 +141,9 @@ pub fn lock(state_dir: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(&p)
         .map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
-    // SAFETY: flock on a file descriptor we own.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
+    // std's try_lock is flock(LOCK_EX | LOCK_NB) on Linux: the lock goes
+    // with the process, whatever way it ends.
+    if f.try_lock().is_err() {
         return Err(Error::usage(format!(
             "another goat seed is already running with state directory {}: stop it, or pass a different --state-dir",
             state_dir.display()
@@ -157,6 +156,17 @@ pub fn lock(state_dir: &Path) -> Result<std::fs::File> {
 mod tests {
     use super::*;
     use crate::store::ManifestFile;
+
+    #[test]
+    fn one_daemon_per_state_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        let second = lock(dir.path()).unwrap_err();
+        assert_eq!(second.kind, crate::Kind::Usage);
+        assert!(second.message.contains("already running"), "{}", second.message);
+        drop(held);
+        lock(dir.path()).unwrap();
+    }
 
     #[test]
     fn notices_changed_and_missing_files() {

@@ -451,13 +451,13 @@ impl PieceReader<'_> {
     }
 
     /// The SHA-1 of piece `index`, hashed straight from the page cache
-    /// through a mapping ([`crate::filemap`]; where a file cannot be mapped,
+    /// through a mapping ([`crate::sys::mapped`]; where a file cannot be mapped,
     /// read in runs into `scratch`), so the piece crosses memory once
     /// (measured: docs/benchmarks.md). None if any of it cannot be read.
     fn sha1(&mut self, index: u64, scratch: &mut FileBuf) -> Option<[u8; 20]> {
         let mut h = crate::hash::Sha1::default();
         let read = self.each_part(index, |_, n, file| match file {
-            Some((file, at)) => crate::filemap::each_run(file, at, n, scratch, |run| h.update(run)).is_ok(),
+            Some((file, at)) => crate::sys::mapped::each_run(file, at, n, scratch, |run| h.update(run)).is_ok(),
             None => scratch.runs(0, n, true, |_, _| Ok::<_, ()>(()), |run| h.update(run)).is_ok(),
         });
         read.then(|| h.finish())

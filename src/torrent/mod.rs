@@ -1190,7 +1190,6 @@ fn env_count(name: &str, default: usize, min: usize) -> Result<usize> {
 /// the files that held nothing before (see `storage::Fresh`).
 fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> {
     use crate::safefs::{self, Access};
-    use std::os::unix::io::AsRawFd;
     // goat's own folder (made by `Layout::make_entry_dir`): opened with no
     // link followed anywhere in its path, so one swapped in since is
     // refused before a byte is allocated.
@@ -1234,27 +1233,23 @@ fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> 
         }
         let f = safefs::open_in(&root, rel, Access::Write)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-        let Ok(end) = libc::off_t::try_from(*len) else {
+        if i64::try_from(*len).is_err() {
             return Err(Error::invalid(format!("{}: {len} bytes is more than a file can hold", path.display())));
-        };
-        // SAFETY: a valid open descriptor; the range is the file's final size.
-        let rc = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, end) };
-        match rc {
-            0 => {}
+        }
+        // The fallocate system call itself: glibc's posix_fallocate would
+        // write a byte per block where the filesystem lacks it, which for a
+        // model of many GiB is a second download's worth of writes.
+        match rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, *len) {
+            Ok(()) => {}
             // Filesystems without fallocate: librqbit writes sparse files there.
-            libc::EOPNOTSUPP | libc::EINVAL => {}
-            libc::ENOSPC => {
+            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::INVAL) => {}
+            Err(rustix::io::Errno::NOSPC) => {
                 return Err(Error::new(
                     Kind::Io,
                     format!("{}: the disk is full, free some space and run again to resume", path.display()),
                 ))
             }
-            other => {
-                return Err(Error::io(
-                    format!("allocating {}", path.display()),
-                    std::io::Error::from_raw_os_error(other),
-                ))
-            }
+            Err(other) => return Err(Error::io(format!("allocating {}", path.display()), other.into())),
         }
     }
     Ok(created)
@@ -1269,19 +1264,12 @@ pub fn disk_full(path: &Path) -> bool {
 /// Bytes available to this user on the filesystem holding `path` (or its
 /// nearest existing parent).
 pub fn free_space(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
     let mut p = path;
     while !p.exists() {
         p = p.parent()?;
     }
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return None;
-    }
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    let st = rustix::fs::statvfs(p).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Parse a rate like `10M`, `500K`, `1.5M` or `123456` (bytes per second).

@@ -292,7 +292,7 @@ impl Daemon {
 
     /// Send `sig` and wait (at most `limit`) for the exit code.
     pub fn interrupt_with(&mut self, sig: &str, limit: Duration) -> Option<i32> {
-        unsafe_kill(self.child.id(), sig);
+        send_signal(self.child.id(), sig);
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -312,7 +312,7 @@ impl Drop for Daemon {
 }
 
 /// Signals through the `kill` command (no libc binding needed in tests).
-pub fn unsafe_kill(pid: u32, sig: &str) {
+pub fn send_signal(pid: u32, sig: &str) {
     let _ = Command::new("kill").args([format!("-{sig}"), pid.to_string()]).status();
 }
 

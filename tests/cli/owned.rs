@@ -134,9 +134,8 @@ fn links_in_the_output_folder_are_refused_and_their_targets_untouched() {
     let v = goat().args(["verify"]).args([&out]).run().ok();
     assert!(v.stdout.lines().any(|l| l.starts_with("extra") && l.contains("model/stray.txt")), "{}", v.stdout);
     // A FIFO among goat's records is refused at once, never waited on.
-    let fifo = std::ffi::CString::new(out.join(".goat/evil.json").to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    use rustix::fs::{FileType, Mode, CWD};
+    rustix::fs::mknodat(CWD, out.join(".goat/evil.json"), FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
     goat().args(["verify"]).args([&out]).run().fails(6, "not a regular file");
     std::fs::remove_file(out.join(".goat/evil.json")).unwrap();
     // An entry whose saved .torrent is gone is reported, not the end of
@@ -379,13 +378,7 @@ fn goat_with_nofile(n: u32) -> Command {
 fn two_thousand_files_fetch_and_seed_under_ulimit_256() {
     // The librqbit seeder in this process holds every file open: its soft
     // limit up to the hard one.
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: valid out-pointer; then the limits just read, raised.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
+    goat::safefs::raise_open_files_limit();
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let names: Vec<String> = (0..2000).map(|i| format!("shard-{:02}/part-{i:04}.bin", i / 100)).collect();

@@ -150,7 +150,7 @@ pub fn handed_over(w: &Path, files: &[(&str, usize)], piece: u32) -> HandedOver 
 
 /// SIGTERM; the daemon must exit 0 within a few seconds.
 pub fn terminate(d: &mut Daemon, logdir: &Path) {
-    unsafe_kill(d.child.id(), "TERM");
+    send_signal(d.child.id(), "TERM");
     let exited = wait_for(Duration::from_secs(10), || matches!(d.child.try_wait(), Ok(Some(_))));
     assert!(exited, "goat seed did not stop within 10s of SIGTERM: {}", log_of(logdir));
     let code = d.child.wait().unwrap().code();

@@ -485,30 +485,25 @@ impl Behind {
     /// `piece` is proven: start its writeback, drop the one [`BEHIND`]
     /// proofs before it.
     fn proven(&self, shape: &Shape, files: &Files, piece: ValidPieceIndex) {
-        // SAFETY (both calls): plain syscalls on descriptors goat owns,
-        // with no memory passed.
-        Self::each_part(shape, files, piece, |fd, at, n| unsafe {
-            libc::sync_file_range(fd, at, n, libc::SYNC_FILE_RANGE_WRITE);
-        });
+        Self::each_part(shape, files, piece, |file, at, n| crate::sys::start_writeback(file, at, n));
         let old = {
             let mut q = lock(&self.proven);
             q.push_back(piece);
             (q.len() > BEHIND).then(|| q.pop_front()).flatten()
         };
         if let Some(old) = old {
-            Self::each_part(shape, files, old, |fd, at, n| unsafe {
-                libc::posix_fadvise(fd, at, n, libc::POSIX_FADV_DONTNEED);
+            Self::each_part(shape, files, old, |file, at, n| {
+                let _ = rustix::fs::fadvise(file, at, std::num::NonZeroU64::new(n), rustix::fs::Advice::DontNeed);
             });
         }
     }
 
     /// `f(fd, offset, length)` for each part of `piece` in a file that is
     /// open now (the storage's own handles: a hint is not worth an open).
-    fn each_part(shape: &Shape, files: &Files, piece: ValidPieceIndex, f: impl Fn(i32, i64, i64)) {
-        use std::os::fd::AsRawFd;
+    fn each_part(shape: &Shape, files: &Files, piece: ValidPieceIndex, f: impl Fn(&std::fs::File, u64, u64)) {
         for (id, at, _, n, padding) in shape.piece_parts(piece) {
             if let (false, Some(file)) = (padding, files.if_open(id)) {
-                f(file.as_raw_fd(), at as i64, n as i64);
+                f(&file, at, n as u64);
             }
         }
     }
@@ -1095,7 +1090,6 @@ mod tests {
     fn proven_pieces_are_dropped_from_the_page_cache_behind() {
         use super::{Behind, Shape, Span, BEHIND};
         use librqbit_core::lengths::Lengths;
-        use std::os::fd::AsRawFd;
         const PIECE: usize = 256 << 10;
         let pieces = BEHIND + 4;
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
@@ -1124,23 +1118,7 @@ mod tests {
         };
         let behind = Behind { proven: Default::default() };
         // Pages of piece `i` in the page cache.
-        let resident = |i: usize| {
-            let map = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    PIECE,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    file.as_raw_fd(),
-                    (i * PIECE) as i64,
-                )
-            };
-            assert_ne!(map, libc::MAP_FAILED);
-            let mut vec = vec![0u8; PIECE / 4096];
-            assert_eq!(unsafe { libc::mincore(map, PIECE, vec.as_mut_ptr()) }, 0);
-            unsafe { libc::munmap(map, PIECE) };
-            vec.iter().filter(|v| **v & 1 == 1).count()
-        };
+        let resident = |i: usize| crate::sys::resident_pages(&file, (i * PIECE) as u64, PIECE).unwrap();
         assert_eq!(resident(0), PIECE / 4096, "the file was just written: cached");
         for i in 0..pieces {
             behind.proven(&shape, &files, lengths.validate_piece_index(i as u32).unwrap());

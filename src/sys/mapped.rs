@@ -19,13 +19,16 @@
 //! SIGBUS goes to the handler that was there before (Rust's stack-overflow
 //! report, or the default action). Where a file cannot be mapped at all
 //! (some FUSE and network filesystems), it is read with `pread`.
+//!
+//! Why by hand: memmap2 makes the mapping, but no kept crate recovers from
+//! SIGBUS on a shrunk file, so the handler below stays goat's own.
 
 use crate::filebuf::FileBuf;
 use std::cell::Cell;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock};
 
 /// How much of a file is mapped at a time: pieces of large torrents are
 /// 4-16 MiB, so one window usually covers a piece's part of a file.
@@ -48,38 +51,25 @@ pub fn each_run(file: &File, at: u64, n: usize, scratch: &mut FileBuf, mut take:
     if file.metadata()?.len() < at + n as u64 {
         return Err(short());
     }
-    let page = install();
+    install();
     let mut done = 0;
     while done < n {
         let pos = at + done as u64;
         let len = (n - done).min(WINDOW);
-        let lead = (pos % page as u64) as usize;
         // SAFETY: a read-only shared mapping of a file goat only reads; its
         // range is inside the file (checked above) and a later shrink is
-        // caught by the guard below. It is unmapped before this returns.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                lead + len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                (pos - lead as u64) as libc::off_t,
-            )
-        };
-        if map == libc::MAP_FAILED {
+        // caught by the guard below. It is unmapped when `map` drops.
+        let map = match unsafe { memmap2::MmapOptions::new().offset(pos).len(len).map(file) } {
+            Ok(map) => map,
             // Not mappable here: the rest with pread.
-            return scratch.runs(pos, n - done, false, |p, into| file.read_exact_at(into, p), take);
-        }
-        let base = map as usize;
-        GUARDED.set((base, base + lead + len));
+            Err(_) => return scratch.runs(pos, n - done, false, |p, into| file.read_exact_at(into, p), take),
+        };
+        let base = map.as_ptr() as usize;
+        GUARDED.set((base, base + len));
         FAULTED.set(false);
-        // SAFETY: `lead + len` bytes mapped readable at `base`; a page that
-        // vanishes under the read is replaced by zeros (the guard).
-        take(unsafe { std::slice::from_raw_parts((base + lead) as *const u8, len) });
+        take(&map);
         GUARDED.set((0, 0));
-        // SAFETY: exactly the mapping made above.
-        unsafe { libc::munmap(map, lead + len) };
+        drop(map);
         if FAULTED.get() {
             return Err(short());
         }
@@ -88,35 +78,35 @@ pub fn each_run(file: &File, at: u64, n: usize, scratch: &mut FileBuf, mut take:
     Ok(())
 }
 
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-        n if n > 0 => n as usize,
-        _ => 4096,
-    }
-}
-
-/// The SIGBUS action before goat's, to hand faults that are not goat's to.
-static mut PREVIOUS: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
-static PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4096);
+/// The SIGBUS action before goat's, to hand faults that are not goat's to
+/// (set once, before goat's handler is installed; reading it is an atomic
+/// load, safe in a handler).
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+static PAGE: AtomicUsize = AtomicUsize::new(4096);
 static INSTALL: Once = Once::new();
 
-/// Install the handler (once) and return the page size it works in.
-fn install() -> usize {
+/// Install the handler (once).
+fn install() {
     INSTALL.call_once(|| {
-        PAGE.store(page_size(), std::sync::atomic::Ordering::Relaxed);
-        // SAFETY: PREVIOUS is written once, here, before the handler that
-        // reads it is installed.
+        PAGE.store(rustix::param::page_size(), Ordering::Relaxed);
+        // SAFETY: sigaction with null new action only reads the current
+        // one into a zeroed, properly sized struct; then goat's handler
+        // (an extern "C" fn of the SA_SIGINFO shape) is installed with an
+        // empty mask. `PREVIOUS` is set before the handler can run.
         unsafe {
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut previous) != 0 {
+                return;
+            }
+            let _ = PREVIOUS.set(previous);
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction =
                 on_sigbus as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
             action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(libc::SIGBUS, &action, std::ptr::addr_of_mut!(PREVIOUS).cast());
+            libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
         }
     });
-    PAGE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Only async-signal-safe work: thread-local cells with constant
@@ -126,7 +116,7 @@ extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     let addr = unsafe { (*info).si_addr() } as usize;
     let (lo, hi) = GUARDED.get();
     if (lo..hi).contains(&addr) {
-        let page = PAGE.load(std::sync::atomic::Ordering::Relaxed);
+        let page = PAGE.load(Ordering::Relaxed);
         // SAFETY: the page lies inside this thread's own mapping, which it
         // unmaps as a whole when the read ends.
         let zeros = unsafe {
@@ -146,8 +136,13 @@ extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     }
     // Not goat's fault: put the previous action back and return, so the
     // access faults again and that action runs.
-    // SAFETY: PREVIOUS was filled in by `install` before this handler ran.
-    unsafe { libc::sigaction(libc::SIGBUS, std::ptr::addr_of!(PREVIOUS).cast(), std::ptr::null_mut()) };
+    let default = || {
+        // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+        unsafe { std::mem::zeroed::<libc::sigaction>() }
+    };
+    let previous = PREVIOUS.get().copied().unwrap_or_else(default);
+    // SAFETY: a complete sigaction read by `install` (or the default).
+    unsafe { libc::sigaction(libc::SIGBUS, &previous, std::ptr::null_mut()) };
 }
 
 #[cfg(test)]
