@@ -26,6 +26,7 @@ pub mod hash;
 pub mod inscription;
 pub mod local;
 pub mod logging;
+pub mod options;
 pub mod progress;
 pub mod publish;
 pub mod safefs;

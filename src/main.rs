@@ -17,9 +17,14 @@ fn main() {
 
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            eprintln!("goat: error: {}", goat::text::message(&usage_error(&e)));
+            std::process::exit(goat::Kind::Usage.code());
+        }
         Err(e) => {
+            // --help and --version.
             let _ = e.print();
-            std::process::exit(if e.use_stderr() { goat::Kind::Usage.code() } else { 0 });
+            std::process::exit(0);
         }
     };
     let quiet = cli.globals.quiet;
@@ -35,4 +40,25 @@ fn main() {
             std::process::exit(e.kind.code());
         }
     }
+}
+
+/// clap's error as goat's one line: its text without the usage and help
+/// footer, the problem and any tip joined. clap repeats the offending
+/// value (from an argument or an environment variable); the caller makes
+/// it printable.
+fn usage_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .collect();
+    let mut joined = String::new();
+    for p in parts {
+        if !joined.is_empty() {
+            joined.push_str(if p.starts_with("tip:") { "; " } else { " " });
+        }
+        joined.push_str(p);
+    }
+    format!("{} (see --help)", joined.strip_prefix("error: ").unwrap_or(&joined))
 }

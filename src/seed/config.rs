@@ -21,14 +21,12 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::torrent::gate::Encryption;
-use crate::torrent::PieceOrder;
+use crate::options::{HttpListen, Interval, NetworkName, SwarmArgs};
 use crate::trust::{is_false, TrustArgs};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Every `goat seed` option. Fields marked `serde(skip)` exist on the
 /// command line only; fields marked `arg(skip)` in the file only (their
@@ -51,7 +49,7 @@ pub struct Settings {
     /// How often to re-resolve each address (e.g. 90s, 10m, 1h) [default: 5m]
     #[arg(long, value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub poll: Option<String>,
+    pub poll: Option<Interval>,
     /// Stop seeding entries dropped from a goatfile (their files are kept).
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
@@ -62,50 +60,14 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_rollback: bool,
-    /// TCP port peers connect to [default: 6881]
-    #[arg(long, value_name = "PORT")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen_port: Option<u16>,
     /// Status endpoint address, or "off" [default: 127.0.0.1:4628]
     #[arg(long, value_name = "IP:PORT")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<String>,
+    pub http: Option<HttpListen>,
     /// Allow --http on a non-loopback address (it has no authentication).
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_remote_http: bool,
-    /// Upload rate limit in bytes/s (e.g. 500K, 10M).
-    #[arg(long, value_name = "RATE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_upload_rate: Option<String>,
-    /// Download rate limit in bytes/s.
-    #[arg(long, value_name = "RATE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_download_rate: Option<String>,
-    /// Most peers per torrent.
-    #[arg(long, value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_peers: Option<usize>,
-    /// Extra BitTorrent peer (repeatable).
-    #[arg(long = "peer", value_name = "HOST:PORT")]
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<String>,
-    /// Do not use the DHT.
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub no_dht: bool,
-    /// DHT bootstrap node (repeatable) instead of the public ones.
-    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dht_bootstrap: Vec<String>,
-    /// Which pieces to ask for first [default: random] (docs/swarm.md).
-    #[arg(long, value_enum, value_name = "ORDER")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub piece_order: Option<PieceOrder>,
-    /// Peer encryption, MSE/PE [default: prefer-encrypted] (docs/seeding.md).
-    #[arg(long, value_enum, value_name = "MODE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption: Option<Encryption>,
     /// Also look for local copies of new entries' files in this folder
     /// (repeatable; added to the file's): a file whose size and sha256
     /// match is linked or copied in instead of downloaded, then seeded
@@ -117,10 +79,6 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_local: bool,
-    /// Seconds to wait for a new torrent's metadata from peers [default: 300]
-    #[arg(long, value_name = "SECS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata_timeout: Option<u64>,
     /// Esplora servers (file only; on the command line: the global --esplora).
     #[arg(skip)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -128,7 +86,7 @@ pub struct Settings {
     /// Network (file only; on the command line: the global --network).
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<String>,
+    pub network: Option<NetworkName>,
     /// Electrum servers (file only; on the command line: the global --electrum).
     #[arg(skip)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -145,15 +103,12 @@ pub struct Settings {
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tor: Option<String>,
-    /// SOCKS5 proxy for every peer connection (socks5://HOST:PORT); DHT,
-    /// trackers and listening are then off. Esplora requests need
-    /// esplora-proxy (or tor) as well.
-    #[arg(long, value_name = "URL")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<String>,
     #[command(flatten)]
     #[serde(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub swarm: SwarmArgs,
 
     /// TOML config file [default: ~/.config/goat/seed.toml if it exists]
     #[arg(long, value_name = "FILE")]
@@ -163,10 +118,6 @@ pub struct Settings {
     #[arg(long, conflicts_with = "http")]
     #[serde(skip)]
     pub no_http: bool,
-    /// Accept peers on 127.0.0.1 only (tests, demos).
-    #[arg(long, hide = true)]
-    #[serde(skip)]
-    pub loopback: bool,
     /// Stop by itself after this many seconds (tests, demos).
     #[arg(long, hide = true, value_name = "SECS")]
     #[serde(skip)]
@@ -261,32 +212,9 @@ pub fn merge(file: &Settings, cli: &Settings) -> Result<Settings> {
     let mut merged: Settings = serde_json::from_value(serde_json::Value::Object(base)).map_err(bad)?;
     merged.config = cli.config.clone();
     merged.no_http = cli.no_http;
-    merged.loopback = cli.loopback;
+    merged.swarm.loopback = cli.swarm.loopback;
     merged.run_for = cli.run_for;
     Ok(merged)
-}
-
-/// `90`, `90s`, `10m`, `2h`, `1d`.
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last() {
-        Some('s') => (&t[..t.len() - 1], 1.0),
-        Some('m') => (&t[..t.len() - 1], 60.0),
-        Some('h') => (&t[..t.len() - 1], 3600.0),
-        Some('d') => (&t[..t.len() - 1], 86400.0),
-        _ => (t, 1.0),
-    };
-    let v: f64 = num.trim().parse().map_err(|_| {
-        Error::usage(format!("duration '{}' is not like 90s, 10m or 2h", crate::text::printable(s, 40)))
-    })?;
-    let secs = v * mult;
-    if !(0.1..=30.0 * 86400.0).contains(&secs) {
-        return Err(Error::usage(format!(
-            "duration '{}' is out of range (0.1s to 30d)",
-            crate::text::printable(s, 40)
-        )));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -300,8 +228,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.addresses, vec!["bc1qx"]);
-        assert_eq!(c.listen_port, Some(6881));
-        assert!(c.no_dht && c.trust.accept_funded_commit && !c.trust.trust_any);
+        assert_eq!(c.swarm.listen_port, Some(6881));
+        assert_eq!(c.swarm.max_upload_rate, Some(crate::options::Rate(2 << 20)));
+        assert!(c.swarm.no_dht && c.trust.accept_funded_commit && !c.trust.trust_any);
         let e = parse("poll = \"1m\"\nadresses = [\"x\"]\n").unwrap_err();
         assert!(e.contains("adresses") && e.contains("line 2"), "{e}");
         // command-line-only options are not file keys
@@ -309,7 +238,16 @@ mod tests {
         assert!(parse("config = \"x\"\n").unwrap_err().contains("config"));
         assert!(parse("poll = [").is_err());
         assert!(parse("listen-port = 99999\n").is_err());
-        assert_eq!(parse("encryption = \"require\"\n").unwrap().encryption, Some(Encryption::Require));
+        assert_eq!(
+            parse("encryption = \"require\"\n").unwrap().swarm.encryption,
+            Some(crate::torrent::gate::Encryption::Require)
+        );
+        // Typed values are checked as the file is read.
+        assert!(parse("max-upload-rate = \"fast\"\n").unwrap_err().contains("rate 'fast'"));
+        assert!(parse("poll = \"soon\"\n").unwrap_err().contains("duration 'soon'"));
+        assert!(parse("network = \"moon\"\n").unwrap_err().contains("unknown network 'moon'"));
+        assert!(parse("http = \"here\"\n").unwrap_err().contains("'here'"));
+        assert_eq!(parse("http = \"off\"\n").unwrap().http, Some(HttpListen::Off));
         assert!(parse("encryption = \"always\"\n").unwrap_err().contains("always"));
     }
 
@@ -320,26 +258,17 @@ mod tests {
                 .unwrap();
         let cli = Settings {
             addresses: vec!["b".into(), "c".into()],
-            poll: Some("7s".into()),
-            peers: vec!["q:2".into()],
+            poll: Some("7s".parse().unwrap()),
+            swarm: SwarmArgs { peers: vec!["q:2".into()], ..Default::default() },
             run_for: Some(3.0),
             ..Default::default()
         };
         let m = merge(&file, &cli).unwrap();
         assert_eq!(m.addresses, vec!["a", "b", "c"]);
-        assert_eq!(m.poll.as_deref(), Some("7s"));
-        assert_eq!(m.listen_port, Some(1));
+        assert_eq!(m.poll, Some(Interval(std::time::Duration::from_secs(7))));
+        assert_eq!(m.swarm.listen_port, Some(1));
         assert!(m.prune, "a flag left off on the command line keeps the file's true");
-        assert_eq!(m.peers, vec!["p:1", "q:2"]);
+        assert_eq!(m.swarm.peers, vec!["p:1", "q:2"]);
         assert_eq!(m.run_for, Some(3.0));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("0").is_err());
     }
 }

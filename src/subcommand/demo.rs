@@ -8,7 +8,7 @@
 use super::fetch::Fetch;
 use super::publish::Publish;
 use super::verify::Verify;
-use super::{Globals, TrustArgs};
+use super::Globals;
 use crate::devchain::{server, Chain};
 use crate::error::{Error, Result};
 use clap::Args;
@@ -23,6 +23,14 @@ pub struct Demo {
     /// Size of the demo model in MiB.
     #[arg(long, default_value_t = 32, value_name = "MIB")]
     pub size: u64,
+}
+
+/// A subcommand's options, parsed from `argv` as goat's command line
+/// parses them (defaults included), so the demo runs what it prints.
+fn command_line<T: clap::Args + clap::FromArgMatches>(name: &'static str, argv: &[String]) -> Result<T> {
+    let bad = |e: clap::Error| Error::internal(format!("the demo's goat {name} arguments: {e}"));
+    let m = T::augment_args(clap::Command::new(name).no_binary_name(true)).try_get_matches_from(argv).map_err(bad)?;
+    T::from_arg_matches(&m).map_err(bad)
 }
 
 /// Deterministic pseudo-random bytes (xorshift): incompressible like real
@@ -97,36 +105,22 @@ impl Demo {
             .port();
         say(format!("[2/4] publisher: goat publish {} --key-file holder.wif --seed", model.display()));
         let globals = Globals { esplora: vec![handle.url.clone()], network: Some("regtest".into()), ..g.clone() };
-        let publish = Publish {
-            hf: vec![],
-            dirs: vec![model.clone()],
-            onchain: vec![],
-            address: None,
-            name: Some("tiny-llama".into()),
-            description: Some("goat demo model (random weights)".into()),
-            trackers: vec![],
-            web_seeds: vec![],
-            onchain_metadata: false,
-            peer_hints: vec![format!("127.0.0.1:{port}")],
-            fee_rate: None,
-            max_fee: 100_000,
-            include_unconfirmed: false,
-            key_file: Some(key_file),
-            psbt: None,
-            finalize: vec![],
-            yes: true,
-            seed: true,
-            listen_port: Some(port),
-            no_dht: true,
-            wait: None,
-            state_dir: Some(work.join("publisher").join("state")),
-            loopback: true,
-            seed_for: None,
-            sequence: None,
-            after: None,
-            signature: None,
-            sign_existing: None,
-        };
+        let publish: Publish = command_line(
+            "publish",
+            &[
+                model.display().to_string(),
+                "--name=tiny-llama".into(),
+                "--description=goat demo model (random weights)".into(),
+                format!("--peer-hint=127.0.0.1:{port}"),
+                format!("--key-file={}", key_file.display()),
+                "--yes".into(),
+                "--seed".into(),
+                format!("--listen-port={port}"),
+                "--no-dht".into(),
+                format!("--state-dir={}", work.join("publisher").join("state").display()),
+                "--loopback".into(),
+            ],
+        )?;
         let published = match publish.publish(&globals).await? {
             Some(b) => b,
             None => return Err(Error::internal("the demo publish wrote PSBTs")),
@@ -144,33 +138,19 @@ impl Demo {
             None => work.join("you").join("tiny-llama"),
         };
         say(format!("[3/4] you: goat --esplora {} fetch {address} -o {}", handle.url, out.display()));
-        let fetch = Fetch {
-            address: Some(address),
-            output: Some(out.clone()),
-            only: vec![],
-            goatfile: None,
-            peers: vec![],
-            no_dht: true,
-            listen_port: None,
-            proxy: None,
-            max_download_rate: None,
-            max_upload_rate: None,
-            seed: false,
-            trust: TrustArgs::default(),
-            metadata_timeout: 60,
-            json: false,
-            piece_order: Default::default(),
-            encryption: Default::default(),
-            dht_bootstrap: vec![],
-            no_verify: false,
-            // The demo shows a download from the swarm, whatever caches
-            // this machine has.
-            from: vec![],
-            no_local: true,
-            layout: super::fetch::FileLayout::Torrent,
-            loopback: true,
-            seed_for: None,
-        };
+        let fetch: Fetch = command_line(
+            "fetch",
+            &[
+                address,
+                format!("--output={}", out.display()),
+                "--no-dht".into(),
+                "--metadata-timeout=60".into(),
+                // The demo shows a download from the swarm, whatever caches
+                // this machine has.
+                "--no-local".into(),
+                "--loopback".into(),
+            ],
+        )?;
         let fetched = fetch.run(&globals).await;
 
         // 4. Verify offline, then clean up whatever happened.

@@ -8,6 +8,7 @@ use crate::esplora::Esplora;
 use crate::fetcher::{self, EntryResult};
 use crate::goatfile::{self, Entry, Goatfile, Source};
 use crate::inscription::InscriptionId;
+use crate::options::SwarmArgs;
 use crate::progress::Reporter;
 use crate::scan;
 use crate::store::Layout;
@@ -32,48 +33,16 @@ pub struct Fetch {
     /// walking the address.
     #[arg(long, value_name = "FILE|INSCRIPTION")]
     pub goatfile: Option<String>,
-    /// Extra BitTorrent peer (repeatable).
-    #[arg(long = "peer", value_name = "HOST:PORT")]
-    pub peers: Vec<String>,
-    /// Do not use the DHT.
-    #[arg(long)]
-    pub no_dht: bool,
-    /// TCP port to accept peers on.
-    #[arg(long, value_name = "PORT")]
-    pub listen_port: Option<u16>,
-    /// SOCKS5 proxy for all BitTorrent traffic (socks5://HOST:PORT). DHT,
-    /// trackers and listening are turned off so nothing bypasses it; Esplora
-    /// requests then need --esplora-proxy (or --goatfile FILE).
-    #[arg(long, value_name = "URL")]
-    pub proxy: Option<String>,
-    /// Download rate limit in bytes/s (e.g. 500K, 10M).
-    #[arg(long, value_name = "RATE")]
-    pub max_download_rate: Option<String>,
-    /// Upload rate limit in bytes/s.
-    #[arg(long, value_name = "RATE")]
-    pub max_upload_rate: Option<String>,
     /// Keep seeding after the download completes (until Ctrl-C).
     #[arg(long)]
     pub seed: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// Seconds to wait for a torrent's metadata from peers.
-    #[arg(long, default_value_t = 300, value_name = "SECS")]
-    pub metadata_timeout: u64,
+    #[command(flatten)]
+    pub swarm: SwarmArgs,
     /// Print a JSON summary on stdout (no progress).
     #[arg(long)]
     pub json: bool,
-    /// DHT bootstrap node (repeatable) instead of the public ones.
-    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
-    pub dht_bootstrap: Vec<String>,
-    /// Which pieces to ask for first: random (lets nodes that start
-    /// together trade; docs/swarm.md) or file (librqbit's order).
-    #[arg(long, value_enum, default_value = "random")]
-    pub piece_order: torrent::PieceOrder,
-    /// Peer encryption (MSE/PE), as qBittorrent and Transmission offer it:
-    /// prefer-encrypted reaches every peer (docs/fetching.md).
-    #[arg(long, value_enum, default_value = "prefer-encrypted", value_name = "MODE")]
-    pub encryption: torrent::gate::Encryption,
     /// Skip the end-of-download re-read of pieces goat did not prove as they
     /// arrived (those already on disk when a download resumes); librqbit's
     /// check of each piece still runs.
@@ -92,9 +61,6 @@ pub struct Fetch {
     /// them offline.
     #[arg(long, value_enum, default_value = "torrent", value_name = "LAYOUT")]
     pub layout: FileLayout,
-    /// Accept peers on 127.0.0.1 only (tests, demos).
-    #[arg(long, hide = true)]
-    pub loopback: bool,
     /// With --seed: stop after this many seconds (tests).
     #[arg(long, hide = true, value_name = "SECS")]
     pub seed_for: Option<u64>,
@@ -129,11 +95,7 @@ impl Fetch {
     }
 
     fn esplora(&self, g: &Globals) -> Result<Esplora> {
-        if self.proxy.is_some() && g.esplora_proxy.is_none() && g.tor.is_none() {
-            return Err(Error::usage(
-                "--proxy only covers BitTorrent; Esplora requests would bypass it: add --esplora-proxy socks5h://HOST:PORT (or use --tor, or --goatfile FILE)",
-            ));
-        }
+        self.swarm.check_chain_proxied(g.esplora_proxy.is_some() || g.tor.is_some())?;
         g.esplora(self.network(g)?)
     }
 
@@ -251,29 +213,7 @@ impl Fetch {
         let magnets: Vec<&Entry> = entries.iter().copied().filter(|e| matches!(e.source, Source::Magnet(_))).collect();
         let mut swarm = None;
         if !magnets.is_empty() {
-            let cfg = SwarmConfig {
-                listen_port: self.listen_port,
-                loopback_only: self.loopback,
-                dht: !self.no_dht,
-                socks_proxy: match g.tor_peers()? {
-                    Some(t) if self.proxy.as_ref().is_some_and(|p| p != &t) => {
-                        return Err(Error::usage(
-                            "--tor sends peer connections through Tor: drop --proxy, or give the same proxy",
-                        ))
-                    }
-                    Some(t) => Some(t),
-                    None => self.proxy.clone(),
-                },
-                max_download_bps: self.max_download_rate.as_deref().map(torrent::parse_rate).transpose()?,
-                max_upload_bps: self.max_upload_rate.as_deref().map(torrent::parse_rate).transpose()?,
-                peer_limit: None,
-                state_dir: None,
-                piece_order: self.piece_order,
-                encryption: self.encryption,
-                dht_bootstrap: self.dht_bootstrap.clone(),
-                read_only: Vec::new(),
-                write_roots: vec![root.clone()],
-            };
+            let cfg = SwarmConfig { write_roots: vec![root.clone()], ..self.swarm.config(g.tor_peers()?, None)? };
             let s = Swarm::start(cfg, &root).await?;
             // Metadata inscribed on chain needs a server to read it from.
             let gid: Option<InscriptionId> = origin.inscription.as_deref().and_then(|i| i.parse().ok());
@@ -294,7 +234,9 @@ impl Fetch {
         if self.layout == FileLayout::Hf {
             let web = match &swarm {
                 Some(s) => s.web().clone(),
-                None => torrent::webseed::WebSeeds::new(self.proxy.as_deref())?,
+                None => {
+                    torrent::webseed::WebSeeds::new(self.swarm.config(g.tor_peers()?, None)?.socks_proxy.as_deref())?
+                }
             };
             self.lay_out_hf(&layout, &entries, &web, &reporter).await?;
         }
@@ -438,7 +380,7 @@ impl Fetch {
         goatfile: Option<&InscriptionId>,
         reporter: &mut Reporter,
     ) -> Result<Vec<EntryResult>> {
-        let timeout = Duration::from_secs(self.metadata_timeout.max(1));
+        let timeout = self.swarm.metadata_timeout();
         let sources = crate::local::Sources::new(&self.from, !self.no_local);
         let sources = &sources;
         // Metadata for all entries in parallel.
@@ -449,7 +391,7 @@ impl Fetch {
                 let t = match layout.make_entry_dir(&e.name) {
                     Ok(dir) => {
                         let known = fetcher::metadata::find(chain, swarm.web(), e, goatfile, timeout).await;
-                        fetcher::add_entry(swarm, e, m, &self.peers, &dir, timeout, known, sources).await
+                        fetcher::add_entry(swarm, e, m, &self.swarm.peers, &dir, timeout, known, sources).await
                     }
                     Err(err) => Err(err),
                 };
@@ -505,7 +447,7 @@ impl Fetch {
         let mut settled = Vec::new();
         for (e, bar, t, m, placed) in added {
             let Source::Magnet(magnet) = &e.source else { unreachable!("magnet entries only") };
-            let d = fetcher::Download { swarm, layout, manifest: &m, magnet, peers: &self.peers };
+            let d = fetcher::Download { swarm, layout, manifest: &m, magnet, peers: &self.swarm.peers };
             if let Some(p) = swarm.proof(&t.info_hash()) {
                 tracing::debug!(target: "goat", "{}: {} piece(s) gathered in memory and written whole", e.name, p.gathered.load(std::sync::atomic::Ordering::Relaxed));
             }

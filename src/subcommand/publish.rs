@@ -20,10 +20,11 @@ use crate::error::{Error, Kind, Result};
 use crate::esplora::witness::Route;
 use crate::esplora::Esplora;
 use crate::goatfile::{Entry, FileSpec, Goatfile, Magnet, MetaSource, Source};
+use crate::options::SwarmArgs;
 use crate::publish::{self, psbt, sign, Coin, Plan};
 use crate::seed::published::{self as handoff, Published};
 use crate::torrent::create::{CreateOptions, Made};
-use crate::torrent::{Swarm, SwarmConfig};
+use crate::torrent::Swarm;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{OutPoint, Transaction};
 use clap::Args;
@@ -134,12 +135,6 @@ pub struct Publish {
     /// Keep running as a seeder of the published files (until Ctrl-C).
     #[arg(long)]
     pub seed: bool,
-    /// With --seed: TCP port to accept peers on.
-    #[arg(long, value_name = "PORT")]
-    pub listen_port: Option<u16>,
-    /// With --seed: do not use the DHT.
-    #[arg(long)]
-    pub no_dht: bool,
     /// Wait until the goatfile confirms (at most this many seconds).
     #[arg(long, value_name = "SECS")]
     pub wait: Option<u64>,
@@ -147,9 +142,9 @@ pub struct Publish {
     /// not --seed (default: goat seed's default).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Accept peers on 127.0.0.1 only (tests, demos).
-    #[arg(long, hide = true)]
-    pub loopback: bool,
+    /// With --seed: the BitTorrent session's options.
+    #[command(flatten)]
+    pub swarm: SwarmArgs,
     /// With --seed: stop after this many seconds (tests).
     #[arg(long, hide = true, value_name = "SECS")]
     pub seed_for: Option<u64>,
@@ -190,6 +185,7 @@ impl Publish {
     /// Everything up to the broadcast (and the start of seeding, with
     /// --seed). None when PSBTs were written instead.
     pub async fn publish(&self, g: &Globals) -> Result<Option<Broadcast>> {
+        self.swarm.check_chain_proxied(g.esplora_proxy.is_some() || g.tor.is_some())?;
         let secp = Secp256k1::new();
         let holder_key = match &self.key_file {
             Some(f) => {
@@ -859,17 +855,14 @@ impl Publish {
     }
 
     async fn start_seeding(&self, g: &Globals, context: &Context) -> Result<Swarm> {
-        let cfg = SwarmConfig {
-            listen_port: self.listen_port,
-            loopback_only: self.loopback,
-            dht: !self.no_dht,
-            ..Default::default()
-        };
+        // The same session fetch and seed start: --tor and --proxy carry
+        // the seeder's peer connections too.
+        let cfg = self.swarm.config(g.tor_peers()?, None)?;
         let first = context.entries.first().map(|e| e.output.clone()).unwrap_or_default();
         let swarm = Swarm::start(cfg, &first).await?;
         for e in &context.entries {
             let (bytes, magnet) = e.torrent_and_magnet()?;
-            let t = swarm.add_published(bytes, &magnet, &[], &e.output).await?;
+            let t = swarm.add_published(bytes, &magnet, &self.swarm.peers, &e.output).await?;
             t.wait(Duration::from_millis(200), |_| {}).await.map_err(|err| {
                 Error::new(
                     err.kind,

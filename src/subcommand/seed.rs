@@ -7,15 +7,16 @@
 
 use super::Globals;
 use crate::error::{Error, Result};
+use crate::options::HttpListen;
 use crate::seed::config::{self, Settings};
 use crate::seed::{http, Daemon, Options};
-use crate::torrent::{self, SwarmConfig};
 use clap::Args;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Default status address: "GOAT" on a phone keypad.
-pub const DEFAULT_HTTP: &str = "127.0.0.1:4628";
+pub const DEFAULT_HTTP: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4628);
 pub const DEFAULT_LISTEN_PORT: u16 = 6881;
 
 #[derive(Debug, Args)]
@@ -39,8 +40,7 @@ impl Seed {
         }
         let network = match (&g.network, &s.network) {
             (Some(_), _) => g.network()?,
-            (None, Some(n)) => Some(crate::address::parse_network(n)?),
-            (None, None) => None,
+            (None, n) => n.map(|n| n.0),
         };
         // The config file's proxy and TLS settings, unless the command line
         // gave its own.
@@ -51,15 +51,8 @@ impl Seed {
             electrum: if g.electrum.is_empty() { s.electrum.clone() } else { g.electrum.clone() },
             ..g.clone()
         };
-        if s.proxy.is_some() && g.esplora_proxy.is_none() && g.tor.is_none() {
-            return Err(Error::usage(
-                "proxy only covers BitTorrent; Esplora polls would bypass it: set esplora-proxy (or tor) too",
-            ));
-        }
-        let socks_proxy = match g.tor_peers()? {
-            Some(t) => Some(t),
-            None => s.proxy.clone(),
-        };
+        s.swarm.check_chain_proxied(g.esplora_proxy.is_some() || g.tor.is_some())?;
+        let swarm = s.swarm.config(g.tor_peers()?, Some(DEFAULT_LISTEN_PORT))?;
         let mut addresses = Vec::new();
         for a in &s.addresses {
             let holder = crate::address::parse_address(a, network)?;
@@ -75,16 +68,12 @@ impl Seed {
             Some(d) => d,
             None => data()?.join("state"),
         };
-        let poll = match &s.poll {
-            Some(p) => config::parse_duration(p)?,
-            None => Duration::from_secs(300),
-        };
-        let http = match s.http.as_deref().unwrap_or(DEFAULT_HTTP) {
+        let poll = s.poll.map_or(Duration::from_secs(300), |p| p.0);
+        let http = match s.http.unwrap_or(HttpListen::At(DEFAULT_HTTP)) {
             _ if s.no_http => None,
-            "off" => None,
-            text => Some(http::parse_listen(text, s.allow_remote_http)?),
+            HttpListen::Off => None,
+            HttpListen::At(addr) => Some(http::check_listen(addr, s.allow_remote_http)?),
         };
-        let rate = |r: &Option<String>| r.as_deref().map(torrent::parse_rate).transpose();
         let opts = Options {
             addresses,
             output,
@@ -92,9 +81,9 @@ impl Seed {
             poll,
             prune: s.prune,
             allow_rollback: s.allow_rollback,
-            peers: s.peers.clone(),
+            peers: s.swarm.peers.clone(),
             policy: s.trust.policy(),
-            metadata_timeout: Duration::from_secs(s.metadata_timeout.unwrap_or(300).max(1)),
+            metadata_timeout: s.swarm.metadata_timeout(),
             local: match (s.no_local, s.from.is_empty()) {
                 (true, false) => {
                     return Err(Error::usage(
@@ -104,21 +93,7 @@ impl Seed {
                 (true, true) => crate::local::Sources::default(),
                 (false, _) => crate::local::Sources::new(&s.from, true),
             },
-            swarm: SwarmConfig {
-                listen_port: Some(s.listen_port.unwrap_or(DEFAULT_LISTEN_PORT)),
-                loopback_only: s.loopback,
-                dht: !s.no_dht,
-                socks_proxy,
-                max_download_bps: rate(&s.max_download_rate)?,
-                max_upload_bps: rate(&s.max_upload_rate)?,
-                peer_limit: s.max_peers,
-                state_dir: None,
-                piece_order: s.piece_order.unwrap_or_default(),
-                encryption: s.encryption.unwrap_or_default(),
-                dht_bootstrap: s.dht_bootstrap.clone(),
-                read_only: Vec::new(),
-                write_roots: Vec::new(),
-            },
+            swarm,
             http,
             run_for: s.run_for.filter(|t| *t > 0.0).map(Duration::from_secs_f64),
         };

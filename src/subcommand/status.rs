@@ -9,7 +9,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct StatusCmd {
     /// The daemon's status address (its --http).
-    #[arg(long, default_value = DEFAULT_HTTP, value_name = "IP:PORT")]
+    #[arg(long, default_value_t = DEFAULT_HTTP.to_string(), value_name = "IP:PORT")]
     pub http: String,
     /// Print the daemon's JSON as is.
     #[arg(long)]

@@ -65,6 +65,11 @@ pub struct SwarmConfig {
     pub dht_bootstrap: Vec<String>,
     /// MSE/PE: whether peer connections are encrypted (`gate.rs`).
     pub encryption: gate::Encryption,
+    /// MiB of memory for whole pieces gathered before they are written
+    /// (0: each block written as it arrives; `storage::Budget`).
+    pub piece_buffer_mib: usize,
+    /// Block requests in flight per peer (None: [`REQUEST_WINDOW`]).
+    pub request_window: Option<usize>,
     /// Torrents seeded from a publisher's own folder (`goat seed`'s
     /// `published.json`), known before the session restores them: their
     /// files are only ever read.
@@ -230,8 +235,6 @@ impl Swarm {
                 port: cfg.listen_port,
             }),
         };
-        let gather_mib = env_count("GOAT_PIECE_BUFFER_MIB", 0, 0)?;
-        let request_window = env_count("GOAT_REQUEST_WINDOW", REQUEST_WINDOW, 1)?;
         let proofs = storage::Proofs::default();
         let fresh = storage::Fresh::default();
         // Filled before the session restores its torrents, so a publisher's
@@ -253,7 +256,7 @@ impl Swarm {
                     read_only.clone(),
                     folders.clone(),
                     cfg.write_roots.clone(),
-                    storage::Budget::from_mib(gather_mib),
+                    storage::Budget::from_mib(cfg.piece_buffer_mib),
                 )
                 .boxed()
             }),
@@ -271,7 +274,7 @@ impl Swarm {
                 // goes on through the user's proxy if there is one.
                 proxy_url: Some(gate.proxy_url().to_string()),
                 peer_opts: Some(librqbit::PeerConnectionOptions {
-                    max_request_window: Some(request_window),
+                    max_request_window: Some(cfg.request_window.unwrap_or(REQUEST_WINDOW).max(1)),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -1165,22 +1168,8 @@ impl Torrent {
 /// `reqq`). librqbit's default, 128 blocks (2 MiB), caps one peer at
 /// 2 MiB per round trip of the peer's disk and network: 512 measured 15 %
 /// faster from one libtorrent seeder on 2 GiB, 2000 no faster than 512
-/// (docs/benchmarks.md). `GOAT_REQUEST_WINDOW` overrides it, for measuring.
+/// (docs/benchmarks.md). `--request-window` overrides it, for measuring.
 pub const REQUEST_WINDOW: usize = 512;
-
-/// A count from the environment variable `name` (a measuring knob):
-/// `default` when unset, a one-line usage error (exit 2) when it is not a
-/// whole number of at least `min`, never a silent fallback.
-fn env_count(name: &str, default: usize, min: usize) -> Result<usize> {
-    let Some(v) = std::env::var_os(name) else { return Ok(default) };
-    match v.to_str().and_then(|v| v.trim().parse::<usize>().ok()) {
-        Some(n) if n >= min => Ok(n),
-        _ => Err(Error::usage(format!(
-            "{name}={} is not a whole number of at least {min}: correct it or unset it",
-            crate::text::line(&v.to_string_lossy())
-        ))),
-    }
-}
 
 /// Before a download starts: refuse it when the disk cannot hold what is
 /// still missing (exit 6, nothing downloaded), then allocate every file at

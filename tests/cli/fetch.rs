@@ -430,18 +430,24 @@ fn sizes_are_checked_before_anything_is_downloaded() {
     assert!(created.is_empty(), "files created before the size check: {created:?}");
 }
 
-/// The measuring knobs of docs/fetching.md refuse a bad value in one line
-/// (exit 2) instead of falling back to the default without a word, and
-/// nothing is fetched.
+/// The measuring knobs of docs/fetching.md (flags, or their environment
+/// variables) refuse a bad value in one line (exit 2) naming the option,
+/// instead of falling back to the default without a word, and nothing is
+/// fetched.
 #[test]
 fn a_bad_measuring_knob_is_refused() {
     let tiny = TinyModel::publish("");
     let (h, addr, dir) = (&tiny.esplora, &tiny.addr, &tiny.dir);
-    for (key, value) in
-        [("GOAT_PIECE_BUFFER_MIB", "64MiB"), ("GOAT_REQUEST_WINDOW", "0"), ("GOAT_REQUEST_WINDOW", "\x1b[2Jlots")]
-    {
-        let out = fetch(&h.url, addr, dir).env(key, value).run().fails(2, &format!("{key}="));
-        assert!(!out.stderr.contains('\x1b'), "control characters printed: {:?}", out.stderr);
+    for (key, flag, value) in [
+        ("GOAT_PIECE_BUFFER_MIB", "--piece-buffer", "64MiB"),
+        ("GOAT_REQUEST_WINDOW", "--request-window", "0"),
+        ("GOAT_REQUEST_WINDOW", "--request-window", "\x1b[2Jlots"),
+    ] {
+        let by_env = fetch(&h.url, addr, dir).env(key, value).run().fails(2, flag);
+        let by_flag = fetch(&h.url, addr, dir).args([format!("{flag}={value}")]).run().fails(2, flag);
+        for out in [by_env, by_flag] {
+            assert!(!out.stderr.contains('\x1b'), "control characters printed: {:?}", out.stderr);
+        }
         assert!(!dir.join("tiny-model").join("config.json").exists(), "{key}={value:?}: fetched anyway");
     }
 }

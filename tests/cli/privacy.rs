@@ -285,3 +285,59 @@ fn socks5_carries_every_request_and_peer_from_a_namespace_with_no_other_way_out(
     );
     drop(seeder);
 }
+
+/// `goat --tor publish --seed` seeds as `goat --tor fetch --seed` does:
+/// peer connections only through Tor's SOCKS port, and nothing listening
+/// for peers (a listening port is announced to no one behind a proxy, and
+/// would answer anyone who scans for it). It used to start a session of
+/// its own that ignored --tor: listening on --listen-port, DHT on.
+#[test]
+fn publish_seed_with_tor_listens_for_no_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut s = Scene::new();
+    let who = crate::publish::holder(&mut s, 0x47, 200_000);
+    let h = s.serve();
+    let key = crate::publish::key_file(d, "holder.wif", &who.wif, 0o600);
+    let model = d.join("tiny-model");
+    crate::seeder::make_payload(&model, &[("model.bin", 300_000), ("config.json", 200)]);
+    let ns = Namespace::new();
+    let (_proxy, proxy) = microsocks(&ns, &d.join("microsocks.log"));
+    let port = free_port();
+    let goat_bin = env!("CARGO_BIN_EXE_goat");
+    let mut cmd = ns.exec();
+    cmd.args([goat_bin, "--esplora", &h.url, &format!("--tor={proxy}"), "publish"])
+        .arg(&model)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--network", "regtest", "--name", "tiny", "--fee-rate", "3", "--yes", "--seed"])
+        .args(["--listen-port", &port.to_string(), "--seed-for", "60"])
+        .stdout(std::fs::File::create(d.join("goat.stdout")).unwrap())
+        .stderr(std::fs::File::create(d.join("goat.stderr")).unwrap());
+    let mut publisher = Daemon::spawn("goat", &mut cmd);
+    let stderr = || std::fs::read_to_string(d.join("goat.stderr")).unwrap_or_default();
+    let seeding = wait_for(Duration::from_secs(60), || stderr().contains("checked, seeding"));
+    assert!(seeding, "goat publish --seed did not start seeding through the proxy: {}", stderr());
+    // Inside the namespace, nothing answers on the peer port; a port
+    // something does listen on there answers the same probe.
+    let probe = |port: u16| {
+        ns.exec()
+            .args(["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    let control = free_port();
+    let mut listener = ns.exec();
+    listener.args([
+        "python3",
+        "-c",
+        &format!("import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{control})); s.listen(1); time.sleep(30)"),
+    ]);
+    let mut listening = Daemon::spawn("python3", &mut listener);
+    assert!(wait_for(Duration::from_secs(10), || probe(control)), "the probe does not see a listening port");
+    listening.interrupt(Duration::from_secs(5));
+    assert!(!probe(port), "goat publish --seed --tor listens on its peer port {port}");
+    publisher.interrupt(Duration::from_secs(20));
+}

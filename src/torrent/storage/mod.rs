@@ -3,7 +3,7 @@
 //! complete.
 //!
 //! **Gathering (off by default, measured slower here).** librqbit writes
-//! each 16 KiB block as it arrives. With `GOAT_PIECE_BUFFER_MIB=N` the
+//! each 16 KiB block as it arrives. With `--piece-buffer N` (MiB) the
 //! blocks of a piece are copied into one buffer instead, librqbit's piece
 //! check (`pread_exact` of a piece whose blocks are all here) is answered
 //! from that buffer, and `on_piece_completed` writes the piece with one
@@ -73,8 +73,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The memory all torrents of a session may hold in piece buffers, unless `GOAT_PIECE_BUFFER_MIB` says otherwise (0 turns
-/// gathering off, for measuring).
+/// The memory a block whose write failed may be kept in until its piece
+/// is written again (the rescue budget), whatever `--piece-buffer` says.
 pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// A buffered piece no block has reached for this long is written out when
@@ -100,7 +100,7 @@ impl Budget {
     }
 
     /// The session's budget for gathering: none (gathering off, the
-    /// measured default), or `GOAT_PIECE_BUFFER_MIB`.
+    /// measured default), or `--piece-buffer`.
     pub fn from_mib(mib: usize) -> Arc<Budget> {
         Budget::new(mib.saturating_mul(1 << 20))
     }
