@@ -6,7 +6,28 @@
 //! The interpreter is libbitcoinconsensus (the `bitcoinconsensus` crate
 //! builds it from Bitcoin Core's sources), not code of ours.
 
-use bitcoin::{consensus, Transaction, TxOut};
+use bitcoin::{consensus, OutPoint, Transaction, TxOut};
+
+/// A version-2 transaction spending `inputs` (RBF-signalling, no lock
+/// time, unsigned) to `outputs`: what `goat publish` signs, and what the
+/// devchain's wallet builds.
+pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
+    use bitcoin::{absolute::LockTime, transaction::Version, ScriptBuf, Sequence, TxIn, Witness};
+    Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: inputs
+            .iter()
+            .map(|&previous_output| TxIn {
+                previous_output,
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                witness: Witness::new(),
+            })
+            .collect(),
+        output: outputs,
+    }
+}
 
 /// The script rules in force since taproot (BIP 16, 66, 147, 65, 112, 141,
 /// 341, 342).

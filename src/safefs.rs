@@ -420,6 +420,24 @@ fn shown(p: &Path) -> String {
     crate::text::line(&p.to_string_lossy())
 }
 
+/// goat's rule for one component of a path someone else wrote (a
+/// goatfile's, a torrent's): one that stays a plain name below the folder
+/// it is joined to on every OS. Not empty, `.` or `..`; no separator (`/`,
+/// `\`) or drive letter (`:`); no control or invisible formatting
+/// character. Err says which, for the caller's message.
+pub fn check_part(part: &str) -> std::result::Result<(), &'static str> {
+    if part.is_empty() || part == "." || part == ".." {
+        return Err("has an empty, '.' or '..' component");
+    }
+    if part.contains(['/', '\\', ':']) {
+        return Err("has a separator or drive letter");
+    }
+    if part.chars().any(crate::text::unsafe_char) {
+        return Err("has control or invisible formatting characters");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

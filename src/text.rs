@@ -54,6 +54,25 @@ pub fn printable_bytes(bytes: &[u8], max_chars: usize) -> String {
     printable(&String::from_utf8_lossy(bytes), max_chars)
 }
 
+/// Someone else's error message (a server's, a library's, YAML's) as one
+/// line of at most `max_chars` characters: a backtrace anyhow appended is
+/// dropped, runs of whitespace and line breaks become one space, and a
+/// longer message is cut at a word (past its first half) with `…`. It is
+/// not made printable here: that happens where it is shown.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let text = text.split("Stack backtrace:").next().unwrap_or(text);
+    let s = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() <= max_chars {
+        return s;
+    }
+    let cut: String = s.chars().take(max_chars).collect();
+    let cut = match cut.rfind(' ') {
+        Some(at) if cut[..at].chars().count() > max_chars / 2 => &cut[..at],
+        _ => &cut[..],
+    };
+    format!("{}…", cut.trim_end_matches([',', ';', ':']))
+}
+
 /// Characters that change how a terminal shows what follows them.
 pub fn unsafe_char(c: char) -> bool {
     c.is_control()
@@ -79,6 +98,16 @@ mod tests {
         assert_eq!(printable("a\x1b[2Jb\r\n\x07", 50), "a?[2Jb???");
         assert_eq!(printable("x\u{202E}txt.exe", 50), "x?txt.exe");
         assert_eq!(printable("\u{9b}31m", 50), "?31m");
+    }
+
+    #[test]
+    fn other_peoples_messages_become_one_line() {
+        assert_eq!(one_line("a\n  b\tc", 50), "a b c");
+        assert_eq!(one_line("oops Stack backtrace: 0: at src/x.rs", 50), "oops");
+        let long = "word, ".repeat(40);
+        let cut = one_line(&long, 100);
+        assert!(cut.chars().count() <= 101 && cut.ends_with("word…"), "{cut}");
+        assert_eq!(one_line(&"x".repeat(30), 10), format!("{}…", "x".repeat(10)));
     }
 
     #[test]

@@ -22,12 +22,10 @@ use bitcoin::{
 };
 use std::collections::{HashMap, HashSet};
 
+use crate::consensus::unsigned;
 pub use crate::inscription::envelope::{Envelope, Push};
 pub use crate::inscription::tag;
-use crate::publish::unsigned;
-
-/// Sats left on an inscription's output (ord's default postage).
-pub const POSTAGE: u64 = 10_000;
+pub use crate::inscription::POSTAGE;
 const FEE: u64 = 2_000;
 const SUBSIDY: u64 = 50 * 100_000_000;
 

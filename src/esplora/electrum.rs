@@ -22,7 +22,6 @@
 //! witnesses (`Listed`). (Proposed upstream: a line limit in `RawClient`.)
 
 use super::http::io_cause;
-use super::one_line;
 use super::source::{Ask, ChainSource, Listed, Page, Reply};
 use bitcoin::block::Header;
 use bitcoin::hashes::{sha256d, Hash};
@@ -146,14 +145,16 @@ fn cause(e: &electrum_client::Error) -> String {
         E::IOError(e) => io_words(e, "failed"),
         E::SharedIOError(e) => io_words(e, "failed"),
         E::AllAttemptsErrored(all) => all.last().map(cause).unwrap_or_else(|| "cannot be reached".into()),
-        other => format!("failed ({})", one_line(&other.to_string())),
+        other => format!("failed ({})", crate::text::one_line(&other.to_string(), 200)),
     }
 }
 
 /// An I/O error as words after the server's name: its kind's phrase, else
 /// `otherwise` and the error quoted.
 fn io_words(e: &std::io::Error, otherwise: &str) -> String {
-    io_cause(e).map(str::to_string).unwrap_or_else(|| format!("{otherwise} ({})", one_line(&e.to_string())))
+    io_cause(e)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{otherwise} ({})", crate::text::one_line(&e.to_string(), 200)))
 }
 
 /// An Electrum error's message (its JSON as text when it has none).
@@ -362,9 +363,9 @@ impl Inner {
                 || msg.contains("not confirmed")
                 || msg.contains("out of range")
             {
-                Fail::Missing(one_line(&msg))
+                Fail::Missing(crate::text::one_line(&msg, 200))
             } else {
-                Fail::Transient(format!("answered an error ({})", one_line(&msg)))
+                Fail::Transient(format!("answered an error ({})", crate::text::one_line(&msg, 200)))
             }
         })
     }
@@ -646,7 +647,7 @@ impl ChainSource for Electrum {
             // Bitcoin Core's reject reason is the only way it says so
             // ("txn-already-known", "already in block chain").
             Err(v) if message(&v).contains("already") => Ok(txid),
-            Err(v) => Err(Fail::Refused(one_line(&message(&v)))),
+            Err(v) => Err(Fail::Refused(crate::text::one_line(&message(&v), 200))),
         })
     }
 }

@@ -10,7 +10,7 @@
 
 use super::page;
 use super::source::{Ask, ChainSource, Listed, Page, Reply};
-use super::{one_line, Config};
+use super::Config;
 use crate::error::{Error, Result};
 use bitcoin::block::Header;
 use bitcoin::{consensus, Address, Block, BlockHash, Transaction, Txid};
@@ -148,8 +148,8 @@ fn answer(status: u16, retry_after: Option<String>, body: Vec<u8>) -> Reply<Vec<
 fn refusal<T>(status: u16, retry_after: Option<String>, body: &[u8]) -> Reply<T> {
     match status {
         429 => Reply::RateLimited(retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)),
-        404 => Reply::NotFound(crate::text::line(&one_line(&String::from_utf8_lossy(body)))),
-        400 => Reply::Refused(400, crate::text::line(&one_line(&String::from_utf8_lossy(body)))),
+        404 => Reply::NotFound(crate::text::line(&crate::text::one_line(&String::from_utf8_lossy(body), 200))),
+        400 => Reply::Refused(400, crate::text::line(&crate::text::one_line(&String::from_utf8_lossy(body), 200))),
         _ => Reply::Transient(format!("answered HTTP {status}")),
     }
 }
@@ -309,7 +309,7 @@ pub fn describe(e: &reqwest::Error) -> String {
         innermost = s.to_string();
         src = s.source();
     }
-    let innermost = strip_os_error(&one_line(&innermost));
+    let innermost = strip_os_error(&crate::text::one_line(&innermost, 200));
     if e.is_connect() {
         format!("cannot be reached ({innermost})")
     } else {

@@ -633,18 +633,3 @@ pub fn check_proxy(p: &str) -> Result<url::Url> {
     }
     Ok(u)
 }
-
-/// A server's text on one line, at most about 200 characters, cut between
-/// words (with "…") rather than inside one.
-fn one_line(s: &str) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() <= 200 {
-        return s;
-    }
-    let cut: String = s.chars().take(200).collect();
-    let cut = match cut.rfind(' ') {
-        Some(at) if at > 100 => &cut[..at],
-        _ => &cut[..],
-    };
-    format!("{}…", cut.trim_end_matches([',', ';', ':']))
-}

@@ -301,10 +301,7 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
             ));
         }
     }
-    let got = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&body))
-    };
+    let got = { crate::hash::sha256_hex(&body) };
     if let Some(want) = &spec.sha256 {
         if &got != want {
             return Err(Error::new(

@@ -271,7 +271,7 @@ fn parse_any(bytes: &[u8]) -> Result<Goatfile, ParseError> {
     // libyaml (under serde_norway) bounds alias expansion and recursion; we
     // check depth and node count again on the result.
     let value: serde_norway::Value = serde_norway::from_str(text)
-        .map_err(|e| ParseError(format!("not valid YAML: {}", one_line(&e.to_string()))))?;
+        .map_err(|e| ParseError(format!("not valid YAML: {}", crate::text::one_line(&e.to_string(), usize::MAX))))?;
     let mut nodes = 0;
     check_shape(&value, 0, &mut nodes)?;
     let serde_norway::Value::Mapping(map) = &value else {
@@ -282,10 +282,6 @@ fn parse_any(bytes: &[u8]) -> Result<Goatfile, ParseError> {
     } else {
         parse_loose(&value)
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn check_shape(v: &serde_norway::Value, depth: usize, nodes: &mut usize) -> Result<(), ParseError> {
@@ -314,7 +310,7 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
         Some(other) => {
             return err(format!(
                 "'goat:' must be a schema version number, got {}",
-                one_line(&serde_norway::to_string(other).unwrap_or_default())
+                crate::text::one_line(&serde_norway::to_string(other).unwrap_or_default(), usize::MAX)
             ))
         }
         None => 0,
@@ -324,8 +320,9 @@ fn parse_v1(value: serde_norway::Value) -> Result<Goatfile, ParseError> {
             "goatfile schema version {version} is not supported by this goat (supports {SUPPORTED_VERSIONS:?}): upgrade goat"
         ));
     }
-    let raw: RawV1 = serde_norway::from_value(value)
-        .map_err(|e| ParseError(format!("goatfile v1 schema: {}", one_line(&e.to_string()))))?;
+    let raw: RawV1 = serde_norway::from_value(value).map_err(|e| {
+        ParseError(format!("goatfile v1 schema: {}", crate::text::one_line(&e.to_string(), usize::MAX)))
+    })?;
     let _ = raw.goat;
     if raw.entries.is_empty() {
         return err("goatfile has no entries");
@@ -626,15 +623,7 @@ pub fn check_relative_path(p: &str) -> Result<(), String> {
     if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
         return Err("is absolute".into());
     }
-    for part in p.split(['/', '\\']) {
-        if part.is_empty() || part == "." || part == ".." {
-            return Err("has an empty, '.' or '..' component".into());
-        }
-        if part.chars().any(crate::text::unsafe_char) {
-            return Err("has control or invisible formatting characters".into());
-        }
-    }
-    Ok(())
+    p.split(['/', '\\']).try_for_each(crate::safefs::check_part).map_err(str::to_string)
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub use id::InscriptionId;
 use bitcoin::Transaction;
 use std::collections::BTreeMap;
 
+/// Sats left on an inscription's output (ord's default postage).
+pub const POSTAGE: u64 = 10_000;
+
 /// Tags as ord defines them. Even tags that goat does not know make the
 /// inscription "unbound" (ord's rule); odd unknown tags are ignored.
 pub mod tag {

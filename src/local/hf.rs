@@ -242,7 +242,7 @@ pub fn git_blob_hash(path: &Path) -> std::io::Result<String> {
     let f = crate::safefs::open_file(path)?;
     let mut h = crate::hash::Sha1::default();
     h.update(format!("blob {}\0", f.metadata()?.len()).as_bytes());
-    crate::store::read_runs(&f, |run| h.update(run))?;
+    crate::hash::read_runs(&f, |run| h.update(run))?;
     Ok(hex::encode(h.finish()))
 }
 

@@ -295,7 +295,7 @@ pub fn in_place(folders: &[PathBuf], entry: &str, specs: &[FileSpec], geometry: 
             let hashed = run_parallel(specs, |spec| match &spec.sha256 {
                 None => true,
                 Some(want) => crate::safefs::open_in(&root, Path::new(&spec.path), crate::safefs::Access::Read)
-                    .and_then(crate::store::sha256_of)
+                    .and_then(|f| crate::hash::sha256_file(&f))
                     .is_ok_and(|got| &got == want),
             });
             if hashed.iter().all(|ok| *ok) {

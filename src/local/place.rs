@@ -65,7 +65,7 @@ fn stamp(fd: &OwnedFd) -> Result<Stamp, String> {
 /// Hex sha256 of an open file, from its start.
 pub fn sha256_fd(fd: impl AsFd) -> Result<String, String> {
     let f = File::from(fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
-    crate::store::sha256_of(f).map_err(|e| format!("reading it: {e}"))
+    crate::hash::sha256_file(&f).map_err(|e| format!("reading it: {e}"))
 }
 
 /// sha256s already found of the user's files in this placement, by

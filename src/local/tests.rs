@@ -41,8 +41,7 @@ fn neighbours_are_the_files_sharing_a_piece() {
 }
 
 fn sha(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
+    crate::hash::sha256_hex(b)
 }
 
 struct Case {

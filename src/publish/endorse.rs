@@ -195,7 +195,7 @@ fn from_psbt(raw: &[u8]) -> Result<String> {
 /// PSBTs but not messages signs (its one input spends the address's
 /// `to_spend` output, worth 0).
 pub fn message_psbt(claim: &Claim, goatfile: &[u8], holder: &HolderAddress) -> Result<Psbt> {
-    let message = claim.message(&signature::sha256(goatfile));
+    let message = claim.message(&crate::hash::sha256(goatfile));
     let to_spend =
         bip322::create_to_spend(&holder.address, &message).map_err(|e| Error::internal(format!("BIP 322: {e}")))?;
     bip322::create_to_sign(&to_spend, None, bip322::LockParams::default())

@@ -24,13 +24,10 @@ use crate::error::{Error, Result};
 use crate::inscription::envelope::{reveal_script, Envelope};
 use bitcoin::secp256k1::{Secp256k1, Verification};
 use bitcoin::taproot::{ControlBlock, LeafVersion, TaprootBuilder, TaprootSpendInfo};
-use bitcoin::{
-    absolute::LockTime, transaction::Version, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
-    XOnlyPublicKey,
-};
+use bitcoin::{Amount, OutPoint, ScriptBuf, Transaction, TxOut, Witness, XOnlyPublicKey};
 
-/// Sats left on the inscription's output (ord's default postage).
-pub const POSTAGE: u64 = 10_000;
+pub use crate::consensus::unsigned;
+pub use crate::inscription::POSTAGE;
 /// The smallest P2TR output Bitcoin Core relays (dust at 3 sat/vB).
 pub const DUST: u64 = 330;
 /// Largest standard transaction weight.
@@ -129,25 +126,6 @@ impl Plan {
     /// The inscription's id once the reveal is mined.
     pub fn inscription_id(&self) -> crate::inscription::InscriptionId {
         crate::inscription::InscriptionId { txid: self.reveal.compute_txid(), index: 0 }
-    }
-}
-
-/// A version-2 transaction spending `inputs` (RBF-signalling, no lock
-/// time, unsigned) to `outputs`; the devchain's wallet builds with it too.
-pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
-    Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: inputs
-            .iter()
-            .map(|&previous_output| TxIn {
-                previous_output,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                witness: Witness::new(),
-            })
-            .collect(),
-        output: outputs,
     }
 }
 

@@ -195,34 +195,5 @@ pub fn set_aside_sha256_mismatch(entry: &str, rel: &Path, path: &Path, got: &str
 /// Hex sha256 of the file `rel` in `dir`, opened without following a link
 /// (`crate::safefs`).
 pub fn sha256_under(dir: &Path, rel: &Path) -> std::io::Result<String> {
-    sha256_of(crate::safefs::open_under(dir, rel, crate::safefs::Access::Read)?)
-}
-
-/// Hex sha256 of a file, read in large sequential blocks.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    sha256_of(std::fs::File::open(path)?)
-}
-
-pub fn sha256_of(f: std::fs::File) -> std::io::Result<String> {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    read_runs(&f, |run| h.update(run))?;
-    Ok(hex::encode(h.finalize()))
-}
-
-/// A file's bytes from its start, in runs of up to 1 MiB, read at their
-/// offsets (a handle shared with another that moved the file position
-/// still reads from the start).
-pub fn read_runs(f: &std::fs::File, mut take: impl FnMut(&[u8])) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut at = 0u64;
-    loop {
-        let n = f.read_at(&mut buf, at)?;
-        if n == 0 {
-            return Ok(());
-        }
-        take(&buf[..n]);
-        at += n as u64;
-    }
+    crate::hash::sha256_file(&crate::safefs::open_under(dir, rel, crate::safefs::Access::Read)?)
 }

@@ -382,9 +382,8 @@ fn verify_torrent(
 /// Consume ordered stream chunks; return each file's sha256 (when wanted and
 /// the whole file was seen).
 fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>) -> Vec<Option<String>> {
-    use sha2::Digest;
-    let mut hashers: Vec<Option<(sha2::Sha256, u64)>> =
-        spec.iter().map(|(_, _, want)| if *want { Some((sha2::Sha256::new(), 0)) } else { None }).collect();
+    let mut hashers: Vec<Option<(crate::hash::Sha256, u64)>> =
+        spec.iter().map(|(_, _, want)| want.then(|| (crate::hash::Sha256::default(), 0))).collect();
     let spans: Vec<(u64, u64)> = spec.iter().map(|(o, l, _)| (*o, *l)).collect();
     let mut cursor = Overlaps::default();
     let mut expected_next = 0u64;
@@ -412,7 +411,7 @@ fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>)
         .into_iter()
         .zip(spec)
         .map(|(h, (_, len, _))| match h {
-            Some((h, seen)) if seen == len && !broken => Some(hex::encode(h.finalize())),
+            Some((h, seen)) if seen == len && !broken => Some(h.finish_hex()),
             _ => None,
         })
         .collect()

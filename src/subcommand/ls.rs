@@ -35,8 +35,9 @@ impl Ls {
             // a failed proof is reported, not fatal, in a listing.
             let mut proofs = Vec::new();
             for f in &found {
-                let counts =
-                    f.goatfile == "valid" && f.settled && f.endorsement.as_ref().is_some_and(|e| e.kind.is_sound());
+                // What resolve, fetch and seed count without options.
+                let counts = f.goatfile == "valid"
+                    && crate::trust::Policy::default().accepts(f.endorsement.as_ref().map(|e| e.kind), f.settled);
                 proofs.push(if counts {
                     let proven = match esplora.prove(&f.id.txid, holder.network).await {
                         Ok(p) => esplora
@@ -105,11 +106,7 @@ impl Ls {
                 other => other,
             };
             let endorsed = match &f.endorsement {
-                Some(e) => match (&e.signed, e.kind) {
-                    (Some(s), _) => format!("yes (signed, sequence {})", s.sequence),
-                    (None, crate::trust::Endorsement::FundedCommit) => format!("weak ({})", e.kind.name()),
-                    (None, k) => format!("unsigned ({})", k.name()),
-                },
+                Some(e) => e.label(),
                 None if f.signature_refused.is_some() => "no (bad signature)".into(),
                 None => "no".into(),
             };

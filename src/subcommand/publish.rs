@@ -422,7 +422,7 @@ impl Publish {
         goatfile: &[u8],
         holder: &HolderAddress,
     ) -> Result<()> {
-        let message = claim.message(&crate::trust::signature::sha256(goatfile));
+        let message = claim.message(&crate::hash::sha256(goatfile));
         let dir =
             self.psbt.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let path = dir.join("goatfile-message.psbt");
@@ -468,10 +468,7 @@ impl Publish {
                     publish::MAX_CHAINED - 1
                 )));
             }
-            let sha256 = {
-                use sha2::Digest;
-                hex::encode(sha2::Sha256::digest(&bytes))
-            };
+            let sha256 = { crate::hash::sha256_hex(&bytes) };
             out.push(OnChain { name, bytes, sha256 });
         }
         Ok(out)

@@ -14,8 +14,8 @@
 use super::check_components;
 use crate::error::{Error, Result};
 use crate::goatfile::InfoHash;
+use crate::hash::{Sha1, Sha256};
 use librqbit_bencode::ByteBufOwned;
-use sha1::{Digest, Sha1};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -210,7 +210,7 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<Made> {
         pieces: ByteBufOwned::from(pieces),
     };
     let info_bytes = bencode(&info)?;
-    let info_hash: InfoHash = hex::encode(Sha1::digest(&info_bytes))
+    let info_hash: InfoHash = hex::encode(crate::hash::sha1(&info_bytes))
         .parse()
         .map_err(|_| Error::internal("an info-hash goat made does not parse"))?;
     let meta = MetaInfo {
@@ -246,17 +246,17 @@ fn hash_files(files: &[(PathBuf, Vec<String>)], sizes: &[u64], piece_length: u64
     let n = files.len();
     let sha_thread = std::thread::spawn(move || {
         let mut out = Vec::with_capacity(n);
-        let mut h = sha2::Sha256::new();
+        let mut h = Sha256::default();
         while let Ok(msg) = rx.recv() {
             match msg {
                 Some(buf) => h.update(&buf[..]),
-                None => out.push(hex::encode(std::mem::take(&mut h).finalize())),
+                None => out.push(std::mem::take(&mut h).finish_hex()),
             }
         }
         out
     });
     let mut pieces = Vec::new();
-    let mut piece = Sha1::new();
+    let mut piece = Sha1::default();
     let mut in_piece = 0u64;
     let mut result = Ok(());
     'files: for ((path, _), &size) in files.iter().zip(sizes) {
@@ -282,7 +282,7 @@ fn hash_files(files: &[(PathBuf, Vec<String>)], sizes: &[u64], piece_length: u64
                 in_piece += take as u64;
                 rest = &rest[take..];
                 if in_piece == piece_length {
-                    pieces.extend_from_slice(&std::mem::take(&mut piece).finalize());
+                    pieces.extend_from_slice(&std::mem::take(&mut piece).finish());
                     in_piece = 0;
                 }
             }
@@ -296,7 +296,7 @@ fn hash_files(files: &[(PathBuf, Vec<String>)], sizes: &[u64], piece_length: u64
     let sha256s = sha_thread.join().map_err(|_| Error::internal("the sha256 thread failed"))?;
     result?;
     if in_piece > 0 {
-        pieces.extend_from_slice(&piece.finalize());
+        pieces.extend_from_slice(&piece.finish());
     }
     Ok((pieces, sha256s))
 }
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(one.bytes, two.bytes);
         let names: Vec<String> = one.files.iter().map(|f| f.path_string()).collect();
         assert_eq!(names, ["a.json", "b.bin", "sub/c"]);
-        assert_eq!(one.files[0].sha256, hex::encode(sha2::Sha256::digest(b"{}")));
+        assert_eq!(one.files[0].sha256, crate::hash::sha256_hex(b"{}"));
         let parsed = librqbit::torrent_from_bytes(&one.bytes).expect("librqbit parses goat's torrent");
         assert_eq!(hex::encode(parsed.info_hash.0), one.info_hash.to_string());
         assert_eq!(parsed.info.data.piece_length as u64, MIN_PIECE);

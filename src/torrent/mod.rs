@@ -16,6 +16,7 @@ pub mod create;
 pub mod durable;
 pub mod files;
 pub mod gate;
+pub mod geometry;
 pub mod known;
 pub mod metadata;
 pub mod mse;
@@ -457,7 +458,10 @@ impl Swarm {
         // writes the .torrent it keeps: peers send only the info
         // dictionary, so the trackers and web seeds are the magnet's.
         let t = librqbit::torrent_from_bytes(&listed.torrent_bytes).map_err(|e| {
-            Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+            Error::invalid(format!(
+                "the torrent's metadata does not parse ({})",
+                crate::text::one_line(&format!("{e:#}"), 300)
+            ))
         })?;
         let torrent = known::assemble(t.info.raw_bytes.as_ref(), &magnet.trackers, &magnet.web_seeds)?;
         Ok((torrent, listed.seen_peers))
@@ -818,11 +822,7 @@ fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
     )))
 }
 
-/// The pieces that bytes `offset..offset + len` of a torrent touch; None
-/// for no bytes (or a piece length of 0).
-pub fn pieces_touching(offset: u64, len: u64, piece_length: u64) -> Option<std::ops::RangeInclusive<u64>> {
-    (len > 0 && piece_length > 0).then(|| offset / piece_length..=(offset + len - 1) / piece_length)
-}
+pub use geometry::pieces_touching;
 
 /// The pieces that lie wholly in `whole` files (and padding): every real
 /// file they touch is one of them.
@@ -847,7 +847,10 @@ fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
 pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
     metadata::check_torrent(torrent_bytes)?;
     let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+        Error::invalid(format!(
+            "the torrent's metadata does not parse ({})",
+            crate::text::one_line(&format!("{e:#}"), 300)
+        ))
     })?;
     let info =
         t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
@@ -875,7 +878,10 @@ pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
 /// keeps.
 fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
     let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+        Error::invalid(format!(
+            "the torrent's metadata does not parse ({})",
+            crate::text::one_line(&format!("{e:#}"), 300)
+        ))
     })?;
     let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
     Ok(InfoHash::from_bytes(&digest))
@@ -884,7 +890,10 @@ fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
 /// The piece length of a `.torrent` ([`metadata::check_torrent`] bounds it).
 fn piece_length_of(torrent_bytes: &[u8]) -> Result<u64> {
     let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!("the torrent's metadata does not parse ({})", one_line(&format!("{e:#}"))))
+        Error::invalid(format!(
+            "the torrent's metadata does not parse ({})",
+            crate::text::one_line(&format!("{e:#}"), 300)
+        ))
     })?;
     Ok(u64::from(t.info.data.piece_length))
 }
@@ -937,15 +946,7 @@ pub(crate) fn check_components(parts: &[String]) -> Result<()> {
     if parts.is_empty() {
         return Err(bad("is empty"));
     }
-    for p in parts {
-        if p.is_empty() || p == "." || p == ".." {
-            return Err(bad("has an empty, '.' or '..' component"));
-        }
-        if p.contains(['/', '\\', ':']) || p.chars().any(crate::text::unsafe_char) {
-            return Err(bad("has a separator, drive letter or control character"));
-        }
-    }
-    Ok(())
+    parts.iter().try_for_each(|p| crate::safefs::check_part(p)).map_err(bad)
 }
 
 /// Turn librqbit's add errors into goat's: hostile metadata is invalid data.
@@ -966,12 +967,16 @@ fn add_error(e: &anyhow::Error) -> Error {
         return Error::new(Kind::Io, crate::safefs::too_many_open().to_string());
     }
     match io.map(|i| i.kind()) {
-        Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => {
-            Error::new(Kind::Io, format!("{}: the disk is full, free space and run again to resume", one_line(&msg)))
-        }
+        Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => Error::new(
+            Kind::Io,
+            format!("{}: the disk is full, free space and run again to resume", crate::text::one_line(&msg, 300)),
+        ),
         Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => Error::new(
             Kind::Io,
-            format!("{}: check the output folder's permissions, then run again to resume", one_line(&msg)),
+            format!(
+                "{}: check the output folder's permissions, then run again to resume",
+                crate::text::one_line(&msg, 300)
+            ),
         ),
         _ => classify_add_error(&msg),
     }
@@ -1003,10 +1008,10 @@ fn classify_add_error(msg: &str) -> Error {
     if lower.contains("path") || lower.contains("filename") || lower.contains("invalid") || lower.contains("..") {
         Error::invalid(format!(
             "the torrent's metadata is unsafe or invalid ({}): refusing it, nothing was written outside the output folder",
-            one_line(msg)
+            crate::text::one_line(msg, 300)
         ))
     } else {
-        Error::new(Kind::Network, format!("adding the torrent failed: {}", one_line(msg)))
+        Error::new(Kind::Network, format!("adding the torrent failed: {}", crate::text::one_line(msg, 300)))
     }
 }
 
@@ -1017,7 +1022,7 @@ fn disk_error(msg: &str) -> Option<Error> {
     if lower.contains("no space") || lower.contains("enospc") || lower.contains("storage full") {
         return Some(Error::new(
             Kind::Io,
-            format!("{}: the disk is full, free space and run again to resume", one_line(msg)),
+            format!("{}: the disk is full, free space and run again to resume", crate::text::one_line(msg, 300)),
         ));
     }
     if lower.contains("eacces")
@@ -1027,7 +1032,10 @@ fn disk_error(msg: &str) -> Option<Error> {
     {
         return Some(Error::new(
             Kind::Io,
-            format!("{}: check the output folder's permissions, then run again to resume", one_line(msg)),
+            format!(
+                "{}: check the output folder's permissions, then run again to resume",
+                crate::text::one_line(msg, 300)
+            ),
         ));
     }
     None
@@ -1036,14 +1044,8 @@ fn disk_error(msg: &str) -> Option<Error> {
 /// A running torrent's error (librqbit stops a torrent on a failed write):
 /// never about metadata, which was checked when it was added.
 fn classify_torrent_error(msg: &str) -> Error {
-    disk_error(msg).unwrap_or_else(|| Error::new(Kind::Io, format!("the download stopped: {}", one_line(msg))))
-}
-
-/// librqbit's error chain on one line, without the backtrace anyhow adds
-/// when RUST_BACKTRACE is set.
-fn one_line(s: &str) -> String {
-    let s = s.split("Stack backtrace:").next().unwrap_or(s);
-    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
+    disk_error(msg)
+        .unwrap_or_else(|| Error::new(Kind::Io, format!("the download stopped: {}", crate::text::one_line(msg, 300))))
 }
 
 /// Append what `v` does not hold yet, in order.

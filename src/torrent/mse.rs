@@ -31,7 +31,6 @@
 
 use num_bigint::BigUint;
 use rc4::{KeyInit, Rc4, StreamCipher};
-use sha1::{Digest, Sha1};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -60,7 +59,7 @@ pub struct Cipher(Rc4);
 
 impl Cipher {
     fn new(label: &[u8; 4], secret: &[u8; KEY_LEN], skey: &[u8; 20]) -> Cipher {
-        let key: [u8; 20] = Sha1::new().chain_update(label).chain_update(secret).chain_update(skey).finalize().into();
+        let key = hash(&[label, secret, skey]);
         let mut rc4 = Rc4::new_from_slice(&key).expect("RC4 takes 20-byte keys");
         rc4.apply_keystream(&mut [0u8; 1024]);
         Cipher(rc4)
@@ -98,11 +97,11 @@ fn refused(why: impl Into<String>) -> io::Error {
 }
 
 fn hash(parts: &[&[u8]]) -> [u8; 20] {
-    let mut h = Sha1::new();
+    let mut h = crate::hash::Sha1::default();
     for p in parts {
         h.update(p);
     }
-    h.finalize().into()
+    h.finish()
 }
 
 /// HASH('req2', SKEY): how a responder recognises an info-hash.

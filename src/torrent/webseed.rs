@@ -191,15 +191,8 @@ impl Layout {
     /// from, to) within each file.
     fn segments(&self, index: u32) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
         let start = u64::from(index) * self.piece_length;
-        let end = start + self.piece_len(index);
-        let first = self.files.partition_point(|f| f.offset + f.length <= start);
-        self.files
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take_while(move |(_, f)| f.offset < end)
-            .map(move |(i, f)| (i, start.max(f.offset) - f.offset, end.min(f.offset + f.length) - f.offset))
-            .filter(|(_, from, to)| from < to)
+        super::geometry::parts(&self.files, start, self.piece_len(index), |f| (f.offset, f.length))
+            .map(|p| (p.file, p.at, p.at + p.len as u64))
     }
 
     /// How many files piece `index` spans.

@@ -86,6 +86,16 @@ impl Endorsed {
     pub fn signed(s: signature::Signed) -> Endorsed {
         Endorsed { kind: Endorsement::Signed, rests_on: vec![], signed: Some(s) }
     }
+
+    /// How strong it is, in a few words (`goat ls`): yes (signed, with its
+    /// sequence), weak (funded-commit) or unsigned (which rule).
+    pub fn label(&self) -> String {
+        match (&self.signed, self.kind) {
+            (Some(s), _) => format!("yes (signed, sequence {})", s.sequence),
+            (None, Endorsement::FundedCommit) => format!("weak ({})", self.kind.name()),
+            (None, k) => format!("unsigned ({})", k.name()),
+        }
+    }
 }
 
 /// What `resolve`/`fetch`/`seed` accept beyond soundly endorsed, confirmed

@@ -23,7 +23,7 @@
 use crate::address::{network_name, parse_network, HolderAddress};
 use bitcoin::address::AddressData;
 use bitcoin::consensus::Decodable;
-use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hashes::Hash;
 use bitcoin::{Address, Network, ScriptBuf, Transaction, TxOut, Witness};
 use ciborium::Value;
 use data_encoding::BASE64;
@@ -94,10 +94,6 @@ pub struct Signed {
 
 fn ser_hex<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(h))
-}
-
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    sha256::Hash::hash(bytes).to_byte_array()
 }
 
 /// The CBOR metadata goat writes: a map with one key, `goat-signature`,
@@ -186,7 +182,7 @@ pub fn verify(c: &Carried, holder: &HolderAddress, goatfile: &[u8]) -> Result<Si
     if !signable(&holder.script_pubkey()) {
         return Err("this address type takes any witness (a future segwit version, or pay-to-anchor), so anyone could sign for it".into());
     }
-    let sha = sha256(goatfile);
+    let sha = crate::hash::sha256(goatfile);
     let message = c.claim.message(&sha);
     let form = check(&holder.address, &message, &c.signature)?;
     Ok(Signed { sequence: c.claim.sequence, after: c.claim.after, sha256: sha, form })
@@ -317,7 +313,7 @@ pub fn sign(
     keys: &[bitcoin::PrivateKey],
     witness_script: Option<&ScriptBuf>,
 ) -> Result<Carried, String> {
-    let message = claim.message(&sha256(goatfile));
+    let message = claim.message(&crate::hash::sha256(goatfile));
     let signature = if matches!(address.to_address_data(), AddressData::P2pkh { .. }) {
         let key = keys.first().ok_or("no key")?;
         BASE64.encode(&bip322::sign_legacy(address, &message, key).map_err(|e| e.to_string())?.serialize())

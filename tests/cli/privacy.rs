@@ -127,8 +127,11 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn new() -> Namespace {
-        let n = std::process::id() % 200 + 20;
-        let name = format!("goat-priv-{}", std::process::id());
+        // Unique per namespace (tests run side by side) and per process.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let k = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = (std::process::id() * 7 + k) % 200 + 20;
+        let name = format!("goat-priv-{}-{k}", std::process::id());
         let (host, peer) = (format!("gp{n}h"), format!("gp{n}n"));
         let host_ip = format!("198.18.{n}.1");
         let ip = |args: &[&str]| {

@@ -513,16 +513,8 @@ impl Shape {
     /// The parts of the torrent range `start..start+len` in each file:
     /// (file id, offset in file, offset in the range, length, padding).
     fn parts(&self, start: u64, len: u64) -> impl Iterator<Item = (usize, u64, usize, usize, bool)> + '_ {
-        let end = start + len;
-        // Spans are in torrent order: the first that ends after `start` is
-        // found by bisection, and the walk stops at the first that begins
-        // at or after `end` (every file once per piece, not every file).
-        let first = self.spans.partition_point(|s| s.offset + s.len <= start);
-        let upto = first + self.spans[first..].partition_point(|s| s.offset < end);
-        self.spans[first..upto].iter().enumerate().map(move |(i, s)| (first + i, s)).filter_map(move |(id, s)| {
-            let (from, to) = (start.max(s.offset), end.min(s.offset + s.len));
-            (from < to).then(|| (id, from - s.offset, (from - start) as usize, (to - from) as usize, s.padding))
-        })
+        super::geometry::parts(&self.spans, start, len, |s| (s.offset, s.len))
+            .map(|p| (p.file, p.at, p.in_range, p.len, self.spans[p.file].padding))
     }
 
     /// [`Shape::parts`] of the whole of `piece`.
