@@ -13,29 +13,29 @@
 //! [`subcommand`] is the thin CLI; [`devchain`] is a local Esplora-compatible
 //! chain of genuine transactions for tests and demos.
 
-pub mod address;
-pub mod atomic;
-pub mod consensus;
+pub use goat_chain::address;
+pub use goat_chain::consensus;
+pub use goat_core::atomic;
 pub mod devchain;
-pub mod error;
-pub mod esplora;
+pub use goat_chain::esplora;
+pub use goat_core::error;
 pub mod fetcher;
-pub mod filebuf;
+pub use goat_core::filebuf;
 pub mod goatfile;
-pub mod hash;
-pub mod inscription;
+pub use goat_core::hash;
+pub use goat_ord::inscription;
 pub mod local;
 pub mod logging;
 pub mod options;
 pub mod progress;
 pub mod publish;
-pub mod safefs;
+pub use goat_core::safefs;
 pub mod scan;
 pub mod seed;
 pub mod store;
 pub mod subcommand;
-pub mod sys;
-pub mod text;
+pub use goat_core::sys;
+pub use goat_core::text;
 pub mod torrent;
 pub mod trust;
 

@@ -90,8 +90,8 @@ export GOAT_PYTHON="$venv/bin/python"
 export CARGO_TERM_COLOR=never
 export GOAT_INTEROP=$want_interop
 # Two jobs: the machine has two cores and the end-to-end tests spawn servers.
-cargo build --locked --all-targets
-cargo test --locked --lib --bins --tests -- --test-threads 2
+cargo build --locked --workspace --all-targets
+cargo test --locked --workspace --lib --bins --tests -- --test-threads 2
 
 # The swarm test bed's small case: real goat, aria2c and libtorrent nodes in
 # network namespaces (needs root, as CI runs). The debug binary just built

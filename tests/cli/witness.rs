@@ -519,3 +519,74 @@ fn a_refused_delegate_does_not_hide_the_newest_goatfile() {
     let out = goat().esplora(&liar.url).esplora(&honest.url).args(["--retries", "1", "resolve", &addr]).run().ok();
     assert!(out.stdout.contains("name: newer"), "{}", out.stdout);
 }
+
+/// BIP 141's check over whole blocks (`check_witnesses`), on real regtest
+/// blocks from the devchain, then with what a lying server would change.
+mod block_commitments {
+    use bitcoin::Block;
+    use goat::devchain::{Chain, Envelope, Inscribe};
+    use goat::esplora::witness::check_witnesses;
+
+    /// A block holding a reveal (witnesses) and its commitment.
+    fn block() -> Block {
+        let mut chain = Chain::new();
+        let w = chain.wallet();
+        chain.fund(&w.script_pubkey(), 1_000_000);
+        chain.mine();
+        chain.inscribe(Inscribe {
+            funder: &w,
+            inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]],
+            to: w.script_pubkey(),
+            reveal_input_from: Some(&w),
+        });
+        chain.mine();
+        chain.blocks.last().unwrap().clone()
+    }
+
+    #[test]
+    fn a_genuine_block_passes() {
+        assert_eq!(check_witnesses(&block()), Ok(()));
+    }
+
+    #[test]
+    fn a_block_stripped_of_witnesses_fails_though_rust_bitcoin_accepts_it() {
+        let mut b = block();
+        for t in &mut b.txdata {
+            for i in &mut t.input {
+                i.witness = bitcoin::Witness::new();
+            }
+        }
+        assert!(b.check_merkle_root());
+        assert!(b.check_witness_commitment(), "rust-bitcoin 0.32 accepts a block without witnesses");
+        assert!(check_witnesses(&b).unwrap_err().contains("reserved value"));
+    }
+
+    #[test]
+    fn a_swapped_witness_fails() {
+        let mut b = block();
+        let last = b.txdata.len() - 1;
+        b.txdata[last].input[0].witness = bitcoin::Witness::from_slice(&[[1u8; 64]]);
+        assert!(check_witnesses(&b).unwrap_err().contains("witness commitment"));
+    }
+
+    #[test]
+    fn a_repeated_transaction_fails() {
+        let mut b = block();
+        // an odd count: repeating the last keeps the merkle root
+        if b.txdata.len().is_multiple_of(2) {
+            b.txdata.pop();
+        }
+        let root = b.compute_merkle_root();
+        let last = b.txdata.last().unwrap().clone();
+        b.txdata.push(last);
+        assert_eq!(b.compute_merkle_root(), root);
+        assert!(check_witnesses(&b).unwrap_err().contains("mutated"));
+    }
+
+    #[test]
+    fn no_commitment_means_no_witnesses() {
+        let mut b = block();
+        b.txdata[0].output.retain(|o| !o.script_pubkey.as_bytes().starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
+        assert!(check_witnesses(&b).unwrap_err().contains("commits to none"));
+    }
+}

@@ -4,7 +4,7 @@
 //! minimum-difficulty exception), so a header a server shows for a height
 //! in the table must carry them, and forging one costs a real block's
 //! work. Made from the real headers in
-//! `tests/data/mainnet-retarget-headers.txt` (bitcoinj's bundled
+//! `crates/chain/tests/data/mainnet-retarget-headers.txt` (bitcoinj's bundled
 //! checkpoints, each header checked for its own proof of work), which the
 //! tests check this table against.
 

@@ -117,7 +117,7 @@ pub struct Witnessed {
     pub proof: WitnessProof,
 }
 
-pub(crate) fn regone(txid: &Txid) -> Error {
+pub fn regone(txid: &Txid) -> Error {
     Error::invalid(format!(
         "{txid} is served now with other witnesses than those goat judged it by earlier in this run, and no block says which were mined: run again, or pass an --esplora server"
     ))
@@ -303,7 +303,7 @@ impl Esplora {
     }
 
     /// The transaction as its proven block holds it, if proven before.
-    pub(crate) fn block_proven(&self, txid: &Txid) -> Option<(Arc<Transaction>, Witnessed)> {
+    pub fn block_proven(&self, txid: &Txid) -> Option<(Arc<Transaction>, Witnessed)> {
         self.witnessed.lock().ok()?.map.get(txid).cloned()
     }
 
@@ -316,7 +316,7 @@ impl Esplora {
 
     /// Endpoint `idx` served a witness its block (or its scripts) refute:
     /// it is dropped, and the error names it.
-    pub(crate) fn caught(&self, idx: usize, why: &str) -> Error {
+    pub fn caught(&self, idx: usize, why: &str) -> Error {
         if idx == usize::MAX {
             return Error::invalid(format!("a proven transaction {why}"));
         }
@@ -462,7 +462,7 @@ enum Checked {
 /// whose coinbase commits to witnesses a server stripped.) A transaction
 /// twice in one block is the CVE-2012-2459 mutation: the merkle root stays,
 /// the block is not the miner's.
-fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
+pub fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
     const MAGIC: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
     let mut seen = std::collections::HashSet::new();
     if !block.txdata.iter().all(|t| seen.insert(t.compute_txid())) {
@@ -490,74 +490,5 @@ fn check_witnesses(block: &Block) -> std::result::Result<(), String> {
             }
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::devchain::{Chain, Envelope, Inscribe};
-
-    /// A block holding a reveal (witnesses) and its commitment.
-    fn block() -> Block {
-        let mut chain = Chain::new();
-        let w = chain.wallet();
-        chain.fund(&w.script_pubkey(), 1_000_000);
-        chain.mine();
-        chain.inscribe(Inscribe {
-            funder: &w,
-            inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]],
-            to: w.script_pubkey(),
-            reveal_input_from: Some(&w),
-        });
-        chain.mine();
-        chain.blocks.last().unwrap().clone()
-    }
-
-    #[test]
-    fn a_genuine_block_passes() {
-        assert_eq!(check_witnesses(&block()), Ok(()));
-    }
-
-    #[test]
-    fn a_block_stripped_of_witnesses_fails_though_rust_bitcoin_accepts_it() {
-        let mut b = block();
-        for t in &mut b.txdata {
-            for i in &mut t.input {
-                i.witness = bitcoin::Witness::new();
-            }
-        }
-        assert!(b.check_merkle_root());
-        assert!(b.check_witness_commitment(), "rust-bitcoin 0.32 accepts a block without witnesses");
-        assert!(check_witnesses(&b).unwrap_err().contains("reserved value"));
-    }
-
-    #[test]
-    fn a_swapped_witness_fails() {
-        let mut b = block();
-        let last = b.txdata.len() - 1;
-        b.txdata[last].input[0].witness = bitcoin::Witness::from_slice(&[[1u8; 64]]);
-        assert!(check_witnesses(&b).unwrap_err().contains("witness commitment"));
-    }
-
-    #[test]
-    fn a_repeated_transaction_fails() {
-        let mut b = block();
-        // an odd count: repeating the last keeps the merkle root
-        if b.txdata.len().is_multiple_of(2) {
-            b.txdata.pop();
-        }
-        let root = b.compute_merkle_root();
-        let last = b.txdata.last().unwrap().clone();
-        b.txdata.push(last);
-        assert_eq!(b.compute_merkle_root(), root);
-        assert!(check_witnesses(&b).unwrap_err().contains("mutated"));
-    }
-
-    #[test]
-    fn no_commitment_means_no_witnesses() {
-        let mut b = block();
-        b.txdata[0].output.retain(|o| !o.script_pubkey.as_bytes().starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
-        assert!(check_witnesses(&b).unwrap_err().contains("commits to none"));
     }
 }

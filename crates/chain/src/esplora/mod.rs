@@ -226,7 +226,7 @@ impl Esplora {
     /// Endpoints in the order a request should try them: the trusted one
     /// (`--trust-server`) first, else the last one that answered well; never
     /// one caught lying in this run.
-    pub(crate) fn order(&self) -> Vec<usize> {
+    pub fn order(&self) -> Vec<usize> {
         let n = self.cfg.endpoints.len();
         let start = self.cfg.trusted.unwrap_or_else(|| self.preferred.load(Ordering::Relaxed) % n);
         let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
@@ -263,7 +263,7 @@ impl Esplora {
 
     /// Remember that endpoint `idx` failed a check: it is not asked again
     /// in this run, and the user is told once, on one line.
-    pub(crate) fn reject(&self, idx: usize, why: &str) {
+    pub fn reject(&self, idx: usize, why: &str) {
         if let Ok(mut r) = self.rejected.lock() {
             if r.insert(idx) {
                 tracing::warn!("{}: {why}; not asking it again", self.endpoint(idx));
@@ -411,7 +411,7 @@ impl Esplora {
 
     /// The one error for "every server failed": each server and its cause
     /// on one line, whole (no cut words).
-    pub(crate) fn none_answered(&self, worst: Kind, problems: &[String], path: &str) -> Error {
+    pub fn none_answered(&self, worst: Kind, problems: &[String], path: &str) -> Error {
         if problems.is_empty() {
             return Error::invalid(format!(
                 "every server was caught lying earlier in this run ({path}): pass another --esplora or --electrum"
@@ -521,7 +521,7 @@ impl Esplora {
     }
 
     /// `tx`, and the endpoint that served it.
-    pub(crate) async fn tx_from(&self, txid: &Txid) -> Result<(Arc<Transaction>, usize)> {
+    pub async fn tx_from(&self, txid: &Txid) -> Result<(Arc<Transaction>, usize)> {
         if let Some((t, _)) = self.block_proven(txid) {
             return Ok((t, usize::MAX));
         }

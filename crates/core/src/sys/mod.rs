@@ -35,7 +35,6 @@ pub fn start_writeback(file: impl AsFd, at: u64, len: u64) {
 /// How many of the pages of `file` in `at..at + len` are in the page
 /// cache (tests measure goat's cache hints with it). rustix has no
 /// `mincore`.
-#[cfg(test)]
 pub fn resident_pages(file: &std::fs::File, at: u64, len: usize) -> std::io::Result<usize> {
     let page = rustix::param::page_size();
     // SAFETY: a read-only shared mapping of a file the caller holds open,
