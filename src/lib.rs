@@ -21,8 +21,8 @@ pub use goat_chain::esplora;
 pub use goat_core::error;
 pub mod fetcher;
 pub use goat_core::filebuf;
-pub mod goatfile;
 pub use goat_core::hash;
+pub use goat_goatfile::goatfile;
 pub use goat_ord::inscription;
 pub mod local;
 pub mod logging;
@@ -36,7 +36,7 @@ pub mod store;
 pub mod subcommand;
 pub use goat_core::sys;
 pub use goat_core::text;
-pub mod torrent;
+pub use goat_torrent::torrent;
 pub mod trust;
 
 pub use error::{Error, Kind, Result};

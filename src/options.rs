@@ -191,7 +191,7 @@ pub struct Rate(pub u32);
 impl FromStr for Rate {
     type Err = Error;
     fn from_str(s: &str) -> Result<Rate> {
-        crate::torrent::parse_rate(s).map(Rate)
+        parse_rate(s).map(Rate)
     }
 }
 
@@ -201,6 +201,25 @@ impl fmt::Display for Rate {
     }
 }
 text_typed!(Rate, "a rate like 500K or 10M");
+
+/// Parse a rate like `10M`, `500K`, `1.5M` or `123456` (bytes per second).
+pub fn parse_rate(s: &str) -> Result<u32> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1024.0),
+        Some('M') => (&t[..t.len() - 1], 1024.0 * 1024.0),
+        Some('G') => (&t[..t.len() - 1], 1024.0 * 1024.0 * 1024.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| Error::usage(format!("rate '{s}' is not a number of bytes per second like 500K or 10M")))?;
+    let bps = v * mult;
+    if !(1.0..=u32::MAX as f64).contains(&bps) {
+        return Err(Error::usage(format!("rate '{s}' is out of range (1 byte/s to 4G)")));
+    }
+    Ok(bps as u32)
+}
 
 /// A duration: `90`, `90s`, `10m`, `2h`, `1d`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -316,6 +335,15 @@ mod tests {
             toml::from_str::<T>("rate = \"fast\"\nnum = 1\npoll = \"1m\"\nnetwork = \"signet\"\nhttp = \"off\"\n");
         let bad = bad.err().unwrap().message().to_string();
         assert!(bad.contains("rate 'fast'"), "{bad}");
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("10M").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(parse_rate("500k").unwrap(), 500 * 1024);
+        assert_eq!(parse_rate("77").unwrap(), 77);
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("0").is_err());
     }
 
     #[test]

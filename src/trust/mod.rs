@@ -16,7 +16,7 @@
 //! `esplora::Esplora::tx`); that they are in the best chain is proven
 //! separately (`esplora::proof`).
 
-pub mod signature;
+pub use goat_goatfile::signature;
 
 use crate::error::Result;
 use crate::esplora::Esplora;

@@ -2,7 +2,7 @@ use super::*;
 
 #[test]
 fn every_sample_parses() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-goatfiles");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sample-goatfiles");
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -35,7 +35,7 @@ fn entries_never_name_goats_folder_or_nest() {
 
 #[test]
 fn v1_fields() {
-    let g = parse(include_bytes!("../../sample-goatfiles/v1-llama.yaml")).unwrap();
+    let g = parse(include_bytes!("../../../../sample-goatfiles/v1-llama.yaml")).unwrap();
     assert_eq!(g.version, 1);
     assert_eq!(g.entries.len(), 3);
     assert_eq!(g.entries[0].files.len(), 3);
@@ -46,7 +46,7 @@ fn v1_fields() {
 
 #[test]
 fn loose_form_names() {
-    let g = parse(include_bytes!("../../sample-goatfiles/loose-early-form.yaml")).unwrap();
+    let g = parse(include_bytes!("../../../../sample-goatfiles/loose-early-form.yaml")).unwrap();
     let names: Vec<_> = g.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, vec!["adapters/lora-chat", "llama-13b", "llama-7b"]);
     assert_eq!(g.version, 0);

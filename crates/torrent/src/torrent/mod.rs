@@ -1263,25 +1263,6 @@ pub fn free_space(path: &Path) -> Option<u64> {
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
-/// Parse a rate like `10M`, `500K`, `1.5M` or `123456` (bytes per second).
-pub fn parse_rate(s: &str) -> Result<u32> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1024.0),
-        Some('M') => (&t[..t.len() - 1], 1024.0 * 1024.0),
-        Some('G') => (&t[..t.len() - 1], 1024.0 * 1024.0 * 1024.0),
-        _ => (t, 1.0),
-    };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| Error::usage(format!("rate '{s}' is not a number of bytes per second like 500K or 10M")))?;
-    let bps = v * mult;
-    if !(1.0..=u32::MAX as f64).contains(&bps) {
-        return Err(Error::usage(format!("rate '{s}' is out of range (1 byte/s to 4G)")));
-    }
-    Ok(bps as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1302,14 +1283,5 @@ mod tests {
             anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("invalid path");
         assert_eq!(add_error(&denied).kind, Kind::Io);
         assert_eq!(classify_torrent_error("Permission denied (os error 13)").kind, Kind::Io);
-    }
-
-    #[test]
-    fn rates() {
-        assert_eq!(super::parse_rate("10M").unwrap(), 10 * 1024 * 1024);
-        assert_eq!(super::parse_rate("500k").unwrap(), 500 * 1024);
-        assert_eq!(super::parse_rate("77").unwrap(), 77);
-        assert!(super::parse_rate("fast").is_err());
-        assert!(super::parse_rate("0").is_err());
     }
 }

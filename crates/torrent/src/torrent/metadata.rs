@@ -138,8 +138,9 @@ pub async fn caught<F: Future>(f: F) -> Result<F::Output> {
         let at = WHERE.with_borrow_mut(|w| w.take()).unwrap_or_default();
         // goat's own code runs inside librqbit's add too (its storage): a
         // panic there is goat's bug, not the metadata's fault. Dependencies
-        // are built from absolute registry paths, goat from `src/`.
-        if at.starts_with("src/") {
+        // are built from absolute registry paths, goat from `src/` and its
+        // layers from `crates/` (paths relative to the workspace).
+        if at.starts_with("src/") || at.starts_with("crates/") {
             Error::internal(format!(
                 "goat failed while adding a torrent ({} at {at}): please report this bug",
                 crate::text::line(&why)
@@ -250,7 +251,7 @@ mod tests {
             (info(65536, &[0], 0), "no bytes"),
         ] {
             let e = check_torrent(&t).unwrap_err();
-            assert_eq!(e.kind, crate::Kind::InvalidData);
+            assert_eq!(e.kind, crate::error::Kind::InvalidData);
             assert!(e.message.contains(why), "{why}: {}", e.message);
         }
     }
@@ -261,12 +262,12 @@ mod tests {
         // In a dependency (librqbit's own division by the piece length):
         // the metadata's fault.
         let e = caught(async { librqbit_core::lengths::Lengths::new(100, std::hint::black_box(0)) }).await.unwrap_err();
-        assert_eq!(e.kind, crate::Kind::InvalidData);
+        assert_eq!(e.kind, crate::error::Kind::InvalidData);
         assert!(e.message.contains("divide by zero"), "{}", e.message);
         // In goat's own code: goat's bug.
         let e = caught(async { panic!("a goat bug") }).await.unwrap_err();
-        assert_eq!(e.kind, crate::Kind::Internal, "{}", e.message);
-        assert!(e.message.contains("a goat bug") && e.message.contains("src/torrent/metadata.rs"), "{}", e.message);
+        assert_eq!(e.kind, crate::error::Kind::Internal, "{}", e.message);
+        assert!(e.message.contains("a goat bug") && e.message.contains("crates/torrent/src/torrent/metadata.rs"), "{}", e.message);
         assert_eq!(caught(async { 7 }).await.unwrap(), 7);
     }
 }
