@@ -267,7 +267,11 @@ mod tests {
         // In goat's own code: goat's bug.
         let e = caught(async { panic!("a goat bug") }).await.unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Internal, "{}", e.message);
-        assert!(e.message.contains("a goat bug") && e.message.contains("crates/torrent/src/torrent/metadata.rs"), "{}", e.message);
+        assert!(
+            e.message.contains("a goat bug") && e.message.contains("crates/torrent/src/torrent/metadata.rs"),
+            "{}",
+            e.message
+        );
         assert_eq!(caught(async { 7 }).await.unwrap(), 7);
     }
 }
