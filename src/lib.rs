@@ -15,10 +15,11 @@
 
 pub use goat_chain::address;
 pub use goat_chain::consensus;
-pub use goat_core::atomic;
-pub mod devchain;
 pub use goat_chain::esplora;
+pub use goat_core::atomic;
 pub use goat_core::error;
+#[cfg(feature = "devchain")]
+pub use goat_devchain as devchain;
 pub mod fetcher;
 pub use goat_core::filebuf;
 pub use goat_core::hash;

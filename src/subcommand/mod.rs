@@ -2,7 +2,9 @@
 
 pub mod cat;
 pub mod completions;
+#[cfg(feature = "devchain")]
 pub mod demo;
+#[cfg(feature = "devchain")]
 pub mod devchain;
 pub mod fetch;
 pub mod get;
@@ -119,6 +121,7 @@ fn tor_port(t: &str) -> Result<std::net::SocketAddr> {
 #[derive(Debug, ClapSubcommand)]
 pub enum Subcommand {
     /// Try goat offline: a local chain, a local seeder, a real fetch and verify
+    #[cfg(feature = "devchain")]
     Demo(demo::Demo),
     /// List every inscription in an address's history, newest first
     Ls(ls::Ls),
@@ -144,6 +147,7 @@ pub enum Subcommand {
     Man(completions::Man),
     /// Serve a local Esplora-compatible chain of genuine transactions (tests, demos)
     #[command(hide = true)]
+    #[cfg(feature = "devchain")]
     Devchain(devchain::Devchain),
 }
 
@@ -174,6 +178,7 @@ impl Cli {
         let g = &self.globals;
         rt.block_on(async move {
             match &self.command {
+                #[cfg(feature = "devchain")]
                 Subcommand::Demo(c) => c.run(g).await,
                 Subcommand::Ls(c) => c.run(g).await,
                 Subcommand::Resolve(c) => c.run(g).await,
@@ -186,6 +191,7 @@ impl Cli {
                 Subcommand::Status(c) => c.run(g).await,
                 Subcommand::Completions(c) => c.run(g).await,
                 Subcommand::Man(c) => c.run(g).await,
+                #[cfg(feature = "devchain")]
                 Subcommand::Devchain(c) => c.run(g).await,
             }
         })

@@ -22,10 +22,12 @@ use bitcoin::{
 };
 use std::collections::{HashMap, HashSet};
 
-use crate::consensus::unsigned;
 pub use crate::inscription::envelope::{Envelope, Push};
 pub use crate::inscription::tag;
 pub use crate::inscription::POSTAGE;
+use goat_chain::consensus;
+use goat_chain::consensus::unsigned;
+use goat_ord::inscription;
 const FEE: u64 = 2_000;
 const SUBSIDY: u64 = 50 * 100_000_000;
 
@@ -50,11 +52,11 @@ impl Wallet {
         } else {
             Network::Bitcoin
         };
-        let claim = crate::trust::signature::Claim { network, address: self.address.to_string(), sequence, after };
+        let claim = goat_goatfile::signature::Claim { network, address: self.address.to_string(), sequence, after };
         let key = bitcoin::PrivateKey::new(self.keypair.secret_key(), network);
-        let c = crate::trust::signature::sign(&claim, body, &self.address, &[key], None)
+        let c = goat_goatfile::signature::sign(&claim, body, &self.address, &[key], None)
             .expect("devchain: sign a goatfile");
-        crate::trust::signature::encode_metadata(&c)
+        goat_goatfile::signature::encode_metadata(&c)
     }
 
     /// A goatfile envelope this wallet's address signed (text/yaml).
