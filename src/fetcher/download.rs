@@ -79,13 +79,23 @@ impl Download<'_> {
     /// proved as it arrived needs only the goatfile's sha256s read; any
     /// other (a resumed download) is re-read whole when `reread`, and the
     /// pieces that fail are fetched again too. `note` hears each round.
-    pub async fn settle(&self, mut t: Torrent, reread: bool, mut note: impl FnMut(String)) -> Result<Torrent> {
+    ///
+    /// Returns the torrent whatever the outcome: a round that fetched
+    /// pieces again re-added it, and a caller that keeps seeding (the
+    /// daemon) must hold the new handle, not the one the re-add removed.
+    pub async fn settle(&self, t: Torrent, reread: bool, note: impl FnMut(String)) -> (Torrent, Result<()>) {
+        let mut t = t;
+        let done = self.settle_in(&mut t, reread, note).await;
+        (t, done)
+    }
+
+    async fn settle_in(&self, t: &mut Torrent, reread: bool, mut note: impl FnMut(String)) -> Result<()> {
         // Set once a re-read has proven every piece but those it sent to
         // be fetched again, which goat's storage proves as they arrive.
         let mut rest_proven = false;
         for round in 0..=ROUNDS {
-            let (t2, failed) = self.refetch_failed(t).await?;
-            t = t2;
+            let (t2, failed) = self.refetch_failed(t.clone()).await?;
+            *t = t2;
             if !failed.is_empty() {
                 if round == ROUNDS {
                     break;
@@ -101,15 +111,14 @@ impl Download<'_> {
             // Pieces wholly in local copies goat hashed whole: proven; and
             // those copies' sha256 needs no second read while no piece of
             // them was written since.
-            let hashed = self.swarm.vouch(&t);
+            let hashed = self.swarm.vouch(t);
             let proof = self.swarm.proof(&t.info_hash());
             if proof.as_ref().is_some_and(|p| p.all_proven()) || !reread || rest_proven {
-                check_sha256(self.layout, self.manifest, &hashed).await?;
-                return Ok(t);
+                return check_sha256(self.layout, self.manifest, &hashed).await;
             }
             let bad = damaged_files(self.layout, self.manifest).await?;
             if bad.is_empty() {
-                return Ok(t);
+                return Ok(());
             }
             let (l, m, files) = (self.layout.clone(), self.manifest.clone(), bad.clone());
             let (_, pieces) = tokio::task::spawn_blocking(move || {
@@ -119,8 +128,7 @@ impl Download<'_> {
             .map_err(|e| Error::internal(e.to_string()))??;
             if pieces.is_empty() {
                 // A file goat cannot read (gone, shorter): the re-read names it.
-                super::prove(self.layout, std::slice::from_ref(self.manifest), true).await?;
-                return Ok(t);
+                return super::prove(self.layout, std::slice::from_ref(self.manifest), true).await;
             }
             let pieces: Vec<u32> = pieces.into_iter().filter_map(|p| u32::try_from(p).ok()).collect();
             match &proof {

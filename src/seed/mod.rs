@@ -809,7 +809,7 @@ impl Keep {
                 Err(e) => self.failed_job(&hash, &entry, e, false),
             },
             Job::Settle { known } => match self.settle(&hash, torrent, &layout, &entry, &magnet, known).await {
-                Ok(t) => {
+                (t, Ok(())) => {
                     info!(target: "goat", "{entry}: {}; seeding", if known { "complete" } else { "downloaded and verified" });
                     self.update(&hash, |tr| {
                         tr.torrent = t;
@@ -817,7 +817,12 @@ impl Keep {
                         tr.streak = 0;
                     });
                 }
-                Err(e) => self.failed_job(&hash, &entry, e, false),
+                (t, Err(e)) => {
+                    // The handle a refetch round re-added, not the one it
+                    // removed: a later retry works on the live torrent.
+                    self.update(&hash, |tr| tr.torrent = t);
+                    self.failed_job(&hash, &entry, e, false)
+                }
             },
             Job::Unseat(why) => {
                 let _ = self.swarm.remove(&hash).await;
@@ -878,28 +883,33 @@ impl Keep {
         entry: &str,
         magnet: &goatfile::Magnet,
         known: bool,
-    ) -> Result<Torrent> {
+    ) -> (Torrent, Result<()>) {
         let Some(m) = layout.load_manifest(entry) else {
             // Files `goat publish` handed over, seeded where they are: no
             // manifest to prove them by; each piece is still hashed before
             // it is first served.
             info!(target: "goat", "{entry}: no manifest in {}; its pieces are hashed as they are first served", layout.meta().display());
-            return Ok(t);
+            return (t, Ok(()));
         };
         let t = if known {
             t
         } else {
             let d = fetcher::Download { swarm: &self.swarm, layout, manifest: &m, magnet, peers: &self.peers };
-            d.settle(t, true, |msg| info!(target: "goat", "{msg}")).await?
+            match d.settle(t, true, |msg| info!(target: "goat", "{msg}")).await {
+                (t, Ok(())) => t,
+                failed => return failed,
+            }
         };
         let (l2, m2) = (layout.clone(), m.clone());
-        let stamp = tokio::task::spawn_blocking(move || state::sync_and_stamp(&l2, &m2))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))??;
+        let stamp = match tokio::task::spawn_blocking(move || state::sync_and_stamp(&l2, &m2)).await {
+            Ok(Ok(stamp)) => stamp,
+            Ok(Err(e)) => return (t, Err(e)),
+            Err(e) => return (t, Err(Error::internal(e.to_string()))),
+        };
         self.shared.with(|book| book.state.verified.insert(hash.clone(), stamp));
         self.shared.save_state();
         record_durable(&self.swarm, &self.shared.state_dir, hash, &t, entry).await;
-        Ok(t)
+        (t, Ok(()))
     }
 }
 

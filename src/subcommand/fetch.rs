@@ -451,7 +451,8 @@ impl Fetch {
             if let Some(p) = swarm.proof(&t.info_hash()) {
                 tracing::debug!(target: "goat", "{}: {} piece(s) gathered in memory and written whole", e.name, p.gathered.load(std::sync::atomic::Ordering::Relaxed));
             }
-            let t = d.settle(t, !self.no_verify, |msg| rep.event(msg)).await?;
+            let (t, outcome) = d.settle(t, !self.no_verify, |msg| rep.event(msg)).await;
+            outcome?;
             settled.push((e, bar, t, m, placed));
         }
         let added = settled;
