@@ -63,7 +63,7 @@ impl Download<'_> {
     }
 
     fn named(&self, e: Error) -> Error {
-        Error::new(e.kind, format!("{}: {}", self.name(), e.message))
+        e.context(self.name())
     }
 
     /// Pieces goat's storage refused since the last call (a failed write,

@@ -268,19 +268,21 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
     let cap = crate::inscription::content::MAX_DECODED;
     let mut body = Vec::new();
     for (n, id) in ids.iter().enumerate() {
-        let (_, served) = scan::lookup(esplora, id).await.map_err(|err| {
-            Error::new(err.kind, format!("{}: part {} of {} ({id}): {}", e.name, n + 1, ids.len(), err.message))
-        })?;
+        let (_, served) = scan::lookup(esplora, id)
+            .await
+            .map_err(|err| err.context(format!("{}: part {} of {} ({id})", e.name, n + 1, ids.len())))?;
         // Decoded no further than the goatfile's size allows (one byte
         // past it tells "more than it says"): a small compressed part must
         // not inflate to hundreds of MB in memory first.
         let left = cap.saturating_sub(body.len() as u64);
         let left = spec.size.map_or(left, |s| left.min(s.saturating_sub(body.len() as u64).saturating_add(1)));
         body.extend(served.decode(left).map_err(|err| match spec.size {
-            Some(size) if err.message.starts_with(crate::inscription::content::TOO_BIG) => Error::new(
-                Kind::Corrupt,
-                format!("{}: its parts hold more than the {size} bytes the goatfile says: nothing written", e.name),
-            ),
+            Some(size) if matches!(err.find(), Some(crate::inscription::content::Undecodable::TooBig(_))) => {
+                Error::new(
+                    Kind::Corrupt,
+                    format!("{}: its parts hold more than the {size} bytes the goatfile says: nothing written", e.name),
+                )
+            }
             _ => err,
         })?);
         if let Some(size) = spec.size {

@@ -260,7 +260,7 @@ async fn lookup_once(esplora: &Esplora, id: &InscriptionId) -> Result<(Inscripti
                 Ok((t, w)) => bound(esplora, &t, &w).await.map(|_| t),
                 Err(e) => Err(e),
             };
-            let dtx = dtx.map_err(|e| Error::new(e.kind, format!("delegate {d}: {}", e.message)))?;
+            let dtx = dtx.map_err(|e| e.context(format!("delegate {d}")))?;
             let mut del = nth(&dtx, &d).map_err(|_| Error::not_found(format!("delegate {d} does not exist")))?;
             Content::of(&mut del, usize::MAX).serve(&ins, d)
         }
@@ -797,7 +797,7 @@ impl Delegates {
                         self.txs.insert(d.txid, None);
                         return Ok(None);
                     }
-                    Err(e) => return Err(Error::new(e.kind, format!("delegate {d}: {}", e.message))),
+                    Err(e) => return Err(e.context(format!("delegate {d}"))),
                 },
             };
             let mut contents = match self.txs.remove(&d.txid) {

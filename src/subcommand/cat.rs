@@ -26,7 +26,13 @@ pub async fn content_of(g: &Globals, id_text: &str, raw: bool) -> Result<(Inscri
     let body = match &served.body {
         None => return Err(Error::not_found(format!("inscription {id} has no body"))),
         Some(b) if raw => b.to_vec(),
-        Some(_) => served.decode(content::MAX_DECODED)?,
+        // The one place that can offer to skip decoding.
+        Some(_) => served.decode(content::MAX_DECODED).map_err(|mut e| {
+            if e.find::<content::Undecodable>().is_some() {
+                e.message.push_str(": use --raw to write the body as stored");
+            }
+            e
+        })?,
     };
     Ok((id, served, body))
 }

@@ -358,7 +358,7 @@ impl Fetch {
             })
             .await
             .map_err(|err| Error::internal(err.to_string()))?
-            .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            .map_err(|err| err.context(&e.name))?;
             r.event(format!(
                 "{}: laid into the Hugging Face cache as {} at {} ({} new blob(s)): {}",
                 e.name,
@@ -401,7 +401,7 @@ impl Fetch {
         let mut added = Vec::new();
         let mut total = 0;
         for (e, bar, t) in join_all(adds).await {
-            let (t, placed) = t.map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+            let (t, placed) = t.map_err(|err| err.context(&e.name))?;
             for w in placed.words() {
                 reporter.event(format!("{}: reused {w}", e.name));
             }
@@ -420,7 +420,7 @@ impl Fetch {
                     rep.update(bar, p);
                 })
                 .await
-                .map_err(|err| Error::new(err.kind, format!("{}: {}", e.name, err.message)))?;
+                .map_err(|err| err.context(&e.name))?;
             rep.finish(bar, "downloaded, checking…");
             Ok::<_, Error>(p)
         });

@@ -35,15 +35,47 @@ impl Kind {
 }
 
 /// An error with a one-line message that names the problem and what to do.
+///
+/// The kind is decided where the error is made (whose fault it is is known
+/// there, not above); context added on the way up keeps it, and keeps the
+/// error underneath ([`Error::source`]), so a caller that must tell one
+/// failure from another asks for its type ([`Error::find`]) instead of
+/// reading the message's words.
 #[derive(Debug)]
 pub struct Error {
     pub kind: Kind,
     pub message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), source: None }
+    }
+
+    /// The same error, with `cause` as the error underneath it.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(cause));
+        self
+    }
+
+    /// The same error (its kind, what caused it), its message led by
+    /// `what`: "what: message".
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// The first error of type `T` in the chain below this one.
+    pub fn find<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            if let Some(t) = e.downcast_ref::<T>() {
+                return Some(t);
+            }
+            next = e.source();
+        }
+        None
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)
@@ -63,7 +95,7 @@ impl Error {
             std::io::ErrorKind::PermissionDenied => ": check the folder's permissions",
             _ => "",
         };
-        Self::new(Kind::Io, format!("{context}: {err}{hint}"))
+        Self::new(Kind::Io, format!("{context}: {err}{hint}")).caused_by(err)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, message)
@@ -76,7 +108,11 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -93,3 +129,18 @@ Exit codes:
   6  local I/O error: disk full, permission denied
   7  verification failed: a file does not match its piece hashes or sha256
 130  interrupted (Ctrl-C): run the same command again to resume";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_the_kind_and_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "nope");
+        let e = Error::io("writing f", io).context("model");
+        assert_eq!(e.kind, Kind::Io);
+        assert!(e.message.starts_with("model: writing f: nope"), "{}", e.message);
+        assert_eq!(e.find::<std::io::Error>().map(|e| e.kind()), Some(std::io::ErrorKind::PermissionDenied));
+        assert!(Error::usage("x").find::<std::io::Error>().is_none());
+    }
+}

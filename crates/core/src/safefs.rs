@@ -386,18 +386,34 @@ fn not_regular(rel: &Path) -> io::Error {
     )
 }
 
+/// The descriptor limit reached, with the limit: carried inside an
+/// `io::Error` so the layers that pass I/O errors through keep it.
+#[derive(Debug)]
+pub struct TooManyOpen(pub u64);
+
+impl std::fmt::Display for TooManyOpen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "too many open files (this process may hold {}): raise the limit (ulimit -n, or LimitNOFILE= in the systemd unit) and run again",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TooManyOpen {}
+
 /// EMFILE/ENFILE as an error that names the limit and what to do.
 pub fn too_many_open() -> io::Error {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(0);
-    io::Error::other(format!(
-        "too many open files (this process may hold {limit}): raise the limit (ulimit -n, or LimitNOFILE= in the systemd unit) and run again"
-    ))
+    io::Error::other(TooManyOpen(limit))
 }
 
 /// True when `e` (an I/O error anywhere in librqbit's chain) is the
-/// descriptor limit.
+/// descriptor limit: the system's, or goat's own [`TooManyOpen`].
 pub fn is_too_many_open(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) || e.to_string().starts_with("too many open files (")
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+        || e.get_ref().is_some_and(|inner| inner.is::<TooManyOpen>())
 }
 
 /// Raise this process's soft limit on open files to its hard limit, as

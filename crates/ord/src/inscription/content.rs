@@ -11,6 +11,44 @@ use std::io::Read;
 /// ~4 MB of body; brotli can expand that a lot, so allow generous headroom).
 pub const MAX_DECODED: u64 = 256 * 1024 * 1024;
 
+/// Why a body was not decoded. Its kind is invalid data wherever it ends
+/// up; the advice to write the body as stored belongs to the commands that
+/// can (`goat cat --raw`, `goat get --raw`), which find this cause in the
+/// error's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undecodable {
+    /// An encoding goat does not decode.
+    Unsupported(String),
+    /// The body is not valid in its encoding.
+    Corrupt { encoding: &'static str, why: String },
+    /// It decodes to more than the cap.
+    TooBig(u64),
+}
+
+impl std::fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Undecodable::Unsupported(e) => {
+                write!(
+                    f,
+                    "content encoding '{}' is not supported (goat decodes br, gzip and deflate)",
+                    crate::text::line(e)
+                )
+            }
+            Undecodable::Corrupt { encoding, why } => write!(f, "the {encoding} body does not decode ({why})"),
+            Undecodable::TooBig(cap) => write!(f, "decoded content is larger than {cap} bytes: refusing to expand it"),
+        }
+    }
+}
+
+impl std::error::Error for Undecodable {}
+
+impl From<Undecodable> for Error {
+    fn from(u: Undecodable) -> Error {
+        Error::invalid(u.to_string()).caused_by(u)
+    }
+}
+
 /// Decode `body` according to `encoding` (None = identity).
 pub fn decode(body: &[u8], encoding: Option<&[u8]>, cap: u64) -> Result<Vec<u8>> {
     let enc = encoding.map(|e| String::from_utf8_lossy(e).trim().to_ascii_lowercase());
@@ -24,30 +62,22 @@ pub fn decode(body: &[u8], encoding: Option<&[u8]>, cap: u64) -> Result<Vec<u8>>
         Some("br") => read_capped(brotli::Decompressor::new(body, 64 * 1024), cap, "brotli"),
         Some("gzip") | Some("x-gzip") => read_capped(flate2::read::GzDecoder::new(body), cap, "gzip"),
         Some("deflate") => read_capped(flate2::read::ZlibDecoder::new(body), cap, "deflate"),
-        Some(other) => Err(Error::invalid(format!(
-            "content encoding '{}' is not supported (goat decodes br, gzip and deflate): use --raw to write the body as stored",
-            crate::text::line(other)
-        ))),
+        Some(other) => Err(Undecodable::Unsupported(other.to_string()).into()),
     }
 }
 
-fn read_capped(reader: impl Read, cap: u64, what: &str) -> Result<Vec<u8>> {
+fn read_capped(reader: impl Read, cap: u64, what: &'static str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut limited = reader.take(cap + 1);
-    limited.read_to_end(&mut out).map_err(|e| {
-        Error::invalid(format!("the {what} body does not decode ({e}): use --raw to write it as stored"))
-    })?;
+    limited.read_to_end(&mut out).map_err(|e| Undecodable::Corrupt { encoding: what, why: e.to_string() })?;
     if out.len() as u64 > cap {
         return Err(too_big(cap));
     }
     Ok(out)
 }
 
-/// How a decoding stopped at its cap begins.
-pub const TOO_BIG: &str = "decoded content is larger than";
-
 fn too_big(cap: u64) -> Error {
-    Error::invalid(format!("{TOO_BIG} {cap} bytes: refusing to expand it; use --raw"))
+    Undecodable::TooBig(cap).into()
 }
 
 #[cfg(test)]

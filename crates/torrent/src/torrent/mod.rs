@@ -293,6 +293,9 @@ impl Swarm {
         };
         let session = Session::new_with_opts(default_folder.to_path_buf(), opts).await.map_err(|e| {
             let msg = format!("{e:#}");
+            // Words, because librqbit gives nothing else here: its socket
+            // crate's `Error::Bind(io::Error)` does not expose the io::Error
+            // as a source, so the chain ends above "Address in use".
             if msg.contains("in use") {
                 Error::usage(format!("cannot listen for peers: {msg}: pick another --listen-port"))
             } else {
@@ -438,8 +441,9 @@ impl Swarm {
                     )));
                 }
                 Ok(Err(mut e)) => {
-                    if !e.message.starts_with(EVERY_PEER_FAILED) || tokio::time::Instant::now() + pause >= deadline {
-                        if e.message.starts_with(EVERY_PEER_FAILED) {
+                    let again = e.find::<EveryPeerFailed>().is_some();
+                    if !again || tokio::time::Instant::now() + pause >= deadline {
+                        if again {
                             e.message.push_str(require_hint);
                         }
                         return Err(e);
@@ -986,12 +990,25 @@ fn add_error(e: &anyhow::Error) -> Error {
 /// worth asking again for).
 const EVERY_PEER_FAILED: &str = "every peer failed to provide valid metadata";
 
+/// The cause goat gives that error, so the add loop asks again by type.
+#[derive(Debug)]
+struct EveryPeerFailed;
+
+impl std::fmt::Display for EveryPeerFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(EVERY_PEER_FAILED)
+    }
+}
+
+impl std::error::Error for EveryPeerFailed {}
+
 fn classify_add_error(msg: &str) -> Error {
     let lower = msg.to_ascii_lowercase();
     if every_peer_failed(msg) {
         return Error::network(format!(
             "{EVERY_PEER_FAILED} for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure"
-        ));
+        ))
+        .caused_by(EveryPeerFailed);
     }
     // librqbit refuses a magnet it has no one to ask about (no peer, no
     // tracker, no DHT) at once.
