@@ -130,21 +130,7 @@ pub struct Settings {
     unknown: BTreeMap<String, toml::Value>,
 }
 
-fn dirs() -> Option<directories::ProjectDirs> {
-    directories::ProjectDirs::from("", "", "goat")
-}
-
-/// `~/.config/goat/seed.toml` (XDG).
-pub fn default_config_file() -> Option<PathBuf> {
-    dirs().map(|d| d.config_dir().join("seed.toml"))
-}
-
-/// `~/.local/share/goat` (XDG); the state dir and default output live here.
-pub fn default_data_dir() -> Result<PathBuf> {
-    dirs()
-        .map(|d| d.data_dir().to_path_buf())
-        .ok_or_else(|| Error::usage("cannot find a home folder for goat's data: pass --state-dir and -o"))
-}
+pub use crate::store::dirs::{default_config_file, default_data_dir};
 
 /// Read the file at `explicit`, or the default file if it exists.
 pub fn load(explicit: Option<&Path>) -> Result<(Settings, Option<PathBuf>)> {

@@ -19,7 +19,7 @@
 
 pub mod config;
 pub mod http;
-pub mod published;
+pub use crate::store::published;
 pub mod state;
 pub mod status;
 

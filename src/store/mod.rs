@@ -10,6 +10,8 @@
 //!
 //! `verify` re-checks a folder offline from these files alone.
 
+pub mod dirs;
+pub mod published;
 pub mod verify;
 
 use crate::error::{Error, Result};

@@ -22,7 +22,7 @@ use crate::esplora::Esplora;
 use crate::goatfile::{Entry, FileSpec, Goatfile, Magnet, MetaSource, Source};
 use crate::options::SwarmArgs;
 use crate::publish::{self, psbt, sign, Coin, Plan};
-use crate::seed::published::{self as handoff, Published};
+use crate::store::published::{self as handoff, Published};
 use crate::torrent::create::{CreateOptions, Made};
 use crate::torrent::Swarm;
 use bitcoin::secp256k1::Secp256k1;
@@ -501,7 +501,7 @@ impl Publish {
             .ok_or_else(|| Error::usage("--hf: no Hugging Face cache folder (set HF_HUB_CACHE or HOME)"))?;
         let state_dir = match &self.state_dir {
             Some(d) => d.clone(),
-            None => crate::seed::config::default_data_dir()?.join("state"),
+            None => crate::store::dirs::default_data_dir()?.join("state"),
         };
         // The hub, or the mirror huggingface_hub is pointed at.
         let endpoint = std::env::var("HF_ENDPOINT")
@@ -876,7 +876,7 @@ impl Publish {
     fn hand_to_daemon(&self, g: &Globals, context: &Context) -> Result<()> {
         let state_dir = match &self.state_dir {
             Some(d) => d.clone(),
-            None => crate::seed::config::default_data_dir()?.join("state"),
+            None => crate::store::dirs::default_data_dir()?.join("state"),
         };
         handoff::add(&state_dir, &context.entries)?;
         g.note(format!(
