@@ -25,6 +25,16 @@ pub mod steer;
 pub mod storage;
 pub mod webseed;
 
+mod disk;
+mod errors;
+mod info;
+
+use disk::preallocate;
+pub use disk::{disk_full, free_space};
+use errors::*;
+pub(crate) use info::{check_components, listed_files};
+use info::{hash_of, id20, info_hash_of_torrent, piece_length_of, pieces_within, same_torrent};
+
 use crate::error::{Error, Kind, Result};
 pub use crate::goatfile::InfoHash;
 use crate::goatfile::Magnet;
@@ -810,106 +820,7 @@ impl Swarm {
     }
 }
 
-/// The torrent librqbit hands back must be the one the magnet names.
-/// Measured with librqbit 9.1 (benches/seed_scale.py: `goat seed` adding
-/// five magnets at once): entries came back with another entry's torrent
-/// (the id race described at `Swarm::adding`), so a goatfile entry would
-/// have been recorded, proven against and seeded as a different torrent.
-/// goat refuses any such answer, and the entry is retried.
-fn same_torrent(magnet: &Magnet, got: InfoHash) -> Result<()> {
-    let want = magnet.info_hash();
-    if got == want {
-        return Ok(());
-    }
-    Err(Error::network(format!(
-        "the BitTorrent engine returned the metadata of torrent {got} for magnet {want}: refused; it is retried (goat seed: at the next poll; goat fetch: run it again)"
-    )))
-}
-
 pub use geometry::pieces_touching;
-
-/// The pieces that lie wholly in `whole` files (and padding): every real
-/// file they touch is one of them.
-fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<u32> {
-    let pl = layout.piece_length.max(1);
-    let total = layout.files.iter().map(|(_, o, l)| o + l).max().unwrap_or(0);
-    let n = total.div_ceil(pl) as usize;
-    // 0: no file seen, 1: only whole files, 2: some other file.
-    let mut state = vec![0u8; n];
-    let whole: std::collections::HashSet<&Path> = whole.iter().map(PathBuf::as_path).collect();
-    for (path, off, len) in &layout.files {
-        let Some(pieces) = pieces_touching(*off, *len, pl) else { continue };
-        let mark = if whole.contains(path.as_path()) { 1 } else { 2 };
-        for s in &mut state[*pieces.start() as usize..=*pieces.end() as usize] {
-            *s = (*s).max(mark);
-        }
-    }
-    (0..n as u32).filter(|&i| state[i as usize] == 1).collect()
-}
-
-/// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
-pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
-    metadata::check_torrent(torrent_bytes)?;
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!(
-            "the torrent's metadata does not parse ({})",
-            crate::text::one_line(&format!("{e:#}"), 300)
-        ))
-    })?;
-    let info =
-        t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    let mut seen = std::collections::HashSet::new();
-    for fd in info.iter_file_details() {
-        let parts: Vec<String> = fd.filename.iter_components().map(|c| c.into_owned()).collect();
-        check_components(&parts)?;
-        // Two files at one path would each be written over the other.
-        if !fd.attrs().padding && !seen.insert(parts.clone()) {
-            return Err(Error::invalid(format!(
-                "the torrent's metadata lists the file {:?} twice: refusing it, nothing was written",
-                parts.iter().map(|p| crate::text::line(p)).collect::<Vec<_>>().join("/")
-            )));
-        }
-        out.push(TorrentFile { path: parts.iter().collect(), offset, length: fd.len, padding: fd.attrs().padding });
-        offset += fd.len;
-    }
-    Ok(out)
-}
-
-/// SHA-1 (goat's own, the `sha1` crate) of the bencoded `info`
-/// dictionary inside a .torrent, whose raw bytes librqbit's bencode parser
-/// keeps.
-fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!(
-            "the torrent's metadata does not parse ({})",
-            crate::text::one_line(&format!("{e:#}"), 300)
-        ))
-    })?;
-    let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
-    Ok(InfoHash::from_bytes(&digest))
-}
-
-/// The piece length of a `.torrent` ([`metadata::check_torrent`] bounds it).
-fn piece_length_of(torrent_bytes: &[u8]) -> Result<u64> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!(
-            "the torrent's metadata does not parse ({})",
-            crate::text::one_line(&format!("{e:#}"), 300)
-        ))
-    })?;
-    Ok(u64::from(t.info.data.piece_length))
-}
-
-fn id20(info_hash: &InfoHash) -> Result<librqbit::dht::Id20> {
-    info_hash.as_str().parse().map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
-}
-
-/// librqbit's 20-byte id as goat's key (always 40 hex digits).
-fn hash_of(id: librqbit::dht::Id20) -> InfoHash {
-    InfoHash::from_bytes(&id.0)
-}
 
 impl Torrent {
     pub fn info_hash(&self) -> InfoHash {
@@ -934,135 +845,6 @@ impl Torrent {
 /// librqbit's persistence folder inside goat's state directory.
 pub fn session_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("session")
-}
-
-/// goat's own rule for file paths from torrent metadata (untrusted): every
-/// component non-empty, not `.`/`..`, no separators, drive letters or
-/// control characters. librqbit already refuses `..` and separators; empty
-/// components and the rest are checked here.
-pub(crate) fn check_components(parts: &[String]) -> Result<()> {
-    let bad = |why: &str| {
-        Error::invalid(format!(
-            "the torrent's metadata is unsafe or invalid (file path {:?} {why}): refusing it, nothing was written outside the output folder",
-            parts.iter().map(|p| crate::text::line(p)).collect::<Vec<_>>()
-        ))
-    };
-    if parts.is_empty() {
-        return Err(bad("is empty"));
-    }
-    parts.iter().try_for_each(|p| crate::safefs::check_part(p)).map_err(bad)
-}
-
-/// Turn librqbit's add errors into goat's: hostile metadata is invalid data.
-/// librqbit's "every peer it knew failed to give metadata" (the peer
-/// stream ran dry), the one add error worth asking again for.
-fn every_peer_failed(msg: &str) -> bool {
-    msg.to_ascii_lowercase().contains("address stream exhausted")
-}
-
-/// librqbit's add error as goat's. Typed first: an I/O error anywhere in
-/// the error's chain says what the disk did (full, no permission, read-only)
-/// without reading its message. What librqbit only says in words (a
-/// metadata search that ran out of peers, bad paths) is read from the text.
-fn add_error(e: &anyhow::Error) -> Error {
-    let msg = format!("{e:#}");
-    let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>());
-    if io.is_some_and(crate::safefs::is_too_many_open) {
-        return Error::new(Kind::Io, crate::safefs::too_many_open().to_string());
-    }
-    match io.map(|i| i.kind()) {
-        Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => Error::new(
-            Kind::Io,
-            format!("{}: the disk is full, free space and run again to resume", crate::text::one_line(&msg, 300)),
-        ),
-        Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => Error::new(
-            Kind::Io,
-            format!(
-                "{}: check the output folder's permissions, then run again to resume",
-                crate::text::one_line(&msg, 300)
-            ),
-        ),
-        _ => classify_add_error(&msg),
-    }
-}
-
-/// How goat's error for "every peer failed" begins (the one add error
-/// worth asking again for).
-const EVERY_PEER_FAILED: &str = "every peer failed to provide valid metadata";
-
-/// The cause goat gives that error, so the add loop asks again by type.
-#[derive(Debug)]
-struct EveryPeerFailed;
-
-impl std::fmt::Display for EveryPeerFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(EVERY_PEER_FAILED)
-    }
-}
-
-impl std::error::Error for EveryPeerFailed {}
-
-fn classify_add_error(msg: &str) -> Error {
-    let lower = msg.to_ascii_lowercase();
-    if every_peer_failed(msg) {
-        return Error::network(format!(
-            "{EVERY_PEER_FAILED} for this torrent (unreachable, or it sent metadata that does not match the info-hash): check --peer and the magnet's trackers; RUST_LOG=librqbit=debug shows each peer's failure"
-        ))
-        .caused_by(EveryPeerFailed);
-    }
-    // librqbit refuses a magnet it has no one to ask about (no peer, no
-    // tracker, no DHT) at once.
-    if lower.contains("no known way to resolve peers") {
-        return Error::network(
-            "no peer to ask for the torrent's metadata (the magnet names no tracker or x.pe peer, and the DHT is off), and no metadata source the goatfile names served it: add --peer HOST:PORT or turn the DHT on",
-        );
-    }
-    // A full disk first: its message names a file, which the next test
-    // would take for a bad path.
-    if let Some(e) = disk_error(msg) {
-        return e;
-    }
-    if lower.contains("path") || lower.contains("filename") || lower.contains("invalid") || lower.contains("..") {
-        Error::invalid(format!(
-            "the torrent's metadata is unsafe or invalid ({}): refusing it, nothing was written outside the output folder",
-            crate::text::one_line(msg, 300)
-        ))
-    } else {
-        Error::new(Kind::Network, format!("adding the torrent failed: {}", crate::text::one_line(msg, 300)))
-    }
-}
-
-/// A local storage failure in librqbit's message (full disk, no permission,
-/// read-only file system), as goat's I/O error (exit 6).
-fn disk_error(msg: &str) -> Option<Error> {
-    let lower = msg.to_ascii_lowercase();
-    if lower.contains("no space") || lower.contains("enospc") || lower.contains("storage full") {
-        return Some(Error::new(
-            Kind::Io,
-            format!("{}: the disk is full, free space and run again to resume", crate::text::one_line(msg, 300)),
-        ));
-    }
-    if lower.contains("eacces")
-        || lower.contains("permission denied")
-        || lower.contains("erofs")
-        || lower.contains("read-only file system")
-    {
-        return Some(Error::new(
-            Kind::Io,
-            format!(
-                "{}: check the output folder's permissions, then run again to resume",
-                crate::text::one_line(msg, 300)
-            ),
-        ));
-    }
-    None
-}
-
-/// A running torrent's error (librqbit stops a torrent on a failed write):
-/// never about metadata, which was checked when it was added.
-fn classify_torrent_error(msg: &str) -> Error {
-    disk_error(msg)
-        .unwrap_or_else(|| Error::new(Kind::Io, format!("the download stopped: {}", crate::text::one_line(msg, 300))))
 }
 
 /// Append what `v` does not hold yet, in order.
@@ -1190,115 +972,5 @@ impl Torrent {
 /// (docs/benchmarks.md). `--request-window` overrides it, for measuring.
 pub const REQUEST_WINDOW: usize = 512;
 
-/// Before a download starts: refuse it when the disk cannot hold what is
-/// still missing (exit 6, nothing downloaded), then allocate every file at
-/// its full length, so a disk that fills later (another program, another
-/// download) cannot stop this one half way. What is already on disk (a
-/// resumed download) counts as present by its allocated blocks. Returns
-/// the files that held nothing before (see `storage::Fresh`).
-fn preallocate(output: &Path, files: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> {
-    use crate::safefs::{self, Access};
-    // goat's own folder (made by `Layout::make_entry_dir`): opened with no
-    // link followed anywhere in its path, so one swapped in since is
-    // refused before a byte is allocated.
-    let root = safefs::make_real_dir(output).map_err(|e| Error::io(format!("opening {}", output.display()), e))?;
-    // Every path is checked (no link anywhere below the folder, nothing but
-    // regular files) before a byte is allocated.
-    let mut allocated = Vec::with_capacity(files.len());
-    for (rel, len) in files {
-        let found = safefs::found_in(&root, rel).map_err(|e| Error::io(format!("in {}", output.display()), e))?;
-        allocated.push(match found {
-            // A hard link at full length (a local copy) is never written,
-            // however few blocks it holds (compressed, sparse).
-            Some(f) if f.links > 1 && f.len == *len => *len,
-            Some(f) => f.allocated,
-            None => 0,
-        });
-    }
-    let missing: u64 =
-        files.iter().zip(&allocated).fold(0u64, |sum, ((_, len), have)| sum.saturating_add(len.saturating_sub(*have)));
-    if let Some(free) = free_space(output) {
-        if free < missing {
-            return Err(Error::new(
-                Kind::Io,
-                format!(
-                    "{} needs {} more bytes, but its disk has {} free: free some space (or pick another -o) and run again; nothing was downloaded",
-                    output.display(),
-                    missing,
-                    free
-                ),
-            ));
-        }
-    }
-    let mut created = Vec::new();
-    for ((rel, len), &before) in files.iter().zip(&allocated) {
-        let path = output.join(rel);
-        if *len == 0 || before >= *len {
-            continue;
-        }
-        if before == 0 {
-            created.push(rel.clone());
-        }
-        let f = safefs::open_in(&root, rel, Access::Write)
-            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-        if i64::try_from(*len).is_err() {
-            return Err(Error::invalid(format!("{}: {len} bytes is more than a file can hold", path.display())));
-        }
-        // The fallocate system call itself: glibc's posix_fallocate would
-        // write a byte per block where the filesystem lacks it, which for a
-        // model of many GiB is a second download's worth of writes.
-        match rustix::fs::fallocate(&f, rustix::fs::FallocateFlags::empty(), 0, *len) {
-            Ok(()) => {}
-            // Filesystems without fallocate: librqbit writes sparse files there.
-            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::INVAL) => {}
-            Err(rustix::io::Errno::NOSPC) => {
-                return Err(Error::new(
-                    Kind::Io,
-                    format!("{}: the disk is full, free some space and run again to resume", path.display()),
-                ))
-            }
-            Err(other) => return Err(Error::io(format!("allocating {}", path.display()), other.into())),
-        }
-    }
-    Ok(created)
-}
-
-/// Less than 1 MiB left where `path` lives: librqbit stalls (or writes short)
-/// there without saying so.
-pub fn disk_full(path: &Path) -> bool {
-    free_space(path).is_some_and(|free| free < (1 << 20))
-}
-
-/// Bytes available to this user on the filesystem holding `path` (or its
-/// nearest existing parent).
-pub fn free_space(path: &Path) -> Option<u64> {
-    let mut p = path;
-    while !p.exists() {
-        p = p.parent()?;
-    }
-    let st = rustix::fs::statvfs(p).ok()?;
-    Some(st.f_bavail.saturating_mul(st.f_frsize))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_disk_is_not_bad_metadata() {
-        let msg = "error writing to file 0 (\"fat.bin\") Caused by: 0: error calling pwritev 1: ENOSPC: No space left on device Stack backtrace: 0: ext_context at /root/.cargo/src/path.rs";
-        for e in [classify_add_error(msg), classify_torrent_error(msg)] {
-            assert_eq!(e.kind, Kind::Io, "{}", e.message);
-            assert!(e.message.contains("disk is full") && !e.message.contains("backtrace"), "{}", e.message);
-        }
-        assert_eq!(classify_add_error("invalid path component \"..\"").kind, Kind::InvalidData);
-        // Typed: an io::Error in the chain decides, whatever the words say.
-        let typed = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull))
-            .context("opening file \"a/b\" path");
-        assert!(add_error(&typed).message.contains("disk is full"), "{}", add_error(&typed).message);
-        let denied =
-            anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)).context("invalid path");
-        assert_eq!(add_error(&denied).kind, Kind::Io);
-        assert_eq!(classify_torrent_error("Permission denied (os error 13)").kind, Kind::Io);
-    }
-}
+mod tests;
