@@ -25,6 +25,7 @@ pub use goat_core::filebuf;
 pub use goat_core::hash;
 pub use goat_goatfile::goatfile;
 pub use goat_ord::inscription;
+pub mod globals;
 pub mod local;
 pub mod logging;
 pub mod options;

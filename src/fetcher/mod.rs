@@ -14,6 +14,7 @@ use std::time::Instant;
 
 pub mod download;
 pub mod metadata;
+pub mod request;
 pub use download::Download;
 
 /// What putting one entry on disk did.

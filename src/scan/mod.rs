@@ -8,6 +8,8 @@
 //! is fetched twice in a run. `resolve` stops paging as soon as it has its
 //! answer.
 
+pub mod words;
+
 use crate::address::HolderAddress;
 use crate::error::{Error, Kind, Result};
 use crate::esplora::history::{Agreement, Span};
