@@ -1,17 +1,24 @@
 //! goat: keep AI model weights reachable forever.
 //!
-//! Data flows one way, one module per stage:
+//! Data flows one way, one stage per module; the lower stages are crates of
+//! the workspace, re-exported here under their module names
+//! (docs/architecture.md has the crate graph):
 //!
-//! | stage | module |
-//! |---|---|
-//! | address → transactions | [`esplora`] (checked Esplora client), [`address`] |
-//! | transactions → inscriptions | [`inscription`] (envelope parser, content decoding) |
-//! | inscriptions → goatfile | [`goatfile`] (schema), [`trust`] (whose word counts), [`scan`] (the walk) |
-//! | goatfile → torrents → files | [`torrent`] (librqbit session) |
-//! | files on disk → verification | [`store`] (folder layout, offline verify) |
+//! | stage | module | crate |
+//! |---|---|---|
+//! | errors, text, hashes, files | [`error`], [`text`], [`hash`], [`safefs`], [`atomic`], [`filebuf`], [`sys`] | goat-core |
+//! | transactions → inscriptions | [`inscription`] (envelope parser and writer, content decoding) | goat-ord |
+//! | address → transactions | [`address`], [`esplora`] (checked Esplora and Electrum client), [`consensus`] | goat-chain |
+//! | inscriptions → goatfile | [`goatfile`] (schema, magnets), `trust::signature` | goat-goatfile |
+//! | goatfile → torrents → files | [`torrent`] (librqbit session, goat's storage) | goat-torrent |
+//! | whose word counts, the walk | [`trust`], [`scan`] | goat |
+//! | files on disk → verification | [`store`] (folder layout, offline verify), [`local`] (copies already on disk) | goat |
+//! | workflows | [`fetcher`] (one entry; `fetcher::request`, the whole fetch), [`publish`], [`seed`] (the daemon) | goat |
+//! | options | [`globals`], [`options`] (each set declared once) | goat |
 //!
-//! [`subcommand`] is the thin CLI; [`devchain`] is a local Esplora-compatible
-//! chain of genuine transactions for tests and demos.
+//! [`subcommand`] is the thin CLI; `devchain` (feature `devchain`, on by
+//! default) is a local Esplora- and Electrum-compatible chain of genuine
+//! transactions for tests and `goat demo`.
 
 pub use goat_chain::address;
 pub use goat_chain::consensus;

@@ -18,6 +18,7 @@
 
 pub mod endorse;
 pub mod psbt;
+pub mod request;
 pub mod sign;
 
 use crate::error::{Error, Result};
