@@ -38,15 +38,21 @@ pub(super) fn pieces_within(layout: &durable::Layout, whole: &[PathBuf]) -> Vec<
     (0..n as u32).filter(|&i| state[i as usize] == 1).collect()
 }
 
-/// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
-pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
-    metadata::check_torrent(torrent_bytes)?;
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
+/// A `.torrent` as librqbit parses it, or goat's one error for metadata
+/// that does not parse.
+pub(super) fn parsed(torrent_bytes: &[u8]) -> Result<librqbit::TorrentMetaV1Borrowed<'_>> {
+    librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
         Error::invalid(format!(
             "the torrent's metadata does not parse ({})",
             crate::text::one_line(&format!("{e:#}"), 300)
         ))
-    })?;
+    })
+}
+
+/// The files of a `.torrent`, checked by [`metadata::check_torrent`] first.
+pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
+    metadata::check_torrent(torrent_bytes)?;
+    let t = parsed(torrent_bytes)?;
     let info =
         t.info.data.validate().map_err(|e| Error::invalid(format!("the torrent's metadata is invalid ({e})")))?;
     let mut out = Vec::new();
@@ -72,24 +78,14 @@ pub(crate) fn listed_files(torrent_bytes: &[u8]) -> Result<Vec<TorrentFile>> {
 /// dictionary inside a .torrent, whose raw bytes librqbit's bencode parser
 /// keeps.
 pub(super) fn info_hash_of_torrent(torrent_bytes: &[u8]) -> Result<InfoHash> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!(
-            "the torrent's metadata does not parse ({})",
-            crate::text::one_line(&format!("{e:#}"), 300)
-        ))
-    })?;
+    let t = parsed(torrent_bytes)?;
     let digest = crate::hash::sha1(t.info.raw_bytes.as_ref());
     Ok(InfoHash::from_bytes(&digest))
 }
 
 /// The piece length of a `.torrent` ([`metadata::check_torrent`] bounds it).
 pub(super) fn piece_length_of(torrent_bytes: &[u8]) -> Result<u64> {
-    let t = librqbit::torrent_from_bytes(torrent_bytes).map_err(|e| {
-        Error::invalid(format!(
-            "the torrent's metadata does not parse ({})",
-            crate::text::one_line(&format!("{e:#}"), 300)
-        ))
-    })?;
+    let t = parsed(torrent_bytes)?;
     Ok(u64::from(t.info.data.piece_length))
 }
 

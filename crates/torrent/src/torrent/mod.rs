@@ -471,12 +471,7 @@ impl Swarm {
         // than trust the engine's bookkeeping (see `same_torrent`), and
         // writes the .torrent it keeps: peers send only the info
         // dictionary, so the trackers and web seeds are the magnet's.
-        let t = librqbit::torrent_from_bytes(&listed.torrent_bytes).map_err(|e| {
-            Error::invalid(format!(
-                "the torrent's metadata does not parse ({})",
-                crate::text::one_line(&format!("{e:#}"), 300)
-            ))
-        })?;
+        let t = info::parsed(&listed.torrent_bytes)?;
         let torrent = known::assemble(t.info.raw_bytes.as_ref(), &magnet.trackers, &magnet.web_seeds)?;
         Ok((torrent, listed.seen_peers))
     }

@@ -170,8 +170,7 @@ pub struct Layout {
 impl Layout {
     pub fn of(torrent: &[u8]) -> Result<Layout> {
         let files = super::listed_files(torrent)?;
-        let t = librqbit::torrent_from_bytes(torrent)
-            .map_err(|e| Error::invalid(format!("the torrent's metadata does not parse ({e})")))?;
+        let t = super::info::parsed(torrent)?;
         let raw = &t.info.data;
         Ok(Layout {
             piece_length: u64::from(raw.piece_length),
