@@ -161,6 +161,11 @@ impl Globals {
         }
     }
 
+    /// Whether chain requests go through a proxy (--esplora-proxy or --tor).
+    pub fn chain_proxied(&self) -> bool {
+        self.esplora_proxy.is_some() || self.tor.is_some()
+    }
+
     /// The Esplora proxy: --tor's SOCKS port (names resolved by Tor), or
     /// --esplora-proxy. Both at once must agree.
     pub fn esplora_proxy(&self) -> Result<Option<String>> {

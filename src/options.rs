@@ -85,10 +85,9 @@ pub struct SwarmArgs {
     pub piece_buffer: Option<usize>,
     /// Block requests in flight per peer (for measuring;
     /// docs/benchmarks.md) [default: 512]
-    #[arg(long, value_name = "N", env = "GOAT_REQUEST_WINDOW", hide_env_values = true,
-          value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", env = "GOAT_REQUEST_WINDOW", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_window: Option<u32>,
+    pub request_window: Option<std::num::NonZeroU32>,
     /// Accept peers on 127.0.0.1 only (tests, demos).
     #[arg(long, hide = true)]
     #[serde(skip)]
@@ -123,7 +122,7 @@ impl SwarmArgs {
             encryption: self.encryption.unwrap_or_default(),
             dht_bootstrap: self.dht_bootstrap.clone(),
             piece_buffer_mib: self.piece_buffer.unwrap_or(0),
-            request_window: self.request_window.map(|n| n as usize),
+            request_window: self.request_window.map(|n| n.get() as usize),
             read_only: Vec::new(),
             write_roots: Vec::new(),
         })

@@ -101,7 +101,7 @@ impl Request {
     }
 
     fn esplora(&self, g: &Globals) -> Result<Esplora> {
-        self.swarm.check_chain_proxied(g.esplora_proxy.is_some() || g.tor.is_some())?;
+        self.swarm.check_chain_proxied(g.chain_proxied())?;
         g.esplora(self.network(g)?)
     }
 

@@ -189,7 +189,7 @@ impl Request {
     /// Everything up to the broadcast (and the start of seeding, with
     /// --seed). None when PSBTs were written instead.
     pub async fn publish(&self, g: &Globals) -> Result<Option<Broadcast>> {
-        self.swarm.check_chain_proxied(g.esplora_proxy.is_some() || g.tor.is_some())?;
+        self.swarm.check_chain_proxied(g.chain_proxied())?;
         let secp = Secp256k1::new();
         let holder_key = match &self.key_file {
             Some(f) => {
@@ -753,6 +753,8 @@ impl Request {
     }
 
     async fn finalize(&self, g: &Globals) -> Result<Broadcast> {
+        // The broadcast asks the chain too, while peers go through --proxy.
+        self.swarm.check_chain_proxied(g.chain_proxied())?;
         let secp = Secp256k1::new();
         let signed: Vec<bitcoin::psbt::Psbt> = self.finalize.iter().map(|p| psbt::read(p)).collect::<Result<_>>()?;
         let pending_file = find_pending(&self.finalize, &signed)?;

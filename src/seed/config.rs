@@ -231,6 +231,8 @@ mod tests {
         // Typed values are checked as the file is read.
         assert!(parse("max-upload-rate = \"fast\"\n").unwrap_err().contains("rate 'fast'"));
         assert!(parse("poll = \"soon\"\n").unwrap_err().contains("duration 'soon'"));
+        assert!(parse("request-window = 0\n").is_err(), "a window of no requests");
+        assert_eq!(parse("request-window = 64\n").unwrap().swarm.request_window.map(|n| n.get()), Some(64));
         assert!(parse("network = \"moon\"\n").unwrap_err().contains("unknown network 'moon'"));
         assert!(parse("http = \"here\"\n").unwrap_err().contains("'here'"));
         assert_eq!(parse("http = \"off\"\n").unwrap().http, Some(HttpListen::Off));

@@ -51,7 +51,7 @@ impl Seed {
             electrum: if g.electrum.is_empty() { s.electrum.clone() } else { g.electrum.clone() },
             ..g.clone()
         };
-        s.swarm.check_chain_proxied(g.esplora_proxy.is_some() || g.tor.is_some())?;
+        s.swarm.check_chain_proxied(g.chain_proxied())?;
         let swarm = s.swarm.config(g.tor_peers()?, Some(DEFAULT_LISTEN_PORT))?;
         let mut addresses = Vec::new();
         for a in &s.addresses {

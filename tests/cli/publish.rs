@@ -197,6 +197,21 @@ fn publish_refuses_without_broadcasting_anything() {
     run(&poor_key, cheap, &m).fails(2, "too little");
     // A key for the other address named.
     run(&key, &["--address", &poor.address.to_string()], &m).fails(2, "not");
+    // Peers behind --proxy while the chain is asked directly, publishing
+    // or finalizing PSBTs: refused before anything is asked or written.
+    let requests = h.state.requests().len();
+    let proxied: &[&str] = &["--seed", "--proxy", "socks5://127.0.0.1:9"];
+    run(&key, proxied, &m).fails(2, "--proxy only covers BitTorrent");
+    let signed = dir.path().join("signed.psbt");
+    std::fs::write(&signed, b"not read").unwrap();
+    goat()
+        .esplora(&h.url)
+        .args(["publish", "--finalize"])
+        .args([&signed])
+        .args(["--network", "regtest", "--proxy", "socks5://127.0.0.1:9"])
+        .run()
+        .fails(2, "--proxy only covers BitTorrent");
+    assert_eq!(h.state.requests().len(), requests, "the chain was asked");
     // No terminal and no --yes: nothing is asked, nothing is sent.
     goat()
         .esplora(&h.url)
