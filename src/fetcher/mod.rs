@@ -89,7 +89,7 @@ pub async fn place_and_add(
             .await
             .map_err(|err| Error::internal(err.to_string()))?
     };
-    let hash = md.hash.clone();
+    let hash = md.hash;
     let t = swarm.add_from(md, magnet, dir).await?;
     // Only for a torrent added here (not one the session already had in
     // another folder).

@@ -110,7 +110,7 @@ impl Request {
             let path = Path::new(gf);
             if path.exists() {
                 let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {gf}"), e))?;
-                let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("{gf}: {e}")))?;
+                let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("{gf}: {e}")).caused_by(e))?;
                 let origin = Origin {
                     address: self.address.clone(),
                     inscription: None,
@@ -128,7 +128,8 @@ impl Request {
             let esplora = self.esplora(g)?;
             let (_, served) = scan::lookup(&esplora, &id).await?;
             let bytes = served.decode(goatfile::MAX_BYTES as u64)?;
-            let parsed = goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("inscription {id}: {e}")))?;
+            let parsed =
+                goatfile::parse(&bytes).map_err(|e| Error::invalid(format!("inscription {id}: {e}")).caused_by(e))?;
             r.event(format!("goatfile {id} (given with --goatfile)"));
             let origin = Origin {
                 address: self.address.clone(),

@@ -313,9 +313,7 @@ pub fn lay_out(cache: &Path, repo: &HfRepo, files: &[LayFile]) -> Result<Laid> {
                     true,
                     &super::place::Memo::default(),
                 )
-                .map_err(|why| {
-                    Error::new(crate::error::Kind::Io, format!("putting {} into the cache: {why}", f.path))
-                })?;
+                .map_err(|why| why.error(format_args!("putting {} into the cache", f.path)))?;
                 laid.blobs += 1;
                 laid.bytes += f.size;
             }

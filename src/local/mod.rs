@@ -220,7 +220,11 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
                     };
                     return (Some(r), refused);
                 }
-                Err(why) => refused.push(Refused { path: w.spec.path.clone().into(), from: c.path.clone(), why }),
+                Err(why) => refused.push(Refused {
+                    path: w.spec.path.clone().into(),
+                    from: c.path.clone(),
+                    why: why.to_string(),
+                }),
             }
         }
         (None, refused)
@@ -250,7 +254,7 @@ pub fn place(sources: &Sources, dir: &Path, specs: &[FileSpec], geometry: &Geome
                 r.stamp = stamp;
             }
             Err(why) => {
-                placed.refused.push(Refused { path: r.path.clone(), from: r.from.clone(), why });
+                placed.refused.push(Refused { path: r.path.clone(), from: r.from.clone(), why: why.to_string() });
                 r.bytes = u64::MAX;
             }
         }

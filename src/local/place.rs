@@ -42,30 +42,88 @@ impl How {
     }
 }
 
+/// Why a file was not put in place. Its words are for the user (the
+/// local-copy warnings, the errors of `--hf`); a failure of the disk keeps
+/// its `io::Error`, so a caller tells a full disk from a file that is not
+/// the one wanted by type.
+#[derive(Debug)]
+pub enum NotPlaced {
+    /// The file is not the one wanted (its size or sha256), or it changed
+    /// while goat read it.
+    Other(String),
+    /// Something else took the name meanwhile.
+    Appeared(std::path::PathBuf),
+    /// The disk refused: `doing` what, with the error underneath.
+    Io { doing: String, source: std::io::Error },
+}
+
+impl std::fmt::Display for NotPlaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPlaced::Other(why) => f.write_str(why),
+            NotPlaced::Appeared(rel) => write!(f, "{} appeared meanwhile", rel.display()),
+            NotPlaced::Io { doing, source } => write!(f, "{doing} ({source})"),
+        }
+    }
+}
+
+impl std::error::Error for NotPlaced {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NotPlaced::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl NotPlaced {
+    /// The error a caller that needed the file in place gives (`what`
+    /// names it): an I/O error (exit 6) either way, the disk's with its
+    /// advice (a full disk, permissions).
+    pub fn error(self, what: impl std::fmt::Display) -> crate::error::Error {
+        match self {
+            NotPlaced::Io { doing, source } => crate::error::Error::io(format!("{what}: {doing}"), source),
+            other => crate::error::Error::new(crate::error::Kind::Io, format!("{what}: {other}")).caused_by(other),
+        }
+    }
+}
+
+/// What the disk did, `doing` what.
+fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> NotPlaced {
+    let doing = doing.into();
+    move |source| NotPlaced::Io { doing, source }
+}
+
+/// What the disk did (a system call's error), `doing` what.
+fn errno(doing: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> NotPlaced {
+    let doing = doing.into();
+    move |e| NotPlaced::Io { doing, source: e.into() }
+}
+
 /// Free space a copy leaves at least, beyond its own size: the download
 /// of the rest, goat's records and everything else on the disk need some.
 const COPY_MARGIN: u64 = 1 << 30;
 
 /// The user's file at `src`, opened to read: a regular file (no link
 /// followed at its last component) of `size` bytes.
-pub fn open_source(src: &Path, size: u64) -> Result<(OwnedFd, rustix::fs::Stat), String> {
-    let source = OwnedFd::from(crate::safefs::open_file(src).map_err(|e| format!("cannot open it ({e})"))?);
-    let st = rustix::fs::fstat(&source).map_err(|e| e.to_string())?;
+pub fn open_source(src: &Path, size: u64) -> Result<(OwnedFd, rustix::fs::Stat), NotPlaced> {
+    let source = OwnedFd::from(crate::safefs::open_file(src).map_err(io("cannot open it"))?);
+    let st = rustix::fs::fstat(&source).map_err(errno("reading its size"))?;
     if st.st_size as u64 != size {
-        return Err(format!("it is {} bytes, not {size}", st.st_size));
+        return Err(NotPlaced::Other(format!("it is {} bytes, not {size}", st.st_size)));
     }
     Ok((source, st))
 }
 
 /// The stamp of an open file (after it was named: linking changes ctime).
-fn stamp(fd: &OwnedFd) -> Result<Stamp, String> {
-    Ok(Stamp::of(&rustix::fs::fstat(fd).map_err(|e| e.to_string())?))
+fn stamp(fd: &OwnedFd) -> Result<Stamp, NotPlaced> {
+    Ok(Stamp::of(&rustix::fs::fstat(fd).map_err(errno("reading its modification time"))?))
 }
 
 /// Hex sha256 of an open file, from its start.
-pub fn sha256_fd(fd: impl AsFd) -> Result<String, String> {
-    let f = File::from(fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
-    crate::hash::sha256_file(&f).map_err(|e| format!("reading it: {e}"))
+pub fn sha256_fd(fd: impl AsFd) -> Result<String, NotPlaced> {
+    let f = File::from(fd.as_fd().try_clone_to_owned().map_err(io("reading it"))?);
+    crate::hash::sha256_file(&f).map_err(io("reading it"))
 }
 
 /// sha256s already found of the user's files in this placement, by
@@ -96,7 +154,7 @@ pub fn put(
     want: Option<&str>,
     may_link: bool,
     memo: &Memo,
-) -> Result<(How, Stamp), String> {
+) -> Result<(How, Stamp), NotPlaced> {
     let (source, st) = open_source(src, size)?;
     let key = memo_key(&st);
     let known = |got: Option<String>| {
@@ -107,7 +165,7 @@ pub fn put(
         }
     };
     // The bytes in `fd` must be the wanted ones; what they hashed to is kept.
-    let check = |fd: &OwnedFd| -> Result<(), String> {
+    let check = |fd: &OwnedFd| -> Result<(), NotPlaced> {
         let Some(want) = want else { return Ok(()) };
         let got = sha256_fd(fd)?;
         known(Some(got.clone()));
@@ -122,7 +180,8 @@ pub fn put(
             return Err(mismatch(&h, want));
         }
     }
-    let (parent, name) = crate::safefs::parent_of(root, rel, true).map_err(|e| e.to_string())?;
+    let (parent, name) =
+        crate::safefs::parent_of(root, rel, true).map_err(io(format!("making the folder of {}", rel.display())))?;
     // A reflink first: a private copy, no space used.
     let tmp = Temp::new(&parent)?;
     if rustix::fs::ioctl_ficlone(tmp.fd(), &source).is_ok() {
@@ -136,7 +195,7 @@ pub fn put(
         check(&source)?;
         match link_fd(&source, &parent, name) {
             Ok(()) => return Ok((How::Hardlink, stamp(&source)?)),
-            Err(rustix::io::Errno::EXIST) => return Err(appeared(rel)),
+            Err(rustix::io::Errno::EXIST) => return Err(NotPlaced::Appeared(rel.to_path_buf())),
             // Another filesystem (EXDEV), a link limit, no /proc: a copy.
             Err(_) => {}
         }
@@ -147,20 +206,18 @@ pub fn put(
 }
 
 /// Name the placed bytes `name`; the error says why they could not be.
-fn named(tmp: Temp, parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path, how: How) -> Result<(How, Stamp), String> {
+fn named(tmp: Temp, parent: &OwnedFd, name: &std::ffi::OsStr, rel: &Path, how: How) -> Result<(How, Stamp), NotPlaced> {
     match tmp.name_it(parent, name) {
         Ok(stamp) => Ok((how, stamp)),
-        Err(rustix::io::Errno::EXIST) => Err(appeared(rel)),
-        Err(e) => Err(format!("cannot name it {} ({e})", rel.display())),
+        Err(rustix::io::Errno::EXIST) => Err(NotPlaced::Appeared(rel.to_path_buf())),
+        Err(e) => Err(errno(format!("cannot name it {}", rel.display()))(e)),
     }
 }
 
-fn appeared(rel: &Path) -> String {
-    format!("{} appeared meanwhile", rel.display())
-}
-
-fn mismatch(got: &str, want: &str) -> String {
-    format!("its sha256 is {got}, the goatfile's is {want} (changed since it was named, or another file): downloaded instead")
+fn mismatch(got: &str, want: &str) -> NotPlaced {
+    NotPlaced::Other(format!(
+        "its sha256 is {got}, the goatfile's is {want} (changed since it was named, or another file): downloaded instead"
+    ))
 }
 
 /// Put `src` at `rel` below `root` as [`put`] does, without hashing it
@@ -168,12 +225,12 @@ fn mismatch(got: &str, want: &str) -> String {
 /// from it, and checks each blob against its name). A file already there
 /// at `size` bytes is kept (the torrent is made from it, so it is what
 /// gets published).
-pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result<(), String> {
+pub fn put_unhashed(root: &OwnedFd, rel: &Path, src: &Path, size: u64) -> Result<(), NotPlaced> {
     if let Ok(Some(f)) = crate::safefs::found_in(root, rel) {
         if f.len == size {
             return Ok(());
         }
-        return Err(format!("{} is there already, at another size: move it away", rel.display()));
+        return Err(NotPlaced::Other(format!("{} is there already, at another size: move it away", rel.display())));
     }
     put(root, rel, src, size, None, true, &Memo::default()).map(|_| ())
 }
@@ -197,7 +254,7 @@ enum Temp {
 }
 
 impl Temp {
-    fn new(parent: &OwnedFd) -> Result<Temp, String> {
+    fn new(parent: &OwnedFd) -> Result<Temp, NotPlaced> {
         if std::path::Path::new("/proc/self/fd").is_dir() {
             if let Ok(fd) = rustix::fs::openat(
                 parent,
@@ -209,9 +266,9 @@ impl Temp {
             }
         }
         // NFS, SMB, FAT and some FUSE filesystems have no O_TMPFILE.
-        let parent = parent.try_clone().map_err(|e| e.to_string())?;
+        let parent = parent.try_clone().map_err(io("cannot make a file in goat's folder"))?;
         let (tmp, fd) = crate::safefs::new_temp_in(&parent, ".goat-local", 0o644)
-            .map_err(|e| format!("cannot make a file in goat's folder ({e})"))?;
+            .map_err(io("cannot make a file in goat's folder"))?;
         Ok(Temp::Named { fd, parent, tmp, done: false })
     }
 
@@ -243,24 +300,26 @@ impl Drop for Temp {
     }
 }
 
-fn copy(parent: &OwnedFd, tmp: &OwnedFd, source: &OwnedFd, size: u64) -> Result<(), String> {
+fn copy(parent: &OwnedFd, tmp: &OwnedFd, source: &OwnedFd, size: u64) -> Result<(), NotPlaced> {
     if let Ok(vfs) = rustix::fs::fstatvfs(parent) {
         let free = vfs.f_bavail.saturating_mul(vfs.f_frsize);
         if free < size.saturating_add(COPY_MARGIN) {
-            return Err(format!("no room to copy it ({free} bytes free, {size} needed and 1 GiB kept free)"));
+            return Err(NotPlaced::Other(format!(
+                "no room to copy it ({free} bytes free, {size} needed and 1 GiB kept free)"
+            )));
         }
     }
-    let mut from = File::from(source.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
-    let mut to = File::from(tmp.as_fd().try_clone_to_owned().map_err(|e| e.to_string())?);
+    let mut from = File::from(source.as_fd().try_clone_to_owned().map_err(io("reading it"))?);
+    let mut to = File::from(tmp.as_fd().try_clone_to_owned().map_err(io("copying it"))?);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
         let n = match from.read(&mut buf) {
-            Ok(0) => return Err("it is shorter than it was".into()),
+            Ok(0) => return Err(NotPlaced::Other("it is shorter than it was".into())),
             Ok(n) => n.min(left as usize),
-            Err(e) => return Err(format!("reading it: {e}")),
+            Err(e) => return Err(io("reading it")(e)),
         };
-        to.write_all(&buf[..n]).map_err(|e| format!("copying it: {e}"))?;
+        to.write_all(&buf[..n]).map_err(io("copying it"))?;
         left -= n as u64;
     }
     Ok(())

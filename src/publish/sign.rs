@@ -150,9 +150,11 @@ pub fn sign_plan(
 
 /// Every input of both transactions through Bitcoin Core's interpreter.
 pub fn check_signed(plan: &Plan, commit: &Transaction, reveal: &Transaction) -> Result<()> {
-    crate::consensus::verify_scripts(commit, &plan.commit_prevouts)
-        .map_err(|e| Error::invalid(format!("the signed commit is not valid ({e}): nothing was broadcast")))?;
-    crate::consensus::verify_scripts(reveal, &plan.reveal_prevouts)
-        .map_err(|e| Error::invalid(format!("the signed reveal is not valid ({e}): nothing was broadcast")))?;
+    crate::consensus::verify_scripts(commit, &plan.commit_prevouts).map_err(|e| {
+        Error::invalid(format!("the signed commit is not valid ({e}): nothing was broadcast")).caused_by(e)
+    })?;
+    crate::consensus::verify_scripts(reveal, &plan.reveal_prevouts).map_err(|e| {
+        Error::invalid(format!("the signed reveal is not valid ({e}): nothing was broadcast")).caused_by(e)
+    })?;
     Ok(())
 }

@@ -49,7 +49,7 @@ pub(super) async fn record_durable(
     let (Some(haves), Ok(l)) = (swarm.settled_haves(hash), torrent.durable_layout()) else {
         return Recorded::NotRunning;
     };
-    let (dir, h) = (state_dir.to_path_buf(), hash.clone());
+    let (dir, h) = (state_dir.to_path_buf(), *hash);
     let done = tokio::task::spawn_blocking(move || crate::torrent::durable::update(&dir, &h, &l, &haves))
         .await
         .map_err(|e| Error::internal(e.to_string()))
@@ -67,7 +67,7 @@ pub(super) async fn record_durable(
 /// the next start trusts everything this run put on disk.
 pub(super) async fn record_all_durable(swarm: &Swarm, shared: &Shared) {
     let all: Vec<(InfoHash, Torrent, String)> =
-        shared.with(|b| b.torrents.iter().map(|(h, tr)| (h.clone(), tr.torrent.clone(), tr.entry.clone())).collect());
+        shared.with(|b| b.torrents.iter().map(|(h, tr)| (*h, tr.torrent.clone(), tr.entry.clone())).collect());
     for (hash, t, entry) in all {
         record_durable(swarm, &shared.state_dir, &hash, &t, &entry).await;
     }
@@ -103,7 +103,7 @@ pub(super) async fn keeper(keep: Arc<Keep>) {
                 if let Some(err) = &p.error {
                     if tr.in_place {
                         tr.busy = true;
-                        jobs.push((hash.clone(), Job::Unseat(crate::text::line(err))));
+                        jobs.push((*hash, Job::Unseat(crate::text::line(err))));
                         continue;
                     }
                     if tr.published {
@@ -120,7 +120,7 @@ pub(super) async fn keeper(keep: Arc<Keep>) {
                         }
                         Some(at) if at <= now_i => {
                             tr.busy = true;
-                            jobs.push((hash.clone(), Job::Retry));
+                            jobs.push((*hash, Job::Retry));
                         }
                         Some(_) => {}
                     }
@@ -138,7 +138,7 @@ pub(super) async fn keeper(keep: Arc<Keep>) {
                 if keep.swarm.proof(hash).is_some_and(|pr| pr.has_failed()) {
                     if tr.in_place {
                         tr.busy = true;
-                        jobs.push((hash.clone(), Job::Unseat("pieces there no longer match the torrent".into())));
+                        jobs.push((*hash, Job::Unseat("pieces there no longer match the torrent".into())));
                         continue;
                     }
                     if tr.published {
@@ -156,13 +156,13 @@ pub(super) async fn keeper(keep: Arc<Keep>) {
                     }
                     tr.busy = true;
                     tr.phase = Phase::Fetching;
-                    jobs.push((hash.clone(), Job::Refetch));
+                    jobs.push((*hash, Job::Refetch));
                     continue;
                 }
                 if tr.phase == Phase::Fetching && p.finished {
                     tr.busy = true;
                     tr.phase = Phase::Verifying;
-                    jobs.push((hash.clone(), Job::Settle { known: book.state.verified.contains_key(hash) }));
+                    jobs.push((*hash, Job::Settle { known: book.state.verified.contains_key(hash) }));
                     continue;
                 }
                 let waited = tr.durable_at.elapsed() >= tr.durable_wait;
@@ -174,7 +174,7 @@ pub(super) async fn keeper(keep: Arc<Keep>) {
                     };
                 if due {
                     tr.busy = true;
-                    jobs.push((hash.clone(), Job::Durable));
+                    jobs.push((*hash, Job::Durable));
                 }
             }
             jobs
@@ -333,7 +333,7 @@ impl Keep {
             Ok(Err(e)) => return (t, Err(e)),
             Err(e) => return (t, Err(Error::internal(e.to_string()))),
         };
-        self.shared.with(|book| book.state.verified.insert(hash.clone(), stamp));
+        self.shared.with(|book| book.state.verified.insert(*hash, stamp));
         self.shared.save_state();
         record_durable(&self.swarm, &self.shared.state_dir, hash, &t, entry).await;
         (t, Ok(()))

@@ -428,9 +428,8 @@ fn restore_from_records(d: &Daemon) {
                 .shared
                 .with(|book| book.state.verified.get(&key).is_some_and(|v| v.entry == e.name && v.root == layout.root));
             let saved = layout.load_manifest(&e.name).is_some_and(|man| man.info_hash.as_ref() == Some(&key));
-            let start = proven
-                && saved
-                && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key.clone()));
+            let start =
+                proven && saved && d.shared.with(|book| !book.torrents.contains_key(&key) && book.adding.insert(key));
             if !start {
                 continue;
             }
@@ -482,7 +481,7 @@ async fn repair_changed(state_dir: &std::path::Path, st: &mut SeedState) {
         if changed.is_empty() {
             continue;
         }
-        forget.push(hash.clone());
+        forget.push(*hash);
         let layout = Layout::new(&v.root);
         let Some(m) = layout.load_manifest(&v.entry) else {
             warn!(target: "goat", "{}: manifest missing, librqbit will re-check everything", v.entry);

@@ -196,7 +196,7 @@ impl Poller {
                 }
                 Source::Magnet(m) => {
                     let key = m.info_hash();
-                    listed.insert(key.clone());
+                    listed.insert(key);
                     let start = self.shared.with(|book| match book.torrents.get_mut(&key) {
                         Some(tr) => {
                             tr.in_goatfile = true;
@@ -204,7 +204,7 @@ impl Poller {
                             false
                         }
                         // false when it is already being added
-                        None => book.adding.insert(key.clone()),
+                        None => book.adding.insert(key),
                     });
                     if !start {
                         continue;
@@ -238,9 +238,9 @@ impl Poller {
             {
                 // Newly dropped, or restored from a previous run and not
                 // in the goatfile any more: say so once.
-                let first = seen.insert(k.clone());
+                let first = seen.insert(*k);
                 if tr.in_goatfile || first {
-                    d.push((k.clone(), tr.entry.clone()));
+                    d.push((*k, tr.entry.clone()));
                 }
                 tr.in_goatfile = false;
             }
@@ -333,7 +333,7 @@ impl AddJob {
                             t
                         }
                     };
-                    book.torrents.insert(self.key.clone(), tracked);
+                    book.torrents.insert(self.key, tracked);
                 }
                 Err(e) => {
                     if let Some(s) = book.addresses.get_mut(&self.address) {

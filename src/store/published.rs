@@ -33,7 +33,8 @@ impl Published {
         let bytes = data_encoding::BASE64
             .decode(self.torrent.as_bytes())
             .map_err(|_| Error::usage(format!("{}: the saved torrent is damaged", self.name)))?;
-        let magnet = Magnet::parse(&self.magnet).map_err(|e| Error::usage(format!("{}: {e}", self.name)))?;
+        let magnet =
+            Magnet::parse(&self.magnet).map_err(|e| Error::usage(format!("{}: {e}", self.name)).caused_by(e))?;
         Ok((bytes.into(), magnet))
     }
 }

@@ -121,7 +121,7 @@ impl Demo {
                 "--loopback".into(),
             ],
         )?;
-        let published = match publish.request.publish(&globals).await? {
+        let published = match publish.request.publish(&globals, &|_| {}).await? {
             Some(b) => b,
             None => return Err(Error::internal("the demo publish wrote PSBTs")),
         };

@@ -5,7 +5,7 @@ use super::Globals;
 use crate::error::Result;
 use clap::Args;
 
-pub use crate::publish::request::{Broadcast, Request};
+pub use crate::publish::request::{Broadcast, Request, Said};
 
 #[derive(Debug, Args)]
 pub struct Publish {
@@ -15,6 +15,7 @@ pub struct Publish {
 
 impl Publish {
     pub async fn run(&self, g: &Globals) -> Result<()> {
-        self.request.run(g).await
+        // goat's machine-readable result, a line at a time as it happens.
+        self.request.run(g, &|said| said.lines().iter().for_each(|l| println!("{l}"))).await
     }
 }

@@ -33,11 +33,33 @@ pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
 /// 341, 342).
 const FLAGS: u32 = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::VERIFY_TAPROOT;
 
+/// Why Bitcoin Core's interpreter refused a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptError {
+    /// The spent outputs given do not match the inputs one to one.
+    Prevouts { inputs: usize, prevouts: usize },
+    /// The first input whose script fails, with Core's reason.
+    Input { index: usize, reason: bitcoinconsensus::Error },
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScriptError::Prevouts { inputs, prevouts } => {
+                write!(f, "{inputs} inputs but {prevouts} spent outputs given")
+            }
+            ScriptError::Input { index, reason } => write!(f, "input {index} fails script verification ({reason:?})"),
+        }
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
 /// Check every input of `tx` against the output it spends (`prevouts`, in
-/// input order). Err names the first failing input and Core's reason.
-pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), String> {
+/// input order). The error names the first failing input and Core's reason.
+pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), ScriptError> {
     if prevouts.len() != tx.input.len() {
-        return Err(format!("{} inputs but {} spent outputs given", tx.input.len(), prevouts.len()));
+        return Err(ScriptError::Prevouts { inputs: tx.input.len(), prevouts: prevouts.len() });
     }
     let bytes = consensus::serialize(tx);
     let utxos: Vec<bitcoinconsensus::Utxo> = prevouts
@@ -57,7 +79,7 @@ pub fn verify_scripts(tx: &Transaction, prevouts: &[TxOut]) -> Result<(), String
             i,
             FLAGS,
         )
-        .map_err(|e| format!("input {i} fails script verification ({e:?})"))?;
+        .map_err(|reason| ScriptError::Input { index: i, reason })?;
     }
     Ok(())
 }

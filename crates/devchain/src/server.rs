@@ -758,3 +758,50 @@ impl Drop for Handle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Envelope, Inscribe};
+
+    /// The Esplora JSON the devchain writes is read back by goat's client
+    /// (`esplora::page`) as the very transactions, witnesses and heights
+    /// the chain holds: the writer and the reader are one contract, kept
+    /// in step by this test (a drift would also fail the txid check that
+    /// every page read makes, but as a lie, far from its cause).
+    #[test]
+    fn esplora_json_reads_back_as_the_chain_holds_it() {
+        let mut c = Chain::new();
+        let alice = c.wallet();
+        c.fund(&alice.script_pubkey(), 1_000_000);
+        let ins = c.inscribe(Inscribe {
+            funder: &alice,
+            inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]],
+            to: alice.script_pubkey(),
+            reveal_input_from: None,
+        });
+        c.mine();
+        // One left in the mempool: unconfirmed, no height.
+        let pending = c.fund(&alice.script_pubkey(), 7_000);
+        let txids = [ins.commit, ins.reveal, pending];
+        let body = serde_json::to_vec(&txids.iter().map(|t| tx_to_json(&c, t).unwrap()).collect::<Vec<_>>()).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.try_send(bytes::Bytes::from(body)).unwrap();
+        drop(tx);
+        let read =
+            std::thread::spawn(move || goat_chain::esplora::page::parse(goat_chain::esplora::page::Chunks::new(rx)))
+                .join()
+                .unwrap()
+                .unwrap_or_else(|_| panic!("the devchain's JSON was not read back"));
+        assert_eq!(read.len(), 3);
+        for (got, want) in read.iter().zip(txids) {
+            let held = &c.txs[&want];
+            assert_eq!(got.txid, want);
+            assert_eq!(*got.tx, held.tx, "{want}: the same transaction, witnesses included");
+            assert_eq!(got.wtxid, held.tx.compute_wtxid());
+            assert_eq!(got.height, held.confirmed.map(|b| b.height), "{want}");
+        }
+        assert!(read[1].envelope, "the reveal carries its envelope");
+        assert_eq!(read[2].height, None);
+    }
+}

@@ -27,49 +27,65 @@ pub struct Magnet {
     pub sources: Vec<String>,
 }
 
-/// A v1 info-hash as 40 lowercase hex digits: the key that joins a
-/// goatfile entry, the torrent in the BitTorrent session and `goat seed`'s
-/// state. Made only from a parsed magnet or checked text, so two spellings
-/// of one hash (upper case, base32) are one key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+/// A v1 info-hash: the key that joins a goatfile entry, the torrent in the
+/// BitTorrent session and `goat seed`'s state. Twenty bytes, so two
+/// spellings of one hash (upper case, base32) are one key; written (and
+/// serialized) as 40 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct InfoHash(String);
+pub struct InfoHash([u8; 20]);
 
 impl InfoHash {
     pub fn from_bytes(bytes: &[u8; 20]) -> InfoHash {
-        InfoHash(hex::encode(bytes))
+        InfoHash(*bytes)
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The twenty bytes (librqbit's `Id20` is made from them).
+    pub fn bytes(&self) -> [u8; 20] {
+        self.0
+    }
+
+    /// 40 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
     }
 }
 
 impl std::fmt::Display for InfoHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.hex())
     }
 }
 
+/// Text that is not a v1 info-hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAnInfoHash(String);
+
+impl std::fmt::Display for NotAnInfoHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "'{}' is not a v1 info-hash (40 hex digits)", crate::text::printable(&self.0, 64))
+    }
+}
+
+impl std::error::Error for NotAnInfoHash {}
+
 impl std::str::FromStr for InfoHash {
-    type Err = String;
-    fn from_str(s: &str) -> Result<InfoHash, String> {
-        parse_btih(s)
-            .map(InfoHash)
-            .ok_or_else(|| format!("'{}' is not a v1 info-hash (40 hex digits)", crate::text::printable(s, 64)))
+    type Err = NotAnInfoHash;
+    fn from_str(s: &str) -> Result<InfoHash, NotAnInfoHash> {
+        parse_btih(s).map(InfoHash).ok_or_else(|| NotAnInfoHash(s.chars().take(64).collect()))
     }
 }
 
 impl TryFrom<String> for InfoHash {
-    type Error = String;
-    fn try_from(s: String) -> Result<InfoHash, String> {
+    type Error = NotAnInfoHash;
+    fn try_from(s: String) -> Result<InfoHash, NotAnInfoHash> {
         s.parse()
     }
 }
 
 impl From<InfoHash> for String {
     fn from(h: InfoHash) -> String {
-        h.0
+        h.hex()
     }
 }
 
@@ -82,11 +98,15 @@ impl Magnet {
     /// The v1 info-hash (a parsed magnet always has one: v2-only magnets
     /// are refused by `parse`).
     pub fn info_hash(&self) -> InfoHash {
-        InfoHash(self.btih.clone().unwrap_or_default())
+        InfoHash(self.btih.as_deref().and_then(parse_btih).unwrap_or_default())
     }
 
-    pub fn parse(uri: &str) -> Result<Magnet, String> {
-        let uri = uri.trim();
+    /// The magnet `uri`, checked: the error says what is wrong with it.
+    pub fn parse(uri: &str) -> Result<Magnet, BadMagnet> {
+        Magnet::checked(uri.trim()).map_err(BadMagnet)
+    }
+
+    fn checked(uri: &str) -> Result<Magnet, String> {
         if uri.len() > 8192 {
             return Err("magnet URI is longer than 8192 characters".into());
         }
@@ -109,7 +129,7 @@ impl Magnet {
                 "xt" => {
                     let lower = v.to_ascii_lowercase();
                     if let Some(h) = lower.strip_prefix("urn:btih:") {
-                        let hash = parse_btih(&v[9..]).ok_or_else(|| {
+                        let hash = parse_btih(&v[9..]).map(hex::encode).ok_or_else(|| {
                             format!("info-hash '{}' is neither 40 hex nor 32 base32 characters", crate::text::line(h))
                         })?;
                         if m.btih.replace(hash).is_some() {
@@ -184,6 +204,18 @@ impl Magnet {
     }
 }
 
+/// Why a magnet URI was refused (one printable line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadMagnet(String);
+
+impl std::fmt::Display for BadMagnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadMagnet {}
+
 /// Most `ws=` web seeds a magnet may name.
 pub const MAX_WEB_SEEDS: usize = 16;
 /// Most `xs=` URLs a magnet may name.
@@ -198,15 +230,15 @@ fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn parse_btih(h: &str) -> Option<String> {
-    if h.len() == 40 && is_hex(h) {
-        return Some(h.to_ascii_lowercase());
-    }
-    if h.len() == 32 {
-        let bytes = BASE32.decode(h.to_ascii_uppercase().as_bytes()).ok()?;
-        return Some(hex::encode(bytes));
-    }
-    None
+/// The twenty bytes of a v1 info-hash written as 40 hex digits or 32 base32
+/// characters.
+fn parse_btih(h: &str) -> Option<[u8; 20]> {
+    let bytes = match h.len() {
+        40 => hex::decode(h).ok()?,
+        32 => BASE32.decode(h.to_ascii_uppercase().as_bytes()).ok()?,
+        _ => return None,
+    };
+    bytes.try_into().ok()
 }
 
 #[cfg(test)]
@@ -228,6 +260,24 @@ mod tests {
     }
 
     #[test]
+    fn an_info_hash_is_its_twenty_bytes_whatever_the_spelling() {
+        let hex: InfoHash = "0123456789ABCDEF0123456789abcdef01234567".parse().unwrap();
+        let b32 = Magnet::parse("magnet:?xt=urn:btih:AERUKZ4JVPG66AJDIVTYTK6N54ASGRLH").unwrap().info_hash();
+        assert_eq!(hex, b32);
+        assert_eq!(hex.to_string(), "0123456789abcdef0123456789abcdef01234567");
+        assert_eq!(hex.bytes()[..2], [0x01, 0x23]);
+        // Written to state files as lowercase hex, read back the same.
+        let json = serde_json::to_string(&hex).unwrap();
+        assert_eq!(json, "\"0123456789abcdef0123456789abcdef01234567\"");
+        assert_eq!(serde_json::from_str::<InfoHash>(&json).unwrap(), hex);
+        for bad in ["", "0123", &"g".repeat(40), &"0".repeat(41), "\u{1b}[2J"] {
+            let e = bad.parse::<InfoHash>().unwrap_err().to_string();
+            assert!(e.contains("not a v1 info-hash") && !e.contains('\u{1b}'), "{e}");
+        }
+        assert!(serde_json::from_str::<InfoHash>("\"xyz\"").is_err());
+    }
+
+    #[test]
     fn web_seeds_and_exact_sources() {
         let h = "0123456789abcdef0123456789abcdef01234567";
         let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=https%3A%2F%2Fa%2F&ws=https%3A%2F%2Fa%2F&xs=urn:btpk:x&xs=http%3A%2F%2Fm%2Ft.torrent")).unwrap();
@@ -235,24 +285,28 @@ mod tests {
         assert_eq!(m.sources, vec!["http://m/t.torrent"], "xs= that is not a URL is passed over");
         assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}&ws=ftp%3A%2F%2Fa%2F"))
             .unwrap_err()
+            .to_string()
             .contains("not an http(s) URL"));
         let many: String = (0..17).map(|i| format!("&ws=http%3A%2F%2Fw{i}%2F")).collect();
         assert!(Magnet::parse(&format!("magnet:?xt=urn:btih:{h}{many}"))
             .unwrap_err()
+            .to_string()
             .contains("more than 16 web seeds"));
     }
 
     #[test]
     fn v2_only_magnets_are_refused_hybrids_accepted() {
         let v2 = format!("urn:btmh:1220{}", "ab".repeat(32));
-        let e = Magnet::parse(&format!("magnet:?xt={v2}&dn=x")).unwrap_err();
+        let e = Magnet::parse(&format!("magnet:?xt={v2}&dn=x")).unwrap_err().to_string();
         assert!(e.contains("v2-only") && e.contains("urn:btih"), "{e}");
         let hybrid =
             Magnet::parse(&format!("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&xt={v2}")).unwrap();
         assert!(hybrid.btih.is_some() && hybrid.btmh.is_some());
         // btih = the truncated v2 hash (a libtorrent 2.0 info_hash() mistake)
         let v2 = "1220".to_string() + &"ab".repeat(32);
-        let e = Magnet::parse(&format!("magnet:?xt=urn:btih:{}&xt=urn:btmh:{v2}", "ab".repeat(20))).unwrap_err();
+        let e = Magnet::parse(&format!("magnet:?xt=urn:btih:{}&xt=urn:btmh:{v2}", "ab".repeat(20)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("truncated v2 hash") && e.contains("info_hashes().v1"), "{e}");
     }
 
@@ -263,7 +317,7 @@ mod tests {
             "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=%1b]0;x%07",
             "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&x.pe=%1b:x",
         ] {
-            let e = Magnet::parse(bad).unwrap_err();
+            let e = Magnet::parse(bad).unwrap_err().to_string();
             assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
         }
     }

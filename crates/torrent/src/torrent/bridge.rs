@@ -74,10 +74,10 @@ pub fn start(
     layout: Arc<Layout>,
 ) -> Bridges {
     let served = Arc::new(AtomicU64::new(0));
-    let info_hash = hex::encode(handle.info_hash().0);
+    let info_hash = crate::goatfile::InfoHash::from_bytes(&handle.info_hash().0);
     let tasks = urls
         .iter()
-        .filter_map(|url| match Seed::new(url, &info_hash, layout.clone()) {
+        .filter_map(|url| match Seed::new(url, info_hash, layout.clone()) {
             Ok(seed) => Some(Arc::new(seed)),
             Err(e) => {
                 seeds.drop_seed(

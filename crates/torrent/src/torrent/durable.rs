@@ -176,8 +176,8 @@ mod tests {
         std::fs::write(session.join(format!("{h}.bitv")), [0xff, 0xf0]).unwrap();
         std::fs::write(session.join(format!("{none}.bitv")), [0xff]).unwrap();
         let mut got = restrict(st);
-        got.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        assert_eq!(got, vec![(h.clone(), Restricted::Dropped(6)), (none.clone(), Restricted::Removed)]);
+        got.sort_by_key(|a| a.0);
+        assert_eq!(got, vec![(h, Restricted::Dropped(6)), (none, Restricted::Removed)]);
         assert_eq!(std::fs::read(session.join(format!("{h}.bitv"))).unwrap(), vec![0xfc, 0x00]);
         assert!(!session.join(format!("{none}.bitv")).exists(), "no record: librqbit checks the files");
         // A bad piece leaves the record.

@@ -89,8 +89,8 @@ pub(super) fn piece_length_of(torrent_bytes: &[u8]) -> Result<u64> {
     Ok(u64::from(t.info.data.piece_length))
 }
 
-pub(super) fn id20(info_hash: &InfoHash) -> Result<librqbit::dht::Id20> {
-    info_hash.as_str().parse().map_err(|_| Error::internal(format!("bad info-hash {info_hash}")))
+pub(super) fn id20(info_hash: &InfoHash) -> librqbit::dht::Id20 {
+    librqbit::dht::Id20::new(info_hash.bytes())
 }
 
 /// librqbit's 20-byte id as goat's key (always 40 hex digits).

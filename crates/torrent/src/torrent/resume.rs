@@ -148,14 +148,14 @@ pub fn repair_session(state_dir: &Path) {
 /// The output folder of every torrent in librqbit's session file, by
 /// info-hash (hex): goat's storage opens a restored torrent's files there
 /// (librqbit keeps the folder to itself).
-pub fn session_folders(state_dir: &Path) -> Vec<(String, PathBuf)> {
+pub fn session_folders(state_dir: &Path) -> Vec<(crate::goatfile::InfoHash, PathBuf)> {
     let Ok(bytes) = std::fs::read(session_dir(state_dir).join("session.json")) else { return Vec::new() };
     let Ok(db) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
     let Some(torrents) = db.get("torrents").and_then(|t| t.as_object()) else { return Vec::new() };
     torrents
         .values()
         .filter_map(|t| {
-            let hash = t.get("info_hash")?.as_str()?.to_ascii_lowercase();
+            let hash = t.get("info_hash")?.as_str()?.parse().ok()?;
             let folder = t.get("output_folder")?.as_str()?;
             Some((hash, PathBuf::from(folder)))
         })

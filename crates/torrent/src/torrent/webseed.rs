@@ -10,6 +10,7 @@
 //! spans, and checking that a server sent exactly those bytes.
 
 use crate::error::{Error, Result};
+use crate::goatfile::InfoHash;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ const MIN_RATE: u64 = 32 << 10;
 const PIECE_GRACE: Duration = Duration::from_secs(30);
 
 /// Web seeds dropped, by (info-hash, URL), and until when.
-type Dropped = Arc<Mutex<HashMap<(String, String), Option<Instant>>>>;
+type Dropped = Arc<Mutex<HashMap<(InfoHash, String), Option<Instant>>>>;
 
 /// The web seeds of one run: the HTTP client (through goat's proxy, when
 /// it has one) and the seeds dropped for the rest of the run.
@@ -84,9 +85,9 @@ impl WebSeeds {
 
     /// Whether `url` is dropped for torrent `info_hash`: `Some(None)` for
     /// the rest of the run, `Some(Some(t))` until `t`, `None` not.
-    pub fn dropped(&self, info_hash: &str, url: &str) -> Option<Option<Instant>> {
+    pub fn dropped(&self, info_hash: &InfoHash, url: &str) -> Option<Option<Instant>> {
         let mut d = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (info_hash.to_string(), url.to_string());
+        let key = (*info_hash, url.to_string());
         match d.get(&key).copied() {
             Some(Some(until)) if until <= Instant::now() => {
                 d.remove(&key);
@@ -96,7 +97,7 @@ impl WebSeeds {
         }
     }
 
-    pub fn is_dropped(&self, info_hash: &str, url: &str) -> bool {
+    pub fn is_dropped(&self, info_hash: &InfoHash, url: &str) -> bool {
         self.dropped(info_hash, url).is_some()
     }
 
@@ -105,10 +106,10 @@ impl WebSeeds {
     /// wrong ranges, no Range support), else for `PAUSED` (a server down,
     /// a 404 during a redeploy, a slow spell), so a daemon that runs for
     /// months is not left without it for good.
-    pub fn drop_seed(&self, info_hash: &str, url: &str, f: &Failure) {
+    pub fn drop_seed(&self, info_hash: &InfoHash, url: &str, f: &Failure) {
         let until = (!f.lied).then(|| Instant::now() + PAUSED);
         let mut d = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
-        if d.insert((info_hash.to_string(), url.to_string()), until).is_none() {
+        if d.insert((*info_hash, url.to_string()), until).is_none() {
             let how = if f.lied {
                 "not used for the rest of this run".to_string()
             } else {
@@ -149,7 +150,7 @@ pub struct Seed {
     /// The URL as the torrent or magnet wrote it (what warnings name).
     pub url: String,
     /// The torrent's info-hash (what a dropped seed is dropped for).
-    pub info_hash: String,
+    pub info_hash: InfoHash,
     pub layout: Arc<Layout>,
     /// Each file's URL under `url` (None for padding files).
     file_urls: Vec<Option<String>>,
@@ -233,7 +234,7 @@ fn transient(why: String) -> Failure {
 }
 
 impl Seed {
-    pub fn new(url: &str, info_hash: &str, layout: Arc<Layout>) -> Result<Seed> {
+    pub fn new(url: &str, info_hash: InfoHash, layout: Arc<Layout>) -> Result<Seed> {
         let base =
             url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;
         let file_urls = layout
@@ -245,7 +246,7 @@ impl Seed {
                 (!f.padding).then(|| file_url(&base, &layout.name, &path, layout.single))
             })
             .collect();
-        Ok(Seed { url: url.to_string(), info_hash: info_hash.to_string(), layout, file_urls })
+        Ok(Seed { url: url.to_string(), info_hash, layout, file_urls })
     }
 
     /// Piece `index`, proven against its SHA-1, tried again when the

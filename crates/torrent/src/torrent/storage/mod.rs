@@ -62,6 +62,7 @@
 
 use super::files::{Files, Pool};
 use crate::filebuf::FileBuf;
+use crate::goatfile::InfoHash;
 use librqbit::storage::filesystem::FilesystemStorageFactory;
 use librqbit::storage::{BoxStorageFactory, StorageFactory, StorageFactoryExt, TorrentStorage};
 use librqbit::{ManagedTorrentShared, TorrentMetadata};
@@ -94,38 +95,42 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Proofs by info-hash (hex), shared between the factory and the swarm.
-pub type Proofs = Arc<Mutex<HashMap<String, Arc<Proof>>>>;
+/// What the swarm tells the storage factory about each torrent it adds,
+/// by info-hash: librqbit calls the factory with only the torrent's
+/// metadata, so this is how goat's own knowledge reaches the storage.
+#[derive(Default)]
+pub struct Handoff {
+    /// What goat's read-back proved of each torrent (the factory makes it,
+    /// the swarm reads it).
+    pub proofs: HashMap<InfoHash, Arc<Proof>>,
+    /// A torrent goat is adding for a download: the files goat has just
+    /// allocated that hold nothing yet, relative to its output folder (its
+    /// presence also marks a download, whose proven pieces [`Behind`] drops
+    /// from the page cache). librqbit's initial check reads every byte of
+    /// every file that exists; a file goat preallocated is there at full
+    /// length, so that check would read and hash the whole payload's worth
+    /// of zeros before the first request (a quarter of goat's CPU time in a
+    /// 2 GiB fetch, docs/benchmarks.md). Reads of such a file fail until
+    /// something is written to it, as they fail for a file that does not
+    /// exist, and librqbit skips it.
+    pub fresh: HashMap<InfoHash, HashSet<std::path::PathBuf>>,
+    /// Each torrent's output folder: librqbit keeps its own to itself
+    /// (`ManagedTorrentShared::options` is private), so goat records the
+    /// folder of every torrent it adds, and of every torrent in the session
+    /// file before librqbit restores it.
+    pub folders: HashMap<InfoHash, std::path::PathBuf>,
+    /// Torrents seeded from a publisher's own folder: their files are
+    /// opened read-only and never created, resized or written
+    /// (`files::Files`).
+    pub read_only: HashSet<InfoHash>,
+}
 
-/// A torrent goat is adding for a download, by info-hash (hex): the files
-/// goat has just allocated that hold nothing yet, relative to its output
-/// folder (its presence also marks a download, whose proven pieces
-/// [`Behind`] drops from the page cache). librqbit's
-/// initial check reads every byte of every file that exists; a file goat
-/// preallocated is there at full length, so that check would read and
-/// hash the whole payload's worth of zeros before the first request (a
-/// quarter of goat's CPU time in a 2 GiB fetch, docs/benchmarks.md). Reads
-/// of such a file fail until something is written to it, as they fail for
-/// a file that does not exist, and librqbit skips it.
-pub type Fresh = Arc<Mutex<HashMap<String, HashSet<std::path::PathBuf>>>>;
-
-/// Each torrent's output folder, by info-hash (hex): librqbit keeps its
-/// own to itself (`ManagedTorrentShared::options` is private), so goat
-/// records the folder of every torrent it adds, and of every torrent in
-/// the session file before librqbit restores it.
-pub type Folders = Arc<Mutex<HashMap<String, std::path::PathBuf>>>;
-
-/// Torrents seeded from a publisher's own folder, by info-hash (hex): their
-/// files are opened read-only and never created, resized or written
-/// (`files::Files`).
-pub type ReadOnly = Arc<Mutex<HashSet<String>>>;
+/// The [`Handoff`] the swarm and its storage factory share.
+pub type Shared = Arc<Mutex<Handoff>>;
 
 #[derive(Clone)]
 pub struct ProvingFactory {
-    proofs: Proofs,
-    fresh: Fresh,
-    read_only: ReadOnly,
-    folders: Folders,
+    shared: Shared,
     write_roots: Arc<Vec<std::path::PathBuf>>,
     pool: Arc<Pool>,
     budget: Arc<Budget>,
@@ -133,19 +138,9 @@ pub struct ProvingFactory {
 }
 
 impl ProvingFactory {
-    pub fn new(
-        proofs: Proofs,
-        fresh: Fresh,
-        read_only: ReadOnly,
-        folders: Folders,
-        write_roots: Vec<std::path::PathBuf>,
-        budget: Arc<Budget>,
-    ) -> ProvingFactory {
+    pub fn new(shared: Shared, write_roots: Vec<std::path::PathBuf>, budget: Arc<Budget>) -> ProvingFactory {
         ProvingFactory {
-            proofs,
-            fresh,
-            read_only,
-            folders,
+            shared,
             write_roots: Arc::new(write_roots),
             pool: Pool::for_this_process(),
             budget,
@@ -167,14 +162,18 @@ impl StorageFactory for ProvingFactory {
             .map(|f| Span { offset: f.offset_in_torrent, len: f.len, padding: f.attrs.padding })
             .collect();
         let proof = Arc::new(Proof::new(lengths.total_pieces() as usize));
-        let hash = hex::encode(shared.info_hash.0);
-        lock(&self.proofs).insert(hash.clone(), proof.clone());
-        // Present when goat added the torrent itself for a download (not
-        // for one librqbit restored from its session file).
-        let fresh_paths = lock(&self.fresh).remove(&hash);
+        let hash = InfoHash::from_bytes(&shared.info_hash.0);
+        let (fresh_paths, output, read_only) = {
+            let mut handoff = lock(&self.shared);
+            handoff.proofs.insert(hash, proof.clone());
+            // Present when goat added the torrent itself for a download
+            // (not for one librqbit restored from its session file).
+            let fresh_paths = handoff.fresh.remove(&hash);
+            (fresh_paths, handoff.folders.get(&hash).cloned(), handoff.read_only.contains(&hash))
+        };
         let behind = fresh_paths.is_some().then(|| Arc::new(Behind { proven: Mutex::default() }));
         let fresh_paths = fresh_paths.unwrap_or_default();
-        let Some(output) = lock(&self.folders).get(&hash).cloned() else {
+        let Some(output) = output else {
             anyhow::bail!("goat does not know where torrent {hash}'s files are: it was not added by goat");
         };
         let inner = Files::new(
@@ -184,7 +183,7 @@ impl StorageFactory for ProvingFactory {
                 .iter()
                 .map(|f| (!f.attrs.padding).then(|| (f.relative_filename.clone(), f.len)))
                 .collect(),
-            lock(&self.read_only).contains(&hash) || !self.write_roots.iter().any(|r| output.starts_with(r)),
+            read_only || !self.write_roots.iter().any(|r| output.starts_with(r)),
             self.pool.clone(),
         )?;
         let fresh =
