@@ -11,11 +11,14 @@ use std::str::FromStr;
 /// An address the user gave, checked against a network.
 #[derive(Debug, Clone)]
 pub struct HolderAddress {
+    /// The address, valid for `network`.
     pub address: Address,
+    /// The network it belongs to: the one asked for, else the one its prefix implies.
     pub network: Network,
 }
 
 impl HolderAddress {
+    /// The output script that pays this address.
     pub fn script_pubkey(&self) -> ScriptBuf {
         self.address.script_pubkey()
     }
@@ -76,6 +79,7 @@ fn infer_network(addr: &Address<NetworkUnchecked>) -> Network {
     Network::Testnet
 }
 
+/// A network's name as goat writes it (one [`parse_network`] reads).
 pub fn network_name(network: Network) -> &'static str {
     match network {
         Network::Bitcoin => "bitcoin",

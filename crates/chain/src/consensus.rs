@@ -37,9 +37,19 @@ const FLAGS: u32 = bitcoinconsensus::VERIFY_ALL_PRE_TAPROOT | bitcoinconsensus::
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptError {
     /// The spent outputs given do not match the inputs one to one.
-    Prevouts { inputs: usize, prevouts: usize },
+    Prevouts {
+        /// How many inputs the transaction has.
+        inputs: usize,
+        /// How many spent outputs were given.
+        prevouts: usize,
+    },
     /// The first input whose script fails, with Core's reason.
-    Input { index: usize, reason: bitcoinconsensus::Error },
+    Input {
+        /// The input's position in the transaction, from 0.
+        index: usize,
+        /// Why Bitcoin Core's interpreter refused it.
+        reason: bitcoinconsensus::Error,
+    },
 }
 
 impl std::fmt::Display for ScriptError {

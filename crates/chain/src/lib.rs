@@ -7,6 +7,8 @@
 //! | [`esplora`] | Esplora and Electrum servers behind one client: failover, cross-checks, paging, merkle proofs, witnesses proven against their blocks |
 //! | [`consensus`] | Bitcoin Core's script interpreter over a whole transaction |
 
+#![warn(missing_docs)]
+
 pub mod address;
 pub mod consensus;
 pub mod esplora;

@@ -29,6 +29,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The exit code the process ends with for this kind.
     pub fn code(self) -> i32 {
         self as i32
     }
@@ -43,12 +44,15 @@ impl Kind {
 /// reading the message's words.
 #[derive(Debug)]
 pub struct Error {
+    /// Whose fault it is, which decides the exit code.
     pub kind: Kind,
+    /// The one line the user reads: the problem and what to do.
     pub message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
+    /// An error of `kind` saying `message`, with no error underneath it.
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         Error { kind, message: message.into(), source: None }
     }
@@ -77,18 +81,24 @@ impl Error {
         }
         None
     }
+    /// A [`Kind::Usage`] error: the command line is wrong.
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)
     }
+    /// A [`Kind::NotFound`] error: the thing asked for does not exist.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(Kind::NotFound, message)
     }
+    /// A [`Kind::Network`] error: no server gave an answer.
     pub fn network(message: impl Into<String>) -> Self {
         Self::new(Kind::Network, message)
     }
+    /// A [`Kind::InvalidData`] error: data was received but is invalid or dishonest.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(Kind::InvalidData, message)
     }
+    /// A [`Kind::Io`] error, "context: err", with what to do when the disk is full
+    /// or permission is denied; `err` is kept as its source.
     pub fn io(context: impl fmt::Display, err: std::io::Error) -> Self {
         let hint = match err.kind() {
             std::io::ErrorKind::StorageFull => ": the disk is full, free some space and run again",
@@ -97,6 +107,7 @@ impl Error {
         };
         Self::new(Kind::Io, format!("{context}: {err}{hint}")).caused_by(err)
     }
+    /// A [`Kind::Internal`] error: a bug or an unexpected local failure.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, message)
     }
@@ -114,6 +125,7 @@ impl std::error::Error for Error {
     }
 }
 
+/// goat's result: its error is goat's [`Error`] unless another is named.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The exit-code table shown at the end of `goat --help`.

@@ -21,11 +21,13 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 pub struct Sha1(sha1::Sha1);
 
 impl Sha1 {
+    /// Hashes `data` after the runs before it.
     pub fn update(&mut self, data: &[u8]) {
         use sha1::Digest as _;
         self.0.update(data);
     }
 
+    /// The hash's bytes.
     pub fn finish(self) -> [u8; 20] {
         use sha1::Digest as _;
         self.0.finalize().into()
@@ -37,6 +39,7 @@ impl Sha1 {
 pub struct Sha256(sha2::Sha256);
 
 impl Sha256 {
+    /// Hashes `data` after the runs before it.
     pub fn update(&mut self, data: &[u8]) {
         use sha2::Digest as _;
         self.0.update(data);

@@ -11,6 +11,8 @@
 //! | [`filebuf`] | buffers placed where the kernel copies at full speed |
 //! | [`sys`] | the system calls no kept crate wraps (the only `unsafe`) |
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod error;
 pub mod filebuf;

@@ -262,6 +262,7 @@ pub fn len_under(root: &Path, rel: &Path) -> io::Result<Option<u64>> {
 /// A regular file found below a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Found {
+    /// Its length in bytes.
     pub len: u64,
     /// Bytes of disk blocks allocated to it.
     pub allocated: u64,
@@ -275,14 +276,20 @@ pub struct Found {
 /// ctime (which no user can set back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
+    /// The device it is on (`st_dev`).
     pub dev: u64,
+    /// Its inode number on that device.
     pub ino: u64,
+    /// Its length in bytes.
     pub len: u64,
+    /// Last change to its bytes (`st_mtime`): seconds and nanoseconds since the epoch.
     pub mtime: (i64, i64),
+    /// Last status change (`st_ctime`): seconds and nanoseconds since the epoch.
     pub ctime: (i64, i64),
 }
 
 impl Stamp {
+    /// The stamp of the file `st` was read from.
     pub fn of(st: &rustix::fs::Stat) -> Stamp {
         Stamp {
             dev: st.st_dev,

@@ -6,7 +6,10 @@
 //! merkle roots, witness commitments and (regtest) proof of work. `server`
 //! serves it over an Esplora-compatible REST API that can misbehave on demand.
 
+#![warn(missing_docs)]
+
 pub mod electrum;
+pub mod faults;
 pub mod server;
 
 use bitcoin::blockdata::block::{Header, Version as BlockVersion};
@@ -34,11 +37,14 @@ const SUBSIDY: u64 = 50 * 100_000_000;
 /// A P2TR key-path wallet.
 #[derive(Clone)]
 pub struct Wallet {
+    /// Its key, untweaked: the taproot internal key.
     pub keypair: Keypair,
+    /// Its P2TR address: the key's own, tweaked with no script tree.
     pub address: Address,
 }
 
 impl Wallet {
+    /// The output script that pays this wallet.
     pub fn script_pubkey(&self) -> ScriptBuf {
         self.address.script_pubkey()
     }
@@ -80,11 +86,14 @@ pub struct Inscribe<'a> {
 /// The result of an inscription: its transactions.
 #[derive(Debug, Clone, Copy)]
 pub struct Inscribed {
+    /// The commit, whose outputs the reveal spends.
     pub commit: Txid,
+    /// The reveal, whose witnesses hold the envelopes.
     pub reveal: Txid,
 }
 
 impl Inscribed {
+    /// The id of the reveal's inscription `n`, from 0.
     pub fn id(&self, n: u32) -> crate::inscription::InscriptionId {
         crate::inscription::InscriptionId { txid: self.reveal, index: n }
     }
@@ -104,6 +113,7 @@ pub struct Leaf {
 
 /// A commit transaction whose outputs wait for their reveal.
 pub struct Commit {
+    /// The commit transaction's txid.
     pub txid: Txid,
     leaves: Vec<Leaf>,
     outputs: Vec<TxOut>,
@@ -112,14 +122,21 @@ pub struct Commit {
 /// Where a transaction is.
 #[derive(Debug, Clone, Copy)]
 pub struct Confirmation {
+    /// The height of the block it is in.
     pub height: u32,
+    /// That block's hash.
     pub hash: BlockHash,
+    /// The block header's time, in Unix seconds.
     pub time: u32,
+    /// Its position among the block's transactions (0 is the coinbase).
     pub pos: usize,
 }
 
+/// A transaction the chain holds, and where it was mined.
 pub struct TxRecord {
+    /// The transaction.
     pub tx: Transaction,
+    /// Where it was mined; None while it is in the mempool.
     pub confirmed: Option<Confirmation>,
     /// Order of arrival, for mempool ordering.
     pub seq: u64,
@@ -127,10 +144,14 @@ pub struct TxRecord {
 
 /// The chain: blocks, mempool and the indexes an Esplora server keeps.
 pub struct Chain {
+    /// The network its addresses are for: regtest.
     pub network: Network,
     secp: Secp256k1<All>,
+    /// The blocks, by height: index 0 is height 0.
     pub blocks: Vec<Block>,
+    /// Unconfirmed txids, in order of arrival.
     pub mempool: Vec<Txid>,
+    /// Every transaction the chain holds, mined or in the mempool, by txid.
     pub txs: HashMap<Txid, TxRecord>,
     /// Per script: confirmed txids oldest first, and their positions.
     confirmed_history: HashMap<ScriptBuf, (Vec<Txid>, HashMap<Txid, usize>)>,
@@ -175,10 +196,12 @@ impl Chain {
         wallet_from_seed(&self.secp, self.keys, self.network)
     }
 
+    /// The newest block's height (0 also when there is no block).
     pub fn height(&self) -> u32 {
         self.blocks.len().saturating_sub(1) as u32
     }
 
+    /// The newest block's hash (all zeros before the first block).
     pub fn tip(&self) -> BlockHash {
         self.blocks.last().map(|b| b.block_hash()).unwrap_or_else(BlockHash::all_zeros)
     }
@@ -622,6 +645,7 @@ impl Chain {
         inp.saturating_sub(out)
     }
 
+    /// The output `o` names, from any transaction the chain holds (spent or not).
     pub fn prevout(&self, o: &OutPoint) -> Option<TxOut> {
         self.txs.get(&o.txid)?.tx.output.get(o.vout as usize).cloned()
     }

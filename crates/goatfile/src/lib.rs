@@ -3,6 +3,7 @@
 //! holder's signature of it ([`signature`]: BIP 322 over a message that
 //! names the address, network, sequence and goatfile, carried as CBOR
 //! inscription metadata).
+#![warn(missing_docs)]
 
 pub mod goatfile;
 pub mod signature;

@@ -44,9 +44,12 @@ const MAX_METADATA: usize = 64 * 1024;
 /// What the holder signs, besides the goatfile's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Claim {
+    /// The network the address is on.
     #[serde(serialize_with = "ser_network")]
     pub network: Network,
+    /// The holder's address, as written in the message.
     pub address: String,
+    /// Of two goatfiles the holder signed, the one with the higher sequence wins.
     pub sequence: u64,
     /// The signature was made after the block at this height.
     pub after: u32,
@@ -74,6 +77,7 @@ impl Claim {
 /// A claim and its signature, as carried in metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Carried {
+    /// What was signed.
     pub claim: Claim,
     /// Base64: a BIP 322 simple signature (the witness), a BIP 322 full one
     /// (the `to_sign` transaction), or a 65-byte BIP 137 signature.
@@ -83,7 +87,9 @@ pub struct Carried {
 /// A signature that checked out.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Signed {
+    /// The claim's sequence number.
     pub sequence: u64,
+    /// The claim's block height: the signature was made after that block.
     pub after: u32,
     /// sha256 of the goatfile bytes signed.
     #[serde(serialize_with = "ser_hex")]

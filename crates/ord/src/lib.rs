@@ -2,6 +2,8 @@
 //! parser and writer (one wire-format home), tags, content encodings and
 //! inscription ids. Judged against `ord decode` in tests/cli/ord_diff.rs.
 
+#![warn(missing_docs)]
+
 pub mod inscription;
 
 use goat_core::{error, text};

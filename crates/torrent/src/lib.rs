@@ -9,6 +9,7 @@
 //! metadata from the chain or peers (`metadata`, `known`), fastresume and
 //! durable bitfields (`resume`, `durable`), torrent creation (`create`)
 //! and the piece arithmetic (`geometry`).
+#![warn(missing_docs)]
 
 pub mod torrent;
 

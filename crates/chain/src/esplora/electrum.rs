@@ -162,6 +162,7 @@ fn message(v: &Value) -> String {
     v.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| v.to_string())
 }
 
+/// Whether `url` names an Electrum server (`tcp://` or `ssl://`) rather than Esplora.
 pub fn is_electrum(url: &str) -> bool {
     url.starts_with("tcp://") || url.starts_with("ssl://")
 }
@@ -212,6 +213,10 @@ enum Fail {
 }
 
 impl Electrum {
+    /// The server at `url` (`tcp://` or `ssl://`), reached through the SOCKS5
+    /// proxy `socks5` (host:port) when one is given; each call is bounded by
+    /// `timeout`, and `bytes` counts what it receives. No connection is made
+    /// before the first call.
     pub fn new(url: &str, timeout: Duration, socks5: Option<String>, bytes: Arc<AtomicU64>) -> Electrum {
         let inner = Inner {
             url: url.to_string(),
@@ -644,9 +649,7 @@ impl ChainSource for Electrum {
         let txid = tx.compute_txid();
         self.call(move |s| match s.raw(SMALL_ANSWER, |c| c.transaction_broadcast_raw(&raw))? {
             Ok(t) => Ok(t),
-            // Bitcoin Core's reject reason is the only way it says so
-            // ("txn-already-known", "already in block chain").
-            Err(v) if message(&v).contains("already") => Ok(txid),
+            Err(v) if super::source::already_known(&message(&v)) => Ok(txid),
             Err(v) => Err(Fail::Refused(crate::text::one_line(&message(&v), 200))),
         })
     }

@@ -49,6 +49,7 @@ pub struct Span {
 /// What one server listed for the span.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct View {
+    /// The server's base URL.
     pub server: String,
     /// Confirmed transactions it listed down to the span's floor.
     pub listed: usize,

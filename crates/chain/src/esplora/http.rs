@@ -25,6 +25,7 @@ use std::time::Duration;
 /// history page of witness-heavy transactions can be several).
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
+/// One Esplora server, asked over its REST API.
 pub struct Http {
     url: String,
     client: reqwest::Client,
@@ -34,6 +35,8 @@ pub struct Http {
 }
 
 impl Http {
+    /// The server whose API is at `url`, asked through `client` (see [`client`]),
+    /// each request within `timeout`; `bytes` counts what its answers bring.
     pub fn new(url: &str, client: reqwest::Client, timeout: Duration, bytes: Arc<AtomicU64>) -> Http {
         Http { url: url.to_string(), client, timeout, bytes }
     }
@@ -271,10 +274,7 @@ impl ChainSource for Http {
                     }
                     Reply::Ok(txid)
                 }
-                // Bitcoin Core's reject reasons ("txn-already-known",
-                // "Transaction already in block chain") are the protocol's
-                // only way to say it: no code comes with them.
-                Reply::Refused(_, m) | Reply::NotFound(m) if m.contains("already") => Reply::Ok(txid),
+                Reply::Refused(_, m) | Reply::NotFound(m) if super::source::already_known(&m) => Reply::Ok(txid),
                 other => other.map(|_| txid),
             }
         })

@@ -37,6 +37,7 @@ pub const PAGE_SIZE: usize = 25;
 /// Raw transactions kept per client (the daemon's lives for good).
 const MAX_TXS_KEPT: usize = 50_000;
 
+/// The chain client's settings: its servers, how patiently to ask them, and how to reach them.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Base URLs, e.g. `https://mempool.space/api`, tried in order.
@@ -88,6 +89,7 @@ struct Counters {
     bytes: Arc<AtomicU64>,
 }
 
+/// The client's counters, as a snapshot (for `-v` and the benchmarks).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Stats {
     /// Esplora requests, and Electrum questions (each may be one or two
@@ -95,11 +97,17 @@ pub struct Stats {
     pub requests: u64,
     /// Round trips to Electrum servers (a batch is one).
     pub electrum_round_trips: u64,
+    /// Times a question was asked again of the same endpoint.
     pub retries: u64,
+    /// Times a question moved on to the next endpoint.
     pub failovers: u64,
+    /// Bytes received in answers: the bodies of Esplora's successful answers,
+    /// Electrum's raw transactions.
     pub bytes: u64,
 }
 
+/// goat's chain client: every configured server behind one client, asked
+/// with retries and failover, every answer checked.
 pub struct Esplora {
     cfg: Config,
     /// One per endpoint, in `cfg.endpoints` order.
@@ -212,6 +220,7 @@ impl Esplora {
         })
     }
 
+    /// The counters so far, as a snapshot.
     pub fn stats(&self) -> Stats {
         let c = &self.counters;
         Stats {
@@ -238,6 +247,7 @@ impl Esplora {
         &self.cfg.endpoints[idx]
     }
 
+    /// The chain the servers serve ([`Config::network`]).
     pub fn network(&self) -> bitcoin::Network {
         self.cfg.network
     }
@@ -252,6 +262,7 @@ impl Esplora {
         self.rejected.lock().map(|r| r.len()).unwrap_or(0)
     }
 
+    /// How many endpoints were configured, those caught lying included.
     pub fn endpoint_count(&self) -> usize {
         self.cfg.endpoints.len()
     }

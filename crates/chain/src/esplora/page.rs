@@ -41,6 +41,7 @@ pub struct Chunks {
 }
 
 impl Chunks {
+    /// The chunks sent on `rx`, read in order until the sender is dropped.
     pub fn new(rx: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Chunks {
         Chunks { rx, cur: bytes::Bytes::new(), item: Arc::new(AtomicUsize::new(0)) }
     }

@@ -38,8 +38,11 @@ const MAINNET_FLOORS: [(u32, f64); 3] = [(500_000, 2e11), (709_632, 2e12), (840_
 /// A transaction proven to be in a block.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Proven {
+    /// The transaction proven.
     pub txid: Txid,
+    /// That block's height.
     pub height: u32,
+    /// The block it is in.
     pub block: BlockHash,
     /// The server whose proof was checked.
     pub server: String,

@@ -20,6 +20,7 @@ use std::time::Duration;
 /// What one server answered to one question.
 #[derive(Debug)]
 pub enum Reply<T> {
+    /// The value asked for, as the server gave it.
     Ok(T),
     /// It says the thing does not exist (HTTP 404, Electrum "no such").
     NotFound(String),
@@ -36,10 +37,12 @@ pub enum Reply<T> {
 }
 
 impl<T> Reply<T> {
+    /// An `Ok`'s value passed through `f`; any other reply is kept as it is.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
         self.and_then(|v| Reply::Ok(f(v)))
     }
 
+    /// The reply `f` makes of an `Ok`'s value; any other reply is kept as it is.
     pub fn and_then<U>(self, f: impl FnOnce(T) -> Reply<U>) -> Reply<U> {
         match self {
             Reply::Ok(v) => f(v),
@@ -50,6 +53,19 @@ impl<T> Reply<T> {
             Reply::Invalid(m) => Reply::Invalid(m),
         }
     }
+}
+
+/// Whether a broadcast's refusal says the node has the transaction
+/// already (in its mempool or a block): a success for goat, which may send
+/// the same transaction twice (`--finalize` run again, a second server).
+/// Bitcoin Core's reject reasons ("txn-already-known", "Transaction
+/// already in block chain"), passed on by Esplora's `POST /tx` and
+/// Electrum's `blockchain.transaction.broadcast`, are the protocols' only
+/// way to say it: no code comes with them. A server could say it of a
+/// transaction it dropped, as it could answer the txid and drop it: the
+/// broadcast is confirmed only by the transaction showing up.
+pub fn already_known(reason: &str) -> bool {
+    reason.contains("already")
 }
 
 /// Which page of an address's history.
@@ -71,11 +87,13 @@ pub enum Page {
 /// else their wtxid and whether they held an envelope.
 #[derive(Debug, Clone)]
 pub struct Listed {
+    /// Its txid, which the served copy was checked to hash to.
     pub txid: Txid,
     /// The server's copy: whole (`whole`), or without its witnesses. The
     /// txid pins all but the witnesses; the witnesses are its word until
     /// proven (`witness.rs`).
     pub tx: Arc<Transaction>,
+    /// Whether `tx` kept its witnesses (it was at most `witness::KEPT_COPY` bytes).
     pub whole: bool,
     /// The served copy's wtxid (its witnesses included).
     pub wtxid: Wtxid,
@@ -108,12 +126,16 @@ pub trait ChainSource: Send + Sync {
     fn round_trips(&self) -> Option<u64> {
         None
     }
+    /// One page of `a`'s history, each transaction checked to hash to its listed txid.
     fn history<'a>(&'a self, a: &'a Address, page: Page) -> Ask<'a, Vec<Listed>>;
     /// A transaction's bytes, decoded (not yet checked against `t`).
     fn raw_tx<'a>(&'a self, t: &'a Txid) -> Ask<'a, Transaction>;
+    /// Whether `t` is confirmed, and at what height (an Electrum server tells it
+    /// only for a transaction of a history already read).
     fn tx_status<'a>(&'a self, t: &'a Txid) -> Ask<'a, TxStatus>;
     /// Electrum-format merkle branch (both protocols share it).
     fn merkle_proof<'a>(&'a self, t: &'a Txid) -> Ask<'a, MerkleProof>;
+    /// The hash of the server's block at `height`.
     fn block_hash(&self, height: u32) -> Ask<'_, BlockHash>;
     /// The coinbase's txid and its merkle branch (position 0) in block
     /// `h` at `height`: its length is the block's depth, which every
@@ -125,6 +147,7 @@ pub trait ChainSource: Send + Sync {
     fn header<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Header>;
     /// A whole block, decoded (not yet checked). Electrum serves none.
     fn raw_block<'a>(&'a self, h: &'a BlockHash) -> Ask<'a, Block>;
+    /// The unspent outputs paying `a`, as the server lists them.
     fn utxos<'a>(&'a self, a: &'a Address) -> Ask<'a, Vec<Utxo>>;
     /// Confirmation target in blocks → sat/vB.
     fn fee_estimates(&self) -> Ask<'_, HashMap<u16, f64>>;

@@ -62,12 +62,20 @@ const MAX_KEPT: usize = 50_000;
 #[serde(rename_all = "lowercase", tag = "by")]
 pub enum WitnessProof {
     /// Taken from its block, whose witness commitment holds.
-    Block { block: BlockHash, server: String },
+    Block {
+        /// The block it was taken from.
+        block: BlockHash,
+        /// The base URL of the server that gave the raw block.
+        server: String,
+    },
     /// Every input passed Bitcoin Core's interpreter.
     Scripts,
     /// Too many inputs to check by script, and no block: a transaction the
     /// walk only passed over, listed as unproven.
-    Unchecked { inputs: usize },
+    Unchecked {
+        /// How many inputs it has: more than [`MAX_SCRIPT_INPUTS`].
+        inputs: usize,
+    },
 }
 
 /// A transaction as one server served it: the bytes goat read, pinned by
@@ -78,8 +86,11 @@ pub enum WitnessProof {
 /// needs them, and counts only if it is the same (`Esplora::bytes_of`).
 #[derive(Debug, Clone)]
 pub struct Copy {
+    /// The transaction's txid.
     pub txid: Txid,
+    /// The wtxid of the bytes served (their witnesses included).
     pub wtxid: Wtxid,
+    /// How many inputs it has.
     pub inputs: usize,
     /// The endpoint that served it; `usize::MAX`: taken from a proven
     /// block.
@@ -94,6 +105,8 @@ pub struct Copy {
 pub const KEPT_COPY: usize = 4 * 1024;
 
 impl Copy {
+    /// The copy of `tx` that endpoint `server` served; its bytes are kept when
+    /// they are at most [`KEPT_COPY`].
     pub fn new(tx: Arc<Transaction>, server: usize) -> Copy {
         let kept = (tx.total_size() <= KEPT_COPY).then(|| tx.clone());
         Copy { txid: tx.compute_txid(), wtxid: tx.compute_wtxid(), inputs: tx.input.len(), server, kept }
@@ -110,13 +123,18 @@ impl Copy {
     }
 }
 
+/// A transaction's witnesses as judged: proven, and how, or listed as unproven.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Witnessed {
+    /// The transaction judged.
     pub txid: Txid,
+    /// How its witnesses were proven, or that they were not.
     #[serde(flatten)]
     pub proof: WitnessProof,
 }
 
+/// The error for a transaction served now with other witnesses than goat judged
+/// it by earlier in this run, when no block can say which were mined.
 pub fn regone(txid: &Txid) -> Error {
     Error::invalid(format!(
         "{txid} is served now with other witnesses than those goat judged it by earlier in this run, and no block says which were mined: run again, or pass an --esplora server"
@@ -439,7 +457,9 @@ impl Esplora {
 /// each of its transactions sits (worked out once: the walk asks a block
 /// for each of the address's transactions in it).
 pub struct CheckedBlock {
+    /// The block, its checks passed.
     pub block: Block,
+    /// The base URL of the server that gave it.
     pub server: String,
     position: HashMap<Txid, usize>,
 }

@@ -7,6 +7,7 @@
 use data_encoding::BASE32;
 use url::Url;
 
+/// A magnet URI from a goatfile, checked ([`Magnet::parse`]), and the parts goat uses.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Magnet {
     /// The URI as written in the goatfile.
@@ -15,7 +16,9 @@ pub struct Magnet {
     pub btih: Option<String>,
     /// v2 multihash (`1220…`), lowercase hex, when the magnet has one.
     pub btmh: Option<String>,
+    /// `dn=`: the name the magnet suggests for the torrent, when it has one.
     pub display_name: Option<String>,
+    /// `tr=` tracker URLs (http, https, udp, ws or wss), in the order written.
     pub trackers: Vec<String>,
     /// `x.pe` peer addresses (host:port).
     pub peers: Vec<String>,
@@ -36,6 +39,7 @@ pub struct Magnet {
 pub struct InfoHash([u8; 20]);
 
 impl InfoHash {
+    /// The info-hash these twenty bytes are.
     pub fn from_bytes(bytes: &[u8; 20]) -> InfoHash {
         InfoHash(*bytes)
     }

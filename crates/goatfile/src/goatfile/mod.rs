@@ -23,19 +23,26 @@ pub const MAX_ENTRIES: usize = 4096;
 /// Schema versions this goat understands.
 pub const SUPPORTED_VERSIONS: &[u64] = &[1];
 
+/// A goatfile, parsed and checked ([`parse`]): what to fetch, as named entries.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Goatfile {
     /// Schema version; 0 for the loose early form (names → magnets).
     pub version: u64,
+    /// `name:`, for people (None when absent, and always in the loose form).
     pub name: Option<String>,
+    /// `description:`, for people (None when absent, and always in the loose form).
     pub description: Option<String>,
+    /// The entries (at least one, names unique): in the order written, or sorted by
+    /// name in the loose form.
     pub entries: Vec<Entry>,
 }
 
+/// One entry: a named folder of files and where they come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
     /// Unique within the goatfile; also the entry's folder name on disk.
     pub name: String,
+    /// Where the entry's files come from: a torrent, or the chain.
     pub source: Source,
     /// Files expected from this entry (optional for magnets).
     pub files: Vec<FileSpec>,
@@ -149,9 +156,11 @@ impl std::str::FromStr for MetaSource {
     }
 }
 
+/// Where an entry's files come from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
+    /// The files are those of the torrent this magnet names.
     Magnet(Magnet),
     /// The file is the (decoded) content of this inscription.
     Inscription(#[serde(serialize_with = "ser_display")] InscriptionId),
@@ -187,10 +196,12 @@ impl Source {
     }
 }
 
+/// A file an entry is expected to hold, and what it is checked against.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FileSpec {
     /// Relative path inside the entry's folder.
     pub path: String,
+    /// Expected length in bytes (None: not given).
     pub size: Option<u64>,
     /// Lowercase hex.
     pub sha256: Option<String>,

@@ -20,7 +20,12 @@ pub enum Undecodable {
     /// An encoding goat does not decode.
     Unsupported(String),
     /// The body is not valid in its encoding.
-    Corrupt { encoding: &'static str, why: String },
+    Corrupt {
+        /// The decoder that failed: `brotli`, `gzip` or `deflate`.
+        encoding: &'static str,
+        /// What the decoder said.
+        why: String,
+    },
     /// It decodes to more than the cap.
     TooBig(u64),
 }

@@ -12,6 +12,7 @@ use bitcoin::opcodes::all as op;
 use bitcoin::script::{Builder, Instruction, PushBytesBuf};
 use bitcoin::{Script, ScriptBuf, Transaction, XOnlyPublicKey};
 
+/// The push after `OP_FALSE OP_IF` that makes it an ord envelope.
 pub const PROTOCOL_ID: &[u8] = b"ord";
 /// Largest data push tapscript allows (and ord writes body chunks of).
 pub const MAX_PUSH: usize = 520;
@@ -19,7 +20,9 @@ pub const MAX_PUSH: usize = 520;
 /// One push inside an envelope: data, or a number written as OP_1..OP_16.
 #[derive(Debug, Clone)]
 pub enum Push {
+    /// A data push of these bytes.
     Data(Vec<u8>),
+    /// A number from 1 to 16, written as its OP_1..OP_16 opcode.
     Num(u8),
 }
 
@@ -58,11 +61,14 @@ impl Envelope {
         }
         self
     }
+    /// Adds one field: `tag`, then `value`, as two data pushes (a `value` over
+    /// [`MAX_PUSH`] bytes is cut when written).
     pub fn field(mut self, tag: u8, value: &[u8]) -> Self {
         self.0.push(Push::Data(vec![tag]));
         self.0.push(Push::Data(value.to_vec()));
         self
     }
+    /// Adds the body: the empty push that starts it, then `body` in 520-byte pushes.
     pub fn body(mut self, body: &[u8]) -> Self {
         self.0.push(Push::Data(vec![]));
         for c in body.chunks(MAX_PUSH) {

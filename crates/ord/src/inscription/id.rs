@@ -6,9 +6,12 @@ use bitcoin::Txid;
 use std::fmt;
 use std::str::FromStr;
 
+/// An inscription's id: its reveal transaction and which of its inscriptions it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InscriptionId {
+    /// The transaction that revealed it.
     pub txid: Txid,
+    /// Which of that transaction's inscriptions it is: the `n` of `i<n>`, from 0.
     pub index: u32,
 }
 

@@ -61,7 +61,9 @@ impl Drop for Bridges {
 /// peer id it answers with (anything else on that port is not goat's).
 #[derive(Clone, Copy)]
 pub struct Session {
+    /// The session's listening address (on loopback).
     pub at: SocketAddr,
+    /// The peer id the session answers a handshake with.
     pub peer_id: librqbit::dht::Id20,
 }
 

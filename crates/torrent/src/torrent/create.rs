@@ -30,6 +30,7 @@ const TARGET_PIECES: u64 = 2000;
 /// Read unit (a multiple of every piece length goat chooses).
 const CHUNK: usize = 1 << 20;
 
+/// What [`create`] writes into a torrent besides its files.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     /// Tracker URLs (first becomes `announce`; all go into `announce-list`).
@@ -45,12 +46,14 @@ pub struct CreateOptions {
 pub struct MadeFile {
     /// Path inside the torrent's folder, as components.
     pub path: Vec<String>,
+    /// Length in bytes.
     pub size: u64,
     /// Lowercase hex.
     pub sha256: String,
 }
 
 impl MadeFile {
+    /// The path with its components joined by `/`.
     pub fn path_string(&self) -> String {
         self.path.join("/")
     }
@@ -59,12 +62,17 @@ impl MadeFile {
 /// A torrent made from a folder (or one file).
 #[derive(Debug, Clone)]
 pub struct Made {
+    /// The torrent's name: the folder's (or the file's) name.
     pub name: String,
     /// The whole `.torrent` file.
     pub bytes: bytes::Bytes,
+    /// The v1 info-hash (SHA-1 of the bencoded info dictionary).
     pub info_hash: InfoHash,
+    /// Bytes in each piece (the last may be shorter).
     pub piece_length: u64,
+    /// Its files in torrent order (sorted by path).
     pub files: Vec<MadeFile>,
+    /// Bytes in all its files.
     pub total: u64,
     /// Where the files are on this machine (the folder, or the file).
     pub source: PathBuf,

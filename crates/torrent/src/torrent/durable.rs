@@ -77,7 +77,9 @@ pub fn restrict(state_dir: &Path) -> Vec<(InfoHash, Restricted)> {
 
 /// A torrent's layout as [`update`] needs it.
 pub struct Layout {
+    /// The torrent's output folder.
     pub output: PathBuf,
+    /// Bytes in each piece (the last may be shorter).
     pub piece_length: u64,
     /// (path relative to `output`, offset in the torrent, length), padding
     /// files left out.

@@ -47,6 +47,7 @@ impl Pool {
         Pool::with_cap((limit / 4).clamp(8, 1 << 16) as usize)
     }
 
+    /// A pool that keeps at most `cap` files open (at least one).
     pub fn with_cap(cap: usize) -> Arc<Pool> {
         Arc::new(Pool { cap: cap.max(1), open: Mutex::default(), next_owner: AtomicUsize::new(1) })
     }
@@ -124,6 +125,9 @@ pub struct Files {
 }
 
 impl Files {
+    /// The files of a torrent under `root`, opened through `pool`; `files` gives
+    /// each one's path below `root` and length (None: padding). `root` is created
+    /// unless `read_only`, and opened here either way.
     pub fn new(
         root: &Path,
         files: Vec<Option<(PathBuf, u64)>>,
@@ -218,14 +222,19 @@ impl Files {
         Ok(())
     }
 
+    /// Fill `buf` from file `id`, starting at byte `offset`.
     pub fn pread_exact(&self, id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
         Ok(self.file(id)?.read_exact_at(buf, offset)?)
     }
 
+    /// Write all of `buf` to file `id` at byte `offset` (an error for a
+    /// publisher's folder).
     pub fn pwrite_all(&self, id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
         Ok(self.writer(id)?.write_all_at(buf, offset)?)
     }
 
+    /// Write both buffers, one after the other, to file `id` at byte `offset`
+    /// (an error for a publisher's folder). Returns their total length.
     pub fn pwrite_all_vectored(&self, id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
         let f = self.writer(id)?;
         let total = bufs[0].len() + bufs[1].len();
@@ -246,6 +255,8 @@ impl Files {
         Ok(total)
     }
 
+    /// Make file `id` `length` bytes long. A publisher's file of another length
+    /// is an error and is left as it is.
     pub fn ensure_file_length(&self, id: usize, length: u64) -> anyhow::Result<()> {
         let f = self.file(id)?;
         let now = f.metadata()?.len();
@@ -259,11 +270,15 @@ impl Files {
         Ok(self.writer(id)?.set_len(length)?)
     }
 
+    /// Remove the file `filename` (relative to the output folder), never
+    /// through a link (an error for a publisher's folder).
     pub fn remove_file(&self, filename: &Path) -> anyhow::Result<()> {
         self.writable()?;
         Ok(safefs::remove_in(&*self.dir()?, filename)?)
     }
 
+    /// Remove the folder `path` (relative to the output folder) if it is
+    /// empty (an error for a publisher's folder).
     pub fn remove_directory_if_empty(&self, path: &Path) -> anyhow::Result<()> {
         self.writable()?;
         Ok(safefs::remove_dir_in(&*self.dir()?, path)?)

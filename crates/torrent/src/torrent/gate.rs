@@ -128,8 +128,9 @@ pub struct Counts {
     pub rc4: u32,
     /// Open now, in plaintext.
     pub plaintext: u32,
-    /// Opened in this run, with MSE and in plaintext.
+    /// Opened in this run, with MSE.
     pub opened_encrypted: u64,
+    /// Opened in this run, in plaintext.
     pub opened_plaintext: u64,
 }
 

@@ -20,6 +20,7 @@ pub struct Part {
     pub at: u64,
     /// Where it starts in the range.
     pub in_range: usize,
+    /// Bytes in the part.
     pub len: usize,
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 
 impl Torrent {
+    /// The torrent's v1 info-hash.
     pub fn info_hash(&self) -> InfoHash {
         hash_of(self.handle.info_hash())
     }
@@ -29,6 +30,7 @@ impl Torrent {
         self.web.as_ref().map_or(0, |w| w.served.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// Where the torrent stands now: librqbit's stats and the gate's counts.
     pub fn progress(&self) -> Progress {
         let s = self.handle.stats();
         let live = s.live.as_ref();

@@ -28,6 +28,7 @@ const MAX_DEPTH: usize = 32;
 pub struct Candidate {
     /// Where it came from, in words (an inscription id, a URL).
     pub source: String,
+    /// What was read: a `.torrent` or a bare bencoded info dictionary.
     pub bytes: Bytes,
     /// Its `url-list` (outside the info-hash) is the holder's own choice:
     /// an inscription proven to be the block's, named by the goatfile.
@@ -42,6 +43,7 @@ pub struct Candidate {
 pub struct Checked(Bytes);
 
 impl Checked {
+    /// The `.torrent` to hand to librqbit.
     pub fn torrent(&self) -> &Bytes {
         &self.0
     }

@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 /// BitTorrent block (16 KiB) to 256 MiB, the range every client makes
 /// (libtorrent's `create_torrent` goes up to 128 MiB for v2).
 pub const MIN_PIECE: u32 = 16 << 10;
+/// Largest piece length goat accepts, 256 MiB (see [`MIN_PIECE`]).
 pub const MAX_PIECE: u32 = 256 << 20;
 /// At most this many files in one torrent. Far above any model release
 /// (the 219 GB LLaMA torrent has a few dozen; a 20,000-file torrent is
@@ -30,6 +31,7 @@ pub const MAX_FILES: usize = 1_000_000;
 pub const MAX_TOTAL: u64 = 1 << 50;
 /// A file path's length in bytes (PATH_MAX) and one component's (NAME_MAX).
 pub const MAX_PATH: usize = 4096;
+/// Longest path component accepted, in bytes (NAME_MAX; see [`MAX_PATH`]).
 pub const MAX_NAME: usize = 255;
 
 /// SHA-1 of the empty string.

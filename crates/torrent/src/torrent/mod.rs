@@ -61,13 +61,17 @@ pub struct SwarmConfig {
     pub listen_port: Option<u16>,
     /// Listen on 127.0.0.1 only (tests, demos).
     pub loopback_only: bool,
+    /// Find peers through the DHT (never with a proxy, whatever this says).
     pub dht: bool,
     /// SOCKS5 proxy for all peer connections. With a proxy goat also turns
     /// off DHT, trackers, local discovery and listening, so no traffic can
     /// leave around it.
     pub socks_proxy: Option<String>,
+    /// Download limit in bytes per second (None or 0: no limit).
     pub max_download_bps: Option<u32>,
+    /// Upload limit in bytes per second (None or 0: no limit).
     pub max_upload_bps: Option<u32>,
+    /// Most peers connected at once per torrent (None: librqbit's 128).
     pub peer_limit: Option<usize>,
     /// Where librqbit keeps its session (which torrents, where) and the
     /// fastresume bitfields, for a daemon that must survive restarts.
@@ -106,6 +110,8 @@ pub enum PieceOrder {
     File,
 }
 
+/// goat's BitTorrent session: one librqbit session with goat's storage under
+/// it, its peer connections through the gate, and the web seeds.
 pub struct Swarm {
     session: Arc<Session>,
     api: Arc<librqbit::api::Api>,
@@ -137,7 +143,9 @@ pub struct Swarm {
 /// A torrent being fetched or seeded.
 #[derive(Clone)]
 pub struct Torrent {
+    /// librqbit's handle of the torrent.
     pub handle: Arc<ManagedTorrent>,
+    /// The folder its files are in.
     pub output: PathBuf,
     /// The piece-order task of a download (random-first), alive as long as
     /// the torrent is held; it ends by itself when the download completes.
@@ -151,25 +159,38 @@ pub struct Torrent {
 /// What the download stage reports, as a snapshot.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Progress {
+    /// Bytes librqbit has of the torrent (its `progress_bytes`).
     pub have_bytes: u64,
+    /// Bytes the torrent has when finished (librqbit's `total_bytes`).
     pub total_bytes: u64,
     /// Bytes received from peers in this run (includes rejected pieces).
     pub fetched_bytes: u64,
+    /// Bytes sent to peers since the torrent last went live (0 while it is
+    /// not).
     pub uploaded_bytes: u64,
+    /// Download speed in bytes per second (librqbit's estimate; 0 while the
+    /// torrent is not live).
     pub download_bps: f64,
+    /// Upload speed in bytes per second (librqbit's estimate; 0 while the
+    /// torrent is not live).
     pub upload_bps: f64,
+    /// Peers connected now (0 while the torrent is not live).
     pub peers: u32,
     /// Of `fetched_bytes`, those its web seeds handed over.
     pub web_seed_bytes: u64,
-    /// Peer connections open now that were opened with MSE/PE, and of
-    /// those the ones whose payload is RC4 (the rest encrypted only the
-    /// handshake, as both sides allowed).
+    /// Peer connections open now that were opened with MSE/PE (those not
+    /// counted in `rc4_peers` encrypted only the handshake, as both sides
+    /// allowed).
     pub encrypted_peers: u32,
+    /// Of `encrypted_peers`, those whose payload is RC4.
     pub rc4_peers: u32,
-    /// Peer connections opened in this run, with MSE/PE and in plaintext.
+    /// Peer connections opened in this run with MSE/PE.
     pub encrypted_connections: u64,
+    /// Peer connections opened in this run in plaintext.
     pub plaintext_connections: u64,
+    /// librqbit has every piece: the download is complete.
     pub finished: bool,
+    /// The error the torrent stopped on, in librqbit's words (None: no error).
     pub error: Option<String>,
 }
 
@@ -180,7 +201,9 @@ pub struct Metadata {
     pub bytes: Bytes,
     /// Its files in torrent order (padding files included).
     pub files: Vec<TorrentFile>,
+    /// Bytes in each piece (the last may be shorter).
     pub piece_length: u64,
+    /// The torrent's v1 info-hash (the magnet's).
     pub hash: InfoHash,
     /// Peers to start from: the given ones, the magnet's, those met.
     peers: Vec<SocketAddr>,
@@ -198,12 +221,18 @@ impl Metadata {
 pub struct TorrentFile {
     /// Path relative to the torrent's output folder.
     pub path: PathBuf,
+    /// Where the file starts in the torrent, in bytes (its files laid end to end).
     pub offset: u64,
+    /// Length in bytes.
     pub length: u64,
+    /// A BEP 47 padding file: zeros, for which goat keeps no file on disk.
     pub padding: bool,
 }
 
 impl Swarm {
+    /// Start the session `cfg` describes: the gate, librqbit over goat's
+    /// storage and the web-seed client. `default_folder` is librqbit's
+    /// default output folder.
     pub async fn start(cfg: SwarmConfig, default_folder: &Path) -> Result<Swarm> {
         let proxied = cfg.socks_proxy.is_some();
         if let Some(p) = &cfg.socks_proxy {
@@ -348,6 +377,7 @@ impl Swarm {
         self.session.stats_snapshot().as_prometheus(out);
     }
 
+    /// Stop the session, giving librqbit at most 3 seconds.
     pub async fn stop(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
     }

@@ -40,8 +40,10 @@ const PRIME: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A6
 pub const KEY_LEN: usize = 96;
 const MAX_PAD: usize = 512;
 const VC: [u8; 8] = [0; 8];
-/// crypto_provide / crypto_select bits.
+/// The crypto_provide / crypto_select bit for a plaintext payload (only
+/// the handshake encrypted).
 pub const PLAINTEXT: u32 = 0x01;
+/// The crypto_provide / crypto_select bit for an RC4 payload.
 pub const RC4: u32 = 0x02;
 
 /// What carries the payload after the handshake.
@@ -73,7 +75,9 @@ impl Cipher {
 
 /// An MSE connection once the handshake is over.
 pub struct Established<S> {
+    /// The connection to the peer; the payload goes on over it after `pending`.
     pub stream: S,
+    /// What carries the payload, as crypto_select chose.
     pub method: Method,
     /// The torrent the peer named (its info-hash).
     pub skey: [u8; 20],

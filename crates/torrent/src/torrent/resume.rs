@@ -19,6 +19,8 @@ use super::session_dir;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// Where librqbit saves the have-bitfield of `info_hash`:
+/// `<state>/session/<info-hash>.bitv`.
 pub fn bitfield_file(state_dir: &Path, info_hash: &crate::goatfile::InfoHash) -> PathBuf {
     session_dir(state_dir).join(format!("{info_hash}.bitv"))
 }

@@ -97,6 +97,8 @@ impl WebSeeds {
         }
     }
 
+    /// Whether `url` is dropped for torrent `info_hash` now (for a while or for
+    /// the run).
     pub fn is_dropped(&self, info_hash: &InfoHash, url: &str) -> bool {
         self.dropped(info_hash, url).is_some()
     }
@@ -151,6 +153,7 @@ pub struct Seed {
     pub url: String,
     /// The torrent's info-hash (what a dropped seed is dropped for).
     pub info_hash: InfoHash,
+    /// The torrent's pieces and files.
     pub layout: Arc<Layout>,
     /// Each file's URL under `url` (None for padding files).
     file_urls: Vec<Option<String>>,
@@ -158,7 +161,9 @@ pub struct Seed {
 
 /// The piece layout of a torrent, from its metadata.
 pub struct Layout {
+    /// Bytes in each piece (the last may be shorter).
     pub piece_length: u64,
+    /// Bytes in the torrent, padding files included.
     pub total: u64,
     hashes: Vec<[u8; 20]>,
     /// Its files, in order (checked paths: `listed_files`).
@@ -169,6 +174,8 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout of `torrent` (a `.torrent`'s bytes), its metadata and paths
+    /// checked.
     pub fn of(torrent: &[u8]) -> Result<Layout> {
         let files = super::listed_files(torrent)?;
         let t = super::info::parsed(torrent)?;
@@ -183,6 +190,7 @@ impl Layout {
         })
     }
 
+    /// How many pieces the torrent has.
     pub fn pieces(&self) -> u32 {
         self.total.div_ceil(self.piece_length.max(1)) as u32
     }
@@ -200,6 +208,7 @@ impl Layout {
         self.segments(index).count()
     }
 
+    /// Bytes in piece `index` (the last piece may be shorter).
     pub fn piece_len(&self, index: u32) -> u64 {
         let start = u64::from(index) * self.piece_length;
         self.piece_length.min(self.total.saturating_sub(start))
@@ -209,6 +218,7 @@ impl Layout {
 /// Why a piece could not be had from a web seed.
 #[derive(Debug)]
 pub struct Failure {
+    /// What went wrong, in words.
     pub why: String,
     /// Worth another try now (the server could not be reached or stopped
     /// sending).
@@ -234,6 +244,8 @@ fn transient(why: String) -> Failure {
 }
 
 impl Seed {
+    /// Web seed `url` of torrent `info_hash`, each file's URL under it worked
+    /// out from `layout` (BEP 19). An error when `url` does not parse.
     pub fn new(url: &str, info_hash: InfoHash, layout: Arc<Layout>) -> Result<Seed> {
         let base =
             url::Url::parse(url).map_err(|e| Error::invalid(format!("web seed '{}': {e}", crate::text::line(url))))?;

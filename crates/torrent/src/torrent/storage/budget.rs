@@ -21,6 +21,7 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget of `limit` bytes of piece buffers (0: gathering off).
     pub fn new(limit: usize) -> Arc<Budget> {
         Arc::new(Budget { limit, used: AtomicUsize::new(0), kept: Mutex::default() })
     }

@@ -128,6 +128,8 @@ pub struct Handoff {
 /// The [`Handoff`] the swarm and its storage factory share.
 pub type Shared = Arc<Mutex<Handoff>>;
 
+/// The storage factory of goat's session: a [`ProvingStorage`] for each
+/// torrent librqbit adds, made from what the swarm put in the [`Handoff`].
 #[derive(Clone)]
 pub struct ProvingFactory {
     shared: Shared,
@@ -138,6 +140,9 @@ pub struct ProvingFactory {
 }
 
 impl ProvingFactory {
+    /// The session's factory. A torrent whose folder is below none of
+    /// `write_roots` is opened read-only; every torrent shares one file [`Pool`],
+    /// `budget` and the prover thread, which starts here.
     pub fn new(shared: Shared, write_roots: Vec<std::path::PathBuf>, budget: Arc<Budget>) -> ProvingFactory {
         ProvingFactory {
             shared,
@@ -231,6 +236,9 @@ struct Watch {
     seen: Mutex<Option<crate::safefs::Stamp>>,
 }
 
+/// One torrent's storage over its [`Files`]: each piece proven as it is
+/// written, and none served that goat has not hashed in this session (the
+/// module's doc).
 pub struct ProvingStorage {
     inner: Arc<Files>,
     /// Per file: allocated by goat and not written since (see [`Fresh`]).
