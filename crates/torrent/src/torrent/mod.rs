@@ -81,7 +81,7 @@ pub struct SwarmConfig {
     pub piece_order: PieceOrder,
     /// DHT bootstrap nodes (host:port) instead of librqbit's public ones.
     pub dht_bootstrap: Vec<String>,
-    /// MSE/PE: whether peer connections are encrypted (`gate.rs`).
+    /// MSE/PE: whether peer connections are encrypted (`gate/`).
     pub encryption: gate::Encryption,
     /// MiB of memory for whole pieces gathered before they are written
     /// (0: each block written as it arrives; `storage::Budget`).
@@ -243,7 +243,7 @@ impl Swarm {
                 )));
             }
         }
-        // Peers reach goat through the gate (`gate.rs`: MSE/PE), which owns
+        // Peers reach goat through the gate (`gate/`: MSE/PE), which owns
         // the announced port; librqbit listens on loopback behind it. Behind
         // a proxy nothing may reach goat from outside: no gate listener, and
         // librqbit's loopback listener serves only the web-seed bridge

@@ -3,7 +3,7 @@
 //! require encryption.
 //!
 //! Written here because no kept Rust crate implements it and librqbit
-//! 9.1 has none (see `gate.rs` for how it reaches librqbit's peers).
+//! 9.1 has none (see `gate/` for how it reaches librqbit's peers).
 //! The arithmetic and ciphers come from kept crates: rust-num's BigUint
 //! for the Diffie-Hellman exchange and RustCrypto's RC4; what is written
 //! here is the framing of the Vuze/libtorrent specification:

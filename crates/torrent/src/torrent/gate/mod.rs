@@ -1,0 +1,356 @@
+//! The peer gate: every peer connection of goat's session passes through
+//! here, so that goat speaks MSE/PE (`mse.rs`) although librqbit 9.1 does
+//! not.
+//!
+//! - **Incoming.** The gate owns the port peers connect to (the one
+//!   announced to trackers and the DHT); librqbit listens on loopback
+//!   only. The gate reads the first 20 bytes: a plaintext BitTorrent
+//!   handshake is passed on as it is (unless encryption is required),
+//!   anything else is answered as an MSE handshake. Either way the peer's
+//!   BitTorrent handshake is checked (and under MSE its info-hash must be
+//!   the one the peer named) before the stream is relayed, decrypted, to
+//!   librqbit's listener.
+//! - **Outgoing.** librqbit is given the gate as its SOCKS5 proxy (the
+//!   one hook it has for outgoing connections). The gate connects to the
+//!   peer (directly, or through the user's own proxy), reads librqbit's
+//!   handshake to learn the info-hash, and opens the connection in the
+//!   mode's order: MSE first and plaintext if the peer drops it, or the
+//!   reverse, or MSE only. The retry happens inside the gate, unseen by
+//!   librqbit. Anything that does not start with a BitTorrent handshake
+//!   (librqbit's HTTP tracker requests also use the proxy) is relayed
+//!   untouched.
+//!
+//! The SOCKS5 server is written here (CONNECT only, RFC 1928/1929): it
+//! serves one client, librqbit, which authenticates with a random
+//! password so that no other local process can use the gate as a proxy.
+//! A crate server would not let goat act between the CONNECT and the
+//! relay, which is the point of it.
+//!
+//! What is bounded, incoming: handshakes in progress (`PENDING` in all,
+//! `PER_NETWORK` from one /24 or /48), connections open (`MAX_LINKS` in
+//! all, `PER_IP_LINKS` from one address but loopback), each handshake's
+//! time (`HANDSHAKE`, and `FIRST_BYTES` for a peer's first 20 bytes);
+//! excess connections are closed at once. Outgoing: SOCKS negotiations
+//! (`PENDING_SOCKS`, `FIRST_BYTES`; librqbit bounds its own connections
+//! after that). Both: a relay's buffers (two of `CHUNK`), a write to a
+//! side that stopped reading (`WRITE_STALL`, then the relay ends, so
+//! librqbit dropping a peer frees its relay too). A peer that stalls or
+//! lies only costs its own task and a few slots of its own network.
+//!
+//! librqbit sees incoming peers as coming from `INCOMING_FROM`, a loopback
+//! address of the gate's own: the gate refuses to dial it, so librqbit's
+//! reconnect to an incoming peer's advertised port (which would land on
+//! this machine) never leaves the gate.
+
+use super::mse::{self, Cipher, Method};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+mod incoming;
+mod outgoing;
+mod relay;
+use incoming::*;
+use outgoing::*;
+use relay::*;
+
+/// How goat treats encryption, as qBittorrent and Transmission users know
+/// it (docs/fetching.md says why the default is what it is).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encryption {
+    /// Open plaintext, retry with MSE when a peer drops that; accept both;
+    /// answer MSE with plaintext payload when the peer allows it.
+    PreferPlaintext,
+    /// Open with MSE, retry plaintext when a peer drops that; accept both;
+    /// answer MSE with RC4 when the peer allows it.
+    #[default]
+    PreferEncrypted,
+    /// MSE with RC4 only, both ways: plaintext peers are refused.
+    Require,
+}
+
+impl Encryption {
+    /// What goat offers when it opens MSE.
+    fn provide(self) -> u32 {
+        match self {
+            Encryption::Require => mse::RC4,
+            _ => mse::RC4 | mse::PLAINTEXT,
+        }
+    }
+
+    /// What goat selects from a peer's offer, as the responder.
+    fn choose(self, provide: u32) -> Option<Method> {
+        let rc4 = provide & mse::RC4 != 0;
+        let plain = provide & mse::PLAINTEXT != 0;
+        match self {
+            Encryption::Require => rc4.then_some(Method::Rc4),
+            Encryption::PreferEncrypted if rc4 => Some(Method::Rc4),
+            Encryption::PreferPlaintext if plain => Some(Method::Plaintext),
+            _ if rc4 => Some(Method::Rc4),
+            _ if plain => Some(Method::Plaintext),
+            _ => None,
+        }
+    }
+}
+
+/// Handshakes in progress at once, incoming and (separately) outgoing.
+const PENDING: usize = 256;
+/// Incoming handshakes in progress from one network (`network`).
+const PER_NETWORK: u32 = 8;
+/// Incoming connections open from one address (libtorrent allows one).
+const PER_IP_LINKS: u32 = 8;
+/// Incoming connections open in all (each holds two sockets).
+const MAX_LINKS: usize = 1024;
+/// librqbit's SOCKS connections still negotiating.
+const PENDING_SOCKS: usize = 256;
+/// A handshake's whole time.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// A peer's first 20 bytes, and librqbit's SOCKS negotiation.
+const FIRST_BYTES: Duration = Duration::from_secs(5);
+/// One write to a side that does not read.
+const WRITE_STALL: Duration = Duration::from_secs(60);
+/// Where incoming peers seem to come from, to librqbit.
+const INCOMING_FROM: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 71, 1);
+/// One try at MSE or plaintext before the other: librqbit waits 10 s for
+/// the peer's handshake, and the second try must fit in that.
+const ATTEMPT: Duration = Duration::from_secs(4);
+/// Connecting to a peer.
+const CONNECT: Duration = Duration::from_secs(10);
+/// Relay buffer, one per direction.
+const CHUNK: usize = 32 << 10;
+const PSTR: &[u8; 20] = b"\x13BitTorrent protocol";
+const HANDSHAKE_LEN: usize = 68;
+
+/// Peer connections of one torrent, as a snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Open now and opened with MSE (the handshake at least encrypted).
+    pub encrypted: u32,
+    /// Of those, the ones whose payload is RC4 too.
+    pub rc4: u32,
+    /// Open now, in plaintext.
+    pub plaintext: u32,
+    /// Opened in this run, with MSE.
+    pub opened_encrypted: u64,
+    /// Opened in this run, in plaintext.
+    pub opened_plaintext: u64,
+}
+
+type Table = Arc<Mutex<HashMap<[u8; 20], Counts>>>;
+
+/// One relayed connection, counted while it lives.
+struct Counted {
+    table: Table,
+    info_hash: [u8; 20],
+    method: Option<Method>,
+}
+
+impl Counted {
+    /// Only for the session's own torrents (the caller checked), so the
+    /// table holds one row per torrent whatever peers send.
+    fn new(table: &Table, info_hash: [u8; 20], method: Option<Method>) -> Counted {
+        let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
+        let c = t.entry(info_hash).or_default();
+        match method {
+            None => c.opened_plaintext += 1,
+            Some(_) => c.opened_encrypted += 1,
+        }
+        Self::change(c, method, |n| *n += 1);
+        Counted { table: table.clone(), info_hash, method }
+    }
+
+    fn change(c: &mut Counts, method: Option<Method>, f: impl Fn(&mut u32)) {
+        match method {
+            None => f(&mut c.plaintext),
+            Some(m) => {
+                f(&mut c.encrypted);
+                if m == Method::Rc4 {
+                    f(&mut c.rc4);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = t.get_mut(&self.info_hash) {
+            Self::change(c, self.method, |n| *n = n.saturating_sub(1));
+        }
+    }
+}
+
+struct Shared {
+    mode: Encryption,
+    upstream: Option<Upstream>,
+    counts: Table,
+    pending: Arc<tokio::sync::Semaphore>,
+    pending_socks: Arc<tokio::sync::Semaphore>,
+    /// Incoming handshakes in progress, per network.
+    handshakes: Arc<Slots>,
+    /// Incoming connections open, per address, and in all.
+    links: Arc<Slots>,
+    open_links: Arc<tokio::sync::Semaphore>,
+    /// Set when the gate is dropped: every connection task ends.
+    closed: tokio::sync::watch::Sender<bool>,
+    /// librqbit's own listener, and the torrents of its session.
+    session: std::sync::OnceLock<(SocketAddr, Weak<librqbit::Session>)>,
+}
+
+/// The gate of one session; its tasks end when it is dropped.
+pub struct Gate {
+    shared: Arc<Shared>,
+    listen: Option<TcpListener>,
+    port: Option<u16>,
+    proxy_url: String,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        for t in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            t.abort();
+        }
+        self.shared.closed.send_replace(true);
+    }
+}
+
+impl Gate {
+    /// Bind the gate: `listen` is where peers reach goat (None: nothing
+    /// may, as behind a proxy); `upstream` the user's SOCKS5 proxy.
+    pub async fn open(mode: Encryption, listen: Option<SocketAddr>, upstream: Option<&str>) -> Result<Gate> {
+        let upstream = upstream.map(Upstream::parse).transpose()?;
+        let listener = match listen {
+            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| {
+                Error::usage(format!("cannot listen for peers on {at}: {e}: pick another --listen-port"))
+            })?),
+            None => None,
+        };
+        let port = listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port());
+        let socks = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("starting the peer gate", e))?;
+        let socks_at = socks.local_addr().map_err(|e| Error::io("starting the peer gate", e))?;
+        let mut secret = [0u8; 16];
+        getrandom::fill(&mut secret).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+        let password = hex::encode(secret);
+        let shared = Arc::new(Shared {
+            mode,
+            upstream,
+            counts: Table::default(),
+            pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
+            pending_socks: Arc::new(tokio::sync::Semaphore::new(PENDING_SOCKS)),
+            handshakes: Slots::new(PER_NETWORK),
+            links: Slots::new(PER_IP_LINKS),
+            open_links: Arc::new(tokio::sync::Semaphore::new(MAX_LINKS)),
+            closed: tokio::sync::watch::channel(false).0,
+            session: std::sync::OnceLock::new(),
+        });
+        let task = tokio::spawn(serve_socks(socks, shared.clone(), password.clone()));
+        Ok(Gate {
+            shared,
+            listen: listener,
+            port,
+            // socks5h: host names (HTTP trackers) are resolved by the gate,
+            // through the user's proxy if there is one.
+            proxy_url: format!("socks5h://goat:{password}@{socks_at}"),
+            tasks: Mutex::new(vec![task]),
+        })
+    }
+
+    /// The port peers reach goat on.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The proxy URL librqbit connects out through.
+    pub fn proxy_url(&self) -> &str {
+        &self.proxy_url
+    }
+
+    /// Start passing incoming peers to the session, whose listener is at
+    /// `at` (loopback).
+    pub fn attach(&mut self, at: SocketAddr, session: &Arc<librqbit::Session>) {
+        let _ = self.shared.session.set((at, Arc::downgrade(session)));
+        if let Some(l) = self.listen.take() {
+            let task = tokio::spawn(serve_incoming(l, self.shared.clone()));
+            self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        }
+    }
+
+    /// Connections open now for a torrent.
+    pub fn counts(&self, info_hash: &[u8; 20]) -> Counts {
+        self.shared.counts.lock().unwrap_or_else(|e| e.into_inner()).get(info_hash).copied().unwrap_or_default()
+    }
+}
+
+impl Shared {
+    fn local(&self) -> Option<SocketAddr> {
+        self.session.get().map(|(at, _)| *at)
+    }
+
+    /// The session's torrent whose HASH('req2', ...) this is.
+    fn torrent(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
+        self.find(|h| &mse::req2(h) == req2)
+    }
+
+    fn find(&self, f: impl Fn(&[u8; 20]) -> bool) -> Option<[u8; 20]> {
+        let session = self.session.get()?.1.upgrade()?;
+        session.with_torrents(|all| all.map(|(_, t)| t.info_hash().0).find(|h| f(h)))
+    }
+}
+
+type Opened = (TcpStream, Option<Cipher>, Option<Cipher>, Option<Method>, Vec<u8>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_mode_selects_as_documented() {
+        use Encryption::*;
+        let both = mse::RC4 | mse::PLAINTEXT;
+        assert_eq!(PreferEncrypted.choose(both), Some(Method::Rc4));
+        assert_eq!(PreferPlaintext.choose(both), Some(Method::Plaintext));
+        assert_eq!(Require.choose(both), Some(Method::Rc4));
+        assert_eq!(Require.choose(mse::PLAINTEXT), None);
+        assert_eq!(PreferPlaintext.choose(mse::RC4), Some(Method::Rc4));
+        assert_eq!(PreferEncrypted.choose(mse::PLAINTEXT), Some(Method::Plaintext));
+        assert_eq!(PreferEncrypted.choose(0), None);
+        assert_eq!(Require.provide(), mse::RC4);
+    }
+
+    #[test]
+    fn limits_are_per_network_and_peers_cannot_name_unroutable_addresses() {
+        assert_eq!(network("198.51.100.7".parse().unwrap()), "198.51.100.0".parse::<IpAddr>().unwrap());
+        assert_eq!(network("2001:db8:1:2::5".parse().unwrap()), "2001:db8:1::".parse::<IpAddr>().unwrap());
+        let slots = Slots::new(2);
+        let key: IpAddr = "192.0.2.0".parse().unwrap();
+        let (a, b) = (slots.take(key).unwrap(), slots.take(key).unwrap());
+        assert!(slots.take(key).is_none());
+        drop(a);
+        assert!(slots.take(key).is_some());
+        drop(b);
+        for bad in ["0.0.0.0", "169.254.169.254", "224.0.0.1", "255.255.255.255", "::", "fe80::1", "ff02::1"] {
+            assert!(unroutable(bad.parse().unwrap()), "{bad}");
+        }
+        for good in ["127.0.0.1", "192.168.1.20", "198.51.100.7", "::1", "2001:db8::1"] {
+            assert!(!unroutable(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_user_proxy_is_parsed_with_its_password() {
+        let u = Upstream::parse("socks5h://al%20ice:p%40ss@127.0.0.1:9050").unwrap();
+        assert_eq!(u.at, "127.0.0.1:9050");
+        assert_eq!(u.auth, Some(("al ice".into(), "p@ss".into())));
+        assert_eq!(Upstream::parse("socks5://[::1]:1080").unwrap().at, "[::1]:1080");
+        // Tor's stream isolation: a user name alone, no login.
+        assert!(Upstream::parse("socks5h://isolate@127.0.0.1:9050").unwrap().auth.is_none());
+        assert!(Upstream::parse("socks5://:secret@127.0.0.1:9050").is_err());
+    }
+}
