@@ -64,14 +64,17 @@ fn a_payment_that_moves_an_airdropped_sat_does_not_endorse_it() {
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
     s.publish("real");
     s.chain.mine();
+    // The stranger's airdrop, the same in both scenes below.
     let pointer = 6_000u64.to_le_bytes();
-    let envelope = Envelope::default()
-        .field(tag::CONTENT_TYPE, b"text/yaml")
-        .field(tag::POINTER, &pointer[..2])
-        .body(goatfile("evil").as_bytes());
+    let airdrop = || {
+        Envelope::default()
+            .field(tag::CONTENT_TYPE, b"text/yaml")
+            .field(tag::POINTER, &pointer[..2])
+            .body(goatfile("evil").as_bytes())
+    };
     let drop_ = s.chain.inscribe(Inscribe {
         funder: &stranger,
-        inputs: vec![vec![envelope]],
+        inputs: vec![vec![airdrop()]],
         to: holder.script_pubkey(),
         reveal_input_from: None,
     });
@@ -93,13 +96,9 @@ fn a_payment_that_moves_an_airdropped_sat_does_not_endorse_it() {
     // refused by default, with what --accept-unsigned lets in named.
     let mut s = Scene::new();
     let (holder, stranger) = (s.holder.clone(), s.stranger.clone());
-    let envelope = Envelope::default()
-        .field(tag::CONTENT_TYPE, b"text/yaml")
-        .field(tag::POINTER, &pointer[..2])
-        .body(goatfile("evil").as_bytes());
     let drop_ = s.chain.inscribe(Inscribe {
         funder: &stranger,
-        inputs: vec![vec![envelope]],
+        inputs: vec![vec![airdrop()]],
         to: holder.script_pubkey(),
         reveal_input_from: None,
     });

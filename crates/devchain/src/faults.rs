@@ -5,9 +5,6 @@
 //! arms a fault unless a test asks: `goat demo` and `goat devchain` serve
 //! an honest chain.
 
-// Handlers answer an error as the response itself (axum's own idiom).
-#![allow(clippy::result_large_err)]
-
 use super::server::{text, tx_to_json, AppState, Logged};
 use axum::body::Body;
 use axum::extract::{Request, State};

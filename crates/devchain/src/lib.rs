@@ -727,15 +727,16 @@ fn wallet_from_seed(secp: &Secp256k1<All>, seed: u64, network: Network) -> Walle
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_and_proofs_are_genuine() {
+    /// A chain where a funded wallet inscribed "hi" to itself, mined in one
+    /// block with `others` more payments to new wallets.
+    pub(crate) fn inscribed_hi(others: usize) -> (Chain, Wallet, Inscribed) {
         let mut c = Chain::new();
         let alice = c.wallet();
         c.fund(&alice.script_pubkey(), 1_000_000);
-        for _ in 0..4 {
+        for _ in 0..others {
             let w = c.wallet();
             c.fund(&w.script_pubkey(), 5_000);
         }
@@ -746,6 +747,12 @@ mod tests {
             reveal_input_from: None,
         });
         c.mine();
+        (c, alice, ins)
+    }
+
+    #[test]
+    fn blocks_and_proofs_are_genuine() {
+        let (c, _, ins) = inscribed_hi(4);
         let b = c.blocks.last().unwrap();
         assert!(b.check_merkle_root());
         assert!(b.check_witness_commitment());

@@ -541,7 +541,6 @@ impl Drop for Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Envelope, Inscribe};
 
     /// The Esplora JSON the devchain writes is read back by goat's client
     /// (`esplora::page`) as the very transactions, witnesses and heights
@@ -550,16 +549,7 @@ mod tests {
     /// every page read makes, but as a lie, far from its cause).
     #[test]
     fn esplora_json_reads_back_as_the_chain_holds_it() {
-        let mut c = Chain::new();
-        let alice = c.wallet();
-        c.fund(&alice.script_pubkey(), 1_000_000);
-        let ins = c.inscribe(Inscribe {
-            funder: &alice,
-            inputs: vec![vec![Envelope::file("text/plain", None, b"hi")]],
-            to: alice.script_pubkey(),
-            reveal_input_from: None,
-        });
-        c.mine();
+        let (mut c, alice, ins) = crate::tests::inscribed_hi(0);
         // One left in the mempool: unconfirmed, no height.
         let pending = c.fund(&alice.script_pubkey(), 7_000);
         let txids = [ins.commit, ins.reveal, pending];
