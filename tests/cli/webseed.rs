@@ -513,14 +513,7 @@ fn web_seeds_and_metadata_urls_go_through_the_proxy() {
     let gf = site.srv.parent().unwrap().join("goatfile.yaml");
     let magnet =
         format!("magnet:?xt=urn:btih:{}&dn=tiny-model&ws={}", site.torrent.info_hash, enc(&ng.url(ng.good, "files/")));
-    std::fs::write(
-        &gf,
-        format!(
-            "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n",
-            ng.url(ng.good, "meta/tiny.torrent")
-        ),
-    )
-    .unwrap();
+    write_goatfile(&gf, &magnet, &ng.url(ng.good, "meta/tiny.torrent"));
     let out = site.srv.parent().unwrap().join("got");
     let fetched = ns
         .exec()
@@ -638,14 +631,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
     // A local goatfile; the torrent from nginx; the files from the drip.
     let gf = w.path().join("goatfile.yaml");
     let ng = Nginx::start(&site.srv, &site.lies, "64k");
-    std::fs::write(
-        &gf,
-        format!(
-            "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {}\n",
-            ng.url(ng.good, "meta/tiny.torrent")
-        ),
-    )
-    .unwrap();
+    write_goatfile(&gf, &magnet, &ng.url(ng.good, "meta/tiny.torrent"));
     let mut d = goat()
         .args(["fetch", "--goatfile"])
         .args([&gf])
@@ -665,4 +651,13 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 
 fn warnings_naming_text(stderr: &str, needle: &str) -> usize {
     stderr.lines().filter(|l| l.contains("warning") && l.contains(needle)).count()
+}
+
+/// A local goatfile naming the tiny model by `magnet`, its `.torrent` at
+/// `metadata` (a URL).
+fn write_goatfile(gf: &Path, magnet: &str, metadata: &str) {
+    let yaml = format!(
+        "goat: 1\nname: tiny\nentries:\n  - name: tiny-model\n    magnet: \"{magnet}\"\n    metadata: {metadata}\n"
+    );
+    std::fs::write(gf, yaml).unwrap();
 }
