@@ -64,10 +64,13 @@ pub fn init_cli(v: Verbosity) {
 }
 
 /// Logging for the daemon: `goat=info,librqbit=warn` by default.
+/// librqbit-utp warns at every start when the kernel caps the UDP receive
+/// buffer below the 160 MiB it asks for (`net.core.rmem_max`, 208 KiB on
+/// most systems): advice for one tuning, not news; docs/fetching.md says it.
 pub fn init_daemon(v: Verbosity) {
     let default = match v {
         Verbosity::Quiet => "goat=warn,librqbit=error",
-        Verbosity::Normal => "goat=info,librqbit=warn",
+        Verbosity::Normal => "goat=info,librqbit=warn,librqbit_utp=error",
         Verbosity::Verbose => "goat=debug,librqbit=info",
     };
     use std::io::IsTerminal;

@@ -39,6 +39,17 @@ pub struct SwarmArgs {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_dht: bool,
+    /// Do not use uTP: peers are reached and served over TCP only. With
+    /// uTP on, goat listens on the UDP port of the same number too, and
+    /// the DHT moves to the next port up when --listen-port is set.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_utp: bool,
+    /// Do not map the listening port on the gateway with UPnP (goat seed
+    /// and fetch --seed map it; plain fetch never does).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_upnp: bool,
     /// DHT bootstrap node (repeatable) instead of the public ones.
     #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -113,6 +124,9 @@ impl SwarmArgs {
             listen_port: self.listen_port.or(default_port),
             loopback_only: self.loopback,
             dht: !self.no_dht,
+            utp: !self.no_utp,
+            // Seeders turn it on (`goat seed`, `fetch --seed`).
+            map_port: false,
             socks_proxy,
             max_download_bps: self.max_download_rate.map(|r| r.0),
             max_upload_bps: self.max_upload_rate.map(|r| r.0),

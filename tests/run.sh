@@ -48,6 +48,13 @@ command -v transmission-remote >/dev/null || need_pkgs+=(transmission-cli)
 # extents.
 command -v mkfs.btrfs >/dev/null || [ -x /usr/sbin/mkfs.btrfs ] || need_pkgs+=(btrfs-progs)
 command -v filefrag >/dev/null || [ -x /usr/sbin/filefrag ] || need_pkgs+=(e2fsprogs)
+# A UPnP IGD gateway (Debian's miniupnpd, nftables build: no maintainer
+# scripts, so installing it starts nothing) run only inside network
+# namespaces the test makes (tests/support/nat_gateway.sh), and the client
+# that lists its mappings (tests/cli/reach.rs).
+[ -x /usr/sbin/miniupnpd ] || need_pkgs+=(miniupnpd-nftables)
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need_pkgs+=(nftables)
+command -v upnpc >/dev/null || need_pkgs+=(miniupnpc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need_pkgs[*]}"
   SUDO=""

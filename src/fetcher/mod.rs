@@ -31,6 +31,8 @@ pub struct EntryResult {
     /// Peer connections opened, with MSE/PE and in plaintext.
     pub encrypted_connections: u64,
     pub plaintext_connections: u64,
+    /// Peer connections opened over uTP (whatever their encryption).
+    pub utp_connections: u64,
     /// Bytes put in place from local copies instead of downloaded, and
     /// from where (`local::Placed::words`).
     pub reused_bytes: u64,
@@ -338,6 +340,7 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
         web_seed_bytes: 0,
         encrypted_connections: 0,
         plaintext_connections: 0,
+        utp_connections: 0,
         reused_bytes: 0,
         reused_from: Vec::new(),
         seconds: started.elapsed().as_secs_f64(),

@@ -419,6 +419,7 @@ impl Request {
                 web_seed_bytes: _t.web_seed_bytes(),
                 encrypted_connections: end.encrypted_connections,
                 plaintext_connections: end.plaintext_connections,
+                utp_connections: end.utp_connections,
                 reused_bytes: placed.bytes(),
                 reused_from: placed.words(),
                 seconds: started.elapsed().as_secs_f64(),

@@ -191,6 +191,9 @@ struct Shared {
     poll: Duration,
     started_at: u64,
     listen_port: Option<u16>,
+    /// The session, for what it reports of its reach (uTP, DHT port, the
+    /// gateway's mapping).
+    swarm: Arc<Swarm>,
     book: Mutex<Book>,
 }
 
@@ -254,6 +257,7 @@ impl Daemon {
             poll: opts.poll,
             started_at: now(),
             listen_port: swarm.listen_port(),
+            swarm: swarm.clone(),
             book: Mutex::new(Book {
                 addresses: opts
                     .addresses

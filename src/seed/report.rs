@@ -14,6 +14,9 @@ pub(super) fn snapshot(shared: &Shared) -> Status {
         started_at: shared.started_at,
         now: now(),
         listen_port: shared.listen_port,
+        utp: shared.swarm.utp(),
+        dht_port: shared.swarm.dht_port(),
+        mapping: shared.swarm.mapping(),
         output: shared.opts_output.display().to_string(),
         state_dir: shared.state_dir.display().to_string(),
         poll_seconds: shared.poll.as_secs(),
@@ -65,5 +68,7 @@ pub(super) fn torrent_status(hash: &InfoHash, tr: &Tracked) -> TorrentStatus {
         web_seed_bytes: p.web_seed_bytes,
         encrypted_peers: p.encrypted_peers,
         rc4_peers: p.rc4_peers,
+        utp_peers: p.utp_peers,
+        dht_stored: p.dht_stored,
     }
 }

@@ -12,6 +12,16 @@ pub struct Status {
     pub now: u64,
     /// TCP port peers reach this daemon on.
     pub listen_port: Option<u16>,
+    /// Whether peers reach it over uTP too (on the UDP port of that number).
+    #[serde(default)]
+    pub utp: bool,
+    /// UDP port of its DHT node (None: the DHT is off).
+    #[serde(default)]
+    pub dht_port: Option<u16>,
+    /// The listening port mapped on the gateway with UPnP (None: not
+    /// asked, as with --no-upnp).
+    #[serde(default)]
+    pub mapping: Option<crate::torrent::portmap::Mapping>,
     pub output: String,
     pub state_dir: String,
     pub poll_seconds: u64,
@@ -90,6 +100,13 @@ pub struct TorrentStatus {
     pub encrypted_peers: u32,
     #[serde(default)]
     pub rc4_peers: u32,
+    /// Of `peers`, those connected over uTP.
+    #[serde(default)]
+    pub utp_peers: u32,
+    /// DHT nodes that stored goat's last announce of the torrent (absent:
+    /// not announced, as with the DHT off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dht_stored: Option<usize>,
 }
 
 /// Where a torrent is in the daemon's life, as `/status` reports it.
@@ -234,6 +251,35 @@ impl Status {
         o
     }
 
+    /// How peers reach the daemon: uTP, the DHT's port, the gateway's
+    /// mapping.
+    fn reach(&self) -> String {
+        let utp = if self.utp { "TCP and uTP" } else { "TCP only" };
+        let dht = self.dht_port.map(|p| format!("DHT on UDP {p}")).unwrap_or_else(|| "DHT off".into());
+        let map = match &self.mapping {
+            None => "port mapping off".to_string(),
+            Some(m) => match (&m.external, &m.error) {
+                (Some(at), err) => format!(
+                    "reachable at {at} through the gateway ({}, {}, {}){}",
+                    m.service.as_deref().map(crate::text::line).unwrap_or_else(|| "UPnP".into()),
+                    m.protocols.join("+"),
+                    if m.lease_seconds == 0 {
+                        "permanent lease".to_string()
+                    } else {
+                        format!("lease {} s", m.lease_seconds)
+                    },
+                    err.as_deref().map(|e| format!("; {}", crate::text::line(e))).unwrap_or_default()
+                ),
+                (None, _) if !m.protocols.is_empty() => {
+                    format!("port mapped on the gateway ({}), its external address unknown", m.protocols.join("+"))
+                }
+                (None, Some(e)) => format!("port not mapped: {}", crate::text::line(e)),
+                (None, None) => "port mapping: looking for the gateway".into(),
+            },
+        };
+        format!("peers over {utp}; {dht}; {map}")
+    }
+
     /// The text `goat status` prints.
     pub fn human(&self) -> String {
         let mut o = String::new();
@@ -246,6 +292,7 @@ impl Status {
             self.listen_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             duration(self.poll_seconds)
         );
+        let _ = writeln!(o, "{}", self.reach());
         let _ = writeln!(o, "files in {}", self.output);
         for a in &self.addresses {
             let gf = match (&a.goatfile, &a.goatfile_name) {

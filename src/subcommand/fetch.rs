@@ -48,7 +48,12 @@ impl Fetch {
                         };
                         let links = r.encrypted_connections + r.plaintext_connections;
                         let enc = if links > 0 {
-                            format!(", {} of {links} peer connection(s) encrypted", r.encrypted_connections)
+                            let utp = if r.utp_connections > 0 {
+                                format!(", {} over uTP", r.utp_connections)
+                            } else {
+                                String::new()
+                            };
+                            format!(", {} of {links} peer connection(s) encrypted{utp}", r.encrypted_connections)
                         } else {
                             String::new()
                         };
@@ -67,6 +72,9 @@ impl Fetch {
         }
         if let Some(s) = swarm {
             if self.seed {
+                if !self.request.swarm.no_upnp {
+                    s.map_port();
+                }
                 g.note(format!(
                     "seeding on port {}; Ctrl-C to stop",
                     s.listen_port().map(|p| p.to_string()).unwrap_or_else(|| "-".into())

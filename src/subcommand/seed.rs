@@ -52,7 +52,8 @@ impl Seed {
             ..g.clone()
         };
         s.swarm.check_chain_proxied(g.chain_proxied())?;
-        let swarm = s.swarm.config(g.tor_peers()?, Some(DEFAULT_LISTEN_PORT))?;
+        let mut swarm = s.swarm.config(g.tor_peers()?, Some(DEFAULT_LISTEN_PORT))?;
+        swarm.map_port = !s.swarm.no_upnp;
         let mut addresses = Vec::new();
         for a in &s.addresses {
             let holder = crate::address::parse_address(a, network)?;

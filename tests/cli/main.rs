@@ -16,6 +16,7 @@ mod owned;
 mod privacy;
 mod props;
 mod publish;
+mod reach;
 mod repair;
 mod seed;
 mod seeder;

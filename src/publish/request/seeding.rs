@@ -40,7 +40,8 @@ impl Request {
     pub(super) async fn start_seeding(&self, g: &Globals, context: &Context) -> Result<Swarm> {
         // The same session fetch and seed start: --tor and --proxy carry
         // the seeder's peer connections too.
-        let cfg = self.swarm.config(g.tor_peers()?, None)?;
+        let cfg =
+            crate::torrent::SwarmConfig { map_port: !self.swarm.no_upnp, ..self.swarm.config(g.tor_peers()?, None)? };
         let first = context.entries.first().map(|e| e.output.clone()).unwrap_or_default();
         let swarm = Swarm::start(cfg, &first).await?;
         for e in &context.entries {

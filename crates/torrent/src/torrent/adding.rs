@@ -141,7 +141,14 @@ impl Swarm {
     /// directory after a restart, or added earlier in this run).
     pub fn find(&self, info_hash: &InfoHash, output: &Path) -> Option<Torrent> {
         let handle = self.session.get(TorrentIdOrHash::Hash(id20(info_hash)))?;
-        Some(Torrent { handle, output: output.to_path_buf(), steering: None, web: None, gate: self.gate.clone() })
+        Some(Torrent {
+            handle,
+            output: output.to_path_buf(),
+            steering: None,
+            web: None,
+            gate: self.gate.clone(),
+            announced: self.announced.clone(),
+        })
     }
 
     /// Every torrent in the session (e.g. restored from the state
@@ -152,7 +159,14 @@ impl Swarm {
                 let output = h.output_folder().to_path_buf();
                 (
                     hash_of(h.info_hash()),
-                    Torrent { handle: h.clone(), output, steering: None, web: None, gate: self.gate.clone() },
+                    Torrent {
+                        handle: h.clone(),
+                        output,
+                        steering: None,
+                        web: None,
+                        gate: self.gate.clone(),
+                        announced: self.announced.clone(),
+                    },
                 )
             })
             .collect()
@@ -250,7 +264,14 @@ impl Swarm {
         let steering = (added && steer)
             .then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
         let web = if added { self.bridge(&handle, &torrent_bytes, magnet, url_list) } else { None };
-        Ok(Torrent { handle, output: output.to_path_buf(), steering, web, gate: self.gate.clone() })
+        Ok(Torrent {
+            handle,
+            output: output.to_path_buf(),
+            steering,
+            web,
+            gate: self.gate.clone(),
+            announced: self.announced.clone(),
+        })
     }
 
     /// `t` (found in the session, restored after a restart) with its web

@@ -51,6 +51,9 @@ impl Torrent {
             rc4_peers: enc.rc4.min(peers),
             encrypted_connections: enc.opened_encrypted,
             plaintext_connections: enc.opened_plaintext,
+            utp_peers: enc.utp.min(peers),
+            utp_connections: enc.opened_utp,
+            dht_stored: super::announce::last(&self.announced, &self.handle.info_hash().0).map(|a| a.stored),
             finished: s.finished,
             error: s.error.clone(),
         }

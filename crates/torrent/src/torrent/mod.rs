@@ -11,6 +11,7 @@
 //! - resuming or seeding existing files needs `overwrite: true`; librqbit
 //!   then re-checks what is on disk and fetches only missing pieces.
 
+pub mod announce;
 pub mod bridge;
 pub mod create;
 pub mod durable;
@@ -20,6 +21,7 @@ pub mod geometry;
 pub mod known;
 pub mod metadata;
 pub mod mse;
+pub mod portmap;
 pub mod resume;
 pub mod steer;
 pub mod storage;
@@ -63,6 +65,12 @@ pub struct SwarmConfig {
     pub loopback_only: bool,
     /// Find peers through the DHT (never with a proxy, whatever this says).
     pub dht: bool,
+    /// Map the listening port on the gateway with UPnP (`portmap.rs`;
+    /// never with a proxy or on loopback).
+    pub map_port: bool,
+    /// Reach and serve peers over uTP too, on the UDP port of the listening
+    /// port's number (never with a proxy).
+    pub utp: bool,
     /// SOCKS5 proxy for all peer connections. With a proxy goat also turns
     /// off DHT, trackers, local discovery and listening, so no traffic can
     /// leave around it.
@@ -138,6 +146,13 @@ pub struct Swarm {
     /// found to be the goatfile's sha256 (local copies), as they were then:
     /// [`Swarm::vouch`].
     whole: Mutex<HashMap<InfoHash, Vec<(PathBuf, crate::safefs::Stamp)>>>,
+    /// Announces every torrent to the closest DHT nodes known, however
+    /// few (`announce.rs`); None without the DHT.
+    _announcer: Option<announce::Announcer>,
+    /// Each torrent's last DHT announce (empty without the DHT).
+    announced: announce::Book,
+    /// The listening port mapped on the gateway (unset: not asked).
+    portmap: std::sync::OnceLock<portmap::PortMap>,
 }
 
 /// A torrent being fetched or seeded.
@@ -154,6 +169,8 @@ pub struct Torrent {
     pub web: Option<Arc<bridge::Bridges>>,
     /// The session's gate, which counts its encrypted peers.
     pub gate: Arc<gate::Gate>,
+    /// The session's last DHT announces.
+    pub announced: announce::Book,
 }
 
 /// What the download stage reports, as a snapshot.
@@ -188,6 +205,13 @@ pub struct Progress {
     pub encrypted_connections: u64,
     /// Peer connections opened in this run in plaintext.
     pub plaintext_connections: u64,
+    /// Peer connections open now over uTP.
+    pub utp_peers: u32,
+    /// Peer connections opened in this run over uTP.
+    pub utp_connections: u64,
+    /// DHT nodes that stored goat's last announce of the torrent (None:
+    /// not announced, as without the DHT).
+    pub dht_stored: Option<usize>,
     /// librqbit has every piece: the download is complete.
     pub finished: bool,
     /// The error the torrent stopped on, in librqbit's words (None: no error).
@@ -250,7 +274,7 @@ impl Swarm {
         // (`bridge.rs`), announced to no one (trackers and the DHT are off).
         let ip: std::net::IpAddr = if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
         let public = (!proxied).then(|| SocketAddr::new(ip, cfg.listen_port.unwrap_or(0)));
-        let mut gate = gate::Gate::open(cfg.encryption, public, cfg.socks_proxy.as_deref()).await?;
+        let mut gate = gate::Gate::open(cfg.encryption, public, cfg.socks_proxy.as_deref(), cfg.utp).await?;
         let listen = Some(ListenerOptions {
             mode: ListenerMode::TcpOnly,
             listen_addr: SocketAddr::new([127, 0, 0, 1].into(), 0),
@@ -270,9 +294,12 @@ impl Swarm {
                     ..Default::default()
                 }),
                 bootstrap_addrs: if cfg.dht_bootstrap.is_empty() { None } else { Some(cfg.dht_bootstrap.clone()) },
-                // With a fixed peer port the DHT answers on the same UDP
-                // port, so other nodes can bootstrap from HOST:PORT.
-                port: cfg.listen_port,
+                // With a fixed peer port the DHT answers on a fixed UDP
+                // port, so other nodes can bootstrap from it: the same
+                // number, or the next one up when uTP holds that one
+                // (librqbit's DHT binds a socket of its own, which cannot
+                // share a port with the gate's uTP: `dht_port`).
+                port: cfg.listen_port.map(|p| dht_port(p, gate.utp())),
             }),
         };
         // Filled before the session restores its torrents, so a publisher's
@@ -338,8 +365,37 @@ impl Swarm {
         let api = Arc::new(librqbit::api::Api::new(session.clone(), None));
         let web = webseed::WebSeeds::new(cfg.socks_proxy.as_deref())?;
         let local = session.listen_addr().ok_or_else(|| Error::internal("the BitTorrent session has no listener"))?;
+        // librqbit binds its DHT socket with SO_REUSEADDR, as librqbit-utp
+        // binds the gate's: were they on one port, each would silently
+        // take some of the other's packets (a DHT port remembered from an
+        // earlier run can land on the port the system just gave the gate).
+        if let (Some(dht), Some(port), true) = (session.get_dht(), gate.port(), gate.utp()) {
+            if dht.listen_addr().port() == port {
+                return Err(Error::usage(format!(
+                    "the DHT and uTP both took UDP port {port}: set --listen-port (the DHT then takes the next port up)"
+                )));
+            }
+        }
         gate.attach(local, &session);
-        Ok(Swarm {
+        let announced = announce::Book::default();
+        let announcer = match (session.get_dht(), gate.port()) {
+            (Some(_), Some(port)) => Some(
+                announce::Announcer::start(
+                    Arc::downgrade(&session),
+                    ip,
+                    port,
+                    cfg.dht_bootstrap.clone(),
+                    announced.clone(),
+                )
+                .await
+                .map_err(|e| Error::io("starting the DHT announcer", e))?,
+            ),
+            _ => None,
+        };
+        let swarm = Swarm {
+            portmap: std::sync::OnceLock::new(),
+            _announcer: announcer,
+            announced,
             gate: Arc::new(gate),
             web,
             peer_id,
@@ -350,12 +406,41 @@ impl Swarm {
             streams: Arc::new(tokio::sync::Semaphore::new(steer::SESSION_STREAMS)),
             handoff,
             whole: Mutex::default(),
-        })
+        };
+        if swarm.cfg.map_port {
+            swarm.map_port();
+        }
+        Ok(swarm)
+    }
+
+    /// Map the listening port on the gateway with UPnP and keep it mapped
+    /// until [`Swarm::stop`] or [`Swarm::finish`] (`portmap.rs`). Nothing
+    /// on loopback, behind a proxy (no listening port), or when already
+    /// mapped.
+    pub fn map_port(&self) {
+        if let Some(port) = self.gate.port().filter(|_| !self.cfg.loopback_only) {
+            self.portmap.get_or_init(|| portmap::PortMap::start(port, self.gate.utp()));
+        }
     }
 
     /// The web seeds of this run (also reads metadata from URLs).
     pub fn web(&self) -> &webseed::WebSeeds {
         &self.web
+    }
+
+    /// Where the port mapping on the gateway stands (None: not asked).
+    pub fn mapping(&self) -> Option<portmap::Mapping> {
+        self.portmap.get().map(|p| p.snapshot())
+    }
+
+    /// Whether peers reach goat over uTP too.
+    pub fn utp(&self) -> bool {
+        self.gate.utp()
+    }
+
+    /// The UDP port the DHT answers on (None: the DHT is off).
+    pub fn dht_port(&self) -> Option<u16> {
+        self.session.get_dht().map(|d| d.listen_addr().port())
     }
 
     /// The TCP port peers can reach us on (behind a proxy: the loopback
@@ -377,8 +462,12 @@ impl Swarm {
         self.session.stats_snapshot().as_prometheus(out);
     }
 
-    /// Stop the session, giving librqbit at most 3 seconds.
+    /// Stop the session, giving librqbit at most 3 seconds, and remove the
+    /// port mapping.
     pub async fn stop(&self) {
+        if let Some(p) = self.portmap.get() {
+            p.remove().await;
+        }
         let _ = tokio::time::timeout(Duration::from_secs(3), self.session.stop()).await;
     }
 
@@ -391,6 +480,9 @@ impl Swarm {
     /// trackers no "stopped" event, and a one-shot command keeps no session
     /// state.
     pub async fn finish(&self) {
+        if let Some(p) = self.portmap.get() {
+            p.remove().await;
+        }
         let torrents = self.session.with_torrents(|all| all.map(|(_, t)| t.clone()).collect::<Vec<_>>());
         for t in torrents {
             if let Err(e) = self.session.pause(&t).await {
@@ -401,6 +493,16 @@ impl Swarm {
 }
 
 pub use geometry::pieces_touching;
+
+/// The DHT's UDP port for peer port `peer`: the same number, or with uTP
+/// (which holds that UDP port) the next one up (down from 65535).
+pub fn dht_port(peer: u16, utp: bool) -> u16 {
+    match (utp, peer) {
+        (false, p) => p,
+        (true, u16::MAX) => u16::MAX - 1,
+        (true, p) => p + 1,
+    }
+}
 
 /// librqbit's persistence folder inside goat's state directory.
 pub fn session_dir(state_dir: &Path) -> PathBuf {

@@ -6,50 +6,73 @@ use super::*;
 
 pub(super) async fn serve_incoming(l: TcpListener, shared: Arc<Shared>) {
     loop {
-        let (sock, peer) = match l.accept().await {
-            Ok(x) => x,
+        match l.accept().await {
+            Ok((sock, peer)) => {
+                let _ = sock.set_nodelay(true);
+                admit(Box::new(sock), peer, false, &shared);
+            }
             Err(e) => {
                 tracing::debug!(target: "goat", "accepting a peer: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
             }
-        };
-        let Ok(permit) = shared.pending.clone().try_acquire_owned() else {
-            tracing::debug!(target: "goat", "{peer}: dropped, {PENDING} handshakes already in progress");
-            continue;
-        };
-        let Some(slot) = shared.handshakes.take(network(peer.ip())) else {
-            tracing::debug!(target: "goat", "{peer}: dropped, {PER_NETWORK} handshakes from its network already in progress");
-            continue;
-        };
-        // Loopback peers (local clients, tests) are not limited per address.
-        let link_slot = if peer.ip().is_loopback() {
-            None
-        } else {
-            match shared.links.take(peer.ip()) {
-                Some(s) => Some(s),
-                None => {
-                    tracing::debug!(target: "goat", "{peer}: dropped, {PER_IP_LINKS} connections from its address already open");
-                    continue;
-                }
-            }
-        };
-        let Ok(link_permit) = shared.open_links.clone().try_acquire_owned() else {
-            tracing::debug!(target: "goat", "{peer}: dropped, {MAX_LINKS} incoming connections already open");
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let opened = tokio::time::timeout(HANDSHAKE, incoming(sock, &shared)).await;
-            drop((permit, slot));
-            let _held = (link_slot, link_permit);
-            match opened {
-                Ok(Ok(link)) => link.run(&shared).await,
-                Ok(Err(e)) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: {e}"),
-                Err(_) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: handshake over {HANDSHAKE:?}"),
-            }
-        });
+        }
     }
+}
+
+/// Incoming uTP streams, admitted as TCP connections are.
+pub(super) async fn serve_utp(sock: Arc<librqbit_utp::UtpSocketUdp>, shared: Arc<Shared>) {
+    loop {
+        match sock.accept().await {
+            Ok(s) => {
+                let peer = s.remote_addr();
+                admit(Box::new(s), peer, true, &shared);
+            }
+            Err(e) => {
+                tracing::debug!(target: "goat", "accepting a uTP peer: {e:#}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Take the slots a new peer needs (or drop it at once) and handshake it
+/// in a task of its own.
+fn admit(sock: Stream, peer: SocketAddr, utp: bool, shared: &Arc<Shared>) {
+    let Ok(permit) = shared.pending.clone().try_acquire_owned() else {
+        tracing::debug!(target: "goat", "{peer}: dropped, {PENDING} handshakes already in progress");
+        return;
+    };
+    let Some(slot) = shared.handshakes.take(network(peer.ip())) else {
+        tracing::debug!(target: "goat", "{peer}: dropped, {PER_NETWORK} handshakes from its network already in progress");
+        return;
+    };
+    // Loopback peers (local clients, tests) are not limited per address.
+    let link_slot = if peer.ip().is_loopback() {
+        None
+    } else {
+        match shared.links.take(peer.ip()) {
+            Some(s) => Some(s),
+            None => {
+                tracing::debug!(target: "goat", "{peer}: dropped, {PER_IP_LINKS} connections from its address already open");
+                return;
+            }
+        }
+    };
+    let Ok(link_permit) = shared.open_links.clone().try_acquire_owned() else {
+        tracing::debug!(target: "goat", "{peer}: dropped, {MAX_LINKS} incoming connections already open");
+        return;
+    };
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let opened = tokio::time::timeout(HANDSHAKE, incoming(sock, utp, &shared)).await;
+        drop((permit, slot));
+        let _held = (link_slot, link_permit);
+        match opened {
+            Ok(Ok(link)) => link.run(&shared).await,
+            Ok(Err(e)) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: {e}"),
+            Err(_) => tracing::debug!(target: "goat", "incoming peer {peer} dropped: handshake over {HANDSHAKE:?}"),
+        }
+    });
 }
 
 /// Connections counted per key (an address, or its network), at most
@@ -111,8 +134,8 @@ pub(super) fn network(ip: IpAddr) -> IpAddr {
 }
 
 /// Read the peer's BitTorrent handshake, decrypting, after `pending`.
-pub(super) async fn read_handshake(
-    s: &mut TcpStream,
+pub(super) async fn read_handshake<S: AsyncRead + Unpin + ?Sized>(
+    s: &mut S,
     pending: &mut Vec<u8>,
     cipher: Option<&mut Cipher>,
 ) -> std::io::Result<()> {
@@ -135,7 +158,7 @@ pub(super) fn info_hash_of(handshake: &[u8]) -> [u8; 20] {
     handshake[28..48].try_into().expect("a 68-byte handshake")
 }
 
-pub(super) async fn incoming(mut sock: TcpStream, shared: &Shared) -> std::io::Result<Link> {
+pub(super) async fn incoming(mut sock: Stream, utp: bool, shared: &Shared) -> std::io::Result<Link> {
     let local_at = shared.local().ok_or_else(|| refused("the session is not listening yet"))?;
     let mut head = vec![0u8; 20];
     tokio::time::timeout(FIRST_BYTES, sock.read_exact(&mut head))
@@ -164,7 +187,7 @@ pub(super) async fn incoming(mut sock: TcpStream, shared: &Shared) -> std::io::R
     };
     let info_hash = info_hash_of(&pending);
     let local = to_session(local_at).await?;
-    let counted = Counted::new(&shared.counts, info_hash, method);
+    let counted = Counted::new(&shared.counts, info_hash, method, utp);
     Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted })
 }
 

@@ -20,6 +20,14 @@
 //!   (librqbit's HTTP tracker requests also use the proxy) is relayed
 //!   untouched.
 //!
+//! - **uTP.** The gate also listens for uTP (BEP 29, librqbit-utp) on the
+//!   UDP port of the same number, and treats a uTP stream as it treats a
+//!   TCP connection. Outgoing, it falls back to uTP when TCP is refused or
+//!   dropped before the peer's first byte: a libtorrent peer with TCP off
+//!   still accepts TCP and closes it unanswered, so trying both at once and
+//!   keeping the first that connects (librqbit's own `TcpAndUtp`) never
+//!   reaches it. Never through a proxy: SOCKS5 carries no uTP.
+//!
 //! The SOCKS5 server is written here (CONNECT only, RFC 1928/1929): it
 //! serves one client, librqbit, which authenticates with a random
 //! password so that no other local process can use the gate as a proxy.
@@ -115,16 +123,24 @@ const FIRST_BYTES: Duration = Duration::from_secs(5);
 /// One write to a side that does not read.
 const WRITE_STALL: Duration = Duration::from_secs(60);
 /// Where incoming peers seem to come from, to librqbit.
-const INCOMING_FROM: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 71, 1);
+pub(super) const INCOMING_FROM: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 71, 1);
 /// One try at MSE or plaintext before the other: librqbit waits 10 s for
 /// the peer's handshake, and the second try must fit in that.
 const ATTEMPT: Duration = Duration::from_secs(4);
 /// Connecting to a peer.
 const CONNECT: Duration = Duration::from_secs(10);
+/// Connecting to a peer over uTP (after TCP failed, inside librqbit's own
+/// 10 s for the whole connection).
+const UTP_CONNECT: Duration = Duration::from_secs(4);
 /// Relay buffer, one per direction.
 const CHUNK: usize = 32 << 10;
 const PSTR: &[u8; 20] = b"\x13BitTorrent protocol";
 const HANDSHAKE_LEN: usize = 68;
+
+/// A peer's byte stream: TCP, or a uTP stream.
+pub(super) trait PeerIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> PeerIo for T {}
+pub(super) type Stream = Box<dyn PeerIo>;
 
 /// Peer connections of one torrent, as a snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,6 +155,10 @@ pub struct Counts {
     pub opened_encrypted: u64,
     /// Opened in this run, in plaintext.
     pub opened_plaintext: u64,
+    /// Open now over uTP (whatever their encryption).
+    pub utp: u32,
+    /// Opened in this run over uTP.
+    pub opened_utp: u64,
 }
 
 type Table = Arc<Mutex<HashMap<[u8; 20], Counts>>>;
@@ -148,20 +168,25 @@ struct Counted {
     table: Table,
     info_hash: [u8; 20],
     method: Option<Method>,
+    utp: bool,
 }
 
 impl Counted {
     /// Only for the session's own torrents (the caller checked), so the
     /// table holds one row per torrent whatever peers send.
-    fn new(table: &Table, info_hash: [u8; 20], method: Option<Method>) -> Counted {
+    fn new(table: &Table, info_hash: [u8; 20], method: Option<Method>, utp: bool) -> Counted {
         let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
         let c = t.entry(info_hash).or_default();
         match method {
             None => c.opened_plaintext += 1,
             Some(_) => c.opened_encrypted += 1,
         }
+        if utp {
+            c.opened_utp += 1;
+            c.utp += 1;
+        }
         Self::change(c, method, |n| *n += 1);
-        Counted { table: table.clone(), info_hash, method }
+        Counted { table: table.clone(), info_hash, method, utp }
     }
 
     fn change(c: &mut Counts, method: Option<Method>, f: impl Fn(&mut u32)) {
@@ -182,12 +207,18 @@ impl Drop for Counted {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = t.get_mut(&self.info_hash) {
             Self::change(c, self.method, |n| *n = n.saturating_sub(1));
+            if self.utp {
+                c.utp = c.utp.saturating_sub(1);
+            }
         }
     }
 }
 
 struct Shared {
     mode: Encryption,
+    /// The uTP socket on the announced port (None: uTP off, or behind a
+    /// proxy).
+    utp: Option<Arc<librqbit_utp::UtpSocketUdp>>,
     upstream: Option<Upstream>,
     counts: Table,
     pending: Arc<tokio::sync::Semaphore>,
@@ -207,6 +238,8 @@ struct Shared {
 pub struct Gate {
     shared: Arc<Shared>,
     listen: Option<TcpListener>,
+    /// Whether incoming uTP is served yet (`attach`).
+    utp_served: bool,
     port: Option<u16>,
     proxy_url: String,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -223,14 +256,17 @@ impl Drop for Gate {
 
 impl Gate {
     /// Bind the gate: `listen` is where peers reach goat (None: nothing
-    /// may, as behind a proxy); `upstream` the user's SOCKS5 proxy.
-    pub async fn open(mode: Encryption, listen: Option<SocketAddr>, upstream: Option<&str>) -> Result<Gate> {
+    /// may, as behind a proxy); `upstream` the user's SOCKS5 proxy; `utp`
+    /// whether peers are also reached over uTP on the same port number.
+    pub async fn open(mode: Encryption, listen: Option<SocketAddr>, upstream: Option<&str>, utp: bool) -> Result<Gate> {
         let upstream = upstream.map(Upstream::parse).transpose()?;
-        let listener = match listen {
-            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| {
-                Error::usage(format!("cannot listen for peers on {at}: {e}: pick another --listen-port"))
-            })?),
-            None => None,
+        let utp = utp && upstream.is_none() && listen.is_some();
+        let (listener, utp) = match listen {
+            Some(at) => {
+                let (l, u) = bind(at, utp).await?;
+                (Some(l), u)
+            }
+            None => (None, None),
         };
         let port = listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port());
         let socks = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("starting the peer gate", e))?;
@@ -240,6 +276,7 @@ impl Gate {
         let password = hex::encode(secret);
         let shared = Arc::new(Shared {
             mode,
+            utp,
             upstream,
             counts: Table::default(),
             pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
@@ -254,6 +291,7 @@ impl Gate {
         Ok(Gate {
             shared,
             listen: listener,
+            utp_served: false,
             port,
             // socks5h: host names (HTTP trackers) are resolved by the gate,
             // through the user's proxy if there is one.
@@ -280,6 +318,16 @@ impl Gate {
             let task = tokio::spawn(serve_incoming(l, self.shared.clone()));
             self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
         }
+        if let (Some(u), false) = (&self.shared.utp, self.utp_served) {
+            self.utp_served = true;
+            let task = tokio::spawn(serve_utp(u.clone(), self.shared.clone()));
+            self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        }
+    }
+
+    /// Whether peers reach goat over uTP too.
+    pub fn utp(&self) -> bool {
+        self.shared.utp.is_some()
     }
 
     /// Connections open now for a torrent.
@@ -304,7 +352,38 @@ impl Shared {
     }
 }
 
-type Opened = (TcpStream, Option<Cipher>, Option<Cipher>, Option<Method>, Vec<u8>);
+type Opened = (Stream, Option<Cipher>, Option<Cipher>, Option<Method>, Vec<u8>);
+
+/// Tries at a port free for both TCP and UDP, when the system picks it.
+const BIND_TRIES: usize = 8;
+
+/// The TCP listener at `at`, and with `utp` the uTP socket on the UDP port
+/// of the same number. When the system picks the port (`at` port 0), one
+/// free for both is looked for.
+async fn bind(at: SocketAddr, utp: bool) -> Result<(TcpListener, Option<Arc<librqbit_utp::UtpSocketUdp>>)> {
+    let busy = |what: &str, e: &dyn std::fmt::Display| {
+        Error::usage(format!("cannot listen for peers on {what} {at}: {e}: pick another --listen-port"))
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tcp = TcpListener::bind(at).await.map_err(|e| busy("TCP", &e))?;
+        if !utp {
+            return Ok((tcp, None));
+        }
+        let port = tcp.local_addr().map_err(|e| Error::io("starting the peer gate", e))?.port();
+        let udp_at = SocketAddr::new(at.ip(), port);
+        match librqbit_utp::UtpSocketUdp::new_udp(udp_at).await {
+            Ok(u) => return Ok((tcp, Some(u))),
+            Err(e) if at.port() != 0 || attempt == BIND_TRIES => {
+                return Err(Error::usage(format!(
+                    "cannot listen for uTP peers on UDP {udp_at}: {e:#}: pick another --listen-port, or --no-utp"
+                )))
+            }
+            Err(_) => continue,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

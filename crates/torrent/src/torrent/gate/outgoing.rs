@@ -1,7 +1,8 @@
 //! Outgoing peers: the SOCKS5 server librqbit connects through (RFC
 //! 1928/1929, CONNECT only), the user's own proxy behind it, and the
 //! connection opened in the mode's order (MSE or plaintext first, the
-//! fallback inside the gate).
+//! fallback inside the gate), over TCP, or over uTP when TCP is refused or
+//! dropped unanswered.
 
 use super::*;
 
@@ -193,12 +194,21 @@ pub(super) async fn outgoing(
             return Err(refused(format!("{a}: {why}")));
         }
     }
-    let peer = match dial(shared, &target).await {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
-            return Err(std::io::Error::new(e.kind(), format!("{target}: {e}")));
-        }
+    let (peer, via) = match dial_via(shared, &target, Via::Tcp).await {
+        Ok(p) => (p, Via::Tcp),
+        Err(e) => match utp_to(shared, &target) {
+            true => match dial_via(shared, &target, Via::Utp).await {
+                Ok(p) => (p, Via::Utp),
+                Err(u) => {
+                    let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+                    return Err(std::io::Error::new(e.kind(), format!("{target}: {e}; over uTP: {u}")));
+                }
+            },
+            false => {
+                let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+                return Err(std::io::Error::new(e.kind(), format!("{target}: {e}")));
+            }
+        },
     };
     client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
 
@@ -225,22 +235,70 @@ pub(super) async fn outgoing(
         return Ok(());
     }
     let info_hash = info_hash_of(&handshake);
-    let link = match tokio::time::timeout(HANDSHAKE, open(shared, &target, peer, &handshake)).await {
+    let attempt = async {
+        match open(shared, &target, peer, via, &handshake).await {
+            // Refused or dropped unanswered over TCP: a peer that takes
+            // only uTP does both.
+            Err(e) if via == Via::Tcp && utp_to(shared, &target) => {
+                let peer = dial_via(shared, &target, Via::Utp)
+                    .await
+                    .map_err(|u| std::io::Error::new(e.kind(), format!("{e}; over uTP: {u}")))?;
+                open(shared, &target, peer, Via::Utp, &handshake).await.map(|o| (o, Via::Utp))
+            }
+            other => other.map(|o| (o, via)),
+        }
+    };
+    let (link, via) = match tokio::time::timeout(HANDSHAKE, attempt).await {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return Err(std::io::Error::new(e.kind(), format!("{target}: {e}"))),
         Err(_) => return Err(refused(format!("{target}: handshake over {HANDSHAKE:?}"))),
     };
     let (peer, read, write, method, from_peer) = link;
-    let counted = Counted::new(&shared.counts, info_hash, method);
+    let counted = Counted::new(&shared.counts, info_hash, method, via == Via::Utp);
     Link { peer, local: client, read, write, to_local: from_peer, _counted: counted }.run(shared).await;
     Ok(())
 }
 
-/// Open a BitTorrent connection to `target` in the mode's order.
+/// How a connection to a peer is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    Tcp,
+    Utp,
+}
+
+/// Whether `target` may be tried over uTP: the gate has a uTP socket (so
+/// no proxy is in use) and the target is an address (host names are
+/// trackers).
+pub(super) fn utp_to(shared: &Shared, target: &Target) -> bool {
+    shared.utp.is_some() && matches!(target, Target::Addr(_))
+}
+
+/// A new connection to `target` over `via`.
+pub(super) async fn dial_via(shared: &Shared, target: &Target, via: Via) -> std::io::Result<Stream> {
+    match (via, &shared.utp, target) {
+        (Via::Tcp, _, _) => {
+            let s = dial(shared, target).await?;
+            let _ = s.set_nodelay(true);
+            Ok(Box::new(s))
+        }
+        (Via::Utp, Some(u), Target::Addr(a)) => {
+            let s = tokio::time::timeout(UTP_CONNECT, u.connect(*a))
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "uTP connect timed out"))?
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::ConnectionRefused, format!("{e:#}")))?;
+            Ok(Box::new(s))
+        }
+        (Via::Utp, _, _) => Err(refused("no uTP to this target")),
+    }
+}
+
+/// Open a BitTorrent connection to `target` in the mode's order, redialling
+/// over `via` for the second try.
 pub(super) async fn open(
     shared: &Shared,
     target: &Target,
-    peer: TcpStream,
+    peer: Stream,
+    via: Via,
     handshake: &[u8],
 ) -> std::io::Result<Opened> {
     match shared.mode {
@@ -250,20 +308,20 @@ pub(super) async fn open(
         // follows it; only a peer that drops MSE gets plaintext.
         Encryption::PreferEncrypted if shared.upstream.is_some() => match encrypted(shared, peer, handshake).await {
             Ok(o) => Ok(o),
-            Err(_) => plaintext(dial(shared, target).await?, handshake).await,
+            Err(_) => plaintext(dial_via(shared, target, via).await?, handshake).await,
         },
         Encryption::PreferEncrypted => match tokio::time::timeout(ATTEMPT, encrypted(shared, peer, handshake)).await {
             Ok(Ok(o)) => Ok(o),
-            _ => plaintext(dial(shared, target).await?, handshake).await,
+            _ => plaintext(dial_via(shared, target, via).await?, handshake).await,
         },
         Encryption::PreferPlaintext => match tokio::time::timeout(ATTEMPT, plaintext(peer, handshake)).await {
             Ok(Ok(o)) => Ok(o),
-            _ => encrypted(shared, dial(shared, target).await?, handshake).await,
+            _ => encrypted(shared, dial_via(shared, target, via).await?, handshake).await,
         },
     }
 }
 
-pub(super) async fn encrypted(shared: &Shared, peer: TcpStream, handshake: &[u8]) -> std::io::Result<Opened> {
+pub(super) async fn encrypted(shared: &Shared, peer: Stream, handshake: &[u8]) -> std::io::Result<Opened> {
     let info_hash = info_hash_of(handshake);
     let e = mse::initiate(peer, info_hash, shared.mode.provide(), handshake).await?;
     Ok((e.stream, e.read, e.write, Some(e.method), e.pending))
@@ -271,7 +329,7 @@ pub(super) async fn encrypted(shared: &Shared, peer: TcpStream, handshake: &[u8]
 
 /// Send the handshake in the clear and wait for the peer's first bytes:
 /// a peer that requires encryption closes instead.
-pub(super) async fn plaintext(mut peer: TcpStream, handshake: &[u8]) -> std::io::Result<Opened> {
+pub(super) async fn plaintext(mut peer: Stream, handshake: &[u8]) -> std::io::Result<Opened> {
     peer.write_all(handshake).await?;
     let mut buf = vec![0u8; 4096];
     let n = peer.read(&mut buf).await?;

@@ -6,7 +6,7 @@ use super::*;
 
 /// A connection ready to relay: the peer's side and librqbit's.
 pub(super) struct Link {
-    pub(super) peer: TcpStream,
+    pub(super) peer: Stream,
     pub(super) local: TcpStream,
     pub(super) read: Option<Cipher>,
     pub(super) write: Option<Cipher>,
@@ -19,7 +19,6 @@ pub(super) struct Link {
 impl Link {
     pub(super) async fn run(self, shared: &Shared) {
         let Link { peer, local, read, write, to_local, _counted } = self;
-        let _ = peer.set_nodelay(true);
         let _ = local.set_nodelay(true);
         relay(peer, local, read, write, &to_local, &[], shared).await
     }
@@ -31,7 +30,7 @@ impl Link {
 /// sends, through `read`; `to_peer` (already received from librqbit) goes
 /// to the peer first, then what librqbit sends, through `write`.
 pub(super) async fn relay(
-    peer: TcpStream,
+    peer: Stream,
     local: TcpStream,
     mut read: Option<Cipher>,
     mut write: Option<Cipher>,
@@ -40,7 +39,7 @@ pub(super) async fn relay(
     shared: &Shared,
 ) {
     let mut closed = shared.closed.subscribe();
-    let (mut peer_r, mut peer_w) = peer.into_split();
+    let (mut peer_r, mut peer_w) = tokio::io::split(peer);
     let (mut local_r, mut local_w) = local.into_split();
     let down = async {
         stalled(local_w.write_all(to_local)).await?;
