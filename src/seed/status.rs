@@ -262,7 +262,7 @@ impl Status {
                 (Some(at), err) => format!(
                     "reachable at {at} through the gateway ({}, {}, {}){}",
                     m.service.as_deref().map(crate::text::line).unwrap_or_else(|| "UPnP".into()),
-                    m.protocols.join("+"),
+                    crate::text::line(&m.protocols.join("+")),
                     if m.lease_seconds == 0 {
                         "permanent lease".to_string()
                     } else {
@@ -271,7 +271,10 @@ impl Status {
                     err.as_deref().map(|e| format!("; {}", crate::text::line(e))).unwrap_or_default()
                 ),
                 (None, _) if !m.protocols.is_empty() => {
-                    format!("port mapped on the gateway ({}), its external address unknown", m.protocols.join("+"))
+                    format!(
+                        "port mapped on the gateway ({}), its external address unknown",
+                        crate::text::line(&m.protocols.join("+"))
+                    )
                 }
                 (None, Some(e)) => format!("port not mapped: {}", crate::text::line(e)),
                 (None, None) => "port mapping: looking for the gateway".into(),

@@ -11,6 +11,7 @@ mod hostile;
 mod inscriptions;
 mod interop;
 mod local;
+mod nat;
 mod ord_diff;
 mod owned;
 mod privacy;

@@ -92,6 +92,12 @@ while time.time() < deadline:
     if time.time() - last >= 2:
         if ready:
             print("NODES " + " ".join(map(str, counts)), flush=True)
+        # add_dht_node pings once and is never retried (there is no
+        # bootstrap router): a node still alone asks again.
+        for i, (ses, count) in enumerate(zip(sessions, counts)):
+            if count == 0:
+                for other in (args.ports[1:] if i == 0 else args.ports[:1]):
+                    ses.add_dht_node(("127.0.0.1", other))
         last = time.time()
     time.sleep(0.1)
 if not ready:

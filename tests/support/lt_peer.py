@@ -6,15 +6,17 @@ usage: lt_peer.py --save DIR --port P --lifetime SECS
                   (--torrent FILE | --magnet URI) [--utp-only | --tcp-only]
                   [--dht] [--dht-bootstrap HOST:PORT[,HOST:PORT...]]
                   [--peer HOST:PORT ...] [--node-id-near INFOHASH]
-                  [--exit-when-done]
+                  [--exit-when-done] [--bind IP]
 
 Seeds when DIR holds the data, else downloads it (then seeds). Prints:
   READY <port>        listening (TCP and UDP on the same port; PORT 0 picks
                       one), and a --torrent past its check
+  DHT_ID <hex>        with --dht, right after READY: its DHT node id
   SEEDING             it has every piece
   DONE <seconds>      a download completed (seconds since the torrent was added)
-  PEER <ip:port> <utp|tcp>  each peer connection past the handshake (one
-                      line per connection, even one too short to poll)
+  PEER <ip:port> <utp|tcp>  each peer connection past the handshake, once
+                      (polled every 50 ms; a shorter one only when it moved
+                      a block or was dropped as seed-to-seed/finished)
   BLOCKED <ip:port> <reason>  a connection libtorrent refused (tcp_disabled...)
   ERROR <message>     a torrent, file or listen error
   STAT downloaded=<payload bytes received> peers=<n> dht_nodes=<n>
@@ -33,8 +35,10 @@ handshake. --tcp-only: enable_{outgoing,incoming}_utp off.
 --dht: DHT on, closed: dht_bootstrap_nodes is always "" (libtorrent's
 default router, dht.libtorrent.org, is never contacted); the nodes of
 --dht-bootstrap (which implies --dht) are added as ordinary nodes
-(session.add_dht_node), which enter the routing table; a bootstrap router
-never does (routing_table::add_node_impl; see lt_dht_net.py). Set for
+(session.add_dht_node, again every 2 s while the routing table is empty:
+a node not up yet is otherwise never retried), which enter the routing
+table; a bootstrap router never does (routing_table::add_node_impl; see
+lt_dht_net.py). Set for
 several nodes on one IP: dht_restrict_routing_ips and
 dht_restrict_search_ips off (by default one node per IP), and
 dht_block_ratelimit raised (by default a node ignores for 5 minutes an IP
@@ -46,6 +50,9 @@ found within about 5 s.
 --node-id-near INFOHASH: the DHT node id is INFOHASH with its last byte
 flipped (default: random). A --magnet with no tracker plus --dht is a
 leecher that finds peers only through the DHT.
+
+--bind IP: listen on IP instead of 127.0.0.1 (a test's own network
+namespace); peers in IP's /24 are then allowed too.
 
 --peer: connect_peer to each (again every second while not connected and
 not seeding; every 5 s while seeding). Loopback only: trackers, web seeds
@@ -72,6 +79,7 @@ ap.add_argument("--dht-bootstrap", action="append", default=[])
 ap.add_argument("--peer", nargs="+", action="append", default=[])
 ap.add_argument("--node-id-near")
 ap.add_argument("--exit-when-done", action="store_true")
+ap.add_argument("--bind", default="127.0.0.1")
 args = ap.parse_args()
 warnings.simplefilter("ignore", DeprecationWarning)  # session.status(), for dht_nodes
 # A hard bound, should the session's shutdown hang.
@@ -102,13 +110,15 @@ def loopback_url(url):
 
 peers = endpoints(p for group in args.peer for p in group)
 dht_nodes = endpoints(args.dht_bootstrap)
+# --bind IP (a test's own network namespace): that /24 is allowed too.
+bind_net = None if loopback(args.bind) else args.bind.rsplit(".", 1)[0] + "."
 for host, _ in peers + dht_nodes:
-    if not loopback(host):
-        sys.exit(f"lt_peer.py: {host} is not a loopback address")
+    if not loopback(host) and not (bind_net and host.startswith(bind_net)):
+        sys.exit(f"lt_peer.py: {host} is neither loopback nor in --bind's network")
 dht = args.dht or bool(dht_nodes)
 
 settings = {
-    "listen_interfaces": f"127.0.0.1:{args.port}",
+    "listen_interfaces": f"{args.bind}:{args.port}",
     # Off at the start, so the DHT starts only after the node id is set.
     "enable_dht": False,
     "dht_bootstrap_nodes": "",
@@ -138,6 +148,8 @@ ses = lt.session(settings)
 flt = lt.ip_filter()
 flt.add_rule("0.0.0.0", "255.255.255.255", 1)
 flt.add_rule("127.0.0.0", "127.255.255.255", 0)
+if bind_net:
+    flt.add_rule(bind_net + "0", bind_net + "255", 0)
 flt.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1)
 ses.set_ip_filter(flt)
 if dht:
@@ -146,7 +158,7 @@ if dht:
         nid[-1] ^= 0x01
         # libtorrent's saved DHT state: the 20-byte id, then the IPv4
         # address of the listen socket it is for.
-        ses.load_state({b"dht state": {b"node-id": [bytes(nid) + socket.inet_aton("127.0.0.1")]}})
+        ses.load_state({b"dht state": {b"node-id": [bytes(nid) + socket.inet_aton(args.bind)]}})
     for ep in dht_nodes:
         ses.add_dht_node(ep)
     ses.apply_settings({"enable_dht": True})
@@ -204,6 +216,9 @@ else:
     print("ERROR not ready within the lifetime", flush=True)
     sys.exit(1)
 print(f"READY {ses.listen_port()}", flush=True)
+if dht:
+    ids = ses.save_state(lt.save_state_flags_t.save_dht_state).get(b"dht state", {}).get(b"node-id", [])
+    print(f"DHT_ID {ids[0][:20].hex() if ids else '?'}", flush=True)
 
 REASONS = {int(v): k for k, v in lt.reason_t.names.items()}
 UTP = int(getattr(lt.peer_info, "utp_socket", 1 << 17))  # not exposed by the 2.0.8 bindings
@@ -278,9 +293,15 @@ while True:
                 h.connect_peer(ep)
         last_dial = now
     if now - last_stat >= 2:
+        dht_count = ses.status().dht_nodes
         print(f"STAT downloaded={s.total_payload_download} peers={s.num_peers} "
-              f"dht_nodes={ses.status().dht_nodes} uploaded={s.total_payload_upload} have={s.total_done}",
+              f"dht_nodes={dht_count} uploaded={s.total_payload_upload} have={s.total_done}",
               flush=True)
+        if dht and dht_count == 0:
+            # add_dht_node pings once; a node that was not up yet is lost,
+            # and with no bootstrap router libtorrent never retries.
+            for ep in dht_nodes:
+                ses.add_dht_node(ep)
         last_stat = now
     time.sleep(0.05)
 if not seeding:

@@ -19,7 +19,7 @@
 //! and the port peers reach goat on (`implied_port=0`).
 //!
 //! Everything read from the network is bounded: nodes per walk (`MAX_NODES`),
-//! rounds (`ROUNDS`), time per round (`ROUND`), peers kept (`MAX_PEERS`).
+//! rounds (`ROUNDS`), time per round (`ROUND`), walks at once (`WALKS`).
 //! A lying node can make goat send a few hundred small packets in all, and
 //! can fail to store the announce; it cannot make goat store or print
 //! anything of its own.
@@ -41,8 +41,8 @@ const ROUNDS: usize = 8;
 const ROUND: Duration = Duration::from_millis(1500);
 /// Nodes a walk keeps track of.
 const MAX_NODES: usize = 256;
-/// Peers kept from `values`.
-const MAX_PEERS: usize = 200;
+/// Walks at once, each on a socket of its own.
+const WALKS: usize = 4;
 
 /// What one announce did, as a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -51,8 +51,6 @@ pub struct Announced {
     pub answered: usize,
     /// Nodes that acknowledged the `announce_peer`.
     pub stored: usize,
-    /// Peers the walk was told of (at most `MAX_PEERS`).
-    pub peers: Vec<SocketAddr>,
 }
 
 #[derive(Clone)]
@@ -69,51 +67,56 @@ enum State {
     Failed,
 }
 
-/// Walk towards `info_hash` from `start` and announce `port` to the `K`
-/// closest nodes that answered. `own_id` is the id goat's queries carry.
+/// Walk towards `info_hash` from `start` (addresses, with the node's id
+/// where it is known) and announce `port` to the `K` closest nodes that
+/// answered. `own_id` is the id goat's queries carry.
 pub async fn announce(
     socket: &UdpSocket,
     own_id: [u8; 20],
     info_hash: [u8; 20],
     port: u16,
-    start: &[SocketAddr],
+    start: &[(SocketAddr, Option<[u8; 20]>)],
 ) -> Announced {
     let mut nodes: HashMap<SocketAddr, Node> = HashMap::new();
-    for a in start.iter().filter(|a| usable(a)) {
-        if nodes.len() < MAX_NODES {
-            nodes.entry(*a).or_insert(Node { id: None, state: State::New });
+    for (a, id) in start.iter().filter(|(a, _)| usable(a)) {
+        if nodes.len() < MAX_NODES && !crowded(&nodes, a) {
+            nodes.entry(*a).or_insert(Node { id: *id, state: State::New });
         }
     }
     let mut out = Announced::default();
-    let mut tid: u16 = fastrand::u16(..);
+    let mut buf = vec![0u8; 2048];
     for _ in 0..ROUNDS {
-        // Unknown ids first (bootstrap nodes, peers), then the closest.
+        // The closest known ids first, then the nodes whose id is unknown
+        // (bootstrap nodes, peers): in a small network those are all there
+        // is; in a large one the routing table's own nodes lead.
         let mut ask: Vec<SocketAddr> = nodes.iter().filter(|(_, n)| n.state == State::New).map(|(a, _)| *a).collect();
-        ask.sort_by_key(|a| nodes[a].id.map(|id| distance(&id, &info_hash)));
+        ask.sort_by_key(|a| match nodes[a].id {
+            Some(id) => (0, distance(&id, &info_hash)),
+            None => (1, [0; 20]),
+        });
         // Stop when no node left to ask is closer than the K-th closest
         // that answered.
         let answered = closest_answered(&nodes, &info_hash);
-        if answered.len() >= K {
-            let kth = distance(&nodes[&answered[K - 1]].id.expect("answered"), &info_hash);
+        if let Some(kth) = answered.get(K - 1).and_then(|a| nodes[a].id) {
+            let kth = distance(&kth, &info_hash);
             ask.retain(|a| nodes[a].id.is_none_or(|id| distance(&id, &info_hash) < kth));
         }
         ask.truncate(ALPHA);
         if ask.is_empty() {
             break;
         }
-        let mut waiting: HashMap<[u8; 2], SocketAddr> = HashMap::new();
+        let mut waiting: HashMap<[u8; 4], SocketAddr> = HashMap::new();
         for a in &ask {
-            tid = tid.wrapping_add(1);
-            let t = tid.to_be_bytes();
-            let sent = socket.send_to(&get_peers(&t, &own_id, &info_hash), a).await;
-            let n = nodes.get_mut(a).expect("asked");
-            n.state = if sent.is_ok() { State::Asked } else { State::Failed };
-            if sent.is_ok() {
+            let t = tid(&waiting);
+            let sent = socket.send_to(&get_peers(&t, &own_id, &info_hash), a).await.is_ok();
+            if let Some(n) = nodes.get_mut(a) {
+                n.state = if sent { State::Asked } else { State::Failed };
+            }
+            if sent {
                 waiting.insert(t, *a);
             }
         }
         let deadline = tokio::time::Instant::now() + ROUND;
-        let mut buf = vec![0u8; 2048];
         while !waiting.is_empty() {
             let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
                 break;
@@ -134,15 +137,12 @@ pub async fn announce(
                 n.state = reply.token.clone().map(State::Answered).unwrap_or(State::Failed);
             });
             for (nid, a) in reply.nodes {
-                if nodes.len() >= MAX_NODES || !usable(&a) {
+                // A node names only nodes of its own reach or wider: one on
+                // the internet cannot point goat at a loopback or LAN port.
+                if nodes.len() >= MAX_NODES || !usable(&a) || reach(a.ip()) > reach(from.ip()) || crowded(&nodes, &a) {
                     continue;
                 }
                 nodes.entry(a).or_insert(Node { id: Some(nid), state: State::New });
-            }
-            for p in reply.peers {
-                if out.peers.len() < MAX_PEERS && usable(&p) && !out.peers.contains(&p) {
-                    out.peers.push(p);
-                }
             }
         }
         for a in waiting.values() {
@@ -151,17 +151,15 @@ pub async fn announce(
     }
     // Announce to the K closest that answered with a token.
     let targets = closest_answered(&nodes, &info_hash);
-    let mut waiting: HashMap<[u8; 2], SocketAddr> = HashMap::new();
+    let mut waiting: HashMap<[u8; 4], SocketAddr> = HashMap::new();
     for a in targets.iter().take(K) {
         let State::Answered(token) = &nodes[a].state else { continue };
-        tid = tid.wrapping_add(1);
-        let t = tid.to_be_bytes();
+        let t = tid(&waiting);
         if socket.send_to(&announce_peer(&t, &own_id, &info_hash, port, token), a).await.is_ok() {
             waiting.insert(t, *a);
         }
     }
     let deadline = tokio::time::Instant::now() + ROUND;
-    let mut buf = vec![0u8; 2048];
     while !waiting.is_empty() {
         let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
             break;
@@ -174,6 +172,41 @@ pub async fn announce(
         }
     }
     out
+}
+
+/// A fresh random transaction id, unlike those still awaited: a node that
+/// can forge source addresses cannot guess the ids sent to the others.
+fn tid(waiting: &HashMap<[u8; 4], SocketAddr>) -> [u8; 4] {
+    loop {
+        let t = fastrand::u32(..).to_be_bytes();
+        if !waiting.contains_key(&t) {
+            return t;
+        }
+    }
+}
+
+/// How far an address reaches: the internet (0), a private network (1),
+/// this machine (2).
+fn reach(ip: IpAddr) -> u8 {
+    match ip {
+        IpAddr::V4(a) if a.is_loopback() => 2,
+        IpAddr::V4(a)
+            if a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64) =>
+        {
+            1
+        }
+        IpAddr::V6(a) if a.is_loopback() => 2,
+        IpAddr::V6(a) if (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80 => 1,
+        _ => 0,
+    }
+}
+
+/// One node per internet address, as libtorrent keeps by default: one
+/// host with many ports, each claiming an id next to the info-hash, would
+/// otherwise take every announce. Loopback and private networks are
+/// exempt (a closed network often runs on one host).
+fn crowded(nodes: &HashMap<SocketAddr, Node>, a: &SocketAddr) -> bool {
+    reach(a.ip()) == 0 && nodes.keys().any(|k| k.ip() == a.ip() && k != a)
 }
 
 /// Nodes that answered with a token, closest to `target` first.
@@ -228,7 +261,7 @@ struct AnnouncePeer {
     token: ByteBufOwned,
 }
 
-fn encode<A: serde::Serialize>(q: &'static str, t: &[u8; 2], a: A) -> Vec<u8> {
+fn encode<A: serde::Serialize>(q: &'static str, t: &[u8; 4], a: A) -> Vec<u8> {
     let mut out = Vec::new();
     let query = Query { a, q, ro: 1, t: ByteBufOwned::from(&t[..]), y: "q" };
     // Writing to a Vec of plain fields cannot fail.
@@ -236,11 +269,11 @@ fn encode<A: serde::Serialize>(q: &'static str, t: &[u8; 2], a: A) -> Vec<u8> {
     out
 }
 
-fn get_peers(t: &[u8; 2], id: &[u8; 20], info_hash: &[u8; 20]) -> Vec<u8> {
+fn get_peers(t: &[u8; 4], id: &[u8; 20], info_hash: &[u8; 20]) -> Vec<u8> {
     encode("get_peers", t, GetPeers { id: (&id[..]).into(), info_hash: (&info_hash[..]).into() })
 }
 
-fn announce_peer(t: &[u8; 2], id: &[u8; 20], info_hash: &[u8; 20], port: u16, token: &[u8]) -> Vec<u8> {
+fn announce_peer(t: &[u8; 4], id: &[u8; 20], info_hash: &[u8; 20], port: u16, token: &[u8]) -> Vec<u8> {
     let a = AnnouncePeer {
         id: (&id[..]).into(),
         implied_port: 0,
@@ -251,18 +284,18 @@ fn announce_peer(t: &[u8; 2], id: &[u8; 20], info_hash: &[u8; 20], port: u16, to
     encode("announce_peer", t, a)
 }
 
-/// A response (`y` = `r`) to one of goat's queries, as far as goat reads it.
+/// A response (`y` = `r`) to one of goat's queries, as far as goat reads it
+/// (not its `values`: librqbit's own lookups find the peers).
 #[derive(Debug, Default)]
 struct Reply {
-    tid: [u8; 2],
+    tid: [u8; 4],
     id: Option<[u8; 20]>,
     token: Option<Vec<u8>>,
     nodes: Vec<([u8; 20], SocketAddr)>,
-    peers: Vec<SocketAddr>,
 }
 
 impl Reply {
-    /// None for anything but a response to a two-byte transaction id.
+    /// None for anything but a response to a four-byte transaction id.
     fn parse(bytes: &[u8]) -> Option<Reply> {
         let BencodeValue::Dict(d) = librqbit_bencode::dyn_from_bytes::<&[u8]>(bytes).ok()? else { return None };
         let get = |k: &[u8]| d.get(k);
@@ -271,7 +304,7 @@ impl Reply {
             _ => return None,
         }
         let tid = match get(b"t") {
-            Some(BencodeValue::Bytes(t)) => <[u8; 2]>::try_from(*t).ok()?,
+            Some(BencodeValue::Bytes(t)) => <[u8; 4]>::try_from(*t).ok()?,
             _ => return None,
         };
         let BencodeValue::Dict(r) = get(b"r")? else { return None };
@@ -292,16 +325,6 @@ impl Reply {
                 .map(|c| {
                     let id: [u8; 20] = c[..20].try_into().expect("26-byte chunk");
                     (id, v4(&c[20..]))
-                })
-                .collect();
-        }
-        if let Some(BencodeValue::List(vs)) = r.get(&b"values"[..]) {
-            out.peers = vs
-                .iter()
-                .take(MAX_PEERS)
-                .filter_map(|v| match v {
-                    BencodeValue::Bytes(b) if b.len() == 6 => Some(v4(b)),
-                    _ => None,
                 })
                 .collect();
         }
@@ -345,7 +368,7 @@ impl Drop for Announcer {
 
 impl Announcer {
     /// Start announcing the torrents of `session` with the port peers
-    /// reach goat on, from a UDP socket on `ip` (port chosen by the
+    /// reach goat on, from UDP sockets on `ip` (ports chosen by the
     /// system). `bootstrap` are the configured DHT nodes (host:port);
     /// each outcome goes into `book`.
     pub async fn start(
@@ -355,48 +378,81 @@ impl Announcer {
         bootstrap: Vec<String>,
         book: Book,
     ) -> std::io::Result<Announcer> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-        let task = tokio::spawn(run(socket, session, port, bootstrap, book));
+        // Bound once here so that an address goat cannot use is said at
+        // start; each walk then binds a socket of its own.
+        UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let task = tokio::spawn(run(ip, session, port, bootstrap, book));
         Ok(Announcer { task })
     }
 }
 
-async fn run(socket: UdpSocket, session: Weak<librqbit::Session>, port: u16, bootstrap: Vec<String>, last: Book) {
+async fn run(ip: IpAddr, session: Weak<librqbit::Session>, port: u16, bootstrap: Vec<String>, last: Book) {
     let mut due: HashMap<[u8; 20], tokio::time::Instant> = HashMap::new();
     loop {
         let Some(s) = session.upgrade() else { return };
         let now = tokio::time::Instant::now();
         let torrents: Vec<Arc<librqbit::ManagedTorrent>> = s.with_torrents(|all| all.map(|(_, t)| t.clone()).collect());
         due.retain(|h, _| torrents.iter().any(|t| t.info_hash().0 == *h));
-        let Some(todo) = torrents.into_iter().find(|t| due.get(&t.info_hash().0).is_none_or(|at| *at <= now)) else {
+        last.lock().unwrap_or_else(|e| e.into_inner()).retain(|h, _| torrents.iter().any(|t| t.info_hash().0 == *h));
+        // The most overdue first (never announced: first of all), so that
+        // torrents whose announces keep failing cannot hold back the rest.
+        let mut todo: Vec<(Option<tokio::time::Instant>, Arc<librqbit::ManagedTorrent>)> = torrents
+            .into_iter()
+            .map(|t| (due.get(&t.info_hash().0).copied(), t))
+            .filter(|(at, _)| at.is_none_or(|at| at <= now))
+            .collect();
+        todo.sort_by_key(|(at, _)| *at);
+        todo.truncate(WALKS);
+        if todo.is_empty() {
             drop(s);
             tokio::time::sleep(TICK).await;
             continue;
-        };
-        let info_hash = todo.info_hash().0;
-        let (own_id, mut start) = match s.get_dht() {
+        }
+        let (own_id, table) = match s.get_dht() {
             Some(dht) => dht.with_routing_tables(|v4, v6| {
-                (v4.id().0, v4.iter().chain(v6.iter()).map(|n| n.addr()).collect::<Vec<_>>())
+                let nodes = v4.iter().chain(v6.iter()).map(|n| (n.addr(), Some(n.id().0))).collect::<Vec<_>>();
+                (v4.id().0, nodes)
             }),
             None => (fastrand_id(), Vec::new()),
         };
-        start.extend(todo.live().into_iter().flat_map(|l| {
-            l.per_peer_stats_snapshot(Default::default()).peers.into_keys().filter_map(|a| a.parse::<SocketAddr>().ok())
-        }));
-        drop((s, todo));
+        let mut known = Vec::new();
         for b in &bootstrap {
             if let Ok(Ok(addrs)) = tokio::time::timeout(ROUND, tokio::net::lookup_host(b.as_str())).await {
-                start.extend(addrs.filter(SocketAddr::is_ipv4));
+                known.extend(addrs.filter(SocketAddr::is_ipv4).map(|a| (a, None)));
             }
         }
-        // Incoming peers reach librqbit from the gate's loopback alias.
-        start.retain(|a| a.ip() != IpAddr::from(super::gate::INCOMING_FROM));
-        start.sort();
-        start.dedup();
-        let got = announce(&socket, own_id, info_hash, port, &start).await;
-        tracing::debug!(target: "goat", "DHT announce of {}: {} nodes answered, {} stored it", hex::encode(info_hash), got.answered, got.stored);
-        due.insert(info_hash, tokio::time::Instant::now() + if got.stored == 0 { RETRY } else { REANNOUNCE });
-        last.lock().unwrap_or_else(|e| e.into_inner()).insert(info_hash, got);
+        let walks = todo.into_iter().map(|(_, t)| {
+            let mut start = table.clone();
+            start.extend(known.iter().copied());
+            start.extend(t.live().into_iter().flat_map(|l| {
+                l.per_peer_stats_snapshot(Default::default())
+                    .peers
+                    .into_keys()
+                    .filter_map(|a| a.parse::<SocketAddr>().ok())
+                    .map(|a| (a, None))
+            }));
+            // Incoming peers reach librqbit from the gate's loopback alias.
+            start.retain(|(a, _)| a.ip() != IpAddr::from(super::gate::INCOMING_FROM));
+            start.sort();
+            start.dedup_by_key(|(a, _)| *a);
+            let info_hash = t.info_hash().0;
+            async move {
+                let got = match UdpSocket::bind(SocketAddr::new(ip, 0)).await {
+                    Ok(socket) => announce(&socket, own_id, info_hash, port, &start).await,
+                    Err(e) => {
+                        tracing::debug!(target: "goat", "DHT announce: no socket: {e}");
+                        Announced::default()
+                    }
+                };
+                (info_hash, got)
+            }
+        });
+        drop(s);
+        for (info_hash, got) in futures::future::join_all(walks).await {
+            tracing::debug!(target: "goat", "DHT announce of {}: {} nodes answered, {} stored it", hex::encode(info_hash), got.answered, got.stored);
+            due.insert(info_hash, tokio::time::Instant::now() + if got.stored == 0 { RETRY } else { REANNOUNCE });
+            last.lock().unwrap_or_else(|e| e.into_inner()).insert(info_hash, got);
+        }
     }
 }
 
@@ -410,12 +466,12 @@ mod tests {
 
     #[test]
     fn queries_are_bencoded_with_sorted_keys_and_read_only() {
-        let q = get_peers(b"aa", &[1; 20], &[2; 20]);
+        let q = get_peers(b"aaaa", &[1; 20], &[2; 20]);
         let want =
-            [&b"d1:ad2:id20:"[..], &[1; 20], b"9:info_hash20:", &[2; 20], b"e1:q9:get_peers2:roi1e1:t2:aa1:y1:qe"]
+            [&b"d1:ad2:id20:"[..], &[1; 20], b"9:info_hash20:", &[2; 20], b"e1:q9:get_peers2:roi1e1:t4:aaaa1:y1:qe"]
                 .concat();
         assert_eq!(q, want);
-        let a = announce_peer(b"ab", &[1; 20], &[2; 20], 6881, b"tok");
+        let a = announce_peer(b"abab", &[1; 20], &[2; 20], 6881, b"tok");
         assert!(a.windows(17).any(|w| w == b"12:implied_porti0"), "{}", String::from_utf8_lossy(&a));
         assert!(a.windows(14).any(|w| w == b"4:porti6881e5:"), "{}", String::from_utf8_lossy(&a));
     }
@@ -433,20 +489,19 @@ mod tests {
             &nodes,
             b"5:token3:tok6:valuesl6:",
             &[10, 0, 0, 9, 0, 80],
-            b"3:xyzee1:t2:zz1:y1:re",
+            b"3:xyzee1:t4:zzzz1:y1:re",
         ]
         .concat();
         let reply = Reply::parse(&r).expect("a response");
-        assert_eq!(reply.tid, *b"zz");
+        assert_eq!(reply.tid, *b"zzzz");
         assert_eq!(reply.id, Some([3; 20]));
         assert_eq!(reply.token.as_deref(), Some(&b"tok"[..]));
         assert_eq!(reply.nodes.len(), 3);
         assert_eq!(reply.nodes[0].1, "127.0.0.1:6881".parse().unwrap());
-        assert_eq!(reply.peers, vec!["10.0.0.9:80".parse().unwrap()]);
         // errors, queries, garbage, a long transaction id: not replies
         for bad in [
-            &b"d1:eli201e5:errore1:t2:zz1:y1:ee"[..],
-            b"d1:ad2:id20:aaaaaaaaaaaaaaaaaaaae1:q4:ping1:t2:zz1:y1:qe",
+            &b"d1:eli201e5:errore1:t4:zzzz1:y1:ee"[..],
+            b"d1:ad2:id20:aaaaaaaaaaaaaaaaaaaae1:q4:ping1:t4:zzzz1:y1:qe",
             b"\xff\x00garbage",
             b"d1:rd2:id20:aaaaaaaaaaaaaaaaaaaae1:t3:zzz1:y1:re",
             b"",
@@ -455,6 +510,21 @@ mod tests {
         }
         assert!(!usable(&"0.0.0.0:1".parse().unwrap()) && !usable(&"1.2.3.4:0".parse().unwrap()));
         assert!(usable(&"127.0.0.1:6881".parse().unwrap()));
+    }
+
+    #[test]
+    fn one_node_per_internet_address_and_none_pointed_inwards() {
+        let node = Node { id: None, state: State::New };
+        let mut nodes = HashMap::new();
+        nodes.insert("198.51.100.7:6881".parse().unwrap(), node.clone());
+        nodes.insert("127.0.0.1:7000".parse().unwrap(), node.clone());
+        nodes.insert("192.168.1.5:7000".parse().unwrap(), node);
+        assert!(crowded(&nodes, &"198.51.100.7:6882".parse().unwrap()));
+        assert!(!crowded(&nodes, &"198.51.100.7:6881".parse().unwrap()));
+        assert!(!crowded(&nodes, &"127.0.0.1:7001".parse().unwrap()));
+        assert!(!crowded(&nodes, &"192.168.1.5:7001".parse().unwrap()));
+        let r = |s: &str| reach(s.parse().unwrap());
+        assert_eq!((r("198.51.100.7"), r("10.1.2.3"), r("100.64.0.1"), r("127.0.0.1"), r("fd00::1")), (0, 1, 1, 2, 1));
     }
 
     /// Three scripted nodes on loopback, none near the info-hash: the walk
@@ -497,7 +567,7 @@ mod tests {
                         &[i as u8; 20],
                         format!("5:nodes{}:", known.len()).as_bytes(),
                         &known,
-                        format!("5:token4:tok{i}e1:t2:").as_bytes(),
+                        format!("5:token4:tok{i}e1:t4:").as_bytes(),
                         t,
                         b"1:y1:re",
                     ]
@@ -511,7 +581,7 @@ mod tests {
             }));
         }
         let me = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let out = announce(&me, [0x55; 20], ih, 4321, &addrs[..1]).await;
+        let out = announce(&me, [0x55; 20], ih, 4321, &[(addrs[0], None)]).await;
         assert_eq!((out.answered, out.stored), (3, 3));
         for t in tasks {
             assert_eq!(t.await.unwrap(), Some(4321));

@@ -299,7 +299,7 @@ impl Swarm {
                 // number, or the next one up when uTP holds that one
                 // (librqbit's DHT binds a socket of its own, which cannot
                 // share a port with the gate's uTP: `dht_port`).
-                port: cfg.listen_port.map(|p| dht_port(p, gate.utp())),
+                port: cfg.listen_port.filter(|p| *p != 0).map(|p| dht_port(p, gate.utp())),
             }),
         };
         // Filled before the session restores its torrents, so a publisher's

@@ -9,6 +9,10 @@
 //! crate) reads `WANIPConnection:1`, `:2` and `WANPPPConnection:1`, and
 //! speaks each with its own SOAP action.
 //!
+//! When no UPnP gateway answers, or it refuses, goat asks the default
+//! gateway with PCP (RFC 6887), falling back to NAT-PMP (RFC 6886), through
+//! crab_nat (a kept crate speaking both).
+//!
 //! The mapping: external port = goat's port (peers are told that port by
 //! trackers and the DHT, so another external port would reach no one), to
 //! this machine's address on the route to the gateway; TCP, and UDP when
@@ -59,8 +63,17 @@ pub struct Mapping {
 
 struct State {
     mapping: Mapping,
-    /// The gateway and what was mapped on it, to remove on exit.
-    mapped: Option<(Gateway<Tokio>, Vec<PortMappingProtocol>)>,
+    /// What is mapped, to renew and to remove on exit.
+    mapped: Option<Held>,
+}
+
+/// A mapping held on the gateway.
+#[derive(Clone)]
+enum Held {
+    /// UPnP: the gateway and the protocols mapped on it.
+    Upnp(Gateway<Tokio>, Vec<PortMappingProtocol>),
+    /// PCP or NAT-PMP: one mapping per protocol.
+    Pmp(Vec<crab_nat::PortMapping>),
 }
 
 /// The mapping task of a session; [`PortMap::remove`] undoes the mapping.
@@ -96,50 +109,105 @@ impl PortMap {
     pub async fn remove(&self) {
         self.task.abort();
         let mapped = self.state.lock().unwrap_or_else(|e| e.into_inner()).mapped.take();
-        if let Some((gw, protocols)) = mapped {
-            for p in protocols {
-                match tokio::time::timeout(REQUEST, gw.remove_port(p, self.port)).await {
-                    Ok(Ok(())) => {
-                        tracing::info!(target: "goat", "removed the {p} mapping of port {} on {}", self.port, gw.addr)
+        match mapped {
+            Some(Held::Upnp(gw, protocols)) => {
+                for p in protocols {
+                    match tokio::time::timeout(REQUEST, gw.remove_port(p, self.port)).await {
+                        Ok(Ok(())) => {
+                            tracing::info!(target: "goat", "removed the {p} mapping of port {} on {}", self.port, gw.addr)
+                        }
+                        Ok(Err(e)) => tracing::debug!(target: "goat", "removing the {p} mapping: {e}"),
+                        Err(_) => tracing::debug!(target: "goat", "removing the {p} mapping: no answer"),
                     }
-                    Ok(Err(e)) => tracing::debug!(target: "goat", "removing the {p} mapping: {e}"),
-                    Err(_) => tracing::debug!(target: "goat", "removing the {p} mapping: no answer"),
                 }
             }
+            Some(Held::Pmp(mappings)) => {
+                for m in mappings {
+                    let p = m.protocol();
+                    match tokio::time::timeout(REQUEST, m.try_drop()).await {
+                        Ok(Ok(())) => tracing::info!(target: "goat", "removed the {p} mapping of port {}", self.port),
+                        Ok(Err((e, _))) => tracing::debug!(target: "goat", "removing the {p} mapping: {e}"),
+                        Err(_) => tracing::debug!(target: "goat", "removing the {p} mapping: no answer"),
+                    }
+                }
+            }
+            None => {}
         }
     }
 }
 
 async fn run(port: u16, protocols: Vec<PortMappingProtocol>, state: Arc<Mutex<State>>) {
-    let set = |m: Mapping, mapped: Option<(Gateway<Tokio>, Vec<PortMappingProtocol>)>| {
-        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-        s.mapping = m;
-        if mapped.is_some() {
-            s.mapped = mapped;
-        }
-    };
-    let mut lease = LEASE.as_secs() as u32;
     loop {
-        let m = match map_once(port, &protocols, &mut lease).await {
-            Ok((m, gw, done)) => {
+        // What is held is renewed where it is (the same gateway; a clone,
+        // so that `remove` finds it even while a renewal is under way);
+        // only when that fails is a gateway looked for again.
+        let held = state.lock().unwrap_or_else(|e| e.into_inner()).mapped.clone();
+        if let Some(h) = held {
+            let lease = state.lock().unwrap_or_else(|e| e.into_inner()).mapping.lease_seconds;
+            match renew(h, port, lease).await {
+                Ok(h) => {
+                    state.lock().unwrap_or_else(|e| e.into_inner()).mapped = Some(h);
+                    tokio::time::sleep(renew_after(lease)).await;
+                    continue;
+                }
+                Err(why) => {
+                    tracing::info!(target: "goat", "port {port}: renewing the mapping failed ({why}); looking for the gateway again");
+                    state.lock().unwrap_or_else(|e| e.into_inner()).mapped = None;
+                }
+            }
+        }
+        let outcome = match map_upnp(port, &protocols).await {
+            Ok(x) => Ok(x),
+            Err(upnp) => map_pmp(port, &protocols).await.map_err(|pmp| format!("{upnp}; {pmp}")),
+        };
+        let again = match outcome {
+            Ok((m, held)) => {
                 tracing::info!(
                     target: "goat",
                     "port {port} mapped on the gateway ({}): peers reach goat at {}",
-                    m.service.as_deref().unwrap_or("UPnP"),
+                    m.service.as_deref().unwrap_or("?"),
                     m.external.map(|a| a.to_string()).unwrap_or_else(|| "?".into())
                 );
-                let again = if m.error.is_some() || done.is_empty() { RETRY } else { renew_after(lease) };
-                set(m, Some((gw, done)));
-                tokio::time::sleep(again).await;
-                continue;
+                let again = if m.error.is_some() { RETRY } else { renew_after(m.lease_seconds) };
+                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+                s.mapping = m;
+                s.mapped = Some(held);
+                again
             }
             Err(why) => {
                 tracing::info!(target: "goat", "port {port} not mapped: {why}");
-                Mapping { error: Some(why), ..Mapping::default() }
+                state.lock().unwrap_or_else(|e| e.into_inner()).mapping =
+                    Mapping { error: Some(why), ..Mapping::default() };
+                RETRY
             }
         };
-        set(m, None);
-        tokio::time::sleep(RETRY).await;
+        tokio::time::sleep(again).await;
+    }
+}
+
+/// Renew what is held on its own gateway, with the lease it was given.
+async fn renew(held: Held, port: u16, lease: u32) -> Result<Held, String> {
+    match held {
+        Held::Upnp(gw, protocols) => {
+            for p in &protocols {
+                let to = SocketAddr::new(local_ip_towards(gw.addr).map_err(|e| e.to_string())?, port);
+                request(gw.add_port(*p, port, to, lease, DESCRIPTION))
+                    .await
+                    .map_err(|e| e.map(|e| crate::text::line(&e.to_string())).unwrap_or_else(|| "no answer".into()))?;
+            }
+            Ok(Held::Upnp(gw, protocols))
+        }
+        Held::Pmp(mut ms) => {
+            for m in ms.iter_mut() {
+                match tokio::time::timeout(REQUEST, m.renew()).await {
+                    Ok(Ok(())) if m.lifetime() > 0 => {}
+                    Ok(Ok(())) => return Err("the gateway granted no lifetime".into()),
+                    Ok(Err(e)) => return Err(crate::text::line(&e.to_string())),
+                    Err(_) => return Err("no answer".into()),
+                }
+            }
+            Ok(Held::Pmp(ms))
+        }
     }
 }
 
@@ -153,10 +221,12 @@ fn renew_after(lease: u32) -> Duration {
     }
 }
 
-type Mapped = (Mapping, Gateway<Tokio>, Vec<PortMappingProtocol>);
-
-/// Find the gateway and add (or renew) each mapping.
-async fn map_once(port: u16, protocols: &[PortMappingProtocol], lease: &mut u32) -> Result<Mapped, String> {
+/// Find a UPnP gateway and add (or renew) each mapping.
+async fn map_upnp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mapping, Held), String> {
+    // Each gateway starts from goat's lease: one that takes only
+    // permanent leases says so for itself.
+    let mut lease = LEASE.as_secs() as u32;
+    let lease = &mut lease;
     let mut opts = SearchOptions::default();
     opts.timeout = Some(SEARCH);
     opts.single_search_timeout = Some(SEARCH);
@@ -195,7 +265,102 @@ async fn map_once(port: u16, protocols: &[PortMappingProtocol], lease: &mut u32)
         m.external = Some(SocketAddr::new(ip, port));
     }
     m.error = (!errors.is_empty()).then(|| errors.join("; "));
-    Ok((m, gw, done))
+    Ok((m, Held::Upnp(gw, done)))
+}
+
+/// Map each protocol with PCP (NAT-PMP when the gateway answers only
+/// that) at the default gateway.
+async fn map_pmp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mapping, Held), String> {
+    let lease = LEASE.as_secs() as u32;
+    let gateway = default_gateway().ok_or("NAT-PMP/PCP: no default gateway")?;
+    let local = local_ip_towards(SocketAddr::new(gateway.into(), crab_nat::GATEWAY_PORT))
+        .map_err(|e| format!("NAT-PMP/PCP: no route to the gateway at {gateway}: {e}"))?;
+    let internal = std::num::NonZeroU16::new(port).ok_or("NAT-PMP/PCP: no port")?;
+    let options = crab_nat::PortMappingOptions {
+        external_port: Some(internal),
+        lifetime_seconds: Some(lease.max(1)),
+        timeout_config: Some(crab_nat::TimeoutConfig {
+            initial_timeout: Duration::from_millis(250),
+            max_retries: 3,
+            max_retry_timeout: Some(Duration::from_secs(2)),
+        }),
+    };
+    let mut held = Vec::new();
+    let mut m = Mapping::default();
+    for p in protocols {
+        let proto = match p {
+            PortMappingProtocol::TCP => crab_nat::InternetProtocol::Tcp,
+            PortMappingProtocol::UDP => crab_nat::InternetProtocol::Udp,
+        };
+        let got = match tokio::time::timeout(
+            REQUEST,
+            crab_nat::PortMapping::new(gateway.into(), local, proto, internal, options),
+        )
+        .await
+        {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                give_back(held).await;
+                return Err(format!("NAT-PMP/PCP at {gateway}: {}", crate::text::line(&e.to_string())));
+            }
+            Err(_) => {
+                give_back(held).await;
+                return Err(format!("NAT-PMP/PCP: the gateway at {gateway} did not answer"));
+            }
+        };
+        // Peers are told goat's own port: another external port reaches
+        // no one, so it is given back; so is a mapping with no lifetime.
+        if got.external_port() != internal || got.lifetime() == 0 {
+            let why = if got.lifetime() == 0 {
+                "granted no lifetime".to_string()
+            } else {
+                format!("offered external port {}, not {port}", got.external_port())
+            };
+            held.push(got);
+            give_back(held).await;
+            return Err(format!("NAT-PMP/PCP at {gateway}: {why}"));
+        }
+        m.service = Some(match got.mapping_type() {
+            crab_nat::PortMappingType::NatPmp => "NAT-PMP".into(),
+            crab_nat::PortMappingType::Pcp { .. } => "PCP".into(),
+        });
+        if let crab_nat::PortMappingType::Pcp { external_ip, .. } = got.mapping_type() {
+            m.external = Some(SocketAddr::new(external_ip, port));
+        }
+        m.lease_seconds = got.lifetime();
+        m.protocols.push(p.to_string());
+        held.push(got);
+    }
+    if m.external.is_none() {
+        if let Ok(Ok(ip)) =
+            tokio::time::timeout(REQUEST, crab_nat::natpmp::external_address(gateway.into(), None)).await
+        {
+            m.external = Some(SocketAddr::new(ip.into(), port));
+        }
+    }
+    Ok((m, Held::Pmp(held)))
+}
+
+/// Remove mappings made before a later one failed.
+async fn give_back(held: Vec<crab_nat::PortMapping>) {
+    for h in held {
+        let _ = tokio::time::timeout(REQUEST, h.try_drop()).await;
+    }
+}
+
+/// The IPv4 default gateway, from the kernel's routing table (Linux).
+fn default_gateway() -> Option<std::net::Ipv4Addr> {
+    let table = std::fs::read_to_string("/proc/net/route").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // Iface Destination Gateway Flags …; the default route has
+        // destination 0 and the gateway flag (0x2); fields in host order.
+        let flags = u16::from_str_radix(f.get(3)?, 16).ok()?;
+        (*f.get(1)? == "00000000" && flags & 0x2 != 0)
+            .then(|| u32::from_str_radix(f.get(2)?, 16).ok())
+            .flatten()
+            .map(|g| std::net::Ipv4Addr::from(g.to_le_bytes()))
+    })
 }
 
 async fn request<T, E>(f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, Option<E>> {

@@ -38,8 +38,9 @@ pub(super) async fn serve_utp(sock: Arc<librqbit_utp::UtpSocketUdp>, shared: Arc
 /// Take the slots a new peer needs (or drop it at once) and handshake it
 /// in a task of its own.
 fn admit(sock: Stream, peer: SocketAddr, utp: bool, shared: &Arc<Shared>) {
-    let Ok(permit) = shared.pending.clone().try_acquire_owned() else {
-        tracing::debug!(target: "goat", "{peer}: dropped, {PENDING} handshakes already in progress");
+    let pending = if utp { &shared.pending_utp } else { &shared.pending };
+    let Ok(permit) = pending.clone().try_acquire_owned() else {
+        tracing::debug!(target: "goat", "{peer}: dropped, {} handshakes already in progress", if utp { PENDING_UTP } else { PENDING });
         return;
     };
     let Some(slot) = shared.handshakes.take(network(peer.ip())) else {

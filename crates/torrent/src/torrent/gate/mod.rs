@@ -114,6 +114,13 @@ const PER_NETWORK: u32 = 8;
 const PER_IP_LINKS: u32 = 8;
 /// Incoming connections open in all (each holds two sockets).
 const MAX_LINKS: usize = 1024;
+/// Incoming uTP handshakes in progress, apart from TCP's `PENDING`: uTP
+/// has no handshake of its own that proves the sender's address, so
+/// forged ones must not take TCP's slots.
+const PENDING_UTP: usize = 128;
+/// uTP streams the socket keeps at once (librqbit-utp's default is 128,
+/// which forged connection requests alone could fill).
+const UTP_STREAMS: usize = 1024;
 /// librqbit's SOCKS connections still negotiating.
 const PENDING_SOCKS: usize = 256;
 /// A handshake's whole time.
@@ -222,6 +229,7 @@ struct Shared {
     upstream: Option<Upstream>,
     counts: Table,
     pending: Arc<tokio::sync::Semaphore>,
+    pending_utp: Arc<tokio::sync::Semaphore>,
     pending_socks: Arc<tokio::sync::Semaphore>,
     /// Incoming handshakes in progress, per network.
     handshakes: Arc<Slots>,
@@ -280,6 +288,7 @@ impl Gate {
             upstream,
             counts: Table::default(),
             pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
+            pending_utp: Arc::new(tokio::sync::Semaphore::new(PENDING_UTP)),
             pending_socks: Arc::new(tokio::sync::Semaphore::new(PENDING_SOCKS)),
             handshakes: Slots::new(PER_NETWORK),
             links: Slots::new(PER_IP_LINKS),
@@ -373,7 +382,11 @@ async fn bind(at: SocketAddr, utp: bool) -> Result<(TcpListener, Option<Arc<libr
         }
         let port = tcp.local_addr().map_err(|e| Error::io("starting the peer gate", e))?.port();
         let udp_at = SocketAddr::new(at.ip(), port);
-        match librqbit_utp::UtpSocketUdp::new_udp(udp_at).await {
+        let opts = librqbit_utp::SocketOpts {
+            max_live_vsocks: std::num::NonZeroUsize::new(UTP_STREAMS),
+            ..Default::default()
+        };
+        match librqbit_utp::UtpSocketUdp::new_udp_with_opts(udp_at, opts, Default::default()).await {
             Ok(u) => return Ok((tcp, Some(u))),
             Err(e) if at.port() != 0 || attempt == BIND_TRIES => {
                 return Err(Error::usage(format!(

@@ -194,26 +194,21 @@ pub(super) async fn outgoing(
             return Err(refused(format!("{a}: {why}")));
         }
     }
-    let (peer, via) = match dial_via(shared, &target, Via::Tcp).await {
-        Ok(p) => (p, Via::Tcp),
-        Err(e) => match utp_to(shared, &target) {
-            true => match dial_via(shared, &target, Via::Utp).await {
-                Ok(p) => (p, Via::Utp),
-                Err(u) => {
-                    let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
-                    return Err(std::io::Error::new(e.kind(), format!("{target}: {e}; over uTP: {u}")));
-                }
-            },
-            false => {
-                let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
-                return Err(std::io::Error::new(e.kind(), format!("{target}: {e}")));
-            }
-        },
+    // TCP refused: uTP is tried, but only once librqbit's first bytes show
+    // a BitTorrent connection (a tracker named by its address must never
+    // be reached over uTP), so the SOCKS answer says yes first.
+    let (peer, tcp_failed) = match dial_via(shared, &target, Via::Tcp).await {
+        Ok(p) => (Some(p), None),
+        Err(e) if utp_to(shared, &target) => (None, Some(e)),
+        Err(e) => {
+            let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+            return Err(std::io::Error::new(e.kind(), format!("{target}: {e}")));
+        }
     };
     client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
 
     // librqbit writes its BitTorrent handshake first; anything else (an
-    // HTTP tracker request) is relayed as it is.
+    // HTTP tracker request) is relayed as it is, over TCP only.
     let mut first = [0u8; 1];
     let n = tokio::time::timeout(HANDSHAKE, client.read(&mut first))
         .await
@@ -221,8 +216,12 @@ pub(super) async fn outgoing(
     if n == 0 {
         return Ok(());
     }
+    let not_bittorrent = |peer: Option<Stream>| match peer {
+        Some(p) => Ok(p),
+        None => Err(refused(format!("{target}: TCP refused, and not a BitTorrent connection to try over uTP"))),
+    };
     if first[0] != PSTR[0] {
-        relay(peer, client, None, None, &[], &first, shared).await;
+        relay(not_bittorrent(peer)?, client, None, None, &[], &first, shared).await;
         return Ok(());
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
@@ -231,21 +230,28 @@ pub(super) async fn outgoing(
         .await
         .map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
-        relay(peer, client, None, None, &[], &handshake, shared).await;
+        relay(not_bittorrent(peer)?, client, None, None, &[], &handshake, shared).await;
         return Ok(());
     }
     let info_hash = info_hash_of(&handshake);
     let attempt = async {
-        match open(shared, &target, peer, via, &handshake).await {
-            // Refused or dropped unanswered over TCP: a peer that takes
-            // only uTP does both.
-            Err(e) if via == Via::Tcp && utp_to(shared, &target) => {
+        let Some(peer) = peer else {
+            let e = tcp_failed.unwrap_or_else(|| refused("TCP refused"));
+            let peer = dial_via(shared, &target, Via::Utp)
+                .await
+                .map_err(|u| std::io::Error::new(e.kind(), format!("{e}; over uTP: {u}")))?;
+            return open(shared, &target, peer, Via::Utp, &handshake).await.map(|o| (o, Via::Utp));
+        };
+        match open(shared, &target, peer, Via::Tcp, &handshake).await {
+            // Dropped unanswered over TCP: a peer that takes only uTP
+            // does that.
+            Err(e) if utp_to(shared, &target) => {
                 let peer = dial_via(shared, &target, Via::Utp)
                     .await
                     .map_err(|u| std::io::Error::new(e.kind(), format!("{e}; over uTP: {u}")))?;
                 open(shared, &target, peer, Via::Utp, &handshake).await.map(|o| (o, Via::Utp))
             }
-            other => other.map(|o| (o, via)),
+            other => other.map(|o| (o, Via::Tcp)),
         }
     };
     let (link, via) = match tokio::time::timeout(HANDSHAKE, attempt).await {
