@@ -18,12 +18,12 @@ What each row says:
   libtorrent --tcp-only / --utp-only : the same transports in a client
       nobody here wrote, for reference.
 """
-import argparse, os, shutil, statistics, subprocess, sys, tempfile
+import argparse, os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (GOAT, LAST_CPU_S, PY, ROOT, Procs, complete, free_port, human, make_payload, make_torrent,  # noqa: E402
-                   parse_size, timed, wait_until)
+from bench import (GOAT, PY, ROOT, Procs, free_port, human, make_payload, make_torrent, parse_size,  # noqa: E402
+                   run_case, wait_until)
 
 LT_PEER = ROOT / "tests" / "support" / "lt_peer.py"
 
@@ -72,28 +72,6 @@ def goatfile(work, ih, at):
     return gf
 
 
-def case(label, clients, runs, size, payload, files, work):
-    """Each client `runs` times, interleaved, one copy on disk at a time;
-    the median MB/s, seconds and CPU seconds per client."""
-    got = {c: ([], []) for c in clients}
-    for r in range(runs):
-        for name, make in clients.items():
-            dest = work / "leech" / "d"
-            shutil.rmtree(work / "leech", ignore_errors=True)
-            dest.mkdir(parents=True)
-            dt, mb, rc, err = timed(make(dest), timeout=1800)
-            cpu = LAST_CPU_S[0]
-            ok = complete(dest, payload, files)
-            print(f"  {label:10} {name:44} run {r + 1}: " + (f"{size / dt / 1e6:8.1f} MB/s {dt:6.1f} s CPU {cpu:6.1f} s"
-                  if ok else f"FAILED rc {rc}: {err.strip()[-300:]}"), flush=True)
-            if ok:
-                got[name][0].append(dt)
-                got[name][1].append(cpu)
-    shutil.rmtree(work / "leech", ignore_errors=True)
-    return {n: (size / statistics.median(t) / 1e6, statistics.median(t), statistics.median(c))
-            for n, (t, c) in got.items() if t}
-
-
 def clients_for(work, ih, torrent, ports, host, wrap, loopback):
     lp = lambda: str(free_port())
     goat = lambda at, extra: lambda d: wrap([str(GOAT), "-q", "fetch", "--goatfile", str(goatfile(work, ih, at)),
@@ -113,10 +91,10 @@ def clients_for(work, ih, torrent, ports, host, wrap, loopback):
 
 
 def table(title, rows):
-    print(f"\n| {title} | MB/s (median) | seconds | client CPU s |")
-    print("|---|---|---|---|")
-    for n, (mbs, t, c) in rows.items():
-        print(f"| {n} | {mbs:.1f} | {t:.1f} | {c:.1f} |")
+    print(f"\n| {title} | MB/s (median) | seconds | client CPU s | peak RSS MB |")
+    print("|---|---|---|---|---|")
+    for n, (mbs, t, m, c) in rows.items():
+        print(f"| {n} | {mbs:.1f} | {t:.1f} | {c:.1f} | {m:.1f} |")
 
 
 def main():
@@ -152,7 +130,7 @@ def main():
                 host, loop = "127.0.0.1", True
             title = f"{human(size)}, {label}" + (f", tbf {rate} each way" if rate else "")
             print(f"\n== {title}, {a.runs} run(s) ==", flush=True)
-            rows = case(label, clients_for(work, ih, torrent, ports, host, wrap_l, loop), a.runs, size, payload,
+            rows = run_case(label, clients_for(work, ih, torrent, ports, host, wrap_l, loop), a.runs, size, payload,
                         files, work)
             table(title, rows)
             procs.stop_all()

@@ -3,8 +3,7 @@
 //! v1 and v2, reached from an outside host through the mapping.
 
 use crate::harness::*;
-use crate::reach::{goatfile, log_of, same, script, FILES};
-use crate::seeder::*;
+use crate::reach::{goatfile, log_of, model, same, script, Model};
 use std::process::Command;
 use std::time::Duration;
 
@@ -56,17 +55,12 @@ impl Drop for Gateway {
 /// only) maps its port for TCP and uTP, says where it is reachable in `goat status`, is
 /// reached from outside through the mapping over TCP and over uTP, and
 /// removes the mapping when it stops.
-fn upnp_mapping(mode: &str, service: &str) {
+fn upnp_mapping(mode: &str, service: &str, short_lease: bool) {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let gw = Gateway::up(mode);
     let goat_bin = env!("CARGO_BIN_EXE_goat");
-    let src = w.join("src");
-    let payload = src.join("model");
-    make_payload(&payload, FILES);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let tfile = w.join("model.torrent");
-    std::fs::write(&tfile, &t.bytes).unwrap();
+    let Model { src, payload, t, tfile } = model(w);
     let (lt_port, chain_port, http_port, goat_port) = (7101, 7102, 7103, 7104);
 
     // Inside the LAN: the origin (libtorrent on the LAN host's loopback),
@@ -102,6 +96,7 @@ fn upnp_mapping(mode: &str, service: &str) {
             .args(["--state-dir", w.join("state").to_str().unwrap()])
             .args(["--http", &format!("127.0.0.1:{http_port}"), "--listen-port", &goat_port.to_string()])
             .args(["--no-dht", "--poll", "1s", "--run-for", "150"])
+            .env("GOAT_TEST_LEASE_SECS", if short_lease { "6" } else { "" })
             .stderr(std::fs::File::create(&seed_err).unwrap()),
     );
     let status = || {
@@ -132,6 +127,30 @@ fn upnp_mapping(mode: &str, service: &str) {
     let human = String::from_utf8_lossy(&human.stdout);
     assert!(human.contains(&format!("reachable at {reachable} through the gateway ({service}")), "{human}");
 
+    let rules = || {
+        let out = gw.exec("GW_NS", "nft").args(["list", "ruleset"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let forwarded = |port: u16| format!("dport {port} dnat ip to {}:{port}", gw.var("LAN_IP"));
+    if short_lease {
+        // A 6 s lease beside one made by miniupnpc with the same lease and
+        // never renewed: once the gateway has dropped that one, goat's is
+        // still there, renewed.
+        let control = gw
+            .exec("LAN_NS", "upnpc")
+            .args(["-e", "control", "-a", gw.var("LAN_IP"), "7300", "7300", "TCP", "6"])
+            .output()
+            .unwrap();
+        assert!(rules().contains(&forwarded(7300)), "{}", String::from_utf8_lossy(&control.stdout));
+        assert!(
+            wait_for(Duration::from_secs(60), || !rules().contains(&forwarded(7300))),
+            "the gateway never expired a 6 s lease:\n{}",
+            rules()
+        );
+        assert!(rules().contains(&forwarded(goat_port)), "goat's 6 s lease was not renewed:\n{}", rules());
+        assert_eq!(status()["mapping"]["lease_seconds"], 6);
+    }
+
     // Outside: the WAN host has no route into the LAN, only the mapping.
     for (how, flag) in [("tcp", "--tcp-only"), ("utp", "--utp-only")] {
         let save = w.join(format!("outside-{how}"));
@@ -156,28 +175,24 @@ fn upnp_mapping(mode: &str, service: &str) {
 
     // Stopping removes the mapping: the gateway's forwarding rule for the
     // port goes with it.
-    let rules = || {
-        let out = gw.exec("GW_NS", "nft").args(["list", "ruleset"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let forwarded = format!("dport {goat_port} dnat ip to {}:{goat_port}", gw.var("LAN_IP"));
-    assert!(rules().contains(&forwarded), "no forwarding rule while mapped:\n{}", rules());
+    assert!(rules().contains(&forwarded(goat_port)), "no forwarding rule while mapped:\n{}", rules());
     assert_eq!(seed.interrupt(Duration::from_secs(20)), Some(0), "{}", log_of(&seed_err));
-    assert!(!rules().contains(&forwarded), "the mapping outlived goat:\n{}", rules());
+    assert!(!rules().contains(&forwarded(goat_port)), "the mapping outlived goat:\n{}", rules());
 }
 
 #[test]
 fn upnp_igd_v1_maps_the_port_and_removes_it() {
-    upnp_mapping("v1", "WANIPConnection:1");
+    upnp_mapping("v1", "WANIPConnection:1", false);
 }
 
+/// v2, with a lease short enough to see goat renew it.
 #[test]
-fn upnp_igd_v2_maps_the_port_and_removes_it() {
-    upnp_mapping("v2", "WANIPConnection:2");
+fn upnp_igd_v2_maps_the_port_renews_and_removes_it() {
+    upnp_mapping("v2", "WANIPConnection:2", true);
 }
 
 /// A gateway without UPnP: PCP maps the port instead.
 #[test]
 fn pcp_maps_the_port_when_no_upnp_gateway_answers() {
-    upnp_mapping("pmp", "PCP");
+    upnp_mapping("pmp", "PCP", false);
 }

@@ -8,7 +8,7 @@
 
 use crate::harness::*;
 use crate::seeder::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,8 +22,10 @@ pub fn log_of(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-/// `lt_peer.py` with `args`, its output in `log`; waits for READY.
-fn lt_peer(log: &Path, args: &[String]) -> Daemon {
+/// `lt_peer.py` keeping its files in `save`, on `port`, for `lifetime`
+/// seconds, with `args`; its output in `log`; waits for READY.
+fn lt_peer(log: &Path, (save, port, lifetime): (&Path, u16, u32), args: &[String]) -> Daemon {
+    let args = [lt_args(save, port, lifetime), args.to_vec()].concat();
     let out = std::fs::File::create(log).unwrap();
     let d = Daemon::spawn(
         "python3-libtorrent",
@@ -37,6 +39,33 @@ pub fn same(a: &Path, b: &Path) {
     for (f, _) in FILES {
         assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} differs");
     }
+}
+
+/// FILES under `w/src/model`, its torrent (64 KiB pieces) and the
+/// `.torrent` file.
+pub struct Model {
+    pub src: PathBuf,
+    pub payload: PathBuf,
+    pub t: Made,
+    pub tfile: PathBuf,
+}
+
+pub fn model(w: &Path) -> Model {
+    let src = w.join("src");
+    let payload = src.join("model");
+    make_payload(&payload, FILES);
+    let t = make_torrent(&payload, 65536, vec![]);
+    let tfile = w.join("model.torrent");
+    std::fs::write(&tfile, &t.bytes).unwrap();
+    Model { src, payload, t, tfile }
+}
+
+/// lt_peer.py's first arguments: where its files are, its port, how long
+/// it lives.
+pub fn lt_args(save: &Path, port: u16, lifetime: u32) -> Vec<String> {
+    ["--save", &save.display().to_string(), "--port", &port.to_string(), "--lifetime", &lifetime.to_string()]
+        .map(String::from)
+        .to_vec()
 }
 
 pub fn goatfile(w: &Path, magnet: &str) -> String {
@@ -53,27 +82,13 @@ pub fn goatfile(w: &Path, magnet: &str) -> String {
 fn utp_only_libtorrent_peers_are_reached_and_served() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let src = w.join("src");
-    let payload = src.join("model");
-    make_payload(&payload, FILES);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let tfile = w.join("model.torrent");
-    std::fs::write(&tfile, &t.bytes).unwrap();
+    let Model { src, payload, t, tfile } = model(w);
     let lt_port = free_port();
     let s = |x: &str| x.to_string();
     let seeder = lt_peer(
         &w.join("lt-seed.log"),
-        &[
-            s("--save"),
-            src.display().to_string(),
-            s("--port"),
-            lt_port.to_string(),
-            s("--lifetime"),
-            s("200"),
-            s("--torrent"),
-            tfile.display().to_string(),
-            s("--utp-only"),
-        ],
+        (&src, lt_port, 200),
+        &[s("--torrent"), tfile.display().to_string(), s("--utp-only")],
     );
     let gf = goatfile(w, &t.magnet_with_peer(lt_port));
 
@@ -112,19 +127,8 @@ fn utp_only_libtorrent_peers_are_reached_and_served() {
     let ll = w.join("lt-leech.log");
     let _leecher = lt_peer(
         &ll,
-        &[
-            s("--save"),
-            leech.display().to_string(),
-            s("--port"),
-            free_port().to_string(),
-            s("--lifetime"),
-            s("90"),
-            s("--torrent"),
-            tfile.display().to_string(),
-            s("--utp-only"),
-            s("--peer"),
-            format!("127.0.0.1:{gport}"),
-        ],
+        (&leech, free_port(), 90),
+        &[s("--torrent"), tfile.display().to_string(), s("--utp-only"), s("--peer"), format!("127.0.0.1:{gport}")],
     );
     assert!(
         wait_for(Duration::from_secs(90), || log_of(&ll).contains("DONE")),
@@ -146,12 +150,7 @@ fn utp_only_libtorrent_peers_are_reached_and_served() {
 fn a_closed_dht_without_trackers_finds_goat() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let src = w.join("src");
-    let payload = src.join("model");
-    make_payload(&payload, FILES);
-    let t = make_torrent(&payload, 65536, vec![]);
-    let tfile = w.join("model.torrent");
-    std::fs::write(&tfile, &t.bytes).unwrap();
+    let Model { src, payload, t, tfile } = model(w);
     let s = |x: &str| x.to_string();
 
     let nodes = [free_port(), free_port(), free_port()];
@@ -170,18 +169,8 @@ fn a_closed_dht_without_trackers_finds_goat() {
     let origin_log = w.join("lt-origin.log");
     let origin = lt_peer(
         &origin_log,
-        &[
-            s("--save"),
-            src.display().to_string(),
-            s("--port"),
-            free_port().to_string(),
-            s("--lifetime"),
-            s("200"),
-            s("--torrent"),
-            tfile.display().to_string(),
-            s("--dht-bootstrap"),
-            boot.clone(),
-        ],
+        (&src, free_port(), 200),
+        &[s("--torrent"), tfile.display().to_string(), s("--dht-bootstrap"), boot.clone()],
     );
     let magnet = format!("magnet:?xt=urn:btih:{}&dn=model", t.info_hash);
     let gf = goatfile(w, &magnet);
@@ -223,19 +212,8 @@ fn a_closed_dht_without_trackers_finds_goat() {
     let ll = w.join("lt-leech.log");
     let _leecher = lt_peer(
         &ll,
-        &[
-            s("--save"),
-            leech.display().to_string(),
-            s("--port"),
-            free_port().to_string(),
-            s("--lifetime"),
-            s("120"),
-            s("--magnet"),
-            magnet.clone(),
-            s("--dht-bootstrap"),
-            boot,
-            s("--utp-only"),
-        ],
+        (&leech, free_port(), 120),
+        &[s("--magnet"), magnet.clone(), s("--dht-bootstrap"), boot, s("--utp-only")],
     );
     assert!(
         wait_for(Duration::from_secs(120), || log_of(&ll).contains("DONE")),

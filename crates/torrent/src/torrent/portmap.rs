@@ -36,6 +36,19 @@ use std::time::Duration;
 
 /// Lease asked of the gateway.
 const LEASE: Duration = Duration::from_secs(3600);
+/// The shortest wait before a renewal.
+const RENEW_FLOOR: Duration = Duration::from_secs(30);
+
+/// The lease asked for, in seconds: `LEASE`, or in builds with the
+/// `test-hooks` feature `GOAT_TEST_LEASE_SECS` (so that a test sees a
+/// renewal within seconds).
+fn lease_secs() -> u32 {
+    #[cfg(feature = "test-hooks")]
+    if let Some(n) = std::env::var("GOAT_TEST_LEASE_SECS").ok().and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    LEASE.as_secs() as u32
+}
 /// Time to find a gateway.
 const SEARCH: Duration = Duration::from_secs(5);
 /// Time for one SOAP request.
@@ -217,7 +230,8 @@ fn renew_after(lease: u32) -> Duration {
     if lease == 0 {
         RETRY
     } else {
-        Duration::from_secs(u64::from(lease) / 2).max(Duration::from_secs(30))
+        let floor = if lease_secs() < LEASE.as_secs() as u32 { Duration::from_secs(1) } else { RENEW_FLOOR };
+        Duration::from_secs(u64::from(lease) / 2).max(floor)
     }
 }
 
@@ -225,7 +239,7 @@ fn renew_after(lease: u32) -> Duration {
 async fn map_upnp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mapping, Held), String> {
     // Each gateway starts from goat's lease: one that takes only
     // permanent leases says so for itself.
-    let mut lease = LEASE.as_secs() as u32;
+    let mut lease = lease_secs();
     let lease = &mut lease;
     let mut opts = SearchOptions::default();
     opts.timeout = Some(SEARCH);
@@ -271,7 +285,7 @@ async fn map_upnp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mappi
 /// Map each protocol with PCP (NAT-PMP when the gateway answers only
 /// that) at the default gateway.
 async fn map_pmp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mapping, Held), String> {
-    let lease = LEASE.as_secs() as u32;
+    let lease = lease_secs();
     let gateway = default_gateway().ok_or("NAT-PMP/PCP: no default gateway")?;
     let local = local_ip_towards(SocketAddr::new(gateway.into(), crab_nat::GATEWAY_PORT))
         .map_err(|e| format!("NAT-PMP/PCP: no route to the gateway at {gateway}: {e}"))?;

@@ -121,6 +121,9 @@ const PENDING_UTP: usize = 128;
 /// uTP streams the socket keeps at once (librqbit-utp's default is 128,
 /// which forged connection requests alone could fill).
 const UTP_STREAMS: usize = 1024;
+/// How long after a uTP stream to a peer ended a new one waits
+/// (`Shared::utp_settle`; outgoing.rs says why and how it was measured).
+const UTP_SETTLE: Duration = Duration::from_millis(3000);
 /// librqbit's SOCKS connections still negotiating.
 const PENDING_SOCKS: usize = 256;
 /// A handshake's whole time.
@@ -238,6 +241,8 @@ struct Shared {
     open_links: Arc<tokio::sync::Semaphore>,
     /// Set when the gate is dropped: every connection task ends.
     closed: tokio::sync::watch::Sender<bool>,
+    /// When each peer's last outgoing uTP stream ended (recent ones only).
+    utp_ended: Mutex<HashMap<SocketAddr, std::time::Instant>>,
     /// librqbit's own listener, and the torrents of its session.
     session: std::sync::OnceLock<(SocketAddr, Weak<librqbit::Session>)>,
 }
@@ -295,6 +300,7 @@ impl Gate {
             open_links: Arc::new(tokio::sync::Semaphore::new(MAX_LINKS)),
             closed: tokio::sync::watch::channel(false).0,
             session: std::sync::OnceLock::new(),
+            utp_ended: Mutex::default(),
         });
         let task = tokio::spawn(serve_socks(socks, shared.clone(), password.clone()));
         Ok(Gate {
@@ -346,6 +352,20 @@ impl Gate {
 }
 
 impl Shared {
+    /// An outgoing uTP stream to `peer` ended now.
+    fn utp_closed(&self, peer: SocketAddr) {
+        let mut m = self.utp_ended.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, at| at.elapsed() < UTP_SETTLE);
+        m.insert(peer, std::time::Instant::now());
+    }
+
+    /// How long a new uTP stream to `peer` should wait for the last one
+    /// to be closed on the peer's side too (None: no wait).
+    fn utp_settle(&self, peer: SocketAddr) -> Option<Duration> {
+        let m = self.utp_ended.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&peer).and_then(|at| UTP_SETTLE.checked_sub(at.elapsed())).filter(|d| !d.is_zero())
+    }
+
     fn local(&self) -> Option<SocketAddr> {
         self.session.get().map(|(at, _)| *at)
     }
