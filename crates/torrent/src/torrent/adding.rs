@@ -32,9 +32,32 @@ impl Swarm {
         metadata_timeout: Duration,
         known: Option<known::Checked>,
     ) -> Result<Metadata> {
-        let initial = resolve_peers(peers, magnet).await?;
+        let mut initial = resolve_peers(peers, magnet).await?;
+        let dht_only = initial.is_empty() && magnet.trackers.is_empty() && self._announcer.is_some();
         let (bytes, seen) = match known {
             Some(k) => (k.torrent().clone(), Vec::new()),
+            // With the DHT the only way to peers, goat's own lookups race
+            // librqbit's: peers goat finds first restart the wait with them.
+            None if dht_only => {
+                let asked = std::time::Instant::now();
+                let goat_walks = async {
+                    loop {
+                        let found = self.dht_lookup(magnet.info_hash()).await;
+                        if !found.is_empty() {
+                            return found;
+                        }
+                        tokio::time::sleep(DHT_LOOKUP_AGAIN).await;
+                    }
+                };
+                tokio::select! {
+                    got = self.metadata_from_peers(magnet, &initial, metadata_timeout) => got?,
+                    found = goat_walks => {
+                        initial = found;
+                        let left = metadata_timeout.saturating_sub(asked.elapsed());
+                        self.metadata_from_peers(magnet, &initial, left).await?
+                    }
+                }
+            }
             None => self.metadata_from_peers(magnet, &initial, metadata_timeout).await?,
         };
         let hash = info_hash_of_torrent(&bytes)?;
@@ -44,6 +67,20 @@ impl Swarm {
         let mut peers = initial;
         extend_new(&mut peers, seen);
         Ok(Metadata { bytes, files, piece_length, hash, peers })
+    }
+
+    /// Peers from goat's own DHT walk, bootstrap nodes included, for a
+    /// magnet whose only way to peers is the DHT (no tracker, no peer
+    /// named). librqbit's lookup asks only nodes in its routing table, where
+    /// a bootstrap node never enters: in a small network the one node that
+    /// holds the announce may be that one (docs/swarm.md).
+    async fn dht_lookup(&self, info_hash: InfoHash) -> Vec<SocketAddr> {
+        let ip: std::net::IpAddr = if self.cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+        let (own_id, start) = announce::known_nodes(&self.session, &self.cfg.dht_bootstrap).await;
+        let Ok(socket) = tokio::net::UdpSocket::bind(SocketAddr::new(ip, 0)).await else { return Vec::new() };
+        let found = announce::lookup(&socket, own_id, info_hash.bytes(), &start, DHT_LOOKUP_ROUNDS).await;
+        tracing::debug!(target: "goat", "DHT lookup of {info_hash}: {} peer(s)", found.len());
+        found
     }
 
     /// Add a torrent whose metadata [`Swarm::metadata`] gave, downloading

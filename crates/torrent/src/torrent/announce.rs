@@ -41,6 +41,8 @@ const ROUNDS: usize = 8;
 const ROUND: Duration = Duration::from_millis(1500);
 /// Nodes a walk keeps track of.
 const MAX_NODES: usize = 256;
+/// Peers kept from a walk's `values`.
+const MAX_PEERS: usize = 200;
 /// Walks at once, each on a socket of its own.
 const WALKS: usize = 4;
 
@@ -77,15 +79,66 @@ pub async fn announce(
     port: u16,
     start: &[(SocketAddr, Option<[u8; 20]>)],
 ) -> Announced {
+    let (nodes, answered, _) = walk(socket, own_id, info_hash, start, ROUNDS).await;
+    let mut out = Announced { answered, ..Announced::default() };
+    let mut buf = vec![0u8; 2048];
+    // Announce to the K closest that answered with a token.
+    let targets = closest_answered(&nodes, &info_hash);
+    let mut waiting: HashMap<[u8; 4], SocketAddr> = HashMap::new();
+    for a in targets.iter().take(K) {
+        let State::Answered(token) = &nodes[a].state else { continue };
+        let t = tid(&waiting);
+        if socket.send_to(&announce_peer(&t, &own_id, &info_hash, port, token), a).await.is_ok() {
+            waiting.insert(t, *a);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + ROUND;
+    while !waiting.is_empty() {
+        let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
+            break;
+        };
+        if let Some(reply) = Reply::parse(&buf[..len]) {
+            if waiting.get(&reply.tid) == Some(&from) && reply.id.is_some() {
+                waiting.remove(&reply.tid);
+                out.stored += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Peers of `info_hash` that the DHT names, from a walk of at most
+/// `rounds` rounds (the nodes goat knows, the bootstrap nodes among them,
+/// asked first: librqbit's own lookup never asks a bootstrap node,
+/// `docs/swarm.md`).
+pub async fn lookup(
+    socket: &UdpSocket,
+    own_id: [u8; 20],
+    info_hash: [u8; 20],
+    start: &[(SocketAddr, Option<[u8; 20]>)],
+    rounds: usize,
+) -> Vec<SocketAddr> {
+    walk(socket, own_id, info_hash, start, rounds.min(ROUNDS)).await.2
+}
+
+/// BEP 5's walk towards `info_hash`: the nodes met (with what each
+/// answered), how many answered, and the peers they named.
+async fn walk(
+    socket: &UdpSocket,
+    own_id: [u8; 20],
+    info_hash: [u8; 20],
+    start: &[(SocketAddr, Option<[u8; 20]>)],
+    rounds: usize,
+) -> (HashMap<SocketAddr, Node>, usize, Vec<SocketAddr>) {
     let mut nodes: HashMap<SocketAddr, Node> = HashMap::new();
     for (a, id) in start.iter().filter(|(a, _)| usable(a)) {
         if nodes.len() < MAX_NODES && !crowded(&nodes, a) {
             nodes.entry(*a).or_insert(Node { id: *id, state: State::New });
         }
     }
-    let mut out = Announced::default();
+    let (mut answered_count, mut peers) = (0, Vec::new());
     let mut buf = vec![0u8; 2048];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         // The closest known ids first, then the nodes whose id is unknown
         // (bootstrap nodes, peers): in a small network those are all there
         // is; in a large one the routing table's own nodes lead.
@@ -131,7 +184,12 @@ pub async fn announce(
                 nodes.entry(from).and_modify(|n| n.state = State::Failed);
                 continue;
             };
-            out.answered += 1;
+            answered_count += 1;
+            for p in reply.peers {
+                if peers.len() < MAX_PEERS && usable(&p) && reach(p.ip()) <= reach(from.ip()) && !peers.contains(&p) {
+                    peers.push(p);
+                }
+            }
             nodes.entry(from).and_modify(|n| {
                 n.id = Some(id);
                 n.state = reply.token.clone().map(State::Answered).unwrap_or(State::Failed);
@@ -149,29 +207,7 @@ pub async fn announce(
             nodes.entry(*a).and_modify(|n| n.state = State::Failed);
         }
     }
-    // Announce to the K closest that answered with a token.
-    let targets = closest_answered(&nodes, &info_hash);
-    let mut waiting: HashMap<[u8; 4], SocketAddr> = HashMap::new();
-    for a in targets.iter().take(K) {
-        let State::Answered(token) = &nodes[a].state else { continue };
-        let t = tid(&waiting);
-        if socket.send_to(&announce_peer(&t, &own_id, &info_hash, port, token), a).await.is_ok() {
-            waiting.insert(t, *a);
-        }
-    }
-    let deadline = tokio::time::Instant::now() + ROUND;
-    while !waiting.is_empty() {
-        let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
-            break;
-        };
-        if let Some(reply) = Reply::parse(&buf[..len]) {
-            if waiting.get(&reply.tid) == Some(&from) && reply.id.is_some() {
-                waiting.remove(&reply.tid);
-                out.stored += 1;
-            }
-        }
-    }
-    out
+    (nodes, answered_count, peers)
 }
 
 /// A fresh random transaction id, unlike those still awaited: a node that
@@ -284,14 +320,14 @@ fn announce_peer(t: &[u8; 4], id: &[u8; 20], info_hash: &[u8; 20], port: u16, to
     encode("announce_peer", t, a)
 }
 
-/// A response (`y` = `r`) to one of goat's queries, as far as goat reads it
-/// (not its `values`: librqbit's own lookups find the peers).
+/// A response (`y` = `r`) to one of goat's queries, as far as goat reads it.
 #[derive(Debug, Default)]
 struct Reply {
     tid: [u8; 4],
     id: Option<[u8; 20]>,
     token: Option<Vec<u8>>,
     nodes: Vec<([u8; 20], SocketAddr)>,
+    peers: Vec<SocketAddr>,
 }
 
 impl Reply {
@@ -325,6 +361,16 @@ impl Reply {
                 .map(|c| {
                     let id: [u8; 20] = c[..20].try_into().expect("26-byte chunk");
                     (id, v4(&c[20..]))
+                })
+                .collect();
+        }
+        if let Some(BencodeValue::List(vs)) = r.get(&b"values"[..]) {
+            out.peers = vs
+                .iter()
+                .take(MAX_PEERS)
+                .filter_map(|v| match v {
+                    BencodeValue::Bytes(b) if b.len() == 6 => Some(v4(b)),
+                    _ => None,
                 })
                 .collect();
         }
@@ -408,22 +454,9 @@ async fn run(ip: IpAddr, session: Weak<librqbit::Session>, port: u16, bootstrap:
             tokio::time::sleep(TICK).await;
             continue;
         }
-        let (own_id, table) = match s.get_dht() {
-            Some(dht) => dht.with_routing_tables(|v4, v6| {
-                let nodes = v4.iter().chain(v6.iter()).map(|n| (n.addr(), Some(n.id().0))).collect::<Vec<_>>();
-                (v4.id().0, nodes)
-            }),
-            None => (fastrand_id(), Vec::new()),
-        };
-        let mut known = Vec::new();
-        for b in &bootstrap {
-            if let Ok(Ok(addrs)) = tokio::time::timeout(ROUND, tokio::net::lookup_host(b.as_str())).await {
-                known.extend(addrs.filter(SocketAddr::is_ipv4).map(|a| (a, None)));
-            }
-        }
+        let (own_id, known) = known_nodes(&s, &bootstrap).await;
         let walks = todo.into_iter().map(|(_, t)| {
-            let mut start = table.clone();
-            start.extend(known.iter().copied());
+            let mut start = known.clone();
             start.extend(t.live().into_iter().flat_map(|l| {
                 l.per_peer_stats_snapshot(Default::default())
                     .peers
@@ -454,6 +487,27 @@ async fn run(ip: IpAddr, session: Weak<librqbit::Session>, port: u16, bootstrap:
             last.lock().unwrap_or_else(|e| e.into_inner()).insert(info_hash, got);
         }
     }
+}
+
+/// The id goat's queries carry and the nodes it knows: librqbit's routing
+/// tables (with their ids) and the configured bootstrap nodes.
+pub async fn known_nodes(
+    session: &librqbit::Session,
+    bootstrap: &[String],
+) -> ([u8; 20], Vec<(SocketAddr, Option<[u8; 20]>)>) {
+    let (own_id, mut known) = match session.get_dht() {
+        Some(dht) => dht.with_routing_tables(|v4, v6| {
+            let nodes = v4.iter().chain(v6.iter()).map(|n| (n.addr(), Some(n.id().0))).collect::<Vec<_>>();
+            (v4.id().0, nodes)
+        }),
+        None => (fastrand_id(), Vec::new()),
+    };
+    for b in bootstrap {
+        if let Ok(Ok(addrs)) = tokio::time::timeout(ROUND, tokio::net::lookup_host(b.as_str())).await {
+            known.extend(addrs.filter(SocketAddr::is_ipv4).map(|a| (a, None)));
+        }
+    }
+    (own_id, known)
 }
 
 fn fastrand_id() -> [u8; 20] {
@@ -498,6 +552,7 @@ mod tests {
         assert_eq!(reply.token.as_deref(), Some(&b"tok"[..]));
         assert_eq!(reply.nodes.len(), 3);
         assert_eq!(reply.nodes[0].1, "127.0.0.1:6881".parse().unwrap());
+        assert_eq!(reply.peers, vec!["10.0.0.9:80".parse().unwrap()]);
         // errors, queries, garbage, a long transaction id: not replies
         for bad in [
             &b"d1:eli201e5:errore1:t4:zzzz1:y1:ee"[..],

@@ -504,6 +504,12 @@ pub fn dht_port(peer: u16, utp: bool) -> u16 {
     }
 }
 
+/// Rounds of goat's own DHT lookup before a magnet with no other source
+/// (at most 1.5 s each: `announce.rs`).
+const DHT_LOOKUP_ROUNDS: usize = 3;
+/// Wait between goat's DHT lookups that found no peer.
+const DHT_LOOKUP_AGAIN: Duration = Duration::from_secs(5);
+
 /// librqbit's persistence folder inside goat's state directory.
 pub fn session_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("session")
