@@ -80,8 +80,6 @@ pub async fn announce(
     start: &[(SocketAddr, Option<[u8; 20]>)],
 ) -> Announced {
     let (nodes, answered, _) = walk(socket, own_id, info_hash, start, ROUNDS).await;
-    let mut out = Announced { answered, ..Announced::default() };
-    let mut buf = vec![0u8; 2048];
     // Announce to the K closest that answered with a token.
     let targets = closest_answered(&nodes, &info_hash);
     let mut waiting: HashMap<[u8; 4], SocketAddr> = HashMap::new();
@@ -92,19 +90,27 @@ pub async fn announce(
             waiting.insert(t, *a);
         }
     }
+    let stored = replies(socket, &mut waiting).await.iter().filter(|(_, r)| r.id.is_some()).count();
+    Announced { answered, stored }
+}
+
+/// The replies to the queries in `waiting` (each only from the address it
+/// was sent to) that arrive within `ROUND`; those answered leave `waiting`.
+async fn replies(socket: &UdpSocket, waiting: &mut HashMap<[u8; 4], SocketAddr>) -> Vec<(SocketAddr, Reply)> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 2048];
     let deadline = tokio::time::Instant::now() + ROUND;
     while !waiting.is_empty() {
         let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
             break;
         };
-        if let Some(reply) = Reply::parse(&buf[..len]) {
-            if waiting.get(&reply.tid) == Some(&from) && reply.id.is_some() {
-                waiting.remove(&reply.tid);
-                out.stored += 1;
-            }
+        let Some(reply) = Reply::parse(&buf[..len]) else { continue };
+        if waiting.get(&reply.tid) == Some(&from) {
+            waiting.remove(&reply.tid);
+            got.push((from, reply));
         }
     }
-    out
+    got
 }
 
 /// Peers of `info_hash` that the DHT names, from a walk of at most
@@ -137,7 +143,6 @@ async fn walk(
         }
     }
     let (mut answered_count, mut peers) = (0, Vec::new());
-    let mut buf = vec![0u8; 2048];
     for _ in 0..rounds {
         // The closest known ids first, then the nodes whose id is unknown
         // (bootstrap nodes, peers): in a small network those are all there
@@ -169,17 +174,7 @@ async fn walk(
                 waiting.insert(t, *a);
             }
         }
-        let deadline = tokio::time::Instant::now() + ROUND;
-        while !waiting.is_empty() {
-            let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
-                break;
-            };
-            let Some(reply) = Reply::parse(&buf[..len]) else { continue };
-            // An answer counts only from the address it was asked of.
-            if waiting.get(&reply.tid) != Some(&from) {
-                continue;
-            }
-            waiting.remove(&reply.tid);
+        for (from, reply) in replies(socket, &mut waiting).await {
             let Some(id) = reply.id else {
                 nodes.entry(from).and_modify(|n| n.state = State::Failed);
                 continue;
@@ -192,7 +187,7 @@ async fn walk(
             }
             nodes.entry(from).and_modify(|n| {
                 n.id = Some(id);
-                n.state = reply.token.clone().map(State::Answered).unwrap_or(State::Failed);
+                n.state = reply.token.map(State::Answered).unwrap_or(State::Failed);
             });
             for (nid, a) in reply.nodes {
                 // A node names only nodes of its own reach or wider: one on
