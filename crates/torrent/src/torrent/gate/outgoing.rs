@@ -197,9 +197,9 @@ pub(super) async fn outgoing(
     // TCP refused: uTP is tried, but only once librqbit's first bytes show
     // a BitTorrent connection (a tracker named by its address must never
     // be reached over uTP), so the SOCKS answer says yes first.
-    let (peer, tcp_failed) = match dial_via(shared, &target, Via::Tcp).await {
-        Ok(p) => (Some(p), None),
-        Err(e) if utp_to(shared, &target) => (None, Some(e)),
+    let tcp = match dial_via(shared, &target, Via::Tcp).await {
+        Ok(p) => Ok(p),
+        Err(e) if utp_to(shared, &target) => Err(e),
         Err(e) => {
             let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
             return Err(std::io::Error::new(e.kind(), format!("{target}: {e}")));
@@ -216,12 +216,11 @@ pub(super) async fn outgoing(
     if n == 0 {
         return Ok(());
     }
-    let not_bittorrent = |peer: Option<Stream>| match peer {
-        Some(p) => Ok(p),
-        None => Err(refused(format!("{target}: TCP refused, and not a BitTorrent connection to try over uTP"))),
+    let not_bittorrent = |tcp: std::io::Result<Stream>| {
+        tcp.map_err(|_| refused(format!("{target}: TCP refused, and not a BitTorrent connection to try over uTP")))
     };
     if first[0] != PSTR[0] {
-        relay(not_bittorrent(peer)?, client, None, None, &[], &first, shared).await;
+        relay(not_bittorrent(tcp)?, client, None, None, &[], &first, shared).await;
         return Ok(());
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
@@ -230,28 +229,27 @@ pub(super) async fn outgoing(
         .await
         .map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
-        relay(not_bittorrent(peer)?, client, None, None, &[], &handshake, shared).await;
+        relay(not_bittorrent(tcp)?, client, None, None, &[], &handshake, shared).await;
         return Ok(());
     }
     let info_hash = info_hash_of(&handshake);
+    // After TCP failed with `e`: the same handshake over uTP.
+    let (to, hs) = (&target, &handshake);
+    let over_utp = |e: std::io::Error| async move {
+        let peer = dial_via(shared, to, Via::Utp)
+            .await
+            .map_err(|u| std::io::Error::new(e.kind(), format!("{e}; over uTP: {u}")))?;
+        open(shared, to, peer, Via::Utp, hs).await.map(|o| (o, Via::Utp))
+    };
     let attempt = async {
-        let Some(peer) = peer else {
-            let e = tcp_failed.unwrap_or_else(|| refused("TCP refused"));
-            let peer = dial_via(shared, &target, Via::Utp)
-                .await
-                .map_err(|u| std::io::Error::new(e.kind(), format!("{e}; over uTP: {u}")))?;
-            return open(shared, &target, peer, Via::Utp, &handshake).await.map(|o| (o, Via::Utp));
-        };
-        match open(shared, &target, peer, Via::Tcp, &handshake).await {
-            // Dropped unanswered over TCP: a peer that takes only uTP
-            // does that.
-            Err(e) if utp_to(shared, &target) => {
-                let peer = dial_via(shared, &target, Via::Utp)
-                    .await
-                    .map_err(|u| std::io::Error::new(e.kind(), format!("{e}; over uTP: {u}")))?;
-                open(shared, &target, peer, Via::Utp, &handshake).await.map(|o| (o, Via::Utp))
-            }
-            other => other.map(|o| (o, Via::Tcp)),
+        match tcp {
+            Err(e) => over_utp(e).await,
+            Ok(peer) => match open(shared, &target, peer, Via::Tcp, &handshake).await {
+                // Dropped unanswered over TCP: a peer that takes only uTP
+                // does that.
+                Err(e) if utp_to(shared, &target) => over_utp(e).await,
+                other => other.map(|o| (o, Via::Tcp)),
+            },
         }
     };
     let (link, via) = match tokio::time::timeout(HANDSHAKE, attempt).await {
