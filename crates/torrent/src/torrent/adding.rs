@@ -33,7 +33,7 @@ impl Swarm {
         known: Option<known::Checked>,
     ) -> Result<Metadata> {
         let mut initial = resolve_peers(peers, magnet).await?;
-        let dht_only = initial.is_empty() && magnet.trackers.is_empty() && self._announcer.is_some();
+        let dht_only = initial.is_empty() && magnet.trackers.is_empty() && self.announcer.is_some();
         let (bytes, seen) = match known {
             Some(k) => (k.torrent().clone(), Vec::new()),
             // With the DHT the only way to peers, goat's own lookups race
@@ -75,9 +75,10 @@ impl Swarm {
     /// a bootstrap node never enters: in a small network the one node that
     /// holds the announce may be that one (docs/swarm.md).
     async fn dht_lookup(&self, info_hash: InfoHash) -> Vec<SocketAddr> {
-        let ip: std::net::IpAddr = if self.cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
         let (own_id, start) = announce::known_nodes(&self.session, &self.cfg.dht_bootstrap).await;
-        let Ok(socket) = tokio::net::UdpSocket::bind(SocketAddr::new(ip, 0)).await else { return Vec::new() };
+        let Ok(socket) = tokio::net::UdpSocket::bind(SocketAddr::new(bind_ip(self.cfg.loopback_only), 0)).await else {
+            return Vec::new();
+        };
         let found = announce::lookup(&socket, own_id, info_hash.bytes(), &start, DHT_LOOKUP_ROUNDS).await;
         tracing::debug!(target: "goat", "DHT lookup of {info_hash}: {} peer(s)", found.len());
         found

@@ -148,7 +148,7 @@ pub struct Swarm {
     whole: Mutex<HashMap<InfoHash, Vec<(PathBuf, crate::safefs::Stamp)>>>,
     /// Announces every torrent to the closest DHT nodes known, however
     /// few (`announce.rs`); None without the DHT.
-    _announcer: Option<announce::Announcer>,
+    announcer: Option<announce::Announcer>,
     /// Each torrent's last DHT announce (empty without the DHT).
     announced: announce::Book,
     /// The listening port mapped on the gateway (unset: not asked).
@@ -272,7 +272,7 @@ impl Swarm {
         // a proxy nothing may reach goat from outside: no gate listener, and
         // librqbit's loopback listener serves only the web-seed bridge
         // (`bridge.rs`), announced to no one (trackers and the DHT are off).
-        let ip: std::net::IpAddr = if cfg.loopback_only { [127, 0, 0, 1].into() } else { [0, 0, 0, 0].into() };
+        let ip = bind_ip(cfg.loopback_only);
         let public = (!proxied).then(|| SocketAddr::new(ip, cfg.listen_port.unwrap_or(0)));
         let mut gate = gate::Gate::open(cfg.encryption, public, cfg.socks_proxy.as_deref(), cfg.utp).await?;
         let listen = Some(ListenerOptions {
@@ -394,7 +394,7 @@ impl Swarm {
         };
         let swarm = Swarm {
             portmap: std::sync::OnceLock::new(),
-            _announcer: announcer,
+            announcer,
             announced,
             gate: Arc::new(gate),
             web,
@@ -493,6 +493,15 @@ impl Swarm {
 }
 
 pub use geometry::pieces_touching;
+
+/// The address goat's sockets bind to: loopback only, or every interface.
+fn bind_ip(loopback_only: bool) -> std::net::IpAddr {
+    if loopback_only {
+        [127, 0, 0, 1].into()
+    } else {
+        [0, 0, 0, 0].into()
+    }
+}
 
 /// The DHT's UDP port for peer port `peer`: the same number, or with uTP
 /// (which holds that UDP port) the next one up (down from 65535).
