@@ -202,11 +202,9 @@ async fn run(port: u16, protocols: Vec<PortMappingProtocol>, state: Arc<Mutex<St
 async fn renew(held: Held, port: u16, lease: u32) -> Result<Held, String> {
     match held {
         Held::Upnp(gw, protocols) => {
+            let to = SocketAddr::new(local_ip_towards(gw.addr).map_err(|e| e.to_string())?, port);
             for p in &protocols {
-                let to = SocketAddr::new(local_ip_towards(gw.addr).map_err(|e| e.to_string())?, port);
-                request(gw.add_port(*p, port, to, lease, DESCRIPTION))
-                    .await
-                    .map_err(|e| e.map(|e| crate::text::line(&e.to_string())).unwrap_or_else(|| "no answer".into()))?;
+                request(gw.add_port(*p, port, to, lease, DESCRIPTION)).await.map_err(said)?;
             }
             Ok(Held::Upnp(gw, protocols))
         }
@@ -240,7 +238,6 @@ async fn map_upnp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mappi
     // Each gateway starts from goat's lease: one that takes only
     // permanent leases says so for itself.
     let mut lease = lease_secs();
-    let lease = &mut lease;
     let mut opts = SearchOptions::default();
     opts.timeout = Some(SEARCH);
     opts.single_search_timeout = Some(SEARCH);
@@ -250,14 +247,14 @@ async fn map_upnp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mappi
     let local = local_ip_towards(gw.addr).map_err(|e| format!("no route to the gateway at {}: {e}", gw.addr))?;
     // The gateway's words: shown as one clean line.
     let service = crate::text::line(gw.service_type.rsplit_once(":service:").map_or(&*gw.service_type, |(_, s)| s));
-    let mut m = Mapping { service: Some(service), lease_seconds: *lease, ..Mapping::default() };
+    let mut m = Mapping { service: Some(service), lease_seconds: lease, ..Mapping::default() };
     let mut done = Vec::new();
     let mut errors = Vec::new();
+    let to = SocketAddr::new(local, port);
     for p in protocols {
-        let to = SocketAddr::new(local, port);
-        let mut r = request(gw.add_port(*p, port, to, *lease, DESCRIPTION)).await;
+        let mut r = request(gw.add_port(*p, port, to, lease, DESCRIPTION)).await;
         if matches!(r, Err(Some(AddPortError::OnlyPermanentLeasesSupported))) {
-            *lease = 0;
+            lease = 0;
             m.lease_seconds = 0;
             r = request(gw.add_port(*p, port, to, 0, DESCRIPTION)).await;
         }
@@ -266,10 +263,7 @@ async fn map_upnp(port: u16, protocols: &[PortMappingProtocol]) -> Result<(Mappi
                 done.push(*p);
                 m.protocols.push(p.to_string());
             }
-            Err(e) => errors.push(format!(
-                "the gateway refused to map {p} port {port}: {}",
-                e.map(|e| crate::text::line(&e.to_string())).unwrap_or_else(|| "no answer".into())
-            )),
+            Err(e) => errors.push(format!("the gateway refused to map {p} port {port}: {}", said(e))),
         }
     }
     if done.is_empty() {
@@ -375,6 +369,11 @@ fn default_gateway() -> Option<std::net::Ipv4Addr> {
             .flatten()
             .map(|g| std::net::Ipv4Addr::from(g.to_le_bytes()))
     })
+}
+
+/// A gateway's refusal in one clean line (None: it did not answer).
+fn said(e: Option<AddPortError>) -> String {
+    e.map(|e| crate::text::line(&e.to_string())).unwrap_or_else(|| "no answer".into())
 }
 
 async fn request<T, E>(f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, Option<E>> {
