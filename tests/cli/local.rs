@@ -126,7 +126,8 @@ fn snapshot_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>, i64)> {
     out
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir` (links not followed).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();

@@ -226,3 +226,37 @@ fn a_closed_dht_without_trackers_finds_goat() {
     assert!(log_of(&w.join("goat.stderr")).contains("stored it"), "{}", log_of(&w.join("goat.stderr")));
     assert_eq!(g.interrupt(Duration::from_secs(15)), Some(0), "{}", log_of(&w.join("goat.stderr")));
 }
+
+/// The UDP port of `--listen-port`'s number held by another program: goat
+/// says so in one line and exits 2, writing nothing; with `--no-utp` the
+/// UDP port is not needed and the fetch goes on.
+#[test]
+fn a_busy_udp_port_is_a_clear_error_and_no_utp_does_without_it() {
+    let w = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _held = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let gf = goatfile(w.path(), &format!("magnet:?xt=urn:btih:{}&dn=model", "ab".repeat(20)));
+    let out = w.path().join("out");
+    let fetch = |extra: &[&str]| {
+        goat()
+            .args(["fetch", "--goatfile", &gf, "-o"])
+            .args([&out])
+            .args(["--no-dht", "--loopback", "--metadata-timeout", "1", "--listen-port", &port.to_string()])
+            .args(extra)
+            .run()
+    };
+    let o = fetch(&[]).fails(2, &format!("cannot listen for uTP peers on UDP 127.0.0.1:{port}"));
+    assert!(o.stderr.contains("--no-utp"), "{}", o.stderr);
+    // Nothing outside the output folder, and in it only goat's record of
+    // the goatfile, as for any start that fails before the swarm.
+    let mut written = crate::local::walk(w.path());
+    written.sort();
+    assert_eq!(
+        written,
+        [w.path().join("g.yaml"), out.join(".goat/goatfile.yaml"), out.join(".goat/source.json")],
+        "a failed start wrote more"
+    );
+    let o = fetch(&["--no-utp"]);
+    assert!(!o.stderr.contains("UDP"), "{}", o.stderr);
+    assert!(o.stderr.contains("metadata"), "{}", o.stderr);
+}
