@@ -47,6 +47,21 @@ def human(n):
         n /= 1024
 
 
+MARGIN_GB = int(os.environ.get("ROOM_MARGIN_GB", "20"))
+
+
+def room(path, need_bytes):
+    """The same rule and message as ../shared/bin/room (which a user's clone
+    does not have): the bytes needed plus a 20 GB margin, or refuse with
+    one line."""
+    st = os.statvfs(path)
+    free_gb = st.f_bavail * st.f_frsize // (1 << 30)
+    need_gb = -(-need_bytes // (1 << 30))
+    if free_gb < need_gb + MARGIN_GB:
+        sys.exit(f"room: {path} has {free_gb} GB free; this needs {need_gb} GB plus a {MARGIN_GB} GB margin: "
+                 "free some space or run a smaller case")
+
+
 LAST_READ_MB = [0.0]
 LAST_CPU_S = [0.0]
 

@@ -24,20 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (the shared helpers: payload, tracker, devchain)
 from bench import GOAT, Procs, free_port, human, wait_until  # noqa: E402
 
-MARGIN_GB = 20
-
-
-def room(path, need_bytes):
-    """The same rule as ../shared/bin/room: the bytes needed plus a 20 GB
-    margin, or refuse with one line."""
-    st = os.statvfs(path)
-    free_gb = st.f_bavail * st.f_frsize // (1 << 30)
-    need_gb = -(-need_bytes // (1 << 30))
-    if free_gb < need_gb + MARGIN_GB:
-        sys.exit(f"room: {path} has {free_gb} GB free; this needs {need_gb} GB plus a {MARGIN_GB} GB margin: "
-                 "free some space or run a smaller case (--size)")
-
-
 def io_of(pid):
     kv = dict(l.split(": ") for l in open(f"/proc/{pid}/io").read().splitlines())
     return int(kv["rchar"]), int(kv["read_bytes"])
@@ -67,7 +53,7 @@ def main():
     target = bench.ROOT / "target"
     target.mkdir(exist_ok=True)
     # source + goat's copy + aria2c's copy
-    room(target, 3 * size)
+    bench.room(target, 3 * size)
     base = Path(tempfile.mkdtemp(prefix="seed-restart-", dir=target))
     # mkdtemp's folder is private; opentracker (which drops to nobody and
     # reads its whitelist there) needs a readable one.

@@ -24,7 +24,7 @@ usage: swarm.py [--nodes 12] [--size 256M] [--link 100] [--origin-share 0.25]
                 [--scenario NAME[,NAME...]] [--limit 900] [--out FILE] [--keep]
 scenarios: goat, goat-file-order, aria2c, mixed, churn, origin-leaves, dht
 """
-import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,13 +141,14 @@ class Node:
         self.proc, self.started, self.done_at, self.restarts = None, None, None, 0
         dht = ["--dht-bootstrap", boot] if boot else ["--no-dht"]
         if client == "goat":
-            self.cmd = [str(GOAT), "--esplora", esplora, "fetch", address, "-o", str(self.dir / "model"), "--seed",
+            # -v: the per-peer tally at the end, which `trace` reads
+            self.cmd = [str(GOAT), "--esplora", esplora, "-v", "fetch", address, "-o", str(self.dir / "model"), "--seed",
                         "--listen-port", str(PORT), "--metadata-timeout", "600"] + dht
         elif client == "goat-file-order":
             self.cmd = [str(GOAT), "--esplora", esplora, "fetch", address, "-o", str(self.dir / "model"), "--seed",
                         "--listen-port", str(PORT), "--piece-order", "file"] + dht
         elif client == "goat-seed":
-            self.cmd = [str(GOAT), "--esplora", esplora, "seed", address, "-o", str(self.dir / "files"),
+            self.cmd = [str(GOAT), "--esplora", esplora, "-v", "seed", address, "-o", str(self.dir / "files"),
                         "--state-dir", str(self.dir / "state"), "--listen-port", str(PORT), "--poll", "1h"] + dht
         elif client == "aria2c":
             hook = work / "aria2-done.sh"
@@ -245,7 +246,7 @@ def one_run(a, scenario, payload, files, size, work):
         dhtflag = ["--dht-bootstrap", boot] if dht else ["--no-dht"]
         origin = bed.popen("origin", [str(GOAT), "--esplora", esplora, "seed", address, "-o", str(origin_dir / "files"),
                                       "--state-dir", str(origin_dir / "state"), "--listen-port", str(PORT),
-                                      "--poll", "1h"] + dhtflag, olog)
+                                      "--poll", "1h"] + dhtflag + a.origin_args.split(), olog)
         ready = lambda: "verified; seeding" in olog.read_text()
         procs.append(origin)
         wait_for(ready, 300, "origin seeding", olog)
@@ -302,12 +303,46 @@ def one_run(a, scenario, payload, files, size, work):
                           "up_x": counters[x.name][0] / size, "down_x": counters[x.name][1] / size,
                           "restarts": x.restarts} for x in nodes],
             "events": events,
+            "trace": trace(nodes, size, a.piece_kib * 1024),
         }
         return res
     finally:
         for p in procs:
             kill(p)
         sweep()
+
+
+TALLY = re.compile(r"model: peer (\S+) sent (\d+) bytes, (\d+) pieces; stolen from it (\d+), it stole (\d+)")
+
+
+def trace(nodes, size, piece):
+    """Where the origin's upload went, from the tally each goat node logs
+    when its download finishes (librqbit's per-peer counters): bytes the
+    nodes took from the origin, the pieces those made, and the rest (blocks
+    of pieces another peer finished first: steals, endgame, a dropped
+    connection). Nodes killed before finishing log nothing (churn)."""
+    out = {"nodes_traced": 0, "origin_bytes": 0, "origin_pieces": 0, "origin_stolen": 0, "peer_bytes": 0,
+           "peer_pieces": 0, "pieces_in_torrent": -(-size // piece)}
+    for x in nodes:
+        if x.client not in ("goat", "goat-seed") or not x.log.exists():
+            continue
+        rows = TALLY.findall(x.log.read_text(errors="replace"))
+        if not rows:
+            continue
+        out["nodes_traced"] += 1
+        for addr, sent, pieces, stolen, _ in rows:
+            if addr.startswith(ORIGIN + ":"):
+                out["origin_bytes"] += int(sent)
+                out["origin_pieces"] += int(pieces)
+                out["origin_stolen"] += int(stolen)
+            else:
+                out["peer_bytes"] += int(sent)
+                out["peer_pieces"] += int(pieces)
+    # every piece must leave the origin once; pieces beyond that were
+    # already somewhere in the swarm when a node took them from the origin
+    out["origin_wasted_bytes"] = max(0, out["origin_bytes"] - out["origin_pieces"] * piece)
+    out["origin_repeat_pieces"] = max(0, out["origin_pieces"] - out["pieces_in_torrent"])
+    return out
 
 
 def give_metadata(root, entry, torrent, ih):
@@ -378,6 +413,12 @@ def table(results):
     for r in results:
         s = f"{r['swarm_seconds']:.0f}" if r["swarm_seconds"] else "-"
         print(f"{r['scenario']:<16} {r['nodes']:>5} {r['completed']:>5} {s:>8} {r['ideal_seconds']:>8.0f} {r['origin_upload_x']:>9.2f}x")
+        t = r.get("trace") or {}
+        if t.get("nodes_traced"):
+            print(f"  trace of {t['nodes_traced']} goat node(s): from the origin {t['origin_bytes'] / r['payload_bytes']:.2f}x "
+                  f"({t['origin_pieces']} pieces of {t['pieces_in_torrent']}: {t['origin_repeat_pieces']} repeats; "
+                  f"{t['origin_wasted_bytes'] / r['payload_bytes']:.2f}x in blocks of pieces finished elsewhere, "
+                  f"{t['origin_stolen']} steals); from other peers {t['peer_bytes'] / r['payload_bytes']:.2f}x")
 
 
 def main():
@@ -389,6 +430,7 @@ def main():
     ap.add_argument("--piece-kib", type=int, default=4096, help="piece size of the model's torrent")
     ap.add_argument("--stagger", type=float, default=2.0, help="seconds between node starts")
     ap.add_argument("--scenario", default="goat,goat-file-order,aria2c,mixed,churn,origin-leaves,dht")
+    ap.add_argument("--origin-args", default="", help="more flags for the origin's goat seed, e.g. '--max-peers 4'")
     ap.add_argument("--limit", type=float, default=900, help="seconds a run may take")
     ap.add_argument("--out", default=str(ROOT / "benches" / "swarm" / "results.json"))
     ap.add_argument("--keep", action="store_true", help="keep the logs and files of the run (namespaces are removed)")

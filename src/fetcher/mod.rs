@@ -101,6 +101,15 @@ pub async fn place_and_add(
     Ok((t, placed))
 }
 
+/// Where a finished download's bytes came from, one debug line per peer
+/// (`-v`, or RUST_LOG=goat=debug): what benches/swarm traces a swarm's
+/// upload with (docs/swarm.md).
+pub fn log_peer_tallies(entry: &str, t: &Torrent) {
+    for p in t.peer_tallies() {
+        tracing::debug!(target: "goat", "{}: peer {} sent {} bytes, {} pieces; stolen from it {}, it stole {}", crate::text::line(entry), crate::text::line(&p.addr), p.fetched_bytes, p.pieces, p.stolen_from_it, p.it_stole);
+    }
+}
+
 /// The torrent's file layout, as `crate::local` takes it.
 pub fn geometry(md: &torrent::Metadata) -> crate::local::Geometry {
     crate::local::Geometry {

@@ -372,6 +372,7 @@ impl Request {
                 })
                 .await
                 .map_err(|err| err.context(&e.name))?;
+            fetcher::log_peer_tallies(&e.name, t);
             rep.finish(bar, "downloaded, checking…");
             Ok::<_, Error>(p)
         });

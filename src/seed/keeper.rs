@@ -321,6 +321,7 @@ impl Keep {
         let t = if known {
             t
         } else {
+            fetcher::log_peer_tallies(entry, &t);
             let d = fetcher::Download { swarm: &self.swarm, layout, manifest: &m, magnet, peers: &self.peers };
             match d.settle(t, true, |msg| info!(target: "goat", "{msg}")).await {
                 (t, Ok(())) => t,

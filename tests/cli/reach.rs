@@ -24,7 +24,7 @@ pub fn log_of(p: &Path) -> String {
 
 /// `lt_peer.py` keeping its files in `save`, on `port`, for `lifetime`
 /// seconds, with `args`; its output in `log`; waits for READY.
-fn lt_peer(log: &Path, (save, port, lifetime): (&Path, u16, u32), args: &[String]) -> Daemon {
+pub fn lt_peer(log: &Path, (save, port, lifetime): (&Path, u16, u32), args: &[String]) -> Daemon {
     let args = [lt_args(save, port, lifetime), args.to_vec()].concat();
     let out = std::fs::File::create(log).unwrap();
     let d = Daemon::spawn(

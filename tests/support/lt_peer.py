@@ -6,7 +6,7 @@ usage: lt_peer.py --save DIR --port P --lifetime SECS
                   (--torrent FILE | --magnet URI) [--utp-only | --tcp-only]
                   [--dht] [--dht-bootstrap HOST:PORT[,HOST:PORT...]]
                   [--peer HOST:PORT ...] [--node-id-near INFOHASH]
-                  [--exit-when-done] [--bind IP]
+                  [--exit-when-done] [--bind IP] [--upload-rate BPS]
 
 Seeds when DIR holds the data, else downloads it (then seeds). Prints:
   READY <port>        listening (TCP and UDP on the same port; PORT 0 picks
@@ -51,6 +51,9 @@ found within about 5 s.
 flipped (default: random). A --magnet with no tracker plus --dht is a
 leecher that finds peers only through the DHT.
 
+--upload-rate BPS: the torrent's upload limit (a session limit would not
+apply to loopback peers).
+
 --bind IP: listen on IP instead of 127.0.0.1 (a test's own network
 namespace); peers in IP's /24 are then allowed too.
 
@@ -80,6 +83,7 @@ ap.add_argument("--peer", nargs="+", action="append", default=[])
 ap.add_argument("--node-id-near")
 ap.add_argument("--exit-when-done", action="store_true")
 ap.add_argument("--bind", default="127.0.0.1")
+ap.add_argument("--upload-rate", type=int, default=0)
 args = ap.parse_args()
 warnings.simplefilter("ignore", DeprecationWarning)  # session.status(), for dht_nodes
 # A hard bound, should the session's shutdown hang.
@@ -197,6 +201,8 @@ else:
 started = time.time()
 deadline = started + args.lifetime
 h = ses.add_torrent(params)
+if args.upload_rate:
+    h.set_upload_limit(args.upload_rate)
 
 # READY once listening and, for a .torrent, past the check (libtorrent drops
 # incoming handshakes for a torrent still being checked).

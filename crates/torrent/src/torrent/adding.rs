@@ -263,7 +263,7 @@ impl Swarm {
         output: &Path,
         url_list: bool,
     ) -> Result<Torrent> {
-        // Random-first steering places its streams before the first request
+        // Rarest-first steering places its streams before the first request
         // (steer.rs): the torrent is added paused and started by it.
         let steer = self.cfg.piece_order == PieceOrder::Random;
         let opts = AddTorrentOptions {
@@ -299,8 +299,9 @@ impl Swarm {
             }
             return Err(e);
         }
-        let steering = (added && steer)
-            .then(|| Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone())));
+        let steering = (added && steer).then(|| {
+            Arc::new(steer::start(self.api.clone(), handle.clone(), true, self.streams.clone(), self.gate.clone()))
+        });
         let web = if added { self.bridge(&handle, &torrent_bytes, magnet, url_list) } else { None };
         Ok(Torrent {
             handle,

@@ -59,6 +59,33 @@ impl Torrent {
         }
     }
 
+    /// Every peer met in this run (connected or gone), with what it sent,
+    /// most bytes first.
+    pub fn peer_tallies(&self) -> Vec<PeerTally> {
+        // librqbit 9.1 exports the snapshot but not its filter type: the
+        // filter is built from its serde form (every peer, not only live).
+        let Ok(all) = serde_json::from_value(serde_json::json!({ "state": "all" })) else {
+            return Vec::new();
+        };
+        let Some(live) = self.handle.live() else {
+            return Vec::new();
+        };
+        let mut out: Vec<PeerTally> = live
+            .per_peer_stats_snapshot(all)
+            .peers
+            .into_iter()
+            .map(|(addr, p)| PeerTally {
+                addr,
+                fetched_bytes: p.counters.fetched_bytes,
+                pieces: p.counters.downloaded_and_checked_pieces,
+                stolen_from_it: p.counters.times_stolen_from_me,
+                it_stole: p.counters.times_i_stole,
+            })
+            .collect();
+        out.sort_by(|a, b| b.fetched_bytes.cmp(&a.fetched_bytes).then_with(|| a.addr.cmp(&b.addr)));
+        out
+    }
+
     /// The `.torrent` bytes and the file layout.
     pub fn metadata(&self) -> Result<(Bytes, Vec<TorrentFile>)> {
         self.handle

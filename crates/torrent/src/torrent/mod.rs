@@ -110,9 +110,13 @@ pub struct SwarmConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PieceOrder {
-    /// Random pieces first, so nodes that start together can trade
-    /// (steered through librqbit's streams: `steer.rs`).
+    /// The rarest pieces first (the fewest connected peers have them; random
+    /// among equals, and while no peer has said what it holds), so nodes
+    /// that start together trade and ask a thin origin only for what no one
+    /// else has (steered through librqbit's streams: `steer.rs`). Named
+    /// `random` since before it read the peers' bitfields; `rarest` too.
     #[default]
+    #[value(alias = "rarest")]
     Random,
     /// librqbit's own order: file by file (for comparison in benchmarks).
     File,
@@ -162,7 +166,7 @@ pub struct Torrent {
     pub handle: Arc<ManagedTorrent>,
     /// The folder its files are in.
     pub output: PathBuf,
-    /// The piece-order task of a download (random-first), alive as long as
+    /// The piece-order task of a download (rarest-first), alive as long as
     /// the torrent is held; it ends by itself when the download completes.
     pub steering: Option<Arc<steer::Steering>>,
     /// Its web seeds, bridged into the session while it downloads.
@@ -171,6 +175,24 @@ pub struct Torrent {
     pub gate: Arc<gate::Gate>,
     /// The session's last DHT announces.
     pub announced: announce::Book,
+}
+
+/// What one peer sent this torrent in this run, from librqbit's per-peer
+/// counters (a snapshot): where a download's bytes came from, and how many
+/// of them were wasted on pieces another peer finished first.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PeerTally {
+    /// The peer's address as librqbit knows it (peers that dialed in reach
+    /// librqbit through goat's gate, from its loopback alias).
+    pub addr: String,
+    /// Block bytes received from it, kept or not.
+    pub fetched_bytes: u64,
+    /// Pieces it completed that passed the hash check.
+    pub pieces: u32,
+    /// Times a faster peer took over a piece it was sending.
+    pub stolen_from_it: u32,
+    /// Times it took over a piece another peer was sending.
+    pub it_stole: u32,
 }
 
 /// What the download stage reports, as a snapshot.

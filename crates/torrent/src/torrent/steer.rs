@@ -1,4 +1,4 @@
-//! Random-first piece order for goat's downloads, steered through librqbit's
+//! Rarest-first piece order for goat's downloads, steered through librqbit's
 //! public streaming API.
 //!
 //! Why: librqbit 9.1 reserves pieces in file order (files sorted by name,
@@ -15,13 +15,18 @@
 //! (`torrent_state/streaming.rs::iter_next_pieces`,
 //! `piece_tracker.rs::acquire_piece`). goat keeps a few streams open on each
 //! torrent it downloads and, every tick, moves each stream whose front piece
-//! it already has to a piece chosen at random among those it still misses.
-//! Each node then asks its peers for different pieces, so nodes trade
-//! instead of all queueing on the origin. No data is read through the
+//! it already has to the rarest piece it still misses: the fewest connected
+//! peers have it by what they told goat's gate (`gate/watch.rs`; librqbit
+//! does not expose the peers' bitfields), chosen at random among equals,
+//! and a piece at random while no peer has said anything. Each node then
+//! asks its peers for different pieces, so nodes trade instead of all
+//! queueing on the origin, and asks the origin for the pieces only it has:
+//! a piece taken from a thin origin that another peer also holds is a
+//! repeat, and is often stolen part way by a faster peer (the origin's
+//! blocks so far are then wasted), which the swarm bed traced
+//! (docs/swarm.md, "A flash crowd"). No data is read through the
 //! streams; they exist only for their position. Streams are dropped when
-//! the download completes. Rarest-first would need the peers' bitfields,
-//! which librqbit does not expose (the upstream proposal is in
-//! docs/swarm.md).
+//! the download completes.
 
 use librqbit::api::{Api, TorrentIdOrHash};
 use librqbit::ManagedTorrent;
@@ -62,10 +67,16 @@ impl Drop for Steering {
 /// added paused (so that no piece is requested before the streams are in
 /// place: librqbit reserves up to its request-slot limit the moment a peer
 /// connects) is unpaused once they are, or at once if steering cannot start.
-pub fn start(api: Arc<Api>, handle: Arc<ManagedTorrent>, paused: bool, budget: Arc<Semaphore>) -> Steering {
+pub fn start(
+    api: Arc<Api>,
+    handle: Arc<ManagedTorrent>,
+    paused: bool,
+    budget: Arc<Semaphore>,
+    gate: Arc<super::gate::Gate>,
+) -> Steering {
     Steering(Some(tokio::spawn(async move {
         let mut unpause = paused.then(|| (api.session().clone(), handle.clone()));
-        run(api, handle, &mut unpause, budget).await;
+        run(api, handle, &mut unpause, budget, &gate).await;
         // Steering ended early (or the torrent was already complete): the
         // torrent must run all the same.
         resume(&mut unpause).await;
@@ -116,7 +127,46 @@ struct Slot {
     _budget: OwnedSemaphorePermit,
 }
 
-async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, budget: Arc<Semaphore>) {
+/// The piece a stream moves to: among the `pieces` still missing (`has`
+/// false) and not at another stream's front (`taken`), one of the rarest
+/// that some peer has by `avail` (random among equals); while no peer has
+/// said it has any of them, a random missing piece (a random start, then the
+/// next missing piece from there, wrapping).
+fn choose(
+    rng: &mut fastrand::Rng,
+    pieces: u32,
+    has: impl Fn(u32) -> bool,
+    avail: &[u16],
+    taken: &[u32],
+) -> Option<u32> {
+    let open = |p: u32| !has(p) && !taken.contains(&p);
+    let mut rarest = u16::MAX;
+    let mut ties = Vec::new();
+    for p in (0..pieces).filter(|p| open(*p)) {
+        let n = avail.get(p as usize).copied().unwrap_or(0);
+        if n == 0 || n > rarest {
+            continue;
+        }
+        if n < rarest {
+            rarest = n;
+            ties.clear();
+        }
+        ties.push(p);
+    }
+    if !ties.is_empty() {
+        return Some(ties[rng.usize(0..ties.len())]);
+    }
+    let start = rng.u32(0..pieces.max(1));
+    (0..pieces).map(|k| (start + k) % pieces).find(|p| open(*p)).or_else(|| (0..pieces).find(|p| !has(*p)))
+}
+
+async fn run(
+    api: Arc<Api>,
+    handle: Arc<ManagedTorrent>,
+    unpause: &mut Unpause,
+    budget: Arc<Semaphore>,
+    gate: &super::gate::Gate,
+) {
     if let Err(e) = handle.wait_until_initialized().await {
         tracing::debug!("piece steering: torrent did not initialize: {e:#}");
         return;
@@ -160,19 +210,17 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, 
         if missing == 0 {
             return;
         }
-        for slot in streams.iter_mut() {
-            let front_done = match slot {
-                Some(s) => has(layout.piece_of(s.file, s.pos)),
-                None => true,
-            };
-            if !front_done {
+        let front = |s: &Option<Slot>| s.as_ref().map(|s| layout.piece_of(s.file, s.pos));
+        let mut avail: Option<Vec<u16>> = None;
+        for i in 0..streams.len() {
+            if !front(&streams[i]).is_none_or(&has) {
                 continue;
             }
-            // A random piece still missing: a random start, then the next
-            // missing piece from there (wrapping).
-            let start = rng.u32(0..layout.pieces.max(1));
-            let Some(p) = (0..layout.pieces).map(|k| (start + k) % layout.pieces).find(|p| !has(*p)) else { continue };
+            let avail = avail.get_or_insert_with(|| gate.availability(&handle.info_hash().0, layout.pieces));
+            let taken: Vec<u32> = streams.iter().filter_map(front).filter(|p| !has(*p)).collect();
+            let Some(p) = choose(&mut rng, layout.pieces, has, avail, &taken) else { continue };
             let Some((file, pos)) = layout.locate(p) else { continue };
+            let slot = &mut streams[i];
             if slot.as_ref().map(|s| s.file) != Some(file) {
                 *slot = None; // give back its permits before taking others
                               // None left in the session: this slot waits for a later tick.
@@ -188,7 +236,8 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, 
             if let Some(s) = slot.as_mut() {
                 if s.stream.seek(SeekFrom::Start(pos)).await.is_ok() {
                     s.pos = pos;
-                    tracing::debug!("piece steering: stream on file {file} moved to piece {p} ({missing} missing)");
+                    let peers = avail.get(p as usize).copied().unwrap_or(0);
+                    tracing::debug!("piece steering: stream on file {file} moved to piece {p} ({missing} missing, {peers} peer(s) have it)");
                 }
             }
         }
@@ -201,6 +250,29 @@ async fn run(api: Arc<Api>, handle: Arc<ManagedTorrent>, unpause: &mut Unpause, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rarest_missing_piece_is_chosen_and_a_random_one_without_word() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        // 6 pieces; 0 is had; 1 is the only one a single peer holds, 5 no
+        // peer has said it holds.
+        let has = |p: u32| p == 0;
+        let avail = [3, 1, 2, 2, 3, 0];
+        for _ in 0..20 {
+            assert_eq!(choose(&mut rng, 6, has, &avail, &[]), Some(1));
+        }
+        // 1 is at another stream's front: the next rarest, 2 or 3, at random.
+        let got: std::collections::BTreeSet<u32> =
+            (0..50).filter_map(|_| choose(&mut rng, 6, has, &avail, &[1])).collect();
+        assert_eq!(got, [2, 3].into());
+        // No peer's word at all: any missing piece, never a had one.
+        let got: std::collections::BTreeSet<u32> =
+            (0..200).filter_map(|_| choose(&mut rng, 6, has, &[0; 6], &[])).collect();
+        assert_eq!(got, [1, 2, 3, 4, 5].into());
+        // Only taken pieces left: one of them rather than none.
+        assert!(matches!(choose(&mut rng, 2, has, &[0, 1], &[1]), Some(1)));
+        assert_eq!(choose(&mut rng, 1, has, &[1], &[]), None);
+    }
 
     #[test]
     fn locate_skips_padding_and_maps_back() {

@@ -189,7 +189,8 @@ pub(super) async fn incoming(mut sock: Stream, utp: bool, shared: &Shared) -> st
     let info_hash = info_hash_of(&pending);
     let local = to_session(local_at).await?;
     let counted = Counted::new(&shared.counts, info_hash, method, utp);
-    Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted })
+    let watch = shared.avail.watch(info_hash);
+    Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted, watch })
 }
 
 /// A connection to librqbit's listener from `INCOMING_FROM` (from the

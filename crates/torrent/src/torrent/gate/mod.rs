@@ -45,6 +45,11 @@
 //! librqbit dropping a peer frees its relay too). A peer that stalls or
 //! lies only costs its own task and a few slots of its own network.
 //!
+//! - **Availability.** The gate also reads, without changing them, the
+//!   BITFIELD and HAVE messages each peer sends (`watch.rs`): librqbit
+//!   keeps the peers' bitfields private, and goat's piece steering
+//!   (`steer.rs`) picks the rarest pieces from them.
+//!
 //! librqbit sees incoming peers as coming from `INCOMING_FROM`, a loopback
 //! address of the gate's own: the gate refuses to dial it, so librqbit's
 //! reconnect to an incoming peer's advertised port (which would land on
@@ -62,9 +67,11 @@ use tokio::net::{TcpListener, TcpStream};
 mod incoming;
 mod outgoing;
 mod relay;
+pub mod watch;
 use incoming::*;
 use outgoing::*;
 use relay::*;
+use watch::{Availability, Watcher};
 
 /// How goat treats encryption, as qBittorrent and Transmission users know
 /// it (docs/fetching.md says why the default is what it is).
@@ -231,6 +238,8 @@ struct Shared {
     utp: Option<Arc<librqbit_utp::UtpSocketUdp>>,
     upstream: Option<Upstream>,
     counts: Table,
+    /// What each relayed peer has said it holds.
+    avail: Availability,
     pending: Arc<tokio::sync::Semaphore>,
     pending_utp: Arc<tokio::sync::Semaphore>,
     pending_socks: Arc<tokio::sync::Semaphore>,
@@ -292,6 +301,7 @@ impl Gate {
             utp,
             upstream,
             counts: Table::default(),
+            avail: Availability::default(),
             pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
             pending_utp: Arc::new(tokio::sync::Semaphore::new(PENDING_UTP)),
             pending_socks: Arc::new(tokio::sync::Semaphore::new(PENDING_SOCKS)),
@@ -348,6 +358,12 @@ impl Gate {
     /// Connections open now for a torrent.
     pub fn counts(&self, info_hash: &[u8; 20]) -> Counts {
         self.shared.counts.lock().unwrap_or_else(|e| e.into_inner()).get(info_hash).copied().unwrap_or_default()
+    }
+
+    /// For each of the torrent's `pieces`, how many connected peers say they
+    /// have it (`watch.rs`): what rarest-first steering reads.
+    pub fn availability(&self, info_hash: &[u8; 20], pieces: u32) -> Vec<u16> {
+        self.shared.avail.counts(info_hash, pieces)
     }
 }
 

@@ -14,13 +14,15 @@ pub(super) struct Link {
     pub(super) to_local: Vec<u8>,
     /// Counted among the torrent's connections while it lives.
     pub(super) _counted: Counted,
+    /// What the peer says it has (`watch.rs`).
+    pub(super) watch: Watcher,
 }
 
 impl Link {
     pub(super) async fn run(self, shared: &Shared) {
-        let Link { peer, local, read, write, to_local, _counted } = self;
+        let Link { peer, local, read, write, to_local, _counted, watch } = self;
         let _ = local.set_nodelay(true);
-        relay(peer, local, read, write, &to_local, &[], shared).await
+        relay(peer, local, read, write, &to_local, &[], Some(watch), shared).await
     }
 }
 
@@ -28,7 +30,9 @@ impl Link {
 /// protocol has no half-close) or the gate is dropped. `to_local` (already
 /// received from the peer) goes to librqbit first, then what the peer
 /// sends, through `read`; `to_peer` (already received from librqbit) goes
-/// to the peer first, then what librqbit sends, through `write`.
+/// to the peer first, then what librqbit sends, through `write`. `watch`
+/// reads what the peer sends (its handshake first).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn relay(
     peer: Stream,
     local: TcpStream,
@@ -36,18 +40,22 @@ pub(super) async fn relay(
     mut write: Option<Cipher>,
     to_local: &[u8],
     to_peer: &[u8],
+    mut watch: Option<Watcher>,
     shared: &Shared,
 ) {
     let mut closed = shared.closed.subscribe();
     let (mut peer_r, mut peer_w) = tokio::io::split(peer);
     let (mut local_r, mut local_w) = local.into_split();
     let down = async {
+        if let Some(w) = watch.as_mut() {
+            w.feed(to_local);
+        }
         stalled(local_w.write_all(to_local)).await?;
-        pump(&mut peer_r, &mut local_w, read.as_mut()).await
+        pump(&mut peer_r, &mut local_w, read.as_mut(), watch.as_mut()).await
     };
     let up = async {
         stalled(peer_w.write_all(to_peer)).await?;
-        pump(&mut local_r, &mut peer_w, write.as_mut()).await
+        pump(&mut local_r, &mut peer_w, write.as_mut(), None).await
     };
     tokio::select! {
         _ = down => {}
@@ -67,6 +75,7 @@ pub(super) async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     r: &mut R,
     w: &mut W,
     mut cipher: Option<&mut Cipher>,
+    mut watch: Option<&mut Watcher>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -76,6 +85,9 @@ pub(super) async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         }
         if let Some(c) = cipher.as_deref_mut() {
             c.apply(&mut buf[..n]);
+        }
+        if let Some(w) = watch.as_deref_mut() {
+            w.feed(&buf[..n]);
         }
         stalled(w.write_all(&buf[..n])).await?;
     }

@@ -1,0 +1,487 @@
+#!/usr/bin/python3
+"""LLaMA scale: a multi-file model larger than the memory a client may use.
+
+usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,only,restart]
+(llama.sh installs the peers and builds goat; this file is the bench.)
+
+On 127.0.0.1 only: an opentracker, one python3-libtorrent seeder of the
+model, the goat devchain publishing its magnet. The model is laid out like
+the 2023 release, scaled down: folders 7B, 13B, 30B and 65B of 1, 2, 4 and
+4 shards (1/16, 2/16, 5/16 and 8/16 of --size), each with params.json and
+checklist.chk, and tokenizer.model, tokenizer_checklist.chk and llama.sh at
+the top: one torrent for the whole set, 16 MiB pieces, shards not aligned
+to pieces (so pieces span neighbouring files).
+
+Cases, each printed as it runs and written to --out as JSON:
+  limits   this machine's ceilings in the same run: loopback TCP (iperf3),
+           sequential disk write and read (dd, oflag/iflag=direct, 4 GiB),
+           SHA-1 on every core and on one (openssl speed).
+  fetch    aria2c, libtorrent and goat (address walk included), one at a
+           time, each in a cgroup v1 memory group of --memory-limit MiB
+           (page cache included), the page cache dropped before each; each
+           copy is deleted before the next (goat's is kept for the cases
+           below): MB/s, peak RSS, bytes read back from disk.
+  verify   `goat verify` cold (page cache dropped) and warm, `sha1sum` of
+           the same files cold and warm.
+  only     `goat fetch --only llama/7B`: the bytes downloaded against the
+           bytes of the pieces the 7B files touch, and `goat verify`.
+  restart  `goat seed` holding the model plus --small-torrents small ones;
+           stopped by SIGTERM and, separately, by kill -9, the page cache
+           dropped, started again: seconds until a libtorrent peer has its
+           first piece of the model from goat, seconds until every torrent
+           is seeding in /status, and what goat read (/proc/PID/io).
+Figures are printed, never asserted. Everything is written under one folder
+in target/ that is removed at the end, on failure too. The room on the disk
+is checked first (the rule of ../shared/bin/room).
+"""
+import argparse, hashlib, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402
+from bench import GOAT, PY, LT_SEED, Procs, free_port, human, wait_until  # noqa: E402
+
+FIRST_PIECE = Path(__file__).resolve().parent / "lt_first_piece.py"
+FOLDERS = [("7B", 1, 1), ("13B", 2, 2), ("30B", 4, 5), ("65B", 4, 8)]  # name, shards, sixteenths
+
+
+def drop_caches():
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def keystream(path, n, key):
+    """n bytes of AES-CTR keystream: fast and incompressible."""
+    with open(path, "wb") as out:
+        enc = subprocess.Popen(["openssl", "enc", "-aes-128-ctr", "-K", f"{key:032x}", "-iv", "0" * 32, "-in",
+                                "/dev/zero"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        left = n
+        while left > 0:
+            b = enc.stdout.read(min(left, 1 << 22))
+            out.write(b)
+            left -= len(b)
+        enc.kill()
+        enc.wait()
+
+
+def make_model(root, size):
+    """The layout described above; returns [(relative path, size)]."""
+    files, key = [], 1
+    root.mkdir(parents=True)
+    for name, shards, sixteenths in FOLDERS:
+        d = root / name
+        d.mkdir()
+        share = size * sixteenths // 16 // shards
+        for i in range(shards):
+            # Real shards are never piece-aligned: a few KiB off.
+            n = share - 4096 * (key + 3) - 137 * key
+            keystream(d / f"consolidated.{i:02d}.pth", n, key)
+            files.append((f"{name}/consolidated.{i:02d}.pth", n))
+            key += 1
+        params = json.dumps({"dim": 4096 * sixteenths, "multiple_of": 256, "n_heads": 32, "n_layers": 32,
+                             "norm_eps": 1e-06, "vocab_size": -1}).encode()
+        (d / "params.json").write_bytes(params)
+        chk = "".join(f"{hashlib.md5(n.encode()).hexdigest()}  {Path(n).name}\n" for n, _ in files if n.startswith(name))
+        (d / "checklist.chk").write_text(chk)
+        files += [(f"{name}/params.json", len(params)), (f"{name}/checklist.chk", len(chk))]
+    tok = os.urandom(499723)
+    (root / "tokenizer.model").write_bytes(tok)
+    (root / "tokenizer_checklist.chk").write_text(f"{hashlib.md5(tok).hexdigest()}  tokenizer.model\n")
+    (root / "llama.sh").write_text("#!/bin/sh\n# download script (not used)\n")
+    for n in ("tokenizer.model", "tokenizer_checklist.chk", "llama.sh"):
+        files.append((n, (root / n).stat().st_size))
+    return files
+
+
+# ---------------------------------------------------------------- limits
+
+def limits(work):
+    row = {}
+    port = free_port()
+    srv = subprocess.Popen(["timeout", "60", "iperf3", "-s", "-B", "127.0.0.1", "-p", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # a probing connection would count as a test
+    out = subprocess.run(["timeout", "60", "iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "5", "-J"],
+                         capture_output=True, text=True).stdout
+    srv.terminate()
+    srv.wait(30)
+    try:
+        row["tcp_loopback_mb_s"] = json.loads(out)["end"]["sum_received"]["bits_per_second"] / 8e6
+    except (ValueError, KeyError):
+        row["tcp_loopback_mb_s"] = 0.0
+    f = work / "dd.bin"
+    t0 = time.monotonic()
+    subprocess.run(["dd", "if=/dev/zero", f"of={f}", "bs=4M", "count=1024", "oflag=direct"], check=True,
+                   stderr=subprocess.DEVNULL)
+    row["disk_write_mb_s"] = (4 << 30) / (time.monotonic() - t0) / 1e6
+    t0 = time.monotonic()
+    subprocess.run(["dd", f"if={f}", "of=/dev/null", "bs=4M", "iflag=direct"], check=True, stderr=subprocess.DEVNULL)
+    row["disk_read_mb_s"] = (4 << 30) / (time.monotonic() - t0) / 1e6
+    f.unlink()
+
+    def sha1(extra):
+        out = subprocess.run(["openssl", "speed"] + extra + ["-evp", "sha1", "-seconds", "3", "-bytes", "16384"],
+                             capture_output=True, text=True).stdout
+        m = re.findall(r"^sha1\s+([\d.]+)k", out, re.M)
+        return float(m[-1]) * 1000 / 1e6 if m else 0.0
+    row["sha1_one_core_mb_s"] = sha1([])
+    row["sha1_all_cores_mb_s"] = sha1(["-multi", str(os.cpu_count() or 1)])
+    print(f"== this machine's ceilings ==\n  loopback TCP (iperf3) {row['tcp_loopback_mb_s']:.0f} MB/s; disk direct "
+          f"write {row['disk_write_mb_s']:.0f} MB/s, read {row['disk_read_mb_s']:.0f} MB/s; SHA-1 "
+          f"{row['sha1_one_core_mb_s']:.0f} MB/s on one core, {row['sha1_all_cores_mb_s']:.0f} MB/s on "
+          f"{os.cpu_count()}", flush=True)
+    return row
+
+
+# ---------------------------------------------------------------- fetch
+
+def fetch(procs, work, size, files, torrent, esplora, address, clients, mem_limit):
+    rows = {}
+    for client in clients:
+        dest = work / f"leech-{client}"
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        cmd = bench.leech_commands(client, torrent, dest, esplora, address)
+        drop_caches()
+        group = bench.MemCgroup(client, mem_limit)
+        try:
+            dt, mb, rc, err = bench.timed(group.wrap(cmd), timeout=3600)
+        finally:
+            group.close()
+        read_mb, cpu = bench.LAST_READ_MB[0], bench.LAST_CPU_S[0]
+        # goat writes DIR/<entry>/..., the others DIR/<torrent name>/...: both "llama"
+        ok = all_there(dest / "llama", work / "src" / "llama", files)
+        if not ok:
+            print(f"  {client:10} FAILED (rc {rc}): {err.strip()[-400:]}", flush=True)
+        else:
+            rows[client] = {"mb_s": size / dt / 1e6, "seconds": dt, "rss_mb": mb, "read_mb": read_mb,
+                            "read_percent": 100 * read_mb * 1e6 / size, "cpu_s": cpu}
+            print(f"  {client:10} {size / dt / 1e6:8.1f} MB/s {dt:7.1f} s  CPU {cpu:6.1f} s  peak RSS {mb:7.1f} MB"
+                  f"  read back {read_mb:8.1f} MB ({rows[client]['read_percent']:.2f} %)", flush=True)
+        if client != "goat":
+            shutil.rmtree(dest, ignore_errors=True)
+    return rows
+
+
+def all_there(dest, src, files):
+    for n, size in files:
+        a, b = dest / n, src / n
+        if not a.exists() or a.stat().st_size != size:
+            return False
+        with open(a, "rb") as x, open(b, "rb") as y:
+            for off in (0, size // 2, max(0, size - (1 << 20))):
+                x.seek(off)
+                y.seek(off)
+                if x.read(1 << 20) != y.read(1 << 20):
+                    return False
+    return True
+
+
+# ---------------------------------------------------------------- verify
+
+def verify(dest, size):
+    files = sorted(str(p) for p in (dest / "llama").rglob("*") if p.is_file())
+    row = {}
+    for temp in ("cold", "warm"):
+        for name, cmd in (("goat verify", [str(GOAT), "-q", "verify", str(dest)]), ("sha1sum", ["sha1sum"] + files)):
+            if temp == "cold":
+                drop_caches()
+            else:
+                subprocess.run(["cat"] + files, stdout=subprocess.DEVNULL)
+            dt, mb, rc, err = bench.timed(cmd)
+            row[f"{name} {temp}"] = {"seconds": dt, "mb_s": size / dt / 1e6, "ok": rc == 0, "rss_mb": mb}
+            print(f"  {name:12} {temp}: {size / dt / 1e6:7.0f} MB/s {dt:6.1f} s  exit {rc}  peak RSS {mb:.1f} MB",
+                  flush=True)
+    return row
+
+
+# ---------------------------------------------------------------- only
+
+def only(work, torrent, esplora, address, piece):
+    import libtorrent as lt
+    ti = lt.torrent_info(str(torrent))
+    fs = ti.files()
+    wanted = [i for i in range(fs.num_files()) if "/7B/" in fs.file_path(i).replace(os.sep, "/") + "/"
+              or fs.file_path(i).replace(os.sep, "/").split("/")[1:2] == ["7B"]]
+    pieces = set()
+    for i in wanted:
+        off, n = fs.file_offset(i), fs.file_size(i)
+        if n:
+            pieces.update(range(off // piece, (off + n - 1) // piece + 1))
+    need = sum(ti.piece_size(p) for p in pieces)
+    dest = work / "only"
+    shutil.rmtree(dest, ignore_errors=True)
+    cmd = [str(GOAT), "--esplora", esplora, "fetch", address, "-o", str(dest), "--no-dht", "--loopback",
+           "--listen-port", str(free_port()), "--only", "llama/7B", "--json"]
+    drop_caches()
+    dt, mb, rc, err = bench.timed(cmd, timeout=1800)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600) if rc == 0 else None
+    # The JSON report of the run above was not kept by timed(): the second
+    # run (everything already there) only reads it back; its report names
+    # the bytes the first one downloaded through the record.
+    report = {}
+    if out is not None:
+        try:
+            report = json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            report = {}
+    v = subprocess.run([str(GOAT), "-q", "verify", str(dest)], capture_output=True, text=True)
+    row = {"seconds": dt, "exit": rc, "pieces": len(pieces), "needed_bytes": need,
+           "selected_bytes": sum(fs.file_size(i) for i in wanted), "verify_exit": v.returncode,
+           "verify_stderr": v.stderr.strip()[-300:], "report": report, "err": err.strip()[-300:]}
+    present = sum(p.stat().st_blocks * 512 for p in dest.rglob("*") if p.is_file()) if dest.exists() else 0
+    row["bytes_on_disk"] = present
+    print(f"  --only llama/7B: exit {rc} in {dt:.1f} s; {len(wanted)} files, {len(pieces)} pieces = "
+          f"{human(need)} needed; {human(present)} on disk; verify exit {v.returncode} {v.stderr.strip()[-200:]}"
+          + (f"\n  {err.strip()[-300:]}" if rc else ""), flush=True)
+    shutil.rmtree(dest, ignore_errors=True)
+    return row
+
+
+# ---------------------------------------------------------------- restart
+
+def small_torrents(work, n, port):
+    """n small models (two files each), seeded by one libtorrent session in
+    this process; returns (session, [(name, magnet)])."""
+    import libtorrent as lt
+    root = work / "small"
+    ses = lt.session(bench_lt_settings(port))
+    out = []
+    for i in range(n):
+        name = f"small-{i:03d}"
+        d = root / name
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({"model": name, "hidden": 64 + i}))
+        (d / "model.safetensors").write_bytes(os.urandom(1 << 20 | (i * 4099)))
+        fs = lt.file_storage()
+        lt.add_files(fs, str(d))
+        t = lt.create_torrent(fs, 256 << 10, flags=lt.create_torrent.v1_only)
+        lt.set_piece_hashes(t, str(root))
+        ti = lt.torrent_info(lt.bencode(t.generate()))
+        ses.add_torrent({"ti": ti, "save_path": str(root)})
+        out.append((name, f"magnet:?xt=urn:btih:{ti.info_hash()}&dn={name}&x.pe=127.0.0.1:{port}"))
+    return ses, out
+
+
+def bench_lt_settings(port):
+    import libtorrent as lt
+    return {"listen_interfaces": f"127.0.0.1:{port}", "enable_dht": False, "enable_lsd": False,
+            "enable_upnp": False, "enable_natpmp": False, "allow_multiple_connections_per_ip": True,
+            "active_downloads": -1, "active_seeds": -1, "active_limit": -1, "alert_mask": 0,
+            "out_enc_policy": int(lt.enc_policy.disabled), "in_enc_policy": int(lt.enc_policy.disabled)}
+
+
+def status(port):
+    import urllib.request
+    try:
+        return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2))
+    except Exception:
+        return {}
+
+
+def io_of(pid):
+    kv = dict(l.split(": ") for l in open(f"/proc/{pid}/io").read().splitlines())
+    return int(kv["rchar"]), int(kv["read_bytes"])
+
+
+def restart(procs, work, size, dest, torrent, model_magnet, n_small, runs):
+    lt_port = free_port()
+    ses, smalls = small_torrents(work, n_small, lt_port)
+    gf = work / "seed.yaml"
+    gf.write_text("goat: 1\nname: llama-and-friends\nentries:\n" + "".join(
+        f'  - name: {n}\n    magnet: "{m}"\n' for n, m in [("llama", model_magnet)] + smalls))
+    dc, esplora, address = bench.start_devchain(procs, work, gf)
+    hport, pport = free_port(), free_port()
+    cmd = [str(GOAT), "--esplora", esplora, "-v", "seed", address, "-o", str(dest), "--state-dir", str(work / "state"),
+           "--no-dht", "--loopback", "--no-upnp", "--http", f"127.0.0.1:{hport}", "--listen-port", str(pport),
+           "--poll", "10m"]
+    total = size + sum((work / "small" / n / f).stat().st_size for n, _ in smalls
+                       for f in ("config.json", "model.safetensors"))
+
+    def all_seeding():
+        ts = status(hport).get("torrents", [])
+        return len(ts) == n_small + 1 and all(t["state"] == "seeding" for t in ts)
+    t0 = time.monotonic()
+    g = procs.start(cmd, stdout=subprocess.DEVNULL, stderr=open(work / "seed-first.log", "w"))
+    wait_until(all_seeding, 3600, "goat seed's first start (the model from the fetch, 100 small torrents)")
+    first = time.monotonic() - t0
+    print(f"  first start (the model already fetched, {n_small} small torrents downloaded): all seeding after "
+          f"{first:.1f} s", flush=True)
+    # goat alone from here.
+    del ses
+    procs.stop([p for p in procs.ps if p.args and str(LT_SEED) in p.args][-1])
+    rows = []
+    for r in range(runs):
+        for how in ("SIGTERM", "kill -9"):
+            if how == "SIGTERM":
+                g.send_signal(signal.SIGTERM)
+            else:
+                g.kill()
+            g.wait(120)
+            drop_caches()
+            probe_dir = work / "probe"
+            shutil.rmtree(probe_dir, ignore_errors=True)
+            probe_dir.mkdir()
+            probe = subprocess.Popen([PY, str(FIRST_PIECE), str(torrent), str(probe_dir), str(pport), "120"],
+                                     stdout=subprocess.PIPE, text=True)
+            # The probe imports libtorrent first: wait for it to be dialing.
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            g = procs.start(cmd, stdout=subprocess.DEVNULL, stderr=open(work / f"seed-{r}-{how[-1]}.log", "w"))
+            got = {}
+
+            def read_probe():
+                line = probe.stdout.readline()
+                got["first"] = time.monotonic() - t0 if line.startswith("FIRST") else None
+            th = threading.Thread(target=read_probe)
+            th.start()
+            wait_until(all_seeding, 600, f"every torrent seeding after {how}")
+            seeding_s = time.monotonic() - t0
+            rchar_s, disk_s = io_of(g.pid)
+            th.join(130)
+            probe.wait(10)
+            rchar, disk = io_of(g.pid)
+            refetched = sum(t.get("downloaded_bytes", 0) for t in status(hport).get("torrents", []))
+            row = {"how": how, "seeding_s": seeding_s, "first_piece_s": got.get("first"),
+                   "read_mb_at_seeding": rchar_s / 1e6, "disk_read_mb_at_seeding": disk_s / 1e6,
+                   "read_mb_after_first_piece": rchar / 1e6, "disk_read_mb_after_first_piece": disk / 1e6,
+                   "read_percent_at_seeding": 100 * rchar_s / total, "downloaded_bytes": refetched}
+            rows.append(row)
+            fp = f"{row['first_piece_s']:.2f} s" if row["first_piece_s"] is not None else "never"
+            print(f"  {how:8} restart: first piece served after {fp}, all {n_small + 1} seeding after "
+                  f"{seeding_s:.2f} s; read {rchar_s / 1e6:.1f} MB by then ({row['read_percent_at_seeding']:.3f} % of "
+                  f"{human(total)}; {disk_s / 1e6:.1f} MB from the disk, the binary's pages included), "
+                  f"{rchar / 1e6:.1f} MB after the first piece; downloaded since start: {refetched} bytes", flush=True)
+            shutil.rmtree(probe_dir, ignore_errors=True)
+    g.send_signal(signal.SIGTERM)
+    g.wait(120)
+    procs.stop(dc)
+    return {"first_start_s": first, "small_torrents": n_small, "total_bytes": total, "rows": rows}
+
+
+# ---------------------------------------------------------------- chart
+
+def chart(paths, out):
+    """docs/llama.png from saved runs (later files win for the same case)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    r = {}
+    for p in paths:
+        r.update(json.loads(Path(p).read_text()))
+    lim = r.get("limits", {})
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    f = r.get("fetch", {})
+    names = list(f)
+    ax[0].barh(names, [f[n]["mb_s"] for n in names], color=["#d9822b" if n == "goat" else "#5b7fa6" for n in names])
+    if lim:
+        ax[0].axvline(lim["disk_write_mb_s"], color="k", linestyle="--", linewidth=1, label="disk write (dd direct)")
+        ax[0].legend(loc="lower right", fontsize=8)
+    ax[0].set_xlabel("MB/s")
+    ax[0].set_title(f"fetch {human(r['size'])}, {r.get('files', '?')} files, each in a 6 GiB memory group")
+    ax[0].invert_yaxis()
+    v = r.get("verify", {})
+    names = list(v)
+    ax[1].barh(names, [v[n]["mb_s"] for n in names], color=["#d9822b" if n.startswith("goat") else "#5b7fa6" for n in names])
+    if lim:
+        ax[1].axvline(lim["sha1_all_cores_mb_s"], color="k", linestyle="--", linewidth=1, label="SHA-1, all cores")
+        ax[1].axvline(lim["disk_read_mb_s"], color="grey", linestyle=":", linewidth=1, label="disk read (dd direct)")
+        ax[1].legend(loc="lower right", fontsize=8)
+    ax[1].set_xlabel("MB/s")
+    ax[1].set_title("verify the copy: cold (page cache dropped) and warm")
+    ax[1].invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    print(f"wrote {out}")
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", default="16G")
+    ap.add_argument("--memory-limit", type=int, default=6144, metavar="MIB")
+    ap.add_argument("--piece-mib", type=int, default=16)
+    ap.add_argument("--clients", default="aria2c,libtorrent,goat")
+    ap.add_argument("--cases", default="limits,fetch,verify,only,restart")
+    ap.add_argument("--small-torrents", type=int, default=100)
+    ap.add_argument("--restart-runs", type=int, default=1)
+    ap.add_argument("--chart", nargs="+", metavar="JSON", help="only draw docs/llama.png from saved runs")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, copies) in target/")
+    ap.add_argument("--out", default=str(bench.ROOT / "benches" / "llama.json"))
+    a = ap.parse_args()
+    if a.chart:
+        chart(a.chart, bench.ROOT / "docs" / "llama.png")
+        return
+    size = bench.parse_size(a.size)
+    cases = a.cases.split(",")
+    clients = [c for c in a.clients.split(",") if c]
+    if "goat" not in clients and set(cases) & {"verify", "only", "restart"}:
+        sys.exit("bench: verify, only and restart use goat's copy: keep goat in --clients")
+    if not GOAT.exists():
+        sys.exit(f"bench: {GOAT} missing: cargo build --release")
+    if os.geteuid() != 0:
+        sys.exit("bench: dropping the page cache and making memory groups need root")
+    target = bench.ROOT / "target"
+    target.mkdir(exist_ok=True)
+    # the source, one client's copy, and dd's 4 GiB
+    bench.room(target, 2 * size + (4 << 30))
+    base = Path(tempfile.mkdtemp(prefix="bench-llama-", dir=target))
+    base.chmod(0o755)  # opentracker drops privileges and reads its whitelist here
+    procs = Procs()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    results = {"machine": bench.machine(), "argv": sys.argv[1:], "size": size}
+    try:
+        run(procs, base, size, a, cases, clients, results)
+    finally:
+        procs.stop_all()
+        if not a.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    Path(a.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {a.out}", flush=True)
+
+
+def run(procs, work, size, a, cases, clients, results):
+    if "limits" in cases:
+        results["limits"] = limits(work)
+    if not set(cases) & {"fetch", "verify", "only", "restart"}:
+        return
+    t0 = time.monotonic()
+    src = work / "src" / "llama"
+    files = make_model(src, size)
+    torrent = work / "llama.torrent"
+    tport = free_port()
+    announce = f"http://127.0.0.1:{tport}/announce"
+    ih = bench.make_torrent(src, announce, torrent, piece=a.piece_mib << 20)
+    (work / "whitelist").write_text(ih + "\n")
+    procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
+                 "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
+    magnet = f"magnet:?xt=urn:btih:{ih}&dn=llama&tr={announce.replace(':', '%3A').replace('/', '%2F')}"
+    gf = work / "llama.yaml"
+    gf.write_text(f'goat: 1\nname: llama\nentries:\n  - name: llama\n    magnet: "{magnet}"\n')
+    bench.start_seeders(procs, work, torrent, src.parent, 1)
+    dc, esplora, address = bench.start_devchain(procs, work, gf)
+    print(f"== the model: {human(size)} in {len(files)} files, {a.piece_mib} MiB pieces; made, hashed and seeding "
+          f"in {time.monotonic() - t0:.0f} s ==", flush=True)
+    results["files"] = len(files)
+    dest = work / "leech-goat"
+    if "fetch" in cases or not dest.exists():
+        print(f"== fetch, each client in {a.memory_limit} MiB (page cache included), page cache dropped first ==",
+              flush=True)
+        results["fetch"] = fetch(procs, work, size, files, torrent, esplora, address,
+                                 clients if "fetch" in cases else ["goat"], a.memory_limit)
+    if "verify" in cases:
+        print("== verify (the goat copy) ==", flush=True)
+        results["verify"] = verify(dest, size)
+    if "only" in cases:
+        print("== only the 7B folder ==", flush=True)
+        results["only"] = only(work, torrent, esplora, address, a.piece_mib << 20)
+    if "restart" in cases:
+        print(f"== goat seed restarts: the model and {a.small_torrents} small torrents ==", flush=True)
+        procs.stop(dc)
+        results["restart"] = restart(procs, work, size, dest, torrent, magnet, a.small_torrents, a.restart_runs)
+
+
+if __name__ == "__main__":
+    main()
