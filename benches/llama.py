@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """LLaMA scale: a multi-file model larger than the memory a client may use.
 
-usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,only,restart]
+usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,restart]
 (llama.sh installs the peers and builds goat; this file is the bench.)
 
 On 127.0.0.1 only: an opentracker, one python3-libtorrent seeder of the
@@ -23,9 +23,9 @@ Cases, each printed as it runs and written to --out as JSON:
            below): MB/s, peak RSS, bytes read back from disk.
   verify   `goat verify` cold (page cache dropped) and warm, `sha1sum` of
            the same files cold and warm.
-  only     `goat fetch --only llama/7B`: the bytes downloaded against the
-           bytes of the pieces the 7B files touch, and `goat verify`.
-  restart  `goat seed` holding the model plus --small-torrents small ones;
+  restart  `goat seed` holding the model plus --small-torrents small ones
+           (its first start downloads them: goat seed keeps each address's
+           entries in a folder of its own; goat's fetch copy is deleted first);
            stopped by SIGTERM and, separately, by kill -9, the page cache
            dropped, started again: seconds until a libtorrent peer has its
            first piece of the model from goat, seconds until every torrent
@@ -195,49 +195,6 @@ def verify(dest, size):
     return row
 
 
-# ---------------------------------------------------------------- only
-
-def only(work, torrent, esplora, address, piece):
-    import libtorrent as lt
-    ti = lt.torrent_info(str(torrent))
-    fs = ti.files()
-    wanted = [i for i in range(fs.num_files()) if "/7B/" in fs.file_path(i).replace(os.sep, "/") + "/"
-              or fs.file_path(i).replace(os.sep, "/").split("/")[1:2] == ["7B"]]
-    pieces = set()
-    for i in wanted:
-        off, n = fs.file_offset(i), fs.file_size(i)
-        if n:
-            pieces.update(range(off // piece, (off + n - 1) // piece + 1))
-    need = sum(ti.piece_size(p) for p in pieces)
-    dest = work / "only"
-    shutil.rmtree(dest, ignore_errors=True)
-    cmd = [str(GOAT), "--esplora", esplora, "fetch", address, "-o", str(dest), "--no-dht", "--loopback",
-           "--listen-port", str(free_port()), "--only", "llama/7B", "--json"]
-    drop_caches()
-    dt, mb, rc, err = bench.timed(cmd, timeout=1800)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600) if rc == 0 else None
-    # The JSON report of the run above was not kept by timed(): the second
-    # run (everything already there) only reads it back; its report names
-    # the bytes the first one downloaded through the record.
-    report = {}
-    if out is not None:
-        try:
-            report = json.loads(out.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            report = {}
-    v = subprocess.run([str(GOAT), "-q", "verify", str(dest)], capture_output=True, text=True)
-    row = {"seconds": dt, "exit": rc, "pieces": len(pieces), "needed_bytes": need,
-           "selected_bytes": sum(fs.file_size(i) for i in wanted), "verify_exit": v.returncode,
-           "verify_stderr": v.stderr.strip()[-300:], "report": report, "err": err.strip()[-300:]}
-    present = sum(p.stat().st_blocks * 512 for p in dest.rglob("*") if p.is_file()) if dest.exists() else 0
-    row["bytes_on_disk"] = present
-    print(f"  --only llama/7B: exit {rc} in {dt:.1f} s; {len(wanted)} files, {len(pieces)} pieces = "
-          f"{human(need)} needed; {human(present)} on disk; verify exit {v.returncode} {v.stderr.strip()[-200:]}"
-          + (f"\n  {err.strip()[-300:]}" if rc else ""), flush=True)
-    shutil.rmtree(dest, ignore_errors=True)
-    return row
-
-
 # ---------------------------------------------------------------- restart
 
 def small_torrents(work, n, port):
@@ -284,7 +241,7 @@ def io_of(pid):
     return int(kv["rchar"]), int(kv["read_bytes"])
 
 
-def restart(procs, work, size, dest, torrent, model_magnet, n_small, runs):
+def restart(procs, work, size, torrent, model_magnet, n_small, runs):
     lt_port = free_port()
     ses, smalls = small_torrents(work, n_small, lt_port)
     gf = work / "seed.yaml"
@@ -292,6 +249,10 @@ def restart(procs, work, size, dest, torrent, model_magnet, n_small, runs):
         f'  - name: {n}\n    magnet: "{m}"\n' for n, m in [("llama", model_magnet)] + smalls))
     dc, esplora, address = bench.start_devchain(procs, work, gf)
     hport, pport = free_port(), free_port()
+    # goat seed keeps each address's entries in a folder of its own
+    # (OUT/<address>/<entry>): its first start downloads the model again,
+    # from the libtorrent seeder, and the small torrents.
+    dest = work / "seed-out"
     cmd = [str(GOAT), "--esplora", esplora, "-v", "seed", address, "-o", str(dest), "--state-dir", str(work / "state"),
            "--no-dht", "--loopback", "--no-upnp", "--http", f"127.0.0.1:{hport}", "--listen-port", str(pport),
            "--poll", "10m"]
@@ -303,9 +264,9 @@ def restart(procs, work, size, dest, torrent, model_magnet, n_small, runs):
         return len(ts) == n_small + 1 and all(t["state"] == "seeding" for t in ts)
     t0 = time.monotonic()
     g = procs.start(cmd, stdout=subprocess.DEVNULL, stderr=open(work / "seed-first.log", "w"))
-    wait_until(all_seeding, 3600, "goat seed's first start (the model from the fetch, 100 small torrents)")
+    wait_until(all_seeding, 3600, "goat seed's first start (the model and the small torrents)")
     first = time.monotonic() - t0
-    print(f"  first start (the model already fetched, {n_small} small torrents downloaded): all seeding after "
+    print(f"  first start (the model and {n_small} small torrents downloaded and proven): all seeding after "
           f"{first:.1f} s", flush=True)
     # goat alone from here.
     del ses
@@ -403,7 +364,7 @@ def main():
     ap.add_argument("--memory-limit", type=int, default=6144, metavar="MIB")
     ap.add_argument("--piece-mib", type=int, default=16)
     ap.add_argument("--clients", default="aria2c,libtorrent,goat")
-    ap.add_argument("--cases", default="limits,fetch,verify,only,restart")
+    ap.add_argument("--cases", default="limits,fetch,verify,restart")
     ap.add_argument("--small-torrents", type=int, default=100)
     ap.add_argument("--restart-runs", type=int, default=1)
     ap.add_argument("--chart", nargs="+", metavar="JSON", help="only draw docs/llama.png from saved runs")
@@ -416,8 +377,8 @@ def main():
     size = bench.parse_size(a.size)
     cases = a.cases.split(",")
     clients = [c for c in a.clients.split(",") if c]
-    if "goat" not in clients and set(cases) & {"verify", "only", "restart"}:
-        sys.exit("bench: verify, only and restart use goat's copy: keep goat in --clients")
+    if "goat" not in clients and set(cases) & {"verify", "restart"}:
+        sys.exit("bench: verify and restart use goat's copy: keep goat in --clients")
     if not GOAT.exists():
         sys.exit(f"bench: {GOAT} missing: cargo build --release")
     if os.geteuid() != 0:
@@ -444,7 +405,7 @@ def main():
 def run(procs, work, size, a, cases, clients, results):
     if "limits" in cases:
         results["limits"] = limits(work)
-    if not set(cases) & {"fetch", "verify", "only", "restart"}:
+    if not set(cases) & {"fetch", "verify", "restart"}:
         return
     t0 = time.monotonic()
     src = work / "src" / "llama"
@@ -474,13 +435,12 @@ def run(procs, work, size, a, cases, clients, results):
     if "verify" in cases:
         print("== verify (the goat copy) ==", flush=True)
         results["verify"] = verify(dest, size)
-    if "only" in cases:
-        print("== only the 7B folder ==", flush=True)
-        results["only"] = only(work, torrent, esplora, address, a.piece_mib << 20)
     if "restart" in cases:
         print(f"== goat seed restarts: the model and {a.small_torrents} small torrents ==", flush=True)
         procs.stop(dc)
-        results["restart"] = restart(procs, work, size, dest, torrent, magnet, a.small_torrents, a.restart_runs)
+        # one copy besides the source at a time: the seed makes its own
+        shutil.rmtree(dest, ignore_errors=True)
+        results["restart"] = restart(procs, work, size, torrent, magnet, a.small_torrents, a.restart_runs)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # LLaMA scale (benches/llama.py): a 16 GiB multi-file model fetched by goat,
 # aria2c and libtorrent inside a 6 GiB memory group, verify cold and warm,
-# --only one folder, and restarts of goat seed holding it with 100 small
-# torrents, beside this machine's ceilings. Needs root (page cache drops,
+# and restarts of goat seed holding it with 100 small torrents, beside this
+# machine's ceilings. Needs root (page cache drops,
 # memory groups) and 16 GiB x 2 + 4 GiB of disk plus a 20 GB margin.
 #
-# usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,only,restart]
+# usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,restart]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()

@@ -77,7 +77,7 @@ def status(port):
         return {}
 
 
-def seed_restarts(procs, work, folder, esplora, address):
+def seed_restarts(procs, work, folder, esplora, address, keep_to=None):
     """goat seed on goat's copy: the first start (every file checked), then
     a SIGTERM and a kill -9 restart, each timed to "seeding" in /status."""
     hport = free_port()
@@ -95,12 +95,17 @@ def seed_restarts(procs, work, folder, esplora, address):
             g.send_signal(signal.SIGTERM) if case.startswith("SIGTERM") else g.kill()
             g.wait(120)
         t0 = time.monotonic()
-        g = procs.start(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = open(work / f"seed-{case.split()[0]}.log", "w")
+        g = procs.start(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                        env=dict(os.environ, RUST_LOG="goat=debug,librqbit=info"))
         wait_until(seeding, 600, f"goat seed {case}")
         out[case] = time.monotonic() - t0
     g.send_signal(signal.SIGTERM)
     g.wait(120)
     shutil.rmtree(work / "state", ignore_errors=True)
+    if keep_to is not None:
+        for f in work.glob("seed-*.log"):
+            shutil.copy(f, keep_to / f"many-files-{work.name}-{f.name}")
     return out
 
 
@@ -153,11 +158,15 @@ def one_size(procs, work, n, args, base):
             wall, cpu, err = run_client(client, cmd, dest, env)
             added = ""
             if client == "goat":
-                m = re.search(r"files checked, allocated and added in (\d+) ms", err)
+                m = re.search(r"files allocated and added in (\d+) ms", err)
                 added = m.group(1) if m else "?"
                 if args.keep_logs:
                     (base / f"many-files-goat-{r + 1}.log").write_text(err)
             ok = whole(dest, payload, files)
+            if client == "goat" and ok:
+                goat_walls.append(wall)
+                if added.isdigit():
+                    goat_adds.append(int(added))
             print(f"{client:<12} {r + 1:>3} {wall:>8.2f} {cpu[0]:>8.2f} {cpu[1]:>8.2f} {added:>12}{'' if ok else '  INCOMPLETE'}",
                   flush=True)
             # Copies are kept (N x the payload, small) until the end:
@@ -172,7 +181,7 @@ def one_size(procs, work, n, args, base):
     v = subprocess.run([str(GOAT), "-q", "verify", str(kept)], capture_output=True, text=True)
     verify_s = time.monotonic() - t0
     print(f"goat verify: {verify_s:.2f} s, exit {v.returncode}", flush=True)
-    seed = seed_restarts(procs, work, kept, esplora, address)
+    seed = seed_restarts(procs, work, kept, esplora, address, base if args.keep_logs else None)
     print("goat seed: " + ", ".join(f"{k} {v:.2f} s" for k, v in seed.items()), flush=True)
     return {"files": n, "add_ms": int(statistics.median(goat_adds)) if goat_adds else -1,
             "fetch_s": statistics.median(goat_walls) if goat_walls else float("nan"), "verify_s": verify_s,

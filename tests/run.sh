@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"). Installs what the tests need,
-# then runs them. Usage: bash tests/run.sh [--interop] [--bench]
+# then runs them. Usage: bash tests/run.sh [--interop] [--bench] [--swarm] [--llama] [--flash]
 #   (default)   unit tests + end-to-end tests of the real binary
 #   --interop   also the heavy BitTorrent interop runs (when present)
 #   --bench     also the benchmarks (when present)
+#   --swarm     also the 12-node swarm bed's report and the 100-torrent daemon
+#   --llama     also LLaMA scale (benches/llama.sh: a 16 GiB model, about 40 GB of disk)
+#   --flash     also the 24-node flash crowd on the swarm bed (docs/swarm.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_interop=0
 want_bench=0
 want_swarm=0
+want_llama=0
+want_flash=0
 for a in "$@"; do
   case "$a" in
     --interop) want_interop=1 ;;
     --bench) want_bench=1 ;;
     --swarm) want_swarm=1 ;;
-    *) echo "usage: bash tests/run.sh [--interop] [--bench] [--swarm]" >&2; exit 2 ;;
+    --llama) want_llama=1 ;;
+    --flash) want_flash=1 ;;
+    *) echo "usage: bash tests/run.sh [--interop] [--bench] [--swarm] [--llama] [--flash]" >&2; exit 2 ;;
   esac
 done
 
@@ -111,6 +118,13 @@ else
 fi
 if [ "$want_swarm" = 1 ]; then
   bash benches/swarm/run.sh --report --seed-scale
+fi
+
+if [ "$want_flash" = 1 ]; then
+  bash benches/swarm/run.sh --flash
+fi
+if [ "$want_llama" = 1 ]; then
+  bash benches/llama.sh
 fi
 
 if [ "$want_bench" = 1 ]; then

@@ -5,8 +5,10 @@
 # scenarios and writes benches/swarm/results.json; with --report also
 # docs/swarm.md and its chart.
 #
-# usage: bash benches/swarm/run.sh [--small] [--report] [--seed-scale] [swarm.py options]
+# usage: bash benches/swarm/run.sh [--small] [--flash] [--report] [--seed-scale] [swarm.py options]
 #   --small       the CI case: 8 nodes, 32 MiB, scenarios goat and mixed
+#   --flash       the flash crowd: 24 nodes within 10 s, goat, aria2c and churn,
+#                 written to benches/swarm/flash.json and docs/swarm-flash*
 #   --seed-scale  also benches/seed_scale.py (one goat seed, 100 torrents,
 #                 50 peers), written to benches/swarm/seed_scale.json
 set -euo pipefail
@@ -23,10 +25,12 @@ command -v openssl >/dev/null || need+=(openssl)
 install_packages ${need[@]+"${need[@]}"}
 args=()
 report=0
+flash=0
 seed_scale=0
 for a in "$@"; do
   case "$a" in
     --small) args+=(--nodes 8 --size 32M --link 100 --scenario goat,mixed --limit 300 --require-complete --out "${TMPDIR:-/tmp}/goat-swarm-small.json") ;;
+    --flash) args+=(--nodes 24 --size 256M --link 100 --stagger 0.4 --limit 900 --scenario goat,aria2c,churn --out benches/swarm/flash.json); flash=1 ;;
     --report) report=1 ;;
     --seed-scale) seed_scale=1 ;;
     *) args+=("$a") ;;
@@ -37,6 +41,7 @@ if [ -z "${GOAT_BIN:-}" ]; then
 fi
 /usr/bin/python3 benches/swarm/swarm.py "${args[@]}"
 if [ "$report" = 1 ]; then /usr/bin/python3 benches/swarm/report.py; fi
+if [ "$flash" = 1 ]; then /usr/bin/python3 benches/swarm/report.py benches/swarm/flash.json swarm-flash; fi
 if [ "$seed_scale" = 1 ]; then
   /usr/bin/python3 benches/seed_scale.py "${GOAT_BIN:-$PWD/target/release/goat}" --out benches/swarm/seed_scale.json
 fi

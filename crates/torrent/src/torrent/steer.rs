@@ -50,6 +50,12 @@ pub const STREAMS: usize = 3;
 pub const SESSION_STREAMS: usize = 24;
 /// How often positions are checked and moved.
 const TICK: Duration = Duration::from_millis(250);
+/// A stream whose front piece is still missing this long after it was
+/// placed there is moved anyway, and that piece is not chosen again for
+/// `AVOID`: a peer that claims pieces it never serves (what goat's gate
+/// reads is only the peer's word) cannot keep the streams parked.
+const STALE: Duration = Duration::from_secs(30);
+const AVOID: Duration = Duration::from_secs(60);
 
 /// A torrent's steering task; it stops when dropped, when the download
 /// completes, or when the torrent leaves the session.
@@ -122,6 +128,8 @@ impl Layout {
 struct Slot {
     file: usize,
     pos: u64,
+    /// When it was last moved.
+    moved: std::time::Instant,
     stream: Box<dyn tokio::io::AsyncSeek + Unpin + Send>,
     /// Its share of `SESSION_STREAMS` (dropped after the stream).
     _budget: OwnedSemaphorePermit,
@@ -192,6 +200,7 @@ async fn run(
     // librqbit returns `FileStream` from public methods but does not export
     // the type's name: held as a boxed AsyncSeek, with its position kept here.
     let mut streams: Vec<Option<Slot>> = (0..STREAMS).map(|_| None).collect();
+    let mut avoided: std::collections::HashMap<u32, std::time::Instant> = Default::default();
     loop {
         let stats = handle.stats();
         if stats.finished || stats.error.is_some() || api.mgr_handle(id).is_err() {
@@ -212,12 +221,17 @@ async fn run(
         }
         let front = |s: &Option<Slot>| s.as_ref().map(|s| layout.piece_of(s.file, s.pos));
         let mut avail: Option<Vec<u16>> = None;
+        avoided.retain(|_, at| at.elapsed() < AVOID);
         for i in 0..streams.len() {
-            if !front(&streams[i]).is_none_or(&has) {
-                continue;
+            if let Some(p) = front(&streams[i]).filter(|p| !has(*p)) {
+                if streams[i].as_ref().is_none_or(|s| s.moved.elapsed() < STALE) {
+                    continue;
+                }
+                avoided.insert(p, std::time::Instant::now());
             }
             let avail = avail.get_or_insert_with(|| gate.availability(&handle.info_hash().0, layout.pieces));
-            let taken: Vec<u32> = streams.iter().filter_map(front).filter(|p| !has(*p)).collect();
+            let taken: Vec<u32> =
+                streams.iter().filter_map(front).filter(|p| !has(*p)).chain(avoided.keys().copied()).collect();
             let Some(p) = choose(&mut rng, layout.pieces, has, avail, &taken) else { continue };
             let Some((file, pos)) = layout.locate(p) else { continue };
             let slot = &mut streams[i];
@@ -226,7 +240,15 @@ async fn run(
                               // None left in the session: this slot waits for a later tick.
                 let Ok(share) = budget.clone().try_acquire_owned() else { continue };
                 match handle.clone().stream(file).await {
-                    Ok(s) => *slot = Some(Slot { file, pos: 0, stream: Box::new(s), _budget: share }),
+                    Ok(s) => {
+                        *slot = Some(Slot {
+                            file,
+                            pos: 0,
+                            moved: std::time::Instant::now(),
+                            stream: Box::new(s),
+                            _budget: share,
+                        })
+                    }
                     Err(e) => {
                         tracing::debug!("piece steering: cannot open a stream: {e:#}");
                         return;
@@ -236,6 +258,7 @@ async fn run(
             if let Some(s) = slot.as_mut() {
                 if s.stream.seek(SeekFrom::Start(pos)).await.is_ok() {
                     s.pos = pos;
+                    s.moved = std::time::Instant::now();
                     let peers = avail.get(p as usize).copied().unwrap_or(0);
                     tracing::debug!("piece steering: stream on file {file} moved to piece {p} ({missing} missing, {peers} peer(s) have it)");
                 }

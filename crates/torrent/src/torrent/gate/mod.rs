@@ -391,6 +391,14 @@ impl Shared {
         self.find(|h| &mse::req2(h) == req2)
     }
 
+    /// The piece count of the session's torrent `info_hash`, once its
+    /// metadata is known.
+    fn pieces(&self, info_hash: &[u8; 20]) -> Option<u32> {
+        let session = self.session.get()?.1.upgrade()?;
+        let t = session.with_torrents(|all| all.map(|(_, t)| t.clone()).find(|t| &t.info_hash().0 == info_hash))?;
+        t.with_metadata(|m| m.lengths().total_pieces()).ok()
+    }
+
     fn find(&self, f: impl Fn(&[u8; 20]) -> bool) -> Option<[u8; 20]> {
         let session = self.session.get()?.1.upgrade()?;
         session.with_torrents(|all| all.map(|(_, t)| t.info_hash().0).find(|h| f(h)))

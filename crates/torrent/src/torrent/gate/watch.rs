@@ -14,16 +14,19 @@
 //! A peer that sends something else than the protocol (a length beyond any
 //! real message, a handshake of another protocol) is simply no longer
 //! watched: the relay goes on as before, and librqbit decides what to do
-//! with the peer.
+//! with the peer. What a peer can make goat keep is bounded by the
+//! torrent's own piece count (a bitfield of another length, or a HAVE
+//! beyond the last piece, is ignored); a connection for a torrent whose
+//! metadata goat does not have yet (the metadata exchange) is not watched.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 /// The BitTorrent handshake: 1 + 19 + 8 + 20 + 20 bytes.
 const HANDSHAKE: usize = 68;
-/// The longest message the watcher follows: a BITFIELD of 8 Mi pieces
-/// (1 MiB), far beyond any real torrent; a PIECE carries 16 KiB (some
-/// clients send up to 128 KiB). Longer means the stream is not BEP 3.
+/// The longest message the watcher accepts as BEP 3: a BITFIELD of 8 Mi
+/// pieces (1 MiB), far beyond any real torrent; a PIECE carries 16 KiB
+/// (some clients send up to 128 KiB). Longer means the stream is not BEP 3.
 const MAX_MESSAGE: u32 = (1 << 20) + 1;
 /// Message ids (BEP 3, BEP 6).
 const HAVE: u8 = 4;
@@ -41,19 +44,16 @@ pub struct Bits {
 }
 
 impl Bits {
-    fn set(&mut self, piece: u32) {
-        let byte = (piece / 8) as usize;
-        if byte >= MAX_MESSAGE as usize {
+    /// Piece `piece` of a torrent of `pieces`.
+    fn set(&mut self, piece: u32, pieces: u32) {
+        if piece >= pieces {
             return;
         }
+        let byte = (piece / 8) as usize;
         if self.bits.len() <= byte {
-            self.bits.resize(byte + 1, 0);
+            self.bits.resize(pieces.div_ceil(8) as usize, 0);
         }
         self.bits[byte] |= 0x80 >> (piece % 8);
-    }
-
-    fn has(&self, piece: u32) -> bool {
-        self.all || self.bits.get((piece / 8) as usize).is_some_and(|b| b & (0x80 >> (piece % 8)) != 0)
     }
 }
 
@@ -68,28 +68,52 @@ pub struct Availability {
 type Peers = HashMap<[u8; 20], Vec<Weak<Mutex<Bits>>>>;
 
 impl Availability {
-    /// Start watching a connection of torrent `info_hash`.
-    pub(super) fn watch(&self, info_hash: [u8; 20]) -> Watcher {
+    /// Start watching a connection of torrent `info_hash`, of `pieces`
+    /// pieces (None: its metadata is not known yet; not watched).
+    pub(super) fn watch(&self, info_hash: [u8; 20], pieces: Option<u32>) -> Watcher {
         let bits = Arc::new(Mutex::new(Bits::default()));
+        let Some(pieces) = pieces.filter(|n| *n > 0) else {
+            return Watcher { state: State::Off, bits, pieces: 0 };
+        };
         let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
         let list = peers.entry(info_hash).or_default();
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(&bits));
-        Watcher { state: State::Handshake(0), bits }
+        Watcher { state: State::Handshake(0), bits, pieces }
     }
 
-    /// For each of `pieces` pieces, how many connected peers have it.
+    /// For each of `pieces` pieces, how many connected peers have it. The
+    /// table lock is held only to collect the live connections; each
+    /// peer's bits only while its bytes are added (zero bytes skipped, a
+    /// HAVE ALL counted once for every piece).
     pub fn counts(&self, info_hash: &[u8; 20], pieces: u32) -> Vec<u16> {
         let mut out = vec![0u16; pieces as usize];
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(list) = peers.get_mut(info_hash) else { return out };
-        list.retain(|w| w.strong_count() > 0);
-        for bits in list.iter().filter_map(Weak::upgrade) {
+        let live: Vec<Arc<Mutex<Bits>>> = {
+            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(list) = peers.get_mut(info_hash) else { return out };
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut all = 0u16;
+        for bits in live {
             let b = bits.lock().unwrap_or_else(|e| e.into_inner());
-            for (p, n) in out.iter_mut().enumerate() {
-                if b.has(p as u32) {
-                    *n = n.saturating_add(1);
+            if b.all {
+                all = all.saturating_add(1);
+                continue;
+            }
+            for (i, byte) in b.bits.iter().enumerate().filter(|(_, byte)| **byte != 0) {
+                for k in 0..8 {
+                    if byte & (0x80 >> k) != 0 {
+                        if let Some(n) = out.get_mut(i * 8 + k) {
+                            *n = n.saturating_add(1);
+                        }
+                    }
                 }
+            }
+        }
+        if all > 0 {
+            for n in out.iter_mut() {
+                *n = n.saturating_add(all);
             }
         }
         out
@@ -117,6 +141,8 @@ enum State {
 pub struct Watcher {
     state: State,
     bits: Arc<Mutex<Bits>>,
+    /// The torrent's piece count.
+    pieces: u32,
 }
 
 impl Watcher {
@@ -154,9 +180,11 @@ impl Watcher {
                 State::Id(len) => {
                     let (id, left) = (data[0], *len - 1);
                     data = &data[1..];
+                    let bitfield = self.pieces.div_ceil(8);
                     self.state = match id {
-                        HAVE | BITFIELD if left <= MAX_MESSAGE => {
-                            State::Keep { id, left, buf: Vec::with_capacity(left.min(1 << 16) as usize) }
+                        HAVE if left == 4 => State::Keep { id, left, buf: Vec::with_capacity(4) },
+                        BITFIELD if left == bitfield => {
+                            State::Keep { id, left, buf: Vec::with_capacity(bitfield as usize) }
                         }
                         HAVE_ALL | HAVE_NONE => {
                             let mut b = self.bits.lock().unwrap_or_else(|e| e.into_inner());
@@ -195,7 +223,7 @@ impl Watcher {
             State::Keep { id, left: 0, buf } => {
                 let mut b = self.bits.lock().unwrap_or_else(|e| e.into_inner());
                 if *id == HAVE && buf.len() == 4 {
-                    b.set(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]));
+                    b.set(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]), self.pieces);
                 } else if *id == BITFIELD {
                     b.bits = std::mem::take(buf);
                     b.all = false;
@@ -242,7 +270,7 @@ mod tests {
         let s = stream();
         for step in [1, 3, 7, 68, 500, s.len()] {
             let a = Availability::default();
-            let mut w = a.watch([1; 20]);
+            let mut w = a.watch([1; 20], Some(16));
             for c in s.chunks(step) {
                 w.feed(c);
             }
@@ -256,11 +284,11 @@ mod tests {
     #[test]
     fn have_all_counts_every_piece_and_closed_connections_leave() {
         let a = Availability::default();
-        let mut seed = a.watch([1; 20]);
+        let mut seed = a.watch([1; 20], Some(16));
         let mut s = handshake();
         s.extend(msg(HAVE_ALL, &[]));
         seed.feed(&s);
-        let mut other = a.watch([1; 20]);
+        let mut other = a.watch([1; 20], Some(16));
         other.feed(&stream());
         let c = a.counts(&[1; 20], 8);
         assert_eq!(c, vec![2, 1, 2, 1, 1, 2, 1, 1]);
@@ -269,25 +297,70 @@ mod tests {
     }
 
     #[test]
+    fn have_none_and_a_later_bitfield_replace_what_was_said() {
+        let a = Availability::default();
+        let mut w = a.watch([1; 20], Some(16));
+        let mut s = handshake();
+        s.extend(msg(HAVE_ALL, &[]));
+        s.extend(msg(BITFIELD, &[0b0100_0000, 0]));
+        w.feed(&s);
+        assert_eq!(a.counts(&[1; 20], 4), vec![0, 1, 0, 0], "a BITFIELD after HAVE ALL");
+        w.feed(&msg(HAVE_NONE, &[]));
+        assert_eq!(a.counts(&[1; 20], 4), vec![0; 4], "HAVE NONE");
+        w.feed(&msg(HAVE, &2u32.to_be_bytes()));
+        assert_eq!(a.counts(&[1; 20], 4), vec![0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn the_longest_message_is_skipped_and_one_byte_more_stops_the_watch() {
+        let a = Availability::default();
+        let mut w = a.watch([1; 20], Some(8));
+        let mut s = handshake();
+        s.extend(MAX_MESSAGE.to_be_bytes());
+        s.push(7);
+        s.extend(vec![0u8; MAX_MESSAGE as usize - 1]);
+        s.extend(msg(HAVE, &1u32.to_be_bytes()));
+        w.feed(&s);
+        assert_eq!(a.counts(&[1; 20], 2), vec![0, 1]);
+        let mut w = a.watch([2; 20], Some(8));
+        let mut s = handshake();
+        s.extend((MAX_MESSAGE + 1).to_be_bytes());
+        s.push(7);
+        s.extend(msg(HAVE, &1u32.to_be_bytes()));
+        w.feed(&s);
+        assert_eq!(a.counts(&[2; 20], 2), vec![0, 0]);
+    }
+
+    #[test]
     fn what_is_not_the_protocol_stops_the_watch_without_harm() {
         let a = Availability::default();
-        let mut w = a.watch([1; 20]);
+        let mut w = a.watch([1; 20], Some(4));
         w.feed(b"GET / HTTP/1.1\r\n\r\n");
         w.feed(&msg(HAVE, &1u32.to_be_bytes()));
         assert_eq!(a.counts(&[1; 20], 4), vec![0; 4]);
         // A length no message has: the rest is ignored.
-        let mut w = a.watch([1; 20]);
+        let mut w = a.watch([1; 20], Some(4));
         let mut s = handshake();
         s.extend(u32::MAX.to_be_bytes());
         s.extend(msg(HAVE, &1u32.to_be_bytes()));
         w.feed(&s);
         assert_eq!(a.counts(&[1; 20], 4), vec![0; 4]);
-        // A HAVE of a piece far beyond any torrent costs nothing.
-        let mut w = a.watch([1; 20]);
+        // A HAVE beyond the torrent's last piece, a bitfield of another
+        // length: ignored, and what follows is still read.
+        let mut w = a.watch([1; 20], Some(4));
         let mut s = handshake();
         s.extend(msg(HAVE, &u32::MAX.to_be_bytes()));
+        s.extend(msg(HAVE, &4u32.to_be_bytes()));
+        s.extend(msg(BITFIELD, &[0xff; 4096]));
         s.extend(msg(HAVE, &3u32.to_be_bytes()));
         w.feed(&s);
         assert_eq!(a.counts(&[1; 20], 4), vec![0, 0, 0, 1]);
+        assert!(w.bits.lock().unwrap().bits.len() <= 1, "kept no more than the torrent's bitfield");
+        // A torrent whose metadata is not known yet: not watched.
+        let mut w = a.watch([3; 20], None);
+        let mut s = handshake();
+        s.extend(msg(HAVE_ALL, &[]));
+        w.feed(&s);
+        assert_eq!(a.counts(&[3; 20], 2), vec![0, 0]);
     }
 }
