@@ -246,12 +246,13 @@ def leech_commands(client, torrent, dest, esplora, address):
     raise ValueError(client)
 
 
-def complete(dest, src, files):
-    """Every file there, full size, and equal to the source at its start,
-    middle and end (each client checks every piece itself; this catches a
-    client that stopped early over preallocated files)."""
+def complete(dest, src, files, name="payload"):
+    """Every file there (under dest/name), full size, and equal to the
+    source at its start, middle and end (each client checks every piece
+    itself; this catches a client that stopped early over preallocated
+    files)."""
     for n, size in files:
-        a, b = dest / "payload" / n, src / n
+        a, b = dest / name / n, src / n
         if not a.exists() or a.stat().st_size != size:
             return False
         with open(a, "rb") as x, open(b, "rb") as y:

@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 from bench import GOAT, PY, LT_SEED, Procs, free_port, human, wait_until  # noqa: E402
+from seed_restart import io_of, status  # noqa: E402
 
 FIRST_PIECE = Path(__file__).resolve().parent / "lt_first_piece.py"
 FOLDERS = [("7B", 1, 1), ("13B", 2, 2), ("30B", 4, 5), ("65B", 4, 8)]  # name, shards, sixteenths
@@ -150,7 +151,7 @@ def fetch(procs, work, size, files, torrent, esplora, address, clients, mem_limi
             group.close()
         read_mb, cpu = bench.LAST_READ_MB[0], bench.LAST_CPU_S[0]
         # goat writes DIR/<entry>/..., the others DIR/<torrent name>/...: both "llama"
-        ok = all_there(dest / "llama", work / "src" / "llama", files)
+        ok = bench.complete(dest, work / "src" / "llama", files, "llama")
         if not ok:
             print(f"  {client:10} FAILED (rc {rc}): {err.strip()[-400:]}", flush=True)
         else:
@@ -161,20 +162,6 @@ def fetch(procs, work, size, files, torrent, esplora, address, clients, mem_limi
         if client != "goat":
             shutil.rmtree(dest, ignore_errors=True)
     return rows
-
-
-def all_there(dest, src, files):
-    for n, size in files:
-        a, b = dest / n, src / n
-        if not a.exists() or a.stat().st_size != size:
-            return False
-        with open(a, "rb") as x, open(b, "rb") as y:
-            for off in (0, size // 2, max(0, size - (1 << 20))):
-                x.seek(off)
-                y.seek(off)
-                if x.read(1 << 20) != y.read(1 << 20):
-                    return False
-    return True
 
 
 # ---------------------------------------------------------------- verify
@@ -226,19 +213,6 @@ def bench_lt_settings(port):
             "enable_upnp": False, "enable_natpmp": False, "allow_multiple_connections_per_ip": True,
             "active_downloads": -1, "active_seeds": -1, "active_limit": -1, "alert_mask": 0,
             "out_enc_policy": int(lt.enc_policy.disabled), "in_enc_policy": int(lt.enc_policy.disabled)}
-
-
-def status(port):
-    import urllib.request
-    try:
-        return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2))
-    except Exception:
-        return {}
-
-
-def io_of(pid):
-    kv = dict(l.split(": ") for l in open(f"/proc/{pid}/io").read().splitlines())
-    return int(kv["rchar"]), int(kv["read_bytes"])
 
 
 def restart(procs, work, size, torrent, model_magnet, n_small, runs):

@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
 from bench import GOAT, PY, LT_SEED, Procs, free_port, leech_commands, wait_until  # noqa: E402
+from seed_restart import status  # noqa: E402
 
 
 def make_files(root, n):
@@ -67,14 +68,6 @@ def run_client(name, cmd, dest, env=None, limit=300):
 
 def whole(dest, src, files):
     return all((dest / "payload" / rel).read_bytes() == (src / rel).read_bytes() for rel, _ in files[:: max(1, len(files) // 200)])
-
-
-def status(port):
-    import json, urllib.request
-    try:
-        return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5))
-    except Exception:
-        return {}
 
 
 def seed_restarts(procs, work, folder, esplora, address, keep_to=None):
