@@ -119,18 +119,33 @@ def make_payload(dir_, size):
     sizes = [(n, int(size * f)) for n, f in shares]
     sizes.append(("tokenizer.json", size - sum(s for _, s in sizes)))
     for i, (name, n) in enumerate(sizes):
-        key = f"{i + 1:032x}"
-        with open(dir_ / name, "wb") as out:
-            enc = subprocess.Popen(["openssl", "enc", "-aes-128-ctr", "-K", key, "-iv", "0" * 32, "-in", "/dev/zero"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            left = n
-            while left > 0:
-                b = enc.stdout.read(min(left, 1 << 22))
-                out.write(b)
-                left -= len(b)
-            enc.kill()
-            enc.wait()
+        keystream(dir_ / name, n, i + 1)
     return sizes
+
+
+def keystream(path, n, key):
+    """n bytes of AES-CTR keystream under the integer `key` into `path`:
+    fast and incompressible."""
+    with open(path, "wb") as out:
+        enc = subprocess.Popen(["openssl", "enc", "-aes-128-ctr", "-K", f"{key:032x}", "-iv", "0" * 32, "-in",
+                                "/dev/zero"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        left = n
+        while left > 0:
+            b = enc.stdout.read(min(left, 1 << 22))
+            out.write(b)
+            left -= len(b)
+        enc.kill()
+        enc.wait()
+
+
+def sha1_speed_mb_s(cores=1):
+    """OpenSSL's SHA-1 over 16 KiB blocks for 3 s, in MB/s, on `cores`
+    processes (`openssl speed -multi`): this machine's hashing ceiling."""
+    multi = ["-multi", str(cores)] if cores > 1 else []
+    out = subprocess.run(["openssl", "speed"] + multi + ["-evp", "sha1", "-seconds", "3", "-bytes", "16384"],
+                         capture_output=True, text=True).stdout
+    m = re.findall(r"^sha1\s+([\d.]+)k", out, re.M)
+    return float(m[-1]) * 1000 / 1e6 if m else 0.0
 
 
 def make_torrent(dir_, announce, out, piece=4 << 20):
@@ -179,21 +194,22 @@ def wait_until(f, limit, what):
     sys.exit(f"bench: {what} did not happen within {limit}s")
 
 
-def tracked_torrent(procs, work, payload, name):
-    """A v1 torrent of `payload` announcing to a fresh opentracker (Debian's
-    runs in whitelist mode: the info-hash is listed first). Returns the
-    .torrent path, info-hash, a goatfile for it, and the tracker process."""
+def tracked_torrent(procs, work, payload, name, entry="payload", piece=4 << 20):
+    """A v1 torrent of `payload` (`piece`-byte pieces) announcing to a fresh
+    opentracker (Debian's runs in whitelist mode: the info-hash is listed
+    first). Returns the .torrent path, info-hash, a goatfile naming it
+    `entry`, and the tracker process."""
     tport = free_port()
     announce = f"http://127.0.0.1:{tport}/announce"
     torrent = work / f"{name}.torrent"
-    ih = make_torrent(payload, announce, torrent)
+    ih = make_torrent(payload, announce, torrent, piece)
     (work / "whitelist").write_text(ih + "\n")
     tr = procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
                       "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
     goatfile = work / f"{name}.yaml"
-    goatfile.write_text(f'goat: 1\nname: payload\nentries:\n  - name: payload\n    magnet: "magnet:?xt=urn:btih:{ih}'
-                        f'&dn=payload&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
+    goatfile.write_text(f'goat: 1\nname: {entry}\nentries:\n  - name: {entry}\n    magnet: "magnet:?xt=urn:btih:{ih}'
+                        f'&dn={entry}&tr={announce.replace(":", "%3A").replace("/", "%2F")}"\n')
     return torrent, ih, goatfile, tr
 
 
@@ -358,10 +374,7 @@ def bench_verify(work, size, results):
     subprocess.run(["cat"] + files, stdout=subprocess.DEVNULL)  # warm the page cache
     g = [timed([str(GOAT), "verify", str(dest)])[0] for _ in range(3)]
     s = [timed(["sha1sum"] + files)[0] for _ in range(3)]
-    out = subprocess.run(["openssl", "speed", "-evp", "sha1", "-seconds", "3", "-bytes", "16384"],
-                         capture_output=True, text=True).stdout
-    m = re.search(r"^sha1\s+([\d.]+)k", out, re.M)
-    limit = float(m.group(1)) * 1000 / 1e9 if m else 0.0
+    limit = sha1_speed_mb_s() / 1e3
     cores = os.cpu_count() or 1
     row = {"goat_verify_gb_s": size / min(g) / 1e9, "sha1sum_gb_s": size / min(s) / 1e9,
            "openssl_sha1_core_gb_s": limit, "cores": cores}

@@ -34,7 +34,7 @@ Figures are printed, never asserted. Everything is written under one folder
 in target/ that is removed at the end, on failure too. The room on the disk
 is checked first (the rule of ../shared/bin/room).
 """
-import argparse, hashlib, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, hashlib, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,20 +51,6 @@ def drop_caches():
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def keystream(path, n, key):
-    """n bytes of AES-CTR keystream: fast and incompressible."""
-    with open(path, "wb") as out:
-        enc = subprocess.Popen(["openssl", "enc", "-aes-128-ctr", "-K", f"{key:032x}", "-iv", "0" * 32, "-in",
-                                "/dev/zero"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        left = n
-        while left > 0:
-            b = enc.stdout.read(min(left, 1 << 22))
-            out.write(b)
-            left -= len(b)
-        enc.kill()
-        enc.wait()
-
-
 def make_model(root, size):
     """The layout described above; returns [(relative path, size)]."""
     files, key = [], 1
@@ -76,7 +62,7 @@ def make_model(root, size):
         for i in range(shards):
             # Real shards are never piece-aligned: a few KiB off.
             n = share - 4096 * (key + 3) - 137 * key
-            keystream(d / f"consolidated.{i:02d}.pth", n, key)
+            bench.keystream(d / f"consolidated.{i:02d}.pth", n, key)
             files.append((f"{name}/consolidated.{i:02d}.pth", n))
             key += 1
         params = json.dumps({"dim": 4096 * sixteenths, "multiple_of": 256, "n_heads": 32, "n_layers": 32,
@@ -119,14 +105,8 @@ def limits(work):
     subprocess.run(["dd", f"if={f}", "of=/dev/null", "bs=4M", "iflag=direct"], check=True, stderr=subprocess.DEVNULL)
     row["disk_read_mb_s"] = (4 << 30) / (time.monotonic() - t0) / 1e6
     f.unlink()
-
-    def sha1(extra):
-        out = subprocess.run(["openssl", "speed"] + extra + ["-evp", "sha1", "-seconds", "3", "-bytes", "16384"],
-                             capture_output=True, text=True).stdout
-        m = re.findall(r"^sha1\s+([\d.]+)k", out, re.M)
-        return float(m[-1]) * 1000 / 1e6 if m else 0.0
-    row["sha1_one_core_mb_s"] = sha1([])
-    row["sha1_all_cores_mb_s"] = sha1(["-multi", str(os.cpu_count() or 1)])
+    row["sha1_one_core_mb_s"] = bench.sha1_speed_mb_s()
+    row["sha1_all_cores_mb_s"] = bench.sha1_speed_mb_s(os.cpu_count() or 1)
     print(f"== this machine's ceilings ==\n  loopback TCP (iperf3) {row['tcp_loopback_mb_s']:.0f} MB/s; disk direct "
           f"write {row['disk_write_mb_s']:.0f} MB/s, read {row['disk_read_mb_s']:.0f} MB/s; SHA-1 "
           f"{row['sha1_one_core_mb_s']:.0f} MB/s on one core, {row['sha1_all_cores_mb_s']:.0f} MB/s on "
@@ -215,12 +195,13 @@ def bench_lt_settings(port):
             "out_enc_policy": int(lt.enc_policy.disabled), "in_enc_policy": int(lt.enc_policy.disabled)}
 
 
-def restart(procs, work, size, torrent, model_magnet, n_small, runs):
+def restart(procs, work, size, torrent, model_gf, n_small, runs):
+    """`model_gf`: the fetch's goatfile (the model's entry), to which the
+    small torrents' entries are added."""
     lt_port = free_port()
     ses, smalls = small_torrents(work, n_small, lt_port)
     gf = work / "seed.yaml"
-    gf.write_text("goat: 1\nname: llama-and-friends\nentries:\n" + "".join(
-        f'  - name: {n}\n    magnet: "{m}"\n' for n, m in [("llama", model_magnet)] + smalls))
+    gf.write_text(model_gf.read_text() + "".join(f'  - name: {n}\n    magnet: "{m}"\n' for n, m in smalls))
     dc, esplora, address = bench.start_devchain(procs, work, gf)
     hport, pport = free_port(), free_port()
     # goat seed keeps each address's entries in a folder of its own
@@ -384,17 +365,7 @@ def run(procs, work, size, a, cases, clients, results):
     t0 = time.monotonic()
     src = work / "src" / "llama"
     files = make_model(src, size)
-    torrent = work / "llama.torrent"
-    tport = free_port()
-    announce = f"http://127.0.0.1:{tport}/announce"
-    ih = bench.make_torrent(src, announce, torrent, piece=a.piece_mib << 20)
-    (work / "whitelist").write_text(ih + "\n")
-    procs.start(["opentracker", "-i", "127.0.0.1", "-p", str(tport), "-P", str(tport), "-d", str(work),
-                 "-w", "/whitelist"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", tport)) == 0, 10, "opentracker")
-    magnet = f"magnet:?xt=urn:btih:{ih}&dn=llama&tr={announce.replace(':', '%3A').replace('/', '%2F')}"
-    gf = work / "llama.yaml"
-    gf.write_text(f'goat: 1\nname: llama\nentries:\n  - name: llama\n    magnet: "{magnet}"\n')
+    torrent, _, gf, _ = bench.tracked_torrent(procs, work, src, "llama", entry="llama", piece=a.piece_mib << 20)
     bench.start_seeders(procs, work, torrent, src.parent, 1)
     dc, esplora, address = bench.start_devchain(procs, work, gf)
     print(f"== the model: {human(size)} in {len(files)} files, {a.piece_mib} MiB pieces; made, hashed and seeding "
@@ -414,7 +385,7 @@ def run(procs, work, size, a, cases, clients, results):
         procs.stop(dc)
         # one copy besides the source at a time: the seed makes its own
         shutil.rmtree(dest, ignore_errors=True)
-        results["restart"] = restart(procs, work, size, torrent, magnet, a.small_torrents, a.restart_runs)
+        results["restart"] = restart(procs, work, size, torrent, gf, a.small_torrents, a.restart_runs)
 
 
 if __name__ == "__main__":

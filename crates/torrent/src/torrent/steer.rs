@@ -223,11 +223,14 @@ async fn run(
         let mut avail: Option<Vec<u16>> = None;
         avoided.retain(|_, at| at.elapsed() < AVOID);
         for i in 0..streams.len() {
-            if let Some(p) = front(&streams[i]).filter(|p| !has(*p)) {
-                if streams[i].as_ref().is_none_or(|s| s.moved.elapsed() < STALE) {
-                    continue;
+            if let Some(s) = streams[i].as_ref() {
+                let p = layout.piece_of(s.file, s.pos);
+                if !has(p) {
+                    if s.moved.elapsed() < STALE {
+                        continue;
+                    }
+                    avoided.insert(p, std::time::Instant::now());
                 }
-                avoided.insert(p, std::time::Instant::now());
             }
             let avail = avail.get_or_insert_with(|| gate.availability(&handle.info_hash().0, layout.pieces));
             let taken: Vec<u32> =

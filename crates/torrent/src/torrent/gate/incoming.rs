@@ -189,7 +189,7 @@ pub(super) async fn incoming(mut sock: Stream, utp: bool, shared: &Shared) -> st
     let info_hash = info_hash_of(&pending);
     let local = to_session(local_at).await?;
     let counted = Counted::new(&shared.counts, info_hash, method, utp);
-    let watch = shared.avail.watch(info_hash, shared.pieces(&info_hash));
+    let watch = shared.watch(info_hash);
     Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted, watch })
 }
 

@@ -391,11 +391,17 @@ impl Shared {
         self.find(|h| &mse::req2(h) == req2)
     }
 
+    /// A watcher of a new connection of torrent `info_hash` (`watch.rs`),
+    /// bounded by the torrent's piece count once its metadata is known.
+    fn watch(&self, info_hash: [u8; 20]) -> Watcher {
+        self.avail.watch(info_hash, self.pieces(&info_hash))
+    }
+
     /// The piece count of the session's torrent `info_hash`, once its
     /// metadata is known.
     fn pieces(&self, info_hash: &[u8; 20]) -> Option<u32> {
         let session = self.session.get()?.1.upgrade()?;
-        let t = session.with_torrents(|all| all.map(|(_, t)| t.clone()).find(|t| &t.info_hash().0 == info_hash))?;
+        let t = session.with_torrents(|all| all.map(|(_, t)| t).find(|t| &t.info_hash().0 == info_hash).cloned())?;
         t.with_metadata(|m| m.lengths().total_pieces()).ok()
     }
 

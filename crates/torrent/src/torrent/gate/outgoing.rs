@@ -259,7 +259,7 @@ pub(super) async fn outgoing(
     };
     let (peer, read, write, method, from_peer) = link;
     let counted = Counted::new(&shared.counts, info_hash, method, via == Via::Utp);
-    let watch = shared.avail.watch(info_hash, shared.pieces(&info_hash));
+    let watch = shared.watch(info_hash);
     Link { peer, local: client, read, write, to_local: from_peer, _counted: counted, watch }.run(shared).await;
     if let (Via::Utp, Target::Addr(a)) = (via, &target) {
         shared.utp_closed(*a);
