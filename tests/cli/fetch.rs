@@ -576,12 +576,18 @@ fn rarest_first_steers_to_what_fewest_peers_have() {
     let second = |p: usize| p >= n.div_ceil(PIECE) / 2;
     let last_second = moves.iter().rposition(|(p, _)| second(*p)).unwrap_or(0);
     let first_before = moves[..last_second].iter().filter(|(p, _)| !second(*p)).count();
+    // A move to a piece both peers hold while some of the seeder's own half
+    // was still to be steered to: what rarest-first never does, and
+    // random-first soon does once the partial peer is known.
+    let common_before = moves[..last_second].iter().filter(|(p, k)| !second(*p) && *k >= 2).count();
     let seconds = moves.iter().filter(|(p, _)| second(*p)).count();
-    eprintln!("{seconds} moves to the second half, {first_before} to the first before the last of them: {moves:?}");
-    // A few moves may come before the partial peer's bitfield does.
+    eprintln!("{seconds} moves to the second half, {first_before} to the first before the last of them ({common_before} known to both peers): {moves:?}");
+    // A few moves may come before the partial peer's bitfield does. How many
+    // moves there are depends on timing (a stream moves when its front
+    // piece is in); how they are chosen does not.
     assert!(
-        seconds >= 8 && first_before <= 6,
-        "{seconds} moves to the second half, {first_before} to the first before the last of them: {moves:?}\n{}\nlibtorrent:\n{}",
+        seconds >= 3 && common_before == 0 && first_before <= 6,
+        "{seconds} moves to the second half, {first_before} to the first before the last of them ({common_before} known to both peers): {moves:?}\n{}\nlibtorrent:\n{}",
         got.stderr,
         crate::reach::log_of(&lt_log)
     );
