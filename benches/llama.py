@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """LLaMA scale: a multi-file model larger than the memory a client may use.
 
-usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,restart]
+usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,only,verify,restart]
 (llama.sh installs the peers and builds goat; this file is the bench.)
 
 On 127.0.0.1 only: an opentracker, one python3-libtorrent seeder of the
@@ -21,6 +21,11 @@ Cases, each printed as it runs and written to --out as JSON:
            (page cache included), the page cache dropped before each; each
            copy is deleted before the next (goat's is kept for the cases
            below): MB/s, peak RSS, bytes read back from disk.
+  only     one folder of the model (--only-folder, 7B): goat's
+           `--only llama/7B` and aria2c's --select-file of the same files,
+           each in the same memory group: MB/s of the chosen bytes, bytes
+           received (goat's --json), what each left on disk beside the
+           chosen files (files made, blocks allocated), and `goat verify`.
   verify   `goat verify` cold (page cache dropped) and warm, `sha1sum` of
            the same files cold and warm.
   restart  `goat seed` holding the model plus --small-torrents small ones
@@ -141,6 +146,69 @@ def fetch(procs, work, size, files, torrent, esplora, address, clients, mem_limi
                   f"  read back {read_mb:8.1f} MB ({rows[client]['read_percent']:.2f} %)", flush=True)
         if client != "goat":
             shutil.rmtree(dest, ignore_errors=True)
+    return rows
+
+
+# ---------------------------------------------------------------- only
+
+def allocated(path):
+    """Bytes of disk blocks the files below `path` take (holes excluded)."""
+    out = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else 0
+
+
+def only(work, files, torrent, esplora, address, clients, mem_limit, folder):
+    """One folder of the model, by goat's --only and aria2c's --select-file."""
+    import libtorrent as lt
+    info = lt.torrent_info(str(torrent))
+    order = [info.files().file_path(i) for i in range(info.num_files())]
+    prefix = f"llama{os.sep}{folder}{os.sep}"
+    picked = [i for i, p in enumerate(order) if p.startswith(prefix)]
+    chosen = [(n, sz) for n, sz in files if n.startswith(folder + "/")]
+    want = sum(sz for _, sz in chosen)
+    rows = {"folder": folder, "bytes": want, "files": len(chosen)}
+    for client in clients:
+        if client not in ("goat", "aria2c"):
+            continue
+        dest = work / f"only-{client}"
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        cmd = bench.leech_commands(client, torrent, dest, esplora, address)
+        report = work / f"only-{client}.json"
+        if client == "goat":
+            cmd = ["sh", "-c", f'exec "$@" > {report}', "sh"] + [c for c in cmd if c != "-q"] + \
+                ["--only", f"llama/{folder}", "--json"]
+        else:
+            cmd = cmd[:-1] + ["--select-file=" + ",".join(str(i + 1) for i in picked), cmd[-1]]
+        drop_caches()
+        group = bench.MemCgroup(f"only-{client}", mem_limit)
+        try:
+            dt, mb, rc, err = bench.timed(group.wrap(cmd), timeout=3600)
+        finally:
+            group.close()
+        ok = bench.complete(dest, work / "src" / "llama", chosen, "llama")
+        others = [p for p in (dest / "llama").rglob("*")
+                  if p.is_file() and not str(p.relative_to(dest / "llama")).startswith(folder + "/")]
+        row = {"ok": ok, "seconds": dt, "mb_s": want / dt / 1e6, "rss_mb": mb,
+               "allocated_bytes": allocated(dest), "other_files": len(others),
+               "other_allocated_bytes": sum(p.stat().st_blocks * 512 for p in others)}
+        if client == "goat":
+            try:
+                row["fetched_bytes"] = json.loads(report.read_text())["entries"][0]["fetched_bytes"]
+            except (ValueError, KeyError, IndexError, OSError):
+                row["fetched_bytes"] = None
+            vdt, _, vrc, _ = bench.timed([str(GOAT), "-q", "verify", str(dest)])
+            row["verify_ok"], row["verify_seconds"] = vrc == 0, vdt
+        rows[client] = row
+        if not ok:
+            print(f"  {client:10} FAILED (rc {rc}): {err.strip()[-400:]}", flush=True)
+        else:
+            extra = (f"  received {row['fetched_bytes'] / 1e6:.0f} MB, verify {'ok' if row['verify_ok'] else 'FAILED'}"
+                     f" in {row['verify_seconds']:.1f} s" if client == "goat" else "")
+            print(f"  {client:10} {row['mb_s']:8.1f} MB/s {dt:6.1f} s  peak RSS {mb:7.1f} MB  on disk "
+                  f"{row['allocated_bytes'] / 1e6:.0f} MB for {want / 1e6:.0f} MB chosen; "
+                  f"{len(others)} other file(s) made ({row['other_allocated_bytes'] / 1e6:.1f} MB){extra}", flush=True)
+        shutil.rmtree(dest, ignore_errors=True)
     return rows
 
 
@@ -319,7 +387,8 @@ def main():
     ap.add_argument("--memory-limit", type=int, default=6144, metavar="MIB")
     ap.add_argument("--piece-mib", type=int, default=16)
     ap.add_argument("--clients", default="aria2c,libtorrent,goat")
-    ap.add_argument("--cases", default="limits,fetch,verify,restart")
+    ap.add_argument("--cases", default="limits,fetch,only,verify,restart")
+    ap.add_argument("--only-folder", default="7B", help="the folder the `only` case fetches")
     ap.add_argument("--small-torrents", type=int, default=100)
     ap.add_argument("--restart-runs", type=int, default=1)
     ap.add_argument("--chart", nargs="+", metavar="JSON", help="only draw docs/llama.png from saved runs")
@@ -360,7 +429,7 @@ def main():
 def run(procs, work, size, a, cases, clients, results):
     if "limits" in cases:
         results["limits"] = limits(work)
-    if not set(cases) & {"fetch", "verify", "restart"}:
+    if not set(cases) & {"fetch", "only", "verify", "restart"}:
         return
     t0 = time.monotonic()
     src = work / "src" / "llama"
@@ -371,8 +440,11 @@ def run(procs, work, size, a, cases, clients, results):
     print(f"== the model: {human(size)} in {len(files)} files, {a.piece_mib} MiB pieces; made, hashed and seeding "
           f"in {time.monotonic() - t0:.0f} s ==", flush=True)
     results["files"] = len(files)
+    if "only" in cases:
+        print(f"== only the {a.only_folder} folder, each client in {a.memory_limit} MiB ==", flush=True)
+        results["only"] = only(work, files, torrent, esplora, address, clients, a.memory_limit, a.only_folder)
     dest = work / "leech-goat"
-    if "fetch" in cases or not dest.exists():
+    if ("fetch" in cases or not dest.exists()) and set(cases) & {"fetch", "verify", "restart"}:
         print(f"== fetch, each client in {a.memory_limit} MiB (page cache included), page cache dropped first ==",
               flush=True)
         results["fetch"] = fetch(procs, work, size, files, torrent, esplora, address,

@@ -5,7 +5,7 @@
 # machine's ceilings. Needs root (page cache drops,
 # memory groups) and 16 GiB x 2 + 4 GiB of disk plus a 20 GB margin.
 #
-# usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,verify,restart]
+# usage: bash benches/llama.sh [--size 16G] [--memory-limit 6144] [--cases limits,fetch,only,verify,restart]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()

@@ -6,7 +6,6 @@ use crate::error::{Error, Kind, Result};
 use crate::esplora::Esplora;
 use crate::goatfile::Entry;
 use crate::scan;
-use crate::store::verify::FileState;
 use crate::store::{Layout, Manifest, ManifestFile};
 use crate::torrent::{self, Torrent};
 use std::path::Path;
@@ -43,6 +42,8 @@ pub struct EntryResult {
 /// Add a magnet entry for download into `dir` (its folder): the torrent's
 /// metadata (from `known`, else peers) and the goatfile's checks of its
 /// files ([`metadata_for`]), then [`place_and_add`].
+/// `only`: the files and folders inside the torrent to fetch
+/// (`goat fetch --only ENTRY/PATH`); empty: all of it.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_entry(
     swarm: &torrent::Swarm,
@@ -53,9 +54,57 @@ pub async fn add_entry(
     timeout: std::time::Duration,
     known: Option<torrent::known::Checked>,
     sources: &crate::local::Sources,
+    only: &[String],
 ) -> Result<(Torrent, crate::local::Placed)> {
     let md = metadata_for(swarm, e, magnet, peers, timeout, known).await?;
-    place_and_add(swarm, e, md, magnet, dir, sources).await
+    let chosen = choose_files(e, &md.files, only)?;
+    swarm.select(md.hash, chosen.clone());
+    match chosen {
+        // Local copies of the chosen files only.
+        Some(c) => {
+            let paths: std::collections::HashSet<&Path> =
+                c.iter().filter_map(|&i| md.files.get(i)).map(|f| f.path.as_path()).collect();
+            let part = Entry {
+                files: e.files.iter().filter(|f| paths.contains(Path::new(&f.path))).cloned().collect(),
+                ..e.clone()
+            };
+            place_and_add(swarm, &part, md, magnet, dir, sources).await
+        }
+        None => place_and_add(swarm, e, md, magnet, dir, sources).await,
+    }
+}
+
+/// The indices of the torrent's files that `only` (paths inside the
+/// torrent: a file, or a folder and all below it) names, or None for all
+/// of them (nothing named, or every file). A path that names nothing is a
+/// usage error that lists what the torrent holds at its top.
+pub fn choose_files(e: &Entry, files: &[torrent::TorrentFile], only: &[String]) -> Result<Option<Vec<usize>>> {
+    if only.is_empty() {
+        return Ok(None);
+    }
+    let mut chosen = std::collections::BTreeSet::new();
+    for want in only {
+        let p = Path::new(want.trim_matches('/'));
+        let before = chosen.len();
+        chosen.extend(files.iter().enumerate().filter(|(_, f)| !f.padding && f.path.starts_with(p)).map(|(i, _)| i));
+        if chosen.len() == before && !files.iter().any(|f| !f.padding && f.path.starts_with(p)) {
+            let mut top: Vec<String> = files
+                .iter()
+                .filter(|f| !f.padding)
+                .filter_map(|f| f.path.components().next())
+                .map(|c| crate::text::line(&c.as_os_str().to_string_lossy()))
+                .collect();
+            top.dedup();
+            let shown = if top.len() > 12 { format!("{}, …", top[..12].join(", ")) } else { top.join(", ") };
+            return Err(Error::usage(format!(
+                "--only '{}/{}': the torrent has no such file or folder (at its top: {shown})",
+                crate::text::line(&e.name),
+                crate::text::line(want)
+            )));
+        }
+    }
+    let all = files.iter().filter(|f| !f.padding).count();
+    Ok((chosen.len() < all).then(|| chosen.into_iter().collect()))
 }
 
 /// An entry's torrent metadata, its files checked against the goatfile.
@@ -147,6 +196,7 @@ pub fn check_files(e: &Entry, files: &[(std::path::PathBuf, u64)]) -> Result<()>
 /// restored from the state directory was not checked by `Swarm::add`).
 pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifest> {
     let (bytes, files) = t.metadata()?;
+    let only: Option<std::collections::HashSet<usize>> = t.handle.only_files().map(|o| o.into_iter().collect());
     let listed: Vec<_> = files.iter().map(|f| (f.path.clone(), f.length)).collect();
     check_files(e, &listed)?;
     layout.write(&layout.torrent_file(&e.name), &bytes)?;
@@ -158,16 +208,30 @@ pub fn record_torrent(layout: &Layout, e: &Entry, t: &Torrent) -> Result<Manifes
         inscription: None,
         files: files
             .iter()
-            .map(|f| ManifestFile {
+            .enumerate()
+            .map(|(i, f)| ManifestFile {
                 path: f.path.clone(),
                 length: f.length,
                 offset: f.offset,
                 padding: f.padding,
                 sha256: sha256s.get(f.path.as_path()).map(|h| (*h).clone()),
+                skipped: !f.padding && only.as_ref().is_some_and(|o| !o.contains(&i)),
             })
             .collect(),
     };
     layout.save_manifest(&m)?;
+    if only.is_none() {
+        // The whole torrent now: a part file of an earlier download in
+        // part holds nothing the files do not.
+        let parts = torrent::files::parts_name(&m.info_hash.unwrap_or_else(|| t.info_hash()));
+        let dir = layout.entry_dir(&e.name);
+        match crate::safefs::make_real_dir(&dir).and_then(|d| crate::safefs::remove_in(&d, &parts)) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(target: "goat", "{}: the part file {} of an earlier download in part stays ({err}): nothing reads it now, remove it", crate::text::line(&e.name), dir.join(&parts).display());
+            }
+            _ => {}
+        }
+    }
     Ok(m)
 }
 
@@ -184,8 +248,7 @@ pub async fn prove(layout: &Layout, manifests: &[Manifest], reread: bool) -> Res
         return Ok(());
     }
     let report = reread_all(layout, manifests).await?;
-    let damaged: Vec<_> =
-        report.files.iter().filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none()).collect();
+    let damaged: Vec<_> = report.files.iter().filter(|f| f.state.failed() && f.sha256_mismatch.is_none()).collect();
     if let Some(bad) = damaged.first() {
         let hint = if torrent::disk_full(&layout.root) {
             " (the disk is full: free space and run again)"
@@ -234,7 +297,7 @@ async fn damaged_files(layout: &Layout, m: &Manifest) -> Result<Vec<std::path::P
     let damaged: Vec<_> = report
         .files
         .iter()
-        .filter(|f| f.state != FileState::Ok && f.sha256_mismatch.is_none())
+        .filter(|f| f.state.failed() && f.sha256_mismatch.is_none())
         .map(|f| f.path.clone())
         .collect();
     if damaged.is_empty() {
@@ -247,7 +310,7 @@ async fn damaged_files(layout: &Layout, m: &Manifest) -> Result<Vec<std::path::P
 /// goat already hashed whole in this session.
 async fn check_sha256(layout: &Layout, m: &Manifest, hashed: &[std::path::PathBuf]) -> Result<()> {
     let hashed: std::collections::HashSet<&std::path::PathBuf> = hashed.iter().collect();
-    for f in m.files.iter().filter(|f| f.sha256.is_some() && !hashed.contains(&f.path)) {
+    for f in m.files.iter().filter(|f| f.sha256.is_some() && !f.skipped && !hashed.contains(&f.path)) {
         let (dir, rel) = (layout.entry_dir(&m.entry), f.path.clone());
         let path = dir.join(&rel);
         let got = tokio::task::spawn_blocking(move || crate::store::sha256_under(&dir, &rel))
@@ -338,6 +401,7 @@ pub async fn fetch_inscription(esplora: &Esplora, layout: &Layout, e: &Entry) ->
             offset: 0,
             padding: false,
             sha256: Some(got),
+            skipped: false,
         }],
     })?;
     Ok(EntryResult {

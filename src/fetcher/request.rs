@@ -31,8 +31,11 @@ pub struct Request {
     /// Output folder (default: ./<goatfile name>).
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Fetch only this entry (repeatable).
-    #[arg(long = "only", value_name = "NAME")]
+    /// Fetch only this entry, or only this file or folder inside an
+    /// entry's torrent, as ENTRY/PATH (repeatable). Pieces shared with
+    /// files not chosen are fetched whole and their bytes kept in the
+    /// entry's part file, not in those files.
+    #[arg(long = "only", value_name = "NAME[/PATH]")]
     pub only: Vec<String>,
     /// Use this goatfile (a local file, or an inscription id) instead of
     /// walking the address.
@@ -167,15 +170,32 @@ impl Request {
         Ok((bytes, found.goatfile, origin))
     }
 
+    /// The entries `--only` names (all without it), in the goatfile's
+    /// order.
     fn selected<'a>(&self, g: &'a Goatfile) -> Result<Vec<&'a Entry>> {
         if self.only.is_empty() {
             return Ok(g.entries.iter().collect());
         }
         let names: Vec<&str> = g.entries.iter().map(|e| e.name.as_str()).collect();
-        let mut out = Vec::new();
+        let mut wanted = std::collections::HashSet::new();
         for want in &self.only {
-            match g.entries.iter().find(|e| &e.name == want) {
-                Some(e) => out.push(e),
+            // An entry by its name, or a path inside one: entries never
+            // nest, so at most one entry's folder holds the path.
+            let found = g.entries.iter().find(|e| {
+                want == &e.name || want.strip_prefix(e.name.as_str()).is_some_and(|rest| rest.starts_with('/'))
+            });
+            match found {
+                Some(e) if want != &e.name && !matches!(e.source, Source::Magnet(_)) => {
+                    return Err(Error::usage(format!(
+                        "--only '{}': entry {} is one file written from the chain: use --only {}",
+                        crate::text::line(want),
+                        e.name,
+                        e.name
+                    )))
+                }
+                Some(e) => {
+                    wanted.insert(e.name.as_str());
+                }
                 None => {
                     return Err(Error::usage(format!(
                         "--only '{}': the goatfile has no such entry (it has: {})",
@@ -185,7 +205,22 @@ impl Request {
                 }
             }
         }
-        Ok(out)
+        Ok(g.entries.iter().filter(|e| wanted.contains(e.name.as_str())).collect())
+    }
+
+    /// The paths inside entry `name`'s torrent that `--only` names; empty
+    /// when it names the whole entry (or nothing at all).
+    fn only_paths(&self, name: &str) -> Vec<String> {
+        let mut paths = Vec::new();
+        for want in &self.only {
+            if want == name {
+                return Vec::new();
+            }
+            if let Some(rest) = want.strip_prefix(name).and_then(|r| r.strip_prefix('/')) {
+                paths.push(rest.to_string());
+            }
+        }
+        paths
     }
 
     /// Fetch, prove and lay out; progress goes to `reporter`.
@@ -267,6 +302,11 @@ impl Request {
                 r.event(format!("{}: names no Hugging Face repository (hf:), left in the torrent layout only", e.name));
                 continue;
             };
+            if layout.load_manifest(&e.name).is_some_and(|m| m.files.iter().any(|f| f.skipped)) {
+                // A snapshot holds a repository's whole file list.
+                r.event(format!("{}: fetched in part (--only), so not laid into the Hugging Face cache", e.name));
+                continue;
+            }
             let dir = layout.entry_dir(&e.name);
             let mut files = Vec::new();
             for f in &e.files {
@@ -342,7 +382,8 @@ impl Request {
                 let t = match layout.make_entry_dir(&e.name) {
                     Ok(dir) => {
                         let known = fetcher::metadata::find(chain, swarm.web(), e, goatfile, timeout).await;
-                        fetcher::add_entry(swarm, e, m, &self.swarm.peers, &dir, timeout, known, sources).await
+                        let only = self.only_paths(&e.name);
+                        fetcher::add_entry(swarm, e, m, &self.swarm.peers, &dir, timeout, known, sources, &only).await
                     }
                     Err(err) => Err(err),
                 };
@@ -357,7 +398,7 @@ impl Request {
                 reporter.event(format!("{}: reused {w}", e.name));
             }
             let m = fetcher::record_torrent(layout, e, &t)?;
-            let size: u64 = m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length));
+            let size: u64 = m.files.iter().filter(|f| !f.skipped).fold(0u64, |a, f| a.saturating_add(f.length));
             total += size;
             reporter.start_transfer(&bar, size);
             added.push((e, bar, t, m, placed));
@@ -414,8 +455,8 @@ impl Request {
             out.push(EntryResult {
                 name: e.name.clone(),
                 kind: "torrent",
-                files: m.files.iter().filter(|f| !f.padding).count(),
-                bytes: m.files.iter().fold(0u64, |a, f| a.saturating_add(f.length)),
+                files: m.files.iter().filter(|f| !f.padding && !f.skipped).count(),
+                bytes: m.files.iter().filter(|f| !f.skipped).fold(0u64, |a, f| a.saturating_add(f.length)),
                 fetched_bytes: p.fetched_bytes,
                 web_seed_bytes: _t.web_seed_bytes(),
                 encrypted_connections: end.encrypted_connections,

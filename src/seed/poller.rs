@@ -350,8 +350,12 @@ impl AddJob {
         };
         self.layout.create()?;
         let dir = self.layout.make_entry_dir(&self.entry.name)?;
-        let have_manifest =
-            self.layout.load_manifest(&self.entry.name).is_some_and(|man| man.info_hash.as_ref() == Some(&self.key));
+        // goat seed keeps whole entries: a manifest of a download in part
+        // (`goat fetch --only` into this folder) is written again.
+        let have_manifest = self
+            .layout
+            .load_manifest(&self.entry.name)
+            .is_some_and(|man| man.info_hash.as_ref() == Some(&self.key) && !man.files.iter().any(|f| f.skipped));
         if let Some(t) = self.swarm.find(&self.key, &dir) {
             if !have_manifest {
                 fetcher::record_torrent(&self.layout, &self.entry, &t)?;

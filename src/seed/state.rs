@@ -175,7 +175,14 @@ mod tests {
         std::fs::create_dir_all(layout.entry_dir("e")).unwrap();
         std::fs::write(layout.entry_dir("e").join("a"), b"aaaa").unwrap();
         std::fs::write(layout.entry_dir("e").join("b"), b"bbbb").unwrap();
-        let f = |p: &str| ManifestFile { path: p.into(), length: 4, offset: 0, padding: false, sha256: None };
+        let f = |p: &str| ManifestFile {
+            path: p.into(),
+            length: 4,
+            offset: 0,
+            padding: false,
+            sha256: None,
+            skipped: false,
+        };
         let m = Manifest { entry: "e".into(), info_hash: None, inscription: None, files: vec![f("a"), f("b")] };
         let v = stamp(&layout, &m);
         assert!(changed(&v).is_empty());

@@ -41,6 +41,11 @@ pub struct ManifestFile {
     /// Expected sha256 (lowercase hex), from the goatfile or computed when
     /// the file was written from the chain.
     pub sha256: Option<String>,
+    /// Not chosen (`goat fetch --only ENTRY/PATH` named other files): not
+    /// on disk. What it shares with pieces of chosen files is in the
+    /// entry's part file (`torrent::files::parts_name`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 #[derive(Debug, Clone)]

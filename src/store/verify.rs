@@ -33,6 +33,17 @@ pub enum FileState {
     Unchecked,
     /// In an entry's folder but not in its torrent (listed, not a failure).
     Extra,
+    /// Not chosen for download (`goat fetch --only`): not checked, not a
+    /// failure.
+    Skipped,
+}
+
+impl FileState {
+    /// A verdict against the file (missing, damaged, unchecked...), not a
+    /// file listed or left out on purpose.
+    pub fn failed(self) -> bool {
+        !matches!(self, FileState::Ok | FileState::Extra | FileState::Skipped)
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -69,7 +80,7 @@ impl Report {
 
     /// Files that failed (extra files are listed, not failed).
     pub fn failed(&self) -> usize {
-        self.files.iter().filter(|f| !matches!(f.state, FileState::Ok | FileState::Extra)).count()
+        self.files.iter().filter(|f| f.state.failed()).count()
     }
 }
 
@@ -98,7 +109,9 @@ pub fn verify(layout: &Layout, threads: usize) -> Result<Report> {
 /// following links.
 fn extra_files(layout: &Layout, m: &Manifest) -> Vec<FileReport> {
     let dir = layout.entry_dir(&m.entry);
-    let known: std::collections::HashSet<&std::path::Path> = m.files.iter().map(|f| f.path.as_path()).collect();
+    let parts = m.info_hash.as_ref().map(crate::torrent::files::parts_name);
+    let known: std::collections::HashSet<&std::path::Path> =
+        m.files.iter().map(|f| f.path.as_path()).chain(parts.as_deref()).collect();
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -242,7 +255,19 @@ fn verify_torrent(
     only: Option<&BTreeSet<u64>>,
     report: &mut Report,
 ) -> Result<BTreeSet<u64>> {
-    let mut files: Vec<&ManifestFile> = m.files.iter().collect();
+    // A file not chosen that is there at its length anyway (from an
+    // earlier download of the whole entry) is checked like any other: a
+    // file on disk is never passed unread.
+    let present: Vec<ManifestFile> = m
+        .files
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.skipped = f.skipped && !f.padding && presence(layout, m, &f).0 != FileState::Ok;
+            f
+        })
+        .collect();
+    let mut files: Vec<&ManifestFile> = present.iter().collect();
     files.sort_by_key(|f| f.offset);
     let total: u64 = files.last().map(|f| f.offset + f.length).unwrap_or(0);
     let npieces = total.div_ceil(plen);
@@ -253,20 +278,36 @@ fn verify_torrent(
             hashes.len()
         )));
     }
-    let states: Vec<(FileState, Option<String>)> =
-        files.iter().map(|f| if f.padding { (FileState::Ok, None) } else { presence(layout, m, f) }).collect();
+    let states: Vec<(FileState, Option<String>)> = files
+        .iter()
+        .map(|f| match (f.padding, f.skipped) {
+            (true, _) => (FileState::Ok, None),
+            (false, true) => (FileState::Skipped, Some("not chosen: goat fetch --only".into())),
+            (false, false) => presence(layout, m, f),
+        })
+        .collect();
     let entry_dir = layout.entry_dir(&m.entry);
-    let want_sha256 = only.is_none() && files.iter().any(|f| f.sha256.is_some() && !f.padding);
+    let want_sha256 = only.is_none() && files.iter().any(|f| f.sha256.is_some() && !f.padding && !f.skipped);
 
     let spans: Vec<(u64, u64)> = files.iter().map(|f| (f.offset, f.length)).collect();
-    let indices: Vec<u64> = match only {
-        Some(o) => o.iter().copied().filter(|i| *i < npieces).collect(),
-        None => (0..npieces).collect(),
-    };
+    // A download in part: only the pieces of chosen files (with what they
+    // share with files not chosen, read from the part file).
+    let chosen: Option<BTreeSet<u64>> = files.iter().any(|f| f.skipped).then(|| {
+        files
+            .iter()
+            .filter(|f| !f.skipped && !f.padding)
+            .flat_map(|f| crate::torrent::pieces_touching(f.offset, f.length, plen).into_iter().flatten())
+            .collect()
+    });
+    let indices: Vec<u64> = (0..npieces)
+        .filter(|i| only.is_none_or(|o| o.contains(i)) && chosen.as_ref().is_none_or(|c| c.contains(i)))
+        .collect();
+    let parts = m.info_hash.as_ref().map(crate::torrent::files::parts_name);
     let new_reader = || PieceReader {
         files: &files,
         states: &states,
         dir: &entry_dir,
+        parts: parts.as_deref(),
         spans: &spans,
         cursor: Overlaps::default(),
         open: BTreeMap::new(),
@@ -351,7 +392,7 @@ fn verify_torrent(
     let bad = bad.into_inner().unwrap_or_default();
 
     report.bytes_hashed += hashed;
-    report.pieces += npieces;
+    report.pieces += indices.len() as u64;
     report.bad_pieces += bad.len() as u64;
     for (i, f) in files.iter().enumerate() {
         if f.padding {
@@ -365,7 +406,16 @@ fn verify_torrent(
             let failed: Vec<u64> = bad.range(first..=last).copied().collect();
             if !failed.is_empty() {
                 state = FileState::Corrupt;
-                detail = Some(format!("{} piece(s) fail SHA-1, first #{}", failed.len(), failed[0]));
+                let gone = match &parts {
+                    Some(p) if chosen.is_some() => crate::safefs::len_under(&entry_dir, p).ok().flatten().is_none(),
+                    _ => false,
+                };
+                let why = if gone {
+                    format!("; its part file {} is gone: run goat fetch again", p_shown(parts.as_deref()))
+                } else {
+                    String::new()
+                };
+                detail = Some(format!("{} piece(s) fail SHA-1, first #{}{why}", failed.len(), failed[0]));
             } else if let (Some(want), Some(Some(got))) = (&f.sha256, sha_results.get(i)) {
                 if want != got {
                     state = FileState::Corrupt;
@@ -379,6 +429,11 @@ fn verify_torrent(
     Ok(bad)
 }
 
+/// The part file's name, to print.
+fn p_shown(p: Option<&std::path::Path>) -> String {
+    p.map(|p| p.display().to_string()).unwrap_or_default()
+}
+
 /// Consume ordered stream chunks; return each file's sha256 (when wanted and
 /// the whole file was seen).
 fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>) -> Vec<Option<String>> {
@@ -386,14 +441,12 @@ fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>)
         spec.iter().map(|(_, _, want)| want.then(|| (crate::hash::Sha256::default(), 0))).collect();
     let spans: Vec<(u64, u64)> = spec.iter().map(|(o, l, _)| (*o, *l)).collect();
     let mut cursor = Overlaps::default();
-    let mut expected_next = 0u64;
-    let mut broken = false;
+    // Per file: its bytes came in order with none missing (a piece that
+    // could not be read, or one not read, leaves a gap; that file then has
+    // no verdict, the others still do).
+    let mut whole = vec![true; spec.len()];
     while let Ok((data, start)) = rx.recv() {
-        if start != expected_next {
-            broken = true; // a piece was unreadable: results would be wrong
-        }
-        expected_next = start + data.len() as u64;
-        let end = expected_next;
+        let end = start + data.len() as u64;
         for i in cursor.range(&spans, start, end) {
             let (fs, len, _) = &spec[i];
             let fe = fs + len;
@@ -402,6 +455,9 @@ fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>)
             }
             if let Some((h, seen)) = hashers[i].as_mut() {
                 let (a, b) = (start.max(*fs), end.min(fe));
+                if a - fs != *seen {
+                    whole[i] = false;
+                }
                 h.update(&data[(a - start) as usize..(b - start) as usize]);
                 *seen += b - a;
             }
@@ -410,8 +466,9 @@ fn sha256_stream(rx: Receiver<(Arc<FileBuf>, u64)>, spec: Vec<(u64, u64, bool)>)
     hashers
         .into_iter()
         .zip(spec)
-        .map(|(h, (_, len, _))| match h {
-            Some((h, seen)) if seen == len && !broken => Some(h.finish_hex()),
+        .zip(whole)
+        .map(|((h, (_, len, _)), whole)| match h {
+            Some((h, seen)) if seen == len && whole => Some(h.finish_hex()),
             _ => None,
         })
         .collect()
@@ -423,6 +480,9 @@ struct PieceReader<'a> {
     files: &'a [&'a ManifestFile],
     states: &'a [(FileState, Option<String>)],
     dir: &'a std::path::Path,
+    /// The entry's part file (its name in the folder), where files not
+    /// chosen keep their bytes.
+    parts: Option<&'a std::path::Path>,
     spans: &'a [(u64, u64)],
     cursor: Overlaps,
     open: BTreeMap<usize, Option<File>>,
@@ -469,10 +529,18 @@ impl PieceReader<'_> {
 
     /// The open file `i`, if it is there to be read.
     fn file(&mut self, i: usize) -> Option<&mut File> {
+        let (dir, f) = (self.dir, self.files[i]);
+        if f.skipped {
+            let parts = self.parts?;
+            return self
+                .open
+                .entry(usize::MAX)
+                .or_insert_with(|| crate::safefs::open_under(dir, parts, crate::safefs::Access::Read).ok())
+                .as_mut();
+        }
         if self.states[i].0 != FileState::Ok && self.states[i].0 != FileState::Corrupt {
             return None;
         }
-        let (dir, f) = (self.dir, self.files[i]);
         self.open
             .entry(i)
             .or_insert_with(|| crate::safefs::open_under(dir, &f.path, crate::safefs::Access::Read).ok())
@@ -496,11 +564,14 @@ impl PieceReader<'_> {
             if a > pos {
                 break;
             }
+            // A file not chosen is read from the part file, at the
+            // byte's offset in the torrent.
+            let at = if f.skipped { a } else { a - fs };
             let file = if f.padding {
                 None
             } else {
                 match self.file(i) {
-                    Some(file) => Some((file, a - fs)),
+                    Some(file) => Some((file, at)),
                     None => break,
                 }
             };
@@ -511,7 +582,7 @@ impl PieceReader<'_> {
         }
         // Close files this reader has passed.
         let files = self.files;
-        self.open.retain(|i, _| files[*i].offset + files[*i].length > end);
+        self.open.retain(|i, _| *i == usize::MAX || files[*i].offset + files[*i].length > end);
         pos == end
     }
 }

@@ -112,6 +112,114 @@ fn fetch_from_librqbit_seeder_then_verify_detects_damage() {
     drop(tiny);
 }
 
+/// A model laid out like a release of several sizes, whose files share
+/// pieces (64 KiB) across folders.
+const SIZES: &[(&str, usize)] = &[
+    ("13B/consolidated.00.pth", 400_003),
+    ("13B/params.json", 999),
+    ("7B/consolidated.00.pth", 300_001),
+    ("7B/params.json", 1_234),
+    ("tokenizer.model", 50_000),
+];
+
+/// `--only ENTRY/PATH`: one folder of a torrent. Only the pieces of its
+/// files are fetched; the files not chosen are never created, and their
+/// bytes in the boundary pieces go to the part file, from which `goat
+/// verify` checks those pieces. A later fetch of the whole entry adds the
+/// rest.
+#[test]
+fn only_a_folder_inside_a_torrent() {
+    let src = tempfile::tempdir().unwrap();
+    let payload = src.path().join("tiny-model");
+    let (seeder, s, addr) = seed_and_publish(&payload, SIZES, "");
+    let h = s.serve();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("got");
+    let run = fetch(&h.url, &addr, &dir).args(["--only", "tiny-model/7B/", "--json"]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let entry = &v["entries"][0];
+    assert_eq!(entry["files"], 2, "{}", run.stdout);
+    assert_eq!(entry["bytes"], 301_235, "{}", run.stdout);
+    let got = dir.join("tiny-model");
+    same_tree(&payload, &got, &SIZES[2..4]);
+    for (f, _) in [SIZES[0], SIZES[1], SIZES[4]] {
+        assert!(!got.join(f).exists(), "{f} was created though not chosen");
+    }
+    assert!(!got.join("13B").exists(), "the folder of files not chosen was created");
+
+    // Fetched: the pieces that touch 7B's files, and no more.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".goat/tiny-model.json")).unwrap()).unwrap();
+    let mut files: Vec<(String, u64, u64, bool)> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap().to_string();
+            (path, f["offset"].as_u64().unwrap(), f["length"].as_u64().unwrap(), f["skipped"] == true)
+        })
+        .collect();
+    files.sort_by_key(|f| f.1);
+    for (path, _, _, skipped) in &files {
+        assert_eq!(*skipped, !path.starts_with("7B/"), "{path}");
+    }
+    let piece = 65_536;
+    let wanted: std::collections::BTreeSet<u64> =
+        files.iter().filter(|f| !f.3).flat_map(|f| f.1 / piece..=(f.1 + f.2 - 1) / piece).collect();
+    let fetched = entry["fetched_bytes"].as_u64().unwrap();
+    let most = wanted.len() as u64 * piece;
+    assert!((301_235..=most).contains(&fetched), "fetched {fetched} bytes for pieces of {most}");
+
+    // The part file holds the bytes a file not chosen shares with 7B's
+    // first piece; verify checks that piece from it and passes.
+    let first = files.iter().position(|f| !f.3).unwrap();
+    assert!(first > 0, "7B comes first in this torrent: no boundary to check");
+    let (before, at) = (&files[first - 1].0, files[first].1 - 1);
+    let hash = m["info_hash"].as_str().unwrap();
+    let parts = got.join(format!(".{hash}.parts"));
+    let ok = goat().args(["verify", dir.to_str().unwrap()]).run().ok();
+    assert_eq!(ok.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 2, "{}", ok.stdout);
+    assert_eq!(ok.stdout.lines().filter(|l| l.starts_with("skipped ")).count(), 3, "{}", ok.stdout);
+    assert!(!ok.stdout.contains(".parts"), "the part file is listed as extra: {}", ok.stdout);
+    let mut p = std::fs::read(&parts).expect("the part file");
+    let theirs = std::fs::read(payload.join(before)).unwrap();
+    assert_eq!(p[at as usize], theirs[theirs.len() - 1], "the last byte of {before}");
+    p[at as usize] ^= 0xff;
+    std::fs::write(&parts, &p).unwrap();
+    let bad = goat().args(["verify", dir.to_str().unwrap()]).run().fails(7, "file(s) failed verification");
+    assert!(bad.stdout.contains(&format!("corrupt   tiny-model/{}", files[first].0)), "{}", bad.stdout);
+    assert!(!bad.stdout.contains(&format!("corrupt   tiny-model/{before}")), "{}", bad.stdout);
+    // A part file gone: the pieces it held fail, and the error says why.
+    std::fs::remove_file(&parts).unwrap();
+    let bad = goat().args(["verify", dir.to_str().unwrap()]).run().fails(7, "file(s) failed verification");
+    assert!(bad.stdout.contains("part file .") && bad.stdout.contains("is gone"), "{}", bad.stdout);
+    p[at as usize] ^= 0xff;
+    std::fs::write(&parts, &p).unwrap();
+
+    // A path the torrent does not hold: a usage error listing its top.
+    fetch(&h.url, &addr, &dir)
+        .args(["--only", "tiny-model/8B"])
+        .run()
+        .fails(2, "--only 'tiny-model/8B': the torrent has no such file or folder (at its top: ");
+
+    // The whole entry now: the rest is fetched, 7B's pieces are not.
+    let run = fetch(&h.url, &addr, &dir).args(["--json"]).run().ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let fetched = v["entries"][0]["fetched_bytes"].as_u64().unwrap();
+    assert!(fetched <= 752_237 - 301_235 + 2 * piece, "fetched {fetched} bytes again");
+    same_tree(&payload, &got, SIZES);
+    let ok = goat().args(["verify", dir.to_str().unwrap()]).run().ok();
+    assert_eq!(ok.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 5, "{}", ok.stdout);
+    assert!(!parts.exists(), "the part file outlived the download in part");
+
+    // The part again, over the whole: the files not chosen are on disk at
+    // their length, and verify checks them rather than pass them unread.
+    fetch(&h.url, &addr, &dir).args(["--only", "tiny-model/7B"]).run().ok();
+    let ok = goat().args(["verify", dir.to_str().unwrap()]).run().ok();
+    assert_eq!(ok.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 5, "{}", ok.stdout);
+    drop(seeder);
+}
+
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))

@@ -20,6 +20,20 @@ impl Swarm {
         self.add_from(md, magnet, output).await
     }
 
+    /// Download only the files `only` names (their indices in the
+    /// torrent's file list, padding included) of the torrent `hash` when
+    /// it is next added, and at every re-add ([`Swarm::refetch`],
+    /// [`Swarm::retry`]); None: all of them. A piece shared with files not
+    /// chosen is fetched whole, and their part of it goes to the folder's
+    /// part file ([`files::parts_name`]).
+    pub fn select(&self, hash: InfoHash, only: Option<Vec<usize>>) {
+        let mut h = storage::lock(&self.handoff);
+        match only {
+            Some(o) => h.only.insert(hash, o),
+            None => h.only.remove(&hash),
+        };
+    }
+
     /// A magnet's metadata: from `known` (checked against the magnet's
     /// info-hash: no peer needed), else from peers, waiting at most
     /// `metadata_timeout`. `peers` are extra host:port peers. Nothing is
@@ -92,8 +106,16 @@ impl Swarm {
         // librqbit's add) is what a many-file torrent costs: logged for
         // benches/many_files.py.
         let took = std::time::Instant::now();
-        let real: Vec<(PathBuf, u64)> =
-            md.files.iter().filter(|f| !f.padding).map(|f| (f.path.clone(), f.length)).collect();
+        let only: Option<std::collections::HashSet<usize>> =
+            storage::lock(&self.handoff).only.get(&md.hash).map(|o| o.iter().copied().collect());
+        let chosen = |i: usize| only.as_ref().is_none_or(|o| o.contains(&i));
+        let real: Vec<(PathBuf, u64)> = md
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| !f.padding && chosen(*i))
+            .map(|(_, f)| (f.path.clone(), f.length))
+            .collect();
         let created = preallocate(output, &real)?;
         let key = md.hash;
         storage::lock(&self.handoff).fresh.insert(key, created.into_iter().collect());
@@ -279,7 +301,12 @@ impl Swarm {
             ..Default::default()
         };
         metadata::check_torrent(&torrent_bytes)?;
-        storage::lock(&self.handoff).folders.insert(info_hash_of_torrent(&torrent_bytes)?, output.to_path_buf());
+        let key = info_hash_of_torrent(&torrent_bytes)?;
+        let opts = {
+            let mut h = storage::lock(&self.handoff);
+            h.folders.insert(key, output.to_path_buf());
+            AddTorrentOptions { only_files: h.only.get(&key).cloned(), ..opts }
+        };
         let resp = {
             let _one_at_a_time = self.adding.lock().await;
             metadata::caught(self.session.add_torrent(AddTorrent::from_bytes(torrent_bytes.clone()), Some(opts)))

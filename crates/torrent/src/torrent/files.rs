@@ -122,7 +122,37 @@ pub struct Files {
     read_only: bool,
     pool: Arc<Pool>,
     owner: usize,
+    /// A download in part: where the files not chosen keep their bytes.
+    parts: Option<Parts>,
 }
+
+/// The part file of a download in part (`goat fetch --only ENTRY/PATH`),
+/// as libtorrent and qBittorrent keep one: a piece that lies across a chosen
+/// file and one not chosen must be fetched whole to be checked, and the
+/// bytes of the file not chosen go here, never to a file of that name (the
+/// user asked for none). Each byte lies at its offset in the torrent, so
+/// the file is sparse (holding about two pieces per file not chosen) and
+/// needs no index, whatever was chosen before.
+struct Parts {
+    /// Its name in the output folder ([`parts_name`]).
+    name: PathBuf,
+    /// Per file: where it starts in the torrent if it was not chosen.
+    at: Vec<Option<u64>>,
+}
+
+/// The part file's name in a torrent's folder: hidden, and named by the
+/// info-hash, as libtorrent names its own (`.<info-hash>.parts`). No
+/// torrent can hold a file named by its own info-hash (that hash covers
+/// its file names).
+pub fn parts_name(hash: &crate::goatfile::InfoHash) -> PathBuf {
+    PathBuf::from(format!(".{hash}.parts"))
+}
+
+/// The part file's id in place of a file's, and its key in the pool
+/// (reading; writing is one less): after every file's two, before the
+/// folder's.
+const PARTS: usize = usize::MAX - 1;
+const PARTS_KEY: usize = usize::MAX - 2;
 
 impl Files {
     /// The files of a torrent under `root`, opened through `pool`; `files` gives
@@ -135,12 +165,33 @@ impl Files {
         pool: Arc<Pool>,
     ) -> anyhow::Result<Files> {
         let owner = pool.next_owner.fetch_add(1, Ordering::Relaxed);
-        let f = Files { root: root.to_path_buf(), files, read_only, pool, owner };
+        let f = Files { root: root.to_path_buf(), files, read_only, pool, owner, parts: None };
         if !read_only {
             safefs::make_real_dir(root).with_context(|| format!("creating {}", root.display()))?;
         }
         f.dir()?;
         Ok(f)
+    }
+
+    /// A download in part: file `i` is not chosen where `at[i]` gives its
+    /// offset in the torrent, and its bytes go to the part file `name`.
+    pub fn set_parts(&mut self, name: PathBuf, at: Vec<Option<u64>>) {
+        self.parts = Some(Parts { name, at });
+    }
+
+    /// File `id` is not chosen: its bytes are in the part file, at this
+    /// offset plus theirs in the file.
+    pub fn in_parts(&self, id: usize) -> Option<u64> {
+        self.parts.as_ref().and_then(|p| p.at.get(id).copied().flatten())
+    }
+
+    /// Where file `id`'s byte `offset` is read and written: the file, or
+    /// the part file for one not chosen.
+    fn place(&self, id: usize, offset: u64) -> (usize, u64) {
+        match self.in_parts(id) {
+            Some(at) => (PARTS, at + offset),
+            None => (id, offset),
+        }
     }
 
     /// The output folder, opened. A publisher's folder is theirs, wherever
@@ -168,8 +219,12 @@ impl Files {
         self.path(id).map(|(p, _)| crate::text::line(&self.root.join(p).to_string_lossy())).unwrap_or_default()
     }
 
-    fn path(&self, id: usize) -> anyhow::Result<&(PathBuf, u64)> {
-        self.files.get(id).and_then(|f| f.as_ref()).context("no such file")
+    fn path(&self, id: usize) -> anyhow::Result<(&Path, u64)> {
+        if id == PARTS {
+            let p = self.parts.as_ref().context("no part file")?;
+            return Ok((p.name.as_path(), u64::MAX));
+        }
+        self.files.get(id).and_then(|f| f.as_ref()).map(|(p, l)| (p.as_path(), *l)).context("no such file")
     }
 
     /// A handle of file `id` to read through (its writing handle if that
@@ -177,7 +232,9 @@ impl Files {
     /// file that also has another name (a hard link its owner made) is
     /// read and seeded, only never written.
     pub fn file(&self, id: usize) -> anyhow::Result<Arc<File>> {
-        if let Some(f) = self.pool.peek((self.owner, 2 * id + 1)) {
+        let (id, _) = self.place(id, 0);
+        let writing = if id == PARTS { PARTS_KEY - 1 } else { 2 * id + 1 };
+        if let Some(f) = self.pool.peek((self.owner, writing)) {
             return Ok(f);
         }
         self.open(id, Access::Read)
@@ -187,12 +244,33 @@ impl Files {
     /// with other hard links), opened only when a write is needed.
     fn writer(&self, id: usize) -> anyhow::Result<Arc<File>> {
         self.writable()?;
+        if id == PARTS && self.pool.peek((self.owner, PARTS_KEY - 1)).is_none() {
+            self.unlink_shared_parts()?;
+        }
         self.open(id, Access::Write)
+    }
+
+    /// A part file with another name (a backup made with hard links, one
+    /// planted): `safefs` would make goat's name a private copy first, and
+    /// a copy of a sparse file writes out its holes, up to the torrent's
+    /// size. Its bytes are only what goat can fetch again, so the name is
+    /// removed instead and a new part file begun.
+    fn unlink_shared_parts(&self) -> anyhow::Result<()> {
+        let Some(p) = &self.parts else { return Ok(()) };
+        let dir = self.dir()?;
+        if safefs::found_in(&*dir, &p.name)?.is_some_and(|f| f.links > 1) {
+            safefs::remove_in(&*dir, &p.name)?;
+        }
+        Ok(())
     }
 
     fn open(&self, id: usize, access: Access) -> anyhow::Result<Arc<File>> {
         let (rel, _) = self.path(id)?;
-        let key = (self.owner, 2 * id + usize::from(access == Access::Write));
+        let key = if id == PARTS {
+            (self.owner, PARTS_KEY - usize::from(access == Access::Write))
+        } else {
+            (self.owner, 2 * id + usize::from(access == Access::Write))
+        };
         self.pool
             .get(key, || safefs::open_in(&*self.dir_io()?, rel, access))
             .with_context(|| format!("opening {}", self.root.join(rel).display()))
@@ -201,6 +279,9 @@ impl Files {
     /// File `id`'s handle if it is open now (for hints that are not worth
     /// an open).
     pub fn if_open(&self, id: usize) -> Option<Arc<File>> {
+        if self.in_parts(id).is_some() {
+            return None;
+        }
         self.pool.peek((self.owner, 2 * id + 1)).or_else(|| self.pool.peek((self.owner, 2 * id)))
     }
 
@@ -210,6 +291,9 @@ impl Files {
     pub fn init(&self) -> anyhow::Result<()> {
         for (id, f) in self.files.iter().enumerate() {
             let Some((rel, len)) = f else { continue };
+            if self.in_parts(id).is_some() {
+                continue;
+            }
             let found = safefs::found_in(&*self.dir()?, rel)?.map(|f| f.len);
             if self.read_only {
                 if found != Some(*len) {
@@ -224,18 +308,21 @@ impl Files {
 
     /// Fill `buf` from file `id`, starting at byte `offset`.
     pub fn pread_exact(&self, id: usize, offset: u64, buf: &mut [u8]) -> anyhow::Result<()> {
-        Ok(self.file(id)?.read_exact_at(buf, offset)?)
+        let (_, at) = self.place(id, offset);
+        Ok(self.file(id)?.read_exact_at(buf, at)?)
     }
 
     /// Write all of `buf` to file `id` at byte `offset` (an error for a
     /// publisher's folder).
     pub fn pwrite_all(&self, id: usize, offset: u64, buf: &[u8]) -> anyhow::Result<()> {
+        let (id, offset) = self.place(id, offset);
         Ok(self.writer(id)?.write_all_at(buf, offset)?)
     }
 
     /// Write both buffers, one after the other, to file `id` at byte `offset`
     /// (an error for a publisher's folder). Returns their total length.
     pub fn pwrite_all_vectored(&self, id: usize, offset: u64, bufs: [IoSlice<'_>; 2]) -> anyhow::Result<usize> {
+        let (id, offset) = self.place(id, offset);
         let f = self.writer(id)?;
         let total = bufs[0].len() + bufs[1].len();
         let n = rustix::io::pwritev(&*f, &bufs, offset)?;
@@ -258,6 +345,9 @@ impl Files {
     /// Make file `id` `length` bytes long. A publisher's file of another length
     /// is an error and is left as it is.
     pub fn ensure_file_length(&self, id: usize, length: u64) -> anyhow::Result<()> {
+        if self.in_parts(id).is_some() {
+            return Ok(());
+        }
         let f = self.file(id)?;
         let now = f.metadata()?.len();
         if now == length {
@@ -328,6 +418,39 @@ mod tests {
         assert_eq!(b, [4; 10]);
         drop(f);
         assert_eq!(pool.open_now(), 0);
+    }
+
+    #[test]
+    fn files_not_chosen_live_in_the_part_file_at_their_torrent_offset() {
+        let d = tempfile::tempdir().unwrap();
+        let files = vec![Some(("a/x.bin".into(), 100)), None, Some(("b/y.bin".into(), 50))];
+        let mut f = Files::new(d.path(), files, false, Pool::with_cap(4)).unwrap();
+        let name = PathBuf::from(".parts");
+        // y.bin (file 2, at torrent offset 120) is not chosen.
+        f.set_parts(name.clone(), vec![None, None, Some(120)]);
+        f.init().unwrap();
+        assert!(d.path().join("a/x.bin").exists());
+        assert!(!d.path().join("b").exists(), "a file not chosen was created");
+        f.pwrite_all(2, 3, b"yy").unwrap();
+        f.ensure_file_length(2, 50).unwrap();
+        assert!(!d.path().join("b").exists());
+        let parts = std::fs::read(d.path().join(&name)).unwrap();
+        assert_eq!(&parts[123..], b"yy");
+        let mut b = [0u8; 2];
+        f.pread_exact(2, 3, &mut b).unwrap();
+        assert_eq!(&b, b"yy");
+
+        // A part file with another name is begun again, never copied (a
+        // copy writes out a sparse file's holes) nor written through.
+        drop(f);
+        std::fs::hard_link(d.path().join(&name), d.path().join("backup")).unwrap();
+        let files = vec![Some(("a/x.bin".into(), 100)), None, Some(("b/y.bin".into(), 50))];
+        let mut f = Files::new(d.path(), files, false, Pool::with_cap(4)).unwrap();
+        f.set_parts(name.clone(), vec![None, None, Some(120)]);
+        f.pwrite_all(2, 0, b"z").unwrap();
+        assert_eq!(std::fs::read(d.path().join("backup")).unwrap(), parts, "the other name's bytes changed");
+        let now = std::fs::read(d.path().join(&name)).unwrap();
+        assert_eq!((now.len(), now[120]), (121, b'z'));
     }
 
     #[test]

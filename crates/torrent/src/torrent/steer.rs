@@ -103,19 +103,32 @@ async fn resume(unpause: &mut Unpause) {
 struct Layout {
     piece_len: u64,
     pieces: u32,
-    /// (offset in torrent, length) of each file; padding files have length 0.
+    /// (offset in torrent, length) of each file; padding files, and files
+    /// not chosen in a download in part, have length 0: no stream is ever
+    /// opened on them, since librqbit takes a stream's pieces before it
+    /// asks whether they were chosen (`piece_tracker.rs::acquire_piece`).
     files: Vec<(u64, u64)>,
+    /// Per piece, whether it touches a chosen file (all, but in a download
+    /// in part).
+    wanted: Vec<bool>,
 }
 
 impl Layout {
-    /// The file and offset in it where piece `p` starts (skipping padding).
+    /// The first file with bytes in piece `p`, and where in it the piece
+    /// starts (0 for a file that starts inside it).
     fn locate(&self, p: u32) -> Option<(usize, u64)> {
         let at = p as u64 * self.piece_len;
+        let end = at + self.piece_len;
         self.files
             .iter()
             .enumerate()
-            .find(|(_, (off, len))| *len > 0 && at >= *off && at < off + len)
-            .map(|(i, (off, _))| (i, at - off))
+            .find(|(_, (off, len))| *len > 0 && *off < end && at < off + len)
+            .map(|(i, (off, _))| (i, at.saturating_sub(*off)))
+    }
+
+    /// Piece `p` is to be fetched (a download in part leaves some out).
+    fn wanted(&self, p: u32) -> bool {
+        self.wanted.get(p as usize).copied().unwrap_or(false)
     }
 
     /// The piece holding byte `pos` of file `file`.
@@ -180,10 +193,25 @@ async fn run(
         return;
     }
     tracing::debug!("piece steering: started");
-    let Ok(layout) = handle.with_metadata(|m| Layout {
-        piece_len: m.lengths().default_piece_length() as u64,
-        pieces: m.lengths().total_pieces(),
-        files: m.file_infos.iter().map(|f| (f.offset_in_torrent, if f.attrs.padding { 0 } else { f.len })).collect(),
+    let only: Option<std::collections::HashSet<usize>> = handle.only_files().map(|o| o.into_iter().collect());
+    let Ok(layout) = handle.with_metadata(|m| {
+        let chosen = |i: usize| only.as_ref().is_none_or(|o| o.contains(&i));
+        let files: Vec<(u64, u64)> = m
+            .file_infos
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.offset_in_torrent, if f.attrs.padding || !chosen(i) { 0 } else { f.len }))
+            .collect();
+        let piece_len = m.lengths().default_piece_length() as u64;
+        let mut wanted = vec![false; m.lengths().total_pieces() as usize];
+        for &(off, len) in &files {
+            for p in super::pieces_touching(off, len, piece_len).into_iter().flatten() {
+                if let Some(w) = wanted.get_mut(p as usize) {
+                    *w = true;
+                }
+            }
+        }
+        Layout { piece_len, pieces: m.lengths().total_pieces(), files, wanted }
     }) else {
         return;
     };
@@ -214,7 +242,8 @@ async fn run(
                 continue;
             }
         };
-        let has = |p: u32| have.get(p as usize).map(|b| *b).unwrap_or(true);
+        // A piece not wanted counts as had: no stream goes there.
+        let has = |p: u32| !layout.wanted(p) || have.get(p as usize).map(|b| *b).unwrap_or(true);
         let missing = (0..n.min(layout.pieces)).filter(|p| !has(*p)).count();
         if missing == 0 {
             return;
@@ -303,11 +332,21 @@ mod tests {
     #[test]
     fn locate_skips_padding_and_maps_back() {
         // 3 pieces of 100: file a [0,150), padding [150,200), file b [200,300)
-        let l = Layout { piece_len: 100, pieces: 3, files: vec![(0, 150), (150, 0), (200, 100)] };
+        let l =
+            Layout { piece_len: 100, pieces: 3, files: vec![(0, 150), (150, 0), (200, 100)], wanted: vec![true; 3] };
         assert_eq!(l.locate(0), Some((0, 0)));
         assert_eq!(l.locate(1), Some((0, 100)));
         assert_eq!(l.locate(2), Some((2, 0)));
         assert_eq!(l.piece_of(0, 120), 1);
         assert_eq!(l.piece_of(2, 50), 2);
+        // A download in part: file a not chosen (length 0 here), file b
+        // [130,300) chosen. Piece 1 starts in a, and its stream goes on b,
+        // at b's start.
+        let l = Layout { piece_len: 100, pieces: 3, files: vec![(0, 0), (130, 170)], wanted: vec![false, true, true] };
+        assert_eq!(l.locate(0), None);
+        assert_eq!(l.locate(1), Some((1, 0)));
+        assert_eq!(l.piece_of(1, 0), 1);
+        assert_eq!(l.locate(2), Some((1, 70)));
+        assert!(!l.wanted(0) && l.wanted(1));
     }
 }

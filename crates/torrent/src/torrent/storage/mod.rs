@@ -60,7 +60,7 @@
 //! seeds: the cost of a piece's check is paid once, when it is first asked
 //! for.
 
-use super::files::{Files, Pool};
+use super::files::{self, Files, Pool};
 use crate::filebuf::FileBuf;
 use crate::goatfile::InfoHash;
 use librqbit::storage::filesystem::FilesystemStorageFactory;
@@ -123,6 +123,13 @@ pub struct Handoff {
     /// opened read-only and never created, resized or written
     /// (`files::Files`).
     pub read_only: HashSet<InfoHash>,
+    /// Torrents downloaded in part (`goat fetch --only ENTRY/PATH`): the
+    /// indices of the files chosen. librqbit fetches only the pieces that
+    /// touch them (its `only_files`, set again at every re-add); the bytes
+    /// of files not chosen that share a piece with a chosen one go to the
+    /// folder's part file ([`files::parts_name`]), never to a file of
+    /// their own.
+    pub only: HashMap<InfoHash, Vec<usize>>,
 }
 
 /// The [`Handoff`] the swarm and its storage factory share.
@@ -168,29 +175,60 @@ impl StorageFactory for ProvingFactory {
             .collect();
         let proof = Arc::new(Proof::new(lengths.total_pieces() as usize));
         let hash = InfoHash::from_bytes(&shared.info_hash.0);
-        let (fresh_paths, output, read_only) = {
+        let (fresh_paths, output, read_only, only) = {
             let mut handoff = lock(&self.shared);
             handoff.proofs.insert(hash, proof.clone());
             // Present when goat added the torrent itself for a download
             // (not for one librqbit restored from its session file).
             let fresh_paths = handoff.fresh.remove(&hash);
-            (fresh_paths, handoff.folders.get(&hash).cloned(), handoff.read_only.contains(&hash))
+            let only = handoff.only.get(&hash).cloned();
+            (fresh_paths, handoff.folders.get(&hash).cloned(), handoff.read_only.contains(&hash), only)
         };
         let behind = fresh_paths.is_some().then(|| Arc::new(Behind { proven: Mutex::default() }));
         let fresh_paths = fresh_paths.unwrap_or_default();
         let Some(output) = output else {
             anyhow::bail!("goat does not know where torrent {hash}'s files are: it was not added by goat");
         };
-        let inner = Files::new(
+        let read_only = read_only || !self.write_roots.iter().any(|r| output.starts_with(r));
+        let mut inner = Files::new(
             &output,
             metadata
                 .file_infos
                 .iter()
                 .map(|f| (!f.attrs.padding).then(|| (f.relative_filename.clone(), f.len)))
                 .collect(),
-            read_only || !self.write_roots.iter().any(|r| output.starts_with(r)),
+            read_only,
             self.pool.clone(),
         )?;
+        // A download in part: files not chosen keep what they share with
+        // chosen ones in the part file, and pieces that touch no chosen
+        // file are not wanted (`Proof::all_proven` leaves them out).
+        if let Some(only) = only.filter(|_| !read_only) {
+            let only: HashSet<usize> = only.into_iter().collect();
+            let chosen = |i: usize| only.contains(&i);
+            let plen = lengths.default_piece_length() as u64;
+            let mut wanted = vec![false; lengths.total_pieces() as usize];
+            for (i, f) in metadata.file_infos.iter().enumerate() {
+                if f.attrs.padding || !chosen(i) {
+                    continue;
+                }
+                for p in super::pieces_touching(f.offset_in_torrent, f.len, plen).into_iter().flatten() {
+                    if let Some(w) = wanted.get_mut(p as usize) {
+                        *w = true;
+                    }
+                }
+            }
+            proof.leave_out(|i| !wanted.get(i as usize).copied().unwrap_or(true));
+            inner.set_parts(
+                files::parts_name(&hash),
+                metadata
+                    .file_infos
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (!f.attrs.padding && !chosen(i)).then_some(f.offset_in_torrent))
+                    .collect(),
+            );
+        }
         let fresh =
             metadata.file_infos.iter().map(|f| AtomicBool::new(fresh_paths.contains(&f.relative_filename))).collect();
         let watch = metadata.file_infos.iter().map(|_| Watch::default()).collect();
@@ -275,6 +313,7 @@ impl ProvingStorage {
             match self.proof.state(i) {
                 piece::PROVEN | piece::WRITTEN | piece::VOUCHED => {}
                 piece::BAD => anyhow::bail!("piece {i} failed goat's check and is being fetched again: not served"),
+                piece::UNWANTED => anyhow::bail!("piece {i} touches no file chosen for download: not served"),
                 // UNKNOWN, or PROVING (asked for before the prover thread
                 // reached it): proven here, first.
                 _ => {
@@ -571,6 +610,16 @@ impl TorrentStorage for ProvingStorage {
         }
         if self.fresh.get(file_id).is_some_and(|f| f.load(Ordering::Acquire)) {
             anyhow::bail!("file {file_id} was allocated by goat and nothing is written to it yet");
+        }
+        // A file not chosen holds only what it shares with chosen ones: the
+        // rest is not read (the part file has nothing there, and librqbit's
+        // check would hash the holes).
+        if self.inner.in_parts(file_id).is_some() {
+            let plen = self.shape.lengths.default_piece_length() as u64;
+            let pieces = super::pieces_touching(span.offset + offset, buf.len() as u64, plen);
+            if pieces.into_iter().flatten().any(|i| self.proof.unwanted(i as u32)) {
+                anyhow::bail!("file {file_id} was not chosen for download");
+            }
         }
         crate::filebuf::read_into(offset, buf, |pos, into| self.inner.pread_exact(file_id, pos, into))?;
         // Blocks that arrived since are newer than the disk.

@@ -20,6 +20,9 @@ pub(super) mod piece {
     /// goat hashed whole in this session (local copies, by sha256), and
     /// found by librqbit's check: proven, and not written since.
     pub const VOUCHED: u8 = 5;
+    /// Touches no file chosen for a download in part (`--only`): not
+    /// fetched, not proven, and no file of its is read for librqbit's check.
+    pub const UNWANTED: u8 = 6;
 }
 
 /// What goat's read-back proved of one torrent in this session.
@@ -53,10 +56,28 @@ impl Proof {
         }
     }
 
-    /// Every piece proven in this session (a fresh, uninterrupted download).
+    /// Every piece proven in this session (a fresh, uninterrupted
+    /// download), but those a download in part does not want.
     pub fn all_proven(&self) -> bool {
-        !self.pieces.is_empty()
-            && self.pieces.iter().all(|p| matches!(p.load(Ordering::Acquire), piece::PROVEN | piece::VOUCHED))
+        self.pieces.iter().any(|p| p.load(Ordering::Acquire) != piece::UNWANTED)
+            && self
+                .pieces
+                .iter()
+                .all(|p| matches!(p.load(Ordering::Acquire), piece::PROVEN | piece::VOUCHED | piece::UNWANTED))
+    }
+
+    /// Pieces `unwanted` says touch no chosen file (a download in part).
+    pub(super) fn leave_out(&self, unwanted: impl Fn(u32) -> bool) {
+        for (i, p) in self.pieces.iter().enumerate() {
+            if unwanted(i as u32) {
+                p.store(piece::UNWANTED, Ordering::Release);
+            }
+        }
+    }
+
+    /// Piece `i` is left out of a download in part.
+    pub(super) fn unwanted(&self, i: u32) -> bool {
+        self.state(i) == piece::UNWANTED
     }
 
     /// Piece `i` is proven by goat's hash of whole files and has not been
