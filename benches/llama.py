@@ -409,8 +409,9 @@ def main():
         sys.exit("bench: dropping the page cache and making memory groups need root")
     target = bench.ROOT / "target"
     target.mkdir(exist_ok=True)
-    # the source, one client's copy, and dd's 4 GiB
-    bench.room(target, 2 * size + (4 << 30))
+    # the source, one client's copy (of one folder, for `only` alone), and dd's 4 GiB
+    copy = size if set(cases) & {"fetch", "verify", "restart"} else size // 4 if "only" in cases else 0
+    bench.room(target, size + copy + ((4 << 30) if "limits" in cases else 0))
     base = Path(tempfile.mkdtemp(prefix="bench-llama-", dir=target))
     base.chmod(0o755)  # opentracker drops privileges and reads its whitelist here
     procs = Procs()
