@@ -78,6 +78,13 @@ pub struct SwarmArgs {
     #[arg(long, value_enum, value_name = "ORDER")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub piece_order: Option<PieceOrder>,
+    /// Super-seed what goat holds whole (BEP 16): each peer is told of one
+    /// rare piece at a time, so a first seeder's uplink carries each piece
+    /// about once (docs/swarm.md, "Super-seeding"). For an origin; a
+    /// lone downloader gains nothing from it.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub super_seed: bool,
     /// Peer encryption (MSE/PE), as qBittorrent and Transmission offer it:
     /// prefer-encrypted reaches every peer (docs/fetching.md)
     /// [default: prefer-encrypted]
@@ -133,6 +140,7 @@ impl SwarmArgs {
             peer_limit: self.max_peers,
             state_dir: None,
             piece_order: self.piece_order.unwrap_or_default(),
+            super_seed: self.super_seed,
             encryption: self.encryption.unwrap_or_default(),
             dht_bootstrap: self.dht_bootstrap.clone(),
             piece_buffer_mib: self.piece_buffer.unwrap_or(0),

@@ -152,6 +152,74 @@ fn tracker_libtorrent_to_goat_to_aria2() {
     assert_eq!(code, Some(0), "goat did not stop cleanly: {}", stderr_of(w));
 }
 
+/// `--super-seed` with real peers: goat, the only seeder left, tells each
+/// libtorrent peer of one piece at a time (libtorrent sees goat hold one
+/// piece, then two, never the whole torrent at once), and two libtorrent
+/// peers that know only goat, not each other, still complete intact
+/// (after `IDLE`, each is told of what the other holds).
+#[test]
+fn super_seeding_tells_of_one_piece_at_a_time_and_every_peer_completes() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("src");
+    let payload = src.join("tiny-model");
+    let files: &[(&str, usize)] = &[("model.bin", 1_200_001)];
+    let (seeder, scene, addr) = crate::fetch::seed_and_publish(&payload, files, "");
+    let t = make_torrent(&payload, 65536, vec![]);
+    let pieces = 1_200_001usize.div_ceil(65536);
+    let tfile = w.join("tiny.torrent");
+    std::fs::write(&tfile, &t.bytes).unwrap();
+    let h = scene.serve();
+    let dir = w.join("out");
+    let gport = free_port();
+    let mut g = goat()
+        .esplora(&h.url)
+        .args(["fetch", &addr, "-o", dir.to_str().unwrap(), "--no-dht", "--loopback", "--seed", "--seed-for", "150"])
+        .args(["--super-seed", "--listen-port", &gport.to_string()])
+        .spawn(w);
+    assert!(
+        wait_for(Duration::from_secs(90), || stderr_of(w).contains("seeding on port")),
+        "goat did not finish: {}",
+        stderr_of(w)
+    );
+    drop(seeder); // from now on goat is the only seeder
+
+    let goat_at = format!("127.0.0.1:{gport}");
+    let peers: Vec<_> = (0..2)
+        .map(|i| {
+            let (save, log) = (w.join(format!("lt{i}")), w.join(format!("lt{i}.log")));
+            std::fs::create_dir_all(&save).unwrap();
+            let args = ["--torrent", tfile.to_str().unwrap(), "--peer", &goat_at, "--exit-when-done"].map(String::from);
+            let d = crate::reach::lt_peer(&log, (&save, 0, 120), &args);
+            (d, save, log)
+        })
+        .collect();
+    for (_, save, log) in &peers {
+        assert!(
+            wait_for(Duration::from_secs(110), || crate::reach::log_of(log).contains("DONE")),
+            "a libtorrent peer did not complete: {}\ngoat: {}",
+            crate::reach::log_of(log),
+            stderr_of(w)
+        );
+        assert_eq!(
+            std::fs::read(payload.join("model.bin")).unwrap(),
+            std::fs::read(save.join("tiny-model/model.bin")).unwrap()
+        );
+        let text = crate::reach::log_of(log);
+        let told: Vec<usize> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("HAS "))
+            .filter_map(|l| l.strip_prefix(goat_at.as_str()))
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        assert!(!told.is_empty(), "libtorrent never listed goat's pieces: {text}");
+        assert!(told[0] <= 1, "goat told of {} of {pieces} pieces at once: {text}", told[0]);
+    }
+    drop(peers);
+    let code = g.interrupt(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "goat did not stop cleanly: {}", stderr_of(w));
+}
+
 /// A torrent whose metadata names files outside the output folder, served
 /// by libtorrent: goat refuses it and writes nothing outside DIR.
 #[test]

@@ -18,6 +18,9 @@ Seeds when DIR holds the data, else downloads it (then seeds). Prints:
                       (polled every 50 ms; a shorter one only when it moved
                       a block or was dropped as seed-to-seed/finished)
   BLOCKED <ip:port> <reason>  a connection libtorrent refused (tcp_disabled...)
+  GONE <ip:port> <why>  a connection printed as PEER ended, and why
+  HAS <ip:port> <n>   how many pieces a connected peer says it has, each time
+                      that changes (a super-seeding peer tells of one at a time)
   ERROR <message>     a torrent, file or listen error
   STAT downloaded=<payload bytes received> peers=<n> dht_nodes=<n>
        uploaded=<payload bytes sent> have=<bytes of checked pieces>, every 2 s
@@ -249,6 +252,7 @@ def peer_line(ip, utp):
 # it comes before the peer id, so it also fires for libtorrent connecting
 # to itself, which it does when the DHT returns its own address.)
 printed = set()
+claims = {}
 moved = set()
 errors = set()
 seeding = was_leeching = False
@@ -266,6 +270,8 @@ while True:
             if name in moved or (a.error.category().name() == "libtorrent" and a.error.value() in AFTER_HANDSHAKE):
                 # (a uTP peer's socket_type reads "udp" here)
                 peer_line(a.ip, str(a.socket_type) in ("utp", "udp", "utp_ssl"))
+            if name in printed:
+                print(f"GONE {name} {a.error.message()} ({a.op})", flush=True)
             printed.discard(name)
             moved.discard(name)
         elif isinstance(a, lt.peer_blocked_alert):
@@ -293,6 +299,10 @@ while True:
     for p in h.get_peer_info():
         if not p.flags & (lt.peer_info.connecting | lt.peer_info.handshake):
             peer_line(p.ip, p.flags & UTP)
+            name, n = f"{p.ip[0]}:{p.ip[1]}", sum(1 for b in p.pieces if b)
+            if claims.get(name) != n:
+                claims[name] = n
+                print(f"HAS {name} {n}", flush=True)
     if peers and now - last_dial >= (5 if seeding else 1):
         for ep in peers:
             if f"{ep[0]}:{ep[1]}" not in printed:

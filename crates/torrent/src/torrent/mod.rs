@@ -87,6 +87,8 @@ pub struct SwarmConfig {
     pub state_dir: Option<PathBuf>,
     /// Piece order for downloads.
     pub piece_order: PieceOrder,
+    /// Super-seed (BEP 16) the torrents held whole (`gate/superseed.rs`).
+    pub super_seed: bool,
     /// DHT bootstrap nodes (host:port) instead of librqbit's public ones.
     pub dht_bootstrap: Vec<String>,
     /// MSE/PE: whether peer connections are encrypted (`gate/`).
@@ -297,6 +299,7 @@ impl Swarm {
         let ip = bind_ip(cfg.loopback_only);
         let public = (!proxied).then(|| SocketAddr::new(ip, cfg.listen_port.unwrap_or(0)));
         let mut gate = gate::Gate::open(cfg.encryption, public, cfg.socks_proxy.as_deref(), cfg.utp).await?;
+        gate.set_super_seed(cfg.super_seed);
         let listen = Some(ListenerOptions {
             mode: ListenerMode::TcpOnly,
             listen_addr: SocketAddr::new([127, 0, 0, 1].into(), 0),

@@ -190,7 +190,17 @@ pub(super) async fn incoming(mut sock: Stream, utp: bool, shared: &Shared) -> st
     let local = to_session(local_at).await?;
     let counted = Counted::new(&shared.counts, info_hash, method, utp);
     let watch = shared.watch(info_hash);
-    Ok(Link { peer: sock, local, read, write, to_local: std::mem::take(&mut pending), _counted: counted, watch })
+    Ok(Link {
+        peer: sock,
+        local,
+        read,
+        write,
+        to_local: std::mem::take(&mut pending),
+        _counted: counted,
+        watch,
+        info_hash,
+        handshake_sent: false,
+    })
 }
 
 /// A connection to librqbit's listener from `INCOMING_FROM` (from the

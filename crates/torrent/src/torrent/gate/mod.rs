@@ -67,6 +67,7 @@ use tokio::net::{TcpListener, TcpStream};
 mod incoming;
 mod outgoing;
 mod relay;
+pub mod superseed;
 pub mod watch;
 use incoming::*;
 use outgoing::*;
@@ -240,6 +241,9 @@ struct Shared {
     counts: Table,
     /// What each relayed peer has said it holds.
     avail: Availability,
+    /// Super-seeding (`superseed.rs`), when `--super-seed` turned it on.
+    super_seeding: std::sync::atomic::AtomicBool,
+    superseed: superseed::SuperSeed,
     pending: Arc<tokio::sync::Semaphore>,
     pending_utp: Arc<tokio::sync::Semaphore>,
     pending_socks: Arc<tokio::sync::Semaphore>,
@@ -302,6 +306,8 @@ impl Gate {
             upstream,
             counts: Table::default(),
             avail: Availability::default(),
+            super_seeding: std::sync::atomic::AtomicBool::new(false),
+            superseed: superseed::SuperSeed::default(),
             pending: Arc::new(tokio::sync::Semaphore::new(PENDING)),
             pending_utp: Arc::new(tokio::sync::Semaphore::new(PENDING_UTP)),
             pending_socks: Arc::new(tokio::sync::Semaphore::new(PENDING_SOCKS)),
@@ -323,6 +329,12 @@ impl Gate {
             proxy_url: format!("socks5h://goat:{password}@{socks_at}"),
             tasks: Mutex::new(vec![task]),
         })
+    }
+
+    /// Super-seed (BEP 16, `superseed.rs`) every torrent goat holds whole,
+    /// on connections opened from now on.
+    pub fn set_super_seed(&self, on: bool) {
+        self.shared.super_seeding.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The port peers reach goat on.

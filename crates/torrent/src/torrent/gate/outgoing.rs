@@ -220,7 +220,7 @@ pub(super) async fn outgoing(
         tcp.map_err(|_| refused(format!("{target}: TCP refused, and not a BitTorrent connection to try over uTP")))
     };
     if first[0] != PSTR[0] {
-        relay(not_bittorrent(tcp)?, client, None, None, &[], &first, None, shared).await;
+        relay(not_bittorrent(tcp)?, client, None, None, &[], &first, None, None, shared).await;
         return Ok(());
     }
     let mut handshake = vec![0u8; HANDSHAKE_LEN];
@@ -229,7 +229,7 @@ pub(super) async fn outgoing(
         .await
         .map_err(|_| refused("librqbit's handshake is slow"))??;
     if &handshake[..20] != PSTR {
-        relay(not_bittorrent(tcp)?, client, None, None, &[], &handshake, None, shared).await;
+        relay(not_bittorrent(tcp)?, client, None, None, &[], &handshake, None, None, shared).await;
         return Ok(());
     }
     let info_hash = info_hash_of(&handshake);
@@ -260,7 +260,19 @@ pub(super) async fn outgoing(
     let (peer, read, write, method, from_peer) = link;
     let counted = Counted::new(&shared.counts, info_hash, method, via == Via::Utp);
     let watch = shared.watch(info_hash);
-    Link { peer, local: client, read, write, to_local: from_peer, _counted: counted, watch }.run(shared).await;
+    Link {
+        peer,
+        local: client,
+        read,
+        write,
+        to_local: from_peer,
+        _counted: counted,
+        watch,
+        info_hash,
+        handshake_sent: true,
+    }
+    .run(shared)
+    .await;
     if let (Via::Utp, Target::Addr(a)) = (via, &target) {
         shared.utp_closed(*a);
     }

@@ -16,13 +16,55 @@ pub(super) struct Link {
     pub(super) _counted: Counted,
     /// What the peer says it has (`watch.rs`).
     pub(super) watch: Watcher,
+    /// The torrent's info-hash.
+    pub(super) info_hash: [u8; 20],
+    /// librqbit's handshake already went to the peer (an outgoing link).
+    pub(super) handshake_sent: bool,
 }
 
 impl Link {
     pub(super) async fn run(self, shared: &Shared) {
-        let Link { peer, local, read, write, to_local, _counted, watch } = self;
+        let Link { peer, local, read, write, to_local, _counted, mut watch, info_hash, handshake_sent } = self;
         let _ = local.set_nodelay(true);
-        relay(peer, local, read, write, &to_local, &[], Some(watch), shared).await
+        let seeding =
+            (shared.super_seeding.load(std::sync::atomic::Ordering::Relaxed) && watch.pieces() > 0).then(|| {
+                let reveal = shared.superseed.join(info_hash);
+                watch.on_have = Some(reveal.clone());
+                Seeding {
+                    rewriter: super::superseed::Rewriter::new(reveal.clone(), watch.pieces(), handshake_sent),
+                    reveal,
+                    bits: watch.bits(),
+                    info_hash,
+                    pieces: watch.pieces(),
+                    rng: fastrand::Rng::new(),
+                }
+            });
+        relay(peer, local, read, write, &to_local, &[], Some(watch), seeding, shared).await
+    }
+}
+
+/// A super-seeded connection's side from librqbit (`superseed.rs`).
+pub(super) struct Seeding {
+    rewriter: super::superseed::Rewriter,
+    reveal: Arc<super::superseed::Reveal>,
+    /// What the peer said it holds.
+    bits: Arc<Mutex<watch::Bits>>,
+    info_hash: [u8; 20],
+    pieces: u32,
+    rng: fastrand::Rng,
+}
+
+impl Seeding {
+    /// Reveal what is due now, queued for the rewriter.
+    fn top_up(&mut self, shared: &Shared) {
+        let avail = shared.avail.counts(&self.info_hash, self.pieces);
+        let bits = self.bits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, others)) =
+            shared.superseed.top_up(&self.info_hash, &self.reveal, &avail, |p| bits.has(p), &mut self.rng)
+        {
+            let why = if others { "one other peers hold: it gets none from them" } else { "no other peer holds it" };
+            tracing::debug!(target: "goat", "super-seeding: a peer is told of piece {p} ({why})");
+        }
     }
 }
 
@@ -41,21 +83,29 @@ pub(super) async fn relay(
     to_local: &[u8],
     to_peer: &[u8],
     mut watch: Option<Watcher>,
+    seeding: Option<Seeding>,
     shared: &Shared,
 ) {
     let mut closed = shared.closed.subscribe();
     let (mut peer_r, mut peer_w) = tokio::io::split(peer);
     let (mut local_r, mut local_w) = local.into_split();
+    let keep_alive = seeding.is_some();
     let down = async {
         if let Some(w) = watch.as_mut() {
             w.feed(to_local);
         }
         stalled(local_w.write_all(to_local)).await?;
-        pump(&mut peer_r, &mut local_w, read.as_mut(), watch.as_mut()).await
+        match watch.as_mut() {
+            Some(w) if keep_alive => pump_kept_alive(&mut peer_r, &mut local_w, read.as_mut(), w).await,
+            w => pump(&mut peer_r, &mut local_w, read.as_mut(), w).await,
+        }
     };
     let up = async {
         stalled(peer_w.write_all(to_peer)).await?;
-        pump(&mut local_r, &mut peer_w, write.as_mut(), None).await
+        match seeding {
+            Some(s) => pump_seeding(&mut local_r, &mut peer_w, write.as_mut(), s, shared).await,
+            None => pump(&mut local_r, &mut peer_w, write.as_mut(), None).await,
+        }
     };
     tokio::select! {
         _ = down => {}
@@ -90,6 +140,103 @@ pub(super) async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             w.feed(&buf[..n]);
         }
         stalled(w.write_all(&buf[..n])).await?;
+    }
+}
+
+/// librqbit drops a peer that sends nothing for 10 s
+/// (`PeerConnectionOptions::read_write_timeout`; BEP 3 peers send a
+/// keep-alive every 2 minutes), and a super-seeded peer waiting for its next
+/// piece, or a goat node waiting on a super-seeding origin, has nothing to
+/// send. On a super-seeded connection the gate therefore sends a keep-alive
+/// each way after [`QUIET`] of silence, at a message boundary; a peer
+/// whose connection is gone still ends it (its reads fail).
+const QUIET: Duration = Duration::from_secs(5);
+
+/// The peer's side of a super-seeded connection: as [`pump`], with a
+/// keep-alive to librqbit after [`QUIET`] without a byte from the peer.
+async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    r: &mut R,
+    w: &mut W,
+    mut cipher: Option<&mut Cipher>,
+    watch: &mut Watcher,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut tick = tokio::time::interval(QUIET / 2);
+    let mut heard = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            n = r.read(&mut buf) => {
+                let n = n?;
+                if n == 0 {
+                    return Ok(());
+                }
+                heard = tokio::time::Instant::now();
+                if let Some(c) = cipher.as_deref_mut() {
+                    c.apply(&mut buf[..n]);
+                }
+                watch.feed(&buf[..n]);
+                stalled(w.write_all(&buf[..n])).await?;
+            }
+            _ = tick.tick() => {
+                if heard.elapsed() >= QUIET && watch.at_boundary() {
+                    stalled(w.write_all(&[0, 0, 0, 0])).await?;
+                    heard = tokio::time::Instant::now();
+                }
+            }
+        }
+    }
+}
+
+/// librqbit's side of a super-seeded connection: rewritten, with the
+/// HAVEs that reveal pieces sent at message boundaries, when librqbit
+/// writes, when the peer announces a revealed piece, and when one goes
+/// stale.
+async fn pump_seeding<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    r: &mut R,
+    w: &mut W,
+    mut cipher: Option<&mut Cipher>,
+    mut s: Seeding,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = Vec::with_capacity(CHUNK + 64);
+    let mut tick = tokio::time::interval(super::superseed::IDLE / 4);
+    let mut said = tokio::time::Instant::now();
+    loop {
+        out.clear();
+        tokio::select! {
+            n = r.read(&mut buf) => {
+                let n = n?;
+                if n == 0 {
+                    return Ok(());
+                }
+                if s.rewriter.feed(&buf[..n], &mut out) {
+                    s.top_up(shared);
+                    s.rewriter.inject(&mut out);
+                }
+            }
+            _ = s.reveal.wake.notified() => {
+                s.top_up(shared);
+                s.rewriter.inject(&mut out);
+            }
+            _ = tick.tick() => {
+                if s.reveal.idle() {
+                    s.top_up(shared);
+                    s.rewriter.inject(&mut out);
+                }
+                if out.is_empty() && said.elapsed() >= QUIET && s.rewriter.at_boundary() {
+                    out.extend_from_slice(&[0, 0, 0, 0]);
+                }
+            }
+        }
+        if out.is_empty() {
+            continue;
+        }
+        said = tokio::time::Instant::now();
+        if let Some(c) = cipher.as_deref_mut() {
+            c.apply(&mut out);
+        }
+        stalled(w.write_all(&out)).await?;
     }
 }
 

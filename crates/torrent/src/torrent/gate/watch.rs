@@ -44,6 +44,11 @@ pub struct Bits {
 }
 
 impl Bits {
+    /// The peer said it has piece `piece`.
+    pub fn has(&self, piece: u32) -> bool {
+        self.all || self.bits.get((piece / 8) as usize).is_some_and(|b| b & (0x80 >> (piece % 8)) != 0)
+    }
+
     /// Piece `piece` of a torrent of `pieces`.
     fn set(&mut self, piece: u32, pieces: u32) {
         if piece >= pieces {
@@ -73,13 +78,13 @@ impl Availability {
     pub(super) fn watch(&self, info_hash: [u8; 20], pieces: Option<u32>) -> Watcher {
         let bits = Arc::new(Mutex::new(Bits::default()));
         let Some(pieces) = pieces.filter(|n| *n > 0) else {
-            return Watcher { state: State::Off, bits, pieces: 0 };
+            return Watcher { state: State::Off, bits, pieces: 0, on_have: None };
         };
         let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
         let list = peers.entry(info_hash).or_default();
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(&bits));
-        Watcher { state: State::Handshake(0), bits, pieces }
+        Watcher { state: State::Handshake(0), bits, pieces, on_have: None }
     }
 
     /// For each of `pieces` pieces, how many connected peers have it. The
@@ -143,9 +148,27 @@ pub struct Watcher {
     bits: Arc<Mutex<Bits>>,
     /// The torrent's piece count.
     pieces: u32,
+    /// Super-seeding this connection (`superseed.rs`): told of each HAVE.
+    pub(super) on_have: Option<Arc<super::superseed::Reveal>>,
 }
 
 impl Watcher {
+    /// What the peer has said it holds, shared.
+    pub(super) fn bits(&self) -> Arc<Mutex<Bits>> {
+        self.bits.clone()
+    }
+
+    /// The torrent's piece count (0: not watched).
+    pub(super) fn pieces(&self) -> u32 {
+        self.pieces
+    }
+
+    /// Between two messages of a stream read as BEP 3 (past the
+    /// handshake): a message of the gate's own may go in here.
+    pub(super) fn at_boundary(&self) -> bool {
+        matches!(self.state, State::Length(_, 0))
+    }
+
     /// Read the next bytes of the stream (decrypted), in order.
     pub fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
@@ -223,10 +246,20 @@ impl Watcher {
             State::Keep { id, left: 0, buf } => {
                 let mut b = self.bits.lock().unwrap_or_else(|e| e.into_inner());
                 if *id == HAVE && buf.len() == 4 {
-                    b.set(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]), self.pieces);
+                    let piece = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                    b.set(piece, self.pieces);
+                    if let Some(r) = &self.on_have {
+                        if r.announced(piece) {
+                            r.wake.notify_one();
+                        }
+                    }
                 } else if *id == BITFIELD {
                     b.bits = std::mem::take(buf);
                     b.all = false;
+                    // What it was told of may be what it holds.
+                    if let Some(r) = &self.on_have {
+                        r.wake.notify_one();
+                    }
                 }
                 drop(b);
                 self.state = State::Length([0; 4], 0);
