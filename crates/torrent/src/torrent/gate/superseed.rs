@@ -48,15 +48,10 @@ const PIECE: u8 = 7;
 /// them for this long, is told of those too.
 pub(super) const IDLE: Duration = Duration::from_secs(10);
 
-/// Message ids (BEP 3, BEP 6) and the handshake's length.
-const HAVE: u8 = 4;
-const BITFIELD: u8 = 5;
-const HAVE_ALL: u8 = 0x0E;
-const HAVE_NONE: u8 = 0x0F;
-const HANDSHAKE: usize = 68;
-/// The longest message read as BEP 3 (as `watch.rs`); longer: the stream is
-/// relayed unchanged from there on.
-const MAX_MESSAGE: u32 = (1 << 20) + 1;
+/// The wire format's constants, as `watch.rs` reads them; a message longer
+/// than `MAX_MESSAGE` means the stream is not BEP 3, and it is relayed
+/// unchanged from there on.
+use super::watch::{BITFIELD, HANDSHAKE, HAVE, HAVE_ALL, HAVE_NONE, MAX_MESSAGE};
 
 /// One connection's part in super-seeding.
 #[derive(Debug, Default)]
@@ -432,21 +427,8 @@ impl Rewriter {
 
 #[cfg(test)]
 mod tests {
+    use super::super::watch::tests::{handshake, msg};
     use super::*;
-
-    fn handshake() -> Vec<u8> {
-        let mut h = vec![19u8];
-        h.extend_from_slice(b"BitTorrent protocol");
-        h.extend_from_slice(&[0u8; 48]);
-        h
-    }
-
-    fn msg(id: u8, payload: &[u8]) -> Vec<u8> {
-        let mut m = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
-        m.push(id);
-        m.extend_from_slice(payload);
-        m
-    }
 
     /// librqbit as a seeder of 12 pieces: handshake, BEP 10 handshake, a
     /// full bitfield, a HAVE, an UNCHOKE, a PIECE.

@@ -23,16 +23,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 /// The BitTorrent handshake: 1 + 19 + 8 + 20 + 20 bytes.
-const HANDSHAKE: usize = 68;
+pub(super) const HANDSHAKE: usize = 68;
 /// The longest message the watcher accepts as BEP 3: a BITFIELD of 8 Mi
 /// pieces (1 MiB), far beyond any real torrent; a PIECE carries 16 KiB
 /// (some clients send up to 128 KiB). Longer means the stream is not BEP 3.
-const MAX_MESSAGE: u32 = (1 << 20) + 1;
+pub(super) const MAX_MESSAGE: u32 = (1 << 20) + 1;
 /// Message ids (BEP 3, BEP 6).
-const HAVE: u8 = 4;
-const BITFIELD: u8 = 5;
-const HAVE_ALL: u8 = 0x0E;
-const HAVE_NONE: u8 = 0x0F;
+pub(super) const HAVE: u8 = 4;
+pub(super) const BITFIELD: u8 = 5;
+pub(super) const HAVE_ALL: u8 = 0x0E;
+pub(super) const HAVE_NONE: u8 = 0x0F;
 
 /// What one peer has said it holds (BEP 3 order: piece 0 is the most
 /// significant bit of the first byte).
@@ -270,17 +270,19 @@ impl Watcher {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn handshake() -> Vec<u8> {
+    /// A BitTorrent handshake (any torrent, any peer).
+    pub(in super::super) fn handshake() -> Vec<u8> {
         let mut h = vec![19u8];
         h.extend_from_slice(b"BitTorrent protocol");
         h.extend_from_slice(&[0u8; 48]);
         h
     }
 
-    fn msg(id: u8, payload: &[u8]) -> Vec<u8> {
+    /// A peer wire message.
+    pub(in super::super) fn msg(id: u8, payload: &[u8]) -> Vec<u8> {
         let mut m = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
         m.push(id);
         m.extend_from_slice(payload);
