@@ -154,7 +154,7 @@ fn tracker_libtorrent_to_goat_to_aria2() {
 
 /// `--super-seed` with real peers: goat, the only seeder left, tells each
 /// libtorrent peer of one piece at a time (libtorrent sees goat hold one
-/// piece, then two, never the whole torrent at once), and two libtorrent
+/// piece, then more, one by one, never the whole torrent at once), and two libtorrent
 /// peers that know only goat, not each other, still complete intact
 /// (after `IDLE`, each is told of what the other holds).
 #[test]
@@ -213,7 +213,10 @@ fn super_seeding_tells_of_one_piece_at_a_time_and_every_peer_completes() {
             .filter_map(|n| n.trim().parse().ok())
             .collect();
         assert!(!told.is_empty(), "libtorrent never listed goat's pieces: {text}");
-        assert!(told[0] <= 1, "goat told of {} of {pieces} pieces at once: {text}", told[0]);
+        // A plain seeder shows all 19 at once. libtorrent polls every 50 ms,
+        // so it may see one or two reveals together, never the torrent.
+        assert!(told[0] <= 3, "goat told of {} of {pieces} pieces at once: {text}", told[0]);
+        assert!(told.len() >= 5, "goat's pieces did not grow one by one: {told:?}");
     }
     drop(peers);
     let code = g.interrupt(Duration::from_secs(10));

@@ -55,8 +55,15 @@ pub(super) struct Seeding {
 }
 
 impl Seeding {
-    /// Reveal what is due now, queued for the rewriter.
+    /// Reveal what is due now, queued for the rewriter. The peers' counts
+    /// (connections x pieces) are read only when a piece may be due.
     fn top_up(&mut self, shared: &Shared) {
+        {
+            let bits = self.bits.lock().unwrap_or_else(|e| e.into_inner());
+            if bits.has_all() || !self.reveal.idle(|p| bits.has(p)) {
+                return;
+            }
+        }
         let avail = shared.avail.counts(&self.info_hash, self.pieces);
         let bits = self.bits.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((p, others)) =
@@ -89,15 +96,15 @@ pub(super) async fn relay(
     let mut closed = shared.closed.subscribe();
     let (mut peer_r, mut peer_w) = tokio::io::split(peer);
     let (mut local_r, mut local_w) = local.into_split();
-    let keep_alive = seeding.is_some();
+    let keep_alive = seeding.as_ref().map(|s| s.reveal.clone());
     let down = async {
         if let Some(w) = watch.as_mut() {
             w.feed(to_local);
         }
         stalled(local_w.write_all(to_local)).await?;
-        match watch.as_mut() {
-            Some(w) if keep_alive => pump_kept_alive(&mut peer_r, &mut local_w, read.as_mut(), w).await,
-            w => pump(&mut peer_r, &mut local_w, read.as_mut(), w).await,
+        match (watch.as_mut(), keep_alive) {
+            (Some(w), Some(r)) => pump_kept_alive(&mut peer_r, &mut local_w, read.as_mut(), w, &r).await,
+            (w, _) => pump(&mut peer_r, &mut local_w, read.as_mut(), w).await,
         }
     };
     let up = async {
@@ -148,21 +155,28 @@ pub(super) async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
 /// keep-alive every 2 minutes), and a super-seeded peer waiting for its next
 /// piece, or a goat node waiting on a super-seeding origin, has nothing to
 /// send. On a super-seeded connection the gate therefore sends a keep-alive
-/// each way after [`QUIET`] of silence, at a message boundary; a peer
-/// whose connection is gone still ends it (its reads fail).
+/// each way after [`QUIET`] of silence, at a message boundary; to librqbit
+/// only while the peer itself sent something in the last [`SILENT`] (BEP 3
+/// peers send a keep-alive every 2 minutes), so a peer that sends nothing
+/// at all is still dropped.
 const QUIET: Duration = Duration::from_secs(5);
+const SILENT: Duration = Duration::from_secs(150);
 
-/// The peer's side of a super-seeded connection: as [`pump`], with a
-/// keep-alive to librqbit after [`QUIET`] without a byte from the peer.
+/// The peer's side of a connection that may be super-seeded: as [`pump`],
+/// with a keep-alive to librqbit after [`QUIET`] without a byte from the
+/// peer, once the connection is super-seeded (see [`QUIET`]).
 async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     r: &mut R,
     w: &mut W,
     mut cipher: Option<&mut Cipher>,
     watch: &mut Watcher,
+    reveal: &super::superseed::Reveal,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
     let mut tick = tokio::time::interval(QUIET / 2);
-    let mut heard = tokio::time::Instant::now();
+    // The last byte from the peer, and the last one from either.
+    let mut peer = tokio::time::Instant::now();
+    let mut heard = peer;
     loop {
         tokio::select! {
             n = r.read(&mut buf) => {
@@ -171,6 +185,7 @@ async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     return Ok(());
                 }
                 heard = tokio::time::Instant::now();
+                peer = heard;
                 if let Some(c) = cipher.as_deref_mut() {
                     c.apply(&mut buf[..n]);
                 }
@@ -178,7 +193,7 @@ async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 stalled(w.write_all(&buf[..n])).await?;
             }
             _ = tick.tick() => {
-                if heard.elapsed() >= QUIET && watch.at_boundary() {
+                if heard.elapsed() >= QUIET && peer.elapsed() < SILENT && watch.at_boundary() && reveal.on() {
                     stalled(w.write_all(&[0, 0, 0, 0])).await?;
                     heard = tokio::time::Instant::now();
                 }
@@ -220,11 +235,9 @@ async fn pump_seeding<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 s.rewriter.inject(&mut out);
             }
             _ = tick.tick() => {
-                if s.reveal.idle() {
-                    s.top_up(shared);
-                    s.rewriter.inject(&mut out);
-                }
-                if out.is_empty() && said.elapsed() >= QUIET && s.rewriter.at_boundary() {
+                s.top_up(shared);
+                s.rewriter.inject(&mut out);
+                if out.is_empty() && said.elapsed() >= QUIET && s.rewriter.at_boundary() && s.reveal.on() {
                     out.extend_from_slice(&[0, 0, 0, 0]);
                 }
             }

@@ -26,9 +26,13 @@
 //! own choosing at message boundaries. librqbit still answers every request
 //! for a piece it has. What the peer announces back is read by `watch.rs`;
 //! its HAVE of a piece revealed to it reveals the next. A piece revealed
-//! and not announced within [`STALE`] of the last block sent on that
-//! connection (a peer that keeps its HAVEs to itself, or one gone quiet)
-//! counts as not given, so another peer may be told of it. A connection
+//! and not announced within [`STALE`] of the last block of it sent (a
+//! peer that keeps its HAVEs to itself, or one gone quiet), or within
+//! [`GIVEN_AT_MOST`] whatever was sent, counts as not given, so another
+//! peer may be told of it: no peer can hold a piece back from the others.
+//! librqbit answers a request for a piece it was not told of too (BEP 16
+//! leaves that to the seeder; libtorrent refuses them): a peer that ignores
+//! the empty bitfield can still take any piece from the origin. A connection
 //! on which librqbit announces less than the whole torrent (it is still
 //! downloading) is relayed unchanged. Hand-written for the reason `watch.rs` gives: no
 //! crate parses a byte stream it does not own.
@@ -39,9 +43,13 @@ use std::time::{Duration, Instant};
 
 /// Pieces revealed to a peer and not yet announced back by it, at most.
 const AHEAD: usize = 1;
-/// A revealed piece not announced back this long after the connection's
-/// last block went out lets one more be revealed, and counts as not given.
+/// A revealed piece not announced back this long after its last block went
+/// out lets one more be revealed, and counts as not given.
 pub(super) const STALE: Duration = Duration::from_secs(30);
+/// A revealed piece not announced back this long after it was revealed
+/// counts as not given, however its blocks go (a peer asking for one block
+/// now and then must not hold it back from the others).
+const GIVEN_AT_MOST: Duration = Duration::from_secs(300);
 /// A PIECE message (BEP 3).
 const PIECE: u8 = 7;
 /// A peer that lacks pieces others hold, and announced none it had from
@@ -67,14 +75,12 @@ struct Conn {
     /// super-seeded.
     on: bool,
     /// Revealed to the peer and not yet announced back, with when.
-    given: Vec<(u32, Instant)>,
+    given: Vec<Given>,
     /// Every piece revealed to it (never revealed twice): a bit per piece,
     /// so what a peer can make goat keep is bounded by the torrent's size.
     told: Vec<u8>,
     /// HAVEs to send.
     queue: Vec<u32>,
-    /// When the last block went to the peer.
-    sent: Option<Instant>,
     /// Since when the peer has lacked pieces other peers hold and had none
     /// from them (None: it is getting them, or there are none).
     waiting: Option<Instant>,
@@ -94,12 +100,28 @@ impl Conn {
         }
     }
 
-    /// A revealed piece is still being taken: announced back or not, the
-    /// peer was told of it less than [`STALE`] ago or is still being sent
-    /// blocks.
-    fn fresh(&self, at: Instant) -> bool {
-        let last = self.sent.map_or(at, |s| s.max(at));
-        last.elapsed() < STALE
+    /// Revealed pieces still being taken (see [`Given::fresh`]) that the
+    /// peer does not hold yet.
+    fn taking(&self, holds: impl Fn(u32) -> bool) -> usize {
+        self.given.iter().filter(|g| g.fresh() && !holds(g.piece)).count()
+    }
+}
+
+/// A piece revealed to a peer and not yet announced back.
+#[derive(Debug, Clone, Copy)]
+struct Given {
+    piece: u32,
+    at: Instant,
+    /// When its last block went to the peer.
+    block: Option<Instant>,
+}
+
+impl Given {
+    /// Still being taken: told of less than [`STALE`] ago or sent a block
+    /// of it since, and told of less than [`GIVEN_AT_MOST`] ago.
+    fn fresh(&self) -> bool {
+        let last = self.block.map_or(self.at, |b| b.max(self.at));
+        last.elapsed() < STALE && self.at.elapsed() < GIVEN_AT_MOST
     }
 }
 
@@ -152,7 +174,7 @@ impl SuperSeed {
         tor.conns.retain(|w| w.strong_count() > 0);
         {
             let c = lock(&conn.inner);
-            if !c.on || c.given.iter().filter(|&&(p, at)| c.fresh(at) && !holds(p)).count() >= AHEAD {
+            if !c.on || c.taking(&holds) >= AHEAD {
                 return None;
             }
         }
@@ -160,9 +182,9 @@ impl SuperSeed {
         let mut given = vec![0u16; pieces];
         for other in tor.conns.iter().filter_map(Weak::upgrade) {
             let c = lock(&other.inner);
-            for (p, at) in &c.given {
-                if c.fresh(*at) {
-                    if let Some(g) = given.get_mut(*p as usize) {
+            for g in &c.given {
+                if g.fresh() {
+                    if let Some(g) = given.get_mut(g.piece as usize) {
                         *g = g.saturating_add(1);
                     }
                 }
@@ -171,9 +193,7 @@ impl SuperSeed {
         let mut c = lock(&conn.inner);
         // Stale ones stay told; they no longer hold a place. Nor do pieces
         // the peer turns out to hold (told of before its bitfield came).
-        let now_fresh: Vec<(u32, Instant)> =
-            c.given.iter().copied().filter(|&(p, at)| c.fresh(at) && !holds(p)).collect();
-        c.given = now_fresh;
+        c.given.retain(|g| g.fresh() && !holds(g.piece));
         let lacks: Vec<u32> = (0..pieces as u32).filter(|&p| !holds(p) && !c.was_told(p)).collect();
         let mut open: Vec<u32> =
             lacks.iter().copied().filter(|&p| avail[p as usize] == 0 && given[p as usize] == 0).collect();
@@ -192,7 +212,7 @@ impl SuperSeed {
         }
         let p = open[rng.usize(0..open.len())];
         c.tell(p, pieces);
-        c.given.push((p, Instant::now()));
+        c.given.push(Given { piece: p, at: Instant::now(), block: None });
         c.queue.push(p);
         Some((p, !strict))
     }
@@ -214,7 +234,7 @@ impl Reveal {
     pub(super) fn announced(&self, piece: u32) -> bool {
         let mut c = lock(&self.inner);
         let before = c.given.len();
-        c.given.retain(|(p, _)| *p != piece);
+        c.given.retain(|g| g.piece != piece);
         if c.given.len() == before {
             // Had from someone else: it reaches the others.
             c.waiting = None;
@@ -222,17 +242,20 @@ impl Reveal {
         c.on && c.given.len() != before
     }
 
-    /// Super-seeded, with no revealed piece still being taken: a piece
-    /// may be due (one whose holders left since, or whose taker went
-    /// quiet).
-    pub(super) fn idle(&self) -> bool {
+    /// Super-seeded, with no revealed piece still being taken that the
+    /// peer does not hold (`holds`): a piece may be due (one whose holders
+    /// left since, or whose taker went quiet).
+    pub(super) fn idle(&self, holds: impl Fn(u32) -> bool) -> bool {
         let c = lock(&self.inner);
-        c.on && c.given.iter().filter(|(_, at)| c.fresh(*at)).count() < AHEAD
+        c.on && c.taking(holds) < AHEAD
     }
 
-    /// A block went to the peer.
-    fn sent(&self) {
-        lock(&self.inner).sent = Some(Instant::now());
+    /// A block of `piece` went to the peer.
+    fn sent(&self, piece: u32) {
+        let mut c = lock(&self.inner);
+        if let Some(g) = c.given.iter_mut().find(|g| g.piece == piece) {
+            g.block = Some(Instant::now());
+        }
     }
 
     fn take_queue(&self) -> Vec<u32> {
@@ -255,6 +278,13 @@ enum State {
     },
     /// librqbit's own HAVE: dropped (`left` bytes of it still to come).
     Drop(u32),
+    /// A PIECE on a super-seeded connection, passed on while its index (the
+    /// first 4 of `left` bytes) is read.
+    Piece {
+        left: u32,
+        index: [u8; 4],
+        got: usize,
+    },
     /// Any other message's remaining bytes, passed on.
     Pass(u32),
     /// Not BEP 3: everything passed on unchanged.
@@ -363,12 +393,13 @@ impl Rewriter {
                         }
                         HAVE if left == 4 && self.reveal.on() => State::Drop(4),
                         _ => {
-                            if id == PIECE && self.reveal.on() {
-                                self.reveal.sent();
-                            }
                             out.extend_from_slice(&self.held);
                             out.push(id);
-                            State::Pass(left)
+                            if id == PIECE && left >= 4 && self.reveal.on() {
+                                State::Piece { left, index: [0; 4], got: 0 }
+                            } else {
+                                State::Pass(left)
+                            }
                         }
                     };
                 }
@@ -396,7 +427,8 @@ impl Rewriter {
                             started = true;
                         }
                         out.extend_from_slice(&self.held);
-                        self.held.clear();
+                        // A bitfield comes once: its buffer is not kept.
+                        self.held = Vec::new();
                         self.state = State::Pass(0);
                     }
                 }
@@ -407,6 +439,18 @@ impl Rewriter {
                     if *left == 0 {
                         self.held.clear();
                         self.state = State::Pass(0);
+                    }
+                }
+                State::Piece { left, index, got } => {
+                    let take = (4 - *got).min(data.len());
+                    index[*got..*got + take].copy_from_slice(&data[..take]);
+                    out.extend_from_slice(&data[..take]);
+                    *got += take;
+                    *left -= take as u32;
+                    data = &data[take..];
+                    if *got == 4 {
+                        self.reveal.sent(u32::from_be_bytes(*index));
+                        self.state = State::Pass(*left);
                     }
                 }
                 State::Pass(left) => {
@@ -514,10 +558,10 @@ mod tests {
         assert!(first == 10 || first == 11);
         // None more until the peer announces it.
         assert!(ss.top_up(&[1; 20], &reveal, &avail, |_| false, &mut rng).is_none());
-        assert!(!reveal.idle());
+        assert!(!reveal.idle(|_| false));
         assert!(reveal.announced(first));
         assert!(!reveal.announced(first), "announced twice");
-        assert!(reveal.idle());
+        assert!(reveal.idle(|_| false));
         assert!(ss.top_up(&[1; 20], &reveal, &avail, |_| false, &mut rng).is_some());
         let mut more = Vec::new();
         r.inject(&mut more);
@@ -544,17 +588,20 @@ mod tests {
         c.start();
         assert!(ss.top_up(&[2; 20], &c, &avail, |_| false, &mut rng).is_none());
         // a's taker gone quiet: its piece may go to c, never one c holds.
-        lock(&a.inner).given[0].1 -= STALE;
-        assert!(a.idle());
+        let past = |d: Duration| Instant::now().checked_sub(d).unwrap_or_else(Instant::now);
+        lock(&a.inner).given[0].at = past(STALE);
+        assert!(a.idle(|_| false));
         assert!(ss.top_up(&[2; 20], &c, &avail, |_| false, &mut rng).is_some());
         assert_eq!(c.take_queue(), x);
         let d = ss.join([2; 20]);
         d.start();
-        lock(&b.inner).given[0].1 -= STALE;
+        lock(&b.inner).given[0].at = past(STALE);
         assert!(ss.top_up(&[2; 20], &d, &avail, |p| p == y[0], &mut rng).is_none());
-        // Blocks still going out keep a piece given.
-        lock(&b.inner).sent = Some(Instant::now());
-        assert!(!b.idle());
+        // Blocks of it still going out keep a piece given, for a while.
+        b.sent(y[0]);
+        assert!(!b.idle(|_| false));
+        lock(&b.inner).given[0].at = past(GIVEN_AT_MOST);
+        assert!(b.idle(|_| false), "held back for good by a block now and then");
     }
 
     #[test]
@@ -568,7 +615,7 @@ mod tests {
         assert!(ss.top_up(&[3; 20], &a, &avail, |p| p == 0, &mut rng).is_none());
         assert!(lock(&a.inner).waiting.is_some());
         // Nothing from the others for IDLE: the rarest piece it lacks.
-        lock(&a.inner).waiting = Some(Instant::now() - IDLE);
+        lock(&a.inner).waiting = Instant::now().checked_sub(IDLE);
         assert!(ss.top_up(&[3; 20], &a, &avail, |p| p == 0, &mut rng).is_some());
         assert_eq!(a.take_queue(), [1]);
         // Announced: the next at once (it still gets nothing from others).
@@ -580,6 +627,31 @@ mod tests {
         assert!(a.announced(2));
         assert!(ss.top_up(&[3; 20], &a, &[2, 1, 2, 1], |p| p <= 2, &mut rng).is_none());
         assert!(lock(&a.inner).waiting.is_some_and(|w| w.elapsed() < IDLE));
+    }
+
+    #[test]
+    fn only_blocks_of_the_revealed_piece_keep_it_given() {
+        let ss = SuperSeed::default();
+        let reveal = ss.join([4; 20]);
+        let mut r = Rewriter::new(reveal.clone(), 12, true);
+        let mut out = Vec::new();
+        assert!(r.feed(&msg(HAVE_ALL, &[]), &mut out));
+        let avail = [1u16, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+        assert_eq!(ss.top_up(&[4; 20], &reveal, &avail, |_| false, &mut fastrand::Rng::new()), Some((3, false)));
+        let mut other = 7u32.to_be_bytes().to_vec();
+        other.extend([0u8; 4 + 50]);
+        let mut mine = 3u32.to_be_bytes().to_vec();
+        mine.extend([0u8; 4 + 50]);
+        for c in msg(PIECE, &other).chunks(1) {
+            r.feed(c, &mut out);
+        }
+        assert!(lock(&reveal.inner).given[0].block.is_none(), "a block of another piece");
+        let (a, b) = (msg(PIECE, &mine), out.len());
+        for c in a.chunks(3) {
+            r.feed(c, &mut out);
+        }
+        assert!(lock(&reveal.inner).given[0].block.is_some());
+        assert!(out[b..].starts_with(&a), "passed on unchanged");
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct Bits {
 }
 
 impl Bits {
+    /// The peer said it has every piece (HAVE ALL).
+    pub fn has_all(&self) -> bool {
+        self.all
+    }
+
     /// The peer said it has piece `piece`.
     pub fn has(&self, piece: u32) -> bool {
         self.all || self.bits.get((piece / 8) as usize).is_some_and(|b| b & (0x80 >> (piece % 8)) != 0)
@@ -257,7 +262,7 @@ impl Watcher {
                     b.bits = std::mem::take(buf);
                     b.all = false;
                     // What it was told of may be what it holds.
-                    if let Some(r) = &self.on_have {
+                    if let Some(r) = self.on_have.as_ref().filter(|r| r.on()) {
                         r.wake.notify_one();
                     }
                 }
