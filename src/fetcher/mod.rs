@@ -85,9 +85,9 @@ pub fn choose_files(e: &Entry, files: &[torrent::TorrentFile], only: &[String]) 
     let mut chosen = std::collections::BTreeSet::new();
     for want in only {
         let p = Path::new(want.trim_matches('/'));
-        let before = chosen.len();
-        chosen.extend(files.iter().enumerate().filter(|(_, f)| !f.padding && f.path.starts_with(p)).map(|(i, _)| i));
-        if chosen.len() == before && !files.iter().any(|f| !f.padding && f.path.starts_with(p)) {
+        let named: Vec<usize> =
+            files.iter().enumerate().filter(|(_, f)| !f.padding && f.path.starts_with(p)).map(|(i, _)| i).collect();
+        if named.is_empty() {
             let mut top: Vec<String> = files
                 .iter()
                 .filter(|f| !f.padding)
@@ -102,6 +102,7 @@ pub fn choose_files(e: &Entry, files: &[torrent::TorrentFile], only: &[String]) 
                 crate::text::line(want)
             )));
         }
+        chosen.extend(named);
     }
     let all = files.iter().filter(|f| !f.padding).count();
     Ok((chosen.len() < all).then(|| chosen.into_iter().collect()))

@@ -181,11 +181,9 @@ impl Request {
         for want in &self.only {
             // An entry by its name, or a path inside one: entries never
             // nest, so at most one entry's folder holds the path.
-            let found = g.entries.iter().find(|e| {
-                want == &e.name || want.strip_prefix(e.name.as_str()).is_some_and(|rest| rest.starts_with('/'))
-            });
+            let found = g.entries.iter().find_map(|e| inside(want, &e.name).map(|path| (e, path)));
             match found {
-                Some(e) if want != &e.name && !matches!(e.source, Source::Magnet(_)) => {
+                Some((e, Some(_))) if !matches!(e.source, Source::Magnet(_)) => {
                     return Err(Error::usage(format!(
                         "--only '{}': entry {} is one file written from the chain: use --only {}",
                         crate::text::line(want),
@@ -193,7 +191,7 @@ impl Request {
                         e.name
                     )))
                 }
-                Some(e) => {
+                Some((e, _)) => {
                     wanted.insert(e.name.as_str());
                 }
                 None => {
@@ -213,11 +211,10 @@ impl Request {
     fn only_paths(&self, name: &str) -> Vec<String> {
         let mut paths = Vec::new();
         for want in &self.only {
-            if want == name {
-                return Vec::new();
-            }
-            if let Some(rest) = want.strip_prefix(name).and_then(|r| r.strip_prefix('/')) {
-                paths.push(rest.to_string());
+            match inside(want, name) {
+                Some(None) => return Vec::new(),
+                Some(Some(rest)) => paths.push(rest.to_string()),
+                None => {}
             }
         }
         paths
@@ -469,6 +466,16 @@ impl Request {
         }
         Ok(out)
     }
+}
+
+/// What an `--only` value `want` says of entry `name`: the whole entry
+/// (`Some(None)`), a path inside it (`Some(Some(path))`, from `NAME/PATH`),
+/// or nothing (None).
+fn inside<'a>(want: &'a str, name: &str) -> Option<Option<&'a str>> {
+    if want == name {
+        return Some(None);
+    }
+    want.strip_prefix(name).and_then(|rest| rest.strip_prefix('/')).map(Some)
 }
 
 /// The folder a fetch writes to when no `-o` is given: the goatfile's

@@ -292,15 +292,12 @@ fn verify_torrent(
     let spans: Vec<(u64, u64)> = files.iter().map(|f| (f.offset, f.length)).collect();
     // A download in part: only the pieces of chosen files (with what they
     // share with files not chosen, read from the part file).
-    let chosen: Option<BTreeSet<u64>> = files.iter().any(|f| f.skipped).then(|| {
-        files
-            .iter()
-            .filter(|f| !f.skipped && !f.padding)
-            .flat_map(|f| crate::torrent::pieces_touching(f.offset, f.length, plen).into_iter().flatten())
-            .collect()
+    let chosen: Option<Vec<bool>> = files.iter().any(|f| f.skipped).then(|| {
+        let spans = files.iter().filter(|f| !f.skipped && !f.padding).map(|f| (f.offset, f.length));
+        crate::torrent::pieces_wanted(spans, plen, npieces as usize)
     });
     let indices: Vec<u64> = (0..npieces)
-        .filter(|i| only.is_none_or(|o| o.contains(i)) && chosen.as_ref().is_none_or(|c| c.contains(i)))
+        .filter(|i| only.is_none_or(|o| o.contains(i)) && chosen.as_ref().is_none_or(|c| c[*i as usize]))
         .collect();
     let parts = m.info_hash.as_ref().map(crate::torrent::files::parts_name);
     let new_reader = || PieceReader {
@@ -393,6 +390,14 @@ fn verify_torrent(
 
     report.bytes_hashed += hashed;
     report.pieces += indices.len() as u64;
+    // A download in part whose part file is gone: the pieces it held fail,
+    // and the files they border say why.
+    let parts_gone = match (&parts, &chosen) {
+        (Some(p), Some(_)) if !bad.is_empty() && crate::safefs::len_under(&entry_dir, p).ok().flatten().is_none() => {
+            format!("; its part file {} is gone: run goat fetch again", p.display())
+        }
+        _ => String::new(),
+    };
     report.bad_pieces += bad.len() as u64;
     for (i, f) in files.iter().enumerate() {
         if f.padding {
@@ -406,16 +411,7 @@ fn verify_torrent(
             let failed: Vec<u64> = bad.range(first..=last).copied().collect();
             if !failed.is_empty() {
                 state = FileState::Corrupt;
-                let gone = match &parts {
-                    Some(p) if chosen.is_some() => crate::safefs::len_under(&entry_dir, p).ok().flatten().is_none(),
-                    _ => false,
-                };
-                let why = if gone {
-                    format!("; its part file {} is gone: run goat fetch again", p_shown(parts.as_deref()))
-                } else {
-                    String::new()
-                };
-                detail = Some(format!("{} piece(s) fail SHA-1, first #{}{why}", failed.len(), failed[0]));
+                detail = Some(format!("{} piece(s) fail SHA-1, first #{}{parts_gone}", failed.len(), failed[0]));
             } else if let (Some(want), Some(Some(got))) = (&f.sha256, sha_results.get(i)) {
                 if want != got {
                     state = FileState::Corrupt;
@@ -427,11 +423,6 @@ fn verify_torrent(
         report.files.push(FileReport { entry: m.entry.clone(), path: f.path.clone(), state, detail, sha256_mismatch });
     }
     Ok(bad)
-}
-
-/// The part file's name, to print.
-fn p_shown(p: Option<&std::path::Path>) -> String {
-    p.map(|p| p.display().to_string()).unwrap_or_default()
 }
 
 /// Consume ordered stream chunks; return each file's sha256 (when wanted and

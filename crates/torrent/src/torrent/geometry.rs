@@ -11,6 +11,21 @@ pub fn pieces_touching(offset: u64, len: u64, piece_length: u64) -> Option<Range
     (len > 0 && piece_length > 0).then(|| offset / piece_length..=(offset + len - 1) / piece_length)
 }
 
+/// Per piece of a torrent of `pieces` pieces of `piece_length`, whether it
+/// touches one of `spans` ((offset, length) in the torrent): the pieces a
+/// download in part wants, from its chosen files.
+pub fn pieces_wanted(spans: impl IntoIterator<Item = (u64, u64)>, piece_length: u64, pieces: usize) -> Vec<bool> {
+    let mut wanted = vec![false; pieces];
+    for (offset, len) in spans {
+        for p in pieces_touching(offset, len, piece_length).into_iter().flatten() {
+            if let Some(w) = wanted.get_mut(p as usize) {
+                *w = true;
+            }
+        }
+    }
+    wanted
+}
+
 /// The part of one file a range of the torrent covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
@@ -73,6 +88,9 @@ mod tests {
         );
         assert_eq!(parts(&files, 35, 4, |f| *f).count(), 0);
         assert_eq!(pieces_touching(8, 10, 4), Some(2..=4));
+        // Pieces of 4: [2,3) touches piece 0, [9,13) pieces 2 and 3; an
+        // empty span none, and one past the end is cut.
+        assert_eq!(pieces_wanted([(2, 1), (9, 4), (5, 0), (15, 9)], 4, 5), [true, false, true, true, true]);
         assert_eq!(pieces_touching(8, 0, 4), None);
     }
 }

@@ -517,7 +517,7 @@ impl Swarm {
     }
 }
 
-pub use geometry::pieces_touching;
+pub use geometry::{pieces_touching, pieces_wanted};
 
 /// The address goat's sockets bind to: loopback only, or every interface.
 fn bind_ip(loopback_only: bool) -> std::net::IpAddr {

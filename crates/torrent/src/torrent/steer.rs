@@ -203,14 +203,7 @@ async fn run(
             .map(|(i, f)| (f.offset_in_torrent, if f.attrs.padding || !chosen(i) { 0 } else { f.len }))
             .collect();
         let piece_len = m.lengths().default_piece_length() as u64;
-        let mut wanted = vec![false; m.lengths().total_pieces() as usize];
-        for &(off, len) in &files {
-            for p in super::pieces_touching(off, len, piece_len).into_iter().flatten() {
-                if let Some(w) = wanted.get_mut(p as usize) {
-                    *w = true;
-                }
-            }
-        }
+        let wanted = super::pieces_wanted(files.iter().copied(), piece_len, m.lengths().total_pieces() as usize);
         Layout { piece_len, pieces: m.lengths().total_pieces(), files, wanted }
     }) else {
         return;

@@ -64,6 +64,7 @@ impl Seeding {
                 return;
             }
         }
+        // Not under this peer's lock: the counts take every connection's.
         let avail = shared.avail.counts(&self.info_hash, self.pieces);
         let bits = self.bits.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((p, others)) =
@@ -102,16 +103,13 @@ pub(super) async fn relay(
             w.feed(to_local);
         }
         stalled(local_w.write_all(to_local)).await?;
-        match (watch.as_mut(), keep_alive) {
-            (Some(w), Some(r)) => pump_kept_alive(&mut peer_r, &mut local_w, read.as_mut(), w, &r).await,
-            (w, _) => pump(&mut peer_r, &mut local_w, read.as_mut(), w).await,
-        }
+        pump(&mut peer_r, &mut local_w, read.as_mut(), watch.as_mut(), keep_alive.as_deref()).await
     };
     let up = async {
         stalled(peer_w.write_all(to_peer)).await?;
         match seeding {
             Some(s) => pump_seeding(&mut local_r, &mut peer_w, write.as_mut(), s, shared).await,
-            None => pump(&mut local_r, &mut peer_w, write.as_mut(), None).await,
+            None => pump(&mut local_r, &mut peer_w, write.as_mut(), None, None).await,
         }
     };
     tokio::select! {
@@ -128,49 +126,15 @@ pub(super) async fn stalled(write: impl std::future::Future<Output = std::io::Re
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the other side stopped reading"))?
 }
 
+/// Bytes from `r` to `w`, through `cipher`, read by `watch` on the way; with
+/// `keep_alive` (the peer's side of a super-seeded connection), a
+/// keep-alive to librqbit after [`QUIET`] of silence.
 pub(super) async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     r: &mut R,
     w: &mut W,
     mut cipher: Option<&mut Cipher>,
     mut watch: Option<&mut Watcher>,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = r.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        if let Some(c) = cipher.as_deref_mut() {
-            c.apply(&mut buf[..n]);
-        }
-        if let Some(w) = watch.as_deref_mut() {
-            w.feed(&buf[..n]);
-        }
-        stalled(w.write_all(&buf[..n])).await?;
-    }
-}
-
-/// librqbit drops a peer that sends nothing for 10 s
-/// (`PeerConnectionOptions::read_write_timeout`; BEP 3 peers send a
-/// keep-alive every 2 minutes), and a super-seeded peer waiting for its next
-/// piece, or a goat node waiting on a super-seeding origin, has nothing to
-/// send. On a super-seeded connection the gate therefore sends a keep-alive
-/// each way after [`QUIET`] of silence, at a message boundary; to librqbit
-/// only while the peer itself sent something in the last [`SILENT`] (BEP 3
-/// peers send a keep-alive every 2 minutes), so a peer that sends nothing
-/// at all is still dropped.
-const QUIET: Duration = Duration::from_secs(5);
-const SILENT: Duration = Duration::from_secs(150);
-
-/// The peer's side of a connection that may be super-seeded: as [`pump`],
-/// with a keep-alive to librqbit after [`QUIET`] without a byte from the
-/// peer, once the connection is super-seeded (see [`QUIET`]).
-async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
-    r: &mut R,
-    w: &mut W,
-    mut cipher: Option<&mut Cipher>,
-    watch: &mut Watcher,
-    reveal: &super::superseed::Reveal,
+    keep_alive: Option<&super::superseed::Reveal>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
     let mut tick = tokio::time::interval(QUIET / 2);
@@ -184,16 +148,22 @@ async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 if n == 0 {
                     return Ok(());
                 }
-                heard = tokio::time::Instant::now();
-                peer = heard;
+                if keep_alive.is_some() {
+                    heard = tokio::time::Instant::now();
+                    peer = heard;
+                }
                 if let Some(c) = cipher.as_deref_mut() {
                     c.apply(&mut buf[..n]);
                 }
-                watch.feed(&buf[..n]);
+                if let Some(w) = watch.as_deref_mut() {
+                    w.feed(&buf[..n]);
+                }
                 stalled(w.write_all(&buf[..n])).await?;
             }
-            _ = tick.tick() => {
-                if heard.elapsed() >= QUIET && peer.elapsed() < SILENT && watch.at_boundary() && reveal.on() {
+            _ = tick.tick(), if keep_alive.is_some() => {
+                let between = watch.as_deref().is_some_and(|w| w.at_boundary());
+                let on = keep_alive.is_some_and(|r| r.on());
+                if heard.elapsed() >= QUIET && peer.elapsed() < SILENT && between && on {
                     stalled(w.write_all(&[0, 0, 0, 0])).await?;
                     heard = tokio::time::Instant::now();
                 }
@@ -201,6 +171,18 @@ async fn pump_kept_alive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         }
     }
 }
+
+/// librqbit drops a peer that sends nothing for 10 s
+/// (`PeerConnectionOptions::read_write_timeout`; BEP 3 peers send a
+/// keep-alive every 2 minutes), and a super-seeded peer waiting for its next
+/// piece, or a goat node waiting on a super-seeding origin, has nothing to
+/// send. On a super-seeded connection the gate therefore sends a keep-alive
+/// each way after [`QUIET`] of silence, at a message boundary; to librqbit
+/// ([`pump`] with `keep_alive`) only while the peer itself sent something
+/// in the last [`SILENT`], so a peer that sends nothing at all is still
+/// dropped.
+const QUIET: Duration = Duration::from_secs(5);
+const SILENT: Duration = Duration::from_secs(150);
 
 /// librqbit's side of a super-seeded connection: rewritten, with the
 /// HAVEs that reveal pieces sent at message boundaries, when librqbit

@@ -32,10 +32,10 @@
 //! peer may be told of it: no peer can hold a piece back from the others.
 //! librqbit answers a request for a piece it was not told of too (BEP 16
 //! leaves that to the seeder; libtorrent refuses them): a peer that ignores
-//! the empty bitfield can still take any piece from the origin. A connection
-//! on which librqbit announces less than the whole torrent (it is still
-//! downloading) is relayed unchanged. Hand-written for the reason `watch.rs` gives: no
-//! crate parses a byte stream it does not own.
+//! the empty bitfield can still take any piece from the origin. A
+//! connection on which librqbit announces less than the whole torrent (it
+//! is still downloading) is relayed unchanged. Hand-written for the reason
+//! `watch.rs` gives: no crate parses a byte stream it does not own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -59,7 +59,7 @@ pub(super) const IDLE: Duration = Duration::from_secs(10);
 /// The wire format's constants, as `watch.rs` reads them; a message longer
 /// than `MAX_MESSAGE` means the stream is not BEP 3, and it is relayed
 /// unchanged from there on.
-use super::watch::{BITFIELD, HANDSHAKE, HAVE, HAVE_ALL, HAVE_NONE, MAX_MESSAGE};
+use super::watch::{fill, Bits, BITFIELD, HANDSHAKE, HAVE, HAVE_ALL, HAVE_NONE, MAX_MESSAGE};
 
 /// One connection's part in super-seeding.
 #[derive(Debug, Default)]
@@ -78,7 +78,7 @@ struct Conn {
     given: Vec<Given>,
     /// Every piece revealed to it (never revealed twice): a bit per piece,
     /// so what a peer can make goat keep is bounded by the torrent's size.
-    told: Vec<u8>,
+    told: Bits,
     /// HAVEs to send.
     queue: Vec<u32>,
     /// Since when the peer has lacked pieces other peers hold and had none
@@ -87,19 +87,6 @@ struct Conn {
 }
 
 impl Conn {
-    fn was_told(&self, p: u32) -> bool {
-        self.told.get((p / 8) as usize).is_some_and(|b| b & (0x80 >> (p % 8)) != 0)
-    }
-
-    fn tell(&mut self, p: u32, pieces: usize) {
-        if self.told.len() < pieces.div_ceil(8) {
-            self.told.resize(pieces.div_ceil(8), 0);
-        }
-        if let Some(b) = self.told.get_mut((p / 8) as usize) {
-            *b |= 0x80 >> (p % 8);
-        }
-    }
-
     /// Revealed pieces still being taken (see [`Given::fresh`]) that the
     /// peer does not hold yet.
     fn taking(&self, holds: impl Fn(u32) -> bool) -> usize {
@@ -129,8 +116,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Each torrent's super-seeded connections, and how often each piece was
-/// revealed.
+/// Each torrent's super-seeded connections.
 #[derive(Debug, Default)]
 pub struct SuperSeed {
     torrents: Mutex<HashMap<[u8; 20], Torrent>>,
@@ -153,7 +139,7 @@ impl SuperSeed {
     }
 
     /// Reveal to `conn` the piece it should be told of now, if it has no
-    /// revealed piece still being taken (`Conn::fresh`): one that no
+    /// revealed piece still being taken ([`Given::fresh`]): one that no
     /// connected peer has announced (`avail`, `watch.rs`) nor is being
     /// given, that `conn`'s peer does not hold (`holds`) and was not told
     /// of, random among them. None such: nothing while the peer gets the
@@ -194,7 +180,7 @@ impl SuperSeed {
         // Stale ones stay told; they no longer hold a place. Nor do pieces
         // the peer turns out to hold (told of before its bitfield came).
         c.given.retain(|g| g.fresh() && !holds(g.piece));
-        let lacks: Vec<u32> = (0..pieces as u32).filter(|&p| !holds(p) && !c.was_told(p)).collect();
+        let lacks: Vec<u32> = (0..pieces as u32).filter(|&p| !holds(p) && !c.told.has(p)).collect();
         let mut open: Vec<u32> =
             lacks.iter().copied().filter(|&p| avail[p as usize] == 0 && given[p as usize] == 0).collect();
         let strict = !open.is_empty();
@@ -211,7 +197,7 @@ impl SuperSeed {
             return None;
         }
         let p = open[rng.usize(0..open.len())];
-        c.tell(p, pieces);
+        c.told.set(p, pieces as u32);
         c.given.push(Given { piece: p, at: Instant::now(), block: None });
         c.queue.push(p);
         Some((p, !strict))
@@ -348,11 +334,7 @@ impl Rewriter {
                     }
                 }
                 State::Length(buf, got) => {
-                    let take = (4 - *got).min(data.len());
-                    buf[*got..*got + take].copy_from_slice(&data[..take]);
-                    *got += take;
-                    data = &data[take..];
-                    if *got == 4 {
+                    if fill(buf, got, &mut data).1 {
                         let len = u32::from_be_bytes(*buf);
                         let header = *buf;
                         self.state = match len {
@@ -442,13 +424,10 @@ impl Rewriter {
                     }
                 }
                 State::Piece { left, index, got } => {
-                    let take = (4 - *got).min(data.len());
-                    index[*got..*got + take].copy_from_slice(&data[..take]);
-                    out.extend_from_slice(&data[..take]);
-                    *got += take;
-                    *left -= take as u32;
-                    data = &data[take..];
-                    if *got == 4 {
+                    let (taken, full) = fill(index, got, &mut data);
+                    out.extend_from_slice(taken);
+                    *left -= taken.len() as u32;
+                    if full {
                         self.reveal.sent(u32::from_be_bytes(*index));
                         self.state = State::Pass(*left);
                     }

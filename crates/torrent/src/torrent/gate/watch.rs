@@ -34,6 +34,19 @@ pub(super) const BITFIELD: u8 = 5;
 pub(super) const HAVE_ALL: u8 = 0x0E;
 pub(super) const HAVE_NONE: u8 = 0x0F;
 
+/// The next bytes of `data` into `buf[*got..]`, as many as fit, taken off
+/// `data`: a 4-byte field of the wire format (a length prefix, a PIECE's
+/// index) that may arrive split across reads. Returns the bytes taken, and
+/// whether `buf` is now full.
+pub(super) fn fill<'a>(buf: &mut [u8; 4], got: &mut usize, data: &mut &'a [u8]) -> (&'a [u8], bool) {
+    let take = (4 - *got).min(data.len());
+    let (taken, rest) = data.split_at(take);
+    buf[*got..*got + take].copy_from_slice(taken);
+    *got += take;
+    *data = rest;
+    (taken, *got == 4)
+}
+
 /// What one peer has said it holds (BEP 3 order: piece 0 is the most
 /// significant bit of the first byte).
 #[derive(Debug, Default)]
@@ -55,7 +68,7 @@ impl Bits {
     }
 
     /// Piece `piece` of a torrent of `pieces`.
-    fn set(&mut self, piece: u32, pieces: u32) {
+    pub(super) fn set(&mut self, piece: u32, pieces: u32) {
         if piece >= pieces {
             return;
         }
@@ -192,11 +205,7 @@ impl Watcher {
                     }
                 }
                 State::Length(buf, got) => {
-                    let take = (4 - *got).min(data.len());
-                    buf[*got..*got + take].copy_from_slice(&data[..take]);
-                    *got += take;
-                    data = &data[take..];
-                    if *got == 4 {
+                    if fill(buf, got, &mut data).1 {
                         let len = u32::from_be_bytes(*buf);
                         self.state = match len {
                             0 => State::Length([0; 4], 0), // keep-alive

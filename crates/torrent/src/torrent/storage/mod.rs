@@ -206,18 +206,17 @@ impl StorageFactory for ProvingFactory {
         if let Some(only) = only.filter(|_| !read_only) {
             let only: HashSet<usize> = only.into_iter().collect();
             let chosen = |i: usize| only.contains(&i);
-            let plen = lengths.default_piece_length() as u64;
-            let mut wanted = vec![false; lengths.total_pieces() as usize];
-            for (i, f) in metadata.file_infos.iter().enumerate() {
-                if f.attrs.padding || !chosen(i) {
-                    continue;
-                }
-                for p in super::pieces_touching(f.offset_in_torrent, f.len, plen).into_iter().flatten() {
-                    if let Some(w) = wanted.get_mut(p as usize) {
-                        *w = true;
-                    }
-                }
-            }
+            let chosen_spans = metadata
+                .file_infos
+                .iter()
+                .enumerate()
+                .filter(|(i, f)| !f.attrs.padding && chosen(*i))
+                .map(|(_, f)| (f.offset_in_torrent, f.len));
+            let wanted = super::pieces_wanted(
+                chosen_spans,
+                lengths.default_piece_length() as u64,
+                lengths.total_pieces() as usize,
+            );
             proof.leave_out(|i| !wanted.get(i as usize).copied().unwrap_or(true));
             inner.set_parts(
                 files::parts_name(&hash),
